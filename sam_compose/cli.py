@@ -1,0 +1,83 @@
+"""The ``sam-compose`` command line.
+
+Each subcommand lives in its own module exposing ``configure(parser)`` and
+``main(args) -> int``; this file only dispatches and turns errors into one line on
+stderr with exit code 2 (bad input) or 1 (anything else).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import warnings
+from typing import Sequence
+
+from . import __version__
+from .errors import SamComposeError
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "segment": ("sam_compose.commands.segment", "segment an image from points, boxes, text, gaze or a prior mask"),
+    "run": ("sam_compose.graph.command", "run a graph file (JSON or YAML)"),
+    "demo": ("sam_compose.app.command", "launch the Gradio demo"),
+    "models": ("sam_compose.engines.models_command", "list, download or verify model checkpoints"),
+    "mcp": ("sam_compose.integrations.mcp_command", "serve the tools over MCP (stdio by default)"),
+}
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> str:  # noqa: ANN001
+    return f"warning: {message}\n"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sam-compose",
+        description="Composable Segment Anything: prompts in, masks out, on the command line.",
+    )
+    parser.add_argument("--version", action="version", version=f"sam-compose {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module_name, help_text) in COMMANDS.items():
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            if exc.name is not None and module_name.startswith(exc.name):
+                continue  # this command's module is not part of this build
+            raise
+        p = sub.add_parser(name, help=help_text, description=(module.__doc__ or help_text).strip().splitlines()[0])
+        module.configure(p)
+        p.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    warnings.formatwarning = _one_line_warning  # type: ignore[assignment]
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "_module", None) is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(args._module.main(args) or 0)
+    except (SamComposeError, ValueError, FileNotFoundError, PermissionError) as exc:
+        if os.environ.get("SAM_COMPOSE_DEBUG"):
+            raise
+        msg = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"error: {msg}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except MemoryError:
+        print("error: out of memory; try a smaller image or the opencv engine", file=sys.stderr)
+        return 1
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, no traceback
+        if os.environ.get("SAM_COMPOSE_DEBUG"):
+            raise
+        print(f"error: {type(exc).__name__}: {' '.join(str(exc).split())} "
+              "(set SAM_COMPOSE_DEBUG=1 for a traceback)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,173 @@
+"""Resolving engine specs: ``load_engine`` and ``shared_engine``.
+
+Specs:
+
+* ``"opencv"``: the weight-free OpenCV engine (offline default);
+* ``"auto"``: a SAM checkpoint already on this machine (``SAM_COMPOSE_CHECKPOINT``, or a
+  known model in the Hugging Face cache), otherwise ``"opencv"`` with one warning;
+* a Hugging Face id (``facebook/sam-vit-base``, ``facebook/sam2.1-hiera-tiny``, ...) or a
+  short name from ``sam-compose models list``;
+* a local folder written by ``save_pretrained``, or a Meta checkpoint ``.pth``;
+* any name added with :func:`register_engine`.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import warnings
+from pathlib import Path
+from typing import Callable
+
+from ..errors import EngineError
+from .base import Engine
+from .catalog import AUTO_PREFERENCE, KNOWN_MODELS, find_known
+
+EngineFactory = Callable[[str, str, str], Engine]
+"""(spec, device, dtype) -> Engine"""
+
+_FACTORIES: dict[str, EngineFactory] = {}
+_SHARED: dict[tuple[str, str, str], Engine] = {}
+_SHARED_LOCK = threading.Lock()
+_AUTO_WARNED = False
+
+ACCEPTED_FORMS = (
+    "'opencv' (weight-free), 'auto', a Hugging Face id such as 'facebook/sam-vit-base' or "
+    "'facebook/sam2.1-hiera-tiny', a short name from `sam-compose models list` (e.g. 'sam-vit-base'), "
+    "a folder written by save_pretrained, or a Meta checkpoint file such as sam_vit_b_01ec64.pth"
+)
+
+
+def register_engine(name: str, factory: EngineFactory) -> None:
+    """Make ``load_engine(name)`` call ``factory(spec, device, dtype)``."""
+    _FACTORIES[name.lower()] = factory
+
+
+def _opencv_factory(spec: str, device: str, dtype: str) -> Engine:
+    from .opencv_engine import OpenCVEngine
+
+    return OpenCVEngine(spec="opencv", device="cpu", dtype="float32")
+
+
+register_engine("opencv", _opencv_factory)
+
+
+def default_device() -> str:
+    """``cuda`` when available, then ``mps``, else ``cpu``."""
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            return "cuda"
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return "mps"
+    except ImportError:  # pragma: no cover
+        pass
+    return "cpu"
+
+
+def find_local_checkpoint() -> str | None:
+    """A SAM checkpoint usable without network, or None. Never touches the network.
+
+    Looks at ``SAM_COMPOSE_CHECKPOINT`` first (a folder or a ``.pth``), then at the
+    Hugging Face cache for the known models in :data:`AUTO_PREFERENCE` order.
+    """
+    env = os.environ.get("SAM_COMPOSE_CHECKPOINT")
+    if env:
+        if not Path(env).exists():
+            raise EngineError(f"SAM_COMPOSE_CHECKPOINT points to {env}, which does not exist")
+        return env
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:  # pragma: no cover
+        return None
+    by_name = {m.name: m for m in KNOWN_MODELS}
+    for name in AUTO_PREFERENCE:
+        repo = by_name[name].repo_id
+        config = try_to_load_from_cache(repo, "config.json")
+        if not isinstance(config, str):
+            continue
+        for weights in ("model.safetensors", "pytorch_model.bin"):
+            if isinstance(try_to_load_from_cache(repo, weights), str):
+                return repo
+    return None
+
+
+def resolve_spec(spec: str) -> str:
+    """Turn ``"auto"`` into a concrete spec; other specs are returned stripped."""
+    global _AUTO_WARNED
+    if not isinstance(spec, str) or not spec.strip():
+        raise EngineError(f"engine spec must be a non-empty string; accepted: {ACCEPTED_FORMS}")
+    spec = spec.strip()
+    if spec.lower() != "auto":
+        return spec
+    found = find_local_checkpoint()
+    if found:
+        return found
+    if not _AUTO_WARNED:
+        _AUTO_WARNED = True
+        warnings.warn(
+            "engine 'auto': no SAM checkpoint on this machine, using the weight-free 'opencv' engine "
+            "(run `sam-compose models download sam-vit-base` for SAM)",
+            stacklevel=3,
+        )
+    return "opencv"
+
+
+def _looks_like_hub_id(spec: str) -> bool:
+    parts = spec.split("/")
+    return len(parts) == 2 and all(parts) and not spec.startswith((".", "/", "~")) and " " not in spec
+
+
+def load_engine(spec: str = "auto", device: str | None = None, dtype: str | None = None) -> Engine:
+    """A new engine for ``spec`` (see the module docstring for accepted forms).
+
+    ``device``: ``cpu``, ``cuda``, ``cuda:1``, ``mps`` (default: the best available).
+    ``dtype``: ``float32`` (default), ``bfloat16`` or ``float16`` where the device supports it.
+    Raises :class:`EngineError` naming the accepted forms or what is missing.
+    """
+    spec = resolve_spec(spec)
+    if spec.lower() == "opencv":
+        device, dtype = "cpu", "float32"
+    device = device or default_device()
+    dtype = dtype or "float32"
+    factory = _FACTORIES.get(spec.lower())
+    if factory is not None:
+        return factory(spec, device, dtype)
+    path = Path(os.path.expanduser(spec))
+    if path.exists() or find_known(spec) is not None or _looks_like_hub_id(spec) or path.suffix in (".pth", ".pt", ".safetensors"):
+        if not path.exists() and path.suffix in (".pth", ".pt", ".safetensors"):
+            raise EngineError(f"checkpoint file not found: {spec}")
+        try:
+            from .sam_family import load_sam_family
+        except ImportError as exc:
+            raise EngineError(f"SAM engines are not available in this installation ({exc})") from exc
+        return load_sam_family(spec, device=device, dtype=dtype)
+    raise EngineError(f"unknown engine {spec!r}; accepted: {ACCEPTED_FORMS}")
+
+
+def shared_engine(spec: str = "auto", device: str | None = None, dtype: str | None = None) -> Engine:
+    """The one engine instance for (spec, device, dtype), created on first use. Thread-safe.
+
+    Every node, adapter, tool and demo session that asks for the same key gets the same
+    object, and so the same embedding cache.
+    """
+    spec = resolve_spec(spec)
+    if spec.lower() == "opencv":
+        device, dtype = "cpu", "float32"
+    device = device or default_device()
+    dtype = dtype or "float32"
+    key = (spec, device, dtype)
+    with _SHARED_LOCK:
+        eng = _SHARED.get(key)
+        if eng is None:
+            eng = load_engine(spec, device=device, dtype=dtype)
+            _SHARED[key] = eng
+        return eng
+
+
+def clear_shared_engines() -> None:
+    """Forget every shared engine (tests, or to free memory)."""
+    with _SHARED_LOCK:
+        _SHARED.clear()
