@@ -94,18 +94,16 @@ def _load_path(path: Path, limit: int | None) -> np.ndarray:
         raise ImageError(f"image file not found: {path}")
     if path.is_dir():
         raise ImageError(f"{path} is a folder, not an image file")
+    old_limit = Image.MAX_IMAGE_PIXELS
     try:
+        # Pillow's own bomb guard is replaced by check_image_size, which reads the header
+        # (so a 20000x20000 image is refused before a single pixel is decoded).
+        Image.MAX_IMAGE_PIXELS = None
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as im:
-                # The header gives the size before any pixel is decoded: refuse huge images here.
                 check_image_size(im.height, im.width, limit, what=f"image {path.name}")
-                old = Image.MAX_IMAGE_PIXELS
-                Image.MAX_IMAGE_PIXELS = None  # our own limit above replaces Pillow's
-                try:
-                    im.load()
-                finally:
-                    Image.MAX_IMAGE_PIXELS = old
+                im.load()
                 return _from_pil(im, f"image {path.name}", limit)
     except UnidentifiedImageError as exc:
         raise ImageError(f"{path} is not an image Pillow can read (PNG, JPEG, TIFF, BMP, WebP, ...)") from exc
@@ -113,6 +111,8 @@ def _load_path(path: Path, limit: int | None) -> np.ndarray:
         raise
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"could not decode {path}: {exc} (is the file truncated or corrupt?)") from exc
+    finally:
+        Image.MAX_IMAGE_PIXELS = old_limit
 
 
 def _from_pil(im: Any, what: str, limit: int | None) -> np.ndarray:

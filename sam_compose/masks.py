@@ -58,7 +58,9 @@ class Masks:
         if boxes is None:
             b = masks_to_boxes(m)
         else:
-            b = np.asarray(boxes, dtype=np.float32).reshape(-1, 4) if np.size(boxes) else np.zeros((0, 4), np.float32)
+            b = np.asarray(boxes, dtype=np.float32)
+            if b.size == 0:
+                b = b.reshape(0, 4)
             if b.shape != (n, 4):
                 raise InputError(f"boxes must have shape ({n}, 4) to match {n} masks, got {b.shape}")
         self.boxes: np.ndarray = b
