@@ -1,0 +1,45 @@
+# The two quickstart commands:  `make demo`  and  `make test`.
+# Both create the virtual environment .venv on first use and install what they need.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+ENGINE ?= auto
+HOST ?= 127.0.0.1
+PORT ?= 7860
+PYTEST_ARGS ?=
+
+.PHONY: demo test install install-test browser sample clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+	$(BIN)/python -m pip install -e ".[test]"
+	touch $@
+
+install: $(VENV)/.installed
+
+install-test: $(VENV)/.installed-test
+
+# Debian's Chromium for the browser tests of the demo (Playwright drives it; nothing is downloaded).
+browser:
+	@if command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo "browser tests need Debian's chromium: sudo apt-get install chromium"; fi
+
+# The main job: the Gradio demo, on the weight-free engine unless a SAM checkpoint is present.
+demo: install
+	HF_HUB_OFFLINE=$${HF_HUB_OFFLINE:-1} $(BIN)/sam-compose demo --engine $(ENGINE) --host $(HOST) --port $(PORT)
+
+# Segment a sample photograph from the command line and write out/overlay.png.
+sample: install
+	HF_HUB_OFFLINE=1 $(BIN)/sam-compose segment sample:coffee --engine opencv --box 150,60,460,330 --out out
+
+test: install-test browser
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) out .pytest_cache
