@@ -1,0 +1,435 @@
+"""The weight-free tracker: optical flow carries each mask, the engine re-segments it.
+
+For every frame:
+
+1. **Carry.** Dense optical flow from the new frame back to the previous one (OpenCV
+   DIS, or Farneback) tells where each new pixel came from; every mask is warped with
+   ``cv2.remap`` (backward warping, so pixels that become covered by something else take
+   the label of what covers them and occlusion is handled naturally).
+2. **Re-segment.** The engine segments each carried mask again from its box (grown by
+   10%), its deepest interior point, negative points on the other objects inside the box,
+   and the carried mask as prior logits (``Prompt(mask=...)``); all objects in one call.
+   The result is kept near the carried mask (a dilation of it) and accepted when it agrees
+   with it (IoU >= ``accept_iou``); otherwise the carried mask stands. The agreement is
+   the object's ``score``.
+3. **Overlaps** go to the object whose carried mask is stronger at the pixel.
+4. **Loss.** An object whose area falls under ``lost_area_ratio`` of its running area (or
+   under ``min_area`` pixels), or whose score stays under ``lost_score`` for ``patience``
+   frames, is reported lost (``data["lost"]``, with a reason: ``left_frame`` when its
+   last box touched the border, else ``occluded``/``low_score``).
+5. **Re-acquisition.** A lost object's colour histogram (hue, saturation) is
+   back-projected on each new frame; a region of plausible size whose histogram matches
+   (Bhattacharyya distance <= ``reacquire_distance``) takes the object back under its id
+   (``data["reacquired"]``).
+
+``engine=None`` skips step 2 (flow only): the fast path for long streams. The memory held
+is one previous frame plus one mask and histogram per object, whatever the stream length.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+
+from ...errors import InputError
+from ...geometry import LOWRES_SIZE, mask_iou, to_lowres
+from ...masks import Masks
+from ...types import Prompt, image_key
+from .tracking import ObjectInit, Tracker
+
+__all__ = ["FlowTracker"]
+
+LOGIT_SCALE = 10.0
+HIST_BINS = (30, 32)
+HIST_RANGES = [0, 180, 0, 256]
+
+
+@dataclass
+class _Track:
+    obj_id: int
+    mask: np.ndarray                       # (H, W) bool, last known
+    ref_area: float
+    hist: np.ndarray | None = None         # (30, 32) float32 HS histogram, normalised to sum 1
+    score: float = 1.0
+    lost: bool = False
+    reason: str = ""
+    low_frames: int = 0
+    age: int = 0
+    full_box: np.ndarray | None = None     # (4,) xyxy of the whole object, predicted through occlusion
+    velocity: np.ndarray = field(default_factory=lambda: np.zeros(2, np.float32))  # px / frame
+    was_whole: bool = False
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def _logits(mask: np.ndarray) -> np.ndarray:
+    """(H, W) bool or soft -> (256, 256) pseudo-logits (+/-10) in SAM's low-res frame."""
+    cov = to_lowres(mask.astype(np.float32), mask.shape, pad_value=0.0)
+    return (cov * 2.0 - 1.0) * LOGIT_SCALE
+
+
+def _interior_point(mask: np.ndarray) -> tuple[float, float]:
+    dist = cv2.distanceTransform(np.pad(mask.astype(np.uint8), 1), cv2.DIST_L2, 3)[1:-1, 1:-1]
+    y, x = np.unravel_index(int(np.argmax(dist)), dist.shape)
+    return float(x) + 0.5, float(y) + 0.5
+
+
+def _box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    ys = np.flatnonzero(mask.any(axis=1))
+    xs = np.flatnonzero(mask.any(axis=0))
+    if not ys.size:
+        return None
+    return int(xs[0]), int(ys[0]), int(xs[-1]) + 1, int(ys[-1]) + 1
+
+
+def _forget_frame(engine: Any, frame: np.ndarray) -> None:
+    """Drop ``frame``'s embedding from the engine's cache: a frame is seen once, so caching
+    it would only make memory grow with the stream."""
+    cache = getattr(engine, "cache", None)
+    if cache is None:
+        return
+    key = (engine.key, image_key(frame))
+    discard = getattr(cache, "discard", None)
+    if callable(discard):
+        discard(key)
+        return
+    # EmbeddingCache without a discard(): remove the entry under its lock.
+    lock, items = getattr(cache, "_lock", None), getattr(cache, "_items", None)
+    if lock is None or items is None:
+        return
+    with lock:
+        old = items.pop(key, None)
+        if old is not None and hasattr(cache, "_bytes"):
+            cache._bytes -= int(old.nbytes)
+
+
+class FlowTracker(Tracker):
+    """Weight-free tracker (see the module docstring).
+
+    Args:
+        engine: engine spec for ``sam_compose.shared_engine`` (default ``"opencv"``), an
+            Engine instance, or None for flow only (objects must then be given as masks).
+        flow: ``"dis"`` (OpenCV DIS, default) or ``"farneback"``.
+        flow_max_side: flow is computed on frames downscaled to this longest side.
+        accept_iou: the engine's mask replaces the carried one when their IoU reaches this.
+        lost_area_ratio, min_area, lost_score, patience: loss detection (module docstring).
+        reacquire: look for lost objects in new frames; ``reacquire_distance`` is the
+            largest Bhattacharyya distance between colour histograms that counts as a match.
+        keep_logits: attach (N, 256, 256) logits to each result (feed back as prompts).
+    """
+
+    name = "flow"
+
+    def __init__(self, engine: Any = "opencv", *, flow: str = "dis", flow_max_side: int = 480,
+                 accept_iou: float = 0.5, lost_area_ratio: float = 0.2, min_area: int = 12,
+                 lost_score: float = 0.3, patience: int = 3, reacquire: bool = True,
+                 reacquire_distance: float = 0.45, keep_logits: bool = True) -> None:
+        super().__init__()
+        if flow not in ("dis", "farneback"):
+            raise InputError(f"flow must be 'dis' or 'farneback', got {flow!r}")
+        for name, v in (("accept_iou", accept_iou), ("lost_area_ratio", lost_area_ratio), ("lost_score", lost_score)):
+            if not 0.0 <= float(v) <= 1.0:
+                raise InputError(f"{name} must be in [0, 1], got {v}")
+        if flow_max_side < 16:
+            raise InputError(f"flow_max_side must be at least 16 pixels, got {flow_max_side}")
+        if isinstance(engine, str):
+            from ...engines import shared_engine
+
+            engine = shared_engine(engine)
+        self.engine = engine
+        self.flow = flow
+        self.flow_max_side = int(flow_max_side)
+        self.accept_iou = float(accept_iou)
+        self.lost_area_ratio = float(lost_area_ratio)
+        self.min_area = int(min_area)
+        self.lost_score = float(lost_score)
+        self.patience = int(patience)
+        self.reacquire = bool(reacquire)
+        self.reacquire_distance = float(reacquire_distance)
+        self.keep_logits = bool(keep_logits)
+        self._reset_state()
+
+    def _reset_state(self) -> None:
+        self._tracks: dict[int, _Track] = {}
+        self._prev_gray: np.ndarray | None = None
+        self._dis: Any = None
+
+    def add(self, objects: Any, ids: Any = None) -> list[int]:
+        if self.engine is None and not isinstance(objects, (Masks, np.ndarray)):
+            raise InputError("this tracker has no engine (engine=None), so objects must be given as masks; "
+                             "pass engine='opencv' to start from prompts")
+        return super().add(objects, ids)
+
+    def correct(self, obj_id: int, prompt: Any) -> None:
+        if self.engine is None and not isinstance(prompt, (Masks, np.ndarray)):
+            raise InputError("this tracker has no engine (engine=None): correct with a mask, or pass engine='opencv'")
+        super().correct(obj_id, prompt)
+
+    # --- flow -------------------------------------------------------------------------------
+    def _backward_maps(self, gray: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Maps for cv2.remap (new pixel (x, y) came from previous-frame (map_x, map_y)), and
+        the (H, W, 2) backward flow itself."""
+        h, w = gray.shape
+        s = min(1.0, self.flow_max_side / max(h, w))
+        cur, prev = gray, self._prev_gray
+        if s < 1.0:
+            size = (max(8, round(w * s)), max(8, round(h * s)))
+            cur = cv2.resize(cur, size, interpolation=cv2.INTER_AREA)
+            prev = cv2.resize(prev, size, interpolation=cv2.INTER_AREA)
+        if self.flow == "dis":
+            if self._dis is None:
+                self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+            flow = self._dis.calc(cur, prev, None)
+        else:
+            flow = cv2.calcOpticalFlowFarneback(cur, prev, None, 0.5, 4, 15, 3, 5, 1.2, 0)
+        if s < 1.0:
+            flow = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR) / s
+        gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+        return gx + flow[..., 0], gy + flow[..., 1], flow
+
+    # --- appearance ---------------------------------------------------------------------------
+    @staticmethod
+    def _hist(hsv: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
+        if mask.sum() < 4:
+            return None
+        hist = cv2.calcHist([hsv], [0, 1], mask.astype(np.uint8), list(HIST_BINS), HIST_RANGES)
+        total = float(hist.sum())
+        return (hist / total).astype(np.float32) if total > 0 else None
+
+    def _find(self, t: _Track, hsv: np.ndarray, taken: np.ndarray) -> np.ndarray | None:
+        """The region of ``hsv`` that best matches lost track ``t``'s colours, or None."""
+        if t.hist is None:
+            return None
+        scaled = (t.hist * (255.0 / max(float(t.hist.max()), 1e-9))).astype(np.float32)
+        bp = cv2.calcBackProject([hsv], [0, 1], scaled, HIST_RANGES, 1)
+        cand = (bp >= 32) & ~taken
+        cand = cv2.morphologyEx(cand.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(cand, connectivity=8)
+        best, best_d = None, self.reacquire_distance
+        for k in range(1, n):
+            area = stats[k, cv2.CC_STAT_AREA]
+            if area < max(self.min_area, 0.3 * t.ref_area) or area > 4.0 * t.ref_area:
+                continue
+            region = labels == k
+            h = self._hist(hsv, region)
+            if h is None:
+                continue
+            d = float(cv2.compareHist(t.hist, h, cv2.HISTCMP_BHATTACHARYYA))
+            if d <= best_d:
+                best, best_d = region, d
+        return best
+
+    # --- engine ---------------------------------------------------------------------------------
+    def _predicted_box(self, t: _Track, carried: np.ndarray) -> np.ndarray | None:
+        """Where the whole object should be: its last whole box moved by its velocity,
+        used while part of it is hidden (carried area well under the running area)."""
+        if t.full_box is None or carried.sum() >= 0.92 * t.ref_area:
+            return None
+        b = t.full_box + np.tile(t.velocity, 2)
+        # generous: a box that cuts the object misleads box-based segmenters
+        grow = 0.15 * (b[2:] - b[:2]) + 2 * np.abs(t.velocity)
+        return np.concatenate([b[:2] - grow, b[2:] + grow])
+
+    def _refine_prompt(self, soft: np.ndarray, carried: np.ndarray, others: list[np.ndarray],
+                       predicted: np.ndarray | None = None) -> Prompt:
+        h, w = carried.shape
+        x0, y0, x1, y1 = _box(carried)  # type: ignore[misc]
+        if predicted is not None:
+            x0, y0 = min(x0, int(predicted[0])), min(y0, int(predicted[1]))
+            x1, y1 = max(x1, int(np.ceil(predicted[2]))), max(y1, int(np.ceil(predicted[3])))
+        mx, my = max(2, int(0.1 * (x1 - x0))), max(2, int(0.1 * (y1 - y0)))
+        box = [max(0, x0 - mx), max(0, y0 - my), min(w, x1 + mx), min(h, y1 + my)]
+        pts, labels = [_interior_point(carried)], [1]
+        for o in others:
+            ob = _box(o)
+            if ob is None:
+                continue
+            px, py = _interior_point(o)
+            if box[0] <= px < box[2] and box[1] <= py < box[3] and not carried[int(py), int(px)]:
+                pts.append((px, py))
+                labels.append(0)
+        return Prompt(points=pts, labels=labels, box=box, mask=_logits(soft), data={"adapter": "track"})
+
+    def _segment(self, frame: np.ndarray, prompts: list[Prompt]) -> list[np.ndarray]:
+        if not prompts:
+            return []
+        res = self.engine.segment(frame, prompts)
+        out = []
+        for i in range(len(prompts)):
+            rows = np.flatnonzero(res.prompt_index == i)
+            if rows.size == 0:
+                out.append(np.zeros(frame.shape[:2], bool))
+            else:
+                out.append(res.masks[rows[int(np.argmax(res.scores[rows]))]])
+        return out
+
+    def _fuse(self, seg: np.ndarray, carried: np.ndarray, predicted: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+        """Keep the engine's mask near the carried one (or inside the predicted box while the
+        object is partly hidden); fall back to the carried mask when they disagree."""
+        area = float(carried.sum())
+        r = max(2, int(round(0.15 * np.sqrt(area))))
+        gate = cv2.dilate(carried.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))) > 0
+        if predicted is not None:
+            h, w = carried.shape
+            x0, y0 = max(0, int(predicted[0]) - r), max(0, int(predicted[1]) - r)
+            x1, y1 = min(w, int(np.ceil(predicted[2])) + r), min(h, int(np.ceil(predicted[3])) + r)
+            gate[y0:y1, x0:x1] = True
+        refined = seg & gate
+        agreement = mask_iou(refined, carried)
+        if predicted is not None:
+            # a hidden part coming back out is expected: judge agreement on the carried part
+            agreement = max(agreement, float((refined & carried).sum()) / max(area, 1.0))
+        if agreement >= self.accept_iou:
+            return refined, agreement
+        return carried, agreement
+
+    # --- the step ---------------------------------------------------------------------------------
+    def _step(self, frame: np.ndarray, added: list[ObjectInit], corrections: dict[int, ObjectInit],
+              removed: set[int]) -> Masks:
+        t0 = time.perf_counter()
+        h, w = frame.shape[:2]
+        for oid in removed:
+            self._tracks.pop(oid, None)
+        gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+        hsv = cv2.cvtColor(frame, cv2.COLOR_RGB2HSV)
+        lost_now: dict[int, str] = {}
+        reacquired: list[int] = []
+
+        # 1. carry the visible objects with the flow
+        moving = [t for t in self._tracks.values() if not t.lost and t.obj_id not in corrections]
+        soft: dict[int, np.ndarray] = {}
+        if moving and self._prev_gray is not None:
+            mx, my, _ = self._backward_maps(gray)
+            for t in moving:
+                soft[t.obj_id] = cv2.remap(t.mask.astype(np.float32), mx, my, cv2.INTER_LINEAR,
+                                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        else:
+            for t in moving:
+                soft[t.obj_id] = t.mask.astype(np.float32)
+        carried = {k: v > 0.5 for k, v in soft.items()}
+
+        # 2. one engine call: refinement of carried masks + prompts of new/corrected objects
+        refine_ids = [k for k, m in carried.items() if m.sum() >= self.min_area]
+        prompts: list[Prompt] = []
+        if self.engine is not None:
+            for k in refine_ids:
+                others = [carried[j] for j in carried if j != k]
+                prompts.append(self._refine_prompt(soft[k], carried[k], others, self._predicted_box(self._tracks[k], carried[k])))
+        inits = [(p, True) for p in added] + [(c, False) for c in corrections.values() if c.obj_id in self._tracks]
+        init_prompts = [p.prompt for p, _ in inits if p.mask is None]
+        segs = self._segment(frame, prompts + init_prompts) if (prompts or init_prompts) else []
+        final: dict[int, np.ndarray] = {}
+        scores: dict[int, float] = {}
+        for k in carried:
+            final[k], scores[k] = carried[k], 1.0
+        if self.engine is not None:
+            for k, seg in zip(refine_ids, segs[: len(prompts)]):
+                final[k], scores[k] = self._fuse(seg, carried[k], self._predicted_box(self._tracks[k], carried[k]))
+        strength = dict(soft)
+        init_segs = iter(segs[len(prompts):])
+        for obj, is_new in inits:
+            m = obj.mask if obj.mask is not None else next(init_segs)
+            m = np.asarray(m, bool)
+            if is_new:
+                self._tracks[obj.obj_id] = _Track(obj.obj_id, m, ref_area=float(m.sum()))
+            t = self._tracks[obj.obj_id]
+            t.mask, t.lost, t.low_frames, t.ref_area = m, False, 0, max(float(m.sum()), 1.0)
+            t.hist = self._hist(hsv, m) if m.any() else t.hist
+            t.full_box = np.asarray(_box(m), np.float32) if m.any() else None
+            final[obj.obj_id], scores[obj.obj_id] = m, 1.0
+            strength[obj.obj_id] = np.full((h, w), 2.0, np.float32)  # prompts win overlaps
+            if not m.any():
+                lost_now[obj.obj_id] = "empty_segmentation"
+
+        # 3. overlaps go to the strongest claim
+        if len(final) > 1:
+            keys = list(final)
+            stack = np.stack([final[k] for k in keys])
+            multi = stack.sum(axis=0) > 1
+            if multi.any():
+                st = np.stack([np.where(final[k], strength.get(k, np.ones((h, w), np.float32)), -1.0) for k in keys])
+                owner = np.argmax(st, axis=0)
+                for i, k in enumerate(keys):
+                    final[k] = final[k] & (~multi | (owner == i))
+
+        # 4. loss detection and state update
+        for k, m in final.items():
+            t = self._tracks[k]
+            area = float(m.sum())
+            if k in lost_now:
+                t.lost, t.reason = True, lost_now[k]
+                continue
+            if scores[k] < self.lost_score:
+                t.low_frames += 1
+            else:
+                t.low_frames = 0
+            small = area < max(self.min_area, self.lost_area_ratio * t.ref_area)
+            if small or t.low_frames >= self.patience:
+                b = _box(t.mask)
+                at_edge = b is not None and (b[0] <= 2 or b[1] <= 2 or b[2] >= w - 2 or b[3] >= h - 2)
+                t.lost = True
+                t.reason = "left_frame" if (small and at_edge) else ("occluded" if small else "low_score")
+                lost_now[k] = t.reason
+                continue
+            t.mask, t.score, t.age = m, scores[k], t.age + 1
+            if k in soft:
+                # follow growth quickly and shrinking slowly, so partial occlusion shows as a deficit
+                t.ref_area += (0.3 if area > t.ref_area else 0.03) * (area - t.ref_area)
+            b = np.asarray(_box(m), np.float32)
+            whole = area >= 0.92 * t.ref_area and b[0] > 1 and b[1] > 1 and b[2] < w - 1 and b[3] < h - 1
+            if whole or t.full_box is None:
+                if whole and t.was_whole and t.full_box is not None:
+                    shift = (b[:2] + b[2:]) / 2 - (t.full_box[:2] + t.full_box[2:]) / 2
+                    t.velocity = 0.5 * t.velocity + 0.5 * shift
+                t.full_box = b
+            else:
+                t.full_box = t.full_box + np.tile(t.velocity, 2)
+            t.was_whole = whole
+            if t.age % 5 == 0 and scores[k] >= 0.7:
+                nh = self._hist(hsv, m)
+                if nh is not None:
+                    t.hist = nh if t.hist is None else 0.8 * t.hist + 0.2 * nh
+
+        # 5. re-acquire lost objects (not those lost on this very frame)
+        if self.reacquire:
+            taken = np.zeros((h, w), bool)
+            for t in self._tracks.values():
+                if not t.lost:
+                    taken |= t.mask
+            for t in self._tracks.values():
+                if not t.lost or t.obj_id in lost_now:
+                    continue
+                region = self._find(t, hsv, taken)
+                if region is None:
+                    continue
+                m = region
+                if self.engine is not None:
+                    m, agree = self._fuse(self._segment(frame, [self._refine_prompt(region.astype(np.float32), region, [])])[0], region)
+                t.mask, t.lost, t.reason, t.low_frames, t.score = m, False, "", 0, 1.0
+                t.ref_area = max(t.ref_area, float(m.sum()))
+                t.full_box = np.asarray(_box(m), np.float32) if m.any() else None
+                taken |= m
+                reacquired.append(t.obj_id)
+
+        self._prev_gray = gray
+        if self.engine is not None:
+            _forget_frame(self.engine, frame)
+        visible = sorted(k for k, t in self._tracks.items() if not t.lost)
+        lost = sorted(k for k, t in self._tracks.items() if t.lost)
+        data = {
+            "lost": lost,
+            "lost_reasons": {k: self._tracks[k].reason for k in lost},
+            "reacquired": sorted(reacquired),
+            "engine": None if self.engine is None else getattr(self.engine, "spec", str(self.engine)),
+            "prompts": [],
+            "ms": round((time.perf_counter() - t0) * 1000, 2),
+        }
+        if not visible:
+            return Masks(np.zeros((0, h, w), bool), ids=np.zeros(0, np.int64), data=data)
+        masks = np.stack([self._tracks[k].mask for k in visible])
+        logits = np.stack([_logits(m) for m in masks]) if self.keep_logits else None
+        return Masks(masks, scores=[self._tracks[k].score for k in visible], logits=logits,
+                     ids=visible, data=data)
