@@ -1,140 +1,340 @@
 """The weight-free OpenCV engine: promptable segmentation with classical methods.
 
-(First version: GrabCut from boxes, flood fill + GrabCut from points. To be refined.)
-Works at a reduced resolution (longest side ``work_size``) and upsamples masks to the
-original size. Low-res logits are synthesised from the mask (+/-10) so results can be
-fed back as ``Prompt(mask=...)`` like SAM's.
+Pipeline for one prompt (details in docs/opencv_engine.md):
+
+1. **Embedding** (cached per image): a working copy with its longest side at most
+   ``work_size``, its Lab version, an edge-preserving (bilateral) smoothed Lab image and
+   the Lab gradient magnitude.
+2. **Window**: the prompt's region of interest (box, prior mask, or the extent proposed
+   around the points) plus a margin, cut from the *original* image and scaled to at most
+   ``roi_size`` pixels, so small objects in large photographs keep their detail.
+3. **Candidates**: GrabCut from several label maps (:mod:`.opencv_seeds`): for a box, the
+   box with probable-background corners and the plain box; for points, colour-model
+   regions grown from the clicked colour and windows of a few sizes, with the points as
+   hard seeds; for a prior mask, its interior as probable foreground and the prior itself.
+4. **Clean-up** (:mod:`.opencv_regions`): keep components connected to the seeds, drop
+   those holding negative points, carve out negative points' regions with a marker
+   watershed, fill small holes.
+5. **Scores** (:mod:`.opencv_score`): edge support, colour separation and agreement with
+   the prompt, in [0, 1]. ``multimask=False`` returns the best candidate;
+   ``multimask=True`` returns three of increasing area (small, best, large).
+6. **Upsampling**: the chosen masks go back to full size with a guided filter so they
+   follow the original image's edges (:func:`.opencv_regions.upsample_mask`).
+
+Low-res logits are synthesised from each final mask (:func:`mask_to_logits`) so results
+can be fed back as ``Prompt(mask=...)``.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import cv2
 import numpy as np
 
+from ..errors import InputError
 from ..geometry import from_lowres, to_lowres
-from ..types import ImageEmbedding, Masks, Prompt
+from ..masks import Masks
+from ..types import ImageEmbedding, Prompt
 from .base import Engine
+from .opencv_auto import auto_regions
+from .opencv_grabcut import gmm_posterior, grabcut
+from .opencv_regions import Roi, clean_mask, fill_holes, seed_disks, split_by_negatives, upsample_mask
+from .opencv_score import gradient_magnitude, reference_gradient, score_mask
+from .opencv_seeds import (add_point_seeds, labels_from_box, labels_from_prior, labels_from_region,
+                           point_regions, region_bbox)
 
 LOGIT_SCALE = 10.0
 
 
 def mask_to_logits(mask: np.ndarray) -> np.ndarray:
-    """(H, W) bool -> (256, 256) pseudo-logits in SAM's low-res frame (+/-10, soft at edges)."""
-    cov = to_lowres(mask.astype(np.float32), mask.shape, pad_value=0.0)
-    return (cov * 2.0 - 1.0) * LOGIT_SCALE
+    """(H, W) bool -> (256, 256) float32 pseudo-logits in SAM's padded low-res frame.
+
+    +10 inside, -10 outside (and in the padding), soft at the edges, so that
+    ``geometry.from_lowres(logits, (H, W)) > 0`` gives the mask back.
+    """
+    m = np.asarray(mask)
+    if m.ndim != 2 or min(m.shape) < 1:
+        raise InputError(f"mask_to_logits expects an (H, W) mask, got shape {m.shape}")
+    cov = to_lowres(m.astype(np.float32), m.shape, pad_value=0.0)
+    return ((cov * 2.0 - 1.0) * LOGIT_SCALE).astype(np.float32)
+
+
+@dataclass
+class _Candidate:
+    mask: np.ndarray  # (h, w) bool in the window's pixels
+    score: float
+    kind: str
+
+
+@dataclass
+class _Window:
+    roi: Roi
+    rgb: np.ndarray
+    lab: np.ndarray
+    grad: np.ndarray
+    grad_ref: float
+    pos: np.ndarray
+    neg: np.ndarray
+    box: np.ndarray | None
+    open_sides: tuple[bool, bool, bool, bool]
+
+
+def _features(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB)
+    grad = gradient_magnitude(cv2.GaussianBlur(lab, (3, 3), 0))
+    return lab, grad, reference_gradient(grad)
 
 
 class OpenCVEngine(Engine):
+    """Promptable segmentation without weights (GrabCut, colour models, watershed).
+
+    Args:
+        work_size: longest side of the cached working image (point proposals, ``generate``).
+        roi_size: longest side at which a prompt's window is segmented.
+        iterations: GrabCut iterations per candidate.
+    """
+
     name = "opencv"
 
     def __init__(self, spec: str = "opencv", device: str = "cpu", dtype: str = "float32",
-                 cache: Any = None, work_size: int = 512) -> None:
+                 cache: Any = None, work_size: int = 512, roi_size: int = 400, iterations: int = 5) -> None:
         super().__init__(spec, device, dtype, cache)
+        if int(work_size) < 16 or int(roi_size) < 16 or int(iterations) < 1:
+            raise InputError(f"OpenCVEngine needs work_size >= 16, roi_size >= 16 and iterations >= 1, "
+                             f"got {work_size}, {roi_size}, {iterations}")
         self.work_size = int(work_size)
+        self.roi_size = int(roi_size)
+        self.iterations = int(iterations)
 
+    # --- embedding ----------------------------------------------------------------------
     def _compute_embedding(self, image: np.ndarray, key: str) -> ImageEmbedding:
         h, w = image.shape[:2]
         s = min(1.0, self.work_size / max(h, w))
-        work = cv2.resize(image, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA) if s < 1 else image.copy()
-        feats = {"work": work, "scale": s}
-        return ImageEmbedding(features=feats, image_size=(h, w), input_size=work.shape[:2],
-                              engine=self.key, image_key=key, nbytes=int(work.nbytes))
+        ww, wh = max(1, round(w * s)), max(1, round(h * s))
+        work = cv2.resize(image, (ww, wh), interpolation=cv2.INTER_AREA) if s < 1 else image.copy()
+        lab, grad, gref = _features(work)
+        smooth = cv2.bilateralFilter(lab, 9, 30, 5) if min(wh, ww) >= 9 else lab.copy()
+        feats = {"work": work, "lab": lab, "smooth": smooth, "grad": grad, "grad_ref": gref,
+                 "sx": ww / w, "sy": wh / h}
+        nbytes = int(work.nbytes + lab.nbytes + smooth.nbytes + grad.nbytes)
+        return ImageEmbedding(features=feats, image_size=(h, w), input_size=(wh, ww),
+                              engine=self.key, image_key=key, nbytes=nbytes)
 
-    def _decode(self, image: np.ndarray, embedding: ImageEmbedding, prompts: list[Prompt], multimask: bool) -> Masks:
-        work = embedding.features["work"]
-        s = embedding.features["scale"]
+    # --- prompts ------------------------------------------------------------------------
+    def _decode(self, image: np.ndarray, embedding: ImageEmbedding, prompts: list[Prompt],
+                multimask: bool) -> Masks:
         size = embedding.image_size
-        masks, scores, pidx = [], [], []
+        rows: list[np.ndarray] = []
+        scores: list[float] = []
+        pidx: list[int] = []
+        kinds: list[str] = []
         for i, p in enumerate(prompts):
-            m = self._segment_one(work, s, size, p)
-            cands = [m]
-            if multimask:
-                k = np.ones((5, 5), np.uint8)
-                cands = [cv2.erode(m.astype(np.uint8), k).astype(bool), m, cv2.dilate(m.astype(np.uint8), k).astype(bool)]
-            for c in cands:
-                full = cv2.resize(c.astype(np.float32), (size[1], size[0]), interpolation=cv2.INTER_LINEAR) > 0.5
-                masks.append(full)
-                scores.append(_edge_score(work, c))
+            win, cands = self._candidates(image, embedding.features, p)
+            chosen = _pick(cands, win, multimask)
+            for c in chosen:
+                rows.append(self._to_full(image, win, c.mask, size))
+                scores.append(c.score if rows[-1].any() else 0.0)
                 pidx.append(i)
-        arr = np.stack(masks)
+                kinds.append(c.kind)
+        arr = np.stack(rows)
         logits = np.stack([mask_to_logits(m) for m in arr])
-        return Masks(arr, scores=scores, logits=logits, prompt_index=pidx)
+        return Masks(arr, scores=scores, logits=logits, prompt_index=pidx, data={"candidates": kinds})
 
-    def _segment_one(self, work: np.ndarray, s: float, size: tuple[int, int], p: Prompt) -> np.ndarray:
-        wh, ww = work.shape[:2]
-        gc = np.full((wh, ww), cv2.GC_PR_BGD, np.uint8)
-        if p.mask is not None:
-            prior = from_lowres(p.mask, size)[0] > 0
-            prior = cv2.resize(prior.astype(np.uint8), (ww, wh), interpolation=cv2.INTER_NEAREST).astype(bool)
-            gc[prior] = cv2.GC_PR_FGD
-        if p.box is not None:
-            x0, y0, x1, y1 = (np.asarray(p.box) * s).round().astype(int)
-            gc[:] = cv2.GC_BGD
-            gc[max(y0, 0):max(y1, 1), max(x0, 0):max(x1, 1)] = cv2.GC_PR_FGD
-        elif p.points is not None and p.mask is None:
-            region = np.zeros((wh, ww), bool)
-            blur = cv2.GaussianBlur(work, (5, 5), 0)
-            for (x, y), lab in zip(p.points * s, p.labels):
-                if lab != 1:
-                    continue
-                ff = np.zeros((wh + 2, ww + 2), np.uint8)
-                cv2.floodFill(blur.copy(), ff, (int(min(x, ww - 1)), int(min(y, wh - 1))), 0, (12,) * 3, (12,) * 3,
-                              cv2.FLOODFILL_MASK_ONLY | cv2.FLOODFILL_FIXED_RANGE | (255 << 8) | 8)
-                region |= ff[1:-1, 1:-1] > 0
-            if region.any():
-                ys, xs = np.nonzero(region)
-                mx, my = max(4, int(0.15 * (np.ptp(xs) + 1))), max(4, int(0.15 * (np.ptp(ys) + 1)))
-                gc[:] = cv2.GC_BGD
-                gc[max(ys.min() - my, 0):ys.max() + my + 1, max(xs.min() - mx, 0):xs.max() + mx + 1] = cv2.GC_PR_BGD
-                gc[region] = cv2.GC_PR_FGD
+    def _to_full(self, image: np.ndarray, win: _Window | None, small: np.ndarray,
+                 size: tuple[int, int]) -> np.ndarray:
+        full = np.zeros(size, bool)
+        if win is None or not small.any():
+            return full
+        r = win.roi
+        full[r.y0:r.y1, r.x0:r.x1] = upsample_mask(small, image[r.y0:r.y1, r.x0:r.x1])
+        return full
+
+    def _window(self, image: np.ndarray, region_box: np.ndarray, margin: float, p: Prompt) -> _Window:
+        size = image.shape[:2]
+        roi = Roi.around(region_box, size, margin=margin, min_margin=6, max_side=self.roi_size)
+        rgb = roi.crop(image)
+        lab, grad, gref = _features(rgb)
+        pos = neg = np.zeros((0, 2))
         if p.points is not None:
-            for (x, y), lab in zip(p.points * s, p.labels):
-                cv2.circle(gc, (int(x), int(y)), 3, int(cv2.GC_FGD if lab == 1 else cv2.GC_BGD), -1)
-        if not (gc == cv2.GC_FGD).any() and not (gc == cv2.GC_PR_FGD).any():
-            return np.zeros((wh, ww), bool)
-        bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
-        try:
-            cv2.grabCut(work, gc, None, bgd, fgd, 5, cv2.GC_INIT_WITH_MASK)
-        except cv2.error:
-            pass
-        return (gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)
+            pts = roi.points_to_crop(p.points)
+            pos, neg = pts[p.labels == 1], pts[p.labels == 0]
+        box = roi.box_to_crop(p.box) if p.box is not None else None
+        open_sides = (roi.x0 > 0, roi.y0 > 0, roi.x1 < size[1], roi.y1 < size[0])
+        return _Window(roi, rgb, lab, grad, gref, pos, neg, box, open_sides)
 
+    def _candidates(self, image: np.ndarray, f: dict[str, Any], p: Prompt) -> tuple[_Window | None, list[_Candidate]]:
+        size = image.shape[:2]
+        pos_o = neg_o = np.zeros((0, 2))
+        if p.points is not None:
+            pos_o, neg_o = p.points[p.labels == 1].astype(np.float64), p.points[p.labels == 0].astype(np.float64)
+        prior = from_lowres(p.mask, size) > 0 if p.mask is not None else None
+        if prior is not None and not prior.any():
+            prior = None
+        regions: list[np.ndarray] = []
+        if p.box is not None:
+            region_box, margin = np.asarray(p.box, np.float64), 0.12
+        elif prior is not None:
+            region_box = region_bbox(prior)
+            if len(pos_o):
+                region_box = _union_box(region_box, _points_box(pos_o))
+            margin = 0.15
+        elif len(pos_o):
+            sx, sy = f["sx"], f["sy"]
+            scale = np.array([sx, sy])
+            regions = point_regions(f["smooth"], pos_o * scale, neg_o * scale)
+            boxes = [region_bbox(r) for r in regions]
+            boxes = [b / np.array([sx, sy, sx, sy]) for b in boxes if b is not None]
+            region_box = _points_box(pos_o)
+            for b in boxes:
+                region_box = _union_box(region_box, b)
+            margin = 0.1
+        else:
+            return None, []
+        win = self._window(image, region_box, margin, p)
+        shape = win.rgb.shape[:2]
+        seed_r = max(1, int(round(min(shape) / 100)))
+        label_maps: list[tuple[str, np.ndarray]] = []
+        prior_c = win.roi.crop(prior.astype(np.uint8)) > 0 if prior is not None else None
+        band = max(3, int(0.02 * max(shape)))
+        if p.box is not None:
+            if prior_c is not None:
+                label_maps.append(("box+prior", labels_from_prior(prior_c, band, win.box)))
+            label_maps.append(("box", labels_from_box(shape, win.box, corners=True)))
+            label_maps.append(("box-plain", labels_from_box(shape, win.box, corners=False)))
+        elif prior_c is not None:
+            label_maps.append(("prior", labels_from_prior(prior_c, band)))
+        else:
+            for j, r in enumerate(regions):
+                rc = win.roi.from_scaled(r.astype(np.uint8), f["sx"], f["sy"]) > 0
+                b = max(3, int(0.25 * np.sqrt(max(rc.sum(), 1))))
+                label_maps.append((f"region{j}", labels_from_region(rc, b)))
+            if not label_maps:  # nothing proposed: a window around the points
+                pb = win.roi.box_to_crop(_points_box(pos_o))
+                label_maps.append(("points", labels_from_box(shape, _grow(pb, 0.1 * max(shape), shape))))
+        cands: list[_Candidate] = []
+        keep_seeds = seed_disks(shape, win.pos, seed_r) if len(win.pos) else None
+        forbid = seed_disks(shape, win.neg, seed_r) if len(win.neg) else None
+        for kind, lab in label_maps:
+            lab = add_point_seeds(lab, win.pos, win.neg, seed_r)
+            res = grabcut(win.rgb, lab, self.iterations)
+            m = self._finish(res.mask, win, keep_seeds, forbid)
+            cands.append(_Candidate(m, self._score(m, win), kind))
+            if kind in ("box", "prior", "box+prior"):
+                post = gmm_posterior(win.rgb, res)
+                if post is not None:
+                    tight = self._finish(res.mask & (post > 0.8), win, keep_seeds, forbid)
+                    cands.append(_Candidate(tight, self._score(tight, win), kind + "-core"))
+                loose = self._finish(fill_holes(res.mask, np.inf), win, keep_seeds, forbid)
+                cands.append(_Candidate(loose, self._score(loose, win), kind + "-filled"))
+        if prior_c is not None:
+            m = self._finish(prior_c, win, keep_seeds, forbid)
+            cands.append(_Candidate(m, self._score(m, win), "prior-as-is"))
+        return win, cands
+
+    def _finish(self, mask: np.ndarray, win: _Window, keep: np.ndarray | None, forbid: np.ndarray | None) -> np.ndarray:
+        if win.box is not None:
+            x0, y0 = int(max(np.floor(win.box[0]), 0)), int(max(np.floor(win.box[1]), 0))
+            inside = np.zeros(mask.shape, bool)
+            inside[y0:int(np.ceil(win.box[3])), x0:int(np.ceil(win.box[2]))] = True
+            mask = mask & inside
+        m = clean_mask(mask, keep=keep, forbid=forbid)
+        return split_by_negatives(m, win.rgb, win.pos, win.neg)
+
+    def _score(self, mask: np.ndarray, win: _Window) -> float:
+        return score_mask(mask, win.lab, win.grad, win.grad_ref, win.pos, win.neg, win.box, win.open_sides)
+
+    # --- automatic masks ------------------------------------------------------------------
     def _generate(self, image: np.ndarray, embedding: ImageEmbedding, *, points_per_side: int = 16,
-                  min_mask_region_area: int = 100) -> Masks:
-        work = embedding.features["work"]
+                  min_mask_region_area: int = 100, max_area_fraction: float = 0.9,
+                  box_nms_thresh: float = 0.7, score_thresh: float = 0.2) -> Masks:
+        """Automatic regions: grid-seeded flood fill at several tolerances, scored, NMS'd.
+
+        ``min_mask_region_area`` is in original-image pixels; ``box_nms_thresh`` is the mask
+        IoU above which the lower-scoring of two regions is dropped; ``score_thresh`` drops
+        regions scoring below it.
+        """
+        if int(points_per_side) < 1 or int(points_per_side) > 128:
+            raise InputError(f"points_per_side must be in 1..128, got {points_per_side}")
+        if not 0 < float(max_area_fraction) <= 1:
+            raise InputError(f"max_area_fraction must be in (0, 1], got {max_area_fraction}")
+        if not 0 < float(box_nms_thresh) <= 1:
+            raise InputError(f"box_nms_thresh must be in (0, 1], got {box_nms_thresh}")
+        f = embedding.features
         size = embedding.image_size
-        wh, ww = work.shape[:2]
-        blur = cv2.GaussianBlur(work, (5, 5), 0)
-        taken = np.zeros((wh, ww), bool)
-        out = []
-        for gy in (np.arange(points_per_side) + 0.5) / points_per_side:
-            for gx in (np.arange(points_per_side) + 0.5) / points_per_side:
-                x, y = int(gx * ww), int(gy * wh)
-                if taken[y, x]:
-                    continue
-                ff = np.zeros((wh + 2, ww + 2), np.uint8)
-                cv2.floodFill(blur.copy(), ff, (x, y), 0, (10,) * 3, (10,) * 3,
-                              cv2.FLOODFILL_MASK_ONLY | cv2.FLOODFILL_FIXED_RANGE | (255 << 8) | 8)
-                reg = ff[1:-1, 1:-1] > 0
-                taken |= reg
-                out.append(reg)
-        full = [cv2.resize(r.astype(np.uint8), (size[1], size[0]), interpolation=cv2.INTER_NEAREST).astype(bool) for r in out]
-        full = [m for m in full if m.sum() >= min_mask_region_area]
-        if not full:
+        min_area = max(1.0, float(min_mask_region_area) * f["sx"] * f["sy"])
+        regions, scores = auto_regions(f["smooth"], f["lab"], f["grad"], f["grad_ref"],
+                                       points_per_side=int(points_per_side), min_area=min_area,
+                                       max_area_fraction=float(max_area_fraction),
+                                       nms_threshold=float(box_nms_thresh), score_threshold=float(score_thresh))
+        if not regions:
             return Masks.empty(size)
-        arr = np.stack(full)
-        return Masks(arr, scores=[_edge_score(work, cv2.resize(m.astype(np.uint8), (ww, wh)) > 0) for m in arr],
-                     logits=np.stack([mask_to_logits(m) for m in arr]))
+        full = np.stack([upsample_mask(r, image) for r in regions])
+        return Masks(full, scores=scores, logits=np.stack([mask_to_logits(m) for m in full]))
 
 
-def _edge_score(work: np.ndarray, mask: np.ndarray) -> float:
-    """Mean gradient strength along the mask boundary, squashed to [0, 1]."""
-    if not mask.any() or mask.all():
-        return 0.0
-    gray = cv2.cvtColor(work, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    g = cv2.magnitude(cv2.Sobel(gray, cv2.CV_32F, 1, 0), cv2.Sobel(gray, cv2.CV_32F, 0, 1))
-    m = mask.astype(np.uint8)
-    edge = cv2.morphologyEx(m, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > 0
-    return float(1.0 - np.exp(-g[edge].mean() / 100.0))
+def _pick(cands: list[_Candidate], win: _Window | None, multimask: bool) -> list[_Candidate]:
+    """The best candidate, or (small, best, large) sorted by increasing area."""
+    if win is None:
+        empty = _Candidate(np.zeros((1, 1), bool), 0.0, "empty")
+        return [empty] * (3 if multimask else 1)
+    shape = win.rgb.shape[:2]
+    live = [c for c in cands if c.mask.any()]
+    if not live:
+        empty = _Candidate(np.zeros(shape, bool), 0.0, "empty")
+        return [empty] * (3 if multimask else 1)
+    best = max(live, key=lambda c: c.score)
+    if not multimask:
+        return [best]
+    a = int(best.mask.sum())
+    smaller = [c for c in live if 0.15 * a <= c.mask.sum() <= 0.85 * a and (c.mask & best.mask).sum() >= 0.5 * c.mask.sum()]
+    larger = [c for c in live if c.mask.sum() >= 1.15 * a and (c.mask & best.mask).sum() >= 0.5 * a]
+    small = max(smaller, key=lambda c: c.score) if smaller else _shrunk(best, win)
+    large = max(larger, key=lambda c: c.score) if larger else _grown(best, win)
+    return [small, best, large]
+
+
+def _shrunk(c: _Candidate, win: _Window) -> _Candidate:
+    """The candidate's core: pixels deep inside it (about 60% of its area)."""
+    dist = cv2.distanceTransform(np.pad(c.mask, 1).astype(np.uint8), cv2.DIST_L2, 3)[1:-1, 1:-1]
+    vals = dist[c.mask]
+    t = float(np.quantile(vals, 0.4)) if vals.size > 1 else 0.0
+    core = c.mask & (dist > t)
+    if not core.any() or core.sum() == c.mask.sum():
+        core = np.zeros_like(c.mask)
+        y, x = np.unravel_index(int(np.argmax(dist)), dist.shape)
+        core[y, x] = True
+    return _Candidate(core, score_mask(core, win.lab, win.grad, win.grad_ref, win.pos, win.neg, win.box, win.open_sides), c.kind + "-shrunk")
+
+
+def _grown(c: _Candidate, win: _Window) -> _Candidate:
+    """The candidate grown outwards by about a fifth of its equivalent radius (within the box)."""
+    r = max(1, int(0.2 * np.sqrt(c.mask.sum() / np.pi)))
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    g = cv2.dilate(c.mask.astype(np.uint8), k).astype(bool)
+    if win.box is not None:
+        x0, y0 = int(max(np.floor(win.box[0]), 0)), int(max(np.floor(win.box[1]), 0))
+        inside = np.zeros(g.shape, bool)
+        inside[y0:int(np.ceil(win.box[3])), x0:int(np.ceil(win.box[2]))] = True
+        if (g & inside).sum() > c.mask.sum():
+            g &= inside
+    return _Candidate(g, score_mask(g, win.lab, win.grad, win.grad_ref, win.pos, win.neg, win.box, win.open_sides), c.kind + "-grown")
+
+
+def _points_box(pts: np.ndarray) -> np.ndarray:
+    p = np.asarray(pts, np.float64).reshape(-1, 2)
+    return np.array([p[:, 0].min(), p[:, 1].min(), p[:, 0].max() + 1, p[:, 1].max() + 1])
+
+
+def _union_box(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return np.array([min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])])
+
+
+def _grow(box: np.ndarray, by: float, shape: tuple[int, int]) -> np.ndarray:
+    h, w = shape
+    return np.array([max(box[0] - by, 0), max(box[1] - by, 0), min(box[2] + by, w), min(box[3] + by, h)])
