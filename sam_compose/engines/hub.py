@@ -1,0 +1,152 @@
+"""Finding model files: local folders, the Hugging Face cache, and (when allowed) the hub.
+
+Every decision here is quick when there is no network: the cache is consulted with
+``local_files_only=True`` first; ``HF_HUB_OFFLINE=1`` (or an unreachable hub, probed with a
+short socket timeout) turns a missing model into an :class:`EngineError` naming
+``sam-compose models download NAME`` instead of waiting out the hub client's retries.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+from pathlib import Path
+from typing import Any
+
+from ..errors import EngineError
+from .catalog import find_known
+
+HUB_HOST = "huggingface.co"
+
+
+def hub_offline() -> bool:
+    """True when the user asked for offline mode (``HF_HUB_OFFLINE`` / ``TRANSFORMERS_OFFLINE``)."""
+    for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        if os.environ.get(var, "").strip().lower() in ("1", "true", "yes", "on"):
+            return True
+    return False
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether a TCP connection to the hub opens within ``timeout`` seconds (DNS included)."""
+    endpoint = os.environ.get("HF_ENDPOINT", f"https://{HUB_HOST}")
+    host = endpoint.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
+    result: list[bool] = []
+
+    def probe() -> None:
+        try:
+            with socket.create_connection((host, 443), timeout=timeout):
+                result.append(True)
+        except OSError:
+            result.append(False)
+
+    t = threading.Thread(target=probe, daemon=True)
+    t.start()
+    t.join(timeout + 0.5)
+    return bool(result and result[0])
+
+
+def repo_id_for(spec: str) -> str:
+    """A short name from the catalog -> its repository id; other ids unchanged."""
+    known = find_known(spec)
+    return known.repo_id if known is not None else spec
+
+
+def download_hint(spec: str) -> str:
+    known = find_known(spec)
+    name = known.name if known is not None else spec
+    return f"`sam-compose models download {name}`"
+
+
+def cached_snapshot(repo_id: str) -> Path | None:
+    """The local snapshot folder of ``repo_id`` if its config and weights are cached, else None."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:  # pragma: no cover
+        return None
+    config = try_to_load_from_cache(repo_id, "config.json")
+    if not isinstance(config, str):
+        return None
+    folder = Path(config).parent
+    if any((folder / w).exists() for w in ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json")):
+        return folder
+    return None
+
+
+def resolve_model_dir(spec: str, allow_download: bool | None = None) -> Path:
+    """A local folder holding ``config.json`` and weights for ``spec``.
+
+    ``spec`` is a folder, a repository id or a catalog short name. Downloads only when
+    ``allow_download`` (default: not offline and the hub answers within seconds).
+    """
+    path = Path(os.path.expanduser(spec))
+    if path.is_dir():
+        if not (path / "config.json").exists():
+            raise EngineError(f"{path} is a folder but has no config.json; expected a folder written by "
+                              "save_pretrained (config.json + model.safetensors)")
+        return path
+    repo = repo_id_for(spec)
+    found = cached_snapshot(repo)
+    if found is not None:
+        return found
+    if allow_download is None:
+        allow_download = not hub_offline() and hub_reachable()
+    if not allow_download:
+        why = "offline mode (HF_HUB_OFFLINE=1)" if hub_offline() else "the Hugging Face hub is not reachable"
+        raise EngineError(
+            f"model {repo!r} is not in the local cache and {why}; on a machine with internet run "
+            f"{download_hint(spec)} (it fills the cache at {cache_dir()}), or pass a local folder"
+        )
+    return Path(download(repo))
+
+
+def cache_dir() -> str:
+    try:
+        from huggingface_hub import constants
+
+        return str(constants.HF_HUB_CACHE)
+    except Exception:  # pragma: no cover
+        return "~/.cache/huggingface/hub"
+
+
+def download(repo_id: str) -> str:
+    """Download a repository snapshot (config, weights, processor files) with a progress bar."""
+    from huggingface_hub import snapshot_download
+
+    try:
+        return snapshot_download(repo_id, allow_patterns=["*.json", "*.safetensors", "*.txt", "*.model"])
+    except Exception as exc:  # hub errors are many; one clear line
+        raise EngineError(f"could not download {repo_id!r}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}") from exc
+
+
+def read_config(folder: Path) -> dict[str, Any]:
+    """The folder's ``config.json`` as a dict, with a clear error when unreadable."""
+    try:
+        return json.loads((Path(folder) / "config.json").read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise EngineError(f"could not read {folder}/config.json: {exc}") from exc
+
+
+def check_weights(folder: Path) -> None:
+    """Open every safetensors file's header so a corrupted download fails with a clear message."""
+    files = sorted(Path(folder).glob("*.safetensors"))
+    if not files and not (Path(folder) / "pytorch_model.bin").exists():
+        raise EngineError(f"{folder} has no weights (model.safetensors); run {download_hint(str(folder))} "
+                          "or save the model with save_pretrained")
+    try:
+        from safetensors import safe_open
+    except ImportError:  # pragma: no cover
+        return
+    for f in files:
+        try:
+            with safe_open(str(f), framework="pt") as sf:
+                names = list(sf.keys())
+                if names:
+                    sf.get_slice(names[-1])
+        except Exception as exc:  # SafetensorError, OSError, ...
+            raise EngineError(
+                f"{f} is corrupted or truncated ({str(exc).splitlines()[0][:160]}); delete it and download "
+                "again, e.g. `sam-compose models download NAME`"
+            ) from exc

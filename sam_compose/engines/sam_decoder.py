@@ -1,0 +1,193 @@
+"""A fast, exact re-arrangement of SAM's mask decoder forward pass.
+
+Same weights and same mathematics as ``transformers.SamMaskDecoder`` (and Meta's
+``MaskDecoder``), reorganised for many prompts on one image:
+
+* the image side of the first two-way block does not depend on the prompt when no mask is
+  given: its key/value projections are computed once per image (:func:`image_side_cache`)
+  and shared by every prompt;
+* cross-attention between the few prompt tokens and the 4096 image tokens is re-associated
+  so no 4096 x 256 projection is repeated per prompt: ``softmax(q (X Wk)^T) (X Wv)`` becomes
+  ``softmax((q Wk) X^T) X Wv`` (the key bias only shifts a row of scores; the value bias
+  passes through because attention rows sum to one), and image->token attention applies
+  the output projection to the tokens before attending;
+* the transposed convolutions (kernel 2, stride 2) are plain matmuls over channels-last
+  tensors, and the hypernetwork product runs in their sub-pixel layout; only the final
+  (N, M, 256, 256) logits are permuted into image order.
+
+Shapes: image embedding (1, C, 64, 64); sparse prompts (N, T, C); dense prompts (1 or N,
+C, 64, 64). Outputs: low-res logits (N, M, 256, 256) and IoU predictions (N, M), with M = 3
+(multimask) or 1.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+
+def _split(x: torch.Tensor, heads: int) -> torch.Tensor:
+    """(B, L, D) -> (B, heads, L, D/heads)."""
+    b, n, d = x.shape
+    return x.view(b, n, heads, d // heads).transpose(1, 2)
+
+
+def _merge(x: torch.Tensor) -> torch.Tensor:
+    b, h, n, d = x.shape
+    return x.transpose(1, 2).reshape(b, n, h * d)
+
+
+def _attend_small(attn: Any, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """Plain attention among prompt tokens (short sequences)."""
+    h = attn.num_attention_heads
+    qh = _split(attn.q_proj(q), h)
+    kh = _split(attn.k_proj(k), h)
+    vh = _split(attn.v_proj(v), h)
+    out = F.scaled_dot_product_attention(qh, kh, vh, scale=attn.scaling)
+    return attn.out_proj(_merge(out))
+
+
+def _token_to_image(attn: Any, q: torch.Tensor, keys_pe: torch.Tensor, keys: torch.Tensor,
+                    kv: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+    """Prompt tokens (N, T, C) attend to image tokens (B, L, C), B in {1, N}.
+
+    ``kv``: precomputed projected keys/values (B, heads, L, d) (first block, no mask input).
+    """
+    h = attn.num_attention_heads
+    qh = _split(attn.q_proj(q), h)                                   # (N, h, T, d)
+    if kv is not None:
+        kh, vh = kv
+        scores = torch.matmul(qh, kh.transpose(-1, -2)) * attn.scaling  # (N, h, T, L)
+        out = torch.matmul(scores.softmax(-1), vh)                     # (N, h, T, d)
+        return attn.out_proj(_merge(out))
+    d = qh.shape[-1]
+    wk = attn.k_proj.weight.view(h, d, -1)                            # (h, d, C)
+    wv = attn.v_proj.weight.view(h, d, -1)
+    qk = torch.matmul(qh, wk)                                         # (N, h, T, C)
+    n, _, t, c = qk.shape
+    scores = torch.matmul(qk.reshape(n, h * t, c), keys_pe.transpose(1, 2))  # (N, hT, L)
+    probs = (scores * attn.scaling).softmax(-1)
+    ctx = torch.matmul(probs, keys).view(n, h, t, c)                  # (N, h, T, C)
+    out = torch.matmul(ctx, wv.transpose(1, 2)) + attn.v_proj.bias.view(h, 1, d)  # (N, h, T, d)
+    return attn.out_proj(_merge(out))
+
+
+def _image_to_token(attn: Any, img_q: torch.Tensor, tok_k: torch.Tensor, tok_v: torch.Tensor,
+                    q_proj: torch.Tensor | None = None) -> torch.Tensor:
+    """Image tokens (B, L, C) attend to prompt tokens (N, T, C); returns (N, L, C).
+
+    ``q_proj``: precomputed projected image queries (1, heads, L, d) (first block).
+    """
+    h = attn.num_attention_heads
+    kh = _split(attn.k_proj(tok_k), h)                                 # (N, h, T, d)
+    vh = _split(attn.v_proj(tok_v), h)                                 # (N, h, T, d)
+    n, _, t, d = kh.shape
+    wo = attn.out_proj.weight.view(-1, h, d).permute(1, 2, 0)          # (h, d, C)
+    vo = torch.matmul(vh, wo)                                          # (N, h, T, C)
+    if q_proj is not None:
+        scores = torch.matmul(q_proj, kh.transpose(-1, -2))            # (N, h, L, T)
+    else:
+        wq = attn.q_proj.weight.view(h, d, -1)                         # (h, d, C)
+        m = torch.matmul(wq.transpose(1, 2).unsqueeze(0), kh.transpose(-1, -2))  # (N, h, C, T)
+        m = m.permute(0, 2, 1, 3).reshape(n, -1, h * t)               # (N, C, hT)
+        bias = torch.matmul(attn.q_proj.bias.view(1, h, 1, d), kh.transpose(-1, -2)).reshape(n, 1, h * t)
+        scores = (torch.matmul(img_q, m) + bias).view(n, -1, h, t).transpose(1, 2)  # (N, h, L, T)
+    probs = (scores * attn.scaling).softmax(-1)                        # (N, h, L, T)
+    l = probs.shape[2]
+    out = torch.matmul(probs.transpose(1, 2).reshape(n, l, h * t), vo.reshape(n, h * t, -1))
+    return out + attn.out_proj.bias
+
+
+@torch.inference_mode()
+def image_side_cache(decoder: Any, image_embedding: torch.Tensor, image_pe: torch.Tensor,
+                     no_mask: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Prompt-independent tensors of the first two-way block, for prompts without a mask.
+
+    ``image_embedding``/``image_pe``: (1, C, 64, 64); ``no_mask``: (C,) dense no-mask embedding.
+    """
+    layer = decoder.transformer.layers[0]
+    keys = (image_embedding + no_mask.view(1, -1, 1, 1)).flatten(2).transpose(1, 2)  # (1, L, C)
+    pe = image_pe.flatten(2).transpose(1, 2)
+    ti = layer.cross_attn_token_to_image
+    kh = _split(ti.k_proj(keys + pe), ti.num_attention_heads).contiguous()
+    vh = _split(ti.v_proj(keys), ti.num_attention_heads).contiguous()
+    it = layer.cross_attn_image_to_token
+    qh = _split(it.q_proj(keys + pe), it.num_attention_heads).contiguous()
+    return {"keys": keys.contiguous(), "pe": pe.contiguous(), "k0": kh, "v0": vh, "q0": qh}
+
+
+def _conv_t_weight(conv: Any) -> torch.Tensor:
+    """ConvTranspose2d(k=2, s=2) weight (Cin, Cout, 2, 2) -> (Cin, 4*Cout) ordered (i, j, o)."""
+    w = conv.weight
+    return w.permute(0, 2, 3, 1).reshape(w.shape[0], -1)
+
+
+@torch.inference_mode()
+def decode(decoder: Any, sparse: torch.Tensor, dense: torch.Tensor | None, cache: dict[str, torch.Tensor],
+           multimask: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """Run SAM's mask decoder for N prompts on one image.
+
+    Args:
+        decoder: a ``transformers`` ``SamMaskDecoder`` (weights only are used).
+        sparse: (N, T, C) point/box embeddings (T may be 0).
+        dense: (N, C, 64, 64) mask-prompt embeddings, or None for "no mask" (uses the cache).
+        cache: :func:`image_side_cache` of the image.
+    Returns:
+        (low-res logits (N, M, 256, 256), IoU predictions (N, M)).
+    """
+    n = sparse.shape[0]
+    c = decoder.hidden_size
+    out_tokens = torch.cat([decoder.iou_token.weight, decoder.mask_tokens.weight], 0)
+    tokens = torch.cat([out_tokens.unsqueeze(0).expand(n, -1, -1), sparse.to(out_tokens.dtype)], 1)
+    pe = cache["pe"]
+    if dense is None:
+        keys = cache["keys"]
+    else:
+        keys = (cache["keys_raw"] + dense.flatten(2).transpose(1, 2))
+    queries = tokens
+    layers = decoder.transformer.layers
+    for i, layer in enumerate(layers):
+        if layer.skip_first_layer_pe:
+            queries = _attend_small(layer.self_attn, queries, queries, queries)
+        else:
+            q = queries + tokens
+            queries = queries + _attend_small(layer.self_attn, q, q, queries)
+        queries = layer.layer_norm1(queries)
+        first = i == 0 and dense is None
+        q = queries + tokens
+        kv = (cache["k0"], cache["v0"]) if first else None
+        queries = queries + _token_to_image(layer.cross_attn_token_to_image, q, keys + pe, keys, kv)
+        queries = layer.layer_norm2(queries)
+        queries = layer.layer_norm3(queries + layer.mlp(queries))
+        q = queries + tokens
+        img_q = None if first else keys + pe
+        upd = _image_to_token(layer.cross_attn_image_to_token, img_q, q, queries,
+                              cache["q0"] if first else None)
+        keys = layer.layer_norm4(keys + upd)
+    k_out = 1 + decoder.num_mask_tokens
+    fq = queries[:, :k_out] + tokens[:, :k_out]
+    final = decoder.transformer.final_attn_token_to_image
+    queries = queries[:, :k_out] + _token_to_image(final, fq, keys + pe, keys)
+    queries = decoder.transformer.layer_norm_final_attn(queries)
+    iou_out = queries[:, 0]
+    mask_out = queries[:, 1:k_out]
+    sel = slice(1, None) if multimask else slice(0, 1)
+    idx = range(decoder.num_mask_tokens)[sel]
+    hyper = torch.stack([decoder.output_hypernetworks_mlps[j](mask_out[:, j]) for j in idx], 1)  # (N, M, C/8)
+    iou = decoder.iou_prediction_head(iou_out)[:, sel]
+    # upscaling: channels-last matmuls in sub-pixel layout
+    side = int(round(keys.shape[1] ** 0.5))
+    c1 = decoder.upscale_conv1
+    z = torch.addmm(c1.bias.repeat(4), keys.reshape(-1, c), _conv_t_weight(c1))       # (N*L, 4*C/4)
+    z = z.view(-1, c // 4)
+    ln = decoder.upscale_layer_norm
+    z = F.gelu(F.layer_norm(z, (c // 4,), ln.weight, ln.bias, ln.eps))
+    c2 = decoder.upscale_conv2
+    z = F.gelu(torch.addmm(c2.bias.repeat(4), z, _conv_t_weight(c2)))                  # (N*L*4, 4*C/8)
+    z = z.view(n, -1, c // 8)                                                           # (N, L*16, C/8)
+    m = torch.matmul(z, hyper.transpose(1, 2))                                          # (N, L*16, M)
+    mm = m.shape[-1]
+    m = m.view(n, side, side, 2, 2, 2, 2, mm).permute(0, 7, 1, 3, 5, 2, 4, 6)
+    return m.reshape(n, mm, side * 4, side * 4), iou

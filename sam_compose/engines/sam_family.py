@@ -1,0 +1,322 @@
+"""SAM-family engines on ``transformers``: SAM ViT-B/L/H, SlimSAM, SAM-HQ, SAM 2 (image mode).
+
+``load_sam_family(spec, device=..., dtype=...)`` accepts a Hugging Face id, a catalog short
+name (``sam-vit-base``), a folder written by ``save_pretrained``, or one of Meta's ``.pth``
+checkpoints, and returns an :class:`~sam_compose.engines.base.Engine`:
+
+* :class:`SamEngine` (``SamModel``: SAM, SlimSAM, Meta checkpoints) decodes with the fast,
+  exact decoder of :mod:`.sam_decoder` and post-processes like the reference;
+* :class:`~.sam_variants.SamHQEngine` and :class:`~.sam_variants.Sam2Engine` call the
+  ``transformers`` models' own decoders.
+
+All engines share the prompt grouping (prompts with the same number of points, box and mask
+presence are decoded in one call), the exact low-res -> original-size post-processing, and
+automatic mask generation (:mod:`.amg`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import EngineError
+from ..geometry import LOWRES_SIZE, SAM_INPUT_SIZE, resized_shape, scale_boxes, scale_points
+from ..masks import Masks
+from ..types import ImageEmbedding, Prompt
+from .base import Engine
+from .cache import EmbeddingCache
+from .sam_transforms import sam_pixel_values, upsample_logits
+
+DTYPES = ("float32", "bfloat16", "float16")
+
+AMG_DEFAULTS: dict[str, Any] = dict(
+    points_per_side=32, points_per_batch=64, pred_iou_thresh=0.88, stability_score_thresh=0.95,
+    stability_score_offset=1.0, box_nms_thresh=0.7, crop_n_layers=0, crop_nms_thresh=0.7,
+    crop_overlap_ratio=512 / 1500, crop_n_points_downscale_factor=1, min_mask_region_area=0,
+)
+
+
+def _torch_dtype(dtype: str):
+    import torch
+
+    if dtype not in DTYPES:
+        raise EngineError(f"dtype must be one of {DTYPES}, got {dtype!r}")
+    return getattr(torch, dtype)
+
+
+def check_device(device: str, dtype: str) -> str:
+    """Validate ``device`` (cpu, cuda, cuda:N, mps) and its ``dtype``; return it normalised."""
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise EngineError(f"unknown device {device!r}; use cpu, cuda, cuda:N or mps") from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise EngineError(f"device {device!r} requested but CUDA is not available; use device='cpu'")
+    if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise EngineError(f"device {device!r} requested but MPS is not available; use device='cpu'")
+    if dev.type not in ("cpu", "cuda", "mps"):
+        raise EngineError(f"unsupported device {device!r}; use cpu, cuda, cuda:N or mps")
+    _torch_dtype(dtype)
+    if dev.type == "cpu" and dtype == "float16":
+        raise EngineError("float16 is not supported on CPU; use dtype='float32' or 'bfloat16'")
+    return str(dev)
+
+
+def _group_prompts(prompts: list[Prompt]) -> dict[tuple[int, bool, bool], list[int]]:
+    """Indices of prompts that can share one decoder call: same #points, box and mask presence."""
+    groups: dict[tuple[int, bool, bool], list[int]] = {}
+    for i, p in enumerate(prompts):
+        k = 0 if p.points is None else len(p.points)
+        groups.setdefault((k, p.box is not None, p.mask is not None), []).append(i)
+    return groups
+
+
+class SamFamilyEngine(Engine):
+    """Shared machinery: embedding bookkeeping, prompt grouping, post-processing, AMG.
+
+    Subclasses implement ``_encode(image) -> dict of tensors`` and
+    ``_decode_group(features, points, labels, boxes, masks, multimask) -> (lowres, iou)`` where
+    coordinates are already in the model's 1024 input frame and ``lowres`` is in the model's
+    own low-res frame (``lowres_frame``: ``"sam"`` padded, or ``"full"`` for SAM 2).
+    """
+
+    name = "sam"
+    lowres_frame = "sam"
+
+    def __init__(self, model: Any, spec: str, device: str = "cpu", dtype: str = "float32",
+                 cache: EmbeddingCache | None = None, family: str = "sam") -> None:
+        super().__init__(spec, device=device, dtype=dtype, cache=cache)
+        self.model = model
+        self.family = family
+        self.torch_dtype = _torch_dtype(dtype)
+
+    def describe(self) -> dict[str, Any]:
+        d = super().describe()
+        d["family"] = self.family
+        return d
+
+    # --- coordinates --------------------------------------------------------------------
+    def _to_input_frame_points(self, pts: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        return scale_points(pts, size)
+
+    def _to_input_frame_boxes(self, boxes: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        return scale_boxes(boxes, size)
+
+    def _mask_to_model_frame(self, masks, size: tuple[int, int]):
+        return masks
+
+    def _lowres_to_padded(self, lowres, size: tuple[int, int]):
+        return lowres
+
+    # --- embedding ----------------------------------------------------------------------
+    def _compute_embedding(self, image: np.ndarray, key: str) -> ImageEmbedding:
+        import torch
+
+        with torch.inference_mode():
+            feats = self._encode(image)
+        seen: set[int] = set()
+        nbytes = 0
+        for t in _tensors(feats):
+            ptr = t.untyped_storage().data_ptr()
+            if ptr in seen:
+                continue
+            seen.add(ptr)
+            nbytes += t.untyped_storage().nbytes()
+        return ImageEmbedding(features=feats, image_size=(image.shape[0], image.shape[1]),
+                              input_size=resized_shape(image.shape[:2]), engine=self.key,
+                              image_key=key, nbytes=int(nbytes))
+
+    def _encode(self, image: np.ndarray) -> dict[str, Any]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _decode_group(self, feats: dict[str, Any], points, labels, boxes, masks, multimask: bool):  # pragma: no cover
+        raise NotImplementedError
+
+    # --- decoding -----------------------------------------------------------------------
+    def decode_lowres(self, embedding: ImageEmbedding, prompts: list[Prompt], multimask: bool):
+        """Low-res logits (N, M, 256, 256) in the model's frame and IoU (N, M), prompt order."""
+        import torch
+
+        size = embedding.image_size
+        feats = embedding.features
+        dev = self.device
+        n = len(prompts)
+        m_out = 3 if multimask else 1
+        lowres = torch.empty((n, m_out, LOWRES_SIZE, LOWRES_SIZE), dtype=torch.float32, device=dev)
+        ious = torch.empty((n, m_out), dtype=torch.float32, device=dev)
+        with torch.inference_mode():
+            for (k, has_box, has_mask), idx in _group_prompts(prompts).items():
+                pts = lab = bxs = msk = None
+                if k:
+                    p = np.stack([self._to_input_frame_points(prompts[i].points, size) for i in idx])
+                    pts = torch.as_tensor(p, dtype=torch.float32, device=dev)
+                    lab = torch.as_tensor(np.stack([prompts[i].labels for i in idx]), dtype=torch.int64, device=dev)
+                if has_box:
+                    b = np.stack([self._to_input_frame_boxes(prompts[i].box, size) for i in idx])
+                    bxs = torch.as_tensor(b, dtype=torch.float32, device=dev)
+                if has_mask:
+                    mk = torch.as_tensor(np.stack([prompts[i].mask for i in idx]), dtype=torch.float32, device=dev)
+                    msk = self._mask_to_model_frame(mk, size).unsqueeze(1)
+                lr, iou = self._decode_group(feats, pts, lab, bxs, msk, multimask)
+                sel = torch.as_tensor(idx, device=dev)
+                lowres[sel] = lr.float()
+                ious[sel] = iou.float()
+        return lowres, ious
+
+    def _decode(self, image: np.ndarray, embedding: ImageEmbedding, prompts: list[Prompt],
+                multimask: bool) -> Masks:
+        import torch
+
+        size = embedding.image_size
+        lowres, ious = self.decode_lowres(embedding, prompts, multimask)
+        n, m_out = ious.shape
+        flat = lowres.reshape(n * m_out, LOWRES_SIZE, LOWRES_SIZE)
+        with torch.inference_mode():
+            masks = torch.cat([upsample_logits(flat[i:i + 16], size, self.lowres_frame) > 0
+                               for i in range(0, flat.shape[0], 16)])
+            padded = self._lowres_to_padded(flat, size)
+        return Masks(masks.cpu().numpy(), scores=ious.reshape(-1).cpu().numpy(),
+                     logits=padded.cpu().numpy(), prompt_index=np.repeat(np.arange(n), m_out))
+
+    # --- automatic masks ----------------------------------------------------------------
+    def _generate(self, image: np.ndarray, embedding: ImageEmbedding, *, points_per_side: int = 32,
+                  points_per_batch: int = 64, pred_iou_thresh: float = 0.88,
+                  stability_score_thresh: float = 0.95, stability_score_offset: float = 1.0,
+                  box_nms_thresh: float = 0.7, crop_n_layers: int = 0, crop_nms_thresh: float = 0.7,
+                  crop_overlap_ratio: float = 512 / 1500, crop_n_points_downscale_factor: int = 1,
+                  min_mask_region_area: int = 0) -> Masks:
+        from .amg import AmgParams, generate_masks
+
+        params = AmgParams(points_per_side=points_per_side, points_per_batch=points_per_batch,
+                           pred_iou_thresh=pred_iou_thresh, stability_score_thresh=stability_score_thresh,
+                           stability_score_offset=stability_score_offset, box_nms_thresh=box_nms_thresh,
+                           crop_n_layers=crop_n_layers, crop_nms_thresh=crop_nms_thresh,
+                           crop_overlap_ratio=crop_overlap_ratio,
+                           crop_n_points_downscale_factor=crop_n_points_downscale_factor,
+                           min_mask_region_area=min_mask_region_area)
+        return generate_masks(self, image, embedding, params)
+
+
+def _tensors(obj: Any):
+    import torch
+
+    if isinstance(obj, torch.Tensor):
+        yield obj
+    elif isinstance(obj, dict):
+        for v in obj.values():
+            yield from _tensors(v)
+    elif isinstance(obj, (list, tuple)):
+        for v in obj:
+            yield from _tensors(v)
+
+
+class SamEngine(SamFamilyEngine):
+    """``transformers.SamModel`` (SAM ViT-B/L/H, SlimSAM, converted Meta checkpoints)."""
+
+    name = "sam"
+
+    def __init__(self, model: Any, spec: str, device: str = "cpu", dtype: str = "float32",
+                 cache: EmbeddingCache | None = None, family: str = "sam") -> None:
+        import torch
+
+        super().__init__(model, spec, device, dtype, cache, family)
+        with torch.inference_mode():
+            self._image_pe = model.get_image_wide_positional_embeddings()
+
+    def _encode(self, image: np.ndarray) -> dict[str, Any]:
+        from .sam_decoder import image_side_cache
+
+        pix = sam_pixel_values(image).to(self.device, self.torch_dtype)
+        emb = self.model.get_image_embeddings(pix)
+        if isinstance(emb, (tuple, list)):
+            emb = emb[0]
+        no_mask = self.model.prompt_encoder.no_mask_embed.weight[0]
+        cache = image_side_cache(self.model.mask_decoder, emb, self._image_pe, no_mask)
+        cache["keys_raw"] = emb.flatten(2).transpose(1, 2)
+        cache["embedding"] = emb
+        return cache
+
+    def _decode_group(self, feats, points, labels, boxes, masks, multimask):
+        import torch
+
+        from .sam_decoder import decode
+
+        pe = self.model.prompt_encoder
+        dt = self.torch_dtype
+        parts = []
+        if points is not None:
+            parts.append(pe._embed_points(points.unsqueeze(0).to(dt), labels.unsqueeze(0), pad=boxes is None)[0])
+        if boxes is not None:
+            parts.append(pe._embed_boxes(boxes.unsqueeze(0).to(dt))[0])
+        n = (points if points is not None else boxes if boxes is not None else masks).shape[0]
+        if parts:
+            sparse = torch.cat(parts, 1) if len(parts) > 1 else parts[0]
+        else:
+            sparse = torch.zeros((n, 0, pe.hidden_size), dtype=dt, device=self.device)
+        dense = pe.mask_embed(masks.to(dt)) if masks is not None else None
+        return decode(self.model.mask_decoder, sparse.to(dt), dense, feats, multimask)
+
+
+def _model_family(config: dict[str, Any]) -> str:
+    mt = str(config.get("model_type", ""))
+    if mt in ("sam", "sam_hq") or mt.startswith("sam2"):
+        return "sam2" if mt.startswith("sam2") else mt
+    raise EngineError(f"config model_type {mt!r} is not a SAM-family model (expected sam, sam_hq or sam2)")
+
+
+def _load_pretrained(folder: Path, family: str, torch_dtype: Any):
+    from .hub import check_weights
+
+    check_weights(folder)
+    import transformers
+
+    cls = {"sam": "SamModel", "sam_hq": "SamHQModel", "sam2": "Sam2Model"}[family]
+    model_cls = getattr(transformers, cls)
+    try:
+        model = model_cls.from_pretrained(str(folder), local_files_only=True, dtype=torch_dtype,
+                                          attn_implementation="sdpa")
+    except TypeError:  # pragma: no cover - older transformers
+        model = model_cls.from_pretrained(str(folder), local_files_only=True, torch_dtype=torch_dtype)
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise EngineError(f"could not load {cls} from {folder}: {str(exc).splitlines()[0][:240]}") from exc
+    return model.eval()
+
+
+def load_sam_family(spec: str, *, device: str = "cpu", dtype: str = "float32",
+                    cache: EmbeddingCache | None = None) -> Engine:
+    """Load a SAM-family engine from an id, short name, folder or Meta ``.pth``.
+
+    Raises :class:`EngineError` with the fix (download command, expected keys, ...) when
+    the model cannot be loaded.
+    """
+    device = check_device(device, dtype)
+    tdt = _torch_dtype(dtype)
+    path = Path(os.path.expanduser(spec))
+    if path.is_file():
+        if path.suffix.lower() in (".pth", ".pt", ".bin"):
+            from .meta_checkpoint import build_model_from_checkpoint
+
+            model = build_model_from_checkpoint(path, dtype=tdt).to(device)
+            return SamEngine(model, spec, device, dtype, cache, family="sam")
+        if path.suffix.lower() == ".safetensors":
+            raise EngineError(f"{path} is a bare safetensors file; pass the folder that holds it and its config.json")
+        raise EngineError(f"{path} is not a checkpoint: expected a Meta .pth file or a save_pretrained folder")
+    from .hub import read_config, resolve_model_dir
+
+    folder = resolve_model_dir(spec)
+    family = _model_family(read_config(folder))
+    model = _load_pretrained(folder, family, tdt).to(device)
+    if family == "sam":
+        return SamEngine(model, spec, device, dtype, cache, family="sam")
+    from .sam_variants import Sam2Engine, SamHQEngine
+
+    cls = SamHQEngine if family == "sam_hq" else Sam2Engine
+    return cls(model, spec, device, dtype, cache, family=family)
+
+
+__all__ = ["load_sam_family", "SamEngine", "SamFamilyEngine", "check_device", "AMG_DEFAULTS", "SAM_INPUT_SIZE"]

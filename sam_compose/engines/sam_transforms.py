@@ -1,0 +1,133 @@
+"""Pre- and post-processing for SAM-family models, in numpy/PIL/torch (no torchvision).
+
+Frames (see :mod:`sam_compose.geometry`): the original image (H, W); SAM's model input
+(longest side resized to 1024, padded bottom/right to 1024 x 1024); the low-res mask frame
+(256 x 256, the same padding). SAM 2 instead stretches the image to 1024 x 1024 and its
+low-res masks cover the whole image; helpers here convert SAM 2 logits to and from the
+padded frame so every engine exchanges ``Prompt.mask`` / ``Masks.logits`` the same way.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+from PIL import Image
+
+from ..geometry import LOWRES_SIZE, SAM_INPUT_SIZE, lowres_shape, resized_shape
+
+PIXEL_MEAN = np.array([123.675, 116.28, 103.53], dtype=np.float32)
+"""SAM's (and SAM 2's) normalisation: ImageNet mean and std in 0..255 units."""
+PIXEL_STD = np.array([58.395, 57.12, 57.375], dtype=np.float32)
+
+
+def resize_uint8(image: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:
+    """Bilinear (antialiased when shrinking) resize of an (H, W, 3) uint8 image, like PIL/reference SAM."""
+    h, w = size_hw
+    if image.shape[:2] == (h, w):
+        return image
+    return np.asarray(Image.fromarray(image).resize((w, h), Image.BILINEAR))
+
+
+def sam_pixel_values(image: np.ndarray, target: int = SAM_INPUT_SIZE):
+    """(H, W, 3) uint8 -> (1, 3, target, target) float32 tensor: resized, normalised, zero-padded."""
+    import torch
+
+    nh, nw = resized_shape(image.shape[:2], target)
+    small = resize_uint8(image, (nh, nw)).astype(np.float32)
+    out = np.zeros((target, target, 3), dtype=np.float32)
+    out[:nh, :nw] = (small - PIXEL_MEAN) / PIXEL_STD
+    return torch.from_numpy(out).permute(2, 0, 1).unsqueeze(0).contiguous()
+
+
+def sam2_pixel_values(image: np.ndarray, target: int = SAM_INPUT_SIZE):
+    """(H, W, 3) uint8 -> (1, 3, target, target) float32: stretched to a square, normalised (SAM 2)."""
+    import torch
+
+    small = resize_uint8(image, (target, target)).astype(np.float32)
+    out = (small - PIXEL_MEAN) / PIXEL_STD
+    return torch.from_numpy(np.ascontiguousarray(out)).permute(2, 0, 1).unsqueeze(0).contiguous()
+
+
+def _bilinear_matrix(n_in: int, n_out: int) -> np.ndarray:
+    """(n_out, n_in) matrix of ``F.interpolate(mode="bilinear", align_corners=False)`` along one axis."""
+    scale = n_in / n_out
+    m = np.zeros((n_out, n_in), dtype=np.float64)
+    src = (np.arange(n_out) + 0.5) * scale - 0.5
+    src = np.maximum(src, 0.0)
+    i0 = np.floor(src).astype(np.int64)
+    i0 = np.minimum(i0, n_in - 1)
+    lam = src - i0
+    i1 = np.minimum(i0 + 1, n_in - 1)
+    rows = np.arange(n_out)
+    np.add.at(m, (rows, i0), 1.0 - lam)
+    np.add.at(m, (rows, i1), lam)
+    return m
+
+
+@lru_cache(maxsize=64)
+def _sam_axis(n_orig: int, n_resized: int) -> tuple[np.ndarray, int]:
+    """Composite map low-res (256) -> 1024 -> crop n_resized -> n_orig along one axis.
+
+    Returns the (n_orig, k) matrix restricted to its first k non-zero low-res columns.
+    """
+    up = _bilinear_matrix(LOWRES_SIZE, SAM_INPUT_SIZE)[:n_resized]
+    down = _bilinear_matrix(n_resized, n_orig)
+    comp = down @ up
+    nz = np.flatnonzero(np.abs(comp).sum(0) > 0)
+    k = int(nz[-1]) + 1 if nz.size else 1
+    return np.ascontiguousarray(comp[:, :k].astype(np.float32)), k
+
+
+@lru_cache(maxsize=64)
+def _direct_axis(n_orig: int) -> np.ndarray:
+    return _bilinear_matrix(LOWRES_SIZE, n_orig).astype(np.float32)
+
+
+def upsample_logits(lowres, size: tuple[int, int], frame: str = "sam"):
+    """Low-res logits (..., 256, 256) tensor -> (..., H, W) logits at the original size.
+
+    ``frame="sam"`` reproduces the reference exactly as one linear map: bilinear to
+    1024 x 1024, crop the padding, bilinear to (H, W). ``frame="full"`` (SAM 2) resizes the
+    whole 256 x 256 map to (H, W). Computed as two matmuls, so it costs a fraction of the
+    reference's 1024 x 1024 intermediate.
+    """
+    import torch
+
+    h, w = int(size[0]), int(size[1])
+    if frame == "sam":
+        rh, rw = resized_shape((h, w))
+        ay, ky = _sam_axis(h, rh)
+        ax, kx = _sam_axis(w, rw)
+        x = lowres[..., :ky, :kx]
+    else:
+        ay, ax = _direct_axis(h), _direct_axis(w)
+        x = lowres
+    ay_t = torch.from_numpy(ay).to(device=x.device, dtype=x.dtype)
+    ax_t = torch.from_numpy(ax).to(device=x.device, dtype=x.dtype)
+    return ay_t @ x @ ax_t.T
+
+
+def sam2_logits_to_padded(logits, size: tuple[int, int], fill: float = -20.0):
+    """SAM 2 low-res logits covering the whole image (..., 256, 256) -> SAM's padded frame."""
+    import torch
+    import torch.nn.functional as F
+
+    lh, lw = lowres_shape(size)
+    lead = logits.shape[:-2]
+    flat = logits.reshape(-1, 1, LOWRES_SIZE, LOWRES_SIZE)
+    small = F.interpolate(flat, size=(lh, lw), mode="bilinear", align_corners=False)
+    out = torch.full((flat.shape[0], 1, LOWRES_SIZE, LOWRES_SIZE), fill, dtype=logits.dtype, device=logits.device)
+    out[:, :, :lh, :lw] = small
+    return out.reshape(*lead, LOWRES_SIZE, LOWRES_SIZE)
+
+
+def padded_to_sam2_logits(mask, size: tuple[int, int]):
+    """A ``Prompt.mask`` in SAM's padded frame (..., 256, 256) -> SAM 2's whole-image frame."""
+    import torch.nn.functional as F
+
+    lh, lw = lowres_shape(size)
+    lead = mask.shape[:-2]
+    flat = mask.reshape(-1, 1, LOWRES_SIZE, LOWRES_SIZE)[:, :, :lh, :lw]
+    out = F.interpolate(flat, size=(LOWRES_SIZE, LOWRES_SIZE), mode="bilinear", align_corners=False)
+    return out.reshape(*lead, LOWRES_SIZE, LOWRES_SIZE)
