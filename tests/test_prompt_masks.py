@@ -1,0 +1,249 @@
+"""Prior masks: mask_to_prompt puts the mask in SAM's padded low-res frame as logits."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from sam_compose.adapters.prompts import mask_to_prompt, refine_with_mask
+from sam_compose.adapters.prompts.masks import read_mask
+from sam_compose.adapters.prompts.request import prompts_from_request
+from sam_compose.errors import ImageError, PromptError
+from sam_compose.geometry import LOWRES_SIZE, from_lowres, lowres_shape, mask_iou
+from sam_compose.types import Prompt
+
+
+def test_binary_mask_lands_in_the_padded_frame(scene):
+    size = scene.image.shape[:2]  # 480 x 640: landscape, so the frame has padding at the bottom
+    m = scene.masks[0]
+    p = mask_to_prompt(m, image_size=size)
+    assert p.mask.shape == (LOWRES_SIZE, LOWRES_SIZE) and p.mask.dtype == np.float32
+    lh, lw = lowres_shape(size)
+    assert (lh, lw) == (192, 256)
+    assert np.all(p.mask[lh:, :] == -10.0)  # padding is confident background
+    assert p.mask.max() == 10.0 and p.mask.min() == -10.0
+    assert mask_iou(from_lowres(p.mask, size) > 0, m) >= 0.97
+    ys, xs = np.nonzero(m)
+    np.testing.assert_allclose(p.box, [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1])
+    x, y = p.points[0]
+    assert m[int(y), int(x)] and p.labels.tolist() == [1]
+    assert p.data["adapter"] == "mask" and p.data["kind"] == "binary"
+    only = mask_to_prompt(m, image_size=size, box=False, points=0)
+    assert only.box is None and only.points is None and np.array_equal(only.mask, p.mask)
+
+
+def test_soft_masks_logits_and_integer_masks(scene):
+    size = scene.image.shape[:2]
+    m = scene.masks[1]
+    soft = cv2.GaussianBlur(m.astype(np.float32), (0, 0), 2)
+    ps = mask_to_prompt(soft, image_size=size)
+    assert ps.data["kind"] == "soft"
+    assert mask_iou(from_lowres(ps.mask, size) > 0, m) >= 0.95
+    full_logits = (m.astype(np.float32) * 2 - 1) * 7.0
+    pl = mask_to_prompt(full_logits, image_size=size)
+    assert pl.mask.max() == pytest.approx(7.0) and mask_iou(from_lowres(pl.mask, size) > 0, m) >= 0.97
+    p255 = mask_to_prompt(m.astype(np.uint8) * 255, image_size=size)
+    np.testing.assert_array_equal(p255.mask, mask_to_prompt(m, image_size=size).mask)
+    p3 = mask_to_prompt(torch.from_numpy(m)[None], image_size=size)  # (1, H, W) tensors too
+    np.testing.assert_array_equal(p3.mask, p255.mask)
+
+
+def test_lowres_logits_pass_through_unchanged(scene, opencv_engine):
+    size = scene.image.shape[:2]
+    res = opencv_engine.segment(scene.image, Prompt(box=scene.boxes[0]))
+    logits = res.logits[0]
+    p = mask_to_prompt(logits, image_size=size)
+    assert np.array_equal(p.mask, logits) and p.data["kind"] == "lowres_logits"
+    assert p.box is not None and p.points is not None  # derived from the logits at the image size
+    q = mask_to_prompt(res)  # a one-row Masks: its logits pass through, its size is known
+    assert np.array_equal(q.mask, logits)
+    r = mask_to_prompt(logits)  # without image_size: logits only
+    assert np.array_equal(r.mask, logits) and r.box is None
+    rng = np.random.default_rng(0)
+    raw = rng.normal(0, 5, (256, 256)).astype(np.float32)
+    np.testing.assert_array_equal(mask_to_prompt(raw, image_size=(100, 300)).mask, raw)
+
+
+def test_bad_masks_give_clear_errors(scene):
+    size = scene.image.shape[:2]
+    m = scene.masks[0]
+    with pytest.raises(PromptError, match=r"prior mask is 320x240 \(W x H\) but the image is 640x480"):
+        mask_to_prompt(m[::2, ::2], image_size=size)
+    with pytest.raises(PromptError, match=r"2-D \(H, W\).*single-channel"):
+        mask_to_prompt(np.repeat(m[..., None], 3, axis=2), image_size=size)
+    with pytest.raises(PromptError, match="empty"):
+        mask_to_prompt(np.zeros(size, bool), image_size=size)
+    with pytest.raises(PromptError, match="NaN"):
+        mask_to_prompt(np.full(size, np.nan), image_size=size)
+    with pytest.raises(PromptError, match="needs image_size"):
+        mask_to_prompt(m)
+    with pytest.raises(PromptError, match="no positive value"):
+        mask_to_prompt(np.full((256, 256), -3.0, np.float32))
+    with pytest.raises(PromptError, match="takes one mask"):
+        from sam_compose.masks import Masks
+
+        mask_to_prompt(Masks(scene.masks))
+
+
+def test_read_mask_formats(tmp_path, scene):
+    m = scene.masks[2]
+    cv2.imwrite(str(tmp_path / "m.png"), m.astype(np.uint8) * 255)
+    assert np.array_equal(read_mask(tmp_path / "m.png"), m)
+    cv2.imwrite(str(tmp_path / "m01.png"), m.astype(np.uint8))
+    assert np.array_equal(read_mask(tmp_path / "m01.png"), m)
+    cv2.imwrite(str(tmp_path / "m16.png"), m.astype(np.uint16) * 65535)
+    assert np.array_equal(read_mask(tmp_path / "m16.png"), m)
+    rgba = np.zeros((*m.shape, 4), np.uint8)
+    rgba[..., 3] = m * 255  # a brush layer: colour constant, alpha carries the mask
+    cv2.imwrite(str(tmp_path / "brush.png"), rgba)
+    assert np.array_equal(read_mask(tmp_path / "brush.png"), m)
+    np.save(tmp_path / "m.npy", m)
+    assert np.array_equal(read_mask(tmp_path / "m.npy"), m)
+    with pytest.raises(ImageError, match="not found"):
+        read_mask(tmp_path / "missing.png")
+    (tmp_path / "text.png").write_text("hello")
+    with pytest.raises(ImageError, match="could not read mask"):
+        read_mask(tmp_path / "text.png")
+    p = mask_to_prompt(tmp_path / "m.png", image_size=m.shape)
+    assert p.data["source"].endswith("m.png")
+
+
+class SpyEngine:
+    """Delegates to a real engine and records every prompt it receives."""
+
+    def __init__(self, engine):
+        self.engine, self.calls = engine, []
+        self.spec = engine.spec
+
+    def segment(self, image, prompt, multimask=False):
+        res = self.engine.segment(image, prompt, multimask=multimask)
+        self.calls.append((prompt, multimask, res))
+        return res
+
+
+def test_refinement_feeds_each_result_back(scene, opencv_engine):
+    m = scene.masks[0]
+    rough = cv2.dilate(m.astype(np.uint8), np.ones((15, 15), np.uint8)).astype(bool)  # a sloppy prior
+    spy = SpyEngine(opencv_engine)
+    res = refine_with_mask(spy, scene.image, rough, iterations=3, stop_iou=1.01)
+    assert len(spy.calls) == 3 and [c[1] for c in spy.calls] == [True, False, False]
+    for (_, _, prev), (nxt, _, _) in zip(spy.calls, spy.calls[1:]):
+        assert np.array_equal(nxt.mask, prev.best().logits[0])  # the previous result's logits, unchanged
+    assert len(res) == 1 and res.data["refinement"]["iterations"] == 3
+    assert mask_iou(res.masks[0], m) >= 0.85
+    assert mask_iou(res.masks[0], m) > mask_iou(rough, m)
+    early = refine_with_mask(SpyEngine(opencv_engine), scene.image, rough, iterations=5, stop_iou=0.0)
+    assert early.data["refinement"]["iterations"] == 2
+    with pytest.raises(PromptError, match="at least 1"):
+        refine_with_mask(opencv_engine, scene.image, rough, iterations=0)
+
+
+def test_request_front_door_uses_the_mask(scene):
+    size = scene.image.shape[:2]
+    alone = prompts_from_request(scene.image, mask=scene.masks[0])
+    assert len(alone) == 1 and alone[0].mask is not None and alone[0].box is not None
+    with_box = prompts_from_request(scene.image, boxes=[scene.boxes[0].tolist()], mask=scene.masks[0])
+    assert len(with_box) == 1 and np.array_equal(with_box[0].box, scene.boxes[0])
+    assert np.array_equal(with_box[0].mask, mask_to_prompt(scene.masks[0], image_size=size).mask)
+
+
+# --- the reference implementation ----------------------------------------------------------
+@pytest.fixture(scope="module")
+def tiny_sam(tmp_path_factory):
+    """A shrunken random SAM ViT-B from segment_anything's own builder, saved as a .pth."""
+    from segment_anything.build_sam import _build_sam
+
+    torch.manual_seed(0)
+    sam = _build_sam(encoder_embed_dim=32, encoder_depth=2, encoder_num_heads=2,
+                     encoder_global_attn_indexes=[1]).eval()
+    path = tmp_path_factory.mktemp("sam") / "sam_vit_tiny.pth"
+    torch.save(sam.state_dict(), path)
+    return sam, path
+
+
+@pytest.mark.parametrize("size", [(480, 640), (300, 200)])
+def test_frame_matches_the_reference_postprocessing(tiny_sam, size):
+    """SamPredictor maps mask_input back to the image exactly as our frame says it should."""
+    from segment_anything.utils.transforms import ResizeLongestSide
+
+    sam, _ = tiny_sam
+    h, w = size
+    m = np.zeros(size, bool)
+    cv2.ellipse(m.view(np.uint8), (w // 3, h // 2), (w // 6, h // 4), 20, 0, 360, 1, -1)
+    p = mask_to_prompt(m, image_size=size)
+    input_size = ResizeLongestSide(sam.image_encoder.img_size).get_preprocess_shape(h, w, sam.image_encoder.img_size)
+    with torch.no_grad():
+        # the reference upsamples low-res logits: 256 -> 1024, crop the input size, resize to the original
+        up = sam.postprocess_masks(torch.tensor(p.mask)[None, None], tuple(input_size), size)[0, 0].numpy()
+    assert mask_iou(up > 0, m) >= 0.97
+    stretched = cv2.resize(m.astype(np.float32), (256, 256), interpolation=cv2.INTER_AREA) * 20 - 10
+    with torch.no_grad():
+        naive = sam.postprocess_masks(torch.from_numpy(stretched)[None, None], tuple(input_size), size)[0, 0].numpy()
+    assert mask_iou(naive > 0, m) < 0.9  # the common mistake (issues #169, #242) really misplaces it
+
+
+def _reference_predict(sam, image, prompt, multimask=False):
+    from segment_anything import SamPredictor
+
+    pred = SamPredictor(sam)
+    pred.set_image(image)
+    masks, scores, low = pred.predict(
+        point_coords=None if prompt.points is None else np.asarray(prompt.points),
+        point_labels=None if prompt.labels is None else np.asarray(prompt.labels),
+        box=None if prompt.box is None else np.asarray(prompt.box),
+        mask_input=prompt.mask[None], multimask_output=multimask)
+    return masks, scores, low
+
+
+def test_prior_mask_through_our_sam_engine_matches_reference(tiny_sam, scene):
+    """The prompt made from a prior mask gives our SAM engine the reference SamPredictor's result."""
+    sam_family = pytest.importorskip("sam_compose.engines.sam_family", reason="SAM engine not merged yet")
+    del sam_family
+    from sam_compose import load_engine
+
+    sam, path = tiny_sam
+    image = np.ascontiguousarray(scene.image[::2, ::2])  # 240 x 320 keeps the tiny encoder quick
+    m = scene.masks[0][::2, ::2]
+    prompt = mask_to_prompt(m, image_size=image.shape[:2])
+    ref_masks, ref_scores, ref_low = _reference_predict(sam, image, prompt)
+    eng = load_engine(str(path), device="cpu")
+    res = eng.segment(image, prompt)
+    rng = float(ref_low.max() - ref_low.min())
+    assert np.abs(res.logits[0] - ref_low[0]).max() <= 1e-3 * max(rng, 1.0)
+    assert np.mean(res.masks[0] == ref_masks[0]) > 0.999
+    assert abs(float(res.scores[0]) - float(ref_scores[0])) <= 1e-3
+
+
+# --- CLI --------------------------------------------------------------------------------------
+def _cli():
+    exe = Path(sys.executable).with_name("sam-compose")
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "sam_compose.cli"]
+
+
+def test_cli_mask(tmp_path, scene):
+    img, mpath = tmp_path / "scene.png", tmp_path / "prior.png"
+    cv2.imwrite(str(img), cv2.cvtColor(scene.image, cv2.COLOR_RGB2BGR))
+    rough = cv2.dilate(scene.masks[1].astype(np.uint8), np.ones((9, 9), np.uint8))
+    cv2.imwrite(str(mpath), rough * 255)
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    r = subprocess.run(_cli() + ["segment", str(img), "--engine", "opencv", "--mask", str(mpath), "--out",
+                                 str(tmp_path / "out")], capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert len(doc["masks"]) == 1
+    got = read_mask(doc["masks"][0]["path"])
+    assert mask_iou(got, scene.masks[1]) >= 0.85
+    cv2.imwrite(str(mpath), rough[::2, ::2] * 255)
+    bad = subprocess.run(_cli() + ["segment", str(img), "--engine", "opencv", "--mask", str(mpath)],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert bad.returncode == 2 and bad.stdout == ""
+    lines = bad.stderr.strip().splitlines()
+    assert len(lines) == 1 and "prior mask is 320x240" in lines[0] and "640x480" in lines[0]
