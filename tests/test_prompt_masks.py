@@ -205,8 +205,6 @@ def _reference_predict(sam, image, prompt, multimask=False):
 
 def test_prior_mask_through_our_sam_engine_matches_reference(tiny_sam, scene):
     """The prompt made from a prior mask gives our SAM engine the reference SamPredictor's result."""
-    sam_family = pytest.importorskip("sam_compose.engines.sam_family", reason="SAM engine not merged yet")
-    del sam_family
     from sam_compose import load_engine
 
     sam, path = tiny_sam
