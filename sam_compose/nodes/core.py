@@ -45,20 +45,23 @@ def load_image_node(*, path: str = Param(description="image file path, or sample
     return load_image(src, max_pixels=max_pixels)
 
 
-def _video_frames(path: str, start: int, stop: int | None, step: int) -> Iterator[np.ndarray]:
-    """Yield (H, W, 3) uint8 RGB frames from a video file, a folder of images or a glob."""
-    from ..image_io import load_image
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 
+
+def _video_frames(path: str, start: int, stop: int | None, step: int) -> Iterator[np.ndarray]:
+    """(H, W, 3) uint8 RGB frames from a video file, a folder of images or a glob.
+
+    The source is checked now (missing file, unreadable video: InputError); frames are
+    read lazily, one at a time, so memory does not grow with the length of the video.
+    """
     resolved = input_path(path)
     p = Path(resolved)
     if p.is_dir() or any(ch in resolved for ch in "*?["):
         files = sorted(glob.glob(str(p / "*"))) if p.is_dir() else sorted(glob.glob(resolved))
-        files = [f for f in files if Path(f).suffix.lower() in {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}]
+        files = [f for f in files if Path(f).suffix.lower() in IMAGE_SUFFIXES][start:stop:step]
         if not files:
             raise InputError(f"load_video: no image files found at {path!r}; give a video file, a folder of frames or a glob")
-        for f in files[start:stop:step]:
-            yield load_image(f)
-        return
+        return _image_files(files)
     if not p.is_file():
         raise InputError(f"load_video: {path!r} does not exist; give a video file, a folder of frames or a glob")
     import cv2
@@ -66,6 +69,17 @@ def _video_frames(path: str, start: int, stop: int | None, step: int) -> Iterato
     cap = cv2.VideoCapture(str(p))
     if not cap.isOpened():
         raise InputError(f"load_video: OpenCV cannot read {path!r} as a video; convert it to MP4 (H.264) or a frame folder")
+    return _capture_frames(cap, path, start, stop, step)
+
+
+def _image_files(files: list[str]) -> Iterator[np.ndarray]:
+    from ..image_io import load_image
+
+    for f in files:
+        yield load_image(f)
+
+
+def _capture_frames(cap: Any, path: str, start: int, stop: int | None, step: int) -> Iterator[np.ndarray]:
     try:
         i = 0
         produced = 0

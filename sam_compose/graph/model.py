@@ -1,0 +1,302 @@
+"""The graph model: nodes, wires, params, and the Python builder.
+
+A graph holds, per node id, a node type, input wires (``port -> "node"`` or
+``"node.port"``) and params (JSON values). It is plain data: nothing is checked or run
+until :meth:`Graph.validate` / :meth:`Graph.run`. Building in Python::
+
+    g = Graph()
+    img = g.add("load_image", path="sample:astronaut")
+    box = g.add("box_prompt", boxes=[[140, 20, 330, 220]])
+    seg = g.add("segment", image=img, prompts=box, engine="opencv")
+    g.add("save_image", image=g.add("overlay", image=img, masks=seg), path="overlay.png")
+    report = g.run()
+    report.value(seg)            # the Masks
+
+Keyword arguments of :meth:`Graph.add` that name an input port of the node type are
+wires (a :class:`NodeRef`, ``ref.port("name")`` / ``ref.name``, or a ``"node.port"``
+string); the others are params. ``g.segment(image=img, ...)`` is short for
+``g.add("segment", ...)``.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
+
+from ..nodes.api import GraphError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .report import RunReport
+    from .validation import Plan
+
+NODE_KEYS = ("type", "inputs", "params", "label", "comment", "ui")
+GRAPH_KEYS = ("nodes", "name", "description", "version", "outputs")
+
+
+@dataclass(frozen=True)
+class OutputRef:
+    """One output port of a node: ``"node.port"`` in a graph file."""
+
+    node: str
+    port: str
+
+    def __str__(self) -> str:
+        return f"{self.node}.{self.port}"
+
+
+@dataclass(frozen=True)
+class NodeRef:
+    """A handle on a node of a graph, returned by :meth:`Graph.add`.
+
+    Wire it as is (the node's only output) or pick a port: ``ref.port("depth")`` or
+    ``ref.depth``.
+    """
+
+    id: str
+
+    def port(self, name: str) -> OutputRef:
+        return OutputRef(self.id, name)
+
+    def __getattr__(self, name: str) -> OutputRef:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return OutputRef(self.id, name)
+
+    def __str__(self) -> str:
+        return self.id
+
+
+@dataclass
+class NodeDef:
+    """A node as stored: type, wires, params and optional UI metadata (label, comment, ui)."""
+
+    type: str
+    inputs: dict[str, str] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+    keys: tuple[str, ...] = ()  # which keys the source dict had (for exact round trips)
+
+
+def parse_ref(ref: str) -> tuple[str, str | None]:
+    """``"node"`` -> (node, None); ``"node.port"`` -> (node, port)."""
+    node, sep, port = ref.partition(".")
+    return node, (port if sep else None)
+
+
+def _wire_text(value: Any, where: str) -> str:
+    if isinstance(value, (NodeRef, OutputRef)):
+        return str(value)
+    if isinstance(value, str) and value:
+        return value
+    raise GraphError(f"{where} must be wired to a node (a NodeRef or 'node' / 'node.port'), got {value!r:.60}")
+
+
+def _jsonable(value: Any, where: str) -> Any:
+    """A JSON-friendly deep copy of a param value (tuples -> lists, numpy scalars -> Python)."""
+    import numpy as np
+
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v, where) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v, where) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    raise GraphError(f"{where} holds a {type(value).__name__}, which a graph file cannot store; "
+                     "save it to a file and pass the path, or feed it with run(feed=...)")
+
+
+class Graph:
+    """A typed node graph; see the module docstring for building, :meth:`run` for running."""
+
+    def __init__(self, nodes: Mapping[str, NodeDef] | None = None, *, meta: Mapping[str, Any] | None = None,
+                 base_dir: str | os.PathLike | None = None) -> None:
+        self._nodes: dict[str, NodeDef] = dict(nodes or {})
+        self.meta: dict[str, Any] = dict(meta or {})
+        self.base_dir: Path | None = Path(base_dir) if base_dir is not None else None
+
+    # ---------------------------------------------------------------- building
+    def add(self, type: str, id: str | None = None, **kwargs: Any) -> NodeRef:  # noqa: A002 - reads naturally
+        """Add a node of ``type``; keyword arguments are wires (input ports) or params.
+
+        ``id`` defaults to the type name (``segment``, then ``segment_2``, ...). Raises
+        :class:`GraphError` at once for an unknown type or a duplicate id; everything else
+        is checked by :meth:`validate`.
+        """
+        from ..nodes.registry import get
+
+        spec = get(type)
+        node_id = self._new_id(type) if id is None else id
+        self._check_id(node_id)
+        inputs, params = {}, {}
+        for key, value in kwargs.items():
+            if key in spec.inputs:
+                if value is not None:
+                    inputs[key] = _wire_text(value, f"node {node_id!r} input {key!r}")
+            elif isinstance(value, (NodeRef, OutputRef)):
+                raise GraphError(f"node {node_id!r} ({type}) has no input port {key!r}; "
+                                 f"inputs: {sorted(spec.inputs) or 'none'}", node_id, key)
+            else:
+                params[key] = value
+        self._nodes[node_id] = NodeDef(type, inputs, params)
+        return NodeRef(node_id)
+
+    def __getattr__(self, name: str) -> Any:
+        """``g.segment(image=img, prompts=box)`` is ``g.add("segment", image=img, prompts=box)``."""
+        if name.startswith("_"):
+            raise AttributeError(name)
+        from ..nodes.registry import find
+
+        if find(name) is None:
+            raise AttributeError(f"Graph has no attribute {name!r} and there is no node type {name!r}")
+
+        def add_node(id: str | None = None, **kwargs: Any) -> NodeRef:  # noqa: A002
+            return self.add(name, id=id, **kwargs)
+
+        return add_node
+
+    def _new_id(self, base: str) -> str:
+        if base not in self._nodes:
+            return base
+        i = 2
+        while f"{base}_{i}" in self._nodes:
+            i += 1
+        return f"{base}_{i}"
+
+    def _check_id(self, node_id: str) -> None:
+        if not isinstance(node_id, str) or not node_id or "." in node_id:
+            raise GraphError(f"node id must be a non-empty string without '.', got {node_id!r}", str(node_id))
+        if node_id in self._nodes:
+            raise GraphError(f"node id {node_id!r} is already used; choose another id", node_id)
+
+    def connect(self, source: NodeRef | OutputRef | str, node: NodeRef | str, port: str) -> None:
+        """Wire ``source`` into input ``port`` of ``node`` (replacing any previous wire)."""
+        nid = str(node)
+        self._get(nid).inputs[port] = _wire_text(source, f"node {nid!r} input {port!r}")
+
+    def set(self, node: NodeRef | str, **params: Any) -> "Graph":
+        """Set params of ``node`` (no check until validate); returns the graph."""
+        self._get(str(node)).params.update(params)
+        return self
+
+    def set_param(self, dotted: str, value: Any) -> None:
+        """``set_param("seg.engine", "opencv")``: like ``--set``; unknown node or param is an error."""
+        nid, param = parse_ref(dotted)
+        if param is None:
+            raise GraphError(f"--set needs NODE.PARAM=VALUE, got {dotted!r}")
+        node = self._get(nid)
+        from ..nodes.registry import find
+
+        spec = find(node.type)
+        if spec is not None and param not in spec.params:
+            raise GraphError(f"node {nid!r} ({node.type}) has no param {param!r}; "
+                             f"params: {sorted(spec.params) or 'none'}", nid, param)
+        node.params[param] = value
+
+    def remove(self, node: NodeRef | str) -> None:
+        """Remove a node (wires into it become dangling and fail validation)."""
+        self._get(str(node))
+        del self._nodes[str(node)]
+
+    def _get(self, nid: str) -> NodeDef:
+        try:
+            return self._nodes[nid]
+        except KeyError:
+            raise GraphError(f"there is no node {nid!r}; nodes: {', '.join(sorted(self._nodes)) or 'none'}",
+                             nid) from None
+
+    # ---------------------------------------------------------------- reading
+    @property
+    def nodes(self) -> Mapping[str, NodeDef]:
+        """Node id -> :class:`NodeDef` (treat as read-only; use add/set/connect to change)."""
+        return self._nodes
+
+    def __getitem__(self, node_id: str) -> NodeRef:
+        self._get(node_id)
+        return NodeRef(node_id)
+
+    def __contains__(self, node_id: object) -> bool:
+        return node_id in self._nodes
+
+    def __len__(self) -> int:
+        return len(self._nodes)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._nodes)
+
+    def __repr__(self) -> str:
+        return f"Graph({len(self)} nodes: {', '.join(list(self._nodes)[:8])}{', ...' if len(self) > 8 else ''})"
+
+    def copy(self) -> "Graph":
+        return Graph(copy.deepcopy(self._nodes), meta=copy.deepcopy(self.meta), base_dir=self.base_dir)
+
+    # ---------------------------------------------------------------- (de)serialising
+    def to_dict(self) -> dict[str, Any]:
+        """The graph file structure ``{"nodes": {id: {"type", "inputs", "params"}}}``.
+
+        A graph read with :meth:`from_dict` comes back exactly (same keys, same values).
+        """
+        from .serialization import graph_to_dict
+
+        return graph_to_dict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, base_dir: str | os.PathLike | None = None) -> "Graph":
+        """Read the graph file structure; structural problems raise :class:`GraphError`."""
+        from .serialization import graph_from_dict
+
+        return graph_from_dict(data, base_dir=base_dir)
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike) -> "Graph":
+        """Read a ``.json`` or ``.yaml``/``.yml`` graph file (other names: JSON, then YAML)."""
+        from .serialization import load_file
+
+        return load_file(path)
+
+    def to_file(self, path: str | os.PathLike) -> Path:
+        """Write JSON (``.json``) or YAML (``.yaml``/``.yml``)."""
+        from .serialization import save_file
+
+        return save_file(self, path)
+
+    def to_json(self, indent: int | None = 2) -> str:
+        import json
+
+        return json.dumps(self.to_dict(), indent=indent)
+
+    def to_yaml(self) -> str:
+        import yaml
+
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    # ---------------------------------------------------------------- checking and running
+    def validate(self, *, feed: Mapping[str, Any] | None = None) -> "Plan":
+        """Check everything before running; returns the execution plan or raises GraphError."""
+        from .validation import validate
+
+        return validate(self, fed=set(feed or ()))
+
+    def run(self, outputs: list[str | NodeRef] | None = None, **options: Any) -> "RunReport":
+        """Validate, then run; see :func:`sam_compose.graph.runtime.run_graph` for options."""
+        from .runtime import run_graph
+
+        return run_graph(self, outputs=outputs, **options)
+
+    def stream(self, outputs: list[str | NodeRef] | None = None, **options: Any) -> Iterator[dict[str, Any]]:
+        """Run and yield ``{node: value}`` per frame of a video graph (once for an image graph)."""
+        from .runtime import stream_graph
+
+        return stream_graph(self, outputs=outputs, **options)
+
+    def as_runnable(self, **options: Any) -> Any:
+        """This graph as a LangChain ``Runnable``; see :class:`sam_compose.graph.runnable.GraphRunnable`."""
+        from .runnable import GraphRunnable
+
+        return GraphRunnable(self, **options)

@@ -1,0 +1,153 @@
+"""Reading and writing graph files (JSON and YAML, the DESIGN.md structure).
+
+    {"nodes": {"img": {"type": "load_image", "params": {"path": "photo.jpg"}},
+               "seg": {"type": "segment", "inputs": {"image": "img", "prompts": "box"}}}}
+
+Graph files are data only: YAML is read with ``yaml.safe_load`` (no Python tags), node
+types come from the registry, and nothing in a file is evaluated or imported. Optional
+keys: graph-level ``name``, ``description``, ``version``, ``outputs`` (node ids to
+report); node-level ``label``, ``comment``, ``ui`` (kept for editors). Any other key is
+an error, so a typo such as ``param:`` does not pass silently.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping
+
+from ..nodes.api import GraphError
+from .model import GRAPH_KEYS, NODE_KEYS, NodeDef, _jsonable
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .model import Graph
+
+MAX_FILE_BYTES = 32 * 1024 * 1024
+
+
+def graph_from_dict(data: Mapping[str, Any], *, base_dir: str | os.PathLike | None = None) -> "Graph":
+    """Build a :class:`Graph` from the file structure; raises GraphError naming node and key."""
+    from .model import Graph
+
+    if not isinstance(data, Mapping):
+        raise GraphError(f"a graph must be an object with a 'nodes' key, got {type(data).__name__}")
+    unknown = [k for k in data if k not in GRAPH_KEYS]
+    if unknown:
+        raise GraphError(f"unknown top-level key {unknown[0]!r} in the graph; allowed: {', '.join(GRAPH_KEYS)}")
+    nodes = data.get("nodes")
+    if not isinstance(nodes, Mapping):
+        raise GraphError("the graph needs a 'nodes' object: {\"nodes\": {\"id\": {\"type\": ..., \"params\": {...}}}}")
+    out: dict[str, NodeDef] = {}
+    for nid, raw in nodes.items():
+        if not isinstance(nid, str) or not nid or "." in nid:
+            raise GraphError(f"node id must be a non-empty string without '.', got {nid!r}", str(nid))
+        if not isinstance(raw, Mapping):
+            raise GraphError(f"node {nid!r} must be an object with 'type' (and 'inputs', 'params'), "
+                             f"got {type(raw).__name__}", nid)
+        bad = [k for k in raw if k not in NODE_KEYS]
+        if bad:
+            raise GraphError(f"node {nid!r}: unknown key {bad[0]!r}; allowed: {', '.join(NODE_KEYS)}", nid)
+        ntype = raw.get("type")
+        if not isinstance(ntype, str) or not ntype:
+            raise GraphError(f"node {nid!r} has no 'type' (a node type name such as 'segment')", nid)
+        inputs = raw.get("inputs", {})
+        params = raw.get("params", {})
+        if inputs is None:
+            inputs = {}
+        if params is None:
+            params = {}
+        if not isinstance(inputs, Mapping):
+            raise GraphError(f"node {nid!r}: 'inputs' must be an object {{port: 'node' or 'node.port'}}", nid)
+        if not isinstance(params, Mapping):
+            raise GraphError(f"node {nid!r}: 'params' must be an object {{name: value}}", nid)
+        for port, ref in inputs.items():
+            if not isinstance(ref, str) or not ref:
+                raise GraphError(f"node {nid!r} input {port!r} must name a node ('node' or 'node.port'), got {ref!r}",
+                                 nid, str(port))
+        extra = {k: raw[k] for k in ("label", "comment", "ui") if k in raw}
+        out[nid] = NodeDef(ntype, {str(k): v for k, v in inputs.items()}, _jsonable(dict(params), f"node {nid!r} params"),
+                           extra, tuple(raw.keys()))
+    meta = {k: data[k] for k in GRAPH_KEYS if k != "nodes" and k in data}
+    return Graph(out, meta=meta, base_dir=base_dir)
+
+
+def graph_to_dict(graph: "Graph") -> dict[str, Any]:
+    """The file structure of ``graph``; keys appear as they did in the file read (exact round trip)."""
+    nodes: dict[str, Any] = {}
+    for nid, nd in graph.nodes.items():
+        entry: dict[str, Any] = {}
+        values = {"type": nd.type, "inputs": dict(nd.inputs),
+                  "params": _jsonable(nd.params, f"node {nid!r} params"), **nd.extra}
+        keys = nd.keys or ("type",)
+        for k in keys:
+            if k in values:
+                entry[k] = values[k]
+        # keys added since reading (or built in Python): include when non-empty
+        for k in ("inputs", "params", *nd.extra):
+            if k not in entry and values[k]:
+                entry[k] = values[k]
+        nodes[nid] = entry
+    out: dict[str, Any] = {}
+    for k in GRAPH_KEYS:
+        if k == "nodes":
+            out["nodes"] = nodes
+        elif k in graph.meta:
+            out[k] = graph.meta[k]
+    return out
+
+
+def parse_text(text: str, source: str = "graph", fmt: str | None = None) -> Any:
+    """Parse JSON or YAML text (``fmt`` 'json' / 'yaml', or None to try JSON then YAML)."""
+    import yaml
+
+    if fmt in (None, "json"):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            if fmt == "json":
+                raise GraphError(f"{source} is not valid JSON: {exc}") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        what = "valid YAML" if fmt == "yaml" else "JSON or YAML"
+        reason = " ".join(str(exc).split())
+        raise GraphError(f"{source} is not {what}: {reason[:200]}") from None
+
+
+def load_file(path: str | os.PathLike) -> "Graph":
+    """Read a graph file: ``.json``, ``.yaml``/``.yml``, or anything else as JSON then YAML."""
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise GraphError(f"graph file {str(path)!r} does not exist" if not p.exists()
+                         else f"{str(path)!r} is not a file; give a .json or .yaml graph file")
+    if p.stat().st_size > MAX_FILE_BYTES:
+        raise GraphError(f"graph file {p} is larger than {MAX_FILE_BYTES // 2**20} MiB; is it really a graph?")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise GraphError(f"graph file {p} is not text (neither JSON nor YAML)") from None
+    suffix = p.suffix.lower()
+    fmt = "json" if suffix == ".json" else "yaml" if suffix in (".yaml", ".yml") else None
+    data = parse_text(text, f"graph file {p}", fmt)
+    if not isinstance(data, Mapping):
+        raise GraphError(f"graph file {p} is neither a JSON nor a YAML graph: expected an object with "
+                         f"a 'nodes' key, found {type(data).__name__}")
+    return graph_from_dict(data, base_dir=p.resolve().parent)
+
+
+def save_file(graph: "Graph", path: str | os.PathLike) -> Path:
+    """Write ``graph`` as JSON or YAML depending on the suffix; returns the path."""
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix in (".yaml", ".yml"):
+        text = graph.to_yaml()
+    elif suffix == ".json":
+        text = graph.to_json()
+    else:
+        raise GraphError(f"cannot tell the format of {str(path)!r}; name it .json, .yaml or .yml")
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(p.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, p)
+    return p
