@@ -1,0 +1,38 @@
+"""The Gradio demo: every prompt type and output of sam_compose in one page.
+
+    from sam_compose.app import build_app
+    demo = build_app(engine="opencv")
+    demo.launch(server_name="127.0.0.1", server_port=7860)
+
+or on the command line: ``sam-compose demo [--engine SPEC] [--host 127.0.0.1] [--port 7860]``.
+All logic lives in the library; this package only lays out the page (:mod:`.ui`), keeps
+per-session state (:mod:`.state`) and exposes named API endpoints (:mod:`.api`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+DEFAULT_CONCURRENCY = 2
+"""Events of one kind running at once; more clients wait in the queue (2 CPU-friendly)."""
+
+QUEUE_MAX_SIZE = 64
+"""Clients beyond this many waiting get Gradio's "queue is full, try again" message."""
+
+
+def build_app(engine: str = "auto", *, concurrency: int = DEFAULT_CONCURRENCY,
+              max_queue: int = QUEUE_MAX_SIZE) -> Any:
+    """The demo as a ``gr.Blocks`` with its queue configured; call ``.launch()`` on it.
+
+    ``engine`` is an engine spec (``auto``, ``opencv``, a Hugging Face id, a folder, a
+    ``.pth``); it is loaded on first use and shared by every session. ``concurrency``
+    events of one kind run at once; up to ``max_queue`` more wait their turn.
+    """
+    from .ui import build_blocks
+
+    demo = build_blocks(engine)
+    demo.queue(default_concurrency_limit=int(concurrency), max_size=int(max_queue))
+    return demo
+
+
+__all__ = ["build_app"]

@@ -1,0 +1,38 @@
+"""Launch the Gradio demo in a browser: every prompt type and output in one page.
+
+    sam-compose demo [--engine SPEC] [--host 127.0.0.1] [--port 7860]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from ..errors import InputError
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--engine", default="auto",
+                   help="engine spec: auto (a local SAM checkpoint, else opencv), opencv, an HF id, a folder or a .pth")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0 for all)")
+    p.add_argument("--port", type=int, default=7860, help="port (default 7860; 0 picks a free one)")
+    p.add_argument("--concurrency", type=int, default=2, help="events of one kind running at once (default 2)")
+    p.add_argument("--share", action="store_true", help="also open a public gradio.live link (needs network)")
+    p.add_argument("--no-browser", action="store_true", help="do not open a browser tab")
+
+
+def main(args: argparse.Namespace) -> int:
+    if not 0 <= int(args.port) <= 65535:
+        raise InputError(f"--port must be 0..65535, got {args.port}")
+    if args.concurrency < 1:
+        raise InputError(f"--concurrency must be at least 1, got {args.concurrency}")
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    from .. import shared_engine
+    from . import build_app
+
+    engine = shared_engine(args.engine)  # resolve and load now: a bad spec fails here, not in the page
+    print(f"sam-compose demo: engine {engine.spec} ({engine.name}) on http://{args.host}:{args.port or '<free port>'}")
+    demo = build_app(engine=engine.spec, concurrency=args.concurrency)
+    demo.launch(server_name=args.host, server_port=int(args.port) or None, share=bool(args.share),
+                inbrowser=not args.no_browser, show_error=True)
+    return 0

@@ -1,0 +1,135 @@
+"""The Graph tab without UI: list the demos/ graph files and run one through ``sam_compose.Graph``.
+
+Graph files are JSON or YAML in the format of DESIGN.md. A run returns the runtime's
+report (per-node timings and outputs); images found among the outputs (arrays or image
+files written by ``save_image``) are collected for a gallery.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputError
+from .features import feature
+
+GRAPH_SUFFIXES = (".json", ".yaml", ".yml")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+
+
+def demos_dir() -> Path:
+    """The demos/ folder: ``SAM_COMPOSE_DEMOS`` or the repository's (next to the package)."""
+    env = os.environ.get("SAM_COMPOSE_DEMOS")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[2] / "demos"
+
+
+def list_graphs(folder: Path | None = None) -> list[str]:
+    """Names of the graph files in ``folder`` (default :func:`demos_dir`), sorted."""
+    folder = folder or demos_dir()
+    if not folder.is_dir():
+        return []
+    return sorted(p.name for p in folder.iterdir() if p.suffix.lower() in GRAPH_SUFFIXES and p.is_file())
+
+
+def read_graph(name: str, folder: Path | None = None) -> str:
+    """The text of the graph file ``name`` in ``folder``."""
+    folder = folder or demos_dir()
+    if not name:
+        raise InputError("choose a graph file first")
+    path = (folder / name).resolve()
+    if path.parent != folder.resolve() or not path.is_file():
+        raise InputError(f"no graph named {name!r} in {folder}; choose one of {', '.join(list_graphs(folder)) or 'none'}")
+    return path.read_text()
+
+
+def parse_graph(text: str) -> dict[str, Any]:
+    """A graph dict from JSON or YAML text."""
+    if not text or not text.strip():
+        raise InputError("the graph is empty: pick a demo graph or paste one")
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError:
+        import yaml
+
+        try:
+            doc = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise InputError(f"the graph is neither valid JSON nor YAML: {' '.join(str(exc).split())}") from exc
+    if not isinstance(doc, dict) or "nodes" not in doc:
+        raise InputError('a graph is an object with a "nodes" mapping, e.g. {"nodes": {"img": {"type": "load_image", ...}}}')
+    return doc
+
+
+def run_graph(text: str, out_dir: Path, base_dir: Path | None = None) -> tuple[dict[str, Any], list[Any]]:
+    """Run the graph ``text``; returns (JSON-friendly report, images for a gallery).
+
+    Relative paths in the graph resolve against ``base_dir`` (default :func:`demos_dir`);
+    ``out_dir`` is passed to the runtime when it takes one.
+    """
+    Graph = feature("Graph")
+    doc = parse_graph(text)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    base = (base_dir or demos_dir()).resolve()
+    graph = Graph.from_dict(doc, base_dir=base if base.is_dir() else out_dir)
+    kwargs: dict[str, Any] = {}
+    if "out_dir" in _run_options():
+        kwargs["out_dir"] = str(out_dir)
+    report = graph.run(**kwargs)
+    images = collect_images(report, base)
+    return jsonable(report), images
+
+
+def _run_options() -> set[str]:
+    """Keyword options the graph runtime's ``run_graph`` accepts (empty when unknown)."""
+    import inspect
+
+    try:
+        from ..graph.runtime import run_graph as runtime_run
+    except ImportError:
+        return set()
+    return set(inspect.signature(runtime_run).parameters)
+
+
+def collect_images(value: Any, base: Path, found: list[Any] | None = None) -> list[Any]:
+    """Images among a report's values: (H, W, 3) arrays and paths to image files."""
+    found = [] if found is None else found
+    if isinstance(value, np.ndarray) and value.ndim == 3 and value.shape[2] in (3, 4) and value.dtype == np.uint8:
+        found.append(value)
+    elif isinstance(value, (str, os.PathLike)) and str(value).lower().endswith(IMAGE_SUFFIXES):
+        p = Path(value)
+        p = p if p.is_absolute() else base / p
+        if p.is_file():
+            found.append(str(p))
+    elif isinstance(value, dict):
+        for v in value.values():
+            collect_images(v, base, found)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            collect_images(v, base, found)
+    return found
+
+
+def jsonable(value: Any) -> Any:
+    """A JSON-friendly copy of a report: arrays and objects are summarised, not dumped."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value[:50]]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return f"<array {value.shape} {value.dtype}>"
+    if hasattr(value, "summary") and callable(value.summary):
+        try:
+            return jsonable(value.summary())
+        except Exception:  # noqa: BLE001 - a summary is best effort
+            pass
+    return f"<{type(value).__name__}>"

@@ -1,0 +1,214 @@
+"""Event handlers of the Segment tab: each takes the session's state and returns what the page shows.
+
+Every handler is wrapped with :func:`~sam_compose.app.errors.friendly` (errors become
+one-line messages in the page). Handlers return ``(state, result image, status, json)``
+tuples in the order :mod:`.ui` wires them. Coordinates from clicks are (x, y) pixels
+of the displayed image, which is the session's image.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import cv2
+import gradio as gr
+import numpy as np
+
+from ..engines.base import Engine
+from ..errors import InputError
+from . import service
+from .errors import friendly
+from .gaze import fixations_for_state, heat_for_state
+from .render import draw_result
+from .state import SessionState
+
+Reply = tuple[SessionState, Any, str, Any]
+
+
+class SegmentHandlers:
+    """The Segment tab's handlers, bound to one engine spec (resolved on first use)."""
+
+    def __init__(self, engine_spec: str = "auto") -> None:
+        self.engine_spec = engine_spec
+
+    @property
+    def engine(self) -> Engine:
+        from .. import shared_engine
+
+        return shared_engine(self.engine_spec)
+
+    # --- rendering ----------------------------------------------------------------------
+    def view(self, state: SessionState, status: str) -> Reply:
+        """The reply every handler ends with: state, result picture, status line, JSON summary."""
+        if state.image is None:
+            return state, None, status, state_json(state)
+        picture = draw_result(state.image, state.result, state.points, state.box, state.box_corner,
+                              state.gaze_clicks)
+        if state.gaze_clicks or state.gaze is not None:
+            picture = heat_for_state(picture, state)
+        return state, picture, status, state_json(state)
+
+    def _segment(self, state: SessionState, multimask: bool, **extra: Any) -> str:
+        outcome = service.segment(self.engine, state.require_image(), multimask=multimask,
+                                  **{**state.request(), **extra})
+        state.result = outcome.masks
+        scores = ", ".join(f"{s:.2f}" for s in outcome.masks.scores[:8])
+        return f"**{len(outcome.masks)} mask(s)**, score {scores} · {outcome.latency_text()}"
+
+    # --- image --------------------------------------------------------------------------
+    @friendly
+    def load(self, source: Any, state: SessionState) -> tuple[SessionState, Any, Any, str, Any, Any]:
+        """Hold an uploaded file or ``sample:NAME``; returns also the picture for the input and brush views."""
+        if source is None:
+            state.image = None
+            state.clear_prompts()
+            return state, None, None, "Upload a photo or click an example.", state_json(state), None
+        image, name = service.prepare_image(source)
+        state.set_image(image, name)
+        self.engine.embed(image)  # compute the embedding now: every later click reuses it
+        h, w = image.shape[:2]
+        st, picture, _, js = self.view(state, "")
+        status = (f"Loaded **{name}** ({w}x{h}); embedding ready. Click on an object "
+                  "(mode: positive point), or draw a box with two clicks.")
+        editor = {"background": image, "layers": [], "composite": None}
+        return st, image, picture, status, js, editor
+
+    # --- clicks -------------------------------------------------------------------------
+    @friendly
+    def click(self, state: SessionState, mode: str, multimask: bool, evt: gr.SelectData) -> Reply:
+        """A click on the photo or on the result: add a point, a box corner or a gaze centre."""
+        if state.image is None:
+            raise InputError("no image yet: upload a photo or click one of the example buttons, then click on it")
+        x, y = _click_xy(evt)
+        what = state.add_click(x, y, mode)
+        if what == "corner":
+            return self.view(state, "First box corner set; click the opposite corner.")
+        if what == "gaze":
+            n = len(state.gaze_clicks)
+            return self.view(state, f"Gaze path: {n} fixation centre(s). Click more, then **Segment from gaze**.")
+        return self.view(state, self._segment(state, multimask))
+
+    @friendly
+    def undo(self, state: SessionState, multimask: bool) -> Reply:
+        """Remove the last point / corner / box and segment again."""
+        state.require_image()
+        state.undo()
+        if state.has_click_prompts():
+            return self.view(state, self._segment(state, multimask))
+        state.result = None
+        return self.view(state, "Nothing to segment; click on an object.")
+
+    @friendly
+    def clear(self, state: SessionState) -> Reply:
+        """Forget every prompt and result of this image."""
+        state.require_image()
+        state.clear_prompts()
+        return self.view(state, "Prompts cleared.")
+
+    # --- other prompt types -------------------------------------------------------------
+    @friendly
+    def text(self, state: SessionState, text: str, multimask: bool) -> Reply:
+        """Segment what ``text`` describes (CLIP ranks candidate regions; needs CLIP weights)."""
+        state.require_image()
+        if not text or not text.strip():
+            raise InputError("type what to segment first, e.g. \"a cup\"")
+        state.text = text.strip()
+        outcome = service.segment(self.engine, state.image, text=state.text, multimask=multimask)
+        state.result = outcome.masks
+        return self.view(state, f"**{len(outcome.masks)} mask(s)** for \"{state.text}\" · {outcome.latency_text()}")
+
+    @friendly
+    def brush(self, state: SessionState, editor: Any, multimask: bool) -> Reply:
+        """Use the strokes painted in the brush editor as a prior mask (with any clicked points)."""
+        state.require_image()
+        mask = brushed_mask(editor, state.size)
+        if mask is None:
+            raise InputError("paint over the object in the brush editor first (any colour)")
+        state.prior_mask = mask
+        return self.view(state, "Prior mask from brush · " + self._segment(state, multimask))
+
+    @friendly
+    def gaze_recording(self, state: SessionState, path: Any, multimask: bool) -> Reply:
+        """Read an eye-tracker recording, show its fixations as heat and segment each fixation."""
+        from .features import feature
+
+        state.require_image()
+        if not path:
+            raise InputError("choose a gaze recording file first (Pupil, Tobii or generic CSV)")
+        state.gaze = feature("read_gaze")(str(path))
+        state.gaze_clicks = []
+        outcome = service.segment(self.engine, state.image, gaze=state.gaze, multimask=multimask)
+        state.result = outcome.masks
+        return self.view(state, f"Gaze recording: **{len(outcome.masks)} mask(s)** · {outcome.latency_text()}")
+
+    @friendly
+    def gaze_path(self, state: SessionState, multimask: bool) -> Reply:
+        """Segment from the clicked (simulated) gaze path: samples -> fixations -> prompts."""
+        state.require_image()
+        if not state.gaze_clicks:
+            raise InputError("click a gaze path first: choose mode 'gaze path' and click where the eyes rest")
+        fixations = fixations_for_state(state)
+        outcome = service.segment(self.engine, state.image, gaze=fixations, multimask=multimask)
+        state.result = outcome.masks
+        return self.view(state, f"Gaze path: {len(fixations)} fixation(s), **{len(outcome.masks)} mask(s)** · "
+                                f"{outcome.latency_text()}")
+
+    @friendly
+    def automatic(self, state: SessionState, points_per_side: float) -> Reply:
+        """Automatic masks: everything the engine finds."""
+        image = state.require_image()
+        params: dict[str, Any] = {}
+        if "points_per_side" in self.engine.generate_params():
+            params["points_per_side"] = int(points_per_side)
+        outcome = service.generate(self.engine, image, **params)
+        state.points, state.box, state.box_corner = [], None, None
+        state.result = outcome.masks
+        return self.view(state, f"**{len(outcome.masks)} automatic mask(s)** · {outcome.latency_text()}")
+
+    @friendly
+    def download(self, state: SessionState) -> list[str]:
+        """COCO JSON and a zip of PNG masks of the current result."""
+        state.require_image()
+        return service.export_files(state.result, service.work_dir(state.session_id), state.image_name)
+
+
+def _click_xy(evt: Any) -> tuple[float, float]:
+    index = getattr(evt, "index", None)
+    if not isinstance(index, (list, tuple)) or len(index) != 2:
+        raise InputError(f"could not read the click position ({index!r}); click inside the picture")
+    return float(index[0]), float(index[1])
+
+
+def brushed_mask(editor: Any, size: tuple[int, int]) -> np.ndarray | None:
+    """(H, W) bool of painted pixels in an ``gr.ImageEditor`` value (layers' alpha > 0), or None.
+
+    ``size`` is (H, W) of the session image; layers of another size are resized to it.
+    """
+    if not isinstance(editor, dict):
+        return None
+    painted = None
+    for layer in editor.get("layers") or []:
+        if layer is None:
+            continue
+        arr = np.asarray(layer)
+        if arr.ndim == 3 and arr.shape[2] == 4:
+            m = arr[:, :, 3] > 0
+        elif arr.ndim == 3:
+            m = arr.max(axis=2) > 0
+        else:
+            m = arr > 0
+        painted = m if painted is None else (painted | m) if painted.shape == m.shape else painted
+    if painted is None or not painted.any():
+        return None
+    h, w = size
+    if painted.shape != (h, w):
+        painted = cv2.resize(painted.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
+    return painted
+
+
+def state_json(state: SessionState) -> dict[str, Any]:
+    """What the page shows under the result: the prompts and one line per mask."""
+    out: dict[str, Any] = {"prompts": state.describe() if state.image is not None else None}
+    if state.result is not None:
+        out["masks"] = state.result.summary()
+    return out

@@ -1,0 +1,187 @@
+"""The output tabs without UI: inpainting, 3D lifting and video tracking through the adapters.
+
+Each function takes plain arrays / paths and a :class:`~sam_compose.masks.Masks` result
+and calls the output adapter (``inpaint``, ``lift_to_3d``, ``track``) through
+:func:`~sam_compose.app.features.feature`, so a missing adapter gives one clear message.
+Images are (H, W, 3) uint8 RGB; depth is (H, W) float32 metres with NaN = unknown.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from ..errors import InputError
+from ..image_io import load_image
+from ..masks import Masks
+from ..types import Prompt
+from ..visualize import overlay
+from .features import feature
+from .render import write_video
+
+DEPTH_SOURCES: tuple[str, ...] = ("auto", "depth file", "stereo ground truth (motorcycle sample)",
+                                  "monocular estimator", "relief from mask (illustration)")
+"""Where the 3D tab's depth comes from; ``auto`` picks the first that applies."""
+
+DEFAULT_FOV_DEG = 60.0
+VIDEO_MAX_SIDE = 640
+VIDEO_MAX_FRAMES = 300
+
+
+def _require_masks(masks: Masks | None, what: str) -> Masks:
+    if masks is None or len(masks) == 0:
+        raise InputError(f"{what} needs a mask: segment an object first (click on it)")
+    return masks
+
+
+# --- inpainting -----------------------------------------------------------------------------
+def inpaint_image(image: np.ndarray, masks: Masks | None, method: str = "telea", radius: int = 5) -> np.ndarray:
+    """``image`` with the masked objects removed by the inpainting adapter."""
+    masks = _require_masks(masks, "inpainting")
+    fn = feature("inpaint")
+    kwargs: dict[str, Any] = {"method": method}
+    params = inspect.signature(fn).parameters
+    if "radius" in params:
+        kwargs["radius"] = int(radius)
+    return load_image(fn(image, masks, **kwargs))
+
+
+# --- 3D -------------------------------------------------------------------------------------
+def relief_depth(masks: Masks, base: float = 2.0, height: float = 0.3) -> np.ndarray:
+    """An illustrative depth map (metres) when none is measured: each mask bulges towards the camera.
+
+    Depth is ``base`` minus ``height`` times the normalised distance to the mask's edge, so
+    the 3D view shows the object's outline as a dome. It is not a measurement.
+    """
+    union = masks.union().astype(np.uint8)
+    dist = cv2.distanceTransform(union, cv2.DIST_L2, 5)
+    peak = float(dist.max()) or 1.0
+    depth = base - height * np.sqrt(dist / peak)
+    depth = depth.astype(np.float32)
+    depth[union == 0] = np.nan
+    return depth
+
+
+def choose_depth(image: np.ndarray, image_name: str, masks: Masks, source: str = "auto",
+                 depth_file: str | None = None) -> tuple[np.ndarray | str, Any, str]:
+    """(depth or depth file, intrinsics, description) for the 3D tab.
+
+    ``auto``: the uploaded depth file if any, the stereo ground truth for
+    ``sample:motorcycle_left``, a monocular estimator when its weights are cached, else
+    the illustrative relief (with a warning).
+    """
+    h, w = image.shape[:2]
+    fov = DEFAULT_FOV_DEG
+    if source not in DEPTH_SOURCES:
+        raise InputError(f"unknown depth source {source!r}; choose one of {', '.join(DEPTH_SOURCES)}")
+    if source == "depth file" or (source == "auto" and depth_file):
+        if not depth_file:
+            raise InputError("upload a depth file first (16-bit PNG in millimetres, or .npy in metres)")
+        return str(depth_file), fov, f"depth file {Path(str(depth_file)).name}, {fov:g} degree field of view"
+    is_moto = image_name.replace("sample:", "") == "motorcycle_left"
+    if source.startswith("stereo") or (source == "auto" and is_moto):
+        if not is_moto:
+            raise InputError("stereo ground truth exists only for the 'motorcycle_left' example; load it first")
+        from skimage import data
+
+        from ..adapters.outputs.camera import MOTORCYCLE_CALIBRATION as cal
+        from ..adapters.outputs.depth import depth_from_disparity
+
+        _, _, disparity = data.stereo_motorcycle()
+        depth = depth_from_disparity(disparity, cal)
+        if depth.shape != (h, w):
+            raise InputError(f"the stereo ground truth is {depth.shape[1]}x{depth.shape[0]}, the image {w}x{h}")
+        return depth, (cal.focal, cal.focal, cal.cx, cal.cy), "Middlebury ground-truth disparity with its calibration"
+    if source == "monocular estimator" or source == "auto":
+        from ..adapters.outputs.depth import estimate_depth
+        from ..errors import EngineError
+
+        try:
+            return estimate_depth(image), fov, f"monocular depth estimate (relative), {fov:g} degree field of view"
+        except (EngineError, ImportError, OSError) as exc:
+            if source != "auto":
+                raise
+            warnings.warn(f"no measured depth ({' '.join(str(exc).split())[:160]}); showing an illustrative "
+                          "relief of the mask instead", stacklevel=2)
+    return relief_depth(masks), fov, "illustrative relief from the mask shape (not measured depth)"
+
+
+def lift(image: np.ndarray, image_name: str, masks: Masks | None, folder: Path, source: str = "auto",
+         depth_file: str | None = None, max_points: int = 60000) -> tuple[str, str, dict[str, Any]]:
+    """Lift the masked object into a coloured point cloud; returns (GLB path, PLY path, summary)."""
+    masks = _require_masks(masks, "3D lifting")
+    lift_to_3d = feature("lift_to_3d")
+    depth, intrinsics, how = choose_depth(image, image_name, masks, source, depth_file)
+    t0 = time.perf_counter()
+    cloud = lift_to_3d(masks, depth, intrinsics, image=image, max_points=int(max_points))
+    ms = (time.perf_counter() - t0) * 1000
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = f"{int(time.time() * 1000) % 10**9}"
+    glb = cloud.save(folder / f"object_{stamp}.glb")
+    ply = cloud.save(folder / f"object_{stamp}.ply")
+    summary = dict(cloud.summary()) if hasattr(cloud, "summary") else {"points": len(cloud)}
+    summary.update({"depth": how, "lift_ms": round(ms, 1)})
+    return str(glb), str(ply), summary
+
+
+# --- video ----------------------------------------------------------------------------------
+def read_video_frames(path: str | None, max_frames: int = VIDEO_MAX_FRAMES,
+                      max_side: int = VIDEO_MAX_SIDE) -> tuple[list[np.ndarray], float]:
+    """Up to ``max_frames`` RGB frames of the video at ``path`` (downscaled to ``max_side``) and its fps.
+
+    Raises :class:`InputError` for a missing, unreadable or empty video.
+    """
+    from ..video_io import open_video
+
+    if not path:
+        raise InputError("upload a video first (MP4, WebM, AVI, ...)")
+    frames: list[np.ndarray] = []
+    with open_video(str(path)) as src:
+        fps = float(src.fps or 10.0)
+        for frame in src:
+            h, w = frame.shape[:2]
+            s = min(1.0, max_side / max(h, w))
+            if s < 1.0:
+                frame = cv2.resize(frame, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
+            frames.append(frame)
+            if len(frames) >= max_frames:
+                warnings.warn(f"the demo tracks the first {max_frames} frames only; use `sam-compose run` "
+                              "with a track graph for longer videos", stacklevel=2)
+                break
+    if not frames:
+        raise InputError(f"the video {Path(str(path)).name} has no frames")
+    return frames, fps
+
+
+def track_video(frames: list[np.ndarray], prompt: Prompt, start: int, folder: Path, fps: float = 10.0,
+                engine: Any = "opencv") -> tuple[str, dict[str, Any]]:
+    """Track the object given by ``prompt`` on frame ``start``; returns (overlay WebM path, summary)."""
+    track = feature("track")
+    if not frames:
+        raise InputError("the video has no frames")
+    if not 0 <= int(start) < len(frames):
+        raise InputError(f"frame {start} is outside the video (0..{len(frames) - 1})")
+    t0 = time.perf_counter()
+    lost_frames: list[int] = []
+    count = 0
+
+    def rendered():
+        nonlocal count
+        for res in track(frames, prompt, engine=engine, start_frame=int(start)):
+            i = int(res.data.get("frame", int(start) + count))
+            count += 1
+            if res.data.get("lost"):
+                lost_frames.append(i)
+            yield overlay(frames[i], res)
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = write_video(rendered(), folder / f"tracked_{int(time.time() * 1000) % 10**9}.webm", fps=fps)
+    ms = (time.perf_counter() - t0) * 1000
+    return str(path), {"frames_tracked": count, "start_frame": int(start), "lost_on_frames": lost_frames[:50],
+                       "ms_per_frame": round(ms / max(count, 1), 1)}

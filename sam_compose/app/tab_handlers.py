@@ -1,0 +1,132 @@
+"""Event handlers of the Inpaint, 3D, Video and Graph tabs.
+
+Inpaint and 3D work on the Segment tab's current result (the session's
+:class:`~sam_compose.app.state.SessionState`); the Video tab keeps its own
+:class:`~sam_compose.app.state.VideoState`. All handlers are wrapped with
+:func:`~sam_compose.app.errors.friendly`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+
+from ..engines.base import Engine
+from ..errors import InputError
+from ..types import Prompt
+from . import graphs, outputs, service
+from .errors import friendly
+from .render import draw_result
+from .state import SessionState, VideoState
+
+
+class TabHandlers:
+    """Handlers of the output tabs, bound to one engine spec."""
+
+    def __init__(self, engine_spec: str = "auto") -> None:
+        self.engine_spec = engine_spec
+
+    @property
+    def engine(self) -> Engine:
+        from .. import shared_engine
+
+        return shared_engine(self.engine_spec)
+
+    # --- inpaint --------------------------------------------------------------------------
+    @friendly
+    def inpaint_result(self, state: SessionState, method: str, radius: float) -> tuple[Any, str]:
+        """Remove the current result's objects from the photo."""
+        image = state.require_image()
+        import time
+
+        t0 = time.perf_counter()
+        out = outputs.inpaint_image(image, state.result, method=method, radius=int(radius))
+        return out, f"Inpainted {len(state.result)} object(s) with {method} in {(time.perf_counter() - t0) * 1000:.0f} ms"
+
+    # --- 3D -------------------------------------------------------------------------------
+    @friendly
+    def lift_result(self, state: SessionState, source: str, depth_file: Any) -> tuple[str, str, dict[str, Any]]:
+        """Lift the current result into a point cloud shown in the 3D viewer (GLB) with a PLY download."""
+        image = state.require_image()
+        glb, ply, summary = outputs.lift(image, state.image_name, state.result,
+                                         service.work_dir(state.session_id), source=source,
+                                         depth_file=str(depth_file) if depth_file else None)
+        from .api import _jsonable
+
+        return glb, ply, _jsonable(summary)
+
+    # --- video ----------------------------------------------------------------------------
+    def _video_view(self, vs: VideoState, status: str) -> tuple[VideoState, Any, str]:
+        if not vs.frames:
+            return vs, None, status
+        frame = vs.frames[vs.frame_index]
+        return vs, draw_result(frame, None, vs.points, vs.box, vs.box_corner), status
+
+    @friendly
+    def video_upload(self, path: Any, vs: VideoState) -> tuple[VideoState, Any, str, Any]:
+        """Decode the uploaded video (up to 300 frames) and show its first frame."""
+        if not path:
+            vs.frames = []
+            vs.clear_prompts()
+            return vs, None, "Upload a video.", gr.update(maximum=1, value=0)
+        frames, fps = outputs.read_video_frames(str(path))
+        vs.frames, vs.fps, vs.frame_index = frames, fps, 0
+        vs.clear_prompts()
+        h, w = frames[0].shape[:2]
+        st, picture, _ = self._video_view(vs, "")
+        status = (f"{len(frames)} frames of {w}x{h} at {fps:.1f} fps. Pick a frame, click on the object, "
+                  "then **Track**.")
+        return st, picture, status, gr.update(maximum=max(len(frames) - 1, 1), value=0)
+
+    @friendly
+    def video_frame(self, vs: VideoState, index: float) -> tuple[VideoState, Any, str]:
+        """Show frame ``index``; prompts are cleared (they belong to one frame)."""
+        frames = vs.require_frames()
+        vs.frame_index = int(min(max(int(index), 0), len(frames) - 1))
+        vs.clear_prompts()
+        return self._video_view(vs, f"Frame {vs.frame_index}: click on the object.")
+
+    @friendly
+    def video_click(self, vs: VideoState, mode: str, evt: gr.SelectData) -> tuple[VideoState, Any, str]:
+        """Add a point or box corner on the current frame."""
+        vs.require_frames()
+        index = getattr(evt, "index", None)
+        if not isinstance(index, (list, tuple)) or len(index) != 2:
+            raise InputError("could not read the click position; click inside the frame")
+        what = vs.add_click(float(index[0]), float(index[1]), mode)
+        note = "First box corner set; click the opposite corner." if what == "corner" else "Prompt set; press **Track**."
+        return self._video_view(vs, note)
+
+    @friendly
+    def video_clear(self, vs: VideoState) -> tuple[VideoState, Any, str]:
+        vs.clear_prompts()
+        return self._video_view(vs, "Prompts cleared.")
+
+    @friendly
+    def track_clicked(self, vs: VideoState) -> tuple[str, dict[str, Any], str]:
+        """Track the clicked object from the chosen frame to the end (up to 300 frames)."""
+        frames = vs.require_frames()
+        if not vs.points and vs.box is None:
+            raise InputError("click on the object in the frame first (a point or a box)")
+        pts = [[x, y] for x, y, _ in vs.points] or None
+        labels = [lab for _, _, lab in vs.points] or None
+        prompt = Prompt(points=pts, labels=labels, box=vs.box)
+        path, summary = outputs.track_video(frames, prompt, vs.frame_index, service.work_dir(vs.session_id),
+                                            fps=vs.fps, engine=self.engine)
+        return path, summary, f"Tracked {summary['frames_tracked']} frames · {summary['ms_per_frame']} ms per frame"
+
+    # --- graph ----------------------------------------------------------------------------
+    @friendly
+    def graph_pick(self, name: str) -> str:
+        """The text of the chosen demos/ graph."""
+        return graphs.read_graph(name)
+
+    @friendly
+    def graph_run(self, text: str, state: SessionState) -> tuple[dict[str, Any], list[Any], str]:
+        """Run the graph in the editor; show the report and any images it produced."""
+        import time
+
+        t0 = time.perf_counter()
+        report, images = graphs.run_graph(text, service.work_dir(state.session_id) / "graph")
+        return report, images, f"Graph ran in {(time.perf_counter() - t0) * 1000:.0f} ms"
