@@ -1,0 +1,102 @@
+"""Run a graph file (JSON or YAML) and print the run report as JSON.
+
+    sam-compose run GRAPH.json|GRAPH.yaml [--set NODE.PARAM=VALUE]... [--out DIR]
+
+``--set`` values are parsed as JSON (``--set seg.multimask=true``, ``--set
+box.boxes=[[10,10,200,200]]``) and otherwise taken as a string (``--set
+img.path=photo.jpg``); an unknown node or param is an error (exit code 2). Relative
+output paths (``save_image``, ``export``) go under ``--out DIR``. The report goes to
+stdout; a progress bar goes to stderr. Exit code 0 when every node ran, 2 when a node
+failed on bad input, 1 for any other failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, Callable
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("graph", nargs="?", help="graph file (.json, .yaml or .yml)")
+    parser.add_argument("--set", dest="sets", action="append", default=[], metavar="NODE.PARAM=VALUE",
+                        help="override a param; VALUE is JSON, else a string (repeatable)")
+    parser.add_argument("--out", metavar="DIR", help="folder for relative output paths (created if needed)")
+    parser.add_argument("--output", dest="outputs", action="append", metavar="NODE[.PORT]",
+                        help="report only these outputs (and run only what they need); repeatable")
+    parser.add_argument("--max-frames", type=int, metavar="N", help="stop a video graph after N frames")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    parser.add_argument("--list-nodes", action="store_true", help="print every node type (JSON) and exit")
+
+
+def parse_set(text: str) -> tuple[str, Any]:
+    """``"seg.engine=opencv"`` -> ("seg.engine", "opencv"); the value is JSON when it parses."""
+    from ..nodes.api import GraphError
+
+    target, sep, raw = text.partition("=")
+    node, dot, param = target.partition(".")
+    if not sep or not dot or not node or not param:
+        raise GraphError(f"--set expects NODE.PARAM=VALUE (e.g. seg.engine=opencv), got {text!r}")
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    return target.strip(), value
+
+
+def tqdm_progress(total_hint: int | None = None) -> tuple[Callable[[dict[str, Any]], None], Callable[[], None]]:
+    """A progress callback drawing tqdm bars on stderr (nodes, then frames); returns (callback, close)."""
+    from tqdm import tqdm
+
+    bars: dict[str, Any] = {}
+
+    def callback(event: dict[str, Any]) -> None:
+        if event["event"] == "node":
+            bar = bars.get("nodes")
+            if bar is None:
+                bar = bars["nodes"] = tqdm(total=event["total"], unit="node", desc="graph", file=sys.stderr, leave=False)
+            bar.set_postfix_str(f"{event['node']} {event['status']}", refresh=False)
+            bar.update(1)
+        elif event["event"] == "frame":
+            bar = bars.get("frames")
+            if bar is None:
+                bar = bars["frames"] = tqdm(unit="frame", desc="stream", file=sys.stderr, leave=False)
+            bar.update(1)
+
+    def close() -> None:
+        for bar in bars.values():
+            bar.close()
+
+    return callback, close
+
+
+def main(args: argparse.Namespace) -> int:
+    from ..nodes.registry import catalog
+    from .model import Graph
+
+    if args.list_nodes:
+        print(json.dumps(catalog(), indent=2))
+        return 0
+    if not args.graph:
+        from ..nodes.api import GraphError
+
+        raise GraphError("give a graph file: sam-compose run GRAPH.json|GRAPH.yaml (or --list-nodes)")
+    graph = Graph.from_file(args.graph)
+    for text in args.sets:
+        target, value = parse_set(text)
+        graph.set_param(target, value)
+    graph.validate()  # every problem reported before anything runs (and before a progress bar appears)
+    progress, close = (None, lambda: None) if args.no_progress else tqdm_progress()
+    try:
+        report = graph.run(outputs=args.outputs, out_dir=args.out, progress=progress, max_frames=args.max_frames)
+    finally:
+        close()
+    print(json.dumps(report.to_json(), indent=2))
+    if report.ok:
+        return 0
+    failed = {n: d for n, d in report["nodes"].items() if "error" in d}
+    nid, info = next(iter(failed.items()))
+    more = f" (and {len(failed) - 1} more failed nodes)" if len(failed) > 1 else ""
+    print(f"error: node {nid!r} failed: {info['error']}{more}", file=sys.stderr)
+    return 2 if all(d.get("input_error") for d in failed.values()) else 1
