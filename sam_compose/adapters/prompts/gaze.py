@@ -1,0 +1,40 @@
+"""Gaze prompt adapter: eye-tracker recordings and live streams -> SAM prompts.
+
+    from sam_compose.adapters.prompts import read_gaze, detect_fixations, gaze_to_prompts
+    samples = read_gaze("export/gaze.csv")            # Pupil Core/Neon/Invisible, Tobii G3, generic CSV
+    fixations = detect_fixations(samples)              # I-VT (default) or method="idt"
+    prompts = gaze_to_prompts(samples, image=img)      # one positive point per fixated place
+    masks = engine.segment(img, prompts)
+
+This module is the public facade; the parts live in sibling modules:
+
+* :mod:`.gaze_types`: :class:`GazeSamples`, :class:`Fixation`, :class:`GazeError`
+* :mod:`.gaze_readers`: :func:`read_gaze`, :func:`iter_gaze` (streamed chunks), :func:`detect_format`
+* :mod:`.gaze_fixations`: :func:`detect_fixations`, :class:`FixationDetector` (I-VT / I-DT)
+* :mod:`.gaze_live`: :class:`LiveGaze` (push samples one by one)
+* :mod:`.gaze_coords`: :class:`SceneToImage` (resize, crop), :func:`match_frames`, :func:`px_per_degree`
+* :mod:`.gaze_prompts`: :func:`gaze_to_prompts`, :func:`gaze_segment`, :func:`fixations_in_image`
+* :mod:`.gaze_calibrate`: :func:`calibrated_segment` (accuracy-aware prompting with an engine)
+* :mod:`.gaze_synth`: synthetic recordings with known fixations, writers for each file format
+
+See docs/gaze.md for formats, thresholds and examples.
+"""
+
+from __future__ import annotations
+
+from .gaze_calibrate import calibrated_segment, candidate_points
+from .gaze_coords import SceneToImage, match_frames, px_per_degree
+from .gaze_fixations import FixationDetector, detect_fixations
+from .gaze_live import LiveGaze
+from .gaze_prompts import fixations_in_image, frame_interval, gaze_segment, gaze_to_prompts, group_fixations
+from .gaze_readers import FORMATS, detect_format, iter_gaze, read_gaze
+from .gaze_types import Fixation, GazeError, GazeSamples, NoFixationError
+
+__all__ = [
+    "read_gaze", "iter_gaze", "detect_format", "FORMATS",
+    "detect_fixations", "FixationDetector", "LiveGaze",
+    "gaze_to_prompts", "gaze_segment", "fixations_in_image", "group_fixations", "frame_interval",
+    "calibrated_segment", "candidate_points",
+    "SceneToImage", "match_frames", "px_per_degree",
+    "GazeSamples", "Fixation", "GazeError", "NoFixationError",
+]
