@@ -258,7 +258,10 @@ class NodeSpec:
         out: dict[str, Any] = {}
         for name, p in self.params.items():
             if name in params:
-                out[name] = p.validate(params[name], f"node {node_id!r} ({self.name}) param {name!r}")
+                try:
+                    out[name] = p.validate(params[name], f"node {node_id!r} ({self.name}) param {name!r}")
+                except GraphError as exc:
+                    raise GraphError(str(exc), node_id, name) from None
             elif p.required:
                 raise GraphError(f"node {node_id!r} ({self.name}): required param {name!r} is missing "
                                  f"({p.description or type_name(p.annotation)})", node_id, name)
