@@ -377,11 +377,11 @@ def _tobii_chunks(path: Path, chunk_size: int) -> Iterator[tuple[np.ndarray, dic
                 x.append(np.nan)
                 y.append(np.nan)
             if len(t) >= chunk_size:
-                yield _tobii_arrays(t, x, y), row0
+                yield (*_tobii_arrays(t, x, y), row0)
                 row0 = lineno + 1
                 t, x, y = [], [], []
     if t:
-        yield _tobii_arrays(t, x, y), row0
+        yield (*_tobii_arrays(t, x, y), row0)
 
 
 def _tobii_arrays(t, x, y):
