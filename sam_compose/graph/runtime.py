@@ -72,7 +72,7 @@ class _Execution:
                                  nid, port)
         self.targets = wanted
         self.needed = self.plan.ancestors([w.partition(".")[0] for w in wanted])
-        self.cache = default_cache() if cache is True or cache is None else (cache or None)
+        self.cache = default_cache() if cache is True or cache is None else cache if isinstance(cache, ResultCache) else None
         self.progress = progress
         self.ctx = RunContext(out_dir=Path(out_dir).expanduser() if out_dir is not None else None,
                               base_dir=graph.base_dir)

@@ -110,9 +110,9 @@ def parse_text(text: str, source: str = "graph", fmt: str | None = None) -> Any:
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        what = "valid YAML" if fmt == "yaml" else "JSON or YAML"
+        what = "is not valid YAML" if fmt == "yaml" else "is neither JSON nor YAML"
         reason = " ".join(str(exc).split())
-        raise GraphError(f"{source} is not {what}: {reason[:200]}") from None
+        raise GraphError(f"{source} {what}: {reason[:200]}") from None
 
 
 def load_file(path: str | os.PathLike) -> "Graph":

@@ -194,7 +194,7 @@ def _topological_order(nodes: Any, wires: dict[str, dict[str, Wire]], problems: 
         first = cycle[0]
         upstream = cycle[1] if len(cycle) > 1 else cycle[0]
         port = next(p for p, w in wires[first].items() if w.node == upstream)
-        path = " -> ".join([*reversed(cycle), cycle[-1]])
+        path = " -> ".join([first, *reversed(cycle[1:]), first])
         problems.add(f"the graph has a cycle: {path} (node {first!r} input {port!r} closes it); "
                      "graphs must be acyclic", first, port)
     return order
