@@ -8,8 +8,9 @@ axis, not along the ray) in **metres**; pixels without depth are ``NaN``.
   calibration), or an array.
 * :func:`depth_from_disparity`: ``depth = focal * baseline / (disparity + doffs)`` for a
   rectified stereo pair (Middlebury convention; ``doffs`` = difference of principal points).
-* :func:`estimate_depth`: a monocular estimator (Depth Anything and friends) through the
-  transformers ``depth-estimation`` pipeline, when its weights are available locally.
+* :func:`estimate_depth`: a monocular estimator (Depth Anything and friends) through
+  transformers' ``AutoModelForDepthEstimation`` (what the ``depth-estimation`` pipeline
+  runs, without importing the pipeline machinery), when its weights are available locally.
 """
 
 from __future__ import annotations
@@ -200,7 +201,7 @@ def disparity_sgbm(left: np.ndarray, right: np.ndarray, max_disparity: int = 128
     return disp
 
 
-_PIPELINES: dict[tuple[str, str], Any] = {}
+_MODELS: dict[tuple[str, str], Any] = {}
 _LOCK = threading.Lock()
 
 
@@ -223,14 +224,20 @@ def estimate_depth(image: Any, model: str = DEFAULT_DEPTH_MODEL, *, device: str 
     """
     from ...image_io import load_image
 
-    img = load_image(image)
-    pipe = _depth_pipeline(str(model), device)
     from PIL import Image
 
-    out = pipe(Image.fromarray(img))
-    pred = out["predicted_depth"]
-    arr = pred.detach().float().cpu().numpy() if hasattr(pred, "detach") else np.asarray(pred, dtype=np.float32)
-    arr = np.squeeze(arr)
+    img = load_image(image)
+    processor, net = _depth_model(str(model), device)  # fails fast offline, before importing torch
+    import torch
+    inputs = processor(images=Image.fromarray(img), return_tensors="pt").to(net.device)
+    with torch.inference_mode():
+        out = net(**inputs)
+    post = getattr(processor, "post_process_depth_estimation", None)
+    if post is not None:
+        pred = post(out, target_sizes=[img.shape[:2]])[0]["predicted_depth"]
+    else:  # older processors: the raw head output
+        pred = out.predicted_depth[0]
+    arr = np.squeeze(pred.detach().float().cpu().numpy())
     if arr.ndim != 2:
         raise EngineError(f"depth model {model} returned shape {arr.shape}; expected one (H, W) map")
     import cv2
@@ -249,27 +256,28 @@ def estimate_depth(image: Any, model: str = DEFAULT_DEPTH_MODEL, *, device: str 
     return depth.astype(np.float32)
 
 
-def _depth_pipeline(model: str, device: str | None) -> Any:
+def _depth_model(model: str, device: str | None) -> Any:
+    """(image processor, model) for ``model``, loaded once per (model, device)."""
     key = (model, device or "cpu")
     with _LOCK:
-        if key in _PIPELINES:
-            return _PIPELINES[key]
-    transformers = require("transformers", feature="monocular depth estimation")
+        if key in _MODELS:
+            return _MODELS[key]
     local = Path(model).expanduser()
     if not local.is_dir():
-        _check_cached(model)
+        _check_cached(model)  # before importing transformers: the offline answer comes at once
+    transformers = require("transformers", feature="monocular depth estimation")
+    source = str(local) if local.is_dir() else model
     try:
-        pipe = transformers.pipeline(
-            "depth-estimation", model=str(local) if local.is_dir() else model,
-            device=device or "cpu",
-        )
+        processor = transformers.AutoImageProcessor.from_pretrained(source)
+        net = transformers.AutoModelForDepthEstimation.from_pretrained(source).eval().to(device or "cpu")
+        pipe = (processor, net)
     except (OSError, ValueError, EnvironmentError) as exc:
         raise EngineError(
             f"could not load depth model {model!r}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}; "
             f"on a machine with internet run `huggingface-cli download {model}` and copy the cache, or pass a local folder"
         ) from exc
     with _LOCK:
-        _PIPELINES[key] = pipe
+        _MODELS[key] = pipe
     return pipe
 
 
