@@ -197,17 +197,23 @@ class Tracker(ABC):
 def make_tracker(tracker: str | Tracker = "flow", engine: Any = "opencv", **options: Any) -> Tracker:
     """A tracker by name: ``"flow"`` (weight-free + ``engine``) or ``"sam2"`` (``engine`` is the model spec)."""
     if isinstance(tracker, Tracker):
+        if options:
+            raise InputError(f"options {sorted(options)} cannot be applied to an existing {type(tracker).__name__}")
         return tracker
     name = str(tracker).strip().lower()
     if name == "flow":
-        from .tracking_flow import FlowTracker
+        from .tracking_flow import FlowTracker as cls
+    elif name == "sam2":
+        from .tracking_sam2 import Sam2VideoTracker as cls  # type: ignore[assignment]
+    else:
+        raise InputError(f"unknown tracker {tracker!r}; choose one of {', '.join(TRACKERS)} or pass a Tracker")
+    import inspect
 
-        return FlowTracker(engine=engine, **options)
-    if name == "sam2":
-        from .tracking_sam2 import Sam2VideoTracker
-
-        return Sam2VideoTracker(model=engine, **options)
-    raise InputError(f"unknown tracker {tracker!r}; choose one of {', '.join(TRACKERS)} or pass a Tracker")
+    accepted = [n for n, p in inspect.signature(cls.__init__).parameters.items() if p.kind == p.KEYWORD_ONLY]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise InputError(f"the {name} tracker does not take {unknown}; accepted options: {', '.join(accepted)}")
+    return cls(engine, **options)
 
 
 def _progress(progress: Any, total: int | None) -> Callable[[int], None] | None:
@@ -226,7 +232,7 @@ def track(frames: Any, init: InitLike | None = None, *, engine: Any = "opencv",
           add: Mapping[int, InitLike] | None = None, gaze: Iterable[Any] | None = None,
           fps: float | None = None, max_frames: int | None = None,
           progress: bool | Callable[[int, int | None], None] | None = None,
-          **options: Any) -> Iterator[Masks]:
+          with_frames: bool = False, gaze_t0: float = 0.0, **options: Any) -> Iterator[Any]:
     """Track objects through a video; yields one :class:`Masks` per frame from ``start_frame``.
 
     Args:
@@ -246,6 +252,8 @@ def track(frames: Any, init: InitLike | None = None, *, engine: Any = "opencv",
         fps: frames per second (overrides the file's), for gaze timing.
         max_frames: stop after this many tracked frames.
         progress: True for a tqdm bar, or ``callback(done, total)`` after each frame.
+        with_frames: yield ``(frame, Masks)`` pairs instead of ``Masks`` (for overlays).
+        gaze_t0: the gaze clock's time (seconds) at frame 0, for fixations without ``frame``.
         **options: passed to the tracker (e.g. ``lost_area_ratio`` for ``"flow"``).
 
     Raises :class:`~sam_compose.errors.InputError` for an unreadable or empty video, an empty
@@ -275,13 +283,21 @@ def track(frames: Any, init: InitLike | None = None, *, engine: Any = "opencv",
         if source.fps is None:
             source.close()
             raise InputError("gaze over video needs the frame rate: pass fps=... (frames per second)")
-        gaze_at = fixations_by_frame(gaze_list, source.fps, start_frame=int(start_frame))
-    trk = make_tracker(tracker, engine=engine, **options)
-    return _run(source, trk, schedule, gaze_at, int(start_frame), max_frames, _progress(progress, source.frame_count))
+        gaze_at = fixations_by_frame(gaze_list, source.fps, start_frame=int(start_frame), t0=float(gaze_t0))
+    try:
+        trk = make_tracker(tracker, engine=engine, **options)
+    except BaseException:
+        source.close()
+        raise
+    total = None if source.frame_count is None else max(0, source.frame_count - int(start_frame))
+    if max_frames is not None:
+        total = max_frames if total is None else min(total, max_frames)
+    return _run(source, trk, schedule, gaze_at, int(start_frame), max_frames, _progress(progress, total), with_frames)
 
 
 def _run(source: Any, trk: Tracker, schedule: dict[int, list[InitLike]], gaze_at: dict[int, list[Prompt]],
-         start_frame: int, max_frames: int | None, tick: Callable[[int], None] | None) -> Iterator[Masks]:
+         start_frame: int, max_frames: int | None, tick: Callable[[int], None] | None,
+         with_frames: bool = False) -> Iterator[Any]:
     from .tracking_gaze import apply_fixations
 
     done = 0
@@ -303,7 +319,7 @@ def _run(source: Any, trk: Tracker, schedule: dict[int, list[InitLike]], gaze_at
                 done += 1
                 if tick is not None:
                     tick(done)
-                yield res
+                yield (frame, res) if with_frames else res
             if done == 0:
                 raise InputError(
                     f"the video has {source.frames_read} frames, none at or after start_frame {start_frame}"

@@ -1,0 +1,243 @@
+"""SAM 2 video tracking through transformers, streaming, with a bounded memory bank.
+
+:class:`Sam2VideoTracker` drives ``transformers.Sam2VideoModel`` one frame at a time with
+a ``Sam2VideoInferenceSession`` (the streaming mode: frames are handed to the model as
+they arrive, never stored as a whole video). After every frame the session is pruned to
+what the model can still read (see :meth:`Sam2VideoTracker._prune`): the current frame's
+pixels, the last ``num_maskmem`` memories and ``max_object_pointers_in_encoder`` object
+pointers per object, and at most ``max_cond_frames`` prompted (conditioning) frames per
+object (the first one and the most recent ones). Memory is therefore flat over any
+stream length.
+
+Preprocessing is done here: the frame is resized to the model's square input
+(``config.image_size``), scaled to [0, 1] and normalised with ImageNet mean and std, as
+``Sam2VideoVideoProcessor`` does; points and boxes are scaled to that square; a box becomes
+the two corner points with labels 2 and 3 (SAM 2's convention); masks go in as mask inputs.
+
+An object is reported lost while SAM 2's object score logit is <= 0 (``data["lost"]``),
+and re-acquired (``data["reacquired"]``) when it turns positive again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import cv2
+import numpy as np
+
+from ...errors import EngineError, InputError, require
+from ...geometry import from_lowres, to_lowres
+from ...masks import Masks
+from ...types import Prompt
+from .tracking import ObjectInit, Tracker
+
+__all__ = ["Sam2VideoTracker", "load_sam2_video"]
+
+IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
+IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
+
+
+def load_sam2_video(spec: Any, device: str = "cpu", dtype: str = "float32") -> Any:
+    """A ``Sam2VideoModel`` in eval mode from a model instance, a local folder or a hub id/short name."""
+    require("transformers", feature="SAM 2 video tracking")
+    import torch
+    from transformers import Sam2VideoModel
+
+    if isinstance(spec, Sam2VideoModel):
+        return spec.eval()
+    if not isinstance(spec, str) or spec.strip().lower() in ("opencv", "auto", ""):
+        raise InputError(
+            "the sam2 tracker needs a SAM 2 model: pass engine='facebook/sam2.1-hiera-tiny' (or another "
+            "SAM 2 id, a local folder written by save_pretrained, or a Sam2VideoModel)"
+        )
+    from ...engines.hub import resolve_model_dir
+    from ...engines.sam_family import _torch_dtype, check_device
+
+    device = check_device(device, dtype)
+    folder = resolve_model_dir(spec)
+    try:
+        model = Sam2VideoModel.from_pretrained(str(folder), torch_dtype=_torch_dtype(dtype))
+    except (OSError, ValueError, KeyError) as exc:
+        raise EngineError(f"could not load a SAM 2 video model from {folder}: {exc}") from exc
+    return model.to(torch.device(device)).eval()
+
+
+class Sam2VideoTracker(Tracker):
+    """SAM 2 video propagation (see the module docstring).
+
+    Args:
+        model: a ``Sam2VideoModel``, a local folder, or a SAM 2 hub id / short name.
+        device, dtype: where and how the model runs (used when loading from a spec).
+        max_cond_frames: prompted frames kept per object (the first and the most recent).
+        keep_logits: attach (N, 256, 256) logits in SAM's low-res frame to each result.
+    """
+
+    name = "sam2"
+
+    def __init__(self, model: Any = "facebook/sam2.1-hiera-tiny", *, device: str = "cpu",
+                 dtype: str = "float32", max_cond_frames: int = 4, keep_logits: bool = False) -> None:
+        super().__init__()
+        if int(max_cond_frames) < 1:
+            raise InputError(f"max_cond_frames must be at least 1, got {max_cond_frames}")
+        self.model = load_sam2_video(model, device=device, dtype=dtype)
+        cfg = self.model.config
+        size = cfg.image_size
+        self.input_size = int(size[0] if isinstance(size, (list, tuple)) else size)
+        self.max_cond_frames = int(max_cond_frames)
+        self.keep_logits = bool(keep_logits)
+        self.keep_recent = max(int(cfg.num_maskmem), int(cfg.max_object_pointers_in_encoder), 1)
+        self._reset_state()
+
+    def _reset_state(self) -> None:
+        self._session: Any = None
+        self._was_lost: set[int] = set()
+        self._last_masks: dict[int, np.ndarray] = {}
+
+    # --- session ----------------------------------------------------------------------------
+    def _new_session(self) -> Any:
+        import torch
+        from transformers.models.sam2_video.modeling_sam2_video import Sam2VideoInferenceSession
+
+        device = self.model.device
+        h, w = self.size  # type: ignore[misc]
+        return Sam2VideoInferenceSession(video_height=h, video_width=w, inference_device=device,
+                                         inference_state_device=device, video_storage_device=device,
+                                         dtype=self.model.dtype,
+                                         max_vision_features_cache_size=1)
+
+    def _pixels(self, frame: np.ndarray) -> Any:
+        import torch
+
+        s = self.input_size
+        x = cv2.resize(frame, (s, s), interpolation=cv2.INTER_LINEAR).astype(np.float32) / 255.0
+        x = (x - IMAGENET_MEAN) / IMAGENET_STD
+        return torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))[None].to(self.model.device, self.model.dtype)
+
+    def _add_inputs(self, obj: ObjectInit, frame: np.ndarray) -> None:
+        import torch
+
+        sess = self._session
+        idx = sess.obj_id_to_idx(obj.obj_id)
+        f = self.frame_index
+        h, w = frame.shape[:2]
+        s = self.input_size
+        mask = obj.mask
+        p = obj.prompt
+        if mask is None and p is not None and p.points is None and p.box is None and p.mask is not None:
+            mask = from_lowres(p.mask, (h, w)) > 0  # a logits-only prompt: use it as a mask input
+        if mask is not None:
+            m = cv2.resize(np.asarray(mask, np.float32), (s, s), interpolation=cv2.INTER_LINEAR) >= 0.5
+            sess.add_mask_inputs(idx, f, torch.from_numpy(m.astype(np.float32))[None, None])
+            sess.remove_point_inputs(idx, f)
+        else:
+            p = p.validate_for((h, w))
+            coords, labels = [], []
+            if p.box is not None:
+                x0, y0, x1, y1 = (float(v) for v in p.box)
+                coords += [[x0, y0], [x1, y1]]
+                labels += [2, 3]
+            if p.points is not None:
+                coords += p.points.tolist()
+                labels += p.labels.tolist()
+            c = np.asarray(coords, np.float32) * np.array([s / w, s / h], np.float32)
+            sess.add_point_inputs(idx, f, {
+                "point_coords": torch.from_numpy(c)[None, None],
+                "point_labels": torch.tensor(labels, dtype=torch.int32)[None, None],
+            })
+            sess.remove_mask_inputs(idx, f)
+        if obj.obj_id not in sess.obj_with_new_inputs:
+            sess.obj_with_new_inputs.append(obj.obj_id)
+
+    def _prune(self) -> None:
+        """Drop everything the model can no longer read, so memory stays flat."""
+        sess = self._session
+        f = self.frame_index
+        for k in [k for k in sess.processed_frames or {} if k != f]:
+            del sess.processed_frames[k]
+        horizon = f - self.keep_recent
+        for idx in list(sess.output_dict_per_obj):
+            out = sess.output_dict_per_obj[idx]
+            for k in [k for k in out["non_cond_frame_outputs"] if k < horizon]:
+                del out["non_cond_frame_outputs"][k]
+            cond = sorted(out["cond_frame_outputs"])
+            if len(cond) > self.max_cond_frames:
+                keep = {cond[0], *cond[-(self.max_cond_frames - 1):]} if self.max_cond_frames > 1 else {cond[-1]}
+                for k in cond:
+                    if k not in keep:
+                        del out["cond_frame_outputs"][k]
+            tracked = sess.frames_tracked_per_obj[idx]
+            for k in [k for k in tracked if k < horizon]:
+                del tracked[k]
+            for store in (sess.point_inputs_per_obj[idx], sess.mask_inputs_per_obj[idx]):
+                for k in [k for k in store if k < f]:
+                    del store[k]
+
+    def memory_footprint(self) -> dict[str, int]:
+        """Counts of what the session holds (frames, memories, prompted frames), for tests and logs."""
+        sess = self._session
+        if sess is None:
+            return {"frames": 0, "memories": 0, "cond_frames": 0}
+        return {
+            "frames": len(sess.processed_frames or {}),
+            "memories": sum(len(o["non_cond_frame_outputs"]) for o in sess.output_dict_per_obj.values()),
+            "cond_frames": sum(len(o["cond_frame_outputs"]) for o in sess.output_dict_per_obj.values()),
+        }
+
+    # --- the step -----------------------------------------------------------------------------------
+    def _step(self, frame: np.ndarray, added: list[ObjectInit], corrections: dict[int, ObjectInit],
+              removed: set[int]) -> Masks:
+        import torch
+
+        h, w = frame.shape[:2]
+        if self._session is None:
+            self._session = self._new_session()
+        if removed:
+            # the session cannot drop one object: start a new one from the others' last masks
+            keep = {k: m for k, m in self._last_masks.items() if k not in removed}
+            self._session = self._new_session()
+            self._last_masks = {}
+            self._was_lost -= removed
+            for k, m in keep.items():
+                if k not in corrections and m.any():
+                    self._add_inputs(ObjectInit(k, mask=m), frame)
+        for obj in added:
+            self._add_inputs(obj, frame)
+        for obj in corrections.values():
+            self._add_inputs(obj, frame)
+        sess = self._session
+        if sess.get_obj_num() == 0:
+            return Masks(np.zeros((0, h, w), bool), ids=np.zeros(0, np.int64), data={"lost": [], "engine": "sam2"})
+        with torch.inference_mode():
+            out = self.model(inference_session=sess, frame=self._pixels(frame), frame_idx=self.frame_index)
+        self._prune()
+        obj_ids = [int(o) for o in out.object_ids]
+        low = out.pred_masks.float()  # (N, 1, s/4, s/4) logits
+        full = torch.nn.functional.interpolate(low, size=(h, w), mode="bilinear", align_corners=False)[:, 0]
+        full_np = full.cpu().numpy()
+        present = (out.object_score_logits.float().reshape(-1) > 0).cpu().numpy()
+        obj_scores = torch.sigmoid(out.object_score_logits.float().reshape(-1)).cpu().numpy()
+        rows, lost, reacquired = [], [], []
+        for i, oid in enumerate(obj_ids):
+            m = full_np[i] > 0
+            if present[i] and m.any():
+                rows.append(i)
+                self._last_masks[oid] = m
+                if oid in self._was_lost:
+                    reacquired.append(oid)
+                    self._was_lost.discard(oid)
+            else:
+                lost.append(oid)
+                self._was_lost.add(oid)
+        data = {"lost": sorted(lost), "lost_reasons": {k: "not_visible" for k in lost},
+                "reacquired": sorted(reacquired), "engine": "sam2", "prompts": [],
+                "memory": self.memory_footprint()}
+        if not rows:
+            return Masks(np.zeros((0, h, w), bool), ids=np.zeros(0, np.int64), data=data)
+        masks = np.stack([full_np[i] > 0 for i in rows])
+        logits = None
+        if self.keep_logits:
+            logits = np.stack([np.clip(to_lowres(full_np[i], (h, w), pad_value=-20.0), -20, 20) for i in rows])
+        order = np.argsort([obj_ids[i] for i in rows])
+        return Masks(masks[order], scores=obj_scores[rows][order],
+                     logits=None if logits is None else logits[order],
+                     ids=np.asarray([obj_ids[i] for i in rows])[order], data=data)
