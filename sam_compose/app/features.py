@@ -20,6 +20,7 @@ FEATURES: dict[str, tuple[str, str, str]] = {
     "text_to_prompts": ("sam_compose.adapters.prompts.text", "text_to_prompts", "text prompts"),
     "read_gaze": ("sam_compose.adapters.prompts.gaze", "read_gaze", "gaze recordings"),
     "detect_fixations": ("sam_compose.adapters.prompts.gaze", "detect_fixations", "gaze fixations"),
+    "fixations_in_image": ("sam_compose.adapters.prompts.gaze", "fixations_in_image", "gaze fixations"),
     "gaze_to_prompts": ("sam_compose.adapters.prompts.gaze", "gaze_to_prompts", "gaze prompts"),
     "GazeSamples": ("sam_compose.adapters.prompts.gaze", "GazeSamples", "gaze samples"),
     "mask_to_prompt": ("sam_compose.adapters.prompts.masks", "mask_to_prompt", "prior-mask prompts"),

@@ -61,13 +61,14 @@ def samples_for_state(state: SessionState) -> Any:
     """The session's gaze as the adapter's samples: the loaded recording or the simulated path."""
     if state.gaze is not None:
         return state.gaze
-    raw = _clip_samples(simulate_samples(state.gaze_clicks), state.size)
-    return feature("read_gaze")(raw)
+    h, w = state.size
+    raw = _clip_samples(simulate_samples(state.gaze_clicks), (h, w))
+    return feature("read_gaze")(raw, frame_size=(w, h))
 
 
 def fixations_for_state(state: SessionState) -> list[Any]:
-    """Fixations (adapter ``Fixation`` objects) of the session's gaze."""
-    return list(feature("detect_fixations")(samples_for_state(state)))
+    """Fixations (adapter ``Fixation`` objects) of the session's gaze, in image pixels."""
+    return list(feature("fixations_in_image")(samples_for_state(state), state.size))
 
 
 def _fixation_tuples(fixations: Any) -> list[tuple[float, float, float]]:
@@ -86,7 +87,7 @@ def heat_for_state(picture: np.ndarray, state: SessionState) -> np.ndarray:
     clicked centre counts as one fixation of :data:`DWELL_S` seconds.
     """
     fix: list[tuple[float, float, float]] = []
-    if available("detect_fixations") and available("read_gaze"):
+    if available("fixations_in_image") and available("read_gaze"):
         try:
             fix = _fixation_tuples(fixations_for_state(state))
         except (ValueError, TypeError):

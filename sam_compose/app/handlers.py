@@ -53,7 +53,13 @@ class SegmentHandlers:
                                   **{**state.request(), **extra})
         state.result = outcome.masks
         scores = ", ".join(f"{s:.2f}" for s in outcome.masks.scores[:8])
-        return f"**{len(outcome.masks)} mask(s)**, score {scores} · {outcome.latency_text()}"
+        pos = sum(1 for p in state.points if p[2] == 1)
+        prompts = f"{len(state.points)} point(s) (+{pos}/-{len(state.points) - pos})"
+        if state.box is not None:
+            prompts += ", 1 box"
+        if state.prior_mask is not None:
+            prompts += ", prior mask"
+        return f"**{len(outcome.masks)} mask(s)**, score {scores} · {prompts} · {outcome.latency_text()}"
 
     # --- image --------------------------------------------------------------------------
     @friendly

@@ -68,6 +68,17 @@ def relief_depth(masks: Masks, base: float = 2.0, height: float = 0.3) -> np.nda
     return depth
 
 
+def _estimator_cached() -> bool:
+    """True when the default monocular depth model is in the local Hugging Face cache (no network)."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        from ..adapters.outputs.depth import DEFAULT_DEPTH_MODEL
+    except ImportError:
+        return False
+    return isinstance(try_to_load_from_cache(DEFAULT_DEPTH_MODEL, "config.json"), str)
+
+
 def choose_depth(image: np.ndarray, image_name: str, masks: Masks, source: str = "auto",
                  depth_file: str | None = None) -> tuple[np.ndarray | str, Any, str]:
     """(depth or depth file, intrinsics, description) for the 3D tab.
@@ -98,7 +109,7 @@ def choose_depth(image: np.ndarray, image_name: str, masks: Masks, source: str =
         if depth.shape != (h, w):
             raise InputError(f"the stereo ground truth is {depth.shape[1]}x{depth.shape[0]}, the image {w}x{h}")
         return depth, (cal.focal, cal.focal, cal.cx, cal.cy), "Middlebury ground-truth disparity with its calibration"
-    if source == "monocular estimator" or source == "auto":
+    if source == "monocular estimator" or (source == "auto" and _estimator_cached()):
         from ..adapters.outputs.depth import estimate_depth
         from ..errors import EngineError
 
