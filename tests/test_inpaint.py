@@ -1,0 +1,209 @@
+"""Inpainting: known backgrounds are reconstructed, crop-and-paste equals the full-frame
+result, the optional diffusers backend fails clearly and plugs in correctly, video runs
+frame by frame, and the issue's bad inputs get clear outcomes."""
+
+from __future__ import annotations
+
+import sys
+import time
+import types
+
+import cv2
+import numpy as np
+import pytest
+
+from sam_compose.adapters.outputs.inpainting import inpaint, inpaint_frames
+from sam_compose.errors import EngineError, InputError, MissingDependencyError
+from sam_compose.masks import Masks
+
+
+def gradient(h: int, w: int) -> np.ndarray:
+    """A smooth RGB background: linear ramps in x, y and x + y."""
+    y, x = np.mgrid[0:h, 0:w].astype(np.float64)
+    return np.stack([40 + 160 * x / w, 30 + 180 * y / h, 60 + 120 * (x + y) / (w + h)], -1).round().astype(np.uint8)
+
+
+def disc(h: int, w: int, centre: tuple[int, int], r: int) -> np.ndarray:
+    m = np.zeros((h, w), np.uint8)
+    cv2.circle(m, centre, r, 1, -1)
+    return m.astype(bool)
+
+
+@pytest.fixture(scope="module")
+def scene():
+    bg = gradient(240, 320)
+    mask = disc(240, 320, (150, 110), 28) | disc(240, 320, (260, 190), 15)
+    img = bg.copy()
+    img[mask] = (220, 20, 20)  # a red object on the smooth background
+    return bg, img, mask
+
+
+@pytest.mark.parametrize("method", ["telea", "ns"])
+def test_background_reconstructed(scene, method):
+    bg, img, mask = scene
+    out = inpaint(img, Masks(mask), method=method)
+    err = np.abs(out.astype(float) - bg.astype(float))[mask].mean()
+    assert err < 5.0, err  # within 2% of the range; the object (about 100 grey levels off) is gone
+    assert np.abs(img.astype(float) - bg.astype(float))[mask].mean() > 50
+    far = ~cv2.dilate(mask.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+    assert np.array_equal(out[far], img[far])  # nothing else changes
+    assert np.array_equal(img[mask][0], [220, 20, 20])  # the input is not modified
+
+
+def test_dilation_removes_a_halo(scene):
+    bg, img, mask = scene
+    halo = cv2.dilate(mask.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool) & ~mask
+    dirty = img.copy()
+    dirty[halo] = (120, 60, 60)  # an anti-aliased edge SAM's mask does not cover
+    ring = halo
+    tight = inpaint(dirty, mask, dilate=0)
+    grown = inpaint(dirty, mask, dilate=4)
+    e_tight = np.abs(tight.astype(float) - bg)[mask | ring].mean()
+    e_grown = np.abs(grown.astype(float) - bg)[mask | ring].mean()
+    assert e_grown < 5.0 and e_tight > 2 * e_grown, (e_tight, e_grown)
+
+
+def test_feather_blends_without_a_seam(scene):
+    bg, img, mask = scene
+    hard = inpaint(img, mask, dilate=3, feather=0)
+    soft = inpaint(img, mask, dilate=3, feather=6)
+    assert np.abs(soft.astype(float) - bg)[mask].mean() < 5.0
+    grown = cv2.dilate(mask.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))).astype(bool)
+    ring = grown & ~mask
+    # inside the ring the feathered result mixes filled and original pixels
+    assert not np.array_equal(soft[ring], hard[ring]) and not np.array_equal(soft[ring], img[ring])
+    assert np.array_equal(soft[~grown], img[~grown])
+
+
+@pytest.mark.parametrize("method", ["telea", "ns"])
+@pytest.mark.parametrize("feather", [0, 5])
+def test_crop_and_paste_equals_full_frame(method, feather):
+    h, w = 1200, 1600
+    bg = gradient(h, w)
+    mask = disc(h, w, (300, 250), 25) | disc(h, w, (1300, 1000), 18) | disc(h, w, (320, 270), 10)
+    img = bg.copy()
+    img[mask] = (10, 200, 10)
+    a = inpaint(img, mask, method=method, crop=True, feather=feather)
+    b = inpaint(img, mask, method=method, crop=False, feather=feather)
+    assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
+
+
+def test_crop_is_faster_on_a_big_image():
+    """Not a benchmark (see benchmarks/bench_inpaint.py), just a sanity check with a wide margin."""
+    h, w = 3000, 4000
+    img = gradient(h, w)
+    mask = disc(h, w, (1000, 800), 30)
+    img[mask] = 0
+    inpaint(img, mask, method="ns")  # warm up
+    t = time.perf_counter()
+    inpaint(img, mask, method="ns", feather=4, crop=True)
+    crop = time.perf_counter() - t
+    t = time.perf_counter()
+    inpaint(img, mask, method="ns", feather=4, crop=False)
+    full = time.perf_counter() - t
+    assert crop < full
+
+
+def test_empty_mask_returns_copy(scene):
+    _, img, _ = scene
+    out = inpaint(img, np.zeros(img.shape[:2], bool))
+    assert np.array_equal(out, img) and out is not img
+    assert np.array_equal(inpaint(img, Masks.empty(img.shape[:2])), img)
+
+
+def test_mask_covering_whole_image(scene):
+    _, img, _ = scene
+    with pytest.raises(InputError, match="whole image"):
+        inpaint(img, np.ones(img.shape[:2], bool))
+    almost = np.ones(img.shape[:2], bool)
+    almost[0, 0] = False
+    with pytest.raises(InputError, match="dilate"):
+        inpaint(img, almost, dilate=3)
+    assert inpaint(img, almost, dilate=0).shape == img.shape  # one known pixel: fills from it
+
+
+def test_bad_arguments(scene):
+    _, img, mask = scene
+    with pytest.raises(InputError, match="method"):
+        inpaint(img, mask, method="magic")
+    with pytest.raises(InputError, match="radius"):
+        inpaint(img, mask, radius=0)
+    with pytest.raises(InputError, match="masks are"):
+        inpaint(img, mask[:100])
+    with pytest.raises(InputError, match="shape"):
+        inpaint(img, np.zeros((2, 2, 2, 2)))
+
+
+def test_frames_of_a_video():
+    h, w = 120, 160
+    bg = gradient(h, w)
+    frames, masks = [], []
+    for t in range(5):  # an object moving right
+        m = disc(h, w, (40 + 15 * t, 60), 12)
+        f = bg.copy()
+        f[m] = (255, 0, 255)
+        frames.append(f)
+        masks.append(Masks(m))
+    out = list(inpaint_frames(zip(frames, masks)))
+    assert len(out) == 5
+    for o, m in zip(out, masks):
+        assert np.abs(o.astype(float) - bg)[m.masks[0]].mean() < 5.0
+    assert len(list(inpaint_frames(frames, masks, method="ns"))) == 5
+    with pytest.raises(InputError, match="different lengths"):
+        list(inpaint_frames(frames, masks[:3]))
+
+
+def test_diffusers_missing_gives_clear_message(scene, monkeypatch):
+    _, img, mask = scene
+    monkeypatch.setitem(sys.modules, "diffusers", None)  # import fails as if not installed
+    t = time.perf_counter()
+    with pytest.raises(MissingDependencyError, match="diffusers"):
+        inpaint(img, mask, method="diffusers")
+    assert time.perf_counter() - t < 5
+
+
+def _fake_diffusers(monkeypatch, behaviour):
+    calls = {}
+
+    class FakePipe:
+        @classmethod
+        def from_pretrained(cls, model, local_files_only=False):
+            calls["model"], calls["local_files_only"] = model, local_files_only
+            if behaviour == "missing":
+                raise OSError("We couldn't connect to 'https://huggingface.co' to load the files")
+            return cls()
+
+        def __call__(self, prompt, image, mask_image, num_inference_steps, generator, height, width):
+            calls["size"], calls["prompt"] = image.size, prompt
+            calls["mask_fraction"] = float(np.asarray(mask_image).astype(bool).mean())
+            from PIL import Image
+
+            return types.SimpleNamespace(images=[Image.new("RGB", image.size, (0, 0, 255))])
+
+    module = types.ModuleType("diffusers")
+    module.AutoPipelineForInpainting = FakePipe
+    monkeypatch.setitem(sys.modules, "diffusers", module)
+    from sam_compose.adapters.outputs import inpainting
+
+    monkeypatch.setattr(inpainting, "_PIPES", {})
+    return calls
+
+
+def test_diffusers_without_weights_offline(scene, monkeypatch, tmp_path):
+    _, img, mask = scene
+    _fake_diffusers(monkeypatch, "missing")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(EngineError, match="huggingface-cli download"):
+        inpaint(img, mask, method="diffusers", model="stabilityai/stable-diffusion-2-inpainting")
+    with pytest.raises(EngineError, match="could not load"):
+        inpaint(img, mask, method="diffusers", model=str(tmp_path))  # a local folder without weights
+
+
+def test_diffusers_backend_plumbing(scene, monkeypatch, tmp_path):
+    """With a stand-in pipeline (blue output) only the masked pixels change, at the right size."""
+    _, img, mask = scene
+    calls = _fake_diffusers(monkeypatch, "ok")
+    out = inpaint(img, mask, method="diffusers", model=str(tmp_path), prompt="grass", dilate=0)
+    assert calls["size"] == (512, 512) and calls["prompt"] == "grass" and 0 < calls["mask_fraction"] < 0.5
+    assert np.all(out[mask] == (0, 0, 255))
+    assert np.array_equal(out[~mask], img[~mask])
