@@ -180,6 +180,7 @@ class FixationDetector:
         self.samples_used = 0
         self.dropped: dict[str, int] = {}
         self._last_t = -np.inf
+        self._clock = -np.inf  # latest timestamp seen, valid sample or not
 
     # -- input ---------------------------------------------------------------------------
     def feed(self, chunk: GazeSamples) -> list[Fixation]:
@@ -204,6 +205,9 @@ class FixationDetector:
             self._count("off_scene", off)
             keep &= ~off
         t, x, y = chunk.t[keep], chunk.x[keep], chunk.y[keep]
+        clock = chunk.t[np.isfinite(chunk.t)]
+        if clock.size:
+            self._clock = max(self._clock, float(clock.max()))
         if t.size:
             if t[0] < self._last_t or (np.diff(t) < 0).any():
                 raise GazeError("gaze samples go back in time; feed them in time order (sort the recording)")
@@ -237,6 +241,10 @@ class FixationDetector:
         out: list[Fixation] = []
         if n == 0:
             return out
+        # invalid samples (a blink) still move the clock: once it is max_gap past the last valid
+        # sample, that sample ends its segment and the buffer can be decided like at the end
+        pending_only = final
+        final = final or self._clock - t[-1] > p.max_gap
         seg = _segments(t, p.max_gap)
         sx, sy = _smooth(x, seg, p.smoothing, p.smooth_window), _smooth(y, seg, p.smoothing, p.smooth_window)
         if self._half is None:
@@ -258,8 +266,8 @@ class FixationDetector:
                 out.extend(self._merge(f))
         # a later fixation starts at or after the first undecided sample: once that is more than
         # merge_gap after the pending fixation, nothing can merge with it any more
-        frontier = t[resume] if resume < n else t[-1]
-        if not final and self._pending is not None and frontier - self._pending.end > p.merge_gap:
+        frontier = t[resume] if resume < n else max(t[-1], self._clock)
+        if not pending_only and self._pending is not None and frontier - self._pending.end > p.merge_gap:
             out.append(self._pending)
             self._pending = None
         # keep undecided samples plus context for the smoothing window

@@ -157,59 +157,118 @@ def _unit_from_name(name: str, kind: str) -> str | None:
 
 
 # --------------------------------------------------------------------------- CSV chunks
-def _csv_chunks(path: Path, chunk_size: int) -> Iterator[tuple[list[str], list[list[str]], int]]:
-    """Yield (header, rows, first_row_number) with at most ``chunk_size`` rows each."""
+class _Rows:
+    """One chunk of CSV rows parsed by the csv module (fallback without pandas)."""
+
+    def __init__(self, header: list[str], rows: list[list[str]], path: Path) -> None:
+        self.header, self.rows, self.path = header, rows, path
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def _idx(self, name: str) -> int:
+        try:
+            return self.header.index(name)
+        except ValueError as exc:
+            raise GazeError(f"{self.path}: column {name!r} not found; header is {self.header[:15]}") from exc
+
+    def num(self, name: str) -> np.ndarray:
+        """Column as float64; empty or non-numeric cells are NaN, true/false are 1/0."""
+        i = self._idx(name)
+        col = [r[i] if i < len(r) else "" for r in self.rows]
+        try:
+            return np.array(col, dtype=np.float64)
+        except ValueError:
+            return np.array([_to_float(v) for v in col], dtype=np.float64)
+
+    def present(self, name: str) -> np.ndarray:
+        """Whether each cell of the column is non-empty."""
+        i = self._idx(name)
+        return np.array([bool(r[i].strip()) if i < len(r) else False for r in self.rows])
+
+
+class _Frame:
+    """One chunk parsed by pandas' C parser (much faster for long recordings)."""
+
+    def __init__(self, header: list[str], df: Any, path: Path) -> None:
+        self.header, self.df, self.path = header, df, path
+
+    def __len__(self) -> int:
+        return len(self.df)
+
+    def _col(self, name: str) -> Any:
+        if name not in self.header:
+            raise GazeError(f"{self.path}: column {name!r} not found; header is {self.header[:15]}")
+        return self.df.iloc[:, self.header.index(name)]
+
+    def num(self, name: str) -> np.ndarray:
+        col = self._col(name)
+        if col.dtype == object:
+            low = col.astype(str).str.strip().str.lower()
+            col = low.replace({"true": "1", "false": "0"})
+            import pandas as pd
+
+            col = pd.to_numeric(col, errors="coerce")
+        return col.to_numpy(dtype=np.float64, na_value=np.nan)
+
+    def present(self, name: str) -> np.ndarray:
+        col = self._col(name)
+        ok = col.notna().to_numpy()
+        if col.dtype == object:
+            ok &= col.astype(str).str.strip().ne("").to_numpy()
+        return ok
+
+
+def _to_float(v: str) -> float:
+    v = v.strip().lower()
+    if v in ("true", "false"):
+        return 1.0 if v == "true" else 0.0
+    try:
+        return float(v)
+    except ValueError:
+        return float("nan")
+
+
+def _csv_chunks(path: Path, chunk_size: int) -> Iterator[tuple[list[str], Any, int]]:
+    """Yield (normalised header, chunk table, first data row number) of <= ``chunk_size`` rows.
+
+    Uses pandas' C parser when pandas is installed (it comes with gradio), else the csv module.
+    """
+    try:
+        import pandas as pd
+    except ImportError:  # pragma: no cover - pandas ships with gradio
+        pd = None
     with _open_text(path) as fh:
         first = ""
         for line in fh:
             if line.strip():
                 first = line
                 break
-        header = [_norm(c) for c in _split_header(first.strip())]
-        reader = csv.reader(fh, delimiter=_delimiter(first))
-        rows: list[list[str]] = []
+        raw = _split_header(first.strip())
+        header = [_norm(c) for c in raw]
+        delim = _delimiter(first)
         row_no = 2
-        for row in reader:
+        if pd is not None:
+            reader = pd.read_csv(fh, sep=delim, header=None, names=list(range(len(raw))), chunksize=chunk_size,
+                                 skip_blank_lines=True, index_col=False, low_memory=False, on_bad_lines="error")
+            try:
+                for df in reader:
+                    yield header, _Frame(header, df, path), row_no
+                    row_no += len(df)
+            except (ValueError, pd.errors.ParserError) as exc:
+                raise GazeError(f"{path}: malformed CSV near data row {row_no}: {exc}") from exc
+            return
+        rows: list[list[str]] = []
+        for row in csv.reader(fh, delimiter=delim):
             if not row or (len(row) == 1 and not row[0].strip()):
                 continue
             rows.append(row)
             if len(rows) >= chunk_size:
-                yield header, rows, row_no
+                yield header, _Rows(header, rows, path), row_no
                 row_no += len(rows)
                 rows = []
         if rows:
-            yield header, rows, row_no
-
-
-def _column(rows: list[list[str]], idx: int, name: str) -> np.ndarray:
-    col = [r[idx] if idx < len(r) else "" for r in rows]
-    try:
-        return np.array(col, dtype=np.float64)
-    except ValueError:
-        out = np.empty(len(col), dtype=np.float64)
-        for i, v in enumerate(col):
-            v = v.strip()
-            if v.lower() in ("", "nan", "none", "null", "na"):
-                out[i] = np.nan
-            elif v.lower() in ("true", "false"):
-                out[i] = 1.0 if v.lower() == "true" else 0.0
-            else:
-                try:
-                    out[i] = float(v)
-                except ValueError:
-                    out[i] = np.nan
-        return out
-
-
-def _text_column(rows: list[list[str]], idx: int) -> np.ndarray:
-    return np.array([bool(r[idx].strip()) if idx < len(r) else False for r in rows])
-
-
-def _index(header: list[str], name: str, path: Path) -> int:
-    try:
-        return header.index(name)
-    except ValueError as exc:
-        raise GazeError(f"{path}: column {name!r} not found; header is {header[:15]}") from exc
+            yield header, _Rows(header, rows, path), row_no
 
 
 # --------------------------------------------------------------------------- per format
@@ -252,24 +311,24 @@ def _chunk(t, x, y, *, frame, units, origin, valid=None, confidence=None, source
 
 
 def _read_pupil_core(path, header, rows, frame, min_conf, **_):
-    t = _column(rows, _index(header, "gaze_timestamp", path), "gaze_timestamp")
-    conf = _column(rows, _index(header, "confidence", path), "confidence") if "confidence" in header else None
-    x = _column(rows, _index(header, "norm_pos_x", path), "norm_pos_x")
-    y = _column(rows, _index(header, "norm_pos_y", path), "norm_pos_y")
+    t = rows.num("gaze_timestamp")
+    conf = rows.num("confidence") if "confidence" in header else None
+    x = rows.num("norm_pos_x")
+    y = rows.num("norm_pos_y")
     reasons = {} if conf is None else {"low_confidence": ~(conf >= min_conf)}
     return t, dict(x=x, y=y, units="norm", origin="bottom-left", confidence=conf, reasons=reasons)
 
 
 def _read_neon(path, header, rows, frame, min_conf, **_):
-    t = _column(rows, _index(header, "timestamp [ns]", path), "timestamp") * 1e-9
-    x = _column(rows, _index(header, "gaze x [px]", path), "gaze x")
-    y = _column(rows, _index(header, "gaze y [px]", path), "gaze y")
+    t = rows.num("timestamp [ns]") * 1e-9
+    x = rows.num("gaze x [px]")
+    y = rows.num("gaze y [px]")
     reasons: dict[str, np.ndarray] = {}
     if "worn" in header:
-        worn = _column(rows, header.index("worn"), "worn")
+        worn = rows.num("worn")
         reasons["not_worn"] = np.nan_to_num(worn, nan=1.0) < 0.5
     if "blink id" in header:
-        reasons["blink"] = _text_column(rows, header.index("blink id"))
+        reasons["blink"] = rows.present("blink id")
     return t, dict(x=x, y=y, units="px", origin="top-left", reasons=reasons)
 
 
@@ -279,18 +338,18 @@ def _fixation_list(t0, t1, x, y, n=None) -> list[Fixation]:
 
 
 def _read_neon_fixations(path, header, rows, frame, min_conf, **_):
-    t0 = _column(rows, _index(header, "start timestamp [ns]", path), "start") * 1e-9
-    t1 = _column(rows, _index(header, "end timestamp [ns]", path), "end") * 1e-9
-    x = _column(rows, _index(header, "fixation x [px]", path), "fixation x")
-    y = _column(rows, _index(header, "fixation y [px]", path), "fixation y")
+    t0 = rows.num("start timestamp [ns]") * 1e-9
+    t1 = rows.num("end timestamp [ns]") * 1e-9
+    x = rows.num("fixation x [px]")
+    y = rows.num("fixation y [px]")
     return t0, dict(x=x, y=y, units="px", origin="top-left", fixations=(t0, t1))
 
 
 def _read_core_fixations(path, header, rows, frame, min_conf, **_):
-    t0 = _column(rows, _index(header, "start_timestamp", path), "start_timestamp")
-    dur = _column(rows, _index(header, "duration", path), "duration") * 1e-3
-    x = _column(rows, _index(header, "norm_pos_x", path), "norm_pos_x")
-    y = _column(rows, _index(header, "norm_pos_y", path), "norm_pos_y")
+    t0 = rows.num("start_timestamp")
+    dur = rows.num("duration") * 1e-3
+    x = rows.num("norm_pos_x")
+    y = rows.num("norm_pos_y")
     return t0, dict(x=x, y=y, units="norm", origin="bottom-left", fixations=(t0, t0 + dur))
 
 
@@ -322,9 +381,9 @@ def _read_generic(path, header, rows, frame, min_conf, *, columns=None, units=No
     tu = time_unit or _unit_from_name(cols["t"], "time") or "s"
     if tu not in TIME_SCALE:
         raise GazeError(f"time_unit must be one of {sorted(TIME_SCALE)}, got {tu!r}")
-    t = _column(rows, header.index(cols["t"]), "t") * TIME_SCALE[tu]
-    x = _column(rows, header.index(cols["x"]), "x")
-    y = _column(rows, header.index(cols["y"]), "y")
+    t = rows.num(cols["t"]) * TIME_SCALE[tu]
+    x = rows.num(cols["x"])
+    y = rows.num(cols["y"])
     u = units or _unit_from_name(cols["x"], "space")
     if u is None:
         u = state.get("units") if state else None
@@ -338,10 +397,10 @@ def _read_generic(path, header, rows, frame, min_conf, *, columns=None, units=No
     reasons: dict[str, np.ndarray] = {}
     conf = None
     if cols["confidence"]:
-        conf = _column(rows, header.index(cols["confidence"]), "confidence")
+        conf = rows.num(cols["confidence"])
         reasons["low_confidence"] = ~(conf >= min_conf)
     if cols["valid"]:
-        reasons["flagged_invalid"] = ~(np.nan_to_num(_column(rows, header.index(cols["valid"]), "valid"), nan=1.0) > 0.5)
+        reasons["flagged_invalid"] = ~(np.nan_to_num(rows.num(cols["valid"]), nan=1.0) > 0.5)
     return t, dict(x=x, y=y, units=u, origin=origin or "top-left", confidence=conf, reasons=reasons)
 
 
