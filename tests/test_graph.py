@@ -362,3 +362,24 @@ def test_set_param_errors():
         g.set_param("seg.engin", "x")
     with pytest.raises(GraphError, match="NODE.PARAM"):
         g.set_param("seg", "x")
+
+
+def test_path_guard_refuses_files_outside_allowed_folders(tmp_path):
+    from pathlib import Path
+
+    allowed = tmp_path / "allowed"
+
+    def guard(path: Path, mode: str) -> None:
+        if not Path(path).resolve().is_relative_to(allowed.resolve()):
+            raise InputError(f"{mode} outside the allowed folder: {path}")
+
+    g = Graph()
+    img = g.add("load_image", id="img", path="sample:coins")
+    g.add("save_image", id="inside", image=img, path="ok.png")
+    g.add("save_image", id="outside", image=img, path=str(tmp_path / "escape.png"))
+    g.add("load_image", id="secret", path=str(tmp_path / "secret.png"))
+    report = g.run(out_dir=allowed, path_guard=guard, cache=False)
+    assert report["outputs"]["inside"] == str(allowed / "ok.png")
+    assert "write outside the allowed folder" in report["nodes"]["outside"]["error"]
+    assert "read outside the allowed folder" in report["nodes"]["secret"]["error"]
+    assert not (tmp_path / "escape.png").exists()

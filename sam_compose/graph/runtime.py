@@ -17,6 +17,7 @@ outputs after every frame.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
@@ -52,7 +53,7 @@ class _Execution:
 
     def __init__(self, graph: "Graph", outputs: list[Any] | None, feed: Mapping[str, Any] | None,
                  progress: ProgressCallback | None, cache: ResultCache | bool | None, out_dir: Any,
-                 max_frames: int | None) -> None:
+                 max_frames: int | None, path_guard: Callable[[Any, str], Any] | None = None) -> None:
         from pathlib import Path
 
         self.graph = graph
@@ -75,7 +76,7 @@ class _Execution:
         self.cache = default_cache() if cache is True or cache is None else cache if isinstance(cache, ResultCache) else None
         self.progress = progress
         self.ctx = RunContext(out_dir=Path(out_dir).expanduser() if out_dir is not None else None,
-                              base_dir=graph.base_dir)
+                              base_dir=graph.base_dir, path_guard=path_guard)
         self.max_frames = max_frames
         self.values: dict[str, dict[str, Any]] = {}
         self.keys: dict[str, dict[str, str | None]] = {}
@@ -143,7 +144,7 @@ class _Execution:
         self.dead[nid] = root
 
     def _call(self, nid: str, fn: Callable[..., Any], inputs: dict[str, Any], frame: int | None = None) -> Any:
-        token = set_run_context(RunContext(self.ctx.out_dir, self.ctx.base_dir, nid, frame))
+        token = set_run_context(dataclasses.replace(self.ctx, node_id=nid, frame_index=frame))
         try:
             return fn(**inputs)
         finally:
@@ -180,7 +181,7 @@ class _Execution:
                 self._fed_value(nid)
                 return
             inputs = self._check_inputs(nid, inputs)
-            token = set_run_context(RunContext(self.ctx.out_dir, self.ctx.base_dir, nid, None))
+            token = set_run_context(dataclasses.replace(self.ctx, node_id=nid))
             try:
                 extra = spec.cache_key(params) if spec.cache_key is not None else None
             finally:
@@ -337,7 +338,7 @@ def _prepare(graph: "Graph", params: Mapping[str, Any] | None) -> "Graph":
 def run_graph(graph: "Graph", outputs: list[Any] | None = None, *, feed: Mapping[str, Any] | None = None,
               params: Mapping[str, Any] | None = None, progress: ProgressCallback | None = None,
               cache: ResultCache | bool | None = True, out_dir: Any = None, max_frames: int | None = None,
-              raise_on_error: bool = False) -> RunReport:
+              raise_on_error: bool = False, path_guard: Callable[[Any, str], Any] | None = None) -> RunReport:
     """Validate and run ``graph``; returns the :class:`RunReport`.
 
     ``outputs``: node ids or "node.port" to compute and report (default: the graph's
@@ -348,8 +349,10 @@ def run_graph(graph: "Graph", outputs: list[Any] | None = None, *, feed: Mapping
     ``cache``: True (the process-wide cache), False, or a ResultCache. ``out_dir``: where
     relative output paths go. ``max_frames``: stop a video stream early.
     ``raise_on_error``: raise :class:`GraphRunError` when a node failed.
+    ``path_guard(path, "read" | "write")``: called for every file a node resolves through
+    ``input_path`` / ``output_path``; raise in it to refuse (e.g. outside allowed folders).
     """
-    ex = _Execution(_prepare(graph, params), outputs, feed, progress, cache, out_dir, max_frames)
+    ex = _Execution(_prepare(graph, params), outputs, feed, progress, cache, out_dir, max_frames, path_guard)
     for _ in ex.frames():
         pass
     report = ex.report()
@@ -361,10 +364,11 @@ def run_graph(graph: "Graph", outputs: list[Any] | None = None, *, feed: Mapping
 def stream_graph(graph: "Graph", outputs: list[Any] | None = None, *, feed: Mapping[str, Any] | None = None,
                  params: Mapping[str, Any] | None = None, progress: ProgressCallback | None = None,
                  cache: ResultCache | bool | None = True, out_dir: Any = None, max_frames: int | None = None,
-                 raise_on_error: bool = True) -> Iterator[dict[str, Any]]:
+                 raise_on_error: bool = True, path_guard: Callable[[Any, str], Any] | None = None
+                 ) -> Iterator[dict[str, Any]]:
     """Like :func:`run_graph` but yields ``{output: value}`` after every frame (once for an
     image graph). With ``raise_on_error`` a failed node raises :class:`GraphRunError` at the end."""
-    ex = _Execution(_prepare(graph, params), outputs, feed, progress, cache, out_dir, max_frames)
+    ex = _Execution(_prepare(graph, params), outputs, feed, progress, cache, out_dir, max_frames, path_guard)
     yield from ex.frames()
     report = ex.report()
     if raise_on_error and not report.ok:

@@ -409,6 +409,9 @@ class RunContext:
     base_dir: Path | None = None
     node_id: str | None = None
     frame_index: int | None = None
+    path_guard: Callable[[Path, str], Any] | None = None
+    """Called as ``guard(path, "read" | "write")`` by :func:`input_path` / :func:`output_path`;
+    raises to refuse a path (agent tools confine graphs to allowed folders this way)."""
 
 
 _CONTEXT: contextvars.ContextVar[RunContext] = contextvars.ContextVar("sam_compose_run_context", default=RunContext())
@@ -431,7 +434,7 @@ def reset_run_context(token: contextvars.Token) -> None:
 def output_path(path: str | os.PathLike) -> Path:
     """Where a node should write ``path``: relative paths go under ``--out DIR`` (or the
     current directory); ``{frame}`` in the name is replaced by the frame index in a
-    stream. Parent folders are created."""
+    stream. Parent folders are created. The run's ``path_guard`` may refuse the path."""
     text = os.fspath(path)
     idx = run_context().frame_index
     if "{frame" in text:
@@ -439,6 +442,9 @@ def output_path(path: str | os.PathLike) -> Path:
     p = Path(text).expanduser()
     if not p.is_absolute() and run_context().out_dir is not None:
         p = run_context().out_dir / p
+    guard = run_context().path_guard
+    if guard is not None:
+        guard(p, "write")
     p.parent.mkdir(parents=True, exist_ok=True)
     return p
 
@@ -449,7 +455,11 @@ def input_path(path: str | os.PathLike) -> str:
     p = Path(text).expanduser()
     base = run_context().base_dir
     if not p.is_absolute() and not p.exists() and base is not None and (base / p).exists():
-        return str(base / p)
+        p = base / p
+        text = str(p)
+    guard = run_context().path_guard
+    if guard is not None:
+        guard(p, "read")
     return str(p) if text.startswith("~") else text
 
 
