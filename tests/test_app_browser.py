@@ -1,0 +1,165 @@
+"""The demo in a real headless browser: Playwright driving Debian's Chromium (/usr/bin/chromium).
+
+One server and one browser per module. The tests load the page, pick an example photo,
+click on the object and check the returned overlay pixel by pixel; two browser contexts
+(two sessions) click at once and must not see each other's points.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import socket
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = os.environ.get("SAM_COMPOSE_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+TIMEOUT_MS = 90_000
+
+if not os.path.exists(CHROMIUM):  # CI installs it (apt-get install -y chromium)
+    pytest.skip(f"Chromium not found at {CHROMIUM}; install it with `apt-get install -y chromium`",
+                allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server():
+    from sam_compose.app import build_app
+
+    demo = build_app("opencv")
+    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=_free_port(), prevent_thread_lock=True,
+                            quiet=True, show_error=True)
+    yield url
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def _open(browser, url):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(url)
+    page.wait_for_selector("#example-chelsea")
+    return context, page
+
+
+def _status(page) -> str:
+    return page.inner_text("#status")
+
+
+def _wait_status(page, text: str) -> str:
+    page.wait_for_function("t => document.querySelector('#status').innerText.includes(t)", arg=text,
+                           timeout=TIMEOUT_MS)
+    return _status(page)
+
+
+def _load_example(page, name: str) -> None:
+    page.click(f"#example-{name}")
+    _wait_status(page, f"Loaded sample:{name}")
+    page.wait_for_selector("#result-image img")
+
+
+def _click_image(page, fx: float, fy: float) -> None:
+    img = page.locator("#result-image img")
+    box = img.bounding_box()
+    img.click(position={"x": box["width"] * fx, "y": box["height"] * fy})
+
+
+def _result_pixels(page) -> np.ndarray:
+    from PIL import Image
+
+    src = page.locator("#result-image img").get_attribute("src")
+    body = page.request.get(src).body()
+    return np.asarray(Image.open(io.BytesIO(body)).convert("RGB"))
+
+
+def _wait_new_result(page, old_src: str | None) -> None:
+    page.wait_for_function(
+        "old => { const i = document.querySelector('#result-image img'); return i && i.src && i.src !== old; }",
+        arg=old_src or "", timeout=TIMEOUT_MS)
+
+
+def test_pick_example_click_object_and_see_the_overlay(browser, server):
+    from sam_compose.samples import sample_image
+    from sam_compose.visualize import colour
+
+    context, page = _open(browser, server)
+    try:
+        _load_example(page, "chelsea")
+        original = sample_image("chelsea")
+        before = _result_pixels(page)
+        assert before.shape == original.shape
+        assert np.abs(before.astype(int) - original.astype(int)).max() <= 2  # plain photo before any click
+        old_src = page.locator("#result-image img").get_attribute("src")
+        _click_image(page, 0.45, 0.5)  # the cat's left eye region
+        status = _wait_status(page, "mask(s)")
+        assert "1 point(s) (+1/-0)" in status and "ms" in status  # latency is shown
+        _wait_new_result(page, old_src)
+        after = _result_pixels(page).astype(np.float32)
+        changed = np.abs(after - original.astype(np.float32)).max(axis=2) > 8
+        assert changed.mean() > 0.005, "the overlay shows no mask"
+        # most changed pixels are the photo tinted half-way towards the first palette colour
+        expected = original.astype(np.float32) * 0.5 + np.array(colour(0), np.float32) * 0.5
+        tinted = (np.abs(after - expected).max(axis=2) <= 3) & changed
+        assert tinted.sum() > 0.6 * changed.sum()
+        # the tint is where we clicked
+        h, w = original.shape[:2]
+        ys, xs = np.nonzero(tinted)
+        assert abs(np.median(xs) - 0.45 * w) < 0.2 * w and abs(np.median(ys) - 0.5 * h) < 0.2 * h
+    finally:
+        context.close()
+
+
+def test_two_sessions_at_once_do_not_see_each_others_points(browser, server):
+    ctx_a, page_a = _open(browser, server)
+    ctx_b, page_b = _open(browser, server)
+    try:
+        page_a.click("#example-chelsea")
+        page_b.click("#example-chelsea")
+        _wait_status(page_a, "Loaded sample:chelsea")
+        _wait_status(page_b, "Loaded sample:chelsea")
+        page_a.wait_for_selector("#result-image img")
+        page_b.wait_for_selector("#result-image img")
+        _click_image(page_a, 0.45, 0.5)
+        _click_image(page_b, 0.7, 0.5)
+        _wait_status(page_a, "1 point(s)")
+        _wait_status(page_b, "1 point(s)")
+        page_a.get_by_label("negative point").check()
+        _click_image(page_a, 0.1, 0.1)
+        status_a = _wait_status(page_a, "2 point(s) (+1/-1)")
+        status_b = _status(page_b)
+        assert "1 point(s) (+1/-0)" in status_b, status_b  # B never saw A's second point
+        assert "2 point(s)" in status_a
+    finally:
+        ctx_a.close()
+        ctx_b.close()
+
+
+def test_click_before_any_upload_shows_a_friendly_message(browser, server):
+    context, page = _open(browser, server)
+    try:
+        page.click("#automatic")
+        page.get_by_text("no image yet").first.wait_for(timeout=TIMEOUT_MS)
+        # the page keeps working afterwards
+        _load_example(page, "coins")
+        assert "Loaded sample:coins" in _status(page)
+    finally:
+        context.close()
