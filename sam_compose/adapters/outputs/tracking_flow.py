@@ -46,6 +46,8 @@ __all__ = ["FlowTracker"]
 LOGIT_SCALE = 10.0
 HIST_BINS = (30, 32)
 HIST_RANGES = [0, 180, 0, 256]
+DIS_PRESETS = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
+               "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
 
 
 @dataclass
@@ -112,27 +114,35 @@ class FlowTracker(Tracker):
     Args:
         engine: engine spec for ``sam_compose.shared_engine`` (default ``"opencv"``), an
             Engine instance, or None for flow only (objects must then be given as masks).
-        flow: ``"dis"`` (OpenCV DIS, default) or ``"farneback"``.
+        flow: ``"dis"`` (OpenCV DIS, default) or ``"farneback"``; ``flow_preset``: DIS speed
+            preset (``ultrafast``, ``fast``, ``medium``).
         flow_max_side: flow is computed on frames downscaled to this longest side.
         accept_iou: the engine's mask replaces the carried one when their IoU reaches this.
         lost_area_ratio, min_area, lost_score, patience: loss detection (module docstring).
         reacquire: look for lost objects in new frames; ``reacquire_distance`` is the
             largest Bhattacharyya distance between colour histograms that counts as a match.
+        photometric_threshold: a carried pixel keeps its label only when its colour is within
+            this many levels (0-255, largest channel difference) of where the flow says it
+            came from; this drops pixels uncovered behind a moving object.
         keep_logits: attach (N, 256, 256) logits to each result (feed back as prompts).
     """
 
     name = "flow"
 
-    def __init__(self, engine: Any = "opencv", *, flow: str = "dis", flow_max_side: int = 480,
+    def __init__(self, engine: Any = "opencv", *, flow: str = "dis", flow_preset: str = "medium", flow_max_side: int = 480,
                  accept_iou: float = 0.5, lost_area_ratio: float = 0.2, min_area: int = 12,
                  lost_score: float = 0.3, patience: int = 3, reacquire: bool = True,
-                 reacquire_distance: float = 0.45, keep_logits: bool = True) -> None:
+                 reacquire_distance: float = 0.45, photometric_threshold: int = 40,
+                 keep_logits: bool = True) -> None:
         super().__init__()
         if flow not in ("dis", "farneback"):
             raise InputError(f"flow must be 'dis' or 'farneback', got {flow!r}")
         for name, v in (("accept_iou", accept_iou), ("lost_area_ratio", lost_area_ratio), ("lost_score", lost_score)):
             if not 0.0 <= float(v) <= 1.0:
                 raise InputError(f"{name} must be in [0, 1], got {v}")
+        if flow_preset not in DIS_PRESETS:
+            raise InputError(f"flow_preset must be one of {', '.join(DIS_PRESETS)}, got {flow_preset!r}")
+        self.flow_preset = flow_preset
         if flow_max_side < 16:
             raise InputError(f"flow_max_side must be at least 16 pixels, got {flow_max_side}")
         if isinstance(engine, str):
@@ -150,11 +160,14 @@ class FlowTracker(Tracker):
         self.reacquire = bool(reacquire)
         self.reacquire_distance = float(reacquire_distance)
         self.keep_logits = bool(keep_logits)
+        self.photometric_threshold = int(photometric_threshold)
         self._reset_state()
 
     def _reset_state(self) -> None:
         self._tracks: dict[int, _Track] = {}
         self._prev_gray: np.ndarray | None = None
+        self._prev_frame: np.ndarray | None = None
+        self._grid: tuple[np.ndarray, np.ndarray] | None = None
         self._dis: Any = None
 
     def add(self, objects: Any, ids: Any = None) -> list[int]:
@@ -181,13 +194,15 @@ class FlowTracker(Tracker):
             prev = cv2.resize(prev, size, interpolation=cv2.INTER_AREA)
         if self.flow == "dis":
             if self._dis is None:
-                self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+                self._dis = cv2.DISOpticalFlow_create(DIS_PRESETS[self.flow_preset])
             flow = self._dis.calc(cur, prev, None)
         else:
             flow = cv2.calcOpticalFlowFarneback(cur, prev, None, 0.5, 4, 15, 3, 5, 1.2, 0)
         if s < 1.0:
             flow = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR) / s
-        gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+        if self._grid is None or self._grid[0].shape != (h, w):
+            self._grid = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+        gx, gy = self._grid
         return gx + flow[..., 0], gy + flow[..., 1], flow
 
     # --- appearance ---------------------------------------------------------------------------
@@ -199,13 +214,24 @@ class FlowTracker(Tracker):
         total = float(hist.sum())
         return (hist / total).astype(np.float32) if total > 0 else None
 
+    def _backproject(self, hsv: np.ndarray, t: _Track) -> np.ndarray:
+        scaled = (t.hist * (255.0 / max(float(t.hist.max()), 1e-9))).astype(np.float32)
+        return cv2.calcBackProject([hsv], [0, 1], scaled, HIST_RANGES, 1)
+
+    def _snap(self, hsv: np.ndarray, t: _Track, carried: np.ndarray) -> tuple[np.ndarray, float]:
+        """Flow-only refinement: keep the pixels near the carried mask that have the object's colours."""
+        if t.hist is None:
+            return carried, 1.0
+        band = cv2.dilate(carried.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+        snapped = band & (self._backproject(hsv, t) >= 32)
+        agreement = mask_iou(snapped, carried)
+        return (snapped, agreement) if agreement >= self.accept_iou else (carried, agreement)
+
     def _find(self, t: _Track, hsv: np.ndarray, taken: np.ndarray) -> np.ndarray | None:
         """The region of ``hsv`` that best matches lost track ``t``'s colours, or None."""
         if t.hist is None:
             return None
-        scaled = (t.hist * (255.0 / max(float(t.hist.max()), 1e-9))).astype(np.float32)
-        bp = cv2.calcBackProject([hsv], [0, 1], scaled, HIST_RANGES, 1)
-        cand = (bp >= 32) & ~taken
+        cand = (self._backproject(hsv, t) >= 32) & ~taken
         cand = cv2.morphologyEx(cand.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
         n, labels, stats, _ = cv2.connectedComponentsWithStats(cand, connectivity=8)
         best, best_d = None, self.reacquire_distance
@@ -303,9 +329,14 @@ class FlowTracker(Tracker):
         soft: dict[int, np.ndarray] = {}
         if moving and self._prev_gray is not None:
             mx, my, _ = self._backward_maps(gray)
+            # photometric check: a pixel whose colour differs from where the flow says it came
+            # from was just uncovered (or the flow is wrong there); it inherits no label
+            src = cv2.remap(self._prev_frame, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            err = cv2.absdiff(frame, src).max(axis=2)
+            valid = (err <= self.photometric_threshold).astype(np.float32)
             for t in moving:
                 soft[t.obj_id] = cv2.remap(t.mask.astype(np.float32), mx, my, cv2.INTER_LINEAR,
-                                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+                                           borderMode=cv2.BORDER_CONSTANT, borderValue=0) * valid
         else:
             for t in moving:
                 soft[t.obj_id] = t.mask.astype(np.float32)
@@ -325,7 +356,10 @@ class FlowTracker(Tracker):
         scores: dict[int, float] = {}
         for k in carried:
             final[k], scores[k] = carried[k], 1.0
-        if self.engine is not None:
+        if self.engine is None:
+            for k in refine_ids:
+                final[k], scores[k] = self._snap(hsv, self._tracks[k], carried[k])
+        else:
             for k, seg in zip(refine_ids, segs[: len(prompts)]):
                 final[k], scores[k] = self._fuse(seg, carried[k], self._predicted_box(self._tracks[k], carried[k]))
         strength = dict(soft)
@@ -415,6 +449,7 @@ class FlowTracker(Tracker):
                 reacquired.append(t.obj_id)
 
         self._prev_gray = gray
+        self._prev_frame = frame
         if self.engine is not None:
             _forget_frame(self.engine, frame)
         visible = sorted(k for k, t in self._tracks.items() if not t.lost)

@@ -1,0 +1,125 @@
+"""Tracking nodes: ``track`` (stateful, once per frame) and ``synthetic_video`` (a test stream).
+
+Thin wrappers over :mod:`sam_compose.adapters.outputs.tracking`; see docs/tracking.md.
+Example graph (demos/tracking/track_synthetic.json)::
+
+    "video": {"type": "synthetic_video", "params": {"kind": "motion"}},
+    "boxes": {"type": "box_prompt", "params": {"boxes": [[10, 22, 50, 51]]}},
+    "track": {"type": "track", "inputs": {"image": "video", "prompts": "boxes"},
+              "params": {"save": "tracks", "formats": "coco,mot,png,mp4"}}
+
+``prompts`` / ``masks`` start objects on the first frame the node sees (later values are
+ignored, so a static prompt node can feed a stream); ``gaze`` fixations start and refresh
+tracks on the frames they fall on.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import numpy as np
+
+from ..errors import InputError
+from .api import Param, frame_index, node, output_path
+from .ports import Gaze, Image, Masks, Prompts, Video
+
+
+def _fixations(gaze: Any) -> list[Any]:
+    """A list of fixations from Gaze (GazeSamples are run through detect_fixations)."""
+    if gaze is None:
+        return []
+    if hasattr(gaze, "t") and hasattr(gaze, "x"):  # GazeSamples
+        from ..adapters.prompts.gaze import detect_fixations
+
+        return list(detect_fixations(gaze))
+    if isinstance(gaze, (list, tuple)):
+        return list(gaze)
+    return [gaze]
+
+
+@node("track", category="outputs", stateful=True,
+      description="Track objects through a video stream with stable ids; optionally write COCO RLE, MOT CSV, PNGs and an overlay MP4.")
+class TrackNode:
+    """One tracker per stream; called once per frame with that frame."""
+
+    def __init__(self, *,
+                 engine: str = Param("opencv", description="flow tracker: engine that re-segments (opencv, a SAM spec, "
+                                                           "or 'none' for flow only); sam2 tracker: the SAM 2 model"),
+                 tracker: str = Param("flow", choices=("flow", "sam2"), description="weight-free flow tracker or SAM 2 video"),
+                 fps: float = Param(25.0, gt=0, description="frame rate, for gaze timing and the overlay video"),
+                 gaze_t0: float | None = Param(None, description="gaze clock time of the first frame (default: first fixation's recording start)"),
+                 save: str | None = Param(None, description="folder for tracks.json / tracks_mot.csv / masks/ / overlay.mp4 "
+                                                            "(relative paths go under --out)"),
+                 formats: str = Param("coco,mot,png", description="comma-separated outputs: coco, mot, png, mp4")) -> None:
+        from ..adapters.outputs.tracking import make_tracker
+
+        self.tracker = make_tracker(tracker, engine=None if engine.strip().lower() == "none" else engine)
+        self.fps = float(fps)
+        self.gaze_t0 = gaze_t0
+        self.started = False
+        self.last: Any = None
+        self.sinks: dict[str, Any] = {}
+        if save:
+            from ..adapters.outputs.tracking_io import TRACK_FORMATS, _sinks
+
+            fmts = [f.strip() for f in formats.split(",") if f.strip()]
+            bad = sorted(set(fmts) - set(TRACK_FORMATS))
+            if bad or not fmts:
+                raise InputError(f"track: formats must be a comma-separated subset of {', '.join(TRACK_FORMATS)}, got {formats!r}")
+            self.sinks = _sinks(output_path(save), fmts, self.fps)
+        self._gaze_at: dict[int, list[Any]] | None = None
+        self._frame = 0
+
+    def __call__(self, image: Image, prompts: Prompts | None = None, masks: Masks | None = None,
+                 gaze: Gaze | None = None) -> Masks:
+        from ..adapters.outputs.tracking_gaze import apply_fixations, fixations_by_frame
+
+        idx = frame_index()
+        idx = self._frame if idx is None else idx
+        if not self.started:
+            self.started = True
+            if masks is not None and len(masks):
+                self.tracker.add(masks)
+            if prompts:
+                self.tracker.add(prompts)
+            fix = _fixations(gaze)
+            if fix:
+                t0 = self.gaze_t0
+                if t0 is None:  # a recording starts with the video; bare fixations count from frame 0
+                    t = getattr(gaze, "t", None)
+                    t0 = float(t[0]) if t is not None and len(t) else 0.0
+                self._gaze_at = fixations_by_frame(fix, self.fps, start_frame=0, t0=t0)
+            if not self.tracker.ids and not self._gaze_at:
+                raise InputError("track: nothing to track on the first frame; wire prompts, masks or gaze into the node")
+        if self._gaze_at and idx in self._gaze_at:
+            apply_fixations(self.tracker, self._gaze_at.pop(idx), self.last)
+        res = self.tracker.step(image)
+        res.data["frame"] = idx
+        for s in self.sinks.values():
+            s.write(idx, res, image)
+        self.last = res
+        self._frame += 1
+        return res
+
+    def close(self) -> None:
+        for s in self.sinks.values():
+            s.close()
+        self.sinks = {}
+
+
+@node("synthetic_video", category="inputs", cacheable=False,
+      description="A synthetic test video (moving, scaling, crossing or leaving objects, an occluder), for demos and tests.")
+def synthetic_video_node(*, kind: str = Param("motion", choices=("motion", "cross", "exit", "late"),
+                                                description="scenario (see docs/tracking.md)"),
+                         frames: int = Param(30, ge=2, le=1000, description="number of frames"),
+                         width: int = Param(160, ge=16, le=4096, description="frame width"),
+                         height: int = Param(120, ge=16, le=4096, description="frame height"),
+                         seed: int = Param(0, description="random seed")) -> Video:
+    from ..adapters.outputs.tracking_synth import synthetic_video
+
+    video = synthetic_video(kind, n_frames=frames, size=(height, width), seed=seed)
+
+    def stream() -> Iterator[np.ndarray]:
+        yield from video.frames
+
+    return stream()
