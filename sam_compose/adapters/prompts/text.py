@@ -1,0 +1,388 @@
+"""Text prompts: find the regions a phrase describes and turn them into SAM prompts.
+
+Pipeline (:func:`select_regions`, used by :func:`text_to_prompts` and :func:`text_to_masks`):
+
+1. **phrases**: ``"cat, dog"`` is two phrases (split on ``,`` ``;`` ``|`` and new lines);
+   a phrase starting with ``-`` (or passed in ``negative=``) is a negative phrase;
+   leading articles are dropped; empty text or only stopwords raise :class:`PromptError`.
+2. **region proposals**: the engine's automatic masks (``proposals="masks"``), a
+   multi-scale box grid (``"grid"``), or both; ``"auto"`` uses masks when an engine is
+   given (falling back to the grid when it finds nothing) and the grid otherwise.
+3. **crops**: each region's box, squared and enlarged by ``context``; pixels outside a
+   mask region are blurred (``background="blur"``), greyed (``"mask"``) or kept (``"none"``).
+4. **scores**: ``scorer(crops, phrases) -> (N, P)`` similarities; by default CLIP
+   (:mod:`.clip`: batched image embeddings, text embeddings averaged over prompt
+   templates, cosine similarity). Any callable with that signature can be injected.
+5. **selection**: per phrase, a softmax over the regions (``logit_scale`` x similarity)
+   gives each region a normalised score; a region goes to the positive phrase it
+   matches best, and is never selected when a negative phrase matches it at least as
+   well; the ``top_k`` best regions per phrase whose score reaches ``threshold``
+   are kept (overlapping picks are suppressed).
+
+Each selected region becomes a ``Prompt(box=region box, points=[positive point inside])``
+with ``data = {"adapter": "text", "phrase", "score", "similarity", "rank", "proposal"}``.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import cv2
+import numpy as np
+
+from ...errors import PromptError
+from ...geometry import mask_iou
+from ...image_io import load_image
+from ...types import Prompt
+
+__all__ = ["text_to_prompts", "text_to_masks", "select_regions", "parse_phrases", "propose_regions",
+           "crop_regions", "Region", "Selection", "Scorer"]
+
+Scorer = Callable[[Sequence[np.ndarray], Sequence[str]], np.ndarray]
+"""``scorer(crops, phrases) -> (len(crops), len(phrases))`` similarities, higher = better,
+on CLIP's cosine scale (about -1..1; the softmax over regions multiplies by ``logit_scale``)."""
+
+STOPWORDS = frozenset(
+    "a an the this that these those some any of in on at to for from with by and or but is are was were be "
+    "it its my your our their his her there here please find show me segment select all every one".split()
+)
+_ARTICLES = ("a ", "an ", "the ")
+GREY = (124, 116, 104)  # CLIP's mean pixel: a background that carries no content
+
+
+@dataclass
+class Region:
+    """A candidate region: ``box`` xyxy pixels, optional (H, W) bool ``mask``, where it came from."""
+
+    box: np.ndarray
+    mask: np.ndarray | None
+    proposal: str
+    index: int
+    logits: np.ndarray | None = None
+
+
+@dataclass
+class Selection:
+    """A region chosen for a phrase, with its normalised ``score`` and raw ``similarity``."""
+
+    region: Region
+    phrase: str
+    score: float
+    similarity: float
+    rank: int
+
+
+def parse_phrases(text: str | Sequence[str], negative: str | Sequence[str] | None = None) -> tuple[list[str], list[str]]:
+    """Split text into (positive, negative) phrases; raise :class:`PromptError` when none is usable."""
+    if text is None:
+        raise PromptError("no text given: describe the object, e.g. 'a red mug'")
+    raw = [text] if isinstance(text, str) else list(text)
+    pieces = [p for t in raw for p in re.split(r"[,;|\n]+", str(t))]
+    neg_raw = [] if negative is None else ([negative] if isinstance(negative, str) else list(negative))
+    neg_pieces = [p for t in neg_raw for p in re.split(r"[,;|\n]+", str(t))]
+    pos: list[str] = []
+    neg: list[str] = []
+    only_stop: list[str] = []
+    for piece, is_neg in [(p, False) for p in pieces] + [(p, True) for p in neg_pieces]:
+        phrase = " ".join(piece.split())
+        if phrase.startswith("-"):
+            phrase, is_neg = phrase[1:].strip(), True
+        if not phrase:
+            continue
+        words = re.findall(r"[\w']+", phrase.lower())
+        if not words or all(w in STOPWORDS for w in words):
+            only_stop.append(phrase)
+            continue
+        low = phrase.lower()
+        for art in _ARTICLES:
+            if low.startswith(art):
+                phrase = phrase[len(art):].strip()
+                break
+        target = neg if is_neg else pos
+        if phrase not in target:
+            target.append(phrase)
+    if not pos:
+        if only_stop:
+            raise PromptError(
+                f"text {', '.join(repr(p) for p in only_stop)} has only stopwords; name the object, e.g. 'a red mug'"
+            )
+        if neg:
+            raise PromptError("only negative phrases given; add what to find, e.g. 'cat, -dog'")
+        raise PromptError("text is empty: describe the object, e.g. 'a red mug' (several: 'cat, dog')")
+    return pos, neg
+
+
+# --- proposals --------------------------------------------------------------------------
+def _grid_boxes(size: tuple[int, int], scales: Sequence[int]) -> list[np.ndarray]:
+    h, w = size
+    boxes = []
+    for n in scales:
+        n = int(n)
+        if n < 1:
+            continue
+        bw, bh = w / n, h / n
+        steps = 2 * n - 1  # windows overlap by half
+        for j in range(steps):
+            for i in range(steps):
+                x0, y0 = i * bw / 2, j * bh / 2
+                boxes.append(np.array([x0, y0, min(x0 + bw, w), min(y0 + bh, h)], dtype=np.float32))
+    return boxes
+
+
+def propose_regions(image: np.ndarray, *, engine: Any = None, proposals: str = "auto",
+                    grid_scales: Sequence[int] = (1, 2, 3), max_regions: int = 48,
+                    min_area: float = 0.002, max_area: float = 0.95,
+                    generate_params: dict[str, Any] | None = None) -> list[Region]:
+    """Candidate regions of an (H, W, 3) image: the engine's automatic masks and/or a box grid.
+
+    Masks smaller than ``min_area`` or larger than ``max_area`` (fractions of the image)
+    are dropped, near-duplicates (IoU > 0.9) merged, and at most ``max_regions`` kept
+    (largest score x sqrt(area) first). The grid has, for each n in ``grid_scales``,
+    (2n - 1)^2 windows of 1/n of the image overlapping by half (n = 1, 2, 3: 35 boxes).
+    """
+    if proposals not in ("auto", "masks", "grid", "both"):
+        raise PromptError(f"proposals must be 'auto', 'masks', 'grid' or 'both', got {proposals!r}")
+    size = (int(image.shape[0]), int(image.shape[1]))
+    regions: list[Region] = []
+    use_masks = proposals in ("masks", "both") or (proposals == "auto" and engine is not None)
+    if use_masks:
+        if engine is None:
+            raise PromptError(f"proposals={proposals!r} needs an engine for automatic masks; pass engine=... or use 'grid'")
+        if isinstance(engine, str):
+            from ... import shared_engine
+
+            engine = shared_engine(engine)
+        params = dict(generate_params or {})
+        res = engine.generate(image, **params)
+        total = float(size[0] * size[1])
+        order = np.argsort(-(res.scores * np.sqrt(res.areas.astype(np.float64))), kind="stable")
+        kept: list[int] = []
+        for i in order:
+            frac = res.areas[i] / total
+            if frac < min_area or frac > max_area:
+                continue
+            if any(mask_iou(res.masks[i], res.masks[k]) > 0.9 for k in kept):
+                continue
+            kept.append(int(i))
+            if len(kept) >= max_regions:
+                break
+        for i in kept:
+            regions.append(Region(box=res.boxes[i].astype(np.float32), mask=res.masks[i], proposal="masks",
+                                  index=len(regions), logits=None if res.logits is None else res.logits[i]))
+    if proposals in ("grid", "both") or (proposals == "auto" and not regions):
+        for b in _grid_boxes(size, grid_scales):
+            regions.append(Region(box=b, mask=None, proposal="grid", index=len(regions)))
+    if not regions:
+        raise PromptError("no region proposals: the engine found no masks and the grid is empty (check grid_scales)")
+    return regions
+
+
+def crop_regions(image: np.ndarray, regions: Sequence[Region], *, background: str = "blur",
+                 context: float = 0.1) -> list[np.ndarray]:
+    """One square (s, s, 3) uint8 crop per region, background handled as described above."""
+    if background not in ("blur", "mask", "none"):
+        raise PromptError(f"background must be 'blur', 'mask' or 'none', got {background!r}")
+    h, w = image.shape[:2]
+    blurred = None
+    crops = []
+    for r in regions:
+        x0, y0, x1, y1 = (float(v) for v in r.box)
+        side = max(x1 - x0, y1 - y0) * (1.0 + 2.0 * context)
+        side = max(side, 8.0)
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+        sx0, sy0 = int(round(cx - side / 2)), int(round(cy - side / 2))
+        s = int(round(side))
+        src = image
+        if r.mask is not None and background != "none":
+            if background == "blur":
+                if blurred is None:
+                    blurred = cv2.GaussianBlur(image, (0, 0), max(3.0, 0.02 * max(h, w)))
+                fill = blurred
+            else:
+                fill = np.empty_like(image)
+                fill[:] = GREY
+            src = np.where(r.mask[..., None], image, fill)
+        crop = np.empty((s, s, 3), np.uint8)
+        crop[:] = GREY
+        ix0, iy0, ix1, iy1 = max(sx0, 0), max(sy0, 0), min(sx0 + s, w), min(sy0 + s, h)
+        if ix1 > ix0 and iy1 > iy0:
+            crop[iy0 - sy0:iy1 - sy0, ix0 - sx0:ix1 - sx0] = src[iy0:iy1, ix0:ix1]
+        crops.append(crop)
+    return crops
+
+
+# --- selection --------------------------------------------------------------------------
+def _box_iou(a: np.ndarray, b: np.ndarray) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return float(inter / union) if union > 0 else 0.0
+
+
+def _overlap(a: Region, b: Region) -> float:
+    if a.mask is not None and b.mask is not None:
+        return mask_iou(a.mask, b.mask)
+    return _box_iou(a.box, b.box)
+
+
+def _resolve_scorer(clip: Any, scorer: Scorer | None) -> tuple[Scorer, float]:
+    if scorer is not None:
+        if not callable(scorer):
+            raise PromptError(f"scorer must be a callable scorer(crops, phrases) -> (N, P), got {type(scorer).__name__}")
+        return scorer, float(getattr(scorer, "logit_scale", 100.0))
+    from .clip import ClipScorer, shared_clip
+
+    if isinstance(clip, ClipScorer):
+        return clip, clip.logit_scale
+    if clip is None or isinstance(clip, str):
+        sc = shared_clip(clip)
+        return sc, sc.logit_scale
+    if callable(clip):
+        return clip, float(getattr(clip, "logit_scale", 100.0))
+    raise PromptError(f"clip must be a ClipScorer, a spec string such as 'ViT-B-32:laion2b_s34b_b79k' or None, "
+                      f"got {type(clip).__name__}")
+
+
+def select_regions(
+    image: Any,
+    text: str | Sequence[str],
+    *,
+    engine: Any = None,
+    clip: Any = None,
+    scorer: Scorer | None = None,
+    negative: str | Sequence[str] | None = None,
+    top_k: int = 1,
+    threshold: float | None = None,
+    proposals: str = "auto",
+    background: str = "blur",
+    context: float = 0.1,
+    grid_scales: Sequence[int] = (1, 2, 3),
+    max_regions: int = 48,
+    generate_params: dict[str, Any] | None = None,
+    logit_scale: float | None = None,
+) -> list[Selection]:
+    """The regions that match ``text``, best first within each phrase (see the module docstring)."""
+    img = load_image(image)
+    pos, neg = parse_phrases(text, negative)
+    if int(top_k) < 1:
+        raise PromptError(f"top_k must be at least 1, got {top_k}")
+    if threshold is not None and not 0.0 <= float(threshold) <= 1.0:
+        raise PromptError(f"threshold is a normalised score in 0..1, got {threshold}")
+    score_fn, scale = _resolve_scorer(clip, scorer)  # load CLIP first: fail fast when weights are missing
+    scale = float(logit_scale) if logit_scale is not None else scale
+    regions = propose_regions(img, engine=engine, proposals=proposals, grid_scales=grid_scales,
+                              max_regions=max_regions, generate_params=generate_params)
+    crops = crop_regions(img, regions, background=background, context=context)
+    phrases = pos + neg
+    sims = np.asarray(score_fn(crops, phrases), dtype=np.float64)
+    if sims.shape != (len(regions), len(phrases)):
+        raise PromptError(f"scorer returned shape {sims.shape}, expected ({len(regions)}, {len(phrases)}) "
+                          "(one row per crop, one column per phrase)")
+    if not np.isfinite(sims).all():
+        raise PromptError("scorer returned NaN or infinite similarities")
+    z = scale * (sims - sims.max(axis=0, keepdims=True))
+    probs = np.exp(z) / np.exp(z).sum(axis=0, keepdims=True)  # softmax over regions, per phrase
+    n_pos = len(pos)
+    owner = np.argmax(sims[:, :n_pos], axis=1)  # each region belongs to the positive phrase it matches best
+    best_pos = sims[np.arange(len(regions)), owner]
+    # ... unless a negative phrase matches it at least as well
+    blocked = sims[:, n_pos:].max(axis=1) >= best_pos if neg else np.zeros(len(regions), dtype=bool)
+    out: list[Selection] = []
+    for p, phrase in enumerate(pos):
+        order = [int(i) for i in np.argsort(-probs[:, p], kind="stable") if owner[i] == p and not blocked[i]]
+        picked: list[int] = []
+        for i in order:
+            if threshold is not None and probs[i, p] < float(threshold):
+                break
+            if any(_overlap(regions[i], regions[k]) > 0.5 for k in picked):
+                continue
+            picked.append(i)
+            if len(picked) >= int(top_k):
+                break
+        if not picked:
+            why = "a negative or another phrase matches every region better" if not order else \
+                f"no region reaches threshold={threshold}"
+            warnings.warn(f"text {phrase!r}: nothing selected ({why})", stacklevel=2)
+        for rank, i in enumerate(picked):
+            out.append(Selection(regions[i], phrase, float(probs[i, p]), float(sims[i, p]), rank))
+    return out
+
+
+def _prompt_for(sel: Selection, negative: list[str], points: int) -> Prompt:
+    from .masks import _interior_points
+
+    r = sel.region
+    if r.mask is not None and points > 0:
+        pts = _interior_points(r.mask, points)
+    elif points > 0:
+        x0, y0, x1, y1 = (float(v) for v in r.box)
+        pts = np.array([[(x0 + x1) / 2, (y0 + y1) / 2]], dtype=np.float32)
+    else:
+        pts = None
+    data: dict[str, Any] = {"adapter": "text", "phrase": sel.phrase, "score": round(sel.score, 6),
+                            "similarity": round(sel.similarity, 6), "rank": sel.rank, "proposal": r.proposal,
+                            "region": r.index}
+    if negative:
+        data["negative"] = list(negative)
+    return Prompt(points=pts if pts is not None and len(pts) else None, box=r.box, data=data)
+
+
+def text_to_prompts(image: Any, text: str | Sequence[str], *, engine: Any = None, clip: Any = None,
+                    scorer: Scorer | None = None, negative: str | Sequence[str] | None = None,
+                    top_k: int = 1, threshold: float | None = None, points: int = 1,
+                    detector: Any = None, **options: Any) -> list[Prompt]:
+    """Prompts for the regions ``text`` describes: one per selected region, per phrase.
+
+    Args:
+        image: (H, W, 3) uint8 RGB array or anything ``load_image`` takes.
+        text: ``"a red mug"``; several phrases ``"cat, dog"``; ``"-phrase"`` for a negative.
+        engine: an engine (or spec) whose automatic masks are the region proposals.
+        clip: a :class:`~.clip.ClipScorer` or a CLIP spec (default ``$SAM_COMPOSE_CLIP`` or
+            ViT-B-32 ``laion2b_s34b_b79k``).
+        scorer: a callable ``scorer(crops, phrases) -> (N, P)`` replacing CLIP.
+        negative: phrases to avoid (regions closer to them are never selected).
+        top_k: regions per phrase; ``threshold``: least normalised score (0..1).
+        points: positive points per prompt (inside the region's mask, else its box centre).
+        detector: use a zero-shot detector instead of CLIP proposals (see
+            :mod:`.detectors`): a transformers model id/folder or ``(model, processor)``.
+        **options: ``proposals``, ``background``, ``context``, ``grid_scales``,
+            ``max_regions``, ``generate_params``, ``logit_scale`` (see :func:`select_regions`).
+
+    Returns:
+        list of ``Prompt(box, points, data={"phrase", "score", ...})``, phrases in order.
+    """
+    if detector is not None:
+        from .detectors import detect_with_text
+
+        return detect_with_text(image, text, detector=detector, negative=negative, top_k=top_k,
+                                threshold=threshold, points=points)
+    pos, neg = parse_phrases(text, negative)
+    sels = select_regions(image, pos + ["-" + n for n in neg], engine=engine, clip=clip, scorer=scorer,
+                          top_k=top_k, threshold=threshold, **options)
+    return [_prompt_for(s, neg, int(points)) for s in sels]
+
+
+def text_to_masks(image: Any, text: str | Sequence[str], *, engine: Any, **kwargs: Any) -> Any:
+    """Like :func:`text_to_prompts` but returns :class:`~sam_compose.masks.Masks`: the selected
+    proposal masks when they come from the engine, else the engine's segmentation of the prompts.
+
+    ``Masks.data["selections"]`` lists ``{"phrase", "score"}`` per row.
+    """
+    from ...masks import Masks
+
+    if isinstance(engine, str):
+        from ... import shared_engine
+
+        engine = shared_engine(engine)
+    img = load_image(image)
+    prompts = text_to_prompts(img, text, engine=engine, **kwargs)
+    if not prompts:
+        return Masks.empty(img.shape[:2], data={"adapter": "text", "selections": []})
+    res = engine.segment(img, prompts).best()
+    res.data["adapter"] = "text"
+    res.data["selections"] = [{"phrase": p.data.get("phrase"), "score": p.data.get("score")} for p in prompts]
+    return res

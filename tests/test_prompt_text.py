@@ -1,0 +1,254 @@
+"""Text prompts: selection logic with a deterministic scorer, and the open_clip path end to end
+with a tiny random open_clip model (no download)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from sam_compose.adapters.prompts import text_to_prompts
+from sam_compose.adapters.prompts.text import crop_regions, parse_phrases, propose_regions, text_to_masks
+from sam_compose.errors import EngineError, PromptError
+from sam_compose.geometry import mask_iou
+from sam_compose.samples import synthetic_scene
+
+TINY_CFG = {
+    "embed_dim": 32,
+    "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "patch_size": 8, "head_width": 16},
+    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
+}
+
+
+@pytest.fixture(scope="module")
+def text_scene():
+    return synthetic_scene(seed=3, size=(240, 320))
+
+
+class ColourScorer:
+    """Deterministic stand-in for CLIP on crops with a grey background (background="mask"):
+    phrase 'objN' matches object N, 'thing' any object. Score = F1 between the crop's visible
+    (non-grey) pixels and the object's pixels of that colour: high only for a crop showing the
+    whole object and nothing else, as a good CLIP match would."""
+
+    logit_scale = 100.0
+
+    def __init__(self, scene):
+        self.colours = [np.median(scene.image[m], axis=0) for m in scene.masks]
+        self.areas = [int(m.sum()) for m in scene.masks]
+        self.calls = []
+
+    def _f1(self, crop, k):
+        c = crop.astype(np.float32)
+        visible = np.abs(c - (124, 116, 104)).sum(axis=2) > 0
+        hit = ((np.abs(c - self.colours[k]).sum(axis=2) < 120) & visible).sum()
+        precision, recall = hit / max(visible.sum(), 1), hit / self.areas[k]
+        return 2 * precision * recall / max(precision + recall, 1e-9)
+
+    def __call__(self, crops, phrases):
+        self.calls.append((len(crops), list(phrases)))
+        out = np.zeros((len(crops), len(phrases)))
+        for j, ph in enumerate(phrases):
+            objs = range(len(self.colours)) if ph == "thing" else [int(ph[3:])]
+            for i, c in enumerate(crops):
+                out[i, j] = max(self._f1(c, k) for k in objs)
+        return out
+
+
+def _best_iou(prompt, scene, engine):
+    res = engine.segment(scene.image, prompt)
+    return max(mask_iou(res.masks[0], m) for m in scene.masks), int(np.argmax(
+        [mask_iou(res.masks[0], m) for m in scene.masks]))
+
+
+def test_phrase_parsing_and_bad_text():
+    assert parse_phrases("a cat, the dog; -a bird") == (["cat", "dog"], ["bird"])
+    assert parse_phrases("mug", negative="cup, plate") == (["mug"], ["cup", "plate"])
+    for bad, msg in [("", "empty"), ("   ,  ;", "empty"), ("the of a", "only stopwords"),
+                     ("-dog", "only negative")]:
+        with pytest.raises(PromptError, match=msg):
+            parse_phrases(bad)
+    with pytest.raises(PromptError, match="only stopwords"):
+        text_to_prompts(np.zeros((64, 64, 3), np.uint8), "the", scorer=lambda c, p: np.zeros((len(c), len(p))))
+
+
+def test_selection_picks_the_described_object(text_scene, opencv_engine):
+    scorer = ColourScorer(text_scene)
+    for k in range(len(text_scene.masks)):
+        prompts = text_to_prompts(text_scene.image, f"obj{k}", engine=opencv_engine, scorer=scorer, background="mask")
+        assert len(prompts) == 1
+        p = prompts[0]
+        assert p.data["phrase"] == f"obj{k}" and 0 < p.data["score"] <= 1 and p.labels.tolist() == [1]
+        x, y = p.points[0]
+        assert text_scene.masks[k][int(y), int(x)]  # the positive point lies on the object
+        iou, which = _best_iou(p, text_scene, opencv_engine)
+        assert which == k and iou >= 0.85
+
+
+def test_grid_proposals_without_engine(text_scene, opencv_engine):
+    scorer = ColourScorer(text_scene)
+    p = text_to_prompts(text_scene.image, "obj1", scorer=scorer, grid_scales=(1, 2, 3, 4, 6))[0]
+    assert p.data["proposal"] == "grid"
+    cx, cy = p.points[0]
+    assert text_scene.masks[1][int(cy), int(cx)] or mask_iou(
+        opencv_engine.segment(text_scene.image, p).masks[0], text_scene.masks[1]) > 0.5
+
+
+def test_several_phrases_negatives_topk_threshold(text_scene, opencv_engine):
+    scorer = ColourScorer(text_scene)
+    both = text_to_prompts(text_scene.image, "obj0, obj2", engine=opencv_engine, scorer=scorer, background="mask")
+    assert [p.data["phrase"] for p in both] == ["obj0", "obj2"]
+    assert [_best_iou(p, text_scene, opencv_engine)[1] for p in both] == [0, 2]
+    # one call scores every region against every phrase (batched), negatives included
+    scorer.calls.clear()
+    first = text_to_prompts(text_scene.image, "thing", engine=opencv_engine, scorer=scorer, background="mask")[0]
+    winner = _best_iou(first, text_scene, opencv_engine)[1]
+    avoided = text_to_prompts(text_scene.image, f"thing, -obj{winner}", engine=opencv_engine, scorer=scorer, background="mask")
+    assert scorer.calls[-1][1] == ["thing", f"obj{winner}"]
+    assert len(avoided) == 1 and avoided[0].data["negative"] == [f"obj{winner}"]
+    assert _best_iou(avoided[0], text_scene, opencv_engine)[1] != winner
+    three = text_to_prompts(text_scene.image, "thing", engine=opencv_engine, scorer=scorer, top_k=3, background="mask")
+    assert sorted(_best_iou(p, text_scene, opencv_engine)[1] for p in three) == [0, 1, 2]  # no duplicates
+    assert [p.data["rank"] for p in three] == [0, 1, 2]
+    flat = lambda crops, phrases: np.full((len(crops), len(phrases)), 0.3)  # noqa: E731
+    with pytest.warns(UserWarning, match="nothing selected"):
+        assert text_to_prompts(text_scene.image, "thing", scorer=flat, threshold=0.5) == []
+    with pytest.raises(PromptError, match="scorer returned shape"):
+        text_to_prompts(text_scene.image, "thing", scorer=lambda c, p: np.zeros((1, 1)))
+
+
+def test_text_to_masks(text_scene, opencv_engine):
+    res = text_to_masks(text_scene.image, "obj2", engine=opencv_engine, scorer=ColourScorer(text_scene),
+                        background="mask")
+    assert len(res) == 1 and res.data["selections"][0]["phrase"] == "obj2"
+    assert mask_iou(res.masks[0], text_scene.masks[2]) >= 0.85
+
+
+def test_crops_handle_the_background(text_scene, opencv_engine):
+    regions = propose_regions(text_scene.image, engine=opencv_engine, proposals="masks")
+    r = next(r for r in regions if mask_iou(r.mask, text_scene.masks[0]) > 0.8)
+    grey = crop_regions(text_scene.image, [r], background="mask", context=0.0)[0]
+    plain = crop_regions(text_scene.image, [r], background="none", context=0.0)[0]
+    assert grey.shape[0] == grey.shape[1] and grey.shape == plain.shape
+    outside_grey = (np.abs(grey.astype(int) - (124, 116, 104)).sum(axis=2) == 0).mean()
+    assert outside_grey > 0.1 and not np.array_equal(grey, plain)
+    with pytest.raises(PromptError, match="background must be"):
+        crop_regions(text_scene.image, [r], background="erase")
+    with pytest.raises(PromptError, match="proposals must be"):
+        propose_regions(text_scene.image, proposals="sam")
+    with pytest.raises(PromptError, match="needs an engine"):
+        propose_regions(text_scene.image, proposals="masks")
+
+
+# --- open_clip, end to end with random tiny weights ----------------------------------------------
+@pytest.fixture(scope="module")
+def tiny_clip(tmp_path_factory):
+    import open_clip
+
+    from sam_compose.adapters.prompts.clip import load_clip
+
+    cfg_dir = tmp_path_factory.mktemp("clipcfg")
+    (cfg_dir / "sam-compose-tiny-clip.json").write_text(json.dumps(TINY_CFG))
+    open_clip.add_model_config(cfg_dir)  # open_clip's model config registry
+    torch.manual_seed(0)
+    return load_clip("sam-compose-tiny-clip", pretrained="random", batch_size=4)
+
+
+def test_clip_scorer_matches_open_clip_computation(tiny_clip, text_scene):
+    from PIL import Image
+
+    crops = crop_regions(text_scene.image, propose_regions(text_scene.image, proposals="grid", grid_scales=(1, 2)))
+    sims = tiny_clip(crops, ["red square", "dog"])
+    assert sims.shape == (len(crops), 2)
+    m = tiny_clip.model
+    with torch.no_grad():
+        img = torch.nn.functional.normalize(m.encode_image(torch.stack([tiny_clip.preprocess(Image.fromarray(c)) for c in crops])), dim=-1)
+        tok = tiny_clip.tokenizer([t.format("dog") for t in tiny_clip.templates])
+        txt = torch.nn.functional.normalize(torch.nn.functional.normalize(m.encode_text(tok), dim=-1).mean(0), dim=0)
+    np.testing.assert_allclose(sims[:, 1], (img @ txt).numpy(), atol=1e-5)
+
+
+def test_open_clip_path_end_to_end(tiny_clip, text_scene, opencv_engine):
+    prompts = text_to_prompts(text_scene.image, "a red square, a blue circle, -grass", engine=opencv_engine,
+                              clip=tiny_clip, top_k=2)
+    assert 1 <= len(prompts) <= 4
+    assert {p.data["phrase"] for p in prompts} <= {"red square", "blue circle"}
+    res = opencv_engine.segment(text_scene.image, prompts)  # the engine accepts them
+    assert len(res) == len(prompts)
+    scores = [p.data["score"] for p in prompts]
+    assert all(0 < s <= 1 for s in scores)
+
+
+def test_clip_folder_round_trip_and_env(tiny_clip, tmp_path, text_scene):
+    from sam_compose.adapters.prompts.clip import load_clip, save_clip
+
+    folder = save_clip(tiny_clip, tmp_path / "tiny_clip", TINY_CFG)
+    again = load_clip(f"local-dir:{folder}")
+    crops = crop_regions(text_scene.image, propose_regions(text_scene.image, proposals="grid", grid_scales=(1,)))
+    np.testing.assert_allclose(again(crops, ["cat"]), tiny_clip(crops, ["cat"]), atol=1e-5)
+    assert load_clip(str(folder)).name.startswith("local-dir:")
+
+
+def test_missing_clip_weights_fail_fast_naming_the_download(tmp_path, monkeypatch):
+    from sam_compose.adapters.prompts.clip import load_clip
+
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty_cache"))
+    monkeypatch.delenv("SAM_COMPOSE_CLIP", raising=False)
+    import huggingface_hub.constants as c
+
+    monkeypatch.setattr(c, "HF_HUB_CACHE", str(tmp_path / "empty_cache"))
+    t0 = time.perf_counter()
+    with pytest.raises(EngineError, match=r"laion2b_s34b_b79k.*laion/CLIP-ViT-B-32-laion2B-s34B-b79K.*create_model_and_transforms"):
+        load_clip()
+    assert time.perf_counter() - t0 < 5
+    with pytest.raises(EngineError, match="unknown open_clip model"):
+        load_clip("ViT-Nope", pretrained="random")
+    with pytest.raises(EngineError, match="not an open_clip folder"):
+        load_clip(f"local-dir:{tmp_path}")
+    with pytest.raises(EngineError, match="not in the Hugging Face cache"):
+        load_clip("hf-hub:someone/not-cached")
+
+
+# --- CLI ------------------------------------------------------------------------------------------
+def _cli():
+    exe = Path(sys.executable).with_name("sam-compose")
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "sam_compose.cli"]
+
+
+def test_cli_text_offline_error(tmp_path, text_scene):
+    img = tmp_path / "scene.png"
+    cv2.imwrite(str(img), cv2.cvtColor(text_scene.image, cv2.COLOR_RGB2BGR))
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HUB_CACHE=str(tmp_path / "empty"))
+    env.pop("SAM_COMPOSE_CLIP", None)
+    t0 = time.perf_counter()
+    r = subprocess.run(_cli() + ["segment", str(img), "--engine", "opencv", "--text", "a red square"],
+                       capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 2 and r.stdout == ""
+    line = r.stderr.strip().splitlines()
+    assert len(line) == 1 and "CLIP weights for ViT-B-32" in line[0] and "SAM_COMPOSE_CLIP" in line[0]
+    assert time.perf_counter() - t0 < 60  # interpreter start-up included; no network is touched
+
+
+@pytest.mark.slow
+def test_cli_text_with_a_local_clip_folder(tmp_path, tiny_clip, text_scene):
+    from sam_compose.adapters.prompts.clip import save_clip
+
+    img = tmp_path / "scene.png"
+    cv2.imwrite(str(img), cv2.cvtColor(text_scene.image, cv2.COLOR_RGB2BGR))
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    env["SAM_COMPOSE_CLIP"] = "local-dir:" + str(save_clip(tiny_clip, tmp_path / "clip", TINY_CFG))
+    r = subprocess.run(_cli() + ["segment", str(img), "--engine", "opencv", "--text", "square, circle",
+                                 "--out", str(tmp_path / "out")], capture_output=True, text=True, env=env, timeout=180)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    phrases = [p["data"]["phrase"] for p in doc["prompts"]]
+    assert 1 <= len(doc["masks"]) == len(phrases) <= 2 and set(phrases) <= {"square", "circle"}
+    assert all(Path(m["path"]).is_file() for m in doc["masks"])
