@@ -499,7 +499,7 @@ def iter_gaze(source: str | os.PathLike, *, format: str | None = None, chunk_siz
             if back.size:
                 i = int(np.flatnonzero(finite_t)[back[0]])
                 prev = last_t if back[0] == 0 else tt[back[0] - 1]
-                raise GazeError(f"{path}: timestamps go backwards at data row {row0 + i} "
+                raise GazeError(f"{path}: timestamps go backwards at line {row0 + i} "
                                 f"({t[i]:.6f}s after {prev:.6f}s); sort the recording by time or fix the export")
             last_t = tt[-1]
         fx = fields.pop("fixations", None)
