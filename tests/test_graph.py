@@ -383,3 +383,11 @@ def test_path_guard_refuses_files_outside_allowed_folders(tmp_path):
     assert "write outside the allowed folder" in report["nodes"]["outside"]["error"]
     assert "read outside the allowed folder" in report["nodes"]["secret"]["error"]
     assert not (tmp_path / "escape.png").exists()
+
+
+def test_feeding_a_node_skips_its_upstream():
+    CALLS.clear()
+    g = chain(4)
+    report = g.run(feed={"n2": 100.0}, cache=False)
+    assert report["outputs"] == {"n3": 101.0}
+    assert set(report["nodes"]) == {"n2", "n3"} and CALLS == {"gt_add": 1}

@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 import numpy as np
 
-from ..errors import SamComposeError
 from ..nodes.api import RunContext, reset_run_context, set_run_context
 from .cache import ResultCache, default_cache, fingerprint, node_key
 from .report import GraphRunError, RunReport, summarize
@@ -72,7 +71,7 @@ class _Execution:
                 raise GraphError(f"node {nid!r} has no output {port!r}; outputs: {list(self.plan.specs[nid].outputs)}",
                                  nid, port)
         self.targets = wanted
-        self.needed = self.plan.ancestors([w.partition(".")[0] for w in wanted])
+        self.needed = self.plan.ancestors([w.partition(".")[0] for w in wanted], stop=set(self.feed))
         self.cache = default_cache() if cache is True or cache is None else cache if isinstance(cache, ResultCache) else None
         self.progress = progress
         self.ctx = RunContext(out_dir=Path(out_dir).expanduser() if out_dir is not None else None,
@@ -101,7 +100,7 @@ class _Execution:
         self._emit({"event": "node", "node": nid, "status": state, "index": self.done, "total": self.total,
                     "ms": st.get("ms", 0.0)})
 
-    def _blocked_by(self, nid: str, live: Mapping[str, Any] | None = None) -> str | None:
+    def _blocked_by(self, nid: str) -> str | None:
         for w in self.plan.wires[nid].values():
             if w.node in self.dead:
                 return self.dead[w.node]
@@ -170,6 +169,12 @@ class _Execution:
 
     def _run_static(self, nid: str) -> None:
         spec, params, wires = self.plan.specs[nid], self.plan.params[nid], self.plan.wires[nid]
+        if nid in self.feed:
+            try:
+                self._fed_value(nid)
+            except Exception as exc:  # noqa: BLE001
+                self._fail(nid, exc, {})
+            return
         root = self._blocked_by(nid)
         if root is not None:
             self._skip(nid, root)
@@ -177,9 +182,6 @@ class _Execution:
         inputs = {p: self.values[w.node][w.port] for p, w in wires.items()}
         t0 = time.perf_counter()
         try:
-            if nid in self.feed:
-                self._fed_value(nid)
-                return
             inputs = self._check_inputs(nid, inputs)
             token = set_run_context(dataclasses.replace(self.ctx, node_id=nid))
             try:
@@ -375,4 +377,4 @@ def stream_graph(graph: "Graph", outputs: list[Any] | None = None, *, feed: Mapp
         raise GraphRunError(report)
 
 
-__all__ = ["run_graph", "stream_graph", "ProgressCallback", "GraphRunError", "SamComposeError"]
+__all__ = ["run_graph", "stream_graph", "ProgressCallback", "GraphRunError"]

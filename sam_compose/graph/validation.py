@@ -58,12 +58,14 @@ class Plan:
         """Nodes nothing else consumes (the default outputs of a run), in topological order."""
         return [n for n in self.order if not self.consumers.get(n)]
 
-    def ancestors(self, targets: list[str]) -> set[str]:
-        """``targets`` and every node they depend on."""
+    def ancestors(self, targets: list[str], stop: set[str] | None = None) -> set[str]:
+        """``targets`` and every node they depend on (not looking past nodes in ``stop``)."""
         seen = set(targets)
         todo = list(targets)
         while todo:
             n = todo.pop()
+            if stop and n in stop:
+                continue
             for w in self.wires[n].values():
                 if w.node not in seen:
                     seen.add(w.node)
