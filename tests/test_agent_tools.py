@@ -159,3 +159,43 @@ def test_written_mask_matches_artifact(tools, workspace):
     msg = call(tools["segment_image"], {"image": "scene.png", "boxes": [[float(v) for v in scene.boxes[2]]]})
     png = np.asarray(Image.open(msg.artifact["files"]["masks"][0])) > 0
     assert (png == msg.artifact["masks"].masks[0]).all()
+
+
+def test_run_graph_demo_by_name_writes_inside_the_run_folder(tools, workspace):
+    root, _, _ = workspace
+    msg = call(tools["run_graph"], {"graph": "box_segment_overlay", "overrides": {"seg.engine": "opencv"}})
+    assert msg.status == "success", msg.content
+    folder = msg.artifact["files"]["folder"]
+    assert folder.startswith(str(root)) and msg.artifact["report"]["ok"] is True
+    assert any(p.suffix == ".png" for p in __import__("pathlib").Path(folder).rglob("*"))
+
+
+def _graph(root, name, nodes):
+    import json
+
+    p = root / name
+    p.write_text(json.dumps({"nodes": nodes}))
+    return p.name
+
+
+def test_run_graph_refuses_unknown_nodes_and_paths_outside(tools, workspace):
+    root, outside, scene = workspace
+    unknown = _graph(root, "unknown.json", {"x": {"type": "exec_python", "params": {"code": "print(1)"}}})
+    msg = call(tools["run_graph"], {"graph": unknown})
+    assert msg.status == "error" and "exec_python" in msg.content
+
+    reads_outside = _graph(root, "reads.json", {"img": {"type": "load_image", "params": {"path": str(outside / "secret.png")}},
+                                                 "save": {"type": "save_image", "inputs": {"image": "img"},
+                                                          "params": {"path": "copy.png"}}})
+    msg = call(tools["run_graph"], {"graph": reads_outside})
+    assert msg.status == "error" and "outside the allowed folders" in msg.content
+
+    writes_outside = _graph(root, "writes.json", {"img": {"type": "load_image", "params": {"path": "scene.png"}},
+                                                   "save": {"type": "save_image", "inputs": {"image": "img"},
+                                                            "params": {"path": str(outside / "stolen.png")}}})
+    msg = call(tools["run_graph"], {"graph": writes_outside})
+    assert msg.status == "error" and "outside this run's folder" in msg.content
+    assert not (outside / "stolen.png").exists()
+
+    msg = call(tools["run_graph"], {"graph": "no_such_demo"})
+    assert msg.status == "error" and "neither a demo name" in msg.content
