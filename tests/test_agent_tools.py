@@ -199,3 +199,10 @@ def test_run_graph_refuses_unknown_nodes_and_paths_outside(tools, workspace):
 
     msg = call(tools["run_graph"], {"graph": "no_such_demo"})
     assert msg.status == "error" and "neither a demo name" in msg.content
+
+
+def test_text_without_clip_weights_offline_is_an_actionable_error(tools, monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "empty_hf_home"))
+    msg = call(tools["segment_image"], {"image": "scene.png", "text": "a red mug"})
+    assert msg.status == "error" and "CLIP" in msg.content and "offline" in msg.content
