@@ -242,3 +242,25 @@ def test_unknown_sources_give_clear_errors(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert boxes_to_prompts(np.zeros((0, 4))) == []
+
+
+def test_box_prompt_node_reads_files_and_lists(tmp_path, scene):
+    import sam_compose as sc
+    from sam_compose.nodes import registry
+
+    assert registry.get("box_prompt").func.__module__ == "sam_compose.nodes.prompts"  # replaces the core fallback
+    path = tmp_path / "instances.json"
+    path.write_text(json.dumps(COCO))
+    g = sc.Graph()
+    img = g.add("load_image", path="sample:coffee")  # 400 x 600
+    from_file = g.add("box_prompt", image=img, path=str(path), image_id=7, classes=["dog"])
+    from_list = g.add("box_prompt", image=img, boxes=[[0.1, 0.1, 0.5, 0.5]], normalized=True)
+    rep = g.run()
+    (p,) = rep.value(from_file)
+    np.testing.assert_allclose(p.box, XYXY[1])
+    assert p.data["class_name"] == "dog"
+    np.testing.assert_allclose(rep.value(from_list)[0].box, [60, 40, 300, 200])
+    bad = sc.Graph()
+    node = bad.add("box_prompt", image=bad.add("load_image", path="sample:coffee"), boxes=[[5, 5, 5, 50]])
+    report = bad.run()
+    assert not report.ok and "zero-area" in report["nodes"][str(node)]["error"]

@@ -245,3 +245,28 @@ def test_cli_mask(tmp_path, scene):
     assert bad.returncode == 2 and bad.stdout == ""
     lines = bad.stderr.strip().splitlines()
     assert len(lines) == 1 and "prior mask is 320x240" in lines[0] and "640x480" in lines[0]
+
+
+def test_mask_prompt_node_file_and_feedback(tmp_path, scene):
+    import sam_compose as sc
+
+    img_path, m_path = tmp_path / "scene.png", tmp_path / "prior.png"
+    cv2.imwrite(str(img_path), cv2.cvtColor(scene.image, cv2.COLOR_RGB2BGR))
+    cv2.imwrite(str(m_path), scene.masks[0].astype(np.uint8) * 255)
+    g = sc.Graph()
+    img = g.add("load_image", path=str(img_path))
+    prior = g.add("mask_prompt", image=img, path=str(m_path))
+    seg = g.add("segment", image=img, prompts=prior, engine="opencv")
+    again = g.add("mask_prompt", image=img, masks=seg)  # feed the result back
+    rep = g.run()
+    (p,) = rep.value(prior)
+    np.testing.assert_array_equal(p.mask, mask_to_prompt(scene.masks[0], image_size=scene.image.shape[:2]).mask)
+    assert mask_iou(rep.value(seg).masks[0], scene.masks[0]) >= 0.9
+    (q,) = rep.value(again)
+    assert np.array_equal(q.mask, rep.value(seg).logits[0])  # logits pass through unchanged
+    both = sc.Graph()
+    i2 = both.add("load_image", path=str(img_path))
+    n = both.add("mask_prompt", image=i2, masks=both.add("segment", image=i2, prompts=both.add(
+        "box_prompt", boxes=[[1, 1, 50, 50]]), engine="opencv"), path=str(m_path))
+    report = both.run()
+    assert "either the path param or the masks input" in report["nodes"][str(n)]["error"]

@@ -252,3 +252,29 @@ def test_cli_text_with_a_local_clip_folder(tmp_path, tiny_clip, text_scene):
     phrases = [p["data"]["phrase"] for p in doc["prompts"]]
     assert 1 <= len(doc["masks"]) == len(phrases) <= 2 and set(phrases) <= {"square", "circle"}
     assert all(Path(m["path"]).is_file() for m in doc["masks"])
+
+
+def test_text_prompt_node_with_a_local_clip(tmp_path, tiny_clip, text_scene, monkeypatch):
+    import sam_compose as sc
+    from sam_compose.adapters.prompts.clip import save_clip
+
+    folder = save_clip(tiny_clip, tmp_path / "clip", TINY_CFG)
+    img_path = tmp_path / "scene.png"
+    cv2.imwrite(str(img_path), cv2.cvtColor(text_scene.image, cv2.COLOR_RGB2BGR))
+    g = sc.Graph()
+    img = g.add("load_image", path=str(img_path))
+    tp = g.add("text_prompt", image=img, text="square, -circle", clip=f"local-dir:{folder}", proposals="grid")
+    seg = g.add("segment", image=img, prompts=tp, engine="opencv")
+    rep = g.run()
+    prompts = rep.value(tp)
+    assert len(prompts) == 1 and prompts[0].data["phrase"] == "square" and prompts[0].data["negative"] == ["circle"]
+    assert len(rep.value(seg)) == 1
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty"))
+    import huggingface_hub.constants as c
+
+    monkeypatch.setattr(c, "HF_HUB_CACHE", str(tmp_path / "empty"))
+    off = sc.Graph()
+    n = off.add("text_prompt", image=off.add("load_image", path=str(img_path)), text="cat",
+                clip="ViT-B-32:laion2b_s34b_b79k")
+    report = off.run()
+    assert "CLIP weights for ViT-B-32" in report["nodes"][str(n)]["error"]
