@@ -326,3 +326,24 @@ def test_load_video_streams_frames_from_folder_and_file(tmp_path):
     bad.write_text("not a video")
     with pytest.raises(ValueError):
         list(_call("load_video", path=str(bad)))
+
+
+def test_core_fallback_prompt_and_export_functions(scene, tmp_path):
+    """The low-priority core versions stay correct even when topic modules replace them."""
+    from pycocotools.coco import COCO
+
+    from sam_compose.nodes import core
+
+    boxes = [[float(v) for v in b] for b in scene.boxes]
+    assert [p.box.tolist() for p in core.box_prompt_node(scene.image, boxes=boxes)] == boxes
+    with pytest.raises(ValueError, match="no boxes"):
+        core.box_prompt_node(boxes=[])
+    one = core.point_prompt_node(points=[[5, 6], [7, 8]], labels=[1, 0])
+    assert len(one) == 1 and one[0].labels.tolist() == [1, 0]
+    with pytest.raises(ValueError, match="2 labels for 1 points"):
+        core.point_prompt_node(points=[[1, 2]], labels=[1, 0])
+    masks = MasksClass(scene.masks, scores=np.linspace(0.5, 0.9, len(scene.masks)))
+    path = core.export_node(masks, path=str(tmp_path / "c.json"))
+    coco = COCO(path)
+    assert len(coco.getAnnIds()) == len(scene.masks)
+    assert registry.get("box_prompt").priority >= core.box_prompt_node.__node_spec__.priority
