@@ -1,0 +1,165 @@
+"""Video reading/writing and tracking outputs, each read back by the tool it is meant for."""
+
+from __future__ import annotations
+
+import json
+import tracemalloc
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from sam_compose import InputError, Masks
+from sam_compose.adapters.outputs import track
+from sam_compose.adapters.outputs.tracking_io import read_coco_video, read_mot, save_tracks
+from sam_compose.adapters.outputs.tracking_synth import disc_mask_at, synthetic_stream, synthetic_video
+from sam_compose.geometry import mask_iou
+from sam_compose.video_io import VideoError, open_video, read_frames, write_png_sequence, write_video
+
+
+@pytest.fixture(scope="module")
+def clip():
+    return synthetic_video("cross", n_frames=12, size=(64, 80))
+
+
+def test_mp4_round_trip_and_tracking_from_a_file(tmp_path, clip):
+    path = write_video(clip.frames, tmp_path / "clip.mp4", fps=12)
+    with open_video(path) as vs:
+        assert vs.fps == pytest.approx(12)
+        assert vs.frame_count == len(clip)
+        frames = list(vs)
+    assert len(frames) == len(clip) and frames[0].shape == (64, 80, 3) and frames[0].dtype == np.uint8
+    # lossy codec: close to the original, in RGB order
+    assert np.abs(frames[3].astype(int) - clip.frames[3].astype(int)).mean() < 12
+    results = list(track(path, clip.masks_at(0)))
+    assert len(results) == len(clip)
+    assert mask_iou(results[-1].masks[0], clip.masks[-1, 0]) >= 0.8
+
+
+def test_png_folder_glob_and_array_sources(tmp_path, clip):
+    write_png_sequence(clip.frames, tmp_path / "frames")
+    a = list(read_frames(tmp_path / "frames"))
+    b = list(read_frames(str(tmp_path / "frames" / "*.png"), max_frames=5))
+    assert len(a) == len(clip) and len(b) == 5
+    assert np.array_equal(a[7], clip.frames[7])
+    assert len(list(read_frames(clip.frames))) == len(clip)
+    gray = list(read_frames([f[:, :, 0] for f in clip.frames[:2]]))
+    assert gray[0].shape == (64, 80, 3)
+
+
+def test_video_inputs_to_try(tmp_path):
+    bad = tmp_path / "notes.mp4"
+    bad.write_text("this is not a video\n" * 50)
+    with pytest.raises(VideoError, match="could not (open|read)"):
+        list(read_frames(bad))
+    with pytest.raises(VideoError, match="not found"):
+        open_video(tmp_path / "missing.mp4")
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    with pytest.raises(VideoError, match="empty file"):
+        open_video(tmp_path / "empty.mp4")
+    with pytest.raises(VideoError, match="no frames"):
+        list(read_frames([]))
+    with pytest.raises(InputError, match="no frames"):
+        list(track(iter([]), Masks(np.ones((1, 32, 32), bool))))
+    (tmp_path / "noimages").mkdir()
+    with pytest.raises(VideoError, match="no image files"):
+        open_video(tmp_path / "noimages")
+    with pytest.raises(VideoError, match="no camera at index 7"):
+        open_video(7)
+    with pytest.raises(VideoError, match="no camera"):
+        track("webcam:7", Masks(np.ones((1, 32, 32), bool)))
+    with pytest.raises(VideoError, match="cannot read video from a float"):
+        open_video(3.5)
+    frames = [np.zeros((32, 32, 3), np.uint8), np.zeros((40, 32, 3), np.uint8)]
+    with pytest.raises(VideoError, match="frame 1 .* same size"):
+        list(read_frames(frames))
+
+
+def test_save_tracks_every_format_reads_back(tmp_path, clip):
+    results = list(track(clip.frames, clip.masks_at(0), with_frames=True))
+    paths = save_tracks(results, tmp_path / "out", formats=("coco", "mot", "png", "mp4"), fps=12)
+    masks = [r for _, r in results]
+    # COCO RLE per frame and track, decoded by pycocotools
+    coco = read_coco_video(paths["coco"])
+    assert sorted(coco) == list(range(len(clip)))
+    for f, res in enumerate(masks):
+        for i, oid in enumerate(res.ids):
+            assert np.array_equal(coco[f][int(oid)], res.masks[i])
+    doc = json.loads(paths["coco"].read_text())
+    assert doc["videos"][0]["length"] == len(clip) and doc["videos"][0]["width"] == 80
+    assert {a["id"] for a in doc["annotations"]} == {1, 2}
+    # MOT: frame (from 1), id, x, y, w, h, score, -1, -1, -1
+    mot = read_mot(paths["mot"])
+    assert mot.shape == (sum(len(r) for r in masks), 10)
+    row = mot[(mot[:, 0] == 4) & (mot[:, 1] == 2)][0]
+    x0, y0, x1, y1 = masks[3].boxes[list(masks[3].ids).index(2)]
+    assert row[2:6] == pytest.approx([x0, y0, x1 - x0, y1 - y0], abs=0.01)
+    assert (mot[:, 7:] == -1).all()
+    # label PNGs: pixel value = track id
+    label = np.asarray(Image.open(paths["png"] / "000005.png"))
+    for i, oid in enumerate(masks[5].ids):
+        assert (label[masks[5].masks[i]] == oid).all()
+    assert (label[~masks[5].union()] == 0).all()
+    # the overlay MP4 opens in OpenCV with one frame per result
+    cap = cv2.VideoCapture(str(paths["mp4"]))
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    cap.release()
+    assert n == len(clip)
+
+
+def test_save_tracks_binary_pngs_and_errors(tmp_path, clip):
+    from sam_compose.adapters.outputs.tracking_io import PngWriter
+
+    res = clip.masks_at(2)
+    w = PngWriter(tmp_path / "bin", mode="binary")
+    w.write(2, res)
+    m = np.asarray(Image.open(tmp_path / "bin" / "2" / "000002.png"))
+    assert np.array_equal(m > 0, clip.masks[2, 1])
+    with pytest.raises(InputError, match="unknown track output"):
+        save_tracks([res], tmp_path / "x", formats=("avi",))
+    with pytest.raises(InputError, match="needs the frames"):
+        save_tracks([res], tmp_path / "y", formats=("mp4",))
+    with pytest.raises(InputError, match="not found"):
+        read_coco_video(tmp_path / "nope.json")
+
+
+def test_memory_stays_flat_over_a_long_stream():
+    """1,000 frames through the flow fast path: traced Python memory does not grow."""
+    size = (64, 64)
+    tracemalloc.start()
+    try:
+        snaps = {}
+        last = None
+        for i, res in enumerate(track(synthetic_stream(1000, size), Masks(disc_mask_at(0, size)),
+                                      engine=None, keep_logits=False, flow_preset="ultrafast")):
+            if i in (200, 999):
+                snaps[i] = tracemalloc.get_traced_memory()[0]
+            last = res
+    finally:
+        tracemalloc.stop()
+    assert snaps[999] - snaps[200] < 64 * 1024, snaps
+    assert mask_iou(last.masks[0], disc_mask_at(999, size)) >= 0.8
+
+
+@pytest.mark.slow
+def test_memory_flat_over_ten_thousand_frames():
+    import resource
+
+    size = (64, 64)
+    tracemalloc.start()
+    try:
+        snaps, rss = {}, {}
+        for i, res in enumerate(track(synthetic_stream(10_000, size), Masks(disc_mask_at(0, size)),
+                                      engine=None, keep_logits=False, flow_preset="ultrafast")):
+            if i in (1000, 9999):
+                snaps[i] = tracemalloc.get_traced_memory()[0]
+                rss[i] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+            last = res
+    finally:
+        tracemalloc.stop()
+    assert snaps[9999] - snaps[1000] < 64 * 1024, snaps
+    assert rss[9999] - rss[1000] < 20 * 1024, rss  # peak RSS grew by less than 20 MiB
+    assert mask_iou(last.masks[0], disc_mask_at(9999, size)) >= 0.8
