@@ -391,6 +391,7 @@ def node(name: str, *, category: str = "misc", description: str = "", outputs: M
                         cache_key=cache_key, priority=priority, multi_output=multi, _input_kinds=kinds)
         if stateful:
             spec.cacheable = False  # state lives in the instance; never reuse results
+        _unwrap_param_defaults(obj.__init__ if stateful else obj)
         obj.__node_spec__ = spec
         from .registry import register
 
@@ -398,6 +399,18 @@ def node(name: str, *, category: str = "misc", description: str = "", outputs: M
         return obj
 
     return decorate
+
+
+def _unwrap_param_defaults(func: Any) -> None:
+    """Replace ``Param(...)`` defaults by their values so the node stays callable as plain
+    Python (a ``Param()`` without a default becomes a required keyword argument)."""
+    kw = getattr(func, "__kwdefaults__", None)
+    if kw:
+        func.__kwdefaults__ = {k: (v.default if isinstance(v, Param) else v) for k, v in kw.items()
+                               if not (isinstance(v, Param) and v.required)} or None
+    pos = getattr(func, "__defaults__", None)
+    if pos:
+        func.__defaults__ = tuple(v.default if isinstance(v, Param) and not v.required else v for v in pos)
 
 
 # ---------------------------------------------------------------- run context for nodes
