@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import struct
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -234,3 +235,26 @@ def test_cv2_contours_match_mask_area(result):
         polys = mask_to_polygons(result.masks[i])
         area = sum(abs(cv2.contourArea(np.asarray(p, np.float32).reshape(-1, 2))) for p in polys)
         assert area == pytest.approx(result.areas[i], rel=0.05)
+
+
+def test_export_node_writes_every_format(result, tmp_path):
+    from sam_compose.nodes import registry
+
+    spec = registry.get("export")
+    assert spec.origin.startswith("sam_compose.nodes.outputs")
+    for fmt, name in (("coco", "a.json"), ("png", "pngs"), ("polygons", "p.json"), ("supervision", "d.npz"),
+                      ("record", "r.json")):
+        out = spec.instantiate(spec.check_params({"path": str(tmp_path / name), "format": fmt}))(masks=result)
+        assert (tmp_path / name).exists() and out == str(tmp_path / name)
+    opts = spec.check_params({"path": str(tmp_path / "poly_coco.json"), "options": {"segmentation": "polygon"}})
+    doc = json.loads(Path(spec.instantiate(opts)(masks=result)).read_text())
+    assert isinstance(doc["annotations"][0]["segmentation"], list)
+
+
+def test_empty_result_exports(tmp_path):
+    empty = Masks.empty((32, 48))
+    for fmt, name in (("polygons", "p.json"), ("record", "r.json"), ("png", "pngs")):
+        export_masks(empty, tmp_path / name, format=fmt)
+    masks, _ = read_record(tmp_path / "r.json")
+    assert len(masks) == 0 and masks.image_size == (32, 48)
+    assert json.loads((tmp_path / "p.json").read_text())["masks"] == []
