@@ -174,7 +174,7 @@ class OpenCVEngine(Engine):
             prior = None
         regions: list[np.ndarray] = []
         if p.box is not None:
-            region_box, margin = np.asarray(p.box, np.float64), 0.12
+            region_box, margin = np.asarray(p.box, np.float64), 0.25
         elif prior is not None:
             region_box = region_bbox(prior)
             if len(pos_o):
@@ -198,13 +198,16 @@ class OpenCVEngine(Engine):
         label_maps: list[tuple[str, np.ndarray]] = []
         prior_c = win.roi.crop(prior.astype(np.uint8)) > 0 if prior is not None else None
         band = max(3, int(0.02 * max(shape)))
+        smoothed = {"rgb": win.rgb, "bilateral": cv2.bilateralFilter(win.rgb, 7, 40, 5),
+                    "median": cv2.medianBlur(win.rgb, 5)}
         if p.box is not None:
+            base = labels_from_box(shape, win.box, corners=True)
             if prior_c is not None:
                 label_maps.append(("box+prior", labels_from_prior(prior_c, band, win.box)))
-            label_maps.append(("box", labels_from_box(shape, win.box, corners=True)))
-            label_maps.append(("box-plain", labels_from_box(shape, win.box, corners=False)))
+            label_maps += [("box", base), ("box-bilateral", base), ("box-median", base)]
         elif prior_c is not None:
-            label_maps.append(("prior", labels_from_prior(prior_c, band)))
+            pl = labels_from_prior(prior_c, band)
+            label_maps += [("prior", pl), ("prior-bilateral", pl)]
         else:
             for j, r in enumerate(regions):
                 rc = win.roi.from_scaled(r.astype(np.uint8), f["sx"], f["sy"]) > 0
@@ -217,12 +220,13 @@ class OpenCVEngine(Engine):
         keep_seeds = seed_disks(shape, win.pos, seed_r) if len(win.pos) else None
         forbid = seed_disks(shape, win.neg, seed_r) if len(win.neg) else None
         for kind, lab in label_maps:
-            lab = add_point_seeds(lab, win.pos, win.neg, seed_r)
-            res = grabcut(win.rgb, lab, self.iterations)
+            lab = add_point_seeds(lab.copy(), win.pos, win.neg, seed_r)
+            img = smoothed[kind.split("-")[1]] if "-" in kind else win.rgb
+            res = grabcut(img, lab, self.iterations)
             m = self._finish(res.mask, win, keep_seeds, forbid)
             cands.append(_Candidate(m, self._score(m, win), kind))
             if kind in ("box", "prior", "box+prior"):
-                post = gmm_posterior(win.rgb, res)
+                post = gmm_posterior(img, res)
                 if post is not None:
                     tight = self._finish(res.mask & (post > 0.8), win, keep_seeds, forbid)
                     cands.append(_Candidate(tight, self._score(tight, win), kind + "-core"))
