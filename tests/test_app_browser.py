@@ -163,3 +163,19 @@ def test_click_before_any_upload_shows_a_friendly_message(browser, server):
         assert "Loaded sample:coins" in _status(page)
     finally:
         context.close()
+
+
+def test_non_image_upload_shows_a_friendly_message(browser, server, tmp_path):
+    fake = tmp_path / "holiday.png"
+    fake.write_text("this is a text file with an image name")
+    context, page = _open(browser, server)
+    try:
+        page.locator("#input-image input[type=file]").set_input_files(str(fake))
+        page.get_by_text("holiday.png is not an image").first.wait_for(timeout=TIMEOUT_MS)
+        text = tmp_path / "notes.txt"
+        text.write_text("plain text")
+        page.locator("#input-image input[type=file]").set_input_files(str(text))
+        page.get_by_text("Invalid file type").first.wait_for(timeout=TIMEOUT_MS)
+        _load_example(page, "coffee")  # the page keeps working
+    finally:
+        context.close()

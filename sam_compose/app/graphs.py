@@ -22,11 +22,21 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 
 
 def demos_dir() -> Path:
-    """The demos/ folder: ``SAM_COMPOSE_DEMOS`` or the repository's (next to the package)."""
+    """The demos/ folder: ``SAM_COMPOSE_DEMOS``, else the repository's (next to the package),
+    else ``sam_compose/demos`` inside an installed package."""
     env = os.environ.get("SAM_COMPOSE_DEMOS")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[2] / "demos"
+    here = Path(__file__).resolve()
+    for candidate in (here.parents[2] / "demos", here.parents[1] / "demos"):
+        if candidate.is_dir():
+            return candidate
+    return here.parents[2] / "demos"
+
+
+def graph_language(name: str) -> str:
+    """``"yaml"`` or ``"json"`` for the code editor, from the file name."""
+    return "yaml" if str(name).lower().endswith((".yaml", ".yml")) else "json"
 
 
 def list_graphs(folder: Path | None = None) -> list[str]:

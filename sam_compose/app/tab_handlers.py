@@ -118,9 +118,9 @@ class TabHandlers:
 
     # --- graph ----------------------------------------------------------------------------
     @friendly
-    def graph_pick(self, name: str) -> str:
-        """The text of the chosen demos/ graph."""
-        return graphs.read_graph(name)
+    def graph_pick(self, name: str) -> Any:
+        """The text of the chosen demos/ graph, highlighted as JSON or YAML."""
+        return gr.update(value=graphs.read_graph(name), language=graphs.graph_language(name))
 
     @friendly
     def graph_run(self, text: str, state: SessionState) -> tuple[dict[str, Any], list[Any], str]:

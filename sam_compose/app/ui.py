@@ -14,6 +14,7 @@ import gradio as gr
 
 from . import graphs
 from .api import ApiEndpoints
+from .components import PhotoInput
 from .features import availability
 from .handlers import SegmentHandlers
 from .outputs import DEPTH_SOURCES
@@ -37,7 +38,7 @@ def _segment_tab(seg: SegmentHandlers, state: gr.State) -> dict[str, Any]:
                            for name in EXAMPLES}
     with gr.Row():
         with gr.Column(scale=1):
-            image_in = gr.Image(label="Photo: upload, then click on it", type="filepath",
+            image_in = PhotoInput(label="Photo: upload, then click on it", type="filepath",
                                 sources=["upload", "clipboard"], elem_id="input-image", format="png")
             mode = gr.Radio(list(CLICK_MODES), value=CLICK_MODES[0], label="A click adds", elem_id="click-mode")
             multimask = gr.Checkbox(False, label="best of 3 candidates (multimask)")
@@ -142,7 +143,8 @@ def _graph_tab(tabs: TabHandlers, state: gr.State) -> None:
     names = graphs.list_graphs()
     gr.Markdown(f"Runs the graph files of `{graphs.demos_dir()}` (JSON or YAML); edit them here before running.")
     pick = gr.Dropdown(names, value=names[0] if names else None, label="Demo graph", elem_id="graph-pick")
-    code = gr.Code(value=graphs.read_graph(names[0]) if names else "", language="json", label="Graph",
+    code = gr.Code(value=graphs.read_graph(names[0]) if names else "",
+                   language=graphs.graph_language(names[0]) if names else "json", label="Graph",
                    elem_id="graph-code")
     run = gr.Button("Run graph", variant="primary", elem_id="graph-run")
     note = gr.Markdown()
