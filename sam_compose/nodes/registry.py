@@ -30,10 +30,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from .api import NodeSpec
 
 ENTRY_POINT_GROUP = "sam_compose.nodes"
-_INFRA_MODULES = {"api", "ports", "registry"}
+_INFRA_MODULES = {"api", "ports", "registry", "context"}
 
 _REGISTRY: dict[str, "NodeSpec"] = {}
-_LOCK = threading.RLock()
+_LOCK = threading.Lock()  # guards _REGISTRY only (short critical sections, never held while importing)
+_DISCOVER_LOCK = threading.RLock()  # held while importing node modules; register() never takes it
 _DISCOVERED = False
 _DISCOVERING = False
 DISCOVERY_ERRORS: dict[str, str] = {}
@@ -61,7 +62,7 @@ def unregister(name: str) -> None:
 def discover(force: bool = False) -> None:
     """Import every node module and entry point (once; ``force`` repeats it)."""
     global _DISCOVERED, _DISCOVERING
-    with _LOCK:
+    with _DISCOVER_LOCK:
         if (_DISCOVERED and not force) or _DISCOVERING:
             return
         _DISCOVERING = True
