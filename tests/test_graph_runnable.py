@@ -60,6 +60,13 @@ def test_stream_over_video_frames_in_a_chain(tmp_path):
     runnable = g.as_runnable(input="vid.path", output="ov")
     frames = list(runnable.stream(str(tmp_path)))
     assert len(frames) == 3 and all(f.shape == (40, 50, 3) for f in frames)
+    async def collect():
+        return [f.shape async for f in runnable.astream(str(tmp_path))], await runnable.ainvoke(str(tmp_path))
+
+    import asyncio
+
+    shapes, last = asyncio.run(collect())
+    assert shapes == [(40, 50, 3)] * 3 and last.shape == (40, 50, 3)
     # a generator step downstream receives the frames one by one as they are produced
     def first_pixels(frames):
         for f in frames:

@@ -23,7 +23,7 @@ the result cache and engines).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, AsyncIterator, Iterator, Mapping
 
 from ..errors import require
 from ..nodes.api import GraphError
@@ -98,6 +98,19 @@ class GraphRunnable(Runnable[Any, Any]):
                 yield {k: summarize(v) for k, v in values.items()} if self.summary else values
             else:
                 yield self._shape(values)
+
+    async def astream(self, input: Any, config: RunnableConfig | None = None,  # noqa: A002
+                      **kwargs: Any) -> AsyncIterator[Any]:
+        """Async :meth:`stream`: frames are computed in a worker thread, one at a time."""
+        import asyncio
+
+        it = iter(self.stream(input, config, **kwargs))
+        done = object()
+        while True:
+            item = await asyncio.to_thread(next, it, done)
+            if item is done:
+                return
+            yield item
 
     def __repr__(self) -> str:
         return f"GraphRunnable({self.graph!r}, input={self.input!r}, output={self.output!r})"
