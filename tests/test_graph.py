@@ -308,6 +308,7 @@ def test_feeding_values_and_file_cache_key(tmp_path, scene):
     g.set("box", boxes=[[float(v) for v in scene.boxes[0]]])
     report = g.run(feed={"img": scene.image}, cache=ResultCache())
     assert report["nodes"]["img"]["fed"] and mask_iou(report.value("seg").masks[0], scene.masks[0]) >= 0.9
+    assert scene.image.flags.writeable and not report.value("img").flags.writeable  # the caller's array untouched
     # a file that changes on disk is read again although the params are the same
     path = tmp_path / "x.png"
     cache = ResultCache()

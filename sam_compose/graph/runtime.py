@@ -124,8 +124,9 @@ class _Execution:
                 value = spec.outputs[port].check(value)
             except TypeError as exc:
                 raise _NodeFailure(f"output {port!r} of {spec.name} is wrong: {exc}", exc) from None
-            if isinstance(value, np.ndarray):
-                value.flags.writeable = False  # shared with other nodes and the cache: copy before changing
+            if isinstance(value, np.ndarray) and value.flags.writeable:
+                value = value.view()  # a read-only view: shared with other nodes and the cache, while
+                value.flags.writeable = False  # the caller's own array (fed or returned) stays writable
             outs[port] = value
         return outs
 
