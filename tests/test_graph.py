@@ -384,6 +384,13 @@ def test_path_guard_refuses_files_outside_allowed_folders(tmp_path):
     assert "write outside the allowed folder" in report["nodes"]["outside"]["error"]
     assert "read outside the allowed folder" in report["nodes"]["secret"]["error"]
     assert not (tmp_path / "escape.png").exists()
+    ckpt = tmp_path / "model.pth"
+    ckpt.write_bytes(b"not read: the guard refuses first")
+    g = Graph()
+    g.add("segment", id="seg", image=g.add("load_image", path="sample:coins"),
+          prompts=g.add("point_prompt", points=[[50, 50]]), engine=str(ckpt))
+    report = g.run(path_guard=guard, cache=False)
+    assert "read outside the allowed folder" in report["nodes"]["seg"]["error"]
 
 
 def test_feeding_a_node_skips_its_upstream():

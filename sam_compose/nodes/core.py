@@ -35,6 +35,19 @@ def _file_stamp(path: str) -> Any:
         return None
 
 
+def _engine(spec: str) -> Any:
+    """The shared engine for ``spec``; a local checkpoint path is resolved like any input file
+    (next to the graph file, and subject to the run's path guard)."""
+    from ..engines import shared_engine
+    from .context import run_context
+
+    base = run_context().base_dir
+    local = Path(spec).expanduser()
+    if spec.strip().lower() not in ("opencv", "auto") and (local.exists() or (base is not None and (base / local).exists())):
+        spec = input_path(spec)
+    return shared_engine(spec)
+
+
 @node("load_image", category="inputs", description="Load an image file (or sample:NAME) as (H, W, 3) uint8 RGB.",
       cache_key=lambda params: _file_stamp(params["path"]))
 def load_image_node(*, path: str = Param(description="image file path, or sample:NAME (astronaut, chelsea, coffee, ...)"),
@@ -145,9 +158,7 @@ def segment_node(image: Image, prompts: Prompts, *,
                  engine: str = Param("opencv", description="engine spec: opencv, auto, a Hugging Face id, a folder or a .pth"),
                  multimask: bool = Param(False, description="three candidate masks per prompt"),
                  best: bool = Param(False, description="keep only the highest-scoring mask per prompt")) -> Masks:
-    from ..engines import shared_engine
-
-    res = shared_engine(engine).segment(image, prompts, multimask=multimask)
+    res = _engine(engine).segment(image, prompts, multimask=multimask)
     return res.best() if best else res
 
 
@@ -157,12 +168,10 @@ def generate_node(image: Image, *,
                   points_per_side: int | None = Param(None, ge=1, le=128, description="grid density (engine default if None)"),
                   options: dict[str, Any] = Param({}, description="further engine generate() parameters, e.g. pred_iou_thresh"),
                   max_masks: int | None = Param(None, ge=1, description="keep only the highest-scoring masks")) -> Masks:
-    from ..engines import shared_engine
-
     kwargs = dict(options)
     if points_per_side is not None:
         kwargs["points_per_side"] = points_per_side
-    res = shared_engine(engine).generate(image, **kwargs)
+    res = _engine(engine).generate(image, **kwargs)
     if max_masks is not None and len(res) > max_masks:
         res = res[np.sort(np.argsort(-res.scores, kind="stable")[:max_masks])]
     return res
