@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -376,3 +375,44 @@ def test_demo_command_rejects_a_bad_port(capsys):
 
     assert main(["demo", "--port", "70000", "--engine", "opencv"]) == 2
     assert "--port" in capsys.readouterr().err
+
+
+def test_gaze_recording_file_segments_the_looked_at_object(tmp_path, small_scene):
+    from sam_compose.adapters.prompts.gaze_synth import synth_trace, write_generic
+
+    h, w = small_scene.image.shape[:2]
+    x, y = small_scene.interior_point(2)
+    samples, _ = synth_trace([(x, y, 0.5), (x + 2, y + 1, 0.3)], frame_size=(w, h), noise=1.0, seed=2)
+    path = write_generic(tmp_path / "gaze.csv", samples)
+    handlers = SegmentHandlers("opencv")
+    s = SessionState()
+    s.set_image(small_scene.image, "scene")
+    s, picture, status, _ = handlers.gaze_recording(s, str(path), False)
+    assert "Gaze recording" in status
+    assert max(mask_iou(m, small_scene.masks[2]) for m in s.result.masks) >= 0.9
+    # fixations are drawn as heat: the picture differs from the plain result around the fixation
+    from sam_compose.app.render import draw_result
+
+    plain = draw_result(small_scene.image, s.result)
+    yi, xi = int(y), int(x)
+    assert np.abs(picture[yi - 3:yi + 4, xi - 3:xi + 4].astype(int) - plain[yi - 3:yi + 4, xi - 3:xi + 4]).mean() > 10
+
+
+def test_clicks_reuse_one_embedding_per_image(small_scene, tmp_path):
+    from sam_compose import shared_engine
+
+    handlers = SegmentHandlers("opencv")
+    engine = shared_engine("opencv")
+    image = small_scene.image.copy()
+    image[0, 0] = (image[0, 0].astype(int) + 1) % 256  # an image this engine has not seen yet
+    path = tmp_path / "fresh.png"
+    save_png(path, image)
+    before = engine.stats.embeddings_computed
+    s = SessionState()
+    s, *_ = handlers.load(str(path), s)
+    assert engine.stats.embeddings_computed == before + 1
+    for k in range(3):
+        x, y = small_scene.interior_point(k)
+        s, _, status, _ = handlers.click(s, "positive point", False, _Evt(index=[x, y]))
+        assert "(cached)" in status
+    assert engine.stats.embeddings_computed == before + 1

@@ -61,10 +61,10 @@ class ApiEndpoints:
         """
         img, outcome = self._segment(image, prompt)
         result = outcome.summary()
-        for row, rle in zip(result["masks"], outcome.masks.to_rle()):
+        for row, rle in zip(result["masks"], outcome.masks.to_rle(), strict=True):
             row["rle"] = rle
         pts = [(x, y, int(lab)) for p in outcome.masks.prompts if p.points is not None
-               for (x, y), lab in zip(p.points.tolist(), p.labels.tolist())]
+               for (x, y), lab in zip(p.points.tolist(), p.labels.tolist(), strict=True)]
         from .render import draw_result
 
         return draw_result(img, outcome.masks, pts), result
@@ -90,7 +90,7 @@ class ApiEndpoints:
             raise InputError("params must be a JSON object such as {\"points_per_side\": 16}")
         outcome = service.generate(self.engine, img, **kwargs)
         result = outcome.summary()
-        for row, rle in zip(result["masks"], outcome.masks.to_rle()):
+        for row, rle in zip(result["masks"], outcome.masks.to_rle(), strict=True):
             row["rle"] = rle
         from .render import draw_result
 

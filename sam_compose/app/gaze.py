@@ -74,7 +74,7 @@ def fixations_for_state(state: SessionState) -> list[Any]:
 def _fixation_tuples(fixations: Any) -> list[tuple[float, float, float]]:
     out = []
     for f in fixations:
-        x, y = float(getattr(f, "x")), float(getattr(f, "y"))
+        x, y = float(f.x), float(f.y)
         dur = float(getattr(f, "duration", DWELL_S) or DWELL_S)
         out.append((x, y, dur))
     return out

@@ -14,7 +14,7 @@ import gradio as gr
 
 from . import graphs
 from .api import ApiEndpoints
-from .components import PhotoInput
+from .components import photo_input
 from .features import availability
 from .handlers import SegmentHandlers
 from .outputs import DEPTH_SOURCES
@@ -38,7 +38,7 @@ def _segment_tab(seg: SegmentHandlers, state: gr.State) -> dict[str, Any]:
                            for name in EXAMPLES}
     with gr.Row():
         with gr.Column(scale=1):
-            image_in = PhotoInput(label="Photo: upload, then click on it", type="filepath",
+            image_in = photo_input(label="Photo: upload, then click on it", type="filepath",
                                 sources=["upload", "clipboard"], elem_id="input-image", format="png")
             mode = gr.Radio(list(CLICK_MODES), value=CLICK_MODES[0], label="A click adds", elem_id="click-mode")
             multimask = gr.Checkbox(False, label="best of 3 candidates (multimask)")
