@@ -154,7 +154,8 @@ class Sam2VideoTracker(Tracker):
         f = self.frame_index
         for k in [k for k in sess.processed_frames or {} if k != f]:
             del sess.processed_frames[k]
-        horizon = f - self.keep_recent
+        # the next frame (f + 1) reads memories and object pointers back to f + 1 - (keep_recent - 1)
+        horizon = f + 2 - self.keep_recent
         for idx in list(sess.output_dict_per_obj):
             out = sess.output_dict_per_obj[idx]
             for k in [k for k in out["non_cond_frame_outputs"] if k < horizon]:
