@@ -224,6 +224,27 @@ def test_glb_structure_and_round_trip(cloud, tmp_path):
         read_glb(bad)
 
 
+def test_glb_splats_are_a_valid_triangle_mesh(cloud, tmp_path):
+    path = cloud.save(tmp_path / "s.glb", splat=0.01)
+    doc, binary = read_glb(path)
+    prim = doc["meshes"][0]["primitives"][0]
+    assert prim["mode"] == 4
+    idx_acc = doc["accessors"][prim["indices"]]
+    assert idx_acc["componentType"] == 5125 and idx_acc["count"] == 24 * len(cloud)
+    view = doc["bufferViews"][idx_acc["bufferView"]]
+    idx = np.frombuffer(binary, "<u4", count=idx_acc["count"], offset=view["byteOffset"]).reshape(-1, 3)
+    pos = np.frombuffer(binary, "<f4", count=18 * len(cloud), offset=0).reshape(-1, 3).astype(np.float64)
+    assert idx.max() == 6 * len(cloud) - 1
+    # every triangle faces away from its point: outward normals (consistent winding)
+    a, b, c = pos[idx[:, 0]], pos[idx[:, 1]], pos[idx[:, 2]]
+    centre = pos.reshape(-1, 6, 3).mean(axis=1)[idx[:, 0] // 6]
+    assert np.all(np.einsum("ij,ij->i", np.cross(b - a, c - a), (a + b + c) / 3 - centre) > 0)
+    pts, cols = read_glb_points(path)
+    assert np.allclose(pts, cloud.points, atol=1e-5) and np.array_equal(cols, cloud.colors)
+    with pytest.raises(InputError, match="splat"):
+        cloud.save(tmp_path / "bad.glb", splat=-1.0)
+
+
 def test_pointcloud_save_rejects_unknown_suffix(cloud, tmp_path):
     with pytest.raises(InputError, match=".ply or .glb"):
         cloud.save(tmp_path / "c.xyz")

@@ -101,8 +101,9 @@ def _calibration(d: dict[str, float], cls: Any) -> Any:
 def lift3d_node(masks: Masks, depth: Depth, image: Image | None = None, *,
                 intrinsics: Any = Param(description="[fx, fy, cx, cy] px, {fx, fy, cx, cy}, 3x3 K, a horizontal "
                                                     "field of view in degrees, or sample:motorcycle"),
-                outliers: str = Param("statistical", choices=("statistical", "radius", "none"),
-                                      description="outlier removal per object"),
+                outliers: str = Param("statistical", choices=("statistical", "radius", "cluster", "none"),
+                                      description="outlier removal per object (cluster: drop background a mask "
+                                                  "leaked onto, behind a depth jump)"),
                 erode: int = Param(0, ge=0, le=50, description="shrink masks first (drops depth-edge pixels)"),
                 max_points: int | None = Param(None, ge=1, description="subsample each object to at most this many"),
                 pose: list[list[float]] | None = Param(None, description="camera-to-world 4x4 pose (world frame)")) -> PointCloud:
@@ -119,12 +120,16 @@ def lift3d_node(masks: Masks, depth: Depth, image: Image | None = None, *,
       description="Write a point cloud as .ply (binary or ASCII) or .glb (for gr.Model3D and glTF viewers).")
 def save_pointcloud_node(cloud: PointCloud, *,
                          path: str = Param(description="output file ending in .ply or .glb"),
-                         ascii: bool = Param(False, description="PLY only: ASCII instead of binary")) -> FilePath:
+                         ascii: bool = Param(False, description="PLY only: ASCII instead of binary"),
+                         splat: float | None = Param(None, gt=0, description="GLB only: draw each point as an "
+                                                     "octahedron this big (metres), for viewers with 1-pixel points")) -> FilePath:
     target = output_path(path)
     save = getattr(cloud, "save", None)
     if save is None:
         raise InputError("save_pointcloud: the input is not a sam_compose PointCloud")
-    return str(save(target, binary=not ascii))
+    if splat is not None and target.suffix.lower() != ".glb":
+        raise InputError("save_pointcloud: splat applies to .glb files only")
+    return str(save(target, binary=not ascii, splat=splat)) if splat else str(save(target, binary=not ascii))
 
 
 @node("export", category="outputs", cacheable=False,

@@ -23,7 +23,7 @@ from .camera import Intrinsics, as_intrinsics, as_pose
 from .depth import load_depth
 from .pointcloud_io import glb_bytes, read_glb_points, read_ply, write_glb, write_ply
 
-OUTLIER_METHODS = ("statistical", "radius", "none")
+OUTLIER_METHODS = ("statistical", "radius", "cluster", "none")
 
 
 @dataclass(frozen=True)
@@ -159,7 +159,9 @@ class PointCloud:
         ``statistical``: drop points whose mean distance to their ``neighbors`` nearest points
         exceeds the mean of that statistic by ``std_ratio`` standard deviations.
         ``radius``: drop points with fewer than ``min_neighbors`` others within ``radius``
-        (default: 4x the median nearest-neighbour distance). ``none``: keep everything.
+        (default: 4x the median nearest-neighbour distance). ``cluster``: keep the largest
+        group of points linked by gaps under ``radius`` (same default): drops background
+        that a mask leaked onto, across a depth discontinuity. ``none``: keep everything.
         """
         method = str(method).lower()
         if method not in OUTLIER_METHODS:
@@ -212,9 +214,12 @@ class PointCloud:
         return cls(pts, cols, labs, clouds[0].data)
 
     # --- files ----------------------------------------------------------------------------
-    def save(self, path: str | os.PathLike, *, binary: bool = True, gltf_axes: bool = True) -> Path:
+    def save(self, path: str | os.PathLike, *, binary: bool = True, gltf_axes: bool = True,
+             splat: float | None = None) -> Path:
         """Write ``.ply`` (binary unless ``binary=False``; labels as an ``int label`` property)
-        or ``.glb`` (glTF 2.0 points for ``gr.Model3D``; y and z flipped to glTF's axes)."""
+        or ``.glb`` (glTF 2.0 points for ``gr.Model3D``; y and z flipped to glTF's axes;
+        ``splat`` = size of a small octahedron drawn per point, for viewers that draw
+        points one pixel wide)."""
         suffix = Path(path).suffix.lower()
         if suffix == ".ply":
             extra = {"label": self.labels} if self.labels is not None else None
@@ -222,11 +227,12 @@ class PointCloud:
         if suffix in (".glb", ".gltf"):
             if suffix == ".gltf":
                 raise InputError("write .glb (binary glTF with the buffer embedded), not .gltf")
-            return write_glb(path, self.points, self.colors, gltf_axes=gltf_axes)
+            return write_glb(path, self.points, self.colors, gltf_axes=gltf_axes, splat=splat)
         raise InputError(f"unknown point cloud file type {suffix or path!r}; use .ply or .glb")
 
-    def to_glb(self, *, gltf_axes: bool = True) -> bytes:
-        return glb_bytes(self.points, self.colors, gltf_axes=gltf_axes)
+    def to_glb(self, *, gltf_axes: bool = True, splat: float | None = None) -> bytes:
+        """The bytes :meth:`save` writes to a ``.glb`` file."""
+        return glb_bytes(self.points, self.colors, gltf_axes=gltf_axes, splat=splat)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "PointCloud":
@@ -261,13 +267,21 @@ def _inliers(p: np.ndarray, method: str, neighbors: int, std_ratio: float, radiu
     tree = cKDTree(p)
     if method == "statistical":
         k = min(int(neighbors), n - 1)
-        dist, _ = tree.query(p, k=k + 1)
+        dist, _ = tree.query(p, k=k + 1, workers=-1)
         mean = dist[:, 1:].mean(axis=1)
         return mean <= mean.mean() + float(std_ratio) * mean.std()
     if radius is None:
-        nn, _ = tree.query(p, k=2)
+        nn, _ = tree.query(p, k=2, workers=-1)
         radius = 4.0 * float(np.median(nn[:, 1])) or 1e-9
-    counts = tree.query_ball_point(p, r=float(radius), return_length=True) - 1
+    if method == "cluster":
+        from scipy.sparse import coo_matrix
+        from scipy.sparse.csgraph import connected_components
+
+        pairs = tree.query_pairs(r=float(radius), output_type="ndarray")
+        graph = coo_matrix((np.ones(len(pairs), np.int8), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
+        _, comp = connected_components(graph, directed=False)
+        return comp == np.argmax(np.bincount(comp))
+    counts = tree.query_ball_point(p, r=float(radius), return_length=True, workers=-1) - 1
     return counts >= int(min_neighbors)
 
 

@@ -176,8 +176,8 @@ def read_ply(path: str | os.PathLike) -> dict[str, np.ndarray]:
 GLB_MAGIC = 0x46546C67  # b"glTF"
 CHUNK_JSON = 0x4E4F534A  # b"JSON"
 CHUNK_BIN = 0x004E4942  # b"BIN\0"
-_FLOAT, _UBYTE = 5126, 5121
-_ARRAY_BUFFER = 34962
+_FLOAT, _UBYTE, _UINT = 5126, 5121, 5125
+_ARRAY_BUFFER, _ELEMENT_ARRAY_BUFFER = 34962, 34963
 _GLTF_FLIP = np.array([1.0, -1.0, -1.0], dtype=np.float32)
 
 
@@ -185,20 +185,41 @@ def _pad4(data: bytes, fill: bytes) -> bytes:
     return data + fill * ((4 - len(data) % 4) % 4)
 
 
-def glb_bytes(points: Any, colors: Any = None, *, gltf_axes: bool = True) -> bytes:
-    """A GLB file's bytes holding one POINTS primitive with POSITION and COLOR_0 (RGBA8)."""
+# An octahedron around each point for ``splat``: 6 vertices (+x, -x, +y, -y, +z, -z) and
+# 8 outward-facing (counter-clockwise) triangles.
+_OCTA_VERTS = np.array([[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1]], np.float32)
+_OCTA_FACES = np.array([[0, 2, 4], [2, 1, 4], [1, 3, 4], [3, 0, 4], [2, 0, 5], [1, 2, 5], [3, 1, 5], [0, 3, 5]],
+                       np.uint32)
+
+
+def glb_bytes(points: Any, colors: Any = None, *, gltf_axes: bool = True, splat: float | None = None) -> bytes:
+    """A GLB file's bytes: one POINTS primitive with POSITION and COLOR_0 (RGBA8).
+
+    ``splat`` (a size in the points' units, e.g. 0.005 m) writes each point as a small
+    coloured octahedron instead (a TRIANGLES primitive with indices): viewers that draw
+    POINTS one pixel wide then show a solid-looking cloud. :func:`read_glb_points`
+    recovers the points from either form.
+    """
     pts, cols = _check_points(points, colors)
     if len(pts) == 0:
         raise InputError("cannot write a GLB with no points; the point cloud is empty")
-    pos = pts.astype(np.float32) * (_GLTF_FLIP if gltf_axes else np.float32(1.0))
-    pos = np.ascontiguousarray(pos, dtype="<f4")
     if cols is None:
-        cols = np.full_like(pos, 200, dtype=np.uint8)
+        cols = np.full(pts.shape, 200, dtype=np.uint8)
+    pos = pts.astype(np.float32)
+    indices = None
+    if splat is not None:
+        if not (np.isfinite(splat) and splat > 0):
+            raise InputError(f"splat must be a positive size, got {splat!r}")
+        n_pts = len(pos)
+        pos = (pos[:, None, :] + _OCTA_VERTS[None] * np.float32(splat / 2.0)).reshape(-1, 3)
+        cols = np.repeat(cols, 6, axis=0)
+        indices = (_OCTA_FACES[None] + 6 * np.arange(n_pts, dtype=np.uint32)[:, None, None]).reshape(-1)
+    pos = np.ascontiguousarray(pos * (_GLTF_FLIP if gltf_axes else np.float32(1.0)), dtype="<f4")
     rgba = np.concatenate([cols, np.full((len(cols), 1), 255, np.uint8)], axis=1)
     pos_bytes, col_bytes = pos.tobytes(), np.ascontiguousarray(rgba).tobytes()
     binary = pos_bytes + col_bytes  # both are multiples of 4 bytes
     n = len(pos)
-    doc = {
+    doc: dict[str, Any] = {
         "asset": {"version": "2.0", "generator": "sam_compose"},
         "scene": 0,
         "scenes": [{"nodes": [0]}],
@@ -215,6 +236,16 @@ def glb_bytes(points: Any, colors: Any = None, *, gltf_axes: bool = True) -> byt
             {"bufferView": 1, "componentType": _UBYTE, "normalized": True, "count": n, "type": "VEC4"},
         ],
     }
+    if indices is not None:
+        idx_bytes = np.ascontiguousarray(indices, dtype="<u4").tobytes()
+        doc["bufferViews"].append({"buffer": 0, "byteOffset": len(binary), "byteLength": len(idx_bytes),
+                                   "target": _ELEMENT_ARRAY_BUFFER})
+        doc["accessors"].append({"bufferView": 2, "componentType": _UINT, "count": int(indices.size), "type": "SCALAR"})
+        prim = doc["meshes"][0]["primitives"][0]
+        prim["mode"], prim["indices"] = 4, 2
+        prim["extras"] = {"sam_compose_splat": float(splat)}  # type: ignore[arg-type]
+        binary += idx_bytes
+        doc["buffers"][0]["byteLength"] = len(binary)
     json_chunk = _pad4(json.dumps(doc, separators=(",", ":")).encode("utf-8"), b" ")
     bin_chunk = _pad4(binary, b"\x00")
     total = 12 + 8 + len(json_chunk) + 8 + len(bin_chunk)
@@ -225,9 +256,10 @@ def glb_bytes(points: Any, colors: Any = None, *, gltf_axes: bool = True) -> byt
     ])
 
 
-def write_glb(path: str | os.PathLike, points: Any, colors: Any = None, *, gltf_axes: bool = True) -> Path:
+def write_glb(path: str | os.PathLike, points: Any, colors: Any = None, *, gltf_axes: bool = True,
+              splat: float | None = None) -> Path:
     """Write points (and uint8 RGB colours) as a GLB point cloud; see :func:`glb_bytes`."""
-    data = glb_bytes(points, colors, gltf_axes=gltf_axes)
+    data = glb_bytes(points, colors, gltf_axes=gltf_axes, splat=splat)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
@@ -283,4 +315,7 @@ def read_glb_points(path: str | os.PathLike, *, gltf_axes: bool = True) -> tuple
     if "COLOR_0" in prim["attributes"]:
         c = _accessor(doc, binary, prim["attributes"]["COLOR_0"])
         cols = (c[:, :3] if c.dtype == np.uint8 else np.round(c[:, :3] * 255)).astype(np.uint8)
+    if "sam_compose_splat" in (prim.get("extras") or {}):  # octahedra: one point per 6 vertices
+        pos = pos.reshape(-1, 6, 3).mean(axis=1)
+        cols = None if cols is None else cols[::6]
     return pos, cols
