@@ -231,7 +231,8 @@ def test_failing_node_is_reported_and_other_results_kept():
     assert not report.ok
     bad = report["nodes"]["bad"]
     assert bad["error"] == "InputError: no good" and bad["inputs"] == {"x": 2.0} and bad["input_error"]
-    assert report["nodes"]["after"] == {"type": "gt_add", "skipped": True, "because": "bad"}
+    assert report["nodes"]["after"] == {"type": "gt_add", "ms": 0.0, "cached": False, "skipped": True, "because": "bad"}
+    assert all({"ms", "cached"} <= set(d) for d in report["nodes"].values())
     assert report["nodes"]["after2"]["because"] == "bad"
     assert report["outputs"] == {"ok": 3.0}
     assert report.value("a") == 2.0

@@ -140,7 +140,8 @@ class _Execution:
         self.dead[nid] = nid
 
     def _skip(self, nid: str, root: str) -> None:
-        self.status[nid] = {"type": self.plan.specs[nid].name, "skipped": True, "because": root}
+        self.status[nid] = {"type": self.plan.specs[nid].name, "ms": 0.0, "cached": False, "skipped": True,
+                            "because": root}
         self.dead[nid] = root
 
     def _call(self, nid: str, fn: Callable[..., Any], inputs: dict[str, Any], frame: int | None = None) -> Any:
