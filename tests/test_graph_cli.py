@@ -73,6 +73,12 @@ def test_set_overrides_params(capsys, tmp_path):
     assert report["outputs"]["save"] == str(tmp_path / "other.png")
 
 
+def test_set_value_that_looks_like_json_stays_a_string_for_string_params(capsys, tmp_path):
+    code, report, err = run_cli(capsys, str(BOX_DEMO), "--out", str(tmp_path), "--set", "save.path=123",
+                                "--output", "save")
+    assert code == 2 and "cannot tell the format of '123'" in err  # reached the node as the string "123"
+
+
 @pytest.mark.parametrize("setting, fragment", [
     ("nope.engine=opencv", "there is no node 'nope'"),
     ("seg.engin=opencv", "node 'seg' (segment) has no param 'engin'"),

@@ -45,6 +45,27 @@ def parse_set(text: str) -> tuple[str, Any]:
     return target.strip(), value
 
 
+def _prefer_string(graph: Any, target: str, value: Any, raw: str) -> Any:
+    """``--set img.path=123`` means the string "123" when the param is a string and the JSON value does not fit."""
+    from ..nodes.api import check_type
+    from ..nodes.registry import find
+
+    nid, _, param = target.partition(".")
+    spec = find(graph.nodes[nid].type) if nid in graph.nodes else None
+    if spec is None or param not in spec.params or isinstance(value, str):
+        return value
+    annotation = spec.params[param].annotation
+    try:
+        check_type(annotation, value)
+        return value
+    except TypeError:
+        try:
+            check_type(annotation, raw)
+            return raw
+        except TypeError:
+            return value
+
+
 def tqdm_progress(total_hint: int | None = None) -> tuple[Callable[[dict[str, Any]], None], Callable[[], None]]:
     """A progress callback drawing tqdm bars on stderr (nodes, then frames); returns (callback, close)."""
     from tqdm import tqdm
@@ -85,7 +106,7 @@ def main(args: argparse.Namespace) -> int:
     graph = Graph.from_file(args.graph)
     for text in args.sets:
         target, value = parse_set(text)
-        graph.set_param(target, value)
+        graph.set_param(target, _prefer_string(graph, target, value, text.partition("=")[2]))
     graph.validate()  # every problem reported before anything runs (and before a progress bar appears)
     progress, close = (None, lambda: None) if args.no_progress else tqdm_progress()
     try:
