@@ -278,3 +278,87 @@ def test_text_prompt_node_with_a_local_clip(tmp_path, tiny_clip, text_scene, mon
                 clip="ViT-B-32:laion2b_s34b_b79k")
     report = off.run()
     assert "CLIP weights for ViT-B-32" in report["nodes"][str(n)]["error"]
+
+
+# --- the zero-shot detector route (tiny random OWLv2, no download) --------------------------------
+def _tiny_clip_tokenizer_files(folder):
+    """A character-level CLIP BPE vocabulary: every byte symbol, alone and word-final."""
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    cs = bs + [256 + i for i in range(256 - len(bs))]  # the other bytes map past 255, as in CLIP
+    chars = [chr(c) for c in cs]
+    vocab = {}
+    for suffix in ("", "</w>"):
+        for c in chars:
+            vocab.setdefault(c + suffix, len(vocab))
+    vocab["<|startoftext|>"] = len(vocab)
+    vocab["<|endoftext|>"] = len(vocab)
+    (folder / "vocab.json").write_text(json.dumps(vocab))
+    (folder / "merges.txt").write_text("#version: 0.2\n")
+    return vocab
+
+
+@pytest.fixture(scope="module")
+def tiny_owl(tmp_path_factory):
+    from transformers import CLIPTokenizer, Owlv2Config, Owlv2ForObjectDetection, Owlv2ImageProcessor, Owlv2Processor
+
+    folder = tmp_path_factory.mktemp("owlv2")
+    vocab = _tiny_clip_tokenizer_files(folder)
+    eos = vocab["<|endoftext|>"]
+    cfg = Owlv2Config(
+        text_config=dict(vocab_size=len(vocab), hidden_size=32, intermediate_size=37, num_hidden_layers=1,
+                         num_attention_heads=2, max_position_embeddings=32, bos_token_id=vocab["<|startoftext|>"],
+                         eos_token_id=eos, pad_token_id=eos),
+        vision_config=dict(hidden_size=32, intermediate_size=37, num_hidden_layers=1, num_attention_heads=2,
+                           image_size=32, patch_size=8),
+        projection_dim=32)
+    torch.manual_seed(0)
+    model = Owlv2ForObjectDetection(cfg).eval()
+    with torch.no_grad():  # random box regressions saturate; zero them so boxes are OWLv2's grid prior
+        model.box_head.dense2.weight.zero_()
+        model.box_head.dense2.bias.zero_()
+    model.save_pretrained(folder)
+    tok = CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"))
+    Owlv2Processor(image_processor=Owlv2ImageProcessor(size={"height": 32, "width": 32}), tokenizer=tok).save_pretrained(folder)
+    return folder
+
+
+def test_detector_route_matches_the_detector_output(tiny_owl, text_scene):
+    from PIL import Image
+    from transformers import AutoModelForZeroShotObjectDetection, AutoProcessor
+
+    from sam_compose.adapters.prompts.detectors import detect_with_text
+
+    prompts = detect_with_text(text_scene.image, "cat, -dog", detector=str(tiny_owl), threshold=0.0, top_k=3)
+    assert 1 <= len(prompts) <= 3
+    assert all(p.data["phrase"] == "cat" and p.data["route"] == "detector" for p in prompts)
+    scores = [p.data["score"] for p in prompts]
+    assert scores == sorted(scores, reverse=True)
+    # the same model and processor by hand: the best "cat" box, in the padded-square frame of OWLv2
+    model = AutoModelForZeroShotObjectDetection.from_pretrained(tiny_owl, local_files_only=True).eval()
+    proc = AutoProcessor.from_pretrained(tiny_owl, local_files_only=True)
+    h, w = text_scene.image.shape[:2]
+    inputs = proc(text=[["a photo of a cat", "a photo of a dog"]], images=Image.fromarray(text_scene.image),
+                  return_tensors="pt", padding="max_length", max_length=32)
+    with torch.no_grad():
+        out = model(**inputs)
+    res = proc.post_process_grounded_object_detection(out, threshold=0.0, target_sizes=[(max(h, w), max(h, w))])[0]
+    boxes = res["boxes"].numpy().copy()
+    boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, w)
+    boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, h)
+    inside = (boxes[:, 2] - boxes[:, 0] >= 1) & (boxes[:, 3] - boxes[:, 1] >= 1)  # not in the square's padding
+    cat = (res["labels"].numpy() == 0) & inside
+    best = int(np.flatnonzero(cat)[np.argmax(res["scores"].numpy()[cat])])
+    np.testing.assert_allclose(prompts[0].box, boxes[best], atol=1e-3)
+    assert prompts[0].data["score"] == pytest.approx(float(res["scores"][best]), abs=1e-5)
+    assert boxes[cat].shape[0] >= 1 and len(prompts) == min(3, int(cat.sum()))
+    via_text = text_to_prompts(text_scene.image, "cat", detector=str(tiny_owl), threshold=0.0)
+    assert len(via_text) == 1 and via_text[0].box is not None
+
+
+def test_missing_detector_names_the_download():
+    from sam_compose.adapters.prompts.detectors import load_detector
+
+    t0 = time.perf_counter()
+    with pytest.raises(EngineError, match="huggingface-cli download google/owlv2-base-patch16-ensemble"):
+        load_detector("owlv2")
+    assert time.perf_counter() - t0 < 10

@@ -1,0 +1,167 @@
+"""Text through a zero-shot detector (OWL-ViT, OWLv2, Grounding DINO) on transformers.
+
+The alternative to CLIP region scoring (:mod:`.text`): an open-vocabulary detector
+finds boxes for the phrases directly, and each box becomes a SAM box prompt (the
+Grounded-SAM recipe). ``detector`` is a Hugging Face id (from the local cache only), a
+folder written by ``save_pretrained`` (model and processor), a short name (``owlv2``,
+``owlvit``, ``grounding-dino``), or a ``(model, processor)`` pair already loaded.
+
+Nothing is downloaded: a detector that is not on this machine raises an
+:class:`EngineError` naming the ``huggingface-cli download`` command, without waiting
+on the hub.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any, Sequence
+
+import numpy as np
+
+from ...errors import EngineError, PromptError, require
+from ...image_io import load_image
+from ...types import Prompt
+
+__all__ = ["load_detector", "detect_phrases", "detect_with_text", "DETECTOR_ALIASES"]
+
+DETECTOR_ALIASES = {
+    "owlv2": "google/owlv2-base-patch16-ensemble",
+    "owlvit": "google/owlvit-base-patch32",
+    "owl-vit": "google/owlvit-base-patch32",
+    "grounding-dino": "IDEA-Research/grounding-dino-tiny",
+    "grounding_dino": "IDEA-Research/grounding-dino-tiny",
+}
+SUPPORTED_TYPES = ("owlvit", "owlv2", "grounding-dino", "mm-grounding-dino")
+
+_CACHE: dict[str, tuple[Any, Any]] = {}
+_LOCK = threading.Lock()
+
+
+def load_detector(detector: Any, device: str = "cpu") -> tuple[Any, Any]:
+    """(model, processor) for a zero-shot detector spec; loaded once per spec, offline only."""
+    if isinstance(detector, (tuple, list)) and len(detector) == 2:
+        return detector[0], detector[1]
+    if not isinstance(detector, (str, os.PathLike)):
+        raise PromptError(f"detector must be an id, a folder or a (model, processor) pair, got {type(detector).__name__}")
+    spec = DETECTOR_ALIASES.get(str(detector).strip().lower(), os.fspath(detector))
+    with _LOCK:
+        if spec in _CACHE:
+            return _CACHE[spec]
+        transformers = require("transformers", feature="zero-shot detectors")
+        try:
+            processor = transformers.AutoProcessor.from_pretrained(spec, local_files_only=True)
+            model = transformers.AutoModelForZeroShotObjectDetection.from_pretrained(spec, local_files_only=True)
+        except (OSError, ValueError) as exc:
+            if os.path.isdir(spec):
+                raise EngineError(f"could not load a zero-shot detector from {spec}: {' '.join(str(exc).split())[:200]}") from exc
+            raise EngineError(
+                f"zero-shot detector {spec!r} is not on this machine and the model hub is not used offline; on a "
+                f"machine with internet run: huggingface-cli download {spec} (then copy ~/.cache/huggingface here), "
+                "or pass a folder written by save_pretrained"
+            ) from exc
+        model_type = getattr(model.config, "model_type", "")
+        if model_type not in SUPPORTED_TYPES:
+            raise EngineError(f"{spec} is a {model_type!r} model; zero-shot detectors supported: {', '.join(SUPPORTED_TYPES)}")
+        model = model.to(device).eval()
+        _CACHE[spec] = (model, processor)
+        return model, processor
+
+
+def detect_phrases(image: np.ndarray, phrases: Sequence[str], model: Any, processor: Any,
+                   threshold: float = 0.1) -> list[tuple[np.ndarray, float, str]]:
+    """Detections ``(box xyxy px, score, phrase)`` of ``phrases`` in an (H, W, 3) image."""
+    import torch
+    from PIL import Image
+
+    h, w = image.shape[:2]
+    pil = Image.fromarray(image)
+    model_type = getattr(model.config, "model_type", "")
+    device = next(model.parameters()).device
+    if model_type in ("owlvit", "owlv2"):
+        queries = [f"a photo of a {p}" for p in phrases]
+        max_len = int(getattr(model.config.text_config, "max_position_embeddings", 16))
+        inputs = processor(text=[queries], images=pil, return_tensors="pt", padding="max_length",
+                           truncation=True, max_length=max_len).to(device)
+        with torch.inference_mode():
+            out = model(**inputs)
+        # OWLv2 pads the image to a square before resizing: its boxes are fractions of that square
+        target = (max(h, w), max(h, w)) if model_type == "owlv2" else (h, w)
+        res = processor.post_process_grounded_object_detection(out, threshold=threshold, target_sizes=[target],
+                                                               text_labels=[list(phrases)])[0]
+        labels = [phrases[int(i)] for i in res["labels"]]
+    else:  # Grounding DINO: one caption, lower-case phrases ending with '.'
+        caption = " ".join(f"{p.lower()}." for p in phrases)
+        inputs = processor(images=pil, text=caption, return_tensors="pt").to(device)
+        with torch.inference_mode():
+            out = model(**inputs)
+        res = processor.post_process_grounded_object_detection(out, inputs["input_ids"], threshold=threshold,
+                                                               text_threshold=threshold, target_sizes=[(h, w)])[0]
+        found = res.get("text_labels") or res.get("labels") or []
+        labels = [_closest_phrase(str(t), phrases) for t in found]
+    boxes = res["boxes"].detach().cpu().numpy().astype(np.float64).reshape(-1, 4)
+    scores = res["scores"].detach().cpu().numpy().astype(np.float64).reshape(-1)
+    boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, w)
+    boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, h)
+    return [(b, float(s), lab) for b, s, lab in zip(boxes, scores, labels)
+            if lab is not None and b[2] - b[0] >= 1 and b[3] - b[1] >= 1]
+
+
+def _closest_phrase(text: str, phrases: Sequence[str]) -> str | None:
+    words = set(text.lower().split())
+    best, overlap = None, 0
+    for p in phrases:
+        o = len(words & set(p.lower().split()))
+        if o > overlap:
+            best, overlap = p, o
+    return best
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return float(inter / union) if union > 0 else 0.0
+
+
+def detect_with_text(image: Any, text: str | Sequence[str], *, detector: Any,
+                     negative: str | Sequence[str] | None = None, top_k: int = 1,
+                     threshold: float | None = None, points: int = 0, device: str = "cpu") -> list[Prompt]:
+    """Box prompts for ``text`` from a zero-shot detector, ``top_k`` per phrase.
+
+    Detections of a negative phrase suppress positive detections they overlap (IoU > 0.5)
+    with a higher score. ``threshold`` is the detector's score threshold (default 0.1).
+    Prompts carry the box only (the Grounded-SAM recipe); ``points`` is accepted for
+    signature compatibility with the CLIP route and ignored, because a box centre may
+    miss non-convex objects. ``data = {"adapter": "text", "route": "detector", "phrase", "score"}``.
+    """
+    from .text import parse_phrases
+
+    img = load_image(image)
+    pos, neg = parse_phrases(text, negative)
+    if int(top_k) < 1:
+        raise PromptError(f"top_k must be at least 1, got {top_k}")
+    model, processor = load_detector(detector, device=device)
+    thr = 0.1 if threshold is None else float(threshold)
+    dets = detect_phrases(img, pos + neg, model, processor, threshold=thr)
+    negs = [d for d in dets if d[2] in neg]
+    prompts: list[Prompt] = []
+    for phrase in pos:
+        mine = sorted((d for d in dets if d[2] == phrase), key=lambda d: -d[1])
+        picked: list[tuple[np.ndarray, float, str]] = []
+        for box, score, _ in mine:
+            if any(_iou(box, nb) > 0.5 and ns >= score for nb, ns, _ in negs):
+                continue
+            if any(_iou(box, pb) > 0.5 for pb, _, _ in picked):
+                continue
+            picked.append((box, score, phrase))
+            if len(picked) >= int(top_k):
+                break
+        for rank, (box, score, _) in enumerate(picked):
+            data = {"adapter": "text", "route": "detector", "phrase": phrase, "score": round(score, 6), "rank": rank,
+                    "detector": getattr(model.config, "_name_or_path", "") or getattr(model.config, "model_type", "")}
+            if neg:
+                data["negative"] = list(neg)
+            prompts.append(Prompt(box=box, data=data))
+    return prompts
