@@ -191,8 +191,8 @@ def test_calibration_aware_prompting_keeps_the_consistent_mask(engine):
     assert info["n"] == 9 and info["consistency"] >= 0.7 and info["agreement"] >= 0.5
     assert np.hypot(info["point"][0] - 190, info["point"][1] - 110) <= 25.0 + 1e-6
     # through gaze_to_prompts: the prompt carries the chosen point and the consistent mask's logits
-    (cal,) = gaze_to_prompts(fix, image=image, engine=engine, accuracy=25.0, n_candidates=9)
-    assert cal.mask is not None and cal.data["calibration"]["point"] == info["point"]
+    (cal,) = gaze_to_prompts(fix, image=image, engine=engine, accuracy=25.0, n_candidates=5)
+    assert cal.mask is not None and cal.data["calibration"]["n"] == 5
     assert mask_iou(engine.segment(image, cal).masks[0], truth) >= 0.8
     with pytest.raises(GazeError, match="accuracy"):
         gaze_to_prompts(fix, image=image, engine=engine, accuracy=-1.0)

@@ -193,6 +193,11 @@ def test_samples_from_iterable_and_passthrough():
         read_gaze([(1.0, 1, 1), (0.5, 1, 1)])
     with pytest.raises(GazeError, match="iterable is empty"):
         read_gaze([])
+    arr = np.array([[i / 100, 0.5, 0.5] for i in range(40)])
+    a = read_gaze(arr, frame_size=(640, 480), units="norm")
+    assert a.x == pytest.approx(np.full(40, 320.0)) and len(detect_fixations(a)) == 1
+    with pytest.raises(GazeError, match=r"\(N, 3\)"):
+        read_gaze(np.zeros((5, 2)))
 
 
 def _stream_file(path, seconds, seed=0):

@@ -35,9 +35,6 @@ counts them by reason.
 
 from __future__ import annotations
 
-import csv
-import gzip
-import io
 import json
 import os
 import re
@@ -48,9 +45,10 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 import numpy as np
 
 from .gaze_coords import check_units, to_frame_pixels
+from .gaze_csv import csv_chunks, first_line, norm_name, open_text, split_header
 from .gaze_types import Fixation, GazeError, GazeSamples
 
-__all__ = ["FORMATS", "detect_format", "iter_gaze", "read_gaze", "samples_from_iterable"]
+__all__ = ["FORMATS", "detect_format", "iter_gaze", "read_gaze", "samples_from_iterable", "samples_from_array"]
 
 FORMATS = ("pupil_core", "pupil_core_fixations", "neon", "neon_fixations", "tobii_g3", "generic")
 DEFAULT_FRAME = {"pupil_core": (1280, 720), "pupil_core_fixations": (1280, 720), "neon": (1600, 1200),
@@ -63,36 +61,13 @@ _X_ALIASES = ("x", "gaze_x", "gx", "pos_x", "gaze_point_x", "norm_pos_x", "gaze2
 _Y_ALIASES = ("y", "gaze_y", "gy", "pos_y", "gaze_point_y", "norm_pos_y", "gaze2d_y", "y_px", "y_norm")
 
 
-# --------------------------------------------------------------------------- opening
-def _open_text(path: Path) -> io.TextIOBase:
-    with open(path, "rb") as fh:
-        magic = fh.read(2)
-    if magic == b"\x1f\x8b":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
-    return open(path, "r", encoding="utf-8-sig", newline="")
-
-
-def _first_line(path: Path) -> str:
-    try:
-        with _open_text(path) as fh:
-            for line in fh:
-                if line.strip():
-                    return line.strip()
-    except (OSError, EOFError, UnicodeDecodeError, gzip.BadGzipFile) as exc:
-        raise GazeError(f"cannot read gaze file {path}: {exc}") from exc
-    raise GazeError(f"gaze file {path} is empty: record gaze first, or check the export folder")
-
-
-def _norm(name: str) -> str:
-    return re.sub(r"\s+", " ", name.strip().lower())
-
-
+# --------------------------------------------------------------------------- detection
 def detect_format(path: str | os.PathLike) -> str:
     """Guess the recording format from the first line (the CSV header or a JSON record)."""
     p = Path(path)
     if not p.is_file():
         raise GazeError(f"gaze file {p} does not exist (or is not a file)")
-    line = _first_line(p)
+    line = first_line(p)
     if line.startswith("{"):
         try:
             rec = json.loads(line)
@@ -101,7 +76,7 @@ def detect_format(path: str | os.PathLike) -> str:
         if isinstance(rec, dict) and ("data" in rec or rec.get("type") == "gaze"):
             return "tobii_g3"
         raise GazeError(f"{p}: JSON record without 'type'/'data' fields; expected Tobii Glasses 3 gazedata lines")
-    cols = {_norm(c) for c in _split_header(line)}
+    cols = {norm_name(c) for c in split_header(line)}
     if {"gaze_timestamp", "norm_pos_x", "norm_pos_y"} <= cols:
         return "pupil_core"
     if {"start_timestamp", "duration", "norm_pos_x", "norm_pos_y"} <= cols:
@@ -116,16 +91,6 @@ def detect_format(path: str | os.PathLike) -> str:
         f"{p}: unknown gaze format; header columns {sorted(cols)[:12]} match none of {', '.join(FORMATS)}. "
         "For your own CSV name the columns t, x, y (or pass columns={'t': ..., 'x': ..., 'y': ...}) "
         "with format='generic', units='px'|'norm', origin='top-left'|'bottom-left'")
-
-
-def _split_header(line: str) -> list[str]:
-    return next(csv.reader([line], delimiter=_delimiter(line)))
-
-
-def _delimiter(line: str) -> str:
-    """Comma, tab or semicolon: whichever the header line uses most."""
-    counts = {",": line.count(","), "\t": line.count("\t"), ";": line.count(";")}
-    return max(counts, key=lambda k: counts[k])
 
 
 def _find(cols: Iterable[str], aliases: Iterable[str], axis: str) -> str | None:
@@ -154,121 +119,6 @@ def _unit_from_name(name: str, kind: str) -> str | None:
         return None
     m = re.search(r"(?:_|\[|\s)(s|ms|us|ns)\]?$", name)
     return m.group(1) if m else None
-
-
-# --------------------------------------------------------------------------- CSV chunks
-class _Rows:
-    """One chunk of CSV rows parsed by the csv module (fallback without pandas)."""
-
-    def __init__(self, header: list[str], rows: list[list[str]], path: Path) -> None:
-        self.header, self.rows, self.path = header, rows, path
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def _idx(self, name: str) -> int:
-        try:
-            return self.header.index(name)
-        except ValueError as exc:
-            raise GazeError(f"{self.path}: column {name!r} not found; header is {self.header[:15]}") from exc
-
-    def num(self, name: str) -> np.ndarray:
-        """Column as float64; empty or non-numeric cells are NaN, true/false are 1/0."""
-        i = self._idx(name)
-        col = [r[i] if i < len(r) else "" for r in self.rows]
-        try:
-            return np.array(col, dtype=np.float64)
-        except ValueError:
-            return np.array([_to_float(v) for v in col], dtype=np.float64)
-
-    def present(self, name: str) -> np.ndarray:
-        """Whether each cell of the column is non-empty."""
-        i = self._idx(name)
-        return np.array([bool(r[i].strip()) if i < len(r) else False for r in self.rows])
-
-
-class _Frame:
-    """One chunk parsed by pandas' C parser (much faster for long recordings)."""
-
-    def __init__(self, header: list[str], df: Any, path: Path) -> None:
-        self.header, self.df, self.path = header, df, path
-
-    def __len__(self) -> int:
-        return len(self.df)
-
-    def _col(self, name: str) -> Any:
-        if name not in self.header:
-            raise GazeError(f"{self.path}: column {name!r} not found; header is {self.header[:15]}")
-        return self.df.iloc[:, self.header.index(name)]
-
-    def num(self, name: str) -> np.ndarray:
-        col = self._col(name)
-        if col.dtype == object:
-            low = col.astype(str).str.strip().str.lower()
-            col = low.replace({"true": "1", "false": "0"})
-            import pandas as pd
-
-            col = pd.to_numeric(col, errors="coerce")
-        return col.to_numpy(dtype=np.float64, na_value=np.nan)
-
-    def present(self, name: str) -> np.ndarray:
-        col = self._col(name)
-        ok = col.notna().to_numpy()
-        if col.dtype == object:
-            ok &= col.astype(str).str.strip().ne("").to_numpy()
-        return ok
-
-
-def _to_float(v: str) -> float:
-    v = v.strip().lower()
-    if v in ("true", "false"):
-        return 1.0 if v == "true" else 0.0
-    try:
-        return float(v)
-    except ValueError:
-        return float("nan")
-
-
-def _csv_chunks(path: Path, chunk_size: int) -> Iterator[tuple[list[str], Any, int]]:
-    """Yield (normalised header, chunk table, first data row number) of <= ``chunk_size`` rows.
-
-    Uses pandas' C parser when pandas is installed (it comes with gradio), else the csv module.
-    """
-    try:
-        import pandas as pd
-    except ImportError:  # pragma: no cover - pandas ships with gradio
-        pd = None
-    with _open_text(path) as fh:
-        first = ""
-        for line in fh:
-            if line.strip():
-                first = line
-                break
-        raw = _split_header(first.strip())
-        header = [_norm(c) for c in raw]
-        delim = _delimiter(first)
-        row_no = 2
-        if pd is not None:
-            reader = pd.read_csv(fh, sep=delim, header=None, names=list(range(len(raw))), chunksize=chunk_size,
-                                 skip_blank_lines=True, index_col=False, low_memory=False, on_bad_lines="error")
-            try:
-                for df in reader:
-                    yield header, _Frame(header, df, path), row_no
-                    row_no += len(df)
-            except (ValueError, pd.errors.ParserError) as exc:
-                raise GazeError(f"{path}: malformed CSV near data row {row_no}: {exc}") from exc
-            return
-        rows: list[list[str]] = []
-        for row in csv.reader(fh, delimiter=delim):
-            if not row or (len(row) == 1 and not row[0].strip()):
-                continue
-            rows.append(row)
-            if len(rows) >= chunk_size:
-                yield header, _Rows(header, rows, path), row_no
-                row_no += len(rows)
-                rows = []
-        if rows:
-            yield header, _Rows(header, rows, path), row_no
 
 
 # --------------------------------------------------------------------------- per format
@@ -360,9 +210,9 @@ def _generic_columns(header: list[str], columns: Mapping[str, str] | None, path:
         if unknown:
             raise GazeError(f"columns= keys must be among {sorted(cols)}, got {sorted(unknown)}")
         for k, v in columns.items():
-            if _norm(v) not in header:
+            if norm_name(v) not in header:
                 raise GazeError(f"{path}: column {v!r} (for {k}) not in header {header[:15]}")
-            cols[k] = _norm(v)
+            cols[k] = norm_name(v)
     cols["t"] = cols["t"] or _find(header, _T_ALIASES, "t")
     cols["x"] = cols["x"] or _find(header, _X_ALIASES, "x")
     cols["y"] = cols["y"] or _find(header, _Y_ALIASES, "y")
@@ -415,7 +265,7 @@ def _tobii_chunks(path: Path, chunk_size: int) -> Iterator[tuple[np.ndarray, dic
     x: list[float] = []
     y: list[float] = []
     row0 = 1
-    with _open_text(path) as fh:
+    with open_text(path) as fh:
         for lineno, line in enumerate(fh, 1):
             line = line.strip()
             if not line:
@@ -481,11 +331,11 @@ def iter_gaze(source: str | os.PathLike, *, format: str | None = None, chunk_siz
     if fmt == "tobii_g3":
         chunks: Iterator[tuple[np.ndarray, dict[str, Any], int]] = _tobii_chunks(path, chunk_size)
     else:
-        _first_line(path)
+        first_line(path)
         reader = _CSV_READERS[fmt]
 
         def _gen() -> Iterator[tuple[np.ndarray, dict[str, Any], int]]:
-            for header, rows, row0 in _csv_chunks(path, chunk_size):
+            for header, rows, row0 in csv_chunks(path, chunk_size):
                 t, fields = reader(path, header, rows, frame, min_conf, columns=columns, units=units,
                                    origin=origin, time_unit=time_unit, state=state)
                 yield t, fields, row0
@@ -541,17 +391,37 @@ def samples_from_iterable(items: Iterable[Any], *, frame_size: tuple[int, int] |
                   confidence=arr[:, 3], source="samples", path=None)
 
 
+def samples_from_array(arr: Any, *, frame_size: tuple[int, int] | None = None, units: str = "px",
+                       origin: str = "top-left") -> GazeSamples:
+    """Samples from an (N, 3) ``[t, x, y]`` (or (N, 4) with confidence) array, times in seconds."""
+    a = np.asarray(arr, dtype=np.float64)
+    if a.ndim != 2 or a.shape[1] not in (3, 4) or a.shape[0] == 0:
+        raise GazeError(f"a gaze array must be (N, 3) [t, x, y] or (N, 4) [t, x, y, confidence], got shape {a.shape}")
+    t = a[:, 0]
+    back = np.flatnonzero(np.diff(t) < 0)
+    if back.size:
+        i = int(back[0]) + 1
+        raise GazeError(f"gaze sample {i} goes back in time ({t[i]:.6f}s after {t[i - 1]:.6f}s); give samples in time order")
+    return _chunk(t, a[:, 1], a[:, 2], frame=None if frame_size is None else tuple(int(v) for v in frame_size),
+                  units=units, origin=origin, confidence=a[:, 3] if a.shape[1] == 4 else None, source="samples",
+                  path=None)
+
+
 def read_gaze(source: Any, **options: Any) -> GazeSamples:
     """A whole recording as one :class:`GazeSamples` (see :func:`iter_gaze` for options).
 
     ``source`` is a file path (format detected from its header), a :class:`GazeSamples`
-    (returned unchanged), or an iterable of samples ((t, x, y[, confidence]) tuples or
-    dicts). For long recordings prefer ``iter_gaze`` + ``detect_fixations`` on the chunks.
+    (returned unchanged), an (N, 3) ``[t, x, y]`` / (N, 4) array, or an iterable of
+    samples ((t, x, y[, confidence]) tuples or dicts). Arrays and iterables take
+    ``frame_size``, ``units`` and ``origin``. For long recordings prefer ``iter_gaze`` + ``detect_fixations`` on the chunks.
     """
     if isinstance(source, GazeSamples):
         return source
     if isinstance(source, (str, os.PathLike)):
         return GazeSamples.concat(iter_gaze(source, **options))
+    if isinstance(source, np.ndarray):
+        return samples_from_array(source, **{k: options[k] for k in ("frame_size", "units", "origin")
+                                             if options.get(k) is not None})
     if isinstance(source, Iterable):
         allowed = {k: options[k] for k in ("frame_size", "units", "origin") if options.get(k) is not None}
         return samples_from_iterable(source, **allowed)
