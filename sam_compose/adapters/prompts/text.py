@@ -367,8 +367,8 @@ def text_to_prompts(image: Any, text: str | Sequence[str], *, engine: Any = None
 
 
 def text_to_masks(image: Any, text: str | Sequence[str], *, engine: Any, **kwargs: Any) -> Any:
-    """Like :func:`text_to_prompts` but returns :class:`~sam_compose.masks.Masks`: the selected
-    proposal masks when they come from the engine, else the engine's segmentation of the prompts.
+    """Like :func:`text_to_prompts`, then segment: one mask (the best of the engine's
+    answer) per selected region, in the order of the prompts.
 
     ``Masks.data["selections"]`` lists ``{"phrase", "score"}`` per row.
     """
