@@ -13,7 +13,7 @@ import pytest
 
 import sam_compose
 from sam_compose.adapters.prompts.gaze import (
-    Fixation, GazeError, GazeSamples, NoFixationError, SceneToImage, calibrated_segment, gaze_segment,
+    Fixation, GazeError, GazeSamples, NoFixationError, SceneToImage, assign_frames, calibrated_segment, gaze_segment,
     gaze_to_prompts, match_frames, read_gaze)
 from sam_compose.adapters.prompts.gaze_synth import synth_trace, write_generic
 from sam_compose.geometry import mask_iou
@@ -160,6 +160,10 @@ def test_fixation_list_input_and_video_frames(scene):
     assert match_frames([0.05, 0.31], fps=10, start=0.0).tolist() == [0, 3]
     with pytest.raises(GazeError, match="increase"):
         match_frames([0.1], [0.0, 0.2, 0.1])
+    # fixations placed on the frame where they end (to start or refresh a track there)
+    framed = assign_frames(fix, fps=10, n_frames=14)
+    assert [f.frame for f in framed] == [4, 12]  # the third ends at 1.5 s, after the 14-frame video
+    assert [f.frame for f in assign_frames(fix, fps=10, at="start")] == [0, 5, 13]
 
 
 def spot_scene():

@@ -63,6 +63,17 @@ def test_neon_worn_and_blinks(tmp_path):
     assert got.dropped["not_worn"] == 30 and got.dropped["blink"] == int((~samples.valid).sum())
 
 
+def test_export_folder_is_searched(tmp_path):
+    samples, _ = trace((1280, 720))
+    folder = tmp_path / "recording" / "exports" / "000"
+    folder.mkdir(parents=True)
+    write_pupil_core(folder / "gaze_positions.csv", samples)
+    assert read_gaze(tmp_path / "recording").source == "pupil_core"
+    (tmp_path / "nothing").mkdir()
+    with pytest.raises(GazeError, match="no gaze recording found in folder"):
+        read_gaze(tmp_path / "nothing")
+
+
 def test_fixation_exports_are_used_directly(tmp_path):
     _, truth = trace((1600, 1200))
     path = write_neon_fixations(tmp_path / "fixations.csv", truth)

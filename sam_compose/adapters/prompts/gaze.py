@@ -10,9 +10,11 @@ This module is the public facade; the parts live in sibling modules:
 
 * :mod:`.gaze_types`: :class:`GazeSamples`, :class:`Fixation`, :class:`GazeError`
 * :mod:`.gaze_readers`: :func:`read_gaze`, :func:`iter_gaze` (streamed chunks), :func:`detect_format`
+  (CSV plumbing in :mod:`.gaze_csv`)
 * :mod:`.gaze_fixations`: :func:`detect_fixations`, :class:`FixationDetector` (I-VT / I-DT)
 * :mod:`.gaze_live`: :class:`LiveGaze` (push samples one by one)
-* :mod:`.gaze_coords`: :class:`SceneToImage` (resize, crop), :func:`match_frames`, :func:`px_per_degree`
+* :mod:`.gaze_coords`: :class:`SceneToImage` (resize, crop), :func:`match_frames`,
+  :func:`assign_frames` (video), :func:`px_per_degree`
 * :mod:`.gaze_prompts`: :func:`gaze_to_prompts`, :func:`gaze_segment`, :func:`fixations_in_image`
 * :mod:`.gaze_calibrate`: :func:`calibrated_segment` (accuracy-aware prompting with an engine)
 * :mod:`.gaze_synth`: synthetic recordings with known fixations, writers for each file format
@@ -23,7 +25,7 @@ See docs/gaze.md for formats, thresholds and examples.
 from __future__ import annotations
 
 from .gaze_calibrate import calibrated_segment, candidate_points
-from .gaze_coords import SceneToImage, match_frames, px_per_degree
+from .gaze_coords import SceneToImage, assign_frames, match_frames, px_per_degree
 from .gaze_fixations import FixationDetector, detect_fixations
 from .gaze_live import LiveGaze
 from .gaze_prompts import fixations_in_image, frame_interval, gaze_segment, gaze_to_prompts, group_fixations
@@ -35,6 +37,6 @@ __all__ = [
     "detect_fixations", "FixationDetector", "LiveGaze",
     "gaze_to_prompts", "gaze_segment", "fixations_in_image", "group_fixations", "frame_interval",
     "calibrated_segment", "candidate_points",
-    "SceneToImage", "match_frames", "px_per_degree",
+    "SceneToImage", "match_frames", "assign_frames", "px_per_degree",
     "GazeSamples", "Fixation", "GazeError", "NoFixationError",
 ]

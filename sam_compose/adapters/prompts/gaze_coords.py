@@ -11,14 +11,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Sequence
 
 import numpy as np
 
 from .gaze_types import Fixation, GazeError
 
-__all__ = ["to_frame_pixels", "SceneToImage", "px_per_degree", "match_frames", "check_units"]
+__all__ = ["to_frame_pixels", "SceneToImage", "px_per_degree", "match_frames", "assign_frames", "check_units"]
 
 UNITS = ("px", "norm")
 ORIGINS = ("top-left", "bottom-left")
@@ -172,3 +172,21 @@ def match_frames(times: Any, frame_times: Any = None, *, fps: float | None = Non
     period = float(np.median(np.diff(ft))) if ft.size > 1 else np.inf
     idx[(idx < 0) | ~np.isfinite(t) | (t >= ft[-1] + period)] = -1
     return idx.astype(np.int64)
+
+
+def assign_frames(fixations: Sequence[Fixation], frame_times: Any = None, *, fps: float | None = None,
+                  start: float = 0.0, at: str = "end", n_frames: int | None = None) -> list[Fixation]:
+    """Each fixation with ``frame`` set to the video frame shown at its ``start``, ``end`` or ``mid`` time.
+
+    ``at="end"`` (default) is the first frame on which the fixation is known to have
+    happened (a tracker can start or refresh an object there); fixations outside the
+    video are dropped. Clock and arguments as in :func:`match_frames`.
+    """
+    if at not in ("start", "end", "mid"):
+        raise GazeError(f"at must be 'start', 'end' or 'mid', got {at!r}")
+    if not fixations:
+        return []
+    when = np.array([f.start if at == "start" else f.end if at == "end" else 0.5 * (f.start + f.end)
+                     for f in fixations])
+    idx = match_frames(when, frame_times, fps=fps, start=start, n_frames=n_frames)
+    return [replace(f, frame=int(i)) for f, i in zip(fixations, idx) if i >= 0]

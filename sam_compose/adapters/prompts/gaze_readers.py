@@ -48,7 +48,7 @@ from .gaze_coords import check_units, to_frame_pixels
 from .gaze_csv import csv_chunks, first_line, norm_name, open_text, split_header
 from .gaze_types import Fixation, GazeError, GazeSamples
 
-__all__ = ["FORMATS", "detect_format", "iter_gaze", "read_gaze", "samples_from_iterable", "samples_from_array"]
+__all__ = ["FORMATS", "RECORDING_FILES", "resolve_recording", "detect_format", "iter_gaze", "read_gaze", "samples_from_iterable", "samples_from_array"]
 
 FORMATS = ("pupil_core", "pupil_core_fixations", "neon", "neon_fixations", "tobii_g3", "generic")
 DEFAULT_FRAME = {"pupil_core": (1280, 720), "pupil_core_fixations": (1280, 720), "neon": (1600, 1200),
@@ -62,9 +62,28 @@ _Y_ALIASES = ("y", "gaze_y", "gy", "pos_y", "gaze_point_y", "norm_pos_y", "gaze2
 
 
 # --------------------------------------------------------------------------- detection
+RECORDING_FILES = ("gaze.csv", "gaze_positions.csv", "gazedata.gz", "gazedata", "fixations.csv")
+
+
+def resolve_recording(path: str | os.PathLike) -> Path:
+    """A recording file, or the gaze file inside an export folder (searched recursively).
+
+    In a folder the first match of :data:`RECORDING_FILES` wins (Neon/Invisible
+    ``gaze.csv``, Pupil Player ``exports/000/gaze_positions.csv``, Tobii ``gazedata.gz``).
+    """
+    p = Path(path)
+    if p.is_dir():
+        for name in RECORDING_FILES:
+            hits = sorted(p.rglob(name), key=lambda q: (len(q.parts), str(q)))
+            if hits:
+                return hits[0]
+        raise GazeError(f"no gaze recording found in folder {p}: looked for {', '.join(RECORDING_FILES)}")
+    return p
+
+
 def detect_format(path: str | os.PathLike) -> str:
     """Guess the recording format from the first line (the CSV header or a JSON record)."""
-    p = Path(path)
+    p = resolve_recording(path)
     if not p.is_file():
         raise GazeError(f"gaze file {p} does not exist (or is not a file)")
     line = first_line(p)
@@ -312,7 +331,7 @@ def iter_gaze(source: str | os.PathLike, *, format: str | None = None, chunk_siz
     (Pupil Core 0.6). Raises :class:`GazeError` for an empty or unknown file, timestamps
     that go backwards, or coordinates contradicting their units.
     """
-    path = Path(source)
+    path = resolve_recording(source)
     fmt = format or detect_format(path)
     if fmt not in FORMATS:
         raise GazeError(f"unknown gaze format {fmt!r}; choose one of {', '.join(FORMATS)}")
@@ -410,7 +429,7 @@ def samples_from_array(arr: Any, *, frame_size: tuple[int, int] | None = None, u
 def read_gaze(source: Any, **options: Any) -> GazeSamples:
     """A whole recording as one :class:`GazeSamples` (see :func:`iter_gaze` for options).
 
-    ``source`` is a file path (format detected from its header), a :class:`GazeSamples`
+    ``source`` is a file path (format detected from its header) or an export folder, a :class:`GazeSamples`
     (returned unchanged), an (N, 3) ``[t, x, y]`` / (N, 4) array, or an iterable of
     samples ((t, x, y[, confidence]) tuples or dicts). Arrays and iterables take
     ``frame_size``, ``units`` and ``origin``. For long recordings prefer ``iter_gaze`` + ``detect_fixations`` on the chunks.
