@@ -97,6 +97,17 @@ def test_real_photograph_coin(engine):
     assert mask_iou(res.masks[1], coin_mask(334, 44)) >= 0.8
 
 
+@pytest.mark.parametrize("name", ["coins_gaze.csv", "coins_neon_gaze.csv", "coins_tobii_gazedata.gz"])
+def test_each_device_format_gives_the_right_masks(engine, name):
+    """The demo recordings (Pupil Core, Neon, Tobii Glasses 3) of one viewing of the coins photograph."""
+    image = sample_image("coins")
+    samples = read_gaze(ROOT / "demos" / "gaze" / name)
+    res = engine.segment(image, gaze_to_prompts(samples, image=image))
+    assert len(res) == 2
+    assert mask_iou(res.masks[0], coin_mask(348, 186)) >= 0.8  # 0.9 s there: first
+    assert mask_iou(res.masks[1], coin_mask(334, 44)) >= 0.8
+
+
 def test_object_pasted_on_photograph(engine):
     scene = synthetic_scene(seed=3, background=sample_image("coffee"))
     samples, _ = synth_trace([(*scene.interior_point(0), 0.5)], frame_size=(640, 480), noise=1.0)

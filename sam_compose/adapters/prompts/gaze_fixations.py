@@ -175,7 +175,6 @@ class FixationDetector:
         self._half: int | None = None  # velocity half-span in samples, set from the sampling rate
         self._start = 0          # buffer index where undecided samples begin (before: context)
         self._pending: Fixation | None = None
-        self._sum = np.zeros(3)  # for merging: n, sum x, sum y of the pending fixation
         self.samples_seen = 0
         self.samples_used = 0
         self.dropped: dict[str, int] = {}
@@ -243,7 +242,7 @@ class FixationDetector:
             return out
         # invalid samples (a blink) still move the clock: once it is max_gap past the last valid
         # sample, that sample ends its segment and the buffer can be decided like at the end
-        pending_only = final
+        at_end = final
         final = final or self._clock - t[-1] > p.max_gap
         seg = _segments(t, p.max_gap)
         sx, sy = _smooth(x, seg, p.smoothing, p.smooth_window), _smooth(y, seg, p.smoothing, p.smooth_window)
@@ -267,7 +266,7 @@ class FixationDetector:
         # a later fixation starts at or after the first undecided sample: once that is more than
         # merge_gap after the pending fixation, nothing can merge with it any more
         frontier = t[resume] if resume < n else max(t[-1], self._clock)
-        if not pending_only and self._pending is not None and frontier - self._pending.end > p.merge_gap:
+        if not at_end and self._pending is not None and frontier - self._pending.end > p.merge_gap:
             out.append(self._pending)
             self._pending = None
         # keep undecided samples plus context for the smoothing window
