@@ -10,7 +10,7 @@ surrounding pixels:
 
 The mask is first grown by ``dilate`` pixels (SAM masks hug the object; shadows and
 anti-aliased edges sit just outside). With ``feather`` > 0 the filled region is blended
-into the original over a soft ``feather``-pixel ring so no seam shows. Each connected
+into the original across a ``feather``-pixel band around the dilated mask, so no seam shows. Each connected
 region is filled in its own crop (the region's box plus a ``margin``) and pasted back,
 so a small object in a large image costs the crop, not the frame.
 """
@@ -114,9 +114,11 @@ def inpaint(
         method: ``"telea"`` (default), ``"ns"`` or ``"diffusers"``.
         radius: OpenCV's inpainting neighbourhood in pixels (1..100).
         dilate: grow the mask by this many pixels first (0 = exact mask).
-        feather: blend the filled region into the original over this many pixels.
+        feather: a band this wide outside the dilated mask is filled too and blended into
+            the original linearly, so no seam shows.
         crop: fill each region in its own crop (faster; same result up to rounding).
-        margin: context around each region in a crop (default ``max(4 * radius, 16) + feather``).
+        margin: context around each region in a crop (default ``max(4 * radius, 16)``; at
+            least ``radius + 1``), on top of ``dilate + feather``.
         prompt, model, device, seed, steps: for ``method="diffusers"`` only.
 
     Returns a new (H, W, 3) uint8 RGB image; the input is not modified. An empty mask
@@ -136,32 +138,35 @@ def inpaint(
         return img.copy()
     if mask.all():
         raise InputError("the masks cover the whole image, leaving no pixels to fill from; inpaint a smaller region")
-    ctx = int(margin) if margin is not None else max(4 * int(radius), 16) + int(feather)
+    ctx = max(4 * int(radius), 16) if margin is None else max(int(margin), int(radius) + 1)
+    grow = int(dilate) + int(feather)  # the feather band lies outside the dilated mask
     if meth == "diffusers":
-        grown = _dilate(mask, dilate)
-        if grown.all():
-            raise InputError(f"after growing by dilate={dilate} pixels the masks cover the whole image; use a smaller dilate")
-        filled = _inpaint_diffusers(img, grown, prompt=prompt, model=model, device=device, seed=seed, steps=steps,
+        core = _dilate(mask, dilate)
+        fill = _dilate(mask, grow)
+        if fill.all():
+            raise InputError(f"after growing by dilate + feather = {grow} pixels the masks cover the whole image; "
+                             "use smaller values")
+        filled = _inpaint_diffusers(img, fill, prompt=prompt, model=model, device=device, seed=seed, steps=steps,
                                     margin=margin)
-        return _feather(img, filled, mask, grown, int(feather)) if feather > 0 else filled
+        return _feather(img, filled, core, fill, int(feather)) if feather > 0 else filled
     flag = cv2.INPAINT_TELEA if meth == "telea" else cv2.INPAINT_NS
     filled = img.copy()
-    # Regions come from the raw mask; each crop holds its region grown by ``dilate`` plus context.
-    regions = _regions(mask, ctx + int(dilate)) if crop else [(0, 0, w, h)]
+    # Regions come from the raw mask; each crop holds its region grown by dilate + feather plus context.
+    regions = _regions(mask, ctx + grow) if crop else [(0, 0, w, h)]
     for x0, y0, x1, y1 in regions:
         sub_mask = mask[y0:y1, x0:x1]
-        grown = _dilate(sub_mask, dilate)
-        if grown.all():
+        fill = _dilate(sub_mask, grow)
+        if fill.all():
             raise InputError(
-                f"after growing by dilate={dilate} pixels the masks cover the whole image; use a smaller dilate"
-                if dilate else "the masks cover the whole image, leaving no pixels to fill from"
+                f"after growing by dilate + feather = {grow} pixels the masks cover the whole image; use smaller values"
+                if grow else "the masks cover the whole image, leaving no pixels to fill from"
             )
         sub_img = img[y0:y1, x0:x1]
-        sub = cv2.inpaint(sub_img, grown.astype(np.uint8) * 255, float(radius), flag)
+        sub = cv2.inpaint(sub_img, fill.astype(np.uint8) * 255, float(radius), flag)
         if feather > 0:
-            filled[y0:y1, x0:x1] = _feather(sub_img, sub, sub_mask, grown, int(feather))
+            filled[y0:y1, x0:x1] = _feather(sub_img, sub, _dilate(sub_mask, dilate), fill, int(feather))
         else:
-            filled[y0:y1, x0:x1][grown] = sub[grown]
+            filled[y0:y1, x0:x1][fill] = sub[fill]
     return filled
 
 
@@ -172,13 +177,14 @@ def _dilate(mask: np.ndarray, pixels: int) -> np.ndarray:
     return cv2.dilate(mask.astype(np.uint8), k).astype(bool)
 
 
-def _feather(original: np.ndarray, filled: np.ndarray, mask: np.ndarray, grown: np.ndarray, feather: int) -> np.ndarray:
-    """Blend ``filled`` into ``original``: fully inside ``mask``, fading out over ``feather`` px
-    at the edge of ``grown``."""
-    sigma = feather / 2.0
-    ksize = 2 * int(np.ceil(3 * sigma)) + 1
-    alpha = cv2.GaussianBlur(grown.astype(np.float32), (ksize, ksize), sigma)
-    alpha = np.where(grown, np.maximum(alpha, mask.astype(np.float32)), 0.0)[:, :, None]
+def _feather(original: np.ndarray, filled: np.ndarray, core: np.ndarray, fill: np.ndarray, feather: int) -> np.ndarray:
+    """Blend ``filled`` into ``original``: fully replaced on ``core`` (the dilated mask), fading
+    linearly to the original across the ``feather``-pixel band between ``core`` and the edge of
+    ``fill``."""
+    dist = cv2.distanceTransform(fill.astype(np.uint8), cv2.DIST_L2, 5)  # px to the nearest kept pixel
+    alpha = np.clip(dist / float(feather + 1), 0.0, 1.0)
+    alpha[core] = 1.0
+    alpha = alpha[:, :, None]
     out = alpha * filled.astype(np.float32) + (1.0 - alpha) * original.astype(np.float32)
     return np.clip(np.round(out), 0, 255).astype(np.uint8)
 
