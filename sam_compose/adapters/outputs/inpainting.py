@@ -266,14 +266,14 @@ def _inpaint_diffusers(img: np.ndarray, mask: np.ndarray, *, prompt: str, model:
     pipe = _diffusers_pipeline(model, device)
     h, w = mask.shape
     out = img.copy()
-    for x0, y0, x1, y1 in _regions(mask, 32 if margin is None else int(margin)):
-        # a square-ish crop at least 256 px so the model sees context
-        cw, ch = x1 - x0, y1 - y0
-        side = max(cw, ch, min(256, w, h))
-        cx, cy = (x0 + x1) // 2, (y0 + y1) // 2
-        x0, x1 = max(0, min(cx - side // 2, w - side)), 0
-        y0, y1 = max(0, min(cy - side // 2, h - side)), 0
-        x1, y1 = min(w, x0 + side), min(h, y0 + side)
+    for bx0, by0, bx1, by1 in _regions(mask, 32 if margin is None else int(margin)):
+        # a square crop around the region, at least 256 px (or the image) so the model sees context
+        side = min(max(bx1 - bx0, by1 - by0, 256), w, h)
+        x0 = int(np.clip((bx0 + bx1) // 2 - side // 2, 0, w - side))
+        y0 = int(np.clip((by0 + by1) // 2 - side // 2, 0, h - side))
+        x1, y1 = x0 + side, y0 + side
+        if bx1 - bx0 > side or by1 - by0 > side:  # a region longer than the short side: use its box
+            x0, y0, x1, y1 = bx0, by0, bx1, by1
         crop, cmask = img[y0:y1, x0:x1], mask[y0:y1, x0:x1]
         size = 512
         im = Image.fromarray(crop).resize((size, size), Image.LANCZOS)
