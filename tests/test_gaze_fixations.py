@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from sam_compose.adapters.prompts.gaze import (
-    FixationDetector, GazeError, GazeSamples, LiveGaze, detect_fixations, px_per_degree)
+    FixationDetector, GazeError, GazeSamples, LiveGaze, detect_fixations, live_fixations, px_per_degree)
 from sam_compose.adapters.prompts.gaze_synth import synth_trace
 
 FRAME = (640, 480)
@@ -166,6 +166,30 @@ def test_live_push_one_by_one_equals_file(merge_gap):
         # or max_gap (75 ms) after it when a blink follows it
         lat = np.array([t - f.end for f, t in zip(got, when)])
         assert (lat >= 0).all() and (lat < 0.11).all() and np.median(lat) < 0.05
+
+
+def test_live_fixations_from_an_sdk_style_iterator():
+    """A device object that hands out gaze datums until it returns None (Pupil realtime API style)."""
+    samples, truth = synth_trace(random_targets(11, n=5), frame_size=FRAME, noise=0.5, seed=11)
+
+    class Datum:
+        def __init__(self, i):
+            self.x, self.y = float(samples.x[i]), float(samples.y[i])
+            self.worn, self.timestamp_unix_seconds = True, 1.7e9 + float(samples.t[i])
+
+    class Device:
+        i = 0
+
+        def receive_gaze_datum(self):
+            if self.i >= len(samples):
+                return None
+            self.i += 1
+            return Datum(self.i - 1)
+
+    dev = Device()
+    got = list(live_fixations(iter(dev.receive_gaze_datum, None), frame_size=FRAME))
+    assert len(got) == len(truth)
+    assert all(np.hypot(g.x - f.x, g.y - f.y) < 0.01 * DIAG for f, g in zip(truth, got))
 
 
 def test_live_normalised_bottom_left_and_bad_samples():

@@ -14,7 +14,7 @@ import pytest
 import sam_compose
 from sam_compose.adapters.prompts.gaze import (
     Fixation, GazeError, GazeSamples, NoFixationError, SceneToImage, assign_frames, calibrated_segment, gaze_segment,
-    gaze_to_prompts, match_frames, read_gaze)
+    gaze_to_prompts, match_frames, read_frame_times, read_gaze)
 from sam_compose.adapters.prompts.gaze_synth import synth_trace, write_generic
 from sam_compose.geometry import mask_iou
 from sam_compose.samples import sample_image, synthetic_scene
@@ -153,7 +153,7 @@ def test_noise_never_becomes_a_prompt(scene):
         gaze_to_prompts(noise)
 
 
-def test_fixation_list_input_and_video_frames(scene):
+def test_fixation_list_input_and_video_frames(scene, tmp_path):
     fix = [Fixation(x=100, y=100, start=0.0, end=0.4, duration=0.4),
            Fixation(x=300, y=200, start=0.5, end=1.2, duration=0.7),
            Fixation(x=500, y=400, start=1.3, end=1.5, duration=0.2)]
@@ -171,6 +171,19 @@ def test_fixation_list_input_and_video_frames(scene):
     assert match_frames([0.05, 0.31], fps=10, start=0.0).tolist() == [0, 3]
     with pytest.raises(GazeError, match="increase"):
         match_frames([0.1], [0.0, 0.2, 0.1])
+    # frame timestamps from an export: Neon world_timestamps.csv (ns) and Pupil Core .npy (s)
+    tmp = tmp_path
+    (tmp / "world_timestamps.csv").write_text("section id,recording id,timestamp [ns]\n" + "".join(
+        f"s,r,{int(round(i * 1e8))}\n" for i in range(20)))
+    np.save(tmp / "world_timestamps.npy", np.arange(20) / 10)
+    for name in ("world_timestamps.csv", "world_timestamps.npy"):
+        ft = read_frame_times(tmp / name)
+        assert ft == pytest.approx(np.arange(20) / 10)
+        (p8b,) = gaze_to_prompts(fix, image_size=(480, 640), frame=8, frame_times=ft)
+        assert tuple(p8b.points[0]) == (300, 200)
+    np.save(tmp / "bad.npy", np.array([0.0, 0.2, 0.1]))
+    with pytest.raises(GazeError, match="must increase"):
+        read_frame_times(tmp / "bad.npy")
     # fixations placed on the frame where they end (to start or refresh a track there)
     framed = assign_frames(fix, fps=10, n_frames=14)
     assert [f.frame for f in framed] == [4, 12]  # the third ends at 1.5 s, after the 14-frame video

@@ -27,14 +27,14 @@ from __future__ import annotations
 from .gaze_calibrate import calibrated_segment, candidate_points
 from .gaze_coords import SceneToImage, assign_frames, match_frames, px_per_degree
 from .gaze_fixations import FixationDetector, detect_fixations
-from .gaze_live import LiveGaze
+from .gaze_live import LiveGaze, live_fixations
 from .gaze_prompts import fixations_in_image, frame_interval, gaze_segment, gaze_to_prompts, group_fixations
-from .gaze_readers import FORMATS, detect_format, iter_gaze, read_gaze
+from .gaze_readers import FORMATS, detect_format, iter_gaze, read_frame_times, read_gaze
 from .gaze_types import Fixation, GazeError, GazeSamples, NoFixationError
 
 __all__ = [
-    "read_gaze", "iter_gaze", "detect_format", "FORMATS",
-    "detect_fixations", "FixationDetector", "LiveGaze",
+    "read_gaze", "iter_gaze", "detect_format", "FORMATS", "read_frame_times",
+    "detect_fixations", "FixationDetector", "LiveGaze", "live_fixations",
     "gaze_to_prompts", "gaze_segment", "fixations_in_image", "group_fixations", "frame_interval",
     "calibrated_segment", "candidate_points",
     "SceneToImage", "match_frames", "assign_frames", "px_per_degree",

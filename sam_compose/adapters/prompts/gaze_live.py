@@ -14,7 +14,7 @@ after the end (smoothing window) or ``merge_gap`` later when merging is on.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 import numpy as np
 
@@ -22,7 +22,7 @@ from .gaze_coords import to_frame_pixels
 from .gaze_fixations import FixationDetector
 from .gaze_types import Fixation, GazeError, GazeSamples
 
-__all__ = ["LiveGaze", "parse_sample"]
+__all__ = ["LiveGaze", "parse_sample", "live_fixations"]
 
 _T_KEYS = ("t", "time", "timestamp", "timestamp_s", "timestamp_unix_seconds")
 _NS_KEYS = ("timestamp_ns", "timestamp_unix_ns", "timestamp [ns]")
@@ -133,3 +133,18 @@ class LiveGaze:
     def buffered(self) -> int:
         """Samples held in memory (bounded by the current fixation's length)."""
         return self.detector.buffered
+
+
+def live_fixations(source: Iterable[Any], **options: Any) -> Iterator[Fixation]:
+    """Yield fixations as they end while consuming a (possibly endless) sample iterator.
+
+    ``source`` yields samples in any form :func:`parse_sample` accepts; ``None`` ends the
+    stream (so ``iter(device.receive_gaze_datum, None)`` works for the Pupil Labs realtime
+    API). ``options`` go to :class:`LiveGaze` (``frame_size``, ``units``, thresholds, ...).
+    """
+    live = LiveGaze(**options)
+    for sample in source:
+        if sample is None:
+            break
+        yield from live.push(sample)
+    yield from live.close()

@@ -48,7 +48,8 @@ from .gaze_coords import check_units, to_frame_pixels
 from .gaze_csv import csv_chunks, first_line, norm_name, open_text, split_header
 from .gaze_types import Fixation, GazeError, GazeSamples
 
-__all__ = ["FORMATS", "RECORDING_FILES", "resolve_recording", "detect_format", "iter_gaze", "read_gaze", "samples_from_iterable", "samples_from_array"]
+__all__ = ["FORMATS", "RECORDING_FILES", "resolve_recording", "detect_format", "iter_gaze", "read_gaze", "samples_from_iterable", "samples_from_array",
+           "read_frame_times"]
 
 FORMATS = ("pupil_core", "pupil_core_fixations", "neon", "neon_fixations", "tobii_g3", "generic")
 DEFAULT_FRAME = {"pupil_core": (1280, 720), "pupil_core_fixations": (1280, 720), "neon": (1600, 1200),
@@ -445,3 +446,33 @@ def read_gaze(source: Any, **options: Any) -> GazeSamples:
         allowed = {k: options[k] for k in ("frame_size", "units", "origin") if options.get(k) is not None}
         return samples_from_iterable(source, **allowed)
     raise GazeError(f"read_gaze takes a file path, GazeSamples or an iterable of samples, got {type(source).__name__}")
+
+
+def read_frame_times(path: str | os.PathLike) -> np.ndarray:
+    """Video frame timestamps in seconds on the gaze clock, for :func:`.gaze_coords.match_frames`.
+
+    Reads Pupil Core ``world_timestamps.npy`` / ``world_timestamps.csv`` (seconds), Pupil
+    Cloud / Neon ``world_timestamps.csv`` (``timestamp [ns]``) and any one-column or CSV
+    file whose time column is named like the gaze readers expect (unit from the name,
+    seconds by default).
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise GazeError(f"frame timestamps file {p} does not exist")
+    if p.suffix == ".npy":
+        arr = np.load(p, allow_pickle=False).astype(np.float64).reshape(-1)
+    else:
+        header = [norm_name(c) for c in split_header(first_line(p))]
+        col = next((c for c in header if "timestamp" in c or c in ("t", "time")), None)
+        if col is None:
+            raise GazeError(f"{p}: no timestamp column in {header[:10]}; expected e.g. 'timestamp [ns]' or "
+                            "'# timestamps [seconds]'")
+        unit = "ns" if "[ns]" in col or col.endswith("_ns") else ("ms" if col.endswith("_ms") or "[ms]" in col else "s")
+        arr = np.concatenate([tab.num(col) for _, tab, _ in csv_chunks(p, 1 << 16)]) * TIME_SCALE[unit]
+    arr = arr[np.isfinite(arr)]
+    if arr.size == 0:
+        raise GazeError(f"{p} holds no frame timestamps")
+    if arr.size > 1 and (np.diff(arr) <= 0).any():
+        i = int(np.flatnonzero(np.diff(arr) <= 0)[0]) + 1
+        raise GazeError(f"{p}: frame timestamps must increase; frame {i} is not after frame {i - 1}")
+    return arr
