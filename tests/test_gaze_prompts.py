@@ -285,6 +285,29 @@ def test_graph_nodes_load_gaze_and_gaze_prompt(tmp_path, scene):
         bad.run()
 
 
+def test_gaze_prompt_node_over_video_frames(tmp_path, scene):
+    """Over a video (10 fps), each frame gets the fixation shown during it."""
+    from sam_compose.image_io import save_png
+
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i in range(4):
+        save_png(frames / f"{i:03d}.png", scene.image)
+    p0, p1 = scene.interior_point(0), scene.interior_point(1)
+    fix_s, _ = synth_trace([(*p0, 0.2), (*p1, 0.2)], frame_size=(640, 480), saccade=0.0, seed=1)
+    write_generic(tmp_path / "gaze.csv", fix_s, units="px", names=("t", "x_px", "y_px"))
+    graph = sam_compose.Graph.from_dict({"nodes": {
+        "vid": {"type": "load_video", "params": {"path": str(frames)}},
+        "gaze": {"type": "load_gaze", "params": {"path": str(tmp_path / "gaze.csv"), "frame_size": [640, 480]}},
+        "prompt": {"type": "gaze_prompt", "inputs": {"image": "vid", "gaze": "gaze"},
+                   "params": {"video_fps": 10.0, "min_duration": 0.05}},
+    }})
+    points = [out["prompt"][0].points[0].tolist() for out in graph.stream(outputs=["prompt"])]
+    assert len(points) == 4
+    for k, expect in enumerate([p0, p0, p1, p1]):  # frames 0-1 show 0.0-0.2 s, frames 2-3 0.2-0.4 s
+        assert np.hypot(points[k][0] - expect[0], points[k][1] - expect[1]) < 3
+
+
 def test_demo_graph_runs(tmp_path):
     path = ROOT / "demos" / "gaze" / "gaze_segment.json"
     graph = sam_compose.Graph.from_file(path)
