@@ -203,3 +203,22 @@ def test_unknown_tracker_and_options(motion):
         track(motion.frames, motion.masks_at(0), start_frame=-1)
     with pytest.raises(InputError, match="none at or after start_frame 99"):
         list(track(motion.frames, motion.masks_at(0), start_frame=99))
+
+
+@pytest.mark.parametrize("scale", [1, 2])
+def test_gaze_recording_over_video(motion, scale):
+    """Samples -> detect_fixations -> frames: each fixated object gets a track (scene 2x the video too)."""
+    from sam_compose.adapters.prompts.gaze_synth import synth_trace
+
+    fps = 10.0
+    c2 = np.argwhere(motion.masks[0, 1]).mean(0)[::-1]          # (x, y) of the rectangle on frame 0
+    c3 = np.argwhere(motion.masks[9, 2]).mean(0)[::-1]          # the polygon around frame 9
+    samples, truth = synth_trace([(c2[0] * scale, c2[1] * scale, 0.8), (c3[0] * scale, c3[1] * scale, 0.6)],
+                                 frame_size=(160 * scale, 120 * scale), rate=200.0, noise=0.3, t0=100.0)
+    results = list(track(motion.frames, gaze=samples, fps=fps))
+    start2 = int(np.floor((truth[1].start - 100.0) * fps))
+    assert results[0].ids.tolist() == [1]
+    assert results[-1].ids.tolist() == [1, 2]
+    assert results[start2 + 1].data["added"] == [] and 2 in results[start2 + 1].ids
+    assert mask_iou(_pred(results[-1], 1), motion.masks[-1, 1]) >= 0.8
+    assert mask_iou(_pred(results[-1], 2), motion.masks[-1, 2]) >= 0.8

@@ -24,19 +24,6 @@ from .api import Param, frame_index, node, output_path
 from .ports import Gaze, Image, Masks, Prompts, Video
 
 
-def _fixations(gaze: Any) -> list[Any]:
-    """A list of fixations from Gaze (GazeSamples are run through detect_fixations)."""
-    if gaze is None:
-        return []
-    if hasattr(gaze, "t") and hasattr(gaze, "x"):  # GazeSamples
-        from ..adapters.prompts.gaze import detect_fixations
-
-        return list(detect_fixations(gaze))
-    if isinstance(gaze, (list, tuple)):
-        return list(gaze)
-    return [gaze]
-
-
 @node("track", category="outputs", stateful=True,
       description="Track objects through a video stream with stable ids; optionally write COCO RLE, MOT CSV, PNGs and an overlay MP4.")
 class TrackNode:
@@ -47,7 +34,8 @@ class TrackNode:
                                                            "or 'none' for flow only); sam2 tracker: the SAM 2 model"),
                  tracker: str = Param("flow", choices=("flow", "sam2"), description="weight-free flow tracker or SAM 2 video"),
                  fps: float = Param(25.0, gt=0, description="frame rate, for gaze timing and the overlay video"),
-                 gaze_t0: float | None = Param(None, description="gaze clock time of the first frame (default: first fixation's recording start)"),
+                 gaze_t0: float | None = Param(None, description="gaze clock time of the first frame (default: the recording's "
+                                                                     "first sample; 0 for bare fixations)"),
                  save: str | None = Param(None, description="folder for tracks.json / tracks_mot.csv / masks/ / overlay.mp4 "
                                                             "(relative paths go under --out)"),
                  formats: str = Param("coco,mot,png", description="comma-separated outputs: coco, mot, png, mp4")) -> None:
@@ -72,7 +60,7 @@ class TrackNode:
 
     def __call__(self, image: Image, prompts: Prompts | None = None, masks: Masks | None = None,
                  gaze: Gaze | None = None) -> Masks:
-        from ..adapters.outputs.tracking_gaze import apply_fixations, fixations_by_frame
+        from ..adapters.outputs.tracking_gaze import apply_fixations, gaze_schedule
 
         idx = frame_index()
         idx = self._frame if idx is None else idx
@@ -82,17 +70,12 @@ class TrackNode:
                 self.tracker.add(masks)
             if prompts:
                 self.tracker.add(prompts)
-            fix = _fixations(gaze)
-            if fix:
-                t0 = self.gaze_t0
-                if t0 is None:  # a recording starts with the video; bare fixations count from frame 0
-                    t = getattr(gaze, "t", None)
-                    t0 = float(t[0]) if t is not None and len(t) else 0.0
-                self._gaze_at = fixations_by_frame(fix, self.fps, start_frame=0, t0=t0)
+            if gaze is not None:
+                self._gaze_at = gaze_schedule(gaze, self.fps, start_frame=0, t0=self.gaze_t0)
             if not self.tracker.ids and not self._gaze_at:
                 raise InputError("track: nothing to track on the first frame; wire prompts, masks or gaze into the node")
         if self._gaze_at and idx in self._gaze_at:
-            apply_fixations(self.tracker, self._gaze_at.pop(idx), self.last)
+            apply_fixations(self.tracker, self._gaze_at.pop(idx), self.last, image.shape[:2])
         res = self.tracker.step(image)
         res.data["frame"] = idx
         for s in self.sinks.values():

@@ -232,7 +232,7 @@ def track(frames: Any, init: InitLike | None = None, *, engine: Any = "opencv",
           add: Mapping[int, InitLike] | None = None, gaze: Iterable[Any] | None = None,
           fps: float | None = None, max_frames: int | None = None,
           progress: bool | Callable[[int, int | None], None] | None = None,
-          with_frames: bool = False, gaze_t0: float = 0.0, **options: Any) -> Iterator[Any]:
+          with_frames: bool = False, gaze_t0: float | None = None, **options: Any) -> Iterator[Any]:
     """Track objects through a video; yields one :class:`Masks` per frame from ``start_frame``.
 
     Args:
@@ -246,14 +246,16 @@ def track(frames: Any, init: InitLike | None = None, *, engine: Any = "opencv",
         tracker: ``"flow"``, ``"sam2"`` or a :class:`Tracker` instance.
         start_frame: index of the first frame to track; earlier frames are skipped.
         add: ``{frame_index: objects}`` added mid-stream (same forms as ``init``).
-        gaze: fixations (objects or dicts with x, y, start, end in seconds) that start a
-            track on the object looked at, or refresh the track already there (needs ``fps``
-            from the file or the argument).
+        gaze: a gaze recording (``GazeSamples``; fixations are detected) or fixations
+            (objects or dicts with x, y in frame pixels and start in seconds, or ``frame``)
+            that start a track on the object looked at, or refresh the track already there
+            (needs ``fps`` from the file or the argument).
         fps: frames per second (overrides the file's), for gaze timing.
         max_frames: stop after this many tracked frames.
         progress: True for a tqdm bar, or ``callback(done, total)`` after each frame.
         with_frames: yield ``(frame, Masks)`` pairs instead of ``Masks`` (for overlays).
-        gaze_t0: the gaze clock's time (seconds) at frame 0, for fixations without ``frame``.
+        gaze_t0: the gaze clock's time (seconds) at frame 0 (default: the recording's first
+            sample, or 0 for bare fixations).
         **options: passed to the tracker (e.g. ``lost_area_ratio`` for ``"flow"``).
 
     Raises :class:`~sam_compose.errors.InputError` for an unreadable or empty video, an empty
@@ -272,18 +274,25 @@ def track(frames: Any, init: InitLike | None = None, *, engine: Any = "opencv",
             raise InputError(f"add: frame {k} comes before start_frame {start_frame}")
         split_init(v, f"add at frame {k}")
         schedule.setdefault(int(k), []).append(v)
-    gaze_list = list(gaze) if gaze is not None else []
-    if not schedule and not gaze_list:
+    if not schedule and gaze is None:
         raise InputError("nothing to track: give init (Masks or prompts), add={frame: ...} or gaze fixations")
     source = open_video(frames, fps=fps)
     gaze_at: dict[int, list[Prompt]] = {}
-    if gaze_list:
-        from .tracking_gaze import fixations_by_frame
+    if gaze is not None:
+        from .tracking_gaze import gaze_schedule
 
         if source.fps is None:
             source.close()
             raise InputError("gaze over video needs the frame rate: pass fps=... (frames per second)")
-        gaze_at = fixations_by_frame(gaze_list, source.fps, start_frame=int(start_frame), t0=float(gaze_t0))
+        try:
+            gaze_at = gaze_schedule(gaze, source.fps, start_frame=int(start_frame), t0=gaze_t0)
+        except BaseException:
+            source.close()
+            raise
+        if not gaze_at and not schedule:
+            source.close()
+            raise InputError("nothing to track: the gaze holds no fixation on any frame of the video "
+                             "(check gaze_t0 and fps), and no init or add was given")
     try:
         trk = make_tracker(tracker, engine=engine, **options)
     except BaseException:
@@ -312,7 +321,7 @@ def _run(source: Any, trk: Tracker, schedule: dict[int, list[InitLike]], gaze_at
                 for objs in schedule.pop(i, []):
                     trk.add(objs)
                 if i in gaze_at:
-                    apply_fixations(trk, gaze_at.pop(i), last)
+                    apply_fixations(trk, gaze_at.pop(i), last, frame.shape[:2])
                 res = trk.step(frame)
                 res.data["frame"] = i
                 last = res

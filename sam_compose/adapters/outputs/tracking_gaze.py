@@ -22,7 +22,38 @@ from ...errors import InputError
 from ...masks import Masks
 from ...types import Prompt
 
-__all__ = ["fixations_by_frame", "apply_fixations"]
+__all__ = ["fixations_by_frame", "apply_fixations", "gaze_schedule"]
+
+
+def _is_samples(gaze: Any) -> bool:
+    return hasattr(gaze, "t") and hasattr(gaze, "x") and hasattr(gaze, "valid")
+
+
+def gaze_schedule(gaze: Any, fps: float, start_frame: int = 0, t0: float | None = None) -> dict[int, list[Prompt]]:
+    """``{frame: [Prompt]}`` from gaze: ``GazeSamples`` (fixations are detected first) or fixations.
+
+    ``t0`` is the gaze-clock time of frame 0; by default the first sample's time for a
+    recording (eye tracker and scene video start together) and 0 for bare fixations.
+    Points are in the scene frame's pixels; :func:`apply_fixations` rescales them when the
+    recording's ``frame_size`` differs from the video frames.
+    """
+    scene_size = None
+    if _is_samples(gaze):
+        from ..prompts.gaze import detect_fixations
+
+        if t0 is None:
+            t0 = float(gaze.t[0]) if len(gaze.t) else 0.0
+        scene_size = getattr(gaze, "frame_size", None)
+        fixations = list(detect_fixations(gaze))
+    elif isinstance(gaze, Mapping) or hasattr(gaze, "x"):
+        fixations = [gaze]
+    else:
+        fixations = list(gaze)
+    out = fixations_by_frame(fixations, fps, start_frame=start_frame, t0=0.0 if t0 is None else float(t0))
+    if scene_size is not None:
+        out = {k: [p.replace(data={**p.data, "scene_size": [int(scene_size[0]), int(scene_size[1])]}) for p in v]
+               for k, v in out.items()}
+    return out
 
 
 def _field(fix: Any, name: str, default: Any = None) -> Any:
@@ -56,7 +87,14 @@ def fixations_by_frame(fixations: Iterable[Any], fps: float, start_frame: int = 
             ) from exc
         if not (math.isfinite(x) and math.isfinite(y)) or (frame is None and not math.isfinite(start)):
             raise InputError(f"fixation {k} has a non-finite position or time: {fix!r}")
-        idx = int(frame) if frame is not None else int(math.floor((start - t0) * fps + 1e-9))
+        if frame is not None:
+            idx = int(frame)
+        else:
+            from ..prompts.gaze_coords import match_frames
+
+            idx = int(match_frames([start], fps=fps, start=t0)[0])
+            if idx < 0:
+                continue
         if idx < start_frame:
             continue
         record = {"x": x, "y": y, "start": None if start is None else float(start), "frame": idx}
@@ -69,12 +107,21 @@ def fixations_by_frame(fixations: Iterable[Any], fps: float, start_frame: int = 
     return out
 
 
-def apply_fixations(tracker: Any, prompts: list[Prompt], previous: Masks | None) -> None:
-    """Refresh the track under each fixation (from ``previous``'s masks) or start a new one."""
+def apply_fixations(tracker: Any, prompts: list[Prompt], previous: Masks | None,
+                    size: tuple[int, int] | None = None) -> None:
+    """Refresh the track under each fixation (from ``previous``'s masks) or start a new one.
+
+    ``size`` is the (H, W) of the frame the fixations fall on (default: the tracker's).
+    """
+    size = tuple(size) if size is not None else tracker.size  # type: ignore[assignment]
     for p in prompts:
         x, y = (float(v) for v in p.points[0])
-        if tracker.size is not None:
-            h, w = tracker.size
+        scene = p.data.get("scene_size")  # (width, height) of the gaze recording's frame
+        if scene and size is not None and (scene[0], scene[1]) != (size[1], size[0]):
+            x, y = x * size[1] / scene[0], y * size[0] / scene[1]
+            p = p.replace(points=[[x, y]])
+        if size is not None:
+            h, w = size
             if not (0 <= x < w and 0 <= y < h):
                 warnings.warn(f"fixation at ({x:.0f}, {y:.0f}) lies outside the {w}x{h} frame; ignored", stacklevel=3)
                 continue
