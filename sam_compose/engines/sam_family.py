@@ -285,13 +285,19 @@ def _load_pretrained(folder: Path, family: str, torch_dtype: Any):
 
     cls = {"sam": "SamModel", "sam_hq": "SamHQModel", "sam2": "Sam2Model"}[family]
     model_cls = getattr(transformers, cls)
+    from transformers.utils import logging as hf_logging
+
+    bar_was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
     try:
         model = model_cls.from_pretrained(str(folder), local_files_only=True, dtype=torch_dtype,
                                           attn_implementation="sdpa")
-    except TypeError:  # pragma: no cover - older transformers
-        model = model_cls.from_pretrained(str(folder), local_files_only=True, torch_dtype=torch_dtype)
-    except (OSError, ValueError, RuntimeError) as exc:
-        raise EngineError(f"could not load {cls} from {folder}: {str(exc).splitlines()[0][:240]}") from exc
+    except (OSError, ValueError, RuntimeError, KeyError) as exc:
+        msg = str(exc).strip().splitlines()[0][:240] if str(exc).strip() else type(exc).__name__
+        raise EngineError(f"could not load {cls} from {folder}: {msg}") from exc
+    finally:
+        if bar_was_enabled:
+            hf_logging.enable_progress_bar()
     return model.eval()
 
 
