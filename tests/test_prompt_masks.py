@@ -196,10 +196,10 @@ def _reference_predict(sam, image, prompt, multimask=False):
     pred = SamPredictor(sam)
     pred.set_image(image)
     masks, scores, low = pred.predict(
-        point_coords=None if prompt.points is None else np.asarray(prompt.points),
-        point_labels=None if prompt.labels is None else np.asarray(prompt.labels),
-        box=None if prompt.box is None else np.asarray(prompt.box),
-        mask_input=prompt.mask[None], multimask_output=multimask)
+        point_coords=None if prompt.points is None else np.array(prompt.points),
+        point_labels=None if prompt.labels is None else np.array(prompt.labels),
+        box=None if prompt.box is None else np.array(prompt.box),
+        mask_input=np.array(prompt.mask[None]), multimask_output=multimask)
     return masks, scores, low
 
 
@@ -218,6 +218,30 @@ def test_prior_mask_through_our_sam_engine_matches_reference(tiny_sam, scene):
     assert np.abs(res.logits[0] - ref_low[0]).max() <= 1e-3 * max(rng, 1.0)
     assert np.mean(res.masks[0] == ref_masks[0]) > 0.999
     assert abs(float(res.scores[0]) - float(ref_scores[0])) <= 1e-3
+
+
+def test_refinement_loop_matches_the_reference_loop(tiny_sam, scene):
+    """refine_with_mask on our SAM engine == the same loop written with SamPredictor."""
+    from segment_anything import SamPredictor
+
+    from sam_compose import load_engine
+
+    sam, path = tiny_sam
+    image = np.ascontiguousarray(scene.image[::2, ::2])
+    prompt = mask_to_prompt(scene.masks[1][::2, ::2], image_size=image.shape[:2])
+    eng = load_engine(str(path), device="cpu")
+    ours = refine_with_mask(eng, image, prompt, iterations=3, stop_iou=1.01, multimask_first=True)
+    pred = SamPredictor(sam)
+    pred.set_image(image)
+    mask_input, masks = prompt.mask[None], None
+    for i in range(3):
+        masks, scores, low = pred.predict(point_coords=np.array(prompt.points), point_labels=np.array(prompt.labels),
+                                          box=np.array(prompt.box), mask_input=np.array(mask_input),
+                                          multimask_output=i == 0)
+        best = int(np.argmax(scores))
+        masks, mask_input = masks[best], low[best][None]
+    assert np.mean(ours.masks[0] == masks) > 0.999
+    np.testing.assert_allclose(ours.logits[0], mask_input[0], atol=1e-3 * max(1.0, float(np.ptp(mask_input))))
 
 
 # --- CLI --------------------------------------------------------------------------------------

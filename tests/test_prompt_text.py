@@ -176,6 +176,7 @@ def test_clip_scorer_matches_open_clip_computation(tiny_clip, text_scene):
     np.testing.assert_allclose(sims[:, 1], (img @ txt).numpy(), atol=1e-5)
 
 
+@pytest.mark.filterwarnings("ignore:text .* nothing selected")
 def test_open_clip_path_end_to_end(tiny_clip, text_scene, opencv_engine):
     prompts = text_to_prompts(text_scene.image, "a red square, a blue circle, -grass", engine=opencv_engine,
                               clip=tiny_clip, top_k=2)

@@ -50,7 +50,8 @@ STOPWORDS = frozenset(
     "it its my your our their his her there here please find show me segment select all every one".split()
 )
 _ARTICLES = ("a ", "an ", "the ")
-GREY = (124, 116, 104)  # CLIP's mean pixel: a background that carries no content
+GREY = (124, 116, 104)
+PROPOSAL_POINTS_PER_SIDE = 16  # CLIP's mean pixel: a background that carries no content
 
 
 @dataclass
@@ -156,6 +157,9 @@ def propose_regions(image: np.ndarray, *, engine: Any = None, proposals: str = "
 
             engine = shared_engine(engine)
         params = dict(generate_params or {})
+        accepted = engine.generate_params() if hasattr(engine, "generate_params") else {}
+        if generate_params is None and "points_per_side" in accepted:
+            params["points_per_side"] = PROPOSAL_POINTS_PER_SIDE  # enough for object proposals, 4x fewer than SAM's 32
         res = engine.generate(image, **params)
         total = float(size[0] * size[1])
         order = np.argsort(-(res.scores * np.sqrt(res.areas.astype(np.float64))), kind="stable")
