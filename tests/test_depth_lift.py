@@ -442,3 +442,35 @@ def test_gaze_demo_end_to_end(tmp_path):
     assert 2.0 < cloud.centroid[2] < 2.6 and 0.2 < cloud.extents[0] < 0.6
     assert cloud.extents[2] < 0.4  # background behind the tank was dropped (outliers: cluster)
     assert (cloud.colors[:, 0].astype(int) - cloud.colors[:, 2]).mean() > 30
+
+
+def test_graph_reads_a_depth_png_next_to_the_graph_file(tmp_path):
+    import sam_compose as sc
+
+    centre, radius = np.array([0.0, 0.05, 1.5]), 0.25
+    depth, mask = render_sphere(centre, radius)
+    save_depth_png(tmp_path / "depth.png", depth)
+    graph = sc.Graph.from_dict({"nodes": {
+        "d": {"type": "depth", "params": {"path": "depth.png"}},
+        "lift": {"type": "lift3d", "inputs": {"masks": "seg", "depth": "d"},
+                 "params": {"intrinsics": {"fx": K.fx, "fy": K.fy, "cx": K.cx, "cy": K.cy}}},
+        "img": {"type": "load_image", "params": {"path": "sample:coins"}},
+        "box": {"type": "box_prompt", "params": {"boxes": [[0, 0, 10, 10]]}},
+        "seg": {"type": "segment", "inputs": {"image": "img", "prompts": "box"}},
+    }}, base_dir=tmp_path)
+    report = graph.run(feed={"seg": Masks(mask)}, raise_on_error=True)
+    cloud = report.value("lift")
+    c, r = fit_sphere(cloud.points)
+    assert abs(r - radius) / radius < 0.02 and np.linalg.norm(c - centre) < 0.01  # millimetre PNG precision
+
+
+def test_monocular_depth_node_offline_error_is_reported_in_the_run():
+    import sam_compose as sc
+
+    graph = sc.Graph.from_dict({"nodes": {
+        "img": {"type": "load_image", "params": {"path": "sample:coins"}},
+        "d": {"type": "depth", "inputs": {"image": "img"},
+              "params": {"source": "monocular", "model": "depth-anything/Depth-Anything-V2-Small-hf"}},
+    }})
+    report = graph.run()
+    assert not report.ok and "huggingface-cli download" in report.errors["d"]
