@@ -97,33 +97,38 @@ def _wait_new_result(page, old_src: str | None) -> None:
         arg=old_src or "", timeout=TIMEOUT_MS)
 
 
+def _click_and_wait(page, fx: float, fy: float, expect: str) -> str:
+    """Click at (fx, fy) of the result picture; wait for ``expect`` in the status and a new picture."""
+    old_src = page.locator("#result-image img").get_attribute("src")
+    _click_image(page, fx, fy)
+    status = _wait_status(page, expect)
+    _wait_new_result(page, old_src)
+    return status
+
+
 def test_pick_example_click_object_and_see_the_overlay(browser, server):
     from sam_compose.samples import sample_image
     from sam_compose.visualize import colour
 
     context, page = _open(browser, server)
     try:
-        _load_example(page, "chelsea")
-        original = sample_image("chelsea")
+        _load_example(page, "horse")
+        original = sample_image("horse")
         before = _result_pixels(page)
         assert before.shape == original.shape
         assert np.abs(before.astype(int) - original.astype(int)).max() <= 2  # plain photo before any click
-        old_src = page.locator("#result-image img").get_attribute("src")
-        _click_image(page, 0.45, 0.5)  # the cat's left eye region
-        status = _wait_status(page, "mask(s)")
+        status = _click_and_wait(page, 0.5, 0.5, "mask(s)")  # on the horse's body
         assert "1 point(s) (+1/-0)" in status and "ms" in status  # latency is shown
-        _wait_new_result(page, old_src)
         after = _result_pixels(page).astype(np.float32)
         changed = np.abs(after - original.astype(np.float32)).max(axis=2) > 8
-        assert changed.mean() > 0.005, "the overlay shows no mask"
+        assert changed.mean() > 0.02, "the overlay shows no mask"
         # most changed pixels are the photo tinted half-way towards the first palette colour
         expected = original.astype(np.float32) * 0.5 + np.array(colour(0), np.float32) * 0.5
         tinted = (np.abs(after - expected).max(axis=2) <= 3) & changed
         assert tinted.sum() > 0.6 * changed.sum()
-        # the tint is where we clicked
+        # the tint covers the clicked place
         h, w = original.shape[:2]
-        ys, xs = np.nonzero(tinted)
-        assert abs(np.median(xs) - 0.45 * w) < 0.2 * w and abs(np.median(ys) - 0.5 * h) < 0.2 * h
+        assert tinted[int(0.5 * h) - 20:int(0.5 * h) + 20, int(0.5 * w) - 20:int(0.5 * w) + 20].mean() > 0.5
     finally:
         context.close()
 
@@ -138,13 +143,16 @@ def test_two_sessions_at_once_do_not_see_each_others_points(browser, server):
         _wait_status(page_b, "Loaded sample:chelsea")
         page_a.wait_for_selector("#result-image img")
         page_b.wait_for_selector("#result-image img")
-        _click_image(page_a, 0.45, 0.5)
+        src_a = page_a.locator("#result-image img").get_attribute("src")
+        src_b = page_b.locator("#result-image img").get_attribute("src")
+        _click_image(page_a, 0.45, 0.5)  # both sessions click at about the same time
         _click_image(page_b, 0.7, 0.5)
         _wait_status(page_a, "1 point(s)")
         _wait_status(page_b, "1 point(s)")
+        _wait_new_result(page_a, src_a)
+        _wait_new_result(page_b, src_b)
         page_a.get_by_label("negative point").check()
-        _click_image(page_a, 0.1, 0.1)
-        status_a = _wait_status(page_a, "2 point(s) (+1/-1)")
+        status_a = _click_and_wait(page_a, 0.1, 0.1, "2 point(s) (+1/-1)")
         status_b = _status(page_b)
         assert "1 point(s) (+1/-0)" in status_b, status_b  # B never saw A's second point
         assert "2 point(s)" in status_a
