@@ -11,6 +11,7 @@ graph (demos/gaze/gaze_segment.json)::
 from __future__ import annotations
 
 import os
+import threading
 from typing import Any
 
 from .api import Param, frame_index, input_path, node
@@ -79,15 +80,45 @@ def gaze_prompt_node(image: Image, gaze: Gaze, *,
     from ..adapters.prompts.gaze import gaze_to_prompts
 
     kw: dict[str, Any] = {}
+    detect = dict(method=method, velocity_threshold=velocity_threshold, dispersion_threshold=dispersion_threshold,
+                  min_duration=min_duration, fov=_pair(fov, "fov"))
     frame = frame_index()
     if video_fps is not None and frame is not None:
         kw.update(frame=frame, fps=video_fps, video_start=video_start)
+        gaze, detect, kw["frame_size"] = _video_fixations(gaze, image, detect)
     eng = None
     if accuracy is not None:
         import sam_compose as sc
 
         eng = sc.shared_engine(engine)
-    return gaze_to_prompts(gaze, image, method=method, velocity_threshold=velocity_threshold,
-                           dispersion_threshold=dispersion_threshold, min_duration=min_duration,
-                           fov=_pair(fov, "fov"), crop=_pair(crop, "crop", 4), merge_radius=merge_radius,
-                           negatives=negatives, max_prompts=max_prompts, engine=eng, accuracy=accuracy, **kw)
+    return gaze_to_prompts(gaze, image, crop=_pair(crop, "crop", 4), merge_radius=merge_radius,
+                           negatives=negatives, max_prompts=max_prompts, engine=eng, accuracy=accuracy,
+                           **detect, **kw)
+
+
+_CACHE_LOCK = threading.Lock()
+_CACHE: dict[str, Any] = {}
+
+
+def _video_fixations(gaze: Any, image: Any, detect: dict[str, Any]) -> tuple[Any, dict[str, Any], Any]:
+    """Over a video the recording is the same for every frame: detect its fixations once.
+
+    Returns (fixations or the samples, remaining detect options, frame size for mapping).
+    A single-entry cache keyed by the recording's identity, extent and the options.
+    """
+    from ..adapters.prompts.gaze import GazeSamples, detect_fixations
+
+    if not isinstance(gaze, GazeSamples) or len(gaze) == 0:
+        return gaze, detect, None
+    key = repr((id(gaze), len(gaze), float(gaze.t[0]), float(gaze.t[-1]), gaze.frame_size, sorted(detect.items())))
+    with _CACHE_LOCK:
+        hit = _CACHE.get("key") == key
+        fixations = _CACHE.get("fixations") if hit else None
+    if fixations is None:
+        size = None if gaze.frame_size is not None else tuple(int(v) for v in image.shape[:2])
+        fixations = detect_fixations(gaze, image_size=size, **detect)
+        with _CACHE_LOCK:
+            _CACHE.update(key=key, fixations=fixations)
+    if not fixations:
+        return gaze, detect, None  # let gaze_to_prompts explain why there is none
+    return list(fixations), {}, gaze.frame_size

@@ -119,8 +119,9 @@ def fixations_in_image(gaze: Any, image_size: tuple[int, int], *, frame_size: Se
         if bad:
             raise GazeError(f"gaze must be a recording path, GazeSamples or a list of Fixation, got {type(bad[0]).__name__}")
         fsize = tuple(int(v) for v in frame_size) if frame_size is not None else None
-    if samples is not None and frame_size is not None:
-        fsize = tuple(int(v) for v in frame_size)
+    if samples is not None and frame_size is not None and tuple(int(v) for v in frame_size) != fsize:
+        raise GazeError(f"frame_size {tuple(frame_size)} contradicts the recording's {fsize}: the samples are "
+                        "already in its pixels; pass frame_size to read_gaze instead")
     if not fixations:
         raise NoFixationError(f"no fixation found in the gaze data: {_why_none(samples)}")
     n_all = len(fixations)
