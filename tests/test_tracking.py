@@ -222,3 +222,14 @@ def test_gaze_recording_over_video(motion, scale):
     assert results[start2 + 1].data["added"] == [] and 2 in results[start2 + 1].ids
     assert mask_iou(_pred(results[-1], 1), motion.masks[-1, 1]) >= 0.8
     assert mask_iou(_pred(results[-1], 2), motion.masks[-1, 2]) >= 0.8
+
+
+def test_correction_before_the_first_frame_and_tqdm_progress(motion, capsys):
+    tr = FlowTracker(engine="opencv")
+    (oid,) = tr.add(Masks(motion.masks[0, 2]))          # the wrong object first ...
+    tr.correct(oid, motion.masks_at(0, [0]))           # ... corrected before any frame
+    res = tr.step(motion.frames[0])
+    assert res.ids.tolist() == [1] and mask_iou(res.masks[0], motion.masks[0, 0]) == 1.0
+    out = list(track(motion.frames, motion.masks_at(0), max_frames=3, progress=True))
+    assert len(out) == 3
+    assert "3/3" in capsys.readouterr().err

@@ -7,7 +7,6 @@ re-acquired reports driven by the object-score head, and a memory bank that stay
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")

@@ -165,6 +165,9 @@ class Tracker(ABC):
         pending, self._pending = self._pending, []
         corrections, self._corrections = self._corrections, {}
         removals, self._removals = self._removals, set()
+        for i, p in enumerate(pending):  # a correction of an object not started yet replaces its init
+            if p.obj_id in corrections:
+                pending[i] = corrections.pop(p.obj_id)
         res = self._step(img, pending, corrections, removals)
         res.data.setdefault("lost", [])
         res.data["frame"] = self.frame_index

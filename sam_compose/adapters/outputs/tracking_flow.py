@@ -36,7 +36,7 @@ import cv2
 import numpy as np
 
 from ...errors import InputError
-from ...geometry import LOWRES_SIZE, mask_iou, to_lowres
+from ...geometry import mask_iou, to_lowres
 from ...masks import Masks
 from ...types import Prompt, image_key
 from .tracking import ObjectInit, Tracker

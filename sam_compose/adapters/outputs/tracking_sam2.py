@@ -28,7 +28,6 @@ import numpy as np
 from ...errors import EngineError, InputError, require
 from ...geometry import from_lowres, to_lowres
 from ...masks import Masks
-from ...types import Prompt
 from .tracking import ObjectInit, Tracker
 
 __all__ = ["Sam2VideoTracker", "load_sam2_video"]
