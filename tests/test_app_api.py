@@ -416,3 +416,13 @@ def test_clicks_reuse_one_embedding_per_image(small_scene, tmp_path):
         s, _, status, _ = handlers.click(s, "positive point", False, _Evt(index=[x, y]))
         assert "(cached)" in status
     assert engine.stats.embeddings_computed == before + 1
+
+
+def test_build_app_takes_a_spec_or_an_engine_instance():
+    from sam_compose import load_engine
+
+    engine = load_engine("opencv")
+    assert SegmentHandlers(engine).engine is engine  # a private engine is used as given
+    assert TabHandlers("opencv").engine_spec == "opencv"
+    with pytest.raises(InputError, match="engine spec"):
+        build_app(3)

@@ -20,12 +20,13 @@ QUEUE_MAX_SIZE = 64
 """Clients beyond this many waiting get Gradio's "queue is full, try again" message."""
 
 
-def build_app(engine: str = "auto", *, concurrency: int = DEFAULT_CONCURRENCY,
+def build_app(engine: Any = "auto", *, concurrency: int = DEFAULT_CONCURRENCY,
               max_queue: int = QUEUE_MAX_SIZE) -> Any:
     """The demo as a ``gr.Blocks`` with its queue configured; call ``.launch()`` on it.
 
     ``engine`` is an engine spec (``auto``, ``opencv``, a Hugging Face id, a folder, a
-    ``.pth``); it is loaded on first use and shared by every session. ``concurrency``
+    ``.pth``), loaded on first use through ``shared_engine``, or an ``Engine`` instance;
+    either way every session shares it and its embedding cache. ``concurrency``
     events of one kind run at once; up to ``max_queue`` more wait their turn.
     """
     from .ui import build_blocks

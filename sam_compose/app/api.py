@@ -21,24 +21,15 @@ from typing import Any
 
 import numpy as np
 
-from ..engines.base import Engine
 from ..errors import InputError
 from ..types import Prompt
 from . import outputs, service
 from .errors import friendly
 
 
-class ApiEndpoints:
+class ApiEndpoints(service.EngineSource):
     """The endpoint functions, bound to the app's engine spec (resolved on first call)."""
 
-    def __init__(self, engine_spec: str = "auto") -> None:
-        self.engine_spec = engine_spec
-
-    @property
-    def engine(self) -> Engine:
-        from .. import shared_engine
-
-        return shared_engine(self.engine_spec)
 
     def _segment(self, image: Any, prompt: Any) -> tuple[np.ndarray, service.Outcome]:
         img, _ = service.prepare_image(image)

@@ -14,7 +14,6 @@ import cv2
 import gradio as gr
 import numpy as np
 
-from ..engines.base import Engine
 from ..errors import InputError
 from . import service
 from .errors import friendly
@@ -25,17 +24,9 @@ from .state import SessionState
 Reply = tuple[SessionState, Any, str, Any]
 
 
-class SegmentHandlers:
+class SegmentHandlers(service.EngineSource):
     """The Segment tab's handlers, bound to one engine spec (resolved on first use)."""
 
-    def __init__(self, engine_spec: str = "auto") -> None:
-        self.engine_spec = engine_spec
-
-    @property
-    def engine(self) -> Engine:
-        from .. import shared_engine
-
-        return shared_engine(self.engine_spec)
 
     # --- rendering ----------------------------------------------------------------------
     def view(self, state: SessionState, status: str) -> Reply:

@@ -30,6 +30,32 @@ from .state import DEMO_MAX_SIDE
 _WORK_ROOT: Path | None = None
 
 
+class EngineSource:
+    """Gives handlers their engine: a given :class:`Engine` instance, or ``shared_engine(spec)``.
+
+    A spec is resolved on first use (so building the page is instant) and every session
+    then shares the one engine and its embedding cache.
+    """
+
+    def __init__(self, engine: str | Engine = "auto") -> None:
+        if isinstance(engine, Engine):
+            self._engine: Engine | None = engine
+            self.engine_spec = engine.spec
+        elif isinstance(engine, str) and engine.strip():
+            self._engine = None
+            self.engine_spec = engine.strip()
+        else:
+            raise InputError(f"engine must be an engine spec such as 'opencv' or an Engine, got {engine!r}")
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            from .. import shared_engine
+
+            return shared_engine(self.engine_spec)
+        return self._engine
+
+
 def work_dir(session: str = "api") -> Path:
     """A folder for this session's downloads, under one temporary root per process."""
     global _WORK_ROOT

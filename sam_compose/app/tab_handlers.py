@@ -12,7 +12,6 @@ from typing import Any
 
 import gradio as gr
 
-from ..engines.base import Engine
 from ..errors import InputError
 from ..types import Prompt
 from . import graphs, outputs, service
@@ -21,17 +20,9 @@ from .render import draw_result
 from .state import SessionState, VideoState
 
 
-class TabHandlers:
+class TabHandlers(service.EngineSource):
     """Handlers of the output tabs, bound to one engine spec."""
 
-    def __init__(self, engine_spec: str = "auto") -> None:
-        self.engine_spec = engine_spec
-
-    @property
-    def engine(self) -> Engine:
-        from .. import shared_engine
-
-        return shared_engine(self.engine_spec)
 
     # --- inpaint --------------------------------------------------------------------------
     @friendly

@@ -203,11 +203,12 @@ def _about_tab(engine_spec: str) -> None:
                 f"else the weight-free OpenCV engine).\n\n| library part | available |\n|---|---|\n{rows}")
 
 
-def build_blocks(engine_spec: str = "auto") -> gr.Blocks:
-    """The demo's ``gr.Blocks`` for ``engine_spec`` (not launched, queue not configured)."""
-    seg = SegmentHandlers(engine_spec)
-    tabs = TabHandlers(engine_spec)
-    api = ApiEndpoints(engine_spec)
+def build_blocks(engine: Any = "auto") -> gr.Blocks:
+    """The demo's ``gr.Blocks`` for ``engine`` (a spec or an Engine; not launched, queue not configured)."""
+    seg = SegmentHandlers(engine)
+    tabs = TabHandlers(engine)
+    api = ApiEndpoints(engine)
+    engine_spec = seg.engine_spec
     with gr.Blocks(title="sam_compose demo", analytics_enabled=False) as demo:
         gr.Markdown(INTRO.format(engine=engine_spec))
         state = gr.State(SessionState())
