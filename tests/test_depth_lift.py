@@ -486,3 +486,13 @@ def test_monocular_depth_node_offline_error_is_reported_in_the_run():
     }})
     report = graph.run()
     assert not report.ok and "huggingface-cli download" in report.errors["d"]
+
+
+def test_stereo_demo_lifts_the_tank_from_our_own_stereo_matching(tmp_path):
+    import sam_compose as sc
+
+    report = sc.Graph.from_file(DEMOS / "stereo_lift_motorcycle.yaml").run(out_dir=tmp_path, raise_on_error=True)
+    cloud = PointCloud.load(report["outputs"]["ply"])
+    assert 2.0 < cloud.centroid[2] < 2.6  # the tank, about 2.3 m away
+    assert 0.2 < cloud.extents[0] < 0.5 and cloud.extents[2] < 0.3  # no background behind it
+    assert (cloud.colors[:, 0].astype(int) - cloud.colors[:, 2]).mean() > 40  # red
