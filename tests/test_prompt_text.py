@@ -363,3 +363,55 @@ def test_missing_detector_names_the_download():
     with pytest.raises(EngineError, match="huggingface-cli download google/owlv2-base-patch16-ensemble"):
         load_detector("owlv2")
     assert time.perf_counter() - t0 < 10
+
+
+@pytest.fixture(scope="module")
+def tiny_grounding_dino(tmp_path_factory):
+    from transformers import (BertConfig, BertTokenizer, GroundingDinoConfig, GroundingDinoForObjectDetection,
+                              GroundingDinoImageProcessor, GroundingDinoProcessor, SwinConfig)
+
+    folder = tmp_path_factory.mktemp("gdino")
+    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", "cat", "dog", "red", "square"]
+    (folder / "vocab.txt").write_text("\n".join(words) + "\n")
+    cfg = GroundingDinoConfig(
+        backbone_config=SwinConfig(image_size=32, patch_size=4, embed_dim=8, depths=[1, 1], num_heads=[1, 1],
+                                   window_size=2, out_features=["stage1", "stage2"]),
+        text_config=BertConfig(vocab_size=len(words), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                               intermediate_size=16, max_position_embeddings=32),
+        d_model=32, encoder_layers=1, decoder_layers=2, encoder_attention_heads=2, decoder_attention_heads=2,
+        encoder_ffn_dim=32, decoder_ffn_dim=32, num_queries=6, num_feature_levels=2, encoder_n_points=1,
+        decoder_n_points=1, max_text_len=32, use_timm_backbone=False)
+    torch.manual_seed(0)
+    GroundingDinoForObjectDetection(cfg).eval().save_pretrained(folder)
+    GroundingDinoProcessor(image_processor=GroundingDinoImageProcessor(size={"shortest_edge": 32, "longest_edge": 64}),
+                           tokenizer=BertTokenizer(str(folder / "vocab.txt"))).save_pretrained(folder)
+    return folder
+
+
+def test_grounding_dino_route(tiny_grounding_dino, text_scene):
+    from PIL import Image
+
+    from sam_compose.adapters.prompts.detectors import detect_phrases, detect_with_text, load_detector
+
+    model, proc = load_detector(str(tiny_grounding_dino))
+    dets = detect_phrases(text_scene.image, ["cat", "dog"], model, proc, threshold=0.0)
+    h, w = text_scene.image.shape[:2]
+    inputs = proc(images=Image.fromarray(text_scene.image), text="cat. dog.", return_tensors="pt")
+    with torch.no_grad():
+        out = model(**inputs)
+    ref = proc.post_process_grounded_object_detection(out, inputs["input_ids"], threshold=0.0, text_threshold=0.0,
+                                                      target_sizes=[(h, w)])[0]
+    ref_boxes = ref["boxes"].numpy().copy()
+    ref_boxes[:, [0, 2]] = ref_boxes[:, [0, 2]].clip(0, w)
+    ref_boxes[:, [1, 3]] = ref_boxes[:, [1, 3]].clip(0, h)
+    assert len(dets) >= 1
+    probs = out.logits.sigmoid()[0].numpy()
+    ids = inputs["input_ids"][0].tolist()
+    cat_tok, dog_tok = ids.index(proc.tokenizer.convert_tokens_to_ids("cat")), ids.index(proc.tokenizer.convert_tokens_to_ids("dog"))
+    for box, score, phrase in dets:
+        q = int(np.argmin(np.abs(ref_boxes - box).sum(axis=1)))
+        np.testing.assert_allclose(box, ref_boxes[q], atol=1e-3)  # the processor's own boxes
+        expect = "cat" if probs[q, cat_tok] >= probs[q, dog_tok] else "dog"
+        assert phrase == expect and score == pytest.approx(float(max(probs[q, cat_tok], probs[q, dog_tok])), abs=1e-5)
+    prompts = detect_with_text(text_scene.image, "cat, dog", detector=str(tiny_grounding_dino), threshold=0.0)
+    assert 1 <= len(prompts) <= 2 and len({p.data["phrase"] for p in prompts}) == len(prompts)

@@ -90,15 +90,22 @@ def detect_phrases(image: np.ndarray, phrases: Sequence[str], model: Any, proces
         res = processor.post_process_grounded_object_detection(out, threshold=threshold, target_sizes=[target],
                                                                text_labels=[list(phrases)])[0]
         labels = [phrases[int(i)] for i in res["labels"]]
-    else:  # Grounding DINO: one caption, lower-case phrases ending with '.'
+    else:  # Grounding DINO: one caption "p1. p2. ...", token logits mapped back to the phrases
         caption = " ".join(f"{p.lower()}." for p in phrases)
         inputs = processor(images=pil, text=caption, return_tensors="pt").to(device)
         with torch.inference_mode():
             out = model(**inputs)
-        res = processor.post_process_grounded_object_detection(out, inputs["input_ids"], threshold=threshold,
-                                                               text_threshold=threshold, target_sizes=[(h, w)])[0]
-        found = res.get("text_labels") or res.get("labels") or []
-        labels = [_closest_phrase(str(t), phrases) for t in found]
+        probs = out.logits.sigmoid()[0].float().cpu().numpy()  # (queries, text tokens)
+        spans = _phrase_token_spans(inputs["input_ids"][0].tolist(), processor.tokenizer, len(phrases))
+        per_phrase = np.stack([probs[:, sp].max(axis=1) if sp else np.zeros(len(probs)) for sp in spans], axis=1)
+        best = per_phrase.argmax(axis=1)
+        cxcywh = out.pred_boxes[0].float().cpu().numpy().astype(np.float64)  # fractions of the image
+        xyxy = np.concatenate([cxcywh[:, :2] - cxcywh[:, 2:] / 2, cxcywh[:, :2] + cxcywh[:, 2:] / 2], axis=1)
+        res = {"boxes": torch.from_numpy(xyxy * np.array([w, h, w, h], dtype=np.float64)),
+               "scores": torch.from_numpy(per_phrase[np.arange(len(best)), best])}
+        keep = res["scores"].numpy() > threshold
+        res = {k: v[torch.from_numpy(keep)] for k, v in res.items()}
+        labels = [phrases[int(i)] for i in best[keep]]
     boxes = res["boxes"].detach().cpu().numpy().astype(np.float64).reshape(-1, 4)
     scores = res["scores"].detach().cpu().numpy().astype(np.float64).reshape(-1)
     boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, w)
@@ -107,14 +114,20 @@ def detect_phrases(image: np.ndarray, phrases: Sequence[str], model: Any, proces
             if lab is not None and b[2] - b[0] >= 1 and b[3] - b[1] >= 1]
 
 
-def _closest_phrase(text: str, phrases: Sequence[str]) -> str | None:
-    words = set(text.lower().split())
-    best, overlap = None, 0
-    for p in phrases:
-        o = len(words & set(p.lower().split()))
-        if o > overlap:
-            best, overlap = p, o
-    return best
+def _phrase_token_spans(ids: list[int], tokenizer: Any, n: int) -> list[list[int]]:
+    """Token positions of each of ``n`` phrases in a Grounding DINO caption "p1. p2. ..."."""
+    dot = tokenizer.convert_tokens_to_ids(".")
+    special = set(getattr(tokenizer, "all_special_ids", []) or [])
+    spans: list[list[int]] = [[] for _ in range(n)]
+    k = 0
+    for pos, tid in enumerate(ids):
+        if tid == dot:
+            k += 1
+            if k >= n:
+                break
+        elif tid not in special:
+            spans[k].append(pos)
+    return spans
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
