@@ -41,7 +41,6 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
 import numpy as np
-from scipy.ndimage import median_filter, uniform_filter1d
 
 from .gaze_coords import px_per_degree
 from .gaze_types import Fixation, GazeError, GazeSamples
@@ -133,7 +132,9 @@ def _smooth(v: np.ndarray, seg: np.ndarray, kind: str | None, win: int) -> np.nd
         part = v[a:b]
         if part.size < 2:
             continue
-        out[a:b] = median_filter(part, size=win, mode="nearest") if kind == "median" else uniform_filter1d(part, win, mode="nearest")
+        padded = np.pad(part, win // 2, mode="edge")  # like scipy's mode="nearest"
+        windows = np.lib.stride_tricks.sliding_window_view(padded, win)
+        out[a:b] = np.median(windows, axis=1) if kind == "median" else windows.mean(axis=1)
     return out
 
 
