@@ -165,6 +165,8 @@ class Masks:
     @property
     def areas(self) -> np.ndarray:
         """(N,) pixel count of each mask."""
+        if len(self) == 0:
+            return np.zeros(0, dtype=np.int64)
         return self.masks.reshape(len(self), -1).sum(axis=1).astype(np.int64)
 
     @property

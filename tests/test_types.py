@@ -132,3 +132,10 @@ def test_supervision_round_trip():
     assert (back.masks == r.masks).all() and back.prompt_index.tolist() == [0, 0, 1]
     with pytest.raises(ValueError, match="boxes_to_prompts"):
         Masks.from_supervision(sv.Detections(xyxy=np.zeros((1, 4), np.float32)))
+
+
+def test_empty_masks_behave():
+    e = Masks.empty((4, 5))
+    assert len(e) == 0 and e.areas.shape == (0,) and e.summary() == [] and e.to_rle() == []
+    assert e.union().shape == (4, 5) and not e.union().any()
+    assert len(e.best()) == 0

@@ -12,8 +12,17 @@ _EXPORTS = {
     "inpaint": ".inpainting",
     "lift_to_3d": ".lifting",
     "PointCloud": ".lifting",
+    "inpaint_frames": ".inpainting",
+    "load_depth": ".depth",
+    "depth_from_disparity": ".depth",
+    "estimate_depth": ".depth",
+    "fuse": ".lifting",
+    "lift_views": ".lifting",
+    "Intrinsics": ".camera",
     "export_masks": ".exports",
     "coco_dict": ".exports",
+    "to_detections": ".exports",
+    "read_record": ".exports",
 }
 
 __all__ = sorted(_EXPORTS)
