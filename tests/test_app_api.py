@@ -426,3 +426,18 @@ def test_build_app_takes_a_spec_or_an_engine_instance():
     assert TabHandlers("opencv").engine_spec == "opencv"
     with pytest.raises(InputError, match="engine spec"):
         build_app(3)
+
+
+def test_example_video_is_tracked_from_a_click():
+    from sam_compose.adapters.outputs.tracking_synth import synthetic_video
+
+    t = TabHandlers("opencv")
+    vs, frame, status, _, path = t.video_example("motion", VideoState())
+    assert len(vs.frames) == 40 and Path(path).is_file() and frame.shape == (240, 320, 3)
+    truth = synthetic_video("motion", n_frames=40, size=(240, 320), seed=1)
+    vs, _, _ = t.video_frame(vs, 34)  # prompt on a late frame: the last 6 frames are tracked
+    ys, xs = np.nonzero(truth.masks[34, 0])
+    vs, _, _ = t.video_click(vs, "positive point", _Evt(index=[float(np.median(xs)), float(np.median(ys))]))
+    video, summary, note = t.track_clicked(vs)
+    assert summary["start_frame"] == 34 and summary["frames_tracked"] == 6 and Path(video).suffix == ".webm"
+    assert "Tracked 6 frames" in note

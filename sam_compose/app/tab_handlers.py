@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import gradio as gr
+import numpy as np
 
 from ..errors import InputError
 from ..types import Prompt
@@ -69,6 +70,24 @@ class TabHandlers(service.EngineSource):
         status = (f"{len(frames)} frames of {w}x{h} at {fps:.1f} fps. Pick a frame, click on the object, "
                   "then **Track**.")
         return st, picture, status, gr.update(maximum=max(len(frames) - 1, 1), value=0)
+
+    @friendly
+    def video_example(self, kind: str, vs: VideoState) -> tuple[VideoState, Any, str, Any, Any]:
+        """A synthetic example video (moving, growing and occluded shapes) instead of an upload."""
+        from .features import feature
+        from .render import write_video
+
+        feature("track")  # the example is only useful where tracking exists
+        from ..adapters.outputs.tracking_synth import synthetic_video
+
+        clip = synthetic_video(kind, n_frames=40, size=(240, 320), seed=1)
+        frames = [np.ascontiguousarray(f) for f in clip.frames]
+        path = write_video(frames, service.work_dir(vs.session_id) / f"example_{kind}.webm", fps=10.0)
+        vs.frames, vs.fps, vs.frame_index, vs.name = frames, 10.0, 0, f"example:{kind}"
+        vs.clear_prompts()
+        st, picture, _ = self._video_view(vs, "")
+        status = f"Example video '{kind}': {len(frames)} frames. Click on a shape, then **Track**."
+        return st, picture, status, gr.update(maximum=len(frames) - 1, value=0), str(path)
 
     @friendly
     def video_frame(self, vs: VideoState, index: float) -> tuple[VideoState, Any, str]:

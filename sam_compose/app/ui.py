@@ -121,6 +121,9 @@ def _video_tab(tabs: TabHandlers) -> None:
     with gr.Row():
         with gr.Column():
             video_in = gr.Video(label="Video", sources=["upload"], elem_id="video-in")
+            with gr.Row():
+                ex_motion = gr.Button("example: moving shapes", size="sm", elem_id="video-example-motion")
+                ex_cross = gr.Button("example: crossing discs", size="sm", elem_id="video-example-cross")
             frame_idx = gr.Slider(0, 1, value=0, step=1, label="Prompt on frame")
             vmode = gr.Radio(list(VIDEO_CLICK_MODES), value=VIDEO_CLICK_MODES[0], label="A click adds")
             frame = gr.Image(label="Frame: click on the object", interactive=False, format="png",
@@ -133,6 +136,9 @@ def _video_tab(tabs: TabHandlers) -> None:
             vstatus = gr.Markdown("Upload a video.")
             vinfo = gr.JSON(label="Tracking")
     video_in.upload(tabs.video_upload, [video_in, vstate], [vstate, frame, vstatus, frame_idx], **PRIVATE)
+    for kind, btn in (("motion", ex_motion), ("cross", ex_cross)):
+        btn.click(lambda v, k=kind: tabs.video_example(k, v), [vstate],
+                  [vstate, frame, vstatus, frame_idx, video_in], **PRIVATE)
     frame_idx.release(tabs.video_frame, [vstate, frame_idx], [vstate, frame, vstatus], **PRIVATE)
     frame.select(tabs.video_click, [vstate, vmode], [vstate, frame, vstatus], **PRIVATE)
     vclear.click(tabs.video_clear, [vstate], [vstate, frame, vstatus], **PRIVATE)
