@@ -33,6 +33,12 @@ def text_scene():
     return synthetic_scene(seed=3, size=(240, 320))
 
 
+@pytest.fixture(scope="module")
+def regions(text_scene, opencv_engine):
+    """The engine's mask proposals, computed once and reused by the selection tests."""
+    return propose_regions(text_scene.image, engine=opencv_engine, proposals="masks")
+
+
 class ColourScorer:
     """Deterministic stand-in for CLIP on crops with a grey background (background="mask"):
     phrase 'objN' matches object N, 'thing' any object. Score = F1 between the crop's visible
@@ -80,10 +86,11 @@ def test_phrase_parsing_and_bad_text():
         text_to_prompts(np.zeros((64, 64, 3), np.uint8), "the", scorer=lambda c, p: np.zeros((len(c), len(p))))
 
 
-def test_selection_picks_the_described_object(text_scene, opencv_engine):
+def test_selection_picks_the_described_object(text_scene, opencv_engine, regions):
     scorer = ColourScorer(text_scene)
     for k in range(len(text_scene.masks)):
-        prompts = text_to_prompts(text_scene.image, f"obj{k}", engine=opencv_engine, scorer=scorer, background="mask")
+        prompts = text_to_prompts(text_scene.image, f"obj{k}", engine=opencv_engine, scorer=scorer, background="mask",
+                                  regions=None if k == 0 else regions)
         assert len(prompts) == 1
         p = prompts[0]
         assert p.data["phrase"] == f"obj{k}" and 0 < p.data["score"] <= 1 and p.labels.tolist() == [1]
@@ -102,25 +109,28 @@ def test_grid_proposals_without_engine(text_scene, opencv_engine):
         opencv_engine.segment(text_scene.image, p).masks[0], text_scene.masks[1]) > 0.5
 
 
-def test_several_phrases_negatives_topk_threshold(text_scene, opencv_engine):
+def test_several_phrases_negatives_topk_threshold(text_scene, opencv_engine, regions):
     scorer = ColourScorer(text_scene)
-    both = text_to_prompts(text_scene.image, "obj0, obj2", engine=opencv_engine, scorer=scorer, background="mask")
+    both = text_to_prompts(text_scene.image, "obj0, obj2", scorer=scorer, background="mask", regions=regions)
     assert [p.data["phrase"] for p in both] == ["obj0", "obj2"]
     assert [_best_iou(p, text_scene, opencv_engine)[1] for p in both] == [0, 2]
     # one call scores every region against every phrase (batched), negatives included
     scorer.calls.clear()
-    first = text_to_prompts(text_scene.image, "thing", engine=opencv_engine, scorer=scorer, background="mask")[0]
+    first = text_to_prompts(text_scene.image, "thing", scorer=scorer, background="mask", regions=regions)[0]
     winner = _best_iou(first, text_scene, opencv_engine)[1]
-    avoided = text_to_prompts(text_scene.image, f"thing, -obj{winner}", engine=opencv_engine, scorer=scorer, background="mask")
+    avoided = text_to_prompts(text_scene.image, f"thing, -obj{winner}", scorer=scorer, background="mask",
+                              regions=regions)
     assert scorer.calls[-1][1] == ["thing", f"obj{winner}"]
     assert len(avoided) == 1 and avoided[0].data["negative"] == [f"obj{winner}"]
     assert _best_iou(avoided[0], text_scene, opencv_engine)[1] != winner
-    three = text_to_prompts(text_scene.image, "thing", engine=opencv_engine, scorer=scorer, top_k=3, background="mask")
+    three = text_to_prompts(text_scene.image, "thing", scorer=scorer, top_k=3, background="mask", regions=regions)
     assert sorted(_best_iou(p, text_scene, opencv_engine)[1] for p in three) == [0, 1, 2]  # no duplicates
     assert [p.data["rank"] for p in three] == [0, 1, 2]
     flat = lambda crops, phrases: np.full((len(crops), len(phrases)), 0.3)  # noqa: E731
     with pytest.warns(UserWarning, match="nothing selected"):
         assert text_to_prompts(text_scene.image, "thing", scorer=flat, threshold=0.5) == []
+    with pytest.raises(PromptError, match="regions is empty"):
+        text_to_prompts(text_scene.image, "thing", scorer=scorer, regions=[])
     with pytest.raises(PromptError, match="scorer returned shape"):
         text_to_prompts(text_scene.image, "thing", scorer=lambda c, p: np.zeros((1, 1)))
 
@@ -179,7 +189,7 @@ def test_clip_scorer_matches_open_clip_computation(tiny_clip, text_scene):
 @pytest.mark.filterwarnings("ignore:text .* nothing selected")
 def test_open_clip_path_end_to_end(tiny_clip, text_scene, opencv_engine):
     prompts = text_to_prompts(text_scene.image, "a red square, a blue circle, -grass", engine=opencv_engine,
-                              clip=tiny_clip, top_k=2)
+                              clip=tiny_clip, top_k=2, proposals="both", grid_scales=(1, 2))
     assert 1 <= len(prompts) <= 4
     assert {p.data["phrase"] for p in prompts} <= {"red square", "blue circle"}
     res = opencv_engine.segment(text_scene.image, prompts)  # the engine accepts them

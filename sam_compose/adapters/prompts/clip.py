@@ -200,10 +200,14 @@ def load_clip(spec: str | None = None, pretrained: str | None = None, *, device:
               batch_size: int = 32) -> ClipScorer:
     """Load an open_clip model as a :class:`ClipScorer` (see the module docstring for specs).
 
-    Raises :class:`EngineError` naming what to download when the weights are not on this
-    machine, and :class:`MissingDependencyError` without open_clip_torch.
+    ``device`` defaults to the best available (cuda, mps, cpu). Raises :class:`EngineError`
+    naming what to download when the weights are not on this machine, and
+    :class:`MissingDependencyError` without open_clip_torch.
     """
-    device = device or "cpu"
+    if device is None:
+        from ...engines.registry import default_device
+
+        device = default_device()
     name, tag = _split_spec(spec, pretrained)
     if tag is not None and not name.startswith(("local-dir:", "hf-hub:")):
         _quick_missing_check(name, tag)
@@ -259,7 +263,11 @@ def load_clip(spec: str | None = None, pretrained: str | None = None, *, device:
 def shared_clip(spec: str | None = None, pretrained: str | None = None, device: str | None = None) -> ClipScorer:
     """One :class:`ClipScorer` per (spec, pretrained, device), loaded on first use. Thread-safe."""
     name, tag = _split_spec(spec, pretrained)
-    key = (name, str(tag), device or "cpu")
+    if device is None:
+        from ...engines.registry import default_device
+
+        device = default_device()
+    key = (name, str(tag), device)
     with _LOCK:
         if key not in _SHARED:
             _SHARED[key] = load_clip(name, tag, device=device)

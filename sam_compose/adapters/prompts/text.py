@@ -268,8 +268,13 @@ def select_regions(
     max_regions: int = 48,
     generate_params: dict[str, Any] | None = None,
     logit_scale: float | None = None,
+    regions: Sequence[Region] | None = None,
 ) -> list[Selection]:
-    """The regions that match ``text``, best first within each phrase (see the module docstring)."""
+    """The regions that match ``text``, best first within each phrase (see the module docstring).
+
+    ``regions`` reuses proposals from :func:`propose_regions` (e.g. several queries on one
+    image); otherwise they are computed here.
+    """
     img = load_image(image)
     pos, neg = parse_phrases(text, negative)
     if int(top_k) < 1:
@@ -278,8 +283,12 @@ def select_regions(
         raise PromptError(f"threshold is a normalised score in 0..1, got {threshold}")
     score_fn, scale = _resolve_scorer(clip, scorer)  # load CLIP first: fail fast when weights are missing
     scale = float(logit_scale) if logit_scale is not None else scale
-    regions = propose_regions(img, engine=engine, proposals=proposals, grid_scales=grid_scales,
-                              max_regions=max_regions, generate_params=generate_params)
+    if regions is None:
+        regions = propose_regions(img, engine=engine, proposals=proposals, grid_scales=grid_scales,
+                                  max_regions=max_regions, generate_params=generate_params)
+    elif not regions:
+        raise PromptError("regions is empty: pass the output of propose_regions, or None to compute them")
+    regions = list(regions)
     crops = crop_regions(img, regions, background=background, context=context)
     phrases = pos + neg
     sims = np.asarray(score_fn(crops, phrases), dtype=np.float64)
@@ -354,7 +363,7 @@ def text_to_prompts(image: Any, text: str | Sequence[str], *, engine: Any = None
         detector: use a zero-shot detector instead of CLIP proposals (see
             :mod:`.detectors`): a transformers model id/folder or ``(model, processor)``.
         **options: ``proposals``, ``background``, ``context``, ``grid_scales``,
-            ``max_regions``, ``generate_params``, ``logit_scale`` (see :func:`select_regions`).
+            ``max_regions``, ``generate_params``, ``logit_scale``, ``regions`` (see :func:`select_regions`).
 
     Returns:
         list of ``Prompt(box, points, data={"phrase", "score", ...})``, phrases in order.
