@@ -187,3 +187,32 @@ def test_non_image_upload_shows_a_friendly_message(browser, server, tmp_path):
         _load_example(page, "coffee")  # the page keeps working
     finally:
         context.close()
+
+
+@pytest.mark.slow
+def test_video_tab_tracks_a_clicked_object_in_the_example_video(browser, server):
+    context, page = _open(browser, server)
+    try:
+        page.get_by_role("tab", name="Video").click()
+        page.click("#video-example-cross")
+        page.wait_for_selector("#video-frame img")
+        frame = page.locator("#video-frame img")
+        box = frame.bounding_box()
+        page.wait_for_function("document.body.innerText.includes('Example video')", timeout=TIMEOUT_MS)
+        # pick frame 30 in the number box next to the slider, then click the first disc there
+        from sam_compose.adapters.outputs.tracking_synth import synthetic_video
+
+        truth = synthetic_video("cross", n_frames=40, size=(240, 320), seed=1)
+        number = page.get_by_label("number input for Prompt on frame")
+        number.fill("30")
+        number.press("Enter")
+        page.wait_for_function("document.body.innerText.includes('Frame 30')", timeout=TIMEOUT_MS)
+        ys, xs = np.nonzero(truth.masks[30, 0])
+        frame.click(position={"x": box["width"] * np.median(xs) / 320, "y": box["height"] * np.median(ys) / 240})
+        page.wait_for_function("document.body.innerText.includes('Prompt set')", timeout=TIMEOUT_MS)
+        page.click("#track")
+        page.wait_for_function("document.body.innerText.includes('Tracked 10 frames')", timeout=TIMEOUT_MS)
+        src = page.locator("#video-out video").get_attribute("src")
+        assert src and page.request.get(src).ok
+    finally:
+        context.close()

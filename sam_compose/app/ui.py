@@ -139,7 +139,8 @@ def _video_tab(tabs: TabHandlers) -> None:
     for kind, btn in (("motion", ex_motion), ("cross", ex_cross)):
         btn.click(lambda v, k=kind: tabs.video_example(k, v), [vstate],
                   [vstate, frame, vstatus, frame_idx, video_in], **PRIVATE)
-    frame_idx.release(tabs.video_frame, [vstate, frame_idx], [vstate, frame, vstatus], **PRIVATE)
+    frame_idx.input(tabs.video_frame, [vstate, frame_idx], [vstate, frame, vstatus], trigger_mode="always_last",
+                    **PRIVATE)
     frame.select(tabs.video_click, [vstate, vmode], [vstate, frame, vstatus], **PRIVATE)
     vclear.click(tabs.video_clear, [vstate], [vstate, frame, vstatus], **PRIVATE)
     track_btn.click(tabs.track_clicked, [vstate], [video_out, vinfo, vstatus], **PRIVATE)
