@@ -233,3 +233,10 @@ def test_correction_before_the_first_frame_and_tqdm_progress(motion, capsys):
     out = list(track(motion.frames, motion.masks_at(0), max_frames=3, progress=True))
     assert len(out) == 3
     assert "3/3" in capsys.readouterr().err
+
+
+def test_real_photograph_textures():
+    """A patch of the cat photograph moving and growing over the coffee photograph, camera panning."""
+    v = synthetic_video("photo", n_frames=30)
+    ious = _ious(v, list(track(v.frames, v.masks_at(0))))[1]
+    assert ious.mean() >= 0.85 and ious[-5:].min() >= 0.7

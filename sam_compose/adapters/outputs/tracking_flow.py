@@ -46,6 +46,7 @@ __all__ = ["FlowTracker"]
 LOGIT_SCALE = 10.0
 HIST_BINS = (30, 32)
 HIST_RANGES = [0, 180, 0, 256]
+REFINE_CHOICES = ("auto", "box+points+mask", "points+mask")
 DIS_PRESETS = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
                "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
 
@@ -117,22 +118,27 @@ class FlowTracker(Tracker):
         flow: ``"dis"`` (OpenCV DIS, default) or ``"farneback"``; ``flow_preset``: DIS speed
             preset (``ultrafast``, ``fast``, ``medium``).
         flow_max_side: flow is computed on frames downscaled to this longest side.
-        accept_iou: the engine's mask replaces the carried one when their IoU reaches this.
+        accept_iou: the engine's mask replaces the carried one when their IoU reaches this,
+            and its area is within a factor ``max_growth`` of the carried mask's.
         lost_area_ratio, min_area, lost_score, patience: loss detection (module docstring).
         reacquire: look for lost objects in new frames; ``reacquire_distance`` is the
             largest Bhattacharyya distance between colour histograms that counts as a match.
         photometric_threshold: a carried pixel keeps its label only when its colour is within
             this many levels (0-255, largest channel difference) of where the flow says it
             came from; this drops pixels uncovered behind a moving object.
+        fb_check: also compute the forward flow and drop pixels where forward and backward
+            flow disagree by more than ``fb_threshold`` pixels (+10% of the motion): the
+            background uncovered behind a moving object.
         keep_logits: attach (N, 256, 256) logits to each result (feed back as prompts).
     """
 
     name = "flow"
 
     def __init__(self, engine: Any = "opencv", *, flow: str = "dis", flow_preset: str = "medium", flow_max_side: int = 480,
-                 accept_iou: float = 0.5, lost_area_ratio: float = 0.2, min_area: int = 12,
+                 accept_iou: float = 0.5, max_growth: float = 1.25, lost_area_ratio: float = 0.2, min_area: int = 12,
                  lost_score: float = 0.3, patience: int = 3, reacquire: bool = True,
                  reacquire_distance: float = 0.45, photometric_threshold: int = 40,
+                 fb_check: bool = True, fb_threshold: float = 1.5, refine_with: str = "auto",
                  keep_logits: bool = True) -> None:
         super().__init__()
         if flow not in ("dis", "farneback"):
@@ -153,6 +159,9 @@ class FlowTracker(Tracker):
         self.flow = flow
         self.flow_max_side = int(flow_max_side)
         self.accept_iou = float(accept_iou)
+        if not max_growth >= 1.0:
+            raise InputError(f"max_growth must be >= 1 (largest area change per frame), got {max_growth}")
+        self.max_growth = float(max_growth)
         self.lost_area_ratio = float(lost_area_ratio)
         self.min_area = int(min_area)
         self.lost_score = float(lost_score)
@@ -161,6 +170,15 @@ class FlowTracker(Tracker):
         self.reacquire_distance = float(reacquire_distance)
         self.keep_logits = bool(keep_logits)
         self.photometric_threshold = int(photometric_threshold)
+        if refine_with not in REFINE_CHOICES:
+            raise InputError(f"refine_with must be one of {', '.join(REFINE_CHOICES)}, got {refine_with!r}")
+        if refine_with == "auto":
+            # SAM models want the box; the OpenCV engine follows a prior mask more closely without one
+            name = getattr(engine, "name", "")
+            refine_with = "auto" if name == "opencv" else "box+points+mask"
+        self.refine_with = refine_with
+        self.fb_check = bool(fb_check)
+        self.fb_threshold = float(fb_threshold)
         self._reset_state()
 
     def _reset_state(self) -> None:
@@ -182,9 +200,17 @@ class FlowTracker(Tracker):
         super().correct(obj_id, prompt)
 
     # --- flow -------------------------------------------------------------------------------
-    def _backward_maps(self, gray: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Maps for cv2.remap (new pixel (x, y) came from previous-frame (map_x, map_y)), and
-        the (H, W, 2) backward flow itself."""
+    def _flow(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """(H, W, 2) flow such that a(x) ~ b(x + flow(x))."""
+        if self.flow == "dis":
+            if self._dis is None:
+                self._dis = cv2.DISOpticalFlow_create(DIS_PRESETS[self.flow_preset])
+            return self._dis.calc(a, b, None)
+        return cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 4, 15, 3, 5, 1.2, 0)
+
+    def _backward_maps(self, gray: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Maps for cv2.remap (new pixel (x, y) came from previous-frame (map_x, map_y)), and,
+        with ``fb_check``, an (H, W) bool map of pixels whose forward and backward flows agree."""
         h, w = gray.shape
         s = min(1.0, self.flow_max_side / max(h, w))
         cur, prev = gray, self._prev_gray
@@ -192,18 +218,27 @@ class FlowTracker(Tracker):
             size = (max(8, round(w * s)), max(8, round(h * s)))
             cur = cv2.resize(cur, size, interpolation=cv2.INTER_AREA)
             prev = cv2.resize(prev, size, interpolation=cv2.INTER_AREA)
-        if self.flow == "dis":
-            if self._dis is None:
-                self._dis = cv2.DISOpticalFlow_create(DIS_PRESETS[self.flow_preset])
-            flow = self._dis.calc(cur, prev, None)
-        else:
-            flow = cv2.calcOpticalFlowFarneback(cur, prev, None, 0.5, 4, 15, 3, 5, 1.2, 0)
+        back = self._flow(cur, prev)
+        consistent = None
+        if self.fb_check:
+            fwd = self._flow(prev, cur)
+            fh, fw = back.shape[:2]
+            gx, gy = np.meshgrid(np.arange(fw, dtype=np.float32), np.arange(fh, dtype=np.float32))
+            # follow the backward flow into the previous frame, then the forward flow back
+            fwd_at = cv2.remap(fwd, gx + back[..., 0], gy + back[..., 1], cv2.INTER_LINEAR,
+                               borderMode=cv2.BORDER_REPLICATE)
+            err = np.linalg.norm(back + fwd_at, axis=2)
+            mag = np.linalg.norm(back, axis=2)
+            consistent = err <= self.fb_threshold * s + 0.1 * mag
+            if s < 1.0:
+                consistent = cv2.resize(consistent.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
+        flow = back
         if s < 1.0:
-            flow = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR) / s
+            flow = cv2.resize(back, (w, h), interpolation=cv2.INTER_LINEAR) / s
         if self._grid is None or self._grid[0].shape != (h, w):
             self._grid = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
         gx, gy = self._grid
-        return gx + flow[..., 0], gy + flow[..., 1], flow
+        return gx + flow[..., 0], gy + flow[..., 1], consistent
 
     # --- appearance ---------------------------------------------------------------------------
     @staticmethod
@@ -252,7 +287,7 @@ class FlowTracker(Tracker):
     def _predicted_box(self, t: _Track, carried: np.ndarray) -> np.ndarray | None:
         """Where the whole object should be: its last whole box moved by its velocity,
         used while part of it is hidden (carried area well under the running area)."""
-        if t.full_box is None or carried.sum() >= 0.92 * t.ref_area:
+        if t.full_box is None or carried.sum() >= 0.8 * t.ref_area:
             return None
         b = t.full_box + np.tile(t.velocity, 2)
         # generous: a box that cuts the object misleads box-based segmenters
@@ -277,7 +312,9 @@ class FlowTracker(Tracker):
             if box[0] <= px < box[2] and box[1] <= py < box[3] and not carried[int(py), int(px)]:
                 pts.append((px, py))
                 labels.append(0)
-        return Prompt(points=pts, labels=labels, box=box, mask=_logits(soft), data={"adapter": "track"})
+        use_box = self.refine_with == "box+points+mask" or (self.refine_with == "auto" and predicted is not None)
+        return Prompt(points=pts, labels=labels, box=box if use_box else None, mask=_logits(soft),
+                      data={"adapter": "track"})
 
     def _segment(self, frame: np.ndarray, prompts: list[Prompt]) -> list[np.ndarray]:
         if not prompts:
@@ -292,11 +329,13 @@ class FlowTracker(Tracker):
                 out.append(res.masks[rows[int(np.argmax(res.scores[rows]))]])
         return out
 
-    def _fuse(self, seg: np.ndarray, carried: np.ndarray, predicted: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    def _fuse(self, seg: np.ndarray, carried: np.ndarray, predicted: np.ndarray | None = None,
+              ref_area: float | None = None) -> tuple[np.ndarray, float]:
         """Keep the engine's mask near the carried one (or inside the predicted box while the
-        object is partly hidden); fall back to the carried mask when they disagree."""
+        object is partly hidden); fall back to the carried mask when they disagree, or when
+        the engine's mask grows or shrinks too much in one frame (a leak into the background)."""
         area = float(carried.sum())
-        r = max(2, int(round(0.15 * np.sqrt(area))))
+        r = max(2, int(round(0.1 * np.sqrt(area))))
         gate = cv2.dilate(carried.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))) > 0
         if predicted is not None:
             h, w = carried.shape
@@ -306,8 +345,15 @@ class FlowTracker(Tracker):
         refined = seg & gate
         agreement = mask_iou(refined, carried)
         if predicted is not None:
-            # a hidden part coming back out is expected: judge agreement on the carried part
+            # a hidden part coming back out is expected: judge agreement on the carried part,
+            # but the object may not grow past its whole size
             agreement = max(agreement, float((refined & carried).sum()) / max(area, 1.0))
+            if ref_area is not None and refined.sum() > self.max_growth * ref_area:
+                return carried, min(agreement, 0.5)
+        else:
+            ratio = float(refined.sum()) / max(area, 1.0)
+            if not (1.0 / self.max_growth <= ratio <= self.max_growth):
+                return carried, min(agreement, 0.5)
         if agreement >= self.accept_iou:
             return refined, agreement
         return carried, agreement
@@ -328,12 +374,15 @@ class FlowTracker(Tracker):
         moving = [t for t in self._tracks.values() if not t.lost and t.obj_id not in corrections]
         soft: dict[int, np.ndarray] = {}
         if moving and self._prev_gray is not None:
-            mx, my, _ = self._backward_maps(gray)
+            mx, my, consistent = self._backward_maps(gray)
             # photometric check: a pixel whose colour differs from where the flow says it came
             # from was just uncovered (or the flow is wrong there); it inherits no label
             src = cv2.remap(self._prev_frame, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
             err = cv2.absdiff(frame, src).max(axis=2)
-            valid = (err <= self.photometric_threshold).astype(np.float32)
+            valid = err <= self.photometric_threshold
+            if consistent is not None:
+                valid &= consistent
+            valid = valid.astype(np.float32)
             for t in moving:
                 soft[t.obj_id] = cv2.remap(t.mask.astype(np.float32), mx, my, cv2.INTER_LINEAR,
                                            borderMode=cv2.BORDER_CONSTANT, borderValue=0) * valid
@@ -361,7 +410,8 @@ class FlowTracker(Tracker):
                 final[k], scores[k] = self._snap(hsv, self._tracks[k], carried[k])
         else:
             for k, seg in zip(refine_ids, segs[: len(prompts)]):
-                final[k], scores[k] = self._fuse(seg, carried[k], self._predicted_box(self._tracks[k], carried[k]))
+                tk = self._tracks[k]
+                final[k], scores[k] = self._fuse(seg, carried[k], self._predicted_box(tk, carried[k]), tk.ref_area)
         strength = dict(soft)
         init_segs = iter(segs[len(prompts):])
         for obj, is_new in inits:

@@ -8,7 +8,9 @@ not part of an object). Scenarios:
   moving diagonally, and a static grey bar in front that partly hides them;
 * ``"cross"``: two discs whose paths cross (the first passes in front of the second);
 * ``"exit"``: a disc that leaves the frame on the right and comes back;
-* ``"late"``: one disc from the start and a second that appears half-way through.
+* ``"late"``: one disc from the start and a second that appears half-way through;
+* ``"photo"``: real textures: an elliptical patch of scikit-image's cat photograph
+  moving and growing over the coffee photograph while the camera pans.
 
 Coordinates: pixels of the (H, W) frame; masks are (T, N, H, W) bool. Objects are
 numbered 1..N (``ids``), matching the ids the tracker is initialised with.
@@ -26,7 +28,7 @@ import numpy as np
 from ...errors import InputError
 from ...masks import Masks
 
-SCENARIOS = ("motion", "cross", "exit", "late")
+SCENARIOS = ("motion", "cross", "exit", "late", "photo")
 
 
 @dataclass
@@ -152,11 +154,41 @@ def _render(objs: list[_Obj], bg: np.ndarray, occluder: np.ndarray | None, u: fl
     return np.clip(img, 0, 255).astype(np.uint8), np.stack(visible) if visible else np.zeros((0, *size), bool)
 
 
+def _photo_video(n_frames: int, size: tuple[int, int]) -> SyntheticVideo:
+    from ...samples import sample_image
+
+    h, w = size
+    pan_x, pan_y = int(0.25 * w), int(0.2 * h)
+    bg = cv2.resize(sample_image("coffee"), (w + pan_x, h + pan_y), interpolation=cv2.INTER_AREA)
+    side = max(8, int(0.25 * min(h, w) / 0.8 * 1.0))
+    patch = cv2.resize(sample_image("chelsea")[40:260, 100:320], (side, side), interpolation=cv2.INTER_AREA)
+    shape = np.zeros((side, side), np.uint8)
+    cv2.ellipse(shape, (side // 2, side // 2), (int(side * 0.47), int(side * 0.4)), 0, 0, 360, 1, -1)
+    frames, masks = [], []
+    for t in range(n_frames):
+        u = t / (n_frames - 1)
+        ox, oy = int(round(pan_x * u)), int(round(pan_y * 0.5 * np.sin(np.pi * u)))
+        img = bg[oy:oy + h, ox:ox + w].copy()
+        s = 0.8 + 0.4 * u
+        o = cv2.resize(patch, None, fx=s, fy=s, interpolation=cv2.INTER_LINEAR)
+        m = cv2.resize(shape, (o.shape[1], o.shape[0]), interpolation=cv2.INTER_NEAREST).astype(bool)
+        cx, cy = int(w * (0.17 + 0.58 * u)), int(h * (0.33 + 0.14 * np.sin(2 * np.pi * u) + 0.17 * u))
+        y0, x0 = cy - m.shape[0] // 2, cx - m.shape[1] // 2
+        full = np.zeros((h, w), bool)
+        full[y0:y0 + m.shape[0], x0:x0 + m.shape[1]] = m
+        img[full] = o[m]
+        frames.append(img)
+        masks.append(full[None])
+    return SyntheticVideo(np.stack(frames), np.stack(masks), ["cat"], ids=[1])
+
+
 def synthetic_video(kind: str = "motion", n_frames: int = 30, size: tuple[int, int] = (120, 160),
                     seed: int = 0, noise: float = 3.0) -> SyntheticVideo:
     """A short video of scenario ``kind`` (see the module docstring) with exact visible masks."""
     if n_frames < 2:
         raise InputError(f"a synthetic video needs at least 2 frames, got {n_frames}")
+    if kind == "photo":
+        return _photo_video(n_frames, size)
     rng = np.random.default_rng(seed)
     objs, names, occluder = _scenario(kind, size, rng)
     bg = _background(size, rng)
