@@ -101,6 +101,11 @@ def test_read_mask_formats(tmp_path, scene):
     assert np.array_equal(read_mask(tmp_path / "m01.png"), m)
     cv2.imwrite(str(tmp_path / "m16.png"), m.astype(np.uint16) * 65535)
     assert np.array_equal(read_mask(tmp_path / "m16.png"), m)
+    cv2.imwrite(str(tmp_path / "m16_255.png"), m.astype(np.uint16) * 255)  # 8-bit values in a 16-bit file
+    assert np.array_equal(read_mask(tmp_path / "m16_255.png"), m)
+    soft = cv2.GaussianBlur(m.astype(np.uint8) * 255, (0, 0), 1.5)
+    cv2.imwrite(str(tmp_path / "soft.png"), soft)
+    assert mask_iou(read_mask(tmp_path / "soft.png"), m) > 0.95
     rgba = np.zeros((*m.shape, 4), np.uint8)
     rgba[..., 3] = m * 255  # a brush layer: colour constant, alpha carries the mask
     cv2.imwrite(str(tmp_path / "brush.png"), rgba)

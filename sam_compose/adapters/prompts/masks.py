@@ -45,9 +45,10 @@ DEFAULT_LOGIT_SCALE = 10.0
 def read_mask(path: str | os.PathLike) -> np.ndarray:
     """Read a mask file as an (H, W) bool array.
 
-    PNG/JPEG/TIFF/BMP (grayscale, RGB or RGBA: a pixel is foreground when any colour
-    channel is at least half the maximum, or, for 0/1 images, non-zero; an RGBA image
-    whose colour is constant uses its alpha) and ``.npy`` arrays (non-zero = foreground).
+    PNG/JPEG/TIFF/BMP, grayscale, RGB or RGBA (the brightest channel counts; an RGBA
+    image whose colour is constant, such as a brush layer, uses its alpha). Two-level
+    images (0 and any one value) are foreground where non-zero; others (e.g. a JPEG's
+    soft edges) where at least half the type's maximum. ``.npy``: non-zero = foreground.
     """
     p = Path(os.fspath(path)).expanduser()
     if not p.exists():
@@ -72,8 +73,8 @@ def read_mask(path: str | os.PathLike) -> np.ndarray:
             raw = alpha if np.ptp(colour) == 0 else colour.max(axis=2)
         else:
             raw = raw.max(axis=2)
-    top = int(raw.max()) if raw.size else 0
-    if top <= 1:
+    top = raw.max() if raw.size else 0
+    if top <= 1 or np.isin(raw, (0, top)).all():  # 0/1, 0/255, 0/65535, or any two-level 0/v mask
         return raw > 0
     half = (np.iinfo(raw.dtype).max + 1) // 2 if np.issubdtype(raw.dtype, np.integer) else 0.5
     return raw >= half
