@@ -233,6 +233,8 @@ def test_track_a_video_that_cannot_be_read(client, assets):
 
     with pytest.raises(AppError, match="video"):
         client.predict(handle_file(str(assets / "broken.mp4")), '{"points": [[5, 5]]}', 0, api_name="/track")
+    with pytest.raises(AppError, match="outside the video"):
+        client.predict(handle_file(str(assets / "moving.avi")), '{"points": [[40, 60]]}', 50, api_name="/track")
 
 
 def test_many_clients_at_once_are_all_served(server, assets, small_scene):
@@ -433,7 +435,7 @@ def test_example_video_is_tracked_from_a_click():
 
     t = TabHandlers("opencv")
     vs, frame, status, _, path = t.video_example("motion", VideoState())
-    assert len(vs.frames) == 40 and Path(path).is_file() and frame.shape == (240, 320, 3)
+    assert vs.n_frames == 40 and Path(path).is_file() and frame.shape == (240, 320, 3)
     truth = synthetic_video("motion", n_frames=40, size=(240, 320), seed=1)
     vs, _, _ = t.video_frame(vs, 34)  # prompt on a late frame: the last 6 frames are tracked
     ys, xs = np.nonzero(truth.masks[34, 0])

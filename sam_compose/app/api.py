@@ -137,14 +137,16 @@ class ApiEndpoints(service.EngineSource):
         Returns:
             the tracked overlay video (WebM) and a JSON summary (frames tracked, lost frames).
         """
-        frames, fps = outputs.read_video_frames(video)
+        info = outputs.probe_video(video)
         request = service.parse_prompt_json(prompt)
         boxes = request.get("boxes") or []
         if len(boxes) > 1 or request.get("text"):
             raise InputError("/track takes one object: points and/or one box")
+        if not 0 <= int(frame) < info.n_frames:
+            raise InputError(f"frame {int(frame)} is outside the video (0..{info.n_frames - 1})")
         p = Prompt(points=request.get("points"), labels=request.get("labels"),
                    box=boxes[0] if boxes else None)
-        path, summary = outputs.track_video(frames, p, int(frame), service.work_dir("api"), fps=fps,
+        path, summary = outputs.track_video(info.path, p, int(frame), service.work_dir("api"), fps=info.fps,
                                             engine=self.engine)
         return path, summary
 

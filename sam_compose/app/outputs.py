@@ -9,10 +9,12 @@ Images are (H, W, 3) uint8 RGB; depth is (H, W) float32 metres with NaN = unknow
 from __future__ import annotations
 
 import inspect
+import os
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import cv2
 import numpy as np
@@ -142,57 +144,101 @@ def lift(image: np.ndarray, image_name: str, masks: Masks | None, folder: Path, 
 
 
 # --- video ----------------------------------------------------------------------------------
-def read_video_frames(path: str | None, max_frames: int = VIDEO_MAX_FRAMES,
-                      max_side: int = VIDEO_MAX_SIDE) -> tuple[list[np.ndarray], float]:
-    """Up to ``max_frames`` RGB frames of the video at ``path`` (downscaled to ``max_side``) and its fps.
+def iter_video(path: str | os.PathLike | None, max_frames: int = VIDEO_MAX_FRAMES,
+               max_side: int = VIDEO_MAX_SIDE) -> Iterator[np.ndarray]:
+    """The first ``max_frames`` RGB frames of the video at ``path``, downscaled to ``max_side``, lazily.
 
-    Raises :class:`InputError` for a missing, unreadable or empty video.
+    One frame is in memory at a time. Raises :class:`InputError` for a missing,
+    unreadable or empty video.
     """
     from ..video_io import open_video
 
     if not path:
         raise InputError("upload a video first (MP4, WebM, AVI, ...)")
-    frames: list[np.ndarray] = []
     with open_video(str(path)) as src:
-        fps = float(src.fps or 10.0)
-        for frame in src:
+        for i, frame in enumerate(src):
+            if i >= max_frames:
+                break
             h, w = frame.shape[:2]
             s = min(1.0, max_side / max(h, w))
             if s < 1.0:
                 frame = cv2.resize(frame, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
-            frames.append(frame)
-            if len(frames) >= max_frames:
-                warnings.warn(f"the demo tracks the first {max_frames} frames only; use `sam-compose run` "
-                              "with a track graph for longer videos", stacklevel=2)
-                break
-    if not frames:
+            yield frame
+
+
+@dataclass
+class VideoInfo:
+    """What the Video tab knows about a clip without holding it: frame count, fps, first frame."""
+
+    path: str
+    n_frames: int
+    fps: float
+    first: np.ndarray
+    truncated: bool
+
+
+def probe_video(path: str | os.PathLike | None, max_frames: int = VIDEO_MAX_FRAMES,
+                max_side: int = VIDEO_MAX_SIDE) -> VideoInfo:
+    """Count the usable frames of a video (decoding it once, one frame at a time) and keep the first."""
+    from ..video_io import open_video
+
+    first = None
+    n = 0
+    for frame in iter_video(path, max_frames + 1, max_side):
+        if first is None:
+            first = frame
+        n += 1
+    if first is None:
         raise InputError(f"the video {Path(str(path)).name} has no frames")
-    return frames, fps
+    with open_video(str(path)) as src:
+        fps = float(src.fps or 10.0)
+    truncated = n > max_frames
+    if truncated:
+        warnings.warn(f"the demo tracks the first {max_frames} frames only; use `sam-compose run` "
+                      "with a track graph for longer videos", stacklevel=2)
+    return VideoInfo(str(path), min(n, max_frames), fps, first, truncated)
 
 
-def track_video(frames: list[np.ndarray], prompt: Prompt, start: int, folder: Path, fps: float = 10.0,
-                engine: Any = "opencv") -> tuple[str, dict[str, Any]]:
-    """Track the object given by ``prompt`` on frame ``start``; returns (overlay WebM path, summary)."""
+def frame_at(path: str | os.PathLike, index: int, max_side: int = VIDEO_MAX_SIDE) -> np.ndarray:
+    """Frame ``index`` of the video (downscaled as in :func:`iter_video`)."""
+    for i, frame in enumerate(iter_video(path, int(index) + 1, max_side)):
+        if i == int(index):
+            return frame
+    raise InputError(f"frame {index} is past the end of the video")
+
+
+def track_video(path: str | os.PathLike, prompt: Prompt, start: int, folder: Path, fps: float = 10.0,
+                engine: Any = "opencv", max_frames: int = VIDEO_MAX_FRAMES) -> tuple[str, dict[str, Any]]:
+    """Track the object given by ``prompt`` on frame ``start`` to the end; returns (overlay WebM, summary).
+
+    Frames stream from the file through the tracking adapter (``track(..., with_frames=True)``)
+    into the video writer, so memory stays flat however long the clip.
+    """
     track = feature("track")
-    if not frames:
-        raise InputError("the video has no frames")
-    if not 0 <= int(start) < len(frames):
-        raise InputError(f"frame {start} is outside the video (0..{len(frames) - 1})")
+    if int(start) < 0:
+        raise InputError(f"frame {start} is before the start of the video")
     t0 = time.perf_counter()
     lost_frames: list[int] = []
     count = 0
 
-    def rendered():
+    def rendered() -> Iterator[np.ndarray]:
         nonlocal count
-        for res in track(frames, prompt, engine=engine, start_frame=int(start)):
+        stream = track(iter_video(path, max_frames), prompt, engine=engine, start_frame=int(start),
+                       with_frames=True)
+        for frame, res in stream:
             i = int(res.data.get("frame", int(start) + count))
             count += 1
             if res.data.get("lost"):
                 lost_frames.append(i)
-            yield overlay(frames[i], res)
+            yield overlay(frame, res)
 
     folder.mkdir(parents=True, exist_ok=True)
-    path = write_video(rendered(), folder / f"tracked_{int(time.time() * 1000) % 10**9}.webm", fps=fps)
+    try:
+        out = write_video(rendered(), folder / f"tracked_{int(time.time() * 1000) % 10**9}.webm", fps=fps)
+    except InputError as exc:
+        if count == 0 and "no frames to write" in str(exc):
+            raise InputError(f"frame {start} is past the end of the video; pick an earlier frame") from exc
+        raise
     ms = (time.perf_counter() - t0) * 1000
-    return str(path), {"frames_tracked": count, "start_frame": int(start), "lost_on_frames": lost_frames[:50],
-                       "ms_per_frame": round(ms / max(count, 1), 1)}
+    return str(out), {"frames_tracked": count, "start_frame": int(start), "lost_on_frames": lost_frames[:50],
+                      "ms_per_frame": round(ms / max(count, 1), 1)}

@@ -162,33 +162,36 @@ VIDEO_CLICK_MODES: tuple[str, ...] = ("positive point", "negative point", "box (
 
 @dataclass
 class VideoState:
-    """The Video tab's session: decoded frames, the chosen frame and the prompt clicked on it.
+    """The Video tab's session: which clip, the chosen frame and the prompt clicked on it.
 
-    ``frames`` are (H, W, 3) uint8 RGB (downscaled for the demo); points and the box are
-    pixels of those frames.
+    Only the path and the frame on screen are kept (never the whole clip); points and the
+    box are pixels of the demo's frames (downscaled to 640 on the longer side).
     """
 
-    frames: list[np.ndarray] = field(default_factory=list)
+    path: str | None = None
+    n_frames: int = 0
     fps: float = 10.0
     name: str = ""
     frame_index: int = 0
+    frame: np.ndarray | None = None
     points: list[tuple[float, float, int]] = field(default_factory=list)
     box: list[float] | None = None
     box_corner: tuple[float, float] | None = None
     session_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
-    def require_frames(self) -> list[np.ndarray]:
-        if not self.frames:
-            raise InputError("no video yet: upload a video first")
-        return self.frames
+    def require_video(self) -> str:
+        """The clip's path, or an :class:`InputError` telling the user to upload one."""
+        if not self.path or self.frame is None:
+            raise InputError("no video yet: upload a video or click an example first")
+        return self.path
 
     def clear_prompts(self) -> None:
         self.points, self.box, self.box_corner = [], None, None
 
     def add_click(self, x: float, y: float, mode: str) -> str:
         """Like :meth:`SessionState.add_click` on the current frame (no gaze mode)."""
-        frame = self.require_frames()[self.frame_index]
-        probe = SessionState(image=frame, points=self.points, box=self.box, box_corner=self.box_corner)
+        self.require_video()
+        probe = SessionState(image=self.frame, points=self.points, box=self.box, box_corner=self.box_corner)
         what = probe.add_click(x, y, mode if mode in VIDEO_CLICK_MODES else "positive point")
         self.points, self.box, self.box_corner = probe.points, probe.box, probe.box_corner
         return what

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 import gradio as gr
-import numpy as np
 
 from ..errors import InputError
 from ..types import Prompt
@@ -19,6 +18,11 @@ from . import graphs, outputs, service
 from .errors import friendly
 from .render import draw_result
 from .state import SessionState, VideoState
+
+
+EXAMPLE_FRAMES = 40
+EXAMPLE_SIZE = (240, 320)
+"""Length and (H, W) of the synthetic example videos."""
 
 
 class TabHandlers(service.EngineSource):
@@ -50,26 +54,31 @@ class TabHandlers(service.EngineSource):
 
     # --- video ----------------------------------------------------------------------------
     def _video_view(self, vs: VideoState, status: str) -> tuple[VideoState, Any, str]:
-        if not vs.frames:
+        if vs.frame is None:
             return vs, None, status
-        frame = vs.frames[vs.frame_index]
-        return vs, draw_result(frame, None, vs.points, vs.box, vs.box_corner), status
+        return vs, draw_result(vs.frame, None, vs.points, vs.box, vs.box_corner), status
+
+    def _open_clip(self, vs: VideoState, path: str, name: str) -> tuple[VideoState, Any, str, Any]:
+        info = outputs.probe_video(path)
+        vs.path, vs.n_frames, vs.fps, vs.name = info.path, info.n_frames, info.fps, name
+        vs.frame_index, vs.frame = 0, info.first
+        vs.clear_prompts()
+        h, w = info.first.shape[:2]
+        st, picture, _ = self._video_view(vs, "")
+        status = (f"{name}: {info.n_frames} frames of {w}x{h} at {info.fps:.1f} fps. Pick a frame, click on "
+                  "the object, then **Track**.")
+        return st, picture, status, gr.update(maximum=max(info.n_frames - 1, 1), value=0)
 
     @friendly
     def video_upload(self, path: Any, vs: VideoState) -> tuple[VideoState, Any, str, Any]:
-        """Decode the uploaded video (up to 300 frames) and show its first frame."""
+        """Check the uploaded video (frames are decoded one at a time) and show its first frame."""
         if not path:
-            vs.frames = []
+            vs.path, vs.frame, vs.n_frames = None, None, 0
             vs.clear_prompts()
             return vs, None, "Upload a video.", gr.update(maximum=1, value=0)
-        frames, fps = outputs.read_video_frames(str(path))
-        vs.frames, vs.fps, vs.frame_index = frames, fps, 0
-        vs.clear_prompts()
-        h, w = frames[0].shape[:2]
-        st, picture, _ = self._video_view(vs, "")
-        status = (f"{len(frames)} frames of {w}x{h} at {fps:.1f} fps. Pick a frame, click on the object, "
-                  "then **Track**.")
-        return st, picture, status, gr.update(maximum=max(len(frames) - 1, 1), value=0)
+        from pathlib import Path
+
+        return self._open_clip(vs, str(path), Path(str(path)).name)
 
     @friendly
     def video_example(self, kind: str, vs: VideoState) -> tuple[VideoState, Any, str, Any, Any]:
@@ -80,27 +89,24 @@ class TabHandlers(service.EngineSource):
         feature("track")  # the example is only useful where tracking exists
         from ..adapters.outputs.tracking_synth import synthetic_video
 
-        clip = synthetic_video(kind, n_frames=40, size=(240, 320), seed=1)
-        frames = [np.ascontiguousarray(f) for f in clip.frames]
-        path = write_video(frames, service.work_dir(vs.session_id) / f"example_{kind}.webm", fps=10.0)
-        vs.frames, vs.fps, vs.frame_index, vs.name = frames, 10.0, 0, f"example:{kind}"
-        vs.clear_prompts()
-        st, picture, _ = self._video_view(vs, "")
-        status = f"Example video '{kind}': {len(frames)} frames. Click on a shape, then **Track**."
-        return st, picture, status, gr.update(maximum=len(frames) - 1, value=0), str(path)
+        clip = synthetic_video(kind, n_frames=EXAMPLE_FRAMES, size=EXAMPLE_SIZE, seed=1)
+        path = write_video(clip.frames, service.work_dir(vs.session_id) / f"example_{kind}.webm", fps=10.0)
+        st, picture, status, slider = self._open_clip(vs, str(path), f"Example video '{kind}'")
+        return st, picture, status.replace("the object", "a shape"), slider, str(path)
 
     @friendly
     def video_frame(self, vs: VideoState, index: float) -> tuple[VideoState, Any, str]:
         """Show frame ``index``; prompts are cleared (they belong to one frame)."""
-        frames = vs.require_frames()
-        vs.frame_index = int(min(max(int(index), 0), len(frames) - 1))
+        path = vs.require_video()
+        vs.frame_index = int(min(max(int(index), 0), max(vs.n_frames - 1, 0)))
+        vs.frame = outputs.frame_at(path, vs.frame_index)
         vs.clear_prompts()
         return self._video_view(vs, f"Frame {vs.frame_index}: click on the object.")
 
     @friendly
     def video_click(self, vs: VideoState, mode: str, evt: gr.SelectData) -> tuple[VideoState, Any, str]:
         """Add a point or box corner on the current frame."""
-        vs.require_frames()
+        vs.require_video()
         index = getattr(evt, "index", None)
         if not isinstance(index, (list, tuple)) or len(index) != 2:
             raise InputError("could not read the click position; click inside the frame")
@@ -116,15 +122,15 @@ class TabHandlers(service.EngineSource):
     @friendly
     def track_clicked(self, vs: VideoState) -> tuple[str, dict[str, Any], str]:
         """Track the clicked object from the chosen frame to the end (up to 300 frames)."""
-        frames = vs.require_frames()
+        path = vs.require_video()
         if not vs.points and vs.box is None:
             raise InputError("click on the object in the frame first (a point or a box)")
         pts = [[x, y] for x, y, _ in vs.points] or None
         labels = [lab for _, _, lab in vs.points] or None
         prompt = Prompt(points=pts, labels=labels, box=vs.box)
-        path, summary = outputs.track_video(frames, prompt, vs.frame_index, service.work_dir(vs.session_id),
-                                            fps=vs.fps, engine=self.engine)
-        return path, summary, f"Tracked {summary['frames_tracked']} frames · {summary['ms_per_frame']} ms per frame"
+        out, summary = outputs.track_video(path, prompt, vs.frame_index, service.work_dir(vs.session_id),
+                                           fps=vs.fps, engine=self.engine)
+        return out, summary, f"Tracked {summary['frames_tracked']} frames · {summary['ms_per_frame']} ms per frame"
 
     # --- graph ----------------------------------------------------------------------------
     @friendly
