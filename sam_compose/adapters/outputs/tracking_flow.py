@@ -253,12 +253,33 @@ class FlowTracker(Tracker):
         scaled = (t.hist * (255.0 / max(float(t.hist.max()), 1e-9))).astype(np.float32)
         return cv2.calcBackProject([hsv], [0, 1], scaled, HIST_RANGES, 1)
 
+    @staticmethod
+    def _lookup(hsv: np.ndarray, hist: np.ndarray) -> np.ndarray:
+        """Per-pixel probability of the pixel's (hue, saturation) bin under ``hist``."""
+        hi = (hsv[..., 0].astype(np.int32) * HIST_BINS[0]) // 180
+        si = (hsv[..., 1].astype(np.int32) * HIST_BINS[1]) // 256
+        return hist[np.minimum(hi, HIST_BINS[0] - 1), np.minimum(si, HIST_BINS[1] - 1)]
+
     def _snap(self, hsv: np.ndarray, t: _Track, carried: np.ndarray) -> tuple[np.ndarray, float]:
-        """Flow-only refinement: keep the pixels near the carried mask that have the object's colours."""
+        """Flow-only refinement of the boundary by colour: in a thin band around the carried
+        edge, a pixel joins the object when its colour is twice as likely under the object's
+        histogram as under the surrounding background's, leaves it in the opposite case, and
+        keeps its carried label when the colours do not decide."""
         if t.hist is None:
             return carried, 1.0
-        band = cv2.dilate(carried.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
-        snapped = band & (self._backproject(hsv, t) >= 32)
+        c8 = carried.astype(np.uint8)
+        k2 = np.ones((5, 5), np.uint8)
+        grown, core = cv2.dilate(c8, k2) > 0, cv2.erode(c8, k2) > 0
+        ring = (cv2.dilate(c8, np.ones((13, 13), np.uint8)) > 0) & ~grown
+        bg = self._hist(hsv, ring)
+        if bg is None:
+            return carried, 1.0
+        zone = grown & ~core
+        p_o = self._lookup(hsv, t.hist)
+        p_b = self._lookup(hsv, bg)
+        obj = p_o > 2 * p_b
+        back = p_b > 2 * p_o
+        snapped = core | (zone & (obj | (carried & ~back)))
         agreement = mask_iou(snapped, carried)
         return (snapped, agreement) if agreement >= self.accept_iou else (carried, agreement)
 
