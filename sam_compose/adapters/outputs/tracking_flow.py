@@ -40,12 +40,11 @@ from ...geometry import mask_iou, to_lowres
 from ...masks import Masks
 from ...types import Prompt, image_key
 from .tracking import ObjectInit, Tracker
+from .tracking_colour import find, hs_hist, snap
 
 __all__ = ["FlowTracker"]
 
 LOGIT_SCALE = 10.0
-HIST_BINS = (30, 32)
-HIST_RANGES = [0, 180, 0, 256]
 REFINE_CHOICES = ("auto", "box+points+mask", "points+mask")
 DIS_PRESETS = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
                "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
@@ -240,70 +239,6 @@ class FlowTracker(Tracker):
         gx, gy = self._grid
         return gx + flow[..., 0], gy + flow[..., 1], consistent
 
-    # --- appearance ---------------------------------------------------------------------------
-    @staticmethod
-    def _hist(hsv: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
-        if mask.sum() < 4:
-            return None
-        hist = cv2.calcHist([hsv], [0, 1], mask.astype(np.uint8), list(HIST_BINS), HIST_RANGES)
-        total = float(hist.sum())
-        return (hist / total).astype(np.float32) if total > 0 else None
-
-    def _backproject(self, hsv: np.ndarray, t: _Track) -> np.ndarray:
-        scaled = (t.hist * (255.0 / max(float(t.hist.max()), 1e-9))).astype(np.float32)
-        return cv2.calcBackProject([hsv], [0, 1], scaled, HIST_RANGES, 1)
-
-    @staticmethod
-    def _lookup(hsv: np.ndarray, hist: np.ndarray) -> np.ndarray:
-        """Per-pixel probability of the pixel's (hue, saturation) bin under ``hist``."""
-        hi = (hsv[..., 0].astype(np.int32) * HIST_BINS[0]) // 180
-        si = (hsv[..., 1].astype(np.int32) * HIST_BINS[1]) // 256
-        return hist[np.minimum(hi, HIST_BINS[0] - 1), np.minimum(si, HIST_BINS[1] - 1)]
-
-    def _snap(self, hsv: np.ndarray, t: _Track, carried: np.ndarray) -> tuple[np.ndarray, float]:
-        """Flow-only refinement of the boundary by colour: in a thin band around the carried
-        edge, a pixel joins the object when its colour is twice as likely under the object's
-        histogram as under the surrounding background's, leaves it in the opposite case, and
-        keeps its carried label when the colours do not decide."""
-        if t.hist is None:
-            return carried, 1.0
-        c8 = carried.astype(np.uint8)
-        k2 = np.ones((5, 5), np.uint8)
-        grown, core = cv2.dilate(c8, k2) > 0, cv2.erode(c8, k2) > 0
-        ring = (cv2.dilate(c8, np.ones((13, 13), np.uint8)) > 0) & ~grown
-        bg = self._hist(hsv, ring)
-        if bg is None:
-            return carried, 1.0
-        zone = grown & ~core
-        p_o = self._lookup(hsv, t.hist)
-        p_b = self._lookup(hsv, bg)
-        obj = p_o > 2 * p_b
-        back = p_b > 2 * p_o
-        snapped = core | (zone & (obj | (carried & ~back)))
-        agreement = mask_iou(snapped, carried)
-        return (snapped, agreement) if agreement >= self.accept_iou else (carried, agreement)
-
-    def _find(self, t: _Track, hsv: np.ndarray, taken: np.ndarray) -> np.ndarray | None:
-        """The region of ``hsv`` that best matches lost track ``t``'s colours, or None."""
-        if t.hist is None:
-            return None
-        cand = (self._backproject(hsv, t) >= 32) & ~taken
-        cand = cv2.morphologyEx(cand.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
-        n, labels, stats, _ = cv2.connectedComponentsWithStats(cand, connectivity=8)
-        best, best_d = None, self.reacquire_distance
-        for k in range(1, n):
-            area = stats[k, cv2.CC_STAT_AREA]
-            if area < max(self.min_area, 0.3 * t.ref_area) or area > 4.0 * t.ref_area:
-                continue
-            region = labels == k
-            h = self._hist(hsv, region)
-            if h is None:
-                continue
-            d = float(cv2.compareHist(t.hist, h, cv2.HISTCMP_BHATTACHARYYA))
-            if d <= best_d:
-                best, best_d = region, d
-        return best
-
     # --- engine ---------------------------------------------------------------------------------
     def _predicted_box(self, t: _Track, carried: np.ndarray) -> np.ndarray | None:
         """Where the whole object should be: its last whole box moved by its velocity,
@@ -428,7 +363,7 @@ class FlowTracker(Tracker):
             final[k], scores[k] = carried[k], 1.0
         if self.engine is None:
             for k in refine_ids:
-                final[k], scores[k] = self._snap(hsv, self._tracks[k], carried[k])
+                final[k], scores[k] = snap(hsv, self._tracks[k].hist, carried[k], self.accept_iou)
         else:
             for k, seg in zip(refine_ids, segs[: len(prompts)]):
                 tk = self._tracks[k]
@@ -442,7 +377,7 @@ class FlowTracker(Tracker):
                 self._tracks[obj.obj_id] = _Track(obj.obj_id, m, ref_area=float(m.sum()))
             t = self._tracks[obj.obj_id]
             t.mask, t.lost, t.low_frames, t.ref_area = m, False, 0, max(float(m.sum()), 1.0)
-            t.hist = self._hist(hsv, m) if m.any() else t.hist
+            t.hist = hs_hist(hsv, m) if m.any() else t.hist
             t.full_box = np.asarray(_box(m), np.float32) if m.any() else None
             final[obj.obj_id], scores[obj.obj_id] = m, 1.0
             strength[obj.obj_id] = np.full((h, w), 2.0, np.float32)  # prompts win overlaps
@@ -494,7 +429,7 @@ class FlowTracker(Tracker):
                 t.full_box = t.full_box + np.tile(t.velocity, 2)
             t.was_whole = whole
             if t.age % 5 == 0 and scores[k] >= 0.7:
-                nh = self._hist(hsv, m)
+                nh = hs_hist(hsv, m)
                 if nh is not None:
                     t.hist = nh if t.hist is None else 0.8 * t.hist + 0.2 * nh
 
@@ -507,7 +442,7 @@ class FlowTracker(Tracker):
             for t in self._tracks.values():
                 if not t.lost or t.obj_id in lost_now:
                     continue
-                region = self._find(t, hsv, taken)
+                region = find(hsv, t.hist, taken, t.ref_area, self.min_area, self.reacquire_distance)
                 if region is None:
                     continue
                 m = region
