@@ -443,3 +443,27 @@ def test_example_video_is_tracked_from_a_click():
     video, summary, note = t.track_clicked(vs)
     assert summary["start_frame"] == 34 and summary["frames_tracked"] == 6 and Path(video).suffix == ".webm"
     assert "Tracked 6 frames" in note
+
+
+@pytest.mark.slow
+def test_demo_runs_on_a_sam_checkpoint(tmp_path, small_scene):
+    """With SAM weights present (here a tiny random Meta-format checkpoint) the page uses the SAM engine."""
+    torch = pytest.importorskip("torch")
+    build_sam = pytest.importorskip("segment_anything.build_sam")
+
+    torch.manual_seed(0)
+    sam = build_sam._build_sam(encoder_embed_dim=32, encoder_depth=2, encoder_num_heads=2,
+                               encoder_global_attn_indexes=[1]).eval()
+    ckpt = tmp_path / "sam_vit_tiny.pth"
+    torch.save(sam.state_dict(), ckpt)
+    save_png(tmp_path / "scene.png", small_scene.image)
+    handlers = SegmentHandlers(str(ckpt))
+    s = SessionState()
+    s, *_ = handlers.load(str(tmp_path / "scene.png"), s)
+    x, y = small_scene.interior_point(0)
+    s, picture, status, info = handlers.click(s, "positive point", True, _Evt(index=[x, y]))
+    assert handlers.engine.name != "opencv"
+    assert f"engine {ckpt}" in status and "(cached)" in status
+    assert len(s.result) == 1 and s.result.masks.shape[1:] == small_scene.image.shape[:2]  # best of 3 kept
+    assert picture.shape == small_scene.image.shape and info["masks"][0]["score"] == pytest.approx(
+        float(s.result.scores[0]), abs=1e-3)

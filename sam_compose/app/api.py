@@ -122,7 +122,7 @@ class ApiEndpoints(service.EngineSource):
         glb, ply, summary = outputs.lift(img, "image", outcome.masks, service.work_dir("api"),
                                          source="auto", depth_file=depth)
         summary["ply"] = ply
-        return glb, _jsonable(summary)
+        return glb, service.jsonable(summary)
 
     @friendly
     def track(self, video: Any, prompt: str, frame: float = 0) -> tuple[str, dict[str, Any]]:
@@ -150,14 +150,3 @@ class ApiEndpoints(service.EngineSource):
                                             engine=self.engine)
         return path, summary
 
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    return value

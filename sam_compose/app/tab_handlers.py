@@ -48,9 +48,7 @@ class TabHandlers(service.EngineSource):
         glb, ply, summary = outputs.lift(image, state.image_name, state.result,
                                          service.work_dir(state.session_id), source=source,
                                          depth_file=str(depth_file) if depth_file else None)
-        from .api import _jsonable
-
-        return glb, ply, _jsonable(summary)
+        return glb, ply, service.jsonable(summary)
 
     # --- video ----------------------------------------------------------------------------
     def _video_view(self, vs: VideoState, status: str) -> tuple[VideoState, Any, str]:
