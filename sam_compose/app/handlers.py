@@ -8,6 +8,7 @@ of the displayed image, which is the session's image.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import cv2
@@ -25,8 +26,7 @@ Reply = tuple[SessionState, Any, str, Any]
 
 
 class SegmentHandlers(service.EngineSource):
-    """The Segment tab's handlers, bound to one engine spec (resolved on first use)."""
-
+    """The Segment tab's handlers, bound to one engine (a spec resolved on first use, or an Engine)."""
 
     # --- rendering ----------------------------------------------------------------------
     def view(self, state: SessionState, status: str) -> Reply:
@@ -62,11 +62,17 @@ class SegmentHandlers(service.EngineSource):
             return state, None, None, "Upload a photo or click an example.", state_json(state), None
         image, name = service.prepare_image(source)
         state.set_image(image, name)
-        self.engine.embed(image)  # compute the embedding now: every later click reuses it
+        engine = self.engine
+        before = engine.stats
+        t0 = time.perf_counter()
+        engine.embed(image)  # compute the embedding now: every later click reuses it
+        ms = (time.perf_counter() - t0) * 1000
+        cached = engine.stats.embeddings_computed == before.embeddings_computed
         h, w = image.shape[:2]
         st, picture, _, js = self.view(state, "")
-        status = (f"Loaded **{name}** ({w}x{h}); embedding ready. Click on an object "
-                  "(mode: positive point), or draw a box with two clicks.")
+        status = (f"Loaded **{name}** ({w}x{h}); embedding {'from cache' if cached else 'computed'} in "
+                  f"{ms:.0f} ms on {engine.spec}. Click on an object (mode: positive point), "
+                  "or draw a box with two clicks.")
         editor = {"background": image, "layers": [], "composite": None}
         return st, image, picture, status, js, editor
 
