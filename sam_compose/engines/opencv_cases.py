@@ -126,6 +126,7 @@ def plain_grabcut(image: np.ndarray, box: np.ndarray, iterations: int = 5) -> np
     gc = np.zeros(image.shape[:2], np.uint8)
     bgd = np.zeros((1, 65), np.float64)
     fgd = np.zeros((1, 65), np.float64)
+    cv2.setRNGSeed(0)
     try:
         cv2.grabCut(np.ascontiguousarray(image), gc, (x0, y0, x1 - x0, y1 - y0), bgd, fgd,
                     int(iterations), cv2.GC_INIT_WITH_RECT)

@@ -151,9 +151,10 @@ class OpenCVEngine(Engine):
         full[r.y0:r.y1, r.x0:r.x1] = upsample_mask(small, image[r.y0:r.y1, r.x0:r.x1])
         return full
 
-    def _window(self, image: np.ndarray, region_box: np.ndarray, margin: float, p: Prompt) -> _Window:
+    def _window(self, image: np.ndarray, region_box: np.ndarray, margin: float, p: Prompt,
+                max_side: int | None = None) -> _Window:
         size = image.shape[:2]
-        roi = Roi.around(region_box, size, margin=margin, min_margin=6, max_side=self.roi_size)
+        roi = Roi.around(region_box, size, margin=margin, min_margin=6, max_side=max_side or self.roi_size)
         rgb = roi.crop(image)
         lab, grad, gref = _features(rgb)
         pos = neg = np.zeros((0, 2))
@@ -183,7 +184,12 @@ class OpenCVEngine(Engine):
         elif len(pos_o):
             sx, sy = f["sx"], f["sy"]
             scale = np.array([sx, sy])
-            regions = point_regions(f["smooth"], pos_o * scale, neg_o * scale)
+            pos_w, neg_w = pos_o * scale, neg_o * scale
+
+            def rank(r: np.ndarray) -> float:
+                return score_mask(r, f["lab"], f["grad"], f["grad_ref"], pos_w, neg_w)
+
+            regions = point_regions(f["smooth"], pos_w, neg_w, rank=rank)
             boxes = [region_bbox(r) for r in regions]
             boxes = [b / np.array([sx, sy, sx, sy]) for b in boxes if b is not None]
             region_box = _points_box(pos_o)
@@ -192,7 +198,9 @@ class OpenCVEngine(Engine):
             margin = 0.1
         else:
             return None, []
-        win = self._window(image, region_box, margin, p)
+        # point proposals can span a large ambiguous area: a smaller window keeps GrabCut fast
+        side = self.roi_size if (p.box is not None or prior is not None) else min(self.roi_size, 256)
+        win = self._window(image, region_box, margin, p, side)
         shape = win.rgb.shape[:2]
         seed_r = max(1, int(round(min(shape) / 100)))
         label_maps: list[tuple[str, np.ndarray]] = []
@@ -211,7 +219,7 @@ class OpenCVEngine(Engine):
         else:
             for j, r in enumerate(regions):
                 rc = win.roi.from_scaled(r.astype(np.uint8), f["sx"], f["sy"]) > 0
-                b = max(3, int(0.25 * np.sqrt(max(rc.sum(), 1))))
+                b = max(3, int(0.15 * np.sqrt(max(rc.sum(), 1))))
                 label_maps.append((f"region{j}", labels_from_region(rc, b)))
             if not label_maps:  # nothing proposed: a window around the points
                 pb = win.roi.box_to_crop(_points_box(pos_o))
@@ -321,7 +329,7 @@ def _grown(c: _Candidate, win: _Window) -> _Candidate:
         x0, y0 = int(max(np.floor(win.box[0]), 0)), int(max(np.floor(win.box[1]), 0))
         inside = np.zeros(g.shape, bool)
         inside[y0:int(np.ceil(win.box[3])), x0:int(np.ceil(win.box[2]))] = True
-        if (g & inside).sum() > c.mask.sum():
+        if (g & inside).sum() >= 1.1 * c.mask.sum():
             g &= inside
     return _Candidate(g, score_mask(g, win.lab, win.grad, win.grad_ref, win.pos, win.neg, win.box, win.open_sides), c.kind + "-grown")
 

@@ -14,10 +14,12 @@ are continuous (x, y) pixels of that array.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import cv2
 import numpy as np
 
-from .opencv_regions import pixel_of, seed_disks
+from .opencv_regions import pixel_of, seed_disks, split_by_negatives
 
 FLOOD_TOLERANCES = (6, 12, 20, 32)
 WINDOW_FRACTIONS = (0.08, 0.16, 0.3)
@@ -39,13 +41,16 @@ def flood_region(smooth: np.ndarray, point: np.ndarray, tol: float, floating: bo
     return ff[1:-1, 1:-1] > 0
 
 
-def point_regions(smooth: np.ndarray, pos: np.ndarray, neg: np.ndarray,
-                  max_fraction: float = 0.6) -> list[np.ndarray]:
+def point_regions(smooth: np.ndarray, pos: np.ndarray, neg: np.ndarray, max_fraction: float = 0.6,
+                  rank: Callable[[np.ndarray], float] | None = None, max_flood: int = 2) -> list[np.ndarray]:
     """Candidate object extents around positive points (see the module docstring).
 
     Returns (h, w) bool regions, each containing every positive point and none of the
-    negative points' pixels (regions that swallow a negative point are dropped), without
-    near-duplicates, smallest first. Empty list when there is no positive point.
+    negative points' pixels (a colour region that swallows a negative point is split
+    between the seeds by a marker watershed; such windows are dropped), without
+    near-duplicates, smallest first. With ``rank`` (region -> quality), only the
+    ``max_flood`` best colour regions are kept, plus one window. Empty list when there is
+    no positive point.
     """
     h, w = smooth.shape[:2]
     pos = np.asarray(pos, np.float64).reshape(-1, 2)
@@ -66,6 +71,7 @@ def point_regions(smooth: np.ndarray, pos: np.ndarray, neg: np.ndarray,
             r |= flood_region(smooth, p, tol, floating=True)
         proposals.append(r)
     side = max(h, w)
+    n_flood = len(proposals)
     for frac in WINDOW_FRACTIONS:
         r = np.zeros((h, w), np.uint8)
         half = max(2, int(round(frac * side / 2)))
@@ -73,15 +79,25 @@ def point_regions(smooth: np.ndarray, pos: np.ndarray, neg: np.ndarray,
         x1, y1 = pos.max(0)
         cv2.rectangle(r, (int(x0) - half, int(y0) - half), (int(x1) + half, int(y1) + half), 1, -1)
         proposals.append(r.astype(bool))
-    for r in proposals:
+    flood: list[np.ndarray] = []
+    windows: list[np.ndarray] = []
+    for k, r in enumerate(proposals):
         a = r.sum()
         if a < 4 or a > max_fraction * h * w:
             continue
         if any(r[y, x] for x, y in neg_px):
+            if k >= n_flood:
+                continue
+            r = split_by_negatives(r, smooth, pos, neg)  # keep the positive side only
+            if r.sum() < 4:
+                continue
+        if any(_iou(r, o) > 0.9 for o in flood + windows):
             continue
-        if any(_iou(r, o) > 0.9 for o in out):
-            continue
-        out.append(r)
+        (flood if k < n_flood else windows).append(r)
+    if rank is not None:
+        flood = sorted(flood, key=rank, reverse=True)[:max_flood]
+        windows = windows[len(windows) // 2:len(windows) // 2 + 1]
+    out = flood + windows
     out.sort(key=lambda m: int(m.sum()))
     return out
 

@@ -1,0 +1,321 @@
+"""The weight-free OpenCV engine: quality against known masks, prompt semantics, edge cases."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from sam_compose.engines.opencv_cases import pasted_cases, plain_grabcut
+from sam_compose.engines.opencv_engine import OpenCVEngine, mask_to_logits
+from sam_compose.engines.opencv_regions import Roi, clean_mask, fill_holes, upsample_mask
+from sam_compose.engines.opencv_score import gradient_magnitude, reference_gradient, score_mask
+from sam_compose.errors import InputError
+from sam_compose.geometry import from_lowres, mask_iou, pairwise_mask_iou
+from sam_compose.samples import sample_image, synthetic_scene
+from sam_compose.types import Prompt
+
+
+@pytest.fixture(scope="module")
+def engine() -> OpenCVEngine:
+    return OpenCVEngine()
+
+
+@pytest.fixture(scope="module")
+def scenes():
+    """Plain-background scenes and scenes on textured photographs, with exact masks."""
+    plain = [synthetic_scene(seed) for seed in (0, 1, 2)]
+    textured = [synthetic_scene(seed, background=sample_image(bg))
+                for seed, bg in ((3, "astronaut"), (4, "coffee"), (5, "chelsea"))]
+    return plain + textured
+
+
+# --- logits ------------------------------------------------------------------------------
+def test_mask_to_logits_round_trips_through_from_lowres():
+    m = np.zeros((300, 451), bool)
+    cv2.ellipse(m.view(np.uint8), (200, 150), (120, 80), 20, 0, 360, 1, -1)
+    lg = mask_to_logits(m)
+    assert lg.shape == (256, 256) and lg.dtype == np.float32
+    assert lg.max() == pytest.approx(10.0) and lg.min() == pytest.approx(-10.0)
+    back = from_lowres(lg, m.shape) > 0
+    assert mask_iou(back, m) > 0.97
+    assert (lg[200:, :] == -10.0).all()  # padding below the image (300/451 -> 170 rows)
+    with pytest.raises(InputError):
+        mask_to_logits(np.zeros((3, 4, 5), bool))
+
+
+# --- quality on synthetic scenes ----------------------------------------------------------
+def test_box_gives_iou_09_on_synthetic_scenes(engine, scenes):
+    for sc in scenes:
+        res = engine.segment(sc.image, [Prompt(box=b) for b in sc.boxes])
+        assert len(res) == len(sc.masks)
+        assert list(res.prompt_index) == list(range(len(sc.masks)))
+        for i, gt in enumerate(sc.masks):
+            assert mask_iou(res.masks[i], gt) >= 0.9, (i, sc.names[i])
+
+
+def test_one_interior_point_gives_iou_08_on_synthetic_scenes(engine, scenes):
+    for sc in scenes:
+        prompts = [Prompt(points=[sc.interior_point(i)], labels=[1]) for i in range(len(sc.masks))]
+        res = engine.segment(sc.image, prompts)
+        for i, gt in enumerate(sc.masks):
+            assert mask_iou(res.masks[i], gt) >= 0.8, (i, sc.names[i])
+
+
+def test_beats_plain_grabcut_on_objects_pasted_onto_photographs(engine):
+    cases = pasted_cases(n_per_background=3, seed=0)
+    ours, plain = [], []
+    for c in cases:
+        res = engine.segment(c.image, Prompt(box=c.box))
+        ours.append(mask_iou(res.masks[0], c.mask))
+        plain.append(mask_iou(plain_grabcut(c.image, c.box, iterations=engine.iterations), c.mask))
+    print(f"pasted objects: ours {np.mean(ours):.3f} vs plain grabCut {np.mean(plain):.3f}")
+    assert np.mean(ours) > np.mean(plain) + 0.02
+    assert np.median(ours) > 0.9
+
+
+def test_pasted_cases_are_well_formed():
+    cases = pasted_cases(n_per_background=1, seed=3)
+    assert len(cases) == 4
+    for c in cases:
+        assert c.image.dtype == np.uint8 and c.image.shape[:2] == c.mask.shape
+        ys, xs = np.nonzero(c.mask)
+        assert c.box[0] <= xs.min() and c.box[2] >= xs.max() and c.box[1] <= ys.min() and c.box[3] >= ys.max()
+        assert 0.01 < c.mask.mean() < 0.4
+
+
+# --- prompt semantics ----------------------------------------------------------------------
+def _two_objects(sc):
+    """Indices of two objects and the box covering both."""
+    a, b = 0, 1
+    box = np.concatenate([np.minimum(sc.boxes[a][:2], sc.boxes[b][:2]), np.maximum(sc.boxes[a][2:], sc.boxes[b][2:])])
+    return a, b, box
+
+
+def test_negative_point_excludes_its_region(engine):
+    sc = synthetic_scene(2)
+    a, b, box = _two_objects(sc)
+    pa, pb = sc.interior_point(a), sc.interior_point(b)
+    res = engine.segment(sc.image, Prompt(points=[pa, pb], labels=[1, 0], box=box))
+    m = res.masks[0]
+    assert (m & sc.masks[b]).sum() < 0.02 * sc.masks[b].sum()
+    assert (m & sc.masks[a]).sum() >= 0.95 * sc.masks[a].sum()
+    others = np.delete(sc.masks, b, axis=0).any(axis=0)  # the box may hold a third object
+    assert (m & ~others).sum() < 0.05 * sc.masks[a].sum()
+    # without the negative point the same box takes both objects
+    both = engine.segment(sc.image, Prompt(box=box)).masks[0]
+    assert (both & sc.masks[b]).sum() > 0.5 * sc.masks[b].sum()
+
+
+def test_negative_point_carves_a_part_out_of_a_region(engine):
+    img = np.full((200, 300, 3), 40, np.uint8)
+    img[50:150, 50:250] = (200, 60, 60)   # one red bar ...
+    img[50:150, 148:152] = (190, 70, 70)  # ... with a faint seam in the middle
+    res = engine.segment(img, Prompt(points=[[90, 100], [210, 100]], labels=[1, 0]))
+    m = res.masks[0]
+    assert m[100, 90] and not m[100, 210]
+    assert m[60:140, 60:140].mean() > 0.9 and m[60:140, 160:240].mean() < 0.1
+
+
+def test_box_plus_points(engine):
+    sc = synthetic_scene(4)
+    for i in range(len(sc.masks)):
+        res = engine.segment(sc.image, Prompt(points=[sc.interior_point(i)], labels=[1], box=sc.boxes[i]))
+        assert mask_iou(res.masks[0], sc.masks[i]) >= 0.9
+
+
+def test_only_negative_points_give_an_empty_mask_with_score_zero(engine):
+    sc = synthetic_scene(1)
+    res = engine.segment(sc.image, Prompt(points=[sc.interior_point(0)], labels=[0]), multimask=True)
+    assert len(res) == 3
+    assert not res.masks.any() and (res.scores == 0).all()
+    assert res.logits.shape == (3, 256, 256) and (res.logits < 0).all()
+
+
+def test_prior_mask_is_refined_and_results_feed_back(engine):
+    sc = synthetic_scene(0)
+    gt = sc.masks[1]
+    coarse = cv2.dilate(gt.astype(np.uint8), np.ones((21, 21), np.uint8)).astype(bool)
+    res = engine.segment(sc.image, Prompt(mask=mask_to_logits(coarse)))
+    assert mask_iou(res.masks[0], gt) >= 0.9 > mask_iou(coarse, gt)
+    # feed the result back as the next prompt: stable
+    again = engine.segment(sc.image, Prompt(mask=res.logits[0]))
+    assert mask_iou(again.masks[0], res.masks[0]) >= 0.95
+    # prior + box + point together
+    both = engine.segment(sc.image, Prompt(mask=res.logits[0], box=sc.boxes[1], points=[sc.interior_point(1)]))
+    assert mask_iou(both.masks[0], gt) >= 0.9
+
+
+def test_multimask_gives_three_distinct_scored_extents(engine):
+    sc = synthetic_scene(3)
+    prompts = [Prompt(points=[sc.interior_point(0)]), Prompt(box=sc.boxes[1])]
+    mm = engine.segment(sc.image, prompts, multimask=True)
+    single = engine.segment(sc.image, prompts, multimask=False)
+    assert len(mm) == 6 and list(mm.prompt_index) == [0, 0, 0, 1, 1, 1]
+    assert mm.logits.shape == (6, 256, 256)
+    for k in range(2):
+        rows = mm[k * 3:(k + 1) * 3]
+        areas = rows.areas
+        assert areas[0] < areas[1] < areas[2], areas  # small, medium, large
+        iou = pairwise_mask_iou(rows.masks, rows.masks)
+        assert (iou[~np.eye(3, dtype=bool)] < 0.95).all()
+        assert ((rows.scores >= 0) & (rows.scores <= 1)).all()
+        # the single answer is the middle candidate, the highest-scoring proposal
+        assert mask_iou(rows.masks[1], single.masks[k]) > 0.99
+        assert rows.scores[1] == pytest.approx(single.scores[k])
+        assert rows.scores[1] >= max(rows.scores[0], rows.scores[2]) - 1e-6
+    assert mask_iou(single.masks[0], sc.masks[0]) >= 0.8
+
+
+def test_scores_rank_good_masks_above_bad_ones(engine):
+    sc = synthetic_scene(5, background=sample_image("rocket"))
+    lab = cv2.cvtColor(sc.image, cv2.COLOR_RGB2LAB)
+    grad = gradient_magnitude(cv2.GaussianBlur(lab, (3, 3), 0))
+    ref = reference_gradient(grad)
+    for i, gt in enumerate(sc.masks):
+        good = score_mask(gt, lab, grad, ref, box=sc.boxes[i])
+        shifted = np.roll(gt, (15, 20), axis=(0, 1))
+        grown = cv2.dilate(gt.astype(np.uint8), np.ones((25, 25), np.uint8)).astype(bool)
+        half = gt.copy()
+        half[:, : int(sc.boxes[i][0] + (sc.boxes[i][2] - sc.boxes[i][0]) / 2)] = False
+        rect = np.zeros_like(gt)
+        x0, y0, x1, y1 = sc.boxes[i].astype(int)
+        rect[y0:y1, x0:x1] = True
+        bads = [("shifted", shifted), ("grown", grown), ("half", half)]
+        if sc.names[i] != "rectangle":
+            bads.append(("rect", rect))
+        for name, bad in bads:
+            assert good > score_mask(bad, lab, grad, ref, box=sc.boxes[i]) + 0.05, (i, name)
+    assert score_mask(np.zeros_like(sc.masks[0]), lab, grad, ref) == 0.0
+    # the engine's own scores: the box around an object beats a box on empty background
+    on_obj = engine.segment(sc.image, Prompt(box=sc.boxes[0])).scores[0]
+    empty = engine.segment(sc.image, Prompt(box=[5, 5, 60, 40])).scores[0]
+    assert on_obj > empty
+
+
+# --- automatic masks ---------------------------------------------------------------------
+@pytest.mark.parametrize("seed,bg", [(0, None), (1, None), (6, "coffee")])
+def test_generate_finds_every_object_without_duplicates(engine, seed, bg):
+    sc = synthetic_scene(seed, background=None if bg is None else sample_image(bg))
+    res = engine.generate(sc.image)
+    assert len(res) > 0 and res.logits.shape == (len(res), 256, 256)
+    assert (res.prompt_index == -1).all()
+    iou = pairwise_mask_iou(sc.masks, res.masks)
+    assert (iou.max(axis=1) >= 0.8).all(), iou.max(axis=1)
+    self_iou = pairwise_mask_iou(res.masks, res.masks)
+    np.fill_diagonal(self_iou, 0)
+    assert self_iou.max() <= 0.8
+    assert (np.diff(res.scores) <= 1e-6).all()  # best first
+    assert (res.areas >= 100).all() and (res.areas <= 0.9 * res.masks[0].size).all()
+
+
+def test_generate_parameters(engine):
+    sc = synthetic_scene(1)
+    few = engine.generate(sc.image, points_per_side=4, min_mask_region_area=2000)
+    assert (few.areas >= 2000).all()
+    assert set(engine.generate_params()) >= {"points_per_side", "min_mask_region_area",
+                                             "max_area_fraction", "box_nms_thresh"}
+    with pytest.raises(InputError):
+        engine.generate(sc.image, points_per_sid=4)
+    with pytest.raises(InputError):
+        engine.generate(sc.image, points_per_side=0)
+    with pytest.raises(InputError):
+        engine.generate(sc.image, max_area_fraction=1.5)
+
+
+# --- sizes and edge cases -----------------------------------------------------------------
+def test_large_image_is_segmented_at_reduced_resolution():
+    sc = synthetic_scene(2)
+    f = 6.25  # 480x640 -> 3000x4000
+    big = cv2.resize(sc.image, None, fx=f, fy=f, interpolation=cv2.INTER_LINEAR)
+    eng = OpenCVEngine()
+    gt = cv2.resize(sc.masks[0].astype(np.uint8), (big.shape[1], big.shape[0]), interpolation=cv2.INTER_LINEAR) > 0
+    res = eng.segment(big, Prompt(box=sc.boxes[0] * f))
+    assert res.masks.shape == (1, 3000, 4000)
+    assert mask_iou(res.masks[0], gt) >= 0.95
+    emb = eng.embed(big)
+    assert max(emb.input_size) == eng.work_size
+    pt = eng.segment(big, Prompt(points=[np.array(sc.interior_point(0)) * f]))
+    assert mask_iou(pt.masks[0], gt) >= 0.9
+
+
+def test_tiny_image_and_border_points(engine):
+    img = np.zeros((8, 8, 3), np.uint8)
+    img[2:6, 2:6] = 255
+    for p in (Prompt(box=[1, 1, 7, 7]), Prompt(points=[[4, 4]]), Prompt(points=[[0, 0], [8, 8]], labels=[1, 0])):
+        res = engine.segment(img, p, multimask=True)
+        assert res.masks.shape == (3, 8, 8) and res.logits.shape == (3, 256, 256)
+        assert np.isfinite(res.scores).all()
+    sc = synthetic_scene(0)
+    h, w = sc.image.shape[:2]
+    for xy in ([0, 0], [w, h], [w, 0], [0, h / 2]):
+        res = engine.segment(sc.image, Prompt(points=[xy]))
+        assert res.masks.shape == (1, h, w)
+        assert 0.0 <= res.scores[0] <= 1.0
+
+
+def test_uniform_image_does_not_crash(engine):
+    img = np.full((120, 160, 3), 128, np.uint8)
+    res = engine.segment(img, [Prompt(box=[10, 10, 150, 110]), Prompt(points=[[80, 60]])], multimask=True)
+    assert res.masks.shape == (6, 120, 160) and np.isfinite(res.scores).all()
+    assert len(engine.generate(img)) <= 1
+
+
+def test_constructor_validation():
+    with pytest.raises(InputError):
+        OpenCVEngine(work_size=4)
+    with pytest.raises(InputError):
+        OpenCVEngine(iterations=0)
+    assert OpenCVEngine("opencv", "cpu", "float32", None).name == "opencv"
+
+
+def test_embedding_is_cached(engine):
+    eng = OpenCVEngine()
+    sc = synthetic_scene(0)
+    eng.segment(sc.image, Prompt(box=sc.boxes[0]))
+    eng.segment(sc.image, Prompt(points=[sc.interior_point(1)]))
+    eng.generate(sc.image, points_per_side=4)
+    st = eng.stats
+    assert st.embeddings_computed == 1 and st.embedding_cache_hits == 2
+
+
+# --- building blocks ----------------------------------------------------------------------
+def test_clean_mask_and_fill_holes():
+    m = np.zeros((100, 100), bool)
+    m[20:80, 20:80] = True
+    m[45:50, 45:50] = False       # small hole
+    m[2:5, 90:93] = True          # speck
+    out = clean_mask(m, max_hole=0.05)
+    assert out[47, 47] and not out[3, 91]
+    keep = np.zeros_like(m)
+    keep[3, 91] = True
+    assert clean_mask(m, keep=keep, min_island=0.5, smooth=0)[3, 91]
+    ring = np.zeros((50, 50), bool)
+    ring[10:40, 10:40] = True
+    ring[15:35, 15:35] = False
+    assert not fill_holes(ring, 100)[25, 25] and fill_holes(ring, 400)[25, 25]
+
+
+def test_roi_maps_points_and_maps():
+    roi = Roi.around(np.array([100, 50, 300, 150]), (3000, 4000), margin=0.25, min_margin=6, max_side=100)
+    assert (roi.x0, roi.y0, roi.x1, roi.y1) == (50, 0, 350, 200)
+    assert max(roi.h, roi.w) == 100
+    np.testing.assert_allclose(roi.points_to_crop(np.array([[50, 0], [350, 200]])), [[0, 0], [100, 200 / 3]], atol=0.5)
+    big = np.zeros((3000, 4000), np.uint8)
+    big[50:150, 100:300] = 1
+    small = cv2.resize(big, (400, 300), interpolation=cv2.INTER_NEAREST)
+    via = roi.from_scaled(small, 0.1, 0.1) > 0
+    direct = roi.crop(big) > 0
+    assert mask_iou(via, direct) > 0.9
+
+
+def test_upsample_mask_follows_edges():
+    img = np.zeros((400, 400, 3), np.uint8)
+    cv2.circle(img, (200, 200), 123, (220, 180, 40), -1)
+    gt = img[:, :, 0] > 0
+    small = cv2.resize(gt.astype(np.uint8), (40, 40), interpolation=cv2.INTER_AREA) > 0
+    naive = cv2.resize(small.astype(np.uint8), (400, 400), interpolation=cv2.INTER_NEAREST) > 0
+    up = upsample_mask(small, img)
+    assert up.shape == (400, 400)
+    assert mask_iou(up, gt) > mask_iou(naive, gt)
+    assert mask_iou(up, gt) > 0.97
