@@ -467,3 +467,45 @@ def test_demo_runs_on_a_sam_checkpoint(tmp_path, small_scene):
     assert len(s.result) == 1 and s.result.masks.shape[1:] == small_scene.image.shape[:2]  # best of 3 kept
     assert picture.shape == small_scene.image.shape and info["masks"][0]["score"] == pytest.approx(
         float(s.result.scores[0]), abs=1e-3)
+
+
+def test_download_gives_coco_json_and_png_masks_that_read_back(small_scene, tmp_path):
+    import zipfile
+
+    from PIL import Image
+    from pycocotools.coco import COCO
+
+    handlers = SegmentHandlers("opencv")
+    s = SessionState()
+    s.set_image(small_scene.image, "sample:scene")
+    with pytest.raises(gr.Error, match="segment something first"):
+        handlers.download(s)
+    x, y = small_scene.interior_point(1)
+    s, *_ = handlers.click(s, "positive point", False, _Evt(index=[x, y]))
+    coco_path, zip_path = handlers.download(s)
+    coco = COCO(coco_path)
+    anns = coco.loadAnns(coco.getAnnIds())
+    assert len(anns) == len(s.result) == 1
+    assert np.array_equal(coco.annToMask(anns[0]).astype(bool), s.result.masks[0])
+    with zipfile.ZipFile(zip_path) as zf:
+        assert zf.namelist() == ["mask_0.png"]
+        zf.extract("mask_0.png", tmp_path)
+    png = np.asarray(Image.open(tmp_path / "mask_0.png")) > 127
+    assert np.array_equal(png, s.result.masks[0])
+
+
+def test_output_tabs_before_any_result_say_what_to_do(small_scene):
+    t = TabHandlers("opencv")
+    with pytest.raises(gr.Error, match="no image yet"):
+        t.inpaint_result(SessionState(), "telea", 5)
+    s = SessionState()
+    s.set_image(small_scene.image, "scene")
+    with pytest.raises(gr.Error, match="segment an object first"):
+        t.inpaint_result(s, "telea", 5)
+    with pytest.raises(gr.Error, match="segment an object first"):
+        t.lift_result(s, "auto", None)
+    from sam_compose.masks import Masks
+
+    s.result = Masks(small_scene.masks[:1])
+    with pytest.raises(gr.Error, match="motorcycle_left"):
+        t.lift_result(s, "stereo ground truth (motorcycle sample)", None)
