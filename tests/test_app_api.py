@@ -509,3 +509,22 @@ def test_output_tabs_before_any_result_say_what_to_do(small_scene):
     s.result = Masks(small_scene.masks[:1])
     with pytest.raises(gr.Error, match="motorcycle_left"):
         t.lift_result(s, "stereo ground truth (motorcycle sample)", None)
+
+
+def test_lift_uses_the_stereo_ground_truth_of_the_motorcycle_example():
+    from sam_compose.adapters.outputs.pointcloud_io import read_glb_points
+    from sam_compose.masks import Masks
+    from sam_compose.samples import sample_image
+
+    t = TabHandlers("opencv")
+    s = SessionState()
+    image = sample_image("motorcycle_left")
+    s.set_image(image, "sample:motorcycle_left")
+    m = np.zeros(image.shape[:2], bool)
+    m[200:300, 250:400] = True  # a patch on the motorcycle
+    s.result = Masks(m)
+    glb, ply, summary = t.lift_result(s, "auto", None)
+    assert "ground-truth disparity" in summary["depth"]
+    points, _ = read_glb_points(glb, gltf_axes=True)
+    assert len(points) == summary["points"] > 1000 and Path(ply).suffix == ".ply"
+    assert 1.0 < summary["centroid"][2] < 5.0  # metres in front of the Middlebury rig
