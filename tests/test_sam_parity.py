@@ -1,0 +1,178 @@
+"""Parity with Meta's reference ``segment_anything`` on the same (shrunken, random) weights.
+
+A tiny ViT-B-style SAM is built with ``segment_anything.build_sam._build_sam``, saved as a
+Meta ``.pth`` and loaded through ``sc.load_engine(path)``; every prompt type is compared
+with ``SamPredictor.predict`` and automatic masks with ``SamAutomaticMaskGenerator``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import sam_compose as sc
+from sam_compose.engines.sam_tiny import tiny_meta_sam
+from sam_compose.geometry import pairwise_mask_iou
+
+segment_anything = pytest.importorskip("segment_anything")
+skdata = pytest.importorskip("skimage.data")
+
+
+@pytest.fixture(scope="module")
+def ref_model():
+    model = tiny_meta_sam(embed_dim=32, depth=3, heads=2, global_attn=(1,), seed=3)
+    with torch.no_grad():  # positive IoU predictions, so IoU thresholds (only > 0 apply) filter
+        model.mask_decoder.iou_prediction_head.layers[-1].bias += 1.0
+    return model
+
+
+@pytest.fixture(scope="module")
+def ckpt(ref_model, tmp_path_factory):
+    path = tmp_path_factory.mktemp("sam") / "sam_tiny.pth"
+    torch.save(ref_model.state_dict(), str(path))
+    return path
+
+
+@pytest.fixture(scope="module")
+def engine(ckpt):
+    return sc.load_engine(str(ckpt), device="cpu")
+
+
+IMAGES = {
+    "landscape": lambda: skdata.chelsea(),                       # 300 x 451
+    "portrait": lambda: np.ascontiguousarray(skdata.astronaut()[:, 100:380]),  # 512 x 280
+    "tiny": lambda: np.ascontiguousarray(skdata.astronaut()[200:210, 200:214]),  # 10 x 14
+}
+
+
+def _cases(h: int, w: int, lowres_prev: np.ndarray | None = None):
+    """(name, Prompt, reference predict kwargs) for an image of size (h, w)."""
+    p1 = np.array([[0.55 * w, 0.45 * h]])
+    pts = np.array([[0.5 * w, 0.5 * h], [0.1 * w, 0.15 * h], [0.8 * w, 0.7 * h]])
+    lab = np.array([1, 0, 1])
+    box = np.array([0.15 * w, 0.1 * h, 0.8 * w, 0.9 * h])
+    yield "one point", sc.Prompt(points=p1), dict(point_coords=p1, point_labels=np.array([1]))
+    yield "points with negatives", sc.Prompt(points=pts, labels=lab), dict(point_coords=pts, point_labels=lab)
+    yield "box", sc.Prompt(box=box), dict(box=box)
+    yield "box plus points", sc.Prompt(box=box, points=pts[1:2], labels=[0]), dict(
+        box=box, point_coords=pts[1:2], point_labels=np.array([0]))
+
+
+def _check(res: sc.Masks, ref_masks, ref_scores, ref_logits, what: str) -> None:
+    span = float(ref_logits.max() - ref_logits.min())
+    err = float(np.abs(res.logits - ref_logits).max()) / span
+    assert err < 1e-3, f"{what}: low-res logits differ by {err:.2e} of the logit range"
+    assert np.abs(res.scores - ref_scores).max() < 1e-3, f"{what}: scores {res.scores} vs {ref_scores}"
+    assert res.masks.shape == ref_masks.shape
+    agree = float((res.masks == ref_masks).mean())
+    assert agree > 0.999, f"{what}: masks agree on only {agree:.5f} of pixels"
+
+
+@pytest.mark.parametrize("kind", sorted(IMAGES))
+def test_predictor_parity(kind, engine, ref_model):
+    from segment_anything import SamPredictor
+
+    image = IMAGES[kind]()
+    h, w = image.shape[:2]
+    pred = SamPredictor(ref_model)
+    pred.set_image(image)
+    engine.reset_stats()
+    prompts = []
+    calls = 0
+    for multimask in (False, True):
+        for j, (name, prompt, kw) in enumerate(_cases(h, w)):
+            if kind != "landscape" and (j + multimask) % 2:
+                continue  # full cross product on one image; alternate on the others (reference is slow)
+            calls += 1
+            ref_m, ref_s, ref_l = pred.predict(multimask_output=multimask, **kw)
+            res = engine.segment(image, prompt, multimask=multimask)
+            _check(res, ref_m, ref_s, ref_l, f"{kind}/{name}/multimask={multimask}")
+            assert (res.prompt_index == 0).all() and len(res) == (3 if multimask else 1)
+            prompts.append(prompt)
+        # refinement: feed the previous low-res logits back as mask_input
+        prev = ref_l[np.argmax(ref_s)][None]
+        p = prompts[-1].replace(mask=prev)
+        ref_m, ref_s, ref_l = pred.predict(box=p.box, point_coords=p.points, point_labels=np.array(p.labels),
+                                           mask_input=prev, multimask_output=multimask)
+        res = engine.segment(image, p, multimask=multimask)
+        _check(res, ref_m, ref_s, ref_l, f"{kind}/mask refinement/multimask={multimask}")
+        calls += 1
+    # one embedding for the image however many prompts followed
+    st = engine.stats
+    assert st.embeddings_computed <= 1 and st.embeddings_computed + st.embedding_cache_hits == calls
+
+
+def test_batched_prompts_match_single_calls(engine, ref_model):
+    """Several prompts in one call (grouped into batched decoder calls) = one call each."""
+    from segment_anything import SamPredictor
+
+    image = skdata.chelsea()
+    h, w = image.shape[:2]
+    cases = list(_cases(h, w))
+    prompts = [c[1] for c in cases] + [sc.Prompt(points=[[30, 40]]), sc.Prompt(points=[[400, 250]])]
+    res = engine.segment(image, prompts, multimask=True)
+    assert len(res) == 3 * len(prompts)
+    assert res.prompt_index.tolist() == [i for i in range(len(prompts)) for _ in range(3)]
+    pred = SamPredictor(ref_model)
+    pred.set_image(image)
+    for i, p in enumerate(prompts):
+        kw = dict(box=p.box, point_coords=p.points,
+                  point_labels=None if p.labels is None else np.array(p.labels))
+        ref_m, ref_s, ref_l = pred.predict(multimask_output=True, **kw)
+        rows = res.prompt_index == i
+        _check(res[rows], ref_m, ref_s, ref_l, f"batched prompt {i}")
+
+
+def test_float_image_matches_uint8(engine):
+    image = skdata.chelsea()
+    p = sc.Prompt(points=[[200, 150]])
+    a = engine.segment(image, p)
+    b = engine.segment(image.astype(np.float32) / 255.0, p)
+    assert np.array_equal(a.masks, b.masks)
+
+
+def _match_rate(ref_anns, res: sc.Masks) -> float:
+    ref = np.stack([a["segmentation"] for a in ref_anns])
+    iou = pairwise_mask_iou(ref, res.masks)
+    return float((iou.max(1) >= 0.9).mean())
+
+
+def test_automatic_masks_parity(engine, ref_model):
+    from segment_anything import SamAutomaticMaskGenerator
+
+    image = np.ascontiguousarray(skdata.astronaut()[::2, ::2])
+    kw = dict(points_per_side=4, points_per_batch=8, pred_iou_thresh=0.0, stability_score_thresh=0.0,
+              box_nms_thresh=1.0)
+    probe = engine.generate(image, **kw)
+    assert len(probe) == 48  # 16 points x 3 candidates, nothing filtered
+    # permissive thresholds that still drop some candidates (random weights: low scores)
+    kw.update(pred_iou_thresh=float(np.quantile(probe.scores, 0.2)),
+              stability_score_thresh=float(np.quantile(probe.data["stability_score"], 0.2)))
+    ref = SamAutomaticMaskGenerator(ref_model, **kw).generate(image)
+    res = engine.generate(image, **kw)
+    assert 10 < len(ref) < 48
+    assert _match_rate(ref, res) >= 0.95
+    assert abs(len(res) - len(ref)) <= 1
+    # scores line up with the reference's predicted IoU and stability
+    assert np.allclose(sorted(a["predicted_iou"] for a in ref)[-len(res):][:len(ref)],
+                       np.sort(res.scores)[-len(ref):], atol=1e-3)
+
+
+@pytest.mark.slow
+def test_automatic_masks_parity_with_filters_crops_and_cleanup(engine, ref_model):
+    from segment_anything import SamAutomaticMaskGenerator
+
+    image = np.ascontiguousarray(skdata.astronaut()[::4, ::4])
+    probe = engine.generate(image, points_per_side=4, pred_iou_thresh=0.0, stability_score_thresh=0.0,
+                            box_nms_thresh=1.0)
+    # thresholds that drop some candidates yet leave several in every crop
+    kw = dict(points_per_side=4, crop_n_points_downscale_factor=2,
+              pred_iou_thresh=float(np.quantile(probe.scores, 0.25)), stability_score_thresh=0.0,
+              box_nms_thresh=0.95, crop_n_layers=1, crop_nms_thresh=0.95, min_mask_region_area=20)
+    ref = SamAutomaticMaskGenerator(ref_model, **kw).generate(image)
+    res = engine.generate(image, **kw)
+    assert len(ref) > 0
+    assert _match_rate(ref, res) >= 0.95
+    assert abs(len(res) - len(ref)) <= max(1, len(ref) // 20)
+    assert res.logits is None and res.data["crop_boxes"].shape == (len(res), 4)
