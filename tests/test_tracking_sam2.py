@@ -128,3 +128,33 @@ def test_track_function_and_loading(model, tmp_path):
         track(v.frames, v.masks_at(0, [0]), tracker="sam2")
     with pytest.raises(EngineError, match="models download"):
         Sam2VideoTracker("facebook/sam2.1-hiera-tiny")
+
+
+def test_flow_tracker_with_a_sam_engine_falls_back_then_reports_low_score(tmp_path):
+    """The flow tracker drives any engine. A random SAM disagrees with the flow: the carried
+    masks stand (tracking stays right) with a low score, and after ``patience`` frames of
+    disagreement the objects are reported lost ("low_score"). No frame's embedding stays cached."""
+    from segment_anything.build_sam import _build_sam
+
+    from sam_compose import load_engine
+    from sam_compose.adapters.outputs.tracking_flow import FlowTracker
+
+    torch.manual_seed(0)
+    sam = _build_sam(encoder_embed_dim=32, encoder_depth=2, encoder_num_heads=2, encoder_global_attn_indexes=[1])
+    torch.save(sam.state_dict(), tmp_path / "sam_vit_tiny.pth")
+    eng = load_engine(str(tmp_path / "sam_vit_tiny.pth"), device="cpu")
+    v = synthetic_video("cross", n_frames=30)
+    tr = FlowTracker(engine=eng, patience=3, lost_score=0.55)
+    assert tr.refine_with == "box+points+mask"
+    tr.add(v.masks_at(0))
+    for t in range(3):
+        res = tr.step(v.frames[t])
+        assert res.ids.tolist() == [1, 2]
+        for i in range(2):
+            assert mask_iou(res.masks[i], v.masks[t, i]) >= 0.85
+        if t:
+            assert (res.scores < 0.55).all()
+    res = tr.step(v.frames[3])
+    assert res.data["lost"] == [1, 2] and set(res.data["lost_reasons"].values()) == {"low_score"}
+    assert eng.stats.prompts_decoded == 6  # both objects, on frames 1 to 3
+    assert len(eng.cache) == 0
