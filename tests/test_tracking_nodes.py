@@ -69,3 +69,23 @@ def test_track_node_errors(tmp_path):
             "video": {"type": "synthetic_video"},
             "track": {"type": "track", "inputs": {"image": "video"}, "params": {"tracker": "kalman"}},
         }}).validate()
+
+
+def test_load_video_file_into_track(tmp_path):
+    from sam_compose.video_io import write_video
+
+    v = synthetic_video("cross", n_frames=10)
+    write_video(v.frames, tmp_path / "clip.mp4", fps=10)
+    g = sc.Graph.from_dict({"nodes": {
+        "video": {"type": "load_video", "params": {"path": str(tmp_path / "clip.mp4")}},
+        "boxes": {"type": "box_prompt", "params": {"boxes": [[8, 33, 41, 66], [120, 55, 153, 88]]}},
+        "track": {"type": "track", "inputs": {"image": "video", "prompts": "boxes"},
+                  "params": {"save": "out", "formats": "coco,mot"}},
+    }})
+    report = g.run(out_dir=tmp_path, cache=False)
+    assert report.ok, report.errors
+    coco = read_coco_video(tmp_path / "out" / "tracks.json")
+    assert len(coco) == 10
+    for t in (0, 9):
+        for k in (1, 2):
+            assert mask_iou(coco[t][k], v.masks[t, k - 1]) >= 0.8
