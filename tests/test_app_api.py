@@ -528,3 +528,26 @@ def test_lift_uses_the_stereo_ground_truth_of_the_motorcycle_example():
     points, _ = read_glb_points(glb, gltf_axes=True)
     assert len(points) == summary["points"] > 1000 and Path(ply).suffix == ".ply"
     assert 1.0 < summary["centroid"][2] < 5.0  # metres in front of the Middlebury rig
+
+
+def test_a_full_queue_answers_with_a_clear_message(assets, small_scene):
+    from gradio_client import Client, handle_file
+
+    demo = build_app("opencv", concurrency=1, max_queue=1)
+    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=_free_port(), prevent_thread_lock=True, quiet=True)
+    try:
+        client = Client(url, verbose=False)
+        x, y = small_scene.interior_point(0)
+        jobs = [client.submit(handle_file(str(assets / "scene.png")), json.dumps({"points": [[x, y]]}),
+                              api_name="/segment") for _ in range(5)]
+        served, refused = 0, []
+        for job in jobs:
+            try:
+                job.result(timeout=240)
+                served += 1
+            except Exception as exc:  # noqa: BLE001 - the client raises its own error type here
+                refused.append(str(exc))
+        assert served >= 1 and refused, (served, refused)
+        assert all("queue" in r.lower() and "full" in r.lower() for r in refused), refused
+    finally:
+        demo.close()

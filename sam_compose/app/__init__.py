@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 DEFAULT_CONCURRENCY = 2
-"""Events of one kind running at once; more clients wait in the queue (2 CPU-friendly)."""
+"""Events running at once across all sessions (one concurrency group); more wait in the queue."""
 
 QUEUE_MAX_SIZE = 64
 """Clients beyond this many waiting get Gradio's "queue is full, try again" message."""
@@ -27,7 +27,7 @@ def build_app(engine: Any = "auto", *, concurrency: int = DEFAULT_CONCURRENCY,
     ``engine`` is an engine spec (``auto``, ``opencv``, a Hugging Face id, a folder, a
     ``.pth``), loaded on first use through ``shared_engine``, or an ``Engine`` instance;
     either way every session shares it and its embedding cache. ``concurrency``
-    events of one kind run at once; up to ``max_queue`` more wait their turn.
+    events (clicks, API calls, ...) run at once; up to ``max_queue`` more wait their turn.
     """
     from .ui import build_blocks
 

@@ -16,7 +16,8 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="engine spec: auto (a local SAM checkpoint, else opencv), opencv, an HF id, a folder or a .pth")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0 for all)")
     p.add_argument("--port", type=int, default=7860, help="port (default 7860; 0 picks a free one)")
-    p.add_argument("--concurrency", type=int, default=2, help="events of one kind running at once (default 2)")
+    p.add_argument("--concurrency", type=int, default=2,
+                   help="events running at once across all sessions; others queue (default 2)")
     p.add_argument("--share", action="store_true", help="also open a public gradio.live link (needs network)")
     p.add_argument("--no-browser", action="store_true", help="do not open a browser tab")
 

@@ -28,7 +28,11 @@ INTRO = """# sam_compose demo
 Segment anything with points, boxes, brushed masks, text or gaze; then download, inpaint, lift to 3D,
 track in video or run a graph. Engine: **{engine}**. Pick an example or upload a photo, then click on an object."""
 
-PRIVATE: dict[str, Any] = {"api_visibility": "private"}
+ENGINE_QUEUE = "engine"
+"""One concurrency group for every event: at most ``concurrency`` of them run at once, the rest queue."""
+
+PRIVATE: dict[str, Any] = {"api_visibility": "private", "concurrency_id": ENGINE_QUEUE}
+PUBLIC: dict[str, Any] = {"concurrency_id": ENGINE_QUEUE}
 
 
 def _segment_tab(seg: SegmentHandlers, state: gr.State) -> dict[str, Any]:
@@ -176,8 +180,8 @@ def _api_tab(api: ApiEndpoints) -> None:
         with gr.Row():
             out_img = gr.Image(label="overlay", format="png", interactive=False)
             out_json = gr.JSON(label="result")
-    seg_btn.click(api.segment, [img, prompt], [out_img, out_json], api_name="segment")
-    gen_btn.click(api.generate, [img, params], [out_img, out_json], api_name="generate")
+    seg_btn.click(api.segment, [img, prompt], [out_img, out_json], api_name="segment", **PUBLIC)
+    gen_btn.click(api.generate, [img, params], [out_img, out_json], api_name="generate", **PUBLIC)
     with gr.Accordion("/inpaint and /lift3d", open=False):
         with gr.Row():
             method = gr.Textbox("telea", label="inpaint method")
@@ -190,8 +194,8 @@ def _api_tab(api: ApiEndpoints) -> None:
             inp_out = gr.Image(label="inpainted", format="png", interactive=False)
             model = gr.Model3D(label="point cloud")
             lift_json = gr.JSON(label="cloud")
-    inp_btn.click(api.inpaint, [img, prompt, method, radius], [inp_out], api_name="inpaint")
-    lift_btn.click(api.lift3d, [img, prompt, depth], [model, lift_json], api_name="lift3d")
+    inp_btn.click(api.inpaint, [img, prompt, method, radius], [inp_out], api_name="inpaint", **PUBLIC)
+    lift_btn.click(api.lift3d, [img, prompt, depth], [model, lift_json], api_name="lift3d", **PUBLIC)
     with gr.Accordion("/track", open=False):
         with gr.Row():
             video = gr.File(label="video", type="filepath")
@@ -200,7 +204,7 @@ def _api_tab(api: ApiEndpoints) -> None:
         with gr.Row():
             trk_out = gr.Video(label="tracked", interactive=False)
             trk_json = gr.JSON(label="tracking")
-    trk_btn.click(api.track, [video, prompt, frame], [trk_out, trk_json], api_name="track")
+    trk_btn.click(api.track, [video, prompt, frame], [trk_out, trk_json], api_name="track", **PUBLIC)
 
 
 def _about_tab(engine_spec: str) -> None:
