@@ -211,12 +211,14 @@ class FlowTracker(Tracker):
         """Maps for cv2.remap (new pixel (x, y) came from previous-frame (map_x, map_y)), and,
         with ``fb_check``, an (H, W) bool map of pixels whose forward and backward flows agree."""
         h, w = gray.shape
-        s = min(1.0, self.flow_max_side / max(h, w))
+        # flow on at most flow_max_side pixels, and on at least 32 (DIS needs 12)
+        s = min(1.0, self.flow_max_side / max(h, w)) if max(h, w) >= 32 else 32.0 / max(h, w)
         cur, prev = gray, self._prev_gray
-        if s < 1.0:
-            size = (max(8, round(w * s)), max(8, round(h * s)))
-            cur = cv2.resize(cur, size, interpolation=cv2.INTER_AREA)
-            prev = cv2.resize(prev, size, interpolation=cv2.INTER_AREA)
+        if s != 1.0:
+            size = (max(12, round(w * s)), max(12, round(h * s)))
+            interp = cv2.INTER_AREA if s < 1.0 else cv2.INTER_LINEAR
+            cur = cv2.resize(cur, size, interpolation=interp)
+            prev = cv2.resize(prev, size, interpolation=interp)
         back = self._flow(cur, prev)
         consistent = None
         if self.fb_check:
@@ -229,10 +231,10 @@ class FlowTracker(Tracker):
             err = np.linalg.norm(back + fwd_at, axis=2)
             mag = np.linalg.norm(back, axis=2)
             consistent = err <= self.fb_threshold * s + 0.1 * mag
-            if s < 1.0:
+            if s != 1.0:
                 consistent = cv2.resize(consistent.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
         flow = back
-        if s < 1.0:
+        if s != 1.0:
             flow = cv2.resize(back, (w, h), interpolation=cv2.INTER_LINEAR) / s
         if self._grid is None or self._grid[0].shape != (h, w):
             self._grid = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
