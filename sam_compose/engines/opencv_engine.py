@@ -99,7 +99,7 @@ class OpenCVEngine(Engine):
     name = "opencv"
 
     def __init__(self, spec: str = "opencv", device: str = "cpu", dtype: str = "float32",
-                 cache: Any = None, work_size: int = 512, roi_size: int = 400, iterations: int = 5) -> None:
+                 cache: Any = None, work_size: int = 512, roi_size: int = 320, iterations: int = 5) -> None:
         super().__init__(spec, device, dtype, cache)
         if int(work_size) < 16 or int(roi_size) < 16 or int(iterations) < 1:
             raise InputError(f"OpenCVEngine needs work_size >= 16, roi_size >= 16 and iterations >= 1, "
