@@ -92,7 +92,7 @@ class TrackNode:
 
 @node("synthetic_video", category="inputs", cacheable=False,
       description="A synthetic test video (moving, scaling, crossing or leaving objects, an occluder), for demos and tests.")
-def synthetic_video_node(*, kind: str = Param("motion", choices=("motion", "cross", "exit", "late"),
+def synthetic_video_node(*, kind: str = Param("motion", choices=("motion", "cross", "exit", "late", "photo"),
                                                 description="scenario (see docs/tracking.md)"),
                          frames: int = Param(30, ge=2, le=1000, description="number of frames"),
                          width: int = Param(160, ge=16, le=4096, description="frame width"),
