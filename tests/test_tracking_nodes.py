@@ -89,3 +89,12 @@ def test_load_video_file_into_track(tmp_path):
     for t in (0, 9):
         for k in (1, 2):
             assert mask_iou(coco[t][k], v.masks[t, k - 1]) >= 0.8
+
+
+def test_photo_demo_graph(tmp_path):
+    report = sc.Graph.from_file(DEMO.parent / "track_video.yaml").run(out_dir=tmp_path, cache=False)
+    assert report.ok, report.errors
+    v = synthetic_video("photo", n_frames=30)
+    coco = read_coco_video(tmp_path / "tracks" / "tracks.json")
+    ious = [mask_iou(coco[t].get(1, np.zeros(v.size, bool)), v.masks[t, 0]) for t in range(30)]
+    assert np.mean(ious) >= 0.85
