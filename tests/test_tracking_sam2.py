@@ -158,3 +158,14 @@ def test_flow_tracker_with_a_sam_engine_falls_back_then_reports_low_score(tmp_pa
     assert res.data["lost"] == [1, 2] and set(res.data["lost_reasons"].values()) == {"low_score"}
     assert eng.stats.prompts_decoded == 6  # both objects, on frames 1 to 3
     assert len(eng.cache) == 0
+
+
+def test_preprocessing_agrees_with_the_transformers_video_processor(model):
+    from transformers.models.sam2_video.video_processing_sam2_video import Sam2VideoVideoProcessor
+
+    v = synthetic_video("photo", n_frames=2)
+    ref = Sam2VideoVideoProcessor(size={"height": 64, "width": 64})(videos=[v.frames], return_tensors="pt")
+    ours = Sam2VideoTracker(model)._pixels(v.frames[1])[0].numpy()
+    diff = abs(ours - ref.pixel_values_videos[0, 1].numpy())
+    assert ours.shape == (3, 64, 64)
+    assert diff.mean() < 0.05  # same channel order, scale and normalisation; resampling differs slightly
