@@ -22,16 +22,10 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 
 
 def demos_dir() -> Path:
-    """The demos/ folder: ``SAM_COMPOSE_DEMOS``, else the repository's (next to the package),
-    else ``sam_compose/demos`` inside an installed package."""
-    env = os.environ.get("SAM_COMPOSE_DEMOS")
-    if env:
-        return Path(env)
-    here = Path(__file__).resolve()
-    for candidate in (here.parents[2] / "demos", here.parents[1] / "demos"):
-        if candidate.is_dir():
-            return candidate
-    return here.parents[2] / "demos"
+    """The demos/ folder (see :func:`sam_compose.graph.demos.demos_dir`)."""
+    from ..graph.demos import demos_dir as find
+
+    return find() or Path(__file__).resolve().parents[2] / "demos"
 
 
 def graph_language(name: str) -> str:

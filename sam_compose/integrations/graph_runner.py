@@ -6,25 +6,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
+from ..graph.demos import GRAPH_SUFFIXES, demo_graphs, demos_dir, find_demo
 from .sandbox import AccessError
 
 if TYPE_CHECKING:
     from .service import AgentService
-
-GRAPH_SUFFIXES = (".json", ".yaml", ".yml")
-
-
-def demos_dir() -> Path | None:
-    """The ``demos/`` folder of a source checkout, if there is one."""
-    here = Path(__file__).resolve().parents[2] / "demos"
-    return here if here.is_dir() else None
-
-
-def demo_names() -> list[str]:
-    d = demos_dir()
-    if d is None:
-        return []
-    return sorted(p.stem for p in d.rglob("*") if p.suffix in GRAPH_SUFFIXES and "data" not in p.parts)
 
 
 def find_graph(service: "AgentService", graph: str) -> Path:
@@ -32,15 +18,13 @@ def find_graph(service: "AgentService", graph: str) -> Path:
     if not isinstance(graph, str) or not graph.strip():
         raise InputError("graph must be a demo name or a graph file path")
     name = graph.strip()
-    d = demos_dir()
-    if "/" not in name and "\\" not in name and d is not None:
-        stem = Path(name).stem if Path(name).suffix in GRAPH_SUFFIXES else name
-        for p in sorted(d.rglob("*")):
-            if p.stem == stem and p.suffix in GRAPH_SUFFIXES:
-                return p
+    if "/" not in name and "\\" not in name:
+        demo = find_demo(name)
+        if demo is not None:
+            return demo
     path = Path(name)
     if path.suffix not in GRAPH_SUFFIXES:
-        known = ", ".join(demo_names()) or "none in this installation"
+        known = ", ".join(demo_graphs()) or "none in this installation"
         raise InputError(f"graph {graph!r} is neither a demo name ({known}) nor a .json/.yaml file")
     return service.sandbox.resolve_input(name, "graph file")
 
