@@ -105,21 +105,23 @@ def seed_disks(shape: tuple[int, int], points: np.ndarray, radius: int) -> np.nd
 
 def fill_holes(mask: np.ndarray, max_area: float) -> np.ndarray:
     """Fill background components enclosed by ``mask`` whose area is at most ``max_area`` px."""
-    inv = (~mask).astype(np.uint8)
-    n, lab, stats, _ = cv2.connectedComponentsWithStats(inv, connectivity=4)
-    if n <= 1:
+    ys, xs = np.nonzero(mask)
+    if xs.size == 0:
         return mask
-    h, w = mask.shape
-    touches = np.zeros(n, bool)
-    touches[np.unique(lab[0])] = True
-    touches[np.unique(lab[-1])] = True
-    touches[np.unique(lab[:, 0])] = True
-    touches[np.unique(lab[:, -1])] = True
-    fill = (~touches) & (stats[:, cv2.CC_STAT_AREA] <= max_area)
+    # holes lie inside the bounding box: work on it, padded so the outside stays connected
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    sub = np.pad(mask[y0:y1, x0:x1], 1)
+    n, lab, stats, _ = cv2.connectedComponentsWithStats((~sub).astype(np.uint8), connectivity=4)
+    if n <= 2:
+        return mask
+    fill = stats[:, cv2.CC_STAT_AREA] <= max_area
     fill[0] = False
+    fill[lab[0, 0]] = False  # the outside
     if not fill.any():
         return mask
-    return mask | fill[lab]
+    out = mask.copy()
+    out[y0:y1, x0:x1] |= fill[lab][1:-1, 1:-1]
+    return out
 
 
 def clean_mask(mask: np.ndarray, keep: np.ndarray | None = None, forbid: np.ndarray | None = None,

@@ -42,7 +42,8 @@ def flood_region(smooth: np.ndarray, point: np.ndarray, tol: float, floating: bo
 
 
 def point_regions(smooth: np.ndarray, pos: np.ndarray, neg: np.ndarray, max_fraction: float = 0.6,
-                  rank: Callable[[np.ndarray], float] | None = None, max_flood: int = 2) -> list[np.ndarray]:
+                  rank: Callable[[np.ndarray], float] | None = None, max_flood: int = 2,
+                  max_windows: int = 3) -> list[np.ndarray]:
     """Candidate object extents around positive points (see the module docstring).
 
     Returns (h, w) bool regions, each containing every positive point and none of the
@@ -96,7 +97,7 @@ def point_regions(smooth: np.ndarray, pos: np.ndarray, neg: np.ndarray, max_frac
         (flood if k < n_flood else windows).append(r)
     if rank is not None:
         flood = sorted(flood, key=rank, reverse=True)[:max_flood]
-        windows = windows[len(windows) // 2:len(windows) // 2 + 1]
+        windows = windows[:max_windows]
     out = flood + windows
     out.sort(key=lambda m: int(m.sum()))
     return out
