@@ -41,7 +41,7 @@ class TrackNode:
                  formats: str = Param("coco,mot,png", description="comma-separated outputs: coco, mot, png, mp4")) -> None:
         from ..adapters.outputs.tracking import make_tracker
 
-        self.tracker = make_tracker(tracker, engine=None if engine.strip().lower() == "none" else engine)
+        self.tracker = make_tracker(tracker, engine=engine)
         self.fps = float(fps)
         self.gaze_t0 = gaze_t0
         self.started = False

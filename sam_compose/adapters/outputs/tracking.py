@@ -104,22 +104,24 @@ class Tracker(ABC):
             ids = [int(i) for i in ids]
             if len(ids) != len(items):
                 raise InputError(f"add: {len(ids)} ids given for {len(items)} objects")
-        out = []
-        for k, (oid, mask, prompt, logits) in enumerate(items):
+        chosen: list[int] = []
+        taken = {k for k in self._known if k not in self._removals}
+        for k, (oid, mask, _, _) in enumerate(items):  # check everything before changing state
             if ids is not None:
                 oid = ids[k]
             if oid is None:
-                while self._next_id in self._known:
+                while self._next_id in taken or self._next_id in chosen:
                     self._next_id += 1
                 oid = self._next_id
-            if oid in self._known and oid not in self._removals:
+            if oid in taken or oid in chosen:
                 raise InputError(f"add: object id {oid} is already tracked; use correct({oid}, ...) to change it")
             self._check_mask_size(mask, f"add: mask for object {oid}")
+            chosen.append(int(oid))
+        for oid, (_, mask, prompt, logits) in zip(chosen, items):
             self._known.add(oid)
             self._removals.discard(oid)
             self._pending.append(ObjectInit(oid, mask, prompt, logits))
-            out.append(oid)
-        return out
+        return chosen
 
     def remove(self, obj_id: int) -> None:
         """Stop tracking ``obj_id`` (from the next frame on)."""

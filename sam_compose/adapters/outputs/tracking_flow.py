@@ -150,6 +150,8 @@ class FlowTracker(Tracker):
         self.flow_preset = flow_preset
         if flow_max_side < 16:
             raise InputError(f"flow_max_side must be at least 16 pixels, got {flow_max_side}")
+        if isinstance(engine, str) and engine.strip().lower() == "none":
+            engine = None
         if isinstance(engine, str):
             from ...engines import shared_engine
 
