@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import tracemalloc
 
@@ -163,3 +164,23 @@ def test_memory_flat_over_ten_thousand_frames():
     assert snaps[9999] - snaps[1000] < 64 * 1024, snaps
     assert rss[9999] - rss[1000] < 20 * 1024, rss  # peak RSS grew by less than 20 MiB
     assert mask_iou(last.masks[0], disc_mask_at(9999, size)) >= 0.8
+
+
+def test_engine_cache_does_not_grow_with_the_stream():
+    """Each frame is embedded once and dropped from the shared engine's cache after use."""
+    from sam_compose import shared_engine
+
+    eng = shared_engine("opencv")
+    before = len(eng.cache)
+    size = (64, 64)
+    tracemalloc.start()
+    try:
+        snaps = {}
+        for i, _ in enumerate(track(synthetic_stream(150, size), Masks(disc_mask_at(0, size)), engine=eng)):
+            if i in (50, 149):
+                gc.collect()  # count what is held, not garbage waiting for the cycle collector
+                snaps[i] = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert len(eng.cache) == before
+    assert snaps[149] - snaps[50] < 32 * 1024, snaps
