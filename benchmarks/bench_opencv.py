@@ -81,7 +81,7 @@ def bench_generate_and_large() -> None:
     res, t_gen = _timed(lambda: eng.generate(sc.image))
     found = pairwise_mask_iou(sc.masks, res.masks).max(axis=1) if len(res) else np.zeros(len(sc.masks))
     print(f"  generate: {len(res)} masks in {t_gen:.0f} ms (+ {t_emb:.0f} ms embedding); "
-          f"best IoU per object {np.round(found, 3).tolist()}")
+          f"best IoU per object {[round(float(v), 3) for v in found]}")
     f = 6.25
     big = cv2.resize(sc.image, None, fx=f, fy=f, interpolation=cv2.INTER_LINEAR)
     gt = cv2.resize(sc.masks[0].astype(np.uint8), (big.shape[1], big.shape[0]), interpolation=cv2.INTER_LINEAR) > 0
