@@ -87,6 +87,7 @@ class Tracker(ABC):
     def __init__(self) -> None:
         self._next_id = 1
         self._known: set[int] = set()
+        self._ever: set[int] = set()
         self._pending: list[ObjectInit] = []
         self._corrections: dict[int, ObjectInit] = {}
         self._removals: set[int] = set()
@@ -109,8 +110,8 @@ class Tracker(ABC):
         for k, (oid, mask, _, _) in enumerate(items):  # check everything before changing state
             if ids is not None:
                 oid = ids[k]
-            if oid is None:
-                while self._next_id in taken or self._next_id in chosen:
+            if oid is None:  # fresh ids are never reused, even after remove()
+                while self._next_id in self._ever or self._next_id in chosen:
                     self._next_id += 1
                 oid = self._next_id
             if oid in taken or oid in chosen:
@@ -119,6 +120,7 @@ class Tracker(ABC):
             chosen.append(int(oid))
         for oid, (_, mask, prompt, logits) in zip(chosen, items):
             self._known.add(oid)
+            self._ever.add(oid)
             self._removals.discard(oid)
             self._pending.append(ObjectInit(oid, mask, prompt, logits))
         return chosen
