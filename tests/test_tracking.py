@@ -134,6 +134,7 @@ def test_tracker_add_remove_correct(motion):
     with pytest.raises(InputError, match="already tracked"):
         tr.add(v.masks_at(0, [0]), ids=[1])
     assert tr.ids == [1, 3]
+    assert tr.add(Masks(motion.masks[5, 1])) == [4]  # the id of a removed object is not reused
 
 
 def test_gaze_fixations_start_and_refresh_tracks():
