@@ -153,8 +153,8 @@ def _open_file(path: Path) -> VideoSource:
     if not cap.isOpened():
         cap.release()
         raise VideoError(
-            f"could not open {path} as a video: not a format this OpenCV build decodes "
-            "(MP4/AVI/MKV with a common codec), or not a video at all"
+            f"could not open {path} as a video: it has no frames, is not a format this OpenCV build "
+            "decodes (MP4/AVI/MKV with a common codec), or is not a video at all"
         )
     fps = float(cap.get(cv2.CAP_PROP_FPS)) or None
     count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))

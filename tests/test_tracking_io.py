@@ -61,6 +61,10 @@ def test_video_inputs_to_try(tmp_path):
         open_video(tmp_path / "empty.mp4")
     with pytest.raises(VideoError, match="no frames"):
         list(read_frames([]))
+    empty = cv2.VideoWriter(str(tmp_path / "zero.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 10, (32, 32))
+    empty.release()  # a valid MP4 container with zero frames
+    with pytest.raises(VideoError, match="no frames"):
+        list(read_frames(tmp_path / "zero.mp4"))
     with pytest.raises(InputError, match="no frames"):
         list(track(iter([]), Masks(np.ones((1, 32, 32), bool))))
     (tmp_path / "noimages").mkdir()
