@@ -132,3 +132,10 @@ def test_image_as_float_in_unit_range_segments(scene):
     eng = sc.load_engine("opencv")
     res = eng.segment(scene.image.astype(np.float32) / 255.0, sc.Prompt(box=scene.boxes[0]))
     assert len(res) == 1
+
+
+def test_cache_discard_frees_bytes():
+    cache = EmbeddingCache(max_bytes=1000)
+    cache.put(("e", "a"), _emb(100, "a"))
+    assert cache.discard(("e", "a")) and cache.nbytes == 0 and len(cache) == 0
+    assert not cache.discard(("e", "a"))

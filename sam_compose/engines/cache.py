@@ -62,6 +62,14 @@ class EmbeddingCache:
                 self._items.move_to_end(key)
             return item
 
+    def discard(self, key: tuple[str, str]) -> bool:
+        """Forget one entry (e.g. a video frame seen once); returns whether it was cached."""
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self._bytes -= int(old.nbytes)
+            return old is not None
+
     def put(self, key: tuple[str, str], value: ImageEmbedding) -> None:
         with self._lock:
             self._put_locked(key, value)

@@ -9,6 +9,8 @@ from ..._lazy import lazy_exports
 
 _EXPORTS = {
     "track": ".tracking",
+    "make_tracker": ".tracking",
+    "save_tracks": ".tracking_io",
     "inpaint": ".inpainting",
     "lift_to_3d": ".lifting",
     "PointCloud": ".lifting",

@@ -93,19 +93,7 @@ def _forget_frame(engine: Any, frame: np.ndarray) -> None:
     cache = getattr(engine, "cache", None)
     if cache is None:
         return
-    key = (engine.key, image_key(frame))
-    discard = getattr(cache, "discard", None)
-    if callable(discard):
-        discard(key)
-        return
-    # EmbeddingCache without a discard(): remove the entry under its lock.
-    lock, items = getattr(cache, "_lock", None), getattr(cache, "_items", None)
-    if lock is None or items is None:
-        return
-    with lock:
-        old = items.pop(key, None)
-        if old is not None and hasattr(cache, "_bytes"):
-            cache._bytes -= int(old.nbytes)
+    cache.discard((engine.key, image_key(frame)))
 
 
 class FlowTracker(Tracker):
