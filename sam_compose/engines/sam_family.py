@@ -226,7 +226,10 @@ class SamEngine(SamFamilyEngine):
                  cache: EmbeddingCache | None = None, family: str = "sam") -> None:
         import torch
 
+        from .sam_vision import speed_up_vision_attention
+
         super().__init__(model, spec, device, dtype, cache, family)
+        speed_up_vision_attention(model)
         with torch.inference_mode():
             self._image_pe = model.get_image_wide_positional_embeddings()
 

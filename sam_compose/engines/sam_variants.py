@@ -39,6 +39,12 @@ class SamHQEngine(SamFamilyEngine):
 
     name = "sam_hq"
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from .sam_vision import speed_up_vision_attention
+
+        super().__init__(*args, **kwargs)
+        speed_up_vision_attention(self.model)
+
     def _encode(self, image: np.ndarray) -> dict[str, Any]:
         pix = sam_pixel_values(image).to(self.device, self.torch_dtype)
         emb, inter = self.model.get_image_embeddings(pix)
