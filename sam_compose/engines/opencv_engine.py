@@ -209,10 +209,12 @@ class OpenCVEngine(Engine):
         smoothed = {"rgb": win.rgb, "bilateral": cv2.bilateralFilter(win.rgb, 7, 40, 5),
                     "median": cv2.medianBlur(win.rgb, 5)}
         if p.box is not None:
+            smoothed["meanshift"] = cv2.pyrMeanShiftFiltering(win.rgb, 6, 20)
+        if p.box is not None:
             base = labels_from_box(shape, win.box, corners=True)
             if prior_c is not None:
                 label_maps.append(("box+prior", labels_from_prior(prior_c, band, win.box)))
-            label_maps += [("box", base), ("box-bilateral", base), ("box-median", base)]
+            label_maps += [("box", base), ("box-median", base), ("box-meanshift", base)]
         elif prior_c is not None:
             pl = labels_from_prior(prior_c, band)
             label_maps += [("prior", pl), ("prior-bilateral", pl)]
