@@ -81,6 +81,13 @@ class _Window:
     open_sides: tuple[bool, bool, bool, bool]
 
 
+_FILTERS = {
+    "bilateral": lambda rgb: cv2.bilateralFilter(rgb, 7, 40, 5),
+    "median": lambda rgb: cv2.medianBlur(rgb, 5),
+    "meanshift": lambda rgb: cv2.pyrMeanShiftFiltering(rgb, 6, 20),
+}
+
+
 def _features(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB)
     grad = gradient_magnitude(cv2.GaussianBlur(lab, (3, 3), 0))
@@ -165,7 +172,9 @@ class OpenCVEngine(Engine):
         open_sides = (roi.x0 > 0, roi.y0 > 0, roi.x1 < size[1], roi.y1 < size[0])
         return _Window(roi, rgb, lab, grad, gref, pos, neg, box, open_sides)
 
-    def _candidates(self, image: np.ndarray, f: dict[str, Any], p: Prompt) -> tuple[_Window | None, list[_Candidate]]:
+    def _plan(self, image: np.ndarray, f: dict[str, Any], p: Prompt
+              ) -> tuple[np.ndarray, float, int, list[np.ndarray], np.ndarray | None] | None:
+        """Where to look: (region box in original px, margin, window side, point regions, prior)."""
         size = image.shape[:2]
         pos_o = neg_o = np.zeros((0, 2))
         if p.points is not None:
@@ -173,69 +182,73 @@ class OpenCVEngine(Engine):
         prior = from_lowres(p.mask, size) > 0 if p.mask is not None else None
         if prior is not None and not prior.any():
             prior = None
-        regions: list[np.ndarray] = []
         if p.box is not None:
-            region_box, margin = np.asarray(p.box, np.float64), 0.25
-        elif prior is not None:
+            return np.asarray(p.box, np.float64), 0.25, self.roi_size, [], prior
+        if prior is not None:
             region_box = region_bbox(prior)
             if len(pos_o):
                 region_box = _union_box(region_box, _points_box(pos_o))
-            margin = 0.15
-        elif len(pos_o):
-            sx, sy = f["sx"], f["sy"]
-            scale = np.array([sx, sy])
-            pos_w, neg_w = pos_o * scale, neg_o * scale
+            return region_box, 0.15, self.roi_size, [], prior
+        if not len(pos_o):
+            return None
+        sx, sy = f["sx"], f["sy"]
+        pos_w, neg_w = pos_o * np.array([sx, sy]), neg_o * np.array([sx, sy])
 
-            def rank(r: np.ndarray) -> float:
-                return score_mask(r, f["lab"], f["grad"], f["grad_ref"], pos_w, neg_w)
+        def rank(r: np.ndarray) -> float:
+            return score_mask(r, f["lab"], f["grad"], f["grad_ref"], pos_w, neg_w)
 
-            regions = point_regions(f["smooth"], pos_w, neg_w, rank=rank)
-            boxes = [region_bbox(r) for r in regions]
-            boxes = [b / np.array([sx, sy, sx, sy]) for b in boxes if b is not None]
-            region_box = _points_box(pos_o)
-            for b in boxes:
-                region_box = _union_box(region_box, b)
-            margin = 0.1
-        else:
-            return None, []
+        regions = point_regions(f["smooth"], pos_w, neg_w, rank=rank)
+        region_box = _points_box(pos_o)
+        for r in regions:
+            region_box = _union_box(region_box, region_bbox(r) / np.array([sx, sy, sx, sy]))
         # point proposals can span a large ambiguous area: a smaller window keeps GrabCut fast
-        side = self.roi_size if (p.box is not None or prior is not None) else min(self.roi_size, 256)
-        win = self._window(image, region_box, margin, p, side)
+        return region_box, 0.1, min(self.roi_size, 256), regions, None
+
+    def _label_maps(self, win: _Window, f: dict[str, Any], p: Prompt, regions: list[np.ndarray],
+                    prior_c: np.ndarray | None) -> list[tuple[str, str, np.ndarray]]:
+        """GrabCut starts: (candidate name, image filter, label map) in window pixels."""
         shape = win.rgb.shape[:2]
-        seed_r = max(1, int(round(min(shape) / 100)))
-        label_maps: list[tuple[str, np.ndarray]] = []
-        prior_c = win.roi.crop(prior.astype(np.uint8)) > 0 if prior is not None else None
         band = max(3, int(0.02 * max(shape)))
-        smoothed = {"rgb": win.rgb, "bilateral": cv2.bilateralFilter(win.rgb, 7, 40, 5),
-                    "median": cv2.medianBlur(win.rgb, 5)}
-        if p.box is not None:
-            smoothed["meanshift"] = cv2.pyrMeanShiftFiltering(win.rgb, 6, 20)
+        maps: list[tuple[str, str, np.ndarray]] = []
         if p.box is not None:
             base = labels_from_box(shape, win.box, corners=True)
             if prior_c is not None:
-                label_maps.append(("box+prior", labels_from_prior(prior_c, band, win.box)))
-            label_maps += [("box", base), ("box-median", base), ("box-meanshift", base)]
+                maps.append(("box+prior", "rgb", labels_from_prior(prior_c, band, win.box)))
+            maps += [("box", "rgb", base), ("box-median", "median", base), ("box-meanshift", "meanshift", base)]
         elif prior_c is not None:
             pl = labels_from_prior(prior_c, band)
-            label_maps += [("prior", pl), ("prior-bilateral", pl)]
+            maps += [("prior", "rgb", pl), ("prior-bilateral", "bilateral", pl)]
         else:
             for j, r in enumerate(regions):
                 rc = win.roi.from_scaled(r.astype(np.uint8), f["sx"], f["sy"]) > 0
                 b = max(3, int(0.15 * np.sqrt(max(rc.sum(), 1))))
-                label_maps.append((f"region{j}", labels_from_region(rc, b)))
-            if not label_maps:  # nothing proposed: a window around the points
-                pb = win.roi.box_to_crop(_points_box(pos_o))
-                label_maps.append(("points", labels_from_box(shape, _grow(pb, 0.1 * max(shape), shape))))
+                maps.append((f"region{j}", "rgb", labels_from_region(rc, b)))
+            if not maps and len(win.pos):  # nothing proposed: a window around the points
+                pb = _points_box(win.pos)
+                maps.append(("points", "rgb", labels_from_box(shape, _grow(pb, 0.1 * max(shape), shape))))
+        return maps
+
+    def _candidates(self, image: np.ndarray, f: dict[str, Any], p: Prompt) -> tuple[_Window | None, list[_Candidate]]:
+        plan = self._plan(image, f, p)
+        if plan is None:
+            return None, []
+        region_box, margin, side, regions, prior = plan
+        win = self._window(image, region_box, margin, p, side)
+        shape = win.rgb.shape[:2]
+        seed_r = max(1, int(round(min(shape) / 100)))
+        prior_c = win.roi.crop(prior.astype(np.uint8)) > 0 if prior is not None else None
+        filtered: dict[str, np.ndarray] = {"rgb": win.rgb}
         cands: list[_Candidate] = []
         keep_seeds = seed_disks(shape, win.pos, seed_r) if len(win.pos) else None
         forbid = seed_disks(shape, win.neg, seed_r) if len(win.neg) else None
-        for kind, lab in label_maps:
-            lab = add_point_seeds(lab.copy(), win.pos, win.neg, seed_r)
-            img = smoothed[kind.split("-")[1]] if "-" in kind else win.rgb
-            res = grabcut(img, lab, self.iterations)
+        for kind, flt, lab in self._label_maps(win, f, p, regions, prior_c):
+            if flt not in filtered:
+                filtered[flt] = _FILTERS[flt](win.rgb)
+            img = filtered[flt]
+            res = grabcut(img, add_point_seeds(lab.copy(), win.pos, win.neg, seed_r), self.iterations)
             m = self._finish(res.mask, win, keep_seeds, forbid)
             cands.append(_Candidate(m, self._score(m, win), kind))
-            if kind in ("box", "prior", "box+prior"):
+            if kind in ("box", "prior", "box+prior"):  # extents from the same colour models
                 post = gmm_posterior(img, res)
                 if post is not None:
                     tight = self._finish(res.mask & (post > 0.8), win, keep_seeds, forbid)
