@@ -46,6 +46,7 @@ from .opencv_seeds import (add_point_seeds, labels_from_box, labels_from_prior, 
                            point_regions, region_bbox)
 
 LOGIT_SCALE = 10.0
+SMALL_OBJECT = 0.01  # fraction of the image below which point-only masks are discounted
 
 
 def mask_to_logits(mask: np.ndarray) -> np.ndarray:
@@ -79,6 +80,8 @@ class _Window:
     neg: np.ndarray
     box: np.ndarray | None
     open_sides: tuple[bool, bool, bool, bool]
+    pixel_fraction: float  # fraction of the original image one window pixel stands for
+    size_prior: bool       # point-only prompt: discount tiny masks (see _score)
 
 
 _FILTERS = {
@@ -170,7 +173,9 @@ class OpenCVEngine(Engine):
             pos, neg = pts[p.labels == 1], pts[p.labels == 0]
         box = roi.box_to_crop(p.box) if p.box is not None else None
         open_sides = (roi.x0 > 0, roi.y0 > 0, roi.x1 < size[1], roi.y1 < size[0])
-        return _Window(roi, rgb, lab, grad, gref, pos, neg, box, open_sides)
+        frac = 1.0 / (roi.sx * roi.sy * size[0] * size[1])
+        size_prior = p.box is None and p.mask is None
+        return _Window(roi, rgb, lab, grad, gref, pos, neg, box, open_sides, frac, size_prior)
 
     def _plan(self, image: np.ndarray, f: dict[str, Any], p: Prompt
               ) -> tuple[np.ndarray, float, int, list[np.ndarray], np.ndarray | None] | None:
@@ -270,7 +275,7 @@ class OpenCVEngine(Engine):
         return split_by_negatives(m, win.rgb, win.pos, win.neg)
 
     def _score(self, mask: np.ndarray, win: _Window) -> float:
-        return score_mask(mask, win.lab, win.grad, win.grad_ref, win.pos, win.neg, win.box, win.open_sides)
+        return _window_score(mask, win)
 
     # --- automatic masks ------------------------------------------------------------------
     def _generate(self, image: np.ndarray, embedding: ImageEmbedding, *, points_per_side: int = 16,
@@ -299,6 +304,16 @@ class OpenCVEngine(Engine):
             return Masks.empty(size)
         full = np.stack([upsample_mask(r, image) for r in regions])
         return Masks(full, scores=scores, logits=np.stack([mask_to_logits(m) for m in full]))
+
+
+def _window_score(mask: np.ndarray, win: _Window) -> float:
+    """:func:`score_mask` in the window; for point-only prompts, masks covering less than
+    ``SMALL_OBJECT`` of the image are discounted by sqrt(fraction / SMALL_OBJECT): on textured
+    objects a click otherwise favours crisp texture specks over the whole object."""
+    s = score_mask(mask, win.lab, win.grad, win.grad_ref, win.pos, win.neg, win.box, win.open_sides)
+    if win.size_prior and s > 0:
+        s *= min(1.0, float(mask.sum()) * win.pixel_fraction / SMALL_OBJECT) ** 0.5
+    return s
 
 
 def _pick(cands: list[_Candidate], win: _Window | None, multimask: bool) -> list[_Candidate]:
@@ -332,7 +347,7 @@ def _shrunk(c: _Candidate, win: _Window) -> _Candidate:
         core = np.zeros_like(c.mask)
         y, x = np.unravel_index(int(np.argmax(dist)), dist.shape)
         core[y, x] = True
-    return _Candidate(core, score_mask(core, win.lab, win.grad, win.grad_ref, win.pos, win.neg, win.box, win.open_sides), c.kind + "-shrunk")
+    return _Candidate(core, _window_score(core, win), c.kind + "-shrunk")
 
 
 def _grown(c: _Candidate, win: _Window) -> _Candidate:
@@ -346,7 +361,7 @@ def _grown(c: _Candidate, win: _Window) -> _Candidate:
         inside[y0:int(np.ceil(win.box[3])), x0:int(np.ceil(win.box[2]))] = True
         if (g & inside).sum() >= 1.1 * c.mask.sum():
             g &= inside
-    return _Candidate(g, score_mask(g, win.lab, win.grad, win.grad_ref, win.pos, win.neg, win.box, win.open_sides), c.kind + "-grown")
+    return _Candidate(g, _window_score(g, win), c.kind + "-grown")
 
 
 def _points_box(pts: np.ndarray) -> np.ndarray:
