@@ -78,7 +78,9 @@ def _image_to_token(attn: Any, img_q: torch.Tensor, tok_k: torch.Tensor, tok_v: 
                     q_proj: torch.Tensor | None = None) -> torch.Tensor:
     """Image tokens (B, L, C) attend to prompt tokens (N, T, C); returns (N, L, C).
 
-    ``q_proj``: precomputed projected image queries (1, heads, L, d) (first block).
+    ``q_proj``: precomputed projected image queries (1, heads, L, d) (first block). Scores
+    are laid out (N, heads, T, L) so the softmax over the few prompt tokens runs along a
+    non-innermost axis (vectorised over the 4096 image tokens).
     """
     h = attn.num_attention_heads
     kh = _split(attn.k_proj(tok_k), h)                                 # (N, h, T, d)
@@ -87,16 +89,15 @@ def _image_to_token(attn: Any, img_q: torch.Tensor, tok_k: torch.Tensor, tok_v: 
     wo = attn.out_proj.weight.view(-1, h, d).permute(1, 2, 0)          # (h, d, C)
     vo = torch.matmul(vh, wo)                                          # (N, h, T, C)
     if q_proj is not None:
-        scores = torch.matmul(q_proj, kh.transpose(-1, -2))            # (N, h, L, T)
+        scores = torch.matmul(kh, q_proj.transpose(-1, -2))            # (N, h, T, L)
     else:
         wq = attn.q_proj.weight.view(h, d, -1)                         # (h, d, C)
-        m = torch.matmul(wq.transpose(1, 2).unsqueeze(0), kh.transpose(-1, -2))  # (N, h, C, T)
-        m = m.permute(0, 2, 1, 3).reshape(n, -1, h * t)               # (N, C, hT)
-        bias = torch.matmul(attn.q_proj.bias.view(1, h, 1, d), kh.transpose(-1, -2)).reshape(n, 1, h * t)
-        scores = (torch.matmul(img_q, m) + bias).view(n, -1, h, t).transpose(1, 2)  # (N, h, L, T)
-    probs = (scores * attn.scaling).softmax(-1)                        # (N, h, L, T)
-    l = probs.shape[2]
-    out = torch.matmul(probs.transpose(1, 2).reshape(n, l, h * t), vo.reshape(n, h * t, -1))
+        m = torch.matmul(kh, wq.unsqueeze(0))                          # (N, h, T, C)
+        bias = torch.matmul(kh, attn.q_proj.bias.view(1, h, d, 1))     # (N, h, T, 1)
+        scores = torch.matmul(m.reshape(n, h * t, -1), img_q.transpose(1, 2)).view(n, h, t, -1) + bias
+    probs = (scores * attn.scaling).softmax(2)                         # over prompt tokens
+    l = probs.shape[-1]
+    out = torch.matmul(probs.reshape(n, h * t, l).transpose(1, 2), vo.reshape(n, h * t, -1))  # (N, L, C)
     return out + attn.out_proj.bias
 
 

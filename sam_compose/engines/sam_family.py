@@ -31,8 +31,10 @@ from .cache import EmbeddingCache
 from .sam_transforms import sam_pixel_values, upsample_logits
 
 DTYPES = ("float32", "bfloat16", "float16")
-DECODE_CHUNK = 16
-"""Prompts per decoder pass: per-prompt activations (4096 x 256 image tokens) stay cache-sized."""
+DECODE_CHUNK = 2
+"""Prompts per decoder pass on CPU: per-prompt activations (4096 x 256 image tokens, 4 MB)
+stay cache-sized; larger batches become memory-bound. GPUs take :data:`DECODE_CHUNK_GPU`."""
+DECODE_CHUNK_GPU = 64
 
 AMG_DEFAULTS: dict[str, Any] = dict(
     points_per_side=32, points_per_batch=64, pred_iou_thresh=0.88, stability_score_thresh=0.95,
@@ -265,11 +267,12 @@ class SamEngine(SamFamilyEngine):
             sparse = torch.zeros((n, 0, pe.hidden_size), dtype=dt, device=self.device)
         dense = pe.mask_embed(masks.to(dt)) if masks is not None else None
         sparse = sparse.to(dt)
-        if n <= DECODE_CHUNK:
+        chunk = DECODE_CHUNK if sparse.device.type == "cpu" else DECODE_CHUNK_GPU
+        if n <= chunk:
             return decode(self.model.mask_decoder, sparse, dense, feats, multimask)
-        outs = [decode(self.model.mask_decoder, sparse[i:i + DECODE_CHUNK],
-                       None if dense is None else dense[i:i + DECODE_CHUNK], feats, multimask)
-                for i in range(0, n, DECODE_CHUNK)]
+        outs = [decode(self.model.mask_decoder, sparse[i:i + chunk],
+                       None if dense is None else dense[i:i + chunk], feats, multimask)
+                for i in range(0, n, chunk)]
         return torch.cat([o[0] for o in outs]), torch.cat([o[1] for o in outs])
 
 
