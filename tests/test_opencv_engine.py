@@ -146,6 +146,16 @@ def test_prior_mask_is_refined_and_results_feed_back(engine):
     assert mask_iou(both.masks[0], gt) >= 0.9
 
 
+def test_feeding_results_back_is_stable_on_a_photograph(engine):
+    img = sample_image("coffee")
+    first = engine.segment(img, Prompt(points=[[320, 200], [420, 120]], labels=[1, 0]))
+    res = first
+    for _ in range(3):
+        res = engine.segment(img, Prompt(mask=res.logits[0]))
+        assert mask_iou(res.masks[0], first.masks[0]) >= 0.9
+    assert res.scores[0] > 0.3
+
+
 def test_multimask_gives_three_distinct_scored_extents(engine):
     sc = synthetic_scene(3)
     prompts = [Prompt(points=[sc.interior_point(0)]), Prompt(box=sc.boxes[1])]
