@@ -289,6 +289,20 @@ def test_embedding_is_cached(engine):
     assert st.embeddings_computed == 1 and st.embedding_cache_hits == 2
 
 
+def test_results_are_repeatable_and_thread_safe():
+    from concurrent.futures import ThreadPoolExecutor
+
+    sc = synthetic_scene(7, background=sample_image("chelsea"))
+    prompts = [Prompt(box=sc.boxes[0]), Prompt(points=[sc.interior_point(1)])]
+    eng = OpenCVEngine()
+    ref = [eng.segment(sc.image, p) for p in prompts]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        again = list(pool.map(lambda p: eng.segment(sc.image, p), prompts * 2))
+    for i, r in enumerate(again):
+        np.testing.assert_array_equal(r.masks, ref[i % 2].masks)
+        assert r.scores[0] == pytest.approx(ref[i % 2].scores[0])
+
+
 # --- building blocks ----------------------------------------------------------------------
 def test_clean_mask_and_fill_holes():
     m = np.zeros((100, 100), bool)
