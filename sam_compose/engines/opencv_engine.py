@@ -34,7 +34,7 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
-from ..geometry import from_lowres, to_lowres
+from ..geometry import LOWRES_SIZE, from_lowres, lowres_shape, to_lowres
 from ..masks import Masks
 from ..types import ImageEmbedding, Prompt
 from .base import Engine
@@ -60,6 +60,16 @@ def mask_to_logits(mask: np.ndarray) -> np.ndarray:
         raise InputError(f"mask_to_logits expects an (H, W) mask, got shape {m.shape}")
     cov = to_lowres(m.astype(np.float32), m.shape, pad_value=0.0)
     return ((cov * 2.0 - 1.0) * LOGIT_SCALE).astype(np.float32)
+
+
+def _logits_from_small(small: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Like :func:`mask_to_logits` for a mask of the whole image stored at a reduced size
+    (e.g. the working resolution), without materialising it at full size."""
+    lh, lw = lowres_shape(size)
+    cov = cv2.resize(small.astype(np.float32), (lw, lh), interpolation=cv2.INTER_AREA)
+    out = np.zeros((LOWRES_SIZE, LOWRES_SIZE), np.float32)
+    out[:lh, :lw] = cov
+    return (out * 2.0 - 1.0) * LOGIT_SCALE
 
 
 @dataclass
@@ -304,8 +314,10 @@ class OpenCVEngine(Engine):
                                        nms_threshold=float(box_nms_thresh), score_threshold=float(score_thresh))
         if not regions:
             return Masks.empty(size)
-        full = np.stack([upsample_mask(r, image) for r in regions])
-        return Masks(full, scores=scores, logits=np.stack([mask_to_logits(m) for m in full]))
+        full = np.zeros((len(regions), size[0], size[1]), bool)
+        for i, r in enumerate(regions):
+            full[i] = upsample_mask(r, image, edge_aware=False)
+        return Masks(full, scores=scores, logits=np.stack([_logits_from_small(r, size) for r in regions]))
 
 
 def _window_score(mask: np.ndarray, win: _Window) -> float:

@@ -227,34 +227,52 @@ def _guided(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -> np.n
     return box(a) * guide + box(b)
 
 
-def upsample_mask(small: np.ndarray, guide: np.ndarray, eps: float = 2e-3) -> np.ndarray:
+def _resize_part(small: np.ndarray, H: int, W: int, pad: int) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """Bilinear resize of ``small`` (h, w) to (H, W), computed only over its non-zero part.
+
+    Returns the resized part and its window (Y0, Y1, X0, X1) in the (H, W) frame. Pixel
+    centres map exactly as in a full ``cv2.resize`` (half-pixel convention).
+    """
+    h, w = small.shape
+    ys, xs = np.nonzero(small > 0)
+    fy, fx = H / h, W / w
+    Y0 = max(int(np.floor((ys.min() - 1) * fy)) - pad, 0)
+    Y1 = min(int(np.ceil((ys.max() + 2) * fy)) + pad, H)
+    X0 = max(int(np.floor((xs.min() - 1) * fx)) - pad, 0)
+    X1 = min(int(np.ceil((xs.max() + 2) * fx)) + pad, W)
+    m = np.array([[1.0 / fx, 0.0, (X0 + 0.5) / fx - 0.5], [0.0, 1.0 / fy, (Y0 + 0.5) / fy - 0.5]])
+    part = cv2.warpAffine(small, m, (X1 - X0, Y1 - Y0), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                          borderMode=cv2.BORDER_REPLICATE)
+    return part, (Y0, Y1, X0, X1)
+
+
+def upsample_mask(small: np.ndarray, guide: np.ndarray, eps: float = 2e-3, edge_aware: bool = True) -> np.ndarray:
     """Edge-aware upsampling: (h, w) bool -> (H, W) bool snapped to the edges of ``guide``.
 
     ``guide`` is the (H, W, 3) uint8 full-resolution window. The mask is softened, resized
     bilinearly and passed through a guided filter whose radius matches the scale factor, so
     the boundary follows the image's edges instead of the staircase of the small mask.
+    With ``edge_aware=False`` the softened mask is only resized bilinearly (cheaper; what
+    SAM does with its low-res logits). Only the mask's bounding window is processed.
     """
     H, W = guide.shape[:2]
     if small.shape == (H, W):
         return small.astype(bool)
+    out = np.zeros((H, W), bool)
     if not small.any():
-        return np.zeros((H, W), bool)
+        return out
     soft = cv2.GaussianBlur(small.astype(np.float32), (3, 3), 0.6)
-    up = cv2.resize(soft, (W, H), interpolation=cv2.INTER_LINEAR)
     factor = max(H / small.shape[0], W / small.shape[1])
-    if factor < 1.5:
-        return up > 0.5
+    r = int(np.ceil(factor * 1.5))
+    up, (Y0, Y1, X0, X1) = _resize_part(soft, H, W, 2 * r)
+    win = out[Y0:Y1, X0:X1]
+    win[:] = up > 0.5
+    if factor < 1.5 or not edge_aware:
+        return out
     band = (up > 0.02) & (up < 0.98)
     if not band.any():
-        return up > 0.5
-    ys, xs = np.nonzero(band)
-    r = int(np.ceil(factor * 1.5))
-    y0, y1 = max(ys.min() - 2 * r, 0), min(ys.max() + 2 * r + 1, H)
-    x0, x1 = max(xs.min() - 2 * r, 0), min(xs.max() + 2 * r + 1, W)
-    g = cv2.cvtColor(np.ascontiguousarray(guide[y0:y1, x0:x1]), cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
-    q = _guided(g, up[y0:y1, x0:x1], r, eps)
-    out = up > 0.5
-    win = out[y0:y1, x0:x1]
-    b = band[y0:y1, x0:x1]
-    win[b] = q[b] > 0.5
+        return out
+    g = cv2.cvtColor(np.ascontiguousarray(guide[Y0:Y1, X0:X1]), cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
+    q = _guided(g, up, r, eps)
+    win[band] = q[band] > 0.5
     return out
