@@ -113,10 +113,13 @@ def cache_dir() -> str:
 
 def download(repo_id: str) -> str:
     """Download a repository snapshot (config, weights, processor files) with a progress bar."""
-    from huggingface_hub import snapshot_download
+    from huggingface_hub import HfApi, snapshot_download
 
     try:
-        return snapshot_download(repo_id, allow_patterns=["*.json", "*.safetensors", "*.txt", "*.model"])
+        files = HfApi().list_repo_files(repo_id)
+        # safetensors when the repository has them; PyTorch .bin only as a fallback (SlimSAM)
+        weights = ["*.safetensors"] if any(f.endswith(".safetensors") for f in files) else ["*.bin"]
+        return snapshot_download(repo_id, allow_patterns=["*.json", "*.txt", "*.model", *weights])
     except Exception as exc:  # hub errors are many; one clear line
         raise EngineError(f"could not download {repo_id!r}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}") from exc
 
