@@ -110,14 +110,18 @@ def test_batched_prompts_match_single_calls(engine, ref_model):
     image = skdata.chelsea()
     h, w = image.shape[:2]
     cases = list(_cases(h, w))
-    prompts = [c[1] for c in cases] + [sc.Prompt(points=[[30, 40]]), sc.Prompt(points=[[400, 250]])]
+    pred = SamPredictor(ref_model)
+    pred.set_image(image)
+    prev = [pred.predict(point_coords=np.array([[x, 100.0]]), point_labels=np.array([1]))[2][:1]
+            for x in (100.0, 300.0)]
+    prompts = [c[1] for c in cases] + [sc.Prompt(points=[[30, 40]]), sc.Prompt(points=[[400, 250]]),
+                                       sc.Prompt(points=[[120, 90]], mask=prev[0][0]),
+                                       sc.Prompt(points=[[310, 120]], mask=prev[1][0])]
     res = engine.segment(image, prompts, multimask=True)
     assert len(res) == 3 * len(prompts)
     assert res.prompt_index.tolist() == [i for i in range(len(prompts)) for _ in range(3)]
-    pred = SamPredictor(ref_model)
-    pred.set_image(image)
     for i, p in enumerate(prompts):
-        kw = dict(box=p.box, point_coords=p.points,
+        kw = dict(box=p.box, point_coords=p.points, mask_input=None if p.mask is None else p.mask[None],
                   point_labels=None if p.labels is None else np.array(p.labels))
         ref_m, ref_s, ref_l = pred.predict(multimask_output=True, **kw)
         rows = res.prompt_index == i
