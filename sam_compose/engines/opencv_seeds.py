@@ -128,12 +128,14 @@ def labels_from_region(region: np.ndarray, band: int, core: bool = True) -> np.n
     return lab
 
 
-def labels_from_box(shape: tuple[int, int], box: np.ndarray, corners: bool = True) -> np.ndarray:
+def labels_from_box(shape: tuple[int, int], box: np.ndarray, corners: bool = True,
+                    corner_label: int = cv2.GC_PR_BGD, corner_size: float = 0.22) -> np.ndarray:
     """Label map from a box (crop coordinates): outside BG, inside probable FG.
 
-    With ``corners``, triangles in the box's corners become probable background (a tight
-    box around most objects leaves its corners empty) so the background model sees the
-    in-box background colours from the start.
+    With ``corners``, triangles in the box's corners (legs ``corner_size`` x the shorter
+    side) become ``corner_label`` (probable background by default): a tight box around most
+    objects leaves its corners empty, so the background model sees the in-box background
+    colours from the start (and, with ``GC_BGD``, keeps them).
     """
     h, w = shape
     lab = np.full(shape, cv2.GC_BGD, np.uint8)
@@ -142,13 +144,13 @@ def labels_from_box(shape: tuple[int, int], box: np.ndarray, corners: bool = Tru
     lab[y0:y1, x0:x1] = cv2.GC_PR_FGD
     if corners:
         bw, bh = x1 - x0, y1 - y0
-        leg = 0.22 * min(bw, bh)
+        leg = corner_size * min(bw, bh)
         if leg >= 3:
             tri = np.zeros(shape, np.uint8)
             for cx, cy, dx, dy in ((x0, y0, 1, 1), (x1 - 1, y0, -1, 1), (x0, y1 - 1, 1, -1), (x1 - 1, y1 - 1, -1, -1)):
                 pts = np.array([[cx, cy], [cx + dx * leg, cy], [cx, cy + dy * leg]], np.int32)
                 cv2.fillConvexPoly(tri, pts, 1)
-            lab[(tri > 0) & (lab == cv2.GC_PR_FGD)] = cv2.GC_PR_BGD
+            lab[(tri > 0) & (lab == cv2.GC_PR_FGD)] = corner_label
     return lab
 
 
