@@ -10,14 +10,13 @@ import numpy as np
 import pytest
 import yaml
 
-import sam_compose as sc
 from sam_compose.engines.opencv_engine import OpenCVEngine
 from sam_compose.engines.registry import register_engine, shared_engine
 from sam_compose.errors import InputError
 from sam_compose.geometry import mask_iou
 from sam_compose.graph import Graph, GraphError, GraphRunError, ResultCache
 from sam_compose.nodes.api import Param, node
-from sam_compose.nodes.ports import Image, Masks, Number
+from sam_compose.nodes.ports import Masks, Number
 
 CALLS: dict[str, int] = {}
 

@@ -94,7 +94,6 @@ class Sam2VideoTracker(Tracker):
 
     # --- session ----------------------------------------------------------------------------
     def _new_session(self) -> Any:
-        import torch
         from transformers.models.sam2_video.modeling_sam2_video import Sam2VideoInferenceSession
 
         device = self.model.device
