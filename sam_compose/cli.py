@@ -51,7 +51,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    original = warnings.formatwarning
     warnings.formatwarning = _one_line_warning  # type: ignore[assignment]
+    try:
+        return _main(argv)
+    finally:
+        warnings.formatwarning = original
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "_module", None) is None:
