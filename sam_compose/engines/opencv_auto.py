@@ -32,18 +32,33 @@ def grid_points(shape: tuple[int, int], per_side: int) -> np.ndarray:
 
 
 def nms_masks(masks: list[np.ndarray], scores: list[float], threshold: float) -> list[int]:
-    """Indices kept by greedy NMS on mask IoU (highest score first)."""
+    """Indices kept by greedy NMS on mask IoU (highest score first).
+
+    IoU is computed on 128 x 128 thumbnails, and only for pairs whose boxes overlap.
+    """
     if not masks:
         return []
     small = [cv2.resize(m.astype(np.uint8), (128, 128), interpolation=cv2.INTER_AREA) > 0 for m in masks]
-    flat = np.stack([s.reshape(-1) for s in small]).astype(np.float32)
-    inter = flat @ flat.T
-    area = flat.sum(1)
-    iou = inter / np.maximum(area[:, None] + area[None, :] - inter, 1.0)
+    areas = [int(np.count_nonzero(s)) for s in small]
+    boxes = []
+    for s in small:
+        ys, xs = np.nonzero(s)
+        boxes.append((xs.min(), ys.min(), xs.max(), ys.max()) if xs.size else (0, 0, -1, -1))
     order = np.argsort(-np.asarray(scores), kind="stable")
     kept: list[int] = []
     for i in order:
-        if all(iou[i, j] <= threshold for j in kept):
+        bi = boxes[i]
+        dup = False
+        for j in kept:
+            bj = boxes[j]
+            if bi[0] > bj[2] or bj[0] > bi[2] or bi[1] > bj[3] or bj[1] > bi[3]:
+                continue
+            inter = int(np.count_nonzero(small[i] & small[j]))
+            union = areas[i] + areas[j] - inter
+            if union > 0 and inter / union > threshold:
+                dup = True
+                break
+        if not dup:
             kept.append(int(i))
     return kept
 
