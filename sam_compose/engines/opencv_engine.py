@@ -9,14 +9,16 @@ Pipeline for one prompt (details in docs/opencv_engine.md):
    around the points) plus a margin, cut from the *original* image and scaled to at most
    ``roi_size`` pixels, so small objects in large photographs keep their detail.
 3. **Candidates**: GrabCut from several label maps (:mod:`.opencv_seeds`): for a box, the
-   box with probable-background corners and the plain box; for points, colour-model
-   regions grown from the clicked colour and windows of a few sizes, with the points as
-   hard seeds; for a prior mask, its interior as probable foreground and the prior itself.
+   box with probable-background corners on the raw, median- and mean-shift-filtered
+   window, plus the confident core and the hole-filled extent of the raw run; for points,
+   colour-model regions grown from the clicked colour and windows of a few sizes, with the
+   points as hard seeds; for a prior mask, its interior as probable foreground and the
+   prior itself.
 4. **Clean-up** (:mod:`.opencv_regions`): keep components connected to the seeds, drop
    those holding negative points, carve out negative points' regions with a marker
    watershed, fill small holes.
 5. **Scores** (:mod:`.opencv_score`): edge support, colour separation and agreement with
-   the prompt, in [0, 1]. ``multimask=False`` returns the best candidate;
+   the prompt (box tightness, prior overlap), in [0, 1]. ``multimask=False`` returns the best candidate;
    ``multimask=True`` returns three of increasing area (small, best, large).
 6. **Upsampling**: the chosen masks go back to full size with a guided filter so they
    follow the original image's edges (:func:`.opencv_regions.upsample_mask`).
