@@ -109,7 +109,7 @@ def infer_config(sd: Mapping[str, Any], source: str = "checkpoint") -> dict[str,
     global_idx: list[int] = []
     window = 14
     head_dim = None
-    use_rel_pos = f"image_encoder.blocks.0.attn.rel_pos_h" in sd
+    use_rel_pos = "image_encoder.blocks.0.attn.rel_pos_h" in sd
     for i in blocks:
         rp = sd.get(f"image_encoder.blocks.{i}.attn.rel_pos_h")
         if rp is None:

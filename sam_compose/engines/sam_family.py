@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import EngineError
-from ..geometry import LOWRES_SIZE, SAM_INPUT_SIZE, resized_shape, scale_boxes, scale_points
+from ..geometry import LOWRES_SIZE, resized_shape, scale_boxes, scale_points
 from ..masks import Masks
 from ..types import ImageEmbedding, Prompt
 from .base import Engine
@@ -35,12 +35,6 @@ DECODE_CHUNK = 2
 """Prompts per decoder pass on CPU: per-prompt activations (4096 x 256 image tokens, 4 MB)
 stay cache-sized; larger batches become memory-bound. GPUs take :data:`DECODE_CHUNK_GPU`."""
 DECODE_CHUNK_GPU = 64
-
-AMG_DEFAULTS: dict[str, Any] = dict(
-    points_per_side=32, points_per_batch=64, pred_iou_thresh=0.88, stability_score_thresh=0.95,
-    stability_score_offset=1.0, box_nms_thresh=0.7, crop_n_layers=0, crop_nms_thresh=0.7,
-    crop_overlap_ratio=512 / 1500, crop_n_points_downscale_factor=1, min_mask_region_area=0,
-)
 
 
 def _torch_dtype(dtype: str):
@@ -339,4 +333,4 @@ def load_sam_family(spec: str, *, device: str = "cpu", dtype: str = "float32",
     return cls(model, spec, device, dtype, cache, family=family)
 
 
-__all__ = ["load_sam_family", "SamEngine", "SamFamilyEngine", "check_device", "AMG_DEFAULTS", "SAM_INPUT_SIZE"]
+__all__ = ["load_sam_family", "SamEngine", "SamFamilyEngine", "check_device"]
