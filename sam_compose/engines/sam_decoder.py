@@ -159,12 +159,12 @@ def decode(decoder: Any, sparse: torch.Tensor, dense: torch.Tensor | None, cache
         first = i == 0 and dense is None
         q = queries + tokens
         kv = (cache["k0"], cache["v0"]) if first else None
-        queries = queries + _token_to_image(layer.cross_attn_token_to_image, q, keys + pe, keys, kv)
+        keys_pe = None if first else keys + pe
+        queries = queries + _token_to_image(layer.cross_attn_token_to_image, q, keys_pe, keys, kv)
         queries = layer.layer_norm2(queries)
         queries = layer.layer_norm3(queries + layer.mlp(queries))
         q = queries + tokens
-        img_q = None if first else keys + pe
-        upd = _image_to_token(layer.cross_attn_image_to_token, img_q, q, queries,
+        upd = _image_to_token(layer.cross_attn_image_to_token, keys_pe, q, queries,
                               cache["q0"] if first else None)
         keys = layer.layer_norm4(keys + upd)
     k_out = 1 + decoder.num_mask_tokens

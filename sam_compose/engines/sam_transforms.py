@@ -65,46 +65,39 @@ def _bilinear_matrix(n_in: int, n_out: int) -> np.ndarray:
     return m
 
 
-def _ell(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Dense (n_out, n_in) interpolation matrix -> (indices, weights), both (n_out, taps).
+@lru_cache(maxsize=64)
+def _sam_axis(n_orig: int, n_resized: int) -> tuple[np.ndarray, int]:
+    """Composite map low-res (256) -> 1024 -> crop to n_resized -> n_orig along one axis.
 
-    Each output of a bilinear (or composed bilinear) map depends on a handful of inputs, so
-    applying the map as a gather of ``taps`` inputs costs O(n_out * taps), not O(n_out * n_in).
+    Returns the (n_orig, k) matrix restricted to its first k low-res columns (the rest are 0).
     """
-    nz = matrix != 0
-    taps = max(1, int(nz.sum(1).max()))
-    idx = np.zeros((matrix.shape[0], taps), dtype=np.int64)
-    wts = np.zeros((matrix.shape[0], taps), dtype=np.float32)
-    for r in range(matrix.shape[0]):
-        cols = np.flatnonzero(nz[r])
-        idx[r, : cols.size] = cols
-        wts[r, : cols.size] = matrix[r, cols]
-    return idx, wts
-
-
-@lru_cache(maxsize=64)
-def _sam_axis(n_orig: int, n_resized: int) -> tuple[np.ndarray, np.ndarray]:
-    """Composite map low-res (256) -> 1024 -> crop to n_resized -> n_orig along one axis."""
     up = _bilinear_matrix(LOWRES_SIZE, SAM_INPUT_SIZE)[:n_resized]
-    down = _bilinear_matrix(n_resized, n_orig)
-    return _ell(down @ up)
+    comp = _bilinear_matrix(n_resized, n_orig) @ up
+    nz = np.flatnonzero(np.abs(comp).sum(0) > 0)
+    k = int(nz[-1]) + 1 if nz.size else 1
+    return np.ascontiguousarray(comp[:, :k].astype(np.float32)), k
 
 
 @lru_cache(maxsize=64)
-def _direct_axis(n_orig: int) -> tuple[np.ndarray, np.ndarray]:
-    return _ell(_bilinear_matrix(LOWRES_SIZE, n_orig))
+def _direct_axis(n_orig: int) -> tuple[np.ndarray, int]:
+    return _bilinear_matrix(LOWRES_SIZE, n_orig).astype(np.float32), LOWRES_SIZE
 
 
-def _apply_axis(x, idx: np.ndarray, wts: np.ndarray, dim: int):
-    """Apply an (n_out, taps) gather-interpolation along ``dim`` (-1 or -2) of ``x``."""
+_TORCH_CACHE: dict[tuple, object] = {}
+
+
+def _axis_tensor(key: tuple, arr: np.ndarray, device, dtype):
+    """The interpolation matrix as a tensor on ``device`` (cached: built once per size)."""
     import torch
 
-    i = torch.from_numpy(idx).to(x.device)
-    w = torch.from_numpy(wts).to(device=x.device, dtype=x.dtype)
-    if dim == -1:
-        return (x[..., i] * w).sum(-1)                       # (..., rows, n_out, taps) -> (..., rows, n_out)
-    g = x[..., i, :]                                           # (..., n_out, taps, cols)
-    return (g * w[..., None]).sum(-2)
+    k = (key, str(device), str(dtype))
+    t = _TORCH_CACHE.get(k)
+    if t is None:
+        if len(_TORCH_CACHE) > 256:
+            _TORCH_CACHE.clear()
+        t = torch.from_numpy(arr).to(device=device, dtype=dtype)
+        _TORCH_CACHE[k] = t
+    return t
 
 
 def upsample_logits(lowres, size: tuple[int, int], frame: str = "sam"):
@@ -112,18 +105,21 @@ def upsample_logits(lowres, size: tuple[int, int], frame: str = "sam"):
 
     ``frame="sam"`` reproduces the reference exactly as one linear map: bilinear to
     1024 x 1024, crop the padding, bilinear to (H, W). ``frame="full"`` (SAM 2) resizes the
-    whole 256 x 256 map to (H, W). Applied separably as sparse gathers (a few taps per output
-    pixel), so it costs a small fraction of the reference's 1024 x 1024 intermediate.
+    whole 256 x 256 map to (H, W). Applied separably as two small matmuls over the low-res
+    rows that matter, so it skips the reference's 1024 x 1024 intermediate.
     """
     h, w = int(size[0]), int(size[1])
     if frame == "sam":
         rh, rw = resized_shape((h, w))
-        (iy, wy), (ix, wx) = _sam_axis(h, rh), _sam_axis(w, rw)
+        (ay, ky), (ax, kx) = _sam_axis(h, rh), _sam_axis(w, rw)
+        key_y, key_x = ("sam", h, rh), ("sam", w, rw)
     else:
-        (iy, wy), (ix, wx) = _direct_axis(h), _direct_axis(w)
-    x = lowres[..., : int(iy.max()) + 1, :]
-    x = _apply_axis(x, ix, wx, -1)
-    return _apply_axis(x, iy, wy, -2)
+        (ay, ky), (ax, kx) = _direct_axis(h), _direct_axis(w)
+        key_y, key_x = ("full", h), ("full", w)
+    my = _axis_tensor(key_y, ay, lowres.device, lowres.dtype)            # (H, ky)
+    mxt = _axis_tensor(key_x + ("T",), np.ascontiguousarray(ax.T), lowres.device, lowres.dtype)  # (kx, W)
+    x = lowres[..., :ky, :kx] @ mxt                                      # (..., ky, W)
+    return my @ x                                                        # (..., H, W)
 
 
 def sam2_logits_to_padded(logits, size: tuple[int, int], fill: float = -20.0):
