@@ -118,6 +118,7 @@ class _Evil:
         return (os.system, ("echo pwned",))
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 def test_pickled_code_is_refused(tmp_path):
     path = tmp_path / "evil.pth"
     with open(path, "wb") as f:
