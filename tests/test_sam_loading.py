@@ -222,3 +222,18 @@ def test_generate_rejects_unknown_and_bad_params(tmp_path, meta_sd, image):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         eng.generate(image, points_per_side=2, min_mask_region_area=50)
+
+
+def test_concurrent_segments_share_one_embedding(tmp_path, meta_sd, image):
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = tmp_path / "tiny.pth"
+    torch.save(meta_sd, str(path))
+    eng = sc.load_engine(str(path), device="cpu")
+    pts = [[20 + 30 * i, 40 + 10 * i] for i in range(6)]
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        results = list(pool.map(lambda p: eng.segment(image, sc.Prompt(points=[p])), pts))
+    alone = [eng.segment(image, sc.Prompt(points=[p])) for p in pts]
+    assert all(np.array_equal(a.masks, b.masks) for a, b in zip(results, alone))
+    st = eng.stats
+    assert st.embeddings_computed == 1 and st.embedding_cache_hits == 11

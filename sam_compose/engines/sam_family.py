@@ -111,6 +111,10 @@ class SamFamilyEngine(Engine):
     def _lowres_to_padded(self, lowres, size: tuple[int, int]):
         return lowres
 
+    def _input_size(self, size: tuple[int, int]) -> tuple[int, int]:
+        """(h, w) the image occupies in the model's 1024 x 1024 input."""
+        return resized_shape(size)
+
     # --- embedding ----------------------------------------------------------------------
     def _compute_embedding(self, image: np.ndarray, key: str) -> ImageEmbedding:
         import torch
@@ -126,7 +130,7 @@ class SamFamilyEngine(Engine):
             seen.add(ptr)
             nbytes += t.untyped_storage().nbytes()
         return ImageEmbedding(features=feats, image_size=(image.shape[0], image.shape[1]),
-                              input_size=resized_shape(image.shape[:2]), engine=self.key,
+                              input_size=self._input_size(image.shape[:2]), engine=self.key,
                               image_key=key, nbytes=int(nbytes))
 
     def _encode(self, image: np.ndarray) -> dict[str, Any]:  # pragma: no cover - abstract

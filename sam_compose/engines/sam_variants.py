@@ -81,6 +81,9 @@ class Sam2Engine(SamFamilyEngine):
         b = np.asarray(boxes, dtype=np.float64)
         return self._to_input_frame_points(b.reshape(*b.shape[:-1], 2, 2), size).reshape(b.shape)
 
+    def _input_size(self, size: tuple[int, int]) -> tuple[int, int]:
+        return (SAM_INPUT_SIZE, SAM_INPUT_SIZE)  # stretched, not padded
+
     def _mask_to_model_frame(self, masks, size: tuple[int, int]):
         return padded_to_sam2_logits(masks, size)
 
