@@ -83,11 +83,28 @@ def _direct_axis(n_orig: int) -> tuple[np.ndarray, int]:
     return _bilinear_matrix(LOWRES_SIZE, n_orig).astype(np.float32), LOWRES_SIZE
 
 
+def _row_taps(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Dense (n_out, k) interpolation matrix -> (taps, n_out) source rows and weights.
+
+    Every output row of a (composed) bilinear map mixes only a few input rows, so the
+    row pass is a handful of row gathers and fused multiply-adds instead of a matmul.
+    """
+    nz = matrix != 0
+    taps = max(1, int(nz.sum(1).max()))
+    idx = np.zeros((taps, matrix.shape[0]), dtype=np.int64)
+    wts = np.zeros((taps, matrix.shape[0]), dtype=np.float32)
+    for r in range(matrix.shape[0]):
+        cols = np.flatnonzero(nz[r])
+        idx[: cols.size, r] = cols
+        wts[: cols.size, r] = matrix[r, cols]
+    return idx, wts
+
+
 _TORCH_CACHE: dict[tuple, object] = {}
 
 
-def _axis_tensor(key: tuple, arr: np.ndarray, device, dtype):
-    """The interpolation matrix as a tensor on ``device`` (cached: built once per size)."""
+def _axis_tensor(key: tuple, make, device, dtype):
+    """``make()``'s array as a tensor on ``device`` (cached: built once per size/device/dtype)."""
     import torch
 
     k = (key, str(device), str(dtype))
@@ -95,7 +112,9 @@ def _axis_tensor(key: tuple, arr: np.ndarray, device, dtype):
     if t is None:
         if len(_TORCH_CACHE) > 256:
             _TORCH_CACHE.clear()
-        t = torch.from_numpy(arr).to(device=device, dtype=dtype)
+        t = torch.from_numpy(make()).to(device=device)
+        if dtype is not None:
+            t = t.to(dtype)
         _TORCH_CACHE[k] = t
     return t
 
@@ -106,8 +125,11 @@ def upsample_logits(lowres, size: tuple[int, int], frame: str = "sam"):
     ``frame="sam"`` reproduces the reference exactly as one linear map: bilinear to
     1024 x 1024, crop the padding, bilinear to (H, W). ``frame="full"`` (SAM 2) resizes the
     whole 256 x 256 map to (H, W). Applied separably as two small matmuls over the low-res
-    rows that matter, so it skips the reference's 1024 x 1024 intermediate.
+    rows that matter and a few fused row gathers, skipping the reference's 1024 x 1024
+    intermediate.
     """
+    import torch
+
     h, w = int(size[0]), int(size[1])
     if frame == "sam":
         rh, rw = resized_shape((h, w))
@@ -116,10 +138,15 @@ def upsample_logits(lowres, size: tuple[int, int], frame: str = "sam"):
     else:
         (ay, ky), (ax, kx) = _direct_axis(h), _direct_axis(w)
         key_y, key_x = ("full", h), ("full", w)
-    my = _axis_tensor(key_y, ay, lowres.device, lowres.dtype)            # (H, ky)
-    mxt = _axis_tensor(key_x + ("T",), np.ascontiguousarray(ax.T), lowres.device, lowres.dtype)  # (kx, W)
-    x = lowres[..., :ky, :kx] @ mxt                                      # (..., ky, W)
-    return my @ x                                                        # (..., H, W)
+    dev, dt = lowres.device, lowres.dtype
+    mxt = _axis_tensor(key_x + ("T",), lambda: np.ascontiguousarray(ax.T), dev, dt)  # (kx, W)
+    x = lowres[..., :ky, :kx] @ mxt                                      # (..., ky, W) columns done
+    idx = _axis_tensor(key_y + ("idx",), lambda: _row_taps(ay)[0], dev, None)  # (taps, H)
+    wts = _axis_tensor(key_y + ("w",), lambda: _row_taps(ay)[1], dev, dt)
+    out = torch.index_select(x, -2, idx[0]) * wts[0][:, None]
+    for t in range(1, idx.shape[0]):
+        out.addcmul_(torch.index_select(x, -2, idx[t]), wts[t][:, None])
+    return out                                                           # (..., H, W)
 
 
 def sam2_logits_to_padded(logits, size: tuple[int, int], fill: float = -20.0):
