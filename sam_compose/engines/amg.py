@@ -10,7 +10,7 @@ holes/islands. What differs is the order of work:
 2. the predicted-IoU filter runs first (free), then the stability score is estimated on the
    low-res logits and clear failures (more than ``LOWRES_MARGIN`` below the threshold) are
    dropped;
-3. only the survivors are upsampled (exact linear map, in chunks) to compute the exact
+3. only the survivors are upsampled (exact linear map, in memory-bounded chunks) to compute the exact
    stability score and box, and only the NMS survivors are upsampled again for the output.
 """
 
@@ -27,12 +27,10 @@ from ..errors import InputError
 from ..geometry import LOWRES_SIZE, lowres_shape
 from ..masks import Masks
 from ..types import ImageEmbedding
-from .sam_transforms import upsample_logits
+from .sam_transforms import upsample_chunk, upsample_logits
 
 LOWRES_MARGIN = 0.05
 """Low-res stability may undershoot the exact value a little; keep masks within this margin."""
-CHUNK = 32
-"""Masks upsampled at once (bounds peak memory at CHUNK x H x W floats)."""
 
 
 @dataclass(frozen=True)
@@ -238,8 +236,9 @@ def _process_crop(engine: Any, image: np.ndarray, embedding: ImageEmbedding, cro
                 est = _stability(lr[:, :lh, :lw], off)
                 keep &= est >= p.stability_score_thresh - LOWRES_MARGIN
             idx = torch.nonzero(keep).flatten()
-            for c in range(0, len(idx), CHUNK):
-                sel = idx[c:c + CHUNK]
+            chunk = upsample_chunk((ch, cw))
+            for c in range(0, len(idx), chunk):
+                sel = idx[c:c + chunk]
                 full = upsample_logits(lr[sel], (ch, cw), engine.lowres_frame)
                 stab = _stability(full, off)
                 good = stab >= p.stability_score_thresh if p.stability_score_thresh > 0 else torch.ones_like(stab, dtype=torch.bool)
@@ -278,9 +277,10 @@ def _render(engine: Any, image: np.ndarray, embedding: ImageEmbedding, data: dic
     n = len(data["scores"])
     out = np.zeros((n, h, w), dtype=bool)
     with torch.inference_mode():
-        for i in range(0, n, CHUNK):
-            crops = data["crop"][i:i + CHUNK].tolist()
-            lr = data["lowres"][i:i + CHUNK]
+        chunk = upsample_chunk(size)
+        for i in range(0, n, chunk):
+            crops = data["crop"][i:i + chunk].tolist()
+            lr = data["lowres"][i:i + chunk]
             # rows of one crop are upsampled together at that crop's size
             uniq = {tuple(c) for c in crops}
             for c in uniq:

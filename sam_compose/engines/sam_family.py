@@ -28,7 +28,7 @@ from ..masks import Masks
 from ..types import ImageEmbedding, Prompt
 from .base import Engine
 from .cache import EmbeddingCache
-from .sam_transforms import sam_pixel_values, upsample_logits
+from .sam_transforms import sam_pixel_values, upsample_chunk, upsample_logits
 
 DTYPES = ("float32", "bfloat16", "float16")
 DECODE_CHUNK = 2
@@ -179,8 +179,9 @@ class SamFamilyEngine(Engine):
         n, m_out = ious.shape
         flat = lowres.reshape(n * m_out, LOWRES_SIZE, LOWRES_SIZE)
         with torch.inference_mode():
-            masks = torch.cat([upsample_logits(flat[i:i + 16], size, self.lowres_frame) > 0
-                               for i in range(0, flat.shape[0], 16)])
+            step = upsample_chunk(size)
+            masks = torch.cat([upsample_logits(flat[i:i + step], size, self.lowres_frame) > 0
+                               for i in range(0, flat.shape[0], step)])
             padded = self._lowres_to_padded(flat, size)
         return Masks(masks.cpu().numpy(), scores=ious.reshape(-1).cpu().numpy(),
                      logits=padded.cpu().numpy(), prompt_index=np.repeat(np.arange(n), m_out))

@@ -119,6 +119,11 @@ def _axis_tensor(key: tuple, make, device, dtype):
     return t
 
 
+def upsample_chunk(size: tuple[int, int], budget: int = 1 << 25) -> int:
+    """How many masks of ``size`` to upsample at once: <= 32, and <= ``budget`` floats in flight."""
+    return max(1, min(32, budget // max(1, int(size[0]) * int(size[1]))))
+
+
 def upsample_logits(lowres, size: tuple[int, int], frame: str = "sam"):
     """Low-res logits (..., 256, 256) tensor -> (..., H, W) logits at the original size.
 
