@@ -174,7 +174,7 @@ class Prompt:
         if self.mask is not None:
             out["mask"] = self.mask.tolist() if include_mask else f"<{LOWRES_SIZE}x{LOWRES_SIZE} logits>"
         if self.data:
-            out["data"] = _jsonable(self.data)
+            out["data"] = jsonable(self.data)
         return out
 
     @classmethod
@@ -217,11 +217,12 @@ class Prompt:
     __hash__ = None  # type: ignore[assignment]
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """A JSON-friendly copy: numpy arrays become lists, numpy scalars Python numbers."""
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, np.ndarray):
         return value.tolist()
     if isinstance(value, np.generic):

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from ..types import Prompt
+from ..types import Prompt, jsonable
 from . import outputs, service
 from .errors import friendly
 
@@ -122,7 +122,7 @@ class ApiEndpoints(service.EngineSource):
         glb, ply, summary = outputs.lift(img, "image", outcome.masks, service.work_dir("api"),
                                          source="auto", depth_file=depth)
         summary["ply"] = ply
-        return glb, service.jsonable(summary)
+        return glb, jsonable(summary)
 
     @friendly
     def track(self, video: Any, prompt: str, frame: float = 0) -> tuple[str, dict[str, Any]]:

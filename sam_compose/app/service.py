@@ -214,19 +214,6 @@ def generate(engine: Engine, image: np.ndarray, **params: Any) -> Outcome:
     return Outcome(masks, timings)
 
 
-def jsonable(value: Any) -> Any:
-    """A JSON-friendly copy: numpy arrays become lists, numpy scalars Python numbers."""
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
 def export_files(masks: Masks, folder: Path, image_name: str = "image.png") -> list[str]:
     """Write ``masks.json`` (COCO with RLE) and ``masks_png.zip`` (one 0/255 PNG per mask).
 

@@ -13,12 +13,11 @@ from typing import Any
 import gradio as gr
 
 from ..errors import InputError
-from ..types import Prompt
+from ..types import Prompt, jsonable
 from . import graphs, outputs, service
 from .errors import friendly
 from .render import draw_result
 from .state import SessionState, VideoState
-
 
 EXAMPLE_FRAMES = 40
 EXAMPLE_SIZE = (240, 320)
@@ -48,7 +47,7 @@ class TabHandlers(service.EngineSource):
         glb, ply, summary = outputs.lift(image, state.image_name, state.result,
                                          service.work_dir(state.session_id), source=source,
                                          depth_file=str(depth_file) if depth_file else None)
-        return glb, ply, service.jsonable(summary)
+        return glb, ply, jsonable(summary)
 
     # --- video ----------------------------------------------------------------------------
     def _video_view(self, vs: VideoState, status: str) -> tuple[VideoState, Any, str]:

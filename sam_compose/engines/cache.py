@@ -87,14 +87,19 @@ class EmbeddingCache:
             _, evicted = self._items.popitem(last=False)
             self._bytes -= int(evicted.nbytes)
 
+    def _hit_locked(self, key: tuple[str, str]) -> ImageEmbedding | None:
+        item = self._items.get(key)
+        if item is not None:
+            self._items.move_to_end(key)
+            self.hits += 1
+        return item
+
     def get_or_compute(self, key: tuple[str, str], compute: Callable[[], ImageEmbedding]) -> tuple[ImageEmbedding, bool]:
         """Return ``(embedding, was_cached)``, computing it once if absent."""
         while True:
             with self._lock:
-                item = self._items.get(key)
+                item = self._hit_locked(key)
                 if item is not None:
-                    self._items.move_to_end(key)
-                    self.hits += 1
                     return item, True
                 event = self._inflight.get(key)
                 if event is None:
@@ -103,10 +108,8 @@ class EmbeddingCache:
                     break
             event.wait()  # another thread is computing the same embedding
             with self._lock:
-                item = self._items.get(key)
+                item = self._hit_locked(key)
                 if item is not None:
-                    self._items.move_to_end(key)
-                    self.hits += 1
                     return item, True
             # the other computation failed or could not be cached: compute it ourselves
             if self.max_bytes <= 0:

@@ -89,5 +89,18 @@ def current_node() -> str | None:
     return run_context().node_id
 
 
+def file_stamp(params: dict, key: str = "path") -> Any:
+    """A ``cache_key`` for nodes that read a file: its size and modification time, so an edited
+    file is read again. None for ``sample:`` images, missing params and unreadable paths."""
+    path = params.get(key)
+    if not path or str(path).startswith("sample:"):
+        return None
+    try:
+        st = os.stat(input_path(path))
+        return (st.st_size, st.st_mtime_ns)
+    except (OSError, ValueError):
+        return None
+
+
 __all__ = ["RunContext", "run_context", "set_run_context", "reset_run_context", "output_path",
-           "input_path", "frame_index", "current_node"]
+           "input_path", "frame_index", "current_node", "file_stamp"]

@@ -20,19 +20,10 @@ from typing import Any, Iterator
 import numpy as np
 
 from ..errors import InputError
-from .api import Param, input_path, node, output_path
+from .api import Param, file_stamp, input_path, node, output_path
 from .ports import FilePath, Image, Masks, Prompts, Video
 
 FALLBACK = -10
-
-
-def _file_stamp(path: str) -> Any:
-    """Cache-key part for file inputs: size and modification time (None for samples)."""
-    try:
-        st = os.stat(input_path(path))
-        return (st.st_size, st.st_mtime_ns)
-    except (OSError, ValueError):
-        return None
 
 
 def _engine(spec: str) -> Any:
@@ -49,7 +40,7 @@ def _engine(spec: str) -> Any:
 
 
 @node("load_image", category="inputs", description="Load an image file (or sample:NAME) as (H, W, 3) uint8 RGB.",
-      cache_key=lambda params: _file_stamp(params["path"]))
+      cache_key=file_stamp)
 def load_image_node(*, path: str = Param(description="image file path, or sample:NAME (astronaut, chelsea, coffee, ...)"),
                     max_pixels: int | None = Param(None, ge=1, description="refuse images with more pixels")) -> Image:
     from ..image_io import load_image

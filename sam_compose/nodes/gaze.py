@@ -10,22 +10,13 @@ graph (demos/gaze/gaze_segment.json)::
 
 from __future__ import annotations
 
-import os
 import threading
 from typing import Any
 
-from .api import Param, frame_index, input_path, node
+from .api import Param, file_stamp, frame_index, input_path, node
 from .ports import Gaze, Image, Prompts
 
 FORMAT_CHOICES = ("auto", "pupil_core", "pupil_core_fixations", "neon", "neon_fixations", "tobii_g3", "generic")
-
-
-def _stamp(params: dict[str, Any]) -> Any:
-    try:
-        st = os.stat(input_path(params["path"]))
-        return (st.st_size, st.st_mtime_ns)
-    except (OSError, ValueError, KeyError):
-        return None
 
 
 def _pair(value: list[float] | None, name: str, n: int = 2) -> tuple[float, ...] | None:
@@ -38,7 +29,7 @@ def _pair(value: list[float] | None, name: str, n: int = 2) -> tuple[float, ...]
     return tuple(value)
 
 
-@node("load_gaze", category="inputs", cache_key=_stamp,
+@node("load_gaze", category="inputs", cache_key=file_stamp,
       description="Read an eye-tracker recording (Pupil Core/Neon/Invisible, Tobii Glasses 3, generic CSV).")
 def load_gaze_node(*, path: str = Param(description="recording file: gaze_positions.csv, gaze.csv, fixations.csv, "
                                                       "gazedata(.gz) or a CSV with t, x, y columns"),

@@ -10,23 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import InputError
-from .api import Param, input_path, node, output_path
+from .api import Param, file_stamp, input_path, node, output_path
 from .ports import Depth, FilePath, Image, Masks, PointCloud
 
 SAMPLE_MOTORCYCLE = "sample:motorcycle"
-
-
-def _stamp(params: dict[str, Any]) -> Any:
-    import os
-
-    path = params.get("path")
-    if not path or str(path).startswith("sample:"):
-        return None
-    try:
-        st = os.stat(input_path(path))
-        return (st.st_size, st.st_mtime_ns)
-    except (OSError, ValueError):
-        return None
 
 
 @node("inpaint", category="outputs",
@@ -46,7 +33,7 @@ def inpaint_node(image: Image, masks: Masks, *,
                    model=model)
 
 
-@node("depth", category="inputs", cache_key=_stamp,
+@node("depth", category="inputs", cache_key=file_stamp,
       description="A depth map in metres: from a file (16-bit PNG mm, .npy m, .pfm disparity), from "
                   "sample:motorcycle (ground-truth stereo disparity + calibration), from stereo matching "
                   "with a right image, or from a monocular model.")

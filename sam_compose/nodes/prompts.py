@@ -14,24 +14,10 @@ files. Example graph::
 
 from __future__ import annotations
 
-import os
-from typing import Any
 
 from ..errors import InputError
-from .api import Param, input_path, node
+from .api import Param, file_stamp, input_path, node
 from .ports import Image, Masks, Prompts
-
-
-def _stamp(params: dict[str, Any]) -> Any:
-    """Cache-key part for a file param: size and modification time."""
-    path = params.get("path")
-    if not path:
-        return None
-    try:
-        st = os.stat(input_path(path))
-        return (st.st_size, st.st_mtime_ns)
-    except (OSError, ValueError):
-        return None
 
 
 @node("text_prompt", category="prompts",
@@ -66,7 +52,7 @@ def text_prompt_node(image: Image, *,
     return prompts
 
 
-@node("mask_prompt", category="prompts", cache_key=_stamp,
+@node("mask_prompt", category="prompts", cache_key=file_stamp,
       description="A prior mask (file or an earlier result) as SAM mask_input logits plus a box and a point.")
 def mask_prompt_node(image: Image, masks: Masks | None = None, *,
                      path: str | None = Param(None, description="mask image (PNG, 0/255) or .npy at the image size"),
@@ -93,7 +79,7 @@ def mask_prompt_node(image: Image, masks: Masks | None = None, *,
             for i in rows]
 
 
-@node("box_prompt", category="prompts", cache_key=_stamp,
+@node("box_prompt", category="prompts", cache_key=file_stamp,
       description="Boxes as prompts, one per box: pixel lists, or detector/annotation files (COCO, YOLO, VOC).")
 def box_prompt_node(image: Image | None = None, *,
                     boxes: list[list[float]] | None = Param(None, description="[[x0, y0, x1, y1], ...] (see format)"),
