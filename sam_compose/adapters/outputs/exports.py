@@ -55,11 +55,6 @@ def _write_atomic(path: Path, text: str) -> Path:
     return path
 
 
-def _areas(masks: Masks) -> np.ndarray:
-    # Masks.areas cannot reshape a (0, H, W) array; an empty result has no areas.
-    return masks.areas if len(masks) else np.zeros(0, np.int64)
-
-
 def class_names(masks: Masks, default: str = "object") -> list[str]:
     """One class name per mask row: ``data["class_names"]``, then the prompt's data, then ``default``."""
     given = masks.data.get("class_names")
@@ -142,7 +137,7 @@ def coco_dict(masks: Masks, file_name: str = "image.png", image_id: int = 1, cat
         raise InputError(f"masks have class names {unknown} missing from categories {cats}; add them")
     anns = []
     rles = masks.to_rle() if segmentation == "rle" else [None] * len(masks)
-    for i, (rle, area, box, score) in enumerate(zip(rles, _areas(masks), masks.boxes, masks.scores)):
+    for i, (rle, area, box, score) in enumerate(zip(rles, masks.areas, masks.boxes, masks.scores)):
         if segmentation == "polygon":
             seg: Any = mask_to_polygons(masks.masks[i], tolerance=tolerance)
             if not seg:
@@ -262,11 +257,17 @@ def read_record(path: str | os.PathLike) -> tuple[Masks, dict[str, Any]]:
     """Rebuild the :class:`Masks` (with prompts) from a record file; returns (masks, record)."""
     from ...types import Prompt
 
-    rec = json.loads(Path(path).read_text())
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"record file not found: {path}")
+    try:
+        rec = json.loads(path.read_text())
+        size = (int(rec["image"]["height"]), int(rec["image"]["width"]))
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise InputError(f"{path} is not a sam_compose record (export format 'record'): {exc}") from exc
     rows = rec.get("masks", [])
     prompts = [Prompt.from_dict(p) for p in rec.get("prompts", []) if isinstance(p, dict)] if all(
         isinstance(p, dict) and not isinstance(p.get("mask"), str) for p in rec.get("prompts", [])) else []
-    size = (rec["image"]["height"], rec["image"]["width"])
     data = {**rec.get("data", {}), "prompts": prompts}
     if not rows:
         return Masks.empty(size, data=data), rec
@@ -333,6 +334,8 @@ def _export_polygons(masks: Masks, path: Path, *, tolerance: float = 0.0, file_n
 
 
 def _export_supervision(masks: Masks, path: Path, **options: Any) -> Path:
+    if path.suffix.lower() != ".npz":
+        raise InputError(f"supervision export writes an .npz file; got {path.name}, use a name ending in .npz")
     det = to_detections(masks, **options)
     arrays: dict[str, np.ndarray] = {"xyxy": det.xyxy, "mask": det.mask, "confidence": det.confidence,
                                      "class_id": det.class_id}
@@ -340,8 +343,6 @@ def _export_supervision(masks: Masks, path: Path, **options: Any) -> Path:
         arrays["tracker_id"] = det.tracker_id
     for k, v in det.data.items():
         arrays[f"data__{k}"] = np.asarray(v)
-    if path.suffix.lower() != ".npz":
-        raise InputError(f"supervision export writes an .npz file; got {path.name}, use a name ending in .npz")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.stem + ".tmp.npz")
     np.savez_compressed(tmp, **arrays)
