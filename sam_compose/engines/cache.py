@@ -96,6 +96,7 @@ class EmbeddingCache:
 
     def get_or_compute(self, key: tuple[str, str], compute: Callable[[], ImageEmbedding]) -> tuple[ImageEmbedding, bool]:
         """Return ``(embedding, was_cached)``, computing it once if absent."""
+        owned: threading.Event | None = None
         while True:
             with self._lock:
                 item = self._hit_locked(key)
@@ -103,7 +104,7 @@ class EmbeddingCache:
                     return item, True
                 event = self._inflight.get(key)
                 if event is None:
-                    event = threading.Event()
+                    owned = event = threading.Event()
                     self._inflight[key] = event
                     break
             event.wait()  # another thread is computing the same embedding
@@ -113,7 +114,7 @@ class EmbeddingCache:
                     return item, True
             # the other computation failed or could not be cached: compute it ourselves
             if self.max_bytes <= 0:
-                break
+                break  # nothing can be cached: compute without claiming the key
         try:
             value = compute()
             with self._lock:
@@ -121,7 +122,9 @@ class EmbeddingCache:
                 self._put_locked(key, value)
             return value, False
         finally:
-            with self._lock:
-                ev = self._inflight.pop(key, None)
-            if ev is not None:
-                ev.set()
+            if owned is not None:
+                # release only our own claim, never another thread's in-flight event
+                with self._lock:
+                    if self._inflight.get(key) is owned:
+                        del self._inflight[key]
+                owned.set()
