@@ -36,7 +36,7 @@ demo: install
 
 # Segment a sample photograph from the command line and write out/overlay.png.
 sample: install
-	HF_HUB_OFFLINE=1 $(BIN)/sam-compose segment sample:coffee --engine opencv --box 150,60,460,330 --out out
+	HF_HUB_OFFLINE=1 $(BIN)/sam-compose segment sample:astronaut --engine opencv --box 140,20,340,250 --out out
 
 test: install-test browser
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
