@@ -120,6 +120,14 @@ def _looks_like_hub_id(spec: str) -> bool:
     return len(parts) == 2 and all(parts) and not spec.startswith((".", "/", "~")) and " " not in spec
 
 
+def _resolve_key(spec: str, device: str | None, dtype: str | None) -> tuple[str, str, str]:
+    """(spec, device, dtype) with "auto" resolved and defaults filled; opencv is always cpu/float32."""
+    spec = resolve_spec(spec)
+    if spec.lower() == "opencv":
+        return "opencv", "cpu", "float32"
+    return spec, device or default_device(), dtype or "float32"
+
+
 def load_engine(spec: str = "auto", device: str | None = None, dtype: str | None = None) -> Engine:
     """A new engine for ``spec`` (see the module docstring for accepted forms).
 
@@ -127,11 +135,7 @@ def load_engine(spec: str = "auto", device: str | None = None, dtype: str | None
     ``dtype``: ``float32`` (default), ``bfloat16`` or ``float16`` where the device supports it.
     Raises :class:`EngineError` naming the accepted forms or what is missing.
     """
-    spec = resolve_spec(spec)
-    if spec.lower() == "opencv":
-        device, dtype = "cpu", "float32"
-    device = device or default_device()
-    dtype = dtype or "float32"
+    spec, device, dtype = _resolve_key(spec, device, dtype)
     factory = _FACTORIES.get(spec.lower())
     if factory is not None:
         return factory(spec, device, dtype)
@@ -153,12 +157,8 @@ def shared_engine(spec: str = "auto", device: str | None = None, dtype: str | No
     Every node, adapter, tool and demo session that asks for the same key gets the same
     object, and so the same embedding cache.
     """
-    spec = resolve_spec(spec)
-    if spec.lower() == "opencv":
-        device, dtype = "cpu", "float32"
-    device = device or default_device()
-    dtype = dtype or "float32"
-    key = (spec, device, dtype)
+    key = _resolve_key(spec, device, dtype)
+    spec, device, dtype = key
     with _SHARED_LOCK:
         eng = _SHARED.get(key)
         if eng is None:
