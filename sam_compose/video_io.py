@@ -20,6 +20,7 @@ Writing: :class:`VideoWriter` (MP4 through OpenCV's ``VideoWriter``, ``mp4v`` co
 from __future__ import annotations
 
 import glob
+import itertools
 import os
 import re
 from pathlib import Path
@@ -189,9 +190,11 @@ def open_video(source: Any, fps: float | None = None) -> VideoSource:
     ``fps`` overrides (or supplies) the frame rate, e.g. for frame iterators, where it is
     needed to match gaze timestamps to frames.
     """
+    if fps is not None and not fps > 0:
+        raise VideoError(f"fps must be positive, got {fps}")
     if isinstance(source, VideoSource):
         if fps is not None:
-            source.fps = fps
+            source.fps = float(fps)
         return source
     index = _webcam_index(source)
     if index is not None:
@@ -219,19 +222,17 @@ def open_video(source: Any, fps: float | None = None) -> VideoSource:
             "images, a webcam index, an iterable of (H, W, 3) frames or a (T, H, W, 3) array"
         )
     if fps is not None:
-        if not fps > 0:
-            raise VideoError(f"fps must be positive, got {fps}")
         vs.fps = float(fps)
     return vs
 
 
 def read_frames(source: Any, max_frames: int | None = None) -> Iterator[np.ndarray]:
     """Yield (H, W, 3) uint8 RGB frames from ``source``, at most ``max_frames`` of them."""
+    if max_frames is not None and (not isinstance(max_frames, (int, np.integer)) or max_frames < 0):
+        raise InputError(f"max_frames must be a whole number >= 0 or None, got {max_frames!r}")
     with open_video(source) as vs:
-        for i, frame in enumerate(vs):
-            if max_frames is not None and i >= max_frames:
-                return
-            yield frame
+        # islice stops before decoding a frame past max_frames
+        yield from itertools.islice(vs, max_frames)
 
 
 class VideoWriter:
