@@ -272,6 +272,8 @@ def track(frames: Any, init: InitLike | None = None, *, engine: Any = "opencv",
 
     if not isinstance(start_frame, (int, np.integer)) or start_frame < 0:
         raise InputError(f"start_frame must be a whole number >= 0, got {start_frame!r}")
+    if max_frames is not None and (not isinstance(max_frames, (int, np.integer)) or max_frames < 1):
+        raise InputError(f"max_frames must be a whole number >= 1 or None, got {max_frames!r}")
     schedule: dict[int, list[InitLike]] = {}
     if init is not None:
         split_init(init, "init")  # validate now, before anything runs
@@ -323,8 +325,6 @@ def _run(source: Any, trk: Tracker, schedule: dict[int, list[InitLike]], gaze_at
             for i, frame in enumerate(source):
                 if i < start_frame:
                     continue
-                if max_frames is not None and done >= max_frames:
-                    break
                 for objs in schedule.pop(i, []):
                     trk.add(objs)
                 if i in gaze_at:
@@ -336,6 +336,8 @@ def _run(source: Any, trk: Tracker, schedule: dict[int, list[InitLike]], gaze_at
                 if tick is not None:
                     tick(done)
                 yield (frame, res) if with_frames else res
+                if max_frames is not None and done >= max_frames:
+                    break  # before decoding (or waiting for) one more frame
             if done == 0:
                 raise InputError(
                     f"the video has {source.frames_read} frames, none at or after start_frame {start_frame}"
