@@ -36,7 +36,7 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
-from ..geometry import LOWRES_SIZE, from_lowres, lowres_shape, to_lowres
+from ..geometry import LOWRES_SIZE, from_lowres, lowres_shape, mask_iou, to_lowres
 from ..masks import Masks
 from ..types import ImageEmbedding, Prompt
 from .base import Engine
@@ -334,13 +334,8 @@ def _window_score(mask: np.ndarray, win: _Window) -> float:
     if win.size_prior and s > 0:
         s *= min(1.0, float(mask.sum()) * win.pixel_fraction / SMALL_OBJECT) ** 0.5
     if win.prior is not None and s > 0:
-        s *= 0.7 + 0.3 * _iou(mask, win.prior)
+        s *= 0.7 + 0.3 * mask_iou(mask, win.prior)
     return s
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    u = np.logical_or(a, b).sum()
-    return float(np.logical_and(a, b).sum() / u) if u else 1.0
 
 
 def _pick(cands: list[_Candidate], win: _Window | None, multimask: bool) -> list[_Candidate]:

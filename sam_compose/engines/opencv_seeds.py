@@ -19,6 +19,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from ..geometry import mask_iou
 from .opencv_regions import pixel_of, seed_disks, split_by_negatives
 
 FLOOD_TOLERANCES = (6, 12, 20, 32)
@@ -92,7 +93,7 @@ def point_regions(smooth: np.ndarray, pos: np.ndarray, neg: np.ndarray, max_frac
             r = split_by_negatives(r, smooth, pos, neg)  # keep the positive side only
             if r.sum() < 4:
                 continue
-        if any(_iou(r, o) > 0.9 for o in flood + windows):
+        if any(mask_iou(r, o) > 0.9 for o in flood + windows):
             continue
         (flood if k < n_flood else windows).append(r)
     if rank is not None:
@@ -101,11 +102,6 @@ def point_regions(smooth: np.ndarray, pos: np.ndarray, neg: np.ndarray, max_frac
     out = flood + windows
     out.sort(key=lambda m: int(m.sum()))
     return out
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    u = np.logical_or(a, b).sum()
-    return float(np.logical_and(a, b).sum() / u) if u else 1.0
 
 
 def add_point_seeds(labels: np.ndarray, pos: np.ndarray, neg: np.ndarray, radius: int) -> np.ndarray:
