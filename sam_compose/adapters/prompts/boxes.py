@@ -39,7 +39,7 @@ import numpy as np
 from ...errors import PromptError
 from ...types import Prompt
 
-__all__ = ["boxes_to_prompts", "convert_boxes", "BOX_FORMATS"]
+__all__ = ["boxes_to_prompts", "convert_boxes", "box_iou", "BOX_FORMATS"]
 
 BOX_FORMATS = ("xyxy", "xywh", "cxcywh")
 
@@ -80,6 +80,15 @@ def convert_boxes(boxes: Any, fmt: str = "xyxy") -> np.ndarray:
         b[:, :2] = c - wh / 2
         b[:, 2:] = c + wh / 2
     return b
+
+
+def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
+    """Intersection over union of two xyxy boxes (any units); 0.0 when the union is empty."""
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return float(inter / union) if union > 0 else 0.0
 
 
 # --- readers ---------------------------------------------------------------------------

@@ -22,6 +22,7 @@ import numpy as np
 from ...errors import EngineError, PromptError, require
 from ...image_io import load_image
 from ...types import Prompt
+from .boxes import box_iou
 
 __all__ = ["load_detector", "detect_phrases", "detect_with_text", "DETECTOR_ALIASES"]
 
@@ -130,14 +131,6 @@ def _phrase_token_spans(ids: list[int], tokenizer: Any, n: int) -> list[list[int
     return spans
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return float(inter / union) if union > 0 else 0.0
-
-
 def detect_with_text(image: Any, text: str | Sequence[str], *, detector: Any,
                      negative: str | Sequence[str] | None = None, top_k: int = 1,
                      threshold: float | None = None, points: int = 0, device: str = "cpu") -> list[Prompt]:
@@ -164,9 +157,9 @@ def detect_with_text(image: Any, text: str | Sequence[str], *, detector: Any,
         mine = sorted((d for d in dets if d[2] == phrase), key=lambda d: -d[1])
         picked: list[tuple[np.ndarray, float, str]] = []
         for box, score, _ in mine:
-            if any(_iou(box, nb) > 0.5 and ns >= score for nb, ns, _ in negs):
+            if any(box_iou(box, nb) > 0.5 and ns >= score for nb, ns, _ in negs):
                 continue
-            if any(_iou(box, pb) > 0.5 for pb, _, _ in picked):
+            if any(box_iou(box, pb) > 0.5 for pb, _, _ in picked):
                 continue
             picked.append((box, score, phrase))
             if len(picked) >= int(top_k):

@@ -37,6 +37,7 @@ from ...errors import PromptError
 from ...geometry import mask_iou
 from ...image_io import load_image
 from ...types import Prompt
+from .boxes import box_iou
 
 __all__ = ["text_to_prompts", "text_to_masks", "select_regions", "parse_phrases", "propose_regions",
            "crop_regions", "Region", "Selection", "Scorer"]
@@ -219,18 +220,10 @@ def crop_regions(image: np.ndarray, regions: Sequence[Region], *, background: st
 
 
 # --- selection --------------------------------------------------------------------------
-def _box_iou(a: np.ndarray, b: np.ndarray) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return float(inter / union) if union > 0 else 0.0
-
-
 def _overlap(a: Region, b: Region) -> float:
     if a.mask is not None and b.mask is not None:
         return mask_iou(a.mask, b.mask)
-    return _box_iou(a.box, b.box)
+    return box_iou(a.box, b.box)
 
 
 def _resolve_scorer(clip: Any, scorer: Scorer | None) -> tuple[Scorer, float]:
