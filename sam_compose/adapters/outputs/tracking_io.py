@@ -102,18 +102,17 @@ def read_coco_video(path: str | os.PathLike) -> dict[int, dict[int, np.ndarray]]
     path = Path(path)
     if not path.exists():
         raise InputError(f"tracking JSON not found: {path}")
-    try:
-        d = json.loads(path.read_text())
-        anns = d["annotations"]
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise InputError(f"{path} is not a video COCO (YouTube-VIS) JSON with 'annotations': {exc}") from exc
     out: dict[int, dict[int, np.ndarray]] = {}
-    for ann in anns:
-        for f, rle in enumerate(ann["segmentations"]):
-            if rle is None:
-                continue
-            r = {"size": rle["size"], "counts": rle["counts"].encode("ascii")}
-            out.setdefault(f, {})[int(ann["id"])] = mask_utils.decode(r).astype(bool)
+    try:
+        for ann in json.loads(path.read_text())["annotations"]:
+            for f, rle in enumerate(ann["segmentations"]):
+                if rle is None:
+                    continue
+                r = {"size": rle["size"], "counts": rle["counts"].encode("ascii")}
+                out.setdefault(f, {})[int(ann["id"])] = mask_utils.decode(r).astype(bool)
+    except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+        raise InputError(f"{path} is not a video COCO (YouTube-VIS) JSON with 'annotations' "
+                         f"holding per-frame RLE 'segmentations': {exc!r}") from exc
     return out
 
 
@@ -202,15 +201,21 @@ def _sinks(out_dir: Path, formats: Sequence[str], fps: float) -> dict[str, Any]:
     if unknown:
         raise InputError(f"unknown track output format(s) {unknown}; choose from {', '.join(TRACK_FORMATS)}")
     sinks: dict[str, Any] = {}
-    for f in formats:
-        if f == "coco":
-            sinks[f] = CocoVideoWriter(out_dir / "tracks.json")
-        elif f == "mot":
-            sinks[f] = MotWriter(out_dir / "tracks_mot.csv")
-        elif f == "mp4":
-            sinks[f] = OverlayWriter(out_dir / "overlay.mp4", fps=fps)
-        elif f == "png":
-            sinks[f] = PngWriter(out_dir / "masks")
+    try:
+        for f in formats:
+            if f == "coco":
+                sinks[f] = CocoVideoWriter(out_dir / "tracks.json")
+            elif f == "mot":
+                sinks[f] = MotWriter(out_dir / "tracks_mot.csv")
+            elif f == "mp4":
+                sinks[f] = OverlayWriter(out_dir / "overlay.mp4", fps=fps)
+            elif f == "png":
+                sinks[f] = PngWriter(out_dir / "masks")
+    except BaseException:
+        for s in sinks.values():  # e.g. a bad fps: do not leave the MOT file handle open
+            if not isinstance(s, CocoVideoWriter):
+                s.close()
+        raise
     return sinks
 
 
