@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 import numpy as np
 
-from ..nodes.api import RunContext, reset_run_context, set_run_context
+from ..nodes.api import GraphError, RunContext, reset_run_context, set_run_context
 from .cache import ResultCache, default_cache, fingerprint, node_key
 from .report import GraphRunError, RunReport, summarize
 
@@ -62,12 +62,8 @@ class _Execution:
         for w in wanted:
             nid, _, port = w.partition(".")
             if nid not in self.plan.specs:
-                from ..nodes.api import GraphError
-
                 raise GraphError(f"output {w!r} is not a node of the graph", nid)
             if port and port not in self.plan.specs[nid].outputs:
-                from ..nodes.api import GraphError
-
                 raise GraphError(f"node {nid!r} has no output {port!r}; outputs: {list(self.plan.specs[nid].outputs)}",
                                  nid, port)
         self.targets = wanted
@@ -185,11 +181,7 @@ class _Execution:
         t0 = time.perf_counter()
         try:
             inputs = self._check_inputs(nid, inputs)
-            token = set_run_context(dataclasses.replace(self.ctx, node_id=nid))
-            try:
-                extra = spec.cache_key(params) if spec.cache_key is not None else None
-            finally:
-                reset_run_context(token)
+            extra = self._call(nid, lambda: spec.cache_key(params), {}) if spec.cache_key is not None else None
             key = node_key(spec.name, params, extra, {p: self.keys[w.node][w.port] for p, w in wires.items()})
 
             def compute() -> dict[str, Any]:
