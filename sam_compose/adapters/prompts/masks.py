@@ -36,7 +36,7 @@ from ...geometry import LOWRES_SIZE, from_lowres, mask_iou, to_lowres
 from ...masks import Masks
 from ...types import Prompt
 
-__all__ = ["read_mask", "mask_to_prompt", "mask_to_logits", "refine_with_mask", "DEFAULT_LOGIT_SCALE"]
+__all__ = ["read_mask", "mask_to_prompt", "mask_to_logits", "refine_with_mask", "interior_points", "DEFAULT_LOGIT_SCALE"]
 
 DEFAULT_LOGIT_SCALE = 10.0
 """Magnitude of the logits made from a binary mask: confident, within SAM's usual output range."""
@@ -120,7 +120,7 @@ def mask_to_logits(mask: np.ndarray, image_size: tuple[int, int], logit_scale: f
     return to_lowres(f, size, pad_value=-float(logit_scale))
 
 
-def _interior_points(mask: np.ndarray, n: int) -> np.ndarray:
+def interior_points(mask: np.ndarray, n: int) -> np.ndarray:
     """Up to ``n`` (x, y) points deep inside ``mask`` (largest distance to the edge first)."""
     m = np.pad(mask.astype(np.uint8), 1)  # the image border counts as an edge
     dist = cv2.distanceTransform(m, cv2.DIST_L2, 5)[1:-1, 1:-1]
@@ -223,7 +223,7 @@ def mask_to_prompt(
             ys, xs = np.nonzero(full)
             bx = [float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)]
         if points > 0:
-            pts = _interior_points(full, int(points))
+            pts = interior_points(full, int(points))
             if len(pts) == 0:
                 pts = None
     data = {"adapter": "mask", "source": source, "kind": kind, "logit_scale": float(logit_scale)}

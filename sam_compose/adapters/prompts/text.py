@@ -319,11 +319,11 @@ def select_regions(
 
 
 def _prompt_for(sel: Selection, negative: list[str], points: int) -> Prompt:
-    from .masks import _interior_points
+    from .masks import interior_points
 
     r = sel.region
     if r.mask is not None and points > 0:
-        pts = _interior_points(r.mask, points)
+        pts = interior_points(r.mask, points)
     elif points > 0:
         x0, y0, x1, y1 = (float(v) for v in r.box)
         pts = np.array([[(x0 + x1) / 2, (y0 + y1) / 2]], dtype=np.float32)
