@@ -51,8 +51,10 @@ def fingerprint(value: Any) -> str | None:
         return _hash(b"nd", str(arr.shape).encode(), str(arr.dtype).encode(), arr.tobytes())
     if isinstance(value, Masks):
         logits = fingerprint(value.logits) if value.logits is not None else "none"
-        return _hash(b"masks", np.packbits(value.masks).tobytes(), value.scores.tobytes(),
-                     value.prompt_index.tobytes(), str(logits).encode())
+        ids = fingerprint(value.ids) if value.ids is not None else "none"
+        # the shape is hashed too: packed bits alone are equal for e.g. empty 4x6 and 6x4 masks
+        return _hash(b"masks", str(value.masks.shape).encode(), np.packbits(value.masks).tobytes(),
+                     value.scores.tobytes(), value.prompt_index.tobytes(), str(logits).encode(), str(ids).encode())
     if isinstance(value, Prompt):
         mask = fingerprint(value.mask) if value.mask is not None else "none"
         return _hash(b"prompt", json.dumps(value.to_dict(), sort_keys=True, default=str).encode(), str(mask).encode())
