@@ -71,6 +71,12 @@ def frame_interval(frame: int, frame_times: Any = None, *, fps: float | None = N
     return video_start + frame / fps, video_start + (frame + 1) / fps
 
 
+def _dwell_centre(group: Sequence[Fixation]) -> np.ndarray:
+    """(x, y) of a group's fixations weighted by their durations."""
+    wts = np.array([max(f.duration, 1e-6) for f in group])
+    return np.array([[f.x, f.y] for f in group]).T @ wts / wts.sum()
+
+
 def group_fixations(fixations: Sequence[Fixation], radius: float) -> list[list[Fixation]]:
     """Group fixations whose centres lie within ``radius`` px of a group's dwell-weighted centre.
 
@@ -84,8 +90,7 @@ def group_fixations(fixations: Sequence[Fixation], radius: float) -> list[list[F
         if d and min(d) <= radius:
             g = int(np.argmin(d))
             groups[g].append(f)
-            wts = np.array([max(q.duration, 1e-6) for q in groups[g]])
-            centres[g] = np.array([[q.x, q.y] for q in groups[g]]).T @ wts / wts.sum()
+            centres[g] = _dwell_centre(groups[g])
         else:
             groups.append([f])
             centres.append(p)
@@ -188,10 +193,7 @@ def gaze_to_prompts(gaze: Any, image: np.ndarray | None = None, *, image_size: S
         if max_prompts < 1:
             raise GazeError(f"max_prompts must be >= 1, got {max_prompts}")
         groups = groups[:max_prompts]
-    centres = []
-    for g in groups:
-        wts = np.array([max(f.duration, 1e-6) for f in g])
-        centres.append((np.array([f.x for f in g]) @ wts / wts.sum(), np.array([f.y for f in g]) @ wts / wts.sum()))
+    centres = [tuple(_dwell_centre(g)) for g in groups]
     acc = _accuracy_px(accuracy, accuracy_deg, detect.get("fov"), gaze, frame_size, size, crop)
     prompts: list[Prompt] = []
     for rank, (g, (cx, cy)) in enumerate(zip(groups, centres)):
