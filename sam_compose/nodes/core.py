@@ -13,6 +13,7 @@ the same names, which then replace these.
 from __future__ import annotations
 
 import glob
+import itertools
 import os
 from pathlib import Path
 from typing import Any, Iterator
@@ -49,15 +50,15 @@ def load_image_node(*, path: str = Param(description="image file path, or sample
     return load_image(src, max_pixels=max_pixels)
 
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
-
-
 def _video_frames(path: str, start: int, stop: int | None, step: int) -> Iterator[np.ndarray]:
     """(H, W, 3) uint8 RGB frames from a video file, a folder of images or a glob.
 
     The source is checked now (missing file, unreadable video: InputError); frames are
-    read lazily, one at a time, so memory does not grow with the length of the video.
+    read lazily, one at a time, by :mod:`sam_compose.video_io`, so memory does not grow
+    with the length of the video.
     """
+    from ..video_io import IMAGE_SUFFIXES, VideoSource, open_video
+
     resolved = input_path(path)
     p = Path(resolved)
     if p.is_dir() or any(ch in resolved for ch in "*?["):
@@ -65,40 +66,20 @@ def _video_frames(path: str, start: int, stop: int | None, step: int) -> Iterato
         files = [f for f in files if Path(f).suffix.lower() in IMAGE_SUFFIXES][start:stop:step]
         if not files:
             raise InputError(f"load_video: no image files found at {path!r}; give a video file, a folder of frames or a glob")
-        return _image_files(files)
+        return _frames_of(VideoSource(path, iter(files), frame_count=len(files)), path, 0, None, 1)
     if not p.is_file():
         raise InputError(f"load_video: {path!r} does not exist; give a video file, a folder of frames or a glob")
-    import cv2
-
-    cap = cv2.VideoCapture(str(p))
-    if not cap.isOpened():
-        raise InputError(f"load_video: OpenCV cannot read {path!r} as a video; convert it to MP4 (H.264) or a frame folder")
-    return _capture_frames(cap, path, start, stop, step)
+    return _frames_of(open_video(p), path, start, stop, step)
 
 
-def _image_files(files: list[str]) -> Iterator[np.ndarray]:
-    from ..image_io import load_image
-
-    for f in files:
-        yield load_image(f)
-
-
-def _capture_frames(cap: Any, path: str, start: int, stop: int | None, step: int) -> Iterator[np.ndarray]:
-    try:
-        i = 0
+def _frames_of(source: Any, path: str, start: int, stop: int | None, step: int) -> Iterator[np.ndarray]:
+    with source:  # closing the generator (the runtime does) releases the video
         produced = 0
-        while stop is None or i < stop:
-            ok, frame = cap.read()
-            if not ok:
-                break
-            if i >= start and (i - start) % step == 0:
-                produced += 1
-                yield np.ascontiguousarray(frame[:, :, ::-1])
-            i += 1
+        for frame in itertools.islice(source, start, stop, step):
+            produced += 1
+            yield frame
         if produced == 0:
             raise InputError(f"load_video: {path!r} has no frames (in the range start={start}, stop={stop})")
-    finally:
-        cap.release()
 
 
 @node("load_video", category="inputs", cacheable=False,
@@ -185,9 +166,11 @@ def overlay_node(image: Image, masks: Masks, *,
 def save_image_node(image: Image, *, path: str = Param(description="output file, e.g. out.png or frames/{frame:05d}.png")) -> FilePath:
     import cv2
 
+    from ..video_io import IMAGE_SUFFIXES
+
     target = output_path(path)
     suffix = target.suffix.lower()
-    if suffix not in {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}:
+    if suffix not in IMAGE_SUFFIXES:
         raise InputError(f"save_image: cannot tell the format of {path!r}; use a .png or .jpg name")
     tmp = target.with_name(f".{target.stem}.tmp{suffix}")
     if not cv2.imwrite(str(tmp), np.ascontiguousarray(image[:, :, ::-1])):
