@@ -160,6 +160,11 @@ def test_request_front_door_uses_the_mask(scene):
     assert np.array_equal(with_box[0].mask, mask_to_prompt(scene.masks[0], image_size=size).mask)
 
 
+def test_request_front_door_rejects_non_numeric_points(scene):
+    with pytest.raises(PromptError, match=r"points must be numbers"):
+        prompts_from_request(scene.image, points=[["a", "b"]])
+
+
 # --- the reference implementation ----------------------------------------------------------
 @pytest.fixture(scope="module")
 def tiny_sam(tmp_path_factory):

@@ -70,7 +70,10 @@ def prompts_from_request(
     """
     size = (int(image.shape[0]), int(image.shape[1]))
     prompts: list[Prompt] = []
-    pts = None if points is None or len(points) == 0 else np.asarray(points, dtype=np.float64)
+    try:
+        pts = None if points is None or len(points) == 0 else np.asarray(points, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise PromptError(f"points must be numbers [[x, y], ...], got {points!r:.80}") from exc
     if pts is not None and (pts.ndim != 2 or pts.shape[1] != 2):
         raise PromptError(f"points must be [[x, y], ...], got shape {pts.shape}")
     if labels is not None and pts is None and len(labels):
