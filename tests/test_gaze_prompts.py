@@ -153,6 +153,11 @@ def test_noise_never_becomes_a_prompt(scene):
         gaze_to_prompts(noise)
 
 
+def test_gaze_of_a_wrong_type_is_a_gaze_error(scene):
+    with pytest.raises(GazeError, match="list of Fixation, got int"):
+        gaze_to_prompts(5, image=scene.image)
+
+
 def test_fixation_list_input_and_video_frames(scene, tmp_path):
     fix = [Fixation(x=100, y=100, start=0.0, end=0.4, duration=0.4),
            Fixation(x=300, y=200, start=0.5, end=1.2, duration=0.7),

@@ -119,7 +119,10 @@ def fixations_in_image(gaze: Any, image_size: tuple[int, int], *, frame_size: Se
         fsize = samples.frame_size
         fixations = detect_fixations(samples, image_size=image_size if fsize is None else None, **detect)
     else:
-        fixations = list(gaze) if gaze is not None else []
+        try:
+            fixations = list(gaze) if gaze is not None else []
+        except TypeError:
+            fixations = [gaze]  # not iterable: reported as the wrong type just below
         bad = [f for f in fixations if not isinstance(f, Fixation)]
         if bad:
             raise GazeError(f"gaze must be a recording path, GazeSamples or a list of Fixation, got {type(bad[0]).__name__}")
