@@ -35,12 +35,10 @@ def to_frame_pixels(x: np.ndarray, y: np.ndarray, frame_size: tuple[int, int], u
     w, h = frame_size
     if units == "norm":
         px, py = x * w, y * h
-        if origin == "bottom-left":
-            py = h - py
     else:
         px, py = x.astype(np.float64, copy=True), y.astype(np.float64, copy=True)
-        if origin == "bottom-left":
-            py = h - py
+    if origin == "bottom-left":
+        py = h - py
     return px, py
 
 
