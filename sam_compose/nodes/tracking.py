@@ -48,13 +48,13 @@ class TrackNode:
         self.last: Any = None
         self.sinks: dict[str, Any] = {}
         if save:
-            from ..adapters.outputs.tracking_io import TRACK_FORMATS, _sinks
+            from ..adapters.outputs.tracking_io import TRACK_FORMATS, open_sinks
 
             fmts = [f.strip() for f in formats.split(",") if f.strip()]
             bad = sorted(set(fmts) - set(TRACK_FORMATS))
             if bad or not fmts:
                 raise InputError(f"track: formats must be a comma-separated subset of {', '.join(TRACK_FORMATS)}, got {formats!r}")
-            self.sinks = _sinks(output_path(save), fmts, self.fps)
+            self.sinks = open_sinks(output_path(save), fmts, self.fps)
         self._gaze_at: dict[int, list[Any]] | None = None
         self._frame = 0
 

@@ -15,7 +15,8 @@ Sinks (each has ``write(frame_index, masks, frame=None)`` and ``close() -> Path`
   (0 = background; 8-bit, 16-bit when ids exceed 255), the DAVIS convention; or, with
   ``mode="binary"``, one 0/255 PNG per object and frame in ``<id>/``.
 
-:func:`save_tracks` runs any combination of them over a stream of results.
+:func:`save_tracks` runs any combination of them over a stream of results; :func:`open_sinks`
+opens them for a caller that writes frame by frame (the ``track`` node).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from ...image_io import save_png
 from ...masks import Masks
 
 __all__ = ["CocoVideoWriter", "MotWriter", "OverlayWriter", "PngWriter", "save_tracks",
-           "read_coco_video", "read_mot", "TRACK_FORMATS"]
+           "read_coco_video", "read_mot", "TRACK_FORMATS", "open_sinks"]
 
 TRACK_FORMATS = ("coco", "mot", "mp4", "png")
 
@@ -196,7 +197,9 @@ class PngWriter:
         return self.path
 
 
-def _sinks(out_dir: Path, formats: Sequence[str], fps: float) -> dict[str, Any]:
+def open_sinks(out_dir: Path, formats: Sequence[str], fps: float = 25.0) -> dict[str, Any]:
+    """``{format: writer}`` for ``formats`` in ``out_dir`` (file names as in :func:`save_tracks`);
+    call ``write`` per frame and ``close`` on each at the end."""
     unknown = sorted(set(formats) - set(TRACK_FORMATS))
     if unknown:
         raise InputError(f"unknown track output format(s) {unknown}; choose from {', '.join(TRACK_FORMATS)}")
@@ -231,7 +234,7 @@ def save_tracks(results: Iterable[Any], out_dir: str | os.PathLike,
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    sinks = _sinks(out, list(formats), fps)
+    sinks = open_sinks(out, list(formats), fps)
     frame_iter = iter(frames) if frames is not None else None
     try:
         for pos, item in enumerate(results):
