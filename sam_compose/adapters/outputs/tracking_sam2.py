@@ -50,12 +50,12 @@ def load_sam2_video(spec: Any, device: str = "cpu", dtype: str = "float32") -> A
             "SAM 2 id, a local folder written by save_pretrained, or a Sam2VideoModel)"
         )
     from ...engines.hub import resolve_model_dir
-    from ...engines.sam_family import _torch_dtype, check_device
+    from ...engines.sam_family import check_device
 
-    device = check_device(device, dtype)
+    device = check_device(device, dtype)  # also checks dtype is one of float32, bfloat16, float16
     folder = resolve_model_dir(spec)
     try:
-        model = Sam2VideoModel.from_pretrained(str(folder), torch_dtype=_torch_dtype(dtype))
+        model = Sam2VideoModel.from_pretrained(str(folder), torch_dtype=getattr(torch, dtype))
     except (OSError, ValueError, KeyError) as exc:
         raise EngineError(f"could not load a SAM 2 video model from {folder}: {exc}") from exc
     return model.to(torch.device(device)).eval()
