@@ -51,8 +51,8 @@ STOPWORDS = frozenset(
     "it its my your our their his her there here please find show me segment select all every one".split()
 )
 _ARTICLES = ("a ", "an ", "the ")
-GREY = (124, 116, 104)
-PROPOSAL_POINTS_PER_SIDE = 16  # CLIP's mean pixel: a background that carries no content
+GREY = (124, 116, 104)  # CLIP's mean pixel: a background that carries no content
+PROPOSAL_POINTS_PER_SIDE = 16
 
 
 @dataclass
@@ -200,21 +200,20 @@ def crop_regions(image: np.ndarray, regions: Sequence[Region], *, background: st
         cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
         sx0, sy0 = int(round(cx - side / 2)), int(round(cy - side / 2))
         s = int(round(side))
-        src = image
-        if r.mask is not None and background != "none":
-            if background == "blur":
-                if blurred is None:
-                    blurred = cv2.GaussianBlur(image, (0, 0), max(3.0, 0.02 * max(h, w)))
-                fill = blurred
-            else:
-                fill = np.empty_like(image)
-                fill[:] = GREY
-            src = np.where(r.mask[..., None], image, fill)
         crop = np.empty((s, s, 3), np.uint8)
         crop[:] = GREY
         ix0, iy0, ix1, iy1 = max(sx0, 0), max(sy0, 0), min(sx0 + s, w), min(sy0 + s, h)
         if ix1 > ix0 and iy1 > iy0:
-            crop[iy0 - sy0:iy1 - sy0, ix0 - sx0:ix1 - sx0] = src[iy0:iy1, ix0:ix1]
+            win = image[iy0:iy1, ix0:ix1]
+            if r.mask is not None and background != "none":  # only the crop window, not the whole image
+                if background == "blur":
+                    if blurred is None:
+                        blurred = cv2.GaussianBlur(image, (0, 0), max(3.0, 0.02 * max(h, w)))
+                    fill = blurred[iy0:iy1, ix0:ix1]
+                else:
+                    fill = np.array(GREY, np.uint8)
+                win = np.where(r.mask[iy0:iy1, ix0:ix1, None], win, fill)
+            crop[iy0 - sy0:iy1 - sy0, ix0 - sx0:ix1 - sx0] = win
         crops.append(crop)
     return crops
 
