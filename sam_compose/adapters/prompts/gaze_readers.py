@@ -394,6 +394,14 @@ def iter_gaze(source: str | os.PathLike, *, format: str | None = None, chunk_siz
         raise GazeError(f"gaze file {path} has a header but no samples")
 
 
+def _check_time_order(t: np.ndarray) -> None:
+    """Raise :class:`GazeError` naming the first sample whose time goes backwards."""
+    back = np.flatnonzero(np.diff(t) < 0)
+    if back.size:
+        i = int(back[0]) + 1
+        raise GazeError(f"gaze sample {i} goes back in time ({t[i]:.6f}s after {t[i - 1]:.6f}s); give samples in time order")
+
+
 def samples_from_iterable(items: Iterable[Any], *, frame_size: tuple[int, int] | None = None,
                           units: str = "px", origin: str = "top-left") -> GazeSamples:
     """Samples given as (t, x, y[, confidence]) tuples or dicts with t/x/y[/confidence/valid]."""
@@ -404,9 +412,7 @@ def samples_from_iterable(items: Iterable[Any], *, frame_size: tuple[int, int] |
         raise GazeError("no gaze samples given (the iterable is empty)")
     arr = np.array([[r[0], r[1], r[2], r[3], 1.0 if r[4] else 0.0] for r in rows], dtype=np.float64)
     t = arr[:, 0]
-    if (np.diff(t) < 0).any():
-        i = int(np.flatnonzero(np.diff(t) < 0)[0]) + 1
-        raise GazeError(f"gaze sample {i} goes back in time ({t[i]:.6f}s after {t[i - 1]:.6f}s); give samples in time order")
+    _check_time_order(t)
     return _chunk(t, arr[:, 1], arr[:, 2], frame=frame_size, units=units, origin=origin, valid=arr[:, 4] > 0.5,
                   confidence=arr[:, 3], source="samples", path=None)
 
@@ -418,10 +424,7 @@ def samples_from_array(arr: Any, *, frame_size: tuple[int, int] | None = None, u
     if a.ndim != 2 or a.shape[1] not in (3, 4) or a.shape[0] == 0:
         raise GazeError(f"a gaze array must be (N, 3) [t, x, y] or (N, 4) [t, x, y, confidence], got shape {a.shape}")
     t = a[:, 0]
-    back = np.flatnonzero(np.diff(t) < 0)
-    if back.size:
-        i = int(back[0]) + 1
-        raise GazeError(f"gaze sample {i} goes back in time ({t[i]:.6f}s after {t[i - 1]:.6f}s); give samples in time order")
+    _check_time_order(t)
     return _chunk(t, a[:, 1], a[:, 2], frame=None if frame_size is None else tuple(int(v) for v in frame_size),
                   units=units, origin=origin, confidence=a[:, 3] if a.shape[1] == 4 else None, source="samples",
                   path=None)
