@@ -239,19 +239,22 @@ class VideoWriter:
     """Write RGB frames to an MP4 (or AVI) file with OpenCV, one at a time.
 
     The size is taken from the first frame; later frames must match. ``fourcc`` defaults
-    to ``mp4v`` for ``.mp4``/``.m4v``/``.mov`` and ``MJPG`` for ``.avi``. Use as a
+    to ``mp4v`` for ``.mp4``/``.m4v``/``.mov``/``.mkv``, ``MJPG`` for ``.avi`` and ``VP80``
+    for ``.webm`` (what browsers play; OpenCV's FFmpeg has no H.264 encoder). Use as a
     context manager; the file is complete after :meth:`close`.
     """
+
+    DEFAULT_FOURCC = {".avi": "MJPG", ".webm": "VP80"}
 
     def __init__(self, path: str | os.PathLike, fps: float = 25.0, fourcc: str | None = None) -> None:
         self.path = Path(path)
         if not fps or fps <= 0:
             raise InputError(f"fps must be positive, got {fps}")
         suffix = self.path.suffix.lower()
-        if suffix not in (".mp4", ".m4v", ".mov", ".avi", ".mkv"):
-            raise InputError(f"video output {self.path} must end in .mp4, .avi, .mov or .mkv")
+        if suffix not in (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm"):
+            raise InputError(f"video output {self.path} must end in .mp4, .avi, .mov, .mkv or .webm")
         self.fps = float(fps)
-        self.fourcc = fourcc or ("MJPG" if suffix == ".avi" else "mp4v")
+        self.fourcc = fourcc or self.DEFAULT_FOURCC.get(suffix, "mp4v")
         self._writer: Any = None
         self._size: tuple[int, int] | None = None
         self.frames_written = 0
@@ -276,6 +279,11 @@ class VideoWriter:
             )
         self._writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
         self.frames_written += 1
+
+    @property
+    def size(self) -> tuple[int, int] | None:
+        """(H, W) of the video once the first frame was written, else None."""
+        return self._size
 
     def close(self) -> Path:
         if self._writer is not None:

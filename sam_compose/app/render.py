@@ -81,25 +81,14 @@ def write_video(frames: Iterable[np.ndarray], path: str | os.PathLike, fps: floa
     OpenCV's bundled FFmpeg has no H.264 encoder, so WebM is the format every browser
     plays out of the box. Raises :class:`InputError` for zero frames.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    writer = None
-    n = 0
-    try:
+    from ..video_io import VideoWriter
+
+    with VideoWriter(path, fps=fps, fourcc="VP80") as writer:
         for frame in frames:
-            if writer is None:
-                h, w = frame.shape[:2]
-                writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"VP80"), float(fps), (w, h))
-                if not writer.isOpened():
-                    raise InputError("could not open a WebM (VP8) video writer; is OpenCV built with FFmpeg?")
-                size = (w, h)
-            if (frame.shape[1], frame.shape[0]) != size:
-                frame = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
-            writer.write(cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2BGR))
-            n += 1
-    finally:
-        if writer is not None:
-            writer.release()
-    if n == 0:
+            if writer.size is not None and tuple(frame.shape[:2]) != writer.size:
+                h, w = writer.size
+                frame = cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA)
+            writer.write(frame)
+    if writer.frames_written == 0:
         raise InputError("no frames to write: the video produced no tracked frames")
-    return path
+    return Path(path)
