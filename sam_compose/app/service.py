@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import threading
 import time
 import warnings
 import zipfile
@@ -28,6 +29,7 @@ from ..masks import Masks
 from .state import DEMO_MAX_SIDE
 
 _WORK_ROOT: Path | None = None
+_WORK_ROOT_LOCK = threading.Lock()
 
 
 class EngineSource:
@@ -59,8 +61,9 @@ class EngineSource:
 def work_dir(session: str = "api") -> Path:
     """A folder for this session's downloads, under one temporary root per process."""
     global _WORK_ROOT
-    if _WORK_ROOT is None:
-        _WORK_ROOT = Path(tempfile.mkdtemp(prefix="sam_compose_demo_"))
+    with _WORK_ROOT_LOCK:  # Gradio handlers run in threads: create the root once
+        if _WORK_ROOT is None:
+            _WORK_ROOT = Path(tempfile.mkdtemp(prefix="sam_compose_demo_"))
     path = _WORK_ROOT / session
     path.mkdir(parents=True, exist_ok=True)
     return path
