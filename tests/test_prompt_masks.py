@@ -169,11 +169,9 @@ def test_request_front_door_rejects_non_numeric_points(scene):
 @pytest.fixture(scope="module")
 def tiny_sam(tmp_path_factory):
     """A shrunken random SAM ViT-B from segment_anything's own builder, saved as a .pth."""
-    from segment_anything.build_sam import _build_sam
+    from sam_compose.engines.sam_tiny import tiny_meta_sam
 
-    torch.manual_seed(0)
-    sam = _build_sam(encoder_embed_dim=32, encoder_depth=2, encoder_num_heads=2,
-                     encoder_global_attn_indexes=[1]).eval()
+    sam = tiny_meta_sam(embed_dim=32, depth=2, heads=2, global_attn=(1,), seed=0, randomize_positions=False)
     path = tmp_path_factory.mktemp("sam") / "sam_vit_tiny.pth"
     torch.save(sam.state_dict(), path)
     return sam, path
