@@ -9,6 +9,7 @@ Images are (H, W, 3) uint8 RGB; depth is (H, W) float32 metres with NaN = unknow
 from __future__ import annotations
 
 import inspect
+import itertools
 import os
 import time
 import warnings
@@ -156,14 +157,16 @@ def iter_video(path: str | os.PathLike | None, max_frames: int = VIDEO_MAX_FRAME
     if not path:
         raise InputError("upload a video first (MP4, WebM, AVI, ...)")
     with open_video(str(path)) as src:
-        for i, frame in enumerate(src):
-            if i >= max_frames:
-                break
-            h, w = frame.shape[:2]
-            s = min(1.0, max_side / max(h, w))
-            if s < 1.0:
-                frame = cv2.resize(frame, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
-            yield frame
+        yield from _downscaled(src, max_frames, max_side)
+
+
+def _downscaled(src: Iterator[np.ndarray], max_frames: int, max_side: int) -> Iterator[np.ndarray]:
+    for frame in itertools.islice(src, max_frames):  # stops before decoding frame max_frames
+        h, w = frame.shape[:2]
+        s = min(1.0, max_side / max(h, w))
+        if s < 1.0:
+            frame = cv2.resize(frame, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
+        yield frame
 
 
 @dataclass
@@ -182,16 +185,18 @@ def probe_video(path: str | os.PathLike | None, max_frames: int = VIDEO_MAX_FRAM
     """Count the usable frames of a video (decoding it once, one frame at a time) and keep the first."""
     from ..video_io import open_video
 
+    if not path:
+        raise InputError("upload a video first (MP4, WebM, AVI, ...)")
     first = None
     n = 0
-    for frame in iter_video(path, max_frames + 1, max_side):
-        if first is None:
-            first = frame
-        n += 1
+    with open_video(str(path)) as src:  # one pass: the frame rate and the frames
+        fps = float(src.fps or 10.0)
+        for frame in _downscaled(src, max_frames + 1, max_side):
+            if first is None:
+                first = frame
+            n += 1
     if first is None:
         raise InputError(f"the video {Path(str(path)).name} has no frames")
-    with open_video(str(path)) as src:
-        fps = float(src.fps or 10.0)
     truncated = n > max_frames
     if truncated:
         warnings.warn(f"the demo tracks the first {max_frames} frames only; use `sam-compose run` "
