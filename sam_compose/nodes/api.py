@@ -155,12 +155,11 @@ def check_type(hint: Any, value: Any) -> Any:
     if origin is typing.Annotated:
         return check_type(args[0], value)
     if origin is typing.Union or type(hint).__name__ == "UnionType":
-        errors = []
         for arg in args:
             try:
                 return check_type(arg, value)
-            except TypeError as exc:
-                errors.append(str(exc))
+            except TypeError:
+                continue
         raise TypeError(f"expected {type_name(hint)}")
     if origin is Literal:
         if value in args:
