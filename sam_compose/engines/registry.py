@@ -78,19 +78,13 @@ def find_local_checkpoint() -> str | None:
         if not Path(env).exists():
             raise EngineError(f"SAM_COMPOSE_CHECKPOINT points to {env}, which does not exist")
         return env
-    try:
-        from huggingface_hub import try_to_load_from_cache
-    except ImportError:  # pragma: no cover
-        return None
+    from .hub import cached_snapshot
+
     by_name = {m.name: m for m in KNOWN_MODELS}
     for name in AUTO_PREFERENCE:
         repo = by_name[name].repo_id
-        config = try_to_load_from_cache(repo, "config.json")
-        if not isinstance(config, str):
-            continue
-        for weights in ("model.safetensors", "pytorch_model.bin"):
-            if isinstance(try_to_load_from_cache(repo, weights), str):
-                return repo
+        if cached_snapshot(repo) is not None:
+            return repo
     return None
 
 
