@@ -116,8 +116,8 @@ def main(args: argparse.Namespace) -> int:
     print(json.dumps(report.to_json(), indent=2))
     if report.ok:
         return 0
+    from .report import GraphRunError
+
     failed = {n: d for n, d in report["nodes"].items() if "error" in d}
-    nid, info = next(iter(failed.items()))
-    more = f" (and {len(failed) - 1} more failed nodes)" if len(failed) > 1 else ""
-    print(f"error: node {nid!r} failed: {info['error']}{more}", file=sys.stderr)
+    print(f"error: {GraphRunError(report)}", file=sys.stderr)  # the first failure, and how many more
     return 2 if all(d.get("input_error") for d in failed.values()) else 1
