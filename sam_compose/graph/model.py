@@ -94,14 +94,14 @@ def _wire_text(value: Any, where: str) -> str:
     raise GraphError(f"{where} must be wired to a node (a NodeRef or 'node' / 'node.port'), got {value!r:.60}")
 
 
-def jsonable(value: Any, where: str) -> Any:
+def param_json(value: Any, where: str) -> Any:
     """A JSON-friendly deep copy of a param value (tuples -> lists, numpy scalars -> Python)."""
     import numpy as np
 
     if isinstance(value, Mapping):
-        return {str(k): jsonable(v, where) for k, v in value.items()}
+        return {str(k): param_json(v, where) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [jsonable(v, where) for v in value]
+        return [param_json(v, where) for v in value]
     if isinstance(value, np.generic):
         return value.item()
     if value is None or isinstance(value, (str, int, float, bool)):

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
 from ..nodes.api import GraphError
-from .model import GRAPH_KEYS, NODE_KEYS, NodeDef, jsonable
+from .model import GRAPH_KEYS, NODE_KEYS, NodeDef, param_json
 
 if TYPE_CHECKING:  # pragma: no cover
     from .model import Graph
@@ -66,7 +66,7 @@ def graph_from_dict(data: Mapping[str, Any], *, base_dir: str | os.PathLike | No
                 raise GraphError(f"node {nid!r} input {port!r} must name a node ('node' or 'node.port'), got {ref!r}",
                                  nid, str(port))
         extra = {k: raw[k] for k in ("label", "comment", "ui") if k in raw}
-        out[nid] = NodeDef(ntype, {str(k): v for k, v in inputs.items()}, jsonable(dict(params), f"node {nid!r} params"),
+        out[nid] = NodeDef(ntype, {str(k): v for k, v in inputs.items()}, param_json(dict(params), f"node {nid!r} params"),
                            extra, tuple(raw.keys()))
     meta = {k: data[k] for k in GRAPH_KEYS if k != "nodes" and k in data}
     return Graph(out, meta=meta, base_dir=base_dir)
@@ -78,7 +78,7 @@ def graph_to_dict(graph: "Graph") -> dict[str, Any]:
     for nid, nd in graph.nodes.items():
         entry: dict[str, Any] = {}
         values = {"type": nd.type, "inputs": dict(nd.inputs),
-                  "params": jsonable(nd.params, f"node {nid!r} params"), **nd.extra}
+                  "params": param_json(nd.params, f"node {nid!r} params"), **nd.extra}
         keys = nd.keys or ("type",)
         for k in keys:
             if k in values:
