@@ -7,7 +7,6 @@ files written by ``save_image``) are collected for a gallery.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -53,51 +52,31 @@ def read_graph(name: str, folder: Path | None = None) -> str:
 
 
 def parse_graph(text: str) -> dict[str, Any]:
-    """A graph dict from JSON or YAML text."""
+    """A graph dict from JSON or YAML text (parsed by :func:`sam_compose.graph.serialization.parse_text`)."""
+    from ..graph.serialization import parse_text
+
     if not text or not text.strip():
         raise InputError("the graph is empty: pick a demo graph or paste one")
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError:
-        import yaml
-
-        try:
-            doc = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise InputError(f"the graph is neither valid JSON nor YAML: {' '.join(str(exc).split())}") from exc
+    doc = parse_text(text, "the graph")
     if not isinstance(doc, dict) or "nodes" not in doc:
         raise InputError('a graph is an object with a "nodes" mapping, e.g. {"nodes": {"img": {"type": "load_image", ...}}}')
     return doc
 
 
 def run_graph(text: str, out_dir: Path, base_dir: Path | None = None) -> tuple[dict[str, Any], list[Any]]:
-    """Run the graph ``text``; returns (JSON-friendly report, images for a gallery).
+    """Run the graph ``text``; returns (the report's JSON summary, images for a gallery).
 
     Relative paths in the graph resolve against ``base_dir`` (default :func:`demos_dir`);
-    ``out_dir`` is passed to the runtime when it takes one.
+    relative output paths go under ``out_dir``.
     """
     Graph = feature("Graph")
     doc = parse_graph(text)
     out_dir.mkdir(parents=True, exist_ok=True)
     base = (base_dir or demos_dir()).resolve()
     graph = Graph.from_dict(doc, base_dir=base if base.is_dir() else out_dir)
-    kwargs: dict[str, Any] = {}
-    if "out_dir" in _run_options():
-        kwargs["out_dir"] = str(out_dir)
-    report = graph.run(**kwargs)
+    report = graph.run(out_dir=str(out_dir))
     images = collect_images(report, base)
-    return jsonable(report), images
-
-
-def _run_options() -> set[str]:
-    """Keyword options the graph runtime's ``run_graph`` accepts (empty when unknown)."""
-    import inspect
-
-    try:
-        from ..graph.runtime import run_graph as runtime_run
-    except ImportError:
-        return set()
-    return set(inspect.signature(runtime_run).parameters)
+    return report.to_json(), images
 
 
 def collect_images(value: Any, base: Path, found: list[Any] | None = None) -> list[Any]:
@@ -117,23 +96,3 @@ def collect_images(value: Any, base: Path, found: list[Any] | None = None) -> li
         for v in value:
             collect_images(v, base, found)
     return found
-
-
-def jsonable(value: Any) -> Any:
-    """A JSON-friendly copy of a report: arrays and objects are summarised, not dumped."""
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value[:50]]
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return f"<array {value.shape} {value.dtype}>"
-    if hasattr(value, "summary") and callable(value.summary):
-        try:
-            return jsonable(value.summary())
-        except Exception:  # noqa: BLE001 - a summary is best effort
-            pass
-    return f"<{type(value).__name__}>"
