@@ -237,3 +237,32 @@ def test_concurrent_segments_share_one_embedding(tmp_path, meta_sd, image):
     assert all(np.array_equal(a.masks, b.masks) for a, b in zip(results, alone))
     st = eng.stats
     assert st.embeddings_computed == 1 and st.embedding_cache_hits == 11
+
+
+def test_shared_engine_loads_once_without_blocking_other_specs():
+    import threading
+
+    from sam_compose.engines.opencv_engine import OpenCVEngine
+    from sam_compose.engines.registry import register_engine
+
+    loads = []
+    release = threading.Event()
+
+    def slow_factory(spec, device, dtype):
+        loads.append(spec)
+        release.wait(10)  # a model that takes a while to load
+        return OpenCVEngine(spec=spec)
+
+    register_engine("test-slow-load", slow_factory)
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(sc.shared_engine("test-slow-load", device="cpu")))
+               for _ in range(3)]
+    for t in threads:
+        t.start()
+    t0 = time.perf_counter()
+    assert sc.shared_engine("opencv") is sc.shared_engine("OpenCV")  # not held up by the load in progress
+    assert time.perf_counter() - t0 < 5
+    release.set()
+    for t in threads:
+        t.join(10)
+    assert len(loads) == 1 and len(got) == 3 and len({id(e) for e in got}) == 1

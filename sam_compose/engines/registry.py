@@ -29,6 +29,7 @@ EngineFactory = Callable[[str, str, str], Engine]
 _FACTORIES: dict[str, EngineFactory] = {}
 _SHARED: dict[tuple[str, str, str], Engine] = {}
 _SHARED_LOCK = threading.Lock()
+_LOADING: dict[tuple[str, str, str], threading.Lock] = {}  # per-key locks held while an engine loads
 _AUTO_WARNED = False
 
 ACCEPTED_FORMS = (
@@ -155,9 +156,18 @@ def shared_engine(spec: str = "auto", device: str | None = None, dtype: str | No
     spec, device, dtype = key
     with _SHARED_LOCK:
         eng = _SHARED.get(key)
+        if eng is not None:
+            return eng
+        loading = _LOADING.setdefault(key, threading.Lock())
+    # load under this key's own lock, so a slow model load does not block other specs
+    with loading:
+        with _SHARED_LOCK:
+            eng = _SHARED.get(key)
         if eng is None:
             eng = load_engine(spec, device=device, dtype=dtype)
-            _SHARED[key] = eng
+            with _SHARED_LOCK:
+                _SHARED[key] = eng
+                _LOADING.pop(key, None)
         return eng
 
 
