@@ -8,7 +8,6 @@ Images are (H, W, 3) uint8 RGB; depth is (H, W) float32 metres with NaN = unknow
 
 from __future__ import annotations
 
-import inspect
 import itertools
 import os
 import time
@@ -21,7 +20,6 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
-from ..image_io import load_image
 from ..masks import Masks
 from ..types import Prompt
 from ..visualize import overlay
@@ -47,12 +45,7 @@ def _require_masks(masks: Masks | None, what: str) -> Masks:
 def inpaint_image(image: np.ndarray, masks: Masks | None, method: str = "telea", radius: int = 5) -> np.ndarray:
     """``image`` with the masked objects removed by the inpainting adapter."""
     masks = _require_masks(masks, "inpainting")
-    fn = feature("inpaint")
-    kwargs: dict[str, Any] = {"method": method}
-    params = inspect.signature(fn).parameters
-    if "radius" in params:
-        kwargs["radius"] = int(radius)
-    return load_image(fn(image, masks, **kwargs))
+    return feature("inpaint")(image, masks, method=method, radius=int(radius))
 
 
 # --- 3D -------------------------------------------------------------------------------------
