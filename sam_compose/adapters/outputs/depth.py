@@ -60,6 +60,8 @@ def load_depth(source: Any, *, scale: float | None = None, calibration: StereoCa
 
     Zero, negative and non-finite values mean "no depth" and become NaN.
     """
+    if scale is not None and not (isinstance(scale, (int, float, np.number)) and np.isfinite(scale) and scale > 0):
+        raise InputError(f"depth scale must be a positive number of metres per unit, got {scale!r}")
     if isinstance(source, np.ndarray):
         depth = _as_depth_array(source, "depth array")
         return depth * np.float32(scale) if scale is not None else depth
@@ -96,8 +98,6 @@ def load_depth(source: Any, *, scale: float | None = None, calibration: StereoCa
             )
     depth = _as_depth_array(raw, f"depth file {path.name}")
     factor = default if scale is None else float(scale)
-    if not np.isfinite(factor) or factor <= 0:
-        raise InputError(f"depth scale must be a positive number of metres per unit, got {scale!r}")
     return depth * np.float32(factor)
 
 
