@@ -24,6 +24,13 @@ import numpy as np
 
 from ...errors import InputError
 
+def _existing(path: str | os.PathLike, what: str) -> Path:
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{what} file not found: {p}")
+    return p
+
+
 # --- PLY ---------------------------------------------------------------------------------
 
 _PLY_TYPES = {
@@ -112,7 +119,7 @@ def read_ply(path: str | os.PathLike) -> dict[str, np.ndarray]:
     Returns ``{"points": (N, 3) float32, "colors": (N, 3) uint8 (if present), <name>: (N,)}``
     for every other scalar vertex property. Elements after ``vertex`` (faces) are ignored.
     """
-    path = Path(path)
+    path = _existing(path, "PLY")
     with open(path, "rb") as f:
         if f.readline().strip() != b"ply":
             raise InputError(f"{path} is not a PLY file (it must start with 'ply')")
@@ -270,7 +277,7 @@ def write_glb(path: str | os.PathLike, points: Any, colors: Any = None, *, gltf_
 
 def read_glb(path: str | os.PathLike) -> tuple[dict[str, Any], bytes]:
     """Parse a GLB container: checks the header and returns (glTF JSON, BIN chunk bytes)."""
-    data = Path(path).read_bytes()
+    data = _existing(path, "GLB").read_bytes()
     if len(data) < 20:
         raise InputError(f"{path} is too short to be a GLB file ({len(data)} bytes)")
     magic, version, length = struct.unpack_from("<III", data, 0)
