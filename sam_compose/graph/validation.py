@@ -162,7 +162,11 @@ def validate(graph: "Graph", *, fed: set[str] | None = None) -> Plan:
                 if ip.required and port not in nd.inputs:
                     problems.add(f"node {nid!r} ({nd.type}): required input {port!r} ({ip.type.name}) "
                                  "is not connected", nid, port)
-    for out in graph.meta.get("outputs", []) or []:
+    outputs = graph.meta.get("outputs") or []
+    if not isinstance(outputs, (list, tuple)):
+        problems.add(f"graph 'outputs' must be a list of node ids or 'node.port' names, got {outputs!r:.60}")
+        outputs = []
+    for out in outputs:
         if not isinstance(out, str) or parse_ref(out)[0] not in nodes:
             problems.add(f"graph 'outputs' names {out!r}, which is not a node of the graph")
 
