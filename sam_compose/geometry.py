@@ -66,6 +66,17 @@ def to_lowres(full: np.ndarray, size: tuple[int, int], pad_value: float = 0.0) -
     return out
 
 
+def coverage_logits(coverage: np.ndarray, size: tuple[int, int], scale: float = 10.0) -> np.ndarray:
+    """A full-size (H, W) mask or coverage map in [0, 1] -> (256, 256) float32 logits.
+
+    ``(2 * coverage - 1) * scale`` in the low-res frame (soft at the edges), ``-scale`` in the
+    padding: the pseudo-logits SAM accepts as ``mask_input``, and that
+    ``from_lowres(logits, size) > 0`` turns back into the mask.
+    """
+    cov = to_lowres(np.asarray(coverage, dtype=np.float32), size, pad_value=0.0)
+    return ((cov * 2.0 - 1.0) * float(scale)).astype(np.float32)
+
+
 def from_lowres(lowres: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Map (..., 256, 256) low-res maps back to (..., H, W) at the original size.
 

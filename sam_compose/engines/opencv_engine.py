@@ -36,7 +36,7 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
-from ..geometry import LOWRES_SIZE, from_lowres, lowres_shape, mask_iou, to_lowres
+from ..geometry import LOWRES_SIZE, coverage_logits, from_lowres, lowres_shape, mask_iou
 from ..masks import Masks
 from ..types import ImageEmbedding, Prompt
 from .base import Engine
@@ -60,8 +60,7 @@ def mask_to_logits(mask: np.ndarray) -> np.ndarray:
     m = np.asarray(mask)
     if m.ndim != 2 or min(m.shape) < 1:
         raise InputError(f"mask_to_logits expects an (H, W) mask, got shape {m.shape}")
-    cov = to_lowres(m.astype(np.float32), m.shape, pad_value=0.0)
-    return ((cov * 2.0 - 1.0) * LOGIT_SCALE).astype(np.float32)
+    return coverage_logits(m, m.shape, LOGIT_SCALE)
 
 
 def _logits_from_small(small: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 
 from ...errors import ImageError, PromptError
-from ...geometry import LOWRES_SIZE, from_lowres, mask_iou, to_lowres
+from ...geometry import LOWRES_SIZE, coverage_logits, from_lowres, mask_iou, to_lowres
 from ...masks import Masks
 from ...types import Prompt
 
@@ -113,8 +113,7 @@ def mask_to_logits(mask: np.ndarray, image_size: tuple[int, int], logit_scale: f
     if arr.dtype == bool or (f.min() >= 0.0 and f.max() <= 1.0):
         if arr.dtype != bool and np.issubdtype(arr.dtype, np.integer):
             f = (arr != 0).astype(np.float32)
-        cov = to_lowres(f, size, pad_value=0.0)
-        return ((cov * 2.0 - 1.0) * float(logit_scale)).astype(np.float32)
+        return coverage_logits(f, size, logit_scale)
     if np.issubdtype(arr.dtype, np.integer):
         return mask_to_logits(arr != 0, size, logit_scale)  # 0/255 and labelled masks
     return to_lowres(f, size, pad_value=-float(logit_scale))
