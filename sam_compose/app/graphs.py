@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
+from ..graph.demos import GRAPH_SUFFIXES
 from .features import feature
 
-GRAPH_SUFFIXES = (".json", ".yaml", ".yml")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 
 
