@@ -82,7 +82,7 @@ class SegmentHandlers(service.EngineSource):
         """A click on the photo or on the result: add a point, a box corner or a gaze centre."""
         if state.image is None:
             raise InputError("no image yet: upload a photo or click one of the example buttons, then click on it")
-        x, y = _click_xy(evt)
+        x, y = click_xy(evt)
         what = state.add_click(x, y, mode)
         if what == "corner":
             return self.view(state, "First box corner set; click the opposite corner.")
@@ -175,10 +175,11 @@ class SegmentHandlers(service.EngineSource):
         return service.export_files(state.result, service.work_dir(state.session_id), state.image_name)
 
 
-def _click_xy(evt: Any) -> tuple[float, float]:
+def click_xy(evt: Any, where: str = "the picture") -> tuple[float, float]:
+    """(x, y) pixels of a click from a ``gr.SelectData`` (its ``index``), or an InputError."""
     index = getattr(evt, "index", None)
     if not isinstance(index, (list, tuple)) or len(index) != 2:
-        raise InputError(f"could not read the click position ({index!r}); click inside the picture")
+        raise InputError(f"could not read the click position ({index!r}); click inside {where}")
     return float(index[0]), float(index[1])
 
 

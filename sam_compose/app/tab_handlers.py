@@ -103,11 +103,10 @@ class TabHandlers(service.EngineSource):
     @friendly
     def video_click(self, vs: VideoState, mode: str, evt: gr.SelectData) -> tuple[VideoState, Any, str]:
         """Add a point or box corner on the current frame."""
+        from .handlers import click_xy
+
         vs.require_video()
-        index = getattr(evt, "index", None)
-        if not isinstance(index, (list, tuple)) or len(index) != 2:
-            raise InputError("could not read the click position; click inside the frame")
-        what = vs.add_click(float(index[0]), float(index[1]), mode)
+        what = vs.add_click(*click_xy(evt, "the frame"), mode)
         note = "First box corner set; click the opposite corner." if what == "corner" else "Prompt set; press **Track**."
         return self._video_view(vs, note)
 
