@@ -145,36 +145,35 @@ def _capture_frames(cap: Any, name: str) -> Iterator[np.ndarray]:
             yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
+def _open_capture(target: str | int, name: str, refusal: str) -> VideoSource:
+    """A :class:`VideoSource` over ``cv2.VideoCapture(target)``; ``refusal`` is the error when it does not open."""
+    cap = cv2.VideoCapture(target)
+    if not cap.isOpened():
+        cap.release()
+        raise VideoError(refusal)
+    fps = float(cap.get(cv2.CAP_PROP_FPS)) or None
+    count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+    h, w = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)), int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))
+    return VideoSource(name, _capture_frames(cap, name), fps=fps, frame_count=count if count > 0 else None,
+                       size=(h, w) if h > 0 and w > 0 else None, release=cap.release)
+
+
 def _open_file(path: Path) -> VideoSource:
     if not path.exists():
         raise VideoError(f"video file not found: {path}")
     if path.stat().st_size == 0:
         raise VideoError(f"video {path} is an empty file (0 bytes)")
-    cap = cv2.VideoCapture(str(path))
-    if not cap.isOpened():
-        cap.release()
-        raise VideoError(
-            f"could not open {path} as a video: it has no frames, is not a format this OpenCV build "
-            "decodes (MP4/AVI/MKV with a common codec), or is not a video at all"
-        )
-    fps = float(cap.get(cv2.CAP_PROP_FPS)) or None
-    count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
-    h, w = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)), int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))
-    return VideoSource(str(path), _capture_frames(cap, str(path)), fps=fps,
-                       frame_count=count if count > 0 else None,
-                       size=(h, w) if h > 0 and w > 0 else None, release=cap.release)
+    return _open_capture(str(path), str(path), (
+        f"could not open {path} as a video: it has no frames, is not a format this OpenCV build "
+        "decodes (MP4/AVI/MKV with a common codec), or is not a video at all"))
 
 
 def _open_webcam(index: int) -> VideoSource:
-    cap = cv2.VideoCapture(index)
-    if not cap.isOpened():
-        cap.release()
-        raise VideoError(
-            f"no camera at index {index}: none is connected, it is in use, or this OpenCV build "
-            "has no camera support; pass a video file or a frame iterator instead"
-        )
-    fps = float(cap.get(cv2.CAP_PROP_FPS)) or None
-    return VideoSource(f"webcam:{index}", _capture_frames(cap, f"webcam:{index}"), fps=fps, release=cap.release)
+    vs = _open_capture(index, f"webcam:{index}", (
+        f"no camera at index {index}: none is connected, it is in use, or this OpenCV build "
+        "has no camera support; pass a video file or a frame iterator instead"))
+    vs.frame_count = None  # a live stream has no length (some backends report -1 or 0)
+    return vs
 
 
 def _image_files(paths: list[str], name: str) -> VideoSource:
