@@ -15,9 +15,7 @@ tracks on the frames they fall on.
 
 from __future__ import annotations
 
-from typing import Any, Iterator
-
-import numpy as np
+from typing import Any
 
 from ..errors import InputError
 from .api import Param, frame_index, node, output_path
@@ -98,11 +96,7 @@ def synthetic_video_node(*, kind: str = Param("motion", choices=("motion", "cros
                          width: int = Param(160, ge=16, le=4096, description="frame width"),
                          height: int = Param(120, ge=16, le=4096, description="frame height"),
                          seed: int = Param(0, description="random seed")) -> Video:
-    from ..adapters.outputs.tracking_synth import synthetic_video
+    from ..adapters.outputs.tracking_synth import synthetic_frames
 
-    video = synthetic_video(kind, n_frames=frames, size=(height, width), seed=seed)
-
-    def stream() -> Iterator[np.ndarray]:
-        yield from video.frames
-
-    return stream()
+    # rendered one frame at a time: 1000 frames of 4096x4096 would not fit in memory at once
+    return synthetic_frames(kind, n_frames=frames, size=(height, width), seed=seed)

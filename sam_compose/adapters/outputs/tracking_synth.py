@@ -154,7 +154,7 @@ def _render(objs: list[_Obj], bg: np.ndarray, occluder: np.ndarray | None, u: fl
     return np.clip(img, 0, 255).astype(np.uint8), np.stack(visible) if visible else np.zeros((0, *size), bool)
 
 
-def _photo_video(n_frames: int, size: tuple[int, int]) -> SyntheticVideo:
+def _photo_frames(n_frames: int, size: tuple[int, int]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     from ...samples import sample_image
 
     h, w = size
@@ -164,7 +164,6 @@ def _photo_video(n_frames: int, size: tuple[int, int]) -> SyntheticVideo:
     patch = cv2.resize(sample_image("chelsea")[40:260, 100:320], (side, side), interpolation=cv2.INTER_AREA)
     shape = np.zeros((side, side), np.uint8)
     cv2.ellipse(shape, (side // 2, side // 2), (int(side * 0.47), int(side * 0.4)), 0, 0, 360, 1, -1)
-    frames, masks = [], []
     for t in range(n_frames):
         u = t / (n_frames - 1)
         ox, oy = int(round(pan_x * u)), int(round(pan_y * 0.5 * np.sin(np.pi * u)))
@@ -177,27 +176,40 @@ def _photo_video(n_frames: int, size: tuple[int, int]) -> SyntheticVideo:
         full = np.zeros((h, w), bool)
         full[y0:y0 + m.shape[0], x0:x0 + m.shape[1]] = m
         img[full] = o[m]
-        frames.append(img)
-        masks.append(full[None])
-    return SyntheticVideo(np.stack(frames), np.stack(masks), ["cat"], ids=[1])
+        yield img, full[None]
+
+
+def _rendered(kind: str, n_frames: int, size: tuple[int, int], seed: int,
+              noise: float) -> tuple[list[str], Iterator[tuple[np.ndarray, np.ndarray]]]:
+    """(object names, lazy (frame (H, W, 3), visible masks (N, H, W)) pairs) of scenario ``kind``."""
+    if n_frames < 2:
+        raise InputError(f"a synthetic video needs at least 2 frames, got {n_frames}")
+    if kind == "photo":
+        return ["cat"], _photo_frames(n_frames, size)
+    rng = np.random.default_rng(seed)
+    objs, names, occluder = _scenario(kind, size, rng)
+    bg = _background(size, rng)
+
+    def frames() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        for t in range(n_frames):
+            yield _render(objs, bg, occluder, t / (n_frames - 1), rng, noise)
+
+    return names, frames()
 
 
 def synthetic_video(kind: str = "motion", n_frames: int = 30, size: tuple[int, int] = (120, 160),
                     seed: int = 0, noise: float = 3.0) -> SyntheticVideo:
     """A short video of scenario ``kind`` (see the module docstring) with exact visible masks."""
-    if n_frames < 2:
-        raise InputError(f"a synthetic video needs at least 2 frames, got {n_frames}")
-    if kind == "photo":
-        return _photo_video(n_frames, size)
-    rng = np.random.default_rng(seed)
-    objs, names, occluder = _scenario(kind, size, rng)
-    bg = _background(size, rng)
-    frames, masks = [], []
-    for t in range(n_frames):
-        img, vis = _render(objs, bg, occluder, t / (n_frames - 1), rng, noise)
-        frames.append(img)
-        masks.append(vis)
-    return SyntheticVideo(np.stack(frames), np.stack(masks), names, ids=list(range(1, len(objs) + 1)))
+    names, pairs = _rendered(kind, n_frames, size, seed, noise)
+    frames, masks = zip(*pairs)
+    return SyntheticVideo(np.stack(frames), np.stack(masks), names, ids=list(range(1, len(names) + 1)))
+
+
+def synthetic_frames(kind: str = "motion", n_frames: int = 30, size: tuple[int, int] = (120, 160),
+                     seed: int = 0, noise: float = 3.0) -> Iterator[np.ndarray]:
+    """The frames of :func:`synthetic_video` (same arguments, same pixels), rendered one at a time."""
+    _, pairs = _rendered(kind, n_frames, size, seed, noise)
+    return (frame for frame, _ in pairs)
 
 
 def synthetic_stream(n_frames: int, size: tuple[int, int] = (64, 64), seed: int = 0,
