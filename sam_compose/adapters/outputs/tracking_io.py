@@ -92,7 +92,9 @@ class CocoVideoWriter:
 
     def close(self) -> Path:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.write_text(json.dumps(self.as_dict()))
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_text(json.dumps(self.as_dict()))
+        os.replace(tmp, self.path)  # a reader never sees a half-written file
         return self.path
 
 
