@@ -233,6 +233,7 @@ def export_files(masks: Masks, folder: Path, image_name: str = "image.png") -> l
     png_dir = export_masks(masks, folder / f"{stem}_png", format="png")
     zpath = folder / f"{stem}_masks_png.zip"
     with zipfile.ZipFile(zpath, "w", zipfile.ZIP_DEFLATED) as zf:
-        for p in sorted(Path(png_dir).glob("*.png")):
+        for i in range(len(masks)):  # not a glob: the folder may hold more masks from an earlier download
+            p = Path(png_dir) / f"mask_{i}.png"
             zf.write(p, arcname=p.name)
     return [str(coco), str(zpath)]
