@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import os
 import time
+import uuid
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,11 @@ DEPTH_SOURCES: tuple[str, ...] = ("auto", "depth file", "stereo ground truth (mo
 DEFAULT_FOV_DEG = 60.0
 VIDEO_MAX_SIDE = 640
 VIDEO_MAX_FRAMES = 300
+
+
+def _unique_stamp() -> str:
+    """A file-name stamp unique across concurrent calls (API calls share one folder)."""
+    return f"{int(time.time() * 1000) % 10**9}_{uuid.uuid4().hex[:8]}"
 
 
 def _require_masks(masks: Masks | None, what: str) -> Masks:
@@ -129,7 +135,7 @@ def lift(image: np.ndarray, image_name: str, masks: Masks | None, folder: Path, 
     cloud = lift_to_3d(masks, depth, intrinsics, image=image, max_points=int(max_points))
     ms = (time.perf_counter() - t0) * 1000
     folder.mkdir(parents=True, exist_ok=True)
-    stamp = f"{int(time.time() * 1000) % 10**9}"
+    stamp = _unique_stamp()
     glb = cloud.save(folder / f"object_{stamp}.glb")
     ply = cloud.save(folder / f"object_{stamp}.ply")
     summary = dict(cloud.summary()) if hasattr(cloud, "summary") else {"points": len(cloud)}
@@ -232,7 +238,7 @@ def track_video(path: str | os.PathLike, prompt: Prompt, start: int, folder: Pat
 
     folder.mkdir(parents=True, exist_ok=True)
     try:
-        out = write_video(rendered(), folder / f"tracked_{int(time.time() * 1000) % 10**9}.webm", fps=fps)
+        out = write_video(rendered(), folder / f"tracked_{_unique_stamp()}.webm", fps=fps)
     except InputError as exc:
         if count == 0 and "no frames to write" in str(exc):
             raise InputError(f"frame {start} is past the end of the video; pick an earlier frame") from exc
