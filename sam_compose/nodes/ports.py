@@ -35,6 +35,7 @@ Everything else (``Masks`` into an ``Image`` input, ...) is an error before the 
 
 from __future__ import annotations
 
+import types
 import typing
 from dataclasses import dataclass, field
 from typing import Annotated, Any as _Any, Callable, Iterable
@@ -201,7 +202,7 @@ def port_of(hint: _Any) -> tuple[PortType, bool]:
     """
     optional = False
     origin = typing.get_origin(hint)
-    if origin is typing.Union or (hasattr(__import__("types"), "UnionType") and isinstance(hint, __import__("types").UnionType)):
+    if origin is typing.Union or isinstance(hint, types.UnionType):  # Optional[X] or X | None
         args = [a for a in typing.get_args(hint) if a is not type(None)]
         optional = len(args) != len(typing.get_args(hint))
         hint = args[0] if len(args) == 1 else _Any
