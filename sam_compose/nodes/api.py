@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import types
 import typing
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, Mapping
@@ -154,7 +155,7 @@ def check_type(hint: Any, value: Any) -> Any:
     args = typing.get_args(hint)
     if origin is typing.Annotated:
         return check_type(args[0], value)
-    if origin is typing.Union or type(hint).__name__ == "UnionType":
+    if origin is typing.Union or isinstance(hint, types.UnionType):
         for arg in args:
             try:
                 return check_type(arg, value)
