@@ -23,6 +23,7 @@ Class names for COCO categories come from ``categories``/``category`` or, per ro
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import time
@@ -289,20 +290,23 @@ def export_masks(masks: Masks, path: str | os.PathLike, format: str = "coco", **
         raise InputError(f"export_masks needs a Masks result, got {type(masks).__name__}")
     fmt = str(format).lower()
     path = Path(path)
-    try:
-        if fmt == "coco":
-            return _write_atomic(path, json.dumps(coco_dict(masks, **options)))
-        if fmt == "png":
-            return _export_png(masks, path, **options)
-        if fmt == "polygons":
-            return _export_polygons(masks, path, **options)
-        if fmt == "supervision":
-            return _export_supervision(masks, path, **options)
-        if fmt == "record":
-            return _write_atomic(path, json.dumps(record_dict(masks, **options)))
-    except TypeError as exc:
-        raise InputError(f"export format {fmt!r} got an unknown option: {exc}") from exc
-    raise InputError(f"unknown export format {format!r}; choose one of {', '.join(FORMATS)}")
+    writers = {
+        "coco": (coco_dict, lambda: _write_atomic(path, json.dumps(coco_dict(masks, **options)))),
+        "png": (_export_png, lambda: _export_png(masks, path, **options)),
+        "polygons": (_export_polygons, lambda: _export_polygons(masks, path, **options)),
+        "supervision": (to_detections, lambda: _export_supervision(masks, path, **options)),
+        "record": (record_dict, lambda: _write_atomic(path, json.dumps(record_dict(masks, **options)))),
+    }
+    if fmt not in writers:
+        raise InputError(f"unknown export format {format!r}; choose one of {', '.join(FORMATS)}")
+    options_of, write = writers[fmt]
+    # checked up front, not by catching TypeError, which would also hide a bug inside a writer
+    accepted = [n for n, p in inspect.signature(options_of).parameters.items()
+                if n not in ("masks", "path") and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise InputError(f"export format {fmt!r} got an unknown option {unknown}; it accepts {accepted}")
+    return write()
 
 
 def _export_png(masks: Masks, path: Path, *, label_map: bool = False) -> Path:
