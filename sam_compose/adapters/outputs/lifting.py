@@ -352,6 +352,10 @@ def lift_to_3d(
     """
     import cv2
 
+    if not isinstance(erode, (int, np.integer)) or isinstance(erode, bool) or erode < 0:
+        raise InputError(f"erode must be a whole number of pixels >= 0, got {erode!r}")
+    if max_points is not None and (not isinstance(max_points, (int, np.integer)) or max_points < 1):
+        raise InputError(f"max_points must be a whole number >= 1 or None, got {max_points!r}")
     m = _mask_stack(masks)
     n, h, w = m.shape
     if n == 0 or not m.any():
