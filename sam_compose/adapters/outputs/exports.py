@@ -288,6 +288,8 @@ def export_masks(masks: Masks, path: str | os.PathLike, format: str = "coco", **
     """
     if not isinstance(masks, Masks):
         raise InputError(f"export_masks needs a Masks result, got {type(masks).__name__}")
+    if not isinstance(path, (str, os.PathLike)) or not str(path):
+        raise InputError(f"export_masks needs an output path (a file, or a folder for png), got {path!r}")
     fmt = str(format).lower()
     path = Path(path)
     writers = {
