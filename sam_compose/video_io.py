@@ -44,6 +44,13 @@ class VideoError(InputError):
     """A video could not be opened or read (missing, undecodable, empty, inconsistent frames)."""
 
 
+def _check_fps(fps: Any) -> float:
+    """``fps`` as a positive float, or a VideoError saying what was given."""
+    if isinstance(fps, bool) or not isinstance(fps, (int, float, np.integer, np.floating)) or not fps > 0:
+        raise VideoError(f"fps must be a positive number of frames per second, got {fps!r}")
+    return float(fps)
+
+
 def _webcam_index(source: Any) -> int | None:
     if isinstance(source, (bool, np.bool_)):
         return None
@@ -189,11 +196,11 @@ def open_video(source: Any, fps: float | None = None) -> VideoSource:
     ``fps`` overrides (or supplies) the frame rate, e.g. for frame iterators, where it is
     needed to match gaze timestamps to frames.
     """
-    if fps is not None and not fps > 0:
-        raise VideoError(f"fps must be positive, got {fps}")
+    if fps is not None:
+        fps = _check_fps(fps)
     if isinstance(source, VideoSource):
         if fps is not None:
-            source.fps = float(fps)
+            source.fps = fps
         return source
     index = _webcam_index(source)
     if index is not None:
@@ -221,7 +228,7 @@ def open_video(source: Any, fps: float | None = None) -> VideoSource:
             "images, a webcam index, an iterable of (H, W, 3) frames or a (T, H, W, 3) array"
         )
     if fps is not None:
-        vs.fps = float(fps)
+        vs.fps = fps
     return vs
 
 
@@ -247,8 +254,7 @@ class VideoWriter:
 
     def __init__(self, path: str | os.PathLike, fps: float = 25.0, fourcc: str | None = None) -> None:
         self.path = Path(path)
-        if not fps or fps <= 0:
-            raise InputError(f"fps must be positive, got {fps}")
+        fps = _check_fps(fps)
         suffix = self.path.suffix.lower()
         if suffix not in (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm"):
             raise InputError(f"video output {self.path} must end in .mp4, .avi, .mov, .mkv or .webm")
@@ -310,6 +316,8 @@ def write_video(frames: Iterable[np.ndarray], path: str | os.PathLike, fps: floa
 def write_png_sequence(frames: Iterable[np.ndarray], folder: str | os.PathLike,
                        pattern: str = "frame_{:06d}.png", start: int = 0) -> list[Path]:
     """Write each (H, W) or (H, W, 3) uint8 (or bool, written 0/255) array as a numbered PNG."""
+    if pattern.format(0) == pattern.format(1):
+        raise InputError(f"pattern {pattern!r} has no field for the frame number; use e.g. 'frame_{{:06d}}.png'")
     out = []
     folder = Path(folder)
     for i, f in enumerate(frames, start):
