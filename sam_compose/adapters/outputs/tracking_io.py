@@ -145,6 +145,8 @@ class MotWriter:
 
 def read_mot(path: str | os.PathLike) -> np.ndarray:
     """(K, 10) float array of a MOT CSV (frame, id, x, y, w, h, score, -1, -1, -1)."""
+    if not Path(path).is_file():
+        raise InputError(f"MOT file not found: {path}")
     rows = np.loadtxt(path, delimiter=",", ndmin=2)
     if rows.size and rows.shape[1] != 10:
         raise InputError(f"{path} has {rows.shape[1]} columns; a MOT file has 10")
