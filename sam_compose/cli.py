@@ -67,7 +67,10 @@ def _main(argv: Sequence[str] | None) -> int:
         return 2
     try:
         return int(args._module.main(args) or 0)
-    except (SamComposeError, ValueError, FileNotFoundError, PermissionError) as exc:
+    except BrokenPipeError:  # e.g. `sam-compose ... | head`: the reader left, nothing to report
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keep interpreter shutdown quiet
+        return 0
+    except (SamComposeError, ValueError, OSError) as exc:  # OSError: missing files, busy ports, ...
         if os.environ.get("SAM_COMPOSE_DEBUG"):
             raise
         msg = " ".join(str(exc).split()) or type(exc).__name__
@@ -76,9 +79,6 @@ def _main(argv: Sequence[str] | None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:  # e.g. `sam-compose ... | head`: the reader left, nothing to report
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keep interpreter shutdown quiet
-        return 0
     except MemoryError:
         print("error: out of memory; try a smaller image or the opencv engine", file=sys.stderr)
         return 1

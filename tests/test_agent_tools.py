@@ -206,3 +206,22 @@ def test_text_without_clip_weights_offline_is_an_actionable_error(tools, monkeyp
     monkeypatch.setenv("HF_HOME", str(tmp_path / "empty_hf_home"))
     msg = call(tools["segment_image"], {"image": "scene.png", "text": "a red mug"})
     assert msg.status == "error" and "CLIP" in msg.content and "offline" in msg.content
+
+
+def test_run_graph_cannot_load_clip_or_checkpoints_from_outside(tools, workspace):
+    root, outside, _ = workspace
+    (outside / "clipdir").mkdir(exist_ok=True)
+    g = _graph(root, "clip_outside.json", {
+        "img": {"type": "load_image", "params": {"path": "scene.png"}},
+        "txt": {"type": "text_prompt", "inputs": {"image": "img"},
+                "params": {"text": "a mug", "clip": f"local-dir:{outside / 'clipdir'}", "proposals": "grid"}}})
+    msg = call(tools["run_graph"], {"graph": g})
+    assert msg.status == "error" and "outside the allowed folders" in msg.content
+    (outside / "sam.pth").write_bytes(b"not a checkpoint")
+    g = _graph(root, "engine_outside.json", {
+        "img": {"type": "load_image", "params": {"path": "scene.png"}},
+        "box": {"type": "box_prompt", "params": {"boxes": [[10, 10, 50, 50]]}},
+        "seg": {"type": "segment", "inputs": {"image": "img", "prompts": "box"},
+                "params": {"engine": str(outside / "sam.pth")}}})
+    msg = call(tools["run_graph"], {"graph": g})
+    assert msg.status == "error" and "outside the allowed folders" in msg.content

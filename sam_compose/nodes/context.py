@@ -102,5 +102,25 @@ def file_stamp(params: dict, key: str = "path") -> Any:
         return None
 
 
+def node_engine(spec: str) -> Any:
+    """The shared engine for ``spec`` as a node should get it: a local checkpoint path is
+    resolved like any input file (next to the graph file, and subject to the run's path guard)."""
+    from ..engines import shared_engine
+
+    base = run_context().base_dir
+    local = Path(spec).expanduser()
+    if spec.strip().lower() not in ("opencv", "auto") and (local.exists() or (base is not None and (base / local).exists())):
+        spec = input_path(spec)
+    return shared_engine(spec)
+
+
+def guarded_clip_spec(clip: str | None) -> str | None:
+    """An open_clip spec with a ``local-dir:PATH`` folder resolved through :func:`input_path`."""
+    prefix = "local-dir:"
+    if clip and clip.startswith(prefix):
+        return prefix + input_path(clip[len(prefix):])
+    return clip
+
+
 __all__ = ["RunContext", "run_context", "set_run_context", "reset_run_context", "output_path",
-           "input_path", "frame_index", "current_node", "file_stamp"]
+           "input_path", "frame_index", "current_node", "file_stamp", "node_engine", "guarded_clip_spec"]

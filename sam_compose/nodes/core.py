@@ -21,23 +21,10 @@ from typing import Any, Iterator
 import numpy as np
 
 from ..errors import InputError
-from .api import Param, file_stamp, input_path, node, output_path
+from .api import Param, file_stamp, input_path, node, node_engine, output_path
 from .ports import FilePath, Image, Masks, Prompts, Video
 
 FALLBACK = -10
-
-
-def _engine(spec: str) -> Any:
-    """The shared engine for ``spec``; a local checkpoint path is resolved like any input file
-    (next to the graph file, and subject to the run's path guard)."""
-    from ..engines import shared_engine
-    from .context import run_context
-
-    base = run_context().base_dir
-    local = Path(spec).expanduser()
-    if spec.strip().lower() not in ("opencv", "auto") and (local.exists() or (base is not None and (base / local).exists())):
-        spec = input_path(spec)
-    return shared_engine(spec)
 
 
 @node("load_image", category="inputs", description="Load an image file (or sample:NAME) as (H, W, 3) uint8 RGB.",
@@ -130,7 +117,7 @@ def segment_node(image: Image, prompts: Prompts, *,
                  engine: str = Param("opencv", description="engine spec: opencv, auto, a Hugging Face id, a folder or a .pth"),
                  multimask: bool = Param(False, description="three candidate masks per prompt"),
                  best: bool = Param(False, description="keep only the highest-scoring mask per prompt")) -> Masks:
-    res = _engine(engine).segment(image, prompts, multimask=multimask)
+    res = node_engine(engine).segment(image, prompts, multimask=multimask)
     return res.best() if best else res
 
 
@@ -143,7 +130,7 @@ def generate_node(image: Image, *,
     kwargs = dict(options)
     if points_per_side is not None:
         kwargs["points_per_side"] = points_per_side
-    res = _engine(engine).generate(image, **kwargs)
+    res = node_engine(engine).generate(image, **kwargs)
     if max_masks is not None and len(res) > max_masks:
         res = res[np.sort(np.argsort(-res.scores, kind="stable")[:max_masks])]
     return res

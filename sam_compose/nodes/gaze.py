@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from .api import Param, file_stamp, frame_index, input_path, node
+from .api import Param, file_stamp, frame_index, input_path, node, node_engine
 from .ports import Gaze, Image, Prompts
 
 FORMAT_CHOICES = ("auto", "pupil_core", "pupil_core_fixations", "neon", "neon_fixations", "tobii_g3", "generic")
@@ -79,9 +79,7 @@ def gaze_prompt_node(image: Image, gaze: Gaze, *,
         gaze, detect, kw["frame_size"] = _video_fixations(gaze, image, detect)
     eng = None
     if accuracy is not None:
-        import sam_compose as sc
-
-        eng = sc.shared_engine(engine)
+        eng = node_engine(engine)
     return gaze_to_prompts(gaze, image, crop=_pair(crop, "crop", 4), merge_radius=merge_radius,
                            negatives=negatives, max_prompts=max_prompts, engine=eng, accuracy=accuracy,
                            **detect, **kw)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 
 from ..errors import InputError
-from .api import Param, file_stamp, input_path, node
+from .api import Param, file_stamp, guarded_clip_spec, input_path, node, node_engine
 from .ports import Image, Masks, Prompts
 
 
@@ -41,10 +41,8 @@ def text_prompt_node(image: Image, *,
                      points: int = Param(1, ge=0, le=10, description="positive points per prompt")) -> Prompts:
     """Prompts (box + positive points) for the regions matching ``text``; data carries phrase and score."""
     from ..adapters.prompts.text import text_to_prompts
-    from ..engines import shared_engine
-
-    eng = None if proposals == "grid" or detector else shared_engine(engine)
-    prompts = text_to_prompts(image, text, engine=eng, clip=clip, negative=negative, top_k=top_k,
+    eng = None if proposals == "grid" or detector else node_engine(engine)
+    prompts = text_to_prompts(image, text, engine=eng, clip=guarded_clip_spec(clip), negative=negative, top_k=top_k,
                               threshold=threshold, points=points, proposals=proposals, background=background,
                               detector=None if detector is None else input_path(detector))
     if not prompts:
