@@ -217,7 +217,7 @@ def test_missing_clip_weights_fail_fast_naming_the_download(tmp_path, monkeypatc
 
     monkeypatch.setattr(c, "HF_HUB_CACHE", str(tmp_path / "empty_cache"))
     t0 = time.perf_counter()
-    with pytest.raises(EngineError, match=r"laion2b_s34b_b79k.*laion/CLIP-ViT-B-32-laion2B-s34B-b79K.*create_model_and_transforms"):
+    with pytest.raises(EngineError, match=r"laion2b_s34b_b79k.*laion/CLIP-ViT-B-32-laion2B-s34B-b79K.*sam-compose models download clip-vit-b-32"):
         load_clip()
     assert time.perf_counter() - t0 < 5
     with pytest.raises(EngineError, match="unknown open_clip model"):

@@ -118,7 +118,11 @@ class ClipScorer:
 
 
 def _download_hint(name: str, tag: str, repo: str | None) -> str:
-    steps = f"python -c \"import open_clip; open_clip.create_model_and_transforms('{name}', pretrained='{tag}')\""
+    from ...engines.catalog import KNOWN_MODELS
+
+    known = next((m.name for m in KNOWN_MODELS if repo and m.repo_id == repo), None)
+    steps = (f"sam-compose models download {known}" if known else
+             f"python -c \"import open_clip; open_clip.create_model_and_transforms('{name}', pretrained='{tag}')\"")
     where = f" (Hugging Face repo {repo})" if repo else ""
     return (f"CLIP weights for {name} '{tag}'{where} are not on this machine and the model hub is not used "
             f"offline; on a machine with internet run: {steps}, then copy the Hugging Face cache "
