@@ -140,3 +140,40 @@ def test_console_script_version_and_sample_photo(tmp_path):
     doc = json.loads(r.stdout)
     assert doc["masks"][0]["area"] > 5000
     assert Image.open(tmp_path / "overlay.png").size == (600, 400)
+
+
+def test_gaze_options_reach_the_reader_and_the_prompts(capsys):
+    rec = Path(__file__).resolve().parents[1] / "demos" / "gaze" / "coins_gaze.csv"
+    base = ["segment", "sample:coins", "--engine", "opencv", "--gaze", str(rec)]
+    code, out, err = run_cli(capsys, *base)
+    assert code == 0, err
+    plain = json.loads(out)
+    code, out, err = run_cli(capsys, *base, "--gaze-option", "format=pupil_core", "--gaze-option", "negatives=true")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert len(plain["masks"]) > 1
+    assert doc["prompts"][0]["labels"].count(0) == len(plain["prompts"]) - 1  # the other places, as negatives
+    assert doc["prompts"][0]["points"][0] == plain["prompts"][0]["points"][0]
+    code, out, err = run_cli(capsys, *base, "--gaze-option", "max_prompts=1")
+    assert code == 0, err
+    assert len(json.loads(out)["masks"]) == 1
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--gaze-option", "bogus=1"], "unknown gaze option"),
+        (["--gaze-option", "novalue"], "KEY=VALUE"),
+        (["--gaze-option", "format=not_a_format"], "format"),
+    ],
+)
+def test_bad_gaze_options(capsys, extra, message):
+    rec = Path(__file__).resolve().parents[1] / "demos" / "gaze" / "coins_gaze.csv"
+    code, _, err = run_cli(capsys, "segment", "sample:coins", "--engine", "opencv", "--gaze", str(rec), *extra)
+    assert code == 2 and message in err, err
+
+
+def test_gaze_option_without_gaze(capsys):
+    code, _, err = run_cli(capsys, "segment", "sample:coins", "--engine", "opencv", "--point", "10,10",
+                           "--gaze-option", "negatives=true")
+    assert code == 2 and "needs --gaze" in err

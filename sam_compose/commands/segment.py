@@ -27,6 +27,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--box", action="append", default=[], metavar="X0,Y0,X1,Y1", help="a box in pixels; repeatable")
     p.add_argument("--text", default=None, help="describe the object, e.g. \"a red mug\" (needs CLIP weights)")
     p.add_argument("--gaze", default=None, metavar="FILE", help="an eye-tracker recording (Pupil, Tobii, generic CSV)")
+    p.add_argument("--gaze-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="a gaze reader or prompt option, value as JSON, e.g. frame_size=[1280,720], "
+                        "format=pupil_core, crop=[0,0,640,480], negatives=true; repeatable")
     p.add_argument("--mask", default=None, metavar="PRIOR.png", help="a prior mask at the image size to refine")
     p.add_argument("--multimask", action="store_true", help="three candidate masks per prompt instead of one")
     p.add_argument("--out", default=None, metavar="DIR", help="write mask_N.png, masks.json (COCO RLE) and overlay.png here")
@@ -45,7 +48,7 @@ def _check_out_dir(out: str | None) -> Path | None:
 def main(args: argparse.Namespace) -> int:
     from .. import shared_engine
     from ..adapters.outputs.exports import export_masks
-    from ..adapters.prompts.request import parse_box, parse_point, prompts_from_request
+    from ..adapters.prompts.request import parse_box, parse_option, parse_point, prompts_from_request
     from ..image_io import load_image, save_png
     from ..visualize import overlay
 
@@ -56,6 +59,9 @@ def main(args: argparse.Namespace) -> int:
     timings["load"] = (time.perf_counter() - t0) * 1000
     parsed = [parse_point(p) for p in args.point]
     boxes = [parse_box(b) for b in args.box]
+    gaze_options = dict(parse_option(o) for o in args.gaze_option)
+    if gaze_options and args.gaze is None:
+        raise InputError("--gaze-option needs --gaze FILE")
     mask = None
     if args.mask is not None:
         from ..adapters.prompts.masks import read_mask
@@ -73,6 +79,7 @@ def main(args: argparse.Namespace) -> int:
         gaze=args.gaze,
         mask=mask,
         engine=engine,
+        gaze_options=gaze_options,
     )
     before = engine.stats
     t2 = time.perf_counter()

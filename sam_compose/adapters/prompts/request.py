@@ -12,8 +12,9 @@ into the list of prompts an engine segments, with the same rules everywhere:
 
 from __future__ import annotations
 
+import json
 import os
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -49,6 +50,42 @@ def parse_box(text: str) -> list[float]:
         raise PromptError(f"box {text!r} must hold numbers X0,Y0,X1,Y1") from exc
 
 
+def parse_option(text: str) -> tuple[str, Any]:
+    """``"KEY=VALUE"`` -> (key, value); the value is read as JSON when it parses, else kept as text."""
+    key, sep, raw = str(text).partition("=")
+    if not sep or not key.strip():
+        raise PromptError(f"option {text!r} must be KEY=VALUE, e.g. frame_size=[1280,720]")
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        value = raw
+    return key.strip(), value
+
+
+def _gaze_prompts(image: np.ndarray, gaze: Any, options: Mapping[str, Any], engine: Any) -> list[Prompt]:
+    """Read a recording (or take samples / fixations) and turn it into prompts, routing each
+    option to the reader or to ``gaze_to_prompts`` by name."""
+    import inspect
+
+    from .gaze import gaze_to_prompts, read_gaze
+    from .gaze_fixations import detect_fixations
+    from .gaze_readers import iter_gaze
+
+    reader_keys = set(inspect.signature(iter_gaze).parameters) - {"source"}
+    prompt_keys = (set(inspect.signature(gaze_to_prompts).parameters)
+                   | set(inspect.signature(detect_fixations).parameters)) - {"gaze", "image", "samples", "detect", "engine", "image_size"}
+    unknown = sorted(set(options) - reader_keys - prompt_keys)
+    if unknown:
+        raise PromptError(f"unknown gaze option(s) {unknown}; reader options: {sorted(reader_keys)}; "
+                          f"prompt options: {sorted(prompt_keys)}")
+    read_opts = {k: v for k, v in options.items() if k in reader_keys}
+    prompt_opts = {k: v for k, v in options.items() if k not in reader_keys}
+    if prompt_opts.get("accuracy") is not None or prompt_opts.get("accuracy_deg") is not None:
+        prompt_opts.setdefault("engine", engine)
+    samples = read_gaze(gaze, **read_opts) if isinstance(gaze, (str, os.PathLike)) else gaze
+    return gaze_to_prompts(samples, image=image, **prompt_opts)
+
+
 def prompts_from_request(
     image: np.ndarray,
     *,
@@ -59,14 +96,17 @@ def prompts_from_request(
     gaze: str | os.PathLike | Any | None = None,
     mask: Any = None,
     engine: Any = None,
+    gaze_options: Mapping[str, Any] | None = None,
 ) -> list[Prompt]:
     """Build the prompts for one segmentation request on ``image`` ((H, W, 3) uint8).
 
     ``points`` are (x, y) pixels with ``labels`` (default all 1); ``boxes`` are xyxy
     pixels; ``text`` goes through CLIP (``text_to_prompts``); ``gaze`` is a recording
     path or samples (``read_gaze`` + ``gaze_to_prompts``); ``mask`` is a path or a
-    full-size mask array (``mask_to_prompt``). Raises :class:`PromptError` when nothing
-    usable is given.
+    full-size mask array (``mask_to_prompt``). ``gaze_options`` go to the reader
+    (``format``, ``frame_size``, ``units``, ...) or to ``gaze_to_prompts`` (``crop``,
+    ``method``, thresholds, ``negatives``, ``accuracy`` ...). Raises :class:`PromptError`
+    when nothing usable is given.
     """
     size = (int(image.shape[0]), int(image.shape[1]))
     prompts: list[Prompt] = []
@@ -91,10 +131,7 @@ def prompts_from_request(
 
         prompts.extend(text_to_prompts(image, text, engine=engine))
     if gaze is not None:
-        from .gaze import gaze_to_prompts, read_gaze
-
-        samples = read_gaze(gaze) if isinstance(gaze, (str, os.PathLike)) else gaze
-        prompts.extend(gaze_to_prompts(samples, image=image))
+        prompts.extend(_gaze_prompts(image, gaze, gaze_options or {}, engine))
     if mask is not None:
         from .masks import mask_to_prompt
 
