@@ -321,3 +321,29 @@ def test_demo_graph_runs(tmp_path):
     assert (tmp_path / "gaze_overlay.png").is_file()
     assert len(masks) >= 1 and masks.masks[0].sum() > 500
     assert read_gaze(ROOT / "demos" / "gaze" / "coins_gaze.csv").n_valid > 100
+
+
+def test_video_frames_nobody_looked_at_get_no_prompt_and_no_mask(tmp_path, scene):
+    """Gaze covers the first 0.4 s of a 10 fps video; later frames give [] prompts and empty masks."""
+    from sam_compose.image_io import save_png
+
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i in range(8):
+        save_png(frames / f"{i:03d}.png", scene.image)
+    p0, p1 = scene.interior_point(0), scene.interior_point(1)
+    fix_s, _ = synth_trace([(*p0, 0.2), (*p1, 0.2)], frame_size=(640, 480), saccade=0.0, seed=1)
+    write_generic(tmp_path / "gaze.csv", fix_s, units="px", names=("t", "x_px", "y_px"))
+    graph = sam_compose.Graph.from_dict({"nodes": {
+        "vid": {"type": "load_video", "params": {"path": str(frames)}},
+        "gaze": {"type": "load_gaze", "params": {"path": str(tmp_path / "gaze.csv"), "frame_size": [640, 480]}},
+        "prompt": {"type": "gaze_prompt", "inputs": {"image": "vid", "gaze": "gaze"},
+                   "params": {"video_fps": 10.0, "min_duration": 0.05}},
+        "seg": {"type": "segment", "inputs": {"image": "vid", "prompts": "prompt"}, "params": {"engine": "opencv"}},
+    }})
+    outs = list(graph.stream(outputs=["prompt", "seg"]))
+    assert len(outs) == 8
+    counts = [len(o["prompt"]) for o in outs]
+    assert counts[:4] == [1, 1, 1, 1] and counts[-2:] == [0, 0]  # frame 4 straddles the recording's end
+    assert len(outs[0]["seg"]) == 1 and outs[0]["seg"].masks[0].sum() > 500
+    assert len(outs[-1]["seg"]) == 0 and outs[-1]["seg"].image_size == scene.image.shape[:2]

@@ -117,7 +117,12 @@ def segment_node(image: Image, prompts: Prompts, *,
                  engine: str = Param("opencv", description="engine spec: opencv, auto, a Hugging Face id, a folder or a .pth"),
                  multimask: bool = Param(False, description="three candidate masks per prompt"),
                  best: bool = Param(False, description="keep only the highest-scoring mask per prompt")) -> Masks:
-    res = node_engine(engine).segment(image, prompts, multimask=multimask)
+    eng = node_engine(engine)
+    if isinstance(prompts, list) and not prompts:  # e.g. a video frame with no fixation: no mask, no error
+        from ..masks import Masks
+
+        return Masks.empty(image.shape[:2], data={**eng.describe(), "prompts": []})
+    res = eng.segment(image, prompts, multimask=multimask)
     return res.best() if best else res
 
 

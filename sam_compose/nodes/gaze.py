@@ -69,6 +69,7 @@ def gaze_prompt_node(image: Image, gaze: Gaze, *,
                      video_start: float = Param(0.0, description="gaze-clock time of video frame 0, seconds")) -> Prompts:
     """Turn gaze into prompts for ``segment`` (see sam_compose.adapters.prompts.gaze_to_prompts)."""
     from ..adapters.prompts.gaze import gaze_to_prompts
+    from ..adapters.prompts.gaze_types import NoFixationError
 
     kw: dict[str, Any] = {}
     detect = dict(method=method, velocity_threshold=velocity_threshold, dispersion_threshold=dispersion_threshold,
@@ -80,9 +81,14 @@ def gaze_prompt_node(image: Image, gaze: Gaze, *,
     eng = None
     if accuracy is not None:
         eng = node_engine(engine)
-    return gaze_to_prompts(gaze, image, crop=_pair(crop, "crop", 4), merge_radius=merge_radius,
-                           negatives=negatives, max_prompts=max_prompts, engine=eng, accuracy=accuracy,
-                           **detect, **kw)
+    try:
+        return gaze_to_prompts(gaze, image, crop=_pair(crop, "crop", 4), merge_radius=merge_radius,
+                               negatives=negatives, max_prompts=max_prompts, engine=eng, accuracy=accuracy,
+                               **detect, **kw)
+    except NoFixationError:
+        if "frame" in kw:  # over a video, a frame nobody looked at simply has no prompt
+            return []
+        raise
 
 
 _CACHE_LOCK = threading.Lock()
