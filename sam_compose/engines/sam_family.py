@@ -16,6 +16,8 @@ automatic mask generation (:mod:`.amg`).
 
 from __future__ import annotations
 
+from abc import abstractmethod
+
 import os
 from pathlib import Path
 from typing import Any
@@ -133,11 +135,13 @@ class SamFamilyEngine(Engine):
                               input_size=self._input_size(image.shape[:2]), engine=self.key,
                               image_key=key, nbytes=int(nbytes))
 
-    def _encode(self, image: np.ndarray) -> dict[str, Any]:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def _encode(self, image: np.ndarray) -> dict[str, Any]:
+        """The model's image features for an (H, W, 3) uint8 image (tensors by name)."""
 
-    def _decode_group(self, feats: dict[str, Any], points, labels, boxes, masks, multimask: bool):  # pragma: no cover
-        raise NotImplementedError
+    @abstractmethod
+    def _decode_group(self, feats: dict[str, Any], points, labels, boxes, masks, multimask: bool):
+        """Low-res logits and IoU scores for prompts of one shape, batched."""
 
     # --- decoding -----------------------------------------------------------------------
     def decode_lowres(self, embedding: ImageEmbedding, prompts: list[Prompt], multimask: bool):

@@ -87,12 +87,10 @@ class _SamComposeTool(BaseTool):
     handle_tool_error: bool = True
     handle_validation_error: Any = _validation_message
 
-    def _call(self, **kwargs: Any) -> ToolOutput:  # pragma: no cover - overridden
-        raise NotImplementedError
-
     def _run(self, run_manager: Any = None, **kwargs: Any) -> tuple[str, dict[str, Any]]:
         try:
-            out = self._call(**kwargs)
+            # each tool is the AgentService method of the same name
+            out: ToolOutput = getattr(self.service, self.name)(**kwargs)
         except (SamComposeError, ValueError, OSError) as exc:
             raise ToolException(f"{' '.join(str(exc).split())}") from exc
         return out.text, out.artifact()
@@ -109,9 +107,6 @@ class SegmentImageTool(_SamComposeTool):
     )
     args_schema: type[BaseModel] = SegmentImageArgs
 
-    def _call(self, **kwargs: Any) -> ToolOutput:
-        return self.service.segment_image(**kwargs)
-
 
 class GenerateMasksTool(_SamComposeTool):
     name: str = "generate_masks"
@@ -121,9 +116,6 @@ class GenerateMasksTool(_SamComposeTool):
     )
     args_schema: type[BaseModel] = GenerateMasksArgs
 
-    def _call(self, **kwargs: Any) -> ToolOutput:
-        return self.service.generate_masks(**kwargs)
-
 
 class RunGraphTool(_SamComposeTool):
     name: str = "run_graph"
@@ -132,9 +124,6 @@ class RunGraphTool(_SamComposeTool):
         "folders, optionally overriding parameters. Returns the run report with each node's outputs."
     )
     args_schema: type[BaseModel] = RunGraphArgs
-
-    def _call(self, **kwargs: Any) -> ToolOutput:
-        return self.service.run_graph(**kwargs)
 
 
 def get_tools(engine: str | Engine = "auto", allowed_roots: Sequence[str | Path] | None = None,
