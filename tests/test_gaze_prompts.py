@@ -290,23 +290,32 @@ def test_graph_nodes_load_gaze_and_gaze_prompt(tmp_path, scene):
         bad.run()
 
 
-def test_gaze_prompt_node_over_video_frames(tmp_path, scene):
-    """Over a video (10 fps), each frame gets the fixation shown during it."""
+def _video_gaze_graph(tmp_path, scene, n_frames, with_segment=False):
+    """A folder of ``n_frames`` copies of the scene (10 fps) and a recording that looks at object 0
+    for 0.2 s, then object 1 for 0.2 s; returns (graph, p0, p1)."""
     from sam_compose.image_io import save_png
 
     frames = tmp_path / "frames"
     frames.mkdir()
-    for i in range(4):
+    for i in range(n_frames):
         save_png(frames / f"{i:03d}.png", scene.image)
     p0, p1 = scene.interior_point(0), scene.interior_point(1)
     fix_s, _ = synth_trace([(*p0, 0.2), (*p1, 0.2)], frame_size=(640, 480), saccade=0.0, seed=1)
     write_generic(tmp_path / "gaze.csv", fix_s, units="px", names=("t", "x_px", "y_px"))
-    graph = sam_compose.Graph.from_dict({"nodes": {
+    nodes = {
         "vid": {"type": "load_video", "params": {"path": str(frames)}},
         "gaze": {"type": "load_gaze", "params": {"path": str(tmp_path / "gaze.csv"), "frame_size": [640, 480]}},
         "prompt": {"type": "gaze_prompt", "inputs": {"image": "vid", "gaze": "gaze"},
                    "params": {"video_fps": 10.0, "min_duration": 0.05}},
-    }})
+    }
+    if with_segment:
+        nodes["seg"] = {"type": "segment", "inputs": {"image": "vid", "prompts": "prompt"}, "params": {"engine": "opencv"}}
+    return sam_compose.Graph.from_dict({"nodes": nodes}), p0, p1
+
+
+def test_gaze_prompt_node_over_video_frames(tmp_path, scene):
+    """Over a video (10 fps), each frame gets the fixation shown during it."""
+    graph, p0, p1 = _video_gaze_graph(tmp_path, scene, 4)
     points = [out["prompt"][0].points[0].tolist() for out in graph.stream(outputs=["prompt"])]
     assert len(points) == 4
     for k, expect in enumerate([p0, p0, p1, p1]):  # frames 0-1 show 0.0-0.2 s, frames 2-3 0.2-0.4 s
@@ -325,22 +334,7 @@ def test_demo_graph_runs(tmp_path):
 
 def test_video_frames_nobody_looked_at_get_no_prompt_and_no_mask(tmp_path, scene):
     """Gaze covers the first 0.4 s of a 10 fps video; later frames give [] prompts and empty masks."""
-    from sam_compose.image_io import save_png
-
-    frames = tmp_path / "frames"
-    frames.mkdir()
-    for i in range(8):
-        save_png(frames / f"{i:03d}.png", scene.image)
-    p0, p1 = scene.interior_point(0), scene.interior_point(1)
-    fix_s, _ = synth_trace([(*p0, 0.2), (*p1, 0.2)], frame_size=(640, 480), saccade=0.0, seed=1)
-    write_generic(tmp_path / "gaze.csv", fix_s, units="px", names=("t", "x_px", "y_px"))
-    graph = sam_compose.Graph.from_dict({"nodes": {
-        "vid": {"type": "load_video", "params": {"path": str(frames)}},
-        "gaze": {"type": "load_gaze", "params": {"path": str(tmp_path / "gaze.csv"), "frame_size": [640, 480]}},
-        "prompt": {"type": "gaze_prompt", "inputs": {"image": "vid", "gaze": "gaze"},
-                   "params": {"video_fps": 10.0, "min_duration": 0.05}},
-        "seg": {"type": "segment", "inputs": {"image": "vid", "prompts": "prompt"}, "params": {"engine": "opencv"}},
-    }})
+    graph, _, _ = _video_gaze_graph(tmp_path, scene, 8, with_segment=True)
     outs = list(graph.stream(outputs=["prompt", "seg"]))
     assert len(outs) == 8
     counts = [len(o["prompt"]) for o in outs]
