@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .engines import Engine, EngineStats, load_engine, shared_engine
+from .engines import Engine, EngineStats, load_engine, resolve_engine, shared_engine
 from .errors import (
     EngineError,
     ImageError,
@@ -29,7 +29,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "load_image", "Prompt", "Masks", "ImageEmbedding",
-    "Engine", "EngineStats", "load_engine", "shared_engine",
+    "Engine", "EngineStats", "load_engine", "shared_engine", "resolve_engine",
     "Graph",
     "SamComposeError", "InputError", "ImageError", "PromptError", "EngineError", "MissingDependencyError",
     "__version__",

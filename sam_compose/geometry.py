@@ -17,8 +17,15 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from .errors import InputError
+
 SAM_INPUT_SIZE = 1024
 LOWRES_SIZE = 256
+LOGIT_SCALE = 10.0
+"""Magnitude of the pseudo-logits made from a binary mask: confident, within SAM's usual range."""
+
+Size = tuple[int, int]
+"""(height, width) of an image, a frame or a mask. Sizes are always in this order."""
 
 
 def resized_shape(size: tuple[int, int], target: int = SAM_INPUT_SIZE) -> tuple[int, int]:
@@ -66,15 +73,50 @@ def to_lowres(full: np.ndarray, size: tuple[int, int], pad_value: float = 0.0) -
     return out
 
 
-def coverage_logits(coverage: np.ndarray, size: tuple[int, int], scale: float = 10.0) -> np.ndarray:
-    """A full-size (H, W) mask or coverage map in [0, 1] -> (256, 256) float32 logits.
+def mask_to_logits(mask: np.ndarray, image_size: Size | None = None, scale: float | None = None) -> np.ndarray:
+    """A full-size (H, W) mask, coverage map or logit map -> (256, 256) float32 low-res logits.
 
-    ``(2 * coverage - 1) * scale`` in the low-res frame (soft at the edges), ``-scale`` in the
-    padding: the pseudo-logits SAM accepts as ``mask_input``, and that
-    ``from_lowres(logits, size) > 0`` turns back into the mask.
+    The one conversion from masks to SAM's ``mask_input`` frame:
+
+    * bool, integer (non-zero = inside, e.g. 0/255 or labels) and [0, 1] float maps become
+      ``(2 * coverage - 1) * scale`` (area-resized, so soft at the edges);
+    * other float maps are logits already and are resized as they are.
+
+    The padding (outside the image) is ``-scale``, so ``logits_to_mask(logits, (H, W))``
+    gives the mask back. ``image_size`` (H, W) defaults to the mask's shape and must match it;
+    ``scale`` defaults to :data:`LOGIT_SCALE`.
     """
-    cov = to_lowres(np.asarray(coverage, dtype=np.float32), size, pad_value=0.0)
-    return ((cov * 2.0 - 1.0) * float(scale)).astype(np.float32)
+    arr = np.asarray(mask)
+    if arr.ndim != 2 or min(arr.shape) < 1:
+        raise InputError(f"mask_to_logits expects an (H, W) mask, got shape {arr.shape}")
+    size = (int(arr.shape[0]), int(arr.shape[1])) if image_size is None else (int(image_size[0]), int(image_size[1]))
+    if arr.shape != size:
+        raise InputError(f"mask of shape {arr.shape} does not match the image size {size} (H, W)")
+    s = LOGIT_SCALE if scale is None else float(scale)
+    if arr.dtype == bool or np.issubdtype(arr.dtype, np.integer):
+        cov = (arr != 0).astype(np.float32)
+    else:
+        cov = arr.astype(np.float32)
+        if not (cov.min() >= 0.0 and cov.max() <= 1.0):
+            return to_lowres(cov, size, pad_value=-s)
+    low = to_lowres(cov, size, pad_value=0.0)
+    return ((low * 2.0 - 1.0) * s).astype(np.float32)
+
+
+def small_mask_to_logits(small: np.ndarray, image_size: Size, scale: float | None = None) -> np.ndarray:
+    """Like :func:`mask_to_logits` for a mask of the whole image of ``image_size`` (H, W) stored
+    at a reduced size (e.g. a working resolution), without materialising it at full size."""
+    s = LOGIT_SCALE if scale is None else float(scale)
+    lh, lw = lowres_shape(image_size)
+    cov = cv2.resize(np.asarray(small, dtype=np.float32), (lw, lh), interpolation=cv2.INTER_AREA)
+    out = np.zeros((LOWRES_SIZE, LOWRES_SIZE), np.float32)
+    out[:lh, :lw] = cov
+    return ((out * 2.0 - 1.0) * s).astype(np.float32)
+
+
+def logits_to_mask(logits: np.ndarray, image_size: Size, threshold: float = 0.0) -> np.ndarray:
+    """(..., 256, 256) low-res logits -> (..., H, W) bool masks at the original size."""
+    return from_lowres(logits, image_size) > threshold
 
 
 def from_lowres(lowres: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -10,14 +10,19 @@ Row ``i`` of every array describes one mask:
   ``Prompt(mask=...)`` (None for results that have none);
 * ``prompt_index[i]`` index into ``data["prompts"]`` of the prompt that produced the row
   (-1 when none did, e.g. automatic masks);
-* ``ids[i]`` optional object id (tracking).
+* ``ids[i]`` optional object id (tracking);
+* ``rows[name][i]`` any further per-row value (e.g. automatic masks' ``stability_score``,
+  ``point_coords``, ``crop_box``): arrays whose first axis has one entry per mask, kept
+  aligned with the rows by indexing, slicing, ``best()`` and ``concat`` (like
+  ``supervision.Detections.data``).
 
-``data`` holds provenance for the whole result: ``engine``, ``prompts`` (list of
-:class:`~sam_compose.types.Prompt`), ``adapter`` and anything adapters add.
+``data`` holds facts about the whole result, never per-row values: ``engine``, ``prompts``
+(list of :class:`~sam_compose.types.Prompt`), ``adapter``, ``params`` and anything adapters add.
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
@@ -26,10 +31,31 @@ from .errors import InputError
 from .geometry import LOWRES_SIZE, masks_to_boxes
 
 
-class Masks:
-    """N masks for one image, with scores, boxes, low-res logits and provenance."""
+class _ResultData(dict):
+    """``Masks.data``: reading a per-row key that moved to ``Masks.rows`` still works, with a
+    ``DeprecationWarning`` (until 0.3)."""
 
-    __slots__ = ("masks", "scores", "boxes", "logits", "prompt_index", "ids", "data")
+    __slots__ = ("_rows",)
+
+    def __init__(self, data: Mapping[str, Any], rows: Mapping[str, np.ndarray]) -> None:
+        super().__init__(data)
+        self._rows = rows
+
+    _RENAMED = {"crop_boxes": "crop_box"}
+
+    def __missing__(self, key: str) -> Any:
+        name = self._RENAMED.get(key, key)
+        if name in self._rows:
+            warnings.warn(f"Masks.data[{key!r}] is deprecated: per-row values live in Masks.rows[{name!r}]",
+                          DeprecationWarning, stacklevel=2)
+            return self._rows[name]
+        raise KeyError(key)
+
+
+class Masks:
+    """N masks for one image, with scores, boxes, low-res logits, per-row extras and provenance."""
+
+    __slots__ = ("masks", "scores", "boxes", "logits", "prompt_index", "ids", "rows", "data")
 
     def __init__(
         self,
@@ -40,6 +66,7 @@ class Masks:
         prompt_index: Any = None,
         ids: Any = None,
         data: Mapping[str, Any] | None = None,
+        rows: Mapping[str, Any] | None = None,
     ) -> None:
         m = np.asarray(masks)
         if m.ndim == 2:
@@ -75,7 +102,18 @@ class Masks:
             self.logits = None
         self.prompt_index: np.ndarray = self._vector(prompt_index, n, "prompt_index", np.int64, default=-1)
         self.ids: np.ndarray | None = None if ids is None else self._vector(ids, n, "ids", np.int64, default=0)
-        self.data: dict[str, Any] = dict(data or {})
+        self.rows: dict[str, np.ndarray] = self._rows(rows, n)
+        self.data: dict[str, Any] = _ResultData(data or {}, self.rows)
+
+    @staticmethod
+    def _rows(rows: Mapping[str, Any] | None, n: int) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        for name, value in (rows or {}).items():
+            arr = np.asarray(value)
+            if arr.ndim == 0 or arr.shape[0] != n:
+                raise InputError(f"rows[{name!r}] must have one entry per mask: first axis {n}, got shape {arr.shape}")
+            out[str(name)] = arr
+        return out
 
     @staticmethod
     def _vector(value: Any, n: int, name: str, dtype: Any, default: float) -> np.ndarray:
@@ -111,6 +149,7 @@ class Masks:
             prompts.extend(own)
         with_logits = all(it.logits is not None for it in items)
         with_ids = all(it.ids is not None for it in items)
+        shared_rows = set(items[0].rows).intersection(*(it.rows for it in items[1:]))
         data = dict(items[0].data)
         for it in items[1:]:
             for k, v in it.data.items():
@@ -124,6 +163,7 @@ class Masks:
             prompt_index=np.concatenate(pidx),
             ids=np.concatenate([it.ids for it in items]) if with_ids else None,  # type: ignore[misc]
             data=data,
+            rows={k: np.concatenate([it.rows[k] for it in items]) for k in sorted(shared_rows)},
         )
 
     # --- array-like behaviour -----------------------------------------------------------
@@ -154,7 +194,8 @@ class Masks:
             logits=None if self.logits is None else self.logits[index],
             prompt_index=self.prompt_index[index],
             ids=None if self.ids is None else self.ids[index],
-            data=self.data,
+            data=dict(self.data),
+            rows={k: v[index] for k, v in self.rows.items()},
         )
 
     @property
@@ -246,12 +287,14 @@ class Masks:
     def to_supervision(self) -> Any:
         """A ``supervision.Detections`` with ``mask``, ``xyxy``, ``confidence`` and ``tracker_id``.
 
-        ``data["prompt_index"]`` carries the prompt of each row. Needs ``pip install supervision``.
+        ``data["prompt_index"]`` carries the prompt of each row and every ``rows`` entry
+        travels as a per-row ``data`` array. Needs ``pip install supervision``.
         """
         from .errors import require
 
         sv = require("supervision", feature="Masks.to_supervision")
-        data = {"prompt_index": self.prompt_index.copy()}
+        data = {k: v.copy() for k, v in self.rows.items()}
+        data["prompt_index"] = self.prompt_index.copy()
         return sv.Detections(
             xyxy=self.boxes.astype(np.float32).reshape(-1, 4),
             mask=self.masks.copy(),
@@ -273,8 +316,8 @@ class Masks:
                 "these Detections have no masks; turn their boxes into prompts with "
                 "sam_compose.adapters.prompts.boxes_to_prompts and segment them"
             )
-        data = getattr(detections, "data", {}) or {}
-        pidx = data.get("prompt_index")
+        data = dict(getattr(detections, "data", {}) or {})
+        pidx = data.pop("prompt_index", None)
         return cls(
             np.asarray(mask, dtype=bool),
             scores=getattr(detections, "confidence", None),
@@ -282,6 +325,7 @@ class Masks:
             prompt_index=pidx,
             ids=getattr(detections, "tracker_id", None),
             data={"adapter": "supervision"},
+            rows=data,
         )
 
     def summary(self) -> list[dict[str, Any]]:

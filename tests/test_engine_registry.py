@@ -139,3 +139,31 @@ def test_cache_discard_frees_bytes():
     cache.put(("e", "a"), _emb(100, "a"))
     assert cache.discard(("e", "a")) and cache.nbytes == 0 and len(cache) == 0
     assert not cache.discard(("e", "a"))
+
+
+def test_resolve_engine_takes_a_spec_or_an_engine_and_nothing_else():
+    import sam_compose as sc
+    from sam_compose.engines.registry import normalize_device
+
+    eng = sc.resolve_engine("opencv")
+    assert eng is sc.shared_engine("opencv") and sc.resolve_engine(eng) is eng
+    with pytest.raises(sc.EngineError, match="engine= must be an engine spec string .* got int"):
+        sc.resolve_engine(3)
+    assert normalize_device("cuda:0") == normalize_device("CUDA") == "cuda"
+    assert normalize_device("cuda:1") == "cuda:1"
+
+
+def test_one_mask_to_logits_and_the_old_name_warns():
+    import numpy as np
+
+    from sam_compose.adapters.prompts.masks import mask_to_logits as old
+    from sam_compose.geometry import LOGIT_SCALE, logits_to_mask, mask_to_logits
+
+    m = np.zeros((30, 50), bool)
+    m[5:20, 10:40] = True
+    lg = mask_to_logits(m)
+    assert lg.shape == (256, 256) and lg.max() == LOGIT_SCALE and lg.min() == -LOGIT_SCALE
+    assert (logits_to_mask(lg, m.shape) == m).mean() > 0.99
+    assert np.array_equal(mask_to_logits((m * 255).astype(np.uint8)), lg)   # 0/255 masks
+    with pytest.warns(DeprecationWarning, match="geometry.mask_to_logits"):
+        assert np.array_equal(old(m, m.shape), lg)

@@ -152,7 +152,7 @@ def test_automatic_masks_parity(engine, ref_model):
     assert len(probe) == 48  # 16 points x 3 candidates, nothing filtered
     # permissive thresholds that still drop some candidates (random weights: low scores)
     kw.update(pred_iou_thresh=float(np.quantile(probe.scores, 0.2)),
-              stability_score_thresh=float(np.quantile(probe.data["stability_score"], 0.2)))
+              stability_score_thresh=float(np.quantile(probe.rows["stability_score"], 0.2)))
     ref = SamAutomaticMaskGenerator(ref_model, **kw).generate(image)
     res = engine.generate(image, **kw)
     assert 10 < len(ref) < 48
@@ -179,4 +179,32 @@ def test_automatic_masks_parity_with_filters_crops_and_cleanup(engine, ref_model
     assert len(ref) > 0
     assert _match_rate(ref, res) >= 0.95
     assert abs(len(res) - len(ref)) <= max(1, len(ref) // 20)
-    assert res.logits is None and res.data["crop_boxes"].shape == (len(res), 4)
+    assert res.logits is None and res.rows["crop_box"].shape == (len(res), 4)
+
+
+def test_automatic_mask_rows_follow_their_masks(engine):
+    """Per-row values of an automatic-mask result stay with their row through indexing,
+    slicing, boolean selection, best() and concatenation."""
+    image = np.ascontiguousarray(skdata.astronaut()[::4, ::4])
+    res = engine.generate(image, points_per_side=4, pred_iou_thresh=0.0, stability_score_thresh=0.0,
+                          box_nms_thresh=1.0)
+    assert set(res.rows) == {"stability_score", "point_coords", "crop_box"}
+    assert "stability_score" not in dict(res.data)  # whole-result facts only
+
+    def check(sub, rows):
+        assert len(sub) == len(rows)
+        for name, full in res.rows.items():
+            assert np.array_equal(sub.rows[name], full[rows]), name
+        assert np.array_equal(sub.masks, res.masks[rows])
+        assert np.allclose(sub.scores, res.scores[rows])
+
+    order = np.argsort(-res.scores)
+    check(res[3], [3])
+    check(res[2:9:3], np.arange(len(res))[2:9:3])
+    check(res[res.scores > np.median(res.scores)], np.flatnonzero(res.scores > np.median(res.scores)))
+    check(res[order[:5]], order[:5])                              # truncation to the top 5
+    check(res.best(), [int(np.argmax(res.scores))])
+    both = sc.Masks.concat([res[order[:2]], res[order[-3:]]])
+    check(both, np.concatenate([order[:2], order[-3:]]))
+    with pytest.warns(DeprecationWarning, match="Masks.rows"):
+        assert np.array_equal(res.data["crop_boxes"], res.rows["crop_box"])

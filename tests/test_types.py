@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sam_compose import Masks, Prompt, PromptError
+from sam_compose import InputError, Masks, Prompt, PromptError
 from sam_compose.types import as_prompt_list
 
 
@@ -139,3 +139,18 @@ def test_empty_masks_behave():
     assert len(e) == 0 and e.areas.shape == (0,) and e.summary() == [] and e.to_rle() == []
     assert e.union().shape == (4, 5) and not e.union().any()
     assert len(e.best()) == 0
+
+
+def test_masks_rows_are_validated_and_travel_through_supervision():
+    import supervision as sv
+
+    m = np.zeros((3, 8, 8), bool)
+    m[0, :2], m[1, 2:5], m[2, 6:] = True, True, True
+    with pytest.raises(InputError, match=r"rows\['s'\] must have one entry per mask: first axis 3"):
+        Masks(m, rows={"s": np.arange(2)})
+    res = Masks(m, scores=[0.1, 0.9, 0.5], rows={"s": np.arange(3), "pts": np.arange(6).reshape(3, 2)})
+    det = res.to_supervision()
+    assert isinstance(det, sv.Detections)
+    assert np.array_equal(det[1:].data["pts"], res[1:].rows["pts"])   # sliced with the rows by supervision too
+    back = Masks.from_supervision(det[[2, 0]])
+    assert np.array_equal(back.rows["s"], [2, 0]) and np.array_equal(back.masks, m[[2, 0]])

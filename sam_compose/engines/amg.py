@@ -199,9 +199,9 @@ def generate_masks(engine: Any, image: np.ndarray, embedding: ImageEmbedding, p:
     if len(boxes) == 1:
         logits = engine._lowres_to_padded(data["lowres"], (h, w)).cpu().numpy()
     return Masks(masks, scores=data["scores"].cpu().numpy(), logits=logits,
-                 data={"stability_score": data["stability"].cpu().numpy(),
+                 rows={"stability_score": data["stability"].cpu().numpy(),
                        "point_coords": data["points"].cpu().numpy(),
-                       "crop_boxes": data["crop"].cpu().numpy()})
+                       "crop_box": data["crop"].cpu().numpy()})
 
 
 def _process_crop(engine: Any, image: np.ndarray, embedding: ImageEmbedding, crop: list[int], n_side: int,

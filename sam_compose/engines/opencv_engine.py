@@ -23,7 +23,7 @@ Pipeline for one prompt (details in docs/opencv_engine.md):
 6. **Upsampling**: the chosen masks go back to full size with a guided filter so they
    follow the original image's edges (:func:`.opencv_regions.upsample_mask`).
 
-Low-res logits are synthesised from each final mask (:func:`mask_to_logits`) so results
+Low-res logits are synthesised from each final mask (:func:`sam_compose.geometry.mask_to_logits`) so results
 can be fed back as ``Prompt(mask=...)``.
 """
 
@@ -36,7 +36,7 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
-from ..geometry import LOWRES_SIZE, coverage_logits, from_lowres, lowres_shape, mask_iou
+from ..geometry import from_lowres, mask_iou, mask_to_logits, small_mask_to_logits
 from ..masks import Masks
 from ..types import ImageEmbedding, Prompt
 from .base import Engine
@@ -47,30 +47,7 @@ from .opencv_score import gradient_magnitude, reference_gradient, score_mask
 from .opencv_seeds import (add_point_seeds, labels_from_box, labels_from_prior, labels_from_region,
                            point_regions, region_bbox)
 
-LOGIT_SCALE = 10.0
 SMALL_OBJECT = 0.01  # fraction of the image below which point-only masks are discounted
-
-
-def mask_to_logits(mask: np.ndarray) -> np.ndarray:
-    """(H, W) bool -> (256, 256) float32 pseudo-logits in SAM's padded low-res frame.
-
-    +10 inside, -10 outside (and in the padding), soft at the edges, so that
-    ``geometry.from_lowres(logits, (H, W)) > 0`` gives the mask back.
-    """
-    m = np.asarray(mask)
-    if m.ndim != 2 or min(m.shape) < 1:
-        raise InputError(f"mask_to_logits expects an (H, W) mask, got shape {m.shape}")
-    return coverage_logits(m, m.shape, LOGIT_SCALE)
-
-
-def _logits_from_small(small: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Like :func:`mask_to_logits` for a mask of the whole image stored at a reduced size
-    (e.g. the working resolution), without materialising it at full size."""
-    lh, lw = lowres_shape(size)
-    cov = cv2.resize(small.astype(np.float32), (lw, lh), interpolation=cv2.INTER_AREA)
-    out = np.zeros((LOWRES_SIZE, LOWRES_SIZE), np.float32)
-    out[:lh, :lw] = cov
-    return (out * 2.0 - 1.0) * LOGIT_SCALE
 
 
 @dataclass
@@ -318,7 +295,7 @@ class OpenCVEngine(Engine):
         full = np.zeros((len(regions), size[0], size[1]), bool)
         for i, r in enumerate(regions):
             full[i] = upsample_mask(r, image, edge_aware=False)
-        return Masks(full, scores=scores, logits=np.stack([_logits_from_small(r, size) for r in regions]))
+        return Masks(full, scores=scores, logits=np.stack([small_mask_to_logits(r, size) for r in regions]))
 
 
 def _window_score(mask: np.ndarray, win: _Window) -> float:

@@ -115,12 +115,20 @@ def _looks_like_hub_id(spec: str) -> bool:
     return len(parts) == 2 and all(parts) and not spec.startswith((".", "/", "~")) and " " not in spec
 
 
+def normalize_device(device: str | None) -> str:
+    """The canonical device name: ``None`` -> :func:`default_device`; ``cuda:0`` -> ``cuda``."""
+    if device is None or not str(device).strip():
+        return default_device()
+    d = str(device).strip().lower()
+    return "cuda" if d == "cuda:0" else d
+
+
 def _resolve_key(spec: str, device: str | None, dtype: str | None) -> tuple[str, str, str]:
     """(spec, device, dtype) with "auto" resolved and defaults filled; opencv is always cpu/float32."""
     spec = resolve_spec(spec)
     if spec.lower() == "opencv":
         return "opencv", "cpu", "float32"
-    return spec, device or default_device(), dtype or "float32"
+    return spec, normalize_device(device), dtype or "float32"
 
 
 def load_engine(spec: str = "auto", device: str | None = None, dtype: str | None = None) -> Engine:
@@ -169,6 +177,19 @@ def shared_engine(spec: str = "auto", device: str | None = None, dtype: str | No
                 _SHARED[key] = eng
                 _LOADING.pop(key, None)
         return eng
+
+
+def resolve_engine(engine: "str | Engine", device: str | None = None, dtype: str | None = None) -> Engine:
+    """The engine an ``engine=`` argument names: a spec string -> :func:`shared_engine`; an
+    :class:`Engine` is returned as it is. Every public function that takes ``engine=`` calls this."""
+    if isinstance(engine, Engine):
+        return engine
+    if isinstance(engine, str):
+        return shared_engine(engine, device=device, dtype=dtype)
+    raise EngineError(
+        f"engine= must be an engine spec string (e.g. 'opencv', 'auto', 'facebook/sam-vit-base') or an "
+        f"Engine from sam_compose.load_engine, got {type(engine).__name__}"
+    )
 
 
 def clear_shared_engines() -> None:

@@ -36,7 +36,7 @@ import cv2
 import numpy as np
 
 from ...errors import InputError
-from ...geometry import mask_iou, to_lowres
+from ...geometry import mask_iou, mask_to_logits
 from ...masks import Masks
 from ...types import Prompt, image_key
 from .tracking import ObjectInit, Tracker
@@ -44,7 +44,6 @@ from .tracking_colour import find, hs_hist, snap
 
 __all__ = ["FlowTracker"]
 
-LOGIT_SCALE = 10.0
 REFINE_CHOICES = ("auto", "box+points+mask", "points+mask")
 DIS_PRESETS = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
                "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
@@ -65,12 +64,6 @@ class _Track:
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(2, np.float32))  # px / frame
     was_whole: bool = False
     data: dict[str, Any] = field(default_factory=dict)
-
-
-def _logits(mask: np.ndarray) -> np.ndarray:
-    """(H, W) bool or soft -> (256, 256) pseudo-logits (+/-10) in SAM's low-res frame."""
-    cov = to_lowres(mask.astype(np.float32), mask.shape, pad_value=0.0)
-    return (cov * 2.0 - 1.0) * LOGIT_SCALE
 
 
 def _interior_point(mask: np.ndarray) -> tuple[float, float]:
@@ -261,7 +254,7 @@ class FlowTracker(Tracker):
                 pts.append((px, py))
                 labels.append(0)
         use_box = self.refine_with == "box+points+mask" or (self.refine_with == "auto" and predicted is not None)
-        return Prompt(points=pts, labels=labels, box=box if use_box else None, mask=_logits(soft),
+        return Prompt(points=pts, labels=labels, box=box if use_box else None, mask=mask_to_logits(soft),
                       data={"adapter": "track"})
 
     def _segment(self, frame: np.ndarray, prompts: list[Prompt]) -> list[np.ndarray]:
@@ -463,6 +456,6 @@ class FlowTracker(Tracker):
         if not visible:
             return Masks(np.zeros((0, h, w), bool), ids=np.zeros(0, np.int64), data=data)
         masks = np.stack([self._tracks[k].mask for k in visible])
-        logits = np.stack([_logits(m) for m in masks]) if self.keep_logits else None
+        logits = np.stack([mask_to_logits(m) for m in masks]) if self.keep_logits else None
         return Masks(masks, scores=[self._tracks[k].score for k in visible], logits=logits,
                      ids=visible, data=data)

@@ -25,6 +25,7 @@ a mask alone gives weak results. Pass ``box=False, points=0`` for mask logits on
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -32,14 +33,15 @@ import cv2
 import numpy as np
 
 from ...errors import ImageError, PromptError
-from ...geometry import LOWRES_SIZE, coverage_logits, from_lowres, mask_iou, to_lowres
+from ...geometry import LOGIT_SCALE, LOWRES_SIZE, from_lowres, mask_iou
+from ...geometry import mask_to_logits as geometry_mask_to_logits
 from ...masks import Masks
 from ...types import Prompt
 
 __all__ = ["read_mask", "mask_to_prompt", "mask_to_logits", "refine_with_mask", "interior_points", "DEFAULT_LOGIT_SCALE"]
 
-DEFAULT_LOGIT_SCALE = 10.0
-"""Magnitude of the logits made from a binary mask: confident, within SAM's usual output range."""
+DEFAULT_LOGIT_SCALE = LOGIT_SCALE
+"""Deprecated alias of :data:`sam_compose.geometry.LOGIT_SCALE`."""
 
 
 def read_mask(path: str | os.PathLike) -> np.ndarray:
@@ -99,24 +101,11 @@ def _as_array(mask: Any) -> np.ndarray:
     return arr
 
 
-def mask_to_logits(mask: np.ndarray, image_size: tuple[int, int], logit_scale: float = DEFAULT_LOGIT_SCALE) -> np.ndarray:
-    """Full-size (H, W) bool/soft/logit map -> (256, 256) float32 logits in SAM's padded frame.
-
-    Bool or [0, 1] maps become ``(2 * coverage - 1) * logit_scale``; other float maps are
-    logits, resized as they are. The padding (outside the image) is ``-logit_scale``.
-    """
-    size = (int(image_size[0]), int(image_size[1]))
-    arr = np.asarray(mask)
-    if arr.shape != size:
-        raise PromptError(f"mask of shape {arr.shape} does not match the image size {size} (H, W)")
-    f = arr.astype(np.float32)
-    if arr.dtype == bool or (f.min() >= 0.0 and f.max() <= 1.0):
-        if arr.dtype != bool and np.issubdtype(arr.dtype, np.integer):
-            f = (arr != 0).astype(np.float32)
-        return coverage_logits(f, size, logit_scale)
-    if np.issubdtype(arr.dtype, np.integer):
-        return mask_to_logits(arr != 0, size, logit_scale)  # 0/255 and labelled masks
-    return to_lowres(f, size, pad_value=-float(logit_scale))
+def mask_to_logits(mask: np.ndarray, image_size: tuple[int, int], logit_scale: float = LOGIT_SCALE) -> np.ndarray:
+    """Deprecated: use :func:`sam_compose.geometry.mask_to_logits` (``scale=`` instead of ``logit_scale=``)."""
+    warnings.warn("sam_compose.adapters.prompts.masks.mask_to_logits is deprecated; use "
+                  "sam_compose.geometry.mask_to_logits(mask, image_size, scale=...)", DeprecationWarning, stacklevel=2)
+    return geometry_mask_to_logits(mask, image_size, scale=logit_scale)
 
 
 def interior_points(mask: np.ndarray, n: int) -> np.ndarray:
@@ -146,7 +135,7 @@ def mask_to_prompt(
     *,
     box: bool = True,
     points: int = 1,
-    logit_scale: float = DEFAULT_LOGIT_SCALE,
+    logit_scale: float = LOGIT_SCALE,
     threshold: float | None = None,
 ) -> Prompt:
     """A prior mask -> :class:`Prompt` with SAM ``mask_input`` logits (and a box and points).
@@ -208,7 +197,7 @@ def mask_to_prompt(
                 f"prior mask is {arr.shape[1]}x{arr.shape[0]} (W x H) but the image is {size[1]}x{size[0]}; "
                 f"resize the mask to the image (nearest neighbour) or pass {LOWRES_SIZE}x{LOWRES_SIZE} low-res logits"
             )
-        logits = mask_to_logits(arr, size, logit_scale)
+        logits = geometry_mask_to_logits(arr, size, scale=logit_scale)
         full = _foreground(arr, threshold)
         fg_low = logits > 0
         kind = "binary" if (arr.dtype == bool or np.isin(arr, (0, 1)).all() or np.issubdtype(arr.dtype, np.integer)) else "soft"
