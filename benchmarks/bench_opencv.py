@@ -3,7 +3,7 @@
 Prints IoU and latency for ours and for plain GrabCut (rect mode, whole image, the same
 iteration count) from the same box, and the ratios, on:
 
-* objects pasted onto the photographs scikit-image ships (``opencv_cases.pasted_cases``);
+* objects pasted onto the photographs scikit-image ships (``tests/grabcut_cases.py``);
 * synthetic scenes with plain and photographic backgrounds (box and one interior point);
 * automatic masks on a 640x480 scene; a box on a 4000x3000 image.
 
@@ -15,16 +15,20 @@ prompt of an image (a fresh engine per image).
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
 
-from sam_compose.engines.opencv_cases import pasted_cases, plain_grabcut
 from sam_compose.engines.opencv_engine import OpenCVEngine
 from sam_compose.geometry import mask_iou, pairwise_mask_iou
 from sam_compose.samples import sample_image, synthetic_scene
 from sam_compose.types import Prompt
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from grabcut_cases import pasted_cases, plain_grabcut  # noqa: E402  (test fixtures, shared with tests/)
 
 
 def _timed(fn):

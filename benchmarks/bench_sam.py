@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -74,7 +75,8 @@ def main() -> None:
     import sam_compose as sc
     from segment_anything import SamAutomaticMaskGenerator, SamPredictor
 
-    from sam_compose.engines.sam_tiny import tiny_meta_sam
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from tiny_models import tiny_meta_sam
 
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}")
     ref = tiny_meta_sam(embed_dim=768, depth=12, heads=12, global_attn=(2, 5, 8, 11), seed=0)

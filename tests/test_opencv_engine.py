@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from sam_compose.engines.opencv_cases import pasted_cases, plain_grabcut
+from grabcut_cases import pasted_cases, plain_grabcut
 from sam_compose.engines.opencv_engine import OpenCVEngine
 from sam_compose.geometry import mask_to_logits
 from sam_compose.engines.opencv_regions import Roi, clean_mask, fill_holes, upsample_mask

@@ -169,7 +169,7 @@ def test_request_front_door_rejects_non_numeric_points(scene):
 @pytest.fixture(scope="module")
 def tiny_sam(tmp_path_factory):
     """A shrunken random SAM ViT-B from segment_anything's own builder, saved as a .pth."""
-    from sam_compose.engines.sam_tiny import tiny_meta_sam
+    from tiny_models import tiny_meta_sam
 
     sam = tiny_meta_sam(embed_dim=32, depth=2, heads=2, global_attn=(1,), seed=0, randomize_positions=False)
     path = tmp_path_factory.mktemp("sam") / "sam_vit_tiny.pth"

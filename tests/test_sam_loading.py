@@ -13,7 +13,7 @@ import torch
 
 import sam_compose as sc
 from sam_compose.engines import meta_checkpoint
-from sam_compose.engines.sam_tiny import save_tiny_pretrained, tiny_meta_sam
+from tiny_models import save_tiny_pretrained, tiny_meta_sam
 from sam_compose.errors import EngineError
 
 skdata = pytest.importorskip("skimage.data")

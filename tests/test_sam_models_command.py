@@ -45,7 +45,7 @@ def test_list_shows_every_known_model(empty_cache, capsys):
 
 
 def test_verify_reports_cached_and_broken_models(empty_cache, tmp_path, capsys):
-    from sam_compose.engines.sam_tiny import save_tiny_pretrained
+    from tiny_models import save_tiny_pretrained
 
     good = save_tiny_pretrained(tmp_path / "good", family="sam")
     _fake_cached(empty_cache, "facebook/sam-vit-base",

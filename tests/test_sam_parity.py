@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import sam_compose as sc
-from sam_compose.engines.sam_tiny import tiny_meta_sam
+from tiny_models import tiny_meta_sam
 from sam_compose.geometry import pairwise_mask_iou
 
 segment_anything = pytest.importorskip("segment_anything")

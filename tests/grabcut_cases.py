@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..errors import require
-from ..geometry import masks_to_boxes
-from ..samples import sample_image
+from sam_compose.errors import require
+from sam_compose.geometry import masks_to_boxes
+from sam_compose.samples import sample_image
 
 BACKGROUNDS = ("astronaut", "chelsea", "coffee", "rocket")
 TEXTURES = ("chelsea", "coffee", "astronaut", "rocket", "coins", "immunohistochemistry")
