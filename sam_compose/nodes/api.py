@@ -49,7 +49,7 @@ from typing import Any, Callable, Literal, Mapping
 
 from ..errors import InputError
 from .context import (RunContext, current_node, file_stamp, frame_index, guarded_clip_spec, input_path,
-                      node_engine, output_path, reset_run_context, run_context, set_run_context)
+                      node_engine, note, output_path, reset_run_context, run_context, set_run_context)
 from .ports import PortType, port_of
 
 
@@ -414,5 +414,5 @@ def _unwrap_param_defaults(func: Any) -> None:
 
 __all__ = ["node", "Param", "REQUIRED", "NodeSpec", "InputPort", "GraphError", "check_type", "type_name",
            "RunContext", "run_context", "set_run_context", "reset_run_context",
-           "output_path", "input_path", "frame_index", "current_node", "file_stamp",
+           "output_path", "input_path", "frame_index", "current_node", "note", "file_stamp",
            "node_engine", "guarded_clip_spec"]

@@ -3,7 +3,8 @@
 * :func:`output_path` - where to write a file (``--out DIR``, ``{frame}`` templates);
 * :func:`input_path` - where to read a file (working directory, then the graph's folder);
 * :func:`frame_index` - the frame of a stream being processed;
-* :func:`current_node` - the id of the node running.
+* :func:`current_node` - the id of the node running;
+* :func:`note` - a remark for the run report (e.g. "no fixation on frame 12").
 
 The runtime sets a :class:`RunContext` per node call (a ``contextvars`` variable, so
 concurrent runs in threads do not see each other's context).
@@ -28,6 +29,8 @@ class RunContext:
     path_guard: Callable[[Path, str], Any] | None = None
     """Called as ``guard(path, "read" | "write")`` by :func:`input_path` / :func:`output_path`;
     raises to refuse a path (agent tools confine graphs to allowed folders this way)."""
+    notes: Callable[[str], None] | None = None
+    """Called by :func:`note`; the runtime records the text under the node in the run report."""
 
 
 _CONTEXT: contextvars.ContextVar[RunContext] = contextvars.ContextVar("sam_compose_run_context", default=RunContext())
@@ -89,6 +92,18 @@ def current_node() -> str | None:
     return run_context().node_id
 
 
+def note(message: str) -> None:
+    """Record a remark about this node's run in the graph's run report (``nodes[id]["notes"]``,
+    with the frame index in a stream); outside a run it is a warning."""
+    hook = run_context().notes
+    if hook is None:
+        import warnings
+
+        warnings.warn(message, UserWarning, stacklevel=2)
+        return
+    hook(str(message))
+
+
 def file_stamp(params: dict, key: str = "path") -> Any:
     """A ``cache_key`` for nodes that read a file: its size and modification time, so an edited
     file is read again. None for ``sample:`` images, missing params and unreadable paths."""
@@ -123,4 +138,4 @@ def guarded_clip_spec(clip: str | None) -> str | None:
 
 
 __all__ = ["RunContext", "run_context", "set_run_context", "reset_run_context", "output_path",
-           "input_path", "frame_index", "current_node", "file_stamp", "node_engine", "guarded_clip_spec"]
+           "input_path", "frame_index", "current_node", "note", "file_stamp", "node_engine", "guarded_clip_spec"]
