@@ -107,9 +107,9 @@ def fixation_trace(targets: list[tuple[float, float, float]], rate: float = 200.
 
 
 class ColourKindScorer:
-    """``scorer(crops, phrases) -> (N, P)``: 0.15 + 0.25 x (share of the crop's pixels in the phrase's
-    colour, the grey fill outside a region's mask left out: use ``background="mask"``); neutral
-    phrases score 0.2, unknown words 0.1. ``logit_scale`` 100 as CLIP."""
+    """``scorer(crops, phrases) -> (N, P)``: 0.15 + 0.25 x (share of the crop's coloured pixels whose hue is
+    the phrase's kind: grey fill, grey canvas and blurred greys are left out, so it works with every
+    ``background``); neutral phrases score 0.2, unknown words 0.1. ``logit_scale`` 100 as CLIP."""
 
     logit_scale = 100.0
 
@@ -117,13 +117,21 @@ class ColourKindScorer:
         self.calls: list[tuple[int, list[str]]] = []
 
     @staticmethod
-    def share(crop: np.ndarray, colours: list[tuple[int, int, int]]) -> float:
-        c = crop.astype(np.int16)
-        keep = np.abs(c - np.array(GREY, np.int16)).sum(-1) != 0
-        hit = np.zeros(keep.shape, bool)
+    def _hue(rgb) -> float:
+        hsv = cv2.cvtColor(np.uint8([[list(rgb)]]), cv2.COLOR_RGB2HSV)[0, 0]
+        return float(hsv[0])
+
+    @classmethod
+    def share(cls, crop: np.ndarray, colours: list[tuple[int, int, int]]) -> float:
+        hsv = cv2.cvtColor(crop, cv2.COLOR_RGB2HSV).astype(np.int16)
+        coloured = hsv[..., 1] > 90
+        if not coloured.any():
+            return 0.0
+        hit = np.zeros(coloured.shape, bool)
         for colour in colours:
-            hit |= np.abs(c - np.array(colour, np.int16)).sum(-1) < 60
-        return float(np.mean(hit[keep])) if keep.any() else 0.0
+            dh = np.abs(hsv[..., 0] - cls._hue(colour))
+            hit |= np.minimum(dh, 180 - dh) <= 12
+        return float(np.mean(hit[coloured]))
 
     def __call__(self, crops, phrases):
         self.calls.append((len(crops), list(phrases)))

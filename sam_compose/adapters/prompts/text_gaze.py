@@ -22,7 +22,9 @@ looked at (docs/gaze.md, "Text and gaze together", has the model and its reasoni
    looked-at one wins (equal ``T``, larger ``G``); at one fixation the part and the whole
    have the same ``G`` and the words choose. A candidate needs ``T >= min_text`` and
    ``G >= min_gaze``; when none has both, :class:`NoMatchError` says what was looked at
-   and where the phrase's best match is, instead of returning the nearest wrong thing.
+   and where the phrase's best match is, instead of returning the nearest wrong thing
+   (with several phrases, the ones that match are returned and the others named in a
+   warning and in ``data["unmatched"]``).
 
 Each prompt carries the candidate's mask (SAM ``mask_input`` logits), box and an inner
 point, and ``data`` records ``score``, ``text_score``, ``gaze_score``, their parts and why
@@ -32,6 +34,7 @@ it won over the runner-up.
 from __future__ import annotations
 
 from collections.abc import Sequence
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,7 +43,8 @@ import numpy as np
 from ...errors import PromptError
 from ...image_io import load_image
 from ...types import Prompt
-from .text import Region, Scorer, _resolve_scorer, crop_regions, parse_phrases
+from .phrases import parse_phrases
+from .text import Region, Scorer, _resolve_scorer, crop_regions
 from .text_gaze_candidates import Candidate, collect_candidates, gaze_evidence
 
 __all__ = ["NEUTRAL_PHRASES", "NoMatchError", "text_gaze_prompts"]
@@ -79,30 +83,24 @@ def _softmax_first(values: np.ndarray, scale: float) -> np.ndarray:
     return e[:, 0] / e.sum(axis=1)
 
 
-def _explain(win: _Scored, runner: _Scored | None, phrase: str, total_dwell: float) -> str:
+def _explain(win: _Scored, runner: _Scored | None, looked: _Scored | None, phrase: str, total_dwell: float) -> str:
+    """Why ``win`` won, in one line: its evidence, and what it beat."""
     text = (f"most like {phrase!r} (text {win.text:.2f}: similarity {win.sim:.3f}, "
             f"{win.absolute:.0%} against neutral phrases, {win.relative:.2f} of the best match)")
     parts = [text, f"looked at for {win.dwell:.2f} s of {total_dwell:.2f} s (gaze {win.gaze:.2f})"]
     whole = getattr(win, "whole_of", None)
     if whole is not None:
-        parts.append(f"the whole object: it contains the best-scoring piece ({int(whole.cand.mask.sum())} px, score "
-                     f"{whole.score:.3f}) and the words still name it")
-    nested = runner is not None and np.count_nonzero(runner.cand.mask & win.cand.mask) >= 0.9 * runner.cand.mask.sum()
-    if runner is not None and nested and runner.score >= WHOLE_RATIO * win.score:
-        parts.append(f"a piece of it ({int(runner.cand.mask.sum())} px, text {runner.text:.2f}) matches as well; "
-                     "the whole is taken")
-    elif runner is not None:
-        if abs(runner.gaze - win.gaze) < 0.05 and runner.text < win.text:
-            parts.append(f"the words chose it over another extent at the same place (text {runner.text:.2f}, "
-                         f"area {int(runner.cand.mask.sum())} vs {int(win.cand.mask.sum())} px)")
-        elif runner.text < win.text and runner.gaze > win.gaze:
-            parts.append(f"beat a longer-looked-at candidate (gaze {runner.gaze:.2f}) that matches the words less "
-                         f"(text {runner.text:.2f})")
-        elif runner.gaze < win.gaze and runner.text >= 0.5 * win.text:
-            parts.append(f"beat a candidate as much like {phrase!r} (text {runner.text:.2f}) that was looked at less "
-                         f"(gaze {runner.gaze:.2f})")
+        parts.append(f"the whole object: it contains the best-scoring piece ({int(whole.cand.mask.sum())} px) and "
+                     "the words still name it")
+    if looked is not None:
+        parts.append(f"beat something looked at longer (gaze {looked.gaze:.2f}) that matches the words less "
+                     f"(text {looked.text:.2f})")
+    if runner is not None and runner is not looked:
+        if runner.text >= 0.5 * win.text:
+            parts.append(f"beat another {phrase!r} that was looked at less (gaze {runner.gaze:.2f})")
         else:
-            parts.append(f"runner-up scored {runner.score:.3f} (text {runner.text:.2f}, gaze {runner.gaze:.2f})")
+            parts.append(f"the next other thing scored {runner.score:.3f} (text {runner.text:.2f}, gaze "
+                         f"{runner.gaze:.2f})")
     return "; ".join(parts)
 
 
@@ -208,6 +206,7 @@ def text_gaze_prompts(image: Any, text: str | Sequence[str], gaze: Any, *, engin
     neu_sims = sims[:, n_pos + n_neg:]
     dwell, frac, nearest = evidence.score_masks([c.mask for c in cands])
     out: list[Prompt] = []
+    misses: list[NoMatchError] = []
     for p, phrase in enumerate(pos):
         s = sims[:, p]
         absolute = _softmax_first(np.concatenate([s[:, None], neu_sims], 1), scale) if neu_sims.shape[1] else np.ones(len(s))
@@ -224,9 +223,10 @@ def text_gaze_prompts(image: Any, text: str | Sequence[str], gaze: Any, *, engin
                                   float(nearest[i]), blocked))
         ok = [x for x in scored if x.text >= min_text and x.gaze >= min_gaze]
         if not ok:
-            raise _no_match(phrase, scored, min_text, min_gaze, evidence.total_dwell)
+            misses.append(_no_match(phrase, scored, min_text, min_gaze, evidence.total_dwell))
+            continue
         ranked = [_whole(x, ok) for x in sorted(ok, key=lambda x: -x.score)]
-        others = sorted(scored, key=lambda x: -x.score)
+        others = sorted(scored, key=lambda x: (-round(x.score, 3), -x.text))
         picked: list[_Scored] = []
         for x in ranked:
             if any(_iou(x.cand.mask, y.cand.mask) > 0.5 for y in picked):
@@ -235,9 +235,22 @@ def text_gaze_prompts(image: Any, text: str | Sequence[str], gaze: Any, *, engin
             if len(picked) >= int(top_k):
                 break
         for rank, win in enumerate(picked):
-            runner = next((y for y in others if y is not win and _iou(y.cand.mask, win.cand.mask) < 0.9
-                           and y is not getattr(win, "whole_of", None)), None)
-            out.append(_prompt(img, win, runner, phrase, rank, neg, evidence, len(cands)))
+            apart = [y for y in others if _overlap(y.cand.mask, win.cand.mask) < 0.5]  # other things, not extents
+            runner = apart[0] if apart else None
+            looked = max(apart, key=lambda y: y.gaze) if apart else None
+            if looked is not None and looked.gaze <= win.gaze:
+                looked = None
+            out.append(_prompt(img, win, runner, looked, phrase, rank, neg, evidence, len(cands)))
+    if misses and not out:
+        if len(misses) == 1:
+            raise misses[0]
+        raise NoMatchError(f"none of the {len(misses)} phrases matches anything that was looked at; first: {misses[0]}")
+    for miss in misses:  # several phrases, some found: say which were not
+        warnings.warn(str(miss), UserWarning, stacklevel=2)
+    unmatched = [str(m) for m in misses]
+    if unmatched:
+        for q in out:
+            q.data["unmatched"] = unmatched
     return out
 
 
@@ -261,6 +274,13 @@ def _whole(best: _Scored, ok: list[_Scored]) -> _Scored:
     return out
 
 
+def _overlap(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over the smaller mask: 1 when one lies inside the other."""
+    inter = np.count_nonzero(a & b)
+    small = min(np.count_nonzero(a), np.count_nonzero(b))
+    return inter / small if small else 0.0
+
+
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
     inter = np.count_nonzero(a & b)
     union = np.count_nonzero(a | b)
@@ -271,8 +291,16 @@ def _r(v: float, d: int = 4) -> float | None:
     return None if not np.isfinite(v) else round(float(v), d)
 
 
-def _prompt(img: np.ndarray, win: _Scored, runner: _Scored | None, phrase: str, rank: int, neg: list[str],
-            evidence: Any, n_cands: int) -> Prompt:
+def _summary(x: _Scored) -> dict[str, Any]:
+    out = {"score": _r(x.score), "text_score": _r(x.text), "gaze_score": _r(x.gaze), "sources": list(x.cand.sources),
+           "area": int(x.cand.mask.sum()), "box": [round(float(v), 1) for v in x.cand.box]}
+    if x.blocked_by:
+        out["blocked_by_negative"] = x.blocked_by
+    return out
+
+
+def _prompt(img: np.ndarray, win: _Scored, runner: _Scored | None, looked: _Scored | None, phrase: str, rank: int,
+            neg: list[str], evidence: Any, n_cands: int) -> Prompt:
     from .masks import mask_to_prompt
 
     base = mask_to_prompt(win.cand.mask, image_size=img.shape[:2], box=True, points=1)
@@ -287,13 +315,12 @@ def _prompt(img: np.ndarray, win: _Scored, runner: _Scored | None, phrase: str, 
         "candidate": {"sources": list(win.cand.sources), "area": int(win.cand.mask.sum()),
                       "box": [round(float(v), 1) for v in win.cand.box]},
         "candidates": n_cands,
-        "why": _explain(win, runner, phrase, evidence.total_dwell),
+        "why": _explain(win, runner, looked, phrase, evidence.total_dwell),
     }
     if neg:
         data["negative"] = list(neg)
     if runner is not None:
-        data["runner_up"] = {"score": _r(runner.score), "text_score": _r(runner.text), "gaze_score": _r(runner.gaze),
-                             "sources": list(runner.cand.sources), "area": int(runner.cand.mask.sum())}
-        if runner.blocked_by:
-            data["runner_up"]["blocked_by_negative"] = runner.blocked_by
+        data["runner_up"] = _summary(runner)
+    if looked is not None:
+        data["longest_look"] = _summary(looked)
     return base.replace(data=data)

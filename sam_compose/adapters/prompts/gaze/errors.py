@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from ....errors import InputError
+from ....errors import InputError, LimitError
 
 __all__ = ["GazeError", "GazeLimitError", "NoFixationError"]
 
@@ -21,6 +21,6 @@ class NoFixationError(GazeError):
     """Nothing in the recording is a fixation that can prompt the engine."""
 
 
-class GazeLimitError(GazeError):
+class GazeLimitError(GazeError, LimitError):
     """A gaze file is over a resource limit (line length, row count, size); the message names
     the limit and the environment variable that raises it."""

@@ -28,7 +28,7 @@ __all__ = ["iter_neon_native"]
 def iter_neon_native(path: str | os.PathLike, *, chunk_size: int = 65536,
                      scene_size: tuple[int, int] | None = None) -> Iterator[GazeSamples]:
     """A Neon native recording folder as :class:`GazeSamples` chunks (see the module docstring)."""
-    nr = require("pupil_labs.neon_recording", "pupil-labs-neon-recording", "Neon native recordings", extra="gaze")
+    nr = require("pupil_labs.neon_recording", feature="Neon native recordings")
     folder = Path(path)
     try:
         rec = nr.open(folder)
