@@ -96,11 +96,11 @@ def _time(ctx: ReadContext, raw: np.ndarray, column: str) -> np.ndarray:
     unit = ctx.time_unit or unit_from_name(column, "time") or ctx.state.get("time_unit")
     if unit is None:
         guess = infer_time_unit(raw)
-        unit = guess or "s"
-        if unit != "s" or guess is None:
-            how = f"its sample interval suggests {unit}" if guess else "its unit cannot be told; seconds"
-            warnings.warn(f"{ctx.path}: time column {column!r} declares no unit; {how} is assumed (declare "
-                          "time_unit='s'|'ms'|'us'|'ns' to silence this)", UserWarning, stacklevel=5)
+        unit = guess or "s"  # too few samples to tell: seconds, the documented default
+        if unit != "s":
+            warnings.warn(f"{ctx.path}: time column {column!r} declares no unit; its sample interval suggests "
+                          f"{unit}, which is assumed (declare time_unit='s'|'ms'|'us'|'ns' to silence this)",
+                          UserWarning, stacklevel=5)
         ctx.state["time_unit"] = unit
     if unit not in TIME_SCALE:
         raise GazeError(f"time_unit must be one of {sorted(TIME_SCALE)}, got {unit!r}")

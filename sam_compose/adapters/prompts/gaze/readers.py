@@ -226,7 +226,9 @@ def _sibling_fixations(path: Path, fmt: str) -> list[Fixation] | None:
     want = {"neon": "neon_fixations", "pupil_core": "pupil_core_fixations"}[fmt]
     if kind != want:
         return None
-    return list(read_gaze(sib).fixations or [])
+    with warnings.catch_warnings():  # its pixels need no scene size; the gaze file tells the device
+        warnings.simplefilter("ignore", UserWarning)
+        return list(read_gaze(sib).fixations or [])
 
 
 def _warn_nominal(path: Path, units: str) -> None:
