@@ -11,8 +11,17 @@ import pytest
 
 import sam_compose
 from sam_compose.adapters.prompts.gaze import (
-    FixationDetector, GazeSamples, LiveGaze, SceneToImage, assign_frames, calibrated_segment, gaze_segment,
-    gaze_to_prompts, match_frames, read_gaze)
+    FixationDetector,
+    GazeSamples,
+    LiveGaze,
+    SceneToImage,
+    assign_frames,
+    calibrated_segment,
+    gaze_segment,
+    gaze_to_prompts,
+    match_frames,
+    read_gaze,
+)
 from sam_compose.adapters.prompts.gaze.synth import synth_trace
 
 PKG = Path(sam_compose.__file__).parent / "adapters" / "prompts" / "gaze"

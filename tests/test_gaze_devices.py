@@ -12,8 +12,7 @@ import zlib
 import numpy as np
 import pytest
 
-from sam_compose.adapters.prompts.gaze import (
-    GazeError, GazeLimitError, detect_fixations, detect_format, read_gaze)
+from sam_compose.adapters.prompts.gaze import GazeError, GazeLimitError, detect_fixations, detect_format, read_gaze
 from sam_compose.adapters.prompts.gaze.metrics import event_f1
 from sam_compose.adapters.prompts.gaze.synth import synth_trace, write_generic, write_neon, write_neon_fixations
 

@@ -25,9 +25,10 @@ def parse_sample(sample: Any) -> tuple[float, float, float, float, bool]:
     Accepted: ``(t, x, y)``, ``(t, x, y, confidence)``, ``(t, x, y, confidence, valid)``;
     a mapping with ``t``/``timestamp``/``timestamp_unix_seconds`` (or ``timestamp_ns``),
     ``x``, ``y`` and optional ``confidence``, ``valid`` or ``worn``; an object with those
-    attributes (e.g. the Pupil Labs realtime API's gaze datum).
+    attributes (e.g. the Pupil Labs realtime API's gaze datum, a named tuple read by its field
+    names).
     """
-    if isinstance(sample, (tuple, list, np.ndarray)):
+    if isinstance(sample, (tuple, list, np.ndarray)) and not hasattr(sample, "_fields"):  # named tuples: by name
         vals = list(sample)
         if len(vals) not in (3, 4, 5):
             raise GazeError(f"a gaze sample tuple is (t, x, y[, confidence[, valid]]), got {len(vals)} values: {sample!r}")
