@@ -78,7 +78,9 @@ def _no_fixation_note(exc: Exception) -> None:
 @node("gaze_prompt", category="prompts",
       description="Fixations become positive points, one prompt per looked-at place, longest dwell first.")
 def gaze_prompt_node(image: Image, gaze: Gaze, *,
-                     method: str = Param("ivt", choices=("ivt", "idt"), description="fixation detection: velocity or dispersion"),
+                     method: str | None = Param(None, choices=(None, "ivt", "idt"),
+                                                description="fixation detection: velocity or dispersion (default: the "
+                                                            "device's vendor detector where it has one, else ivt)"),
                      fixations: str = Param("auto", choices=FIXATION_CHOICES,
                                             description="the device's own fixations when the export has them (auto), "
                                                         "always detect, or require the device's"),
@@ -136,7 +138,8 @@ def text_gaze_prompt_node(image: Image, gaze: Gaze, *,
                                                                                  "(default: 1.5 deg or 2% of the image)"),
                           fixations: str = Param("auto", choices=FIXATION_CHOICES,
                                                  description="the device's own fixations or detect"),
-                          method: str = Param("ivt", choices=("ivt", "idt"), description="fixation detection"),
+                          method: str | None = Param(None, choices=(None, "ivt", "idt"),
+                                                     description="fixation detection (default: the device's, else ivt)"),
                           crop: list[float] | None = Param(None, description="[x0, y0, x1, y1] scene px the image shows"),
                           proposals: str = Param("auto", choices=("auto", "masks", "none"),
                                                  description="also the engine's automatic masks as candidates"),

@@ -545,14 +545,15 @@ class FixationDetector:
         return int(self._t.size)
 
 
-def detect_fixations(samples: GazeSamples | Iterable[GazeSamples], method: str = "ivt", *,
+def detect_fixations(samples: GazeSamples | Iterable[GazeSamples], method: str | None = None, *,
                      velocity_threshold: float | None = None, dispersion_threshold: float | None = None,
                      min_duration: float = 0.06, fov: Sequence[float] | float | None = None,
                      max_gap: float = 0.075, merge_gap: float = 0.075, merge_distance: float | None = None,
                      smoothing: str | None = "median", smooth_window: int = 3,
                      min_confidence: float | None = None, image_size: tuple[int, int] | None = None,
                      velocity_span: float | None = None, adaptive: bool = True, max_span: float = 0.06,
-                     fixations: str = "auto", use_file_fixations: bool | None = None) -> list[Fixation]:
+                     fixations: str = "auto", use_file_fixations: bool | None = None,
+                     profile: str = "auto") -> list[Fixation]:
     """Fixations (x, y in scene-frame pixels; start, end, duration in seconds), in time order.
 
     ``samples`` is a :class:`GazeSamples` or an iterable of chunks (e.g. ``iter_gaze(path)``:
@@ -566,13 +567,25 @@ def detect_fixations(samples: GazeSamples | Iterable[GazeSamples], method: str =
     ``fixations.csv``, Tobii Pro Lab events, Neon native), filtered by ``min_duration``,
     and detects otherwise; "detect" always detects; "device" requires the device's.
     (``use_file_fixations=False`` is the older spelling of ``fixations="detect"``.)
-    Returns [] when nothing qualifies.
+
+    ``profile``: "generic" is this module's noise-adaptive I-VT / I-DT; "pupil_player" is
+    Pupil Player's documented detector (:mod:`.vendor_detectors`); "auto" (default) uses
+    the vendor's detector for a recording of a device that has one (Pupil Core) when no
+    ``method`` or threshold is given, the generic one otherwise. Returns [] when nothing
+    qualifies.
     """
+    from .vendor_detectors import DEVICE_PROFILE, PROFILES, pupil_player_fixations
+
+    if profile not in PROFILES:
+        raise GazeError(f"profile must be one of {PROFILES}, got {profile!r}")
+    explicit = method is not None or velocity_threshold is not None or dispersion_threshold is not None
+    method = method or "ivt"
     if fixations not in FIXATION_SOURCES:
         raise GazeError(f"fixations must be one of {FIXATION_SOURCES}, got {fixations!r}")
     if use_file_fixations is not None:
         fixations = "auto" if use_file_fixations else "detect"
     chunks: Iterable[GazeSamples] = [samples] if isinstance(samples, GazeSamples) else samples
+    vendor_parts: list[GazeSamples] = []
     det: FixationDetector | None = None
     out: list[Fixation] = []
     file_fix: list[Fixation] = []
@@ -588,6 +601,11 @@ def detect_fixations(samples: GazeSamples | Iterable[GazeSamples], method: str =
         if fixations == "device":
             raise GazeError("fixations='device' but this recording carries no fixations of the device; "
                             "use fixations='auto' or 'detect' to detect them")
+        vendor = profile if profile != "auto" else (
+            None if explicit else DEVICE_PROFILE.get(str(chunk.meta.get("device"))))
+        if vendor == "pupil_player" or (vendor_parts and det is None):
+            vendor_parts.append(chunk)
+            continue
         if det is None:
             f = fov if fov is not None else chunk.meta.get("fov")
             det = FixationDetector(scene_size=chunk.scene_size, image_size=image_size, method=method,
@@ -601,6 +619,8 @@ def detect_fixations(samples: GazeSamples | Iterable[GazeSamples], method: str =
         from .samples import merge_fixation_parts
 
         return [f for f in merge_fixation_parts(file_fix) if f.duration >= min_duration - 1e-9]
+    if vendor_parts:
+        return pupil_player_fixations(GazeSamples.concat(vendor_parts), fov=fov)
     if det is not None:
         out.extend(det.flush())
     return out
