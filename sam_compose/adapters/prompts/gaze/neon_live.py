@@ -15,6 +15,7 @@ calling thread with its own event loop; ``duration`` (seconds) or ``max_samples`
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -84,10 +85,8 @@ def iter_neon_gaze(address: str | None = None, port: int = DEFAULT_PORT, *, url:
 
 def _shutdown(loop: asyncio.AbstractEventLoop, agen: Any) -> None:
     """Close the stream and let the RTSP client's own tasks finish before the loop closes."""
-    try:
+    with contextlib.suppress(RuntimeError, GazeError, OSError):
         loop.run_until_complete(agen.aclose())
-    except (RuntimeError, GazeError, OSError):
-        pass
     pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
     for t in pending:
         t.cancel()

@@ -84,40 +84,49 @@ def group_fixations(fixations: Sequence[Fixation], radius: float) -> list[list[F
     """Group fixations whose centres lie within ``radius`` px of a group's dwell-weighted centre.
 
     Greedy, longest fixation first; returns groups ordered by total dwell, longest first.
-    Group centres live in a grid of ``radius``-sized cells, so each fixation looks at the
-    groups of 9 cells: O(n log n) for n fixations (the sort), not O(n * groups).
+    Group centres are kept as running dwell-weighted sums and live in a grid of
+    ``radius``-sized cells, so each fixation looks only at the groups of 9 cells and updates
+    one centre in O(1): O(n log n) for n fixations (the sort), not O(n * groups).
     """
     groups: list[list[Fixation]] = []
-    centres: list[np.ndarray] = []
+    sums: list[list[float]] = []  # per group: total weight, weighted x, weighted y
     cell = max(float(radius), 1e-9)
     grid: dict[tuple[int, int], set[int]] = {}
 
-    def key(p: np.ndarray) -> tuple[int, int]:
-        return int(np.floor(p[0] / cell)), int(np.floor(p[1] / cell))
+    def key(x: float, y: float) -> tuple[int, int]:
+        return int(np.floor(x / cell)), int(np.floor(y / cell))
+
+    def centre(g: int) -> tuple[float, float]:
+        w, sx, sy = sums[g]
+        return sx / w, sy / w
 
     for f in sorted(fixations, key=lambda f: -f.duration):
-        p = np.array([f.x, f.y])
-        kx, ky = key(p)
+        kx, ky = key(f.x, f.y)
         best, bd = -1, np.inf
         for dx in (-1, 0, 1):
             for dy in (-1, 0, 1):
                 for g in grid.get((kx + dx, ky + dy), ()):
-                    d = float(np.hypot(*(p - centres[g])))
+                    cx, cy = centre(g)
+                    d = float(np.hypot(f.x - cx, f.y - cy))
                     if d < bd:
                         best, bd = g, d
+        w = max(f.duration, 1e-6)
         if best >= 0 and bd <= radius:
-            old = key(centres[best])
+            old = key(*centre(best))
             groups[best].append(f)
-            centres[best] = _dwell_centre(groups[best])
-            new = key(centres[best])
+            sums[best][0] += w
+            sums[best][1] += w * f.x
+            sums[best][2] += w * f.y
+            new = key(*centre(best))
             if new != old:
                 grid[old].discard(best)
                 grid.setdefault(new, set()).add(best)
         else:
             groups.append([f])
-            centres.append(p)
+            sums.append([w, w * f.x, w * f.y])
             grid.setdefault((kx, ky), set()).add(len(groups) - 1)
-    return sorted(groups, key=lambda g: -sum(f.duration for f in g))
+    order = sorted(range(len(groups)), key=lambda g: -sum(f.duration for f in groups[g]))
+    return [groups[g] for g in order]
 
 
 def fixations_in_image(gaze: Any, image_size: tuple[int, int], *, scene_size: Sequence[int] | None = None,
