@@ -118,7 +118,7 @@ def real(data: Path) -> None:
     if neon.is_dir():
         try:
             s = read_gaze(neon)
-        except Exception as exc:  # noqa: BLE001 - the optional reader may be missing
+        except Exception as exc:
             print(f"\nNeon native: not read ({exc})")
         else:
             own = s.fixations or []

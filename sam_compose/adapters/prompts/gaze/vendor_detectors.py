@@ -18,7 +18,7 @@ noise-adaptive detector of :mod:`.fixations` for every device.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -26,7 +26,7 @@ from .devices import DEVICES
 from .errors import GazeError
 from .samples import Fixation, GazeSamples
 
-__all__ = ["PROFILES", "DEVICE_PROFILE", "pupil_player_fixations", "unproject"]
+__all__ = ["DEVICE_PROFILE", "PROFILES", "pupil_player_fixations", "unproject"]
 
 PROFILES = ("auto", "generic", "pupil_player")
 DEVICE_PROFILE = {"pupil_core": "pupil_player"}
