@@ -32,7 +32,7 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="with --text and --gaze: segment what the text finds and what the gaze finds separately "
                         "(the older behaviour) instead of the one thing that is both")
     p.add_argument("--gaze-option", action="append", default=[], metavar="KEY=VALUE",
-                   help="a gaze reader or prompt option, value as JSON, e.g. frame_size=[1280,720], "
+                   help="a gaze reader or prompt option, value as JSON, e.g. scene_size=[720,1280], "
                         "format=pupil_core, crop=[0,0,640,480], negatives=true; repeatable")
     p.add_argument("--mask", default=None, metavar="PRIOR.png", help="a prior mask at the image size to refine")
     p.add_argument("--multimask", action="store_true", help="three candidate masks per prompt instead of one")

@@ -56,7 +56,7 @@ def parse_option(text: str) -> tuple[str, Any]:
     """``"KEY=VALUE"`` -> (key, value); the value is read as JSON when it parses, else kept as text."""
     key, sep, raw = str(text).partition("=")
     if not sep or not key.strip():
-        raise PromptError(f"option {text!r} must be KEY=VALUE, e.g. frame_size=[1280,720]")
+        raise PromptError(f"option {text!r} must be KEY=VALUE, e.g. scene_size=[720,1280]")
     try:
         value = json.loads(raw)
     except ValueError:
@@ -130,7 +130,7 @@ def prompts_from_request(
     query ``text_gaze_prompts`` (the named thing that was looked at) unless ``fuse`` is
     False (then each adds its own prompts); ``mask`` is a path or a
     full-size mask array (``mask_to_prompt``). ``gaze_options`` go to the reader
-    (``format``, ``frame_size``, ``units``, ...) or to ``gaze_to_prompts`` (``crop``,
+    (``format``, ``scene_size``, ``units``, ...) or to ``gaze_to_prompts`` (``crop``,
     ``method``, thresholds, ``negatives``, ``accuracy`` ...). Raises :class:`PromptError`
     when nothing usable is given.
     """
