@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 from sam_compose.adapters.prompts.gaze import (
-    FixationDetector, GazeError, GazeSamples, LiveGaze, detect_fixations, live_fixations, px_per_degree)
+    FixationDetector,
+    GazeError,
+    GazeSamples,
+    LiveGaze,
+    detect_fixations,
+    live_fixations,
+    px_per_degree,
+)
 from sam_compose.adapters.prompts.gaze.synth import synth_trace
 
 SCENE = (480, 640)  # (H, W)
@@ -156,7 +163,7 @@ def test_streaming_in_chunks_equals_batch(method):
 
 @pytest.mark.parametrize("merge_gap", [0.075, 0.0])
 def test_live_push_one_by_one_equals_file(merge_gap):
-    samples, truth = synth_trace(random_targets(10), scene_size=SCENE, noise=1.0, blinks=[(1.0, 0.1)], seed=10)
+    samples, _truth = synth_trace(random_targets(10), scene_size=SCENE, noise=1.0, blinks=[(1.0, 0.1)], seed=10)
     ref = detect_fixations(samples, merge_gap=merge_gap)
     live = LiveGaze(scene_size=SCENE, merge_gap=merge_gap)
     got, when = [], []

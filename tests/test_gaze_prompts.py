@@ -13,8 +13,19 @@ import pytest
 
 import sam_compose
 from sam_compose.adapters.prompts.gaze import (
-    Fixation, GazeError, GazeSamples, NoFixationError, SceneToImage, assign_frames, calibrated_segment, gaze_segment,
-    gaze_to_prompts, match_frames, read_frame_times, read_gaze)
+    Fixation,
+    GazeError,
+    GazeSamples,
+    NoFixationError,
+    SceneToImage,
+    assign_frames,
+    calibrated_segment,
+    gaze_segment,
+    gaze_to_prompts,
+    match_frames,
+    read_frame_times,
+    read_gaze,
+)
 from sam_compose.adapters.prompts.gaze.synth import synth_trace, write_generic
 from sam_compose.geometry import mask_iou
 from sam_compose.samples import sample_image, synthetic_scene
@@ -48,7 +59,7 @@ def test_prompts_ordered_by_dwell_with_provenance(scene):
     pts = [scene.interior_point(i) for i in range(3)]
     # object 2 looked at twice (refixation): its total dwell is the longest
     targets = [(*pts[0], 0.4), (*pts[2], 0.3), (*pts[1], 0.25), (pts[2][0] + 3, pts[2][1] - 2, 0.3)]
-    samples, truth = synth_trace(targets, scene_size=(480, 640), noise=0.8)
+    samples, _truth = synth_trace(targets, scene_size=(480, 640), noise=0.8)
     prompts = gaze_to_prompts(samples, image=scene.image)
     assert len(prompts) == 3
     dwell = [p.data["dwell"] for p in prompts]

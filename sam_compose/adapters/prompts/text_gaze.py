@@ -292,7 +292,7 @@ def _r(v: float, d: int = 4) -> float | None:
 
 
 def _summary(x: _Scored) -> dict[str, Any]:
-    out = {"score": _r(x.score), "text_score": _r(x.text), "gaze_score": _r(x.gaze), "sources": list(x.cand.sources),
+    out: dict[str, Any] = {"score": _r(x.score), "text_score": _r(x.text), "gaze_score": _r(x.gaze), "sources": list(x.cand.sources),
            "area": int(x.cand.mask.sum()), "box": [round(float(v), 1) for v in x.cand.box]}
     if x.blocked_by:
         out["blocked_by_negative"] = x.blocked_by
@@ -305,7 +305,7 @@ def _prompt(img: np.ndarray, win: _Scored, runner: _Scored | None, looked: _Scor
 
     base = mask_to_prompt(win.cand.mask, image_size=img.shape[:2], box=True, points=1)
     data: dict[str, Any] = {
-        "adapter": "text_gaze", "phrase": phrase, "rank": rank,
+        "adapter": "text_gaze", "phrase": phrase, "rank": rank,  # JSON-friendly provenance
         "score": _r(win.score), "text_score": _r(win.text), "gaze_score": _r(win.gaze),
         "text": {"similarity": _r(win.sim), "neutral": _r(win.neutral), "absolute": _r(win.absolute),
                  "relative": _r(win.relative)},

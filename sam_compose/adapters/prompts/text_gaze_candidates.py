@@ -146,7 +146,7 @@ def engine_supports_text(engine: Any) -> bool:
         flag = flag()
     if flag is not None:
         return bool(flag)
-    caps = getattr(engine, "capabilities", None)
+    caps: Any = getattr(engine, "capabilities", None)
     if callable(caps):
         caps = caps()
     return bool(caps) and "text" in caps

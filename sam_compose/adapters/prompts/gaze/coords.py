@@ -71,6 +71,9 @@ class SceneToImage:
     """
 
     __slots__ = ("crop", "image_size", "scene_size")
+    scene_size: tuple[int, int]
+    image_size: tuple[int, int]
+    crop: tuple[float, float, float, float] | None
 
     def __init__(self, scene_size: Sequence[int] | None = None, image_size: Sequence[int] | None = None,
                  crop: Sequence[float] | None = None, *, frame_size: Sequence[int] | None = None) -> None:

@@ -83,7 +83,7 @@ def _from_camera_json(folder: Path) -> tuple[Device, str] | None:
     cam = read_json_small(folder / "scene_camera.json")
     if not cam:
         return None
-    mat = cam.get("camera_matrix")
+    mat: Any = cam.get("camera_matrix")
     try:
         cx, cy = float(mat[0][2]), float(mat[1][2])
     except (TypeError, ValueError, IndexError, KeyError):

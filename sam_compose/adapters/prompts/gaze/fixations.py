@@ -620,7 +620,8 @@ def detect_fixations(samples: GazeSamples | Iterable[GazeSamples], method: str |
 
         return [f for f in merge_fixation_parts(file_fix) if f.duration >= min_duration - 1e-9]
     if vendor_parts:
-        return pupil_player_fixations(GazeSamples.concat(vendor_parts), fov=fov)
+        fv = None if fov is None else tuple(np.atleast_1d(np.asarray(fov, np.float64)).tolist())
+        return pupil_player_fixations(GazeSamples.concat(vendor_parts), fov=fv)
     if det is not None:
         out.extend(det.flush())
     return out

@@ -39,23 +39,25 @@ def parse_sample(sample: Any) -> tuple[float, float, float, float, bool]:
             raise GazeError(f"gaze sample {sample!r} must hold numbers (t, x, y[, confidence])") from exc
         valid = bool(vals[4]) if len(vals) > 4 else True
         return t, x, y, c, valid
-    if isinstance(sample, Mapping):
-        get = sample.get
-        has = sample.__contains__
-    else:
-        get = lambda k, d=None: getattr(sample, k, d)
-        has = lambda k: hasattr(sample, k)
-    t = next((get(k) for k in _T_KEYS if has(k)), None)
-    if t is None:
+    def get(key: str, default: Any = None) -> Any:
+        if isinstance(sample, Mapping):
+            return sample.get(key, default)
+        return getattr(sample, key, default)
+
+    def has(key: str) -> bool:
+        return key in sample if isinstance(sample, Mapping) else hasattr(sample, key)
+
+    raw_t: Any = next((get(k) for k in _T_KEYS if has(k)), None)
+    if raw_t is None:
         ns = next((get(k) for k in _NS_KEYS if has(k)), None)
-        t = None if ns is None else float(ns) * 1e-9
-    if t is None or not has("x") or not has("y"):
+        raw_t = None if ns is None else float(ns) * 1e-9
+    if raw_t is None or not has("x") or not has("y"):
         raise GazeError(f"gaze sample {sample!r} needs a time (t, timestamp, timestamp_unix_seconds or "
                         "timestamp_ns) and x, y")
     try:
-        x, y, t = float(get("x")), float(get("y")), float(t)
-        c = get("confidence")
-        c = float("nan") if c is None else float(c)
+        x, y, t = float(get("x")), float(get("y")), float(raw_t)
+        raw_c = get("confidence")
+        c = float("nan") if raw_c is None else float(raw_c)
     except (TypeError, ValueError) as exc:
         raise GazeError(f"gaze sample {sample!r} must hold numbers") from exc
     valid = get("valid", None)

@@ -287,8 +287,9 @@ def _accuracy_px(accuracy: float | None, accuracy_deg: float | None, fov: Any, g
         fov = gaze.meta.get("fov")
     if fov is None or fsize is None:
         raise GazeError("accuracy_deg needs fov=(h_deg, v_deg) and a scene frame size; or give accuracy in image pixels")
-    scene_px = float(accuracy_deg) * px_per_degree(tuple(fsize), fov)
-    return scene_px * SceneToImage(scene_size=tuple(fsize), image_size=image_size,
+    ssize = (int(fsize[0]), int(fsize[1]))
+    scene_px = float(accuracy_deg) * px_per_degree(ssize, fov)
+    return scene_px * SceneToImage(scene_size=ssize, image_size=image_size,
                                    crop=tuple(crop) if crop is not None else None).scale
 
 

@@ -312,7 +312,7 @@ def iter_gaze(source: str | os.PathLike, *, format: str | None = None, chunk_siz
                        fixations=fix, **fields)
         if sibling is not None:
             chunk.fixations = sibling if n == len(t) else []
-        checked = checked or np.count_nonzero(np.isfinite(fields["x"])) >= 20
+        checked = checked or bool(np.count_nonzero(np.isfinite(fields["x"])) >= 20)
         chunk.meta["format"] = fmt
         device = ctx.state.get("device")
         if device in DEVICES:

@@ -18,16 +18,25 @@ import gzip
 import io
 import json
 import os
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
 from .compat import scene_size_arg
 from .samples import Fixation, GazeError, GazeSamples
 
-__all__ = ["synth_trace", "synth_viewing", "synth_stream", "write_pupil_core", "write_neon", "write_neon_fixations",
-           "write_tobii", "write_generic", "write_recording"]
+__all__ = [
+    "synth_stream",
+    "synth_trace",
+    "synth_viewing",
+    "write_generic",
+    "write_neon",
+    "write_neon_fixations",
+    "write_pupil_core",
+    "write_recording",
+    "write_tobii",
+]
 
 
 def synth_trace(targets: Sequence[Sequence[float]], *, scene_size: tuple[int, int] | None = None,
@@ -60,7 +69,7 @@ def synth_trace(targets: Sequence[Sequence[float]], *, scene_size: tuple[int, in
         goal = np.array([tx, ty], dtype=np.float64)
         if not first:
             if saccade is None:
-                amp = float(np.hypot(*(goal - pos))) / float(px_per_degree)
+                amp = float(np.hypot(*(goal - pos))) / float(px_per_degree or 1.0)
                 sac_s = 0.0022 * amp + 0.021
             else:
                 sac_s = float(saccade)
@@ -231,7 +240,7 @@ def write_pupil_core(path: str | os.PathLike, samples: GazeSamples | Iterable[Ga
         fh.write("gaze_timestamp,world_index,confidence,norm_pos_x,norm_pos_y,base_data,"
                  "gaze_point_3d_x,gaze_point_3d_y,gaze_point_3d_z\n")
         for s in _chunks(samples):
-            h, w = s.scene_size
+            h, w = s.scene_size or (1, 1)
             nx, ny = s.x / w, 1.0 - s.y / h
             conf = np.where(np.isfinite(s.confidence), s.confidence, 1.0)
             conf = np.where(np.isfinite(nx), conf, 0.0)
@@ -292,7 +301,7 @@ def write_tobii(path: str | os.PathLike, samples: GazeSamples | Iterable[GazeSam
     path = Path(path)
     with _open_w(path) as fh:
         for s in _chunks(samples):
-            h, w = s.scene_size
+            h, w = s.scene_size or (1, 1)
             for t, x, y in zip(s.t, s.x / w, s.y / h):
                 data = {} if not np.isfinite(x) else {"gaze2d": [round(float(x), 6), round(float(y), 6)],
                                                       "gaze3d": [0.0, 0.0, 600.0]}

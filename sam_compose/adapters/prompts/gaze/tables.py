@@ -15,15 +15,16 @@ import csv
 import gzip
 import io
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
 from .errors import GazeError
 from .limits import line_too_long, max_line_bytes
 
-__all__ = ["open_text", "first_line", "norm_name", "split_header", "delimiter", "csv_chunks", "BoundedLines"]
+__all__ = ["BoundedLines", "csv_chunks", "delimiter", "first_line", "norm_name", "open_text", "split_header"]
 
 
 class BoundedLines(io.RawIOBase):
@@ -72,7 +73,7 @@ def open_text(path: Path) -> io.TextIOBase:
     streamed through :class:`BoundedLines`."""
     with open(path, "rb") as fh:
         magic = fh.read(2)
-    raw: Any = gzip.open(path, "rb") if magic == b"\x1f\x8b" else open(path, "rb")
+    raw: Any = gzip.open(path, "rb") if magic == b"\x1f\x8b" else open(path, "rb")  # noqa: SIM115 - returned open
     bounded = io.BufferedReader(BoundedLines(raw, max_line_bytes(), path), buffer_size=1 << 16)
     return io.TextIOWrapper(bounded, encoding="utf-8-sig", newline="")
 
