@@ -38,8 +38,10 @@ def parse_set(text: str) -> tuple[str, Any]:
     node, dot, param = target.partition(".")
     if not sep or not dot or not node or not param:
         raise GraphError(f"--set expects NODE.PARAM=VALUE (e.g. seg.engine=opencv), got {text!r}")
+    from ..security.documents import parse_json
+
     try:
-        value = json.loads(raw)
+        value = parse_json(raw, f"--set {target}")
     except json.JSONDecodeError:
         value = raw
     return target.strip(), value

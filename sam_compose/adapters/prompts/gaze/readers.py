@@ -44,6 +44,8 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import numpy as np
 
+from ....security import limits
+from ....security.deadlines import checkpoint
 from .coords import check_units, to_frame_pixels
 from .tables import csv_chunks, first_line, norm_name, open_text, split_header
 from .samples import Fixation, GazeError, GazeSamples
@@ -389,6 +391,8 @@ def iter_gaze(source: str | os.PathLike, *, format: str | None = None, chunk_siz
         checked = checked or np.count_nonzero(np.isfinite(fields["x"])) >= 20
         chunk.meta["format"] = fmt
         n += len(chunk)
+        limits.check("gaze_rows", n, f"gaze file {path.name}", "split the recording or read a shorter export")
+        checkpoint()
         yield chunk
     if n == 0:
         raise GazeError(f"gaze file {path} has a header but no samples")
