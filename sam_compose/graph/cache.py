@@ -106,6 +106,15 @@ def default_max_bytes() -> int:
         return DEFAULT_MAX_BYTES
 
 
+class _Flight:
+    """One computation in progress: waiters block on ``done`` and share its value or error."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.value: dict[str, Any] | None = None
+        self.error: BaseException | None = None
+
+
 class ResultCache:
     """Thread-safe LRU of node results ({port: value}) bounded by ``max_bytes`` (0 disables)."""
 
@@ -114,7 +123,7 @@ class ResultCache:
         self._items: OrderedDict[str, tuple[dict[str, Any], int]] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
-        self._key_locks: dict[str, threading.Lock] = {}
+        self._inflight: dict[str, _Flight] = {}
         self.hits = 0
         self.misses = 0
 
@@ -141,29 +150,45 @@ class ResultCache:
                 self._bytes -= s
 
     def get_or_compute(self, key: str, compute: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], bool]:
-        """(outputs, hit): computes at most once per key even across threads; errors are not cached."""
+        """(outputs, hit): computes at most once per key even across threads.
+
+        Threads asking for a key while it is being computed wait for that computation and
+        share its outcome: its value, or its error (raised in every waiter; a failed
+        computation is not retried by each waiter in turn). Errors are not cached: a call
+        after the failed one has finished computes again.
+        """
         hit = self.get(key)
         if hit is not None:
             with self._lock:
                 self.hits += 1
             return hit, True
         with self._lock:
-            lock = self._key_locks.setdefault(key, threading.Lock())
-        with lock:
-            hit = self.get(key)
-            if hit is not None:
-                with self._lock:
-                    self.hits += 1
-                return hit, True
-            try:
-                value = compute()
-                self.put(key, value)
-                with self._lock:
-                    self.misses += 1
-                return value, False
-            finally:
-                with self._lock:
-                    self._key_locks.pop(key, None)
+            flight = self._inflight.get(key)
+            owner = flight is None
+            if owner:
+                flight = self._inflight[key] = _Flight()
+        assert flight is not None
+        if not owner:
+            flight.done.wait()
+            if flight.error is not None:
+                raise flight.error
+            with self._lock:
+                self.hits += 1
+            return flight.value, True  # type: ignore[return-value]
+        try:
+            value = compute()
+            self.put(key, value)
+            flight.value = value
+            with self._lock:
+                self.misses += 1
+            return value, False
+        except BaseException as exc:
+            flight.error = exc
+            raise
+        finally:
+            with self._lock:
+                self._inflight.pop(key, None)
+            flight.done.set()
 
     def clear(self) -> None:
         with self._lock:

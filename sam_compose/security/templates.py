@@ -16,7 +16,7 @@ from . import limits
 
 __all__ = ["check_template", "format_template", "has_template"]
 
-_SPEC = re.compile(r"^(?P<fill>0)?(?P<width>\d{0,9})(?P<type>d)?$")
+_SPEC = re.compile(r"^(?P<fill>0)?(?P<width>\d*)(?P<type>d)?$")
 _EXAMPLE = "use {frame} or {frame:05d}, e.g. frames/{frame:05d}.png; write {{ and }} for literal braces"
 
 
@@ -49,7 +49,8 @@ def check_template(text: str, what: str = "path template") -> list[tuple[str, in
         if m is None:
             raise InputError(f"{what} {text[:120]!r}: format {spec[:40]!r} of {{frame}} is not an integer format; "
                              f"{_EXAMPLE}")
-        width = int(m.group("width") or 0)
+        digits = m.group("width") or "0"
+        width = int(digits) if len(digits) <= 18 else 10**18
         limits.check("template_width", width, f"{what} {text[:120]!r}", "use a width such as {frame:05d}")
         parts.append(("0" if m.group("fill") else "", width))
     return parts

@@ -148,7 +148,6 @@ def test_every_node_param_that_names_a_file_declares_its_kind():
 def test_a_node_type_that_forgets_to_declare_a_path_cannot_run_under_a_guard(world):
     from sam_compose import Graph
     from sam_compose.nodes.api import Param, node
-    from sam_compose.nodes.ports import Image
 
     root, outside = world
 

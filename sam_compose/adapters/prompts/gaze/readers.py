@@ -46,6 +46,7 @@ import numpy as np
 
 from ....security import limits
 from ....security.deadlines import checkpoint
+from ....security.paths import check_regular_file
 from .coords import check_units, to_frame_pixels
 from .tables import csv_chunks, first_line, norm_name, open_text, split_header
 from .samples import Fixation, GazeError, GazeSamples
@@ -87,6 +88,8 @@ def resolve_recording(path: str | os.PathLike) -> Path:
 def detect_format(path: str | os.PathLike) -> str:
     """Guess the recording format from the first line (the CSV header or a JSON record)."""
     p = resolve_recording(path)
+    if p.exists() and not p.is_file():
+        check_regular_file(p, "gaze file")  # a FIFO, device or socket: say which
     if not p.is_file():
         raise GazeError(f"gaze file {p} does not exist (or is not a file)")
     line = first_line(p)
