@@ -32,7 +32,7 @@ __all__ = [
     "load_image", "Prompt", "Masks", "ImageEmbedding",
     "Engine", "EngineStats", "load_engine", "shared_engine", "resolve_engine",
     "Graph",
-    "SamComposeError", "InputError", "ImageError", "PromptError", "LimitError", "EngineError", "MissingDependencyError",
+    "SamComposeError", "InputError", "LimitError", "ImageError", "PromptError", "EngineError", "MissingDependencyError",
     "__version__",
 ]
 

@@ -17,10 +17,11 @@ import hashlib
 import json
 import os
 import threading
-from collections import OrderedDict
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
+
+from ..cache import BoundedCache, bytes_from_env
 
 DEFAULT_MAX_BYTES = 1024**3
 
@@ -99,108 +100,22 @@ def nbytes(value: Any) -> int:
 
 
 def default_max_bytes() -> int:
-    raw = os.environ.get("SAM_COMPOSE_GRAPH_CACHE_BYTES")
-    try:
-        return max(0, int(raw)) if raw else DEFAULT_MAX_BYTES
-    except ValueError:
-        return DEFAULT_MAX_BYTES
+    return bytes_from_env("SAM_COMPOSE_GRAPH_CACHE_BYTES", DEFAULT_MAX_BYTES)
 
 
-class _Flight:
-    """One computation in progress: waiters block on ``done`` and share its value or error."""
+class ResultCache(BoundedCache[str, dict[str, Any]]):
+    """Thread-safe LRU of node results ({port: value}) bounded by ``max_bytes`` (0 disables).
 
-    def __init__(self) -> None:
-        self.done = threading.Event()
-        self.value: dict[str, Any] | None = None
-        self.error: BaseException | None = None
-
-
-class ResultCache:
-    """Thread-safe LRU of node results ({port: value}) bounded by ``max_bytes`` (0 disables)."""
+    ``get_or_compute`` runs a node at most once per key across threads; a failed node is not
+    cached, and threads waiting for it get its error instead of running it again.
+    """
 
     def __init__(self, max_bytes: int | None = None) -> None:
-        self.max_bytes = default_max_bytes() if max_bytes is None else int(max_bytes)
-        self._items: OrderedDict[str, tuple[dict[str, Any], int]] = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
-        self._inflight: dict[str, _Flight] = {}
-        self.hits = 0
-        self.misses = 0
-
-    def get(self, key: str) -> dict[str, Any] | None:
-        with self._lock:
-            item = self._items.get(key)
-            if item is None:
-                return None
-            self._items.move_to_end(key)
-            return item[0]
-
-    def put(self, key: str, outputs: dict[str, Any]) -> None:
-        size = nbytes(outputs)
-        with self._lock:
-            if size > self.max_bytes:
-                return
-            old = self._items.pop(key, None)
-            if old is not None:
-                self._bytes -= old[1]
-            self._items[key] = (outputs, size)
-            self._bytes += size
-            while self._bytes > self.max_bytes and self._items:
-                _, (_, s) = self._items.popitem(last=False)
-                self._bytes -= s
-
-    def get_or_compute(self, key: str, compute: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], bool]:
-        """(outputs, hit): computes at most once per key even across threads.
-
-        Threads asking for a key while it is being computed wait for that computation and
-        share its outcome: its value, or its error (raised in every waiter; a failed
-        computation is not retried by each waiter in turn). Errors are not cached: a call
-        after the failed one has finished computes again.
-        """
-        hit = self.get(key)
-        if hit is not None:
-            with self._lock:
-                self.hits += 1
-            return hit, True
-        with self._lock:
-            flight = self._inflight.get(key)
-            owner = flight is None
-            if owner:
-                flight = self._inflight[key] = _Flight()
-        assert flight is not None
-        if not owner:
-            flight.done.wait()
-            if flight.error is not None:
-                raise flight.error
-            with self._lock:
-                self.hits += 1
-            return flight.value, True  # type: ignore[return-value]
-        try:
-            value = compute()
-            self.put(key, value)
-            flight.value = value
-            with self._lock:
-                self.misses += 1
-            return value, False
-        except BaseException as exc:
-            flight.error = exc
-            raise
-        finally:
-            with self._lock:
-                self._inflight.pop(key, None)
-            flight.done.set()
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-            self._bytes = 0
-
-    def __len__(self) -> int:
-        return len(self._items)
+        super().__init__(default_max_bytes() if max_bytes is None else int(max_bytes), size_of=nbytes)
 
     @property
     def bytes(self) -> int:
-        return self._bytes
+        return self.nbytes
 
 
 _DEFAULT: ResultCache | None = None
