@@ -138,13 +138,16 @@ def parse_prompt_json(text: str | dict | None) -> dict[str, Any]:
     """
     if text is None or (isinstance(text, str) and not text.strip()):
         raise PromptError('empty prompt: send JSON such as {"points": [[120, 80]], "labels": [1]}')
+    from ..security.documents import check_document, parse_json
+
     if isinstance(text, str):
         try:
-            doc = json.loads(text)
+            doc = parse_json(text, "the prompt")  # within the document limits (size, nesting, numbers)
         except json.JSONDecodeError as exc:
             raise PromptError(f"prompt is not valid JSON ({exc.msg} at character {exc.pos}); "
                               'expected e.g. {"points": [[120, 80]], "labels": [1]}') from exc
     else:
+        check_document(text, "the prompt")
         doc = text
     if not isinstance(doc, dict):
         raise PromptError(f"prompt must be a JSON object, got {type(doc).__name__}")

@@ -135,7 +135,9 @@ class AgentService:
                       text: str | None = None, gaze: str | None = None, multimask: bool = False) -> ToolOutput:
         """Segment objects in ``image`` given points (+labels), boxes, text or a gaze recording."""
         from ..adapters.prompts.request import prompts_from_request
+        from ..security.documents import check_document
 
+        check_document({"points": points, "labels": labels, "boxes": boxes, "text": text}, "segment_image arguments")
         img = self.load(image)
         if boxes is not None:
             for b in boxes:
@@ -177,6 +179,9 @@ class AgentService:
 
     def run_graph(self, graph: str, overrides: dict[str, Any] | None = None) -> ToolOutput:
         """Run a demos/ graph by name, or a graph file inside the roots; relative outputs go to a fresh folder."""
+        from ..security.documents import check_document
+
+        check_document(overrides, "run_graph overrides")
         folder = self.sandbox.new_output_folder("graph")
         report = self._bounded(run_graph_guarded, self.sandbox, graph, overrides or {}, folder,
                                what=f"run_graph {graph!r}"[:80])

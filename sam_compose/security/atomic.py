@@ -77,9 +77,10 @@ def publish(staging: str | os.PathLike, out_dir: str | os.PathLike, *, what: str
     one did not; write the manifest; remove ``staging``. Returns the relative paths written."""
     src, dst = Path(staging), Path(out_dir)
     dst.mkdir(parents=True, exist_ok=True)
-    new = _files(src)
+    moved = _files(src)
+    new = [f for f in moved if f != MANIFEST]  # an inner export's manifest is replaced by this one
     old = read_manifest(dst)
-    for rel in new:
+    for rel in moved:
         target = dst / rel
         if target.is_dir() and not target.is_symlink():
             raise InputError(f"cannot write {target}: a folder of that name is in the way; remove it or use "
@@ -87,7 +88,7 @@ def publish(staging: str | os.PathLike, out_dir: str | os.PathLike, *, what: str
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(src / rel, target)
     root = dst.resolve()
-    for rel in sorted(set(old) - set(new)):
+    for rel in sorted(set(old) - set(new) - {MANIFEST}):
         stale = dst / rel
         try:
             real = stale.parent.resolve() / stale.name
@@ -117,7 +118,7 @@ def staged_output(out_dir: str | os.PathLike, *, what: str = "") -> Iterator[Pat
     """
     dst = Path(out_dir)
     if dst.exists() and not dst.is_dir():
-        raise InputError(f"--out {dst} exists and is not a folder; give a folder")
+        raise InputError(f"output folder {dst} exists and is not a folder; give a folder")
     dst.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=dst))
     try:

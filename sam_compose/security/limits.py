@@ -65,7 +65,7 @@ LIMITS: dict[str, Limit] = {lim.name: lim for lim in (
     Limit("graph_values", 1_000_000, "values", "values in a graph file, counting every use of a YAML alias"),
     Limit("yaml_aliases", 100, "aliases", "YAML aliases (*name) in one graph file"),
     Limit("string_chars", 100_000, "chars", "length of one string in a graph file or request"),
-    Limit("int_bits", 63, "bits", "size of one integer in a graph file: |n| < 2**bits"),
+    Limit("int_bits", 63, "bits", "size of one integer in a graph file or request (absolute value below 2**bits)"),
     Limit("template_width", 16, "chars", "width of a field in an output path template such as {frame:05d}"),
     # servers
     Limit("seconds", 300, "s", "time one tool call or demo event may compute before it is stopped"),

@@ -221,3 +221,27 @@ def test_a_tool_call_past_its_time_limit_stops_its_work(tmp_path):
         counts.append(written())
     assert counts[-1] == counts[-2] == counts[-3], f"the work went on after the caller was told: {counts}"
     assert counts[-1] < 1000
+
+
+def test_video_frames_and_frame_size_are_bounded(tmp_path, monkeypatch):
+    import cv2
+
+    from sam_compose.errors import InputError
+    from sam_compose.video_io import open_video
+
+    path = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (64, 48))
+    for i in range(12):
+        writer.write(np.full((48, 64, 3), i * 10, np.uint8))
+    writer.release()
+    monkeypatch.setenv("SAM_COMPOSE_MAX_VIDEO_FRAMES", "10")
+    with pytest.raises(InputError, match="SAM_COMPOSE_MAX_VIDEO_FRAMES"):
+        with open_video(path) as vs:
+            for _ in vs:
+                pass
+    monkeypatch.setenv("SAM_COMPOSE_MAX_VIDEO_FRAMES", "12")
+    with open_video(path) as vs:
+        assert sum(1 for _ in vs) == 12
+    monkeypatch.setenv("SAM_COMPOSE_MAX_PIXELS", "1000")  # 64x48 frames are over it: refused from the header
+    with pytest.raises(InputError, match="SAM_COMPOSE_MAX_PIXELS"):
+        open_video(path)
