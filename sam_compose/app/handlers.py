@@ -63,12 +63,12 @@ class SegmentHandlers(service.EngineSource):
             return state, None, None, "Upload a photo or click an example.", state_json(state), None
         guard = self.guard(state)
         original = None
+        image, name = service.prepare_image(source, guard=guard)  # refuses what is not a readable image
         if isinstance(source, str) and not source.startswith("sample:"):
             from PIL import Image
 
-            with Image.open(guard.read(source, "image")) as im:  # the header only: its full size
+            with Image.open(guard.read(source, "image")) as im:  # the header only: the upload's full size
                 original = (int(im.height), int(im.width))
-        image, name = service.prepare_image(source, guard=guard)
         state.set_image(image, name, original_size=original)
         engine = self.engine
         before = engine.stats

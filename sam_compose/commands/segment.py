@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-
 from ..errors import InputError
 
 
@@ -46,10 +45,9 @@ def _check_out_dir(out: str | None) -> Path | None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from .. import shared_engine
+    from .. import image_io, shared_engine
     from ..adapters.outputs.exports import export_masks
     from ..adapters.prompts.request import parse_box, parse_option, parse_point, prompts_from_request
-    from .. import image_io
     from ..image_io import load_image
     from ..visualize import overlay
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
+from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
@@ -220,7 +221,7 @@ class _Execution:
 
                 if self.ctx.path_guard is not None and isinstance(value, (str, os.PathLike)) \
                         and not str(value).startswith("sample:"):
-                    checked = self.ctx.path_guard(value, "read")
+                    checked = self.ctx.path_guard(Path(value), "read")
                     value = checked if isinstance(checked, (str, os.PathLike)) else value
                 value = load_image(value)
             outs = {port: value}
@@ -314,7 +315,7 @@ class _Execution:
                 continue
             try:
                 params = self._params(nid)
-                instances[nid] = self._call(nid, lambda: plan.specs[nid].instantiate(params), {})
+                instances[nid] = self._call(nid, lambda spec=plan.specs[nid], p=params: spec.instantiate(p), {})
             except Exception as exc:  # noqa: BLE001
                 self._fail(nid, exc, {})
         frame = 0

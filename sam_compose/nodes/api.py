@@ -41,8 +41,21 @@ graph file lives, and which frame of a stream it is processing.
 from __future__ import annotations
 
 from ..errors import GraphError
-from .context import (RunContext, current_node, file_stamp, frame_index, guarded_clip_spec, input_files, input_path,
-                      model_spec, node_engine, output_path, reset_run_context, run_context, set_run_context)
+from .context import (
+                      RunContext,
+                      current_node,
+                      file_stamp,
+                      frame_index,
+                      guarded_clip_spec,
+                      input_files,
+                      input_path,
+                      model_spec,
+                      node_engine,
+                      output_path,
+                      reset_run_context,
+                      run_context,
+                      set_run_context,
+)
 from .decorator import node
 from .params import PARAM_KINDS, REQUIRED, Param
 from .spec import InputPort, NodeSpec

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextvars
 import glob
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,8 +69,9 @@ def output_path(path: str | os.PathLike) -> Path:
     if has_template(text):
         text = format_template(text, run_context().frame_index, "output path template")
     p = Path(text).expanduser()
-    if not p.is_absolute() and run_context().out_dir is not None:
-        p = run_context().out_dir / p
+    out_dir = run_context().out_dir
+    if not p.is_absolute() and out_dir is not None:
+        p = out_dir / p
     guard = run_context().path_guard
     if guard is not None:
         p = _guard_result(guard(p, "write"), p)
@@ -113,6 +114,7 @@ def input_files(path: str | os.PathLike, suffixes: Sequence[str] | None = None) 
     p = Path(text).expanduser()
     if not p.is_absolute() and not p.exists() and base is not None:
         p = base / p
+    names: Iterable[str]
     if p.is_dir():
         names = (str(q) for q in p.iterdir())
     elif is_glob(str(p)) and not p.exists():

@@ -14,7 +14,6 @@ files. Example graph::
 
 from __future__ import annotations
 
-
 from ..errors import InputError
 from .api import Param, file_stamp, guarded_clip_spec, input_path, node, node_engine
 from .ports import Image, Masks, Prompts

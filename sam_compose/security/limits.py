@@ -114,7 +114,7 @@ def over(name: str, value: float, what: str, fix: str = "", *, error: type[Limit
     if issubclass(error, LimitError):
         return error(message, name, lim.env)
     exc = error(message)
-    exc.limit, exc.env = name, lim.env  # type: ignore[attr-defined]
+    exc.limit, exc.env = name, lim.env
     return exc
 
 

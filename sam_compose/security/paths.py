@@ -311,7 +311,7 @@ class PathGuard:
             real = p.resolve()
         except (OSError, RuntimeError) as exc:
             raise AccessError(f"{what} {text!r} cannot be resolved: {exc}") from None
-        if not _inside(real, (self.write_root,)) or real == self.write_root and not p.is_dir():
+        if not _inside(real, (self.write_root,)) or (real == self.write_root and not p.is_dir()):
             raise AccessError(f"{what} {text!r} is outside this run's folder {self.write_root}"
                               f"{f' (it resolves to {real})' if str(real) != text else ''}; use a relative path")
         if os.path.lexists(real):

@@ -47,7 +47,8 @@ def check_template(text: str, what: str = "path template") -> list[tuple[str, in
             raise InputError(f"{what} {text[:120]!r}: field {shown[:40]} is not allowed; {_EXAMPLE}")
         m = _SPEC.match(spec or "")
         if m is None:
-            raise InputError(f"{what} {text[:120]!r}: format {spec[:40]!r} of {{frame}} is not an integer format; "
+            raise InputError(f"{what} {text[:120]!r}: format {(spec or '')[:40]!r} of {{frame}} is not an integer "
+                             "format; "
                              f"{_EXAMPLE}")
         digits = m.group("width") or "0"
         width = int(digits) if len(digits) <= 18 else 10**18

@@ -59,7 +59,7 @@ def _call(tool, args):
                                   "linkdir", "sub/hop/../*.png"])
 @pytest.mark.parametrize("absolute", [False, True])
 def test_load_video_cannot_read_outside_the_roots(world, path, absolute):
-    root, outside = world
+    root, _ = world
     path = str(root / path) if absolute else path
     tools = {t.name: t for t in get_tools(engine="opencv", allowed_roots=[root], output_dir=root / "out")}
     msg = _call(tools["run_graph"], {"graph": _video_graph(root, "v.json", path)})

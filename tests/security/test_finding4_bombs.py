@@ -235,10 +235,9 @@ def test_video_frames_and_frame_size_are_bounded(tmp_path, monkeypatch):
         writer.write(np.full((48, 64, 3), i * 10, np.uint8))
     writer.release()
     monkeypatch.setenv("SAM_COMPOSE_MAX_VIDEO_FRAMES", "10")
-    with pytest.raises(InputError, match="SAM_COMPOSE_MAX_VIDEO_FRAMES"):
-        with open_video(path) as vs:
-            for _ in vs:
-                pass
+    with pytest.raises(InputError, match="SAM_COMPOSE_MAX_VIDEO_FRAMES"), open_video(path) as vs:
+        for _ in vs:
+            pass
     monkeypatch.setenv("SAM_COMPOSE_MAX_VIDEO_FRAMES", "12")
     with open_video(path) as vs:
         assert sum(1 for _ in vs) == 12

@@ -32,7 +32,7 @@ def test_friendly_keeps_each_events_warnings_to_itself(monkeypatch):
 
     @friendly
     def event_a():
-        warnings.warn("only for A", UserWarning)
+        warnings.warn("only for A", UserWarning, stacklevel=1)
         a_inside.set()
         b_inside.wait(10)  # B's handler starts while A's runs; A then finishes first
         return "a"
@@ -41,7 +41,7 @@ def test_friendly_keeps_each_events_warnings_to_itself(monkeypatch):
     def event_b():
         b_inside.set()
         a_done.wait(10)
-        warnings.warn("only for B", UserWarning)
+        warnings.warn("only for B", UserWarning, stacklevel=1)
         return "b"
 
     def run(name, fn, before=None, after=None):

@@ -48,8 +48,8 @@ from ....security import limits
 from ....security.deadlines import checkpoint
 from ....security.paths import check_regular_file
 from .coords import check_units, to_frame_pixels
-from .tables import csv_chunks, first_line, norm_name, open_text, split_header
 from .samples import Fixation, GazeError, GazeSamples
+from .tables import csv_chunks, first_line, norm_name, open_text, split_header
 
 __all__ = ["FORMATS", "RECORDING_FILES", "resolve_recording", "detect_format", "iter_gaze", "read_gaze", "samples_from_iterable", "samples_from_array",
            "read_frame_times"]
