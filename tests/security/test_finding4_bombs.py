@@ -171,7 +171,7 @@ from sam_compose.adapters.prompts.gaze.prompts import group_fixations
 from sam_compose.adapters.prompts.gaze.samples import Fixation
 
 rng = np.random.default_rng(0)
-n = 200_000                                     # a 5M-row recording's worth of fixations
+n = 100_000                                     # a long recording's worth of fixations
 xy = rng.uniform(0, 4000, size=(n, 2))
 dur = rng.uniform(0.06, 0.6, size=n)
 fix = [Fixation(x=float(x), y=float(y), start=float(i), end=float(i) + float(d), duration=float(d))
@@ -183,7 +183,7 @@ print(len(groups))
 
 
 def test_fixation_grouping_is_not_quadratic(capped):
-    """200k fixations grouped within a CPU-time cap that a quadratic grouping (hours) cannot meet."""
+    """100k fixations grouped within a CPU-time cap that a quadratic grouping (hours) cannot meet."""
     res = capped(["-c", GROUPING], python=True, cpu=60)
     assert res.code == 0, res.err[-2000:]
     assert int(res.out.strip()) > 1000
