@@ -19,7 +19,7 @@ from ..security import limits
 from ..security.cleanup import prune
 from ..security.paths import AccessError, PathGuard
 
-__all__ = ["FileSandbox", "AccessError", "DEFAULT_MAX_FILE_BYTES", "CALL_FOLDER_PREFIX"]
+__all__ = ["CALL_FOLDER_PREFIX", "DEFAULT_MAX_FILE_BYTES", "AccessError", "FileSandbox"]
 
 DEFAULT_MAX_FILE_BYTES = limits.LIMITS["file_bytes"].default
 CALL_FOLDER_PREFIX = "call-"

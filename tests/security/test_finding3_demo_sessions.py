@@ -64,7 +64,7 @@ def test_twelve_sessions_downloading_at_once_never_see_each_others_data(tmp_path
         barrier.wait()
         try:
             results[i] = [h.download(s) for _ in range(3)]  # three downloads in a row, all overlapping
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             results[i] = exc
 
     threads = [threading.Thread(target=download, args=(i,)) for i in range(12)]
