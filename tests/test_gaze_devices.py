@@ -203,7 +203,7 @@ def test_a_gzip_bomb_line_is_refused_fast_in_bounded_memory(tmp_path):
     assert path.stat().st_size < 1 << 20
     tracemalloc.start()
     try:
-        with pytest.raises(GazeLimitError, match="longer than 1048576 bytes"):
+        with pytest.raises(GazeLimitError, match="a line: .* is over the limit of 1,048,576 bytes.*SAM_COMPOSE_MAX_LINE_BYTES"):
             read_gaze(path, units="px")
         peak = tracemalloc.get_traced_memory()[1]
     finally:
@@ -217,8 +217,8 @@ def test_a_gzip_bomb_line_is_refused_fast_in_bounded_memory(tmp_path):
 def test_row_limit(tmp_path, monkeypatch):
     samples, _ = trace((480, 640))
     p = write_generic(tmp_path / "g.csv", samples, units="px", names=("t", "x_px", "y_px"))
-    monkeypatch.setenv("SAM_COMPOSE_GAZE_MAX_ROWS", "100")
-    with pytest.raises(GazeLimitError, match="more than 100 gaze rows.*SAM_COMPOSE_GAZE_MAX_ROWS"):
+    monkeypatch.setenv("SAM_COMPOSE_MAX_GAZE_ROWS", "100")
+    with pytest.raises(GazeLimitError, match="over the limit of 100 rows.*SAM_COMPOSE_MAX_GAZE_ROWS"):
         read_gaze(p, scene_size=(480, 640))
     with pytest.raises(GazeLimitError):
         read_gaze(np.c_[samples.t, samples.x, samples.y])

@@ -48,7 +48,7 @@ def _pair(value: list[float] | None, name: str, n: int = 2) -> tuple[float, ...]
 @node("load_gaze", category="inputs", cache_key=file_stamp,
       description="Read an eye-tracker recording (Pupil Core/Neon/Invisible, Tobii Glasses 3 / Pro Lab, generic CSV, "
                   "Neon native folder).")
-def load_gaze_node(*, path: str = Param(description="recording file or folder: gaze_positions.csv, gaze.csv, "
+def load_gaze_node(*, path: str = Param(kind="path_in", description="recording file or folder: gaze_positions.csv, gaze.csv, "
                                                       "fixations.csv, gazedata(.gz), a Neon recording folder or a CSV "
                                                       "with t, x, y columns"),
                    format: str = Param("auto", choices=FORMAT_CHOICES, description="file format (auto: from the header)"),
@@ -95,7 +95,7 @@ def gaze_prompt_node(image: Image, gaze: Gaze, *,
                      max_prompts: int | None = Param(None, ge=1, description="keep the N longest-dwell places"),
                      accuracy: float | None = Param(None, ge=0, description="tracker accuracy radius in image px: "
                                                     "calibration-aware prompting with the engine"),
-                     engine: str = Param("opencv", description="engine for calibration-aware prompting"),
+                     engine: str = Param("opencv", kind="model", description="engine for calibration-aware prompting"),
                      video_fps: float | None = Param(None, gt=0, description="over a video: frame rate, so each frame "
                                                      "gets the fixations shown during it"),
                      video_start: float | None = Param(None, description="gaze-clock time of video frame 0, seconds "
@@ -145,10 +145,11 @@ def text_gaze_prompt_node(image: Image, gaze: Gaze, *,
                                                  description="also the engine's automatic masks as candidates"),
                           background: str = Param("blur", choices=("blur", "mask", "none"),
                                                   description="how crops show pixels outside a region's mask"),
-                          engine: str = Param("opencv", description="engine whose masks are the candidates"),
-                          clip: str | None = Param(None, description="open_clip spec (default: $SAM_COMPOSE_CLIP or "
+                          engine: str = Param("opencv", kind="model", description="engine whose masks are the candidates"),
+                          clip: str | None = Param(None, kind="model", description="open_clip spec (default: $SAM_COMPOSE_CLIP or "
                                                                      "ViT-B-32)"),
-                          detector: str | None = Param(None, description="a zero-shot detector adding candidates"),
+                          detector: str | None = Param(None, kind="model",
+                                                       description="a zero-shot detector adding candidates"),
                           video_fps: float | None = Param(None, gt=0, description="over a video: frame rate"),
                           video_start: float | None = Param(None, description="gaze-clock time of video frame 0, s")) -> Prompts:
     """Prompts for the thing that is both named and looked at (see text_gaze_prompts); over a

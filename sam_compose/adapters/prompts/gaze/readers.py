@@ -52,6 +52,8 @@ from typing import Any
 
 import numpy as np
 
+from ....security.deadlines import checkpoint
+from ....security.paths import check_regular_file
 from .compat import scene_size_arg
 from .devices import DEVICES
 from .errors import GazeError
@@ -125,6 +127,8 @@ def detect_format(path: str | os.PathLike) -> str:
     p = resolve_recording(path)
     if _is_neon_native(p):
         return "neon_native"
+    if p.exists() and not p.is_file():
+        check_regular_file(p, "gaze file")  # a FIFO, device or socket: say which
     if not p.is_file():
         raise GazeError(f"gaze file {p} does not exist (or is not a file)")
     line = first_line(p)
@@ -314,6 +318,7 @@ def iter_gaze(source: str | os.PathLike, *, format: str | None = None, chunk_siz
             chunk.fixations = sibling if n == len(t) else []
         checked = checked or bool(np.count_nonzero(np.isfinite(fields["x"])) >= 20)
         chunk.meta["format"] = fmt
+        checkpoint()
         device = ctx.state.get("device")
         if device in DEVICES:
             chunk.meta["device"] = device

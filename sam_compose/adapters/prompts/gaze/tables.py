@@ -21,43 +21,50 @@ from typing import Any
 
 import numpy as np
 
+from ....security.paths import check_regular_file
+from ....errors import LimitError
 from .errors import GazeError
-from .limits import line_too_long, max_line_bytes
+from .limits import line_too_long, max_bytes, max_line_bytes, too_many_bytes
 
 __all__ = ["BoundedLines", "csv_chunks", "delimiter", "first_line", "norm_name", "open_text", "split_header"]
 
 
 class BoundedLines(io.RawIOBase):
     """A binary stream that raises :class:`~.errors.GazeLimitError` once a line (bytes between
-    two newlines) grows past ``limit`` bytes. Reads are passed through in pieces, so nothing
-    longer than one read is ever held."""
+    two newlines) grows past ``line_bytes``, or the stream past ``gaze_bytes`` in total
+    (:mod:`.limits`). Reads are passed through in pieces, so nothing longer than one read is
+    ever held."""
 
-    def __init__(self, raw: io.BufferedIOBase, limit: int, where: object) -> None:
+    def __init__(self, raw: Any, where: object) -> None:
         super().__init__()
-        self._raw, self._limit, self._where = raw, int(limit), where
+        self._raw, self._where = raw, where
+        self._limit, self._max_total = max_line_bytes(), max_bytes()
         self._run = 0      # bytes since the last newline
-        self._lineno = 1
+        self._total = 0
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buf: Any) -> int:
         view = memoryview(buf)
-        want = min(len(view), max(self._limit + 1, 1 << 16))
-        data = self._raw.read(want)
+        data = self._raw.read(min(len(view), max(self._limit + 1, 1 << 16)))
         if not data:
             return 0
+        self._total += len(data)
+        if self._total > self._max_total:
+            raise too_many_bytes(self._where, self._total)
         last = data.rfind(b"\n")
         if last < 0:
             self._run += len(data)
         else:
-            inner = max((len(p) for p in data[:last].split(b"\n")), default=0)
-            if self._run + data.find(b"\n") > self._limit or inner > self._limit:
-                raise line_too_long(self._where, self._lineno)
-            self._lineno += data.count(b"\n")
+            first = data.find(b"\n")
+            inner = max((len(p) for p in data[first + 1:last].split(b"\n")), default=0) if last > first else 0
+            longest = max(self._run + first, inner)
+            if longest > self._limit:
+                raise line_too_long(self._where, longest)
             self._run = len(data) - last - 1
         if self._run > self._limit:
-            raise line_too_long(self._where, self._lineno)
+            raise line_too_long(self._where, self._run)
         view[:len(data)] = data
         return len(data)
 
@@ -71,10 +78,11 @@ class BoundedLines(io.RawIOBase):
 def open_text(path: Path) -> io.TextIOBase:
     """``path`` as text (UTF-8, BOM skipped), gunzipped when it starts with the gzip magic,
     streamed through :class:`BoundedLines`."""
+    check_regular_file(path, "gaze file")  # a FIFO would block forever
     with open(path, "rb") as fh:
         magic = fh.read(2)
     raw: Any = gzip.open(path, "rb") if magic == b"\x1f\x8b" else open(path, "rb")  # noqa: SIM115 - returned open
-    bounded = io.BufferedReader(BoundedLines(raw, max_line_bytes(), path), buffer_size=1 << 16)
+    bounded = io.BufferedReader(BoundedLines(raw, path), buffer_size=1 << 16)
     return io.TextIOWrapper(bounded, encoding="utf-8-sig", newline="")
 
 
@@ -211,7 +219,7 @@ def csv_chunks(path: Path, chunk_size: int) -> Iterator[tuple[list[str], Any, in
                 for df in reader:
                     yield header, _Frame(header, df, path), row_no
                     row_no += len(df)
-            except GazeError:
+            except (GazeError, LimitError):
                 raise
             except (ValueError, pd.errors.ParserError) as exc:
                 raise GazeError(f"{path}: malformed CSV near data row {row_no}: {' '.join(str(exc).split())[:200]}") from exc
