@@ -208,7 +208,7 @@ def test_graph_text_gaze_prompt_node(mugs, tmp_path, colour_clip):
                  "params": {"text": "the mug", "background": "mask"}},
         "seg": {"type": "segment", "inputs": {"image": "img", "prompts": "look"}, "params": {"engine": "opencv"}},
     }})
-    report = graph.run()
+    report = graph.run(keep_values=True)
     assert report.ok, report.errors
     masks = report["outputs"]["seg"]
     assert len(masks) == 1 and mask_iou(masks.masks[0], mugs.masks["mug_right"]) >= 0.9
