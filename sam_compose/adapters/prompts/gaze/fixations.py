@@ -562,10 +562,9 @@ def detect_fixations(samples: GazeSamples | Iterable[GazeSamples], method: str |
     given or known for the device; see the module docstring for every parameter and
     default. ``image_size`` (H, W) sets the pixel scale of recordings already in image pixels.
 
-    ``fixations``: "auto" (default) returns the device's own fixations when the recording
-    carries them (Pupil Cloud ``fixation id`` / ``fixations.csv``, Pupil Player
-    ``fixations.csv``, Tobii Pro Lab events, Neon native), filtered by ``min_duration``,
-    and detects otherwise; "detect" always detects; "device" requires the device's.
+    ``fixations``: "auto" (default) returns the device's own fixations, as the device gave
+    them, when the recording carries them (Pupil Cloud ``fixation id`` / ``fixations.csv``,
+    Pupil Player ``fixations.csv``, Tobii Pro Lab events, Neon native), and detects otherwise; "detect" always detects; "device" requires the device's.
     (``use_file_fixations=False`` is the older spelling of ``fixations="detect"``.)
 
     ``profile``: "generic" is this module's noise-adaptive I-VT / I-DT; "pupil_player" is
@@ -618,7 +617,7 @@ def detect_fixations(samples: GazeSamples | Iterable[GazeSamples], method: str |
     if has_file:
         from .samples import merge_fixation_parts
 
-        return [f for f in merge_fixation_parts(file_fix) if f.duration >= min_duration - 1e-9]
+        return merge_fixation_parts(file_fix)  # the device's own, as it gave them
     if vendor_parts:
         fv = None if fov is None else tuple(np.atleast_1d(np.asarray(fov, np.float64)).tolist())
         return pupil_player_fixations(GazeSamples.concat(vendor_parts), fov=fv)
