@@ -1,0 +1,159 @@
+"""Running one item: the graph on one input file, written into a temporary folder, then renamed.
+
+:class:`ItemRunner` lives in a worker (a process of the local pool, a Ray actor, or the
+driver itself with one worker). It builds the graph once; engines come from
+``shared_engine``, so each worker loads each engine once and keeps its embedding cache.
+For every item it
+
+1. runs the graph with the input node's ``path`` set to the file and relative output
+   paths going to ``OUT/items/.tmp-<pid>-<random>/`` (a video graph streams frame by frame);
+2. writes the masks node's result as ``_coco.json`` there (one COCO image per frame);
+3. renames the folder to ``OUT/items/<name>/`` (an older folder of the same item, left by
+   a run killed before it recorded the item, is moved aside first and deleted).
+
+So ``items/<name>/`` only ever holds complete outputs; an interrupted item leaves a
+``.tmp-*`` folder, which the next run deletes. The result is the manifest record.
+A full disk (ENOSPC / EDQUOT) is not an item failure: the record says ``"stop"`` and
+the driver stops the run so it can be resumed once there is space.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import secrets
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from .coco import ITEM_COCO, item_coco
+from .inputs import Item
+from .job import Job
+
+DISK_FULL_ERRNOS = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+DISK_FULL_TEXT = ("No space left on device", "Disk quota exceeded")
+MIN_FREE_BYTES = 1 << 20
+CACHE_BYTES = 32 << 20
+TMP_PREFIX = ".tmp-"
+OLD_PREFIX = ".old-"
+
+
+def _error_text(exc: BaseException) -> str:
+    msg = " ".join(str(exc).split())
+    return msg if msg else type(exc).__name__
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    if isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS:
+        return True
+    return any(t in str(exc) for t in DISK_FULL_TEXT)
+
+
+def _free_bytes(path: str) -> int | None:
+    try:
+        return shutil.disk_usage(path).free
+    except OSError:
+        return None
+
+
+def write_json(path: Path, obj: Any) -> None:
+    """Write JSON (the item folder is renamed into place afterwards, so no temporary file here)."""
+    import json
+
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump(obj, fh, ensure_ascii=False, separators=(",", ":"))
+
+
+def publish(tmp: Path, final: Path) -> None:
+    """Move a finished item folder into place, replacing an older one of the same item."""
+    old = None
+    if final.exists():
+        old = final.with_name(f"{OLD_PREFIX}{final.name}-{secrets.token_hex(4)}")
+        os.rename(final, old)
+    os.rename(tmp, final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+class ItemRunner:
+    """Runs items of one :class:`Job` in this process; call it with an :class:`Item` (or its dict)."""
+
+    def __init__(self, job: Job) -> None:
+        from ..graph.cache import ResultCache
+
+        self.job = job
+        self.graph = job.build_graph()
+        self.items_dir = Path(job.out) / "items"
+        self.items_dir.mkdir(parents=True, exist_ok=True)
+        self.cache = ResultCache(CACHE_BYTES)
+
+    def __call__(self, item: Item | dict[str, Any]) -> dict[str, Any]:
+        it = item if isinstance(item, Item) else Item.from_dict(item)
+        t0 = time.perf_counter()
+        record: dict[str, Any] = {"input": it.input, "status": "failed", "outputs": {}, "ms": 0.0, "error": None,
+                                  "item": it.name, "index": it.index}
+        tmp = self.items_dir / f"{TMP_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
+        try:
+            if not os.path.isfile(it.input):
+                what = "is a folder, not a file" if os.path.isdir(it.input) else "does not exist"
+                record["error"] = f"input file {it.input} {what}"
+            else:
+                tmp.mkdir()
+                record.update(self._run(it, tmp))
+                publish(tmp, self.items_dir / it.name)
+                record["status"] = "ok"
+        except Exception as exc:  # noqa: BLE001 - one bad item is recorded and the batch goes on
+            if is_disk_full(exc) or (not isinstance(exc, ValueError) and (_free_bytes(str(self.items_dir)) or 1 << 30)
+                                     < MIN_FREE_BYTES):
+                record["status"] = "stop"
+                record["stop"] = "disk full"
+            record["error"] = _error_text(exc)
+            record["outputs"] = {}
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+            record["ms"] = round((time.perf_counter() - t0) * 1000, 3)
+        return record
+
+    def _run(self, it: Item, tmp: Path) -> dict[str, Any]:
+        from ..graph.report import GraphRunError
+
+        job = self.job
+        frames: list[tuple[Any, dict[str, Any]]] = []
+        last: dict[str, Any] = {}
+        stream = self.graph.stream(job.targets, params={f"{job.input_node}.path": it.input}, out_dir=tmp,
+                                   cache=self.cache, raise_on_error=True)
+        video = job.input_type == "load_video"
+        try:
+            for i, values in enumerate(stream):
+                last = values
+                masks = values.get(job.masks_node) if job.masks_node else None
+                if masks is not None:
+                    frames.append((masks, {"frame_index": i} if video else {}))
+        except GraphRunError as exc:
+            for node in exc.report["nodes"].values():
+                if "error" in node and any(t in node["error"] for t in DISK_FULL_TEXT):
+                    raise OSError(errno.ENOSPC, f"{exc}") from None
+            raise
+        final = Path("items") / it.name
+        outputs: dict[str, Any] = {}
+        for target in job.file_targets:
+            value = last.get(target)
+            if isinstance(value, (str, os.PathLike)):
+                p = Path(value)
+                try:
+                    outputs[target] = (final / p.resolve().relative_to(tmp.resolve())).as_posix()
+                except ValueError:
+                    outputs[target] = str(p)  # an absolute path outside the item's folder
+        extra: dict[str, Any] = {}
+        if job.masks_node is not None:
+            write_json(tmp / ITEM_COCO, item_coco(frames, it.file_name))
+            outputs["annotations"] = (final / ITEM_COCO).as_posix()
+            extra["masks"] = int(sum(len(m) for m, _ in frames))
+            if video:
+                extra["frames"] = len(frames)
+        return {"outputs": outputs, **extra}
+
+
+__all__ = ["ItemRunner", "publish", "is_disk_full", "write_json", "TMP_PREFIX", "OLD_PREFIX"]

@@ -1,0 +1,211 @@
+"""The local backend: ``--workers N`` processes, each running items with its own engines.
+
+With one worker the items run in this process (no start-up cost). With more, N worker
+processes are spawned; each builds the graph once and loads each engine once, then
+takes one item at a time over its own pipe, so the driver always knows which item each
+worker holds:
+
+* items are handed out as workers become free (at most N in flight: the input stream is
+  read lazily and results are handed to ``on_result`` at once, never collected);
+* a worker that dies (a crash in native code, the OOM killer) has its item recorded as
+  failed and is replaced;
+* workers ignore SIGINT (Ctrl-C reaches the whole process group): the driver decides,
+  stops handing out items and terminates the workers; when the driver itself is killed
+  their pipe closes and they exit;
+* each worker limits its math libraries (OpenMP, OpenCV, torch) to its share of the
+  CPU cores, so N workers do not fight over the same cores.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import signal
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from typing import Any, Callable, Iterator
+
+from .inputs import Item
+from .job import Job
+
+ResultHandler = Callable[[dict[str, Any]], bool]
+"""Called with each record; returns False to stop the run (e.g. disk full)."""
+
+JOIN_TIMEOUT_S = 5.0
+
+
+def limit_threads(threads: int | None) -> None:
+    """Cap OpenMP / BLAS / OpenCV / torch threads of this process (None: leave as is)."""
+    if not threads:
+        return
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, str(threads))
+    try:
+        import cv2
+
+        cv2.setNumThreads(threads)
+    except Exception:  # noqa: BLE001 - optional
+        pass
+    import sys
+
+    if "torch" in sys.modules:
+        try:
+            sys.modules["torch"].set_num_threads(threads)
+        except Exception:  # noqa: BLE001
+            pass
+
+
+def worker_threads(workers: int) -> int:
+    return max(1, (os.cpu_count() or 1) // max(1, workers))
+
+
+def _worker_main(conn: Connection, job_dict: dict[str, Any]) -> None:
+    """A worker process: build the runner once, then answer one item per message until None or EOF."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    job = Job.from_dict(job_dict)
+    limit_threads(job.threads)
+    try:
+        from .item import ItemRunner
+
+        runner = ItemRunner(job)
+    except BaseException as exc:  # noqa: BLE001 - reported to the driver, which stops the run
+        try:
+            conn.send({"init_error": f"{type(exc).__name__}: {exc}"})
+        finally:
+            return
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError):
+            return  # the driver is gone
+        if msg is None:
+            return
+        record = runner(msg)
+        try:
+            conn.send(record)
+        except (BrokenPipeError, OSError):
+            return
+
+
+@dataclass
+class _Worker:
+    proc: Any
+    conn: Connection
+    item: Item | None = None
+
+
+class LocalPool:
+    """``workers`` spawned processes running :class:`~sam_compose.batch.item.ItemRunner` s."""
+
+    def __init__(self, job: Job, workers: int) -> None:
+        self.job = job
+        self.n = workers
+        self.ctx = mp.get_context("spawn")
+        self.workers: list[_Worker] = []
+
+    def _start(self) -> _Worker:
+        parent, child = self.ctx.Pipe()
+        job = Job.from_dict({**self.job.to_dict(), "threads": self.job.threads or worker_threads(self.n)})
+        proc = self.ctx.Process(target=_worker_main, args=(child, job.to_dict()), daemon=True,
+                                name="sam-compose-batch-worker")
+        proc.start()
+        child.close()
+        w = _Worker(proc, parent)
+        self.workers.append(w)
+        return w
+
+    def _retire(self, w: _Worker) -> None:
+        self.workers.remove(w)
+        try:
+            w.conn.close()
+        except OSError:
+            pass
+
+    def run(self, items: Iterator[Item], on_result: ResultHandler) -> None:
+        for _ in range(self.n):
+            self._start()
+        idle = list(self.workers)
+        stopping = False
+        try:
+            while True:
+                while idle and not stopping:
+                    item = next(items, None)
+                    if item is None:
+                        stopping = True
+                        break
+                    w = idle.pop()
+                    w.item = item
+                    w.conn.send(item.to_dict())
+                busy = [w for w in self.workers if w.item is not None]
+                if not busy:
+                    return
+                ready = wait([w.conn for w in busy] + [w.proc.sentinel for w in busy])
+                for w in busy:
+                    if w.conn not in ready and w.proc.sentinel not in ready:
+                        continue
+                    record, fresh = self._receive(w)
+                    if record is None:
+                        continue
+                    if "init_error" in record:
+                        raise RuntimeError(f"a batch worker could not start: {record['init_error']}")
+                    if fresh is None:
+                        w.item = None
+                        fresh = w
+                    idle.append(fresh)
+                    if not on_result(record):
+                        stopping = True
+        finally:
+            self.close()
+
+    def _receive(self, w: _Worker) -> tuple[dict[str, Any] | None, _Worker | None]:
+        """(record, None) from a live worker; (failure record, fresh worker) when it died; (None, None): not yet."""
+        try:
+            if w.conn.poll():
+                return w.conn.recv(), None
+        except (EOFError, OSError):
+            w.proc.join(JOIN_TIMEOUT_S)  # its pipe closed: it is exiting
+        if w.proc.is_alive():
+            return None, None
+        w.proc.join()
+        item = w.item
+        self._retire(w)
+        code = w.proc.exitcode
+        why = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+        if item is None:
+            return None, None
+        fresh = self._start()
+        return {"input": item.input, "status": "failed", "outputs": {}, "ms": 0.0, "item": item.name,
+                "index": item.index, "error": f"the worker process died ({why}) while running this item"}, fresh
+
+    def close(self) -> None:
+        for w in list(self.workers):
+            try:
+                if w.item is None and w.proc.is_alive():
+                    w.conn.send(None)
+            except OSError:
+                pass
+        for w in list(self.workers):
+            if w.item is not None:
+                w.proc.terminate()  # abandoned mid-item: its .tmp folder is cleaned by the next run
+        for w in list(self.workers):
+            w.proc.join(JOIN_TIMEOUT_S)
+            if w.proc.is_alive():
+                w.proc.kill()
+                w.proc.join()
+            self._retire(w)
+
+
+def run_local(job: Job, items: Iterator[Item], workers: int, on_result: ResultHandler) -> None:
+    """Run ``items`` with ``workers`` processes (in this process when 1), handing each record to ``on_result``."""
+    if workers <= 1:
+        from .item import ItemRunner
+
+        runner = ItemRunner(job)
+        for item in items:
+            if not on_result(runner(item)):
+                return
+        return
+    LocalPool(job, workers).run(items, on_result)
+
+
+__all__ = ["run_local", "LocalPool", "limit_threads", "worker_threads"]
