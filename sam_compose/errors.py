@@ -24,6 +24,18 @@ class PromptError(InputError):
     """A prompt is malformed or does not fit the image it is used with."""
 
 
+class GraphError(InputError):
+    """A graph or node is invalid (unknown type, bad param, bad wiring, cycle, ...).
+
+    ``node`` and ``port`` name where the problem is (either may be None).
+    """
+
+    def __init__(self, message: str, node: str | None = None, port: str | None = None) -> None:
+        super().__init__(message)
+        self.node = node
+        self.port = port
+
+
 class EngineError(SamComposeError, ValueError):
     """An engine spec could not be resolved or loaded (unknown name, missing weights, bad checkpoint)."""
 

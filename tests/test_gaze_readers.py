@@ -12,7 +12,7 @@ import pytest
 
 from sam_compose.adapters.prompts.gaze import (
     GazeError, NoFixationError, detect_fixations, detect_format, gaze_to_prompts, iter_gaze, read_gaze)
-from sam_compose.adapters.prompts.gaze_synth import (
+from sam_compose.adapters.prompts.gaze.synth import (
     synth_stream, synth_trace, write_generic, write_neon, write_neon_fixations, write_pupil_core, write_tobii)
 
 TARGETS = [(0.2, 0.25, 0.4), (0.7, 0.3, 0.5), (0.45, 0.8, 0.3)]  # normalised x, y, seconds

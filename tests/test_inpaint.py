@@ -252,7 +252,7 @@ def test_video_demo_removes_tracked_objects_from_every_frame(tmp_path):
     from pathlib import Path
 
     import sam_compose as sc
-    from sam_compose.adapters.outputs.tracking_synth import synthetic_video
+    from sam_compose.adapters.outputs.tracking.synth import synthetic_video
     from sam_compose.image_io import load_image
 
     demo = Path(__file__).resolve().parent.parent / "demos" / "inpaint_video.json"

@@ -10,7 +10,7 @@ from ..._lazy import lazy_exports
 _EXPORTS = {
     "track": ".tracking",
     "make_tracker": ".tracking",
-    "save_tracks": ".tracking_io",
+    "save_tracks": ".tracking.files",
     "inpaint": ".inpainting",
     "lift_to_3d": ".lifting",
     "PointCloud": ".lifting",

@@ -23,6 +23,7 @@ from ...errors import EngineError, PromptError, require
 from ...image_io import load_image
 from ...types import Prompt
 from .boxes import box_iou
+from .phrases import parse_phrases
 
 __all__ = ["load_detector", "detect_phrases", "detect_with_text", "DETECTOR_ALIASES"]
 
@@ -142,8 +143,6 @@ def detect_with_text(image: Any, text: str | Sequence[str], *, detector: Any,
     signature compatibility with the CLIP route and ignored, because a box centre may
     miss non-convex objects. ``data = {"adapter": "text", "route": "detector", "phrase", "score"}``.
     """
-    from .text import parse_phrases
-
     img = load_image(image)
     pos, neg = parse_phrases(text, negative)
     if int(top_k) < 1:
