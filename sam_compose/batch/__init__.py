@@ -28,5 +28,15 @@ from .job import Job, make_job
 from .manifest import ManifestState
 from .runner import BACKENDS, BatchInterrupted, BatchSummary, run_batch
 
-__all__ = ["run_batch", "BatchSummary", "BatchInterrupted", "BACKENDS", "InputSource", "Item", "item_name", "Job",
-           "make_job", "ManifestState"]
+__all__ = [
+    "BACKENDS",
+    "BatchInterrupted",
+    "BatchSummary",
+    "InputSource",
+    "Item",
+    "Job",
+    "ManifestState",
+    "item_name",
+    "make_job",
+    "run_batch",
+]

@@ -16,8 +16,9 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -34,8 +35,9 @@ def _dump(obj: Any) -> str:
 class CocoMerger:
     """Renumbers COCO parts into one dataset, handing each image / annotation to a writer."""
 
-    def __init__(self, write_image: Callable[[dict[str, Any]], None],
-                 write_annotation: Callable[[dict[str, Any]], None]) -> None:
+    def __init__(
+        self, write_image: Callable[[dict[str, Any]], None], write_annotation: Callable[[dict[str, Any]], None]
+    ) -> None:
         self.write_image = write_image
         self.write_annotation = write_annotation
         self.n_images = 0
@@ -54,11 +56,20 @@ class CocoMerger:
             cat = names.get(ann.get("category_id"), {"name": "object", "supercategory": "object"})
             entry = self.categories.get(cat["name"])
             if entry is None:
-                entry = self.categories[cat["name"]] = {"id": len(self.categories) + 1, "name": cat["name"],
-                                                        "supercategory": cat.get("supercategory", "object")}
+                entry = self.categories[cat["name"]] = {
+                    "id": len(self.categories) + 1,
+                    "name": cat["name"],
+                    "supercategory": cat.get("supercategory", "object"),
+                }
             self.n_annotations += 1
-            self.write_annotation({**ann, "id": self.n_annotations, "image_id": image_ids.get(ann["image_id"], 0),
-                                   "category_id": entry["id"]})
+            self.write_annotation(
+                {
+                    **ann,
+                    "id": self.n_annotations,
+                    "image_id": image_ids.get(ann["image_id"], 0),
+                    "category_id": entry["id"],
+                }
+            )
 
     def category_list(self) -> list[dict[str, Any]]:
         return list(self.categories.values())
@@ -73,12 +84,17 @@ def item_coco(frames: list[tuple[Any, dict[str, Any]]], file_name: str) -> dict[
     merger = CocoMerger(images.append, anns.append)
     for masks, fields in frames:
         merger.add(coco_dict(masks, file_name=file_name), **fields)
-    return {"info": {"description": "sam_compose batch item", "file_name": file_name},
-            "images": images, "annotations": anns, "categories": merger.category_list()}
+    return {
+        "info": {"description": "sam_compose batch item", "file_name": file_name},
+        "images": images,
+        "annotations": anns,
+        "categories": merger.category_list(),
+    }
 
 
-def write_annotations(out: str | os.PathLike, manifest: str | os.PathLike, info: Mapping[str, Any] | None = None
-                      ) -> dict[str, Any]:
+def write_annotations(
+    out: str | os.PathLike, manifest: str | os.PathLike, info: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """Merge every successful item's COCO file into ``OUT/annotations.json`` (atomically).
 
     Returns ``{"path", "images", "annotations", "categories", "items"}``. Raises OSError
@@ -95,14 +111,19 @@ def write_annotations(out: str | os.PathLike, manifest: str | os.PathLike, info:
     target = out / ANNOTATIONS
     tmp = out / f".{ANNOTATIONS}.tmp"
     try:
-        with open(parts["images"], "w", encoding="utf-8") as fi, open(parts["annotations"], "w", encoding="utf-8") as fa, \
-                open(manifest, "rb") as fm:
+        with (
+            open(parts["images"], "w", encoding="utf-8") as fi,
+            open(parts["annotations"], "w", encoding="utf-8") as fa,
+            open(manifest, "rb") as fm,
+        ):
+
             def writer(fh: Any) -> Callable[[dict[str, Any]], None]:
                 first = [True]
 
                 def write(obj: dict[str, Any]) -> None:
                     fh.write(("" if first[0] else ",\n") + _dump(obj))
                     first[0] = False
+
                 return write
 
             merger = CocoMerger(writer(fi), writer(fa))
@@ -116,8 +137,11 @@ def write_annotations(out: str | os.PathLike, manifest: str | os.PathLike, info:
                     part = json.load(fh)
                 merger.add(part, item=rec.get("item"))
                 items += 1
-        head = {"description": "sam_compose batch run", "date_created": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                **dict(info or {})}
+        head = {
+            "description": "sam_compose batch run",
+            "date_created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            **dict(info or {}),
+        }
         with open(tmp, "w", encoding="utf-8") as fo:
             fo.write('{"info":' + _dump(head) + ',\n"images":[\n')
             with open(parts["images"], encoding="utf-8") as fh:
@@ -132,8 +156,13 @@ def write_annotations(out: str | os.PathLike, manifest: str | os.PathLike, info:
     finally:
         for p in (*parts.values(), tmp):
             p.unlink(missing_ok=True)
-    return {"path": str(target), "images": merger.n_images, "annotations": merger.n_annotations,
-            "categories": len(merger.categories), "items": items}
+    return {
+        "path": str(target),
+        "images": merger.n_images,
+        "annotations": merger.n_annotations,
+        "categories": len(merger.categories),
+        "items": items,
+    }
 
 
-__all__ = ["CocoMerger", "item_coco", "write_annotations", "ITEM_COCO", "ANNOTATIONS"]
+__all__ = ["ANNOTATIONS", "ITEM_COCO", "CocoMerger", "item_coco", "write_annotations"]

@@ -23,20 +23,44 @@ from typing import Any
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("graph", help="graph file (.json, .yaml or .yml)")
-    parser.add_argument("--inputs", required=True, metavar="DIR|GLOB|LIST",
-                        help="a folder (searched recursively), a quoted glob such as 'photos/**/*.jpg', "
-                             "or a text file with one path per line")
-    parser.add_argument("--out", required=True, metavar="OUT", help="output folder (manifest.jsonl, annotations.json, items/)")
-    parser.add_argument("--input", dest="input_node", metavar="NODE",
-                        help="node fed with each file (default: the graph's load_image node)")
-    parser.add_argument("--workers", type=int, metavar="N",
-                        help="worker processes (local, default 1) or actors (ray, default one per CPU)")
+    parser.add_argument(
+        "--inputs",
+        required=True,
+        metavar="DIR|GLOB|LIST",
+        help="a folder (searched recursively), a quoted glob such as 'photos/**/*.jpg', "
+        "or a text file with one path per line",
+    )
+    parser.add_argument(
+        "--out", required=True, metavar="OUT", help="output folder (manifest.jsonl, annotations.json, items/)"
+    )
+    parser.add_argument(
+        "--input",
+        dest="input_node",
+        metavar="NODE",
+        help="node fed with each file (default: the graph's load_image node)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="worker processes (local, default 1) or actors (ray, default one per CPU)",
+    )
     parser.add_argument("--backend", default="local", choices=("local", "ray"), help="where items run (default local)")
-    parser.add_argument("--gpus-per-worker", type=float, metavar="G", help="ray: GPUs reserved per actor (e.g. 1 or 0.5)")
-    parser.add_argument("--resume", action="store_true", help="continue the run in OUT, skipping what its manifest records")
+    parser.add_argument(
+        "--gpus-per-worker", type=float, metavar="G", help="ray: GPUs reserved per actor (e.g. 1 or 0.5)"
+    )
+    parser.add_argument(
+        "--resume", action="store_true", help="continue the run in OUT, skipping what its manifest records"
+    )
     parser.add_argument("--retry-failed", action="store_true", help="with --resume: run the failed items again")
-    parser.add_argument("--set", dest="sets", action="append", default=[], metavar="NODE.PARAM=VALUE",
-                        help="override a param; VALUE is JSON, else a string (repeatable)")
+    parser.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="NODE.PARAM=VALUE",
+        help="override a param; VALUE is JSON, else a string (repeatable)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
 
@@ -63,9 +87,19 @@ def main(args: argparse.Namespace) -> int:
         if nid not in graph.nodes:
             raise GraphError(f"--set {text!r}: there is no node {nid!r}; nodes: {', '.join(sorted(graph.nodes))}")
         params[target] = _prefer_string(graph, target, value, text.partition("=")[2])
-    summary = run_batch(graph, args.inputs, args.out, workers=args.workers, backend=args.backend, resume=args.resume,
-                        input=args.input_node, params=params, gpus_per_worker=args.gpus_per_worker,
-                        retry_failed=args.retry_failed, progress=not args.no_progress)
+    summary = run_batch(
+        graph,
+        args.inputs,
+        args.out,
+        workers=args.workers,
+        backend=args.backend,
+        resume=args.resume,
+        input=args.input_node,
+        params=params,
+        gpus_per_worker=args.gpus_per_worker,
+        retry_failed=args.retry_failed,
+        progress=not args.no_progress,
+    )
     print(json.dumps(summary.to_json(), indent=2))
     line = summary.message
     if summary.stopped and sys.argv[1:2] == ["batch"]:

@@ -29,9 +29,10 @@ import fnmatch
 import hashlib
 import os
 import re
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 from ..errors import InputError
 
@@ -68,7 +69,7 @@ class Item:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Item":
+    def from_dict(cls, d: dict[str, Any]) -> Item:
         return cls(int(d["index"]), str(d["input"]), str(d["file_name"]), str(d["name"]))
 
 
@@ -83,10 +84,16 @@ def item_name(rel: str, absolute: str) -> str:
     parts = [p for p in raw if p != ".."]
     clean = [_UNSAFE.sub("_", p) for p in parts]
     name = "__".join(clean)
-    ambiguous = (clean != parts or len(parts) != len(raw) or any("__" in p for p in parts) or not name
-                 or name.startswith(".") or len(name) > MAX_NAME)
+    ambiguous = (
+        clean != parts
+        or len(parts) != len(raw)
+        or any("__" in p for p in parts)
+        or not name
+        or name.startswith(".")
+        or len(name) > MAX_NAME
+    )
     if ambiguous:
-        name = f"{name[-(MAX_NAME - 10):].lstrip('.')}-{path_hash(absolute, 4)}".lstrip("-")
+        name = f"{name[-(MAX_NAME - 10) :].lstrip('.')}-{path_hash(absolute, 4)}".lstrip("-")
     return name
 
 
@@ -158,7 +165,7 @@ def split_glob(pattern: str) -> tuple[str, list[str]]:
             break
         fixed.append(part)
     root = str(Path(*fixed)) if fixed else "."
-    return root, list(parts[len(fixed):])
+    return root, list(parts[len(fixed) :])
 
 
 class InputSource:
@@ -169,7 +176,9 @@ class InputSource:
     folder never entered (the run's own output folder).
     """
 
-    def __init__(self, spec: Any, suffixes: tuple[str, ...] | None, *, exclude: str | os.PathLike | None = None) -> None:
+    def __init__(
+        self, spec: Any, suffixes: tuple[str, ...] | None, *, exclude: str | os.PathLike | None = None
+    ) -> None:
         self.suffixes = suffixes
         self.exclude = os.path.abspath(exclude) if exclude is not None else None
         self._paths: list[str] | None = None
@@ -184,9 +193,9 @@ class InputSource:
                 self.kind, self.root = "dir", os.path.abspath(path)
             elif path.is_file():
                 suffix = path.suffix.lower()
-                if suffixes is not None and suffix in suffixes:
-                    self.kind, self.root = "file", os.path.abspath(path.parent)
-                elif suffixes is None and suffix not in (".txt", ".lst", ".list"):
+                if (suffixes is not None and suffix in suffixes) or (
+                    suffixes is None and suffix not in (".txt", ".lst", ".list")
+                ):
                     self.kind, self.root = "file", os.path.abspath(path.parent)
                 else:
                     self.kind, self.root = "list", os.path.abspath(path.parent)
@@ -194,8 +203,10 @@ class InputSource:
                 root, rest = split_glob(text)
                 self.kind, self.root, self._glob_parts = "glob", os.path.abspath(root), rest
             else:
-                raise InputError(f"--inputs {text!r} does not exist; give a folder, a glob such as 'photos/*.jpg' "
-                                 "or a text file listing one path per line")
+                raise InputError(
+                    f"--inputs {text!r} does not exist; give a folder, a glob such as 'photos/*.jpg' "
+                    "or a text file listing one path per line"
+                )
         elif isinstance(spec, Iterable):
             self.spec = "<paths>"
             self.kind, self.root = "paths", os.getcwd()
@@ -203,7 +214,9 @@ class InputSource:
             if isinstance(spec, (list, tuple)):
                 self._paths = [os.fspath(p) for p in spec]
         else:
-            raise InputError(f"inputs must be a folder, a glob, a list file or a list of paths, got {type(spec).__name__}")
+            raise InputError(
+                f"inputs must be a folder, a glob, a list file or a list of paths, got {type(spec).__name__}"
+            )
 
     def describe(self) -> str:
         kinds = {"dir": "folder", "glob": "glob", "list": "list file", "file": "file", "paths": "list of paths"}
@@ -255,8 +268,10 @@ class InputSource:
                         continue
                     yield self._entry(text, self.root, cwd)
         except UnicodeDecodeError:
-            raise InputError(f"--inputs {self.spec!r} is neither a folder nor a text list of paths (not UTF-8 text); "
-                             "give a folder, a glob or a list file") from None
+            raise InputError(
+                f"--inputs {self.spec!r} is neither a folder nor a text list of paths (not UTF-8 text); "
+                "give a folder, a glob or a list file"
+            ) from None
 
     def __iter__(self) -> Iterator[Item]:
         for index, (absolute, rel) in enumerate(self._raw()):
@@ -279,5 +294,13 @@ class InputSource:
         return count
 
 
-__all__ = ["Item", "InputSource", "item_name", "path_hash", "suffixes_for", "walk_files", "split_glob",
-           "VIDEO_SUFFIXES"]
+__all__ = [
+    "VIDEO_SUFFIXES",
+    "InputSource",
+    "Item",
+    "item_name",
+    "path_hash",
+    "split_glob",
+    "suffixes_for",
+    "walk_files",
+]

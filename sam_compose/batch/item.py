@@ -91,8 +91,15 @@ class ItemRunner:
     def __call__(self, item: Item | dict[str, Any]) -> dict[str, Any]:
         it = item if isinstance(item, Item) else Item.from_dict(item)
         t0 = time.perf_counter()
-        record: dict[str, Any] = {"input": it.input, "status": "failed", "outputs": {}, "ms": 0.0, "error": None,
-                                  "item": it.name, "index": it.index}
+        record: dict[str, Any] = {
+            "input": it.input,
+            "status": "failed",
+            "outputs": {},
+            "ms": 0.0,
+            "error": None,
+            "item": it.name,
+            "index": it.index,
+        }
         tmp = self.items_dir / f"{TMP_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
         try:
             if not os.path.isfile(it.input):
@@ -103,9 +110,10 @@ class ItemRunner:
                 record.update(self._run(it, tmp))
                 publish(tmp, self.items_dir / it.name)
                 record["status"] = "ok"
-        except Exception as exc:  # noqa: BLE001 - one bad item is recorded and the batch goes on
-            if is_disk_full(exc) or (not isinstance(exc, ValueError) and (_free_bytes(str(self.items_dir)) or 1 << 30)
-                                     < MIN_FREE_BYTES):
+        except Exception as exc:
+            if is_disk_full(exc) or (
+                not isinstance(exc, ValueError) and (_free_bytes(str(self.items_dir)) or 1 << 30) < MIN_FREE_BYTES
+            ):
                 record["status"] = "stop"
                 record["stop"] = "disk full"
             record["error"] = _error_text(exc)
@@ -122,8 +130,9 @@ class ItemRunner:
         job = self.job
         frames: list[tuple[Any, dict[str, Any]]] = []
         last: dict[str, Any] = {}
-        stream = self.graph.stream(job.targets, params={f"{job.input_node}.path": it.input}, out_dir=tmp,
-                                   cache=self.cache, raise_on_error=True)
+        stream = self.graph.stream(
+            job.targets, params={f"{job.input_node}.path": it.input}, out_dir=tmp, cache=self.cache, raise_on_error=True
+        )
         video = job.input_type == "load_video"
         try:
             for i, values in enumerate(stream):
@@ -156,4 +165,4 @@ class ItemRunner:
         return {"outputs": outputs, **extra}
 
 
-__all__ = ["ItemRunner", "publish", "is_disk_full", "write_json", "TMP_PREFIX", "OLD_PREFIX"]
+__all__ = ["OLD_PREFIX", "TMP_PREFIX", "ItemRunner", "is_disk_full", "publish", "write_json"]

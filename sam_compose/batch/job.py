@@ -19,8 +19,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from ..nodes.api import GraphError
 
@@ -52,16 +53,16 @@ class Job:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "Job":
+    def from_dict(cls, d: Mapping[str, Any]) -> Job:
         return cls(**dict(d))
 
-    def build_graph(self) -> "Graph":
+    def build_graph(self) -> Graph:
         from ..graph.model import Graph
 
         return Graph.from_dict(self.graph, base_dir=self.base_dir)
 
 
-def find_input_node(graph: "Graph", name: str | None) -> str:
+def find_input_node(graph: Graph, name: str | None) -> str:
     """The node fed with each input file (see the module docstring); GraphError when unclear."""
     from ..nodes.registry import find
 
@@ -70,8 +71,11 @@ def find_input_node(graph: "Graph", name: str | None) -> str:
             raise GraphError(f"--input {name!r} is not a node of the graph; nodes: {', '.join(sorted(graph.nodes))}")
         spec = find(graph.nodes[name].type)
         if spec is None or "path" not in spec.params:
-            raise GraphError(f"--input {name!r} is a {graph.nodes[name].type} node, which reads no file; name a "
-                             f"node with a path param ({', '.join(INPUT_TYPES)})", name)
+            raise GraphError(
+                f"--input {name!r} is a {graph.nodes[name].type} node, which reads no file; name a "
+                f"node with a path param ({', '.join(INPUT_TYPES)})",
+                name,
+            )
         return name
     loaders = [nid for nid, nd in graph.nodes.items() if nd.type == "load_image"]
     if len(loaders) == 1:
@@ -79,13 +83,17 @@ def find_input_node(graph: "Graph", name: str | None) -> str:
     if not loaders:
         others = [f"{nid} ({nd.type})" for nid, nd in graph.nodes.items() if nd.type in INPUT_TYPES]
         hint = f"; candidates: {', '.join(others)}" if others else ""
-        raise GraphError("the graph has no load_image node to feed the inputs to; name the input node with "
-                         f"--input NODE (a {', '.join(INPUT_TYPES)} node){hint}")
-    raise GraphError(f"the graph has {len(loaders)} load_image nodes ({', '.join(loaders)}); name the one fed "
-                     "with the inputs: --input NODE")
+        raise GraphError(
+            "the graph has no load_image node to feed the inputs to; name the input node with "
+            f"--input NODE (a {', '.join(INPUT_TYPES)} node){hint}"
+        )
+    raise GraphError(
+        f"the graph has {len(loaders)} load_image nodes ({', '.join(loaders)}); name the one fed "
+        "with the inputs: --input NODE"
+    )
 
 
-def _port_type(plan: "Plan", target: str) -> str | None:
+def _port_type(plan: Plan, target: str) -> str | None:
     nid, _, port = target.partition(".")
     outs = plan.specs[nid].outputs
     if port:
@@ -93,7 +101,7 @@ def _port_type(plan: "Plan", target: str) -> str | None:
     return next(iter(outs.values())).name if len(outs) == 1 else None
 
 
-def find_masks_node(graph: "Graph", plan: "Plan") -> str | None:
+def find_masks_node(graph: Graph, plan: Plan) -> str | None:
     """The output whose masks go into annotations.json (see the module docstring), or None."""
     for out in graph.meta.get("outputs") or []:
         if _port_type(plan, str(out)) == "Masks":
@@ -110,8 +118,9 @@ def _fingerprint(graph: dict[str, Any], input_node: str) -> str:
     return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
 
 
-def make_job(graph: "Graph", out: str | os.PathLike, *, input_node: str | None = None,
-             params: Mapping[str, Any] | None = None) -> Job:
+def make_job(
+    graph: Graph, out: str | os.PathLike, *, input_node: str | None = None, params: Mapping[str, Any] | None = None
+) -> Job:
     """Check the graph for a batch and describe the job; raises GraphError (exit 2) before anything runs."""
     g = graph.copy()
     for dotted, value in (params or {}).items():
@@ -127,9 +136,17 @@ def make_job(graph: "Graph", out: str | os.PathLike, *, input_node: str | None =
     files = [t for t in targets if _port_type(plan, t) == "FilePath"]
     d = g.to_dict()
     d["nodes"][node].setdefault("params", {}).pop("path", None)  # each item sets it
-    return Job(graph=d, base_dir=str(g.base_dir) if g.base_dir is not None else None, input_node=node,
-               input_type=g.nodes[node].type, masks_node=masks, targets=targets, file_targets=files,
-               out=os.path.abspath(os.fspath(out)), fingerprint=_fingerprint(d, node))
+    return Job(
+        graph=d,
+        base_dir=str(g.base_dir) if g.base_dir is not None else None,
+        input_node=node,
+        input_type=g.nodes[node].type,
+        masks_node=masks,
+        targets=targets,
+        file_targets=files,
+        out=os.path.abspath(os.fspath(out)),
+        fingerprint=_fingerprint(d, node),
+    )
 
 
-__all__ = ["Job", "make_job", "find_input_node", "find_masks_node", "INPUT_TYPES", "MASK_TYPES"]
+__all__ = ["INPUT_TYPES", "MASK_TYPES", "Job", "find_input_node", "find_masks_node", "make_job"]

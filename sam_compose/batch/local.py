@@ -18,12 +18,15 @@ worker holds:
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
 import signal
+import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from .inputs import Item
 from .job import Job
@@ -40,19 +43,14 @@ def limit_threads(threads: int | None) -> None:
         return
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, str(threads))
-    try:
+    with contextlib.suppress(Exception):  # optional speed-up only
         import cv2
 
         cv2.setNumThreads(threads)
-    except Exception:  # noqa: BLE001 - optional
-        pass
-    import sys
-
-    if "torch" in sys.modules:
-        try:
-            sys.modules["torch"].set_num_threads(threads)
-        except Exception:  # noqa: BLE001
-            pass
+    torch = sys.modules.get("torch")  # imported later, torch reads OMP_NUM_THREADS
+    if torch is not None:
+        with contextlib.suppress(Exception):
+            torch.set_num_threads(threads)
 
 
 def worker_threads(workers: int) -> int:
@@ -68,11 +66,10 @@ def _worker_main(conn: Connection, job_dict: dict[str, Any]) -> None:
         from .item import ItemRunner
 
         runner = ItemRunner(job)
-    except BaseException as exc:  # noqa: BLE001 - reported to the driver, which stops the run
-        try:
+    except BaseException as exc:  # reported to the driver, which stops the run
+        with contextlib.suppress(OSError):
             conn.send({"init_error": f"{type(exc).__name__}: {exc}"})
-        finally:
-            return
+        return
     while True:
         try:
             msg = conn.recv()
@@ -106,8 +103,9 @@ class LocalPool:
     def _start(self) -> _Worker:
         parent, child = self.ctx.Pipe()
         job = Job.from_dict({**self.job.to_dict(), "threads": self.job.threads or worker_threads(self.n)})
-        proc = self.ctx.Process(target=_worker_main, args=(child, job.to_dict()), daemon=True,
-                                name="sam-compose-batch-worker")
+        proc = self.ctx.Process(
+            target=_worker_main, args=(child, job.to_dict()), daemon=True, name="sam-compose-batch-worker"
+        )
         proc.start()
         child.close()
         w = _Worker(proc, parent)
@@ -116,10 +114,8 @@ class LocalPool:
 
     def _retire(self, w: _Worker) -> None:
         self.workers.remove(w)
-        try:
+        with contextlib.suppress(OSError):
             w.conn.close()
-        except OSError:
-            pass
 
     def run(self, items: Iterator[Item], on_result: ResultHandler) -> None:
         for _ in range(self.n):
@@ -174,8 +170,15 @@ class LocalPool:
         if item is None:
             return None, None
         fresh = self._start()
-        return {"input": item.input, "status": "failed", "outputs": {}, "ms": 0.0, "item": item.name,
-                "index": item.index, "error": f"the worker process died ({why}) while running this item"}, fresh
+        return {
+            "input": item.input,
+            "status": "failed",
+            "outputs": {},
+            "ms": 0.0,
+            "item": item.name,
+            "index": item.index,
+            "error": f"the worker process died ({why}) while running this item",
+        }, fresh
 
     def close(self) -> None:
         for w in list(self.workers):
@@ -208,4 +211,4 @@ def run_local(job: Job, items: Iterator[Item], workers: int, on_result: ResultHa
     LocalPool(job, workers).run(items, on_result)
 
 
-__all__ = ["run_local", "LocalPool", "limit_threads", "worker_threads"]
+__all__ = ["LocalPool", "limit_threads", "run_local", "worker_threads"]

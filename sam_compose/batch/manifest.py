@@ -16,9 +16,10 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Iterator
+from typing import IO, Any
 
 import numpy as np
 
@@ -102,13 +103,13 @@ def read_at(path: str | os.PathLike, offset: int, fh: IO[bytes] | None = None) -
 class ManifestState:
     """What a manifest records, one entry per input (its last line): sorted keys and where the line is."""
 
-    keys: np.ndarray      # uint64, sorted
-    ok: np.ndarray        # bool per key
-    offsets: np.ndarray   # int64 byte offset of the last line per key
-    index: np.ndarray     # int64 input-stream position recorded on that line (-1 if absent)
+    keys: np.ndarray  # uint64, sorted
+    ok: np.ndarray  # bool per key
+    offsets: np.ndarray  # int64 byte offset of the last line per key
+    index: np.ndarray  # int64 input-stream position recorded on that line (-1 if absent)
 
     @classmethod
-    def read(cls, path: str | os.PathLike) -> "ManifestState":
+    def read(cls, path: str | os.PathLike) -> ManifestState:
         keys, ok, offsets, index = [], [], [], []
         for off, rec in scan(path):
             keys.append(input_key(rec["input"]))
@@ -124,8 +125,9 @@ class ManifestState:
         if len(k):
             keep[:-1] = k[1:] != k[:-1]
         sel = last[keep]
-        return cls(k[keep], np.asarray(ok, bool)[sel], np.asarray(offsets, np.int64)[sel],
-                   np.asarray(index, np.int64)[sel])
+        return cls(
+            k[keep], np.asarray(ok, bool)[sel], np.asarray(offsets, np.int64)[sel], np.asarray(index, np.int64)[sel]
+        )
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -146,4 +148,4 @@ class ManifestState:
         return None
 
 
-__all__ = ["MANIFEST", "ManifestWriter", "ManifestState", "scan", "read_at", "input_key"]
+__all__ = ["MANIFEST", "ManifestState", "ManifestWriter", "input_key", "read_at", "scan"]

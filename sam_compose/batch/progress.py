@@ -9,14 +9,20 @@ from __future__ import annotations
 
 import sys
 import threading
-from typing import IO, Any, Callable
+from collections.abc import Callable
+from typing import IO, Any
 
 
 class BatchProgress:
     """A tqdm bar on stderr (or nothing when disabled)."""
 
-    def __init__(self, enabled: bool, counter: Callable[[Callable[[], bool]], int | None] | None = None,
-                 already_done: int = 0, file: IO[str] | None = None) -> None:
+    def __init__(
+        self,
+        enabled: bool,
+        counter: Callable[[Callable[[], bool]], int | None] | None = None,
+        already_done: int = 0,
+        file: IO[str] | None = None,
+    ) -> None:
         self.ok = 0
         self.failed = 0
         self._total: int | None = None
@@ -34,7 +40,7 @@ class BatchProgress:
     def _count(self, counter: Callable[[Callable[[], bool]], int | None]) -> None:
         try:
             self._total = counter(self._stop.is_set)
-        except Exception:  # noqa: BLE001 - the count only feeds the ETA
+        except Exception:
             self._total = None
 
     def update(self, record: dict[str, Any]) -> None:

@@ -22,8 +22,9 @@ import logging
 import os
 import secrets
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from ..errors import MissingDependencyError
 from .inputs import Item
@@ -39,7 +40,7 @@ def import_ray() -> Any:
     """``ray`` with ``ray.data``, or MissingDependencyError naming the extra."""
     try:
         import ray
-        import ray.data  # noqa: F401 - needs the data extra (pyarrow, pandas)
+        import ray.data
     except ImportError as exc:
         raise MissingDependencyError("ray[data]", "the Ray backend (--backend ray)", extra="ray") from exc
     return ray
@@ -67,8 +68,15 @@ class RayItemActor:
         prefix = f"{item['name']}."
         tries = sum(1 for e in os.scandir(self.claims) if e.name.startswith(prefix))
         if tries >= MAX_ATTEMPTS:
-            return {"input": item["input"], "status": "failed", "outputs": {}, "ms": 0.0, "item": item["name"],
-                    "index": item["index"], "error": f"the worker process died {tries} times running this item"}
+            return {
+                "input": item["input"],
+                "status": "failed",
+                "outputs": {},
+                "ms": 0.0,
+                "item": item["name"],
+                "index": item["index"],
+                "error": f"the worker process died {tries} times running this item",
+            }
         claim = self.claims / f"{prefix}{os.getpid()}-{secrets.token_hex(4)}"
         claim.touch()
         record = self.runner(item)
@@ -129,8 +137,14 @@ def _quiet_data(ray: Any) -> None:
     logging.getLogger("ray.data").setLevel(logging.ERROR)
 
 
-def run_ray(job: Job, items: Iterator[Item], workers: int | None, on_result: ResultHandler, scratch: Path,
-            gpus_per_worker: float | None = None) -> None:
+def run_ray(
+    job: Job,
+    items: Iterator[Item],
+    workers: int | None,
+    on_result: ResultHandler,
+    scratch: Path,
+    gpus_per_worker: float | None = None,
+) -> None:
     """Run ``items`` on a Ray actor pool, handing each record to ``on_result`` as it arrives."""
     ray = import_ray()
     started = _start(ray, workers)
@@ -148,9 +162,14 @@ def run_ray(job: Job, items: Iterator[Item], workers: int | None, on_result: Res
             return
         actor_job = Job.from_dict({**job.to_dict(), "threads": max(1, int(per_actor))})
         ds = ray.data.read_text(str(folder), num_cpus=0)  # reading the lists is nothing; leave the CPUs to actors
-        ds = ds.map_batches(RayItemActor, fn_constructor_kwargs={"job": actor_job.to_dict()}, batch_size=1,
-                            compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=per_actor,
-                            num_gpus=gpus or None)
+        ds = ds.map_batches(
+            RayItemActor,
+            fn_constructor_kwargs={"job": actor_job.to_dict()},
+            batch_size=1,
+            compute=ray.data.ActorPoolStrategy(size=workers),
+            num_cpus=per_actor,
+            num_gpus=gpus or None,
+        )
         for row in ds.iter_rows():
             if not on_result(json.loads(row["record"])):
                 break
@@ -160,4 +179,4 @@ def run_ray(job: Job, items: Iterator[Item], workers: int | None, on_result: Res
             ray.shutdown()
 
 
-__all__ = ["run_ray", "RayItemActor", "import_ray", "write_shards"]
+__all__ = ["RayItemActor", "import_ray", "run_ray", "write_shards"]

@@ -21,9 +21,10 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 from .. import __version__
 from ..errors import InputError
@@ -90,11 +91,15 @@ class BatchSummary:
     def message(self) -> str:
         """One line for people: counts, where to look, how to resume."""
         if self.stopped == "interrupted":
-            return (f"interrupted: {self.ok} ok, {self.failed} failed so far in {self.manifest}; "
-                    "run the same command with --resume to continue")
+            return (
+                f"interrupted: {self.ok} ok, {self.failed} failed so far in {self.manifest}; "
+                "run the same command with --resume to continue"
+            )
         if self.stopped:
-            return (f"stopped, {self.stopped}: {self.error}; {self.ok} ok, {self.failed} failed so far; "
-                    "free some space, then run the same command with --resume")
+            return (
+                f"stopped, {self.stopped}: {self.error}; {self.ok} ok, {self.failed} failed so far; "
+                "free some space, then run the same command with --resume"
+            )
         if self.failed:
             return f"{self.ok} ok, {self.failed} failed: see {self.manifest}"
         rate = f" ({self.items_per_s:.2f} items/s)" if self.run_ok else ""
@@ -113,9 +118,9 @@ class _Lock:
         self.path = out / SCRATCH / "lock"
         self.fh: Any = None
 
-    def __enter__(self) -> "_Lock":
+    def __enter__(self) -> _Lock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.fh = open(self.path, "a+")  # noqa: SIM115
+        self.fh = open(self.path, "a+")
         try:
             import fcntl
         except ImportError:  # pragma: no cover - Windows: no advisory locks, run without
@@ -124,8 +129,10 @@ class _Lock:
             fcntl.flock(self.fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             self.fh.close()
-            raise InputError(f"another batch run is writing to {self.path.parent.parent}; wait for it to finish "
-                             "or choose another --out") from None
+            raise InputError(
+                f"another batch run is writing to {self.path.parent.parent}; wait for it to finish "
+                "or choose another --out"
+            ) from None
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -159,12 +166,24 @@ def _check_run_file(out: Path, job: Job, source: InputSource, resume: bool) -> N
         except (OSError, ValueError):
             old = {}
         if old.get("fingerprint") and old["fingerprint"] != job.fingerprint:
-            raise InputError(f"{out} was made by a different graph, input node or --set values (see {path}); "
-                             "resume with the same ones, or write to another --out")
+            raise InputError(
+                f"{out} was made by a different graph, input node or --set values (see {path}); "
+                "resume with the same ones, or write to another --out"
+            )
         return
-    _write_json_atomic(path, {"sam_compose": __version__, "fingerprint": job.fingerprint, "inputs": source.describe(),
-                              "input_node": job.input_node, "masks_node": job.masks_node, "targets": job.targets,
-                              "graph": job.graph, "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
+    _write_json_atomic(
+        path,
+        {
+            "sam_compose": __version__,
+            "fingerprint": job.fingerprint,
+            "inputs": source.describe(),
+            "input_node": job.input_node,
+            "masks_node": job.masks_node,
+            "targets": job.targets,
+            "graph": job.graph,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        },
+    )
 
 
 def clean_stale(out: Path) -> int:
@@ -186,8 +205,9 @@ def clean_stale(out: Path) -> int:
 
 
 # ---------------------------------------------------------------- running
-def _pending(items: Iterator[Item], state: ManifestState | None, retry_failed: bool, skipped: list[int]
-             ) -> Iterator[Item]:
+def _pending(
+    items: Iterator[Item], state: ManifestState | None, retry_failed: bool, skipped: list[int]
+) -> Iterator[Item]:
     for item in items:
         status = state.status(input_key(item.input)) if state is not None and len(state) else None
         if status is True or (status is False and not retry_failed):
@@ -223,14 +243,26 @@ def _check_args(workers: Any, backend: str, gpus_per_worker: Any) -> None:
         if isinstance(gpus_per_worker, bool) or not isinstance(gpus_per_worker, (int, float)) or gpus_per_worker < 0:
             raise InputError(f"--gpus-per-worker must be a number >= 0, got {gpus_per_worker!r}")
         if backend != "ray" and gpus_per_worker:
-            raise InputError("--gpus-per-worker needs --backend ray (local workers all see every GPU; "
-                             "pick one per process with CUDA_VISIBLE_DEVICES)")
+            raise InputError(
+                "--gpus-per-worker needs --backend ray (local workers all see every GPU; "
+                "pick one per process with CUDA_VISIBLE_DEVICES)"
+            )
 
 
-def run_batch(graph: "Graph", inputs: str | os.PathLike | Iterable[str | os.PathLike], out: str | os.PathLike, *,
-              workers: int | None = None, backend: str = "local", resume: bool = False, input: str | None = None,  # noqa: A002
-              params: Mapping[str, Any] | None = None, gpus_per_worker: float | None = None,
-              retry_failed: bool = False, progress: bool | None = None) -> BatchSummary:
+def run_batch(
+    graph: Graph,
+    inputs: str | os.PathLike | Iterable[str | os.PathLike],
+    out: str | os.PathLike,
+    *,
+    workers: int | None = None,
+    backend: str = "local",
+    resume: bool = False,
+    input: str | None = None,
+    params: Mapping[str, Any] | None = None,
+    gpus_per_worker: float | None = None,
+    retry_failed: bool = False,
+    progress: bool | None = None,
+) -> BatchSummary:
     """Run ``graph`` once per input file; see docs/batch.md.
 
     ``inputs``: a folder, a glob, a list file (one path per line), an input file, or an
@@ -264,13 +296,25 @@ def run_batch(graph: "Graph", inputs: str | os.PathLike | Iterable[str | os.Path
     with _Lock(out_path):
         manifest = out_path / MANIFEST
         if not resume and _has_records(manifest):
-            raise InputError(f"{out} already holds a batch run ({manifest}); add --resume to continue it, "
-                             "or choose another --out")
+            raise InputError(
+                f"{out} already holds a batch run ({manifest}); add --resume to continue it, or choose another --out"
+            )
         _check_run_file(out_path, job, source, resume)
         clean_stale(out_path)
         state = ManifestState.read(manifest) if resume else None
-        return _run(job, source, _chain(first, stream), state, out_path, manifest, workers, backend,
-                    gpus_per_worker, retry_failed, progress)
+        return _run(
+            job,
+            source,
+            _chain(first, stream),
+            state,
+            out_path,
+            manifest,
+            workers,
+            backend,
+            gpus_per_worker,
+            retry_failed,
+            progress,
+        )
 
 
 def _chain(first: Item, rest: Iterator[Item]) -> Iterator[Item]:
@@ -278,9 +322,19 @@ def _chain(first: Item, rest: Iterator[Item]) -> Iterator[Item]:
     yield from rest
 
 
-def _run(job: Job, source: InputSource, items: Iterator[Item], state: ManifestState | None, out: Path, manifest: Path,
-         workers: int | None, backend: str, gpus_per_worker: float | None, retry_failed: bool,
-         progress: bool | None) -> BatchSummary:
+def _run(
+    job: Job,
+    source: InputSource,
+    items: Iterator[Item],
+    state: ManifestState | None,
+    out: Path,
+    manifest: Path,
+    workers: int | None,
+    backend: str,
+    gpus_per_worker: float | None,
+    retry_failed: bool,
+    progress: bool | None,
+) -> BatchSummary:
     skipped = [0]
     todo = _pending(items, state, retry_failed, skipped)
     done_before = len(state) if state is not None else 0
@@ -331,19 +385,29 @@ def _run(job: Job, source: InputSource, items: Iterator[Item], state: ManifestSt
     annotations = None
     if not stop and job.masks_node is not None:
         try:
-            annotations = write_annotations(out, manifest, {"graph_fingerprint": job.fingerprint,
-                                                            "masks_node": job.masks_node})
+            annotations = write_annotations(
+                out, manifest, {"graph_fingerprint": job.fingerprint, "masks_node": job.masks_node}
+            )
         except OSError as exc:
             if not is_disk_full(exc):
                 raise
             stop.update(stopped="disk full", error=f"{exc} (writing {out / ANNOTATIONS})")
     totals = ManifestState.read(manifest)
     processed = bar.ok + bar.failed
-    return BatchSummary(out=str(out), ok=totals.n_ok, failed=totals.n_failed, run_ok=bar.ok, run_failed=bar.failed,
-                        skipped=skipped[0], seconds=round(seconds, 3),
-                        items_per_s=round(processed / seconds, 3) if seconds > 0 else 0.0,
-                        annotations=annotations, stopped=stop.get("stopped"), error=stop.get("error"),
-                        signal=stop.get("signal"))
+    return BatchSummary(
+        out=str(out),
+        ok=totals.n_ok,
+        failed=totals.n_failed,
+        run_ok=bar.ok,
+        run_failed=bar.failed,
+        skipped=skipped[0],
+        seconds=round(seconds, 3),
+        items_per_s=round(processed / seconds, 3) if seconds > 0 else 0.0,
+        annotations=annotations,
+        stopped=stop.get("stopped"),
+        error=stop.get("error"),
+        signal=stop.get("signal"),
+    )
 
 
-__all__ = ["run_batch", "BatchSummary", "BatchInterrupted", "BACKENDS", "clean_stale"]
+__all__ = ["BACKENDS", "BatchInterrupted", "BatchSummary", "clean_stale", "run_batch"]
