@@ -3,10 +3,10 @@
 ``--inputs`` is one of
 
 * a **folder**: every file below it whose suffix the input node reads (images for
-  ``load_image``, videos for ``load_video``, any file for ``load_gaze``), walked
-  depth-first in sorted order; hidden files and folders (``.name``) are skipped;
-* a **glob** such as ``photos/*.jpg`` or ``data/**/*.png`` (``**`` matches any depth),
-  matched per folder in sorted order;
+  ``load_image``, videos for ``load_video``, any file for ``load_gaze``), in sorted
+  order (``a/x.png``, ``b/x.png``, ``c.png``); hidden files and folders are skipped;
+* a **glob** such as ``photos/*.jpg`` or ``data/**/*.png`` (``**`` matches any depth,
+  a folder's own files first), matched per folder in sorted order;
 * a **list file**: one path per line (blank lines and ``#`` comments ignored); relative
   paths are tried next to the list file, then in the working directory;
 * a single input file (a suffix the input node reads);
@@ -25,6 +25,7 @@ first 8 hex digits of a hash of the absolute path appended.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import hashlib
 import os
@@ -120,20 +121,21 @@ def _sorted_entries(folder: str) -> list[os.DirEntry]:
 
 
 def walk_files(root: str, suffixes: tuple[str, ...] | None, exclude: str | None = None) -> Iterator[str]:
-    """Files below ``root`` (depth-first, sorted per folder, hidden entries skipped, ``exclude`` not entered)."""
-    stack = [root]
+    """Files below ``root`` in sorted order (each folder's entries by name, a sub-folder's files at the
+    folder's place), hidden entries skipped, ``exclude`` not entered; one listing per level held."""
+    stack = [iter(_sorted_entries(root))]
     while stack:
-        folder = stack.pop()
-        dirs = []
-        for e in _sorted_entries(folder):
-            if _hidden(e.name):
-                continue
-            if e.is_dir(follow_symlinks=False):
-                if not _is_under(e.path, exclude):
-                    dirs.append(e.path)
-            elif e.is_file() and (suffixes is None or os.path.splitext(e.name)[1].lower() in suffixes):
-                yield e.path
-        stack.extend(reversed(dirs))
+        e = next(stack[-1], None)
+        if e is None:
+            stack.pop()
+            continue
+        if _hidden(e.name):
+            continue
+        if e.is_dir(follow_symlinks=False):
+            if not _is_under(e.path, exclude):
+                stack.append(iter(_sorted_entries(e.path)))
+        elif e.is_file() and (suffixes is None or os.path.splitext(e.name)[1].lower() in suffixes):
+            yield e.path
 
 
 def _glob_walk(folder: str, parts: list[str], exclude: str | None) -> Iterator[str]:
@@ -153,6 +155,13 @@ def _glob_walk(folder: str, parts: list[str], exclude: str | None) -> Iterator[s
                 yield from _glob_walk(e.path, rest, exclude)
     else:
         yield from _glob_walk(os.path.join(folder, head), rest, exclude)
+
+
+def _relative(path: str, root: str) -> str:
+    """``path`` relative to ``root`` when below it, else the whole path without its anchor (POSIX form)."""
+    if _is_under(path, root) and path != root:
+        return Path(path).relative_to(root).as_posix()
+    return Path(path).as_posix().lstrip("/")
 
 
 def split_glob(pattern: str) -> tuple[str, list[str]]:
@@ -213,6 +222,10 @@ class InputSource:
             self._iterable = spec
             if isinstance(spec, (list, tuple)):
                 self._paths = [os.fspath(p) for p in spec]
+                if self._paths:  # names relative to the paths' common folder, as for a folder of them
+                    with contextlib.suppress(ValueError):
+                        folders = [os.path.dirname(os.path.abspath(os.path.expanduser(p))) for p in self._paths]
+                        self.root = os.path.commonpath(folders)
         else:
             raise InputError(
                 f"inputs must be a folder, a glob, a list file or a list of paths, got {type(spec).__name__}"
@@ -244,12 +257,14 @@ class InputSource:
         else:
             source = self._paths if self._paths is not None else self._iterable
             for p in source or ():
-                yield self._entry(os.fspath(p), os.getcwd(), None)
+                absolute = os.path.abspath(os.path.expanduser(os.fspath(p)))
+                yield absolute, _relative(absolute, self.root)
 
     def _entry(self, text: str, first: str, second: str | None) -> tuple[str, str]:
         p = os.path.expanduser(text)
         if os.path.isabs(p):
-            return os.path.normpath(p), PurePosixPath(Path(p).as_posix()).as_posix().lstrip("/")
+            p = os.path.normpath(p)
+            return p, _relative(p, self.root)
         cand = os.path.normpath(os.path.join(first, p))
         if second is not None and not os.path.exists(cand):
             alt = os.path.normpath(os.path.join(second, p))

@@ -53,8 +53,17 @@ def limit_threads(threads: int | None) -> None:
             torch.set_num_threads(threads)
 
 
+def available_cpus() -> int:
+    """CPU cores this process may use (its affinity mask where the OS has one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - macOS, Windows
+        return max(1, os.cpu_count() or 1)
+
+
 def worker_threads(workers: int) -> int:
-    return max(1, (os.cpu_count() or 1) // max(1, workers))
+    """Math-library threads per worker: the cores shared out between ``workers`` processes."""
+    return max(1, available_cpus() // max(1, workers))
 
 
 def _worker_main(conn: Connection, job_dict: dict[str, Any]) -> None:

@@ -29,7 +29,7 @@ from typing import Any
 from ..errors import MissingDependencyError
 from .inputs import Item
 from .job import Job
-from .local import ResultHandler, limit_threads
+from .local import ResultHandler, available_cpus, limit_threads
 
 SHARDS_PER_ACTOR = 8
 MAX_ATTEMPTS = 2  # an item that killed its actor this often is recorded as failed
@@ -124,7 +124,7 @@ def _start(ray: Any, workers: int | None) -> bool:
     if address:
         ray.init(address=address, **quiet)
     else:
-        ray.init(num_cpus=max(os.cpu_count() or 1, 1), include_dashboard=False, **quiet)
+        ray.init(num_cpus=available_cpus(), include_dashboard=False, **quiet)
     return True
 
 
