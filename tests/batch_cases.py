@@ -56,8 +56,10 @@ def write_graph(path: Path, graph: dict[str, Any]) -> Path:
 
 
 def manifest(out: Path) -> list[dict[str, Any]]:
-    lines = (out / "manifest.jsonl").read_text().splitlines()
-    return [json.loads(line) for line in lines if line.strip()]
+    """The manifest's records (a line torn by a kill is skipped, as every reader does)."""
+    from sam_compose.batch.manifest import scan
+
+    return [rec for _, rec in scan(out / "manifest.jsonl")]
 
 
 def coco_core(out: Path) -> dict[str, Any]:

@@ -98,7 +98,7 @@ def test_a_list_file_with_a_missing_path_records_it_as_failed(capsys, tmp_path):
     lst = tmp_path / "list.txt"
     lst.write_text("data/a.png\ndata/gone.png\ndata/b.png\n")
     graph = write_graph(tmp_path / "g.json", generate_graph(save=False))
-    code, summary, err = batch_cli(capsys, str(graph), "--inputs", str(lst), "--out", str(tmp_path / "out"))
+    code, _, err = batch_cli(capsys, str(graph), "--inputs", str(lst), "--out", str(tmp_path / "out"))
     assert code == 3 and err[-1].startswith("2 ok, 1 failed")
     failed = [r for r in manifest(tmp_path / "out") if r["status"] == "failed"]
     assert len(failed) == 1 and failed[0]["input"].endswith("gone.png") and "does not exist" in failed[0]["error"]
@@ -162,7 +162,7 @@ def test_video_inputs_feed_load_video_and_give_one_coco_image_per_frame(capsys, 
         "track": {"type": "track", "inputs": {"image": "video", "prompts": "boxes"},
                   "params": {"engine": "opencv", "save": "tracks", "formats": "coco"}}}})
     out = tmp_path / "out"
-    code, summary, err = batch_cli(capsys, str(graph), "--input", "video", "--inputs", str(tmp_path / "clips"),
+    code, _, err = batch_cli(capsys, str(graph), "--input", "video", "--inputs", str(tmp_path / "clips"),
                                    "--out", str(out))
     assert code == 0, err
     records = {r["item"]: r for r in manifest(out)}

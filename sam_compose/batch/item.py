@@ -19,6 +19,7 @@ the driver stops the run so it can be resumed once there is space.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import secrets
@@ -65,15 +66,25 @@ def write_json(path: Path, obj: Any) -> None:
         json.dump(obj, fh, ensure_ascii=False, separators=(",", ":"))
 
 
-def publish(tmp: Path, final: Path) -> None:
-    """Move a finished item folder into place, replacing an older one of the same item."""
-    old = None
-    if final.exists():
-        old = final.with_name(f"{OLD_PREFIX}{final.name}-{secrets.token_hex(4)}")
-        os.rename(final, old)
-    os.rename(tmp, final)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+def publish(tmp: Path, final: Path, attempts: int = 3) -> None:
+    """Move a finished item folder into place, replacing an older one of the same item (also one that
+    another worker publishes at the same moment, when a list names the same file twice)."""
+    for attempt in range(attempts):
+        old = None
+        if final.exists():
+            old = final.with_name(f"{OLD_PREFIX}{final.name}-{secrets.token_hex(4)}")
+            with contextlib.suppress(FileNotFoundError):
+                os.rename(final, old)
+        try:
+            os.rename(tmp, final)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST) or attempt == attempts - 1:
+                raise
+            continue
+        finally:
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
+        return
 
 
 class ItemRunner:
