@@ -133,6 +133,7 @@ class ItemRunner:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
             record["ms"] = round((time.perf_counter() - t0) * 1000, 3)
+            record["time"] = round(time.time(), 3)  # when the item finished (epoch seconds)
         return record
 
     def _run(self, it: Item, tmp: Path) -> dict[str, Any]:

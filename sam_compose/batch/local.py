@@ -23,6 +23,7 @@ import multiprocessing as mp
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
@@ -187,6 +188,7 @@ class LocalPool:
             "item": item.name,
             "index": item.index,
             "error": f"the worker process died ({why}) while running this item",
+            "time": round(time.time(), 3),
         }, fresh
 
     def close(self) -> None:

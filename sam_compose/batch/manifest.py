@@ -1,7 +1,8 @@
 """``OUT/manifest.jsonl``: one JSON line per finished item, appended, never rewritten.
 
 A line is ``{"input", "status": "ok"|"failed", "outputs", "ms", "error", "item",
-"index", ...}``. The driver is the only writer; every line is flushed as soon as the
+"index", "time", ...}`` (``ms``: the item's time in its worker; ``time``: when it
+finished there, epoch seconds; ``masks``, ``frames``: counts for the COCO file). The driver is the only writer; every line is flushed as soon as the
 item finishes (and fsynced at most once a second and at the end), so a killed run loses
 at most the items that were in flight. A line torn by a kill is left where it is: the
 next run appends a newline first, and readers skip lines that are not JSON objects.

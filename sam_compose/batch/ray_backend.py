@@ -22,6 +22,7 @@ import logging
 import os
 import secrets
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,7 @@ class RayItemActor:
                 "item": item["name"],
                 "index": item["index"],
                 "error": f"the worker process died {tries} times running this item",
+                "time": round(time.time(), 3),
             }
         claim = self.claims / f"{prefix}{os.getpid()}-{secrets.token_hex(4)}"
         claim.touch()
