@@ -46,6 +46,7 @@ def make_images(folder: Path, n: int, size: tuple[int, int]) -> list[Path]:
     photos = []
     for name in SOURCES:
         img = getattr(data, name)()
+        img = img.astype(np.uint8) * 255 if img.dtype == bool else img  # horse is a binary silhouette
         img = np.dstack([img] * 3) if img.ndim == 2 else img[:, :, :3]
         photos.append(np.ascontiguousarray(img))
     h, w = size

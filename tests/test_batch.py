@@ -93,15 +93,19 @@ def test_two_workers_give_the_same_outputs_as_one(tmp_path):
     assert overlay == (tmp_path / "one" / "items" / "p3.png" / "overlay.png").read_bytes()
 
 
-def test_a_list_file_with_a_missing_path_records_it_as_failed(capsys, tmp_path):
+def test_a_list_file_with_a_missing_path_records_it_as_failed_no_merge(capsys, tmp_path):
     photo_folder(tmp_path / "data", ["a.png", "b.png"])
     lst = tmp_path / "list.txt"
     lst.write_text("data/a.png\ndata/gone.png\ndata/b.png\n")
     graph = write_graph(tmp_path / "g.json", generate_graph(save=False))
-    code, _, err = batch_cli(capsys, str(graph), "--inputs", str(lst), "--out", str(tmp_path / "out"))
+    code, summary, err = batch_cli(capsys, str(graph), "--inputs", str(lst), "--out", str(tmp_path / "out"),
+                                   "--no-merge")
     assert code == 3 and err[-1].startswith("2 ok, 1 failed")
     failed = [r for r in manifest(tmp_path / "out") if r["status"] == "failed"]
     assert len(failed) == 1 and failed[0]["input"].endswith("gone.png") and "does not exist" in failed[0]["error"]
+    # --no-merge: every item keeps its own COCO file, no annotations.json
+    assert summary["annotations"] is None and not (tmp_path / "out" / "annotations.json").exists()
+    assert (tmp_path / "out" / "items" / "data__a.png" / "_coco.json").is_file()
 
 
 def test_bad_arguments_exit_2_with_one_line(capsys, tmp_path):

@@ -2,7 +2,7 @@
 
     sam-compose batch GRAPH --inputs DIR|GLOB|LIST.txt --out OUT [--input NODE] [--workers N]
                       [--backend local|ray] [--gpus-per-worker G] [--resume] [--retry-failed]
-                      [--set NODE.PARAM=VALUE]... [--no-progress]
+                      [--set NODE.PARAM=VALUE]... [--no-merge] [--no-progress]
 
 Each input file is fed to the graph's load_image node (or the node named by --input:
 load_video, load_gaze, ...). Writes OUT/manifest.jsonl (a line per finished item),
@@ -61,6 +61,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="NODE.PARAM=VALUE",
         help="override a param; VALUE is JSON, else a string (repeatable)",
     )
+    parser.add_argument(
+        "--no-merge",
+        action="store_true",
+        help="no OUT/annotations.json, only each item's items/<name>/_coco.json "
+        "(for datasets too large for one JSON file)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
 
@@ -99,6 +105,7 @@ def main(args: argparse.Namespace) -> int:
         gpus_per_worker=args.gpus_per_worker,
         retry_failed=args.retry_failed,
         progress=not args.no_progress,
+        merge=not args.no_merge,
     )
     print(json.dumps(summary.to_json(), indent=2))
     line = summary.message

@@ -262,6 +262,7 @@ def run_batch(
     gpus_per_worker: float | None = None,
     retry_failed: bool = False,
     progress: bool | None = None,
+    merge: bool = True,
 ) -> BatchSummary:
     """Run ``graph`` once per input file; see docs/batch.md.
 
@@ -272,7 +273,8 @@ def run_batch(
     skipping the inputs its manifest records (``retry_failed``: except failed ones).
     ``input``: the node fed with each file (default: the one load_image node).
     ``params``: {"node.param": value} overrides. ``progress``: a bar on stderr (default:
-    when stderr is a terminal).
+    when stderr is a terminal). ``merge=False``: no annotations.json, only each item's
+    ``items/<name>/_coco.json`` (for datasets too large for one JSON file).
 
     Raises InputError (bad arguments, an empty input set, an output folder holding
     another run without ``resume``) before anything runs; returns a
@@ -302,24 +304,23 @@ def run_batch(
         _check_run_file(out_path, job, source, resume)
         clean_stale(out_path)
         state = ManifestState.read(manifest) if resume else None
-        return _run(
-            job,
-            source,
-            _chain(first, stream),
-            state,
-            out_path,
-            manifest,
-            workers,
-            backend,
-            gpus_per_worker,
-            retry_failed,
-            progress,
-        )
+        opts = _Options(workers, backend, gpus_per_worker, retry_failed, progress, merge)
+        return _run(job, source, _chain(first, stream), state, out_path, manifest, opts)
 
 
 def _chain(first: Item, rest: Iterator[Item]) -> Iterator[Item]:
     yield first
     yield from rest
+
+
+@dataclass(frozen=True)
+class _Options:
+    workers: int | None
+    backend: str
+    gpus_per_worker: float | None
+    retry_failed: bool
+    progress: bool | None
+    merge: bool
 
 
 def _run(
@@ -329,16 +330,12 @@ def _run(
     state: ManifestState | None,
     out: Path,
     manifest: Path,
-    workers: int | None,
-    backend: str,
-    gpus_per_worker: float | None,
-    retry_failed: bool,
-    progress: bool | None,
+    opts: _Options,
 ) -> BatchSummary:
     skipped = [0]
-    todo = _pending(items, state, retry_failed, skipped)
+    todo = _pending(items, state, opts.retry_failed, skipped)
     done_before = len(state) if state is not None else 0
-    show = sys.stderr.isatty() if progress is None else progress
+    show = sys.stderr.isatty() if opts.progress is None else opts.progress
     bar = BatchProgress(show, source.counter(), already_done=done_before)
     writer = ManifestWriter(manifest)
     stop: dict[str, Any] = {}
@@ -362,14 +359,14 @@ def _run(
     t0 = time.perf_counter()
     try:
         with _stop_signals():
-            if backend == "ray":
+            if opts.backend == "ray":
                 from .ray_backend import run_ray
 
-                run_ray(job, todo, workers, on_result, out / SCRATCH, gpus_per_worker)
+                run_ray(job, todo, opts.workers, on_result, out / SCRATCH, opts.gpus_per_worker)
             else:
                 from .local import run_local
 
-                run_local(job, todo, workers or 1, on_result)
+                run_local(job, todo, opts.workers or 1, on_result)
     except BatchInterrupted as exc:
         stop.update(stopped="interrupted", signal=exc.signum)
     except KeyboardInterrupt:
@@ -383,7 +380,7 @@ def _run(
             stop.setdefault("error", str(exc))
     seconds = time.perf_counter() - t0
     annotations = None
-    if not stop and job.masks_node is not None:
+    if not stop and job.masks_node is not None and opts.merge:
         try:
             annotations = write_annotations(
                 out, manifest, {"graph_fingerprint": job.fingerprint, "masks_node": job.masks_node}
