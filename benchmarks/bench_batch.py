@@ -11,8 +11,10 @@ engine: ``load_image -> generate`` (OpenCV automatic masks, ``--points-per-side`
 item's masks written as COCO RLE, all merged into ``annotations.json``.
 
 For each mode it prints the wall time (start-up included: spawning workers, starting Ray,
-loading engines) and the steady rate (items finished after the first, over the time between
-the first and the last finish in the workers: start-up excluded), medians over the repeats. The plain loop runs the graph on
+loading engines), the steady rate (items finished after the first, over the time between
+the first and the last finish in the workers: start-up excluded) and the CPU time per item
+(this process and its worker processes; not measured for Ray's actors), medians over the
+repeats. On a machine shared with other jobs the CPU time is the steadier measure. The plain loop runs the graph on
 each image and writes the same per-item COCO JSON, in this process, without a manifest,
 temporary folders or a merge; ``overhead`` is (batch with 1 worker - plain loop) / items.
 """
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import tempfile
@@ -72,26 +75,33 @@ def graph(points_per_side: int) -> Graph:
                  "params": {"engine": "opencv", "points_per_side": points_per_side}}}})
 
 
-def plain_loop(g: Graph, paths: list[Path], out: Path) -> float:
+def cpu_seconds() -> float:
+    """CPU time of this process and of its finished child processes (the local pool's workers)."""
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + kids.ru_utime + kids.ru_stime
+
+
+def plain_loop(g: Graph, paths: list[Path], out: Path) -> tuple[float, float, float]:
     """The same work without the batch runner: run, write each item's COCO JSON."""
     out.mkdir(parents=True)
-    t = time.perf_counter()
+    t, c = time.perf_counter(), cpu_seconds()
     for i, p in enumerate(paths):
         masks = g.run(outputs=["auto"], params={"img.path": str(p)}, cache=False).value("auto")
         with open(out / f"{i}.json", "w") as fh:
             json.dump(coco_dict(masks, file_name=p.name), fh, separators=(",", ":"))
-    return time.perf_counter() - t
-
-
-def batch(g: Graph, inputs: Path, out: Path, **kw: Any) -> tuple[float, float, int]:
-    t = time.perf_counter()
-    summary = run_batch(g, inputs, out, progress=False, **kw)
     wall = time.perf_counter() - t
+    return wall, len(paths) / wall, cpu_seconds() - c
+
+
+def batch(g: Graph, inputs: Path, out: Path, **kw: Any) -> tuple[float, float, float]:
+    t, c = time.perf_counter(), cpu_seconds()
+    summary = run_batch(g, inputs, out, progress=False, **kw)
+    wall, cpu = time.perf_counter() - t, cpu_seconds() - c
     times = sorted(rec["time"] for _, rec in scan(out / "manifest.jsonl") if "time" in rec)
     steady = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else float("nan")
     if summary.exit_code != 0:
         raise SystemExit(f"batch run failed: {summary.message}")
-    return wall, steady, summary.ok
+    return wall, steady, cpu if kw.get("backend") != "ray" else float("nan")
 
 
 def main() -> None:
@@ -123,30 +133,29 @@ def main() -> None:
         }
         if not args.no_ray:
             modes["ray, 2 actors"] = {"workers": 2, "backend": "ray"}
-        results: dict[str, list[tuple[float, float]]] = {m: [] for m in modes}
+        results: dict[str, list[tuple[float, float, float]]] = {m: [] for m in modes}
         for r in range(args.repeats):
             for mode, kw in modes.items():
-                out = tmp / f"out_{r}_{len(results[mode])}_{mode.split(',')[0].replace(' ', '_')}"
-                if kw is None:
-                    wall = plain_loop(g, paths, out)
-                    results[mode].append((wall, len(paths) / wall))
-                else:
-                    wall, steady, ok = batch(g, inputs, out, **kw)
-                    assert ok == len(paths), (ok, len(paths))
-                    results[mode].append((wall, steady))
+                out = tmp / f"out_{r}_{mode.split(',')[0].replace(' ', '_')}_{len(results[mode])}"
+                results[mode].append(plain_loop(g, paths, out) if kw is None else batch(g, inputs, out, **kw))
                 shutil.rmtree(out, ignore_errors=True)
                 print(f"  repeat {r + 1} {mode:17s} {results[mode][-1][0]:7.2f} s", flush=True)
         n = len(paths)
-        med = {m: (statistics.median(v[0] for v in vals), statistics.median(v[1] for v in vals)) for m, vals in results.items()}
+        med = {m: tuple(statistics.median(v[i] for v in vals) for i in range(3)) for m, vals in results.items()}
         base = med["local, 1 worker"][0]
         print(f"\n{n} images {h}x{w}, generate(opencv, points_per_side={args.points_per_side}), "
-              f"{os.cpu_count()} CPUs, medians of {args.repeats}")
-        print(f"{'mode':18s} {'wall s':>8s} {'items/s':>8s} {'steady items/s':>15s} {'vs 1 worker':>12s}")
-        for m, (wall, steady) in med.items():
-            print(f"{m:18s} {wall:8.2f} {n / wall:8.2f} {steady:15.2f} {base / wall:11.2f}x")
-        over = (med["local, 1 worker"][0] - med["plain loop"][0]) / n * 1000
-        print(f"per-item overhead of the batch runner (1 worker vs plain loop): {over:.1f} ms "
-              f"({over / (med['plain loop'][0] / n * 1000) * 100:.1f}% of {med['plain loop'][0] / n * 1000:.1f} ms/item)")
+              f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, medians of {args.repeats}")
+        print(f"{'mode':18s} {'wall s':>8s} {'items/s':>8s} {'steady items/s':>15s} {'vs 1 worker':>12s} {'CPU ms/item':>12s}")
+        for m, (wall, steady, cpu) in med.items():
+            print(f"{m:18s} {wall:8.2f} {n / wall:8.2f} {steady:15.2f} {base / wall:11.2f}x {cpu / n * 1000:12.1f}")
+
+        def paired(i: int) -> float:  # batch minus plain loop within each repeat, median over repeats
+            pairs = zip(results["local, 1 worker"], results["plain loop"])
+            return statistics.median(a[i] - b[i] for a, b in pairs) / n * 1000
+
+        per = med["plain loop"][0] / n * 1000
+        print(f"per-item overhead of the batch runner (1 worker vs plain loop, paired): wall {paired(0):.1f} ms "
+              f"({paired(0) / per * 100:.1f}% of {per:.1f} ms/item), CPU {paired(2):.1f} ms")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -62,8 +62,9 @@ def write_json(path: Path, obj: Any) -> None:
     """Write JSON (the item folder is renamed into place afterwards, so no temporary file here)."""
     import json
 
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))  # the C encoder; json.dump is pure Python
     with open(path, "w", encoding="utf-8") as fh:
-        json.dump(obj, fh, ensure_ascii=False, separators=(",", ":"))
+        fh.write(text)
 
 
 def publish(tmp: Path, final: Path, attempts: int = 3) -> None:
