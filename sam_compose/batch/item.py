@@ -143,8 +143,9 @@ class ItemRunner:
         job = self.job
         frames: list[tuple[Any, dict[str, Any]]] = []
         last: dict[str, Any] = {}
+        targets: list[Any] = list(job.targets)
         stream = self.graph.stream(
-            job.targets, params={f"{job.input_node}.path": it.input}, out_dir=tmp, cache=self.cache, raise_on_error=True
+            targets, params={f"{job.input_node}.path": it.input}, out_dir=tmp, cache=self.cache, raise_on_error=True
         )
         video = job.input_type == "load_video"
         try:

@@ -17,6 +17,7 @@ calling process (Python API) is used as it is and left running.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -103,16 +104,12 @@ def write_shards(items: Iterator[Item], folder: Path, actors: int) -> int:
             fh.write(json.dumps(item.to_dict(), ensure_ascii=False) + "\n")
             n += 1
     size = max(1, min(MAX_SHARD, n // max(1, actors * SHARDS_PER_ACTOR)))
-    out = None
     with open(spool, encoding="utf-8") as fh:
-        for i, line in enumerate(fh):
-            if i % size == 0:
-                if out is not None:
-                    out.close()
-                out = open(folder / f"{i // size:08d}.jsonl", "w", encoding="utf-8")  # noqa: SIM115
-            out.write(line)
-    if out is not None:
-        out.close()
+        for shard in itertools.count():
+            lines = list(itertools.islice(fh, size))
+            if not lines:
+                break
+            (folder / f"{shard:08d}.jsonl").write_text("".join(lines), encoding="utf-8")
     spool.unlink()
     return n
 
