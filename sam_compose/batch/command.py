@@ -1,4 +1,4 @@
-"""Run a graph over every file of a folder, a glob or a list (``sam-compose batch``).
+"""Run a graph over every file of a folder, a glob or a list, resumably (sam-compose batch).
 
     sam-compose batch GRAPH --inputs DIR|GLOB|LIST.txt --out OUT [--input NODE] [--workers N]
                       [--backend local|ray] [--gpus-per-worker G] [--resume] [--retry-failed]
