@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ..errors import MissingDependencyError
+from ..errors import require
 from .inputs import Item
 from .job import Job
 from .local import ResultHandler, available_cpus, limit_threads
@@ -39,13 +39,9 @@ MAX_SHARD = 1024
 
 
 def import_ray() -> Any:
-    """``ray`` with ``ray.data``, or MissingDependencyError naming the extra."""
-    try:
-        import ray
-        import ray.data
-    except ImportError as exc:
-        raise MissingDependencyError("ray[data]", "the Ray backend (--backend ray)", extra="ray") from exc
-    return ray
+    """``ray`` with ``ray.data``, or MissingDependencyError naming the extra (``sam-compose[ray]``)."""
+    require("ray.data", feature="the Ray backend (--backend ray)")  # ray.data also needs pyarrow and pandas
+    return require("ray", feature="the Ray backend (--backend ray)")
 
 
 class RayItemActor:

@@ -30,7 +30,7 @@ from .runtime import run_graph, stream_graph
 from .structure import GraphLike
 from .validation import validate
 
-require("langchain_core", "langchain-core", "LangChain interop")
+require("langchain_core", feature="LangChain interop (Graph.as_runnable)")
 
 from langchain_core.runnables import Runnable, RunnableConfig  # noqa: E402
 
