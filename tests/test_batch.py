@@ -178,6 +178,18 @@ def test_video_inputs_feed_load_video_and_give_one_coco_image_per_frame(capsys, 
     assert coco["annotations"] and all("track_id" in a for a in coco["annotations"])
 
 
+def test_gaze_recordings_feed_load_gaze(capsys, tmp_path):
+    demos = Path(__file__).resolve().parents[1] / "demos" / "gaze"
+    out = tmp_path / "out"
+    code, _, err = batch_cli(capsys, str(demos / "gaze_segment.json"), "--input", "gaze",
+                                   "--inputs", str(demos / "*.csv"), "--out", str(out))
+    assert code == 0, err
+    records = manifest(out)
+    assert [r["item"] for r in records] == ["coins_gaze.csv", "coins_neon_gaze.csv"]
+    assert all(r["masks"] == 2 for r in records)  # two looked-at coins in each recording
+    assert [im["file_name"] for im in coco_core(out)["images"]] == ["coins_gaze.csv", "coins_neon_gaze.csv"]
+
+
 def test_masks_node_is_the_graphs_named_output_else_the_last_segment_generate_or_track():
     from sam_compose.batch.job import make_job
 

@@ -81,7 +81,6 @@ def main(args: argparse.Namespace) -> int:
     from ..graph.command import _prefer_string, parse_set
     from ..graph.model import Graph
     from ..nodes.api import GraphError
-    from .runner import run_batch
 
     if args.retry_failed and not args.resume:
         raise GraphError("--retry-failed continues a run: add --resume")
@@ -93,8 +92,7 @@ def main(args: argparse.Namespace) -> int:
         if nid not in graph.nodes:
             raise GraphError(f"--set {text!r}: there is no node {nid!r}; nodes: {', '.join(sorted(graph.nodes))}")
         params[target] = _prefer_string(graph, target, value, text.partition("=")[2])
-    summary = run_batch(
-        graph,
+    summary = graph.run_batch(
         args.inputs,
         args.out,
         workers=args.workers,
