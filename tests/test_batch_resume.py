@@ -132,6 +132,27 @@ def test_a_full_disk_stops_the_run_and_resume_finishes_it(tmp_path, monkeypatch)
     assert_each_input_once(out, inputs)
 
 
+def test_a_failure_on_a_nearly_full_disk_stops_instead_of_failing_every_item(tmp_path, monkeypatch):
+    import shutil as shutil_module
+    from collections import namedtuple
+
+    import sam_compose.batch.item as item_module
+    from sam_compose.errors import InputError as NodeInputError
+
+    photo_folder(tmp_path / "in", [f"p{i}.png" for i in range(3)])
+    g = Graph.from_dict(generate_graph())
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil_module, "disk_usage", lambda path: usage(10 << 20, 10 << 20, 0))
+
+    def cannot_write(path, obj):  # as save_image reports a failed cv2.imwrite: no errno to tell why
+        raise NodeInputError(f"could not write {path}")
+
+    monkeypatch.setattr(item_module, "write_json", cannot_write)
+    summary = run_batch(g, tmp_path / "in", tmp_path / "out")
+    assert summary.stopped == "disk full" and summary.ok == summary.failed == 0 and summary.exit_code == 1
+    assert manifest(tmp_path / "out") == []
+
+
 def test_a_full_disk_while_appending_to_the_manifest_stops_and_the_item_is_redone(tmp_path, monkeypatch):
     from sam_compose.batch import manifest as manifest_module
 

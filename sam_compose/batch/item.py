@@ -13,8 +13,9 @@ For every item it
 
 So ``items/<name>/`` only ever holds complete outputs; an interrupted item leaves a
 ``.tmp-*`` folder, which the next run deletes. The result is the manifest record.
-A full disk (ENOSPC / EDQUOT) is not an item failure: the record says ``"stop"`` and
-the driver stops the run so it can be resumed once there is space.
+A full disk (ENOSPC / EDQUOT, or any failure while less than 1 MiB is left) is not an
+item failure: the record says ``"stop"`` and the driver stops the run so it can be
+resumed once there is space.
 """
 
 from __future__ import annotations
@@ -51,11 +52,14 @@ def is_disk_full(exc: BaseException) -> bool:
     return any(t in str(exc) for t in DISK_FULL_TEXT)
 
 
-def _free_bytes(path: str) -> int | None:
+def nearly_full(path: str | os.PathLike) -> bool:
+    """Whether the file system of ``path`` has less than MIN_FREE_BYTES left (False when unknown).
+
+    Not every full disk surfaces as ENOSPC: OpenCV's imwrite, for one, only returns False."""
     try:
-        return shutil.disk_usage(path).free
+        return shutil.disk_usage(path).free < MIN_FREE_BYTES
     except OSError:
-        return None
+        return False
 
 
 def write_json(path: Path, obj: Any) -> None:
@@ -123,9 +127,7 @@ class ItemRunner:
                 publish(tmp, self.items_dir / it.name)
                 record["status"] = "ok"
         except Exception as exc:
-            if is_disk_full(exc) or (
-                not isinstance(exc, ValueError) and (_free_bytes(str(self.items_dir)) or 1 << 30) < MIN_FREE_BYTES
-            ):
+            if is_disk_full(exc) or nearly_full(self.items_dir):
                 record["status"] = "stop"
                 record["stop"] = "disk full"
             record["error"] = _error_text(exc)

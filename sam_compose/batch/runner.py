@@ -140,13 +140,8 @@ class _Lock:
             self.fh.close()
 
 
-def _has_records(manifest: Path) -> int:
-    n = 0
-    for _ in scan(manifest):
-        n += 1
-        if n >= 1:
-            break
-    return n
+def _has_records(manifest: Path) -> bool:
+    return next(scan(manifest), None) is not None
 
 
 def _write_json_atomic(path: Path, obj: Any) -> None:
@@ -198,8 +193,12 @@ def clean_stale(out: Path) -> int:
     scratch = out / SCRATCH
     if scratch.is_dir():
         for e in os.scandir(scratch):
-            if e.name != "lock":
-                shutil.rmtree(e.path, ignore_errors=True) if e.is_dir() else os.unlink(e.path)
+            if e.name == "lock":
+                continue
+            if e.is_dir():
+                shutil.rmtree(e.path, ignore_errors=True)
+            else:
+                os.unlink(e.path)
     (out / f".{ANNOTATIONS}.tmp").unlink(missing_ok=True)
     return n
 
