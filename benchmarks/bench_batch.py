@@ -87,8 +87,8 @@ def plain_loop(g: Graph, paths: list[Path], out: Path) -> tuple[float, float, fl
     t, c = time.perf_counter(), cpu_seconds()
     for i, p in enumerate(paths):
         masks = g.run(outputs=["auto"], params={"img.path": str(p)}, cache=False).value("auto")
-        with open(out / f"{i}.json", "w") as fh:
-            json.dump(coco_dict(masks, file_name=p.name), fh, separators=(",", ":"))
+        text = json.dumps(coco_dict(masks, file_name=p.name), separators=(",", ":"))  # as the runner writes it
+        (out / f"{i}.json").write_text(text)
     wall = time.perf_counter() - t
     return wall, len(paths) / wall, cpu_seconds() - c
 
