@@ -49,3 +49,15 @@ def test_ray_backend_gives_the_same_manifest_and_coco_as_the_local_one(tmp_path)
         assert (tmp_path / "ray" / "items" / name / "overlay.png").read_bytes() == \
             (tmp_path / "local" / "items" / name / "overlay.png").read_bytes()
     assert not any(p.name.startswith("ray-") for p in (tmp_path / "ray" / ".batch").iterdir())  # shards removed
+
+
+def test_actors_needing_more_gpus_than_ray_sees_are_refused_on_a_local_ray_and_warned_about_on_a_cluster():
+    from sam_compose.batch.ray_backend import check_gpus
+    from sam_compose.errors import InputError
+
+    check_gpus(8.0, 1.0, 8, elastic=False)  # fits
+    check_gpus(0.0, 0.0, 4, elastic=False)  # CPU actors
+    with pytest.raises(InputError, match="needs 2 GPUs but Ray sees 0"):
+        check_gpus(0.0, 0.5, 4, elastic=False)
+    with pytest.warns(UserWarning, match="wait until the cluster has them"):
+        check_gpus(0.0, 1.0, 2, elastic=True)

@@ -24,11 +24,12 @@ import os
 import secrets
 import shutil
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ..errors import require
+from ..errors import InputError, require
 from .inputs import Item
 from .job import Job
 from .local import ResultHandler, available_cpus, limit_threads
@@ -123,6 +124,18 @@ def _start(ray: Any, workers: int | None) -> bool:
     return True
 
 
+def check_gpus(have: float, per_worker: float, workers: int, *, elastic: bool) -> None:
+    """Refuse (a Ray this command started) or warn about (an existing, perhaps autoscaling cluster)
+    actors that need more GPUs than Ray sees: their pool would wait for them forever."""
+    need = per_worker * workers
+    if not per_worker or have >= need:
+        return
+    msg = f"--workers {workers} x --gpus-per-worker {per_worker:g} needs {need:g} GPUs but Ray sees {have:g}"
+    if not elastic:
+        raise InputError(f"{msg}; use fewer workers, a smaller --gpus-per-worker, or a cluster (RAY_ADDRESS)")
+    warnings.warn(f"{msg}; the actors wait until the cluster has them", stacklevel=2)
+
+
 def _quiet_data(ray: Any) -> None:
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False  # the batch command draws its own bar
@@ -151,6 +164,12 @@ def run_ray(
         if workers is None:
             workers = int(float(ray.cluster_resources().get("GPU", 0.0)) // gpus) if gpus else int(cpus)
         workers = max(1, workers)
+        check_gpus(
+            float(ray.cluster_resources().get("GPU", 0.0)),
+            gpus,
+            workers,
+            elastic=started is False or bool(os.environ.get("RAY_ADDRESS")),
+        )
         per_actor = min(1.0, cpus / workers)  # more actors than cores on a small machine: share them
         n = write_shards(items, folder, workers)
         if n == 0:
