@@ -133,6 +133,17 @@ def test_bad_arguments_exit_2_with_one_line(capsys, tmp_path):
         assert summary is None and not (tmp_path / "out" / "manifest.jsonl").exists()
 
 
+def test_an_engine_that_cannot_load_stops_the_run_instead_of_failing_every_item(capsys, tmp_path):
+    photo_folder(tmp_path / "in", [f"p{i}.png" for i in range(6)])
+    graph = str(write_graph(tmp_path / "g.json", generate_graph(save=False)))
+    args = [graph, "--inputs", str(tmp_path / "in"), "--out", str(tmp_path / "out")]
+    code, summary, err = batch_cli(capsys, *args, "--set", "auto.engine=facebook/sam-vit-base")  # not cached, offline
+    assert code == 2 and summary["stopped"] == "setup" and "EngineError" in err[-1] and "models download" in err[-1]
+    assert manifest(tmp_path / "out") == []  # nothing recorded as failed
+    code, summary, _ = batch_cli(capsys, *args)  # fixed: the same folder takes the corrected graph
+    assert code == 0 and summary["ok"] == 6
+
+
 def test_an_output_folder_holding_another_run_is_refused_without_resume(capsys, tmp_path):
     photo_folder(tmp_path / "in", ["a.png", "b.png"])
     graph = str(write_graph(tmp_path / "g.json", generate_graph(save=False)))

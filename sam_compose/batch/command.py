@@ -107,7 +107,7 @@ def main(args: argparse.Namespace) -> int:
     )
     print(json.dumps(summary.to_json(), indent=2))
     line = summary.message
-    if summary.stopped and sys.argv[1:2] == ["batch"]:
+    if summary.stopped in ("interrupted", "disk full") and sys.argv[1:2] == ["batch"]:
         line = f"{line}: {_resume_command(sys.argv[1:])}"
     print(line, file=sys.stderr)
     return summary.exit_code

@@ -14,8 +14,9 @@ For every item it
 So ``items/<name>/`` only ever holds complete outputs; an interrupted item leaves a
 ``.tmp-*`` folder, which the next run deletes. The result is the manifest record.
 A full disk (ENOSPC / EDQUOT, or any failure while less than 1 MiB is left) is not an
-item failure: the record says ``"stop"`` and the driver stops the run so it can be
-resumed once there is space.
+item failure, nor is an engine that cannot load or a missing extra (no input can fix
+those): the record says ``"stop"`` and the driver stops the run, to be resumed once the
+cause is fixed, instead of recording every remaining item as failed.
 """
 
 from __future__ import annotations
@@ -37,8 +38,14 @@ DISK_FULL_ERRNOS = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 DISK_FULL_TEXT = ("No space left on device", "Disk quota exceeded")
 MIN_FREE_BYTES = 1 << 20
 CACHE_BYTES = 32 << 20
+SETUP_ERRORS = ("EngineError", "MissingDependencyError")
+"""Node errors that no input can cause (an engine that cannot load, a missing extra): they stop the run."""
 TMP_PREFIX = ".tmp-"
 OLD_PREFIX = ".old-"
+
+
+class GraphSetupError(Exception):
+    """The graph cannot run on any input (see SETUP_ERRORS); the run stops instead of failing every item."""
 
 
 def _error_text(exc: BaseException) -> str:
@@ -127,7 +134,10 @@ class ItemRunner:
                 publish(tmp, self.items_dir / it.name)
                 record["status"] = "ok"
         except Exception as exc:
-            if is_disk_full(exc) or nearly_full(self.items_dir):
+            if isinstance(exc, GraphSetupError):
+                record["status"] = "stop"
+                record["stop"] = "setup"
+            elif is_disk_full(exc) or nearly_full(self.items_dir):
                 record["status"] = "stop"
                 record["stop"] = "disk full"
             record["error"] = _error_text(exc)
@@ -160,6 +170,8 @@ class ItemRunner:
             for node in exc.report["nodes"].values():
                 if "error" in node and any(t in node["error"] for t in DISK_FULL_TEXT):
                     raise OSError(errno.ENOSPC, f"{exc}") from None
+                if node.get("error_type") in SETUP_ERRORS:
+                    raise GraphSetupError(str(exc)) from None
             raise
         final = Path("items") / it.name
         outputs: dict[str, Any] = {}

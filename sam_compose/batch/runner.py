@@ -83,6 +83,8 @@ class BatchSummary:
     def exit_code(self) -> int:
         if self.stopped == "interrupted":
             return 128 + (self.signal or signal.SIGINT)
+        if self.stopped == "setup":
+            return EXIT_BAD_INPUT
         if self.stopped:
             return EXIT_STOPPED
         return EXIT_FAILED_ITEMS if self.failed else EXIT_OK
@@ -95,6 +97,8 @@ class BatchSummary:
                 f"interrupted: {self.ok} ok, {self.failed} failed so far in {self.manifest}; "
                 "run the same command with --resume to continue"
             )
+        if self.stopped == "setup":
+            return f"stopped, the graph cannot run: {self.error}; fix that and run the command again"
         if self.stopped:
             return (
                 f"stopped, {self.stopped}: {self.error}; {self.ok} ok, {self.failed} failed so far; "
@@ -153,9 +157,9 @@ def _write_json_atomic(path: Path, obj: Any) -> None:
     os.replace(tmp, path)
 
 
-def _check_run_file(out: Path, job: Job, source: InputSource, resume: bool) -> None:
+def _check_run_file(out: Path, job: Job, source: InputSource, resume: bool, recorded: bool) -> None:
     path = out / RUN_FILE
-    if resume and path.exists():
+    if resume and recorded and path.exists():
         try:
             old = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -296,11 +300,12 @@ def run_batch(
     out_path.mkdir(parents=True, exist_ok=True)
     with _Lock(out_path):
         manifest = out_path / MANIFEST
-        if not resume and _has_records(manifest):
+        recorded = _has_records(manifest)
+        if not resume and recorded:
             raise InputError(
                 f"{out} already holds a batch run ({manifest}); add --resume to continue it, or choose another --out"
             )
-        _check_run_file(out_path, job, source, resume)
+        _check_run_file(out_path, job, source, resume, recorded)
         clean_stale(out_path)
         state = ManifestState.read(manifest) if resume else None
         opts = _Options(workers, backend, gpus_per_worker, retry_failed, progress, merge)
