@@ -209,3 +209,30 @@ def test_a_second_run_on_the_same_folder_is_refused_while_the_first_holds_it(tmp
         with pytest.raises(InputError, match="another batch run is writing to"):
             run_batch(Graph.from_dict(generate_graph()), tmp_path / "in", tmp_path / "out")
     assert not (tmp_path / "out" / "manifest.jsonl").exists()
+
+
+def test_a_worker_that_dies_has_its_item_recorded_as_failed_and_is_replaced(tmp_path):
+    from sam_compose.batch.inputs import InputSource
+    from sam_compose.batch.job import make_job
+    from sam_compose.batch.local import LocalPool
+
+    n = 8
+    photo_folder(tmp_path / "in", [f"p{i}.png" for i in range(n)], size=(160, 200))
+    job = make_job(Graph.from_dict(generate_graph(points_per_side=8, save=False)), tmp_path / "out")
+    pool = LocalPool(job, 2)
+    records, killed = [], []
+
+    def on_result(record):
+        records.append(record)
+        if not killed:  # as the OOM killer would: SIGKILL a worker in the middle of its next item
+            victim = next(w for w in pool.workers if w.queue)
+            killed.append(victim.proc.pid)
+            os.kill(victim.proc.pid, signal.SIGKILL)
+        return True
+
+    pool.run(iter(InputSource(tmp_path / "in", (".png",))), on_result)
+    assert sorted(r["input"] for r in records) == sorted(str(p) for p in (tmp_path / "in").iterdir())  # each once
+    died = [r for r in records if r["status"] == "failed"]
+    assert len(died) == 1 and "the worker process died (signal 9)" in died[0]["error"]
+    assert len([r for r in records if r["status"] == "ok"]) == n - 1  # the others, on the replacement too
+    assert pool.workers == [] and not Path(f"/proc/{killed[0]}").exists()  # all closed, the dead one reaped

@@ -5,10 +5,11 @@ processes are spawned; each builds the graph once and loads each engine once, th
 takes one item at a time over its own pipe, so the driver always knows which item each
 worker holds:
 
-* items are handed out as workers become free (at most N in flight: the input stream is
-  read lazily and results are handed to ``on_result`` at once, never collected);
-* a worker that dies (a crash in native code, the OOM killer) has its item recorded as
-  failed and is replaced;
+* each worker holds up to two items (the one it runs and the next), so it never waits for
+  the driver between items; the input stream is read lazily and results are handed to
+  ``on_result`` at once, never collected (at most 2 N items in flight);
+* a worker that dies (a crash in native code, the OOM killer) has the item it was running
+  recorded as failed, the items queued behind it go to another worker, and it is replaced;
 * workers ignore SIGINT (Ctrl-C reaches the whole process group): the driver decides,
   stops handing out items and terminates the workers; when the driver itself is killed
   their pipe closes and they exit;
@@ -24,8 +25,9 @@ import os
 import signal
 import sys
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
@@ -36,6 +38,7 @@ ResultHandler = Callable[[dict[str, Any]], bool]
 """Called with each record; returns False to stop the run (e.g. disk full)."""
 
 JOIN_TIMEOUT_S = 5.0
+PREFETCH = 2
 
 
 def limit_threads(threads: int | None) -> None:
@@ -98,15 +101,22 @@ def _worker_main(conn: Connection, job_dict: dict[str, Any]) -> None:
 class _Worker:
     proc: Any
     conn: Connection
-    item: Item | None = None
+    queue: deque[Item] = field(default_factory=deque)
+    """Items sent and not yet answered, oldest (the one running) first."""
 
 
 class LocalPool:
-    """``workers`` spawned processes running :class:`~sam_compose.batch.item.ItemRunner` s."""
+    """``workers`` spawned processes running :class:`~sam_compose.batch.item.ItemRunner` s.
 
-    def __init__(self, job: Job, workers: int) -> None:
+    Each worker holds up to ``prefetch`` items (the one it runs and the next ones), so it
+    never waits for the driver between items; it answers them in order, so the oldest
+    unanswered item of a worker that died is the one that killed it.
+    """
+
+    def __init__(self, job: Job, workers: int, prefetch: int = PREFETCH) -> None:
         self.job = job
         self.n = workers
+        self.prefetch = max(1, prefetch)
         self.ctx = mp.get_context("spawn")
         self.workers: list[_Worker] = []
 
@@ -130,56 +140,57 @@ class LocalPool:
     def run(self, items: Iterator[Item], on_result: ResultHandler) -> None:
         for _ in range(self.n):
             self._start()
-        idle = list(self.workers)
-        stopping = False
+        retry: deque[Item] = deque()  # items queued at a worker that died before reaching them
+        exhausted = stopping = False
         try:
             while True:
-                while idle and not stopping:
-                    item = next(items, None)
-                    if item is None:
-                        stopping = True
+                while not stopping and not (exhausted and not retry):
+                    w = min(self.workers, key=lambda x: len(x.queue))
+                    if len(w.queue) >= self.prefetch:
                         break
-                    w = idle.pop()
-                    w.item = item
-                    w.conn.send(item.to_dict())
-                busy = [w for w in self.workers if w.item is not None]
+                    item = retry.popleft() if retry else next(items, None)
+                    if item is None:
+                        exhausted = True
+                        continue
+                    w.queue.append(item)
+                    try:
+                        w.conn.send(item.to_dict())
+                    except OSError:  # it died while idle: nothing of its was running
+                        w.queue.pop()
+                        retry.appendleft(item)
+                        self._replace(w, retry)
+                busy = [w for w in self.workers if w.queue]
                 if not busy:
                     return
                 ready = wait([w.conn for w in busy] + [w.proc.sentinel for w in busy])
                 for w in busy:
                     if w.conn not in ready and w.proc.sentinel not in ready:
                         continue
-                    record, fresh = self._receive(w)
+                    record = self._receive(w, retry)
                     if record is None:
                         continue
                     if "init_error" in record:
                         raise RuntimeError(f"a batch worker could not start: {record['init_error']}")
-                    if fresh is None:
-                        w.item = None
-                        fresh = w
-                    idle.append(fresh)
                     if not on_result(record):
                         stopping = True
         finally:
             self.close()
 
-    def _receive(self, w: _Worker) -> tuple[dict[str, Any] | None, _Worker | None]:
-        """(record, None) from a live worker; (failure record, fresh worker) when it died; (None, None): not yet."""
+    def _receive(self, w: _Worker, retry: deque[Item]) -> dict[str, Any] | None:
+        """The next record of ``w``; a failure record (and a fresh worker) when it died; None: nothing yet."""
         try:
             if w.conn.poll():
-                return w.conn.recv(), None
+                record = w.conn.recv()
+                if "init_error" not in record:
+                    w.queue.popleft()
+                return record
         except (EOFError, OSError):
             w.proc.join(JOIN_TIMEOUT_S)  # its pipe closed: it is exiting
         if w.proc.is_alive():
-            return None, None
-        w.proc.join()
-        item = w.item
-        self._retire(w)
-        code = w.proc.exitcode
+            return None
+        code = self._replace(w, retry)
+        item = w.queue.popleft()
         why = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
-        if item is None:
-            return None, None
-        fresh = self._start()
         return {
             "input": item.input,
             "status": "failed",
@@ -189,18 +200,25 @@ class LocalPool:
             "index": item.index,
             "error": f"the worker process died ({why}) while running this item",
             "time": round(time.time(), 3),
-        }, fresh
+        }
+
+    def _replace(self, w: _Worker, retry: deque[Item]) -> int | None:
+        """Retire the dead worker ``w`` (its queue but the first item goes to ``retry``), start another;
+        returns its exit code."""
+        w.proc.join()
+        self._retire(w)
+        self._start()
+        while len(w.queue) > 1:
+            retry.appendleft(w.queue.pop())  # the items it had not started go to another worker
+        return w.proc.exitcode
 
     def close(self) -> None:
         for w in list(self.workers):
-            try:
-                if w.item is None and w.proc.is_alive():
-                    w.conn.send(None)
-            except OSError:
-                pass
-        for w in list(self.workers):
-            if w.item is not None:
+            if w.queue:
                 w.proc.terminate()  # abandoned mid-item: its .tmp folder is cleaned by the next run
+            else:
+                with contextlib.suppress(OSError):
+                    w.conn.send(None)
         for w in list(self.workers):
             w.proc.join(JOIN_TIMEOUT_S)
             if w.proc.is_alive():
