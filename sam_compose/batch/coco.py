@@ -75,21 +75,32 @@ class CocoMerger:
         return list(self.categories.values())
 
 
-def item_coco(frames: list[tuple[Any, dict[str, Any]]], file_name: str) -> dict[str, Any]:
-    """One item's COCO dataset from ``(masks, image_fields)`` per image (one, or one per video frame)."""
-    from ..adapters.outputs.exports import coco_dict
+class ItemCoco:
+    """One item's COCO dataset, built one image (or video frame) at a time.
 
-    images: list[dict[str, Any]] = []
-    anns: list[dict[str, Any]] = []
-    merger = CocoMerger(images.append, anns.append)
-    for masks, fields in frames:
-        merger.add(coco_dict(masks, file_name=file_name), **fields)
-    return {
-        "info": {"description": "sam_compose batch item", "file_name": file_name},
-        "images": images,
-        "annotations": anns,
-        "categories": merger.category_list(),
-    }
+    Each frame's masks become RLE at once, so a long video holds compact annotations, never
+    its (N, H, W) masks."""
+
+    def __init__(self, file_name: str) -> None:
+        self.file_name = file_name
+        self.images: list[dict[str, Any]] = []
+        self.annotations: list[dict[str, Any]] = []
+        self.merger = CocoMerger(self.images.append, self.annotations.append)
+        self.masks = 0
+
+    def add(self, masks: Any, **image_fields: Any) -> None:
+        from ..adapters.outputs.exports import coco_dict
+
+        self.merger.add(coco_dict(masks, file_name=self.file_name), **image_fields)
+        self.masks += len(masks)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "info": {"description": "sam_compose batch item", "file_name": self.file_name},
+            "images": self.images,
+            "annotations": self.annotations,
+            "categories": self.merger.category_list(),
+        }
 
 
 def write_annotations(
@@ -165,4 +176,4 @@ def write_annotations(
     }
 
 
-__all__ = ["ANNOTATIONS", "ITEM_COCO", "CocoMerger", "item_coco", "write_annotations"]
+__all__ = ["ANNOTATIONS", "ITEM_COCO", "CocoMerger", "ItemCoco", "write_annotations"]

@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .coco import ITEM_COCO, item_coco
+from .coco import ITEM_COCO, ItemCoco
 from .inputs import Item
 from .job import Job
 
@@ -153,7 +153,7 @@ class ItemRunner:
         from ..graph.report import GraphRunError
 
         job = self.job
-        frames: list[tuple[Any, dict[str, Any]]] = []
+        coco = ItemCoco(it.file_name)
         last: dict[str, Any] = {}
         targets: list[Any] = list(job.targets)
         stream = self.graph.stream(
@@ -165,7 +165,7 @@ class ItemRunner:
                 last = values
                 masks = values.get(job.masks_node) if job.masks_node else None
                 if masks is not None:
-                    frames.append((masks, {"frame_index": i} if video else {}))
+                    coco.add(masks, **({"frame_index": i} if video else {}))
         except GraphRunError as exc:
             for node in exc.report["nodes"].values():
                 if "error" in node and any(t in node["error"] for t in DISK_FULL_TEXT):
@@ -185,11 +185,11 @@ class ItemRunner:
                     outputs[target] = str(p)  # an absolute path outside the item's folder
         extra: dict[str, Any] = {}
         if job.masks_node is not None:
-            write_json(tmp / ITEM_COCO, item_coco(frames, it.file_name))
+            write_json(tmp / ITEM_COCO, coco.to_dict())
             outputs["annotations"] = (final / ITEM_COCO).as_posix()
-            extra["masks"] = int(sum(len(m) for m, _ in frames))
+            extra["masks"] = coco.masks
             if video:
-                extra["frames"] = len(frames)
+                extra["frames"] = len(coco.images)
         return {"outputs": outputs, **extra}
 
 
