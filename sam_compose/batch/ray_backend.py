@@ -17,6 +17,7 @@ calling process (Python API) is used as it is and left running.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import logging
@@ -117,10 +118,20 @@ def _start(ray: Any, workers: int | None) -> bool:
         return False
     quiet = {"logging_level": logging.ERROR, "log_to_driver": False}
     address = os.environ.get("RAY_ADDRESS")
-    if address:
-        ray.init(address=address, **quiet)
-    else:
-        ray.init(num_cpus=available_cpus(), include_dashboard=False, **quiet)
+    try:
+        if address:
+            ray.init(address=address, **quiet)
+        else:
+            ray.init(num_cpus=available_cpus(), include_dashboard=False, **quiet)
+    except Exception as exc:  # Ray raises bare Exceptions (a node that timed out, an unreachable head)
+        where = f"the Ray cluster at RAY_ADDRESS={address}" if address else "a local Ray"
+        reason = " ".join(str(exc).split())[:300]
+        with contextlib.suppress(Exception):
+            ray.shutdown()
+        raise RuntimeError(
+            f"could not start {where}: {reason}; try again, or start Ray yourself "
+            "(`ray start --head`) and set RAY_ADDRESS"
+        ) from exc
     return True
 
 
