@@ -236,3 +236,21 @@ def test_a_worker_that_dies_has_its_item_recorded_as_failed_and_is_replaced(tmp_
     assert len(died) == 1 and "the worker process died (signal 9)" in died[0]["error"]
     assert len([r for r in records if r["status"] == "ok"]) == n - 1  # the others, on the replacement too
     assert pool.workers == [] and not Path(f"/proc/{killed[0]}").exists()  # all closed, the dead one reaped
+
+
+def test_workers_that_cannot_start_stop_the_run_instead_of_failing_every_item(tmp_path):
+    photo_folder(tmp_path / "in", [f"p{i}.png" for i in range(4)])
+    script = f"""
+from sam_compose.batch import run_batch
+from sam_compose.graph import Graph
+g = Graph.from_dict({generate_graph(save=False)!r})
+try:
+    run_batch(g, {str(tmp_path / "in")!r}, {str(tmp_path / "out")!r}, workers=2)
+except RuntimeError as exc:
+    print("STOPPED", exc)
+"""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    # a driver read from stdin: spawned workers cannot re-import its main module and die at start
+    out = subprocess.run([sys.executable, "-"], input=script, env=env, capture_output=True, text=True, timeout=120)
+    assert "STOPPED a batch worker process exited while starting" in out.stdout, out.stderr[-2000:]
+    assert manifest(tmp_path / "out") == []

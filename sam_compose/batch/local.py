@@ -83,6 +83,8 @@ def _worker_main(conn: Connection, job_dict: dict[str, Any]) -> None:
         with contextlib.suppress(OSError):
             conn.send({"init_error": f"{type(exc).__name__}: {exc}"})
         return
+    with contextlib.suppress(OSError):
+        conn.send({"ready": True})
     while True:
         try:
             msg = conn.recv()
@@ -103,6 +105,8 @@ class _Worker:
     conn: Connection
     queue: deque[Item] = field(default_factory=deque)
     """Items sent and not yet answered, oldest (the one running) first."""
+    ready: bool = False
+    """It started (built its graph); a worker that dies before that is a setup problem, not an item's."""
 
 
 class LocalPool:
@@ -181,6 +185,9 @@ class LocalPool:
         try:
             if w.conn.poll():
                 record = w.conn.recv()
+                if record.get("ready"):
+                    w.ready = True
+                    return None
                 if "init_error" not in record:
                     w.queue.popleft()
                 return record
@@ -188,6 +195,12 @@ class LocalPool:
             w.proc.join(JOIN_TIMEOUT_S)  # its pipe closed: it is exiting
         if w.proc.is_alive():
             return None
+        if not w.ready:
+            w.proc.join()
+            raise RuntimeError(
+                f"a batch worker process exited while starting (exit code {w.proc.exitcode}); run from a script "
+                "file or `python -m` (spawned workers re-import the main module; stdin cannot be), or use one worker"
+            )
         code = self._replace(w, retry)
         item = w.queue.popleft()
         why = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
