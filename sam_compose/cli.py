@@ -21,6 +21,7 @@ from .errors import SamComposeError, missing_dependency
 COMMANDS: dict[str, tuple[str, str]] = {
     "segment": ("sam_compose.commands.segment", "segment an image from points, boxes, text, gaze or a prior mask"),
     "run": ("sam_compose.graph.command", "run a graph file (JSON or YAML)"),
+    "batch": ("sam_compose.batch.command", "run a graph over a folder, glob or list of files (resumable; local or Ray)"),
     "demo": ("sam_compose.app.command", "launch the Gradio demo"),
     "models": ("sam_compose.engines.models_command", "list, download or verify model checkpoints"),
     "mcp": ("sam_compose.integrations.mcp_command", "serve the tools over MCP (stdio by default)"),

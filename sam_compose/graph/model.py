@@ -203,6 +203,14 @@ class Graph:
         """Run and yield ``{node: value}`` per frame of a video graph (once for an image graph)."""
         return runtime.stream_graph(self, outputs=outputs, **options)
 
+    def run_batch(self, inputs: Any, out: str | os.PathLike, *, workers: int | None = None, backend: str = "local",
+                  resume: bool = False, **options: Any) -> Any:
+        """Run the graph once per input file (a folder, glob, list file or list of paths) into ``out``;
+        returns a :class:`~sam_compose.batch.BatchSummary`. See :func:`sam_compose.batch.run_batch`."""
+        from ..batch import run_batch
+
+        return run_batch(self, inputs, out, workers=workers, backend=backend, resume=resume, **options)
+
     def as_runnable(self, **options: Any) -> Any:
         """This graph as a LangChain ``Runnable``; see :class:`sam_compose.graph.runnable.GraphRunnable`."""
         from .runnable import GraphRunnable
