@@ -15,7 +15,7 @@ from __future__ import annotations
 from ....security import limits
 from .errors import GazeLimitError
 
-__all__ = ["max_line_bytes", "max_bytes", "max_rows", "check_rows", "line_too_long", "too_many_bytes"]
+__all__ = ["check_rows", "line_too_long", "max_bytes", "max_line_bytes", "max_rows", "too_many_bytes"]
 
 
 def max_line_bytes() -> int:

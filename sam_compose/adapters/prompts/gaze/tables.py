@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from ....security.paths import check_regular_file
 from ....errors import LimitError
+from ....security.paths import check_regular_file
 from .errors import GazeError
 from .limits import line_too_long, max_bytes, max_line_bytes, too_many_bytes
 
