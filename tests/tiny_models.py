@@ -10,6 +10,41 @@ from pathlib import Path
 from typing import Any
 
 
+def _meta_vit_sam(package: str, embed_dim: int, depth: int, heads: int, global_attn: tuple[int, ...]):
+    """Meta's ViT SAM (``segment_anything``) or SAM-HQ (``segment_anything_hq``) from the packages'
+    public module classes, with the official wiring (patch 16, window 14, 256-wide decoder)."""
+    import importlib
+    from functools import partial
+
+    import torch
+
+    mod = importlib.import_module(f"{package}.modeling")
+    decoder_kw = {"vit_dim": embed_dim} if package == "segment_anything_hq" else {}
+    decoder_cls = mod.MaskDecoderHQ if package == "segment_anything_hq" else mod.MaskDecoder
+    return mod.Sam(
+        image_encoder=mod.ImageEncoderViT(
+            depth=depth, embed_dim=embed_dim, img_size=1024, mlp_ratio=4,
+            norm_layer=partial(torch.nn.LayerNorm, eps=1e-6), num_heads=heads, patch_size=16, qkv_bias=True,
+            use_rel_pos=True, global_attn_indexes=list(global_attn), window_size=14, out_chans=256),
+        prompt_encoder=mod.PromptEncoder(embed_dim=256, image_embedding_size=(64, 64), input_image_size=(1024, 1024),
+                                         mask_in_chans=16),
+        mask_decoder=decoder_cls(
+            num_multimask_outputs=3, transformer=mod.TwoWayTransformer(depth=2, embedding_dim=256, mlp_dim=2048,
+                                                                        num_heads=8),
+            transformer_dim=256, iou_head_depth=3, iou_head_hidden_dim=256, **decoder_kw),
+        pixel_mean=[123.675, 116.28, 103.53], pixel_std=[58.395, 57.12, 57.375])
+
+
+def _randomize_positions(model: Any, seed: int) -> None:
+    import torch
+
+    g = torch.Generator().manual_seed(seed + 1)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "rel_pos" in name or "pos_embed" in name:
+                p.copy_(torch.randn(p.shape, generator=g) * 0.02)
+
+
 def tiny_meta_sam(embed_dim: int = 32, depth: int = 2, heads: int = 2, global_attn: tuple[int, ...] = (1,),
                   seed: int = 0, randomize_positions: bool = True):
     """A shrunken Meta ``segment_anything`` SAM (reference implementation), eval mode.
@@ -18,17 +53,23 @@ def tiny_meta_sam(embed_dim: int = 32, depth: int = 2, heads: int = 2, global_at
     fills them with small noise so parity tests exercise them.
     """
     import torch
-    from segment_anything.build_sam import _build_sam
 
     torch.manual_seed(seed)
-    model = _build_sam(encoder_embed_dim=embed_dim, encoder_depth=depth, encoder_num_heads=heads,
-                       encoder_global_attn_indexes=list(global_attn))
+    model = _meta_vit_sam("segment_anything", embed_dim, depth, heads, global_attn)
     if randomize_positions:
-        g = torch.Generator().manual_seed(seed + 1)
-        with torch.no_grad():
-            for name, p in model.named_parameters():
-                if "rel_pos" in name or "pos_embed" in name:
-                    p.copy_(torch.randn(p.shape, generator=g) * 0.02)
+        _randomize_positions(model, seed)
+    return model.eval()
+
+
+def tiny_meta_sam_hq(embed_dim: int = 32, depth: int = 2, heads: int = 2, global_attn: tuple[int, ...] = (1,),
+                     seed: int = 0, randomize_positions: bool = True):
+    """A shrunken SAM-HQ from ``segment-anything-hq`` (its ViT-B wiring at a smaller width), eval mode."""
+    import torch
+
+    torch.manual_seed(seed)
+    model = _meta_vit_sam("segment_anything_hq", embed_dim, depth, heads, global_attn)
+    if randomize_positions:
+        _randomize_positions(model, seed)
     return model.eval()
 
 
@@ -78,3 +119,84 @@ def save_tiny_pretrained(folder: str | Path, family: str = "sam", seed: int = 0)
     folder = Path(folder)
     model.save_pretrained(str(folder))
     return folder
+
+
+SAM2_TINY_OVERRIDES = (
+    # Hiera trunk: hiera-tiny's family (1 head doubling per stage, windows 8/4/14/7, FPN on the
+    # last two levels), shrunk from width 96 / stages [1, 2, 7, 2] / global blocks [5, 7, 9]
+    "++model.image_encoder.trunk.embed_dim=16",
+    "++model.image_encoder.trunk.stages=[1,1,2,1]",
+    "++model.image_encoder.trunk.global_att_blocks=[3]",
+    "++model.image_encoder.neck.backbone_channel_list=[128,64,32,16]",
+    # model width 256 -> 128 (decoder, memory attention, memory encoder input, fuser)
+    "++model.image_encoder.neck.d_model=128",
+    "++model.image_encoder.neck.position_encoding.num_pos_feats=128",
+    "++model.memory_attention.d_model=128",
+    "++model.memory_attention.layer.d_model=128",
+    "++model.memory_attention.layer.self_attention.embedding_dim=128",
+    "++model.memory_attention.layer.cross_attention.embedding_dim=128",
+    "++model.memory_encoder.in_dim=128",
+    "++model.memory_encoder.mask_downsampler.embed_dim=128",
+    "++model.memory_encoder.fuser.layer.dim=128",
+    # memory attention 4 layers / FFN 2048 -> 1 layer / FFN 64; fuser 2 -> 1 layer; memory 7 -> 3 frames
+    "++model.memory_attention.num_layers=1",
+    "++model.memory_attention.layer.dim_feedforward=64",
+    "++model.memory_encoder.fuser.num_layers=1",
+    "++model.num_maskmem=3",
+)
+
+
+def _sam2_overrides(image_size: int) -> list[str]:
+    extra = []
+    if image_size != 1024:
+        g = image_size // 16
+        extra = [f"++model.image_size={image_size}",
+                 f"++model.memory_attention.layer.self_attention.feat_sizes=[{g},{g}]",
+                 f"++model.memory_attention.layer.cross_attention.feat_sizes=[{g},{g}]"]
+    return list(SAM2_TINY_OVERRIDES) + extra
+
+
+def tiny_meta_sam2(seed: int = 0, video: bool = False, image_size: int = 1024, randomize_positions: bool = True):
+    """A shrunken SAM 2.1 hiera-tiny built by Meta's ``sam2`` from its own config, on CPU, eval mode.
+
+    Built with ``sam2.build_sam.build_sam2`` (or ``build_sam2_video_predictor`` when ``video``)
+    and ``configs/sam2.1/sam2.1_hiera_t.yaml`` with :data:`SAM2_TINY_OVERRIDES` (plus the input
+    size when ``image_size`` is not 1024: video tests run at 256); post-processing as Meta's
+    defaults (dynamic multimask via stability, binarised memory masks). Zero-initialised
+    position embeddings get small noise so parity tests exercise them.
+    """
+    import torch
+    from sam2.build_sam import build_sam2, build_sam2_video_predictor
+
+    torch.manual_seed(seed)
+    build = build_sam2_video_predictor if video else build_sam2
+    model = build("configs/sam2.1/sam2.1_hiera_t.yaml", None, device="cpu",
+                  hydra_overrides_extra=_sam2_overrides(image_size))
+    model.sam_compose_image_size = image_size
+    if randomize_positions:
+        g = torch.Generator().manual_seed(seed + 1)
+        with torch.no_grad():
+            for name, p in model.named_parameters():
+                if name.endswith(("pos_embed", "pos_embed_window")):
+                    p.copy_(torch.randn(p.shape, generator=g) * 0.02)
+    return model.eval()
+
+
+def save_meta_sam2_checkpoint(model: Any, path: str | Path, with_config: bool = True) -> Path:
+    """Save a ``sam2`` model as Meta does: ``{"model": state_dict}`` in a ``.pt``.
+
+    ``with_config`` also writes the resolved Hydra config beside it (``x.yaml`` for ``x.pt``),
+    as Meta's training does, so hyperparameters the tensors do not hold are known.
+    """
+    import torch
+
+    path = Path(path)
+    torch.save({"model": model.state_dict()}, str(path))
+    if with_config:
+        from hydra import compose
+        from omegaconf import OmegaConf
+
+        size = getattr(model, "sam_compose_image_size", 1024)
+        cfg = compose(config_name="configs/sam2.1/sam2.1_hiera_t.yaml", overrides=_sam2_overrides(size))
+        OmegaConf.save(cfg, str(path.with_suffix(".yaml")), resolve=True)
+    return path

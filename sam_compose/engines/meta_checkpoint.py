@@ -1,7 +1,8 @@
-"""Meta's original Segment Anything checkpoints (``sam_vit_b_01ec64.pth`` and siblings).
+"""Meta's original Segment Anything checkpoints (``sam_vit_b_01ec64.pth`` and siblings) and SAM-HQ's.
 
-Converts the state dict of Meta's ``segment_anything`` package to the layout of
-``transformers.SamModel`` with our own key mapping, and infers the architecture from the
+Converts the state dict of Meta's ``segment_anything`` package (or of
+``segment-anything-hq``'s ``sam_hq_vit_*.pth``) to the layout of ``transformers.SamModel``
+(``SamHQModel``) with our own key mapping, and infers the architecture from the
 tensors themselves (width, depth, heads, window size, which blocks use global attention,
 MLP width), so shrunken or pruned checkpoints load as well as the official ViT-B/L/H.
 
@@ -42,6 +43,18 @@ _RENAMES: tuple[tuple[str, str], ...] = (
     (r"^mask_decoder\.output_upscaling\.1\.", "mask_decoder.upscale_layer_norm."),
     (r"^mask_decoder\.output_upscaling\.3\.", "mask_decoder.upscale_conv2."),
     (r"^mask_decoder\.(output_hypernetworks_mlps\.\d+|iou_prediction_head)\.layers\.(\d+)\.", r"mask_decoder.\1.@\2."),
+    # SAM-HQ's extra decoder parts
+    (r"^mask_decoder\.hf_token\.", "mask_decoder.hq_token."),
+    (r"^mask_decoder\.hf_mlp\.layers\.(\d+)\.", r"mask_decoder.hq_mask_mlp.@\1."),
+    (r"^mask_decoder\.compress_vit_feat\.0\.", "mask_decoder.compress_vit_conv1."),
+    (r"^mask_decoder\.compress_vit_feat\.1\.", "mask_decoder.compress_vit_norm."),
+    (r"^mask_decoder\.compress_vit_feat\.3\.", "mask_decoder.compress_vit_conv2."),
+    (r"^mask_decoder\.embedding_encoder\.0\.", "mask_decoder.encoder_conv1."),
+    (r"^mask_decoder\.embedding_encoder\.1\.", "mask_decoder.encoder_norm."),
+    (r"^mask_decoder\.embedding_encoder\.3\.", "mask_decoder.encoder_conv2."),
+    (r"^mask_decoder\.embedding_maskfeature\.0\.", "mask_decoder.mask_conv1."),
+    (r"^mask_decoder\.embedding_maskfeature\.1\.", "mask_decoder.mask_norm."),
+    (r"^mask_decoder\.embedding_maskfeature\.3\.", "mask_decoder.mask_conv2."),
 )
 _PE_KEY = "prompt_encoder.pe_layer.positional_encoding_gaussian_matrix"
 _STANDARD = {768: "vit_b", 1024: "vit_l", 1280: "vit_h"}
@@ -158,7 +171,8 @@ def convert_state_dict(sd: Mapping[str, Any]) -> dict[str, Any]:
         new = key
         for pat, rep in _RENAMES:
             new = re.sub(pat, rep, new)
-        m = re.match(r"^(mask_decoder\.(?:output_hypernetworks_mlps\.\d+|iou_prediction_head))\.@(\d+)\.(.*)$", new)
+        m = re.match(r"^(mask_decoder\.(?:output_hypernetworks_mlps\.\d+|iou_prediction_head|hq_mask_mlp))\.@(\d+)\.(.*)$",
+                     new)
         if m:
             base, idx, rest = m.group(1), int(m.group(2)), m.group(3)
             depth = 1 + max(int(k.split(".layers.")[1].split(".")[0]) for k in sd
@@ -174,35 +188,72 @@ def describe_variant(config: Mapping[str, Any]) -> str:
     return _STANDARD.get(int(config["vision_config"]["hidden_size"]), "custom")
 
 
-def build_model_from_checkpoint(path: str | Path, dtype: Any = None):
-    """A ``transformers.SamModel`` holding the weights of a Meta ``.pth`` checkpoint.
+def checkpoint_family(sd: Mapping[str, Any]) -> str:
+    """Which model a Meta state dict holds, from its keys: ``sam``, ``sam_hq`` or ``sam2``.
+
+    Raises :class:`EngineError` when it is none of them.
+    """
+    from .sam2_checkpoint import is_sam2_state_dict
+
+    if is_sam2_state_dict(sd):
+        return "sam2"
+    if "mask_decoder.hf_token.weight" in sd or any(k.startswith("mask_decoder.compress_vit_feat.") for k in sd):
+        return "sam_hq"
+    if any(k.startswith("image_encoder.blocks.") for k in sd) and "mask_decoder.mask_tokens.weight" in sd:
+        return "sam"
+    sample = sorted(sd)[:5]
+    raise EngineError(
+        f"not a Segment Anything checkpoint: expected Meta's SAM (image_encoder.blocks.*), SAM-HQ "
+        f"(mask_decoder.hf_token.*) or SAM 2 (image_encoder.trunk.*, sam_mask_decoder.*) keys, found e.g. {sample}"
+    )
+
+
+def family_from_name(filename: str) -> str | None:
+    """The family a checkpoint's file name suggests (``sam2.1_hiera_t.pt`` -> sam2), or None."""
+    low = Path(filename).name.lower()
+    if "sam2" in low or "hiera" in low:
+        return "sam2"
+    if "hq" in low:
+        return "sam_hq"
+    if re.search(r"sam_vit_[blh]", low):
+        return "sam"
+    return None
+
+
+def build_model_from_checkpoint(path: str | Path, dtype: Any = None, state_dict: Mapping[str, Any] | None = None,
+                                hq: bool = False):
+    """A ``transformers.SamModel`` (``SamHQModel`` with ``hq``) holding a Meta / SAM-HQ ``.pth``.
 
     The architecture is inferred from the tensors. Raises :class:`EngineError` naming
-    missing or unexpected keys when the tensors do not form a complete SAM model.
+    missing or unexpected keys when the tensors do not form a complete SAM (SAM-HQ) model.
     """
     import torch
-    from transformers import SamConfig, SamModel
+    import transformers
 
     path = Path(path)
-    sd = load_state_dict(path)
+    sd = dict(state_dict) if state_dict is not None else load_state_dict(path)
     cfg_kwargs = infer_config(sd, path.name)
+    if hq:
+        cfg_kwargs["mask_decoder_config"]["vit_dim"] = cfg_kwargs["vision_config"]["hidden_size"]
+    config_cls = transformers.SamHQConfig if hq else transformers.SamConfig
+    model_cls = transformers.SamHQModel if hq else transformers.SamModel
+    what = "SAM-HQ" if hq else "SAM"
     variant = describe_variant(cfg_kwargs)
     named = re.search(r"vit_([blh])", path.name.lower())
     if named and variant != "custom" and variant != f"vit_{named.group(1)}":
         warnings.warn(f"{path.name} is named like vit_{named.group(1)} but its tensors are a {variant} "
                       f"(width {cfg_kwargs['vision_config']['hidden_size']}); loading it as {variant}",
                       stacklevel=3)
-    config = SamConfig(**cfg_kwargs)
-    config._attn_implementation = "sdpa"
+    config = config_cls(**cfg_kwargs, attn_implementation="sdpa")
     hf_sd = convert_state_dict(sd)
     with torch.device("meta"):
-        model = SamModel(config)
+        model = model_cls(config)
     expected = set(model.state_dict())
     missing = sorted(expected - set(hf_sd))
     unexpected = sorted(set(hf_sd) - expected)
     if missing or unexpected:
         raise EngineError(
-            f"{path.name} does not match the SAM architecture inferred from it ({variant}, "
+            f"{path.name} does not match the {what} architecture inferred from it ({variant}, "
             f"{cfg_kwargs['vision_config']['num_hidden_layers']} blocks): "
             f"missing keys {_short(missing)}; unexpected keys {_short(unexpected)}"
         )

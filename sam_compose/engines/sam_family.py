@@ -258,18 +258,15 @@ class SamEngine(SamFamilyEngine):
 
         pe = self.model.prompt_encoder
         dt = self.torch_dtype
-        parts = []
-        if points is not None:
-            parts.append(pe._embed_points(points.unsqueeze(0).to(dt), labels.unsqueeze(0), pad=boxes is None)[0])
-        if boxes is not None:
-            parts.append(pe._embed_boxes(boxes.unsqueeze(0).to(dt))[0])
         n = (points if points is not None else boxes if boxes is not None else masks).shape[0]
-        if parts:
-            sparse = torch.cat(parts, 1) if len(parts) > 1 else parts[0]
+        if points is not None or boxes is not None:  # the public prompt encoder: points (padded if no box), box corners
+            sparse, _ = pe(input_points=None if points is None else points.unsqueeze(0).to(dt),
+                           input_labels=None if labels is None else labels.unsqueeze(0),
+                           input_boxes=None if boxes is None else boxes.unsqueeze(0).to(dt), input_masks=None)
+            sparse = sparse[0].to(dt)
         else:
             sparse = torch.zeros((n, 0, pe.hidden_size), dtype=dt, device=self.device)
         dense = pe.mask_embed(masks.to(dt)) if masks is not None else None
-        sparse = sparse.to(dt)
         chunk = DECODE_CHUNK if sparse.device.type == "cpu" else DECODE_CHUNK_GPU
         if n <= chunk:
             return decode(self.model.mask_decoder, sparse, dense, feats, multimask)
@@ -310,6 +307,42 @@ def _load_pretrained(folder: Path, family: str, torch_dtype: Any):
     return model.eval()
 
 
+def _load_meta_checkpoint(path: Path, spec: str, device: str, dtype: str,
+                          cache: EmbeddingCache | None) -> Engine:
+    """An engine for a Meta ``.pth``/``.pt``: SAM, SAM-HQ or SAM 2, decided by its tensors."""
+    import warnings
+
+    from .meta_checkpoint import checkpoint_family, family_from_name, load_state_dict
+
+    sd = load_state_dict(path)
+    try:
+        family = checkpoint_family(sd)
+    except EngineError as exc:
+        raise EngineError(f"{path.name}: {exc}") from exc
+    named = family_from_name(path.name)
+    labels = {"sam": "SAM", "sam_hq": "SAM-HQ", "sam2": "SAM 2"}
+    if named is not None and named != family:
+        warnings.warn(f"{path.name} is named like a {labels[named]} checkpoint but its tensors are {labels[family]}; "
+                      f"loading it as {labels[family]}", stacklevel=4)
+    tdt = _torch_dtype(dtype)
+    if family == "sam2":
+        from .sam2_checkpoint import build_sam2_from_checkpoint
+        from .sam2_image import Sam2Engine
+
+        model = build_sam2_from_checkpoint(path, dtype=tdt, state_dict=sd).to(device)
+        return Sam2Engine(model, spec, device, dtype, cache, family="sam2")
+    if family == "sam_hq":
+        from .meta_checkpoint import build_model_from_checkpoint
+        from .sam_variants import SamHQEngine
+
+        model = build_model_from_checkpoint(path, dtype=tdt, state_dict=sd, hq=True).to(device)
+        return SamHQEngine(model, spec, device, dtype, cache, family="sam_hq")
+    from .meta_checkpoint import build_model_from_checkpoint
+
+    model = build_model_from_checkpoint(path, dtype=tdt, state_dict=sd).to(device)
+    return SamEngine(model, spec, device, dtype, cache, family="sam")
+
+
 def load_sam_family(spec: str, *, device: str = "cpu", dtype: str = "float32",
                     cache: EmbeddingCache | None = None) -> Engine:
     """Load a SAM-family engine from an id, short name, folder or Meta ``.pth``.
@@ -322,10 +355,7 @@ def load_sam_family(spec: str, *, device: str = "cpu", dtype: str = "float32",
     path = Path(os.path.expanduser(spec))
     if path.is_file():
         if path.suffix.lower() in (".pth", ".pt", ".bin"):
-            from .meta_checkpoint import build_model_from_checkpoint
-
-            model = build_model_from_checkpoint(path, dtype=tdt).to(device)
-            return SamEngine(model, spec, device, dtype, cache, family="sam")
+            return _load_meta_checkpoint(path, spec, device, dtype, cache)
         if path.suffix.lower() == ".safetensors":
             raise EngineError(f"{path} is a bare safetensors file; pass the folder that holds it and its config.json")
         raise EngineError(f"{path} is not a checkpoint: expected a Meta .pth file or a save_pretrained folder")
@@ -336,7 +366,8 @@ def load_sam_family(spec: str, *, device: str = "cpu", dtype: str = "float32",
     model = _load_pretrained(folder, family, tdt).to(device)
     if family == "sam":
         return SamEngine(model, spec, device, dtype, cache, family="sam")
-    from .sam_variants import Sam2Engine, SamHQEngine
+    from .sam2_image import Sam2Engine
+    from .sam_variants import SamHQEngine
 
     cls = SamHQEngine if family == "sam_hq" else Sam2Engine
     return cls(model, spec, device, dtype, cache, family=family)

@@ -41,12 +41,20 @@ def sam_pixel_values(image: np.ndarray, target: int = SAM_INPUT_SIZE):
 
 
 def sam2_pixel_values(image: np.ndarray, target: int = SAM_INPUT_SIZE):
-    """(H, W, 3) uint8 -> (1, 3, target, target) float32: stretched to a square, normalised (SAM 2)."""
-    import torch
+    """(H, W, 3) uint8 -> (1, 3, target, target) float32: stretched to a square, normalised (SAM 2).
 
-    small = resize_uint8(image, (target, target)).astype(np.float32)
-    out = (small - PIXEL_MEAN) / PIXEL_STD
-    return torch.from_numpy(np.ascontiguousarray(out)).permute(2, 0, 1).unsqueeze(0).contiguous()
+    As Meta's ``SAM2Transforms``: scaled to [0, 1], resized as a float tensor (bilinear,
+    antialiased when shrinking), then normalised with ImageNet mean and std.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).unsqueeze(0).float() / 255.0
+    if x.shape[-2:] != (target, target):
+        x = F.interpolate(x, size=(target, target), mode="bilinear", align_corners=False, antialias=True)
+    mean = torch.from_numpy(PIXEL_MEAN / 255.0).view(1, 3, 1, 1)
+    std = torch.from_numpy(PIXEL_STD / 255.0).view(1, 3, 1, 1)
+    return ((x - mean) / std).contiguous()
 
 
 def _bilinear_matrix(n_in: int, n_out: int) -> np.ndarray:

@@ -9,10 +9,15 @@ pointers per object, and at most ``max_cond_frames`` prompted (conditioning) fra
 object (the first one and the most recent ones). Memory is therefore flat over any
 stream length.
 
-Preprocessing is done here, one frame at a time: the frame is resized to the model's square
-input (``config.image_size``), scaled to [0, 1] and normalised with ImageNet mean and std, as
-``Sam2VideoVideoProcessor`` does (tested to agree with it within 0.05 on average); points and boxes are scaled to that square; a box becomes
-the two corner points with labels 2 and 3 (SAM 2's convention); masks go in as mask inputs.
+Preprocessing is done here, one frame at a time, as Meta's ``SAM2VideoPredictor`` loads
+frames: resized to the model's square input (``config.image_size``) with PIL's bicubic
+filter, scaled to [0, 1] and normalised with ImageNet mean and std; points and boxes are
+scaled to that square; a box becomes the two corner points with labels 2 and 3 (SAM 2's
+convention), placed before the points; masks go in as mask inputs. Tested against Meta's
+predictor on the same weights (``tests/test_sam2_video_parity.py``).
+
+The model comes from the SAM 2 engine (``engine=``: a spec or a loaded engine, including
+Meta's ``.pt`` checkpoints, see :func:`load_sam2_video`).
 
 An object is reported lost while SAM 2's object score logit is <= 0 (``data["lost"]``),
 and re-acquired (``data["reacquired"]``) when it turns positive again.
@@ -22,7 +27,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import cv2
 import numpy as np
 
 from ....errors import EngineError, InputError, require
@@ -36,49 +40,96 @@ IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
 
 
-def load_sam2_video(spec: Any, device: str = "cpu", dtype: str = "float32") -> Any:
-    """A ``Sam2VideoModel`` in eval mode from a model instance, a local folder or a hub id/short name."""
-    require("transformers", feature="SAM 2 video tracking")
-    import torch
-    from transformers import Sam2VideoModel
-
-    if isinstance(spec, Sam2VideoModel):
-        return spec.eval()
-    if not isinstance(spec, str) or spec.strip().lower() in ("opencv", "auto", ""):
-        raise InputError(
-            "the sam2 tracker needs a SAM 2 model: pass engine='facebook/sam2.1-hiera-tiny' (or another "
-            "SAM 2 id, a local folder written by save_pretrained, or a Sam2VideoModel)"
-        )
-    from ....engines.hub import resolve_model_dir
-    from ....engines.sam_family import check_device
-
-    device = check_device(device, dtype)  # also checks dtype is one of float32, bfloat16, float16
-    folder = resolve_model_dir(spec)
+def _is_video_model(obj: Any) -> bool:
     try:
-        model = Sam2VideoModel.from_pretrained(str(folder), torch_dtype=getattr(torch, dtype))
-    except (OSError, ValueError, KeyError) as exc:
-        raise EngineError(f"could not load a SAM 2 video model from {folder}: {exc}") from exc
-    return model.to(torch.device(device)).eval()
+        from transformers import Sam2VideoModel
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(obj, Sam2VideoModel)
+
+
+def load_sam2_video(engine: Any, device: str | None = None, dtype: str | None = None) -> Any:
+    """The ``Sam2VideoModel`` (eval mode) behind ``engine``.
+
+    ``engine`` is a SAM 2 engine as every ``engine=`` argument takes it (see
+    :func:`sam_compose.engines.resolve_engine`): a spec string (a hub id or short name, a
+    ``save_pretrained`` folder, or Meta's ``sam2.1_hiera_*.pt``) or a loaded SAM 2
+    :class:`~sam_compose.engines.base.Engine`; a ``Sam2VideoModel`` is used as it is. The
+    video model is built once per engine and kept on it.
+    """
+    require("transformers", feature="SAM 2 video tracking")
+    if _is_video_model(engine):
+        return engine.eval()
+    from ....engines import resolve_engine
+    from ....engines.base import Engine
+
+    if not isinstance(engine, (str, Engine)) or (isinstance(engine, str) and
+                                                  engine.strip().lower() in ("opencv", "auto", "")):
+        raise InputError(
+            "the sam2 tracker needs a SAM 2 engine: pass engine='facebook/sam2.1-hiera-tiny' (or another SAM 2 "
+            "id, a save_pretrained folder, Meta's sam2.1_hiera_*.pt, or an engine from sc.load_engine of one), "
+            f"got {engine!r}"
+        )
+    eng = resolve_engine(engine, device=device, dtype=dtype)
+    return video_model_for(eng)
+
+
+def video_model_for(eng: Any) -> Any:
+    """The ``Sam2VideoModel`` matching a loaded SAM 2 image engine (same spec, device, dtype); cached on it."""
+    import torch
+
+    if getattr(eng, "family", None) != "sam2":
+        raise InputError(f"the sam2 tracker needs a SAM 2 engine, got a {getattr(eng, 'name', type(eng).__name__)} "
+                         f"engine ({eng.spec!r}); pass engine='facebook/sam2.1-hiera-tiny' or another SAM 2 model")
+    cached = getattr(eng, "_video_model", None)
+    if cached is not None:
+        return cached
+    from pathlib import Path
+
+    from ....engines.hub import resolve_model_dir
+
+    tdt = getattr(torch, eng.dtype)
+    path = Path(eng.spec).expanduser()
+    if path.is_file():
+        from ....engines.sam2_checkpoint import build_sam2_from_checkpoint
+
+        model = build_sam2_from_checkpoint(path, video=True, dtype=tdt)
+    else:
+        from transformers import Sam2VideoModel
+
+        folder = resolve_model_dir(eng.spec)
+        try:
+            model = Sam2VideoModel.from_pretrained(str(folder), dtype=tdt)
+        except (OSError, ValueError, KeyError) as exc:
+            raise EngineError(f"could not load a SAM 2 video model from {folder}: {exc}") from exc
+    model = model.to(torch.device(eng.device)).eval()
+    # share the image encoder, prompt encoder and decoder with the engine's model (one copy in memory)
+    own = model.state_dict()
+    shared = {k: v for k, v in eng.model.state_dict().items() if k in own and own[k].shape == v.shape}
+    model.load_state_dict(shared, strict=False, assign=True)
+    eng._video_model = model
+    return model
 
 
 class Sam2VideoTracker(Tracker):
     """SAM 2 video propagation (see the module docstring).
 
     Args:
-        model: a ``Sam2VideoModel``, a local folder, or a SAM 2 hub id / short name.
-        device, dtype: where and how the model runs (used when loading from a spec).
+        engine: the SAM 2 engine (a spec string or a loaded SAM 2 engine, see
+            :func:`load_sam2_video`), or a ``Sam2VideoModel``.
+        device, dtype: where and how the model runs (used when ``engine`` is a spec).
         max_cond_frames: prompted frames kept per object (the first and the most recent).
         keep_logits: attach (N, 256, 256) logits in SAM's low-res frame to each result.
     """
 
     name = "sam2"
 
-    def __init__(self, model: Any = "facebook/sam2.1-hiera-tiny", *, device: str = "cpu",
-                 dtype: str = "float32", max_cond_frames: int = 4, keep_logits: bool = False) -> None:
+    def __init__(self, engine: Any, *, device: str | None = None, dtype: str | None = None,
+                 max_cond_frames: int = 4, keep_logits: bool = False) -> None:
         super().__init__()
         if int(max_cond_frames) < 1:
             raise InputError(f"max_cond_frames must be at least 1, got {max_cond_frames}")
-        self.model = load_sam2_video(model, device=device, dtype=dtype)
+        self.model = load_sam2_video(engine, device=device, dtype=dtype)
         cfg = self.model.config
         size = cfg.image_size
         self.input_size = int(size[0] if isinstance(size, (list, tuple)) else size)
@@ -104,12 +155,12 @@ class Sam2VideoTracker(Tracker):
                                          max_vision_features_cache_size=1)
 
     def _pixels(self, frame: np.ndarray) -> Any:
+        """(H, W, 3) uint8 -> (1, 3, s, s): as Meta's video predictor loads frames (PIL bicubic, [0, 1], ImageNet norm)."""
         import torch
+        from PIL import Image
 
         s = self.input_size
-        shrink = s < max(frame.shape[:2])  # area averaging approximates the processor's antialiasing
-        x = cv2.resize(frame, (s, s), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-        x = x.astype(np.float32) / 255.0
+        x = np.asarray(Image.fromarray(np.ascontiguousarray(frame)).resize((s, s), Image.BICUBIC), np.float32) / 255.0
         x = (x - IMAGENET_MEAN) / IMAGENET_STD
         return torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))[None].to(self.model.device, self.model.dtype)
 
@@ -126,8 +177,12 @@ class Sam2VideoTracker(Tracker):
         if mask is None and p is not None and p.points is None and p.box is None and p.mask is not None:
             mask = from_lowres(p.mask, (h, w)) > 0  # a logits-only prompt: use it as a mask input
         if mask is not None:
-            m = cv2.resize(np.asarray(mask, np.float32), (s, s), interpolation=cv2.INTER_LINEAR) >= 0.5
-            sess.add_mask_inputs(idx, f, torch.from_numpy(m.astype(np.float32))[None, None])
+            m = torch.from_numpy(np.asarray(mask, np.float32))[None, None]
+            if m.shape[-2:] != (s, s):  # as Meta's add_new_mask: antialiased bilinear, then >= 0.5
+                m = torch.nn.functional.interpolate(m, size=(s, s), mode="bilinear", align_corners=False,
+                                                    antialias=True)
+                m = (m >= 0.5).float()
+            sess.add_mask_inputs(idx, f, m.to(self.model.device))
             sess.remove_point_inputs(idx, f)
         else:
             p = p.validate_for((h, w))
@@ -139,10 +194,10 @@ class Sam2VideoTracker(Tracker):
             if p.points is not None:
                 coords += p.points.tolist()
                 labels += p.labels.tolist()
-            c = np.asarray(coords, np.float32) * np.array([s / w, s / h], np.float32)
+            c = torch.tensor(coords, dtype=torch.float32) / torch.tensor([w, h]) * s  # Meta's arithmetic
             sess.add_point_inputs(idx, f, {
-                "point_coords": torch.from_numpy(c)[None, None],
-                "point_labels": torch.tensor(labels, dtype=torch.int32)[None, None],
+                "point_coords": c[None, None].to(self.model.device),
+                "point_labels": torch.tensor(labels, dtype=torch.int32)[None, None].to(self.model.device),
             })
             sess.remove_mask_inputs(idx, f)
         if obj.obj_id not in sess.obj_with_new_inputs:
