@@ -166,6 +166,10 @@ def _fake_diffusers(monkeypatch, behaviour):
                 raise OSError("We couldn't connect to 'https://huggingface.co' to load the files")
             return cls()
 
+        def to(self, device):
+            calls["device"] = device
+            return self
+
         def __call__(self, prompt, image, mask_image, num_inference_steps, generator, height, width):
             calls["size"], calls["prompt"] = image.size, prompt
             calls["mask_fraction"] = float(np.asarray(mask_image).astype(bool).mean())
@@ -176,9 +180,9 @@ def _fake_diffusers(monkeypatch, behaviour):
     module = types.ModuleType("diffusers")
     module.AutoPipelineForInpainting = FakePipe
     monkeypatch.setitem(sys.modules, "diffusers", module)
-    from sam_compose.adapters.outputs import inpainting
+    from sam_compose.engines.hub import forget_shared_models
 
-    monkeypatch.setattr(inpainting, "_PIPES", {})
+    forget_shared_models("diffusers")
     return calls
 
 
@@ -186,7 +190,7 @@ def test_diffusers_without_weights_offline(scene, monkeypatch, tmp_path):
     _, img, mask = scene
     _fake_diffusers(monkeypatch, "missing")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(EngineError, match="huggingface-cli download"):
+    with pytest.raises(EngineError, match="sam-compose models download"):
         inpaint(img, mask, method="diffusers", model="stabilityai/stable-diffusion-2-inpainting")
     with pytest.raises(EngineError, match="could not load"):
         inpaint(img, mask, method="diffusers", model=str(tmp_path))  # a local folder without weights

@@ -370,7 +370,7 @@ def test_missing_detector_names_the_download():
     from sam_compose.adapters.prompts.detectors import load_detector
 
     t0 = time.perf_counter()
-    with pytest.raises(EngineError, match="huggingface-cli download google/owlv2-base-patch16-ensemble"):
+    with pytest.raises(EngineError, match="sam-compose models download google/owlv2-base-patch16-ensemble"):
         load_detector("owlv2")
     assert time.perf_counter() - t0 < 10
 
