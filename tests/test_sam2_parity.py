@@ -19,10 +19,11 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("sam2")
 skdata = pytest.importorskip("skimage.data")
 
+from tiny_models import save_meta_sam2_checkpoint, tiny_meta_sam2  # noqa: E402
+
 import sam_compose as sc  # noqa: E402
 from sam_compose.engines.sam_transforms import padded_to_sam2_logits  # noqa: E402
 from sam_compose.errors import EngineError  # noqa: E402
-from tiny_models import save_meta_sam2_checkpoint, tiny_meta_sam2  # noqa: E402
 
 
 @pytest.fixture(scope="module")

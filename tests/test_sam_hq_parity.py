@@ -15,8 +15,9 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("segment_anything_hq")
 skdata = pytest.importorskip("skimage.data")
 
-import sam_compose as sc  # noqa: E402
 from tiny_models import tiny_meta_sam_hq  # noqa: E402
+
+import sam_compose as sc  # noqa: E402
 
 
 @pytest.fixture(scope="module")

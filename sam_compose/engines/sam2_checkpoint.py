@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from ..errors import EngineError
+from .checkpoint_io import is_sam2_state_dict, load_state_dict
 
 SAM2_IMAGE_SIZE = 1024
 
@@ -91,11 +93,6 @@ _DOWNSAMPLER = re.compile(r"^memory_encoder\.mask_downsampler\.encoder\.(\d+)\.(
 VIDEO_ONLY_PREFIXES = ("memory_attention.", "memory_encoder.", "maskmem_tpos_enc", "no_mem_pos_enc",
                        "no_obj_ptr", "no_obj_embed_spatial", "obj_ptr_proj.", "obj_ptr_tpos_proj.",
                        "mask_downsample.")
-
-
-def is_sam2_state_dict(sd: Mapping[str, Any]) -> bool:
-    """True for Meta SAM 2 / 2.1 layouts (a Hiera trunk and ``sam_mask_decoder``)."""
-    return any(k.startswith("image_encoder.trunk.") for k in sd) and any(k.startswith("sam_mask_decoder.") for k in sd)
 
 
 def _indices(keys: Any, prefix: str) -> list[int]:
@@ -397,8 +394,6 @@ def build_sam2_from_checkpoint(path: str | Path, video: bool = False, dtype: Any
     """
     import torch
     import transformers
-
-    from .meta_checkpoint import load_state_dict
 
     path = Path(path)
     sd = dict(state_dict) if state_dict is not None else load_state_dict(path)

@@ -108,8 +108,8 @@ def _image_to_token(attn: Any, img_q: torch.Tensor, tok_k: torch.Tensor, tok_v: 
         bias = torch.matmul(kh, attn.q_proj.bias.view(1, h, d, 1))     # (N, h, T, 1)
         scores = torch.matmul(m.reshape(n, h * t, -1), img_q.transpose(1, 2)).view(n, h, t, -1) + bias
     probs = (scores * attn.scaling).softmax(2)                         # over prompt tokens
-    l = probs.shape[-1]
-    out = torch.matmul(probs.reshape(n, h * t, l).transpose(1, 2), vo.reshape(n, h * t, -1))  # (N, L, C)
+    n_img = probs.shape[-1]
+    out = torch.matmul(probs.reshape(n, h * t, n_img).transpose(1, 2), vo.reshape(n, h * t, -1))  # (N, L, C)
     return out + proj.bias
 
 

@@ -17,8 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .sam_family import SamFamilyEngine
-from .sam2_image import Sam2Engine  # noqa: F401  (re-exported: its old home)
+from .sam_family import DECODE_CHUNK, DECODE_CHUNK_GPU, SamFamilyEngine
 from .sam_transforms import sam_pixel_values
 
 
@@ -62,7 +61,6 @@ class SamHQEngine(SamFamilyEngine):
     def _decode_group(self, feats, points, labels, boxes, masks, multimask):
         import torch
 
-        from .sam_family import DECODE_CHUNK, DECODE_CHUNK_GPU
         from .sam_hq_decoder import decode_hq
 
         pe = self.model.prompt_encoder
