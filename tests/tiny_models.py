@@ -200,3 +200,88 @@ def save_meta_sam2_checkpoint(model: Any, path: str | Path, with_config: bool = 
         cfg = compose(config_name="configs/sam2.1/sam2.1_hiera_t.yaml", overrides=_sam2_overrides(size))
         OmegaConf.save(cfg, str(path.with_suffix(".yaml")), resolve=True)
     return path
+
+
+SAM3_SIZE = 224
+"""Input size of the tiny SAM 3 (patch 14 -> a 16 x 16 grid; the released model uses 1008)."""
+
+
+def tiny_clip_tokenizer():
+    """A CLIP BPE tokenizer with a byte-level vocabulary and no merges (every word splits into
+    characters), built in memory: what SAM 3's processor needs, without downloading CLIP's vocab."""
+    from transformers import CLIPTokenizer
+
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    chars = [chr(c) for c in cs]
+    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
+    for ch in chars:
+        vocab[ch] = len(vocab)
+        vocab[ch + "</w>"] = len(vocab)
+    return CLIPTokenizer(vocab=vocab, merges=[])
+
+
+def tiny_sam3_config(video: bool = True, size: int = SAM3_SIZE):
+    """The smallest SAM 3 whose shapes line up: a 2-layer ViT (width 32), 1-layer CLIP text
+    encoder, one layer each of geometry encoder, DETR encoder and decoder (10 queries), and with
+    ``video`` the tracker (SAM 2-style decoder and memory, width 32) of ``Sam3VideoConfig``."""
+    import transformers as T
+
+    g = size // 14
+    vit = {"model_type": "sam3_vit_model", "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
+           "num_attention_heads": 2, "image_size": size, "patch_size": 14, "window_size": 8,
+           "global_attn_indexes": [1], "pretrain_image_size": 112}
+    vision = {"model_type": "sam3_vision_model", "backbone_config": vit, "fpn_hidden_size": 32,
+              "backbone_feature_sizes": [[4 * g] * 2, [2 * g] * 2, [g] * 2]}
+    text = {"model_type": "clip_text_model", "vocab_size": 520, "hidden_size": 32, "intermediate_size": 64,
+            "num_hidden_layers": 1, "num_attention_heads": 2, "max_position_embeddings": 32, "projection_dim": 32,
+            "bos_token_id": 0, "eos_token_id": 1, "pad_token_id": 1}
+    small = {"hidden_size": 32, "num_attention_heads": 2, "intermediate_size": 64}
+    det = T.Sam3Config(vision_config=vision, text_config=text, geometry_encoder_config={**small, "num_layers": 1},
+                       detr_encoder_config={**small, "num_layers": 1},
+                       detr_decoder_config={**small, "num_layers": 1, "num_queries": 10},
+                       mask_decoder_config={"hidden_size": 32, "num_attention_heads": 2})
+    if not video:
+        return det
+    tracker = {"model_type": "sam3_tracker_video", "vision_config": vision, "image_size": size,
+               "prompt_encoder_config": {"hidden_size": 32, "image_size": size, "patch_size": 14},
+               "mask_decoder_config": {"hidden_size": 32, "mlp_dim": 64, "num_attention_heads": 2,
+                                       "iou_head_hidden_dim": 32},
+               "num_maskmem": 3, "max_object_pointers_in_encoder": 4, "memory_attention_hidden_size": 32,
+               "memory_attention_num_layers": 1, "memory_attention_feed_forward_hidden_size": 64,
+               "memory_attention_rope_feat_sizes": [g, g], "memory_encoder_hidden_size": 32,
+               "memory_encoder_output_channels": 16, "mask_downsampler_embed_dim": 32, "memory_fuser_embed_dim": 32,
+               "memory_fuser_intermediate_dim": 64, "memory_fuser_num_layers": 1}
+    return T.Sam3VideoConfig(detector_config=det.to_dict(), tracker_config=tracker, low_res_mask_size=4 * g)
+
+
+def save_tiny_sam3(folder: str | Path, video: bool = True, seed: int = 0) -> Path:
+    """Write a tiny random SAM 3 folder as ``save_pretrained`` does: model, image processor and
+    tokenizer (``Sam3Processor``). ``video``: the whole ``Sam3VideoModel`` (detector + tracker, like
+    ``facebook/sam3``); otherwise the concept detector alone (``Sam3Model``)."""
+    import torch
+    import transformers as T
+
+    folder = Path(folder)
+    torch.manual_seed(seed)
+    cfg = tiny_sam3_config(video=video)
+    model = (T.Sam3VideoModel(cfg) if video else T.Sam3Model(cfg)).eval()
+    det = model.detector_model if video else model
+    with torch.no_grad():  # spread the class scores (random weights give ~0.5 x ~0.5) so a threshold splits them
+        det.dot_product_scoring.text_proj.weight.mul_(6.0)
+        det.dot_product_scoring.query_proj.weight.mul_(6.0)
+        for name, p in det.named_parameters():
+            if "presence" in name and name.endswith("bias"):
+                p.add_(2.0)
+    model.save_pretrained(str(folder))
+    size = {"height": SAM3_SIZE, "width": SAM3_SIZE}
+    proc = T.Sam3Processor(T.Sam3ImageProcessor(size=size, mask_size={"height": 4 * (SAM3_SIZE // 14)} | {
+        "width": 4 * (SAM3_SIZE // 14)}), tiny_clip_tokenizer())
+    proc.save_pretrained(str(folder))
+    return folder

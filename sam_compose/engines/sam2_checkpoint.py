@@ -29,6 +29,7 @@ from typing import Any
 
 from ..errors import EngineError
 from .checkpoint_io import is_sam2_state_dict, load_state_dict
+from .meta_device import materialize_buffers
 
 SAM2_IMAGE_SIZE = 1024
 
@@ -422,34 +423,12 @@ def build_sam2_from_checkpoint(path: str | Path, video: bool = False, dtype: Any
     _check_keys(expected, hf_sd, names, path.name, "video model" if video else "model")
     model.load_state_dict({k: (v.float() if v.is_floating_point() else v) for k, v in hf_sd.items() if k in expected},
                           strict=True, assign=True)
-    _materialize_buffers(model)
+    materialize_buffers(model)
     model.eval()
     model.sam_compose_variant = variant
     if dtype is not None:
         model = model.to(dtype)
     return model
-
-
-def _materialize_buffers(model: Any) -> None:
-    """Give real values to buffers left on the meta device (computed in ``__init__``, not saved).
-
-    The model is built on the meta device and its saved tensors assigned; buffers that are
-    not saved (rotary frequencies, position ids) are taken from a fresh CPU instance of the
-    submodule that owns them (built from that submodule's own config).
-    """
-    import torch
-
-    for name, module in model.named_modules():
-        metas = [b for b, t in module.named_buffers(recurse=False) if t is not None and t.is_meta]
-        if not metas:
-            continue
-        cfg = getattr(module, "config", None)
-        if cfg is None:
-            raise EngineError(f"cannot rebuild buffers {metas} of {name or type(module).__name__}: no config")
-        with torch.device("cpu"):
-            fresh = type(module)(cfg)
-        for b in metas:
-            module._buffers[b] = fresh._buffers[b]
 
 
 def backbone_summary(cfg_kwargs: Mapping[str, Any]) -> str:

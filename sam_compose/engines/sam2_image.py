@@ -18,8 +18,9 @@ convention shared by every engine); this engine converts to and from SAM 2's who
 frame (:func:`~.sam_transforms.padded_to_sam2_logits`).
 
 Checkpoints trained at another input size S (a Hydra config beside a Meta ``.pt`` can say
-so) work the same way with S in place of 1024; their (S/4)-sized low-res logits are resized
-to 256 x 256 so results look like every other engine's.
+so, and SAM 3's tracker uses 1008 with patch 14) work the same way with S in place of 1024;
+masks come from their own low-res size; ``Masks.logits`` are resampled into the shared
+256 x 256 padded frame.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from typing import Any
 
 import numpy as np
 
-from ..geometry import LOWRES_SIZE
 from .sam_family import DECODE_CHUNK, DECODE_CHUNK_GPU, SamFamilyEngine
 from .sam_transforms import padded_to_sam2_logits, sam2_logits_to_padded, sam2_pixel_values
 
@@ -70,10 +70,14 @@ class Sam2Engine(SamFamilyEngine):
     def _lowres_to_padded(self, lowres, size: tuple[int, int]):
         return sam2_logits_to_padded(lowres, size)
 
+    def _pixel_values(self, image: np.ndarray):
+        """(H, W, 3) uint8 -> (1, 3, S, S) model input (Meta's SAM 2 transform)."""
+        return sam2_pixel_values(image, self.input_size)
+
     def _encode(self, image: np.ndarray) -> dict[str, Any]:
         from .sam_decoder import high_res_cache, image_side_cache
 
-        pix = sam2_pixel_values(image, self.input_size).to(self.device, self.torch_dtype)
+        pix = self._pixel_values(image).to(self.device, self.torch_dtype)
         levels = list(self.model.get_image_embeddings(pix))  # [(1, C/8, 256, 256), (1, C/4, 128, 128), (1, C, 64, 64)]
         emb = levels[-1]
         no_mask = self.model.prompt_encoder.no_mask_embed.weight[0]
@@ -107,16 +111,13 @@ class Sam2Engine(SamFamilyEngine):
             sparse = sparse[0]
         else:
             sparse = torch.zeros((n, 0, pe.hidden_size), dtype=dt, device=dev)
-        native = self.input_size // 4
-        if masks is not None and masks.shape[-1] != native:  # as Meta: antialiased resize to the model's size
-            masks = F.interpolate(masks.float(), size=(native, native), mode="bilinear", align_corners=False,
-                                  antialias=True)
+        native = tuple(pe.mask_input_size)
+        if masks is not None and tuple(masks.shape[-2:]) != native:  # as Meta: antialiased resize to the model's
+            masks = F.interpolate(masks.float(), size=native, mode="bilinear", align_corners=False, antialias=True)
         dense = pe.mask_embed(masks.to(dt)) if masks is not None else None
         chunk = DECODE_CHUNK if sparse.device.type == "cpu" else DECODE_CHUNK_GPU
         outs = [decode(self.model.mask_decoder, sparse[i:i + chunk], None if dense is None else dense[i:i + chunk],
                        feats, multimask) for i in range(0, n, chunk)]
         lowres = torch.cat([o[0] for o in outs]) if len(outs) > 1 else outs[0][0]
         iou = torch.cat([o[1] for o in outs]) if len(outs) > 1 else outs[0][1]
-        if lowres.shape[-1] != LOWRES_SIZE:
-            lowres = F.interpolate(lowres, size=(LOWRES_SIZE, LOWRES_SIZE), mode="bilinear", align_corners=False)
         return lowres.clamp(-LOGIT_CLAMP, LOGIT_CLAMP), iou

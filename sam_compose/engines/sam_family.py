@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import EngineError
-from ..geometry import LOWRES_SIZE, resized_shape, scale_boxes, scale_points
+from ..geometry import resized_shape, scale_boxes, scale_points
 from ..masks import Masks
 from ..types import ImageEmbedding, Prompt
 from .base import Engine
@@ -139,7 +139,8 @@ class SamFamilyEngine(Engine):
 
     # --- decoding -----------------------------------------------------------------------
     def decode_lowres(self, embedding: ImageEmbedding, prompts: list[Prompt], multimask: bool):
-        """Low-res logits (N, M, 256, 256) in the model's frame and IoU (N, M), prompt order."""
+        """Low-res logits (N, M, h, w) in the model's own frame and size (256 x 256 for SAM and
+        SAM 2) and IoU (N, M), in prompt order."""
         import torch
 
         size = embedding.image_size
@@ -147,7 +148,7 @@ class SamFamilyEngine(Engine):
         dev = self.device
         n = len(prompts)
         m_out = 3 if multimask else 1
-        lowres = torch.empty((n, m_out, LOWRES_SIZE, LOWRES_SIZE), dtype=torch.float32, device=dev)
+        lowres = None
         ious = torch.empty((n, m_out), dtype=torch.float32, device=dev)
         with torch.inference_mode():
             for (k, has_box, has_mask), idx in _group_prompts(prompts).items():
@@ -163,6 +164,8 @@ class SamFamilyEngine(Engine):
                     mk = torch.as_tensor(np.stack([prompts[i].mask for i in idx]), dtype=torch.float32, device=dev)
                     msk = self._mask_to_model_frame(mk, size).unsqueeze(1)
                 lr, iou = self._decode_group(feats, pts, lab, bxs, msk, multimask)
+                if lowres is None:  # the model's own low-res size (256 x 256 for SAM and SAM 2)
+                    lowres = torch.empty((n, m_out, *lr.shape[-2:]), dtype=torch.float32, device=dev)
                 sel = torch.as_tensor(idx, device=dev)
                 lowres[sel] = lr.float()
                 ious[sel] = iou.float()
@@ -175,7 +178,7 @@ class SamFamilyEngine(Engine):
         size = embedding.image_size
         lowres, ious = self.decode_lowres(embedding, prompts, multimask)
         n, m_out = ious.shape
-        flat = lowres.reshape(n * m_out, LOWRES_SIZE, LOWRES_SIZE)
+        flat = lowres.reshape(n * m_out, *lowres.shape[-2:])
         with torch.inference_mode():
             step = upsample_chunk(size)
             masks = torch.cat([upsample_logits(flat[i:i + step], size, self.lowres_frame) > 0

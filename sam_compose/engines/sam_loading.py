@@ -23,9 +23,14 @@ from .sam_variants import SamHQEngine
 
 def _model_family(config: dict[str, Any]) -> str:
     mt = str(config.get("model_type", ""))
-    if mt in ("sam", "sam_hq") or mt.startswith("sam2"):
-        return "sam2" if mt.startswith("sam2") else mt
-    raise EngineError(f"config model_type {mt!r} is not a SAM-family model (expected sam, sam_hq or sam2)")
+    if mt in ("sam", "sam_hq", "sam3", "sam3_video"):
+        return mt
+    if mt.startswith("sam2"):
+        return "sam2"
+    if mt.startswith("edgetam"):
+        return "edgetam"
+    raise EngineError(f"config model_type {mt!r} is not a SAM-family model (expected sam, sam_hq, sam2, sam3, "
+                      "sam3_video or edgetam)")
 
 
 def _load_pretrained(folder: Path, family: str, torch_dtype: Any):
@@ -34,7 +39,7 @@ def _load_pretrained(folder: Path, family: str, torch_dtype: Any):
     check_weights(folder)
     import transformers
 
-    cls = {"sam": "SamModel", "sam_hq": "SamHQModel", "sam2": "Sam2Model"}[family]
+    cls = {"sam": "SamModel", "sam_hq": "SamHQModel", "sam2": "Sam2Model", "edgetam": "EdgeTamModel"}[family]
     model_cls = getattr(transformers, cls)
     from transformers.utils import logging as hf_logging
 
@@ -104,10 +109,15 @@ def load_sam_family(spec: str, *, device: str = "cpu", dtype: str = "float32",
 
     folder = resolve_model_dir(spec)
     family = _model_family(read_config(folder))
+    if family in ("sam3", "sam3_video"):
+        from .sam3_engine import Sam3Engine
+        from .sam3_models import load_sam3
+
+        return Sam3Engine(load_sam3(folder, family, device, tdt), spec, device, dtype, cache)
     model = _load_pretrained(folder, family, tdt).to(device)
     if family == "sam":
         return SamEngine(model, spec, device, dtype, cache, family="sam")
-    cls = SamHQEngine if family == "sam_hq" else Sam2Engine
+    cls = SamHQEngine if family == "sam_hq" else Sam2Engine  # EdgeTAM's image model is SAM 2's interface
     return cls(model, spec, device, dtype, cache, family=family)
 
 
