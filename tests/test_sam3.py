@@ -18,7 +18,7 @@ torch = pytest.importorskip("torch")
 T = pytest.importorskip("transformers")
 skdata = pytest.importorskip("skimage.data")
 
-from tiny_models import save_tiny_sam3  # noqa: E402
+from tiny_models import SAM3_QUERIES, save_tiny_sam3  # noqa: E402
 
 import sam_compose as sc  # noqa: E402
 from sam_compose.errors import EngineError, PromptError  # noqa: E402
@@ -165,7 +165,7 @@ def test_detector_only_folder(tmp_path, image):
     folder = save_tiny_sam3(tmp_path / "det", video=False)
     eng = sc.load_engine(str(folder), device="cpu")
     eng.concept_threshold = 0.0
-    assert len(eng.segment(image, sc.Prompt(text="cat"))) == 10  # every query
+    assert len(eng.segment(image, sc.Prompt(text="cat"))) == SAM3_QUERIES  # every query
     with pytest.raises(EngineError, match="sam3_video"):
         eng.segment(image, sc.Prompt(points=[[10, 10]]))
 
@@ -188,3 +188,33 @@ def test_hub_id_loads_from_the_cache_and_offline_says_how_to_get_it(folder, tmp_
         warnings.simplefilter("ignore")
         eng = sc.load_engine("sam3", device="cpu")
     assert eng.name == "sam3" and eng.supports_text
+
+
+def test_text_routes_use_the_engine_when_it_has_text(engine, folder, image, tmp_path, capsys):
+    """text_to_prompts / text_to_masks / the text node / the CLI's --text take SAM 3's own route."""
+    import json
+
+    from sam_compose.adapters.prompts import text_to_prompts
+    from sam_compose.adapters.prompts.text import text_to_masks
+
+    engine.concept_threshold = 0.0
+    prompts = text_to_prompts(image, "cat, dog", engine=engine)
+    assert [p.text for p in prompts] == ["cat", "dog"] and all(p.data["route"] == "native" for p in prompts)
+    res = text_to_masks(image, "cat", engine=engine)
+    assert len(res) == SAM3_QUERIES and (res.prompt_index == 0).all()  # every instance, not the best one
+    # a negative phrase drops the instances it matches (here: the same concept, so all of them)
+    assert len(text_to_masks(image, "cat", engine=engine, negative="cat")) == 0
+    with pytest.raises(PromptError, match="route='native'"):
+        text_to_prompts(image, "cat", engine="opencv", route="native")
+    # the CLI: --engine <SAM 3 folder> --text
+    from sam_compose.cli import main
+
+    sc.shared_engine(str(folder), device="cpu").concept_threshold = 0.0
+    png = tmp_path / "cat.png"
+    from PIL import Image
+
+    Image.fromarray(image).save(png)
+    assert main(["segment", str(png), "--engine", str(folder), "--device", "cpu", "--text", "cat"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert len(out["masks"]) == SAM3_QUERIES
+    engine.concept_threshold = 0.5

@@ -202,8 +202,10 @@ def save_meta_sam2_checkpoint(model: Any, path: str | Path, with_config: bool = 
     return path
 
 
-SAM3_SIZE = 224
-"""Input size of the tiny SAM 3 (patch 14 -> a 16 x 16 grid; the released model uses 1008)."""
+SAM3_SIZE = 112
+"""Input size of the tiny SAM 3 (patch 14 -> an 8 x 8 grid; the released model uses 1008)."""
+SAM3_QUERIES = 4
+"""Object queries of the tiny SAM 3 detector (the released model has 200)."""
 
 
 def tiny_clip_tokenizer():
@@ -229,36 +231,39 @@ def tiny_clip_tokenizer():
 
 def tiny_sam3_config(video: bool = True, size: int = SAM3_SIZE):
     """The smallest SAM 3 whose shapes line up: a 2-layer ViT (width 32), 1-layer CLIP text
-    encoder, one layer each of geometry encoder, DETR encoder and decoder (10 queries), and with
-    ``video`` the tracker (SAM 2-style decoder and memory, width 32) of ``Sam3VideoConfig``."""
+    encoder, one layer each of geometry encoder, DETR encoder and decoder (width 128, 4
+    queries), and with ``video`` the tracker (SAM 2-style decoder and memory) of ``Sam3VideoConfig``;
+    model width 128 over a 64-channel memory (transformers' SAM 3 tracker needs memory < width)."""
     import transformers as T
 
     g = size // 14
     vit = {"model_type": "sam3_vit_model", "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
            "num_attention_heads": 2, "image_size": size, "patch_size": 14, "window_size": 8,
-           "global_attn_indexes": [1], "pretrain_image_size": 112}
-    vision = {"model_type": "sam3_vision_model", "backbone_config": vit, "fpn_hidden_size": 32,
+           "global_attn_indexes": [1], "pretrain_image_size": 56}
+    vision = {"model_type": "sam3_vision_model", "backbone_config": vit, "fpn_hidden_size": 128,
               "backbone_feature_sizes": [[4 * g] * 2, [2 * g] * 2, [g] * 2]}
     text = {"model_type": "clip_text_model", "vocab_size": 520, "hidden_size": 32, "intermediate_size": 64,
             "num_hidden_layers": 1, "num_attention_heads": 2, "max_position_embeddings": 32, "projection_dim": 32,
             "bos_token_id": 0, "eos_token_id": 1, "pad_token_id": 1}
-    small = {"hidden_size": 32, "num_attention_heads": 2, "intermediate_size": 64}
+    small = {"hidden_size": 128, "num_attention_heads": 2, "intermediate_size": 64}
     det = T.Sam3Config(vision_config=vision, text_config=text, geometry_encoder_config={**small, "num_layers": 1},
                        detr_encoder_config={**small, "num_layers": 1},
-                       detr_decoder_config={**small, "num_layers": 1, "num_queries": 10},
-                       mask_decoder_config={"hidden_size": 32, "num_attention_heads": 2})
+                       detr_decoder_config={**small, "num_layers": 1, "num_queries": SAM3_QUERIES},
+                       mask_decoder_config={"hidden_size": 128, "num_attention_heads": 2})
     if not video:
         return det
     tracker = {"model_type": "sam3_tracker_video", "vision_config": vision, "image_size": size,
-               "prompt_encoder_config": {"hidden_size": 32, "image_size": size, "patch_size": 14},
-               "mask_decoder_config": {"hidden_size": 32, "mlp_dim": 64, "num_attention_heads": 2,
+               "prompt_encoder_config": {"hidden_size": 128, "image_size": size, "patch_size": 14},
+               "mask_decoder_config": {"hidden_size": 128, "mlp_dim": 64, "num_attention_heads": 2,
                                        "iou_head_hidden_dim": 32},
-               "num_maskmem": 3, "max_object_pointers_in_encoder": 4, "memory_attention_hidden_size": 32,
+               "num_maskmem": 3, "max_object_pointers_in_encoder": 4, "memory_attention_hidden_size": 128,
                "memory_attention_num_layers": 1, "memory_attention_feed_forward_hidden_size": 64,
-               "memory_attention_rope_feat_sizes": [g, g], "memory_encoder_hidden_size": 32,
-               "memory_encoder_output_channels": 16, "mask_downsampler_embed_dim": 32, "memory_fuser_embed_dim": 32,
+               "memory_attention_rope_feat_sizes": [g, g], "memory_encoder_hidden_size": 128,
+               "mask_downsampler_embed_dim": 128, "memory_fuser_embed_dim": 128,
                "memory_fuser_intermediate_dim": 64, "memory_fuser_num_layers": 1}
-    return T.Sam3VideoConfig(detector_config=det.to_dict(), tracker_config=tracker, low_res_mask_size=4 * g)
+    # random weights score about 0.3-0.55: lower the detection thresholds so instances are found and tracked
+    return T.Sam3VideoConfig(detector_config=det.to_dict(), tracker_config=tracker, low_res_mask_size=4 * g,
+                             score_threshold_detection=0.2, new_det_thresh=0.2)
 
 
 def save_tiny_sam3(folder: str | Path, video: bool = True, seed: int = 0) -> Path:
@@ -279,9 +284,52 @@ def save_tiny_sam3(folder: str | Path, video: bool = True, seed: int = 0) -> Pat
         for name, p in det.named_parameters():
             if "presence" in name and name.endswith("bias"):
                 p.add_(2.0)
+        if video:  # tracked objects stay present
+            model.tracker_model.mask_decoder.pred_obj_score_head.proj_out.bias.add_(8.0)
     model.save_pretrained(str(folder))
     size = {"height": SAM3_SIZE, "width": SAM3_SIZE}
     proc = T.Sam3Processor(T.Sam3ImageProcessor(size=size, mask_size={"height": 4 * (SAM3_SIZE // 14)} | {
         "width": 4 * (SAM3_SIZE // 14)}), tiny_clip_tokenizer())
     proc.save_pretrained(str(folder))
+    return folder
+
+
+EDGETAM_SIZE = 256
+"""Input size of the tiny EdgeTAM (the released model uses 1024)."""
+
+
+def tiny_edgetam_video_config(size: int = EDGETAM_SIZE):
+    """A small ``EdgeTamVideoConfig``: timm's RepViT-M1 trunk (EdgeTAM's, randomly initialised),
+    FPN and decoder width 128 over a 64-channel memory, one memory-attention layer, a 16-latent
+    perceiver, 256 x 256 input."""
+    from transformers import EdgeTamVideoConfig, EdgeTamVisionConfig, TimmWrapperConfig
+
+    s = size
+    trunk = TimmWrapperConfig(architecture="repvit_m1",
+                              model_args={"in_chans": 3, "features_only": True, "out_indices": [0, 1, 2, 3]})
+    vision = EdgeTamVisionConfig(backbone_config=trunk, fpn_hidden_size=128,
+                                 backbone_feature_sizes=[[s // 4] * 2, [s // 8] * 2, [s // 16] * 2])
+    return EdgeTamVideoConfig(
+        vision_config=vision, image_size=s,
+        prompt_encoder_config={"hidden_size": 128, "image_size": s, "patch_size": 16},
+        mask_decoder_config={"hidden_size": 128, "mlp_dim": 64, "num_attention_heads": 2, "iou_head_hidden_dim": 32},
+        num_maskmem=3, max_object_pointers_in_encoder=4, memory_attention_hidden_size=128,
+        memory_attention_num_layers=1, memory_attention_mlp_hidden_size=64,
+        memory_attention_rope_feat_sizes=[s // 16, s // 16], memory_attention_rope_k_sizes=[4, 4],
+        perceiver_resampler_num_latents=16, perceiver_resampler_num_layers=1,
+        memory_encoder_hidden_size=128, mask_downsampler_embed_dim=128, memory_fuser_embed_dim=128,
+        memory_fuser_intermediate_dim=64, memory_fuser_num_layers=1)
+
+
+def save_tiny_edgetam(folder: str | Path, seed: int = 0) -> Path:
+    """A tiny random EdgeTAM written by ``EdgeTamVideoModel.save_pretrained`` (image and video load from it)."""
+    import torch
+    from transformers import EdgeTamVideoModel
+
+    torch.manual_seed(seed)
+    model = EdgeTamVideoModel(tiny_edgetam_video_config()).eval()
+    with torch.no_grad():  # objects stay present (random object-score heads would lose them at once)
+        model.mask_decoder.pred_obj_score_head.proj_out.bias.add_(8.0)
+    folder = Path(folder)
+    model.save_pretrained(str(folder))
     return folder

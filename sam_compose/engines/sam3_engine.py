@@ -148,10 +148,14 @@ class Sam3Engine(Engine):
 
     def _decode_concepts(self, embedding: ImageEmbedding, prompts: list[Prompt], index: list[int]) -> Masks:
         h, w = embedding.image_size
+        negatives = sorted({str(n) for p in prompts for n in (p.data.get("negative") or [])})
+        runs = list(prompts) + [Prompt(text=n) for n in negatives]
+        ids = list(index) + [NEGATIVE_BASE + k for k in range(len(negatives))]
         rows: list[Masks] = []
-        for start in range(0, len(prompts), CONCEPT_BATCH):
-            batch = prompts[start:start + CONCEPT_BATCH]
-            rows.extend(self._run_concepts(embedding, batch, index[start:start + CONCEPT_BATCH]))
+        for start in range(0, len(runs), CONCEPT_BATCH):
+            rows.extend(self._run_concepts(embedding, runs[start:start + CONCEPT_BATCH], ids[start:start + CONCEPT_BATCH]))
+        if negatives:
+            rows = _suppress_negatives(rows, prompts, index, negatives)
         nonempty = [r for r in rows if len(r)]
         if not nonempty:
             return Masks(np.zeros((0, h, w), bool), scores=np.zeros(0, np.float32),
@@ -227,3 +231,28 @@ class Sam3Engine(Engine):
 
         sig = inspect.signature(SamFamilyEngine._generate)
         return {n: p.default for n, p in sig.parameters.items() if p.kind == p.KEYWORD_ONLY}
+
+
+NEGATIVE_BASE = 1 << 30
+"""Internal prompt indices of negative phrases (never in results)."""
+NEGATIVE_IOU = 0.5
+"""An instance of a phrase is dropped when it overlaps an instance of one of its negative phrases this much."""
+
+
+def _suppress_negatives(rows: list[Masks], prompts: list[Prompt], index: list[int], negatives: list[str]) -> list[Masks]:
+    """Drop negative phrases' rows, and positive instances overlapping an instance of their negatives."""
+    from ..geometry import pairwise_mask_iou
+
+    neg_rows = {negatives[int(r.prompt_index[0]) - NEGATIVE_BASE]: r for r in rows
+                if len(r) and r.prompt_index[0] >= NEGATIVE_BASE}
+    negs_of = {i: set(p.data.get("negative") or []) for i, p in zip(index, prompts)}
+    out = []
+    for r in rows:
+        if not len(r) or r.prompt_index[0] >= NEGATIVE_BASE:
+            continue
+        avoid = [neg_rows[n].masks for n in negs_of.get(int(r.prompt_index[0]), ()) if n in neg_rows]
+        if avoid:
+            iou = pairwise_mask_iou(r.masks, np.concatenate(avoid))
+            r = r[iou.max(1) < NEGATIVE_IOU]
+        out.append(r)
+    return out

@@ -40,15 +40,13 @@ IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
 
 
-def _is_video_model(obj: Any) -> bool:
-    try:
-        from transformers import Sam2VideoModel
-    except ImportError:  # pragma: no cover
-        return False
-    return isinstance(obj, Sam2VideoModel)
+_VIDEO_CLASSES = {"sam2": "Sam2VideoModel", "edgetam": "EdgeTamVideoModel"}
+_EXAMPLE = {"sam2": "facebook/sam2.1-hiera-tiny", "edgetam": "yonigozlan/EdgeTAM-hf"}
+_LABEL = {"sam2": "SAM 2", "edgetam": "EdgeTAM"}
+_ARTICLE = {"sam2": "a", "edgetam": "an"}
 
 
-def load_sam2_video(engine: Any, device: str | None = None, dtype: str | None = None) -> Any:
+def load_sam2_video(engine: Any, device: str | None = None, dtype: str | None = None, family: str = "sam2") -> Any:
     """The ``Sam2VideoModel`` (eval mode) behind ``engine``.
 
     ``engine`` is a SAM 2 engine as every ``engine=`` argument takes it (see
@@ -57,30 +55,34 @@ def load_sam2_video(engine: Any, device: str | None = None, dtype: str | None = 
     :class:`~sam_compose.engines.base.Engine`; a ``Sam2VideoModel`` is used as it is. The
     video model is built once per engine and kept on it.
     """
-    require("transformers", feature="SAM 2 video tracking")
-    if _is_video_model(engine):
+    require("transformers", feature=f"{_LABEL[family]} video tracking")
+    import transformers
+
+    if isinstance(engine, getattr(transformers, _VIDEO_CLASSES[family])):
         return engine.eval()
     from ....engines import resolve_engine
     from ....engines.base import Engine
 
     if not isinstance(engine, (str, Engine)) or (isinstance(engine, str) and
                                                   engine.strip().lower() in ("opencv", "auto", "")):
+        meta = ", Meta's sam2.1_hiera_*.pt" if family == "sam2" else ""
         raise InputError(
-            "the sam2 tracker needs a SAM 2 engine: pass engine='facebook/sam2.1-hiera-tiny' (or another SAM 2 "
-            "id, a save_pretrained folder, Meta's sam2.1_hiera_*.pt, or an engine from sc.load_engine of one), "
+            f"the {family} tracker needs {_ARTICLE[family]} {_LABEL[family]} engine: pass engine='{_EXAMPLE[family]}' (or another "
+            f"{_LABEL[family]} id, a save_pretrained folder{meta}, or an engine from sc.load_engine of one), "
             f"got {engine!r}"
         )
     eng = resolve_engine(engine, device=device, dtype=dtype)
-    return video_model_for(eng)
+    return video_model_for(eng, family)
 
 
-def video_model_for(eng: Any) -> Any:
-    """The ``Sam2VideoModel`` matching a loaded SAM 2 image engine (same spec, device, dtype); cached on it."""
+def video_model_for(eng: Any, family: str = "sam2") -> Any:
+    """The video model matching a loaded SAM 2 (or EdgeTAM) image engine (same spec, device, dtype); cached on it."""
     import torch
 
-    if getattr(eng, "family", None) != "sam2":
-        raise InputError(f"the sam2 tracker needs a SAM 2 engine, got a {getattr(eng, 'name', type(eng).__name__)} "
-                         f"engine ({eng.spec!r}); pass engine='facebook/sam2.1-hiera-tiny' or another SAM 2 model")
+    if getattr(eng, "family", None) != family:
+        raise InputError(f"the {family} tracker needs {_ARTICLE[family]} {_LABEL[family]} engine, got a "
+                         f"{getattr(eng, 'name', type(eng).__name__)} engine ({eng.spec!r}); pass "
+                         f"engine='{_EXAMPLE[family]}' or another {_LABEL[family]} model")
     cached = getattr(eng, "_video_model", None)
     if cached is not None:
         return cached
@@ -95,13 +97,13 @@ def video_model_for(eng: Any) -> Any:
 
         model = build_sam2_from_checkpoint(path, video=True, dtype=tdt)
     else:
-        from transformers import Sam2VideoModel
+        import transformers
 
         folder = resolve_model_dir(eng.spec)
         try:
-            model = Sam2VideoModel.from_pretrained(str(folder), dtype=tdt)
+            model = getattr(transformers, _VIDEO_CLASSES[family]).from_pretrained(str(folder), dtype=tdt)
         except (OSError, ValueError, KeyError) as exc:
-            raise EngineError(f"could not load a SAM 2 video model from {folder}: {exc}") from exc
+            raise EngineError(f"could not load a {_LABEL[family]} video model from {folder}: {exc}") from exc
     model = model.to(torch.device(eng.device)).eval()
     # share the image encoder, prompt encoder and decoder with the engine's model (one copy in memory)
     own = model.state_dict()
@@ -129,7 +131,7 @@ class Sam2VideoTracker(Tracker):
         super().__init__()
         if int(max_cond_frames) < 1:
             raise InputError(f"max_cond_frames must be at least 1, got {max_cond_frames}")
-        self.model = load_sam2_video(engine, device=device, dtype=dtype)
+        self.model = self._load_model(engine, device, dtype)
         cfg = self.model.config
         size = cfg.image_size
         self.input_size = int(size[0] if isinstance(size, (list, tuple)) else size)
@@ -143,16 +145,23 @@ class Sam2VideoTracker(Tracker):
         self._was_lost: set[int] = set()
         self._last_masks: dict[int, np.ndarray] = {}
 
-    # --- session ----------------------------------------------------------------------------
-    def _new_session(self) -> Any:
+    # --- hooks for the SAM 2 family (SAM 3's tracker and EdgeTAM override them) -----------------
+    def _load_model(self, engine: Any, device: str | None, dtype: str | None) -> Any:
+        """The video model behind ``engine`` (here: ``Sam2VideoModel``, see :func:`load_sam2_video`)."""
+        return load_sam2_video(engine, device=device, dtype=dtype)
+
+    def _session_class(self) -> Any:
         from transformers.models.sam2_video.modeling_sam2_video import Sam2VideoInferenceSession
 
+        return Sam2VideoInferenceSession
+
+    # --- session ----------------------------------------------------------------------------
+    def _new_session(self) -> Any:
         device = self.model.device
         h, w = self.size  # type: ignore[misc]
-        return Sam2VideoInferenceSession(video_height=h, video_width=w, inference_device=device,
-                                         inference_state_device=device, video_storage_device=device,
-                                         dtype=self.model.dtype,
-                                         max_vision_features_cache_size=1)
+        return self._session_class()(video_height=h, video_width=w, inference_device=device,
+                                     inference_state_device=device, video_storage_device=device,
+                                     dtype=self.model.dtype, max_vision_features_cache_size=1)
 
     def _pixels(self, frame: np.ndarray) -> Any:
         """(H, W, 3) uint8 -> (1, 3, s, s): as Meta's video predictor loads frames (PIL bicubic, [0, 1], ImageNet norm)."""
@@ -262,7 +271,7 @@ class Sam2VideoTracker(Tracker):
             self._add_inputs(obj, frame)
         sess = self._session
         if sess.get_obj_num() == 0:
-            return Masks(np.zeros((0, h, w), bool), ids=np.zeros(0, np.int64), data={"lost": [], "engine": "sam2"})
+            return Masks(np.zeros((0, h, w), bool), ids=np.zeros(0, np.int64), data={"lost": [], "engine": self.name})
         with torch.inference_mode():
             out = self.model(inference_session=sess, frame=self._pixels(frame), frame_idx=self.frame_index)
         self._prune()
@@ -285,7 +294,7 @@ class Sam2VideoTracker(Tracker):
                 lost.append(oid)
                 self._was_lost.add(oid)
         data = {"lost": sorted(lost), "lost_reasons": {k: "not_visible" for k in lost},
-                "reacquired": sorted(reacquired), "engine": "sam2", "prompts": [],
+                "reacquired": sorted(reacquired), "engine": self.name, "prompts": [],
                 "memory": self.memory_footprint()}
         if not rows:
             return Masks(np.zeros((0, h, w), bool), ids=np.zeros(0, np.int64), data=data)
