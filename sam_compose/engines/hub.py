@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import threading
 from pathlib import Path
 from typing import Any, Callable, Hashable, TypeVar
@@ -92,22 +91,10 @@ def forget_shared_models(prefix: str | None = None) -> None:
 
 
 def hub_reachable(timeout: float = 3.0) -> bool:
-    """Whether a TCP connection to the hub opens within ``timeout`` seconds (DNS included)."""
-    endpoint = os.environ.get("HF_ENDPOINT", f"https://{HUB_HOST}")
-    host = endpoint.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
-    result: list[bool] = []
+    """Whether the hub (``HF_ENDPOINT``, default huggingface.co) accepts a TCP connection within ``timeout`` s."""
+    from .downloads import endpoint_reachable, hub_endpoint
 
-    def probe() -> None:
-        try:
-            with socket.create_connection((host, 443), timeout=timeout):
-                result.append(True)
-        except OSError:
-            result.append(False)
-
-    t = threading.Thread(target=probe, daemon=True)
-    t.start()
-    t.join(timeout + 0.5)
-    return bool(result and result[0])
+    return endpoint_reachable(hub_endpoint(), timeout)
 
 
 def repo_id_for(spec: str) -> str:
@@ -174,17 +161,30 @@ def cache_dir() -> str:
         return "~/.cache/huggingface/hub"
 
 
-def download(repo_id: str) -> str:
-    """Download a repository snapshot (config, weights, processor files) with a progress bar."""
-    from huggingface_hub import HfApi, snapshot_download
+def download(repo_id: str, progress: Any = None) -> str:
+    """Download a repository snapshot (config, weights, processor files); see :mod:`.downloads`.
 
+    ``progress``: ``callback(DownloadProgress)``; by default a tqdm bar on stderr.
+    """
+    from .downloads import download_model
+
+    bar = None
+    if progress is None:
+        from tqdm.auto import tqdm
+
+        state: dict[str, Any] = {}
+
+        def progress(p: Any) -> None:
+            nonlocal bar
+            if bar is None:
+                bar = tqdm(total=p.total, unit="B", unit_scale=True, desc=repo_id)
+            bar.update(p.done - state.get("done", 0))
+            state["done"] = p.done
     try:
-        files = HfApi().list_repo_files(repo_id)
-        # safetensors when the repository has them; PyTorch .bin only as a fallback (SlimSAM)
-        weights = ["*.safetensors"] if any(f.endswith(".safetensors") for f in files) else ["*.bin"]
-        return snapshot_download(repo_id, allow_patterns=["*.json", "*.txt", "*.model", *weights])
-    except Exception as exc:  # hub errors are many; one clear line
-        raise EngineError(f"could not download {repo_id!r}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}") from exc
+        return str(download_model(repo_id, progress=progress))
+    finally:
+        if bar is not None:
+            bar.close()
 
 
 def read_config(folder: Path) -> dict[str, Any]:

@@ -68,15 +68,14 @@ def _resolve_name(name: str) -> str:
 
 
 def cmd_download(args: argparse.Namespace) -> int:
-    from .hub import cache_dir, download, hub_offline, hub_reachable
+    from .downloads import offline_reason
+    from .hub import cache_dir, download
 
     repo = _resolve_name(args.name)
-    if hub_offline():
-        raise EngineError(f"cannot download {repo}: offline mode is on (HF_HUB_OFFLINE=1); unset it on a "
-                          "machine with internet")
-    if not hub_reachable():
-        raise EngineError(f"cannot download {repo}: the Hugging Face hub is not reachable from this machine; "
-                          f"download on a machine with internet and copy {cache_dir()} over")
+    why = offline_reason()  # one line, at once, when nothing can be downloaded
+    if why is not None:
+        raise EngineError(f"cannot download {repo}: {why}; on a machine with internet run "
+                          f"`sam-compose models download {args.name}` and copy {cache_dir()} here")
     print(f"downloading {repo} into {cache_dir()} ...", file=sys.stderr)
     path = download(repo)
     print(json.dumps({"name": args.name, "repo_id": repo, "path": path}))
