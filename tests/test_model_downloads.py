@@ -15,11 +15,12 @@ import pytest
 
 pytest.importorskip("huggingface_hub")
 
-import sam_compose as sc  # noqa: E402
-from hub_standin import HubStandIn, files_of  # noqa: E402
-from sam_compose.engines.downloads import download_model  # noqa: E402
-from sam_compose.errors import EngineError  # noqa: E402
-from tiny_models import save_tiny_pretrained  # noqa: E402
+from hub_standin import HubStandIn, files_of
+from tiny_models import save_tiny_pretrained
+
+import sam_compose as sc
+from sam_compose.engines.downloads import download_model
+from sam_compose.errors import EngineError
 
 REPO = "facebook/sam-vit-base"
 

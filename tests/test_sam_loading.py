@@ -10,10 +10,10 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from tiny_models import save_tiny_pretrained, tiny_meta_sam
 
 import sam_compose as sc
 from sam_compose.engines import meta_checkpoint
-from tiny_models import save_tiny_pretrained, tiny_meta_sam
 from sam_compose.errors import EngineError
 
 skdata = pytest.importorskip("skimage.data")

@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from tiny_models import tiny_meta_sam
 
 import sam_compose as sc
-from tiny_models import tiny_meta_sam
 from sam_compose.geometry import pairwise_mask_iou
 
 segment_anything = pytest.importorskip("segment_anything")
