@@ -216,12 +216,18 @@ def _about_tab(engine_spec: str) -> None:
 
 def build_blocks(engine: Any = "auto") -> gr.Blocks:
     """The demo's ``gr.Blocks`` for ``engine`` (a spec or an Engine; not launched, queue not configured)."""
+    from .engine_picker import EnginePicker, picker_ui
+
     seg = SegmentHandlers(engine)
     tabs = TabHandlers(engine)
     api = ApiEndpoints(engine)
     engine_spec = seg.engine_spec
+    picker = EnginePicker(engine_spec)
+    for source in (seg, tabs, api):
+        source.picker = picker
     with gr.Blocks(title="sam_compose demo", analytics_enabled=False) as demo:
         gr.Markdown(INTRO.format(engine=engine_spec))
+        picker_ui(picker)
         state = gr.State(SessionState())
         with gr.Tabs():
             with gr.Tab("Segment", id="segment"):
