@@ -408,15 +408,15 @@ def build_sam2_from_checkpoint(path: str | Path, video: bool = False, dtype: Any
         warnings.warn(f"{path.name}: a custom SAM 2 architecture ({backbone_summary(cfg_kwargs)}); hyperparameters "
                       f"not stored in the file were assumed: {'; '.join(assumed)}", stacklevel=3)
     if video:
-        config = transformers.Sam2VideoConfig(**cfg_kwargs)
+        config = transformers.Sam2VideoConfig(**cfg_kwargs, attn_implementation="sdpa")
         cls = transformers.Sam2VideoModel
     else:
         keep = ("vision_config", "prompt_encoder_config", "mask_decoder_config")
-        config = transformers.Sam2Config(**{k: cfg_kwargs[k] for k in keep})
+        config = transformers.Sam2Config(**{k: cfg_kwargs[k] for k in keep}, attn_implementation="sdpa")
         cls = transformers.Sam2Model
     hf_sd = convert_sam2_state_dict(sd)
     with torch.device("meta"):
-        model = cls._from_config(config, attn_implementation="sdpa")
+        model = cls(config)
     expected = model.state_dict()
     names = {k: _expected_meta_name(k, expected) for k in expected}
     names.update(_meta_names(sd))
