@@ -5,7 +5,6 @@ frame by frame, and the issue's bad inputs get clear outcomes."""
 from __future__ import annotations
 
 import sys
-import time
 import types
 
 import cv2
@@ -149,10 +148,8 @@ def test_frames_of_a_video():
 def test_diffusers_missing_gives_clear_message(scene, monkeypatch):
     _, img, mask = scene
     monkeypatch.setitem(sys.modules, "diffusers", None)  # import fails as if not installed
-    t = time.perf_counter()
-    with pytest.raises(MissingDependencyError, match="diffusers"):
+    with pytest.raises(MissingDependencyError, match=r"sam-compose\[diffusers\]"):
         inpaint(img, mask, method="diffusers")
-    assert time.perf_counter() - t < 5
 
 
 def _fake_diffusers(monkeypatch, behaviour):

@@ -159,8 +159,9 @@ def shared_engine(spec: str = "auto", device: str | None = None, dtype: str | No
 
 def resolve_engine(engine: str | Engine, device: str | None = None, dtype: str | None = None) -> Engine:
     """The engine an ``engine=`` argument names: a spec string -> :func:`shared_engine`; an
-    :class:`Engine` is returned as it is. Every public function that takes ``engine=`` calls this."""
-    if isinstance(engine, Engine):
+    :class:`Engine` (or any object with a ``segment`` method, e.g. a wrapper that delegates to
+    one) is returned as it is. Every public function that takes ``engine=`` calls this."""
+    if isinstance(engine, Engine) or callable(getattr(engine, "segment", None)):
         return engine
     if isinstance(engine, str):
         return shared_engine(engine, device=device, dtype=dtype)

@@ -118,6 +118,9 @@ class Graph:
         if spec is not None and param not in spec.params:
             raise GraphError(f"node {nid!r} ({node.type}) has no param {param!r}; "
                              f"params: {sorted(spec.params) or 'none'}", nid, param)
+        from ..security.documents import check_document
+
+        check_document(value, f"the value of {dotted}")
         node.params[param] = value
 
     def remove(self, node: NodeRef | str) -> None:
