@@ -37,10 +37,6 @@ def _as_float_array(value: Any, name: str, shape_hint: str) -> np.ndarray:
     return arr
 
 
-MAX_TEXT_CHARS = 1000
-"""Longest text phrase a prompt takes (concept models read a few dozen tokens of it)."""
-
-
 def _boxes_array(value: Any, name: str) -> np.ndarray | None:
     """(K, 4) float32 boxes x0, y0, x1, y1 (one box may be given as 4 numbers); None when empty."""
     b = _as_float_array(value, name, "(K, 4)")
@@ -301,10 +297,14 @@ def _concept(text: Any, exemplars: Any, labels: Any) -> tuple[str | None, np.nda
         txt = " ".join(text.split())
         if not txt:
             raise PromptError("text is empty; give a phrase naming what to segment, e.g. Prompt(text='cat')")
-        if len(txt) > MAX_TEXT_CHARS:
-            raise PromptError(f"text is {len(txt)} characters long; the limit is {MAX_TEXT_CHARS} "
-                              "(concept models read a short noun phrase)")
+        from .security import limits
+
+        limits.check("text_chars", len(txt), "prompt text", "concept models read a short noun phrase")
     ex = None if exemplars is None else _boxes_array(exemplars, "exemplars")
+    if ex is not None:
+        from .security import limits
+
+        limits.check("exemplars", len(ex), "prompt exemplars", "give a few example boxes")
     lab = None
     if labels is not None:
         lab_f = _as_float_array(labels, "exemplar_labels", "(E,)").reshape(-1)

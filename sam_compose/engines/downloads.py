@@ -33,7 +33,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import EngineError
+from .catalog import find_known
 
+OFFLINE_VARIABLES = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "SAM_COMPOSE_OFFLINE")
 PROBE_SECONDS = 1.0
 """How long the reachability probe waits for the hub to accept a connection."""
 WEIGHT_PATTERNS = ("*.safetensors",)
@@ -60,6 +62,50 @@ class DownloadProgress:
 
 
 ProgressFn = Callable[[DownloadProgress], None]
+
+
+def hub_offline() -> bool:
+    """True when the user asked for offline mode (any of :data:`OFFLINE_VARIABLES` is 1/true/yes/on)."""
+    return any(os.environ.get(var, "").strip().lower() in ("1", "true", "yes", "on") for var in OFFLINE_VARIABLES)
+
+
+def download_hint(spec: str) -> str:
+    """The command that puts ``spec`` on this machine: ``sam-compose models download NAME``."""
+    known = find_known(spec)
+    name = known.name if known is not None else spec
+    return f"`sam-compose models download {name}`"
+
+
+def cache_dir() -> str:
+    try:
+        from huggingface_hub import constants
+
+        return str(constants.HF_HUB_CACHE)
+    except Exception:  # pragma: no cover
+        return "~/.cache/huggingface/hub"
+
+
+def check_weights(folder: Path) -> None:
+    """Open every safetensors file's header so a corrupted download fails with a clear message."""
+    files = sorted(Path(folder).glob("*.safetensors"))
+    if not files and not (Path(folder) / "pytorch_model.bin").exists():
+        raise EngineError(f"{folder} has no weights (model.safetensors); run {download_hint(str(folder))} "
+                          "or save the model with save_pretrained")
+    try:
+        from safetensors import safe_open
+    except ImportError:  # pragma: no cover
+        return
+    for f in files:
+        try:
+            with safe_open(str(f), framework="pt") as sf:
+                names = list(sf.keys())
+                if names:
+                    sf.get_slice(names[-1])
+        except Exception as exc:  # SafetensorError, OSError, ...
+            raise EngineError(
+                f"{f} is corrupted or truncated ({str(exc).splitlines()[0][:160]}); delete it and download "
+                "again, e.g. `sam-compose models download NAME`"
+            ) from exc
 
 
 def hub_endpoint() -> str:
@@ -91,8 +137,6 @@ def endpoint_reachable(endpoint: str, timeout: float = PROBE_SECONDS) -> bool:
 
 def offline_reason(endpoint: str | None = None) -> str | None:
     """Why nothing can be downloaded now (one phrase), or None when the hub can be reached."""
-    from .hub import hub_offline
-
     if hub_offline():
         return "offline mode is on (HF_HUB_OFFLINE=1)"
     endpoint = endpoint or hub_endpoint()
@@ -198,8 +242,6 @@ def download_model(repo_id: str, progress: ProgressFn | None = None, endpoint: s
     endpoint = (endpoint or hub_endpoint()).rstrip("/")
     why = offline_reason(endpoint)
     if why is not None:
-        from .hub import cache_dir, download_hint
-
         raise EngineError(f"cannot download {repo_id}: {why}; on a machine with internet run "
                           f"{download_hint(repo_id)} and copy {cache_dir()} here")
     from huggingface_hub import HfApi, hf_hub_download
@@ -233,8 +275,6 @@ def download_model(repo_id: str, progress: ProgressFn | None = None, endpoint: s
                 raise _refuse(path, repo_id, name)
             tracker.files_done += 1
             folder = path.parent if "/" not in name else Path(str(path)[: -len(name)])
-        from .hub import check_weights
-
         check_weights(folder)
         if progress is not None:
             progress(DownloadProgress(repo_id, tracker.total, tracker.total, "", len(names), len(names)))
