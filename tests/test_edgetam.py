@@ -61,12 +61,11 @@ def test_image_mode_matches_transformers(folder):
 
 
 def test_video_matches_transformers_streaming(folder):
-    from sam_compose.adapters.outputs.tracking.family_video import EdgeTamVideoTracker
+    from sam_compose.adapters.outputs.tracking.sam2_video import sam2_frame_pixels
 
-    v = synthetic_video("cross", n_frames=4, size=(96, 128))
+    v = synthetic_video("cross", n_frames=3, size=(96, 128))
     box = v.masks_at(0).boxes[0]
     ours = list(track(v.frames, sc.Prompt(box=box), tracker="edgetam", engine=str(folder)))
-    tr = EdgeTamVideoTracker(str(folder))
     model = T.EdgeTamVideoModel.from_pretrained(str(folder)).eval()
     proc = T.Sam2VideoProcessor(T.Sam2ImageProcessor(size={"height": EDGETAM_SIZE, "width": EDGETAM_SIZE}),
                                 T.Sam2VideoVideoProcessor(size={"height": EDGETAM_SIZE, "width": EDGETAM_SIZE}))
@@ -77,7 +76,7 @@ def test_video_matches_transformers_streaming(folder):
             proc.add_inputs_to_inference_session(inference_session=sess, frame_idx=0, obj_ids=1,
                                                  input_boxes=[[[float(x) for x in box]]], original_size=[h, w])
         with torch.inference_mode():
-            out = model(inference_session=sess, frame=tr._pixels(frame)[0])  # the same pixels as ours
+            out = model(inference_session=sess, frame=sam2_frame_pixels(frame, EDGETAM_SIZE)[0])  # our pixels
         ref = proc.post_process_masks([out.pred_masks], original_sizes=[[h, w]], binarize=True)[0][0, 0].numpy()
         assert ours[t].ids.tolist() == [1], f"frame {t}"
         agree = float((ours[t].masks[0] == ref).mean())

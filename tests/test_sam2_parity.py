@@ -95,7 +95,9 @@ def test_image_predictor_parity(kind, engine, predictor):
     engine.reset_stats()
     for multimask in (False, True):
         last = None
-        for name, prompt, kw in _cases(h, w):
+        for j, (name, prompt, kw) in enumerate(_cases(h, w)):
+            if kind == "portrait" and (j + multimask) % 2:
+                continue  # the full cross product on the landscape image; alternate cases on the portrait one
             ref = predictor.predict(multimask_output=multimask, **kw)
             last = _check(engine, image, prompt, multimask, ref, f"{kind}/{name}/multimask={multimask}")
         # refinement: the previous result's logits go back in as the mask prompt

@@ -97,7 +97,7 @@ def test_a_box_follows_the_sam3_tracker(folder, clip):
 def test_memory_stays_flat_and_streams_do_not_mix(folder):
     from sam_compose.adapters.outputs.tracking.sam3_video import Sam3VideoTracker
 
-    v = synthetic_video("cross", n_frames=6, size=(64, 64))
+    v = synthetic_video("cross", n_frames=5, size=(64, 64))
     tr = Sam3VideoTracker(str(folder))
     tr.add(sc.Prompt(text="disc"))
     objects, records = [], []

@@ -75,8 +75,8 @@ def test_predictor_parity(hq_token_only, engine, ref_model):
     try:
         for multimask in (False, True):
             for j, (name, prompt, kw) in enumerate(_cases(h, w)):
-                if hq_token_only and (j + multimask) % 2:
-                    continue  # the full cross product once; alternate cases for hq_token_only (the reference is slow)
+                if (j + multimask) % 2 or (hq_token_only and j > 1):
+                    continue  # alternate cases (the reference's 3x3 HQ convolutions are slow on CPU)
                 ref = pred.predict(multimask_output=multimask, hq_token_only=hq_token_only, **kw)
                 res = engine.segment(image, prompt, multimask=multimask)
                 assert len(res) == (3 if multimask else 1)

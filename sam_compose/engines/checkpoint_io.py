@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pickle
 import re
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -33,14 +34,16 @@ def load_state_dict(path: str | Path) -> dict[str, Any]:
         raise EngineError(f"checkpoint {path.name} is empty (0 bytes); download it again "
                           "(sam-compose models download NAME) or give another file")
     try:
-        obj = torch.load(str(path), map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch's notes on odd pickle protocols: the error below says it all
+            warnings.simplefilter("ignore")
+            obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         raise EngineError(
             f"refusing to load {path.name}: it contains pickled code or objects other than tensors "
             f"(torch.load(weights_only=True) rejected it: {_first_line(exc)}); "
             "use the official checkpoint or re-save its state_dict"
         ) from exc
-    except Exception as exc:  # noqa: BLE001 - a text file or junk fails anywhere inside torch.load
+    except Exception as exc:  # a text file or junk fails anywhere inside torch.load
         raise EngineError(f"could not read checkpoint {path.name}: {_first_line(exc)} "
                           "(is the file truncated or not a PyTorch checkpoint?)") from exc
     for wrapper in ("model", "state_dict"):

@@ -34,7 +34,7 @@ from ....geometry import from_lowres, to_lowres
 from ....masks import Masks
 from .base import ObjectInit, Tracker
 
-__all__ = ["Sam2VideoTracker", "load_sam2_video"]
+__all__ = ["Sam2VideoTracker", "load_sam2_video", "sam2_frame_pixels"]
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
@@ -113,6 +113,17 @@ def video_model_for(eng: Any, family: str = "sam2") -> Any:
     return model
 
 
+def sam2_frame_pixels(frame: np.ndarray, size: int) -> Any:
+    """(H, W, 3) uint8 -> (1, 3, size, size) float32, as Meta's video predictor loads frames:
+    PIL bicubic resize, scaled to [0, 1], ImageNet mean and std."""
+    import torch
+    from PIL import Image
+
+    x = np.asarray(Image.fromarray(np.ascontiguousarray(frame)).resize((size, size), Image.BICUBIC), np.float32) / 255.0
+    x = (x - IMAGENET_MEAN) / IMAGENET_STD
+    return torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))[None]
+
+
 class Sam2VideoTracker(Tracker):
     """SAM 2 video propagation (see the module docstring).
 
@@ -164,14 +175,8 @@ class Sam2VideoTracker(Tracker):
                                      dtype=self.model.dtype, max_vision_features_cache_size=1)
 
     def _pixels(self, frame: np.ndarray) -> Any:
-        """(H, W, 3) uint8 -> (1, 3, s, s): as Meta's video predictor loads frames (PIL bicubic, [0, 1], ImageNet norm)."""
-        import torch
-        from PIL import Image
-
-        s = self.input_size
-        x = np.asarray(Image.fromarray(np.ascontiguousarray(frame)).resize((s, s), Image.BICUBIC), np.float32) / 255.0
-        x = (x - IMAGENET_MEAN) / IMAGENET_STD
-        return torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))[None].to(self.model.device, self.model.dtype)
+        """(H, W, 3) uint8 -> (1, 3, s, s) on the model's device (see :func:`sam2_frame_pixels`)."""
+        return sam2_frame_pixels(frame, self.input_size).to(self.model.device, self.model.dtype)
 
     def _add_inputs(self, obj: ObjectInit, frame: np.ndarray) -> None:
         import torch
