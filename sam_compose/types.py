@@ -262,7 +262,7 @@ class Prompt:
     def __repr__(self) -> str:
         parts = []
         if self.points is not None:
-            parts.append(f"points={self.points.tolist()}, labels={self.labels.tolist()}")
+            parts.append(f"points={self.points.tolist()}, labels={None if self.labels is None else self.labels.tolist()}")
         if self.box is not None:
             parts.append(f"box={self.box.tolist()}")
         if self.mask is not None:
@@ -270,7 +270,8 @@ class Prompt:
         if self.text is not None:
             parts.append(f"text={self.text!r}")
         if self.exemplars is not None:
-            parts.append(f"exemplars={self.exemplars.tolist()}, exemplar_labels={self.exemplar_labels.tolist()}")
+            labels = None if self.exemplar_labels is None else self.exemplar_labels.tolist()
+            parts.append(f"exemplars={self.exemplars.tolist()}, exemplar_labels={labels}")
         if self.data:
             parts.append(f"data={self.data!r}")
         return f"Prompt({', '.join(parts)})"

@@ -407,12 +407,15 @@ def build_sam2_from_checkpoint(path: str | Path, video: bool = False, dtype: Any
     if assumed:
         warnings.warn(f"{path.name}: a custom SAM 2 architecture ({backbone_summary(cfg_kwargs)}); hyperparameters "
                       f"not stored in the file were assumed: {'; '.join(assumed)}", stacklevel=3)
+    sdpa: dict[str, Any] = {"attn_implementation": "sdpa"}
+    config: Any
+    cls: Any
     if video:
-        config = transformers.Sam2VideoConfig(**cfg_kwargs, attn_implementation="sdpa")
+        config = transformers.Sam2VideoConfig(**cfg_kwargs, **sdpa)
         cls = transformers.Sam2VideoModel
     else:
         keep = ("vision_config", "prompt_encoder_config", "mask_decoder_config")
-        config = transformers.Sam2Config(**{k: cfg_kwargs[k] for k in keep}, attn_implementation="sdpa")
+        config = transformers.Sam2Config(**{k: cfg_kwargs[k] for k in keep}, **sdpa)
         cls = transformers.Sam2Model
     hf_sd = convert_sam2_state_dict(sd)
     with torch.device("meta"):
@@ -425,7 +428,7 @@ def build_sam2_from_checkpoint(path: str | Path, video: bool = False, dtype: Any
                           strict=True, assign=True)
     materialize_buffers(model)
     model.eval()
-    model.sam_compose_variant = variant
+    setattr(model, "sam_compose_variant", variant)  # noqa: B010  (an attribute transformers does not know)
     if dtype is not None:
         model = model.to(dtype)
     return model

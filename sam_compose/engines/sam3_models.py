@@ -62,10 +62,10 @@ class Sam3Models:
 
                 tcfg = self.video.config.tracker_config
                 # the tracker sees the detector's backbone through its own neck (built like the detector's)
+                sdpa: dict[str, Any] = {"attn_implementation": "sdpa"}
                 cfg = Sam3TrackerConfig(vision_config=self.detector.config.vision_config.to_dict(),
                                         prompt_encoder_config=tcfg.prompt_encoder_config.to_dict(),
-                                        mask_decoder_config=tcfg.mask_decoder_config.to_dict(),
-                                        attn_implementation="sdpa")
+                                        mask_decoder_config=tcfg.mask_decoder_config.to_dict(), **sdpa)
                 model = build_with_tensors(lambda: Sam3TrackerModel(cfg), self._tracker_tensors(),
                                            f"SAM 3 tracker from {self.folder}")
                 model.vision_encoder.backbone = self.detector.vision_encoder.backbone  # the same module
@@ -114,15 +114,17 @@ def load_sam3(folder: Path, model_type: str, device: str, torch_dtype: Any) -> S
     hf_logging.disable_progress_bar()
     try:
         processor = transformers.Sam3Processor.from_pretrained(str(folder), local_files_only=True)
+        video_cls: Any = transformers.Sam3VideoModel
+        detector_cls: Any = transformers.Sam3Model
         if model_type == "sam3_video":
-            video = transformers.Sam3VideoModel.from_pretrained(str(folder), local_files_only=True, dtype=torch_dtype,
-                                                                attn_implementation="sdpa")
+            video = video_cls.from_pretrained(str(folder), local_files_only=True, dtype=torch_dtype,
+                                              attn_implementation="sdpa")
             video = video.to(device).eval()
             detector = video.detector_model
         else:
             video = None
-            detector = transformers.Sam3Model.from_pretrained(str(folder), local_files_only=True, dtype=torch_dtype,
-                                                              attn_implementation="sdpa").to(device).eval()
+            detector = detector_cls.from_pretrained(str(folder), local_files_only=True, dtype=torch_dtype,
+                                                    attn_implementation="sdpa").to(device).eval()
     except (OSError, ValueError, RuntimeError, KeyError, TypeError) as exc:
         msg = str(exc).strip().splitlines()[0][:240] if str(exc).strip() else type(exc).__name__
         raise EngineError(f"could not load SAM 3 from {folder}: {msg}") from exc

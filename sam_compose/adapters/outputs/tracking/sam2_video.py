@@ -119,7 +119,7 @@ def sam2_frame_pixels(frame: np.ndarray, size: int) -> Any:
     import torch
     from PIL import Image
 
-    x = np.asarray(Image.fromarray(np.ascontiguousarray(frame)).resize((size, size), Image.BICUBIC), np.float32) / 255.0
+    x = np.asarray(Image.fromarray(np.ascontiguousarray(frame)).resize((size, size), Image.Resampling.BICUBIC), np.float32) / 255.0
     x = (x - IMAGENET_MEAN) / IMAGENET_STD
     return torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))[None]
 
@@ -198,14 +198,14 @@ class Sam2VideoTracker(Tracker):
                 m = (m >= 0.5).float()
             sess.add_mask_inputs(idx, f, m.to(self.model.device))
             sess.remove_point_inputs(idx, f)
-        else:
+        elif p is not None:
             p = p.validate_for((h, w))
             coords, labels = [], []
             if p.box is not None:
                 x0, y0, x1, y1 = (float(v) for v in p.box)
                 coords += [[x0, y0], [x1, y1]]
                 labels += [2, 3]
-            if p.points is not None:
+            if p.points is not None and p.labels is not None:
                 coords += p.points.tolist()
                 labels += p.labels.tolist()
             c = torch.tensor(coords, dtype=torch.float32) / torch.tensor([w, h]) * s  # Meta's arithmetic
