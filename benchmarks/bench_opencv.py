@@ -28,7 +28,7 @@ from sam_compose.samples import sample_image, synthetic_scene
 from sam_compose.types import Prompt
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from grabcut_cases import pasted_cases, plain_grabcut  # noqa: E402  (test fixtures, shared with tests/)
+from grabcut_cases import pasted_cases, plain_grabcut  # (test fixtures, shared with tests/)
 
 
 def _timed(fn):

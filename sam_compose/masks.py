@@ -23,7 +23,8 @@ Row ``i`` of every array describes one mask:
 from __future__ import annotations
 
 import warnings
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -55,7 +56,7 @@ class _ResultData(dict):
 class Masks:
     """N masks for one image, with scores, boxes, low-res logits, per-row extras and provenance."""
 
-    __slots__ = ("masks", "scores", "boxes", "logits", "prompt_index", "ids", "rows", "data")
+    __slots__ = ("boxes", "data", "ids", "logits", "masks", "prompt_index", "rows", "scores")
 
     def __init__(
         self,
@@ -126,12 +127,12 @@ class Masks:
 
     # --- construction -------------------------------------------------------------------
     @classmethod
-    def empty(cls, size: tuple[int, int], data: Mapping[str, Any] | None = None) -> "Masks":
+    def empty(cls, size: tuple[int, int], data: Mapping[str, Any] | None = None) -> Masks:
         """No masks, for an image of ``size`` (H, W)."""
         return cls(np.zeros((0, int(size[0]), int(size[1])), dtype=bool), data=data)
 
     @classmethod
-    def concat(cls, items: Sequence["Masks"]) -> "Masks":
+    def concat(cls, items: Sequence[Masks]) -> Masks:
         """Stack results for the same image; prompt lists are merged and indices shifted."""
         items = list(items)
         if not items:
@@ -170,11 +171,11 @@ class Masks:
     def __len__(self) -> int:
         return int(self.masks.shape[0])
 
-    def __iter__(self) -> Iterator["Masks"]:
+    def __iter__(self) -> Iterator[Masks]:
         for i in range(len(self)):
             yield self[i]
 
-    def __getitem__(self, index: Any) -> "Masks":
+    def __getitem__(self, index: Any) -> Masks:
         """Rows by int, slice, boolean array or integer array; always returns ``Masks``."""
         if isinstance(index, (int, np.integer)):
             n = len(self)
@@ -221,7 +222,7 @@ class Masks:
         prompts = self.data.get("prompts", [])
         return prompts[j] if 0 <= j < len(prompts) else None
 
-    def best(self) -> "Masks":
+    def best(self) -> Masks:
         """The highest-scoring row for each prompt (one row for a single prompt).
 
         Rows without a prompt (automatic masks) count as one group. Order follows the prompts.
@@ -261,7 +262,7 @@ class Masks:
         return out
 
     @classmethod
-    def from_rle(cls, rles: Iterable[Mapping[str, Any]], scores: Any = None, data: Mapping[str, Any] | None = None) -> "Masks":
+    def from_rle(cls, rles: Iterable[Mapping[str, Any]], scores: Any = None, data: Mapping[str, Any] | None = None) -> Masks:
         """Decode COCO RLEs (compressed string or uncompressed list counts) into ``Masks``."""
         from pycocotools import mask as mask_utils
 
@@ -304,7 +305,7 @@ class Masks:
         )
 
     @classmethod
-    def from_supervision(cls, detections: Any) -> "Masks":
+    def from_supervision(cls, detections: Any) -> Masks:
         """Build from a ``supervision.Detections`` that carries masks.
 
         Detections with boxes only are prompts, not masks: use

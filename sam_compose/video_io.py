@@ -23,8 +23,9 @@ import glob
 import itertools
 import os
 import re
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 import cv2
 import numpy as np
@@ -36,8 +37,13 @@ from .security.deadlines import checkpoint
 from .security.paths import check_regular_file
 
 __all__ = [
-    "VideoSource", "open_video", "read_frames", "VideoWriter", "write_video",
-    "write_png_sequence", "VideoError",
+    "VideoError",
+    "VideoSource",
+    "VideoWriter",
+    "open_video",
+    "read_frames",
+    "write_png_sequence",
+    "write_video",
 ]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
@@ -133,7 +139,7 @@ class VideoSource:
             self._release()
             self._release = None
 
-    def __enter__(self) -> "VideoSource":
+    def __enter__(self) -> VideoSource:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -317,7 +323,7 @@ class VideoWriter:
             self._writer = None
         return self.path
 
-    def __enter__(self) -> "VideoWriter":
+    def __enter__(self) -> VideoWriter:
         return self
 
     def __exit__(self, *exc: Any) -> None:

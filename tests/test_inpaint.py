@@ -15,7 +15,6 @@ from sam_compose.adapters.outputs.inpainting import inpaint, inpaint_frames
 from sam_compose.errors import EngineError, InputError, MissingDependencyError
 from sam_compose.masks import Masks
 
-
 TOL = 6.0
 """Mean absolute error allowed in a filled region, grey levels (2.4% of the range): Telea and
 Navier-Stokes interpolate a steep gradient (0.5-0.75 levels per pixel here) slightly off."""

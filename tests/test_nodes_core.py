@@ -15,7 +15,7 @@ from sam_compose.geometry import mask_iou
 from sam_compose.masks import Masks as MasksClass
 from sam_compose.nodes import api, registry
 from sam_compose.nodes.api import GraphError, Param, node, output_path, run_context
-from sam_compose.nodes.ports import (FilePath, Image, Masks, connection, port_of)
+from sam_compose.nodes.ports import FilePath, Image, Masks, connection, port_of
 from sam_compose.types import Prompt
 
 

@@ -13,7 +13,8 @@ import functools
 import logging
 import threading
 import warnings
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from ..errors import MissingDependencyError, SamComposeError
 
@@ -106,7 +107,7 @@ def friendly(fn: F) -> F:
         try:
             with deadline(what=f"the demo event {fn.__name__}"):
                 return fn(*args, **kwargs)
-        except Exception as exc:  # noqa: BLE001 - everything becomes one readable message
+        except Exception as exc:  # everything becomes one readable message
             err = to_gradio_error(exc)
             if err is exc:
                 raise
@@ -122,7 +123,7 @@ def friendly(fn: F) -> F:
                     seen.add(text)
                     try:
                         gr.Warning(text)
-                    except Exception:  # noqa: BLE001 - outside an event (direct call): just log
+                    except Exception:  # outside an event (direct call): just log
                         log.warning(text)
 
     return wrapper  # type: ignore[return-value]

@@ -18,7 +18,8 @@ so a small object in a large image costs the crop, not the frame.
 from __future__ import annotations
 
 import os
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 import cv2
 import numpy as np
@@ -241,7 +242,7 @@ def _load_pipeline(model: str, device: str) -> Any:
                 f"inpainting model {model!r} is not in the local Hugging Face cache and offline mode is on; "
                 f"run {download_hint(model)} on a machine with internet, or pass a local folder"
             )
-    loader = getattr(diffusers, "AutoPipelineForInpainting", None) or getattr(diffusers, "StableDiffusionInpaintPipeline")
+    loader = getattr(diffusers, "AutoPipelineForInpainting", None) or diffusers.StableDiffusionInpaintPipeline
     try:
         pipe = loader.from_pretrained(os.path.expanduser(model) if local else model, local_files_only=offline)
     except (OSError, ValueError) as exc:

@@ -17,12 +17,14 @@ from __future__ import annotations
 import json
 import os
 import struct
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
 from ...errors import InputError
+
 
 def _existing(path: str | os.PathLike, what: str) -> Path:
     p = Path(path)

@@ -14,17 +14,17 @@ instance, or prompted objects). With a model tracker ``engine=`` is that model's
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
 
 import numpy as np
 
 from ....errors import InputError
 from ....masks import Masks
 from ....types import Prompt
-
 from .base import InitLike, Tracker, split_init
 
-__all__ = ["track", "make_tracker", "TRACKERS"]
+__all__ = ["TRACKERS", "make_tracker", "track"]
 
 TRACKERS = ("flow", "sam2", "edgetam", "sam3")
 

@@ -16,8 +16,9 @@ A tracker is stateful and works one frame at a time:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence, Union
+from typing import Any, Union
 
 import numpy as np
 
@@ -26,7 +27,7 @@ from ....image_io import load_image
 from ....masks import Masks
 from ....types import Prompt, as_prompt_list
 
-__all__ = ["Tracker", "ObjectInit", "InitLike", "split_init"]
+__all__ = ["InitLike", "ObjectInit", "Tracker", "split_init"]
 
 InitLike = Union[Masks, Prompt, Sequence[Prompt], Mapping[str, Any]]
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -22,7 +23,7 @@ from ....errors import InputError
 from ....masks import Masks
 from ....types import Prompt
 
-__all__ = ["fixations_by_frame", "apply_fixations", "gaze_schedule"]
+__all__ = ["apply_fixations", "fixations_by_frame", "gaze_schedule"]
 
 
 def _is_samples(gaze: Any) -> bool:

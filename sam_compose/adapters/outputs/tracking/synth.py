@@ -19,8 +19,8 @@ numbered 1..N (``ids``), matching the ids the tracker is initialised with.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
 
 import cv2
 import numpy as np
