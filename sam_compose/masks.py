@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -42,7 +42,7 @@ class _ResultData(dict):
         super().__init__(data)
         self._rows = rows
 
-    _RENAMED = {"crop_boxes": "crop_box"}
+    _RENAMED: ClassVar[dict[str, str]] = {"crop_boxes": "crop_box"}
 
     def __missing__(self, key: str) -> Any:
         name = self._RENAMED.get(key, key)

@@ -25,7 +25,7 @@ import os
 import re
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import cv2
 import numpy as np
@@ -277,7 +277,7 @@ class VideoWriter:
     context manager; the file is complete after :meth:`close`.
     """
 
-    DEFAULT_FOURCC = {".avi": "MJPG", ".webm": "VP80"}
+    DEFAULT_FOURCC: ClassVar[dict[str, str]] = {".avi": "MJPG", ".webm": "VP80"}
 
     def __init__(self, path: str | os.PathLike, fps: float = 25.0, fourcc: str | None = None) -> None:
         self.path = Path(path)

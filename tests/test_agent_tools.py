@@ -51,7 +51,7 @@ def test_fake_chat_model_tool_calling_loop(tools, workspace):
     from langchain_core.language_models.fake_chat_models import FakeMessagesListChatModel
     from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
-    root, _, scene = workspace
+    _, _, scene = workspace
     box = [float(v) for v in scene.boxes[0]]
     model = FakeMessagesListChatModel(responses=[
         AIMessage(content="", tool_calls=[
@@ -155,7 +155,7 @@ def test_mcp_http_refuses_non_loopback(capsys):
 
 
 def test_written_mask_matches_artifact(tools, workspace):
-    root, _, scene = workspace
+    _, _, scene = workspace
     msg = call(tools["segment_image"], {"image": "scene.png", "boxes": [[float(v) for v in scene.boxes[2]]]})
     png = np.asarray(Image.open(msg.artifact["files"]["masks"][0])) > 0
     assert (png == msg.artifact["masks"].masks[0]).all()
@@ -179,7 +179,7 @@ def _graph(root, name, nodes):
 
 
 def test_run_graph_refuses_unknown_nodes_and_paths_outside(tools, workspace):
-    root, outside, scene = workspace
+    root, outside, _ = workspace
     unknown = _graph(root, "unknown.json", {"x": {"type": "exec_python", "params": {"code": "print(1)"}}})
     msg = call(tools["run_graph"], {"graph": unknown})
     assert msg.status == "error" and "exec_python" in msg.content

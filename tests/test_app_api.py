@@ -448,7 +448,7 @@ def test_example_video_is_tracked_from_a_click():
     from sam_compose.adapters.outputs.tracking.synth import synthetic_video
 
     t = TabHandlers("opencv")
-    vs, frame, status, _, path = t.video_example("motion", VideoState())
+    vs, frame, _, _, path = t.video_example("motion", VideoState())
     assert vs.n_frames == 40 and Path(path).is_file() and frame.shape == (240, 320, 3)
     truth = synthetic_video("motion", n_frames=40, size=(240, 320), seed=1)
     vs, _, _ = t.video_frame(vs, 34)  # prompt on a late frame: the last 6 frames are tracked

@@ -97,7 +97,7 @@ class AgentService:
         total = float(size[0] * size[1])
         lines = []
         order = np.argsort(-masks.scores) if len(masks) else []
-        for rank, i in enumerate(order[:MAX_LISTED_MASKS]):
+        for i in order[:MAX_LISTED_MASKS]:
             x0, y0, x1, y1 = (int(round(float(v))) for v in masks.boxes[i])
             area = int(masks.areas[i])
             line = (f"mask {i}: score {masks.scores[i]:.2f}, area {area} px ({100 * area / total:.1f}% of the image), "

@@ -131,7 +131,7 @@ def coco_dict(masks: Masks, file_name: str = "image.png", image_id: int = 1, cat
         raise InputError(f"segmentation must be 'rle' or 'polygon', got {segmentation!r}")
     h, w = masks.image_size
     names = class_names(masks, default=category)
-    cats = list(categories) if categories is not None else list(dict.fromkeys([category] if not names else names))
+    cats = list(categories) if categories is not None else list(dict.fromkeys(names or [category]))
     cat_id = {c: i + 1 for i, c in enumerate(cats)}
     unknown = sorted(set(names) - set(cat_id))
     if unknown:

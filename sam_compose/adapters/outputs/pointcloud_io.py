@@ -107,9 +107,7 @@ def write_ply(path: str | os.PathLike, points: Any, colors: Any = None, *, binar
         if binary:
             f.write(rec.tobytes())
         else:
-            fmts = []
-            for name, code in fields:
-                fmts.append("%.9g" if code.lstrip("<")[0] == "f" else "%d")
+            fmts = ["%.9g" if code.lstrip("<")[0] == "f" else "%d" for _, code in fields]
             np.savetxt(f, rec, fmt=" ".join(fmts))
     os.replace(tmp, path)
     return path

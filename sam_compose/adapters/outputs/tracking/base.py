@@ -18,7 +18,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 
@@ -29,7 +29,7 @@ from ....types import Prompt, as_prompt_list
 
 __all__ = ["InitLike", "ObjectInit", "Tracker", "split_init"]
 
-InitLike = Union[Masks, Prompt, Sequence[Prompt], Mapping[str, Any]]
+InitLike = Masks | Prompt | Sequence[Prompt] | Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -189,7 +189,7 @@ class Tracker(ABC):
               removed: set[int]) -> Masks:
         """Propagate tracked objects into ``frame``, then start ``added`` and apply ``corrections``."""
 
-    def _reset_state(self) -> None:
+    def _reset_state(self) -> None:  # noqa: B027 - an optional hook: trackers without state keep this no-op
         """Drop backend state (called by :meth:`reset`)."""
 
 
