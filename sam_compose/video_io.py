@@ -30,7 +30,7 @@ from typing import Any, ClassVar
 import cv2
 import numpy as np
 
-from .errors import ImageError, InputError
+from .errors import ImageError, InputError, LimitError
 from .image_io import check_image_size, load_image, save_png
 from .security import limits
 from .security.deadlines import checkpoint
@@ -38,6 +38,7 @@ from .security.paths import check_regular_file
 
 __all__ = [
     "VideoError",
+    "VideoLimitError",
     "VideoSource",
     "VideoWriter",
     "open_video",
@@ -51,6 +52,10 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 class VideoError(InputError):
     """A video could not be opened or read (missing, undecodable, empty, inconsistent frames)."""
+
+
+class VideoLimitError(LimitError, VideoError):
+    """A video over a resource limit (more frames than ``SAM_COMPOSE_MAX_VIDEO_FRAMES``)."""
 
 
 def _check_fps(fps: Any) -> float:
@@ -113,7 +118,7 @@ class VideoSource:
         if self._index >= self._max_frames:
             self.close()
             raise limits.over("video_frames", self._index + 1, f"video {self.name}",
-                              "trim it, or read part of it (start/stop/step)", error=VideoError)
+                              "trim it, or read part of it (start/stop/step)", error=VideoLimitError)
         try:
             frame = load_image(raw)
         except ImageError as exc:
@@ -305,10 +310,9 @@ class VideoWriter:
                     "try another suffix (.avi) or fourcc"
                 )
             self._size = (h, w)
-        elif (h, w) != self._size:
-            raise InputError(
-                f"frame {self.frames_written} is {w}x{h} but the video is {self._size[1]}x{self._size[0]}"
-            )
+        size = self._size
+        if size is not None and (h, w) != size:
+            raise InputError(f"frame {self.frames_written} is {w}x{h} but the video is {size[1]}x{size[0]}")
         self._writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
         self.frames_written += 1
 
