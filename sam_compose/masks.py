@@ -148,8 +148,8 @@ class Masks:
             shifted = np.where(it.prompt_index >= 0, it.prompt_index + len(prompts), -1)
             pidx.append(shifted)
             prompts.extend(own)
-        with_logits = all(it.logits is not None for it in items)
-        with_ids = all(it.ids is not None for it in items)
+        logits = [it.logits for it in items if it.logits is not None]
+        ids = [it.ids for it in items if it.ids is not None]
         shared_rows = set(items[0].rows).intersection(*(it.rows for it in items[1:]))
         data = dict(items[0].data)
         for it in items[1:]:
@@ -160,9 +160,9 @@ class Masks:
             np.concatenate([it.masks for it in items]),
             scores=np.concatenate([it.scores for it in items]),
             boxes=np.concatenate([it.boxes for it in items]),
-            logits=np.concatenate([it.logits for it in items]) if with_logits else None,  # type: ignore[misc]
+            logits=np.concatenate(logits) if len(logits) == len(items) else None,
             prompt_index=np.concatenate(pidx),
-            ids=np.concatenate([it.ids for it in items]) if with_ids else None,  # type: ignore[misc]
+            ids=np.concatenate(ids) if len(ids) == len(items) else None,
             data=data,
             rows={k: np.concatenate([it.rows[k] for it in items]) for k in sorted(shared_rows)},
         )
@@ -237,7 +237,7 @@ class Masks:
 
     def union(self) -> np.ndarray:
         """(H, W) bool: any mask covers the pixel."""
-        return self.masks.any(axis=0) if len(self) else np.zeros(self.image_size, dtype=bool)
+        return np.asarray(self.masks.any(axis=0)) if len(self) else np.zeros(self.image_size, dtype=bool)
 
     def __repr__(self) -> str:
         h, w = self.image_size
