@@ -337,8 +337,10 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-def as_prompt_list(prompts: Prompt | Sequence[Prompt]) -> list[Prompt]:
-    """Normalise one prompt or a sequence of prompts to a non-empty list, checking types."""
+def as_prompt_list(
+    prompts: Prompt | Mapping[str, Any] | Sequence[Prompt | Mapping[str, Any]],
+) -> list[Prompt]:
+    """Normalise one prompt or a sequence of prompts (or their dicts) to a non-empty list, checking types."""
     if isinstance(prompts, Prompt):
         return [prompts]
     if isinstance(prompts, Mapping):

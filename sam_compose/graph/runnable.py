@@ -61,7 +61,8 @@ class GraphRunnable(Runnable[Any, Any]):
         if not isinstance(value, Mapping):
             raise GraphError("this graph runnable takes a dict of {'node.param': value} or {'node': value}; "
                              f"got {type(value).__name__} (or create it with as_runnable(input='node'))")
-        feed, params = {}, {}
+        feed: dict[str, Any] = {}
+        params: dict[str, Any] = {}
         for key, v in value.items():
             (params if "." in str(key) else feed)[str(key)] = v
         return feed, params

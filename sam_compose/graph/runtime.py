@@ -265,7 +265,8 @@ class _Execution:
         try:
             params = self._params(nid)
             inputs = self._check_inputs(nid, inputs)
-            extra = self._call(nid, lambda: spec.cache_key(params), {}) if spec.cache_key is not None else None
+            cache_key = spec.cache_key
+            extra = self._call(nid, lambda: cache_key(params), {}) if cache_key is not None else None
             key = node_key(spec.name, params, extra, {p: self.keys[w.node][w.port] for p, w in wires.items()})
 
             def compute() -> dict[str, Any]:

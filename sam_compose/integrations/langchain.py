@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ..errors import SamComposeError, require
 
@@ -90,7 +90,7 @@ class _SamComposeTool(BaseTool):
     """Shared plumbing: call the service, translate errors, run async in a thread."""
 
     service: Any = None
-    response_format: str = "content_and_artifact"
+    response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
     handle_tool_error: bool = True
     handle_validation_error: Any = _validation_message
 

@@ -86,7 +86,7 @@ def convert_boxes(boxes: Any, fmt: str = "xyxy") -> np.ndarray:
     return b
 
 
-def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
+def box_iou(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray) -> float:
     """Intersection over union of two xyxy boxes (any units); 0.0 when the union is empty."""
     ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
     iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))

@@ -158,11 +158,7 @@ def native_text_masks(engine: Any, image: np.ndarray, phrase: str) -> Any:
         return None
     if hasattr(engine, "segment_text"):
         return engine.segment_text(image, phrase)
-    try:
-        prompt = Prompt(text=phrase)  # type: ignore[call-arg]
-    except TypeError:
-        return None
-    return engine.segment(image, prompt)
+    return engine.segment(image, Prompt(text=phrase))
 
 
 def _add(cands: list[Candidate], mask: np.ndarray, source: str, min_area: int) -> None:

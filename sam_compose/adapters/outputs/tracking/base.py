@@ -31,6 +31,9 @@ __all__ = ["InitLike", "ObjectInit", "Tracker", "split_init"]
 
 InitLike = Masks | Prompt | Sequence[Prompt] | Mapping[str, Any]
 
+InitItem = tuple[int | None, np.ndarray | None, Prompt | None, np.ndarray | None]
+"""One object from :func:`split_init`: (id or None, (H, W) mask, prompt, (256, 256) logits)."""
+
 
 @dataclass(frozen=True)
 class ObjectInit:
@@ -42,7 +45,7 @@ class ObjectInit:
     logits: np.ndarray | None = None    # (256, 256), when the mask came with logits
 
 
-def split_init(init: InitLike, what: str = "init") -> list[tuple[int | None, np.ndarray | None, Prompt | None, np.ndarray | None]]:
+def split_init(init: InitLike, what: str = "init") -> list[InitItem]:
     """Normalise ``init`` to (id or None, mask, prompt, logits) items, one per object.
 
     ``Masks`` give one object per row (ids from ``Masks.ids`` when set); an empty mask is
@@ -52,7 +55,7 @@ def split_init(init: InitLike, what: str = "init") -> list[tuple[int | None, np.
         if len(init) == 0:
             raise InputError(f"{what}: the Masks hold no rows; pass at least one object mask")
         areas = init.areas
-        out = []
+        out: list[InitItem] = []
         for i in range(len(init)):
             if areas[i] == 0:
                 raise InputError(
@@ -65,7 +68,7 @@ def split_init(init: InitLike, what: str = "init") -> list[tuple[int | None, np.
         arr = init if init.ndim == 3 else init[None]
         return split_init(Masks(arr), what)
     try:
-        prompts = as_prompt_list(init)  # type: ignore[arg-type]
+        prompts = as_prompt_list(init)
     except InputError as exc:
         raise InputError(f"{what} must be Masks, a Prompt or a list of Prompts: {exc}") from exc
     return [(None, None, p, None) for p in prompts]
