@@ -35,7 +35,9 @@ ACCESS_NOTE = ("Files: the command line reads and writes any path you give it, w
                "and are raised with SAM_COMPOSE_MAX_* variables.")
 
 
-def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> str:
+def _one_line_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                      line: str | None = None) -> str:
+    """A :data:`warnings.formatwarning` that prints only ``warning: MESSAGE``."""
     return f"warning: {message}\n"
 
 
@@ -103,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     original = warnings.formatwarning
-    warnings.formatwarning = _one_line_warning  # type: ignore[assignment]
+    warnings.formatwarning = _one_line_warning
     try:
         return _main(argv)
     finally:

@@ -285,7 +285,7 @@ class Prompt:
                 return False
         return self.text == other.text and self.data == other.data
 
-    __hash__ = None  # type: ignore[assignment]
+    # __eq__ without __hash__: Python leaves Prompt unhashable (it holds mutable arrays)
 
 
 def _concept(text: Any, exemplars: Any, labels: Any) -> tuple[str | None, np.ndarray | None, np.ndarray | None]:

@@ -23,7 +23,7 @@ import glob
 import itertools
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sized
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -252,7 +252,7 @@ def open_video(source: Any, fps: float | None = None) -> VideoSource:
         vs = VideoSource("frames array", iter(source), frame_count=int(source.shape[0]),
                          size=(int(source.shape[1]), int(source.shape[2])))
     elif isinstance(source, Iterable):
-        count = len(source) if hasattr(source, "__len__") else None  # type: ignore[arg-type]
+        count = len(source) if isinstance(source, Sized) else None
         vs = VideoSource("frames", iter(source), frame_count=count)
     else:
         raise VideoError(

@@ -14,7 +14,7 @@ import logging
 import threading
 import warnings
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from ..errors import MissingDependencyError, SamComposeError
 
@@ -61,12 +61,8 @@ def _route_warning(message: Any, category: Any, filename: str, lineno: int, file
     if sink is not None:
         sink.append((message, category))
         return
-    prev = _previous
-    if prev is not None and prev is not warnings._showwarning_orig:  # type: ignore[attr-defined]
-        prev(message, category, filename, lineno, file, line)
-    else:
-        warnings._showwarnmsg_impl(  # type: ignore[attr-defined]
-            warnings.WarningMessage(message, category, filename, lineno, file, line))
+    if _previous is not None:  # set before this hook is installed; Python's own hook prints to stderr
+        _previous(message, category, filename, lineno, file, line)
 
 
 def _ensure_routing() -> None:
@@ -126,4 +122,4 @@ def friendly(fn: F) -> F:
                     except Exception:  # outside an event (direct call): just log
                         log.warning(text)
 
-    return wrapper  # type: ignore[return-value]
+    return cast(F, wrapper)

@@ -243,14 +243,14 @@ def glb_bytes(points: Any, colors: Any = None, *, gltf_axes: bool = True, splat:
             {"bufferView": 1, "componentType": _UBYTE, "normalized": True, "count": n, "type": "VEC4"},
         ],
     }
-    if indices is not None:
+    if indices is not None and splat is not None:  # (both are set together, above)
         idx_bytes = np.ascontiguousarray(indices, dtype="<u4").tobytes()
         doc["bufferViews"].append({"buffer": 0, "byteOffset": len(binary), "byteLength": len(idx_bytes),
                                    "target": _ELEMENT_ARRAY_BUFFER})
         doc["accessors"].append({"bufferView": 2, "componentType": _UINT, "count": int(indices.size), "type": "SCALAR"})
         prim = doc["meshes"][0]["primitives"][0]
         prim["mode"], prim["indices"] = 4, 2
-        prim["extras"] = {"sam_compose_splat": float(splat)}  # type: ignore[arg-type]
+        prim["extras"] = {"sam_compose_splat": float(splat)}
         binary += idx_bytes
         doc["buffers"][0]["byteLength"] = len(binary)
     json_chunk = _pad4(json.dumps(doc, separators=(",", ":")).encode("utf-8"), b" ")

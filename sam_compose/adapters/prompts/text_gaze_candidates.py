@@ -68,7 +68,7 @@ class GazeEvidence:
         return float(sum(max(f.duration, 1e-3) for f in self.fixations))
 
     def centres(self) -> list[tuple[float, float]]:
-        return [tuple(float(v) for v in _dwell_centre(g)) for g in self.places]  # type: ignore[misc]
+        return [(float(c[0]), float(c[1])) for c in map(_dwell_centre, self.places)]
 
     def score_masks(self, masks: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(dwell inside s, share of the dwell 0..1, distance of the nearest fixation px) per mask.
