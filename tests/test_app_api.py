@@ -18,16 +18,16 @@ import pytest
 gr = pytest.importorskip("gradio")
 gradio_client = pytest.importorskip("gradio_client")
 
-from sam_compose.app import build_app  # noqa: E402
-from sam_compose.app.handlers import SegmentHandlers, brushed_mask  # noqa: E402
-from sam_compose.app.service import parse_prompt_json, prepare_image  # noqa: E402
-from sam_compose.app.state import SessionState, VideoState  # noqa: E402
-from sam_compose.app.tab_handlers import TabHandlers  # noqa: E402
-from sam_compose.errors import InputError, PromptError  # noqa: E402
-from sam_compose.geometry import mask_iou  # noqa: E402
-from sam_compose.image_io import save_png  # noqa: E402
-from sam_compose.samples import synthetic_scene  # noqa: E402
-from sam_compose.visualize import colour  # noqa: E402
+from sam_compose.app import build_app
+from sam_compose.app.handlers import SegmentHandlers, brushed_mask
+from sam_compose.app.service import parse_prompt_json, prepare_image
+from sam_compose.app.state import SessionState, VideoState
+from sam_compose.app.tab_handlers import TabHandlers
+from sam_compose.errors import InputError, PromptError
+from sam_compose.geometry import mask_iou
+from sam_compose.image_io import save_png
+from sam_compose.samples import synthetic_scene
+from sam_compose.visualize import colour
 
 ENDPOINTS = ("/segment", "/generate", "/track", "/inpaint", "/lift3d")
 

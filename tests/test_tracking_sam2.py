@@ -11,11 +11,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from sam_compose import EngineError, InputError, Masks, Prompt  # noqa: E402
-from sam_compose.adapters.outputs import track  # noqa: E402
-from sam_compose.adapters.outputs.tracking.sam2_video import Sam2VideoTracker  # noqa: E402
-from sam_compose.adapters.outputs.tracking.synth import disc_mask_at, synthetic_stream, synthetic_video  # noqa: E402
-from sam_compose.geometry import mask_iou  # noqa: E402
+from sam_compose import EngineError, InputError, Masks, Prompt
+from sam_compose.adapters.outputs import track
+from sam_compose.adapters.outputs.tracking.sam2_video import Sam2VideoTracker
+from sam_compose.adapters.outputs.tracking.synth import disc_mask_at, synthetic_stream, synthetic_video
+from sam_compose.geometry import mask_iou
 
 
 def tiny_sam2_video_config(size: int = 64):
