@@ -74,3 +74,13 @@ def test_unknown_activation_is_refused():
 def test_version_range_covers_the_installed_torch():
     low, high = onednn.TESTED_TORCH
     assert low <= onednn._torch_version() < high
+
+
+@pytest.mark.parametrize("a_shape,b_shape", [((2, 3, 50, 20), (20, 30)), ((3, 50, 20), (3, 20, 30)),
+                                             ((3, 50, 20), (1, 20, 30))])
+def test_matmul_matches_torch(a_shape, b_shape):
+    g = torch.Generator().manual_seed(3)
+    a, b = torch.randn(*a_shape, generator=g), torch.randn(*b_shape, generator=g)
+    _close(onednn.matmul(a, b), a @ b)
+    _close(onednn.matmul(a.transpose(-1, -2).contiguous().transpose(-1, -2), b.transpose(-1, -2).contiguous()
+                         .transpose(-1, -2)), a @ b)  # strided operands

@@ -9,6 +9,7 @@ oneDNN's ``linear`` primitive and leaves everything else to PyTorch:
 
 * :func:`linear` (``x W^T + b``), with ReLU / GELU fused (:func:`linear`'s ``act``) and a
   residual added in the same pass (:func:`linear_add`);
+* :func:`matmul` for plain products (batched over a few matrices at most);
 * :func:`attention`: ``softmax(q k^T * scale) v`` over chunks of queries, each chunk's
   scores computed and consumed by oneDNN (exact softmax per chunk: the whole row of scores
   is materialised, unlike an online-softmax kernel, so the result is the same up to float
@@ -151,9 +152,26 @@ def linear_module(x: torch.Tensor, module: Any, act: str | None = None) -> torch
 def linear_add(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
                other: torch.Tensor) -> torch.Tensor:
     """``other + x @ weight.T + bias`` in one pass; ``other`` has the output's shape (..., N)."""
-    if usable(x, weight, other) and other.shape == (*x.shape[:-1], weight.shape[0]):
+    if usable(x, weight, other) and tuple(other.shape) == (*x.shape[:-1], weight.shape[0]):
         return torch.ops.mkldnn._linear_pointwise.binary(x, other, weight, bias, "add")
     return other + F.linear(x, weight, bias)
+
+
+def matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``a @ b`` for a (..., M, K) and b (K, N), or a (B, M, K) and b (B or 1, K, N).
+
+    ``b`` is best contiguous as (N, K) seen transposed (b = w.T) or as (K, N); ``a`` is made
+    contiguous first. Other shapes, dtypes, devices and traced graphs use ``torch.matmul``.
+    """
+    if b.dim() == 2 and usable(a, b):
+        return torch.ops.mkldnn._linear_pointwise(a.contiguous(), b.t(), None, "none", [], "")
+    if (usable(a, b) and a.dim() == 3 and b.dim() == 3 and b.shape[0] in (1, a.shape[0])
+            and a.shape[0] <= 16):
+        op = torch.ops.mkldnn._linear_pointwise
+        outs = [op(a[i].contiguous(), b[i if b.shape[0] > 1 else 0].t(), None, "none", [], "")
+                for i in range(a.shape[0])]
+        return outs[0].unsqueeze(0) if len(outs) == 1 else torch.stack(outs)
+    return torch.matmul(a, b)
 
 
 def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float) -> torch.Tensor:
@@ -165,8 +183,8 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float) -
     """
     b, h, nq, _ = q.shape
     nk, dv = k.shape[-2], v.shape[-1]
-    if nk < MIN_ATTENTION_KEYS or not usable(q, k, v):
-        if dv != q.shape[-1] and q.device.type == "cpu" and not tracing():
+    if not usable(q, k, v) or nk < MIN_ATTENTION_KEYS:
+        if not tracing() and q.device.type == "cpu" and dv != q.shape[-1]:
             # PyTorch's fused CPU kernel wants one head size (else it materialises every score)
             out = q.new_empty((b, h, nq, dv))
             for s in range(0, nq, 4 * ATTENTION_CHUNK):
@@ -188,4 +206,4 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float) -
 
 
 __all__ = ["ATTENTION_CHUNK", "ENV_VAR", "MIN_ATTENTION_KEYS", "TESTED_TORCH", "attention", "available",
-           "linear", "linear_add", "linear_module", "tracing", "usable"]
+           "linear", "linear_add", "linear_module", "matmul", "tracing", "usable"]

@@ -119,8 +119,13 @@ def _cache(module: Any) -> dict[Any, Any]:
     return cache
 
 
-def _weights_key(*tensors: torch.Tensor) -> tuple[Any, ...]:
-    return tuple((t.data_ptr(), t._version, t.dtype, t.device) for t in tensors)
+def _weights_key(*tensors: torch.Tensor) -> tuple[Any, ...] | None:
+    """What identifies these tensors' current values (storage and in-place version), or None
+    for tensors without a version counter (inference tensors): then nothing is cached."""
+    try:
+        return tuple((t.data_ptr(), t._version, t.dtype, t.device) for t in tensors)
+    except RuntimeError:
+        return None
 
 
 def _pos_embed(self: Any, hw: tuple[int, int]) -> torch.Tensor:
@@ -132,9 +137,10 @@ def _pos_embed(self: Any, hw: tuple[int, int]) -> torch.Tensor:
         pos = pos + window.tile([x // y for x, y in zip(pos.shape, window.shape)])
         return pos.permute(0, 2, 3, 1)
 
-    if onednn.tracing() or torch.is_grad_enabled() and self.pos_embed.requires_grad:
+    weights = _weights_key(self.pos_embed, self.pos_embed_window)
+    if weights is None or onednn.tracing() or (torch.is_grad_enabled() and self.pos_embed.requires_grad):
         return compute()
-    key = (tuple(hw), _weights_key(self.pos_embed, self.pos_embed_window))
+    key = (tuple(hw), weights)
     cache = _cache(self)
     if key not in cache:
         cache.clear()
@@ -179,9 +185,10 @@ def _neck_forward(self: Any, hidden_states: Any) -> tuple[tuple[torch.Tensor, ..
 
 def _rope_tables(self: Any, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(1, L, d) cos and sin of the memory attention's axial rotary encoding (cached)."""
-    if onednn.tracing():
+    weights = _weights_key(self.rotary_emb.inv_freq, self.position_ids)
+    if weights is None or onednn.tracing():
         return self.rotary_emb(like, self.position_ids)
-    key = ("rope", like.device, _weights_key(self.rotary_emb.inv_freq, self.position_ids))
+    key = ("rope", like.device, weights)
     cache = _cache(self)
     if key not in cache:
         cache.clear()
