@@ -142,11 +142,13 @@ def _pos_embed(self: Any, hw: tuple[int, int]) -> torch.Tensor:
         return compute()
     key = (tuple(hw), weights)
     cache = _cache(self)
-    if key not in cache:
-        cache.clear()
+    pos = cache.get(key)
+    if pos is None:
         with torch.inference_mode():
-            cache[key] = compute()
-    return cache[key]
+            pos = compute()
+        cache.clear()  # one entry: a new size or new weights replace the old
+        cache[key] = pos
+    return pos
 
 
 def _neck_forward(self: Any, hidden_states: Any) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]:
@@ -190,10 +192,12 @@ def _rope_tables(self: Any, like: torch.Tensor) -> tuple[torch.Tensor, torch.Ten
         return self.rotary_emb(like, self.position_ids)
     key = ("rope", like.device, weights)
     cache = _cache(self)
-    if key not in cache:
+    tables = cache.get(key)
+    if tables is None:
+        tables = self.rotary_emb(like, self.position_ids)
         cache.clear()
-        cache[key] = self.rotary_emb(like, self.position_ids)
-    return cache[key]
+        cache[key] = tables
+    return tables
 
 
 def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
