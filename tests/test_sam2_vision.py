@@ -7,7 +7,7 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from sam_compose.engines import onednn, sam2_vision, sam_vision  # noqa: E402
+from sam_compose.engines import onednn, sam2_vision, sam_vision
 
 
 @pytest.fixture(params=["onednn", "torch"])
@@ -146,3 +146,56 @@ def test_export_sees_plain_operations():
     with torch.inference_mode():
         expected = Encoder()(x)
     assert torch.allclose(program.module()(x), expected, atol=1e-4, rtol=1e-4)
+
+
+def test_bfloat16_encoder_uses_torch_and_matches_the_original():
+    """Other dtypes take PyTorch's own products inside the patched forwards: same result as the
+    original forwards in the same dtype."""
+    model = _vision_model().to(torch.bfloat16)
+    x = torch.randn(1, 3, 256, 256, dtype=torch.bfloat16)
+    with torch.inference_mode():
+        sam2_vision.speed_up_sam2(model)
+        ours = model(x).fpn_hidden_states
+        _originals(model)
+        ref = model(x).fpn_hidden_states
+    for a, b in zip(ours, ref):
+        assert a.dtype == torch.bfloat16
+        scale = float(b.float().abs().max())
+        assert float((a.float() - b.float()).abs().max()) <= 0.05 * scale
+
+
+def test_gradients_through_the_patched_encoder_match_the_original():
+    """With autograd on (eval mode, weights requiring gradients) the patched forwards use PyTorch's
+    operations and no caches: same outputs and same weight gradients as the original."""
+    model = _vision_model()
+    x = torch.randn(1, 3, 256, 256)
+
+    def run():
+        model.zero_grad()
+        out = model(x)
+        (out.fpn_hidden_states[-1].square().mean() + out.last_hidden_state.mean()).backward()
+        return out.fpn_hidden_states[-1].detach(), {n: p.grad.clone() for n, p in model.named_parameters()
+                                                   if p.grad is not None}
+
+    sam2_vision.speed_up_sam2(model)
+    ours, ours_grads = run()
+    _originals(model)
+    ref, ref_grads = run()
+    assert torch.allclose(ours, ref, atol=1e-4, rtol=1e-4)
+    assert ours_grads.keys() == ref_grads.keys() and "backbone.pos_embed" in ref_grads
+    for name, g in ref_grads.items():
+        assert torch.allclose(ours_grads[name], g, atol=1e-4, rtol=1e-3), name
+
+
+def test_bfloat16_memory_attention_matches_the_original():
+    module = _memory_attention(1, 8).to(torch.bfloat16)
+    feats, pos = torch.randn(64, 1, 64, dtype=torch.bfloat16), torch.randn(64, 1, 64, dtype=torch.bfloat16)
+    memory, memory_pos = torch.randn(3 * 64 + 4, 1, 64, dtype=torch.bfloat16), torch.randn(3 * 64 + 4, 1, 64,
+                                                                                           dtype=torch.bfloat16)
+    args = (feats, memory, pos, memory_pos, 4)
+    with torch.inference_mode():
+        ref = module(*args)
+        sam2_vision.speed_up_sam2(module)
+        ours = module(*args)
+    assert ours.dtype == ref.dtype == torch.bfloat16
+    assert float((ours.float() - ref.float()).abs().max()) <= 0.05 * float(ref.float().abs().max())

@@ -29,7 +29,11 @@ this is the one place that calls it, guarded:
 * only on the PyTorch versions in :data:`TESTED_TORCH` (the ``torch`` floor pinned in
   pyproject's ``sam`` extra up to the next major), when ``torch.backends.mkldnn`` is
   available, and after a self-check on first use compares it with ``F.linear``;
-* ``SAM_COMPOSE_ONEDNN=0`` in the environment turns it off (PyTorch's kernels throughout).
+* ``SAM_COMPOSE_ONEDNN=0`` in the environment, or ``torch.backends.mkldnn.flags(enabled=False)``,
+  turns it off (PyTorch's kernels throughout).
+
+The choice is made by capability (the build has oneDNN and the operator passes the
+self-check), never by CPU model; where oneDNN is missing every function is PyTorch's own.
 
 ``tests/test_onednn.py`` checks every function against PyTorch's own on random inputs.
 """
@@ -116,7 +120,10 @@ def tracing() -> bool:
 
 
 def usable(*tensors: torch.Tensor) -> bool:
-    """Whether these tensors may go through oneDNN: float32, CPU, no autograd, not tracing."""
+    """Whether these tensors may go through oneDNN: float32, CPU, no autograd, not tracing, and
+    oneDNN not switched off in PyTorch (``torch.backends.mkldnn.flags(enabled=False)``)."""
+    if not torch.backends.mkldnn.enabled:
+        return False
     for t in tensors:
         if t.device.type != "cpu" or t.dtype != torch.float32:
             return False
