@@ -124,7 +124,7 @@ def propose_regions(image: np.ndarray, *, engine: Any = None, proposals: str = "
         if engine is None:
             raise PromptError(f"proposals={proposals!r} needs an engine for automatic masks; pass engine=... or use 'grid'")
         if isinstance(engine, str):
-            from ... import shared_engine
+            from ...engines import shared_engine
 
             engine = shared_engine(engine)
         params = dict(generate_params or {})
@@ -386,7 +386,7 @@ def text_to_masks(image: Any, text: str | Sequence[str], *, engine: Any, **kwarg
     from ...masks import Masks
 
     if isinstance(engine, str):
-        from ... import shared_engine
+        from ...engines import shared_engine
 
         engine = shared_engine(engine)
     img = load_image(image)
