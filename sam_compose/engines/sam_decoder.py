@@ -62,11 +62,12 @@ def _attend_small(attn: Any, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) 
     return _out_proj(attn)(_merge(out))
 
 
-def _token_to_image(attn: Any, q: torch.Tensor, keys_pe: torch.Tensor, keys: torch.Tensor,
+def _token_to_image(attn: Any, q: torch.Tensor, keys_pe: torch.Tensor | None, keys: torch.Tensor,
                     kv: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
     """Prompt tokens (N, T, C) attend to image tokens (B, L, C), B in {1, N}.
 
-    ``kv``: precomputed projected keys/values (B, heads, L, d) (first block, no mask input).
+    ``kv``: precomputed projected keys/values (B, heads, L, d) (first block, no mask input);
+    without them ``keys_pe`` (keys plus position encoding) is needed.
     """
     h = attn.num_attention_heads
     qh = _split(attn.q_proj(q), h)                                   # (N, h, T, d)
@@ -75,6 +76,8 @@ def _token_to_image(attn: Any, q: torch.Tensor, keys_pe: torch.Tensor, keys: tor
         scores = torch.matmul(qh, kh.transpose(-1, -2)) * attn.scaling  # (N, h, T, L)
         out = torch.matmul(scores.softmax(-1), vh)                     # (N, h, T, d)
         return _out_proj(attn)(_merge(out))
+    if keys_pe is None:
+        raise ValueError("token-to-image attention needs keys_pe when no projected keys/values are given")
     d = qh.shape[-1]
     wk = attn.k_proj.weight.view(h, d, -1)                            # (h, d, C)
     wv = attn.v_proj.weight.view(h, d, -1)
@@ -87,11 +90,12 @@ def _token_to_image(attn: Any, q: torch.Tensor, keys_pe: torch.Tensor, keys: tor
     return _out_proj(attn)(_merge(out))
 
 
-def _image_to_token(attn: Any, img_q: torch.Tensor, tok_k: torch.Tensor, tok_v: torch.Tensor,
+def _image_to_token(attn: Any, img_q: torch.Tensor | None, tok_k: torch.Tensor, tok_v: torch.Tensor,
                     q_proj: torch.Tensor | None = None) -> torch.Tensor:
     """Image tokens (B, L, C) attend to prompt tokens (N, T, C); returns (N, L, C).
 
-    ``q_proj``: precomputed projected image queries (1, heads, L, d) (first block). Scores
+    ``q_proj``: precomputed projected image queries (1, heads, L, d) (first block); without
+    them ``img_q`` (image tokens plus position encoding) is needed. Scores
     are laid out (N, heads, T, L) so the softmax over the few prompt tokens runs along a
     non-innermost axis (vectorised over the 4096 image tokens).
     """
@@ -104,6 +108,8 @@ def _image_to_token(attn: Any, img_q: torch.Tensor, tok_k: torch.Tensor, tok_v: 
     vo = torch.matmul(vh, wo)                                          # (N, h, T, C)
     if q_proj is not None:
         scores = torch.matmul(kh, q_proj.transpose(-1, -2))            # (N, h, T, L)
+    elif img_q is None:
+        raise ValueError("image-to-token attention needs img_q when no projected queries are given")
     else:
         wq = attn.q_proj.weight.view(h, d, -1)                         # (h, d, C)
         m = torch.matmul(kh, wq.unsqueeze(0))                          # (N, h, T, C)

@@ -26,7 +26,7 @@ def resize_uint8(image: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:
     h, w = size_hw
     if image.shape[:2] == (h, w):
         return image
-    return np.asarray(Image.fromarray(image).resize((w, h), Image.BILINEAR))
+    return np.asarray(Image.fromarray(image).resize((w, h), Image.Resampling.BILINEAR))
 
 
 def sam_pixel_values(image: np.ndarray, target: int = SAM_INPUT_SIZE):
