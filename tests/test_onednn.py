@@ -183,3 +183,17 @@ def test_onnx_export_sees_plain_operations(tmp_path, dynamo):
     names = [i.name for i in session.get_inputs()]
     out = session.run(None, dict(zip(names, [x.numpy(), w.numpy()])))[0]
     _close(torch.from_numpy(out), expected)
+
+
+@pytest.mark.parametrize("a_shape,b_shape", [((2, 4, 0), (0, 5)), ((0, 4, 8), (1, 8, 5)), ((0, 8), (8, 5)),
+                                             ((2, 4, 8), (2, 8, 0))])
+def test_empty_operands_use_torch(a_shape, b_shape):
+    """Empty products (no prompts, no object pointers, zero channels) give PyTorch's empty results."""
+    g = torch.Generator().manual_seed(7)
+    a, b = torch.randn(*a_shape, generator=g), torch.randn(*b_shape, generator=g)
+    _close(onednn.matmul(a, b), a @ b)
+    if b.dim() == 2:
+        w = b.t().contiguous()
+        other = torch.randn(*a.shape[:-1], w.shape[0], generator=g)
+        _close(onednn.linear(a, w, None, "relu"), F.relu(F.linear(a, w)))
+        _close(onednn.linear_add(a, w, None, other), other + F.linear(a, w))

@@ -120,12 +120,12 @@ def tracing() -> bool:
 
 
 def usable(*tensors: torch.Tensor) -> bool:
-    """Whether these tensors may go through oneDNN: float32, CPU, no autograd, not tracing, and
-    oneDNN not switched off in PyTorch (``torch.backends.mkldnn.flags(enabled=False)``)."""
+    """Whether these tensors may go through oneDNN: float32, CPU, not empty, no autograd, not
+    tracing, and oneDNN not switched off in PyTorch (``torch.backends.mkldnn.flags(enabled=False)``)."""
     if not torch.backends.mkldnn.enabled:
         return False
     for t in tensors:
-        if t.device.type != "cpu" or t.dtype != torch.float32:
+        if t.device.type != "cpu" or t.dtype != torch.float32 or t.numel() == 0:
             return False
         if t.requires_grad and torch.is_grad_enabled():
             return False
