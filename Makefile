@@ -8,21 +8,31 @@ ENGINE ?= auto
 HOST ?= 127.0.0.1
 PORT ?= 7860
 PYTEST_ARGS ?=
+TEST_WORKERS ?= auto
 
-.PHONY: demo test install install-test browser sample clean
+.PHONY: demo test lint install install-test install-lint browser sample clean
 
+# Everything a user of the demo may want: SAM models, CLIP text prompts, agents, ONNX, Ray, gaze devices.
+# (`pip install sam-compose` alone is the light core: the weight-free engine, graphs and the CLI.)
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -e .
+	$(BIN)/python -m pip install -e ".[all]"
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
-	$(BIN)/python -m pip install -e ".[test]"
+	$(BIN)/python -m pip install -e ".[test,lint]"
+	touch $@
+
+$(VENV)/.installed-lint: pyproject.toml
+	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -e . "ruff>=0.6" "mypy>=1.10"
 	touch $@
 
 install: $(VENV)/.installed
 
 install-test: $(VENV)/.installed-test
+
+install-lint: $(VENV)/.installed-lint
 
 # Debian's Chromium for the browser tests of the demo (Playwright drives it; nothing is downloaded).
 browser:
@@ -39,7 +49,13 @@ sample: install
 	HF_HUB_OFFLINE=1 $(BIN)/sam-compose segment sample:astronaut --engine opencv --box 140,20,340,250 --out out
 
 test: install-test browser
-	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+
+# ruff (lint and format) and mypy, as CI runs them.
+lint: install-lint
+	$(BIN)/ruff check sam_compose tests benchmarks demos
+	$(BIN)/ruff format --check sam_compose tests benchmarks demos
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

@@ -15,7 +15,7 @@ import time
 import numpy as np
 
 from sam_compose.adapters.outputs import track
-from sam_compose.adapters.outputs.tracking_synth import SCENARIOS, synthetic_video
+from sam_compose.adapters.outputs.tracking.synth import SCENARIOS, synthetic_video
 from sam_compose.geometry import mask_iou
 
 

@@ -380,7 +380,7 @@ def test_demo_command_rejects_a_bad_port(capsys):
 
 
 def test_gaze_recording_file_segments_the_looked_at_object(tmp_path, small_scene):
-    from sam_compose.adapters.prompts.gaze_synth import synth_trace, write_generic
+    from sam_compose.adapters.prompts.gaze.synth import synth_trace, write_generic
 
     h, w = small_scene.image.shape[:2]
     x, y = small_scene.interior_point(2)
@@ -431,7 +431,7 @@ def test_build_app_takes_a_spec_or_an_engine_instance():
 
 
 def test_example_video_is_tracked_from_a_click():
-    from sam_compose.adapters.outputs.tracking_synth import synthetic_video
+    from sam_compose.adapters.outputs.tracking.synth import synthetic_video
 
     t = TabHandlers("opencv")
     vs, frame, status, _, path = t.video_example("motion", VideoState())

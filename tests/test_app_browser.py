@@ -200,7 +200,7 @@ def test_video_tab_tracks_a_clicked_object_in_the_example_video(browser, server)
         box = frame.bounding_box()
         page.wait_for_function("document.body.innerText.includes('Example video')", timeout=TIMEOUT_MS)
         # pick frame 30 in the number box next to the slider, then click the first disc there
-        from sam_compose.adapters.outputs.tracking_synth import synthetic_video
+        from sam_compose.adapters.outputs.tracking.synth import synthetic_video
 
         truth = synthetic_video("cross", n_frames=40, size=(240, 320), seed=1)
         number = page.get_by_label("number input for Prompt on frame")

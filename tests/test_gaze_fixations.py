@@ -7,7 +7,7 @@ import pytest
 
 from sam_compose.adapters.prompts.gaze import (
     FixationDetector, GazeError, GazeSamples, LiveGaze, detect_fixations, live_fixations, px_per_degree)
-from sam_compose.adapters.prompts.gaze_synth import synth_trace
+from sam_compose.adapters.prompts.gaze.synth import synth_trace
 
 FRAME = (640, 480)
 DIAG = float(np.hypot(*FRAME))

@@ -15,7 +15,7 @@ import sam_compose
 from sam_compose.adapters.prompts.gaze import (
     Fixation, GazeError, GazeSamples, NoFixationError, SceneToImage, assign_frames, calibrated_segment, gaze_segment,
     gaze_to_prompts, match_frames, read_frame_times, read_gaze)
-from sam_compose.adapters.prompts.gaze_synth import synth_trace, write_generic
+from sam_compose.adapters.prompts.gaze.synth import synth_trace, write_generic
 from sam_compose.geometry import mask_iou
 from sam_compose.samples import sample_image, synthetic_scene
 from sam_compose.types import Prompt

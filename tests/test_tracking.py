@@ -7,8 +7,8 @@ import pytest
 
 from sam_compose import InputError, Masks, Prompt
 from sam_compose.adapters.outputs import track
-from sam_compose.adapters.outputs.tracking_flow import FlowTracker
-from sam_compose.adapters.outputs.tracking_synth import synthetic_video
+from sam_compose.adapters.outputs.tracking.flow import FlowTracker
+from sam_compose.adapters.outputs.tracking.synth import synthetic_video
 from sam_compose.geometry import mask_iou
 
 
@@ -138,7 +138,7 @@ def test_tracker_add_remove_correct(motion):
 
 
 def test_gaze_fixations_start_and_refresh_tracks():
-    from sam_compose.adapters.prompts.gaze_types import Fixation
+    from sam_compose.adapters.prompts.gaze.samples import Fixation
 
     v = synthetic_video("late", n_frames=30)
     fps = 10.0
@@ -209,7 +209,7 @@ def test_unknown_tracker_and_options(motion):
 @pytest.mark.parametrize("scale", [1, 2])
 def test_gaze_recording_over_video(motion, scale):
     """Samples -> detect_fixations -> frames: each fixated object gets a track (scene 2x the video too)."""
-    from sam_compose.adapters.prompts.gaze_synth import synth_trace
+    from sam_compose.adapters.prompts.gaze.synth import synth_trace
 
     fps = 10.0
     c2 = np.argwhere(motion.masks[0, 1]).mean(0)[::-1]          # (x, y) of the rectangle on frame 0

@@ -13,8 +13,8 @@ from PIL import Image
 
 from sam_compose import InputError, Masks
 from sam_compose.adapters.outputs import track
-from sam_compose.adapters.outputs.tracking_io import read_coco_video, read_mot, save_tracks
-from sam_compose.adapters.outputs.tracking_synth import disc_mask_at, synthetic_stream, synthetic_video
+from sam_compose.adapters.outputs.tracking.files import read_coco_video, read_mot, save_tracks
+from sam_compose.adapters.outputs.tracking.synth import disc_mask_at, synthetic_stream, synthetic_video
 from sam_compose.geometry import mask_iou
 from sam_compose.video_io import VideoError, open_video, read_frames, write_png_sequence, write_video
 
@@ -116,7 +116,7 @@ def test_save_tracks_every_format_reads_back(tmp_path, clip):
 
 
 def test_save_tracks_binary_pngs_and_errors(tmp_path, clip):
-    from sam_compose.adapters.outputs.tracking_io import PngWriter
+    from sam_compose.adapters.outputs.tracking.files import PngWriter
 
     res = clip.masks_at(2)
     w = PngWriter(tmp_path / "bin", mode="binary")

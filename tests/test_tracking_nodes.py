@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import sam_compose as sc
-from sam_compose.adapters.outputs.tracking_io import read_coco_video, read_mot
-from sam_compose.adapters.outputs.tracking_synth import synthetic_video
+from sam_compose.adapters.outputs.tracking.files import read_coco_video, read_mot
+from sam_compose.adapters.outputs.tracking.synth import synthetic_video
 from sam_compose.geometry import mask_iou
 
 DEMO = Path(__file__).resolve().parents[1] / "demos" / "tracking" / "track_synthetic.json"
@@ -32,7 +32,7 @@ def test_demo_graph_writes_every_output(tmp_path):
 
 
 def test_track_node_from_gaze_fixations(tmp_path):
-    from sam_compose.adapters.prompts.gaze_types import Fixation
+    from sam_compose.adapters.prompts.gaze.samples import Fixation
 
     v = synthetic_video("motion", n_frames=10)
     ys, xs = np.nonzero(v.masks[0, 1])

@@ -13,8 +13,8 @@ torch = pytest.importorskip("torch")
 
 from sam_compose import EngineError, InputError, Masks, Prompt  # noqa: E402
 from sam_compose.adapters.outputs import track  # noqa: E402
-from sam_compose.adapters.outputs.tracking_sam2 import Sam2VideoTracker  # noqa: E402
-from sam_compose.adapters.outputs.tracking_synth import disc_mask_at, synthetic_stream, synthetic_video  # noqa: E402
+from sam_compose.adapters.outputs.tracking.sam2_video import Sam2VideoTracker  # noqa: E402
+from sam_compose.adapters.outputs.tracking.synth import disc_mask_at, synthetic_stream, synthetic_video  # noqa: E402
 from sam_compose.geometry import mask_iou  # noqa: E402
 
 
@@ -137,7 +137,7 @@ def test_flow_tracker_with_a_sam_engine_falls_back_then_reports_low_score(tmp_pa
     from segment_anything.build_sam import _build_sam
 
     from sam_compose import load_engine
-    from sam_compose.adapters.outputs.tracking_flow import FlowTracker
+    from sam_compose.adapters.outputs.tracking.flow import FlowTracker
 
     torch.manual_seed(0)
     sam = _build_sam(encoder_embed_dim=32, encoder_depth=2, encoder_num_heads=2, encoder_global_attn_indexes=[1])

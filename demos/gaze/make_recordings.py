@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sam_compose.adapters.prompts.gaze_synth import synth_trace, write_neon, write_pupil_core, write_tobii
+from sam_compose.adapters.prompts.gaze.synth import synth_trace, write_neon, write_pupil_core, write_tobii
 
 HERE = Path(__file__).resolve().parent
 IMAGE = (384, 303)  # width, height of sample:coins

@@ -84,7 +84,7 @@ class TabHandlers(service.EngineSource):
         from .render import write_video
 
         feature("track")  # the example is only useful where tracking exists
-        from ..adapters.outputs.tracking_synth import synthetic_video
+        from ..adapters.outputs.tracking.synth import synthetic_video
 
         clip = synthetic_video(kind, n_frames=EXAMPLE_FRAMES, size=EXAMPLE_SIZE, seed=1)
         path = write_video(clip.frames, service.work_dir(vs.session_id) / f"example_{kind}.webm", fps=10.0)

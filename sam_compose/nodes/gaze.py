@@ -20,7 +20,7 @@ FORMAT_CHOICES = ("auto", "pupil_core", "pupil_core_fixations", "neon", "neon_fi
 
 
 def _pair(value: list[float] | None, name: str, n: int = 2) -> tuple[float, ...] | None:
-    from ..adapters.prompts.gaze_types import GazeError
+    from ..adapters.prompts.gaze.samples import GazeError
 
     if value is None:
         return None
@@ -69,7 +69,7 @@ def gaze_prompt_node(image: Image, gaze: Gaze, *,
                      video_start: float = Param(0.0, description="gaze-clock time of video frame 0, seconds")) -> Prompts:
     """Turn gaze into prompts for ``segment`` (see sam_compose.adapters.prompts.gaze_to_prompts)."""
     from ..adapters.prompts.gaze import gaze_to_prompts
-    from ..adapters.prompts.gaze_types import NoFixationError
+    from ..adapters.prompts.gaze.samples import NoFixationError
 
     kw: dict[str, Any] = {}
     detect = dict(method=method, velocity_threshold=velocity_threshold, dispersion_threshold=dispersion_threshold,

@@ -46,7 +46,7 @@ class TrackNode:
         self.last: Any = None
         self.sinks: dict[str, Any] = {}
         if save:
-            from ..adapters.outputs.tracking_io import TRACK_FORMATS, open_sinks
+            from ..adapters.outputs.tracking.files import TRACK_FORMATS, open_sinks
 
             fmts = [f.strip() for f in formats.split(",") if f.strip()]
             bad = sorted(set(fmts) - set(TRACK_FORMATS))
@@ -58,7 +58,7 @@ class TrackNode:
 
     def __call__(self, image: Image, prompts: Prompts | None = None, masks: Masks | None = None,
                  gaze: Gaze | None = None) -> Masks:
-        from ..adapters.outputs.tracking_gaze import apply_fixations, gaze_schedule
+        from ..adapters.outputs.tracking.gaze import apply_fixations, gaze_schedule
 
         idx = frame_index()
         idx = self._frame if idx is None else idx
@@ -96,7 +96,7 @@ def synthetic_video_node(*, kind: str = Param("motion", choices=("motion", "cros
                          width: int = Param(160, ge=16, le=4096, description="frame width"),
                          height: int = Param(120, ge=16, le=4096, description="frame height"),
                          seed: int = Param(0, description="random seed")) -> Video:
-    from ..adapters.outputs.tracking_synth import synthetic_frames
+    from ..adapters.outputs.tracking.synth import synthetic_frames
 
     # rendered one frame at a time: 1000 frames of 4096x4096 would not fit in memory at once
     return synthetic_frames(kind, n_frames=frames, size=(height, width), seed=seed)

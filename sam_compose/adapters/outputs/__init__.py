@@ -10,10 +10,10 @@ from ..._lazy import lazy_exports
 _EXPORTS = {
     "track": ".tracking",
     "make_tracker": ".tracking",
-    "save_tracks": ".tracking_io",
+    "save_tracks": ".tracking.files",
     "inpaint": ".inpainting",
     "lift_to_3d": ".lifting",
-    "PointCloud": ".lifting",
+    "PointCloud": ".pointcloud",
     "inpaint_frames": ".inpainting",
     "load_depth": ".depth",
     "depth_from_disparity": ".depth",

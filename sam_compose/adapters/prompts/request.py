@@ -68,8 +68,8 @@ def _gaze_prompts(image: np.ndarray, gaze: Any, options: Mapping[str, Any], engi
     import inspect
 
     from .gaze import gaze_to_prompts, read_gaze
-    from .gaze_fixations import detect_fixations
-    from .gaze_readers import iter_gaze
+    from .gaze.fixations import detect_fixations
+    from .gaze.readers import iter_gaze
 
     reader_keys = set(inspect.signature(iter_gaze).parameters) - {"source"}
     prompt_keys = (set(inspect.signature(gaze_to_prompts).parameters)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ...geometry import mask_iou
+from ....geometry import mask_iou
 
 HIST_BINS = (30, 32)
 HIST_RANGES = [0, 180, 0, 256]

@@ -25,8 +25,8 @@ from typing import Callable, Iterator
 import cv2
 import numpy as np
 
-from ...errors import InputError
-from ...masks import Masks
+from ....errors import InputError
+from ....masks import Masks
 
 SCENARIOS = ("motion", "cross", "exit", "late", "photo")
 
@@ -155,7 +155,7 @@ def _render(objs: list[_Obj], bg: np.ndarray, occluder: np.ndarray | None, u: fl
 
 
 def _photo_frames(n_frames: int, size: tuple[int, int]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    from ...samples import sample_image
+    from ....samples import sample_image
 
     h, w = size
     pan_x, pan_y = int(0.25 * w), int(0.2 * h)

@@ -2,7 +2,7 @@
 
 :class:`FixationDetector` takes :class:`GazeSamples` chunks (``feed``) and returns the
 fixations that are final so far; ``flush`` ends the stream. The batch function
-:func:`detect_fixations` and the live interface (:mod:`.gaze_live`) both use it, so a
+:func:`detect_fixations` and the live interface (:mod:`.live`) both use it, so a
 2-hour recording read with ``iter_gaze`` is processed in bounded memory and a live
 stream gives the same fixations as the recorded file.
 
@@ -28,7 +28,7 @@ Pipeline per sample stream:
 
 Units. Thresholds are in **pixels of the scene frame** (px/s, px), or in **degrees**
 (deg/s, deg) when ``fov`` (the scene camera's field of view in degrees) is given; pixels
-per degree = width / fov_h (see :func:`.gaze_coords.px_per_degree`). Defaults: with
+per degree = width / fov_h (see :func:`.coords.px_per_degree`). Defaults: with
 ``fov``, 30 deg/s (I-VT), 1.0 deg dispersion (I-DT) and 0.5 deg merge distance;
 without, 0.25 frame diagonals per second, 0.01 diagonals and 0.005 diagonals, which
 match the degree values for a scene camera of about 100 deg (Neon, Invisible,
@@ -42,8 +42,8 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from .gaze_coords import px_per_degree
-from .gaze_types import Fixation, GazeError, GazeSamples
+from .coords import px_per_degree
+from .samples import Fixation, GazeError, GazeSamples
 
 __all__ = ["FixationDetector", "FixationParams", "detect_fixations"]
 

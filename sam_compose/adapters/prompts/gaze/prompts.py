@@ -1,15 +1,15 @@
 """Fixations -> SAM prompts: one positive point per looked-at place, longest dwell first.
 
 :func:`gaze_to_prompts` detects fixations (unless given them), maps them from the scene
-frame into the image (resize and crop, :class:`~.gaze_coords.SceneToImage`), keeps those
+frame into the image (resize and crop, :class:`~.coords.SceneToImage`), keeps those
 inside the image (and, for video, those overlapping the requested frame), groups
 fixations within ``merge_radius`` of each other (refixations of one place), and makes one
 prompt per group ordered by total dwell time. Optional: negative points at the other
 groups (``negatives=True``), and calibration-aware prompting with an engine
-(``engine=..., accuracy=...``, see :mod:`.gaze_calibrate`).
+(``engine=..., accuracy=...``, see :mod:`.calibrate`).
 
 It never turns noise into a prompt: with no fixation it raises
-:class:`~.gaze_types.NoFixationError` ("no fixation found ...") saying why.
+:class:`~.samples.NoFixationError` ("no fixation found ...") saying why.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ...types import Prompt
-from .gaze_coords import SceneToImage, px_per_degree
-from .gaze_fixations import detect_fixations
-from .gaze_types import Fixation, GazeError, GazeSamples, NoFixationError
+from ....types import Prompt
+from .coords import SceneToImage, px_per_degree
+from .fixations import detect_fixations
+from .samples import Fixation, GazeError, GazeSamples, NoFixationError
 
 __all__ = ["gaze_to_prompts", "gaze_segment", "fixations_in_image", "group_fixations", "frame_interval"]
 
@@ -111,7 +111,7 @@ def fixations_in_image(gaze: Any, image_size: tuple[int, int], *, frame_size: Se
     """
     samples: GazeSamples | None = None
     if isinstance(gaze, (str, os.PathLike)):
-        from .gaze_readers import read_gaze
+        from .readers import read_gaze
 
         gaze = read_gaze(gaze)
     if isinstance(gaze, GazeSamples):
@@ -173,7 +173,7 @@ def gaze_to_prompts(gaze: Any, image: np.ndarray | None = None, *, image_size: S
     the image diagonal) form one prompt at their dwell-weighted centre. ``negatives``
     adds the other places as negative points. ``min_dwell`` (s) and ``max_prompts`` trim
     the list. With ``engine`` and ``accuracy`` (image px) or ``accuracy_deg`` (needs
-    ``fov``), each prompt is calibrated (:func:`.gaze_calibrate.calibrated_segment`): its
+    ``fov``), each prompt is calibrated (:func:`.calibrate.calibrated_segment`): its
     point moves to the most consistent candidate within the accuracy radius and it carries
     that mask's logits.
 
@@ -220,7 +220,7 @@ def gaze_to_prompts(gaze: Any, image: np.ndarray | None = None, *, image_size: S
     if engine is not None and acc is not None:
         if image is None:
             raise GazeError("calibration-aware prompting segments the image: pass image= with engine=")
-        from .gaze_calibrate import calibrated_segment
+        from .calibrate import calibrated_segment
 
         prompts = [calibrated_segment(np.asarray(image), p, engine, acc, n=n_candidates)[1] for p in prompts]
     return prompts
@@ -246,12 +246,12 @@ def gaze_segment(image: np.ndarray, gaze: Any, engine: Any, *, accuracy: float |
     """Segment what was looked at: one mask per prompt of :func:`gaze_to_prompts`, dwell order.
 
     With ``accuracy`` (image px) each mask is the most consistent over the tracker's
-    accuracy disc (:func:`.gaze_calibrate.calibrated_segment`); otherwise one engine call
+    accuracy disc (:func:`.calibrate.calibrated_segment`); otherwise one engine call
     segments every prompt. Returns :class:`~sam_compose.masks.Masks` with
     ``data["adapter"] == "gaze"``.
     """
-    from ...masks import Masks
-    from .gaze_calibrate import calibrated_segment
+    from ....masks import Masks
+    from .calibrate import calibrated_segment
 
     prompts = gaze_to_prompts(gaze, image, **kwargs)
     if accuracy is None:

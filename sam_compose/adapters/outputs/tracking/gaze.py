@@ -18,9 +18,9 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
-from ...errors import InputError
-from ...masks import Masks
-from ...types import Prompt
+from ....errors import InputError
+from ....masks import Masks
+from ....types import Prompt
 
 __all__ = ["fixations_by_frame", "apply_fixations", "gaze_schedule"]
 
@@ -39,7 +39,7 @@ def gaze_schedule(gaze: Any, fps: float, start_frame: int = 0, t0: float | None 
     """
     scene_size = None
     if _is_samples(gaze):
-        from ..prompts.gaze import detect_fixations
+        from ...prompts.gaze import detect_fixations
 
         if t0 is None:
             t0 = float(gaze.t[0]) if len(gaze.t) else 0.0
@@ -90,7 +90,7 @@ def fixations_by_frame(fixations: Iterable[Any], fps: float, start_frame: int = 
         if frame is not None:
             idx = int(frame)
         else:
-            from ..prompts.gaze_coords import match_frames
+            from ...prompts.gaze.coords import match_frames
 
             idx = int(match_frames([start], fps=fps, start=t0)[0])
             if idx < 0:

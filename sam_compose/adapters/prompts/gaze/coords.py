@@ -1,7 +1,7 @@
 """Gaze coordinates: normalised / scene-camera pixels -> image pixels, degrees <-> pixels, frames.
 
 * Scene frame: what the eye tracker reports against (the scene camera image or the screen),
-  (width, height) pixels, origin top left after reading (see :mod:`.gaze_types`).
+  (width, height) pixels, origin top left after reading (see :mod:`.samples`).
 * Image: the picture being segmented, (height, width) as everywhere in sam_compose. It
   shows the scene frame, possibly **cropped** (``crop`` = x0, y0, x1, y1 in scene pixels:
   the part of the scene frame the image shows) and **resized** (to the image size).
@@ -16,7 +16,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .gaze_types import Fixation, GazeError
+from .samples import Fixation, GazeError
 
 __all__ = ["to_frame_pixels", "SceneToImage", "px_per_degree", "match_frames", "assign_frames", "check_units"]
 

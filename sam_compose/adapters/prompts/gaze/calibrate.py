@@ -14,10 +14,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ...geometry import pairwise_mask_iou
-from ...masks import Masks
-from ...types import Prompt
-from .gaze_types import GazeError
+from ....geometry import pairwise_mask_iou
+from ....masks import Masks
+from ....types import Prompt
+from .samples import GazeError
 
 __all__ = ["candidate_points", "calibrated_segment"]
 

@@ -35,12 +35,12 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ...errors import InputError
-from ...geometry import mask_iou, mask_to_logits
-from ...masks import Masks
-from ...types import Prompt, image_key
-from .tracking import ObjectInit, Tracker
-from .tracking_colour import find, hs_hist, snap
+from ....errors import InputError
+from ....geometry import mask_iou, mask_to_logits
+from ....masks import Masks
+from ....types import Prompt, image_key
+from .base import ObjectInit, Tracker
+from .colour import find, hs_hist, snap
 
 __all__ = ["FlowTracker"]
 
@@ -134,7 +134,7 @@ class FlowTracker(Tracker):
         if isinstance(engine, str) and engine.strip().lower() == "none":
             engine = None
         if isinstance(engine, str):
-            from ...engines import shared_engine
+            from ....engines import shared_engine
 
             engine = shared_engine(engine)
         self.engine = engine

@@ -18,7 +18,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from ...errors import InputError
+from ....errors import InputError
 
 __all__ = ["GazeSamples", "Fixation", "GazeError", "NoFixationError"]
 
@@ -124,7 +124,7 @@ class GazeSamples:
                     origin: str = "top-left", valid: Any = None, confidence: Any = None,
                     source: str = "arrays") -> "GazeSamples":
         """Build samples from arrays; ``units`` "px" or "norm", ``origin`` "top-left" or "bottom-left"."""
-        from .gaze_coords import to_frame_pixels
+        from .coords import to_frame_pixels
 
         w, h = (int(v) for v in frame_size)
         px, py = to_frame_pixels(np.asarray(x, np.float64), np.asarray(y, np.float64), (w, h), units, origin)

@@ -17,7 +17,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from .gaze_types import GazeError
+from .samples import GazeError
 
 __all__ = ["open_text", "first_line", "norm_name", "split_header", "delimiter", "csv_chunks"]
 

@@ -29,9 +29,9 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from ...errors import InputError
-from ...image_io import save_png
-from ...masks import Masks
+from ....errors import InputError
+from ....image_io import save_png
+from ....masks import Masks
 
 __all__ = ["CocoVideoWriter", "MotWriter", "OverlayWriter", "PngWriter", "save_tracks",
            "read_coco_video", "read_mot", "TRACK_FORMATS", "open_sinks"]
@@ -157,7 +157,7 @@ class OverlayWriter:
     """An MP4 of each frame with its masks drawn in their track colours."""
 
     def __init__(self, path: str | os.PathLike, fps: float = 25.0, alpha: float = 0.5) -> None:
-        from ...video_io import VideoWriter
+        from ....video_io import VideoWriter
 
         self._vw = VideoWriter(path, fps=fps)
         self.path = self._vw.path
@@ -166,7 +166,7 @@ class OverlayWriter:
     def write(self, frame_index: int, masks: Masks, frame: np.ndarray | None = None) -> None:
         if frame is None:
             raise InputError("the overlay video needs the frames: use track(..., with_frames=True) or save_tracks(frames=...)")
-        from ...visualize import overlay
+        from ....visualize import overlay
 
         self._vw.write(overlay(frame, masks, alpha=self.alpha, boxes=False))
 

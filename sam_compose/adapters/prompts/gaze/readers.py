@@ -4,7 +4,7 @@
 (memory stays bounded however long the recording); :func:`read_gaze` joins them. The
 format is detected from the header (:func:`detect_format`) unless ``format=`` is given.
 
-Formats (all converted to top-left scene-frame pixels and seconds, see :mod:`.gaze_types`):
+Formats (all converted to top-left scene-frame pixels and seconds, see :mod:`.samples`):
 
 ========================= ================================================================
 ``pupil_core``            Pupil Player ``gaze_positions.csv``: ``gaze_timestamp`` (s),
@@ -44,9 +44,9 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import numpy as np
 
-from .gaze_coords import check_units, to_frame_pixels
-from .gaze_csv import csv_chunks, first_line, norm_name, open_text, split_header
-from .gaze_types import Fixation, GazeError, GazeSamples
+from .coords import check_units, to_frame_pixels
+from .tables import csv_chunks, first_line, norm_name, open_text, split_header
+from .samples import Fixation, GazeError, GazeSamples
 
 __all__ = ["FORMATS", "RECORDING_FILES", "resolve_recording", "detect_format", "iter_gaze", "read_gaze", "samples_from_iterable", "samples_from_array",
            "read_frame_times"]
@@ -405,7 +405,7 @@ def _check_time_order(t: np.ndarray) -> None:
 def samples_from_iterable(items: Iterable[Any], *, frame_size: tuple[int, int] | None = None,
                           units: str = "px", origin: str = "top-left") -> GazeSamples:
     """Samples given as (t, x, y[, confidence]) tuples or dicts with t/x/y[/confidence/valid]."""
-    from .gaze_live import parse_sample
+    from .live import parse_sample
 
     rows = [parse_sample(s) for s in items]
     if not rows:
@@ -452,7 +452,7 @@ def read_gaze(source: Any, **options: Any) -> GazeSamples:
 
 
 def read_frame_times(path: str | os.PathLike) -> np.ndarray:
-    """Video frame timestamps in seconds on the gaze clock, for :func:`.gaze_coords.match_frames`.
+    """Video frame timestamps in seconds on the gaze clock, for :func:`.coords.match_frames`.
 
     Reads Pupil Core ``world_timestamps.npy`` / ``world_timestamps.csv`` (seconds), Pupil
     Cloud / Neon ``world_timestamps.csv`` (``timestamp [ns]``) and any one-column or CSV

@@ -6,7 +6,7 @@
             prompt = fixation_prompt(fix, image)        # -> segment
     live.close()                                       # the last fixation
 
-:class:`LiveGaze` wraps the streaming :class:`~.gaze_fixations.FixationDetector`, so it
+:class:`LiveGaze` wraps the streaming :class:`~.fixations.FixationDetector`, so it
 returns exactly the fixations :func:`detect_fixations` finds on the same samples as a file.
 A fixation is reported once it has ended (the next saccade or gap is seen), a few samples
 after the end (smoothing window) or ``merge_gap`` later when merging is on.
@@ -18,9 +18,9 @@ from typing import Any, Iterable, Iterator, Mapping
 
 import numpy as np
 
-from .gaze_coords import to_frame_pixels
-from .gaze_fixations import FixationDetector
-from .gaze_types import Fixation, GazeError, GazeSamples
+from .coords import to_frame_pixels
+from .fixations import FixationDetector
+from .samples import Fixation, GazeError, GazeSamples
 
 __all__ = ["LiveGaze", "parse_sample", "live_fixations"]
 

@@ -25,10 +25,10 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ...errors import EngineError, InputError, require
-from ...geometry import from_lowres, to_lowres
-from ...masks import Masks
-from .tracking import ObjectInit, Tracker
+from ....errors import EngineError, InputError, require
+from ....geometry import from_lowres, to_lowres
+from ....masks import Masks
+from .base import ObjectInit, Tracker
 
 __all__ = ["Sam2VideoTracker", "load_sam2_video"]
 
@@ -49,8 +49,8 @@ def load_sam2_video(spec: Any, device: str = "cpu", dtype: str = "float32") -> A
             "the sam2 tracker needs a SAM 2 model: pass engine='facebook/sam2.1-hiera-tiny' (or another "
             "SAM 2 id, a local folder written by save_pretrained, or a Sam2VideoModel)"
         )
-    from ...engines.hub import resolve_model_dir
-    from ...engines.sam_family import check_device
+    from ....engines.hub import resolve_model_dir
+    from ....engines.sam_family import check_device
 
     device = check_device(device, dtype)  # also checks dtype is one of float32, bfloat16, float16
     folder = resolve_model_dir(spec)

@@ -7,9 +7,9 @@ Used by the tests, the benchmarks and the demos:
   low-confidence samples; it returns the samples and the true fixations.
 * :func:`synth_stream` yields an arbitrarily long random recording in chunks (a 2-hour
   200 Hz file is written without holding it in memory).
-* ``write_*`` write samples in the real formats read by :mod:`.gaze_readers`.
+* ``write_*`` write samples in the real formats read by :mod:`.readers`.
 
-Coordinates are top-left scene-frame pixels, times seconds, as in :mod:`.gaze_types`.
+Coordinates are top-left scene-frame pixels, times seconds, as in :mod:`.samples`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from .gaze_types import Fixation, GazeError, GazeSamples
+from .samples import Fixation, GazeError, GazeSamples
 
 __all__ = ["synth_trace", "synth_stream", "write_pupil_core", "write_neon", "write_neon_fixations",
            "write_tobii", "write_generic", "write_recording"]
