@@ -17,7 +17,6 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ...errors import require
 
 
 @dataclass(frozen=True)
@@ -72,10 +71,11 @@ def superpixels(lab: np.ndarray, region_px: float = 200.0, compactness: float = 
     n_target = max(1, round(h * w / max(region_px, 1.0)))
     if n_target < 4 or min(h, w) < 4:
         return np.zeros((h, w), np.int32)
-    seg = require("skimage.segmentation", "scikit-image", "the opencv engine's superpixels")
+    from skimage.segmentation import slic  # core dependency; imported on first use (slow import)
+
     # slic rescales its input to [0, 1]; scale the compactness with it so it stays in Lab units
     spread = float(lab.max() - lab.min()) or 1.0
-    labels = seg.slic(lab, n_segments=n_target, compactness=compactness / spread, max_num_iter=iterations,
+    labels = slic(lab, n_segments=n_target, compactness=compactness / spread, max_num_iter=iterations,
                       convert2lab=False, enforce_connectivity=True, start_label=0,
                       min_size_factor=0.3, max_size_factor=3.0)
     return compact_labels(labels)
