@@ -26,11 +26,11 @@ import numpy as np
 
 from ...types import Prompt
 from . import colour_model, geodesic
-from .candidates import Candidate, tree_candidates
+from .candidates import Candidate, click_cloud, tree_candidates
 from .cut import ITERATIONS, keep_components, region_grabcut
 from .quality import contour_strength, objectness, small_labels
 from .refine import refine_boundary
-from .seeds import RegionPrompt, region_prompt
+from .seeds import RegionPrompt, pixel_index, region_prompt
 from .structure import ImageStructure
 from .upsample import fill_holes
 
@@ -82,7 +82,14 @@ def answer(s: ImageStructure, p: Prompt, multimask: bool, iterations: int = ITER
 
 # --- the object ------------------------------------------------------------------------------
 def _points_object(s: ImageStructure, rp: RegionPrompt, iterations: int) -> Candidate:
-    dp = geodesic.distances(s, rp.pos)
+    sources = rp.pos
+    if len(rp.pos_xy) == 1:  # a click is known to a few pixels: start from all it may have hit
+        cloud = click_cloud(rp.pos_xy[0])
+        r, c = pixel_index(cloud, s.work.size)
+        sources = rp.pos.copy()
+        sources[s.labels[r, c]] = True
+        sources &= ~rp.neg
+    dp = geodesic.distances(s, sources)
     db = geodesic.distances(s, rp.neg, border=True)
     cands = tree_candidates(s, rp, dp < db)
     best = max(cands, key=lambda c: c.score)
@@ -153,7 +160,7 @@ def _score(s: ImageStructure, rp: RegionPrompt, sel: np.ndarray) -> float:
     g = s.graph
     if rp.box is None and rp.prior is None:
         small = small_labels(s)
-        base = objectness(s, sel, small, rp.pos_xy, s.labels.shape[1] / small.shape[1])
+        base = objectness(s, sel, small, rp.pos_xy)
     else:
         cs = contour_strength(s, sel)
         ring = _ring(s, sel)

@@ -1,16 +1,21 @@
 """How good a set of regions is as an object: cues computed on the region graph.
 
-All functions take a selection of superpixels (bool (n,)) and return numbers in [0, 1]
-or small positive reals; nothing here touches pixels except :func:`centrality`, which uses
-a quarter-resolution label map.
+All functions take a selection of superpixels (bool (n,)). The cues, each in [0, 1]:
 
 * :func:`contour_strength` -- mean boundary strength along the selection's outline inside
-  the image (objects are bounded by edges);
+  the image (objects are bounded by edges), mapped by ``cs / (cs + STRONG_EDGE)``;
 * :func:`border_fraction` -- share of the outline on the image border (objects are
   seldom cut by the frame, backgrounds usually are);
-* :func:`centrality` -- how deep inside the selection the points lie, relative to its
-  deepest point (people click in the middle of what they mean);
-* :func:`objectness` -- the product used to rank candidates, in [0, 1].
+* :func:`size_factor` -- tiny specks and selections covering most of the image are
+  unlikely answers;
+* :func:`solidity` -- area over convex-hull area (objects are compact; an accidental union
+  of two things through a narrow contact is not);
+* :func:`point_fit` -- how deep inside the selection the clicked points lie, relative to
+  its deepest point (people click in the middle of what they mean), and how close their
+  mean is to the selection's centroid.
+
+:func:`shape_score` multiplies the point-independent cues; :func:`objectness` adds the
+points. Shape measurements use a quarter-resolution label map (:func:`small_labels`).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ CENTRE_POWER = 0.5
 BORDER_POWER = 2.0
 SOLIDITY_POWER = 0.5
 BALANCE = 1.0          # centroid offset (in units of sqrt(area)) at which the balance cue is 1/e
+SMALL_FACTOR = 4       # the shape label map is 1/SMALL_FACTOR of the working resolution
 
 
 def crossing(s: ImageStructure, sel: np.ndarray) -> np.ndarray:
@@ -51,54 +57,17 @@ def border_fraction(s: ImageStructure, sel: np.ndarray) -> float:
     return outer / max(inner + outer, 1e-9)
 
 
-def small_labels(s: ImageStructure, factor: int = 4) -> np.ndarray:
-    """The label map at 1/``factor`` resolution (nearest), for cheap shape measurements."""
+def small_labels(s: ImageStructure) -> np.ndarray:
+    """The label map at 1/``SMALL_FACTOR`` resolution (nearest), for cheap shape measurements."""
     h, w = s.labels.shape
-    return cv2.resize(s.labels, (max(1, w // factor), max(1, h // factor)), interpolation=cv2.INTER_NEAREST)
-
-
-def centrality(sel: np.ndarray, small: np.ndarray, points_xy: np.ndarray, factor: float) -> float:
-    """Mean over points of (distance to the outline at the point) / (largest such distance), in [0, 1].
-
-    ``small`` is the label map at 1/``factor`` resolution; ``points_xy`` working (x, y).
-    Points outside the selection count 0. 1.0 when there is no point.
-    """
-    if len(points_xy) == 0:
-        return 1.0
-    m = np.pad(sel[small], 1).astype(np.uint8)
-    if not m.any():
-        return 0.0
-    d = cv2.distanceTransform(m, cv2.DIST_L2, 3)[1:-1, 1:-1]
-    top = float(d.max())
-    h, w = small.shape
-    vals = []
-    for x, y in np.asarray(points_xy).reshape(-1, 2):
-        c = int(np.clip(x / factor, 0, w - 1))
-        r = int(np.clip(y / factor, 0, h - 1))
-        vals.append(float(d[r, c]) / max(top, 1e-9))
-    return float(np.mean(vals))
+    return cv2.resize(s.labels, (max(1, w // SMALL_FACTOR), max(1, h // SMALL_FACTOR)),
+                      interpolation=cv2.INTER_NEAREST)
 
 
 def size_factor(fraction: float) -> float:
     """Discount for very small and very large selections (fraction of the image area)."""
     f = min(1.0, fraction / MIN_FRACTION) ** 0.5
     return f * (1.0 if fraction < LARGE_FRACTION else 0.2)
-
-
-def objectness(s: ImageStructure, sel: np.ndarray, small: np.ndarray, points_xy: np.ndarray,
-               factor: float) -> float:
-    """In [0, 1]: edge-bounded, not cut by the frame, points near its middle, plausible size."""
-    if not sel.any() or sel.all():
-        return 0.0
-    cs = contour_strength(s, sel)
-    edge = cs / (cs + STRONG_EDGE)
-    bf = border_fraction(s, sel)
-    cen = centrality(sel, small, points_xy, factor)
-    frac = float(s.graph.area[sel].sum() / s.graph.area.sum())
-    out = edge * (1.0 - bf) ** BORDER_POWER * cen ** CENTRE_POWER * size_factor(frac) * balance(s, sel, points_xy)
-    if SOLIDITY_POWER > 0:
-        out *= solidity(sel, small) ** SOLIDITY_POWER
-    return float(out)
 
 
 def solidity(sel: np.ndarray, small: np.ndarray) -> float:
@@ -108,15 +77,61 @@ def solidity(sel: np.ndarray, small: np.ndarray) -> float:
     if pts is None or len(pts) < 3:
         return 1.0
     hull = cv2.convexHull(pts)
-    return float(min(1.0, (m.sum()) / max(cv2.contourArea(hull) + 0.5 * cv2.arcLength(hull, True) + 1.0, 1.0)))
+    return float(min(1.0, m.sum() / max(cv2.contourArea(hull) + 0.5 * cv2.arcLength(hull, True) + 1.0, 1.0)))
 
 
-def balance(s: ImageStructure, sel: np.ndarray, points_xy: np.ndarray) -> float:
-    """In (0, 1]: 1 when the points' mean lies at the selection's centroid, falling with the
-    offset relative to the selection's size (``exp(-(offset / (BALANCE x sqrt(area)))^2)``)."""
-    if len(points_xy) == 0 or BALANCE <= 0:
-        return 1.0
-    a = s.graph.area[sel]
-    c = (s.graph.centroid[sel] * a[:, None]).sum(0) / max(a.sum(), 1e-9)
-    off = float(np.linalg.norm(np.asarray(points_xy, np.float64).reshape(-1, 2).mean(0) - c))
-    return float(np.exp(-(off / (BALANCE * np.sqrt(max(a.sum(), 1.0)))) ** 2))
+def shape_score(s: ImageStructure, sel: np.ndarray, small: np.ndarray) -> float:
+    """In [0, 1]: the point-independent cues multiplied (0 for an empty or full selection)."""
+    if not sel.any() or sel.all():
+        return 0.0
+    cs = contour_strength(s, sel)
+    frac = float(s.graph.area[sel].sum() / s.graph.area.sum())
+    out = cs / (cs + STRONG_EDGE) * (1.0 - border_fraction(s, sel)) ** BORDER_POWER * size_factor(frac)
+    if SOLIDITY_POWER > 0:
+        out *= solidity(sel, small) ** SOLIDITY_POWER
+    return float(out)
+
+
+class PointFit:
+    """Point cues for one selection: depth of points inside it and their balance.
+
+    Built once per selection (one distance transform on the small label map); called for
+    any points in working (x, y) pixels.
+    """
+
+    def __init__(self, s: ImageStructure, sel: np.ndarray, small: np.ndarray) -> None:
+        m = np.pad(sel[small], 1).astype(np.uint8)
+        self.depth = cv2.distanceTransform(m, cv2.DIST_L2, 3)[1:-1, 1:-1] if m.any() else np.zeros(small.shape,
+                                                                                                     np.float32)
+        self.top = max(float(self.depth.max()), 1e-9)
+        a = s.graph.area[sel]
+        self.area = float(a.sum())
+        self.centroid = (s.graph.centroid[sel] * a[:, None]).sum(0) / max(self.area, 1e-9)
+        self.factor = s.labels.shape[1] / small.shape[1]
+
+    def centrality(self, points_xy: np.ndarray) -> float:
+        """Mean over points of (depth at the point) / (deepest depth); points outside count 0."""
+        pts = np.asarray(points_xy, np.float64).reshape(-1, 2)
+        if len(pts) == 0:
+            return 1.0
+        h, w = self.depth.shape
+        cols = np.clip((pts[:, 0] / self.factor).astype(np.int64), 0, w - 1)
+        rows = np.clip((pts[:, 1] / self.factor).astype(np.int64), 0, h - 1)
+        return float(np.mean(self.depth[rows, cols]) / self.top)
+
+    def balance(self, points_xy: np.ndarray) -> float:
+        """``exp(-(offset / (BALANCE sqrt(area)))^2)`` for the offset of the points' mean from the centroid."""
+        pts = np.asarray(points_xy, np.float64).reshape(-1, 2)
+        if len(pts) == 0 or BALANCE <= 0:
+            return 1.0
+        off = float(np.linalg.norm(pts.mean(0) - self.centroid))
+        return float(np.exp(-(off / (BALANCE * np.sqrt(max(self.area, 1.0)))) ** 2))
+
+    def __call__(self, points_xy: np.ndarray) -> float:
+        return self.centrality(points_xy) ** CENTRE_POWER * self.balance(points_xy)
+
+
+def objectness(s: ImageStructure, sel: np.ndarray, small: np.ndarray, points_xy: np.ndarray) -> float:
+    """In [0, 1]: edge-bounded, compact, not cut by the frame, points near its middle."""
+    base = shape_score(s, sel, small)
+    return base * PointFit(s, sel, small)(points_xy) if base > 0 else 0.0

@@ -17,7 +17,7 @@ A prompt then costs a graph cut or a walk up the tree on a few thousand regions.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.sparse import csr_matrix
@@ -44,6 +44,8 @@ class ImageStructure:
         affinity: (m,) float64 in (0, 1], edge-aware similarity of each adjacent pair.
         step: (m,) float64 > 0, geodesic cost of crossing each adjacent pair's boundary.
         hist: (n, k) sparse CSR float64 colour-word counts per region (rows sum to the area).
+        memo: per-image cache of prompt-independent measurements of tree nodes, filled
+            lazily by the prompt phase (bounded; see :mod:`.candidates`).
     """
 
     work: WorkingImage
@@ -55,6 +57,7 @@ class ImageStructure:
     affinity: np.ndarray
     step: np.ndarray
     hist: csr_matrix
+    memo: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def labels(self) -> np.ndarray:
