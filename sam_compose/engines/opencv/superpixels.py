@@ -18,7 +18,6 @@ import cv2
 import numpy as np
 
 
-
 @dataclass(frozen=True)
 class WorkingImage:
     """The image at the working resolution.
