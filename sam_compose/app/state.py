@@ -41,6 +41,7 @@ class SessionState:
         text: the last text prompt, or None.
         result: the last :class:`~sam_compose.types.Masks`, or None.
         session_id: a random id naming this session's download folder.
+        labels: print region numbers on automatic masks (the page's "labels" toggle).
     """
 
     image: np.ndarray | None = None
@@ -54,6 +55,7 @@ class SessionState:
     text: str | None = None
     result: Any = None
     session_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    labels: bool = False
 
     # --- image --------------------------------------------------------------------------
     def set_image(self, image: np.ndarray, name: str = "image") -> None:

@@ -37,6 +37,7 @@ from .upsample import fill_holes
 PRIOR_WEIGHT = 1.0      # nats per pixel for disagreeing with a prior mask
 PART_RANGE = (0.15, 0.85)
 WHOLE_MIN = 1.15
+RANK_BELOW = 0.95  # part and whole score at most this share of the object, so best() is the object
 BOX_PAIRWISE = (8.0, 16.0, 32.0, 48.0)
 POINTS_PAIRWISE = 48.0
 GEODESIC_WEIGHT = 3.0   # nats per pixel at the far end of the geodesic ratio
@@ -228,7 +229,7 @@ def _part(s: ImageStructure, rp: RegionPrompt, obj: Candidate) -> Candidate:
             if sc > best_score:
                 best, best_score = sel, sc
         if best is not None:
-            return Candidate(best, min(best_score, obj.score), obj.kind + "-part", float(s.graph.area[best].sum()))
+            return Candidate(best, min(best_score, RANK_BELOW * obj.score), obj.kind + "-part", float(s.graph.area[best].sum()))
     return _morph(s, rp, obj, grow=False)
 
 
@@ -242,7 +243,7 @@ def _whole(s: ImageStructure, rp: RegionPrompt, obj: Candidate) -> Candidate:
     if nodes.size:
         k = int(nodes[np.argmin(t.area[nodes])])
         sel = t.member(k) | obj.sel
-        sc = min(_score(s, rp, sel) * 0.9, obj.score)
+        sc = min(_score(s, rp, sel) * 0.9, RANK_BELOW * obj.score)
         return Candidate(sel, sc, obj.kind + "-whole", float(s.graph.area[sel].sum()))
     return _morph(s, rp, obj, grow=True)
 
