@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .quality import PointFit, objectness, shape_score, small_labels
+from .quality import CENTRE_POWER, PointFit, objectness, shape_score, small_labels
 from .seeds import RegionPrompt, pixel_index
 from .structure import ImageStructure
 
@@ -30,6 +30,7 @@ MAX_LEVELS = 32
 GEODESIC_POWER = 0.25
 SPREAD = 6.0          # working pixels: how far around a click its position may be
 SPREAD_SAMPLES = 8
+MIN_CENTRALITY = 0.25  # below this for every candidate, the click is on an edge: depth is ignored
 MEMO_NODES = 512      # tree nodes whose measurements are kept per image
 
 
@@ -131,16 +132,26 @@ def _single_click(s: ImageStructure, rp: RegionPrompt, geodesic: np.ndarray | No
     for leaf in np.unique(leaves):
         nodes.update(_usable_chain(s, int(leaf), ok))
     area = s.graph.area
-    out = []
+    found = []
     for k in sorted(nodes, key=lambda k: t.area[k]):
         sel, base, fit = _node_measures(s, k, small)
         held = (pos_in_order >= t.start[k]) & (pos_in_order < t.stop[k])
         if not held[0] and float(weights[held].sum()) < 0.5 * float(weights.sum()):
             continue  # a candidate holds the click, or most of the positions it may have been
-        score = 0.0
+        cen = bal = np.zeros(len(cloud))
         if base > 0 and fit is not None:
-            per = np.array([fit(p) if hd else 0.0 for p, hd in zip(cloud, held)])
-            score = base * float((weights * per).sum() / weights.sum()) * _agreement(area, sel, geodesic)
+            cen = np.array([fit.centrality(p) if hd else 0.0 for p, hd in zip(cloud, held)])
+            bal = np.array([fit.balance(p) if hd else 0.0 for p, hd in zip(cloud, held)])
+        found.append((k, sel, base, cen, bal, held))
+    # a click on an edge is near no candidate's middle: its depth says nothing, the regions must
+    informative = any(float(c[0]) >= MIN_CENTRALITY for _, _, _, c, _, _ in found)
+    out = []
+    for k, sel, base, cen, bal, held in found:
+        if informative:
+            per = cen ** CENTRE_POWER * bal
+        else:
+            per = held.astype(np.float64)
+        score = base * float((weights * per).sum() / weights.sum()) * _agreement(area, sel, geodesic)
         out.append(Candidate(sel, score, f"tree{len(out)}", float(t.area[k])))
     return out
 

@@ -52,6 +52,8 @@ def upsample_mask(small: np.ndarray, guide: np.ndarray, eps: float = 2e-3, edge_
     up, (Y0, Y1, X0, X1) = _resize_part(soft, H, W, 2 * r)
     win = out[Y0:Y1, X0:X1]
     win[:] = up > 0.5
+    if not win.any():  # a mask of a pixel or two vanishes when softened: nearest neighbour
+        return cv2.resize(small.astype(np.uint8), (W, H), interpolation=cv2.INTER_NEAREST) > 0
     if factor < 1.5 or not edge_aware:
         return out
     band = (up > 0.02) & (up < 0.98)
