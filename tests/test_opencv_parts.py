@@ -42,8 +42,8 @@ def test_min_cut_is_the_exact_minimum():
         w = rng.random(len(edges)) * 2
         fg_hard, bg_hard = rng.random(n) < 0.15, rng.random(n) < 0.15
 
-        def energy(x):
-            return sum(cf[i] if x[i] else cb[i] for i in range(n)) + sum(
+        def energy(x, cf=cf, cb=cb, w=w, edges=edges):
+            return sum(cf[i] if x[i] else cb[i] for i in range(len(cf))) + sum(
                 w[k] for k, (i, j) in enumerate(edges) if x[i] != x[j])
 
         feasible = [x for x in itertools.product([0, 1], repeat=n)
