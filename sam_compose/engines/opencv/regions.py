@@ -38,15 +38,21 @@ def boundary_map(lab: np.ndarray) -> np.ndarray:
     return out / max(ref, 1.0)
 
 
-def colour_words(lab: np.ndarray) -> tuple[np.ndarray, int]:
-    """(h, w) int32 bin of every pixel in an L x a x b grid, and the number of bins used.
+N_WORDS = L_BINS * AB_BINS * AB_BINS
+
+
+def colour_words(lab: np.ndarray, compact: bool = True) -> tuple[np.ndarray, int]:
+    """(h, w) int32 bin of every pixel in an L x a x b grid, and the number of bins.
 
     L (0..100) in ``L_BINS`` bins; a and b clipped to +-``AB_RANGE`` in ``AB_BINS`` bins
-    each. Bins are renumbered so only occupied ones count.
+    each. With ``compact`` bins are renumbered so only occupied ones count; otherwise the
+    bin index is the same in every image (``N_WORDS`` bins).
     """
     li = np.clip(lab[..., 0] * (L_BINS / 100.0), 0, L_BINS - 1).astype(np.int32)
     ab = np.clip((lab[..., 1:] + AB_RANGE) * (AB_BINS / (2 * AB_RANGE)), 0, AB_BINS - 1).astype(np.int32)
     raw = (li * AB_BINS + ab[..., 0]) * AB_BINS + ab[..., 1]
+    if not compact:
+        return raw.astype(np.int32), N_WORDS
     used, inv = np.unique(raw.ravel(), return_inverse=True)
     return inv.reshape(raw.shape).astype(np.int32), int(used.size)
 

@@ -40,7 +40,8 @@ class ImageStructure:
         words: (h, w) int16 colour word of every working pixel.
         n_words: size of the colour vocabulary.
         graph: the region adjacency graph.
-        tree: the region tree.
+        tree: the region tree (None when built with ``tree=False``, e.g. for video frames
+            that are only re-segmented from a prior).
         affinity: (m,) float64 in (0, 1], edge-aware similarity of each adjacent pair.
         step: (m,) float64 > 0, geodesic cost of crossing each adjacent pair's boundary.
         hist: (n, k) sparse CSR float64 colour-word counts per region (rows sum to the area).
@@ -53,7 +54,7 @@ class ImageStructure:
     words: np.ndarray
     n_words: int
     graph: RegionGraph
-    tree: Hierarchy
+    tree: Hierarchy | None
     affinity: np.ndarray
     step: np.ndarray
     hist: csr_matrix
@@ -72,7 +73,7 @@ class ImageStructure:
     def nbytes(self) -> int:
         arrays = (self.work.rgb, self.work.lab, self.boundary, self.words, self.affinity, self.step, self.hist.data,
                   self.hist.indices, self.hist.indptr)
-        return int(sum(a.nbytes for a in arrays) + self.graph.nbytes + self.tree.nbytes)
+        return int(sum(a.nbytes for a in arrays) + self.graph.nbytes + (self.tree.nbytes if self.tree else 0))
 
 
 def affinities(g: RegionGraph) -> tuple[np.ndarray, np.ndarray]:
@@ -89,14 +90,20 @@ def affinities(g: RegionGraph) -> tuple[np.ndarray, np.ndarray]:
     return np.exp(-g.edge_strength / EDGE_SIGMA), g.edge_strength + col + 1e-3
 
 
-def build_structure(image: np.ndarray, work_size: int = 512, region_px: float = 100.0) -> ImageStructure:
-    """The structure of an (H, W, 3) uint8 RGB image (see the module docstring)."""
+def build_structure(image: np.ndarray, work_size: int = 512, region_px: float = 100.0, tree: bool = True,
+                    fixed_words: bool = False) -> ImageStructure:
+    """The structure of an (H, W, 3) uint8 RGB image (see the module docstring).
+
+    ``tree=False`` skips the region tree (only prior / box / graph-cut prompts then work);
+    ``fixed_words=True`` numbers colour words by their Lab bin, the same in every image, so
+    colour models carry over from one video frame to the next.
+    """
     work = working_image(image, work_size)
     labels = superpixels(work.lab, region_px)
     boundary = boundary_map(work.lab)
-    words, k = colour_words(work.lab)
+    words, k = colour_words(work.lab, compact=not fixed_words)
     g = region_graph(labels, work.lab, boundary, words, k)
-    tree = build_hierarchy(g)
+    hierarchy = build_hierarchy(g) if tree else None
     affinity, step = affinities(g)
     hist = csr_matrix(g.hist.astype(np.float64))
-    return ImageStructure(work, boundary, words.astype(np.int16), k, g, tree, affinity, step, hist)
+    return ImageStructure(work, boundary, words.astype(np.int16), k, g, hierarchy, affinity, step, hist)

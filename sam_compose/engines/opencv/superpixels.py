@@ -18,6 +18,9 @@ import cv2
 import numpy as np
 
 
+MIN_SUPERPIXELS = 1200
+
+
 @dataclass(frozen=True)
 class WorkingImage:
     """The image at the working resolution.
@@ -64,10 +67,12 @@ def superpixels(lab: np.ndarray, region_px: float = 200.0, compactness: float = 
     """SLIC superpixels of a Lab image (h, w, 3) float32: (h, w) int32 labels ``0..n-1``.
 
     ``region_px`` is the target area of one superpixel in working pixels; the number of
-    superpixels follows the image area, so detail per pixel is the same at any size.
+    superpixels follows the image area, so detail per pixel is the same at any size, but
+    small images get at least ``MIN_SUPERPIXELS`` (of at least 16 pixels) so their objects
+    are not a handful of regions.
     """
     h, w = lab.shape[:2]
-    n_target = max(1, round(h * w / max(region_px, 1.0)))
+    n_target = max(1, round(h * w / max(region_px, 1.0)), min(MIN_SUPERPIXELS, h * w // 16))
     if n_target < 4 or min(h, w) < 4:
         return np.zeros((h, w), np.int32)
     from skimage.segmentation import slic  # core dependency; imported on first use (slow import)
