@@ -171,7 +171,7 @@ def bench_synthetic(frames: int, engine: str | None) -> None:
     for eng in (engine, None):
         for kind in SCENARIOS:
             iou, fps = run_synthetic(kind, frames, eng)
-            print(f"{kind:10s} {str(eng):>8s} {iou:9.3f} {fps:7.1f}  {'ok' if iou >= 0.8 else 'BELOW'}")
+            print(f"{kind:10s} {eng!s:>8s} {iou:9.3f} {fps:7.1f}  {'ok' if iou >= 0.8 else 'BELOW'}")
 
 
 def main() -> None:

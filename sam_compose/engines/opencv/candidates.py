@@ -30,6 +30,8 @@ MAX_LEVELS = 32
 GEODESIC_POWER = 0.25
 SPREAD = 6.0          # working pixels: how far around a click its position may be
 SPREAD_SAMPLES = 8
+SOFT_HOLD = True
+TIE = 0.03
 MIN_CENTRALITY = 0.25  # below this for every candidate, the click is on an edge: depth is ignored
 MEMO_NODES = 512      # tree nodes whose measurements are kept per image
 
@@ -43,6 +45,7 @@ class Candidate:
     kind: str
     area: float       # working pixels
     pixels: np.ndarray | None = None  # (h, w) bool when the candidate is not a union of regions
+    shape: float = 0.0  # the point-independent part of the score (:func:`.quality.shape_score`)
 
 
 def allowed_nodes(s: ImageStructure, rp: RegionPrompt) -> np.ndarray:
@@ -140,8 +143,9 @@ def _single_click(s: ImageStructure, rp: RegionPrompt, geodesic: np.ndarray | No
             continue  # a candidate holds the click, or most of the positions it may have been
         cen = bal = np.zeros(len(cloud))
         if base > 0 and fit is not None:
-            cen = np.array([fit.centrality(p) if hd else 0.0 for p, hd in zip(cloud, held)])
-            bal = np.array([fit.balance(p) if hd else 0.0 for p, hd in zip(cloud, held)])
+            cen = np.array([fit.centrality(p) for p in cloud]) if SOFT_HOLD else \
+                np.array([fit.centrality(p) if hd else 0.0 for p, hd in zip(cloud, held)])
+            bal = np.array([fit.balance(p) if (hd or SOFT_HOLD) else 0.0 for p, hd in zip(cloud, held)])
         found.append((k, sel, base, cen, bal, held))
     # a click on an edge is near no candidate's middle: its depth says nothing, the regions must
     informative = any(float(c[0]) >= MIN_CENTRALITY for _, _, _, c, _, _ in found)
@@ -152,8 +156,17 @@ def _single_click(s: ImageStructure, rp: RegionPrompt, geodesic: np.ndarray | No
         else:
             per = held.astype(np.float64)
         score = base * float((weights * per).sum() / weights.sum()) * _agreement(area, sel, geodesic)
-        out.append(Candidate(sel, score, f"tree{len(out)}", float(t.area[k])))
+        out.append(Candidate(sel, score, f"tree{len(out)}", float(t.area[k]), shape=base))
     return out
+
+
+def pick(cands: list[Candidate]) -> Candidate:
+    """The best candidate; among those within ``TIE`` of the best score, the one whose own
+    shape scores best (that part does not move with the click, so near-ties do not flip
+    with a click moved by a pixel or two)."""
+    top = max(c.score for c in cands)
+    near = [c for c in cands if c.score >= (1.0 - TIE) * top]
+    return max(near, key=lambda c: (c.shape, c.score))
 
 
 def _levels(s: ImageStructure, rp: RegionPrompt, geodesic: np.ndarray | None) -> list[Candidate]:

@@ -26,7 +26,7 @@ import numpy as np
 
 from ...types import Prompt
 from . import colour_model, geodesic
-from .candidates import Candidate, click_cloud, tree_candidates
+from .candidates import Candidate, click_cloud, pick, tree_candidates
 from .cut import ITERATIONS, keep_components, region_grabcut
 from .quality import contour_strength, objectness, small_labels
 from .refine import refine_boundary
@@ -93,7 +93,7 @@ def _points_object(s: ImageStructure, rp: RegionPrompt, iterations: int) -> Cand
     dp = geodesic.distances(s, sources)
     db = geodesic.distances(s, rp.neg, border=True)
     cands = tree_candidates(s, rp, dp < db)
-    best = max(cands, key=lambda c: c.score)
+    best = pick(cands)
     if int(rp.pos.sum() + rp.neg.sum()) <= 1:
         return best
     # several points: a region GrabCut seeded by the best candidate, with every point a hard

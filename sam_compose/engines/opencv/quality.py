@@ -115,9 +115,16 @@ class PointFit:
         if len(pts) == 0:
             return 1.0
         h, w = self.depth.shape
-        cols = np.clip((pts[:, 0] / self.factor).astype(np.int64), 0, w - 1)
-        rows = np.clip((pts[:, 1] / self.factor).astype(np.int64), 0, h - 1)
-        return float(np.mean(self.depth[rows, cols]) / self.top)
+        # bilinear: the depth must change smoothly with the point, not in steps of a cell
+        x = np.clip(pts[:, 0] / self.factor - 0.5, 0, w - 1)
+        y = np.clip(pts[:, 1] / self.factor - 0.5, 0, h - 1)
+        x0, y0 = np.floor(x).astype(np.int64), np.floor(y).astype(np.int64)
+        x1, y1 = np.minimum(x0 + 1, w - 1), np.minimum(y0 + 1, h - 1)
+        fx, fy = x - x0, y - y0
+        d = self.depth
+        val = (d[y0, x0] * (1 - fx) * (1 - fy) + d[y0, x1] * fx * (1 - fy) + d[y1, x0] * (1 - fx) * fy
+               + d[y1, x1] * fx * fy)
+        return float(np.mean(val) / self.top)
 
     def balance(self, points_xy: np.ndarray) -> float:
         """``exp(-(offset / (BALANCE sqrt(area)))^2)`` for the offset of the points' mean from the centroid."""

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-
 MIN_SUPERPIXELS = 1200
 
 

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ....engines.opencv.cut import components
-from ....engines.opencv.propagate import colour_costs
 from ....engines.opencv.graphcut import min_cut
+from ....engines.opencv.propagate import colour_costs
 from ....engines.opencv.structure import ImageStructure
 
 SMOOTHING = 0.5        # pseudo-count per colour word
@@ -54,7 +54,7 @@ class Appearance:
     bg: np.ndarray
 
     @classmethod
-    def learn(cls, s: ImageStructure, sel: np.ndarray, around: np.ndarray | None = None) -> "Appearance":
+    def learn(cls, s: ImageStructure, sel: np.ndarray, around: np.ndarray | None = None) -> Appearance:
         """Models from a frame: the object ``sel``, the background ``around`` (default: the rest)."""
         bg_sel = ~sel if around is None else (around & ~sel)
         if not bg_sel.any():
