@@ -39,9 +39,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ....engines.opencv.propagate import coverage, cut_with_prior, frame_structure, selection_iou, window_regions
+from ....engines.opencv.propagate import coverage, frame_structure
 from ....engines.opencv.refine import refine_boundary
-from ....engines.opencv.structure import ImageStructure
 from ....engines.opencv.upsample import upsample_mask
 from ....errors import InputError
 from ....geometry import small_mask_to_logits
@@ -51,6 +50,7 @@ from .appearance import Appearance, redetect
 from .base import ObjectInit, Tracker
 from .colour import find, hs_hist, snap
 from .engine_refine import fuse, mask_box, refine_prompt, segment_all
+from .local import cut_object, learn
 from .motion import DIS_PRESETS, FlowField
 
 __all__ = ["FlowTracker"]
@@ -59,6 +59,7 @@ REFINE_CHOICES = ("auto", "box+points+mask", "points+mask")
 TRUSTED = 0.7          # agreement with the flow above which a frame may teach the appearance model
 WINDOW_MARGIN = 0.35   # search window: the object's box grown by this share of its size ...
 WINDOW_SPEED = 2.0     # ... and by this many frames of its motion
+GROW_LIMIT = 1.6       # a cut larger than this times the object's last area is kept near the carried mask
 WHOLE = 0.95           # an object at this share of its running area is wholly visible
 
 
@@ -78,6 +79,7 @@ class _Track:
     full_box: np.ndarray | None = None     # (4,) working xyxy of the whole object
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(2, np.float32))  # working px / frame
     was_whole: bool = True
+    shift: np.ndarray = field(default_factory=lambda: np.zeros(2, np.float32))  # this frame's motion
 
 
 def _forget_frame(engine: Any, frame: np.ndarray) -> None:
@@ -100,7 +102,9 @@ class FlowTracker(Tracker):
             Engine instance, or None for flow only (objects must then be given as masks).
         flow: ``"dis"`` (OpenCV DIS, default) or ``"farneback"``; ``flow_preset``: DIS speed
             preset (``ultrafast``, ``fast``, ``medium``); ``flow_max_side``: flow resolution.
-        work_size: longest side of the working resolution (flow, regions, masks).
+        mask_size: longest side of the resolution masks are tracked at (larger frames are
+            reduced; masks come back at the frame's size).
+        work_size: longest side at which each object's window is segmented.
         accept_iou, max_growth: with a prompt-based engine, its mask replaces the carried one
             when their IoU reaches ``accept_iou`` and the area changes by at most ``max_growth``.
         lost_area_ratio, min_area, lost_score, patience: loss detection (module docstring);
@@ -117,7 +121,8 @@ class FlowTracker(Tracker):
     name = "flow"
 
     def __init__(self, engine: Any = "opencv", *, flow: str = "dis", flow_preset: str = "medium",
-                 flow_max_side: int = 480, work_size: int = 512, accept_iou: float = 0.5, max_growth: float = 1.25,
+                 flow_max_side: int = 480, mask_size: int = 1280, work_size: int = 512, accept_iou: float = 0.5,
+                 max_growth: float = 1.25,
                  lost_area_ratio: float = 0.2, min_area: int = 12, lost_score: float = 0.3, patience: int = 3,
                  reacquire: bool = True, reacquire_distance: float = 0.45, photometric_threshold: int = 40,
                  fb_check: bool = True, fb_threshold: float = 1.5, refine_with: str = "auto",
@@ -129,8 +134,8 @@ class FlowTracker(Tracker):
                 raise InputError(f"{name} must be in [0, 1], got {v}")
         if not max_growth >= 1.0:
             raise InputError(f"max_growth must be >= 1 (largest area change per frame), got {max_growth}")
-        if int(work_size) < 32:
-            raise InputError(f"work_size must be at least 32 pixels, got {work_size}")
+        if int(work_size) < 32 or int(mask_size) < 32:
+            raise InputError(f"work_size and mask_size must be at least 32 pixels, got {work_size}, {mask_size}")
         if refine_with not in REFINE_CHOICES:
             raise InputError(f"refine_with must be one of {', '.join(REFINE_CHOICES)}, got {refine_with!r}")
         if flow_preset not in DIS_PRESETS:
@@ -145,7 +150,7 @@ class FlowTracker(Tracker):
         self.engine = engine
         self.mode = "colour" if engine is None else ("regions" if getattr(engine, "name", "") == "opencv" else "engine")
         self.region_px = float(getattr(engine, "region_px", 100.0))
-        self.work_size = int(work_size)
+        self.work_size, self.mask_size = int(work_size), int(mask_size)
         self.accept_iou, self.max_growth = float(accept_iou), float(max_growth)
         self.lost_area_ratio, self.min_area = float(lost_area_ratio), int(min_area)
         self.lost_score, self.patience = float(lost_score), int(patience)
@@ -158,6 +163,7 @@ class FlowTracker(Tracker):
         self._tracks: dict[int, _Track] = {}
         self._prev_gray: np.ndarray | None = None
         self._prev_rgb: np.ndarray | None = None
+        self._flow_ok = False
 
     def add(self, objects: Any, ids: Any = None) -> list[int]:
         if self.engine is None and not isinstance(objects, (Masks, np.ndarray)):
@@ -172,52 +178,66 @@ class FlowTracker(Tracker):
 
     # --- per-object re-segmentation -------------------------------------------------------------
     def _window(self, t: _Track, soft: np.ndarray, size: tuple[int, int]) -> np.ndarray | None:
-        """Working xyxy box to search in: the carried mask and the predicted whole box, grown."""
+        """The box to search in (tracker pixels): the carried mask and the whole box moved by
+        this frame's motion, grown by a share of the object's size and by its speed (the flow
+        may have lost part of a fast object; the window must still hold it)."""
         boxes = []
         b = mask_box(soft > 0.1)
         if b is not None:
             boxes.append(np.asarray(b, np.float32))
         if t.full_box is not None:
-            boxes.append(t.full_box + np.tile(t.velocity, 2))
+            boxes.append(t.full_box + np.tile(t.shift, 2))
         if not boxes:
             return None
         bb = np.concatenate([np.min([x[:2] for x in boxes], 0), np.max([x[2:] for x in boxes], 0)])
         side = np.maximum(bb[2:] - bb[:2], 4.0)
-        grow = WINDOW_MARGIN * side + WINDOW_SPEED * np.abs(t.velocity) + 4.0
+        if t.full_box is not None:
+            side = np.maximum(side, t.full_box[2:] - t.full_box[:2])
+        speed = np.maximum(np.abs(t.velocity), np.abs(t.shift))
+        grow = WINDOW_MARGIN * side + WINDOW_SPEED * speed + 4.0
         h, w = size
         return np.array([max(0.0, bb[0] - grow[0]), max(0.0, bb[1] - grow[1]),
                          min(float(w), bb[2] + grow[0]), min(float(h), bb[3] + grow[1])])
 
-    def _cut(self, s: ImageStructure, t: _Track, soft: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
-        """(selection, agreement with the carried mask, search window) for one object."""
-        prior = coverage(s, soft)
-        box = self._window(t, soft, s.labels.shape)
-        free = window_regions(s, box)
-        if box is not None:  # the surroundings' colours: regions near the window the flow leaves empty
-            bw, bh = box[2] - box[0], box[3] - box[1]
-            around = window_regions(s, np.array([box[0] - bw / 2, box[1] - bh / 2, box[2] + bw / 2, box[3] + bh / 2]))
-        else:
-            around = np.ones(s.n, bool)
-        fg, bg = t.app.models(s, background=around & (prior < 0.05))  # type: ignore[union-attr]
+    def _local(self, rgb: np.ndarray, t: _Track, soft: np.ndarray, carried: np.ndarray) -> tuple[np.ndarray, float, Any]:
+        """(mask, agreement, local cut) for one object: its window cut, or the carried mask
+        when the cut finds nothing; a cut that balloons (a leak into similar colours) is kept
+        near the carried mask."""
+        size = carried.shape
+        box = self._window(t, soft, size)
+        if box is None:
+            return carried, 0.0, None
         expected = None
         if t.full_box is not None:
-            pb = t.full_box + np.tile(t.velocity, 2)
-            expected = window_regions(s, np.concatenate([pb[:2] - 0.1 * (pb[2:] - pb[:2]), pb[2:] + 0.1 * (pb[2:] - pb[:2])]))
-        sel = cut_with_prior(s, prior, free, fg, bg, expected=expected)
-        return sel, selection_iou(s, sel, prior), around
+            pb = t.full_box + np.tile(t.shift, 2)
+            expected = np.concatenate([pb[:2] - 0.1 * (pb[2:] - pb[:2]), pb[2:] + 0.1 * (pb[2:] - pb[:2])])
+        if self._flow_ok:  # the prior speaks where the flow is trusted; elsewhere colours and edges
+            raw, trust = self.motion.warp(t.mask.astype(np.float32)), self.motion.valid
+        else:
+            raw, trust = soft, None
+        lc = cut_object(rgb, raw, t.app, box, expected, self.work_size, self.region_px, trust)  # type: ignore[arg-type]
+        m, area = lc.mask, float(lc.mask.sum())
+        base = max(float(carried.sum()), float(t.mask.sum()))
+        if area < 1 and carried.sum() >= self.min_area:
+            return carried, 0.0, None
+        if area > GROW_LIMIT * max(base, 1.0) and carried.any():
+            r = max(2, int(round(0.15 * np.sqrt(base))))
+            gate = cv2.dilate(carried.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+            m = m & (gate > 0)
+            return m, min(lc.agreement, 0.5), None
+        return m, lc.agreement, lc
 
     # --- the step ---------------------------------------------------------------------------------
     def _step(self, frame: np.ndarray, added: list[ObjectInit], corrections: dict[int, ObjectInit],
               removed: set[int]) -> Masks:
         t0 = time.perf_counter()
         H, W = frame.shape[:2]
-        sc = min(1.0, self.work_size / max(H, W))
+        sc = min(1.0, self.mask_size / max(H, W))
         h, w = max(1, round(H * sc)), max(1, round(W * sc))
         rgb = cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA) if (h, w) != (H, W) else frame
         gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
         for oid in removed:
             self._tracks.pop(oid, None)
-        s = frame_structure(rgb, self.work_size, self.region_px) if self.mode == "regions" else None
         hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV) if self.mode != "regions" else None
         lost_now: dict[int, str] = {}
         reacquired: list[int] = []
@@ -227,22 +247,22 @@ class FlowTracker(Tracker):
         have_flow = self._prev_gray is not None and self._prev_gray.shape == gray.shape
         if have_flow and (moving or any(t.lost for t in self._tracks.values())):
             self.motion.compute(gray, self._prev_gray, rgb, self._prev_rgb)  # type: ignore[arg-type]
+        self._flow_ok = have_flow
         soft = {t.obj_id: self.motion.carry(t.mask.astype(np.float32)) if have_flow else t.mask.astype(np.float32)
                 for t in moving}
         carried = {k: v > 0.5 for k, v in soft.items()}
+        for t in moving:  # this frame's motion of each object (its velocity where the flow lost it)
+            k = t.obj_id
+            t.shift = self.motion.displacement(carried[k]) if have_flow and carried[k].any() else t.velocity.copy()
 
         # 2. re-segment each carried mask
         final: dict[int, np.ndarray] = {}
         scores: dict[int, float] = {}
-        arounds: dict[int, np.ndarray] = {}
+        locals_: dict[int, Any] = {}
         if self.mode == "regions":
             for t in moving:
-                if soft[t.obj_id].sum() < 1 and t.full_box is None:
-                    final[t.obj_id], scores[t.obj_id] = carried[t.obj_id], 0.0
-                    continue
-                sel, agreement, arounds[t.obj_id] = self._cut(s, t, soft[t.obj_id])  # type: ignore[arg-type]
-                final[t.obj_id] = refine_boundary(s, sel[s.labels], sel) if sel.any() else sel[s.labels]  # type: ignore[union-attr]
-                scores[t.obj_id] = agreement
+                k = t.obj_id
+                final[k], scores[k], locals_[k] = self._local(rgb, t, soft[k], carried[k])
         elif self.mode == "engine":
             ids = [t.obj_id for t in moving if carried[t.obj_id].sum() >= self.min_area]
             prompts = [refine_prompt(soft[k], carried[k], [carried[j] for j in carried if j != k], (H / h, W / w),
@@ -275,11 +295,8 @@ class FlowTracker(Tracker):
             t.mask, t.lost, t.low_frames, t.ref_area = m, False, 0, max(float(m.sum()), 1.0)
             t.full_box = np.asarray(mask_box(m), np.float32) if m.any() else None
             t.velocity = np.zeros(2, np.float32)
-            if s is not None and m.any():
-                sel = coverage(s, m) >= 0.5
-                if not sel.any():
-                    sel = coverage(s, m) >= coverage(s, m).max()
-                t.app = Appearance.learn(s, sel)
+            if self.mode == "regions" and m.any():
+                t.app = learn(rgb, m, self.work_size, self.region_px)
             elif hsv is not None and m.any():
                 t.hist = hs_hist(hsv, m)
             final[obj.obj_id], scores[obj.obj_id] = m, 1.0
@@ -303,11 +320,11 @@ class FlowTracker(Tracker):
             if k in lost_now:
                 t.lost, t.reason = True, lost_now[k]
                 continue
-            self._update(t, m, scores[k], k in soft, s, arounds.get(k), hsv, lost_now, (h, w))
+            self._update(t, m, scores[k], k in soft, locals_.get(k), hsv, lost_now, (h, w))
 
         # 6. search lost objects
         if self.reacquire:
-            reacquired = self._search(s, hsv, frame, lost_now, (h, w), (H, W))
+            reacquired = self._search(rgb, hsv, frame, lost_now, (h, w), (H, W))
 
         self._prev_gray, self._prev_rgb = gray, rgb
         if self.engine is not None:
@@ -327,9 +344,8 @@ class FlowTracker(Tracker):
             return True
         return self.refine_with == "auto" and self._predicted(self._tracks[k], carried) is not None
 
-    def _update(self, t: _Track, m: np.ndarray, score: float, carried: bool, s: ImageStructure | None,
-                around: np.ndarray | None, hsv: np.ndarray | None, lost_now: dict[int, str],
-                size: tuple[int, int]) -> None:
+    def _update(self, t: _Track, m: np.ndarray, score: float, carried: bool, local: Any,
+                hsv: np.ndarray | None, lost_now: dict[int, str], size: tuple[int, int]) -> None:
         area = float(m.sum())
         t.low_frames = t.low_frames + 1 if score < self.lost_score else 0
         small = area < max(self.min_area, self.lost_area_ratio * t.ref_area)
@@ -358,37 +374,42 @@ class FlowTracker(Tracker):
             t.full_box = t.full_box + np.tile(t.velocity, 2)
         t.was_whole = whole
         if score >= TRUSTED:
-            if t.app is not None and s is not None:
-                sel = coverage(s, m) >= 0.5
-                t.app.update(s, sel, around)
+            if t.app is not None and local is not None:
+                t.app.update(local.structure, local.selection, local.around)
             elif hsv is not None and t.age % 5 == 0:
                 nh = hs_hist(hsv, m)
                 if nh is not None:
                     t.hist = nh if t.hist is None else 0.8 * t.hist + 0.2 * nh
 
-    def _search(self, s: ImageStructure | None, hsv: np.ndarray | None, frame: np.ndarray,
+    def _search(self, rgb: np.ndarray, hsv: np.ndarray | None, frame: np.ndarray,
                 lost_now: dict[int, str], size: tuple[int, int], full: tuple[int, int]) -> list[int]:
         """Look for lost objects (not those lost on this very frame); returns the ids found."""
         found: list[int] = []
         h, w = size
+        searching = [t for t in self._tracks.values() if t.lost and t.obj_id not in lost_now]
+        if not searching:
+            return found
+        s = frame_structure(rgb, self.work_size, self.region_px) if self.mode == "regions" else None
+        sh, sw = (s.labels.shape if s is not None else size)
         taken = np.zeros(size, bool)
         for t in self._tracks.values():
             if not t.lost:
                 taken |= t.mask
-        for t in self._tracks.values():
-            if not t.lost or t.obj_id in lost_now:
-                continue
+        for t in searching:
             t.lost_frames += 1
             m = None
             if s is not None and t.app is not None:
+                fy, fx = sh / h, sw / w  # structure px per tracker px
                 expected = None
                 if t.full_box is not None:
                     centre = (t.full_box[:2] + t.full_box[2:]) / 2 + t.velocity * min(t.lost_frames, 10)
-                    expected = np.clip(centre, 0, [w, h])
-                hit = redetect(s, t.app, coverage(s, taken) > 0.5, t.ref_area, expected,
+                    expected = np.clip(centre, 0, [w, h]) * [fx, fy]
+                taken_s = cv2.resize(taken.astype(np.float32), (sw, sh), interpolation=cv2.INTER_AREA)
+                hit = redetect(s, t.app, coverage(s, taken_s) > 0.5, t.ref_area * fx * fy, expected,
                                1.0 - self.reacquire_distance ** 2)
                 if hit is not None:
-                    m = refine_boundary(s, hit[0][s.labels], hit[0])
+                    small = refine_boundary(s, hit[0][s.labels], hit[0])
+                    m = cv2.resize(small.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR) >= 0.5
             elif hsv is not None:
                 region = find(hsv, t.hist, taken, t.ref_area, self.min_area, self.reacquire_distance)
                 if region is not None and self.engine is not None:

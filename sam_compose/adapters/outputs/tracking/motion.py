@@ -96,11 +96,14 @@ class FlowField:
         self.valid_share = float(valid.mean())
         self.motion = -np.median(flow[valid], axis=0).astype(np.float32) if valid.any() else np.zeros(2, np.float32)
 
+    def warp(self, soft: np.ndarray) -> np.ndarray:
+        """A previous-frame (h, w) float map warped into the new frame (trusted or not)."""
+        return cv2.remap(soft.astype(np.float32), self.map_x, self.map_y, cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
     def carry(self, soft: np.ndarray) -> np.ndarray:
         """A previous-frame (h, w) float map warped into the new frame (0 where untrusted)."""
-        warped = cv2.remap(soft.astype(np.float32), self.map_x, self.map_y, cv2.INTER_LINEAR,
-                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-        return warped * self.valid
+        return self.warp(soft) * self.valid
 
     def displacement(self, mask: np.ndarray) -> np.ndarray:
         """(2,) median forward motion (x, y) of the new-frame pixels under ``mask`` (h, w) bool."""

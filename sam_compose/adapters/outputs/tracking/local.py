@@ -1,0 +1,115 @@
+"""One object's re-segmentation in a window of the frame, at a resolution that fits it.
+
+A small object in a large frame has few pixels at the frame's working resolution; a large
+one needs none of the frame's full detail. :func:`cut_object` takes a window around the
+object (its carried mask and predicted box, grown), reduces it to at most ``max_side``
+pixels (never enlarges it), builds that window's superpixels and region graph
+(:func:`sam_compose.engines.opencv.propagate.frame_structure`) and cuts the object out with
+its appearance models and the carried mask as a prior
+(:func:`sam_compose.engines.opencv.propagate.cut_with_prior`); the mask is refined at the
+boundary and pasted back at the tracker's resolution.
+
+Boxes are x0, y0, x1, y1 in the tracker's frame pixels; masks (H, W) bool at that size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ....engines.opencv.propagate import PRIOR, coverage, cut_with_prior, frame_structure, selection_iou, window_regions
+from ....engines.opencv.refine import refine_boundary
+from ....engines.opencv.structure import ImageStructure
+from .appearance import Appearance
+
+
+@dataclass
+class Window:
+    """A crop ``[y0:y1, x0:x1]`` of the frame processed at ``scale`` (crop px per frame px)."""
+
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+    scale: float
+
+    @classmethod
+    def around(cls, box: np.ndarray, size: tuple[int, int], max_side: int) -> Window:
+        h, w = size
+        x0, y0 = int(np.clip(np.floor(box[0]), 0, w - 1)), int(np.clip(np.floor(box[1]), 0, h - 1))
+        x1, y1 = int(np.clip(np.ceil(box[2]), x0 + 1, w)), int(np.clip(np.ceil(box[3]), y0 + 1, h))
+        return cls(x0, y0, x1, y1, min(1.0, max_side / max(x1 - x0, y1 - y0)))
+
+    def crop(self, image: np.ndarray, interpolation: int = cv2.INTER_AREA) -> np.ndarray:
+        part = np.ascontiguousarray(image[self.y0:self.y1, self.x0:self.x1])
+        if self.scale >= 1.0:
+            return part
+        size = (max(1, round((self.x1 - self.x0) * self.scale)), max(1, round((self.y1 - self.y0) * self.scale)))
+        return cv2.resize(part, size, interpolation=interpolation)
+
+    def box_in_crop(self, box: np.ndarray) -> np.ndarray:
+        return (np.asarray(box, np.float64) - [self.x0, self.y0, self.x0, self.y0]) * self.scale
+
+    def paste(self, small: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        """A crop-resolution (h, w) bool mask back into an (H, W) frame mask."""
+        out = np.zeros(size, bool)
+        ww, hh = self.x1 - self.x0, self.y1 - self.y0
+        if small.shape != (hh, ww):
+            small = cv2.resize(small.astype(np.float32), (ww, hh), interpolation=cv2.INTER_LINEAR) >= 0.5
+        out[self.y0:self.y1, self.x0:self.x1] = small
+        return out
+
+
+@dataclass
+class LocalCut:
+    """The object found in one window: its frame mask and what the tracker judges it by."""
+
+    mask: np.ndarray          # (H, W) bool
+    agreement: float          # area-weighted IoU of the cut with the carried mask
+    structure: ImageStructure
+    selection: np.ndarray     # (n,) bool over the window's superpixels
+    around: np.ndarray        # (n,) bool: the window's superpixels not in the object
+
+
+def cut_object(frame: np.ndarray, soft: np.ndarray, app: Appearance, box: np.ndarray, expected: np.ndarray | None,
+               max_side: int, region_px: float, trust: np.ndarray | None = None) -> LocalCut:
+    """Cut one object out of ``frame`` (H, W, 3) uint8 inside ``box``.
+
+    ``soft`` (H, W) float32 is the carried mask; ``trust`` (H, W) float32 in [0, 1] where
+    the flow that carried it can be believed (default everywhere): the prior speaks only
+    there, elsewhere colours and edges decide. ``expected`` is the box where the whole object
+    should be (pieces of the cut inside it are kept even where nothing was carried).
+    """
+    size = frame.shape[:2]
+    win = Window.around(box, size, max_side)
+    s = frame_structure(win.crop(frame), max_side, region_px)
+    crop_soft = win.crop(soft, cv2.INTER_AREA)
+    if trust is None:
+        prior, weight = coverage(s, crop_soft), np.ones(s.n)
+    else:
+        crop_trust = win.crop(trust, cv2.INTER_AREA)
+        weight = coverage(s, crop_trust)
+        prior = coverage(s, crop_soft * crop_trust) / np.maximum(weight, 1e-6)
+    free = np.ones(s.n, bool)
+    exp = window_regions(s, win.box_in_crop(expected)) if expected is not None else None
+    fg, bg = app.models(s, background=(prior < 0.05) & (weight > 0.5))
+    sel = cut_with_prior(s, prior, free, fg, bg, prior_weight=PRIOR * weight, expected=exp)
+    small = refine_boundary(s, sel[s.labels], sel) if sel.any() else np.zeros(s.labels.shape, bool)
+    return LocalCut(win.paste(small, size), selection_iou(s, sel, prior * (weight > 0.5)), s, sel, ~sel)
+
+
+def learn(frame: np.ndarray, mask: np.ndarray, max_side: int, region_px: float) -> Appearance:
+    """An object's appearance from its mask on a frame: itself against its surroundings
+    (a window twice its size)."""
+    ys, xs = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
+    bw, bh = xs[-1] - xs[0] + 1, ys[-1] - ys[0] + 1
+    box = np.array([xs[0] - bw / 2, ys[0] - bh / 2, xs[-1] + 1 + bw / 2, ys[-1] + 1 + bh / 2])
+    win = Window.around(box, mask.shape, max_side)
+    s = frame_structure(win.crop(frame), max_side, region_px)
+    cov = coverage(s, win.crop(mask.astype(np.float32), cv2.INTER_AREA))
+    sel = cov >= 0.5
+    if not sel.any():
+        sel = cov >= cov.max()
+    return Appearance.learn(s, sel)
