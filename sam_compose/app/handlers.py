@@ -9,6 +9,7 @@ of the displayed image, which is the session's image.
 from __future__ import annotations
 
 import time
+import uuid
 from typing import Any
 
 import cv2
@@ -68,8 +69,15 @@ class SegmentHandlers(service.EngineSource):
             state.image = None
             state.clear_prompts()
             return state, None, None, "Upload a photo or click an example.", state_json(state), None
-        image, name = service.prepare_image(source)
-        state.set_image(image, name)
+        guard = self.guard(state)
+        original = None
+        image, name = service.prepare_image(source, guard=guard)  # refuses what is not a readable image
+        if isinstance(source, str) and not source.startswith("sample:"):
+            from PIL import Image
+
+            with Image.open(guard.read(source, "image")) as im:  # the header only: the upload's full size
+                original = (int(im.height), int(im.width))
+        state.set_image(image, name, original_size=original)
         engine = self.engine
         before = engine.stats
         t0 = time.perf_counter()
@@ -78,7 +86,12 @@ class SegmentHandlers(service.EngineSource):
         cached = engine.stats.embeddings_computed == before.embeddings_computed
         h, w = image.shape[:2]
         st, picture, _, js = self.view(state, "")
-        status = (f"Loaded **{name}** ({w}x{h}); embedding {'from cache' if cached else 'computed'} in "
+        size = f"{w}x{h}"
+        if state.original_size is not None:
+            oh, ow = state.original_size
+            size = (f"{ow}x{oh}, shown at {w}x{h}: the page works on images up to {service.DEMO_MAX_SIDE} px; "
+                    f"downloads are mapped back to {ow}x{oh}")
+        status = (f"Loaded **{name}** ({size}); embedding {'from cache' if cached else 'computed'} in "
                   f"{ms:.0f} ms on {engine.spec}. Click on an object (mode: positive point), "
                   "or draw a box with two clicks.")
         editor = {"background": image, "layers": [], "composite": None}
@@ -144,31 +157,38 @@ class SegmentHandlers(service.EngineSource):
         return self.view(state, "Prior mask from brush · " + self._segment(state, multimask), started)
 
     @friendly
-    def gaze_recording(self, state: SessionState, path: Any, multimask: bool) -> Reply:
-        """Read an eye-tracker recording, show its fixations as heat and segment each fixation."""
+    def gaze_recording(self, state: SessionState, path: Any, multimask: bool, phrase: str | None = None) -> Reply:
+        """Read an eye-tracker recording, show its fixations as heat and segment each fixation,
+        or, with a ``phrase``, the named thing that was looked at."""
         from .features import feature
 
         started = time.perf_counter()
         state.require_image()
         if not path:
             raise InputError("choose a gaze recording file first (Pupil, Tobii or generic CSV)")
-        state.gaze = feature("read_gaze")(str(path))
+        state.gaze = feature("read_gaze")(str(self.guard(state).read(str(path), "gaze recording")))
         state.gaze_clicks = []
-        outcome = service.segment(self.engine, state.image, gaze=state.gaze, multimask=multimask)
+        text = _phrase(phrase)
+        outcome = service.segment(self.engine, state.image, gaze=state.gaze, text=text, multimask=multimask)
         state.result = outcome.masks
-        return self.view(state, f"Gaze recording: **{len(outcome.masks)} mask(s)** · {outcome.latency_text()}", started)
+        what = f" + \"{text}\"" if text else ""
+        return self.view(state, f"Gaze recording{what}: **{len(outcome.masks)} mask(s)** · {outcome.latency_text()}",
+                         started)
 
     @friendly
-    def gaze_path(self, state: SessionState, multimask: bool) -> Reply:
-        """Segment from the clicked (simulated) gaze path: samples -> fixations -> prompts."""
+    def gaze_path(self, state: SessionState, multimask: bool, phrase: str | None = None) -> Reply:
+        """Segment from the clicked (simulated) gaze path: samples -> fixations -> prompts; with a
+        ``phrase``, the named thing that was looked at."""
         started = time.perf_counter()
         state.require_image()
         if not state.gaze_clicks:
             raise InputError("click a gaze path first: choose mode 'gaze path' and click where the eyes rest")
         fixations = fixations_for_state(state)
-        outcome = service.segment(self.engine, state.image, gaze=fixations, multimask=multimask)
+        text = _phrase(phrase)
+        outcome = service.segment(self.engine, state.image, gaze=fixations, text=text, multimask=multimask)
         state.result = outcome.masks
-        return self.view(state, f"Gaze path: {len(fixations)} fixation(s), **{len(outcome.masks)} mask(s)** · "
+        what = f" + \"{text}\"" if text else ""
+        return self.view(state, f"Gaze path{what}: {len(fixations)} fixation(s), **{len(outcome.masks)} mask(s)** · "
                                 f"{outcome.latency_text()}", started)
 
     @friendly
@@ -194,7 +214,14 @@ class SegmentHandlers(service.EngineSource):
     def download(self, state: SessionState) -> list[str]:
         """COCO JSON and a zip of PNG masks of the current result."""
         state.require_image()
-        return service.export_files(state.result, service.work_dir(state.session_id), state.image_name)
+        folder = self.workspace.session_folder(state.session_id) / f"download-{uuid.uuid4().hex[:12]}"
+        return service.export_files(state.result, folder, state.image_name, size=state.original_size)
+
+
+def _phrase(value: str | None) -> str | None:
+    """The Gaze tab's phrase, None when left empty (gaze alone)."""
+    text = (value or "").strip()
+    return text or None
 
 
 def click_xy(evt: Any, where: str = "the picture") -> tuple[float, float]:

@@ -18,6 +18,7 @@ from .components import photo_input
 from .features import availability
 from .handlers import SegmentHandlers
 from .outputs import DEPTH_SOURCES
+from .sessions import DemoWorkspace, session_state
 from .state import CLICK_MODES, VIDEO_CLICK_MODES, SessionState, VideoState
 from .tab_handlers import TabHandlers
 
@@ -58,8 +59,11 @@ def _segment_tab(seg: SegmentHandlers, state: gr.State) -> dict[str, Any]:
                 text_btn = gr.Button("Segment text", size="sm")
             with gr.Accordion("Gaze", open=False):
                 gr.Markdown("Load an eye-tracker recording (Pupil, Tobii, generic CSV), or choose the click mode "
-                            "*gaze path* and click where the eyes rest; fixations are shown as heat.")
+                            "*gaze path* and click where the eyes rest; fixations are shown as heat. Add words to "
+                            "get the one thing that is both named and looked at.")
                 gaze_file = gr.File(label="Gaze recording", type="filepath")
+                gaze_text = gr.Textbox(label="What was looked at (optional)", placeholder="the mug",
+                                       elem_id="gaze-text")
                 with gr.Row():
                     gaze_file_btn = gr.Button("Segment from recording", size="sm")
                     gaze_path_btn = gr.Button("Segment from gaze path", size="sm", elem_id="gaze-path")
@@ -90,8 +94,8 @@ def _segment_tab(seg: SegmentHandlers, state: gr.State) -> dict[str, Any]:
     labels.change(seg.show_labels, [state, labels], reply, **PRIVATE)
     text_btn.click(seg.text, [state, text, multimask], reply, **PRIVATE)
     text.submit(seg.text, [state, text, multimask], reply, **PRIVATE)
-    gaze_file_btn.click(seg.gaze_recording, [state, gaze_file, multimask], reply, **PRIVATE)
-    gaze_path_btn.click(seg.gaze_path, [state, multimask], reply, **PRIVATE)
+    gaze_file_btn.click(seg.gaze_recording, [state, gaze_file, multimask, gaze_text], reply, **PRIVATE)
+    gaze_path_btn.click(seg.gaze_path, [state, multimask, gaze_text], reply, **PRIVATE)
     brush_btn.click(seg.brush, [state, editor, multimask], reply, **PRIVATE)
     download_btn.click(seg.download, [state], [files], **PRIVATE)
     return {"result": result, "status": status}
@@ -124,7 +128,7 @@ def _lift_tab(tabs: TabHandlers, state: gr.State) -> None:
 
 
 def _video_tab(tabs: TabHandlers) -> None:
-    vstate = gr.State(VideoState())
+    vstate = session_state(tabs.workspace, VideoState)
     with gr.Row():
         with gr.Column():
             video_in = gr.Video(label="Video", sources=["upload"], elem_id="video-in")
@@ -217,15 +221,20 @@ def _about_tab(engine_spec: str) -> None:
                 f"else the weight-free OpenCV engine).\n\n| library part | available |\n|---|---|\n{rows}")
 
 
-def build_blocks(engine: Any = "auto") -> gr.Blocks:
-    """The demo's ``gr.Blocks`` for ``engine`` (a spec or an Engine; not launched, queue not configured)."""
-    seg = SegmentHandlers(engine)
-    tabs = TabHandlers(engine)
-    api = ApiEndpoints(engine)
+def build_blocks(engine: Any = "auto", *, workspace: DemoWorkspace | None = None) -> gr.Blocks:
+    """The demo's ``gr.Blocks`` for ``engine`` (a spec or an Engine; not launched, queue not configured).
+
+    ``workspace`` holds the per-session folders and path guards (default: a new one in a
+    temporary folder). Per-session state comes from its factory: see :mod:`.sessions`.
+    """
+    workspace = workspace or DemoWorkspace()
+    seg = SegmentHandlers(engine, workspace=workspace)
+    tabs = TabHandlers(engine, workspace=workspace)
+    api = ApiEndpoints(engine, workspace=workspace)
     engine_spec = seg.engine_spec
     with gr.Blocks(title="sam_compose demo", analytics_enabled=False) as demo:
         gr.Markdown(INTRO.format(engine=engine_spec))
-        state = gr.State(SessionState())
+        state = session_state(workspace, SessionState)
         with gr.Tabs():
             with gr.Tab("Segment", id="segment"):
                 _segment_tab(seg, state)
