@@ -58,7 +58,7 @@ def window_regions(s: ImageStructure, box: np.ndarray | None) -> np.ndarray:
 def cut_with_prior(s: ImageStructure, prior: np.ndarray, free: np.ndarray, fg_logp: np.ndarray,
                    bg_logp: np.ndarray, prior_weight: np.ndarray | float = PRIOR, pairwise: float = PAIRWISE,
                    fg_hard: np.ndarray | None = None, bg_hard: np.ndarray | None = None,
-                   expected: np.ndarray | None = None) -> np.ndarray:
+                   expected: np.ndarray | None = None, extra_fg: np.ndarray | None = None) -> np.ndarray:
     """(n,) bool: the object in this frame (see the module docstring).
 
     Args:
@@ -70,12 +70,15 @@ def cut_with_prior(s: ImageStructure, prior: np.ndarray, free: np.ndarray, fg_lo
         expected: (n,) bool regions where the whole object should be (its predicted box);
             pieces of the cut inside it are kept even where nothing was carried (a part
             coming out from behind an occluder), others only when they touch the prior.
+        extra_fg: (n,) additional cost of labelling each superpixel foreground.
     """
     area = s.graph.area
     cf, cb = colour_costs(s, fg_logp, bg_logp)
     w = np.asarray(prior_weight, np.float64) * area
     cf = cf + w * (1.0 - prior)
     cb = cb + w * prior
+    if extra_fg is not None:
+        cf = cf + extra_fg
     hard_bg = ~free if bg_hard is None else (~free | bg_hard)
     sel = min_cut(cf, cb, s.graph.edges, pairwise * s.graph.edge_len * s.affinity, fg_hard, hard_bg)
     seeds = prior >= 0.5

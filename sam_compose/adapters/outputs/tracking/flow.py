@@ -60,6 +60,7 @@ TRUSTED = 0.7          # agreement with the flow above which a frame may teach t
 WINDOW_MARGIN = 0.35   # search window: the object's box grown by this share of its size ...
 WINDOW_SPEED = 2.0     # ... and by this many frames of its motion
 GROW_LIMIT = 1.6       # a cut larger than this times the object's last area is kept near the carried mask
+HIDDEN = 0.8           # an object carried at less than this share of its running area is partly hidden
 WHOLE = 0.95           # an object at this share of its running area is wholly visible
 
 
@@ -208,7 +209,7 @@ class FlowTracker(Tracker):
         if box is None:
             return carried, 0.0, None
         expected = None
-        if t.full_box is not None:
+        if t.full_box is not None and carried.sum() < HIDDEN * t.ref_area:  # partly hidden: parts may reappear
             pb = t.full_box + np.tile(t.shift, 2)
             expected = np.concatenate([pb[:2] - 0.1 * (pb[2:] - pb[:2]), pb[2:] + 0.1 * (pb[2:] - pb[:2])])
         if self._flow_ok:  # the prior speaks where the flow is trusted; elsewhere colours and edges

@@ -25,6 +25,10 @@ from ....engines.opencv.structure import ImageStructure
 from .appearance import Appearance
 
 
+DISTANCE = 1.0   # nats per pixel for being the object far from the carried mask ...
+REACH = 0.5      # ... where "far" is this share of the carried mask's equivalent side
+
+
 @dataclass
 class Window:
     """A crop ``[y0:y1, x0:x1]`` of the frame processed at ``scale`` (crop px per frame px)."""
@@ -95,7 +99,17 @@ def cut_object(frame: np.ndarray, soft: np.ndarray, app: Appearance, box: np.nda
     free = np.ones(s.n, bool)
     exp = window_regions(s, win.box_in_crop(expected)) if expected is not None else None
     fg, bg = app.models(s, background=(prior < 0.05) & (weight > 0.5))
-    sel = cut_with_prior(s, prior, free, fg, bg, prior_weight=PRIOR * weight, expected=exp)
+    extra = None
+    carried = crop_soft > 0.5
+    # the body of the carried mask: thin parts (lines, strings) must not extend its reach
+    body = cv2.morphologyEx(carried.astype(np.uint8), cv2.MORPH_OPEN,
+                            cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))) > 0
+    carried = body if body.any() else carried
+    if carried.any():  # locality: the farther from the carried mask, the costlier to be the object
+        far = cv2.distanceTransform((~carried).astype(np.uint8), cv2.DIST_L2, 3)
+        reach = max(2.0, REACH * np.sqrt(float(carried.sum())))
+        extra = DISTANCE * s.graph.area * np.minimum(1.0, coverage(s, far) / reach)
+    sel = cut_with_prior(s, prior, free, fg, bg, prior_weight=PRIOR * weight, expected=exp, extra_fg=extra)
     small = refine_boundary(s, sel[s.labels], sel) if sel.any() else np.zeros(s.labels.shape, bool)
     return LocalCut(win.paste(small, size), selection_iou(s, sel, prior * (weight > 0.5)), s, sel, ~sel)
 
