@@ -58,7 +58,8 @@ def window_regions(s: ImageStructure, box: np.ndarray | None) -> np.ndarray:
 def cut_with_prior(s: ImageStructure, prior: np.ndarray, free: np.ndarray, fg_logp: np.ndarray,
                    bg_logp: np.ndarray, prior_weight: np.ndarray | float = PRIOR, pairwise: float = PAIRWISE,
                    fg_hard: np.ndarray | None = None, bg_hard: np.ndarray | None = None,
-                   expected: np.ndarray | None = None, extra_fg: np.ndarray | None = None) -> np.ndarray:
+                   expected: np.ndarray | None = None, extra_fg: np.ndarray | None = None,
+                   min_piece: float = 0.0) -> np.ndarray:
     """(n,) bool: the object in this frame (see the module docstring).
 
     Args:
@@ -71,6 +72,8 @@ def cut_with_prior(s: ImageStructure, prior: np.ndarray, free: np.ndarray, fg_lo
             pieces of the cut inside it are kept even where nothing was carried (a part
             coming out from behind an occluder), others only when they touch the prior.
         extra_fg: (n,) additional cost of labelling each superpixel foreground.
+        min_piece: connected pieces smaller than this share of the largest are dropped
+            (expected pieces excepted).
     """
     area = s.graph.area
     cf, cb = colour_costs(s, fg_logp, bg_logp)
@@ -87,6 +90,10 @@ def cut_with_prior(s: ImageStructure, prior: np.ndarray, free: np.ndarray, fg_lo
     if not (seeds & sel).any():
         return keep_components(s, sel, seeds)
     kept = keep_components(s, sel, seeds & sel)
+    if min_piece > 0 and kept.any():  # small detached pieces are clutter the prior dragged along
+        cc = components(s, kept)
+        sizes = np.bincount(cc[kept], weights=s.graph.area[kept])
+        kept &= np.isin(cc, np.flatnonzero(sizes >= min_piece * sizes.max()))
     if expected is not None and (sel & ~kept).any():
         cc = components(s, sel & ~kept)
         area = s.graph.area

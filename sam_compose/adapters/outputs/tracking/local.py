@@ -19,12 +19,14 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ....engines.opencv.propagate import PRIOR, coverage, cut_with_prior, frame_structure, selection_iou, window_regions
+from ....engines.opencv.propagate import coverage, cut_with_prior, frame_structure, selection_iou, window_regions
 from ....engines.opencv.refine import refine_boundary
 from ....engines.opencv.structure import ImageStructure
 from .appearance import Appearance
 
 
+PRIOR_WEIGHT = 2.0  # nats per pixel for disagreeing with the carried mask where the flow is trusted
+MIN_PIECE = 0.2     # detached pieces under this share of the largest are dropped
 DISTANCE = 1.0   # nats per pixel for being the object far from the carried mask ...
 REACH = 0.5      # ... where "far" is this share of the carried mask's equivalent side
 
@@ -109,7 +111,8 @@ def cut_object(frame: np.ndarray, soft: np.ndarray, app: Appearance, box: np.nda
         far = cv2.distanceTransform((~carried).astype(np.uint8), cv2.DIST_L2, 3)
         reach = max(2.0, REACH * np.sqrt(float(carried.sum())))
         extra = DISTANCE * s.graph.area * np.minimum(1.0, coverage(s, far) / reach)
-    sel = cut_with_prior(s, prior, free, fg, bg, prior_weight=PRIOR * weight, expected=exp, extra_fg=extra)
+    sel = cut_with_prior(s, prior, free, fg, bg, prior_weight=PRIOR_WEIGHT * weight, expected=exp, extra_fg=extra,
+                         min_piece=MIN_PIECE)
     small = refine_boundary(s, sel[s.labels], sel) if sel.any() else np.zeros(s.labels.shape, bool)
     return LocalCut(win.paste(small, size), selection_iou(s, sel, prior * (weight > 0.5)), s, sel, ~sel)
 
