@@ -60,6 +60,7 @@ TRUSTED = 0.7          # agreement with the flow above which a frame may teach t
 WINDOW_MARGIN = 0.35   # search window: the object's box grown by this share of its size ...
 WINDOW_SPEED = 2.0     # ... and by this many frames of its motion
 GROW_LIMIT = 1.6       # a cut larger than this times the object's last area is kept near the carried mask
+BOUNDARY_BAND = 0.6    # near the cut's outline (this many superpixel sides) the flow's outline stands
 HIDDEN = 0.8           # an object carried at less than this share of its running area is partly hidden
 WHOLE = 0.95           # an object at this share of its running area is wholly visible
 
@@ -226,7 +227,26 @@ class FlowTracker(Tracker):
             gate = cv2.dilate(carried.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
             m = m & (gate > 0)
             return m, min(lc.agreement, 0.5), None
+        if self._flow_ok and carried.any():
+            m = self._keep_flow_boundary(m, carried, lc.window_scale)
         return m, lc.agreement, lc
+
+    def _keep_flow_boundary(self, cut: np.ndarray, carried: np.ndarray, scale: float) -> np.ndarray:
+        """Near the cut's outline, where the flow is trusted, the carried mask's pixels stand.
+
+        Superpixels put the outline within a superpixel of the truth; frame after frame that
+        error would compound. The flow moves the previous outline with pixel accuracy, so
+        the cut only decides what is farther than a superpixel from it: parts appearing,
+        leaving or missed by the flow.
+        """
+        r = max(1.0, BOUNDARY_BAND * np.sqrt(self.region_px) / max(scale, 1e-6))
+        u = cut.astype(np.uint8)
+        inside = cv2.distanceTransform(u, cv2.DIST_L2, 3)
+        outside = cv2.distanceTransform(1 - u, cv2.DIST_L2, 3)
+        band = (np.where(cut, inside, outside) <= r) & (self.motion.valid > 0)
+        out = cut.copy()
+        out[band] = carried[band]
+        return out
 
     # --- the step ---------------------------------------------------------------------------------
     def _step(self, frame: np.ndarray, added: list[ObjectInit], corrections: dict[int, ObjectInit],

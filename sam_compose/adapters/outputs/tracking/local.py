@@ -26,6 +26,7 @@ from .appearance import Appearance
 
 
 PRIOR_WEIGHT = 2.0  # nats per pixel for disagreeing with the carried mask where the flow is trusted
+UNTRUSTED_BACKGROUND = 0.25  # share of the prior's weight kept where the flow fails on background
 MIN_PIECE = 0.2     # detached pieces under this share of the largest are dropped
 DISTANCE = 1.0   # nats per pixel for being the object far from the carried mask ...
 REACH = 0.5      # ... where "far" is this share of the carried mask's equivalent side
@@ -77,6 +78,7 @@ class LocalCut:
     structure: ImageStructure
     selection: np.ndarray     # (n,) bool over the window's superpixels
     around: np.ndarray        # (n,) bool: the window's superpixels not in the object
+    window_scale: float = 1.0  # window pixels per frame pixel
 
 
 def cut_object(frame: np.ndarray, soft: np.ndarray, app: Appearance, box: np.ndarray, expected: np.ndarray | None,
@@ -96,7 +98,10 @@ def cut_object(frame: np.ndarray, soft: np.ndarray, app: Appearance, box: np.nda
         prior, weight = coverage(s, crop_soft), np.ones(s.n)
     else:
         crop_trust = win.crop(trust, cv2.INTER_AREA)
-        weight = coverage(s, crop_trust)
+        # where the flow is not trusted a pixel whose source was background still leans to
+        # background (weakly); one whose source was the object is left to colours and edges
+        lean = (1.0 - crop_trust) * (crop_soft < 0.5) * UNTRUSTED_BACKGROUND
+        weight = coverage(s, crop_trust + lean)
         prior = coverage(s, crop_soft * crop_trust) / np.maximum(weight, 1e-6)
     free = np.ones(s.n, bool)
     exp = window_regions(s, win.box_in_crop(expected)) if expected is not None else None
@@ -114,7 +119,7 @@ def cut_object(frame: np.ndarray, soft: np.ndarray, app: Appearance, box: np.nda
     sel = cut_with_prior(s, prior, free, fg, bg, prior_weight=PRIOR_WEIGHT * weight, expected=exp, extra_fg=extra,
                          min_piece=MIN_PIECE)
     small = refine_boundary(s, sel[s.labels], sel) if sel.any() else np.zeros(s.labels.shape, bool)
-    return LocalCut(win.paste(small, size), selection_iou(s, sel, prior * (weight > 0.5)), s, sel, ~sel)
+    return LocalCut(win.paste(small, size), selection_iou(s, sel, prior * (weight > 0.5)), s, sel, ~sel, win.scale)
 
 
 def learn(frame: np.ndarray, mask: np.ndarray, max_side: int, region_px: float) -> Appearance:
