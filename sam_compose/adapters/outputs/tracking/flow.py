@@ -396,7 +396,7 @@ class FlowTracker(Tracker):
         t.was_whole = whole
         if score >= TRUSTED:
             if t.app is not None and local is not None:
-                t.app.update(local.structure, local.selection, local.around)
+                local.teach(t.app)
             elif hsv is not None and t.age % 5 == 0:
                 nh = hs_hist(hsv, m)
                 if nh is not None:

@@ -79,6 +79,14 @@ class LocalCut:
     selection: np.ndarray     # (n,) bool over the window's superpixels
     around: np.ndarray        # (n,) bool: the window's superpixels not in the object
     window_scale: float = 1.0  # window pixels per frame pixel
+    core: np.ndarray | None = None  # (n,) bool: in the object and carried there by a trusted flow
+
+    def teach(self, app: Appearance) -> None:
+        """Update ``app`` from this window: the object's core against the surroundings the
+        flow also calls background (what both agree on cannot teach the model a mistake)."""
+        core = self.selection if self.core is None else self.core
+        if core.any():
+            app.update(self.structure, core, self.around)
 
 
 def cut_object(frame: np.ndarray, soft: np.ndarray, app: Appearance, box: np.ndarray, expected: np.ndarray | None,
@@ -119,7 +127,10 @@ def cut_object(frame: np.ndarray, soft: np.ndarray, app: Appearance, box: np.nda
     sel = cut_with_prior(s, prior, free, fg, bg, prior_weight=PRIOR_WEIGHT * weight, expected=exp, extra_fg=extra,
                          min_piece=MIN_PIECE)
     small = refine_boundary(s, sel[s.labels], sel) if sel.any() else np.zeros(s.labels.shape, bool)
-    return LocalCut(win.paste(small, size), selection_iou(s, sel, prior * (weight > 0.5)), s, sel, ~sel, win.scale)
+    trusted = weight > 0.5
+    core = sel & trusted & (prior >= 0.8)
+    around = ~sel & trusted & (prior <= 0.05)
+    return LocalCut(win.paste(small, size), selection_iou(s, sel, prior * trusted), s, sel, around, win.scale, core)
 
 
 def learn(frame: np.ndarray, mask: np.ndarray, max_side: int, region_px: float) -> Appearance:
