@@ -166,6 +166,7 @@ class FlowTracker(Tracker):
         self._prev_gray: np.ndarray | None = None
         self._prev_rgb: np.ndarray | None = None
         self._flow_ok = False
+        self._field: np.ndarray | None = None
 
     def add(self, objects: Any, ids: Any = None) -> list[int]:
         if self.engine is None and not isinstance(objects, (Masks, np.ndarray)):
@@ -214,10 +215,11 @@ class FlowTracker(Tracker):
             pb = t.full_box + np.tile(t.shift, 2)
             expected = np.concatenate([pb[:2] - 0.1 * (pb[2:] - pb[:2]), pb[2:] + 0.1 * (pb[2:] - pb[:2])])
         if self._flow_ok:  # the prior speaks where the flow is trusted; elsewhere colours and edges
-            raw, trust = self.motion.warp(t.mask.astype(np.float32)), self.motion.valid
+            raw, trust, field_ = self.motion.warp(t.mask.astype(np.float32)), self.motion.valid, self._field
         else:
-            raw, trust = soft, None
-        lc = cut_object(rgb, raw, t.app, box, expected, self.work_size, self.region_px, trust)  # type: ignore[arg-type]
+            raw, trust, field_ = soft, None, None
+        lc = cut_object(rgb, raw, t.app, box, expected, self.work_size, self.region_px, trust,  # type: ignore[arg-type]
+                        field_)
         m, area = lc.mask, float(lc.mask.sum())
         base = max(float(carried.sum()), float(t.mask.sum()))
         if area < 1 and carried.sum() >= self.min_area:
@@ -269,6 +271,7 @@ class FlowTracker(Tracker):
         if have_flow and (moving or any(t.lost for t in self._tracks.values())):
             self.motion.compute(gray, self._prev_gray, rgb, self._prev_rgb)  # type: ignore[arg-type]
         self._flow_ok = have_flow
+        self._field = self.motion.field() if have_flow and self.mode == "regions" else None
         soft = {t.obj_id: self.motion.carry(t.mask.astype(np.float32)) if have_flow else t.mask.astype(np.float32)
                 for t in moving}
         carried = {k: v > 0.5 for k, v in soft.items()}

@@ -28,6 +28,8 @@ from .appearance import Appearance
 PRIOR_WEIGHT = 2.0  # nats per pixel for disagreeing with the carried mask where the flow is trusted
 UNTRUSTED_BACKGROUND = 0.25  # share of the prior's weight kept where the flow fails on background
 MIN_PIECE = 0.2     # detached pieces under this share of the largest are dropped
+MOTION = 1.0     # nats per pixel for moving like the background rather than like the object ...
+MOTION_MIN = 1.5  # ... when their motions differ by at least this many pixels
 DISTANCE = 1.0   # nats per pixel for being the object far from the carried mask ...
 REACH = 0.5      # ... where "far" is this share of the carried mask's equivalent side
 
@@ -90,13 +92,17 @@ class LocalCut:
 
 
 def cut_object(frame: np.ndarray, soft: np.ndarray, app: Appearance, box: np.ndarray, expected: np.ndarray | None,
-               max_side: int, region_px: float, trust: np.ndarray | None = None) -> LocalCut:
+               max_side: int, region_px: float, trust: np.ndarray | None = None,
+               motion: np.ndarray | None = None) -> LocalCut:
     """Cut one object out of ``frame`` (H, W, 3) uint8 inside ``box``.
 
     ``soft`` (H, W) float32 is the carried mask; ``trust`` (H, W) float32 in [0, 1] where
     the flow that carried it can be believed (default everywhere): the prior speaks only
     there, elsewhere colours and edges decide. ``expected`` is the box where the whole object
     should be (pieces of the cut inside it are kept even where nothing was carried).
+    ``motion`` (H, W, 2) float32 is this frame's flow (displacement from the previous frame):
+    where the object and its surroundings move differently, a region moving like the
+    surroundings costs more as the object (:func:`motion_costs`).
     """
     size = frame.shape[:2]
     win = Window.around(box, size, max_side)
@@ -124,6 +130,10 @@ def cut_object(frame: np.ndarray, soft: np.ndarray, app: Appearance, box: np.nda
         far = cv2.distanceTransform((~carried).astype(np.uint8), cv2.DIST_L2, 3)
         reach = max(2.0, REACH * np.sqrt(float(carried.sum())))
         extra = DISTANCE * s.graph.area * np.minimum(1.0, coverage(s, far) / reach)
+    if motion is not None and trust is not None:
+        mc = motion_costs(s, win.crop(motion, cv2.INTER_LINEAR), prior, weight)
+        if mc is not None:
+            extra = mc if extra is None else extra + mc
     sel = cut_with_prior(s, prior, free, fg, bg, prior_weight=PRIOR_WEIGHT * weight, expected=exp, extra_fg=extra,
                          min_piece=MIN_PIECE)
     small = refine_boundary(s, sel[s.labels], sel) if sel.any() else np.zeros(s.labels.shape, bool)
@@ -131,6 +141,29 @@ def cut_object(frame: np.ndarray, soft: np.ndarray, app: Appearance, box: np.nda
     core = sel & trusted & (prior >= 0.8)
     around = ~sel & trusted & (prior <= 0.05)
     return LocalCut(win.paste(small, size), selection_iou(s, sel, prior * trusted), s, sel, around, win.scale, core)
+
+
+def motion_costs(s: ImageStructure, flow: np.ndarray, prior: np.ndarray, weight: np.ndarray) -> np.ndarray | None:
+    """(n,) extra cost of being the object for regions that move like the background.
+
+    The object's motion is the median flow of the regions the flow carried it to, the
+    background's that of the trusted regions it left empty. When the two differ by more
+    than ``MOTION_MIN`` pixels, a region whose mean flow is nearer the background's pays up
+    to ``MOTION`` nats per pixel (and one nearer the object's is paid as much). None when
+    the motions do not tell the object apart.
+    """
+    fx, fy = coverage(s, flow[..., 0]), coverage(s, flow[..., 1])
+    d = np.stack([fx, fy], 1)
+    obj = (prior >= 0.8) & (weight > 0.5)
+    bgd = (prior <= 0.05) & (weight > 0.5)
+    if obj.sum() < 3 or bgd.sum() < 3:
+        return None
+    m_obj, m_bg = np.median(d[obj], axis=0), np.median(d[bgd], axis=0)
+    gap = float(np.linalg.norm(m_obj - m_bg))
+    if gap < MOTION_MIN:
+        return None
+    side = (np.linalg.norm(d - m_obj, axis=1) - np.linalg.norm(d - m_bg, axis=1)) / gap
+    return MOTION * s.graph.area * np.clip(side, -1.0, 1.0) * np.minimum(weight, 1.0)
 
 
 def learn(frame: np.ndarray, mask: np.ndarray, max_side: int, region_px: float) -> Appearance:

@@ -105,6 +105,11 @@ class FlowField:
         """A previous-frame (h, w) float map warped into the new frame (0 where untrusted)."""
         return self.warp(soft) * self.valid
 
+    def field(self) -> np.ndarray:
+        """(h, w, 2) float32 displacement of every new-frame pixel from its source (x, y)."""
+        gx, gy = self._grid  # type: ignore[misc]
+        return np.stack([gx - self.map_x, gy - self.map_y], axis=2)
+
     def displacement(self, mask: np.ndarray) -> np.ndarray:
         """(2,) median forward motion (x, y) of the new-frame pixels under ``mask`` (h, w) bool."""
         sel = mask & (self.valid > 0)
