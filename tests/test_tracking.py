@@ -241,3 +241,23 @@ def test_real_photograph_textures():
     v = synthetic_video("photo", n_frames=30)
     ious = _ious(v, list(track(v.frames, v.masks_at(0))))[1]
     assert ious.mean() >= 0.85 and ious[-5:].min() >= 0.7
+
+
+def test_growing_disc_behind_a_thin_post_is_followed_to_the_end():
+    """The disc doubles in size while it passes behind a post; the mask must not shrink away."""
+    v = synthetic_video("post", n_frames=40)
+    results = list(track(v.frames, v.masks_at(0)))
+    ious = _ious(v, results)[1]
+    # the first frame where the post cuts the disc, and every frame after it
+    cut = [t for t in range(len(v)) if _split_by_post(v.masks[t, 0])]
+    assert cut, "the disc must really pass behind the post"
+    after = ious[cut[0]:]
+    assert after.min() >= 0.6, after.round(2)
+    assert ious[-1] >= 0.8 and results[-1].data["found"] == [1]
+
+
+def _split_by_post(mask: np.ndarray) -> bool:
+    import cv2
+
+    n, _ = cv2.connectedComponents(mask.astype(np.uint8))
+    return n > 2

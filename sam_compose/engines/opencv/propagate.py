@@ -19,6 +19,7 @@ bool over a frame's superpixels; masks (h, w) bool at its working resolution.
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from . import colour_model
@@ -59,7 +60,7 @@ def cut_with_prior(s: ImageStructure, prior: np.ndarray, free: np.ndarray, fg_lo
                    bg_logp: np.ndarray, prior_weight: np.ndarray | float = PRIOR, pairwise: float = PAIRWISE,
                    fg_hard: np.ndarray | None = None, bg_hard: np.ndarray | None = None,
                    expected: np.ndarray | None = None, extra_fg: np.ndarray | None = None,
-                   min_piece: float = 0.0) -> np.ndarray:
+                   min_piece: float = 0.0, gap: float = 0.0) -> np.ndarray:
     """(n,) bool: the object in this frame (see the module docstring).
 
     Args:
@@ -73,7 +74,9 @@ def cut_with_prior(s: ImageStructure, prior: np.ndarray, free: np.ndarray, fg_lo
             coming out from behind an occluder), others only when they touch the prior.
         extra_fg: (n,) additional cost of labelling each superpixel foreground.
         min_piece: connected pieces smaller than this share of the largest are dropped
-            (expected pieces excepted).
+            (expected pieces excepted) unless within ``gap`` working pixels of the largest;
+            with ``gap``, pieces of the cut that touch no prior but lie that close to the
+            object are kept too (the far side of a thin occluder).
     """
     area = s.graph.area
     cf, cb = colour_costs(s, fg_logp, bg_logp)
@@ -90,18 +93,38 @@ def cut_with_prior(s: ImageStructure, prior: np.ndarray, free: np.ndarray, fg_lo
     if not (seeds & sel).any():
         return keep_components(s, sel, seeds)
     kept = keep_components(s, sel, seeds & sel)
-    if min_piece > 0 and kept.any():  # small detached pieces are clutter the prior dragged along
+    near = _near(s, kept, gap) if gap > 0 else np.zeros(s.n, bool)
+    if min_piece > 0 and kept.any():  # small pieces away from the body are clutter the prior dragged along
         cc = components(s, kept)
         sizes = np.bincount(cc[kept], weights=s.graph.area[kept])
-        kept &= np.isin(cc, np.flatnonzero(sizes >= min_piece * sizes.max()))
-    if expected is not None and (sel & ~kept).any():
+        body = cc == int(np.argmax(sizes))
+        near = _near(s, body, gap) if gap > 0 else body
+        big = np.isin(cc, np.flatnonzero(sizes >= min_piece * sizes.max()))
+        close = np.zeros(s.n, bool)
+        for c in np.unique(cc[kept & ~big]):
+            piece = cc == c
+            if (piece & near).any():
+                close |= piece
+        kept &= big | close
+    if (sel & ~kept).any() and (expected is not None or gap > 0):
         cc = components(s, sel & ~kept)
         area = s.graph.area
         for c in np.unique(cc[cc >= 0]):
             piece = cc == c
-            if float(area[piece & expected].sum()) >= 0.8 * float(area[piece].sum()):
-                kept |= piece
+            inside = expected is not None and float(area[piece & expected].sum()) >= 0.8 * float(area[piece].sum())
+            if inside or (gap > 0 and (piece & near).any()):
+                kept |= piece  # a part seen again past a thin occluder, or predicted there
     return kept
+
+
+def _near(s: ImageStructure, sel: np.ndarray, gap: float) -> np.ndarray:
+    """(n,) bool: superpixels within ``gap`` working pixels of the selection (itself included)."""
+    if not sel.any():
+        return sel.copy()
+    m = sel[s.labels].astype(np.uint8)
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * int(gap) + 1, 2 * int(gap) + 1))
+    grown = cv2.dilate(m, k)
+    return np.bincount(s.labels.ravel(), weights=grown.ravel(), minlength=s.n) > 0
 
 
 def selection_iou(s: ImageStructure, a: np.ndarray, b: np.ndarray | float) -> float:

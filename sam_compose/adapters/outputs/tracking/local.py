@@ -27,6 +27,7 @@ from .appearance import Appearance
 
 PRIOR_WEIGHT = 2.0  # nats per pixel for disagreeing with the carried mask where the flow is trusted
 UNTRUSTED_BACKGROUND = 0.25  # share of the prior's weight kept where the flow fails on background
+GAP = 1.0           # pieces this many superpixel sides from the object's body count as the object
 MIN_PIECE = 0.2     # detached pieces under this share of the largest are dropped
 MOTION = 3.0     # nats per pixel for moving like the background rather than like the object ...
 MOTION_MIN = 1.5  # ... when their motions differ by at least this many pixels
@@ -135,7 +136,7 @@ def cut_object(frame: np.ndarray, soft: np.ndarray, app: Appearance, box: np.nda
         if mc is not None:
             extra = mc if extra is None else extra + mc
     sel = cut_with_prior(s, prior, free, fg, bg, prior_weight=PRIOR_WEIGHT * weight, expected=exp, extra_fg=extra,
-                         min_piece=MIN_PIECE)
+                         min_piece=MIN_PIECE, gap=GAP * np.sqrt(region_px))
     small = refine_boundary(s, sel[s.labels], sel) if sel.any() else np.zeros(s.labels.shape, bool)
     trusted = weight > 0.5
     core = sel & trusted & (prior >= 0.8)
