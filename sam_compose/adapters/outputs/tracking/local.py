@@ -24,7 +24,6 @@ from ....engines.opencv.refine import refine_boundary
 from ....engines.opencv.structure import ImageStructure
 from .appearance import Appearance
 
-
 PRIOR_WEIGHT = 2.0  # nats per pixel for disagreeing with the carried mask where the flow is trusted
 UNTRUSTED_BACKGROUND = 0.25  # share of the prior's weight kept where the flow fails on background
 GAP = 1.0           # pieces this many superpixel sides from the object's body count as the object
