@@ -157,7 +157,8 @@ class FlowTracker(Tracker):
         self.lost_area_ratio, self.min_area = float(lost_area_ratio), int(min_area)
         self.lost_score, self.patience = float(lost_score), int(patience)
         self.reacquire, self.reacquire_distance = bool(reacquire), float(reacquire_distance)
-        self.refine_with = refine_with
+        # SAM models want the box; the weight-free engine follows a prior closely without one
+        self.refine_with = "box+points+mask" if (refine_with == "auto" and self.mode == "engine") else refine_with
         self.keep_logits = bool(keep_logits)
         self._reset_state()
 
