@@ -44,7 +44,7 @@ class AutoRegion:
 
 def persistence(s: ImageStructure) -> np.ndarray:
     """(N,) parent height / own height for every tree node (inf at the root)."""
-    t = s.tree
+    t = s.require_tree()
     eps = 1e-3 * max(float(t.height.max()), 1e-6)
     par = np.where(t.parent >= 0, t.height[np.maximum(t.parent, 0)], np.inf)
     return (par + eps) / (t.height + eps)
@@ -63,7 +63,7 @@ def partitions(s: ImageStructure, counts: tuple[int, ...], min_area: float) -> l
     The tree is undone from the root down, the last merge first, so each partition refines
     the one before it.
     """
-    t = s.tree
+    t = s.require_tree()
     n = t.n_leaves
     active = {t.root}
     big = int(t.area[t.root] >= min_area)
@@ -95,7 +95,7 @@ def automatic_regions(s: ImageStructure, levels: int, min_area: float, max_area_
     ``min_area`` is in working pixels. A region covering more than ``NESTED_MAX`` of its
     parent is not listed again (it would be the same mask).
     """
-    t = s.tree
+    t = s.require_tree()
     total = float(s.graph.area.sum())
     rho = persistence(s)
     ok = (t.area >= min_area) & (t.area <= max_area_fraction * total) & (rho >= MIN_PERSISTENCE)

@@ -50,7 +50,7 @@ class Candidate:
 
 def allowed_nodes(s: ImageStructure, rp: RegionPrompt) -> np.ndarray:
     """(N,) bool over tree nodes: holds no negative superpixel and lies mostly inside the box."""
-    t = s.tree
+    t = s.require_tree()
     N = t.parent.size
     ok = np.ones(N, bool)
     if rp.neg.any():
@@ -68,7 +68,7 @@ def allowed_nodes(s: ImageStructure, rp: RegionPrompt) -> np.ndarray:
 
 def _usable_chain(s: ImageStructure, leaf: int, ok: np.ndarray) -> list[int]:
     chain = []
-    for c in s.tree.ancestors(int(leaf)):
+    for c in s.require_tree().ancestors(int(leaf)):
         if not ok[c]:
             break
         chain.append(c)
@@ -81,7 +81,7 @@ def _node_measures(s: ImageStructure, node: int, small: np.ndarray) -> tuple[np.
     hit = s.memo.get(key)
     if hit is not None:
         return hit
-    sel = s.tree.member(int(node))
+    sel = s.require_tree().member(int(node))
     base = shape_score(s, sel, small)
     fit = PointFit(s, sel, small) if base > 0 else None
     if len(s.memo) < MEMO_NODES:
@@ -127,7 +127,7 @@ def _single_click(s: ImageStructure, rp: RegionPrompt, geodesic: np.ndarray | No
     leaves = np.where(rp.neg[leaves], leaves[0], leaves)  # positions on a negative point count as the click
     weights = np.ones(len(cloud))
     weights[0] = 2.0
-    t = s.tree
+    t = s.require_tree()
     inv = np.empty(t.n_leaves, np.int64)
     inv[t.order] = np.arange(t.n_leaves)
     pos_in_order = inv[leaves]
@@ -149,7 +149,7 @@ def _single_click(s: ImageStructure, rp: RegionPrompt, geodesic: np.ndarray | No
         found.append((k, sel, base, cen, bal, held))
     # a click on an edge is near no candidate's middle: its depth says nothing, the regions must
     informative = any(float(c[0]) >= MIN_CENTRALITY for _, _, _, c, _, _ in found)
-    out = []
+    out: list[Candidate] = []
     for k, sel, base, cen, bal, held in found:
         if informative:
             per = cen ** CENTRE_POWER * bal
@@ -170,7 +170,7 @@ def pick(cands: list[Candidate]) -> Candidate:
 
 
 def _levels(s: ImageStructure, rp: RegionPrompt, geodesic: np.ndarray | None) -> list[Candidate]:
-    t = s.tree
+    t = s.require_tree()
     ok = allowed_nodes(s, rp)
     chains = [_usable_chain(s, int(leaf), ok) for leaf in np.flatnonzero(rp.pos)[:64]]
     heights = np.unique(np.concatenate([t.height[c] for c in chains]))

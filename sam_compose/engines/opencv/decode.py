@@ -203,13 +203,13 @@ def _box_fit(s: ImageStructure, rp: RegionPrompt, sel: np.ndarray) -> float:
 # --- part and whole ----------------------------------------------------------------------------
 def _node_overlap(s: ImageStructure, sel: np.ndarray) -> np.ndarray:
     """(N,) area of every tree node inside the selection."""
-    t = s.tree
+    t = s.require_tree()
     acc = np.concatenate([[0.0], np.cumsum((s.graph.area * sel)[t.order])])
     return acc[t.stop] - acc[t.start]
 
 
 def _part(s: ImageStructure, rp: RegionPrompt, obj: Candidate) -> Candidate:
-    t = s.tree
+    t = s.require_tree()
     inside = _node_overlap(s, obj.sel)
     lo, hi = PART_RANGE
     ok = (inside >= 0.9 * t.area) & (t.area >= lo * obj.area) & (t.area <= hi * obj.area)
@@ -234,7 +234,7 @@ def _part(s: ImageStructure, rp: RegionPrompt, obj: Candidate) -> Candidate:
 
 
 def _whole(s: ImageStructure, rp: RegionPrompt, obj: Candidate) -> Candidate:
-    t = s.tree
+    t = s.require_tree()
     inside = _node_overlap(s, obj.sel)
     ok = (inside >= 0.9 * obj.area) & (t.area >= WHOLE_MIN * obj.area) & (t.area < 0.95 * s.graph.area.sum())
     if rp.neg.any():

@@ -99,14 +99,15 @@ class OpenCVEngine(Engine):
     def _generate(self, image: np.ndarray, embedding: ImageEmbedding, *, levels: int = 3,
                   min_mask_region_area: int = 100, max_area_fraction: float = 0.9,
                   score_thresh: float = 0.1, points_per_side: int | None = None,
-                  box_nms_thresh: float | None = None) -> Masks:
+                  box_nms_thresh: float | None = None, **_checked: Any) -> Masks:
         """Automatic regions: the region tree cut at ``levels`` nested heights.
 
         Level 0 is the coarsest partition. ``min_mask_region_area`` is in original-image
         pixels; regions over ``max_area_fraction`` of the image or scoring below
         ``score_thresh`` are dropped. ``points_per_side`` and ``box_nms_thresh`` are
         accepted for compatibility with SAM's generator and ignored (there is no grid of
-        points and regions of one level never overlap).
+        points and regions of one level never overlap). ``generate`` has already refused any
+        other name (``_checked`` is always empty; it keeps the base class's signature).
         """
         if not 1 <= int(levels) <= 6:
             raise InputError(f"levels must be in 1..6, got {levels}")

@@ -101,7 +101,7 @@ class PointFit:
 
     def __init__(self, s: ImageStructure, sel: np.ndarray, small: np.ndarray) -> None:
         m = np.pad(sel[small], 1).astype(np.uint8)
-        self.depth = cv2.distanceTransform(m, cv2.DIST_L2, 3)[1:-1, 1:-1] if m.any() else np.zeros(small.shape,
+        self.depth: np.ndarray = cv2.distanceTransform(m, cv2.DIST_L2, 3)[1:-1, 1:-1] if m.any() else np.zeros(small.shape,
                                                                                                      np.float32)
         self.top = max(float(self.depth.max()), 1e-9)
         a = s.graph.area[sel]

@@ -60,6 +60,13 @@ class ImageStructure:
     hist: csr_matrix
     memo: dict = field(default_factory=dict, compare=False, repr=False)
 
+    def require_tree(self) -> Hierarchy:
+        """The region tree; a structure built with ``tree=False`` has none to decode prompts with."""
+        if self.tree is None:
+            raise RuntimeError("this image structure was built without its region tree (tree=False); "
+                               "build it with tree=True to decode prompts or make automatic masks")
+        return self.tree
+
     @property
     def labels(self) -> np.ndarray:
         """(h, w) int32 superpixel id of every working pixel."""

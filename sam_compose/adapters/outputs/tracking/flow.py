@@ -300,14 +300,14 @@ class FlowTracker(Tracker):
                 tk = self._tracks[k]
                 final[k], scores[k] = fuse(seg, carried[k], self.accept_iou, self.max_growth,
                                            self._predicted(tk, carried[k]), tk.ref_area)
-        else:
+        elif hsv is not None:
             for t in moving:
                 final[t.obj_id], scores[t.obj_id] = snap(hsv, t.hist, carried[t.obj_id], self.accept_iou)
 
         # 3. objects added or corrected on this frame
         strength = dict(soft)
         inits = [(p, True) for p in added] + [(c, False) for c in corrections.values() if c.obj_id in self._tracks]
-        init_prompts = [p.prompt for p, _ in inits if p.mask is None]
+        init_prompts = [p.prompt for p, _ in inits if p.mask is None and p.prompt is not None]
         init_segs = iter(segment_all(self.engine, frame, init_prompts, (h, w)) if init_prompts else [])
         for obj, is_new in inits:
             m = obj.mask if obj.mask is not None else next(init_segs)
