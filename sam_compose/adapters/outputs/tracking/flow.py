@@ -395,8 +395,8 @@ class FlowTracker(Tracker):
             t.ref_area += (0.3 if area > t.ref_area else 0.03) * (area - t.ref_area)
         if whole or t.full_box is None:
             t.full_box = b
-        else:  # partly hidden: the whole box keeps its size and moves on
-            t.full_box = t.full_box + np.tile(t.velocity, 2)
+        else:  # partly hidden: the whole box keeps its size and moves as the visible part's pixels do
+            t.full_box = t.full_box + np.tile(t.shift if carried else t.velocity, 2)
         t.was_whole = whole
         if score >= TRUSTED:
             if t.app is not None and local is not None:
