@@ -396,7 +396,12 @@ class FlowTracker(Tracker):
         if whole or t.full_box is None:
             t.full_box = b
         else:  # partly hidden: the whole box keeps its size and moves as the visible part's pixels do
-            t.full_box = t.full_box + np.tile(t.shift if carried else t.velocity, 2)
+            fb = t.full_box + np.tile(t.shift if carried else t.velocity, 2)
+            # the visible part lies inside the whole object: move the box (keeping its size,
+            # never smaller than the visible part) just enough to hold it
+            side = np.maximum(fb[2:] - fb[:2], b[2:] - b[:2])
+            lo = np.clip(fb[:2], b[2:] - side, b[:2])
+            t.full_box = np.concatenate([lo, lo + side]).astype(np.float32)
         t.was_whole = whole
         if score >= TRUSTED:
             if t.app is not None and local is not None:
