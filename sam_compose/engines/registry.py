@@ -46,7 +46,7 @@ def register_engine(name: str, factory: EngineFactory) -> None:
 
 
 def _opencv_factory(spec: str, device: str, dtype: str) -> Engine:
-    from .opencv_engine import OpenCVEngine
+    from .opencv import OpenCVEngine
 
     return OpenCVEngine(spec="opencv", device="cpu", dtype="float32")
 
