@@ -223,16 +223,37 @@ def spot_scene():
     return np.clip(img + rng.normal(0, 5, img.shape), 0, 255).astype(np.uint8), obj > 0
 
 
+class _LogoEngine:
+    """A point within 8 px of the logo selects the logo, any other point the object: the failure
+    calibration guards against, made certain whatever a real engine does with this scene."""
+
+    def __init__(self, obj: np.ndarray, logo: np.ndarray) -> None:
+        self.obj, self.logo = obj, logo
+
+    def segment(self, image, prompts, multimask=False):
+        prompts = prompts if isinstance(prompts, list) else [prompts]
+        rows = [self.logo if np.hypot(*(p.points[0] - (190, 110))) <= 8 else self.obj for p in prompts]
+        return sam_compose.Masks(np.stack(rows), scores=np.ones(len(rows)), prompt_index=np.arange(len(rows)))
+
+
 def test_calibration_aware_prompting_keeps_the_consistent_mask(engine):
     """The raw fixation lands on a logo; most points within the tracker's accuracy give the object."""
+    import cv2
+
     image, truth = spot_scene()
+    logo = cv2.circle(np.zeros(truth.shape, np.uint8), (190, 110), 7, 1, -1) > 0
     fix = [Fixation(x=190, y=110, start=0.0, end=0.5, duration=0.5)]
     (plain,) = gaze_to_prompts(fix, image=image)
-    assert mask_iou(engine.segment(image, plain).masks[0], truth) < 0.2  # the raw point gives the logo
-    res, chosen = calibrated_segment(image, plain, engine=engine, accuracy=25.0, n=9)
-    assert mask_iou(res.masks[0], truth) >= 0.8
+    stub = _LogoEngine(truth, logo)
+    assert mask_iou(stub.segment(image, plain).masks[0], truth) < 0.2  # the raw point gives the logo
+    res, chosen = calibrated_segment(image, plain, engine=stub, accuracy=25.0, n=9)
+    assert mask_iou(res.masks[0], truth) == 1.0
     info = chosen.data["calibration"]
     assert info["n"] == 9 and info["consistency"] >= 0.7 and info["agreement"] >= 0.5
+    assert np.hypot(*(np.array(info["point"]) - (190, 110))) > 8  # a point off the logo was chosen
+    # with a real engine the calibrated mask is the object too
+    res, chosen = calibrated_segment(image, plain, engine=engine, accuracy=25.0, n=9)
+    assert mask_iou(res.masks[0], truth) >= 0.8
     assert np.hypot(info["point"][0] - 190, info["point"][1] - 110) <= 25.0 + 1e-6
     # through gaze_to_prompts: the prompt carries the chosen point and the consistent mask's logits
     (cal,) = gaze_to_prompts(fix, image=image, engine=engine, accuracy=25.0, n_candidates=5)

@@ -215,7 +215,7 @@ def text_gaze_prompts(image: Any, text: str | Sequence[str], gaze: Any, *, engin
             scored.append(_Scored(c, float(s[i]), ns, float(neu_sims[i].max()) if neu_sims.shape[1] else float("nan"),
                                   float(absolute[i]), float(relative[i]), t, float(frac[i]), float(dwell[i]),
                                   float(nearest[i]), blocked))
-        ok = [x for x in scored if x.text >= min_text and x.gaze >= min_gaze]
+        ok = _objects_first([x for x in scored if x.text >= min_text and x.gaze >= min_gaze], img.shape[:2])
         if not ok:
             misses.append(_no_match(phrase, scored, min_text, min_gaze, evidence.total_dwell))
             continue
@@ -246,6 +246,19 @@ def text_gaze_prompts(image: Any, text: str | Sequence[str], gaze: Any, *, engin
         for q in out:
             q.data["unmatched"] = unmatched
     return out
+
+
+SCENE_SHARE = 0.85
+"""A candidate covering at least this share of the image is the scene around the objects (the
+background region that automatic masks or a 'whole' multimask level return holds every object
+in view, so it matches any words and any fixation): it qualifies only when nothing smaller does."""
+
+
+def _objects_first(ok: list[_Scored], size: tuple[int, int]) -> list[_Scored]:
+    """``ok`` without scene-sized candidates (see SCENE_SHARE), unless they are all there is."""
+    limit = SCENE_SHARE * size[0] * size[1]
+    objects = [x for x in ok if np.count_nonzero(x.cand.mask) < limit]
+    return objects or ok
 
 
 WHOLE_RATIO = 0.5
