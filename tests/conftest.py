@@ -32,3 +32,24 @@ def opencv_engine():
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)
+
+
+@pytest.fixture(scope="session")
+def tiny_sam_onnx(tmp_path_factory):
+    """(Meta .pth of a tiny random SAM, its `sam-compose export onnx` folder), exported once per session."""
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    import torch
+    from tiny_models import tiny_meta_sam
+
+    from sam_compose.deploy import export_onnx
+
+    root = tmp_path_factory.mktemp("onnx")
+    model = tiny_meta_sam(embed_dim=32, depth=2, heads=2, global_attn=(1,), seed=5)
+    with torch.no_grad():  # positive IoU predictions, so automatic-mask thresholds have something to keep
+        model.mask_decoder.iou_prediction_head.layers[-1].bias += 1.0
+    ckpt = root / "sam_tiny.pth"
+    torch.save(model.state_dict(), str(ckpt))
+    out = root / "sam_tiny_onnx"
+    export_onnx(str(ckpt), out)
+    return ckpt, out

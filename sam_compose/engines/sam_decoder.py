@@ -17,7 +17,8 @@ Same weights and same mathematics as ``transformers.SamMaskDecoder`` (and Meta's
 
 Shapes: image embedding (1, C, 64, 64); sparse prompts (N, T, C); dense prompts (1 or N,
 C, 64, 64). Outputs: low-res logits (N, M, 256, 256) and IoU predictions (N, M), with M = 3
-(multimask) or 1.
+(multimask), 1, or every mask token (``multimask=None``: the single-mask output first, then
+the three candidates; used by the ONNX export).
 """
 
 from __future__ import annotations
@@ -127,7 +128,7 @@ def _conv_t_weight(conv: Any) -> torch.Tensor:
 
 @torch.inference_mode()
 def decode(decoder: Any, sparse: torch.Tensor, dense: torch.Tensor | None, cache: dict[str, torch.Tensor],
-           multimask: bool) -> tuple[torch.Tensor, torch.Tensor]:
+           multimask: bool | None) -> tuple[torch.Tensor, torch.Tensor]:
     """Run SAM's mask decoder for N prompts on one image.
 
     Args:
@@ -174,7 +175,7 @@ def decode(decoder: Any, sparse: torch.Tensor, dense: torch.Tensor | None, cache
     queries = decoder.transformer.layer_norm_final_attn(queries)
     iou_out = queries[:, 0]
     mask_out = queries[:, 1:k_out]
-    sel = slice(1, None) if multimask else slice(0, 1)
+    sel = slice(None) if multimask is None else slice(1, None) if multimask else slice(0, 1)
     idx = range(decoder.num_mask_tokens)[sel]
     hyper = torch.stack([decoder.output_hypernetworks_mlps[j](mask_out[:, j]) for j in idx], 1)  # (N, M, C/8)
     iou = decoder.iou_prediction_head(iou_out)[:, sel]
