@@ -111,7 +111,7 @@ def test_automatic_masks_match(torch_engine, onnx_engine):
     from sam_compose.geometry import pairwise_mask_iou
 
     image = np.ascontiguousarray(skdata.astronaut()[::4, ::4])
-    kw = dict(points_per_side=4, pred_iou_thresh=0.0, stability_score_thresh=0.0, box_nms_thresh=1.0)
+    kw = {"points_per_side": 4, "pred_iou_thresh": 0.0, "stability_score_thresh": 0.0, "box_nms_thresh": 1.0}
     ref = torch_engine.generate(image, **kw)
     got = onnx_engine.generate(image, **kw)
     assert len(ref) == len(got) == 48
@@ -127,7 +127,7 @@ def test_tracking_resegments_with_the_onnx_engine(torch_engine, onnx_engine):
     video = synthetic_video("motion", n_frames=6, size=(120, 160), seed=2)
     init = video.masks_at(0, [0])
     # accept every re-segmentation and never drop the object: the output is the engine's masks
-    opts = dict(accept_iou=0.0, lost_area_ratio=0.0, lost_score=0.0, min_area=0, reacquire=False)
+    opts = {"accept_iou": 0.0, "lost_area_ratio": 0.0, "lost_score": 0.0, "min_area": 0, "reacquire": False}
     runs = {}
     for name, eng in (("torch", torch_engine), ("onnx", onnx_engine)):
         eng.reset_stats()
