@@ -9,7 +9,10 @@ HOST ?= 127.0.0.1
 PORT ?= 7860
 PYTEST_ARGS ?=
 
-.PHONY: demo test install install-test browser sample clean
+ORT_WEB := sam_compose/app/static/ort
+ORT_WEB_FILES := ort.wasm.min.js ort-wasm-simd-threaded.wasm ort-wasm-simd-threaded.mjs
+
+.PHONY: demo test install install-test browser sample clean vendor-ort
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,9 +23,22 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	$(BIN)/python -m pip install -e ".[test]"
 	touch $@
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed vendor-ort
 
-install-test: $(VENV)/.installed-test
+install-test: $(VENV)/.installed-test vendor-ort
+
+# onnxruntime-web for the demo's in-browser click decoding, from the npm registry at the version
+# pinned in web/package-lock.json, copied into the package (served by the demo itself, no CDN).
+# Without npm the demo still works; only its Browser tab says how to enable this.
+vendor-ort: $(ORT_WEB)/ort.wasm.min.js
+
+$(ORT_WEB)/ort.wasm.min.js: web/package.json web/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --prefix web --ignore-scripts --no-audit --no-fund --silent && mkdir -p $(ORT_WEB) && \
+		for f in $(ORT_WEB_FILES); do cp web/node_modules/onnxruntime-web/dist/$$f $(ORT_WEB)/ || exit 1; done && \
+		cp web/node_modules/onnxruntime-web/README.md $(ORT_WEB)/README.md && \
+		echo "vendored onnxruntime-web $$(node -p "require('./web/node_modules/onnxruntime-web/package.json').version" 2>/dev/null) into $(ORT_WEB)"; \
+	else echo "npm not found: the demo's in-browser decoding stays off (install Node.js and run make vendor-ort)"; fi
 
 # Debian's Chromium for the browser tests of the demo (Playwright drives it; nothing is downloaded).
 browser:
@@ -42,4 +58,4 @@ test: install-test browser
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) out .pytest_cache
+	rm -rf $(VENV) out .pytest_cache web/node_modules $(ORT_WEB)
