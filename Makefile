@@ -8,19 +8,27 @@ ENGINE ?= auto
 HOST ?= 127.0.0.1
 PORT ?= 7860
 PYTEST_ARGS ?=
+TEST_WORKERS ?= auto
 
 ORT_WEB := sam_compose/app/static/ort
 ORT_WEB_FILES := ort.wasm.min.js ort-wasm-simd-threaded.wasm ort-wasm-simd-threaded.mjs
 
-.PHONY: demo test install install-test browser sample clean vendor-ort
+.PHONY: demo test lint install install-test install-lint browser sample clean vendor-ort
 
+# Everything a user of the demo may want: SAM models, CLIP text prompts, agents, ONNX, Ray, gaze devices.
+# (`pip install sam-compose` alone is the light core: the weight-free engine, graphs and the CLI.)
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -e .
+	$(BIN)/python -m pip install -e ".[all]"
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
-	$(BIN)/python -m pip install -e ".[test]"
+	$(BIN)/python -m pip install -e ".[test,lint]"
+	touch $@
+
+$(VENV)/.installed-lint: pyproject.toml
+	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -e . "ruff>=0.6" "mypy>=1.10"
 	touch $@
 
 install: $(VENV)/.installed vendor-ort
@@ -40,6 +48,8 @@ $(ORT_WEB)/ort.wasm.min.js: web/package.json web/package-lock.json
 		echo "vendored onnxruntime-web $$(node -p "require('./web/node_modules/onnxruntime-web/package.json').version" 2>/dev/null) into $(ORT_WEB)"; \
 	else echo "npm not found: the demo's in-browser decoding stays off (install Node.js and run make vendor-ort)"; fi
 
+install-lint: $(VENV)/.installed-lint
+
 # Debian's Chromium for the browser tests of the demo (Playwright drives it; nothing is downloaded).
 browser:
 	@if command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ]; then :; \
@@ -55,7 +65,13 @@ sample: install
 	HF_HUB_OFFLINE=1 $(BIN)/sam-compose segment sample:astronaut --engine opencv --box 140,20,340,250 --out out
 
 test: install-test browser
-	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+
+# ruff (lint and format) and mypy, as CI runs them.
+lint: install-lint
+	$(BIN)/ruff check sam_compose tests benchmarks demos
+	$(BIN)/ruff format --check sam_compose tests benchmarks demos
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) out .pytest_cache web/node_modules $(ORT_WEB)

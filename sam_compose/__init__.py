@@ -19,6 +19,7 @@ from .errors import (
     EngineError,
     ImageError,
     InputError,
+    LimitError,
     MissingDependencyError,
     PromptError,
     SamComposeError,
@@ -31,7 +32,7 @@ __all__ = [
     "load_image", "Prompt", "Masks", "ImageEmbedding",
     "Engine", "EngineStats", "load_engine", "shared_engine", "resolve_engine",
     "Graph",
-    "SamComposeError", "InputError", "ImageError", "PromptError", "EngineError", "MissingDependencyError",
+    "SamComposeError", "InputError", "LimitError", "ImageError", "PromptError", "EngineError", "MissingDependencyError",
     "__version__",
 ]
 

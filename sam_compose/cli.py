@@ -15,7 +15,7 @@ import warnings
 from typing import Sequence
 
 from . import __version__
-from .errors import SamComposeError
+from .errors import SamComposeError, missing_dependency
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "segment": ("sam_compose.commands.segment", "segment an image from points, boxes, text, gaze or a prior mask"),
@@ -76,6 +76,12 @@ def _main(argv: Sequence[str] | None) -> int:
             raise
         msg = " ".join(str(exc).split()) or type(exc).__name__
         print(f"error: {msg}", file=sys.stderr)
+        return 2
+    except ImportError as exc:  # an optional package this command needs is missing
+        dep = missing_dependency(exc, f"sam-compose {args.command}")
+        if dep is None or os.environ.get("SAM_COMPOSE_DEBUG"):
+            raise
+        print(f"error: {dep}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -74,11 +74,9 @@ def load_image(source: ImageLike, *, max_pixels: int | None = None) -> np.ndarra
         return _load_path(Path(source), max_pixels)
     if isinstance(source, np.ndarray):
         return _normalise_array(source, "image array", max_pixels)
-    try:
-        from PIL import Image
-    except ImportError:  # pragma: no cover - pillow is a dependency
-        Image = None
-    if Image is not None and isinstance(source, Image.Image):
+    from PIL import Image
+
+    if isinstance(source, Image.Image):
         check_image_size(source.height, source.width, max_pixels)
         return _from_pil(source, "PIL image", max_pixels)
     raise ImageError(

@@ -22,10 +22,7 @@ SAMPLE_NAMES: tuple[str, ...] = (
 
 def sample_image(name: str) -> np.ndarray:
     """An (H, W, 3) uint8 RGB photograph from ``skimage.data`` by name (see SAMPLE_NAMES)."""
-    try:
-        from skimage import data
-    except ImportError as exc:  # pragma: no cover - scikit-image is a dependency
-        raise ImageError("sample images need scikit-image: pip install scikit-image") from exc
+    from skimage import data  # a core dependency; imported here because it is slow to import
     key = name.strip().lower()
     if key not in SAMPLE_NAMES:
         raise ImageError(f"unknown sample image {name!r}; choose one of {', '.join(SAMPLE_NAMES)}")

@@ -34,6 +34,30 @@ def rng() -> np.random.Generator:
     return np.random.default_rng(0)
 
 
+class _NetworkAttempts(list):
+    """Hosts something tried to reach while the ``no_network`` fixture was active."""
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Fail (and record) any attempt to open a network connection or resolve a name.
+
+    Tests of offline behaviour use it instead of a stopwatch: an answer that never touches
+    the network cannot be waiting for it."""
+    import socket
+
+    attempts = _NetworkAttempts()
+
+    def refuse(*args, **kwargs):
+        attempts.append(args[0] if args else kwargs)
+        raise OSError("network access during a test that must stay offline")
+
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    monkeypatch.setattr(socket.socket, "connect", lambda self, *a: refuse(*a))
+    return attempts
+
+
 @pytest.fixture(scope="session")
 def tiny_sam_onnx(tmp_path_factory):
     """(Meta .pth of a tiny random SAM, its `sam-compose export onnx` folder), exported once per session."""

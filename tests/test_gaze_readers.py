@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import time
 import tracemalloc
 
 import numpy as np
@@ -249,14 +248,12 @@ def test_long_recording_streams_in_bounded_memory(tmp_path):
     n_short = _stream_file(short, 600, seed=1)
     n_long = _stream_file(long_, 1800, seed=2)
     s = _stream_fixations(short, 20_000)
-    t0 = time.perf_counter()
     lg = _stream_fixations(long_, 20_000)
     assert lg[0] >= 1800 * 200 and lg[1] == 20_000
     assert (s[2], lg[2]) == (n_short, n_long)  # every fixation found, none invented
     assert lg[3] < 1000  # the detector holds one fixation's samples, not the recording
     assert lg[4] < 1.5 * s[4] + 2e6  # 3x the samples, about the same peak memory
     assert lg[4] < 60e6  # far below the whole recording as Python objects
-    assert time.perf_counter() - t0 < 120
 
 
 @pytest.mark.slow

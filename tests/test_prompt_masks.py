@@ -138,17 +138,20 @@ def test_refinement_feeds_each_result_back(scene, opencv_engine):
     m = scene.masks[0]
     rough = cv2.dilate(m.astype(np.uint8), np.ones((15, 15), np.uint8)).astype(bool)  # a sloppy prior
     spy = SpyEngine(opencv_engine)
-    res = refine_with_mask(spy, scene.image, rough, iterations=3, stop_iou=1.01)
+    res = refine_with_mask(scene.image, rough, engine=spy, iterations=3, stop_iou=1.01)
     assert len(spy.calls) == 3 and [c[1] for c in spy.calls] == [True, False, False]
     for (_, _, prev), (nxt, _, _) in zip(spy.calls, spy.calls[1:]):
         assert np.array_equal(nxt.mask, prev.best().logits[0])  # the previous result's logits, unchanged
     assert len(res) == 1 and res.data["refinement"]["iterations"] == 3
     assert mask_iou(res.masks[0], m) >= 0.85
     assert mask_iou(res.masks[0], m) > mask_iou(rough, m)
-    early = refine_with_mask(SpyEngine(opencv_engine), scene.image, rough, iterations=5, stop_iou=0.0)
+    early = refine_with_mask(scene.image, rough, engine=SpyEngine(opencv_engine), iterations=5, stop_iou=0.0)
     assert early.data["refinement"]["iterations"] == 2
     with pytest.raises(PromptError, match="at least 1"):
-        refine_with_mask(opencv_engine, scene.image, rough, iterations=0)
+        refine_with_mask(scene.image, rough, engine=opencv_engine, iterations=0)
+    with pytest.warns(DeprecationWarning, match="engine=engine"):  # the old order still works
+        old = refine_with_mask(opencv_engine, scene.image, rough, iterations=1)
+    assert np.array_equal(old.masks, refine_with_mask(scene.image, rough, engine="opencv", iterations=1).masks)
 
 
 def test_request_front_door_uses_the_mask(scene):
@@ -238,7 +241,7 @@ def test_refinement_loop_matches_the_reference_loop(tiny_sam, scene):
     image = np.ascontiguousarray(scene.image[::2, ::2])
     prompt = mask_to_prompt(scene.masks[1][::2, ::2], image_size=image.shape[:2])
     eng = load_engine(str(path), device="cpu")
-    ours = refine_with_mask(eng, image, prompt, iterations=3, stop_iou=1.01, multimask_first=True)
+    ours = refine_with_mask(image, prompt, engine=eng, iterations=3, stop_iou=1.01, multimask_first=True)
     pred = SamPredictor(sam)
     pred.set_image(image)
     mask_input, masks = prompt.mask[None], None

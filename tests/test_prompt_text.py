@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import cv2
@@ -208,7 +207,7 @@ def test_clip_folder_round_trip_and_env(tiny_clip, tmp_path, text_scene):
     assert load_clip(str(folder)).name.startswith("local-dir:")
 
 
-def test_missing_clip_weights_fail_fast_naming_the_download(tmp_path, monkeypatch):
+def test_missing_clip_weights_fail_fast_naming_the_download(tmp_path, monkeypatch, no_network):
     from sam_compose.adapters.prompts.clip import load_clip
 
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty_cache"))
@@ -216,10 +215,9 @@ def test_missing_clip_weights_fail_fast_naming_the_download(tmp_path, monkeypatc
     import huggingface_hub.constants as c
 
     monkeypatch.setattr(c, "HF_HUB_CACHE", str(tmp_path / "empty_cache"))
-    t0 = time.perf_counter()
     with pytest.raises(EngineError, match=r"laion2b_s34b_b79k.*laion/CLIP-ViT-B-32-laion2B-s34B-b79K.*sam-compose models download clip-vit-b-32"):
         load_clip()
-    assert time.perf_counter() - t0 < 5
+    assert no_network == []
     with pytest.raises(EngineError, match="unknown open_clip model"):
         load_clip("ViT-Nope", pretrained="random")
     with pytest.raises(EngineError, match="not an open_clip folder"):
@@ -239,13 +237,11 @@ def test_cli_text_offline_error(tmp_path, text_scene):
     cv2.imwrite(str(img), cv2.cvtColor(text_scene.image, cv2.COLOR_RGB2BGR))
     env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HUB_CACHE=str(tmp_path / "empty"))
     env.pop("SAM_COMPOSE_CLIP", None)
-    t0 = time.perf_counter()
     r = subprocess.run(_cli() + ["segment", str(img), "--engine", "opencv", "--text", "a red square"],
                        capture_output=True, text=True, env=env, timeout=120)
     assert r.returncode == 2 and r.stdout == ""
     line = r.stderr.strip().splitlines()
     assert len(line) == 1 and "CLIP weights for ViT-B-32" in line[0] and "SAM_COMPOSE_CLIP" in line[0]
-    assert time.perf_counter() - t0 < 60  # interpreter start-up included; no network is touched
 
 
 @pytest.mark.slow
@@ -366,13 +362,12 @@ def test_detector_route_matches_the_detector_output(tiny_owl, text_scene):
     assert len(via_text) == 1 and via_text[0].box is not None
 
 
-def test_missing_detector_names_the_download():
+def test_missing_detector_names_the_download(no_network):
     from sam_compose.adapters.prompts.detectors import load_detector
 
-    t0 = time.perf_counter()
-    with pytest.raises(EngineError, match="huggingface-cli download google/owlv2-base-patch16-ensemble"):
+    with pytest.raises(EngineError, match="sam-compose models download google/owlv2-base-patch16-ensemble"):
         load_detector("owlv2")
-    assert time.perf_counter() - t0 < 10
+    assert no_network == []
 
 
 @pytest.fixture(scope="module")

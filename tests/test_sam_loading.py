@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import time
 import warnings
 
 import numpy as np
@@ -158,13 +157,12 @@ def test_folder_without_config(tmp_path):
         sc.load_engine(str(tmp_path / "empty"), device="cpu")
 
 
-def test_uncached_hub_id_offline_fails_fast(monkeypatch):
+def test_uncached_hub_id_offline_fails_without_touching_the_network(monkeypatch, no_network):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    t0 = time.perf_counter()
     for spec in ("facebook/sam-vit-huge", "sam2.1-hiera-tiny", "someone/unknown-sam"):
         with pytest.raises(EngineError, match="sam-compose models download"):
             sc.load_engine(spec, device="cpu")
-    assert time.perf_counter() - t0 < 5.0
+    assert no_network == []
 
 
 def test_unknown_spec_lists_accepted_forms():
@@ -259,9 +257,8 @@ def test_shared_engine_loads_once_without_blocking_other_specs():
                for _ in range(3)]
     for t in threads:
         t.start()
-    t0 = time.perf_counter()
     assert sc.shared_engine("opencv") is sc.shared_engine("OpenCV")  # not held up by the load in progress
-    assert time.perf_counter() - t0 < 5
+    assert not release.is_set()  # (it returned while the slow load was still blocked)
     release.set()
     for t in threads:
         t.join(10)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from ..errors import InputError
+from ..errors import InputError, require
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -28,6 +28,7 @@ def main(args: argparse.Namespace) -> int:
     if args.concurrency < 1:
         raise InputError(f"--concurrency must be at least 1, got {args.concurrency}")
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    require("gradio", feature="the demo (sam-compose demo)")
     from .. import shared_engine
     from . import build_app
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from ..errors import missing_dependency
 from .errors import FeatureUnavailable
 
 FEATURES: dict[str, tuple[str, str, str]] = {
@@ -34,13 +35,10 @@ def feature(key: str) -> Any:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        missing = getattr(exc, "name", None) or module_name
-        if not module_name.startswith(str(missing)) and not str(missing).startswith("sam_compose"):
-            raise FeatureUnavailable(f"{what} needs the package '{missing}', which is not installed") from exc
-        raise FeatureUnavailable(
-            f"{what} is not available in this installation yet ({module_name} is missing); "
-            "the other tabs still work"
-        ) from exc
+        dep = missing_dependency(exc, what)
+        if dep is None:
+            raise
+        raise FeatureUnavailable(f"{dep}; the other tabs still work") from exc
     try:
         return getattr(module, attr)
     except AttributeError as exc:

@@ -1,8 +1,19 @@
-"""Finding model files: local folders, the Hugging Face cache, and (when allowed) the hub.
+"""How models reach this machine and memory: the one model-loading policy.
+
+Every loader (SAM family, CLIP, zero-shot detectors, depth, diffusers, trackers) uses it:
+
+* **offline** (:func:`hub_offline`): ``HF_HUB_OFFLINE``, ``TRANSFORMERS_OFFLINE`` or
+  ``SAM_COMPOSE_OFFLINE`` set to 1/true/yes/on;
+* **device** (:func:`default_device`, :func:`normalize_device`): ``None`` means cuda, then mps,
+  then cpu, for every model; ``cuda:0`` is ``cuda``;
+* **download hints** (:func:`download_hint`): always ``sam-compose models download NAME``;
+* **loading once** (:func:`shared_model`): one instance per key, loaded under that key's own
+  lock, so a slow load never blocks other models;
+* **finding files**: local folders, the Hugging Face cache, and (when allowed) the hub.
 
 Every decision here is quick when there is no network: the cache is consulted with
-``local_files_only=True`` first; ``HF_HUB_OFFLINE=1`` (or an unreachable hub, probed with a
-short socket timeout) turns a missing model into an :class:`EngineError` naming
+``local_files_only=True`` first; offline mode (or an unreachable hub, probed with a short
+socket timeout) turns a missing model into an :class:`EngineError` naming
 ``sam-compose models download NAME`` instead of waiting out the hub client's retries.
 """
 
@@ -13,20 +24,71 @@ import os
 import socket
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Hashable, TypeVar
 
 from ..errors import EngineError
 from .catalog import find_known
 
 HUB_HOST = "huggingface.co"
+OFFLINE_VARIABLES = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "SAM_COMPOSE_OFFLINE")
+
+T = TypeVar("T")
+_SHARED: dict[Hashable, Any] = {}
+_SHARED_LOCK = threading.Lock()                 # guards the two dicts; never held while loading
+_KEY_LOCKS: dict[Hashable, threading.Lock] = {}
 
 
 def hub_offline() -> bool:
-    """True when the user asked for offline mode (``HF_HUB_OFFLINE`` / ``TRANSFORMERS_OFFLINE``)."""
-    for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
-        if os.environ.get(var, "").strip().lower() in ("1", "true", "yes", "on"):
-            return True
-    return False
+    """True when the user asked for offline mode (any of :data:`OFFLINE_VARIABLES` is 1/true/yes/on)."""
+    return any(os.environ.get(var, "").strip().lower() in ("1", "true", "yes", "on") for var in OFFLINE_VARIABLES)
+
+
+def default_device() -> str:
+    """``cuda`` when available, then ``mps``, else ``cpu`` (without torch: ``cpu``)."""
+    try:
+        import torch
+    except ImportError:
+        return "cpu"
+    if torch.cuda.is_available():
+        return "cuda"
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def normalize_device(device: str | None) -> str:
+    """The canonical device name: ``None`` or ``""`` -> :func:`default_device`; ``cuda:0`` -> ``cuda``."""
+    if device is None or not str(device).strip():
+        return default_device()
+    d = str(device).strip().lower()
+    return "cuda" if d == "cuda:0" else d
+
+
+def shared_model(key: Hashable, load: Callable[[], T]) -> T:
+    """The one object for ``key``, made by ``load()`` on first use. Thread-safe: concurrent
+    callers of one key wait for one load; other keys load in parallel. A failed load is not
+    remembered (the next call tries again and raises its own error)."""
+    with _SHARED_LOCK:
+        if key in _SHARED:
+            return _SHARED[key]
+        lock = _KEY_LOCKS.setdefault(key, threading.Lock())
+    with lock:
+        with _SHARED_LOCK:
+            if key in _SHARED:
+                return _SHARED[key]
+        value = load()
+        with _SHARED_LOCK:
+            _SHARED[key] = value
+            _KEY_LOCKS.pop(key, None)
+        return value
+
+
+def forget_shared_models(prefix: str | None = None) -> None:
+    """Drop shared models (all, or those whose key's first item is ``prefix``), e.g. to free memory."""
+    with _SHARED_LOCK:
+        for key in [k for k in _SHARED if prefix is None or (isinstance(k, tuple) and k and k[0] == prefix)]:
+            del _SHARED[key]
 
 
 def hub_reachable(timeout: float = 3.0) -> bool:
@@ -55,6 +117,7 @@ def repo_id_for(spec: str) -> str:
 
 
 def download_hint(spec: str) -> str:
+    """The command that puts ``spec`` on this machine: ``sam-compose models download NAME``."""
     known = find_known(spec)
     name = known.name if known is not None else spec
     return f"`sam-compose models download {name}`"

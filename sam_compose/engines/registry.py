@@ -20,9 +20,10 @@ import warnings
 from pathlib import Path
 from typing import Callable
 
-from ..errors import EngineError
+from ..errors import EngineError, require
 from .base import Engine
 from .catalog import AUTO_PREFERENCE, KNOWN_MODELS, find_known
+from .hub import default_device, normalize_device  # noqa: F401  (re-exported: registry.default_device)
 
 EngineFactory = Callable[[str, str, str], Engine]
 """(spec, device, dtype) -> Engine"""
@@ -85,21 +86,6 @@ register_engine("opencv", _opencv_factory)
 register_engine("onnx:", _onnx_factory, prefix=True, default_device=_onnx_default_device)
 
 
-def default_device() -> str:
-    """``cuda`` when available, then ``mps``, else ``cpu``."""
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            return "cuda"
-        mps = getattr(torch.backends, "mps", None)
-        if mps is not None and mps.is_available():
-            return "mps"
-    except ImportError:  # pragma: no cover
-        pass
-    return "cpu"
-
-
 def find_local_checkpoint() -> str | None:
     """A SAM checkpoint usable without network, or None. Never touches the network.
 
@@ -147,14 +133,6 @@ def _looks_like_hub_id(spec: str) -> bool:
     return len(parts) == 2 and all(parts) and not spec.startswith((".", "/", "~")) and " " not in spec
 
 
-def normalize_device(device: str | None) -> str:
-    """The canonical device name: ``None`` -> :func:`default_device`; ``cuda:0`` -> ``cuda``."""
-    if device is None or not str(device).strip():
-        return default_device()
-    d = str(device).strip().lower()
-    return "cuda" if d == "cuda:0" else d
-
-
 def _resolve_key(spec: str, device: str | None, dtype: str | None) -> tuple[str, str, str]:
     """(spec, device, dtype) with "auto" resolved and defaults filled; opencv is always cpu/float32."""
     spec = resolve_spec(spec)
@@ -184,10 +162,10 @@ def load_engine(spec: str = "auto", device: str | None = None, dtype: str | None
     if path.exists() or find_known(spec) is not None or _looks_like_hub_id(spec) or path.suffix in (".pth", ".pt", ".safetensors"):
         if not path.exists() and path.suffix in (".pth", ".pt", ".safetensors"):
             raise EngineError(f"checkpoint file not found: {spec}")
-        try:
-            from .sam_family import load_sam_family
-        except ImportError as exc:
-            raise EngineError(f"SAM engines are not available in this installation ({exc})") from exc
+        require("torch", feature=f"the SAM engine {spec!r}")
+        require("transformers", feature=f"the SAM engine {spec!r}")
+        from .sam_family import load_sam_family
+
         return load_sam_family(spec, device=device, dtype=dtype)
     raise EngineError(f"unknown engine {spec!r}; accepted: {ACCEPTED_FORMS}")
 
@@ -219,8 +197,9 @@ def shared_engine(spec: str = "auto", device: str | None = None, dtype: str | No
 
 def resolve_engine(engine: "str | Engine", device: str | None = None, dtype: str | None = None) -> Engine:
     """The engine an ``engine=`` argument names: a spec string -> :func:`shared_engine`; an
-    :class:`Engine` is returned as it is. Every public function that takes ``engine=`` calls this."""
-    if isinstance(engine, Engine):
+    :class:`Engine` (or any object with a ``segment`` method, e.g. a wrapper that delegates to
+    one) is returned as it is. Every public function that takes ``engine=`` calls this."""
+    if isinstance(engine, Engine) or callable(getattr(engine, "segment", None)):
         return engine
     if isinstance(engine, str):
         return shared_engine(engine, device=device, dtype=dtype)

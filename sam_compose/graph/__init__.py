@@ -9,7 +9,7 @@ See docs/graphs.md.
 
 from __future__ import annotations
 
-from ..nodes.api import GraphError
+from ..errors import GraphError
 from .cache import ResultCache, default_cache
 from .model import Graph, NodeRef, OutputRef
 from .report import GraphRunError, RunReport, summarize

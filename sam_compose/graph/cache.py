@@ -17,10 +17,11 @@ import hashlib
 import json
 import os
 import threading
-from collections import OrderedDict
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
+
+from ..cache import BoundedCache, bytes_from_env
 
 DEFAULT_MAX_BYTES = 1024**3
 
@@ -99,83 +100,22 @@ def nbytes(value: Any) -> int:
 
 
 def default_max_bytes() -> int:
-    raw = os.environ.get("SAM_COMPOSE_GRAPH_CACHE_BYTES")
-    try:
-        return max(0, int(raw)) if raw else DEFAULT_MAX_BYTES
-    except ValueError:
-        return DEFAULT_MAX_BYTES
+    return bytes_from_env("SAM_COMPOSE_GRAPH_CACHE_BYTES", DEFAULT_MAX_BYTES)
 
 
-class ResultCache:
-    """Thread-safe LRU of node results ({port: value}) bounded by ``max_bytes`` (0 disables)."""
+class ResultCache(BoundedCache[str, dict[str, Any]]):
+    """Thread-safe LRU of node results ({port: value}) bounded by ``max_bytes`` (0 disables).
+
+    ``get_or_compute`` runs a node at most once per key across threads; a failed node is not
+    cached, and threads waiting for it get its error instead of running it again.
+    """
 
     def __init__(self, max_bytes: int | None = None) -> None:
-        self.max_bytes = default_max_bytes() if max_bytes is None else int(max_bytes)
-        self._items: OrderedDict[str, tuple[dict[str, Any], int]] = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
-        self._key_locks: dict[str, threading.Lock] = {}
-        self.hits = 0
-        self.misses = 0
-
-    def get(self, key: str) -> dict[str, Any] | None:
-        with self._lock:
-            item = self._items.get(key)
-            if item is None:
-                return None
-            self._items.move_to_end(key)
-            return item[0]
-
-    def put(self, key: str, outputs: dict[str, Any]) -> None:
-        size = nbytes(outputs)
-        with self._lock:
-            if size > self.max_bytes:
-                return
-            old = self._items.pop(key, None)
-            if old is not None:
-                self._bytes -= old[1]
-            self._items[key] = (outputs, size)
-            self._bytes += size
-            while self._bytes > self.max_bytes and self._items:
-                _, (_, s) = self._items.popitem(last=False)
-                self._bytes -= s
-
-    def get_or_compute(self, key: str, compute: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], bool]:
-        """(outputs, hit): computes at most once per key even across threads; errors are not cached."""
-        hit = self.get(key)
-        if hit is not None:
-            with self._lock:
-                self.hits += 1
-            return hit, True
-        with self._lock:
-            lock = self._key_locks.setdefault(key, threading.Lock())
-        with lock:
-            hit = self.get(key)
-            if hit is not None:
-                with self._lock:
-                    self.hits += 1
-                return hit, True
-            try:
-                value = compute()
-                self.put(key, value)
-                with self._lock:
-                    self.misses += 1
-                return value, False
-            finally:
-                with self._lock:
-                    self._key_locks.pop(key, None)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-            self._bytes = 0
-
-    def __len__(self) -> int:
-        return len(self._items)
+        super().__init__(default_max_bytes() if max_bytes is None else int(max_bytes), size_of=nbytes)
 
     @property
     def bytes(self) -> int:
-        return self._bytes
+        return self.nbytes
 
 
 _DEFAULT: ResultCache | None = None

@@ -32,7 +32,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def parse_set(text: str) -> tuple[str, Any]:
     """``"seg.engine=opencv"`` -> ("seg.engine", "opencv"); the value is JSON when it parses."""
-    from ..nodes.api import GraphError
+    from ..errors import GraphError
 
     target, sep, raw = text.partition("=")
     node, dot, param = target.partition(".")
@@ -100,7 +100,7 @@ def main(args: argparse.Namespace) -> int:
         print(json.dumps(catalog(), indent=2))
         return 0
     if not args.graph:
-        from ..nodes.api import GraphError
+        from ..errors import GraphError
 
         raise GraphError("give a graph file: sam-compose run GRAPH.json|GRAPH.yaml (or --list-nodes)")
     graph = Graph.from_file(args.graph)

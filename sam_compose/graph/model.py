@@ -22,95 +22,16 @@ from __future__ import annotations
 
 import copy
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Mapping
+from typing import Any, Iterator, Mapping
 
-from ..nodes.api import GraphError
+from ..errors import GraphError
+from . import runtime, serialization, validation
+from .report import RunReport
+from .structure import GRAPH_KEYS, NODE_KEYS, NodeDef, NodeRef, OutputRef, param_json, parse_ref, wire_text
+from .validation import Plan
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .report import RunReport
-    from .validation import Plan
-
-NODE_KEYS = ("type", "inputs", "params", "label", "comment", "ui")
-GRAPH_KEYS = ("nodes", "name", "description", "version", "outputs")
-
-
-@dataclass(frozen=True)
-class OutputRef:
-    """One output port of a node: ``"node.port"`` in a graph file."""
-
-    node: str
-    port: str
-
-    def __str__(self) -> str:
-        return f"{self.node}.{self.port}"
-
-
-@dataclass(frozen=True)
-class NodeRef:
-    """A handle on a node of a graph, returned by :meth:`Graph.add`.
-
-    Wire it as is (the node's only output) or pick a port: ``ref.port("depth")`` or
-    ``ref.depth``.
-    """
-
-    id: str
-
-    def port(self, name: str) -> OutputRef:
-        return OutputRef(self.id, name)
-
-    def __getattr__(self, name: str) -> OutputRef:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        return OutputRef(self.id, name)
-
-    def __str__(self) -> str:
-        return self.id
-
-
-@dataclass
-class NodeDef:
-    """A node as stored: type, wires, params and optional UI metadata (label, comment, ui)."""
-
-    type: str
-    inputs: dict[str, str] = field(default_factory=dict)
-    params: dict[str, Any] = field(default_factory=dict)
-    extra: dict[str, Any] = field(default_factory=dict)
-    keys: tuple[str, ...] = ()  # which keys the source dict had (for exact round trips)
-
-
-def parse_ref(ref: str) -> tuple[str, str | None]:
-    """``"node"`` -> (node, None); ``"node.port"`` -> (node, port)."""
-    node, sep, port = ref.partition(".")
-    return node, (port if sep else None)
-
-
-def _wire_text(value: Any, where: str) -> str:
-    if isinstance(value, (NodeRef, OutputRef)):
-        return str(value)
-    if isinstance(value, str) and value:
-        return value
-    raise GraphError(f"{where} must be wired to a node (a NodeRef or 'node' / 'node.port'), got {value!r:.60}")
-
-
-def param_json(value: Any, where: str) -> Any:
-    """A JSON-friendly deep copy of a param value (tuples -> lists, numpy scalars -> Python)."""
-    import numpy as np
-
-    if isinstance(value, Mapping):
-        return {str(k): param_json(v, where) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [param_json(v, where) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    if isinstance(value, os.PathLike):
-        return os.fspath(value)
-    raise GraphError(f"{where} holds a {type(value).__name__}, which a graph file cannot store; "
-                     "save it to a file and pass the path, or feed it with run(feed=...)")
-
+__all__ = ["Graph", "NodeRef", "OutputRef", "NodeDef", "parse_ref", "param_json", "NODE_KEYS", "GRAPH_KEYS"]
 
 class Graph:
     """A typed node graph; see the module docstring for building, :meth:`run` for running."""
@@ -138,7 +59,7 @@ class Graph:
         for key, value in kwargs.items():
             if key in spec.inputs:
                 if value is not None:
-                    inputs[key] = _wire_text(value, f"node {node_id!r} input {key!r}")
+                    inputs[key] = wire_text(value, f"node {node_id!r} input {key!r}")
             elif isinstance(value, (NodeRef, OutputRef)):
                 raise GraphError(f"node {node_id!r} ({type}) has no input port {key!r}; "
                                  f"inputs: {sorted(spec.inputs) or 'none'}", node_id, key)
@@ -178,7 +99,7 @@ class Graph:
     def connect(self, source: NodeRef | OutputRef | str, node: NodeRef | str, port: str) -> None:
         """Wire ``source`` into input ``port`` of ``node`` (replacing any previous wire)."""
         nid = str(node)
-        self._get(nid).inputs[port] = _wire_text(source, f"node {nid!r} input {port!r}")
+        self._get(nid).inputs[port] = wire_text(source, f"node {nid!r} input {port!r}")
 
     def set(self, node: NodeRef | str, **params: Any) -> "Graph":
         """Set params of ``node`` (no check until validate); returns the graph."""
@@ -242,58 +163,42 @@ class Graph:
 
         A graph read with :meth:`from_dict` comes back exactly (same keys, same values).
         """
-        from .serialization import graph_to_dict
-
-        return graph_to_dict(self)
+        return serialization.graph_to_dict(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, base_dir: str | os.PathLike | None = None) -> "Graph":
         """Read the graph file structure; structural problems raise :class:`GraphError`."""
-        from .serialization import graph_from_dict
-
-        return graph_from_dict(data, base_dir=base_dir)
+        nodes, meta = serialization.parse_graph_dict(data)
+        return cls(nodes, meta=meta, base_dir=base_dir)
 
     @classmethod
     def from_file(cls, path: str | os.PathLike) -> "Graph":
         """Read a ``.json`` or ``.yaml``/``.yml`` graph file (other names: JSON, then YAML)."""
-        from .serialization import load_file
-
-        return load_file(path)
+        data, base_dir = serialization.load_file(path)
+        return cls.from_dict(data, base_dir=base_dir)
 
     def to_file(self, path: str | os.PathLike) -> Path:
         """Write JSON (``.json``) or YAML (``.yaml``/``.yml``)."""
-        from .serialization import save_file
-
-        return save_file(self, path)
+        return serialization.save_file(self, path)
 
     def to_json(self, indent: int | None = 2) -> str:
-        import json
-
-        return json.dumps(self.to_dict(), indent=indent)
+        return serialization.to_json(self, indent)
 
     def to_yaml(self) -> str:
-        import yaml
-
-        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+        return serialization.to_yaml(self)
 
     # ---------------------------------------------------------------- checking and running
-    def validate(self, *, feed: Mapping[str, Any] | None = None) -> "Plan":
+    def validate(self, *, feed: Mapping[str, Any] | None = None) -> Plan:
         """Check everything before running; returns the execution plan or raises GraphError."""
-        from .validation import validate
+        return validation.validate(self, fed=set(feed or ()))
 
-        return validate(self, fed=set(feed or ()))
-
-    def run(self, outputs: list[str | NodeRef] | None = None, **options: Any) -> "RunReport":
+    def run(self, outputs: list[str | NodeRef] | None = None, **options: Any) -> RunReport:
         """Validate, then run; see :func:`sam_compose.graph.runtime.run_graph` for options."""
-        from .runtime import run_graph
-
-        return run_graph(self, outputs=outputs, **options)
+        return runtime.run_graph(self, outputs=outputs, **options)
 
     def stream(self, outputs: list[str | NodeRef] | None = None, **options: Any) -> Iterator[dict[str, Any]]:
         """Run and yield ``{node: value}`` per frame of a video graph (once for an image graph)."""
-        from .runtime import stream_graph
-
-        return stream_graph(self, outputs=outputs, **options)
+        return runtime.stream_graph(self, outputs=outputs, **options)
 
     def as_runnable(self, **options: Any) -> Any:
         """This graph as a LangChain ``Runnable``; see :class:`sam_compose.graph.runnable.GraphRunnable`."""

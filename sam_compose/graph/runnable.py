@@ -23,15 +23,14 @@ the result cache and engines).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, AsyncIterator, Iterator, Mapping
+from typing import Any, AsyncIterator, Iterator, Mapping
 
-from ..errors import require
-from ..nodes.api import GraphError
+from ..errors import GraphError, require
+from .runtime import run_graph, stream_graph
+from .structure import GraphLike
+from .validation import validate
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .model import Graph
-
-require("langchain_core", "langchain-core", "LangChain interop")
+require("langchain_core", feature="LangChain interop (Graph.as_runnable)")
 
 from langchain_core.runnables import Runnable, RunnableConfig  # noqa: E402
 
@@ -39,9 +38,9 @@ from langchain_core.runnables import Runnable, RunnableConfig  # noqa: E402
 class GraphRunnable(Runnable[Any, Any]):
     """Wraps a :class:`~sam_compose.graph.Graph`; see the module docstring."""
 
-    def __init__(self, graph: "Graph", *, input: str | None = None, output: str | list[str] | None = None,  # noqa: A002
+    def __init__(self, graph: GraphLike, *, input: str | None = None, output: str | list[str] | None = None,  # noqa: A002
                  summary: bool = False, **run_options: Any) -> None:
-        graph.validate(feed={input} if input and "." not in input else None)  # fail now, not at the first call
+        validate(graph, fed={input} if input and "." not in input else set())  # fail now, not at the first call
         self.graph = graph
         self.input = input
         self.output = output
@@ -79,7 +78,7 @@ class GraphRunnable(Runnable[Any, Any]):
     # ---------------------------------------------------------------- Runnable API
     def _invoke(self, value: Any) -> Any:
         feed, params = self._arguments(value)
-        report = self.graph.run(self._outputs(), feed=feed, params=params, raise_on_error=True, **self.run_options)
+        report = run_graph(self.graph, self._outputs(), feed=feed, params=params, raise_on_error=True, **self.run_options)
         if self.output is None:
             return report.to_json() if self.summary else report
         return self._shape(report["outputs"])
@@ -91,7 +90,7 @@ class GraphRunnable(Runnable[Any, Any]):
         """One result per frame of a video graph (a single result for an image graph)."""
         feed, params = self._arguments(input)
         outputs = self._outputs()
-        for values in self.graph.stream(outputs, feed=feed, params=params, **self.run_options):
+        for values in stream_graph(self.graph, outputs, feed=feed, params=params, **self.run_options):
             if self.output is None:
                 from .report import summarize
 

@@ -19,17 +19,16 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 
-from ..nodes.api import GraphError, RunContext, reset_run_context, set_run_context
+from ..errors import GraphError
+from ..nodes.context import RunContext, reset_run_context, set_run_context
 from .cache import ResultCache, default_cache, fingerprint, node_key
 from .report import GraphRunError, RunReport, summarize
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .model import Graph
-    from .validation import Plan
+from .structure import GraphLike
+from .validation import Plan, validate
 
 ProgressCallback = Callable[[dict[str, Any]], None]
 """Called with {"event": "node", "node", "status", "index", "total", "ms"} after each node
@@ -50,14 +49,14 @@ def _error_text(exc: BaseException) -> str:
 class _Execution:
     """One run of one graph (private state; never shared between threads)."""
 
-    def __init__(self, graph: "Graph", outputs: list[Any] | None, feed: Mapping[str, Any] | None,
+    def __init__(self, graph: GraphLike, outputs: list[Any] | None, feed: Mapping[str, Any] | None,
                  progress: ProgressCallback | None, cache: ResultCache | bool | None, out_dir: Any,
                  max_frames: int | None, path_guard: Callable[[Any, str], Any] | None = None) -> None:
         from pathlib import Path
 
         self.graph = graph
         self.feed = dict(feed or {})
-        self.plan: Plan = graph.validate(feed=self.feed)
+        self.plan: Plan = validate(graph, fed=set(self.feed))
         wanted = [str(o) for o in outputs] if outputs else list(graph.meta.get("outputs") or []) or self.plan.sinks()
         for w in wanted:
             nid, _, port = w.partition(".")
@@ -322,7 +321,7 @@ class _Execution:
         return RunReport(nodes, outputs, values, ports, (time.perf_counter() - self.t0) * 1000)
 
 
-def _prepare(graph: "Graph", params: Mapping[str, Any] | None) -> "Graph":
+def _prepare(graph: GraphLike, params: Mapping[str, Any] | None) -> GraphLike:
     if not params:
         return graph
     g = graph.copy()
@@ -331,7 +330,7 @@ def _prepare(graph: "Graph", params: Mapping[str, Any] | None) -> "Graph":
     return g
 
 
-def run_graph(graph: "Graph", outputs: list[Any] | None = None, *, feed: Mapping[str, Any] | None = None,
+def run_graph(graph: GraphLike, outputs: list[Any] | None = None, *, feed: Mapping[str, Any] | None = None,
               params: Mapping[str, Any] | None = None, progress: ProgressCallback | None = None,
               cache: ResultCache | bool | None = True, out_dir: Any = None, max_frames: int | None = None,
               raise_on_error: bool = False, path_guard: Callable[[Any, str], Any] | None = None) -> RunReport:
@@ -357,7 +356,7 @@ def run_graph(graph: "Graph", outputs: list[Any] | None = None, *, feed: Mapping
     return report
 
 
-def stream_graph(graph: "Graph", outputs: list[Any] | None = None, *, feed: Mapping[str, Any] | None = None,
+def stream_graph(graph: GraphLike, outputs: list[Any] | None = None, *, feed: Mapping[str, Any] | None = None,
                  params: Mapping[str, Any] | None = None, progress: ProgressCallback | None = None,
                  cache: ResultCache | bool | None = True, out_dir: Any = None, max_frames: int | None = None,
                  raise_on_error: bool = True, path_guard: Callable[[Any, str], Any] | None = None

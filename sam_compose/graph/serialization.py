@@ -15,20 +15,18 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import Any, Mapping
 
-from ..nodes.api import GraphError
-from .model import GRAPH_KEYS, NODE_KEYS, NodeDef, param_json
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .model import Graph
+from ..errors import GraphError
+from .structure import GRAPH_KEYS, NODE_KEYS, GraphLike, NodeDef, param_json
 
 MAX_FILE_BYTES = 32 * 1024 * 1024
 
 
-def graph_from_dict(data: Mapping[str, Any], *, base_dir: str | os.PathLike | None = None) -> "Graph":
-    """Build a :class:`Graph` from the file structure; raises GraphError naming node and key."""
-    from .model import Graph
+def parse_graph_dict(data: Mapping[str, Any]) -> tuple[dict[str, NodeDef], dict[str, Any]]:
+    """(nodes, meta) from the graph file structure; raises GraphError naming node and key.
+
+    :meth:`sam_compose.graph.Graph.from_dict` builds the graph from them."""
 
     if not isinstance(data, Mapping):
         raise GraphError(f"a graph must be an object with a 'nodes' key, got {type(data).__name__}")
@@ -69,10 +67,10 @@ def graph_from_dict(data: Mapping[str, Any], *, base_dir: str | os.PathLike | No
         out[nid] = NodeDef(ntype, {str(k): v for k, v in inputs.items()}, param_json(dict(params), f"node {nid!r} params"),
                            extra, tuple(raw.keys()))
     meta = {k: data[k] for k in GRAPH_KEYS if k != "nodes" and k in data}
-    return Graph(out, meta=meta, base_dir=base_dir)
+    return out, meta
 
 
-def graph_to_dict(graph: "Graph") -> dict[str, Any]:
+def graph_to_dict(graph: GraphLike) -> dict[str, Any]:
     """The file structure of ``graph``; keys appear as they did in the file read (exact round trip)."""
     nodes: dict[str, Any] = {}
     for nid, nd in graph.nodes.items():
@@ -115,8 +113,9 @@ def parse_text(text: str, source: str = "graph", fmt: str | None = None) -> Any:
         raise GraphError(f"{source} {what}: {reason[:200]}") from None
 
 
-def load_file(path: str | os.PathLike) -> "Graph":
-    """Read a graph file: ``.json``, ``.yaml``/``.yml``, or anything else as JSON then YAML."""
+def load_file(path: str | os.PathLike) -> tuple[Mapping[str, Any], Path]:
+    """Read a graph file (``.json``, ``.yaml``/``.yml``, or anything else as JSON then YAML):
+    its structure and the folder it lives in (relative paths in it resolve there)."""
     p = Path(path).expanduser()
     if not p.is_file():
         raise GraphError(f"graph file {str(path)!r} does not exist" if not p.exists()
@@ -133,17 +132,29 @@ def load_file(path: str | os.PathLike) -> "Graph":
     if not isinstance(data, Mapping):
         raise GraphError(f"graph file {p} is neither a JSON nor a YAML graph: expected an object with "
                          f"a 'nodes' key, found {type(data).__name__}")
-    return graph_from_dict(data, base_dir=p.resolve().parent)
+    return data, p.resolve().parent
 
 
-def save_file(graph: "Graph", path: str | os.PathLike) -> Path:
+def to_json(graph: GraphLike, indent: int | None = 2) -> str:
+    """The graph file structure as JSON text."""
+    return json.dumps(graph_to_dict(graph), indent=indent)
+
+
+def to_yaml(graph: GraphLike) -> str:
+    """The graph file structure as YAML text."""
+    import yaml
+
+    return yaml.safe_dump(graph_to_dict(graph), sort_keys=False)
+
+
+def save_file(graph: GraphLike, path: str | os.PathLike) -> Path:
     """Write ``graph`` as JSON or YAML depending on the suffix; returns the path."""
     p = Path(path)
     suffix = p.suffix.lower()
     if suffix in (".yaml", ".yml"):
-        text = graph.to_yaml()
+        text = to_yaml(graph)
     elif suffix == ".json":
-        text = graph.to_json()
+        text = to_json(graph)
     else:
         raise GraphError(f"cannot tell the format of {str(path)!r}; name it .json, .yaml or .yml")
     p.parent.mkdir(parents=True, exist_ok=True)

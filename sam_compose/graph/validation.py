@@ -15,15 +15,13 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..nodes.api import GraphError, NodeSpec
+from ..errors import GraphError
 from ..nodes.ports import connection
 from ..nodes.registry import find
-from .model import parse_ref
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .model import Graph
+from ..nodes.spec import NodeSpec
+from .structure import GraphLike, parse_ref
 
 MAX_LISTED_PROBLEMS = 8
 
@@ -93,7 +91,7 @@ class _Problems:
         raise err
 
 
-def validate(graph: "Graph", *, fed: set[str] | None = None) -> Plan:
+def validate(graph: GraphLike, *, fed: set[str] | None = None) -> Plan:
     """Check ``graph`` and plan it. ``fed`` names nodes whose outputs the caller supplies
     (their params are not checked and they do not run)."""
     fed = set(fed or ())

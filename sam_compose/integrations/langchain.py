@@ -16,12 +16,16 @@ import asyncio
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from langchain_core.tools import BaseTool, ToolException
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from ..errors import SamComposeError, require
 
-from ..engines import Engine
-from ..errors import SamComposeError
-from .service import AgentService, ToolOutput
+require("langchain_core", feature="the LangChain tools")
+require("pydantic", feature="the LangChain tools")
+
+from langchain_core.tools import BaseTool, ToolException  # noqa: E402
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator  # noqa: E402
+
+from ..engines import Engine  # noqa: E402
+from .service import AgentService, ToolOutput  # noqa: E402
 
 
 def _validation_message(err: ValidationError) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..errors import InputError
+from ..errors import InputError, require
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -23,6 +23,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    require("mcp", feature="the MCP server (sam-compose mcp)")
     from .mcp_server import build_server
     from .service import AgentService
 

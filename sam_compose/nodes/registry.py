@@ -27,10 +27,10 @@ import warnings
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .api import NodeSpec
+    from .spec import NodeSpec
 
 ENTRY_POINT_GROUP = "sam_compose.nodes"
-_INFRA_MODULES = {"api", "ports", "registry", "context"}
+_INFRA_MODULES = {"api", "ports", "registry", "context", "decorator", "params", "spec", "typecheck"}
 
 _REGISTRY: dict[str, "NodeSpec"] = {}
 _LOCK = threading.Lock()  # guards _REGISTRY only (short critical sections, never held while importing)
@@ -108,7 +108,7 @@ def get(name: str) -> "NodeSpec":
     discover()
     spec = _REGISTRY.get(name)
     if spec is None:
-        from .api import GraphError
+        from ..errors import GraphError
 
         known = ", ".join(sorted(_REGISTRY))
         broken = f"; modules that failed to import: {', '.join(DISCOVERY_ERRORS)}" if DISCOVERY_ERRORS else ""

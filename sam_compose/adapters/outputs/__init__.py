@@ -13,7 +13,7 @@ _EXPORTS = {
     "save_tracks": ".tracking.files",
     "inpaint": ".inpainting",
     "lift_to_3d": ".lifting",
-    "PointCloud": ".lifting",
+    "PointCloud": ".pointcloud",
     "inpaint_frames": ".inpainting",
     "load_depth": ".depth",
     "depth_from_disparity": ".depth",

@@ -16,13 +16,13 @@ axis, not along the ray) in **metres**; pixels without depth are ``NaN``.
 from __future__ import annotations
 
 import os
-import threading
 import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ...engines.hub import download_hint, hub_offline, normalize_device, shared_model
 from ...errors import EngineError, InputError, require
 from .camera import StereoCalibration
 
@@ -201,14 +201,6 @@ def disparity_sgbm(left: np.ndarray, right: np.ndarray, max_disparity: int = 128
     return disp
 
 
-_MODELS: dict[tuple[str, str], Any] = {}
-_LOCK = threading.Lock()
-
-
-def _offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
-
-
 def estimate_depth(image: Any, model: str = DEFAULT_DEPTH_MODEL, *, device: str | None = None,
                    metric: bool | None = None) -> np.ndarray:
     """Monocular depth for ``image`` with a transformers depth-estimation model, (H, W) float32.
@@ -258,10 +250,11 @@ def estimate_depth(image: Any, model: str = DEFAULT_DEPTH_MODEL, *, device: str 
 
 def _depth_model(model: str, device: str | None) -> Any:
     """(image processor, model) for ``model``, loaded once per (model, device)."""
-    key = (model, device or "cpu")
-    with _LOCK:
-        if key in _MODELS:
-            return _MODELS[key]
+    dev = normalize_device(device)
+    return shared_model(("depth", model, dev), lambda: _load_depth_model(model, dev))
+
+
+def _load_depth_model(model: str, device: str) -> Any:
     local = Path(model).expanduser()
     if not local.is_dir():
         _check_cached(model)  # before importing transformers: the offline answer comes at once
@@ -269,16 +262,13 @@ def _depth_model(model: str, device: str | None) -> Any:
     source = str(local) if local.is_dir() else model
     try:
         processor = transformers.AutoImageProcessor.from_pretrained(source)
-        net = transformers.AutoModelForDepthEstimation.from_pretrained(source).eval().to(device or "cpu")
-        pipe = (processor, net)
+        net = transformers.AutoModelForDepthEstimation.from_pretrained(source).eval().to(device)
     except (OSError, ValueError, EnvironmentError) as exc:
         raise EngineError(
             f"could not load depth model {model!r}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}; "
-            f"on a machine with internet run `huggingface-cli download {model}` and copy the cache, or pass a local folder"
+            f"on a machine with internet run {download_hint(model)} and copy the cache, or pass a local folder"
         ) from exc
-    with _LOCK:
-        _MODELS[key] = pipe
-    return pipe
+    return processor, net
 
 
 def _check_cached(model: str) -> None:
@@ -293,8 +283,8 @@ def _check_cached(model: str) -> None:
         raise EngineError(f"{model!r} is neither a local folder nor a Hugging Face model id ({exc})") from exc
     if isinstance(hit, str):
         return
-    if _offline():
+    if hub_offline():
         raise EngineError(
-            f"depth model {model!r} is not in the local Hugging Face cache and HF_HUB_OFFLINE is set; "
-            f"run `huggingface-cli download {model}` on a machine with internet, or pass a local folder"
+            f"depth model {model!r} is not in the local Hugging Face cache and offline mode is on; "
+            f"run {download_hint(model)} on a machine with internet, or pass a local folder"
         )

@@ -18,12 +18,12 @@ so a small object in a large image costs the crop, not the frame.
 from __future__ import annotations
 
 import os
-import threading
 from typing import Any, Iterable, Iterator
 
 import cv2
 import numpy as np
 
+from ...engines.hub import download_hint, hub_offline, normalize_device, shared_model
 from ...errors import EngineError, InputError, require
 from ...image_io import load_image
 from ...masks import Masks
@@ -219,17 +219,15 @@ def _strict_zip(a: Iterable[Any], b: Iterable[Any]) -> Iterator[tuple[Any, Any]]
 
 
 _END = object()
-_PIPES: dict[tuple[str, str], Any] = {}
-_LOCK = threading.Lock()
-
-
 def _diffusers_pipeline(model: str, device: str | None) -> Any:
-    key = (model, device or "cpu")
-    with _LOCK:
-        if key in _PIPES:
-            return _PIPES[key]
-    diffusers = require("diffusers", feature="Stable Diffusion inpainting (method='diffusers')", extra="diffusers")
-    offline = os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
+    """The diffusers inpainting pipeline for ``model``, loaded once per (model, device)."""
+    dev = normalize_device(device)
+    return shared_model(("diffusers", model, dev), lambda: _load_pipeline(model, dev))
+
+
+def _load_pipeline(model: str, device: str) -> Any:
+    diffusers = require("diffusers", feature="Stable Diffusion inpainting (method='diffusers')")
+    offline = hub_offline()
     local = os.path.isdir(os.path.expanduser(model))
     if offline and not local:
         try:
@@ -240,8 +238,8 @@ def _diffusers_pipeline(model: str, device: str | None) -> Any:
             cached = False
         if not cached:
             raise EngineError(
-                f"inpainting model {model!r} is not in the local Hugging Face cache and HF_HUB_OFFLINE is set; "
-                f"run `huggingface-cli download {model}` on a machine with internet, or pass a local folder"
+                f"inpainting model {model!r} is not in the local Hugging Face cache and offline mode is on; "
+                f"run {download_hint(model)} on a machine with internet, or pass a local folder"
             )
     loader = getattr(diffusers, "AutoPipelineForInpainting", None) or getattr(diffusers, "StableDiffusionInpaintPipeline")
     try:
@@ -249,13 +247,9 @@ def _diffusers_pipeline(model: str, device: str | None) -> Any:
     except (OSError, ValueError) as exc:
         raise EngineError(
             f"could not load inpainting model {model!r} ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}); "
-            f"run `huggingface-cli download {model}` on a machine with internet, or pass a local folder"
+            f"run {download_hint(model)} on a machine with internet, or pass a local folder"
         ) from exc
-    if device:
-        pipe = pipe.to(device)
-    with _LOCK:
-        _PIPES[key] = pipe
-    return pipe
+    return pipe.to(device)
 
 
 def _inpaint_diffusers(img: np.ndarray, mask: np.ndarray, *, prompt: str, model: str, device: str | None,

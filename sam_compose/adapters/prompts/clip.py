@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
+from ...engines.hub import normalize_device, shared_model
 from ...errors import EngineError, require
 
 __all__ = ["ClipScorer", "load_clip", "shared_clip", "save_clip", "DEFAULT_CLIP_MODEL", "DEFAULT_CLIP_PRETRAINED",
@@ -44,10 +44,6 @@ DEFAULT_TEMPLATES: tuple[str, ...] = (
     "a photo of a large {}.",
 )
 """Prompt templates (after CLIP's ImageNet prompt ensemble); embeddings are averaged."""
-
-_SHARED: dict[tuple[str, str, str], "ClipScorer"] = {}
-_LOCK = threading.Lock()
-
 
 class ClipScorer:
     """An open_clip model as a region scorer.
@@ -208,14 +204,11 @@ def load_clip(spec: str | None = None, pretrained: str | None = None, *, device:
     naming what to download when the weights are not on this machine, and
     :class:`MissingDependencyError` without open_clip_torch.
     """
-    if device is None:
-        from ...engines.registry import default_device
-
-        device = default_device()
+    open_clip = require("open_clip", feature="text prompts (CLIP)")
+    device = normalize_device(device)
     name, tag = _split_spec(spec, pretrained)
     if tag is not None and not name.startswith(("local-dir:", "hf-hub:")):
         _quick_missing_check(name, tag)
-    open_clip = require("open_clip", "open_clip_torch", "text prompts (CLIP)")
     kwargs: dict[str, Any] = {"device": device}
     if name.startswith("local-dir:"):
         folder = Path(name[len("local-dir:"):]).expanduser()
@@ -229,7 +222,7 @@ def load_clip(spec: str | None = None, pretrained: str | None = None, *, device:
         if not weights:
             raise EngineError(
                 f"open_clip repo {repo} is not in the Hugging Face cache and the hub is not used offline; on a machine "
-                f"with internet run: huggingface-cli download {repo} open_clip_config.json open_clip_model.safetensors"
+                f"with internet run: sam-compose models download {repo}"
             )
         args = ("local-dir:" + str(Path(config).parent),)
     else:
@@ -267,15 +260,8 @@ def load_clip(spec: str | None = None, pretrained: str | None = None, *, device:
 def shared_clip(spec: str | None = None, pretrained: str | None = None, device: str | None = None) -> ClipScorer:
     """One :class:`ClipScorer` per (spec, pretrained, device), loaded on first use. Thread-safe."""
     name, tag = _split_spec(spec, pretrained)
-    if device is None:
-        from ...engines.registry import default_device
-
-        device = default_device()
-    key = (name, str(tag), device)
-    with _LOCK:
-        if key not in _SHARED:
-            _SHARED[key] = load_clip(name, tag, device=device)
-        return _SHARED[key]
+    device = normalize_device(device)
+    return shared_model(("clip", name, str(tag), device), lambda: load_clip(name, tag, device=device))
 
 
 def save_clip(scorer: ClipScorer, folder: str | os.PathLike, model_cfg: dict[str, Any]) -> Path:

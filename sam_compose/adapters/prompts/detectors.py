@@ -7,22 +7,23 @@ folder written by ``save_pretrained`` (model and processor), a short name (``owl
 ``owlvit``, ``grounding-dino``), or a ``(model, processor)`` pair already loaded.
 
 Nothing is downloaded: a detector that is not on this machine raises an
-:class:`EngineError` naming the ``huggingface-cli download`` command, without waiting
+:class:`EngineError` naming ``sam-compose models download``, without waiting
 on the hub.
 """
 
 from __future__ import annotations
 
 import os
-import threading
 from typing import Any, Sequence
 
 import numpy as np
 
+from ...engines.hub import download_hint, normalize_device, shared_model
 from ...errors import EngineError, PromptError, require
 from ...image_io import load_image
 from ...types import Prompt
 from .boxes import box_iou
+from .phrases import parse_phrases
 
 __all__ = ["load_detector", "detect_phrases", "detect_with_text", "DETECTOR_ALIASES"]
 
@@ -35,38 +36,37 @@ DETECTOR_ALIASES = {
 }
 SUPPORTED_TYPES = ("owlvit", "owlv2", "grounding-dino", "mm-grounding-dino")
 
-_CACHE: dict[str, tuple[Any, Any]] = {}
-_LOCK = threading.Lock()
-
-
-def load_detector(detector: Any, device: str = "cpu") -> tuple[Any, Any]:
-    """(model, processor) for a zero-shot detector spec; loaded once per spec, offline only."""
+def load_detector(detector: Any, device: str | None = None) -> tuple[Any, Any]:
+    """(model, processor) for a zero-shot detector spec; loaded once per (spec, device) from a local
+    folder or the Hugging Face cache (never downloaded here: see ``sam-compose models download``).
+    ``device`` defaults to the best available (see :func:`sam_compose.engines.hub.default_device`)."""
     if isinstance(detector, (tuple, list)) and len(detector) == 2:
         return detector[0], detector[1]
     if not isinstance(detector, (str, os.PathLike)):
         raise PromptError(f"detector must be an id, a folder or a (model, processor) pair, got {type(detector).__name__}")
     spec = DETECTOR_ALIASES.get(str(detector).strip().lower(), os.fspath(detector))
-    with _LOCK:
-        if spec in _CACHE:
-            return _CACHE[spec]
-        transformers = require("transformers", feature="zero-shot detectors")
-        try:
-            processor = transformers.AutoProcessor.from_pretrained(spec, local_files_only=True)
-            model = transformers.AutoModelForZeroShotObjectDetection.from_pretrained(spec, local_files_only=True)
-        except (OSError, ValueError) as exc:
-            if os.path.isdir(spec):
-                raise EngineError(f"could not load a zero-shot detector from {spec}: {' '.join(str(exc).split())[:200]}") from exc
-            raise EngineError(
-                f"zero-shot detector {spec!r} is not on this machine and the model hub is not used offline; on a "
-                f"machine with internet run: huggingface-cli download {spec} (then copy ~/.cache/huggingface here), "
-                "or pass a folder written by save_pretrained"
-            ) from exc
-        model_type = getattr(model.config, "model_type", "")
-        if model_type not in SUPPORTED_TYPES:
-            raise EngineError(f"{spec} is a {model_type!r} model; zero-shot detectors supported: {', '.join(SUPPORTED_TYPES)}")
-        model = model.to(device).eval()
-        _CACHE[spec] = (model, processor)
-        return model, processor
+    dev = normalize_device(device)
+    return shared_model(("detector", spec, dev), lambda: _load_detector(spec, dev))
+
+
+def _load_detector(spec: str, device: str) -> tuple[Any, Any]:
+    transformers = require("transformers", feature="zero-shot detectors")
+    try:
+        processor = transformers.AutoProcessor.from_pretrained(spec, local_files_only=True)
+        model = transformers.AutoModelForZeroShotObjectDetection.from_pretrained(spec, local_files_only=True)
+    except (OSError, ValueError) as exc:
+        if os.path.isdir(spec):
+            raise EngineError(f"could not load a zero-shot detector from {spec}: {' '.join(str(exc).split())[:200]}") from exc
+        raise EngineError(
+            f"zero-shot detector {spec!r} is not on this machine and the model hub is not used offline; on a "
+            f"machine with internet run {download_hint(spec)} (then copy ~/.cache/huggingface here), "
+            "or pass a folder written by save_pretrained"
+        ) from exc
+    model_type = getattr(model.config, "model_type", "")
+    if model_type not in SUPPORTED_TYPES:
+        raise EngineError(f"{spec} is a {model_type!r} model; zero-shot detectors supported: {', '.join(SUPPORTED_TYPES)}")
+    model = model.to(device).eval()
+    return model, processor
 
 
 def detect_phrases(image: np.ndarray, phrases: Sequence[str], model: Any, processor: Any,
@@ -133,7 +133,7 @@ def _phrase_token_spans(ids: list[int], tokenizer: Any, n: int) -> list[list[int
 
 def detect_with_text(image: Any, text: str | Sequence[str], *, detector: Any,
                      negative: str | Sequence[str] | None = None, top_k: int = 1,
-                     threshold: float | None = None, points: int = 0, device: str = "cpu") -> list[Prompt]:
+                     threshold: float | None = None, points: int = 0, device: str | None = None) -> list[Prompt]:
     """Box prompts for ``text`` from a zero-shot detector, ``top_k`` per phrase.
 
     Detections of a negative phrase suppress positive detections they overlap (IoU > 0.5)
@@ -142,8 +142,6 @@ def detect_with_text(image: Any, text: str | Sequence[str], *, detector: Any,
     signature compatibility with the CLIP route and ignored, because a box centre may
     miss non-convex objects. ``data = {"adapter": "text", "route": "detector", "phrase", "score"}``.
     """
-    from .text import parse_phrases
-
     img = load_image(image)
     pos, neg = parse_phrases(text, negative)
     if int(top_k) < 1:

@@ -239,10 +239,10 @@ def _lowres_logits(arr: np.ndarray, logit_scale: float) -> np.ndarray:
 
 
 def refine_with_mask(
-    engine: Any,
     image: Any,
     prompt: Prompt | Any,
-    *,
+    *legacy: Any,
+    engine: Any = None,
     iterations: int = 3,
     stop_iou: float = 0.99,
     multimask_first: bool = True,
@@ -250,9 +250,10 @@ def refine_with_mask(
     """Iterative refinement: segment, feed the best result's low-res logits back, repeat.
 
     Args:
-        engine: an :class:`~sam_compose.engines.base.Engine`.
         image: the image (anything ``load_image`` takes).
         prompt: a :class:`Prompt`, or a prior mask (converted with :func:`mask_to_prompt`).
+        engine: a spec or an :class:`~sam_compose.engines.base.Engine` (keyword; the old
+            order ``refine_with_mask(engine, image, prompt)`` still works, with a warning).
         iterations: the most engine calls (>= 1).
         stop_iou: stop early when two successive masks agree at least this much (IoU).
         multimask_first: the first call asks for three candidates and keeps the best (SAM's
@@ -262,8 +263,18 @@ def refine_with_mask(
         The last result (one row), with ``data["refinement"] = {"iterations", "ious"}``:
         the IoU between each result and the one before.
     """
+    from ...engines import resolve_engine
     from ...image_io import load_image
 
+    if legacy:
+        if len(legacy) != 1 or engine is not None:
+            raise TypeError("refine_with_mask(image, prompt, *, engine=...) takes two positional arguments")
+        warnings.warn("refine_with_mask(engine, image, prompt) is deprecated; use "
+                      "refine_with_mask(image, prompt, engine=engine)", DeprecationWarning, stacklevel=2)
+        engine, image, prompt = image, prompt, legacy[0]
+    if engine is None:
+        raise PromptError("refine_with_mask needs engine=: a spec such as 'opencv' or an Engine")
+    engine = resolve_engine(engine)
     img = load_image(image)
     size = img.shape[:2]
     if int(iterations) < 1:

@@ -25,7 +25,6 @@ with ``data = {"adapter": "text", "phrase", "score", "similarity", "rank", "prop
 
 from __future__ import annotations
 
-import re
 import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
@@ -38,6 +37,7 @@ from ...geometry import mask_iou
 from ...image_io import load_image
 from ...types import Prompt
 from .boxes import box_iou
+from .phrases import parse_phrases
 
 __all__ = ["text_to_prompts", "text_to_masks", "select_regions", "parse_phrases", "propose_regions",
            "crop_regions", "Region", "Selection", "Scorer"]
@@ -46,11 +46,6 @@ Scorer = Callable[[Sequence[np.ndarray], Sequence[str]], np.ndarray]
 """``scorer(crops, phrases) -> (len(crops), len(phrases))`` similarities, higher = better,
 on CLIP's cosine scale (about -1..1; the softmax over regions multiplies by ``logit_scale``)."""
 
-STOPWORDS = frozenset(
-    "a an the this that these those some any of in on at to for from with by and or but is are was were be "
-    "it its my your our their his her there here please find show me segment select all every one".split()
-)
-_ARTICLES = ("a ", "an ", "the ")
 GREY = (124, 116, 104)  # CLIP's mean pixel: a background that carries no content
 PROPOSAL_POINTS_PER_SIDE = 16
 
@@ -77,47 +72,6 @@ class Selection:
     rank: int
 
 
-def parse_phrases(text: str | Sequence[str], negative: str | Sequence[str] | None = None) -> tuple[list[str], list[str]]:
-    """Split text into (positive, negative) phrases; raise :class:`PromptError` when none is usable."""
-    if text is None:
-        raise PromptError("no text given: describe the object, e.g. 'a red mug'")
-    raw = [text] if isinstance(text, str) else list(text)
-    pieces = [p for t in raw for p in re.split(r"[,;|\n]+", str(t))]
-    neg_raw = [] if negative is None else ([negative] if isinstance(negative, str) else list(negative))
-    neg_pieces = [p for t in neg_raw for p in re.split(r"[,;|\n]+", str(t))]
-    pos: list[str] = []
-    neg: list[str] = []
-    only_stop: list[str] = []
-    for piece, is_neg in [(p, False) for p in pieces] + [(p, True) for p in neg_pieces]:
-        phrase = " ".join(piece.split())
-        if phrase.startswith("-"):
-            phrase, is_neg = phrase[1:].strip(), True
-        if not phrase:
-            continue
-        words = re.findall(r"[\w']+", phrase.lower())
-        if not words or all(w in STOPWORDS for w in words):
-            only_stop.append(phrase)
-            continue
-        low = phrase.lower()
-        for art in _ARTICLES:
-            if low.startswith(art):
-                phrase = phrase[len(art):].strip()
-                break
-        target = neg if is_neg else pos
-        if phrase not in target:
-            target.append(phrase)
-    if not pos:
-        if only_stop:
-            raise PromptError(
-                f"text {', '.join(repr(p) for p in only_stop)} has only stopwords; name the object, e.g. 'a red mug'"
-            )
-        if neg:
-            raise PromptError("only negative phrases given; add what to find, e.g. 'cat, -dog'")
-        raise PromptError("text is empty: describe the object, e.g. 'a red mug' (several: 'cat, dog')")
-    return pos, neg
-
-
-# --- proposals --------------------------------------------------------------------------
 def _grid_boxes(size: tuple[int, int], scales: Sequence[int]) -> list[np.ndarray]:
     h, w = size
     boxes = []
