@@ -89,8 +89,12 @@ def contract(fam: FamilyExport) -> dict[str, Any]:
         to_input = f"x * {s} / max(H, W), y * {s} / max(H, W)"
         lowres = (f"the {LOWRES_SIZE}x{LOWRES_SIZE} logits are in the padded frame: resize bilinearly to "
                   f"{s}x{s}, crop the top-left resized size, resize bilinearly to (H, W)")
-    pad = ("always append one padding point (0, 0) with label -1 after the points and box corners" if sam2 else
-           "append one padding point (0, 0) with label -1 when the prompt has no box; with a box, none")
+    pad = ("append one padding point (0, 0) with label -1 after the box corners and points; a prompt with only a "
+           "mask has no points (N = 0)" if sam2 else
+           "append one padding point (0, 0) with label -1 when the prompt has no box; with a box, none; a prompt "
+           "with only a mask has no points (N = 0)")
+    order = ("box corners first, then the points (as SAM 2's image predictor)" if sam2 else
+             "the points first, then the box corners")
     return {
         "preprocess": {
             "input": "pixel_values", "layout": "NCHW", "channels": "RGB", "dtype": "float32",
@@ -104,7 +108,8 @@ def contract(fam: FamilyExport) -> dict[str, Any]:
             "point_coords": "(B, N, 2) float32 (x, y) in the model input frame; B prompts, N points each",
             "point_labels": "(B, N) float32: 1 foreground, 0 background, 2 box top-left, 3 box bottom-right, "
                             "-1 padding",
-            "box": "two points (x0, y0) label 2 and (x1, y1) label 3, after the clicked points",
+            "box": "two points (x0, y0) label 2 and (x1, y1) label 3",
+            "order": order,
             "padding_point": pad,
             "pad_always": fam.pad_always,
             "mask_input": f"(B, 1, {LOWRES_SIZE}, {LOWRES_SIZE}) float32 low-res logits of an earlier result "
@@ -117,7 +122,10 @@ def contract(fam: FamilyExport) -> dict[str, Any]:
             "iou_predictions": "(B, 4) float32 predicted IoU per row",
             "rows": {"0": "the single mask (multimask off)" + (
                 "; replaced by the best candidate when unstable, as SAM 2 does" if sam2 else ""),
-                "1-3": "three candidates of different extent (multimask on)"},
+                "1-3": "three candidates of different extent (multimask on)" + (
+                    "; each includes the HQ mask; sam-compose lists them best IoU first" if fam.family == "sam_hq"
+                    else "")},
+            "logit_range": [-32.0, 32.0] if sam2 else None,
             "lowres_frame": "full" if sam2 else "padded",
             "to_image": lowres,
             "threshold": 0.0,

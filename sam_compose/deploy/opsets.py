@@ -32,7 +32,7 @@ def runtime_supports(opset: int) -> bool:
     model.ir_version = min(model.ir_version, onnx.IR_VERSION)
     try:
         ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    except Exception:  # noqa: BLE001 - onnxruntime raises its own exception types
+    except Exception:  # onnxruntime raises its own exception types
         return False
     return True
 

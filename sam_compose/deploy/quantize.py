@@ -51,8 +51,10 @@ def _stamp(path: Path, key: str, value: str) -> None:
     onnx.save(model, str(path))
 
 
-def quantize_folder(folder: str | os.PathLike, manifest: Manifest) -> Manifest:
-    """Quantise the encoder of the export in ``folder`` in place; returns the updated manifest."""
+def quantize_folder(folder: str | os.PathLike, manifest: Manifest,
+                    roles: tuple[str, ...] = QUANTIZED_ROLES) -> Manifest:
+    """Quantise the ``roles`` (default: the encoder) of the export in ``folder`` in place; returns
+    the updated manifest (precision ``int8``)."""
     from .exporter import _graph_file, _session
 
     folder = Path(folder)
@@ -60,7 +62,7 @@ def quantize_folder(folder: str | os.PathLike, manifest: Manifest) -> Manifest:
     for role in ("encoder", "decoder"):
         gf = manifest.graph(role)
         path = folder / gf.file
-        if role in QUANTIZED_ROLES:
+        if role in roles:
             tmp = path.with_name(path.stem + ".int8.onnx")
             _quantize_file(path, tmp)
             for name in (gf.file, gf.data_file):

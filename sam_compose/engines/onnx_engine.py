@@ -40,6 +40,7 @@ class OnnxEngine(SamFamilyEngine):
         self.manifest = manifest
         self.lowres_frame = manifest.lowres_frame
         self.pad_always = manifest.family == "sam2"
+        self.sort_candidates = manifest.family == "sam_hq"
         self.encoder_outputs = tuple(o.name for o in bundle.encoder.get_outputs())
         self.decoder_inputs = tuple(i.name for i in bundle.decoder.get_inputs())
 
@@ -64,31 +65,35 @@ class OnnxEngine(SamFamilyEngine):
     # --- decoding -----------------------------------------------------------------------
     def prompt_arrays(self, points, labels, boxes, n: int) -> tuple[np.ndarray, np.ndarray]:
         """(n, K, 2) input-frame points, (n, K) labels, (n, 4) boxes (any may be None) -> the
-        decoder's ``point_coords`` (n, K', 2) and ``point_labels`` (n, K'): points, then box
-        corners (labels 2, 3), then a padding point (label -1) when the family wants one."""
-        parts_xy: list[np.ndarray] = []
-        parts_lab: list[np.ndarray] = []
+        decoder's ``point_coords`` (n, K', 2) and ``point_labels`` (n, K').
+
+        SAM / SAM-HQ: points, then box corners (labels 2, 3), then a padding point (label -1)
+        when there is no box. SAM 2: box corners, then points, then always a padding point. A
+        prompt with only a mask has no points at all (K' = 0), as in the reference predictors.
+        """
+        xy: list[np.ndarray] = []
+        lab: list[np.ndarray] = []
         if points is not None:
-            parts_xy.append(np.asarray(points, dtype=np.float32).reshape(n, -1, 2))
-            parts_lab.append(np.asarray(labels, dtype=np.float32).reshape(n, -1))
+            xy.append(np.asarray(points, dtype=np.float32).reshape(n, -1, 2))
+            lab.append(np.asarray(labels, dtype=np.float32).reshape(n, -1))
         if boxes is not None:
-            parts_xy.append(np.asarray(boxes, dtype=np.float32).reshape(n, 2, 2))
-            parts_lab.append(np.tile(np.array([[2.0, 3.0]], np.float32), (n, 1)))
-        if self.pad_always or (points is not None and boxes is None):
-            parts_xy.append(np.zeros((n, 1, 2), np.float32))
-            parts_lab.append(np.full((n, 1), -1.0, np.float32))
-        if not parts_xy:  # a mask alone: no sparse tokens at all
+            at = 0 if self.pad_always else len(xy)
+            xy.insert(at, np.asarray(boxes, dtype=np.float32).reshape(n, 2, 2))
+            lab.insert(at, np.tile(np.array([[2.0, 3.0]], np.float32), (n, 1)))
+        if not xy:
             return np.zeros((n, 0, 2), np.float32), np.zeros((n, 0), np.float32)
-        return np.concatenate(parts_xy, 1), np.concatenate(parts_lab, 1)
+        if self.pad_always or boxes is None:
+            xy.append(np.zeros((n, 1, 2), np.float32))
+            lab.append(np.full((n, 1), -1.0, np.float32))
+        return np.concatenate(xy, 1), np.concatenate(lab, 1)
 
     def _decode_group(self, feats, points, labels, boxes, masks, multimask):
         import torch
 
         n = (points if points is not None else boxes if boxes is not None else masks).shape[0]
-        as_np = (lambda t: None if t is None else t.detach().cpu().numpy())
-        coords, labs = self.prompt_arrays(as_np(points), as_np(labels), as_np(boxes), n)
+        coords, labs = self.prompt_arrays(_numpy(points), _numpy(labels), _numpy(boxes), n)
         if masks is not None:
-            mask_in = np.ascontiguousarray(as_np(masks), dtype=np.float32).reshape(n, 1, LOWRES_SIZE, LOWRES_SIZE)
+            mask_in = np.ascontiguousarray(_numpy(masks), dtype=np.float32).reshape(n, 1, LOWRES_SIZE, LOWRES_SIZE)
             has = np.ones(n, np.float32)
         else:
             mask_in = np.zeros((n, 1, LOWRES_SIZE, LOWRES_SIZE), np.float32)
@@ -104,8 +109,18 @@ class OnnxEngine(SamFamilyEngine):
             ious.append(iou)
         low = lows[0] if len(lows) == 1 else np.concatenate(lows)
         iou = ious[0] if len(ious) == 1 else np.concatenate(ious)
-        sel = slice(1, 4) if multimask else slice(0, 1)
-        return torch.from_numpy(np.ascontiguousarray(low[:, sel])), torch.from_numpy(np.ascontiguousarray(iou[:, sel]))
+        if not multimask:
+            return torch.from_numpy(np.ascontiguousarray(low[:, :1])), torch.from_numpy(np.ascontiguousarray(iou[:, :1]))
+        low, iou = low[:, 1:], iou[:, 1:]
+        if self.sort_candidates:  # SAM-HQ: candidates best first, as its predictor returns them
+            order = np.argsort(-iou, axis=1, kind="stable")
+            low = np.take_along_axis(low, order[:, :, None, None], 1)
+            iou = np.take_along_axis(iou, order, 1)
+        return torch.from_numpy(np.ascontiguousarray(low)), torch.from_numpy(np.ascontiguousarray(iou))
+
+
+def _numpy(t: Any) -> np.ndarray | None:
+    return None if t is None else t.detach().cpu().numpy()
 
 
 def _sam2_engine_class() -> type:
