@@ -25,7 +25,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     onnx.add_argument("--out", required=True, metavar="DIR", help="folder to write (new, empty, or an earlier export)")
     onnx.add_argument("--quantize", choices=["int8"], default=None,
                       help="int8: dynamic int8 weights for the image encoder (smaller, faster on CPU)")
-    onnx.add_argument("--opset", type=int, default=None, help="ONNX opset (default 18)")
+    onnx.add_argument("--opset", type=int, default=None, help="ONNX opset (default 20)")
 
 
 def main(args: argparse.Namespace) -> int:

@@ -126,7 +126,7 @@ def _export_graph(module: Any, args: tuple, names_in: tuple[str, ...], names_out
         got = model.opset_imports.get("", None)
         if got != opset:
             raise InputError(f"the exporter could not write opset {opset} (it produced {got}); "
-                             "use --opset 18 (the default) or newer")
+                             "use --opset 20 (the default) or newer")
         model.metadata_props.update(metadata)
         _name_dims(model, dim_names)
         program.save(str(path), external_data=None)
@@ -242,7 +242,7 @@ def export_onnx(engine: Any, out: str | os.PathLike, *, quantize: str | None = N
             quantize an earlier export) or a loaded SAM-family engine (float32).
         out: the folder to write: ``encoder.onnx``, ``decoder.onnx`` and ``sam_onnx.json``.
         quantize: ``None`` (float32) or ``"int8"`` (dynamic int8 weights, see :mod:`.quantize`).
-        opset: the ONNX opset (default 18); checked against the installed onnxruntime.
+        opset: the ONNX opset (default 20); checked against the installed onnxruntime.
     Returns:
         The written :class:`Manifest`. Load the folder with ``sc.load_engine("onnx:" + out)``.
     """

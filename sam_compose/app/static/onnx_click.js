@@ -38,8 +38,10 @@
 
   async function ensureSession(ort, url) {
     if (S.sessionUrl !== url) {
-      S.session = await ort.InferenceSession.create(url, { executionProviders: ["wasm"],
-                                                           graphOptimizationLevel: "all" });
+      // the manifest's runtime hint: keep Add and LayerNormalization apart (the fused kernel is slower here)
+      S.session = await ort.InferenceSession.create(url, {
+        executionProviders: ["wasm"], graphOptimizationLevel: "all",
+        extra: { optimization: { disable_specified_optimizers: "SkipLayerNormFusion" } } });
       S.sessionUrl = url;
     }
     return S.session;
