@@ -279,3 +279,23 @@ def test_onnx_spec_forms(tiny_sam_onnx):
     eng = sc.shared_engine(f"onnx:{tiny_sam_onnx[1]}")
     assert eng is sc.shared_engine(f"onnx:{tiny_sam_onnx[1]}") and eng.device == "cpu"
     assert sc.resolve_engine(f"onnx:{tiny_sam_onnx[1]}") is eng
+
+
+def test_an_encoder_with_external_weights_loads_and_copies(tiny_sam_onnx, torch_engine, tmp_path):
+    """ViT-H's encoder is over protobuf's 2 GB limit: its weights live in encoder.onnx.data."""
+    import onnx
+
+    from sam_compose.deploy import export_onnx
+
+    folder = _copy(tiny_sam_onnx[1], tmp_path / "x")
+    model = onnx.load(str(folder / "encoder.onnx"))
+    onnx.save(model, str(folder / "encoder.onnx"), save_as_external_data=True, location="encoder.onnx.data",
+              size_threshold=1024)
+    manifest = json.loads((folder / "sam_onnx.json").read_text())
+    manifest["encoder"].update(bytes=(folder / "encoder.onnx").stat().st_size, data_file="encoder.onnx.data")
+    (folder / "sam_onnx.json").write_text(json.dumps(manifest))
+    assert (folder / "encoder.onnx").stat().st_size < (folder / "encoder.onnx.data").stat().st_size
+    export_onnx(f"onnx:{folder}", tmp_path / "copy")  # the copy takes the .data file along
+    image = IMAGES["landscape"]()
+    p = sc.Prompt(points=[[200, 150]])
+    _agree(torch_engine.segment(image, p), sc.load_engine(f"onnx:{tmp_path / 'copy'}").segment(image, p), "external")
