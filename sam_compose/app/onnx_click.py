@@ -82,8 +82,10 @@ class BrowserDecoding(service.EngineSource):
     @friendly
     def prepare(self, source: Any, state: SessionState) -> tuple[SessionState, dict[str, Any], list[str] | None]:
         """``source``: ``sample:NAME`` or None for the Segment tab's photo. Returns (state, info, files)."""
+        from ..engines.onnx_engine import OnnxEngine
+
         engine = self.engine
-        if not _engine_is_onnx(engine):
+        if not isinstance(engine, OnnxEngine):
             return state, {"ready": False, "message": "Browser decoding needs an ONNX export as the engine: "
                            "sam-compose export onnx MODEL --out DIR, then sam-compose demo --engine onnx:DIR"}, None
         missing = runtime_missing()

@@ -122,6 +122,8 @@ def _export_graph(module: Any, args: tuple, names_in: tuple[str, ...], names_out
             tail = " ".join(log.getvalue().split()[-30:])
             raise EngineError(f"ONNX export of {path.name} failed: {type(exc).__name__}: "
                               f"{str(exc).strip().splitlines()[0][:300]} {tail}".strip()) from exc
+        if program is None:
+            raise EngineError(f"ONNX export of {path.name} produced no model; please report this with the versions")
         model = program.model
         got = model.opset_imports.get("", None)
         if got != opset:
@@ -168,7 +170,7 @@ def _graph_file(folder: Path, name: str, session: Any) -> GraphFile:
                      outputs=tensor_specs(session.get_outputs()), data_file=data.name if data.exists() else None)
 
 
-def _trace_prompts(fam: FamilyExport, b: int = TRACE_PROMPTS, n: int = TRACE_POINTS, seed: int = 0):
+def _trace_prompts(b: int = TRACE_PROMPTS, n: int = TRACE_POINTS, seed: int = 0):
     """Random prompts in the input frame: points, a box on half of the rows, masks on half."""
     import torch
 
@@ -200,7 +202,7 @@ def _export_decoder(engine: Any, fam: FamilyExport, folder: Path, opset: int, me
     dec = fam.make_decoder(engine.model).eval()
     g = torch.Generator().manual_seed(1)
     feats = tuple(torch.randn(tuple(o.shape), generator=g) for o in enc_session.get_outputs())
-    prompts = _trace_prompts(fam)
+    prompts = _trace_prompts()
     args = feats + prompts
     bdim = torch.export.Dim("B", min=1, max=4096)
     ndim = torch.export.Dim("N", min=1, max=1 << 20)
@@ -213,7 +215,7 @@ def _export_decoder(engine: Any, fam: FamilyExport, folder: Path, opset: int, me
     _export_graph(dec, args, fam.decoder_inputs, DECODER_OUTPUTS, dynamic, path, opset, meta, dim_names)
     session = _session(path)
     # the exported decoder must reproduce the PyTorch wrapper (other prompts than the traced ones)
-    check = feats + _trace_prompts(fam, b=3, n=5, seed=7)
+    check = feats + _trace_prompts(b=3, n=5, seed=7)
     with torch.inference_mode():
         ref = [t.numpy() for t in dec(*check)]
     got = session.run(None, {name: t.numpy() for name, t in zip(fam.decoder_inputs, check)})

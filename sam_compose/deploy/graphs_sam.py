@@ -107,8 +107,19 @@ class SamEncoderGraph(nn.Module):
         return self.encoder(pixel_values).last_hidden_state
 
 
-class SamDecoderGraph(nn.Module):
-    """Prompt encoder + mask decoder of a ``transformers`` SamModel, every mask token out."""
+class PromptEncoding(nn.Module):
+    """The prompt encoder's weights as buffers, and the sparse/dense prompt embeddings of the graphs.
+
+    ``image_pe`` is the image-wide positional encoding as (1, L, C) tokens.
+    """
+
+    decoder: Any
+    mask_embed: Any
+    image_pe: torch.Tensor
+    gauss: torch.Tensor
+    point_embed: torch.Tensor
+    not_a_point: torch.Tensor
+    no_mask: torch.Tensor
 
     def __init__(self, model: Any) -> None:
         super().__init__()
@@ -120,18 +131,29 @@ class SamDecoderGraph(nn.Module):
             image_pe = model.get_image_wide_positional_embeddings()
         self.register_buffer("image_pe", image_pe.flatten(2).transpose(1, 2).contiguous().clone())
         self.register_buffer("gauss", pe.shared_embedding.positional_embedding.detach().clone())
-        self.register_buffer("point_embed", torch.cat([e.weight for e in pe.point_embed], 0).detach().clone())
+        weights = pe.point_embed.weight if hasattr(pe.point_embed, "weight") else torch.cat(
+            [e.weight for e in pe.point_embed], 0)
+        self.register_buffer("point_embed", weights.detach().clone())                    # (4, C)
         self.register_buffer("not_a_point", pe.not_a_point_embed.weight[0].detach().clone())
         self.register_buffer("no_mask", pe.no_mask_embed.weight[0].detach().clone().view(1, -1, 1, 1))
 
+    def sparse(self, point_coords: torch.Tensor, point_labels: torch.Tensor) -> torch.Tensor:
+        """(B, N, C) point and box-corner embeddings."""
+        return embed_points(point_coords, point_labels, self.gauss, self.point_embed, self.not_a_point,
+                            self.input_size)
+
     def dense(self, mask_input: torch.Tensor, has_mask_input: torch.Tensor) -> torch.Tensor:
+        """(B, C, S, S): the mask prompt's embedding where ``has_mask_input`` is 1, else "no mask"."""
         has = has_mask_input.view(-1, 1, 1, 1)
         return has * self.mask_embed(mask_input) + (1.0 - has) * self.no_mask
 
+
+class SamDecoderGraph(PromptEncoding):
+    """Prompt encoder + mask decoder of a ``transformers`` SamModel, every mask token out."""
+
     def forward(self, image_embeddings: torch.Tensor, point_coords: torch.Tensor, point_labels: torch.Tensor,
                 mask_input: torch.Tensor, has_mask_input: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        sparse = embed_points(point_coords, point_labels, self.gauss, self.point_embed, self.not_a_point,
-                              self.input_size)
+        sparse = self.sparse(point_coords, point_labels)
         dense = self.dense(mask_input, has_mask_input)
         cache = {"keys_raw": image_embeddings.flatten(2).transpose(1, 2), "pe": self.image_pe}
         return _decode(self.decoder, sparse, dense, cache, None)
@@ -150,7 +172,7 @@ class SamHQEncoderGraph(nn.Module):
         return out.last_hidden_state, out.intermediate_embeddings[0]
 
 
-class SamHQDecoderGraph(SamDecoderGraph):
+class SamHQDecoderGraph(PromptEncoding):
     """Prompt encoder + HQ mask decoder: rows are SAM's four mask tokens, each plus the HQ mask.
 
     Follows the SAM-HQ reference (``segment_anything_hq``'s ``MaskDecoderHQ``): the HQ
@@ -164,8 +186,7 @@ class SamHQDecoderGraph(SamDecoderGraph):
                 has_mask_input: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         d = self.decoder
         act = d.activation
-        sparse = embed_points(point_coords, point_labels, self.gauss, self.point_embed, self.not_a_point,
-                              self.input_size)                                            # (B, N, C)
+        sparse = self.sparse(point_coords, point_labels)                                  # (B, N, C)
         dense = self.dense(mask_input, has_mask_input)                                    # (B, C, S, S)
         b = sparse.shape[0]
         _, c, side, _ = image_embeddings.shape

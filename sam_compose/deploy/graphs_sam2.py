@@ -23,7 +23,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .graphs_sam import embed_points
+from .graphs_sam import PromptEncoding
 
 LOGIT_CLAMP = 32.0
 """SAM 2's image predictor clamps low-res logits to [-32, 32]."""
@@ -55,22 +55,11 @@ def stable_single(masks: torch.Tensor, iou: torch.Tensor, delta: float, thresh: 
     return (masks * onehot[:, :, None, None]).sum(1), (iou * onehot).sum(1)
 
 
-class Sam2DecoderGraph(nn.Module):
+class Sam2DecoderGraph(PromptEncoding):
     """Prompt encoder + SAM 2 mask decoder (high-resolution skips), every mask token out."""
 
     def __init__(self, model: Any) -> None:
-        super().__init__()
-        pe = model.prompt_encoder
-        self.decoder = model.mask_decoder
-        self.mask_embed = pe.mask_embed
-        self.input_size = int(pe.input_image_size)
-        with torch.no_grad():
-            image_pe = model.get_image_wide_positional_embeddings()
-        self.register_buffer("image_pe", image_pe.detach().clone())                  # (1, C, S, S)
-        self.register_buffer("gauss", pe.shared_embedding.positional_embedding.detach().clone())
-        self.register_buffer("point_embed", pe.point_embed.weight.detach().clone())  # (4, C)
-        self.register_buffer("not_a_point", pe.not_a_point_embed.weight[0].detach().clone())
-        self.register_buffer("no_mask", pe.no_mask_embed.weight[0].detach().clone().view(1, -1, 1, 1))
+        super().__init__(model)
         d = self.decoder
         self.dynamic = bool(getattr(d, "dynamic_multimask_via_stability", False))
         self.delta = float(getattr(d, "dynamic_multimask_stability_delta", 0.05))
@@ -81,16 +70,14 @@ class Sam2DecoderGraph(nn.Module):
                 mask_input: torch.Tensor, has_mask_input: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         d = self.decoder
         act = d.activation
-        sparse = embed_points(point_coords, point_labels, self.gauss, self.point_embed, self.not_a_point,
-                              self.input_size)                                            # (B, N, C)
-        has = has_mask_input.view(-1, 1, 1, 1)
-        dense = has * self.mask_embed(mask_input) + (1.0 - has) * self.no_mask          # (B, C, S, S)
+        sparse = self.sparse(point_coords, point_labels)                                  # (B, N, C)
+        dense = self.dense(mask_input, has_mask_input)                                    # (B, C, S, S)
         b = sparse.shape[0]
         _, c, side, _ = image_embeddings.shape
         out_tokens = torch.cat([d.obj_score_token.weight, d.iou_token.weight, d.mask_tokens.weight], 0)
         tokens = torch.cat([out_tokens.unsqueeze(0).expand(b, -1, -1), sparse], 1).unsqueeze(1)  # (B, 1, T, C)
         src = image_embeddings + dense
-        pe = self.image_pe.expand(b, -1, -1, -1)
+        pe = self.image_pe.transpose(1, 2).reshape(1, c, side, side).expand(b, -1, -1, -1)
         queries, keys = d.transformer(point_embeddings=tokens, image_embeddings=src,
                                       image_positional_embeddings=pe, attention_similarity=None)
         queries = queries[:, 0]                                                           # (B, T, C)
