@@ -193,6 +193,10 @@ def test_cli_exports_and_refuses_bad_opsets(tiny_sam_onnx, tmp_path, capsys):
     assert main(["export", "onnx", f"onnx:{tiny_sam_onnx[1]}", "--out", str(tmp_path / "e")]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["engine"] == f"onnx:{tmp_path / 'e'}" and out["precision"] == "float32"
+    assert main(["export", "onnx", f"onnx:{tmp_path / 'e'}", "--out", str(tmp_path / "f"), "--opset", "18"]) == 2
+    assert "keeps its opset" in capsys.readouterr().err
+    assert main(["export", "onnx", f"onnx:{tmp_path / 'e'}", "--out", str(tmp_path / "e")]) == 2
+    assert "must differ from the source" in capsys.readouterr().err
 
 
 def _copy(src, dst):
