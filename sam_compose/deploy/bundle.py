@@ -47,9 +47,13 @@ ops apart on the decoder's (B, 4096, 256) image tokens (measured on CPU, onnxrun
 the manifest passes the same hint on to other runtimes (``runtime_hints``)."""
 
 
-def session_options(threads: int | None = None) -> Any:
+def session_options(threads: int | None = None, arena: bool = True) -> Any:
+    """onnxruntime options: all graph optimisations, ``SAM_COMPOSE_ORT_THREADS`` threads (0: one per
+    core), :data:`SESSION_CONFIG`. ``arena=False`` returns the encoder's large activations to the
+    system after each image instead of keeping its peak for the process lifetime."""
     ort = onnxruntime()
     so = ort.SessionOptions()
+    so.enable_cpu_mem_arena = arena
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     env = os.environ.get("SAM_COMPOSE_ORT_THREADS")
     n = threads if threads is not None else (int(env) if env and env.isdigit() else 0)
@@ -65,7 +69,7 @@ def _open_session(folder: Path, gf: GraphFile, role: str, providers: tuple[str, 
     if not path.is_file():
         raise EngineError(f"{path} is missing: the {role} of this export; re-export with `sam-compose export onnx`")
     try:
-        return ort.InferenceSession(str(path), session_options(), providers=list(providers))
+        return ort.InferenceSession(str(path), session_options(arena=role != "encoder"), providers=list(providers))
     except Exception as exc:  # onnxruntime raises its own exception types
         msg = " ".join(str(exc).split())
         m = RE_OPSET.search(msg)

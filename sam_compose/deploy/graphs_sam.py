@@ -53,28 +53,40 @@ def embed_points(coords: torch.Tensor, labels: torch.Tensor, gauss: torch.Tensor
     return emb
 
 
+ATTENTION_CHUNK_BYTES = 256 * 1024**2
+"""Largest (heads, N, N) score block the exported encoder materialises at once: global attention
+over 4096 tokens is 64 MB per head, so ViT-B's 12 heads go in chunks of 4 (peak memory a third)."""
+
+
 def _traceable_attention(self: Any, hidden_states: torch.Tensor, output_attentions: bool = False):
     """SAM ViT attention with decomposed relative positions, in ops every exporter handles.
 
     (B, H, W, C) tokens -> ((B, H, W, C), None). Same mathematics as the engine's fast
-    forward (:mod:`sam_compose.engines.sam_vision`), without its in-place buffer writes.
+    forward (:mod:`sam_compose.engines.sam_vision`), without its in-place buffer writes, and
+    over chunks of heads so the (heads, N, N) scores of global attention stay small.
     """
     b, h, w, _ = hidden_states.shape
     heads = self.num_attention_heads
     n = h * w
     qkv = self.qkv(hidden_states).reshape(b, n, 3, heads, -1).permute(2, 0, 3, 1, 4)  # (3, B, heads, N, d)
     q, k, v = qkv[0], qkv[1], qkv[2]
-    scores = torch.matmul(q * self.scale, k.transpose(-2, -1))                         # (B, heads, N, N)
-    if self.use_rel_pos:
-        d = q.shape[-1]
-        rh = self.get_rel_pos(h, h, self.rel_pos_h)                                    # (H, H, d)
-        rw = self.get_rel_pos(w, w, self.rel_pos_w)                                    # (W, W, d)
-        rq = q.reshape(b, heads, h, w, d)
-        rel_h = torch.einsum("bnhwc,hkc->bnhwk", rq, rh)
-        rel_w = torch.einsum("bnhwc,wkc->bnhwk", rq, rw)
-        scores = (scores.reshape(b, heads, h, w, h, w) + rel_h.unsqueeze(-1) + rel_w.unsqueeze(-2)).reshape(
-            b, heads, n, n)
-    out = torch.matmul(scores.softmax(-1), v)                                          # (B, heads, N, d)
+    d = q.shape[-1]
+    rh = self.get_rel_pos(h, h, self.rel_pos_h) if self.use_rel_pos else None          # (H, H, d)
+    rw = self.get_rel_pos(w, w, self.rel_pos_w) if self.use_rel_pos else None          # (W, W, d)
+    step = max(1, min(heads, ATTENTION_CHUNK_BYTES // max(1, 4 * n * n)))
+    outs = []
+    for i in range(0, heads, step):
+        qi, ki, vi = q[:, i:i + step], k[:, i:i + step], v[:, i:i + step]
+        g = qi.shape[1]
+        scores = torch.matmul(qi * self.scale, ki.transpose(-2, -1))                   # (B, g, N, N)
+        if rh is not None and rw is not None:
+            rq = qi.reshape(b, g, h, w, d)
+            rel_h = torch.einsum("bnhwc,hkc->bnhwk", rq, rh)
+            rel_w = torch.einsum("bnhwc,wkc->bnhwk", rq, rw)
+            scores = (scores.reshape(b, g, h, w, h, w) + rel_h.unsqueeze(-1) + rel_w.unsqueeze(-2)).reshape(
+                b, g, n, n)
+        outs.append(torch.matmul(scores.softmax(-1), vi))                              # (B, g, N, d)
+    out = outs[0] if len(outs) == 1 else torch.cat(outs, 1)
     return self.proj(out.transpose(1, 2).reshape(b, h, w, -1)), None
 
 
