@@ -16,8 +16,25 @@ class InputError(SamComposeError, ValueError):
     """Bad input: a file, an image, a prompt, a parameter. The message says how to fix it."""
 
 
+class LimitError(InputError):
+    """An input over a resource limit (pixels, file size, rows, nesting, time, ...).
+
+    ``limit`` is the limit's name and ``env`` the environment variable that changes it
+    (see :mod:`sam_compose.security.limits` and docs/security.md).
+    """
+
+    def __init__(self, message: str, limit: str | None = None, env: str | None = None) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.env = env
+
+
 class ImageError(InputError):
     """An image could not be read or is not usable (size, format, content)."""
+
+
+class ImageLimitError(LimitError, ImageError):
+    """An image (or mask, or video frame) over a size or aspect-ratio limit."""
 
 
 class PromptError(InputError):
@@ -38,11 +55,6 @@ class GraphError(InputError):
 
 class EngineError(SamComposeError, ValueError):
     """An engine spec could not be resolved or loaded (unknown name, missing weights, bad checkpoint)."""
-
-
-class LimitError(InputError):
-    """An input is over a resource limit (pixels, file size, rows, nesting, ...); the message names
-    the limit and the environment variable that raises it."""
 
 
 OPTIONAL_PACKAGES: dict[str, tuple[str, str]] = {

@@ -14,44 +14,82 @@ from typing import Any, Union
 
 import numpy as np
 
-from .errors import ImageError
+from .errors import ImageError, ImageLimitError
+from .security import limits
+from .security.paths import check_regular_file
 
 ImageLike = Union[str, os.PathLike, np.ndarray, Any]  # Any: a PIL.Image.Image
 
 MIN_SIDE = 8
 """Smaller images carry no object worth segmenting; they are refused."""
 
-DEFAULT_MAX_PIXELS = 64_000_000
+DEFAULT_MAX_PIXELS = limits.LIMITS["pixels"].default
 """Largest image accepted (64 megapixels, e.g. 8000 x 8000). Override with
-``SAM_COMPOSE_MAX_PIXELS`` or the ``max_pixels`` argument."""
+``SAM_COMPOSE_MAX_PIXELS`` or the ``max_pixels`` argument (see :mod:`sam_compose.security.limits`)."""
 
 
 def max_pixels() -> int:
     """The pixel limit in force: ``SAM_COMPOSE_MAX_PIXELS`` or :data:`DEFAULT_MAX_PIXELS`."""
-    raw = os.environ.get("SAM_COMPOSE_MAX_PIXELS")
-    if not raw:
-        return DEFAULT_MAX_PIXELS
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise ImageError(f"SAM_COMPOSE_MAX_PIXELS must be a whole number of pixels, got {raw!r}") from exc
-    if value <= 0:
-        raise ImageError(f"SAM_COMPOSE_MAX_PIXELS must be positive, got {value}")
-    return value
+    return limits.get("pixels")
 
 
-def check_image_size(height: int, width: int, limit: int | None = None, what: str = "image") -> None:
-    """Refuse images that are too small to segment or too large to hold in memory."""
-    limit = max_pixels() if limit is None else limit
+def check_image_size(height: int, width: int, limit: int | None = None, what: str = "image",
+                     limit_name: str = "pixels") -> None:
+    """Refuse images too small to segment, too large to hold, or too thin (aspect ratio).
+
+    Called with the header's size before any pixel is decoded. ``limit_name`` is the
+    pixel limit to apply (``"pixels"`` for images and frames, ``"mask_pixels"`` for masks).
+    """
     if height < MIN_SIDE or width < MIN_SIDE:
         raise ImageError(
             f"{what} is {width}x{height} pixels; sam-compose needs at least {MIN_SIDE}x{MIN_SIDE}"
         )
-    if height * width > limit:
-        raise ImageError(
-            f"{what} is {width}x{height} pixels ({height * width / 1e6:.0f} MP), over the limit of "
-            f"{limit / 1e6:.0f} MP; downscale it first or raise SAM_COMPOSE_MAX_PIXELS"
-        )
+    name = f"{what} ({width}x{height})"
+    bound = limits.get(limit_name) if limit is None else int(limit)
+    if height * width > bound:
+        raise ImageLimitError(
+            f"{name} is {height * width / 1e6:.0f} MP, over the limit of {bound / 1e6:.0f} MP; downscale it "
+            f"first or raise {limits.env_name(limit_name)}", limit_name, limits.env_name(limit_name))
+    ratio = max(height, width) / min(height, width)
+    aspect = limits.get("aspect")
+    if ratio > aspect:
+        raise ImageLimitError(
+            f"{name} is {ratio:.0f}:1, thinner than the limit of {aspect}:1; crop it into pieces "
+            f"or raise SAM_COMPOSE_MAX_ASPECT", "aspect", limits.env_name("aspect"))
+
+
+def allow_pillow(pixels: int) -> None:
+    """Let Pillow open images up to ``pixels`` (its own bomb check stays for anything larger).
+
+    Raised once, never lowered or restored (a process-wide setting: no thread may see it
+    change under it).
+    """
+    from PIL import Image
+
+    global _PILLOW_CONFIGURED
+    if not _PILLOW_CONFIGURED:
+        # sam_compose checks every header against its own, stricter limit first; Pillow's
+        # warning (between its limit and twice it) would only repeat that as a second line.
+        warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+        _PILLOW_CONFIGURED = True
+    current = Image.MAX_IMAGE_PIXELS
+    if current is not None and current < pixels:
+        Image.MAX_IMAGE_PIXELS = int(pixels)
+
+
+_PILLOW_CONFIGURED = False
+
+
+def bomb_error(exc: Exception, what: str, limit_name: str = "pixels") -> ImageLimitError:
+    """Our limit error for Pillow's ``DecompressionBombError`` (raised from the header, before decoding)."""
+    import re
+
+    m = re.search(r"\((\d+) pixels\)", str(exc))
+    pixels = int(m.group(1)) if m else 0
+    bound = limits.get(limit_name)
+    return ImageLimitError(f"{what} is {pixels / 1e6:.0f} MP, over the limit of {bound / 1e6:.0f} MP; "
+                           f"downscale it first or raise {limits.env_name(limit_name)}", limit_name,
+                           limits.env_name(limit_name))
 
 
 def load_image(source: ImageLike, *, max_pixels: int | None = None) -> np.ndarray:
@@ -92,25 +130,23 @@ def _load_path(path: Path, limit: int | None) -> np.ndarray:
         raise ImageError(f"image file not found: {path}")
     if path.is_dir():
         raise ImageError(f"{path} is a folder, not an image file")
-    old_limit = Image.MAX_IMAGE_PIXELS
+    check_regular_file(path, "image")  # a FIFO or device would block the reader forever
+    allow_pillow(max(limit or 0, max_pixels()))
     try:
-        # Pillow's own bomb guard is replaced by check_image_size, which reads the header
-        # (so a 20000x20000 image is refused before a single pixel is decoded).
-        Image.MAX_IMAGE_PIXELS = None
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
-                check_image_size(im.height, im.width, limit, what=f"image {path.name}")
-                im.load()
-                return _from_pil(im, f"image {path.name}", limit)
+        # Image.open reads the header only: check_image_size refuses a bomb before a
+        # single pixel is decoded.
+        with Image.open(path) as im:
+            check_image_size(im.height, im.width, limit, what=f"image {path.name}")
+            im.load()
+            return _from_pil(im, f"image {path.name}", limit)
+    except Image.DecompressionBombError as exc:
+        raise bomb_error(exc, f"image {path.name}", "pixels") from None
     except UnidentifiedImageError as exc:
         raise ImageError(f"{path} is not an image Pillow can read (PNG, JPEG, TIFF, BMP, WebP, ...)") from exc
     except ImageError:
         raise
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"could not decode {path}: {exc} (is the file truncated or corrupt?)") from exc
-    finally:
-        Image.MAX_IMAGE_PIXELS = old_limit
 
 
 def _from_pil(im: Any, what: str, limit: int | None) -> np.ndarray:

@@ -30,7 +30,10 @@ import cv2
 import numpy as np
 
 from .errors import ImageError, InputError
-from .image_io import load_image, save_png
+from .image_io import check_image_size, load_image, save_png
+from .security import limits
+from .security.deadlines import checkpoint
+from .security.paths import check_regular_file
 
 __all__ = [
     "VideoSource", "open_video", "read_frames", "VideoWriter", "write_video",
@@ -87,11 +90,13 @@ class VideoSource:
         self._release = release
         self._index = 0
         self._first_size: tuple[int, int] | None = None
+        self._max_frames = limits.get("video_frames")
 
     def __iter__(self) -> Iterator[np.ndarray]:
         return self
 
     def __next__(self) -> np.ndarray:
+        checkpoint()  # a deadline (server calls, demo events) stops a stream between frames
         try:
             raw = next(self._frames)
         except StopIteration:
@@ -99,6 +104,10 @@ class VideoSource:
             if self._index == 0:
                 raise VideoError(f"video {self.name} has no frames; check the file or the frame source") from None
             raise
+        if self._index >= self._max_frames:
+            self.close()
+            raise limits.over("video_frames", self._index + 1, f"video {self.name}",
+                              "trim it, or read part of it (start/stop/step)", error=VideoError)
         try:
             frame = load_image(raw)
         except ImageError as exc:
@@ -161,6 +170,12 @@ def _open_capture(target: str | int, name: str, refusal: str) -> VideoSource:
     fps = float(cap.get(cv2.CAP_PROP_FPS)) or None
     count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
     h, w = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)), int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))
+    if h > 0 and w > 0:
+        try:  # from the container's header: refuse huge or thin frames before decoding one
+            check_image_size(h, w, what=f"frames of {name}")
+        except ImageError as exc:
+            cap.release()
+            raise VideoError(str(exc)) from None
     return VideoSource(name, _capture_frames(cap, name), fps=fps, frame_count=count if count > 0 else None,
                        size=(h, w) if h > 0 and w > 0 else None, release=cap.release)
 
@@ -168,6 +183,7 @@ def _open_capture(target: str | int, name: str, refusal: str) -> VideoSource:
 def _open_file(path: Path) -> VideoSource:
     if not path.exists():
         raise VideoError(f"video file not found: {path}")
+    check_regular_file(path, "video")  # a FIFO would block the decoder forever
     if path.stat().st_size == 0:
         raise VideoError(f"video {path} is an empty file (0 bytes)")
     return _open_capture(str(path), str(path), (
@@ -183,8 +199,13 @@ def _open_webcam(index: int) -> VideoSource:
     return vs
 
 
-def _image_files(paths: list[str], name: str) -> VideoSource:
-    files = sorted(p for p in paths if Path(p).suffix.lower() in IMAGE_SUFFIXES)
+def _image_files(paths: Iterable[str], name: str) -> VideoSource:
+    found: list[str] = []
+    for p in paths:
+        if Path(p).suffix.lower() in IMAGE_SUFFIXES:
+            found.append(p)
+            limits.check("files", len(found), f"frames of {name}", "point at a smaller folder or a narrower pattern")
+    files = sorted(found)
     if not files:
         raise VideoError(f"{name} holds no image files ({', '.join(IMAGE_SUFFIXES)}); it has no frames")
     return VideoSource(name, iter(files), frame_count=len(files))
@@ -209,9 +230,9 @@ def open_video(source: Any, fps: float | None = None) -> VideoSource:
         text = os.fspath(source)
         path = Path(text).expanduser()
         if any(c in text for c in "*?[") and not path.exists():
-            vs = _image_files(glob.glob(str(path)), text)
+            vs = _image_files(glob.iglob(str(path)), text)
         elif path.is_dir():
-            vs = _image_files([str(p) for p in path.iterdir()], str(path))
+            vs = _image_files((str(p) for p in path.iterdir()), str(path))
         else:
             vs = _open_file(path)
     elif isinstance(source, np.ndarray):

@@ -59,6 +59,20 @@ def assets(tmp_path_factory, small_scene):
     return d
 
 
+@pytest.fixture
+def upload_dir():
+    """A folder inside Gradio's uploads folder: what the demo's events may read (as an upload)."""
+    import shutil
+    import uuid
+
+    from gradio.utils import get_upload_folder
+
+    d = Path(get_upload_folder()) / f"test-{uuid.uuid4().hex}"
+    d.mkdir(parents=True)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
 @pytest.fixture(scope="module")
 def server():
     demo = build_app("opencv")
@@ -379,13 +393,13 @@ def test_demo_command_rejects_a_bad_port(capsys):
     assert "--port" in capsys.readouterr().err
 
 
-def test_gaze_recording_file_segments_the_looked_at_object(tmp_path, small_scene):
+def test_gaze_recording_file_segments_the_looked_at_object(upload_dir, small_scene):
     from sam_compose.adapters.prompts.gaze.synth import synth_trace, write_generic
 
     h, w = small_scene.image.shape[:2]
     x, y = small_scene.interior_point(2)
     samples, _ = synth_trace([(x, y, 0.5), (x + 2, y + 1, 0.3)], frame_size=(w, h), noise=1.0, seed=2)
-    path = write_generic(tmp_path / "gaze.csv", samples)
+    path = write_generic(upload_dir / "gaze.csv", samples)
     handlers = SegmentHandlers("opencv")
     s = SessionState()
     s.set_image(small_scene.image, "scene")
@@ -400,14 +414,14 @@ def test_gaze_recording_file_segments_the_looked_at_object(tmp_path, small_scene
     assert np.abs(picture[yi - 3:yi + 4, xi - 3:xi + 4].astype(int) - plain[yi - 3:yi + 4, xi - 3:xi + 4]).mean() > 10
 
 
-def test_clicks_reuse_one_embedding_per_image(small_scene, tmp_path):
+def test_clicks_reuse_one_embedding_per_image(small_scene, tmp_path, upload_dir):
     from sam_compose import shared_engine
 
     handlers = SegmentHandlers("opencv")
     engine = shared_engine("opencv")
     image = small_scene.image.copy()
     image[0, 0] = (image[0, 0].astype(int) + 1) % 256  # an image this engine has not seen yet
-    path = tmp_path / "fresh.png"
+    path = upload_dir / "fresh.png"
     save_png(path, image)
     before = engine.stats.embeddings_computed
     s = SessionState()
@@ -446,7 +460,7 @@ def test_example_video_is_tracked_from_a_click():
 
 
 @pytest.mark.slow
-def test_demo_runs_on_a_sam_checkpoint(tmp_path, small_scene):
+def test_demo_runs_on_a_sam_checkpoint(tmp_path, small_scene, upload_dir):
     """With SAM weights present (here a tiny random Meta-format checkpoint) the page uses the SAM engine."""
     torch = pytest.importorskip("torch")
     build_sam = pytest.importorskip("segment_anything.build_sam")
@@ -456,10 +470,10 @@ def test_demo_runs_on_a_sam_checkpoint(tmp_path, small_scene):
                                encoder_global_attn_indexes=[1]).eval()
     ckpt = tmp_path / "sam_vit_tiny.pth"
     torch.save(sam.state_dict(), ckpt)
-    save_png(tmp_path / "scene.png", small_scene.image)
+    save_png(upload_dir / "scene.png", small_scene.image)
     handlers = SegmentHandlers(str(ckpt))
     s = SessionState()
-    s, *_ = handlers.load(str(tmp_path / "scene.png"), s)
+    s, *_ = handlers.load(str(upload_dir / "scene.png"), s)
     x, y = small_scene.interior_point(0)
     s, picture, status, info = handlers.click(s, "positive point", True, _Evt(index=[x, y]))
     assert handlers.engine.name != "opencv"

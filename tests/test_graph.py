@@ -78,7 +78,7 @@ def test_python_builder_reads_naturally_and_matches_the_file_format(tmp_path):
         "overlay": {"type": "overlay", "inputs": {"image": "load_image", "masks": "segment.masks"}},
         "save": {"type": "save_image", "inputs": {"image": "overlay"}, "params": {"path": "ov.png"}},
     }}
-    report = g.run(out_dir=tmp_path)
+    report = g.run(keep_values=True, out_dir=tmp_path)
     assert report.ok and report["outputs"] == {"save": str(tmp_path / "ov.png")}
     assert len(report.value(seg)) == 1 and report.value("overlay").shape == (512, 512, 3)
     with pytest.raises(GraphError, match="already used"):
@@ -226,7 +226,7 @@ def test_failing_node_is_reported_and_other_results_kept():
                                bad={"type": "gt_fail", "inputs": {"x": "a"}, "params": {"message": "no good"}},
                                after={"type": "gt_add", "inputs": {"x": "bad"}},
                                after2={"type": "gt_add", "inputs": {"x": "after"}}))
-    report = g.run(cache=False)
+    report = g.run(keep_values=True, cache=False)
     assert not report.ok
     bad = report["nodes"]["bad"]
     assert bad["error"] == "InputError: no good" and bad["inputs"] == {"x": 2.0} and bad["input_error"]
@@ -239,7 +239,7 @@ def test_failing_node_is_reported_and_other_results_kept():
         report.value("bad")
     json.dumps(report.to_json())
     with pytest.raises(GraphRunError, match="node 'bad' failed: InputError: no good"):
-        g.run(cache=False, raise_on_error=True)
+        g.run(keep_values=True, cache=False, raise_on_error=True)
 
 
 def test_wrong_output_type_is_caught_at_the_node():
@@ -253,7 +253,7 @@ def test_failing_image_node_summarises_image_inputs(scene):
     img = g.add("load_image", id="img", path="sample:coins")
     pts = g.add("point_prompt", id="pts", points=[[5000, 5000]])
     g.add("segment", id="seg", image=img, prompts=pts)
-    report = g.run(cache=False)
+    report = g.run(keep_values=True, cache=False)
     seg = report["nodes"]["seg"]
     assert "outside" in seg["error"] or "image" in seg["error"]
     assert seg["inputs"]["image"] == {"type": "image", "shape": [303, 384, 3]}
@@ -267,18 +267,18 @@ def test_cache_reuses_upstream_work_and_engine_calls_are_counted():
     g = build_segment_graph()
     g.add("overlay", id="ov", image="img", masks="seg", alpha=0.5)
     before = eng.stats.segment_calls
-    r1 = g.run(cache=cache)
+    r1 = g.run(keep_values=True, cache=cache)
     assert r1.ok and eng.stats.segment_calls == before + 1
     assert not any(n["cached"] for n in r1["nodes"].values())
     # rebuild the graph from its file form with one downstream param changed: upstream is reused
     g2 = Graph.from_dict(g.to_dict())
     g2.set("ov", alpha=0.8)
-    r2 = g2.run(cache=cache)
+    r2 = g2.run(keep_values=True, cache=cache)
     assert eng.stats.segment_calls == before + 1
     assert {n: d["cached"] for n, d in r2["nodes"].items()} == {"img": True, "box": True, "seg": True, "ov": False}
     assert not np.array_equal(r1.value("ov"), r2.value("ov"))
     # an upstream param change recomputes from there on
-    r3 = g2.run(cache=cache, params={"box.boxes": [[30, 30, 130, 140]]})
+    r3 = g2.run(keep_values=True, cache=cache, params={"box.boxes": [[30, 30, 130, 140]]})
     assert r3["nodes"]["img"]["cached"] and not r3["nodes"]["seg"]["cached"]
     assert eng.stats.segment_calls == before + 2
     # cached arrays are protected from in-place edits by downstream code
@@ -306,7 +306,7 @@ def test_feeding_values_and_file_cache_key(tmp_path, scene):
 
     g = build_segment_graph(engine="opencv")
     g.set("box", boxes=[[float(v) for v in scene.boxes[0]]])
-    report = g.run(feed={"img": scene.image}, cache=ResultCache())
+    report = g.run(keep_values=True, feed={"img": scene.image}, cache=ResultCache())
     assert report["nodes"]["img"]["fed"] and mask_iou(report.value("seg").masks[0], scene.masks[0]) >= 0.9
     assert scene.image.flags.writeable and not report.value("img").flags.writeable  # the caller's array untouched
     # a file that changes on disk is read again although the params are the same
@@ -315,9 +315,9 @@ def test_feeding_values_and_file_cache_key(tmp_path, scene):
     g = Graph()
     g.add("load_image", id="img", path=str(path))
     cv2.imwrite(str(path), np.zeros((8, 8, 3), np.uint8))
-    assert g.run(cache=cache).value("img").max() == 0
+    assert g.run(keep_values=True, cache=cache).value("img").max() == 0
     cv2.imwrite(str(path), np.full((9, 8, 3), 255, np.uint8))
-    second = g.run(cache=cache)
+    second = g.run(keep_values=True, cache=cache)
     assert not second["nodes"]["img"]["cached"] and second.value("img").max() == 255
 
 

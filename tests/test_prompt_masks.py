@@ -293,7 +293,7 @@ def test_mask_prompt_node_file_and_feedback(tmp_path, scene):
     prior = g.add("mask_prompt", image=img, path=str(m_path))
     seg = g.add("segment", image=img, prompts=prior, engine="opencv")
     again = g.add("mask_prompt", image=img, masks=seg)  # feed the result back
-    rep = g.run()
+    rep = g.run(keep_values=True)
     (p,) = rep.value(prior)
     np.testing.assert_array_equal(p.mask, mask_to_prompt(scene.masks[0], image_size=scene.image.shape[:2]).mask)
     assert mask_iou(rep.value(seg).masks[0], scene.masks[0]) >= 0.9
@@ -303,5 +303,5 @@ def test_mask_prompt_node_file_and_feedback(tmp_path, scene):
     i2 = both.add("load_image", path=str(img_path))
     n = both.add("mask_prompt", image=i2, masks=both.add("segment", image=i2, prompts=both.add(
         "box_prompt", boxes=[[1, 1, 50, 50]]), engine="opencv"), path=str(m_path))
-    report = both.run()
+    report = both.run(keep_values=True)
     assert "either the path param or the masks input" in report["nodes"][str(n)]["error"]

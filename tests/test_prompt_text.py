@@ -272,7 +272,7 @@ def test_text_prompt_node_with_a_local_clip(tmp_path, tiny_clip, text_scene, mon
     img = g.add("load_image", path=str(img_path))
     tp = g.add("text_prompt", image=img, text="square, -circle", clip=f"local-dir:{folder}", proposals="grid")
     seg = g.add("segment", image=img, prompts=tp, engine="opencv")
-    rep = g.run()
+    rep = g.run(keep_values=True)
     prompts = rep.value(tp)
     assert len(prompts) == 1 and prompts[0].data["phrase"] == "square" and prompts[0].data["negative"] == ["circle"]
     assert len(rep.value(seg)) == 1
@@ -283,7 +283,7 @@ def test_text_prompt_node_with_a_local_clip(tmp_path, tiny_clip, text_scene, mon
     off = sc.Graph()
     n = off.add("text_prompt", image=off.add("load_image", path=str(img_path)), text="cat",
                 clip="ViT-B-32:laion2b_s34b_b79k")
-    report = off.run()
+    report = off.run(keep_values=True)
     assert "CLIP weights for ViT-B-32" in report["nodes"][str(n)]["error"]
 
 

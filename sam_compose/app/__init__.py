@@ -21,17 +21,20 @@ QUEUE_MAX_SIZE = 64
 
 
 def build_app(engine: Any = "auto", *, concurrency: int = DEFAULT_CONCURRENCY,
-              max_queue: int = QUEUE_MAX_SIZE) -> Any:
+              max_queue: int = QUEUE_MAX_SIZE, allowed_roots: Any = ()) -> Any:
     """The demo as a ``gr.Blocks`` with its queue configured; call ``.launch()`` on it.
 
     ``engine`` is an engine spec (``auto``, ``opencv``, a Hugging Face id, a folder, a
     ``.pth``), loaded on first use through ``shared_engine``, or an ``Engine`` instance;
     either way every session shares it and its embedding cache. ``concurrency``
     events (clicks, API calls, ...) run at once; up to ``max_queue`` more wait their turn.
+    Every event reads files only from Gradio's uploads, the demos folder, the session's own
+    folder and ``allowed_roots`` (see docs/security.md).
     """
+    from .sessions import DemoWorkspace
     from .ui import build_blocks
 
-    demo = build_blocks(engine)
+    demo = build_blocks(engine, workspace=DemoWorkspace(allowed_roots=allowed_roots))
     demo.queue(default_concurrency_limit=int(concurrency), max_size=int(max_queue))
     return demo
 

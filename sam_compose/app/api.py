@@ -28,11 +28,23 @@ from .errors import friendly
 
 
 class ApiEndpoints(service.EngineSource):
-    """The endpoint functions, bound to the app's engine spec (resolved on first call)."""
+    """The endpoint functions, bound to the app's engine spec (resolved on first call).
 
+    Stateless: each call gets its own folder and path guard (files only from the uploads
+    and demos folders) and works on the uploaded image at its full size, so every answer
+    (masks, RLE sizes, boxes) is in the uploaded image's frame.
+    """
 
-    def _segment(self, image: Any, prompt: Any) -> tuple[np.ndarray, service.Outcome]:
-        img, _ = service.prepare_image(image)
+    def _call(self, prefix: str) -> tuple[Any, Any]:
+        folder = self.workspace.call_folder(prefix)
+        return folder, self.workspace.call_guard(folder)
+
+    def _image(self, image: Any, guard: Any) -> np.ndarray:
+        img, _ = service.prepare_image(image, guard=guard, max_side=None)
+        return img
+
+    def _segment(self, image: Any, prompt: Any, guard: Any) -> tuple[np.ndarray, service.Outcome]:
+        img = self._image(image, guard)
         request = service.parse_prompt_json(prompt)
         return img, service.segment(self.engine, img, **request)
 
@@ -48,10 +60,12 @@ class ApiEndpoints(service.EngineSource):
 
         Returns:
             the overlay image (masks tinted, scores printed) and a JSON result:
-            {"masks": [{"score", "area", "box", "rle"}], "timings_ms": {...}}.
+            {"image_size": [H, W], "masks": [{"score", "area", "box", "rle"}], "timings_ms": {...}},
+            all in the uploaded image's frame (it is processed at full size).
         """
-        img, outcome = self._segment(image, prompt)
-        result = outcome.summary()
+        _, guard = self._call("segment")
+        img, outcome = self._segment(image, prompt, guard)
+        result = {"image_size": [int(img.shape[0]), int(img.shape[1])], **outcome.summary()}
         for row, rle in zip(result["masks"], outcome.masks.to_rle(), strict=True):
             row["rle"] = rle
         pts = [(x, y, int(lab)) for p in outcome.masks.prompts if p.points is not None
@@ -70,9 +84,11 @@ class ApiEndpoints(service.EngineSource):
                 the accepted names depend on the engine).
 
         Returns:
-            the overlay image and {"masks": [{"score", "area", "box", "rle"}], "timings_ms": {...}}.
+            the overlay image and {"image_size": [H, W], "masks": [{"score", "area", "box", "rle"}],
+            "timings_ms": {...}}, in the uploaded image's frame.
         """
-        img, _ = service.prepare_image(image)
+        _, guard = self._call("generate")
+        img = self._image(image, guard)
         try:
             kwargs = json.loads(params or "{}")
         except json.JSONDecodeError as exc:
@@ -80,7 +96,7 @@ class ApiEndpoints(service.EngineSource):
         if not isinstance(kwargs, dict):
             raise InputError("params must be a JSON object such as {\"points_per_side\": 16}")
         outcome = service.generate(self.engine, img, **kwargs)
-        result = outcome.summary()
+        result = {"image_size": [int(img.shape[0]), int(img.shape[1])], **outcome.summary()}
         for row, rle in zip(result["masks"], outcome.masks.to_rle(), strict=True):
             row["rle"] = rle
         from .render import draw_result
@@ -98,9 +114,10 @@ class ApiEndpoints(service.EngineSource):
             radius: inpainting radius in pixels.
 
         Returns:
-            the inpainted image.
+            the inpainted image (the uploaded image's size).
         """
-        img, outcome = self._segment(image, prompt)
+        _, guard = self._call("inpaint")
+        img, outcome = self._segment(image, prompt, guard)
         return outputs.inpaint_image(img, outcome.masks, method=method, radius=int(radius))
 
     @friendly
@@ -118,9 +135,10 @@ class ApiEndpoints(service.EngineSource):
             a GLB point cloud (for gr.Model3D or any glTF viewer) and a JSON summary
             (points, centroid, extents, depth source).
         """
-        img, outcome = self._segment(image, prompt)
-        glb, ply, summary = outputs.lift(img, "image", outcome.masks, service.work_dir("api"),
-                                         source="auto", depth_file=depth)
+        folder, guard = self._call("lift3d")
+        img, outcome = self._segment(image, prompt, guard)
+        depth_file = str(guard.read(str(depth), "depth file")) if depth else None
+        glb, ply, summary = outputs.lift(img, "image", outcome.masks, folder, source="auto", depth_file=depth_file)
         summary["ply"] = ply
         return glb, jsonable(summary)
 
@@ -137,7 +155,10 @@ class ApiEndpoints(service.EngineSource):
         Returns:
             the tracked overlay video (WebM) and a JSON summary (frames tracked, lost frames).
         """
-        info = outputs.probe_video(video)
+        folder, guard = self._call("track")
+        if not video:
+            raise InputError("upload a video first (MP4, WebM, AVI, ...)")
+        info = outputs.probe_video(str(guard.read(str(video), "video")))
         request = service.parse_prompt_json(prompt)
         boxes = request.get("boxes") or []
         if len(boxes) > 1 or request.get("text"):
@@ -146,7 +167,7 @@ class ApiEndpoints(service.EngineSource):
             raise InputError(f"frame {int(frame)} is outside the video (0..{info.n_frames - 1})")
         p = Prompt(points=request.get("points"), labels=request.get("labels"),
                    box=boxes[0] if boxes else None)
-        path, summary = outputs.track_video(info.path, p, int(frame), service.work_dir("api"), fps=info.fps,
+        path, summary = outputs.track_video(info.path, p, int(frame), folder, fps=info.fps,
                                             engine=self.engine)
         return path, summary
 

@@ -1,6 +1,10 @@
 """Launch the Gradio demo in a browser: every prompt type and output in one page.
 
-    sam-compose demo [--engine SPEC] [--host 127.0.0.1] [--port 7860]
+    sam-compose demo [--engine SPEC] [--host 127.0.0.1] [--port 7860] [--root DIR]...
+
+Every event reads files only from Gradio's uploads, the demos folder, the session's own
+folder and the ``--root`` folders, and writes only in the session's folder; uploads are at
+most ``SAM_COMPOSE_MAX_FILE_BYTES`` (see docs/security.md).
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--concurrency", type=int, default=2,
                    help="events running at once across all sessions; others queue (default 2)")
     p.add_argument("--share", action="store_true", help="also open a public gradio.live link (needs network)")
+    p.add_argument("--root", action="append", default=[], metavar="DIR",
+                   help="a folder every session may read besides uploads and demos (repeatable; default none)")
     p.add_argument("--no-browser", action="store_true", help="do not open a browser tab")
 
 
@@ -34,7 +40,9 @@ def main(args: argparse.Namespace) -> int:
 
     engine = shared_engine(args.engine)  # resolve and load now: a bad spec fails here, not in the page
     print(f"sam-compose demo: engine {engine.spec} ({engine.name}) on http://{args.host}:{args.port or '<free port>'}")
-    demo = build_app(engine=engine.spec, concurrency=args.concurrency)
+    from ..security import limits
+
+    demo = build_app(engine=engine.spec, concurrency=args.concurrency, allowed_roots=args.root)
     demo.launch(server_name=args.host, server_port=int(args.port) or None, share=bool(args.share),
-                inbrowser=not args.no_browser, show_error=True)
+                inbrowser=not args.no_browser, show_error=True, max_file_size=limits.get("file_bytes"))
     return 0

@@ -57,37 +57,45 @@ def parse_graph(text: str) -> dict[str, Any]:
 
     if not text or not text.strip():
         raise InputError("the graph is empty: pick a demo graph or paste one")
-    doc = parse_text(text, "the graph")
+    doc = parse_text(text, "the graph")  # within the document limits (size, nesting, aliases, ...)
     if not isinstance(doc, dict) or "nodes" not in doc:
         raise InputError('a graph is an object with a "nodes" mapping, e.g. {"nodes": {"img": {"type": "load_image", ...}}}')
     return doc
 
 
-def run_graph(text: str, out_dir: Path, base_dir: Path | None = None) -> tuple[dict[str, Any], list[Any]]:
+def run_graph(text: str, out_dir: Path, base_dir: Path | None = None, *,
+              guard: Any = None) -> tuple[dict[str, Any], list[Any]]:
     """Run the graph ``text``; returns (the report's JSON summary, images for a gallery).
 
     Relative paths in the graph resolve against ``base_dir`` (default :func:`demos_dir`);
-    relative output paths go under ``out_dir``.
+    relative output paths go under ``out_dir``. ``guard`` (a
+    :class:`~sam_compose.security.paths.PathGuard`) confines every file the graph reads or
+    writes; the demo always passes the session's guard, whose only writable folder is
+    ``out_dir``. Only images written inside ``out_dir`` (or computed) are returned.
     """
     Graph = feature("Graph")
     doc = parse_graph(text)
     out_dir.mkdir(parents=True, exist_ok=True)
     base = (base_dir or demos_dir()).resolve()
     graph = Graph.from_dict(doc, base_dir=base if base.is_dir() else out_dir)
-    report = graph.run(out_dir=str(out_dir))
-    images = collect_images(report, base)
+    report = graph.run(out_dir=str(out_dir), path_guard=guard)
+    if not report.ok:
+        failed = {nid: info["error"] for nid, info in report["nodes"].items() if "error" in info}
+        raise InputError("the graph failed: " + "; ".join(f"{k}: {v}" for k, v in list(failed.items())[:3]))
+    images = collect_images(report, out_dir.resolve())
     return report.to_json(), images
 
 
 def collect_images(value: Any, base: Path, found: list[Any] | None = None) -> list[Any]:
-    """Images among a report's values: (H, W, 3) arrays and paths to image files."""
+    """Images among a report's values: (H, W, 3) arrays, and paths to image files inside ``base``
+    (files anywhere else are never handed to the page, which would serve them)."""
     found = [] if found is None else found
     if isinstance(value, np.ndarray) and value.ndim == 3 and value.shape[2] in (3, 4) and value.dtype == np.uint8:
         found.append(value)
     elif isinstance(value, (str, os.PathLike)) and str(value).lower().endswith(IMAGE_SUFFIXES):
         p = Path(value)
-        p = p if p.is_absolute() else base / p
-        if p.is_file():
+        p = (p if p.is_absolute() else base / p).resolve()
+        if p.is_file() and base in p.parents:
             found.append(str(p))
     elif isinstance(value, dict):
         for v in value.values():

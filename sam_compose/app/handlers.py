@@ -9,6 +9,7 @@ of the displayed image, which is the session's image.
 from __future__ import annotations
 
 import time
+import uuid
 from typing import Any
 
 import cv2
@@ -60,8 +61,15 @@ class SegmentHandlers(service.EngineSource):
             state.image = None
             state.clear_prompts()
             return state, None, None, "Upload a photo or click an example.", state_json(state), None
-        image, name = service.prepare_image(source)
-        state.set_image(image, name)
+        guard = self.guard(state)
+        original = None
+        image, name = service.prepare_image(source, guard=guard)  # refuses what is not a readable image
+        if isinstance(source, str) and not source.startswith("sample:"):
+            from PIL import Image
+
+            with Image.open(guard.read(source, "image")) as im:  # the header only: the upload's full size
+                original = (int(im.height), int(im.width))
+        state.set_image(image, name, original_size=original)
         engine = self.engine
         before = engine.stats
         t0 = time.perf_counter()
@@ -70,7 +78,12 @@ class SegmentHandlers(service.EngineSource):
         cached = engine.stats.embeddings_computed == before.embeddings_computed
         h, w = image.shape[:2]
         st, picture, _, js = self.view(state, "")
-        status = (f"Loaded **{name}** ({w}x{h}); embedding {'from cache' if cached else 'computed'} in "
+        size = f"{w}x{h}"
+        if state.original_size is not None:
+            oh, ow = state.original_size
+            size = (f"{ow}x{oh}, shown at {w}x{h}: the page works on images up to {service.DEMO_MAX_SIDE} px; "
+                    f"downloads are mapped back to {ow}x{oh}")
+        status = (f"Loaded **{name}** ({size}); embedding {'from cache' if cached else 'computed'} in "
                   f"{ms:.0f} ms on {engine.spec}. Click on an object (mode: positive point), "
                   "or draw a box with two clicks.")
         editor = {"background": image, "layers": [], "composite": None}
@@ -138,7 +151,7 @@ class SegmentHandlers(service.EngineSource):
         state.require_image()
         if not path:
             raise InputError("choose a gaze recording file first (Pupil, Tobii or generic CSV)")
-        state.gaze = feature("read_gaze")(str(path))
+        state.gaze = feature("read_gaze")(str(self.guard(state).read(str(path), "gaze recording")))
         state.gaze_clicks = []
         outcome = service.segment(self.engine, state.image, gaze=state.gaze, multimask=multimask)
         state.result = outcome.masks
@@ -172,7 +185,8 @@ class SegmentHandlers(service.EngineSource):
     def download(self, state: SessionState) -> list[str]:
         """COCO JSON and a zip of PNG masks of the current result."""
         state.require_image()
-        return service.export_files(state.result, service.work_dir(state.session_id), state.image_name)
+        folder = self.workspace.session_folder(state.session_id) / f"download-{uuid.uuid4().hex[:12]}"
+        return service.export_files(state.result, folder, state.image_name, size=state.original_size)
 
 
 def click_xy(evt: Any, where: str = "the picture") -> tuple[float, float]:

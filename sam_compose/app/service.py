@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
-import threading
 import time
 import warnings
 import zipfile
@@ -26,20 +24,20 @@ from ..engines.base import Engine
 from ..errors import ImageError, InputError, PromptError
 from ..image_io import load_image
 from ..masks import Masks
+from ..security.paths import PathGuard
 from .state import DEMO_MAX_SIDE
-
-_WORK_ROOT: Path | None = None
-_WORK_ROOT_LOCK = threading.Lock()
 
 
 class EngineSource:
-    """Gives handlers their engine: a given :class:`Engine` instance, or ``shared_engine(spec)``.
+    """Gives handlers their engine and their workspace.
 
-    A spec is resolved on first use (so building the page is instant) and every session
-    then shares the one engine and its embedding cache.
+    The engine: a given :class:`Engine` instance, or ``shared_engine(spec)`` resolved on
+    first use (so building the page is instant); every session then shares the one engine
+    and its embedding cache. The workspace (:class:`~sam_compose.app.sessions.DemoWorkspace`)
+    gives each session its folder and its path guard.
     """
 
-    def __init__(self, engine: str | Engine = "auto") -> None:
+    def __init__(self, engine: str | Engine = "auto", *, workspace: Any = None) -> None:
         if isinstance(engine, Engine):
             self._engine: Engine | None = engine
             self.engine_spec = engine.spec
@@ -48,6 +46,11 @@ class EngineSource:
             self.engine_spec = engine.strip()
         else:
             raise InputError(f"engine must be an engine spec such as 'opencv' or an Engine, got {engine!r}")
+        if workspace is None:
+            from .sessions import default_workspace
+
+            workspace = default_workspace()
+        self.workspace = workspace
 
     @property
     def engine(self) -> Engine:
@@ -57,45 +60,74 @@ class EngineSource:
             return shared_engine(self.engine_spec)
         return self._engine
 
+    def guard(self, state: Any) -> PathGuard:
+        """The path guard of ``state``'s session (see :mod:`.sessions`)."""
+        return self.workspace.guard(state.session_id)
+
 
 def work_dir(session: str = "api") -> Path:
-    """A folder for this session's downloads, under one temporary root per process."""
-    global _WORK_ROOT
-    with _WORK_ROOT_LOCK:  # Gradio handlers run in threads: create the root once
-        if _WORK_ROOT is None:
-            _WORK_ROOT = Path(tempfile.mkdtemp(prefix="sam_compose_demo_"))
-    path = _WORK_ROOT / session
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    """A folder for ``session`` in the process-wide workspace (kept for callers of earlier releases;
+    handlers use their workspace's :meth:`~sam_compose.app.sessions.DemoWorkspace.session_folder`)."""
+    from .sessions import default_workspace
+
+    ws = default_workspace()
+    if session == "api":
+        return ws.call_folder("api")
+    return ws.session_folder(session)
 
 
-def prepare_image(source: Any, name: str | None = None) -> tuple[np.ndarray, str]:
-    """Load an upload, a path or ``sample:NAME`` as an RGB array fit for interactive use.
+def prepare_image(source: Any, name: str | None = None, *, guard: PathGuard | None = None,
+                  max_side: int | None = DEMO_MAX_SIDE) -> tuple[np.ndarray, str]:
+    """Load an upload, a path or ``sample:NAME`` as an RGB array.
 
-    Non-images raise :class:`ImageError` with a clear message. Images whose longer side
-    exceeds :data:`DEMO_MAX_SIDE` are downscaled (with a warning saying so) so clicks stay
-    fast; images over the library's pixel limit are refused by :func:`load_image`.
+    A path goes through ``guard`` first (when given): it must be inside the demo's
+    folders. Non-images raise :class:`ImageError` with a clear message. With ``max_side``,
+    images whose longer side exceeds it are downscaled (with a warning saying so) so clicks
+    stay fast; ``max_side=None`` keeps the full size (the API endpoints do, so their answers
+    are in the uploaded image's frame). Images over the library's limits are refused by
+    :func:`load_image` from their header.
     """
     if source is None:
         raise ImageError("no image given: upload a photo or pick an example")
     if isinstance(source, (str, os.PathLike)) and not str(source).startswith("sample:"):
         label = name or Path(source).name
+        if guard is not None:
+            source = guard.read(source, "image")
     else:
         label = name or (str(source) if isinstance(source, str) else "image")
     try:
         image = load_image(source)
     except ImageError as exc:
         if isinstance(source, (str, os.PathLike)):  # name the upload, not gradio's temporary path
-            raise ImageError(str(exc).replace(str(source), Path(source).name)) from None
+            raise type(exc)(str(exc).replace(str(source), Path(source).name)) from None
         raise
     h, w = image.shape[:2]
-    if max(h, w) > DEMO_MAX_SIDE:
-        s = DEMO_MAX_SIDE / max(h, w)
+    if max_side is not None and max(h, w) > max_side:
+        s = max_side / max(h, w)
         nw, nh = max(1, round(w * s)), max(1, round(h * s))
         image = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA)
-        warnings.warn(f"{label} is {w}x{h} pixels; downscaled to {nw}x{nh} for the demo "
-                      "(use the Python API or the CLI for full resolution)", stacklevel=2)
+        warnings.warn(f"{label} is {w}x{h} pixels; shown downscaled to {nw}x{nh} in the page "
+                      f"(downloads are mapped back to {w}x{h}; the API endpoints work at full size)", stacklevel=2)
     return image, label
+
+
+def resize_masks(masks: Masks, size: tuple[int, int]) -> Masks:
+    """``masks`` mapped to an image of ``size`` (H, W): nearest-neighbour masks, boxes recomputed.
+
+    Low-res logits are dropped (they belong to the frame the masks were computed in);
+    ``data`` records ``computed_at`` (H, W) and ``mapped_to`` (H, W).
+    """
+    h, w = int(size[0]), int(size[1])
+    if tuple(masks.image_size) == (h, w):
+        return masks
+    if len(masks):
+        resized = np.stack([cv2.resize(m.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
+                            for m in masks.masks])
+    else:
+        resized = np.zeros((0, h, w), bool)
+    data = {**dict(masks.data), "computed_at": list(masks.image_size), "mapped_to": [h, w]}
+    return Masks(resized, scores=masks.scores, prompt_index=masks.prompt_index, ids=masks.ids, data=data,
+                 rows=dict(masks.rows))
 
 
 def parse_prompt_json(text: str | dict | None) -> dict[str, Any]:
@@ -106,13 +138,16 @@ def parse_prompt_json(text: str | dict | None) -> dict[str, Any]:
     """
     if text is None or (isinstance(text, str) and not text.strip()):
         raise PromptError('empty prompt: send JSON such as {"points": [[120, 80]], "labels": [1]}')
+    from ..security.documents import check_document, parse_json
+
     if isinstance(text, str):
         try:
-            doc = json.loads(text)
+            doc = parse_json(text, "the prompt")  # within the document limits (size, nesting, numbers)
         except json.JSONDecodeError as exc:
             raise PromptError(f"prompt is not valid JSON ({exc.msg} at character {exc.pos}); "
                               'expected e.g. {"points": [[120, 80]], "labels": [1]}') from exc
     else:
+        check_document(text, "the prompt")
         doc = text
     if not isinstance(doc, dict):
         raise PromptError(f"prompt must be a JSON object, got {type(doc).__name__}")
@@ -217,23 +252,30 @@ def generate(engine: Engine, image: np.ndarray, **params: Any) -> Outcome:
     return Outcome(masks, timings)
 
 
-def export_files(masks: Masks, folder: Path, image_name: str = "image.png") -> list[str]:
-    """Write ``masks.json`` (COCO with RLE) and ``masks_png.zip`` (one 0/255 PNG per mask).
+def export_files(masks: Masks, folder: Path, image_name: str = "image.png",
+                 size: tuple[int, int] | None = None) -> list[str]:
+    """Write ``masks.json`` (COCO with RLE) and ``masks_png.zip`` (one 0/255 PNG per mask) into the
+    new folder ``folder`` (it must not exist: it is built under a temporary name and renamed into
+    place in one step, so a download never shows a half-written file or another result's masks).
 
-    Returns the two paths, for a ``gr.File`` download.
+    ``size`` (H, W): map the masks to that size first (the upload's, when the page held a
+    downscaled copy). Returns the two paths, for a ``gr.File`` download.
     """
+    from ..security.atomic import fresh_folder
     from .features import feature
 
     if masks is None or len(masks) == 0:
         raise InputError("no masks to download yet: segment something first")
+    if size is not None:
+        masks = resize_masks(masks, size)
     export_masks = feature("export_masks")
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = Path(folder)
     stem = Path(str(image_name).replace("sample:", "")).stem or "image"
-    coco = export_masks(masks, folder / f"{stem}_masks.json", format="coco", file_name=f"{stem}.png")
-    png_dir = export_masks(masks, folder / f"{stem}_png", format="png")
-    zpath = folder / f"{stem}_masks_png.zip"
-    with zipfile.ZipFile(zpath, "w", zipfile.ZIP_DEFLATED) as zf:
-        for i in range(len(masks)):  # not a glob: the folder may hold more masks from an earlier download
-            p = Path(png_dir) / f"mask_{i}.png"
-            zf.write(p, arcname=p.name)
-    return [str(coco), str(zpath)]
+    with fresh_folder(folder) as stage:
+        export_masks(masks, stage / f"{stem}_masks.json", format="coco", file_name=f"{stem}.png")
+        png_dir = export_masks(masks, stage / f"{stem}_png", format="png")
+        with zipfile.ZipFile(stage / f"{stem}_masks_png.zip", "w", zipfile.ZIP_DEFLATED) as zf:
+            for i in range(len(masks)):  # this result's masks only
+                p = Path(png_dir) / f"mask_{i}.png"
+                zf.write(p, arcname=p.name)
+    return [str(folder / f"{stem}_masks.json"), str(folder / f"{stem}_masks_png.zip")]

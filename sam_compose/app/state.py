@@ -5,7 +5,8 @@ tabs) never see each other's points. Everything here is plain Python and numpy; 
 
 Coordinates follow the project's convention: points (x, y) and boxes (x0, y0, x1, y1)
 in pixels of the image held by the session (after any demo downscaling, see
-:data:`DEMO_MAX_SIDE`).
+:data:`DEMO_MAX_SIDE`; downloads are mapped back to the upload's size). States are built per
+session by :mod:`.sessions` (a factory), never shared.
 """
 
 from __future__ import annotations
@@ -40,7 +41,10 @@ class SessionState:
         prior_mask: (H, W) bool mask brushed by the user, or None.
         text: the last text prompt, or None.
         result: the last :class:`~sam_compose.types.Masks`, or None.
-        session_id: a random id naming this session's download folder.
+        session_id: a random id naming this session's folder.
+        folder: the session's own folder (set by :class:`~sam_compose.app.sessions.DemoWorkspace`).
+        original_size: (H, W) of the upload when the page holds a downscaled copy, else None;
+            downloads are mapped back to this size.
     """
 
     image: np.ndarray | None = None
@@ -54,12 +58,18 @@ class SessionState:
     text: str | None = None
     result: Any = None
     session_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    folder: str = ""
+    original_size: tuple[int, int] | None = None
 
     # --- image --------------------------------------------------------------------------
-    def set_image(self, image: np.ndarray, name: str = "image") -> None:
-        """Hold a new image; every prompt and result of the previous image is dropped."""
+    def set_image(self, image: np.ndarray, name: str = "image", original_size: tuple[int, int] | None = None) -> None:
+        """Hold a new image; every prompt and result of the previous image is dropped.
+
+        ``original_size`` (H, W) is the upload's size when ``image`` is a downscaled copy."""
         self.image = image
         self.image_name = name
+        self.original_size = None if original_size is None or tuple(original_size) == image.shape[:2] \
+            else (int(original_size[0]), int(original_size[1]))
         self.clear_prompts()
 
     def require_image(self) -> np.ndarray:
@@ -178,6 +188,7 @@ class VideoState:
     box: list[float] | None = None
     box_corner: tuple[float, float] | None = None
     session_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    folder: str = ""
 
     def require_video(self) -> str:
         """The clip's path, or an :class:`InputError` telling the user to upload one."""

@@ -44,9 +44,10 @@ class TabHandlers(service.EngineSource):
     def lift_result(self, state: SessionState, source: str, depth_file: Any) -> tuple[str, str, dict[str, Any]]:
         """Lift the current result into a point cloud shown in the 3D viewer (GLB) with a PLY download."""
         image = state.require_image()
+        depth = str(self.guard(state).read(str(depth_file), "depth file")) if depth_file else None
         glb, ply, summary = outputs.lift(image, state.image_name, state.result,
-                                         service.work_dir(state.session_id), source=source,
-                                         depth_file=str(depth_file) if depth_file else None)
+                                         self.workspace.new_result_folder(state.session_id, "lift"), source=source,
+                                         depth_file=depth)
         return glb, ply, jsonable(summary)
 
     # --- video ----------------------------------------------------------------------------
@@ -75,7 +76,8 @@ class TabHandlers(service.EngineSource):
             return vs, None, "Upload a video.", gr.update(maximum=1, value=0)
         from pathlib import Path
 
-        return self._open_clip(vs, str(path), Path(str(path)).name)
+        checked = self.guard(vs).read(str(path), "video")
+        return self._open_clip(vs, str(checked), Path(str(path)).name)
 
     @friendly
     def video_example(self, kind: str, vs: VideoState) -> tuple[VideoState, Any, str, Any, Any]:
@@ -87,7 +89,8 @@ class TabHandlers(service.EngineSource):
         from ..adapters.outputs.tracking.synth import synthetic_video
 
         clip = synthetic_video(kind, n_frames=EXAMPLE_FRAMES, size=EXAMPLE_SIZE, seed=1)
-        path = write_video(clip.frames, service.work_dir(vs.session_id) / f"example_{kind}.webm", fps=10.0)
+        path = write_video(clip.frames, self.workspace.new_result_folder(vs.session_id, "example") /
+                           f"example_{kind}.webm", fps=10.0)
         st, picture, status, slider = self._open_clip(vs, str(path), f"Example video '{kind}'")
         return st, picture, status.replace("the object", "a shape"), slider, str(path)
 
@@ -124,7 +127,8 @@ class TabHandlers(service.EngineSource):
         pts = [[x, y] for x, y, _ in vs.points] or None
         labels = [lab for _, _, lab in vs.points] or None
         prompt = Prompt(points=pts, labels=labels, box=vs.box)
-        out, summary = outputs.track_video(path, prompt, vs.frame_index, service.work_dir(vs.session_id),
+        out, summary = outputs.track_video(path, prompt, vs.frame_index,
+                                           self.workspace.new_result_folder(vs.session_id, "track"),
                                            fps=vs.fps, engine=self.engine)
         return out, summary, f"Tracked {summary['frames_tracked']} frames · {summary['ms_per_frame']} ms per frame"
 
@@ -140,5 +144,6 @@ class TabHandlers(service.EngineSource):
         import time
 
         t0 = time.perf_counter()
-        report, images = graphs.run_graph(text, service.work_dir(state.session_id) / "graph")
+        folder = self.workspace.new_result_folder(state.session_id, "graph")
+        report, images = graphs.run_graph(text, folder, guard=self.workspace.guard(state.session_id, folder))
         return report, images, f"Graph ran in {(time.perf_counter() - t0) * 1000:.0f} ms"

@@ -19,6 +19,7 @@ from .features import availability
 from .handlers import SegmentHandlers
 from .onnx_click import browser_tab
 from .outputs import DEPTH_SOURCES
+from .sessions import DemoWorkspace, session_state
 from .state import CLICK_MODES, VIDEO_CLICK_MODES, SessionState, VideoState
 from .tab_handlers import TabHandlers
 
@@ -122,7 +123,7 @@ def _lift_tab(tabs: TabHandlers, state: gr.State) -> None:
 
 
 def _video_tab(tabs: TabHandlers) -> None:
-    vstate = gr.State(VideoState())
+    vstate = session_state(tabs.workspace, VideoState)
     with gr.Row():
         with gr.Column():
             video_in = gr.Video(label="Video", sources=["upload"], elem_id="video-in")
@@ -215,15 +216,20 @@ def _about_tab(engine_spec: str) -> None:
                 f"else the weight-free OpenCV engine).\n\n| library part | available |\n|---|---|\n{rows}")
 
 
-def build_blocks(engine: Any = "auto") -> gr.Blocks:
-    """The demo's ``gr.Blocks`` for ``engine`` (a spec or an Engine; not launched, queue not configured)."""
-    seg = SegmentHandlers(engine)
-    tabs = TabHandlers(engine)
-    api = ApiEndpoints(engine)
+def build_blocks(engine: Any = "auto", *, workspace: DemoWorkspace | None = None) -> gr.Blocks:
+    """The demo's ``gr.Blocks`` for ``engine`` (a spec or an Engine; not launched, queue not configured).
+
+    ``workspace`` holds the per-session folders and path guards (default: a new one in a
+    temporary folder). Per-session state comes from its factory: see :mod:`.sessions`.
+    """
+    workspace = workspace or DemoWorkspace()
+    seg = SegmentHandlers(engine, workspace=workspace)
+    tabs = TabHandlers(engine, workspace=workspace)
+    api = ApiEndpoints(engine, workspace=workspace)
     engine_spec = seg.engine_spec
     with gr.Blocks(title="sam_compose demo", analytics_enabled=False) as demo:
         gr.Markdown(INTRO.format(engine=engine_spec))
-        state = gr.State(SessionState())
+        state = session_state(workspace, SessionState)
         with gr.Tabs():
             with gr.Tab("Segment", id="segment"):
                 _segment_tab(seg, state)

@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
-
 
 from ..errors import InputError
 
@@ -32,7 +29,9 @@ def configure(p: argparse.ArgumentParser) -> None:
                         "format=pupil_core, crop=[0,0,640,480], negatives=true; repeatable")
     p.add_argument("--mask", default=None, metavar="PRIOR.png", help="a prior mask at the image size to refine")
     p.add_argument("--multimask", action="store_true", help="three candidate masks per prompt instead of one")
-    p.add_argument("--out", default=None, metavar="DIR", help="write mask_N.png, masks.json (COCO RLE) and overlay.png here")
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="write mask_N.png, masks.json (COCO RLE) and overlay.png here (atomically: all or nothing; "
+                        "masks of an earlier run that this one did not write are removed)")
     p.add_argument("--device", default=None, help="cpu, cuda, mps (default: best available)")
 
 
@@ -46,10 +45,10 @@ def _check_out_dir(out: str | None) -> Path | None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from .. import shared_engine
+    from .. import image_io, shared_engine
     from ..adapters.outputs.exports import export_masks
     from ..adapters.prompts.request import parse_box, parse_option, parse_point, prompts_from_request
-    from ..image_io import load_image, save_png
+    from ..image_io import load_image
     from ..visualize import overlay
 
     out_dir = _check_out_dir(args.out)
@@ -91,16 +90,16 @@ def main(args: argparse.Namespace) -> int:
 
     rows: list[dict[str, Any]] = result.summary()
     if out_dir is not None:
-        # Write everything into a scratch folder first, then move it in: no half-written output.
-        out_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=out_dir, prefix=".partial-") as tmp:
-            tmpd = Path(tmp)
+        # Everything goes into a staging folder first and is renamed into place at the end: a
+        # failure leaves --out as it was, and masks of an earlier run that this one did not
+        # write are removed (they are listed in the folder's manifest).
+        from ..security.atomic import staged_output
+
+        with staged_output(out_dir, what=f"sam-compose segment {args.image}") as tmpd:
             export_masks(result, tmpd, format="png")
             export_masks(result, tmpd / "masks.json", format="coco", file_name=str(args.image))
             points = [(x, y, lab) for x, y, lab in parsed]
-            save_png(tmpd / "overlay.png", overlay(image, result, points=points, scores=True))
-            for f in tmpd.iterdir():
-                shutil.move(str(f), out_dir / f.name)
+            image_io.save_png(tmpd / "overlay.png", overlay(image, result, points=points, scores=True))
         for i, row in enumerate(rows):
             row["path"] = str(out_dir / f"mask_{i}.png")
     else:

@@ -26,6 +26,7 @@ import numpy as np
 from ..errors import InputError
 from ..geometry import LOWRES_SIZE, lowres_shape
 from ..masks import Masks
+from ..security.deadlines import checkpoint
 from ..types import ImageEmbedding
 from .sam_transforms import upsample_chunk, upsample_logits
 
@@ -224,6 +225,7 @@ def _process_crop(engine: Any, image: np.ndarray, embedding: ImageEmbedding, cro
     off = float(p.stability_score_offset)
     with torch.inference_mode():
         for s in range(0, len(pts), int(p.points_per_batch)):
+            checkpoint()  # a deadline stops automatic mask generation between point batches
             bp = pts[s:s + int(p.points_per_batch)]
             inp = torch.as_tensor(engine._to_input_frame_points(bp, (ch, cw)), dtype=torch.float32, device=dev)
             lab = torch.ones((len(bp), 1), dtype=torch.int64, device=dev)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..errors import EngineError
+from ..security.paths import check_regular_file
 
 # (pattern, replacement) applied in order to every Meta key; anchored regexes.
 _RENAMES: tuple[tuple[str, str], ...] = (
@@ -47,21 +48,30 @@ _PE_KEY = "prompt_encoder.pe_layer.positional_encoding_gaussian_matrix"
 _STANDARD = {768: "vit_b", 1024: "vit_l", 1280: "vit_h"}
 
 
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0][:200] if text else type(exc).__name__)
+
+
 def load_state_dict(path: str | Path) -> dict[str, Any]:
     """Read a ``.pth`` safely (tensors only) and unwrap ``{"model": ...}`` containers."""
     import torch
 
     path = Path(path)
+    size = check_regular_file(path, "checkpoint").st_size
+    if size == 0:
+        raise EngineError(f"checkpoint {path.name} is empty (0 bytes); download it again "
+                          "(sam-compose models download NAME) or give another file")
     try:
         obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         raise EngineError(
             f"refusing to load {path.name}: it contains pickled code or objects other than tensors "
-            f"(torch.load(weights_only=True) rejected it: {str(exc).splitlines()[0][:200]}); "
+            f"(torch.load(weights_only=True) rejected it: {_first_line(exc)}); "
             "use the official checkpoint or re-save its state_dict"
         ) from exc
-    except (RuntimeError, EOFError, OSError, ValueError) as exc:
-        raise EngineError(f"could not read checkpoint {path}: {str(exc).splitlines()[0][:200]} "
+    except Exception as exc:  # noqa: BLE001 - a text file or junk fails anywhere inside torch.load
+        raise EngineError(f"could not read checkpoint {path.name}: {_first_line(exc)} "
                           "(is the file truncated or not a PyTorch checkpoint?)") from exc
     for wrapper in ("model", "state_dict"):
         if isinstance(obj, Mapping) and wrapper in obj and isinstance(obj[wrapper], Mapping):

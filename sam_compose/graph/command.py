@@ -22,7 +22,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("graph", nargs="?", help="graph file (.json, .yaml or .yml)")
     parser.add_argument("--set", dest="sets", action="append", default=[], metavar="NODE.PARAM=VALUE",
                         help="override a param; VALUE is JSON, else a string (repeatable)")
-    parser.add_argument("--out", metavar="DIR", help="folder for relative output paths (created if needed)")
+    parser.add_argument("--out", metavar="DIR",
+                        help="folder for relative output paths (created if needed); written atomically: only when "
+                             "every node ran, and files of an earlier run that this one did not write are removed")
     parser.add_argument("--output", dest="outputs", action="append", metavar="NODE[.PORT]",
                         help="report only these outputs (and run only what they need); repeatable")
     parser.add_argument("--max-frames", type=int, metavar="N", help="stop a video graph after N frames")
@@ -38,8 +40,10 @@ def parse_set(text: str) -> tuple[str, Any]:
     node, dot, param = target.partition(".")
     if not sep or not dot or not node or not param:
         raise GraphError(f"--set expects NODE.PARAM=VALUE (e.g. seg.engine=opencv), got {text!r}")
+    from ..security.documents import parse_json
+
     try:
-        value = json.loads(raw)
+        value = parse_json(raw, f"--set {target}")
     except json.JSONDecodeError:
         value = raw
     return target.strip(), value
@@ -110,14 +114,58 @@ def main(args: argparse.Namespace) -> int:
     graph.validate()  # every problem reported before anything runs (and before a progress bar appears)
     progress, close = (None, lambda: None) if args.no_progress else tqdm_progress()
     try:
-        report = graph.run(outputs=args.outputs, out_dir=args.out, progress=progress, max_frames=args.max_frames)
+        if args.out is None:
+            report = graph.run(outputs=args.outputs, progress=progress, max_frames=args.max_frames)
+            doc = report.to_json()
+        else:
+            report, doc = _run_into(graph, args, progress)
     finally:
         close()
-    print(json.dumps(report.to_json(), indent=2))
+    print(json.dumps(doc, indent=2))
     if report.ok:
         return 0
     from .report import GraphRunError
 
     failed = {n: d for n, d in report["nodes"].items() if "error" in d}
-    print(f"error: {GraphRunError(report)}", file=sys.stderr)  # the first failure, and how many more
+    print(f"error: {GraphRunError(report)}{'; nothing was written to ' + args.out if args.out else ''}",
+          file=sys.stderr)  # the first failure, and how many more
     return 2 if all(d.get("input_error") for d in failed.values()) else 1
+
+
+class _Failed(Exception):
+    """A node failed: the staged outputs are dropped (--out stays as it was)."""
+
+
+def _run_into(graph: Any, args: argparse.Namespace, progress: Any) -> tuple[Any, dict[str, Any]]:
+    """Run with relative outputs staged next to ``--out`` and renamed into it only if every node ran.
+
+    Paths in the report name their final place. Files an earlier run wrote into ``--out``
+    and this one did not are removed (see :mod:`sam_compose.security.atomic`).
+    """
+    from pathlib import Path
+
+    from ..security.atomic import staged_output
+
+    out = Path(args.out)
+    holder: dict[str, Any] = {}
+    try:
+        with staged_output(out, what=f"sam-compose run {args.graph}") as stage:
+            report = graph.run(outputs=args.outputs, out_dir=stage, progress=progress, max_frames=args.max_frames)
+            holder["report"] = report
+            holder["doc"] = _moved(report.to_json(), str(stage), str(out))
+            if not report.ok:
+                raise _Failed()
+    except _Failed:
+        pass
+    return holder["report"], holder["doc"]
+
+
+def _moved(value: Any, old: str, new: str) -> Any:
+    """``value`` (a JSON report) with paths under ``old`` renamed to ``new``."""
+    if isinstance(value, str):
+        return new + value[len(old):] if value == old or value.startswith(old + "/") else value
+    if isinstance(value, dict):
+        return {k: _moved(v, old, new) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_moved(v, old, new) for v in value]
+    return value

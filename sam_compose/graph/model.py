@@ -118,6 +118,9 @@ class Graph:
         if spec is not None and param not in spec.params:
             raise GraphError(f"node {nid!r} ({node.type}) has no param {param!r}; "
                              f"params: {sorted(spec.params) or 'none'}", nid, param)
+        from ..security.documents import check_document
+
+        check_document(value, f"the value of {dotted}")
         node.params[param] = value
 
     def remove(self, node: NodeRef | str) -> None:
@@ -199,6 +202,14 @@ class Graph:
     def stream(self, outputs: list[str | NodeRef] | None = None, **options: Any) -> Iterator[dict[str, Any]]:
         """Run and yield ``{node: value}`` per frame of a video graph (once for an image graph)."""
         return runtime.stream_graph(self, outputs=outputs, **options)
+
+    def run_batch(self, inputs: Any, out: str | os.PathLike, *, workers: int | None = None, backend: str = "local",
+                  resume: bool = False, **options: Any) -> Any:
+        """Run the graph once per input file (a folder, glob, list file or list of paths) into ``out``;
+        returns a :class:`~sam_compose.batch.BatchSummary`. See :func:`sam_compose.batch.run_batch`."""
+        from ..batch import run_batch
+
+        return run_batch(self, inputs, out, workers=workers, backend=backend, resume=resume, **options)
 
     def as_runnable(self, **options: Any) -> Any:
         """This graph as a LangChain ``Runnable``; see :class:`sam_compose.graph.runnable.GraphRunnable`."""

@@ -77,16 +77,19 @@ def summarize(value: Any, port: str | None = None) -> Any:
 class RunReport(dict):
     """The report of one run: a dict with ``ok``, ``ms``, ``nodes`` and ``outputs``.
 
-    ``report.value(ref)`` returns any computed value of the run (not only the outputs):
-    ``ref`` is a node id, a :class:`~sam_compose.graph.model.NodeRef` or ``"node.port"``.
+    ``report.value(ref)`` returns a computed value of the run: ``ref`` is a node id, a
+    :class:`~sam_compose.graph.model.NodeRef` or ``"node.port"``. Intermediate values are
+    dropped once their last consumer ran (memory stays bounded); run with
+    ``keep_values=True`` (or list the node in ``outputs``) to read them here.
     """
 
     def __init__(self, nodes: dict[str, dict[str, Any]], outputs: dict[str, Any], values: dict[str, dict[str, Any]],
-                 ports: dict[str, dict[str, str]], ms: float) -> None:
+                 ports: dict[str, dict[str, str]], ms: float, freed: set[str] | None = None) -> None:
         ok = not any("error" in n for n in nodes.values())
         super().__init__(ok=ok, ms=round(ms, 3), nodes=nodes, outputs=outputs)
         self._values = values
         self._ports = ports
+        self._freed = set(freed or ())
 
     @property
     def ok(self) -> bool:
@@ -104,6 +107,8 @@ class RunReport(dict):
         if nid not in self._values:
             status = self["nodes"].get(nid, {})
             why = status.get("error") or (f"skipped because {status['because']!r} failed" if status.get("skipped") else
+                                          "it was dropped after its last consumer ran; list it in outputs= or run "
+                                          "with keep_values=True" if nid in self._freed else
                                           "it was not part of this run")
             raise KeyError(f"no value for {text!r}: {why}")
         outs = self._values[nid]

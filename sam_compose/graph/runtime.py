@@ -8,6 +8,14 @@ inputs summarised; nodes that depend on it are marked skipped, all other results
 kept. Runs share nothing but the cache and the engines, so several graphs may run at once
 from threads.
 
+Memory: a value is dropped as soon as the last node that reads it has run, unless it is a
+requested output (``keep_values=True`` keeps everything, for :meth:`RunReport.value` on
+intermediate nodes). Paths: before a node runs, every parameter declared as a path
+(``Param(kind="path_in" | "path_out" | "model")``) goes through the run's ``path_guard``;
+under a guard, node types with file-like parameters that declare no kind are refused.
+Deadlines: :func:`~sam_compose.security.deadlines.checkpoint` runs between nodes and
+between frames, so a run under a deadline stops at the next step.
+
 Video: nodes downstream of a ``Video`` -> ``Image`` wire run once per frame (see
 :mod:`sam_compose.graph.validation`). Static nodes run once before the stream; stateful
 nodes get one instance for the stream; only the current frame's values are held, so
@@ -18,13 +26,17 @@ outputs after every frame.
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
+from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 
 from ..errors import GraphError
-from ..nodes.context import RunContext, reset_run_context, set_run_context
+from ..nodes.context import RunContext, guard_params, reset_run_context, set_run_context
+from ..security.deadlines import checkpoint
+from ..security.paths import AccessError
 from .cache import ResultCache, default_cache, fingerprint, node_key
 from .report import GraphRunError, RunReport, summarize
 from .structure import GraphLike
@@ -41,6 +53,17 @@ class _NodeFailure(Exception):
         self.exc = exc
 
 
+PATH_LIKE_NAMES = frozenset({"path", "paths", "file", "files", "folder", "dir", "directory", "save", "model",
+                             "engine", "checkpoint", "clip", "detector", "weights", "out", "output"})
+PATH_LIKE_SUFFIXES = ("_path", "_file", "_dir", "_folder", "_model", "_checkpoint", "_weights")
+
+
+def unguarded_params(spec: Any) -> list[str]:
+    """Params of a node type that look like files (by name) but declare no path kind."""
+    return [n for n, p in spec.params.items()
+            if getattr(p, "kind", "value") == "value" and (n in PATH_LIKE_NAMES or n.endswith(PATH_LIKE_SUFFIXES))]
+
+
 def _error_text(exc: BaseException) -> str:
     msg = " ".join(str(exc).split())
     return f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__
@@ -51,7 +74,8 @@ class _Execution:
 
     def __init__(self, graph: GraphLike, outputs: list[Any] | None, feed: Mapping[str, Any] | None,
                  progress: ProgressCallback | None, cache: ResultCache | bool | None, out_dir: Any,
-                 max_frames: int | None, path_guard: Callable[[Any, str], Any] | None = None) -> None:
+                 max_frames: int | None, path_guard: Callable[[Any, str], Any] | None = None,
+                 keep_values: bool = False) -> None:
         from pathlib import Path
 
         self.graph = graph
@@ -79,8 +103,46 @@ class _Execution:
         self.total = sum(1 for n in self.plan.order if n in self.needed)
         self.done = 0
         self.t0 = time.perf_counter()
+        # memory: how many static consumers still have to read each node's value
+        self.keep_values = keep_values
+        self.target_nodes = {w.partition(".")[0] for w in wanted}
+        self.remaining: dict[str, int] = {}
+        self.pinned: set[str] = set()  # read by per-frame nodes: kept until the stream ends
+        for nid in self.plan.order:
+            if nid not in self.needed:
+                continue
+            for up in {w.node for w in self.plan.wires[nid].values()}:
+                if nid in self.plan.per_frame:
+                    self.pinned.add(up)
+                else:
+                    self.remaining[up] = self.remaining.get(up, 0) + 1
+        self.freed: set[str] = set()
 
     # ---------------------------------------------------------------- helpers
+    def _release_inputs(self, nid: str) -> None:
+        """``nid`` has run: drop each upstream value nobody else will read (unless it is an output)."""
+        if self.keep_values:
+            return
+        for up in {w.node for w in self.plan.wires[nid].values()}:
+            left = self.remaining.get(up, 0) - 1
+            self.remaining[up] = left
+            if left <= 0 and up not in self.target_nodes and up not in self.pinned and up in self.values:
+                del self.values[up]
+                self.keys.pop(up, None)
+                self.freed.add(up)
+
+    def _params(self, nid: str) -> dict[str, Any]:
+        """The node's checked params with every path-kind param through the run's guard."""
+        spec = self.plan.specs[nid]
+        params = self.plan.params[nid]
+        if self.ctx.path_guard is not None:
+            loose = [n for n in unguarded_params(spec) if isinstance(params.get(n), str)]
+            if loose:
+                raise AccessError(f"node type {spec.name!r} declares param {loose[0]!r} as a plain value; under a path "
+                                  "guard only node types whose file params declare Param(kind='path_in', "
+                                  "'path_out' or 'model') may run")
+        return self._call(nid, lambda: guard_params(spec.params, params), {})
+
     def _emit(self, event: dict[str, Any]) -> None:
         if self.progress is not None:
             try:
@@ -157,6 +219,10 @@ class _Execution:
             if spec.outputs[port].name == "Image" and not isinstance(value, np.ndarray):
                 from ..image_io import load_image
 
+                if self.ctx.path_guard is not None and isinstance(value, (str, os.PathLike)) \
+                        and not str(value).startswith("sample:"):
+                    checked = self.ctx.path_guard(Path(value), "read")
+                    value = checked if isinstance(checked, (str, os.PathLike)) else value
                 value = load_image(value)
             outs = {port: value}
         outs = self._split(nid, outs if spec.multi_output else next(iter(outs.values())))
@@ -165,7 +231,13 @@ class _Execution:
         self.status[nid] = {"type": spec.name, "ms": 0.0, "cached": False, "fed": True}
 
     def _run_static(self, nid: str) -> None:
-        spec, params, wires = self.plan.specs[nid], self.plan.params[nid], self.plan.wires[nid]
+        try:
+            self._run_static_node(nid)
+        finally:
+            self._release_inputs(nid)
+
+    def _run_static_node(self, nid: str) -> None:
+        spec, wires = self.plan.specs[nid], self.plan.wires[nid]
         if nid in self.feed:
             try:
                 self._fed_value(nid)
@@ -179,6 +251,7 @@ class _Execution:
         inputs = {p: self.values[w.node][w.port] for p, w in wires.items()}
         t0 = time.perf_counter()
         try:
+            params = self._params(nid)
             inputs = self._check_inputs(nid, inputs)
             extra = self._call(nid, lambda: spec.cache_key(params), {}) if spec.cache_key is not None else None
             key = node_key(spec.name, params, extra, {p: self.keys[w.node][w.port] for p, w in wires.items()})
@@ -207,6 +280,7 @@ class _Execution:
         per_frame = [n for n in self.plan.order if n in self.needed and n in self.plan.per_frame]
         for nid in self.plan.order:
             if nid in self.needed and nid not in self.plan.per_frame:
+                checkpoint()
                 self._run_static(nid)
                 self._node_done(nid)
         if per_frame:
@@ -240,12 +314,14 @@ class _Execution:
                 self._skip(nid, root)
                 continue
             try:
-                instances[nid] = self._call(nid, lambda: plan.specs[nid].instantiate(plan.params[nid]), {})
+                params = self._params(nid)
+                instances[nid] = self._call(nid, lambda spec=plan.specs[nid], p=params: spec.instantiate(p), {})
             except Exception as exc:  # noqa: BLE001
                 self._fail(nid, exc, {})
         frame = 0
         try:
             while iters and instances and (self.max_frames is None or frame < self.max_frames):
+                checkpoint()
                 current: dict[tuple[str, str], Any] = {}
                 stop = False
                 for (src, port), it in iters.items():
@@ -318,7 +394,7 @@ class _Execution:
                    if t.partition(".")[0] not in self.dead}
         ports = {n: {p: t.name for p, t in self.plan.specs[n].outputs.items()} for n in self.plan.specs}
         values = {n: v for n, v in self.values.items() if n not in self.dead}
-        return RunReport(nodes, outputs, values, ports, (time.perf_counter() - self.t0) * 1000)
+        return RunReport(nodes, outputs, values, ports, (time.perf_counter() - self.t0) * 1000, freed=self.freed)
 
 
 def _prepare(graph: GraphLike, params: Mapping[str, Any] | None) -> GraphLike:
@@ -333,7 +409,8 @@ def _prepare(graph: GraphLike, params: Mapping[str, Any] | None) -> GraphLike:
 def run_graph(graph: GraphLike, outputs: list[Any] | None = None, *, feed: Mapping[str, Any] | None = None,
               params: Mapping[str, Any] | None = None, progress: ProgressCallback | None = None,
               cache: ResultCache | bool | None = True, out_dir: Any = None, max_frames: int | None = None,
-              raise_on_error: bool = False, path_guard: Callable[[Any, str], Any] | None = None) -> RunReport:
+              raise_on_error: bool = False, path_guard: Callable[[Any, str], Any] | None = None,
+              keep_values: bool = False) -> RunReport:
     """Validate and run ``graph``; returns the :class:`RunReport`.
 
     ``outputs``: node ids or "node.port" to compute and report (default: the graph's
@@ -344,10 +421,15 @@ def run_graph(graph: GraphLike, outputs: list[Any] | None = None, *, feed: Mappi
     ``cache``: True (the process-wide cache), False, or a ResultCache. ``out_dir``: where
     relative output paths go. ``max_frames``: stop a video stream early.
     ``raise_on_error``: raise :class:`GraphRunError` when a node failed.
-    ``path_guard(path, "read" | "write")``: called for every file a node resolves through
-    ``input_path`` / ``output_path``; raise in it to refuse (e.g. outside allowed folders).
+    ``path_guard(path, "read" | "write" | "model")``: a
+    :class:`~sam_compose.security.paths.PathGuard` (or any callable raising to refuse),
+    applied to every path-kind param before its node runs and to every file a node resolves
+    through ``input_path`` / ``input_files`` / ``output_path`` / ``model_spec``.
+    ``keep_values``: keep every intermediate value for :meth:`RunReport.value` (by default a
+    value is dropped once its last consumer ran, unless it is an output).
     """
-    ex = _Execution(_prepare(graph, params), outputs, feed, progress, cache, out_dir, max_frames, path_guard)
+    ex = _Execution(_prepare(graph, params), outputs, feed, progress, cache, out_dir, max_frames, path_guard,
+                    keep_values)
     for _ in ex.frames():
         pass
     report = ex.report()
@@ -359,15 +441,16 @@ def run_graph(graph: GraphLike, outputs: list[Any] | None = None, *, feed: Mappi
 def stream_graph(graph: GraphLike, outputs: list[Any] | None = None, *, feed: Mapping[str, Any] | None = None,
                  params: Mapping[str, Any] | None = None, progress: ProgressCallback | None = None,
                  cache: ResultCache | bool | None = True, out_dir: Any = None, max_frames: int | None = None,
-                 raise_on_error: bool = True, path_guard: Callable[[Any, str], Any] | None = None
-                 ) -> Iterator[dict[str, Any]]:
+                 raise_on_error: bool = True, path_guard: Callable[[Any, str], Any] | None = None,
+                 keep_values: bool = False) -> Iterator[dict[str, Any]]:
     """Like :func:`run_graph` but yields ``{output: value}`` after every frame (once for an
     image graph). With ``raise_on_error`` a failed node raises :class:`GraphRunError` at the end."""
-    ex = _Execution(_prepare(graph, params), outputs, feed, progress, cache, out_dir, max_frames, path_guard)
+    ex = _Execution(_prepare(graph, params), outputs, feed, progress, cache, out_dir, max_frames, path_guard,
+                    keep_values)
     yield from ex.frames()
     report = ex.report()
     if raise_on_error and not report.ok:
         raise GraphRunError(report)
 
 
-__all__ = ["run_graph", "stream_graph", "ProgressCallback", "GraphRunError"]
+__all__ = ["run_graph", "stream_graph", "ProgressCallback", "GraphRunError", "unguarded_params"]

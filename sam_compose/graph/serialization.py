@@ -17,10 +17,14 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..errors import GraphError
+from ..errors import GraphError, LimitError
+from ..security import limits
+from ..security.documents import check_document, parse_json, parse_yaml
+from ..security.paths import check_regular_file
 from .structure import GRAPH_KEYS, NODE_KEYS, GraphLike, NodeDef, param_json
 
-MAX_FILE_BYTES = 32 * 1024 * 1024
+MAX_FILE_BYTES = limits.LIMITS["graph_bytes"].default
+"""Default largest graph file (``SAM_COMPOSE_MAX_GRAPH_BYTES`` changes it; see docs/security.md)."""
 
 
 def parse_graph_dict(data: Mapping[str, Any]) -> tuple[dict[str, NodeDef], dict[str, Any]]:
@@ -36,6 +40,8 @@ def parse_graph_dict(data: Mapping[str, Any]) -> tuple[dict[str, NodeDef], dict[
     nodes = data.get("nodes")
     if not isinstance(nodes, Mapping):
         raise GraphError("the graph needs a 'nodes' object: {\"nodes\": {\"id\": {\"type\": ..., \"params\": {...}}}}")
+    limits.check("graph_nodes", len(nodes), "the graph", "split it into smaller graphs")
+    check_document(data, "the graph")
     out: dict[str, NodeDef] = {}
     for nid, raw in nodes.items():
         if not isinstance(nid, str) or not nid or "." in nid:
@@ -96,42 +102,53 @@ def graph_to_dict(graph: GraphLike) -> dict[str, Any]:
 
 
 def parse_text(text: str, source: str = "graph", fmt: str | None = None) -> Any:
-    """Parse JSON or YAML text (``fmt`` 'json' / 'yaml', or None to try JSON then YAML)."""
+    """Parse JSON or YAML text (``fmt`` 'json' / 'yaml', or None to try JSON then YAML), within
+    the document limits of :mod:`sam_compose.security.documents` (size, nesting, aliases,
+    integers, strings); every problem is one line naming ``source``."""
     import yaml
 
     if fmt in (None, "json"):
         try:
-            return json.loads(text)
+            return parse_json(text, source)
         except json.JSONDecodeError as exc:
             if fmt == "json":
                 raise GraphError(f"{source} is not valid JSON: {exc}") from None
     try:
-        return yaml.safe_load(text)
+        return parse_yaml(text, source)
+    except LimitError:
+        raise
     except yaml.YAMLError as exc:
         what = "is not valid YAML" if fmt == "yaml" else "is neither JSON nor YAML"
         reason = " ".join(str(exc).split())
         raise GraphError(f"{source} {what}: {reason[:200]}") from None
+    except ValueError as exc:
+        raise GraphError(f"{source} is not a valid graph document: {' '.join(str(exc).split())[:200]}") from None
 
 
 def load_file(path: str | os.PathLike) -> tuple[Mapping[str, Any], Path]:
     """Read a graph file (``.json``, ``.yaml``/``.yml``, or anything else as JSON then YAML):
     its structure and the folder it lives in (relative paths in it resolve there)."""
     p = Path(path).expanduser()
-    if not p.is_file():
-        raise GraphError(f"graph file {str(path)!r} does not exist" if not p.exists()
-                         else f"{str(path)!r} is not a file; give a .json or .yaml graph file")
-    if p.stat().st_size > MAX_FILE_BYTES:
-        raise GraphError(f"graph file {p} is larger than {MAX_FILE_BYTES // 2**20} MiB; is it really a graph?")
+    if not p.exists():
+        raise GraphError(f"graph file {str(path)!r} does not exist")
+    if p.is_dir():
+        raise GraphError(f"{str(path)!r} is not a file; give a .json or .yaml graph file")
+    st = check_regular_file(p, "graph file")  # a FIFO would block forever
+    limits.check("graph_bytes", st.st_size, f"graph file {p.name}", "is it really a graph?")
     try:
-        text = p.read_text(encoding="utf-8")
+        with open(p, "rb") as f:
+            raw = f.read(limits.get("graph_bytes") + 1)
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise GraphError(f"graph file {p} is not text (neither JSON nor YAML)") from None
     suffix = p.suffix.lower()
     fmt = "json" if suffix == ".json" else "yaml" if suffix in (".yaml", ".yml") else None
-    data = parse_text(text, f"graph file {p}", fmt)
+    data = parse_text(text, f"graph file {p.name}", fmt)
     if not isinstance(data, Mapping):
         raise GraphError(f"graph file {p} is neither a JSON nor a YAML graph: expected an object with "
                          f"a 'nodes' key, found {type(data).__name__}")
+    if isinstance(data.get("nodes"), Mapping):
+        limits.check("graph_nodes", len(data["nodes"]), f"graph file {p.name}", "split it into smaller graphs")
     return data, p.resolve().parent
 
 

@@ -20,6 +20,8 @@ from ..engines import Engine, shared_engine
 from ..errors import InputError
 from ..image_io import load_image, save_png
 from ..masks import Masks
+from ..security.deadlines import run_with_deadline
+from .graph_runner import run_graph_guarded
 from .sandbox import FileSandbox
 
 DEFAULT_TIMEOUT_S = 120.0
@@ -53,7 +55,8 @@ class AgentService:
         allowed_roots: folders the tools may read (default: the current directory).
         output_dir: where masks and overlays are written (default: ``<root>/sam_compose_out``).
         max_file_bytes: largest input file accepted.
-        timeout_s: longest a call may compute before the agent is told to simplify it.
+        timeout_s: longest a call may compute; past it the work is stopped at its next step
+            (see :mod:`sam_compose.security.deadlines`) and the agent is told to simplify it.
     """
 
     def __init__(self, engine: str | Engine = "auto", allowed_roots: Sequence[str | Path] | None = None,
@@ -75,15 +78,9 @@ class AgentService:
         return self._engine
 
     # --- helpers ------------------------------------------------------------------------
-    def _bounded(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        future = self._pool.submit(fn, *args, **kwargs)
-        try:
-            return future.result(timeout=self.timeout_s)
-        except concurrent.futures.TimeoutError:
-            raise InputError(
-                f"the call took longer than {self.timeout_s:.0f} s; use a smaller image, fewer prompts "
-                "or fewer points per side"
-            ) from None
+    def _bounded(self, fn: Any, *args: Any, what: str = "the call", **kwargs: Any) -> Any:
+        """``fn(*args, **kwargs)`` under the call's deadline: answered by then, stopped at its next step."""
+        return run_with_deadline(fn, *args, seconds=self.timeout_s, what=what, executor=self._pool, **kwargs)
 
     def load(self, image: str) -> np.ndarray:
         """An image by path inside the roots, or ``sample:NAME``."""
@@ -138,7 +135,9 @@ class AgentService:
                       text: str | None = None, gaze: str | None = None, multimask: bool = False) -> ToolOutput:
         """Segment objects in ``image`` given points (+labels), boxes, text or a gaze recording."""
         from ..adapters.prompts.request import prompts_from_request
+        from ..security.documents import check_document
 
+        check_document({"points": points, "labels": labels, "boxes": boxes, "text": text}, "segment_image arguments")
         img = self.load(image)
         if boxes is not None:
             for b in boxes:
@@ -151,7 +150,7 @@ class AgentService:
                                            gaze=gaze_path, engine=self.engine)
             return self.engine.segment(img, prompts, multimask=multimask)
 
-        masks = self._bounded(work)
+        masks = self._bounded(work, what="segment_image")
         pts = [(float(p[0]), float(p[1]), int(lab)) for p, lab in zip(points or [], labels or [1] * len(points or []))]
         folder, files, png = self._write(img, masks, "segment", image, pts)
         h, w = img.shape[:2]
@@ -169,7 +168,7 @@ class AgentService:
         if int(max_masks) < 1:
             raise InputError(f"max_masks must be at least 1, got {max_masks}")
         params = {} if points_per_side is None else {"points_per_side": int(points_per_side)}
-        masks = self._bounded(self.engine.generate, img, **params)
+        masks = self._bounded(self.engine.generate, img, what="generate_masks", **params)
         if len(masks) > int(max_masks):
             masks = masks[np.argsort(-masks.areas)[: int(max_masks)]]
         folder, files, png = self._write(img, masks, "generate", image)
@@ -180,9 +179,12 @@ class AgentService:
 
     def run_graph(self, graph: str, overrides: dict[str, Any] | None = None) -> ToolOutput:
         """Run a demos/ graph by name, or a graph file inside the roots; relative outputs go to a fresh folder."""
-        from .graph_runner import run_graph_sandboxed
+        from ..security.documents import check_document
 
-        report, folder = run_graph_sandboxed(self, graph, overrides or {})
+        check_document(overrides, "run_graph overrides")
+        folder = self.sandbox.new_output_folder("graph")
+        report = self._bounded(run_graph_guarded, self.sandbox, graph, overrides or {}, folder,
+                               what=f"run_graph {graph!r}"[:80])
         text = json.dumps(report, default=str)
         if len(text) > 4000:
             text = text[:4000] + " ... (truncated; the full report is in the artifact)"

@@ -41,8 +41,21 @@ graph file lives, and which frame of a stream it is processing.
 from __future__ import annotations
 
 from ..errors import GraphError
-from .context import (RunContext, current_node, file_stamp, frame_index, guarded_clip_spec, input_path,
-                      node_engine, output_path, reset_run_context, run_context, set_run_context)
+from .context import (
+                      RunContext,
+                      current_node,
+                      file_stamp,
+                      frame_index,
+                      guarded_clip_spec,
+                      input_files,
+                      input_path,
+                      model_spec,
+                      node_engine,
+                      output_path,
+                      reset_run_context,
+                      run_context,
+                      set_run_context,
+)
 from .decorator import node
 from .params import PARAM_KINDS, REQUIRED, Param
 from .spec import InputPort, NodeSpec
@@ -50,5 +63,5 @@ from .typecheck import check_type, type_name
 
 __all__ = ["node", "Param", "REQUIRED", "PARAM_KINDS", "NodeSpec", "InputPort", "GraphError", "check_type",
            "type_name", "RunContext", "run_context", "set_run_context", "reset_run_context",
-           "output_path", "input_path", "frame_index", "current_node", "file_stamp",
+           "output_path", "input_path", "input_files", "model_spec", "frame_index", "current_node", "file_stamp",
            "node_engine", "guarded_clip_spec"]

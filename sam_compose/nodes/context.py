@@ -2,6 +2,8 @@
 
 * :func:`output_path` - where to write a file (``--out DIR``, ``{frame}`` templates);
 * :func:`input_path` - where to read a file (working directory, then the graph's folder);
+* :func:`input_files` - the files a folder or glob names, each one checked;
+* :func:`model_spec` - a model spec with local paths checked;
 * :func:`frame_index` - the frame of a stream being processed;
 * :func:`current_node` - the id of the node running.
 
@@ -12,10 +14,13 @@ concurrent runs in threads do not see each other's context).
 from __future__ import annotations
 
 import contextvars
+import glob
 import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+
 
 @dataclass
 class RunContext:
@@ -47,27 +52,41 @@ def reset_run_context(token: contextvars.Token) -> None:
     _CONTEXT.reset(token)
 
 
+def _guard_result(result: Any, fallback: Path) -> Path:
+    return Path(result) if isinstance(result, (str, os.PathLike)) else fallback
+
+
 def output_path(path: str | os.PathLike) -> Path:
     """Where a node should write ``path``: relative paths go under ``--out DIR`` (or the
-    current directory); ``{frame}`` in the name is replaced by the frame index in a
-    stream. Parent folders are created. The run's ``path_guard`` may refuse the path."""
-    text = os.fspath(path)
-    idx = run_context().frame_index
-    if "{frame" in text:
-        text = text.format(frame=idx if idx is not None else 0)
+    current directory); ``{frame}`` fields in the name (``frames/{frame:05d}.png``) are
+    replaced by the frame index in a stream (checked first: see
+    :mod:`sam_compose.security.templates`). Parent folders are created. The run's
+    ``path_guard`` may refuse the path."""
+    from ..security.paths import check_path_text
+    from ..security.templates import format_template, has_template
+
+    text = check_path_text(path, "output path")
+    if has_template(text):
+        text = format_template(text, run_context().frame_index, "output path template")
     p = Path(text).expanduser()
-    if not p.is_absolute() and run_context().out_dir is not None:
-        p = run_context().out_dir / p
+    out_dir = run_context().out_dir
+    if not p.is_absolute() and out_dir is not None:
+        p = out_dir / p
     guard = run_context().path_guard
     if guard is not None:
-        guard(p, "write")
+        p = _guard_result(guard(p, "write"), p)
     p.parent.mkdir(parents=True, exist_ok=True)
     return p
 
 
 def input_path(path: str | os.PathLike) -> str:
-    """Resolve an input file path: as given if it exists, else relative to the graph file's folder."""
-    text = os.fspath(path)
+    """Resolve an input file path: as given if it exists, else relative to the graph file's folder.
+
+    Under a path guard the file (or every file a folder or glob expands to) must be inside
+    the allowed folders; the checked path is returned."""
+    from ..security.paths import check_path_text
+
+    text = check_path_text(path, "input path")
     p = Path(text).expanduser()
     base = run_context().base_dir
     if not p.is_absolute() and not p.exists() and base is not None and (base / p).exists():
@@ -75,8 +94,119 @@ def input_path(path: str | os.PathLike) -> str:
         text = str(p)
     guard = run_context().path_guard
     if guard is not None:
-        guard(p, "read")
+        checked = guard(p, "read")
+        if isinstance(checked, (str, os.PathLike)):
+            return os.fspath(checked)
     return str(p) if text.startswith("~") else text
+
+
+def input_files(path: str | os.PathLike, suffixes: Sequence[str] | None = None) -> list[str]:
+    """The files a file path, a folder or a glob names (sorted), each one checked by the run's
+    path guard; ``suffixes`` keeps only those endings. At most the ``files`` limit."""
+    from ..security import limits
+    from ..security.paths import PathGuard, check_path_text, is_glob
+
+    text = check_path_text(path, "input path")
+    guard = run_context().path_guard
+    base = run_context().base_dir
+    if isinstance(guard, PathGuard):
+        return [str(f) for f in guard.expand(text, "input", base=base, suffixes=suffixes)]
+    p = Path(text).expanduser()
+    if not p.is_absolute() and not p.exists() and base is not None:
+        p = base / p
+    names: Iterable[str]
+    if p.is_dir():
+        names = (str(q) for q in p.iterdir())
+    elif is_glob(str(p)) and not p.exists():
+        names = glob.iglob(str(p))
+    else:
+        return [input_path(p)]
+    files: list[str] = []
+    bound = limits.get("files")
+    for name in names:
+        if len(files) >= bound:
+            raise limits.over("files", len(files) + 1, f"input {text!r}", "point at a smaller folder")
+        if Path(name).is_dir() or (suffixes is not None and Path(name).suffix.lower() not in suffixes):
+            continue
+        if guard is not None:
+            guard(Path(name), "read")
+        files.append(name)
+    return sorted(files)
+
+
+def model_spec(spec: str) -> str:
+    """A model spec as a node should pass it on: names (``opencv``, hub ids) unchanged; local
+    paths (checkpoints, folders, ``onnx:DIR``, ``local-dir:DIR``) resolved next to the graph
+    file and checked by the run's path guard."""
+    from ..security.paths import (
+        MODEL_KEYWORDS,
+        MODEL_PREFIXES,
+        PathGuard,
+        check_path_text,
+    )
+
+    text = check_path_text(spec, "model").strip()
+    guard = run_context().path_guard
+    base = run_context().base_dir
+    if isinstance(guard, PathGuard):
+        return guard.model(text, "model", base=base)
+    if text.lower() in MODEL_KEYWORDS:
+        return text
+    for prefix in MODEL_PREFIXES:
+        if text.startswith(prefix):
+            return prefix + input_path(text[len(prefix):])
+    local = Path(text).expanduser()
+    if local.exists() or (base is not None and (base / local).exists()):
+        return input_path(text)
+    return text
+
+
+def guard_params(specs: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` with every path-kind parameter checked (and, under a guard, resolved).
+
+    ``specs`` maps param names to :class:`~sam_compose.nodes.params.Param` (their ``kind``).
+    Runs before the node does, so a node type cannot forget the guard: ``path_in`` values
+    (files, folders, globs; ``sample:`` names pass) must be readable, ``path_out`` values
+    are valid templates landing inside the write root, ``model`` values are names or
+    readable paths. Without a guard only the text is checked (NUL bytes, templates).
+    """
+    from ..security.paths import PathGuard, check_path_text, is_glob
+    from ..security.templates import format_template, has_template
+
+    guard = run_context().path_guard
+    out = dict(values)
+    for name, param in specs.items():
+        kind = getattr(param, "kind", "value")
+        value = out.get(name)
+        if kind == "value" or value is None or not isinstance(value, (str, os.PathLike)):
+            continue
+        what = f"param {name!r}"
+        text = check_path_text(value, what)
+        if kind == "path_in":
+            if text.startswith("sample:"):
+                continue
+            if guard is None:
+                continue
+            if isinstance(guard, PathGuard):
+                base = run_context().base_dir
+                absolute = guard._absolute(text, base)
+                if absolute.is_dir():
+                    out[name] = str(guard.tree(text, what, base=base))
+                elif is_glob(text) and not absolute.exists():
+                    guard.expand(text, what, base=base)
+                    out[name] = str(absolute)
+                else:
+                    out[name] = str(guard.read(text, what, base=base))
+            else:
+                out[name] = input_path(text)
+        elif kind == "path_out":
+            if has_template(text):
+                format_template(text, 0, f"{what} template")
+            if guard is not None:
+                output_path(text)
+        elif kind == "model":
+            out[name] = model_spec(text)
+    return out
 
 
 def frame_index() -> int | None:
@@ -107,20 +237,27 @@ def node_engine(spec: str) -> Any:
     resolved like any input file (next to the graph file, and subject to the run's path guard)."""
     from ..engines import shared_engine
 
-    base = run_context().base_dir
-    local = Path(spec).expanduser()
-    if spec.strip().lower() not in ("opencv", "auto") and (local.exists() or (base is not None and (base / local).exists())):
-        spec = input_path(spec)
-    return shared_engine(spec)
+    return shared_engine(model_spec(spec))
 
 
 def guarded_clip_spec(clip: str | None) -> str | None:
-    """An open_clip spec with a ``local-dir:PATH`` folder resolved through :func:`input_path`."""
-    prefix = "local-dir:"
-    if clip and clip.startswith(prefix):
-        return prefix + input_path(clip[len(prefix):])
-    return clip
+    """An open_clip spec with a ``local-dir:PATH`` folder resolved through :func:`model_spec`."""
+    return None if clip is None else model_spec(clip)
 
 
-__all__ = ["RunContext", "run_context", "set_run_context", "reset_run_context", "output_path",
-           "input_path", "frame_index", "current_node", "file_stamp", "node_engine", "guarded_clip_spec"]
+__all__ = [
+    "RunContext",
+    "current_node",
+    "file_stamp",
+    "frame_index",
+    "guard_params",
+    "guarded_clip_spec",
+    "input_files",
+    "input_path",
+    "model_spec",
+    "node_engine",
+    "output_path",
+    "reset_run_context",
+    "run_context",
+    "set_run_context",
+]

@@ -12,7 +12,6 @@ the same names, which then replace these.
 
 from __future__ import annotations
 
-import glob
 import itertools
 import os
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from ..errors import InputError
-from .api import Param, file_stamp, input_path, node, node_engine, output_path
+from .api import Param, file_stamp, input_files, input_path, node, node_engine, output_path
 from .ports import FilePath, Image, Masks, Prompts, Video
 
 FALLBACK = -10
@@ -29,7 +28,7 @@ FALLBACK = -10
 
 @node("load_image", category="inputs", description="Load an image file (or sample:NAME) as (H, W, 3) uint8 RGB.",
       cache_key=file_stamp)
-def load_image_node(*, path: str = Param(description="image file path, or sample:NAME (astronaut, chelsea, coffee, ...)"),
+def load_image_node(*, path: str = Param(kind="path_in", description="image file path, or sample:NAME (astronaut, chelsea, coffee, ...)"),
                     max_pixels: int | None = Param(None, ge=1, description="refuse images with more pixels")) -> Image:
     from ..image_io import load_image
 
@@ -48,9 +47,9 @@ def _video_frames(path: str, start: int, stop: int | None, step: int) -> Iterato
 
     resolved = input_path(path)
     p = Path(resolved)
-    if p.is_dir() or any(ch in resolved for ch in "*?["):
-        files = sorted(glob.glob(str(p / "*"))) if p.is_dir() else sorted(glob.glob(resolved))
-        files = [f for f in files if Path(f).suffix.lower() in IMAGE_SUFFIXES][start:stop:step]
+    if p.is_dir() or (any(ch in resolved for ch in "*?[") and not p.exists()):
+        # every frame file is checked by the run's path guard (symlinks, '..', links in the pattern)
+        files = input_files(resolved, IMAGE_SUFFIXES)[start:stop:step]
         if not files:
             raise InputError(f"load_video: no image files found at {path!r}; give a video file, a folder of frames or a glob")
         return _frames_of(VideoSource(path, iter(files), frame_count=len(files)), path, 0, None, 1)
@@ -71,7 +70,7 @@ def _frames_of(source: Any, path: str, start: int, stop: int | None, step: int) 
 
 @node("load_video", category="inputs", cacheable=False,
       description="Stream the frames of a video file, a folder of images or a glob; per-frame nodes run once per frame.")
-def load_video_node(*, path: str = Param(description="video file, folder of frames, or glob such as frames/*.png"),
+def load_video_node(*, path: str = Param(kind="path_in", description="video file, folder of frames, or glob such as frames/*.png"),
                     start: int = Param(0, ge=0, description="first frame index"),
                     stop: int | None = Param(None, ge=1, description="stop before this frame index (None: to the end)"),
                     step: int = Param(1, ge=1, description="keep every step-th frame")) -> Video:
@@ -114,7 +113,7 @@ def box_prompt_node(image: Image | None = None, *,
 
 @node("segment", category="engine", description="Segment the image for each prompt with a shared engine.")
 def segment_node(image: Image, prompts: Prompts, *,
-                 engine: str = Param("opencv", description="engine spec: opencv, auto, a Hugging Face id, a folder or a .pth"),
+                 engine: str = Param("opencv", kind="model", description="engine spec: opencv, auto, a Hugging Face id, a folder or a .pth"),
                  multimask: bool = Param(False, description="three candidate masks per prompt"),
                  best: bool = Param(False, description="keep only the highest-scoring mask per prompt")) -> Masks:
     eng = node_engine(engine)
@@ -128,7 +127,7 @@ def segment_node(image: Image, prompts: Prompts, *,
 
 @node("generate", category="engine", description="Automatic mask generation: every object the engine finds.")
 def generate_node(image: Image, *,
-                  engine: str = Param("opencv", description="engine spec"),
+                  engine: str = Param("opencv", kind="model", description="engine spec"),
                   points_per_side: int | None = Param(None, ge=1, le=128, description="grid density (engine default if None)"),
                   options: dict[str, Any] = Param({}, description="further engine generate() parameters, e.g. pred_iou_thresh"),
                   max_masks: int | None = Param(None, ge=1, description="keep only the highest-scoring masks")) -> Masks:
@@ -155,7 +154,7 @@ def overlay_node(image: Image, masks: Masks, *,
 
 @node("save_image", category="outputs", cacheable=False, priority=FALLBACK,
       description="Write an image as PNG/JPEG; relative paths go under --out DIR; {frame} is the frame index.")
-def save_image_node(image: Image, *, path: str = Param(description="output file, e.g. out.png or frames/{frame:05d}.png")) -> FilePath:
+def save_image_node(image: Image, *, path: str = Param(kind="path_out", description="output file, e.g. out.png or frames/{frame:05d}.png")) -> FilePath:
     import cv2
 
     from ..video_io import IMAGE_SUFFIXES
@@ -173,7 +172,7 @@ def save_image_node(image: Image, *, path: str = Param(description="output file,
 
 @node("export", category="outputs", cacheable=False, priority=FALLBACK,
       description="Export masks (COCO JSON or PNG folder) via sam_compose.adapters.outputs.export_masks.")
-def export_node(masks: Masks, *, path: str = Param(description="output file (coco) or folder (png)"),
+def export_node(masks: Masks, *, path: str = Param(kind="path_out", description="output file (coco) or folder (png)"),
                 format: str = Param("coco", description="export format, e.g. coco or png")) -> FilePath:
     from ..adapters.outputs import export_masks
 

@@ -31,7 +31,7 @@ def _pair(value: list[float] | None, name: str, n: int = 2) -> tuple[float, ...]
 
 @node("load_gaze", category="inputs", cache_key=file_stamp,
       description="Read an eye-tracker recording (Pupil Core/Neon/Invisible, Tobii Glasses 3, generic CSV).")
-def load_gaze_node(*, path: str = Param(description="recording file: gaze_positions.csv, gaze.csv, fixations.csv, "
+def load_gaze_node(*, path: str = Param(kind="path_in", description="recording file: gaze_positions.csv, gaze.csv, fixations.csv, "
                                                       "gazedata(.gz) or a CSV with t, x, y columns"),
                    format: str = Param("auto", choices=FORMAT_CHOICES, description="file format (auto: from the header)"),
                    frame_size: list[int] | None = Param(None, description="scene frame [width, height] px "
@@ -63,7 +63,7 @@ def gaze_prompt_node(image: Image, gaze: Gaze, *,
                      max_prompts: int | None = Param(None, ge=1, description="keep the N longest-dwell places"),
                      accuracy: float | None = Param(None, ge=0, description="tracker accuracy radius in image px: "
                                                     "calibration-aware prompting with the engine"),
-                     engine: str = Param("opencv", description="engine for calibration-aware prompting"),
+                     engine: str = Param("opencv", kind="model", description="engine for calibration-aware prompting"),
                      video_fps: float | None = Param(None, gt=0, description="over a video: frame rate, so each frame "
                                                      "gets the fixations shown during it"),
                      video_start: float = Param(0.0, description="gaze-clock time of video frame 0, seconds")) -> Prompts:

@@ -25,7 +25,7 @@ def inpaint_node(image: Image, masks: Masks, *,
                  dilate: int = Param(3, ge=0, le=100, description="grow the mask by this many pixels first"),
                  feather: int = Param(0, ge=0, le=100, description="blend the fill into the image over this many pixels"),
                  prompt: str = Param("", description="diffusers only: what to paint instead"),
-                 model: str = Param("stabilityai/stable-diffusion-2-inpainting",
+                 model: str = Param("stabilityai/stable-diffusion-2-inpainting", kind="model",
                                     description="diffusers only: inpainting model id or folder")) -> Image:
     from ..adapters.outputs.inpainting import inpaint
 
@@ -41,12 +41,12 @@ def depth_node(image: Image | None = None, *,
                source: str = Param("file", choices=("file", "stereo", "monocular"),
                                    description="file: read path; stereo: match image with the right image at path; "
                                                "monocular: estimate from image with model"),
-               path: str | None = Param(None, description="depth file, sample:motorcycle, or (stereo) the right image"),
+               path: str | None = Param(None, kind="path_in", description="depth file, sample:motorcycle, or (stereo) the right image"),
                scale: float | None = Param(None, gt=0, description="metres per stored unit (default: mm for 16-bit PNG)"),
                calibration: dict[str, float] | None = Param(
                    None, description="stereo/disparity: {focal, baseline (m), doffs, cx, cy}; default: the motorcycle's"),
                max_disparity: int = Param(128, ge=16, le=1024, description="stereo: largest disparity searched"),
-               model: str = Param("depth-anything/Depth-Anything-V2-Small-hf",
+               model: str = Param("depth-anything/Depth-Anything-V2-Small-hf", kind="model",
                                   description="monocular: transformers depth model id or folder")) -> Depth:
     from ..adapters.outputs import depth as D
     from ..adapters.outputs.camera import MOTORCYCLE_CALIBRATION, StereoCalibration
@@ -106,7 +106,7 @@ def lift3d_node(masks: Masks, depth: Depth, image: Image | None = None, *,
 @node("save_pointcloud", category="outputs", cacheable=False,
       description="Write a point cloud as .ply (binary or ASCII) or .glb (for gr.Model3D and glTF viewers).")
 def save_pointcloud_node(cloud: PointCloud, *,
-                         path: str = Param(description="output file ending in .ply or .glb"),
+                         path: str = Param(kind="path_out", description="output file ending in .ply or .glb"),
                          ascii: bool = Param(False, description="PLY only: ASCII instead of binary"),
                          splat: float | None = Param(None, gt=0, description="GLB only: draw each point as an "
                                                      "octahedron this big (metres), for viewers with 1-pixel points")) -> FilePath:
@@ -122,7 +122,7 @@ def save_pointcloud_node(cloud: PointCloud, *,
 @node("export", category="outputs", cacheable=False,
       description="Export masks: COCO JSON, PNG folder, polygons JSON, supervision .npz, or a provenance record.")
 def export_node(masks: Masks, *,
-                path: str = Param(description="output file (coco, polygons, record: .json; supervision: .npz) "
+                path: str = Param(kind="path_out", description="output file (coco, polygons, record: .json; supervision: .npz) "
                                               "or folder (png)"),
                 format: str = Param("coco", choices=("coco", "png", "polygons", "supervision", "record"),
                                     description="export format"),

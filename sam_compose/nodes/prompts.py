@@ -14,7 +14,6 @@ files. Example graph::
 
 from __future__ import annotations
 
-
 from ..errors import InputError
 from .api import Param, file_stamp, guarded_clip_spec, input_path, node, node_engine
 from .ports import Image, Masks, Prompts
@@ -33,10 +32,10 @@ def text_prompt_node(image: Image, *,
                                             description="region proposals: engine masks, a box grid, or both"),
                      background: str = Param("blur", choices=("blur", "mask", "none"),
                                              description="how crops show pixels outside a region's mask"),
-                     engine: str = Param("opencv", description="engine whose automatic masks are the proposals"),
-                     clip: str | None = Param(None, description="open_clip spec, e.g. 'ViT-B-32:laion2b_s34b_b79k' "
+                     engine: str = Param("opencv", kind="model", description="engine whose automatic masks are the proposals"),
+                     clip: str | None = Param(None, kind="model", description="open_clip spec, e.g. 'ViT-B-32:laion2b_s34b_b79k' "
                                                                 "or 'local-dir:/path' (default: $SAM_COMPOSE_CLIP or ViT-B-32)"),
-                     detector: str | None = Param(None, description="a transformers zero-shot detector (id or folder) "
+                     detector: str | None = Param(None, kind="model", description="a transformers zero-shot detector (id or folder) "
                                                                     "instead of CLIP"),
                      points: int = Param(1, ge=0, le=10, description="positive points per prompt")) -> Prompts:
     """Prompts (box + positive points) for the regions matching ``text``; data carries phrase and score."""
@@ -53,7 +52,7 @@ def text_prompt_node(image: Image, *,
 @node("mask_prompt", category="prompts", cache_key=file_stamp,
       description="A prior mask (file or an earlier result) as SAM mask_input logits plus a box and a point.")
 def mask_prompt_node(image: Image, masks: Masks | None = None, *,
-                     path: str | None = Param(None, description="mask image (PNG, 0/255) or .npy at the image size"),
+                     path: str | None = Param(None, kind="path_in", description="mask image (PNG, 0/255) or .npy at the image size"),
                      index: int | None = Param(None, ge=0, description="row of the input masks to use "
                                                                        "(default: every row, one prompt each)"),
                      box: bool = Param(True, description="include the mask's bounding box"),
@@ -81,7 +80,7 @@ def mask_prompt_node(image: Image, masks: Masks | None = None, *,
       description="Boxes as prompts, one per box: pixel lists, or detector/annotation files (COCO, YOLO, VOC).")
 def box_prompt_node(image: Image | None = None, *,
                     boxes: list[list[float]] | None = Param(None, description="[[x0, y0, x1, y1], ...] (see format)"),
-                    path: str | None = Param(None, description="annotation file: COCO .json, YOLO .txt, Pascal VOC .xml"),
+                    path: str | None = Param(None, kind="path_in", description="annotation file: COCO .json, YOLO .txt, Pascal VOC .xml"),
                     format: str = Param("xyxy", choices=("xyxy", "xywh", "cxcywh"), description="layout of boxes"),
                     normalized: bool | None = Param(None, description="boxes are fractions of the image "
                                                                       "(None: detect)"),

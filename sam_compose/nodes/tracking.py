@@ -28,13 +28,13 @@ class TrackNode:
     """One tracker per stream; called once per frame with that frame."""
 
     def __init__(self, *,
-                 engine: str = Param("opencv", description="flow tracker: engine that re-segments (opencv, a SAM spec, "
+                 engine: str = Param("opencv", kind="model", description="flow tracker: engine that re-segments (opencv, a SAM spec, "
                                                            "or 'none' for flow only); sam2 tracker: the SAM 2 model"),
                  tracker: str = Param("flow", choices=("flow", "sam2"), description="weight-free flow tracker or SAM 2 video"),
                  fps: float = Param(25.0, gt=0, description="frame rate, for gaze timing and the overlay video"),
                  gaze_t0: float | None = Param(None, description="gaze clock time of the first frame (default: the recording's "
                                                                      "first sample; 0 for bare fixations)"),
-                 save: str | None = Param(None, description="folder for tracks.json / tracks_mot.csv / masks/ / overlay.mp4 "
+                 save: str | None = Param(None, kind="path_out", description="folder for tracks.json / tracks_mot.csv / masks/ / overlay.mp4 "
                                                             "(relative paths go under --out)"),
                  formats: str = Param("coco,mot,png", description="comma-separated outputs: coco, mot, png, mp4")) -> None:
         from ..adapters.outputs.tracking import make_tracker

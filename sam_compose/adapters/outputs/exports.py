@@ -35,6 +35,7 @@ import numpy as np
 from ...errors import InputError, require
 from ...image_io import save_png
 from ...masks import Masks
+from ...security.atomic import atomic_path, staged_output
 
 FORMATS = ("coco", "png", "polygons", "supervision", "record")
 _CLASS_KEYS = ("class_name", "label", "category", "text")
@@ -49,10 +50,8 @@ def _is_json(v: Any) -> bool:
 
 
 def _write_atomic(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)  # never leave a half-written file behind
+    with atomic_path(path) as tmp:  # a unique temporary sibling: never a half-written file
+        tmp.write_text(text)
     return path
 
 
@@ -314,15 +313,16 @@ def export_masks(masks: Masks, path: str | os.PathLike, format: str = "coco", **
 def _export_png(masks: Masks, path: Path, *, label_map: bool = False) -> Path:
     if path.suffix.lower() in (".png", ".json") or (path.exists() and not path.is_dir()):
         raise InputError(f"png export writes a folder of mask PNGs; {path} looks like a file, give a folder")
-    path.mkdir(parents=True, exist_ok=True)
-    for i in range(len(masks)):
-        save_png(path / f"mask_{i}.png", masks.masks[i].astype(np.uint8) * 255)
-    if label_map:
-        dtype = np.uint8 if len(masks) < 256 else np.uint16
-        labels = np.zeros(masks.image_size, dtype=dtype)
-        for i in range(len(masks)):  # later masks on top
-            labels[masks.masks[i]] = i + 1
-        save_png(path / "labels.png", labels)
+    # staged and renamed into place; mask_N.png files of an earlier, larger export are removed
+    with staged_output(path, what="export_masks png") as stage:
+        for i in range(len(masks)):
+            save_png(stage / f"mask_{i}.png", masks.masks[i].astype(np.uint8) * 255)
+        if label_map:
+            dtype = np.uint8 if len(masks) < 256 else np.uint16
+            labels = np.zeros(masks.image_size, dtype=dtype)
+            for i in range(len(masks)):  # later masks on top
+                labels[masks.masks[i]] = i + 1
+            save_png(stage / "labels.png", labels)
     return path
 
 
@@ -349,8 +349,6 @@ def _export_supervision(masks: Masks, path: Path, **options: Any) -> Path:
         arrays["tracker_id"] = det.tracker_id
     for k, v in det.data.items():
         arrays[f"data__{k}"] = np.asarray(v)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp.npz")
-    np.savez_compressed(tmp, **arrays)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        np.savez_compressed(tmp, **arrays)
     return path

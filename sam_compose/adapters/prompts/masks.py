@@ -32,10 +32,12 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ...errors import ImageError, PromptError
+from ...errors import ImageError, ImageLimitError, PromptError
 from ...geometry import LOGIT_SCALE, LOWRES_SIZE, from_lowres, mask_iou
 from ...geometry import mask_to_logits as geometry_mask_to_logits
 from ...masks import Masks
+from ...security import limits
+from ...security.paths import check_regular_file
 from ...types import Prompt
 
 __all__ = ["read_mask", "mask_to_prompt", "mask_to_logits", "refine_with_mask", "interior_points", "DEFAULT_LOGIT_SCALE"]
@@ -57,7 +59,9 @@ def read_mask(path: str | os.PathLike) -> np.ndarray:
         raise ImageError(f"mask file not found: {p}")
     if p.is_dir():
         raise ImageError(f"mask path {p} is a folder; give a mask image such as mask.png")
+    check_regular_file(p, "mask")
     if p.suffix.lower() == ".npy":
+        _check_mask_size(_npy_shape(p), p)
         try:
             arr = np.load(p, allow_pickle=False)
         except (ValueError, OSError) as exc:
@@ -66,6 +70,7 @@ def read_mask(path: str | os.PathLike) -> np.ndarray:
         if arr.ndim != 2:
             raise ImageError(f"mask {p} must be a 2-D (H, W) array, got shape {arr.shape}")
         return arr != 0
+    _check_mask_size(_image_header_shape(p), p)
     raw = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
     if raw is None:
         raise ImageError(f"could not read mask {p}: not an image OpenCV can decode (PNG, JPEG, TIFF, BMP, .npy)")
@@ -80,6 +85,45 @@ def read_mask(path: str | os.PathLike) -> np.ndarray:
         return raw > 0
     half = (np.iinfo(raw.dtype).max + 1) // 2 if np.issubdtype(raw.dtype, np.integer) else 0.5
     return raw >= half
+
+
+def _npy_shape(p: Path) -> tuple[int, ...]:
+    """The shape in a .npy header (nothing else is read)."""
+    try:
+        shape = np.load(p, mmap_mode="r", allow_pickle=False).shape  # mapped, not read
+    except (ValueError, OSError, SyntaxError) as exc:
+        raise ImageError(f"could not read mask {p} as a .npy array: {exc}") from exc
+    return tuple(int(v) for v in shape)
+
+
+def _image_header_shape(p: Path) -> tuple[int, int]:
+    """(H, W) from an image file's header, read by Pillow without decoding any pixel."""
+    from PIL import Image, UnidentifiedImageError
+
+    from ...image_io import allow_pillow, bomb_error
+
+    allow_pillow(limits.get("mask_pixels"))
+    try:
+        with Image.open(p) as im:
+            return int(im.height), int(im.width)
+    except Image.DecompressionBombError as exc:
+        raise bomb_error(exc, f"mask {p.name}", "mask_pixels") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise ImageError(f"could not read mask {p}: not an image file (PNG, JPEG, TIFF, BMP) or .npy ({exc})") from None
+
+
+def _check_mask_size(shape: tuple[int, ...], p: Path) -> None:
+    dims = [d for d in shape if d != 1] or [1]
+    pixels = int(np.prod(np.asarray(shape, dtype=np.float64)))
+    if pixels > limits.get("mask_pixels"):
+        raise ImageLimitError(
+            f"mask {p.name} ({'x'.join(str(d) for d in shape)}) is {pixels / 1e6:.0f} MP, over the limit of "
+            f"{limits.get('mask_pixels') / 1e6:.0f} MP; downscale it or raise SAM_COMPOSE_MAX_MASK_PIXELS",
+            "mask_pixels", limits.env_name("mask_pixels"))
+    if len(dims) == 2 and max(dims) / max(min(dims), 1) > limits.get("aspect"):
+        raise ImageLimitError(f"mask {p.name} is {dims[1]}x{dims[0]}, thinner than the limit of "
+                              f"{limits.get('aspect')}:1; raise SAM_COMPOSE_MAX_ASPECT", "aspect",
+                              limits.env_name("aspect"))
 
 
 def _as_array(mask: Any) -> np.ndarray:

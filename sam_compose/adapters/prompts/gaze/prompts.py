@@ -81,19 +81,49 @@ def group_fixations(fixations: Sequence[Fixation], radius: float) -> list[list[F
     """Group fixations whose centres lie within ``radius`` px of a group's dwell-weighted centre.
 
     Greedy, longest fixation first; returns groups ordered by total dwell, longest first.
+    Group centres live in a grid of ``radius``-sized cells, so each fixation is compared
+    with the groups of its 3x3 cells only: O(n log n) for n fixations (the sort).
     """
+    cell = float(radius) if radius > 0 else 1.0
     groups: list[list[Fixation]] = []
-    centres: list[np.ndarray] = []
+    sums: list[list[float]] = []  # per group: sum(w*x), sum(w*y), sum(w)
+    centres: list[tuple[float, float]] = []
+    grid: dict[tuple[int, int], set[int]] = {}
+
+    def key(x: float, y: float) -> tuple[int, int]:
+        return int(np.floor(x / cell)), int(np.floor(y / cell))
+
     for f in sorted(fixations, key=lambda f: -f.duration):
-        p = np.array([f.x, f.y])
-        d = [np.hypot(*(p - c)) for c in centres]
-        if d and min(d) <= radius:
-            g = int(np.argmin(d))
-            groups[g].append(f)
-            centres[g] = _dwell_centre(groups[g])
+        fx, fy = float(f.x), float(f.y)
+        if not (np.isfinite(fx) and np.isfinite(fy)):
+            groups.append([f])  # no place to compare; its own group, as the distance test would give
+            sums.append([0.0, 0.0, 1.0])
+            centres.append((fx, fy))
+            continue
+        kx, ky = key(fx, fy)
+        best, best_d = -1, np.inf
+        for dx in (-1, 0, 1):
+            for dy in (-1, 0, 1):
+                for g in grid.get((kx + dx, ky + dy), ()):
+                    d = float(np.hypot(fx - centres[g][0], fy - centres[g][1]))
+                    if d < best_d or (d == best_d and g < best):
+                        best, best_d = g, d
+        w = max(f.duration, 1e-6)
+        if best >= 0 and best_d <= radius:
+            groups[best].append(f)
+            sx, sy, sw = sums[best]
+            sums[best] = [sx + w * fx, sy + w * fy, sw + w]
+            old = key(*centres[best])
+            centres[best] = (sums[best][0] / sums[best][2], sums[best][1] / sums[best][2])
+            new = key(*centres[best])
+            if new != old:
+                grid[old].discard(best)
+                grid.setdefault(new, set()).add(best)
         else:
             groups.append([f])
-            centres.append(p)
+            sums.append([w * fx, w * fy, w])
+            centres.append((fx, fy))
+            grid.setdefault((kx, ky), set()).add(len(groups) - 1)
     return sorted(groups, key=lambda g: -sum(f.duration for f in g))
 
 

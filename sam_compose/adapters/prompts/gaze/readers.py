@@ -44,9 +44,12 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import numpy as np
 
+from ....security import limits
+from ....security.deadlines import checkpoint
+from ....security.paths import check_regular_file
 from .coords import check_units, to_frame_pixels
-from .tables import csv_chunks, first_line, norm_name, open_text, split_header
 from .samples import Fixation, GazeError, GazeSamples
+from .tables import csv_chunks, first_line, norm_name, open_text, split_header
 
 __all__ = ["FORMATS", "RECORDING_FILES", "resolve_recording", "detect_format", "iter_gaze", "read_gaze", "samples_from_iterable", "samples_from_array",
            "read_frame_times"]
@@ -85,6 +88,8 @@ def resolve_recording(path: str | os.PathLike) -> Path:
 def detect_format(path: str | os.PathLike) -> str:
     """Guess the recording format from the first line (the CSV header or a JSON record)."""
     p = resolve_recording(path)
+    if p.exists() and not p.is_file():
+        check_regular_file(p, "gaze file")  # a FIFO, device or socket: say which
     if not p.is_file():
         raise GazeError(f"gaze file {p} does not exist (or is not a file)")
     line = first_line(p)
@@ -389,6 +394,8 @@ def iter_gaze(source: str | os.PathLike, *, format: str | None = None, chunk_siz
         checked = checked or np.count_nonzero(np.isfinite(fields["x"])) >= 20
         chunk.meta["format"] = fmt
         n += len(chunk)
+        limits.check("gaze_rows", n, f"gaze file {path.name}", "split the recording or read a shorter export")
+        checkpoint()
         yield chunk
     if n == 0:
         raise GazeError(f"gaze file {path} has a header but no samples")

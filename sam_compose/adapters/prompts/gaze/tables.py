@@ -17,17 +17,58 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from ....errors import LimitError
+from ....security import limits
+from ....security.paths import check_regular_file
 from .samples import GazeError
 
 __all__ = ["open_text", "first_line", "norm_name", "split_header", "delimiter", "csv_chunks"]
 
 
+class _Bounded(io.RawIOBase):
+    """A byte stream that refuses to go past the ``gaze_bytes`` limit in total or the
+    ``line_bytes`` limit without a newline (checked as the bytes arrive, before any line
+    is assembled)."""
+
+    def __init__(self, raw: Any, path: Path) -> None:
+        self._raw, self._path = raw, path
+        self._total = self._run = 0
+        self._max_total, self._max_line = limits.get("gaze_bytes"), limits.get("line_bytes")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = self._raw.readinto(buffer)
+        if not n:
+            return n
+        self._total += n
+        if self._total > self._max_total:
+            raise limits.over("gaze_bytes", self._total, f"gaze file {self._path.name}",
+                              "split the recording or read a shorter export")
+        data = memoryview(buffer)[:n].tobytes()
+        first, last = data.find(b"\n"), data.rfind(b"\n")
+        longest = self._run + (n if first < 0 else first)
+        if first >= 0 and n > self._max_line:
+            longest = max(longest, max(len(seg) for seg in data[first + 1:last].split(b"\n")))
+        self._run = self._run + n if first < 0 else n - last - 1
+        if max(longest, self._run) > self._max_line:
+            raise limits.over("line_bytes", max(longest, self._run), f"gaze file {self._path.name}: a line",
+                              "is it really a line-per-sample recording?")
+        return n
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
 def open_text(path: Path) -> io.TextIOBase:
+    """The recording as text (gzip or plain), bounded in total size and line length."""
+    check_regular_file(path, "gaze file")  # a FIFO would block forever
     with open(path, "rb") as fh:
         magic = fh.read(2)
-    if magic == b"\x1f\x8b":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
-    return open(path, "r", encoding="utf-8-sig", newline="")
+    raw: Any = gzip.open(path, "rb") if magic == b"\x1f\x8b" else open(path, "rb")  # noqa: SIM115 - closed by the wrapper
+    return io.TextIOWrapper(io.BufferedReader(_Bounded(raw, path)), encoding="utf-8-sig", newline="")
 
 
 def first_line(path: Path) -> str:
@@ -153,6 +194,8 @@ def csv_chunks(path: Path, chunk_size: int) -> Iterator[tuple[list[str], Any, in
                 for df in reader:
                     yield header, _Frame(header, df, path), row_no
                     row_no += len(df)
+            except LimitError:
+                raise
             except (ValueError, pd.errors.ParserError) as exc:
                 raise GazeError(f"{path}: malformed CSV near data row {row_no}: {exc}") from exc
             return
