@@ -12,7 +12,7 @@ rest of the demo is untouched: ``ui.py`` only calls :func:`browser_tab`.
 
 from __future__ import annotations
 
-import tempfile
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -25,6 +25,7 @@ from ..errors import InputError
 from ..geometry import resized_shape
 from . import service
 from .errors import friendly
+from .sessions import DemoWorkspace, default_workspace
 from .state import SessionState
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -32,8 +33,6 @@ ORT_DIR = STATIC_DIR / "ort"
 ORT_FILES = ("ort.wasm.min.js", "ort-wasm-simd-threaded.wasm", "ort-wasm-simd-threaded.mjs")
 """What ``make vendor-ort`` copies from the onnxruntime-web npm package (see web/package.json)."""
 CLICK_JS = STATIC_DIR / "onnx_click.js"
-KEEP_EMBEDDINGS = 32
-"""Embedding files kept on disk for the page (oldest removed first)."""
 
 CANVAS_HTML = """<div id="sc-onnx" style="max-width:100%">
 <canvas id="sc-onnx-canvas" width="640" height="360" style="max-width:100%;cursor:crosshair;border:1px solid #ddd"></canvas>
@@ -57,27 +56,23 @@ def _static_path(path: Path) -> str:
 
 
 class BrowserDecoding(service.EngineSource):
-    """Prepares an image for in-browser decoding: its embedding as files, plus what the page needs."""
+    """Prepares an image for in-browser decoding: its embedding as files in the session's folder
+    (the previous image's files are removed), plus what the page needs to know."""
 
-    def __init__(self, engine: Any = "auto") -> None:
+    def __init__(self, engine: Any = "auto", *, workspace: DemoWorkspace | None = None) -> None:
         super().__init__(engine)
-        self._dir: Path | None = None
+        self.workspace = workspace or default_workspace()
         self._lock = threading.Lock()
-        self._written: list[Path] = []
+        self._last: dict[str, Path] = {}
 
-    def _work_dir(self) -> Path:
+    def _folder(self, session_id: str) -> Path:
+        folder = self.workspace.new_result_folder(session_id, "browser")
         with self._lock:
-            if self._dir is None:
-                self._dir = Path(tempfile.mkdtemp(prefix="sam_compose_browser_"))
-            return self._dir
-
-    def _write(self, path: Path, write: Any) -> Path:
-        write(path)
-        with self._lock:
-            self._written.append(path)
-            while len(self._written) > KEEP_EMBEDDINGS * 4:
-                self._written.pop(0).unlink(missing_ok=True)
-        return path
+            old = self._last.pop(session_id, None)
+            self._last[session_id] = folder
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        return folder
 
     @friendly
     def prepare(self, source: Any, state: SessionState) -> tuple[SessionState, dict[str, Any], list[str] | None]:
@@ -100,13 +95,15 @@ class BrowserDecoding(service.EngineSource):
         t0 = time.perf_counter()
         emb = engine.embed(image)
         embed_ms = (time.perf_counter() - t0) * 1000
-        folder = self._work_dir()
+        folder = self._folder(state.session_id)
         key = emb.image_key[:16]
-        files = [str(self._write(folder / f"{key}.png", lambda p: _save_png(image, p)))]
+        _save_png(image, folder / f"{key}.png")
+        files = [str(folder / f"{key}.png")]
         outputs = []
         for name_out in engine.encoder_outputs:
             arr = np.ascontiguousarray(emb.features[name_out].numpy(), dtype=np.float32)
-            files.append(str(self._write(folder / f"{key}.{name_out}.bin", arr.tofile)))
+            arr.tofile(folder / f"{key}.{name_out}.bin")
+            files.append(str(folder / f"{key}.{name_out}.bin"))
             outputs.append({"name": name_out, "shape": list(arr.shape)})
         h, w = image.shape[:2]
         info = {"ready": True, "name": name, "image_size": [h, w], "resized_size": list(resized_shape((h, w))),
@@ -128,9 +125,11 @@ def _set_image_js() -> str:
         "\nawait window.samComposeOnnx.setImage(info, files);\n}"
 
 
-def browser_tab(engine: Any, state: gr.State, examples: tuple[str, ...], event_kwargs: dict[str, Any]) -> None:
-    """The tab's components and events (call inside ``gr.Tab``). ``engine``: a spec or an Engine."""
-    handler = BrowserDecoding(engine)
+def browser_tab(engine: Any, state: gr.State, examples: tuple[str, ...], event_kwargs: dict[str, Any],
+                workspace: DemoWorkspace | None = None) -> None:
+    """The tab's components and events (call inside ``gr.Tab``). ``engine``: a spec or an Engine;
+    ``state``: the demo's per-session state (its image is the Segment tab's photo)."""
+    handler = BrowserDecoding(engine, workspace=workspace)
     enabled = _engine_is_onnx(engine)
     if enabled:
         static = [ORT_DIR] if not runtime_missing() else []

@@ -242,7 +242,7 @@ def build_blocks(engine: Any = "auto", *, workspace: DemoWorkspace | None = None
             with gr.Tab("Graph", id="graph"):
                 _graph_tab(tabs, state)
             with gr.Tab("Browser", id="browser"):
-                browser_tab(engine, state, EXAMPLES, PRIVATE)
+                browser_tab(engine, state, EXAMPLES, PRIVATE, workspace=workspace)
             with gr.Tab("API", id="api"):
                 _api_tab(api)
             with gr.Tab("About", id="about"):

@@ -5,10 +5,11 @@ onnxscript). That exporter is the maintained one; it handles the shape arithmeti
 decoder (``int(round(L ** 0.5))`` of a traced size) which the TorchScript exporter
 (``dynamo=False``) fails on, and it keeps the numbers of prompts and points symbolic.
 
-The folder is written atomically: everything goes into a temporary sibling, is checked
-(every file loads in onnxruntime, the decoder reproduces the PyTorch wrapper on random
-prompts), and only then replaces ``out``. An existing folder is replaced only when it
-is an earlier export (it holds ``sam_onnx.json``) or empty.
+The folder is written through :func:`sam_compose.security.atomic.staged_output`: everything
+goes into a staging folder and is checked (every file loads in onnxruntime, the decoder
+reproduces the PyTorch wrapper on random prompts) before the files are renamed into ``out``;
+files of an earlier export that this one does not write are removed, files sam-compose did
+not write are never touched, and a failed export leaves ``out`` as it was.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import hashlib
 import io
 import os
 import shutil
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,6 @@ from .families import (
     family_export,
 )
 from .manifest import (
-    MANIFEST_NAME,
     GraphFile,
     Manifest,
     TensorSpec,
@@ -75,27 +74,11 @@ def model_id(spec: str) -> str:
     return spec
 
 
-def _prepare_out(out: str | os.PathLike) -> Path:
+def _check_out(out: str | os.PathLike) -> Path:
     out = Path(out)
-    if out.exists():
-        if not out.is_dir():
-            raise InputError(f"--out {out} exists and is not a folder")
-        if any(out.iterdir()) and not (out / MANIFEST_NAME).is_file():
-            raise InputError(f"--out {out} is a non-empty folder that is not an earlier ONNX export; "
-                             "choose a new or empty folder")
-    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} exists and is not a folder")
     return out
-
-
-def _replace_dir(tmp: Path, out: Path) -> None:
-    """Move the finished ``tmp`` folder to ``out``, replacing an earlier export there."""
-    old = None
-    if out.exists():
-        old = out.with_name(f".{out.name}.old-{os.getpid()}")
-        os.replace(out, old)
-    os.replace(tmp, out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -262,8 +245,10 @@ def export_onnx(engine: Any, out: str | os.PathLike, *, quantize: str | None = N
     fam = family_export(eng)
     if getattr(eng, "dtype", "float32") != "float32":
         raise InputError(f"export a float32 engine (got dtype {eng.dtype!r}); use --quantize int8 for smaller files")
-    out = _prepare_out(out)
+    out = _check_out(out)
     import torch
+
+    from ..security.atomic import staged_output
 
     model = eng.model
     if next(model.parameters()).device.type != "cpu":
@@ -273,24 +258,21 @@ def export_onnx(engine: Any, out: str | os.PathLike, *, quantize: str | None = N
     base = Manifest(model_id=mid, family=fam.family, fingerprint=fingerprint, precision="float32", opset=opset,
                     encoder=GraphFile("encoder.onnx", 0, (), ()), decoder=GraphFile("decoder.onnx", 0, (), ()),
                     extra={})
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=str(out.parent)))
-    try:
+    with staged_output(out, what=f"sam-compose export onnx {mid}") as tmp:
         ctx = fam.trace_context(model) if fam.trace_context is not None else contextlib.nullcontext()
         with torch.inference_mode(False), torch.no_grad(), ctx:
             enc = _export_encoder(eng, fam, tmp, opset, base.metadata("encoder"))
             dec = _export_decoder(eng, fam, tmp, opset, base.metadata("decoder"), enc)
-        manifest = _finish(tmp, base, enc, dec, fam)
+        del enc, dec  # close the sessions before the files move
+        manifest = _finish(tmp, base, fam)
         if quantize == "int8":
             from .quantize import quantize_folder
 
             manifest = quantize_folder(tmp, manifest)
-        _replace_dir(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return manifest
 
 
-def _finish(folder: Path, base: Manifest, enc: Any, dec: Any, fam: FamilyExport) -> Manifest:
+def _finish(folder: Path, base: Manifest, fam: FamilyExport) -> Manifest:
     import torch
 
     from .. import __version__
@@ -301,26 +283,28 @@ def _finish(folder: Path, base: Manifest, enc: Any, dec: Any, fam: FamilyExport)
                               "onnxruntime": require("onnxruntime", "onnxruntime").__version__,
                               "exporter": EXPORTER}
     manifest = Manifest(model_id=base.model_id, family=base.family, fingerprint=base.fingerprint,
-                        precision=base.precision, opset=base.opset, encoder=_graph_file(folder, "encoder.onnx", enc),
-                        decoder=_graph_file(folder, "decoder.onnx", dec), extra=extra)
+                        precision=base.precision, opset=base.opset,
+                        encoder=_graph_file(folder, "encoder.onnx", _session(folder / "encoder.onnx")),
+                        decoder=_graph_file(folder, "decoder.onnx", _session(folder / "decoder.onnx")), extra=extra)
     write_manifest(folder, manifest)
     return manifest
 
 
 def _requantize(src: str, out: str | os.PathLike, quantize: str | None, opset: int | None) -> Manifest:
     """Copy (``quantize=None``) or quantize an earlier float32 export into ``out``."""
+    from ..security.atomic import staged_output
+
     src_path = Path(os.path.expanduser(src.strip()))
     manifest = read_manifest(src_path)
     if opset is not None and check_opset(opset) != manifest.opset:
         raise InputError(f"{src_path} was exported at opset {manifest.opset}; an existing export keeps its opset: "
                          "export from the original model to change it")
-    out = _prepare_out(out)
-    if out.resolve() == src_path.resolve():
+    out = _check_out(out)
+    if out.exists() and out.resolve() == src_path.resolve():
         raise InputError("--out must differ from the source export folder")
     if quantize == "int8" and manifest.precision != "float32":
         raise InputError(f"{src_path} is already {manifest.precision}; quantize a float32 export")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=str(out.parent)))
-    try:
+    with staged_output(out, what=f"sam-compose export onnx onnx:{src_path.name}") as tmp:
         for role in ("encoder", "decoder"):
             gf = manifest.graph(role)
             for name in (gf.file, gf.data_file):
@@ -331,7 +315,4 @@ def _requantize(src: str, out: str | os.PathLike, quantize: str | None, opset: i
             from .quantize import quantize_folder
 
             manifest = quantize_folder(tmp, manifest)
-        _replace_dir(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return manifest
