@@ -304,3 +304,16 @@ def test_an_encoder_with_external_weights_loads_and_copies(tiny_sam_onnx, torch_
     image = IMAGES["landscape"]()
     p = sc.Prompt(points=[[200, 150]])
     _agree(torch_engine.segment(image, p), sc.load_engine(f"onnx:{tmp_path / 'copy'}").segment(image, p), "external")
+
+
+def test_a_graph_runs_on_the_onnx_engine(tiny_sam_onnx, onnx_engine, tmp_path):
+    from sam_compose import Graph
+
+    g = Graph()
+    img = g.load_image(path="sample:chelsea")
+    box = g.box_prompt(boxes=[[60, 40, 300, 250]])
+    seg = g.segment(image=img, prompts=box, engine=f"onnx:{tiny_sam_onnx[1]}")
+    report = g.run(keep_values=True, out_dir=tmp_path)
+    got = report.value(seg)
+    ref = onnx_engine.segment(skdata.chelsea(), sc.Prompt(box=[60, 40, 300, 250]))
+    assert got.data["engine"] == "onnx" and np.array_equal(got.masks, ref.masks)
