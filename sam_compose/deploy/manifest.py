@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,7 +156,13 @@ def read_manifest(folder: str | os.PathLike) -> Manifest:
     return Manifest.from_dict(data, source=str(path))
 
 
+_FLAT_LIST = re.compile(r"\[\s+([^\[\]{}]*?)\s+\]")
+
+
 def write_manifest(folder: str | os.PathLike, manifest: Manifest) -> Path:
+    """Write ``folder/sam_onnx.json``: indented, with lists of numbers and names on one line."""
     path = Path(folder) / MANIFEST_NAME
-    path.write_text(json.dumps(manifest.to_dict(), indent=2) + "\n", encoding="utf-8")
+    text = json.dumps(manifest.to_dict(), indent=2)
+    text = _FLAT_LIST.sub(lambda m: "[" + " ".join(m.group(1).split()) + "]", text)
+    path.write_text(text + "\n", encoding="utf-8")
     return path
