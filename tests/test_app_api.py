@@ -398,7 +398,7 @@ def test_gaze_recording_file_segments_the_looked_at_object(upload_dir, small_sce
 
     h, w = small_scene.image.shape[:2]
     x, y = small_scene.interior_point(2)
-    samples, _ = synth_trace([(x, y, 0.5), (x + 2, y + 1, 0.3)], frame_size=(w, h), noise=1.0, seed=2)
+    samples, _ = synth_trace([(x, y, 0.5), (x + 2, y + 1, 0.3)], scene_size=(h, w), noise=1.0, seed=2)
     path = write_generic(upload_dir / "gaze.csv", samples)
     handlers = SegmentHandlers("opencv")
     s = SessionState()

@@ -6,14 +6,22 @@ import numpy as np
 import pytest
 
 from sam_compose.adapters.prompts.gaze import (
-    FixationDetector, GazeError, GazeSamples, LiveGaze, detect_fixations, live_fixations, px_per_degree)
+    FixationDetector,
+    GazeError,
+    GazeSamples,
+    LiveGaze,
+    detect_fixations,
+    live_fixations,
+    px_per_degree,
+)
 from sam_compose.adapters.prompts.gaze.synth import synth_trace
 
-FRAME = (640, 480)
-DIAG = float(np.hypot(*FRAME))
+SCENE = (480, 640)  # (H, W)
+WH = (640, 480)
+DIAG = float(np.hypot(*SCENE))
 
 
-def random_targets(seed: int, n: int = 12, frame=FRAME, min_jump: float = 80.0, dur=(0.15, 0.6)):
+def random_targets(seed: int, n: int = 12, frame=WH, min_jump: float = 80.0, dur=(0.15, 0.6)):
     rng = np.random.default_rng(seed)
     out, prev = [], None
     w, h = frame
@@ -46,7 +54,7 @@ def centre_errors(found, truth):
 @pytest.mark.parametrize("method", ["ivt", "idt"])
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_clean_trace_exact_count_and_centres(method, seed):
-    samples, truth = synth_trace(random_targets(seed), frame_size=FRAME, seed=seed)
+    samples, truth = synth_trace(random_targets(seed), scene_size=SCENE, seed=seed)
     found = detect_fixations(samples, method=method)
     assert len(found) == len(truth)
     assert max(centre_errors(found, truth)) < 0.01 * DIAG
@@ -56,7 +64,7 @@ def test_clean_trace_exact_count_and_centres(method, seed):
 
 @pytest.mark.parametrize("rate", [60.0, 120.0, 250.0])
 def test_clean_trace_other_rates(rate):
-    samples, truth = synth_trace(random_targets(7), frame_size=FRAME, rate=rate)
+    samples, truth = synth_trace(random_targets(7), scene_size=SCENE, rate=rate)
     found = detect_fixations(samples)
     assert len(found) == len(truth)
     assert max(centre_errors(found, truth)) < 0.01 * DIAG
@@ -65,7 +73,7 @@ def test_clean_trace_other_rates(rate):
 @pytest.mark.parametrize("method", ["ivt", "idt"])
 def test_noise_saccades_drift(method):
     targets = random_targets(4)
-    samples, truth = synth_trace(targets, frame_size=FRAME, noise=1.5, drift=6.0, seed=4)
+    samples, truth = synth_trace(targets, scene_size=SCENE, noise=1.5, drift=6.0, seed=4)
     kw = {"dispersion_threshold": 20.0} if method == "idt" else {}
     found = detect_fixations(samples, method=method, **kw)
     # every true fixation is found, centred within 1% of the diagonal; no fixation invented in saccades
@@ -77,7 +85,7 @@ def test_noise_saccades_drift(method):
 
 def test_blinks_split_then_merge():
     targets = [(100, 100, 0.5), (400, 300, 0.6), (200, 380, 0.4)]
-    samples, truth = synth_trace(targets, frame_size=FRAME, noise=0.5, blinks=[(0.2, 0.12), (0.85, 0.15)])
+    samples, truth = synth_trace(targets, scene_size=SCENE, noise=0.5, blinks=[(0.2, 0.12), (0.85, 0.15)])
     assert samples.n_valid < len(samples)
     split = detect_fixations(samples, merge_gap=0.0)
     assert len(split) == 5  # each blink cuts its fixation in two
@@ -90,19 +98,19 @@ def test_blinks_split_then_merge():
 
 def test_min_duration_drops_short_fixations():
     targets = [(100, 100, 0.4), (400, 300, 0.05), (200, 380, 0.4)]
-    samples, _ = synth_trace(targets, frame_size=FRAME)
+    samples, _ = synth_trace(targets, scene_size=SCENE)
     assert len(detect_fixations(samples, min_duration=0.1)) == 2
     assert len(detect_fixations(samples, min_duration=0.03)) == 3
 
 
 def test_low_confidence_and_off_scene_samples_dropped():
-    samples, truth = synth_trace([(100, 100, 0.5), (500, 300, 0.5)], frame_size=FRAME, low_confidence=0.2)
+    samples, truth = synth_trace([(100, 100, 0.5), (500, 300, 0.5)], scene_size=SCENE, low_confidence=0.2)
     x = samples.x.copy()
     x[:20] = -50.0  # off the scene frame
     conf = samples.confidence.copy()
     conf[:20] = 0.9
-    s = GazeSamples(t=samples.t, x=x, y=samples.y, frame_size=FRAME, confidence=conf)
-    det = FixationDetector(FRAME, min_confidence=0.5, max_gap=0.1)
+    s = GazeSamples(t=samples.t, x=x, y=samples.y, scene_size=SCENE, confidence=conf)
+    det = FixationDetector(scene_size=SCENE, min_confidence=0.5, max_gap=0.1)
     found = det.feed(s) + det.flush()
     assert det.dropped["off_scene"] == 20
     assert det.dropped["low_confidence"] > 0.1 * len(s)
@@ -111,27 +119,32 @@ def test_low_confidence_and_off_scene_samples_dropped():
 
 def test_only_invalid_samples_gives_no_fixation():
     t = np.arange(400) / 200
-    s = GazeSamples(t=t, x=np.full(400, np.nan), y=np.full(400, np.nan), frame_size=FRAME)
+    s = GazeSamples(t=t, x=np.full(400, np.nan), y=np.full(400, np.nan), scene_size=SCENE)
     assert detect_fixations(s) == []
 
 
 def test_degrees_with_fov():
     # Neon-like scene camera: 1600x1200 px over 103x77 deg -> ~15.6 px/deg
-    frame = (1600, 1200)
-    ppd = px_per_degree(frame, (103, 77))
+    scene = (1200, 1600)
+    ppd = px_per_degree(scene, (103, 77))
     assert 15.0 < ppd < 16.0
-    targets = random_targets(5, frame=frame, min_jump=200)
-    samples, truth = synth_trace(targets, frame_size=frame, noise=2.0, seed=5)
+    targets = random_targets(5, frame=(1600, 1200), min_jump=200)
+    samples, truth = synth_trace(targets, scene_size=scene, noise=2.0, seed=5)
     found = detect_fixations(samples, fov=(103, 77), velocity_threshold=30.0)
     assert len(found) == len(truth)
-    # a threshold of 1 deg/s calls every noisy sample a saccade
-    assert len(detect_fixations(samples, fov=(103, 77), velocity_threshold=1.0, smoothing=None)) < len(truth) // 2
+    # a threshold of 1 deg/s calls every noisy sample a saccade in the textbook algorithm ...
+    assert len(detect_fixations(samples, fov=(103, 77), velocity_threshold=1.0, smoothing=None,
+                                adaptive=False)) < len(truth) // 2
+    # ... while the noise-adaptive one raises it to the measured noise floor and says so
+    det = FixationDetector(scene_size=scene, fov=(103, 77), velocity_threshold=1.0)
+    assert len(det.feed(samples) + det.flush()) == len(truth)
+    assert all(b["raised"] for b in det.noise) and min(b["threshold_px_s"] for b in det.noise) > ppd
     with pytest.raises(GazeError, match="fov"):
         detect_fixations(samples, fov=(0, 77))
 
 
 def test_smoothing_helps_on_noisy_trace():
-    samples, truth = synth_trace(random_targets(8), frame_size=FRAME, noise=3.0, seed=8)
+    samples, truth = synth_trace(random_targets(8), scene_size=SCENE, noise=3.0, seed=8)
     raw = detect_fixations(samples, smoothing=None, velocity_span=0.005, merge_gap=0)
     smooth = detect_fixations(samples, smoothing="median", smooth_window=7, merge_gap=0)
     assert abs(len(smooth) - len(truth)) < abs(len(raw) - len(truth))
@@ -139,7 +152,7 @@ def test_smoothing_helps_on_noisy_trace():
 
 @pytest.mark.parametrize("method", ["ivt", "idt"])
 def test_streaming_in_chunks_equals_batch(method):
-    samples, _ = synth_trace(random_targets(9), frame_size=FRAME, noise=1.5, blinks=[(0.5, 0.1)], drift=4, seed=9)
+    samples, _ = synth_trace(random_targets(9), scene_size=SCENE, noise=1.5, blinks=[(0.5, 0.1)], drift=4, seed=9)
     ref = detect_fixations(samples, method=method)
     for size in (1, 13, 256):
         chunks = [samples[i:i + size] for i in range(0, len(samples), size)]
@@ -150,9 +163,9 @@ def test_streaming_in_chunks_equals_batch(method):
 
 @pytest.mark.parametrize("merge_gap", [0.075, 0.0])
 def test_live_push_one_by_one_equals_file(merge_gap):
-    samples, truth = synth_trace(random_targets(10), frame_size=FRAME, noise=1.0, blinks=[(1.0, 0.1)], seed=10)
+    samples, _truth = synth_trace(random_targets(10), scene_size=SCENE, noise=1.0, blinks=[(1.0, 0.1)], seed=10)
     ref = detect_fixations(samples, merge_gap=merge_gap)
-    live = LiveGaze(frame_size=FRAME, merge_gap=merge_gap)
+    live = LiveGaze(scene_size=SCENE, merge_gap=merge_gap)
     got, when = [], []
     for i in range(len(samples)):
         sample = {"timestamp": samples.t[i], "x": samples.x[i], "y": samples.y[i], "worn": bool(samples.valid[i])}
@@ -170,7 +183,7 @@ def test_live_push_one_by_one_equals_file(merge_gap):
 
 def test_live_fixations_from_an_sdk_style_iterator():
     """A device object that hands out gaze datums until it returns None (Pupil realtime API style)."""
-    samples, truth = synth_trace(random_targets(11, n=5), frame_size=FRAME, noise=0.5, seed=11)
+    samples, truth = synth_trace(random_targets(11, n=5), scene_size=SCENE, noise=0.5, seed=11)
 
     class Datum:
         def __init__(self, i):
@@ -187,18 +200,18 @@ def test_live_fixations_from_an_sdk_style_iterator():
             return Datum(self.i - 1)
 
     dev = Device()
-    got = list(live_fixations(iter(dev.receive_gaze_datum, None), frame_size=FRAME))
+    got = list(live_fixations(iter(dev.receive_gaze_datum, None), scene_size=SCENE))
     assert len(got) == len(truth)
     assert all(np.hypot(g.x - f.x, g.y - f.y) < 0.01 * DIAG for f, g in zip(truth, got))
 
 
 def test_live_normalised_bottom_left_and_bad_samples():
-    live = LiveGaze(frame_size=(1000, 1000), units="norm", origin="bottom-left")
+    live = LiveGaze(scene_size=(1000, 1000), units="norm", origin="bottom-left")
     for i in range(100):
         live.push((i / 100, 0.25, 0.75))  # (t, x, y): one long fixation at (250, 250) px
     (f,) = live.close()
     assert (f.x, f.y) == pytest.approx((250, 250))
-    live = LiveGaze(frame_size=FRAME)
+    live = LiveGaze(scene_size=SCENE)
     live.push((1.0, 10, 10))
     with pytest.raises(GazeError, match="back in time"):
         live.push((0.5, 10, 10))
@@ -209,7 +222,7 @@ def test_live_normalised_bottom_left_and_bad_samples():
 
 
 def test_bad_parameters():
-    s, _ = synth_trace([(100, 100, 0.3)], frame_size=FRAME)
+    s, _ = synth_trace([(100, 100, 0.3)], scene_size=SCENE)
     with pytest.raises(GazeError, match="ivt"):
         detect_fixations(s, method="hmm")
     with pytest.raises(GazeError, match="seconds"):
@@ -232,13 +245,14 @@ def test_agrees_with_pymovements_ivt_and_idt(seed):
     import pymovements as pm  # test dependency: the reference implementation
     from pymovements.transforms.numpy import pos2vel
 
-    samples, _ = synth_trace(random_targets(seed), frame_size=FRAME, noise=0.5, seed=seed)
+    samples, _ = synth_trace(random_targets(seed), scene_size=SCENE, noise=0.5, seed=seed)
     pos = np.stack([samples.x, samples.y], 1)
     t_ms = np.round(samples.t * 1000).astype(int)
-    # I-VT: same threshold (px/s), same minimum duration, no smoothing or merging on our side
+    # I-VT: same threshold (px/s), same minimum duration, the textbook algorithm on our side
     ref = pm.events.ivt(pos2vel(pos, sampling_rate=200, method="smooth"), timesteps=t_ms,
                         minimum_duration=60, velocity_threshold=400.0)
-    ours = detect_fixations(samples, velocity_threshold=400.0, smoothing=None, merge_gap=0, min_duration=0.06)
+    ours = detect_fixations(samples, velocity_threshold=400.0, smoothing=None, merge_gap=0, min_duration=0.06,
+                            adaptive=False)
     assert len(ours) == len(ref.frame)
     dist = np.hypot(*(np.array([[f.x, f.y] for f in ours]) - _pm_centres(ref, t_ms, pos)).T)
     assert dist.max() < 0.01 * DIAG
@@ -246,7 +260,8 @@ def test_agrees_with_pymovements_ivt_and_idt(seed):
     assert np.abs(onsets - ref.frame["onset"].to_numpy()).max() <= 25
     # I-DT: same dispersion threshold (x range + y range, px) and minimum duration
     ref = pm.events.idt(pos, timesteps=t_ms, minimum_duration=60, dispersion_threshold=25.0)
-    ours = detect_fixations(samples, method="idt", dispersion_threshold=25.0, smoothing=None, merge_gap=0)
+    ours = detect_fixations(samples, method="idt", dispersion_threshold=25.0, smoothing=None, merge_gap=0,
+                            adaptive=False)
     assert len(ours) == len(ref.frame)
     dist = np.hypot(*(np.array([[f.x, f.y] for f in ours]) - _pm_centres(ref, t_ms, pos)).T)
     assert dist.max() < 0.01 * DIAG

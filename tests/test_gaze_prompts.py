@@ -13,8 +13,19 @@ import pytest
 
 import sam_compose
 from sam_compose.adapters.prompts.gaze import (
-    Fixation, GazeError, GazeSamples, NoFixationError, SceneToImage, assign_frames, calibrated_segment, gaze_segment,
-    gaze_to_prompts, match_frames, read_frame_times, read_gaze)
+    Fixation,
+    GazeError,
+    GazeSamples,
+    NoFixationError,
+    SceneToImage,
+    assign_frames,
+    calibrated_segment,
+    gaze_segment,
+    gaze_to_prompts,
+    match_frames,
+    read_frame_times,
+    read_gaze,
+)
 from sam_compose.adapters.prompts.gaze.synth import synth_trace, write_generic
 from sam_compose.geometry import mask_iou
 from sam_compose.samples import sample_image, synthetic_scene
@@ -48,7 +59,7 @@ def test_prompts_ordered_by_dwell_with_provenance(scene):
     pts = [scene.interior_point(i) for i in range(3)]
     # object 2 looked at twice (refixation): its total dwell is the longest
     targets = [(*pts[0], 0.4), (*pts[2], 0.3), (*pts[1], 0.25), (pts[2][0] + 3, pts[2][1] - 2, 0.3)]
-    samples, truth = synth_trace(targets, frame_size=(640, 480), noise=0.8)
+    samples, _truth = synth_trace(targets, scene_size=(480, 640), noise=0.8)
     prompts = gaze_to_prompts(samples, image=scene.image)
     assert len(prompts) == 3
     dwell = [p.data["dwell"] for p in prompts]
@@ -66,7 +77,7 @@ def test_prompts_ordered_by_dwell_with_provenance(scene):
 
 def test_negative_points_from_other_fixations(scene):
     pts = [scene.interior_point(i) for i in range(3)]
-    samples, _ = synth_trace([(*pts[0], 0.5), (*pts[1], 0.3), (*pts[2], 0.2)], frame_size=(640, 480))
+    samples, _ = synth_trace([(*pts[0], 0.5), (*pts[1], 0.3), (*pts[2], 0.2)], scene_size=(480, 640))
     prompts = gaze_to_prompts(samples, image=scene.image, negatives=True)
     for i, p in enumerate(prompts):
         assert p.labels.tolist() == [1, 0, 0]
@@ -78,7 +89,7 @@ def test_negative_points_from_other_fixations(scene):
 def test_synthetic_scene_each_fixation_gives_its_object(scene, engine):
     order = [1, 0, 2]
     samples, _ = synth_trace([(*scene.interior_point(i), d) for i, d in zip(order, (0.6, 0.4, 0.25))],
-                             frame_size=(640, 480), noise=1.0, seed=3)
+                             scene_size=(480, 640), noise=1.0, seed=3)
     masks = engine.segment(scene.image, gaze_to_prompts(samples, image=scene.image))
     assert len(masks) == 3
     for row, obj in enumerate(order):
@@ -89,9 +100,9 @@ def test_real_photograph_coin(engine):
     """The scikit-image coins photograph: a fixation on a coin gives that coin (hand-made Otsu mask)."""
     image = sample_image("coins")
     # a head-mounted scene camera of 2x the image size that saw the photograph: gaze in its pixels
-    samples, _ = synth_trace([(348 * 2, 186 * 2, 0.5), (334 * 2, 44 * 2, 0.3)], frame_size=(768, 606),
+    samples, _ = synth_trace([(348 * 2, 186 * 2, 0.5), (334 * 2, 44 * 2, 0.3)], scene_size=(606, 768),
                              noise=2.0, seed=4)
-    res = gaze_segment(image, samples, engine)
+    res = gaze_segment(image, samples, engine=engine)
     assert res.data["adapter"] == "gaze" and len(res) == 2
     assert mask_iou(res.masks[0], coin_mask(348, 186)) >= 0.8
     assert mask_iou(res.masks[1], coin_mask(334, 44)) >= 0.8
@@ -110,7 +121,7 @@ def test_each_device_format_gives_the_right_masks(engine, name):
 
 def test_object_pasted_on_photograph(engine):
     scene = synthetic_scene(seed=3, background=sample_image("coffee"))
-    samples, _ = synth_trace([(*scene.interior_point(0), 0.5)], frame_size=(640, 480), noise=1.0)
+    samples, _ = synth_trace([(*scene.interior_point(0), 0.5)], scene_size=(480, 640), noise=1.0)
     res = engine.segment(scene.image, gaze_to_prompts(samples, image=scene.image))
     assert mask_iou(res.masks[0], scene.masks[0]) >= 0.8
 
@@ -119,24 +130,24 @@ def test_scene_camera_mapping_with_resize_and_crop(scene):
     x, y = scene.interior_point(0)
     # the image is the region [100, 50, 420, 290] of a 1280x960 scene frame... resized to 640x480
     crop = (100.0, 50.0, 420.0, 290.0)
-    m = SceneToImage(frame_size=(1280, 960), image_size=(480, 640), crop=crop)
+    m = SceneToImage(scene_size=(960, 1280), image_size=(480, 640), crop=crop)
     sx, sy = m.inverse(x, y)
     assert m(sx, sy) == pytest.approx((x, y))
-    samples, _ = synth_trace([(float(sx), float(sy), 0.5)], frame_size=(1280, 960))
+    samples, _ = synth_trace([(float(sx), float(sy), 0.5)], scene_size=(960, 1280))
     (p,) = gaze_to_prompts(samples, image=scene.image, crop=crop)
     assert p.points[0] == pytest.approx((x, y), abs=0.5)
     # normalised recording (Tobii-like) maps by ratio whatever the scene camera's resolution
-    s2 = GazeSamples.from_arrays(samples.t, samples.x / 1280, samples.y / 960, frame_size=(1920, 1440), units="norm")
+    s2 = GazeSamples.from_arrays(samples.t, samples.x / 1280, samples.y / 960, scene_size=(1440, 1920), units="norm")
     (p2,) = gaze_to_prompts(s2, image=scene.image, crop=(150, 75, 630, 435))
     assert p2.points[0] == pytest.approx((x, y), abs=0.5)
 
 
 def test_gaze_entirely_outside_the_image(scene):
-    samples, _ = synth_trace([(100, 100, 0.5), (300, 200, 0.4)], frame_size=(1280, 960))
+    samples, _ = synth_trace([(100, 100, 0.5), (300, 200, 0.4)], scene_size=(960, 1280))
     with pytest.raises(NoFixationError, match=r"no fixation found inside the 640x480 image: all 2 fixations"):
         gaze_to_prompts(samples, image=scene.image, crop=(640, 480, 1280, 960))
     # gaze outside the scene frame is invalid at the source: no fixation from off-scene samples
-    off = GazeSamples(t=samples.t, x=samples.x + 5000, y=samples.y, frame_size=(1280, 960))
+    off = GazeSamples(t=samples.t, x=samples.x + 5000, y=samples.y, scene_size=(960, 1280))
     with pytest.raises(NoFixationError, match="no fixation found"):
         gaze_to_prompts(off, image=scene.image)
 
@@ -144,7 +155,7 @@ def test_gaze_entirely_outside_the_image(scene):
 def test_noise_never_becomes_a_prompt(scene):
     rng = np.random.default_rng(0)
     t = np.arange(2000) / 200
-    noise = GazeSamples(t=t, x=rng.uniform(0, 640, t.size), y=rng.uniform(0, 480, t.size), frame_size=(640, 480))
+    noise = GazeSamples(t=t, x=rng.uniform(0, 640, t.size), y=rng.uniform(0, 480, t.size), scene_size=(480, 640))
     with pytest.raises(NoFixationError, match=r"no fixation found.*none rests long enough"):
         gaze_to_prompts(noise, image=scene.image)
     with pytest.raises(NoFixationError, match="empty"):
@@ -173,7 +184,7 @@ def test_fixation_list_input_and_video_frames(scene, tmp_path):
         gaze_to_prompts(fix, image_size=(480, 640), frame=17, fps=10)
     idx = match_frames([0.05, 0.31, 1.99, 2.5, -1.0], np.arange(20) / 10)
     assert idx.tolist() == [0, 3, 19, -1, -1]
-    assert match_frames([0.05, 0.31], fps=10, start=0.0).tolist() == [0, 3]
+    assert match_frames([0.05, 0.31], fps=10, video_start=0.0).tolist() == [0, 3]
     with pytest.raises(GazeError, match="increase"):
         match_frames([0.1], [0.0, 0.2, 0.1])
     # frame timestamps from an export: Neon world_timestamps.csv (ns) and Pupil Core .npy (s)
@@ -218,7 +229,7 @@ def test_calibration_aware_prompting_keeps_the_consistent_mask(engine):
     fix = [Fixation(x=190, y=110, start=0.0, end=0.5, duration=0.5)]
     (plain,) = gaze_to_prompts(fix, image=image)
     assert mask_iou(engine.segment(image, plain).masks[0], truth) < 0.2  # the raw point gives the logo
-    res, chosen = calibrated_segment(image, plain, engine, accuracy=25.0, n=9)
+    res, chosen = calibrated_segment(image, plain, engine=engine, accuracy=25.0, n=9)
     assert mask_iou(res.masks[0], truth) >= 0.8
     info = chosen.data["calibration"]
     assert info["n"] == 9 and info["consistency"] >= 0.7 and info["agreement"] >= 0.5
@@ -234,7 +245,7 @@ def test_calibration_aware_prompting_keeps_the_consistent_mask(engine):
 def test_prompts_from_request_takes_a_gaze_file(tmp_path, scene):
     from sam_compose.adapters.prompts.request import prompts_from_request
 
-    samples, _ = synth_trace([(*scene.interior_point(1), 0.5)], frame_size=(640, 480))
+    samples, _ = synth_trace([(*scene.interior_point(1), 0.5)], scene_size=(480, 640))
     path = write_generic(tmp_path / "gaze.csv", samples, units="px", names=("t", "x_px", "y_px"))
     prompts = prompts_from_request(scene.image, gaze=str(path))
     assert len(prompts) == 1 and prompts[0].data["adapter"] == "gaze"
@@ -249,8 +260,8 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 def test_cli_segment_with_gaze(tmp_path):
     # a screen-based recording in image pixels over the coins photograph: longest on the coin at (348, 186)
-    samples, _ = synth_trace([(334, 44, 0.3), (348, 186, 0.6)], frame_size=(384, 303), noise=1.0, seed=5)
-    samples.frame_size = None  # image pixels
+    samples, _ = synth_trace([(334, 44, 0.3), (348, 186, 0.6)], scene_size=(303, 384), noise=1.0, seed=5)
+    samples.scene_size = None  # image pixels
     path = write_generic(tmp_path / "gaze.csv", samples, units="px", names=("t", "x_px", "y_px"))
     proc = _cli("segment", "sample:coins", "--engine", "opencv", "--gaze", str(path), "--out", str(tmp_path / "o"),
                 cwd=tmp_path)
@@ -272,11 +283,11 @@ def test_graph_nodes_load_gaze_and_gaze_prompt(tmp_path, scene):
     from sam_compose.image_io import save_png
 
     save_png(tmp_path / "scene.png", scene.image)
-    samples, _ = synth_trace([(*scene.interior_point(2), 0.5), (*scene.interior_point(0), 0.3)], frame_size=(640, 480))
+    samples, _ = synth_trace([(*scene.interior_point(2), 0.5), (*scene.interior_point(0), 0.3)], scene_size=(480, 640))
     write_generic(tmp_path / "gaze.csv", samples, units="px", names=("t", "x_px", "y_px"))
     graph = sam_compose.Graph.from_dict({"nodes": {
         "img": {"type": "load_image", "params": {"path": str(tmp_path / "scene.png")}},
-        "gaze": {"type": "load_gaze", "params": {"path": str(tmp_path / "gaze.csv"), "frame_size": [640, 480]}},
+        "gaze": {"type": "load_gaze", "params": {"path": str(tmp_path / "gaze.csv"), "scene_size": [480, 640]}},
         "prompt": {"type": "gaze_prompt", "inputs": {"image": "img", "gaze": "gaze"}, "params": {"negatives": True}},
         "seg": {"type": "segment", "inputs": {"image": "img", "prompts": "prompt"}, "params": {"engine": "opencv"}},
     }})
@@ -300,11 +311,11 @@ def _video_gaze_graph(tmp_path, scene, n_frames, with_segment=False):
     for i in range(n_frames):
         save_png(frames / f"{i:03d}.png", scene.image)
     p0, p1 = scene.interior_point(0), scene.interior_point(1)
-    fix_s, _ = synth_trace([(*p0, 0.2), (*p1, 0.2)], frame_size=(640, 480), saccade=0.0, seed=1)
+    fix_s, _ = synth_trace([(*p0, 0.2), (*p1, 0.2)], scene_size=(480, 640), saccade=0.0, seed=1)
     write_generic(tmp_path / "gaze.csv", fix_s, units="px", names=("t", "x_px", "y_px"))
     nodes = {
         "vid": {"type": "load_video", "params": {"path": str(frames)}},
-        "gaze": {"type": "load_gaze", "params": {"path": str(tmp_path / "gaze.csv"), "frame_size": [640, 480]}},
+        "gaze": {"type": "load_gaze", "params": {"path": str(tmp_path / "gaze.csv"), "scene_size": [480, 640]}},
         "prompt": {"type": "gaze_prompt", "inputs": {"image": "vid", "gaze": "gaze"},
                    "params": {"video_fps": 10.0, "min_duration": 0.05}},
     }

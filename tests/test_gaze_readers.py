@@ -10,16 +10,30 @@ import numpy as np
 import pytest
 
 from sam_compose.adapters.prompts.gaze import (
-    GazeError, NoFixationError, detect_fixations, detect_format, gaze_to_prompts, iter_gaze, read_gaze)
+    GazeError,
+    NoFixationError,
+    detect_fixations,
+    detect_format,
+    gaze_to_prompts,
+    iter_gaze,
+    read_gaze,
+)
 from sam_compose.adapters.prompts.gaze.synth import (
-    synth_stream, synth_trace, write_generic, write_neon, write_neon_fixations, write_pupil_core, write_tobii)
+    synth_stream,
+    synth_trace,
+    write_generic,
+    write_neon,
+    write_neon_fixations,
+    write_pupil_core,
+    write_tobii,
+)
 
 TARGETS = [(0.2, 0.25, 0.4), (0.7, 0.3, 0.5), (0.45, 0.8, 0.3)]  # normalised x, y, seconds
 
 
 def trace(frame, **kw):
     w, h = frame
-    return synth_trace([(x * w, y * h, d) for x, y, d in TARGETS], frame_size=frame, t0=12.5, **kw)
+    return synth_trace([(x * w, y * h, d) for x, y, d in TARGETS], scene_size=(h, w), t0=12.5, **kw)
 
 
 @pytest.mark.parametrize("fmt, writer, name, frame", [
@@ -33,15 +47,19 @@ def test_device_formats_round_trip(tmp_path, fmt, writer, name, frame):
     path = writer(tmp_path / name, samples)
     assert detect_format(path) == fmt
     got = read_gaze(path)
-    assert got.source == fmt and got.frame_size == frame and len(got) == len(samples)
+    assert got.source == fmt and got.scene_size == (frame[1], frame[0]) and len(got) == len(samples)
     assert np.allclose(got.t, samples.t, atol=1e-6)
     ok = samples.valid
     assert np.allclose(got.x[ok], samples.x[ok], atol=0.01) and np.allclose(got.y[ok], samples.y[ok], atol=0.01)
     assert got.n_valid == samples.n_valid and sum(got.dropped.values()) == len(samples) - samples.n_valid
-    found = detect_fixations(got)
+    found = detect_fixations(got, profile="generic")
     assert len(found) == len(truth)
     for f, g in zip(truth, found):
         assert np.hypot(f.x - g.x, f.y - g.y) < 0.01 * np.hypot(*frame)
+    if fmt == "pupil_core":  # by default Pupil Player's detector: pieces of 80..220 ms of the true fixations
+        vendor = detect_fixations(got)
+        assert len(vendor) > len(truth) and all(0.08 <= g.duration <= 0.22 + 1e-9 for g in vendor)
+        assert all(any(f.start <= (g.start + g.end) / 2 <= f.end for f in truth) for g in vendor)
 
 
 def test_pupil_core_origin_is_bottom_left_and_confidence_filters(tmp_path):
@@ -93,14 +111,14 @@ def test_generic_csv_declared_units_origin_time(tmp_path):
     samples, truth = trace((800, 600))
     p = write_generic(tmp_path / "g.csv", samples, units="norm", origin="bottom-left", time_unit="ms",
                       names=("time_ms", "gx", "gy"))
-    got = read_gaze(p, units="norm", origin="bottom-left", frame_size=(800, 600), columns={"x": "gx", "y": "gy"})
+    got = read_gaze(p, units="norm", origin="bottom-left", scene_size=(600, 800), columns={"x": "gx", "y": "gy"})
     assert np.allclose(got.x, samples.x, atol=0.01) and np.allclose(got.t, samples.t, atol=1e-6)
     # units from column suffixes, tab separated
     p2 = tmp_path / "g.tsv"
     p2.write_text("timestamp [ns]\tx [px]\ty [px]\n" + "".join(
         f"{int(t * 1e9)}\t{x:.2f}\t{y:.2f}\n" for t, x, y in zip(samples.t, samples.x, samples.y)))
     assert detect_format(p2) == "generic"
-    g2 = read_gaze(p2, frame_size=(800, 600))
+    g2 = read_gaze(p2, scene_size=(600, 800))
     assert np.allclose(g2.y, samples.y, atol=0.01)
     assert len(detect_fixations(g2)) == len(truth)
 
@@ -109,7 +127,7 @@ def test_generic_pixels_without_frame_are_image_pixels(tmp_path):
     samples, _ = trace((640, 480))
     p = write_generic(tmp_path / "g.csv", samples, units="px", names=("t", "x_px", "y_px"))
     got = read_gaze(p)
-    assert got.frame_size is None
+    assert got.scene_size is None
     prompts = gaze_to_prompts(got, image_size=(480, 640))
     assert prompts[0].points[0] == pytest.approx((0.7 * 640, 0.3 * 480), abs=2)  # the longest dwell first
 
@@ -118,7 +136,7 @@ def test_format_override(tmp_path):
     samples, _ = trace((1600, 1200))
     p = write_neon(tmp_path / "gaze.csv", samples)
     g = read_gaze(p, format="generic", columns={"t": "timestamp [ns]", "x": "gaze x [px]", "y": "gaze y [px]"},
-                  units="px", frame_size=(1600, 1200))
+                  units="px", scene_size=(1200, 1600))
     assert np.allclose(g.t, samples.t, atol=1e-6)
     with pytest.raises(GazeError, match="column .gaze_timestamp. not found"):
         read_gaze(p, format="pupil_core")
@@ -170,7 +188,7 @@ def test_normalised_values_given_as_pixels(tmp_path):
     samples, _ = trace((1600, 1200))
     p = write_generic(tmp_path / "n.csv", samples, units="norm")
     with pytest.raises(GazeError, match="look like normalised coordinates.*units='norm'"):
-        read_gaze(p, units="px", frame_size=(1600, 1200))
+        read_gaze(p, units="px", scene_size=(1200, 1600))
     # a Neon export whose pixel columns hold 0..1 values
     neon = tmp_path / "gaze.csv"
     neon.write_text("timestamp [ns],gaze x [px],gaze y [px],worn\n" + "".join(
@@ -196,7 +214,7 @@ def test_tobii_bad_lines_and_missing_gaze(tmp_path):
 
 def test_samples_from_iterable_and_passthrough():
     rows = [(i / 100, 320.0, 240.0, 0.9) for i in range(40)] + [{"t": 0.4 + i / 100, "x": 100, "y": 100} for i in range(40)]
-    g = read_gaze(rows, frame_size=(640, 480))
+    g = read_gaze(rows, scene_size=(480, 640))
     assert len(g) == 80 and read_gaze(g) is g
     assert len(detect_fixations(g)) == 2
     with pytest.raises(GazeError, match="back in time"):
@@ -204,7 +222,7 @@ def test_samples_from_iterable_and_passthrough():
     with pytest.raises(GazeError, match="iterable is empty"):
         read_gaze([])
     arr = np.array([[i / 100, 0.5, 0.5] for i in range(40)])
-    a = read_gaze(arr, frame_size=(640, 480), units="norm")
+    a = read_gaze(arr, scene_size=(480, 640), units="norm")
     assert a.x == pytest.approx(np.full(40, 320.0)) and len(detect_fixations(a)) == 1
     with pytest.raises(GazeError, match=r"\(N, 3\)"):
         read_gaze(np.zeros((5, 2)))
@@ -232,7 +250,7 @@ def _stream_fixations(path, chunk_size):
         for c in iter_gaze(path, chunk_size=chunk_size):
             biggest = max(biggest, len(c))
             n_samples += len(c)
-            det = det or FixationDetector(c.frame_size)
+            det = det or FixationDetector(scene_size=c.scene_size)
             found += len(det.feed(c))
             buffered = max(buffered, det.buffered)
         found += len(det.flush())

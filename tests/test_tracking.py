@@ -215,7 +215,7 @@ def test_gaze_recording_over_video(motion, scale):
     c2 = np.argwhere(motion.masks[0, 1]).mean(0)[::-1]          # (x, y) of the rectangle on frame 0
     c3 = np.argwhere(motion.masks[9, 2]).mean(0)[::-1]          # the polygon around frame 9
     samples, truth = synth_trace([(c2[0] * scale, c2[1] * scale, 0.8), (c3[0] * scale, c3[1] * scale, 0.6)],
-                                 frame_size=(160 * scale, 120 * scale), rate=200.0, noise=0.3, t0=100.0)
+                                 scene_size=(120 * scale, 160 * scale), rate=200.0, noise=0.3, t0=100.0)
     results = list(track(motion.frames, gaze=samples, fps=fps))
     start2 = int(np.floor((truth[1].start - 100.0) * fps))
     assert results[0].ids.tolist() == [1]

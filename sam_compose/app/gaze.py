@@ -63,7 +63,7 @@ def samples_for_state(state: SessionState) -> Any:
         return state.gaze
     h, w = state.size
     raw = _clip_samples(simulate_samples(state.gaze_clicks), (h, w))
-    return feature("read_gaze")(raw, frame_size=(w, h))
+    return feature("read_gaze")(raw, scene_size=(h, w))
 
 
 def fixations_for_state(state: SessionState) -> list[Any]:

@@ -144,8 +144,9 @@ class SegmentHandlers(service.EngineSource):
         return self.view(state, "Prior mask from brush · " + self._segment(state, multimask))
 
     @friendly
-    def gaze_recording(self, state: SessionState, path: Any, multimask: bool) -> Reply:
-        """Read an eye-tracker recording, show its fixations as heat and segment each fixation."""
+    def gaze_recording(self, state: SessionState, path: Any, multimask: bool, phrase: str | None = None) -> Reply:
+        """Read an eye-tracker recording, show its fixations as heat and segment each fixation,
+        or, with a ``phrase``, the named thing that was looked at."""
         from .features import feature
 
         state.require_image()
@@ -153,20 +154,25 @@ class SegmentHandlers(service.EngineSource):
             raise InputError("choose a gaze recording file first (Pupil, Tobii or generic CSV)")
         state.gaze = feature("read_gaze")(str(self.guard(state).read(str(path), "gaze recording")))
         state.gaze_clicks = []
-        outcome = service.segment(self.engine, state.image, gaze=state.gaze, multimask=multimask)
+        text = _phrase(phrase)
+        outcome = service.segment(self.engine, state.image, gaze=state.gaze, text=text, multimask=multimask)
         state.result = outcome.masks
-        return self.view(state, f"Gaze recording: **{len(outcome.masks)} mask(s)** · {outcome.latency_text()}")
+        what = f" + \"{text}\"" if text else ""
+        return self.view(state, f"Gaze recording{what}: **{len(outcome.masks)} mask(s)** · {outcome.latency_text()}")
 
     @friendly
-    def gaze_path(self, state: SessionState, multimask: bool) -> Reply:
-        """Segment from the clicked (simulated) gaze path: samples -> fixations -> prompts."""
+    def gaze_path(self, state: SessionState, multimask: bool, phrase: str | None = None) -> Reply:
+        """Segment from the clicked (simulated) gaze path: samples -> fixations -> prompts; with a
+        ``phrase``, the named thing that was looked at."""
         state.require_image()
         if not state.gaze_clicks:
             raise InputError("click a gaze path first: choose mode 'gaze path' and click where the eyes rest")
         fixations = fixations_for_state(state)
-        outcome = service.segment(self.engine, state.image, gaze=fixations, multimask=multimask)
+        text = _phrase(phrase)
+        outcome = service.segment(self.engine, state.image, gaze=fixations, text=text, multimask=multimask)
         state.result = outcome.masks
-        return self.view(state, f"Gaze path: {len(fixations)} fixation(s), **{len(outcome.masks)} mask(s)** · "
+        what = f" + \"{text}\"" if text else ""
+        return self.view(state, f"Gaze path{what}: {len(fixations)} fixation(s), **{len(outcome.masks)} mask(s)** · "
                                 f"{outcome.latency_text()}")
 
     @friendly
@@ -187,6 +193,12 @@ class SegmentHandlers(service.EngineSource):
         state.require_image()
         folder = self.workspace.session_folder(state.session_id) / f"download-{uuid.uuid4().hex[:12]}"
         return service.export_files(state.result, folder, state.image_name, size=state.original_size)
+
+
+def _phrase(value: str | None) -> str | None:
+    """The Gaze tab's phrase, None when left empty (gaze alone)."""
+    text = (value or "").strip()
+    return text or None
 
 
 def click_xy(evt: Any, where: str = "the picture") -> tuple[float, float]:

@@ -58,8 +58,11 @@ def _segment_tab(seg: SegmentHandlers, state: gr.State) -> dict[str, Any]:
                 text_btn = gr.Button("Segment text", size="sm")
             with gr.Accordion("Gaze", open=False):
                 gr.Markdown("Load an eye-tracker recording (Pupil, Tobii, generic CSV), or choose the click mode "
-                            "*gaze path* and click where the eyes rest; fixations are shown as heat.")
+                            "*gaze path* and click where the eyes rest; fixations are shown as heat. Add words to "
+                            "get the one thing that is both named and looked at.")
                 gaze_file = gr.File(label="Gaze recording", type="filepath")
+                gaze_text = gr.Textbox(label="What was looked at (optional)", placeholder="the mug",
+                                       elem_id="gaze-text")
                 with gr.Row():
                     gaze_file_btn = gr.Button("Segment from recording", size="sm")
                     gaze_path_btn = gr.Button("Segment from gaze path", size="sm", elem_id="gaze-path")
@@ -89,8 +92,8 @@ def _segment_tab(seg: SegmentHandlers, state: gr.State) -> dict[str, Any]:
     auto.click(seg.automatic, [state, pps], reply, **PRIVATE)
     text_btn.click(seg.text, [state, text, multimask], reply, **PRIVATE)
     text.submit(seg.text, [state, text, multimask], reply, **PRIVATE)
-    gaze_file_btn.click(seg.gaze_recording, [state, gaze_file, multimask], reply, **PRIVATE)
-    gaze_path_btn.click(seg.gaze_path, [state, multimask], reply, **PRIVATE)
+    gaze_file_btn.click(seg.gaze_recording, [state, gaze_file, multimask, gaze_text], reply, **PRIVATE)
+    gaze_path_btn.click(seg.gaze_path, [state, multimask, gaze_text], reply, **PRIVATE)
     brush_btn.click(seg.brush, [state, editor, multimask], reply, **PRIVATE)
     download_btn.click(seg.download, [state], [files], **PRIVATE)
     return {"result": result, "status": status}

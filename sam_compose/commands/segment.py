@@ -23,9 +23,13 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="a point in pixels; LABEL 1 = foreground (default), 0 = background; repeatable")
     p.add_argument("--box", action="append", default=[], metavar="X0,Y0,X1,Y1", help="a box in pixels; repeatable")
     p.add_argument("--text", default=None, help="describe the object, e.g. \"a red mug\" (needs CLIP weights)")
-    p.add_argument("--gaze", default=None, metavar="FILE", help="an eye-tracker recording (Pupil, Tobii, generic CSV)")
+    p.add_argument("--gaze", default=None, metavar="FILE", help="an eye-tracker recording (Pupil, Tobii, generic CSV, "
+                                                                 "a Neon folder); with --text: the named thing looked at")
+    p.add_argument("--union", action="store_true",
+                   help="with --text and --gaze: segment what the text finds and what the gaze finds separately "
+                        "(the older behaviour) instead of the one thing that is both")
     p.add_argument("--gaze-option", action="append", default=[], metavar="KEY=VALUE",
-                   help="a gaze reader or prompt option, value as JSON, e.g. frame_size=[1280,720], "
+                   help="a gaze reader or prompt option, value as JSON, e.g. scene_size=[720,1280], "
                         "format=pupil_core, crop=[0,0,640,480], negatives=true; repeatable")
     p.add_argument("--mask", default=None, metavar="PRIOR.png", help="a prior mask at the image size to refine")
     p.add_argument("--multimask", action="store_true", help="three candidate masks per prompt instead of one")
@@ -58,6 +62,8 @@ def main(args: argparse.Namespace) -> int:
     timings["load"] = (time.perf_counter() - t0) * 1000
     parsed = [parse_point(p) for p in args.point]
     boxes = [parse_box(b) for b in args.box]
+    if args.union and (args.text is None or args.gaze is None):
+        raise InputError("--union keeps --text and --gaze apart; it needs both")
     gaze_options = dict(parse_option(o) for o in args.gaze_option)
     if gaze_options and args.gaze is None:
         raise InputError("--gaze-option needs --gaze FILE")
@@ -76,6 +82,7 @@ def main(args: argparse.Namespace) -> int:
         boxes=boxes or None,
         text=args.text,
         gaze=args.gaze,
+        fuse=not args.union,
         mask=mask,
         engine=engine,
         gaze_options=gaze_options,

@@ -42,6 +42,8 @@ from .report import GraphRunError, RunReport, summarize
 from .structure import GraphLike
 from .validation import Plan, validate
 
+MAX_NOTES = 50  # remarks kept per node in a run report
+
 ProgressCallback = Callable[[dict[str, Any]], None]
 """Called with {"event": "node", "node", "status", "index", "total", "ms"} after each node
 and {"event": "frame", "frame"} after each frame of a stream."""
@@ -100,6 +102,7 @@ class _Execution:
         self.keys: dict[str, dict[str, str | None]] = {}
         self.status: dict[str, dict[str, Any]] = {}
         self.dead: dict[str, str] = {}  # node -> root failed node
+        self.notes: dict[str, list[str]] = {}  # node -> remarks the node made (nodes.api.note)
         self.total = sum(1 for n in self.plan.order if n in self.needed)
         self.done = 0
         self.t0 = time.perf_counter()
@@ -201,8 +204,16 @@ class _Execution:
                             "because": root}
         self.dead[nid] = root
 
+    def _note(self, nid: str, frame: int | None, message: str) -> None:
+        notes = self.notes.setdefault(nid, [])
+        if len(notes) < MAX_NOTES:
+            notes.append(message if frame is None else f"frame {frame}: {message}")
+        elif len(notes) == MAX_NOTES:
+            notes.append("... (more notes left out)")
+
     def _call(self, nid: str, fn: Callable[..., Any], inputs: dict[str, Any], frame: int | None = None) -> Any:
-        token = set_run_context(dataclasses.replace(self.ctx, node_id=nid, frame_index=frame))
+        token = set_run_context(dataclasses.replace(self.ctx, node_id=nid, frame_index=frame,
+                                                    notes=lambda msg: self._note(nid, frame, msg)))
         try:
             return fn(**inputs)
         finally:
@@ -390,6 +401,9 @@ class _Execution:
 
     def report(self) -> RunReport:
         nodes = {n: self.status[n] for n in self.plan.order if n in self.status}
+        for n, notes in self.notes.items():
+            if n in nodes:
+                nodes[n]["notes"] = list(notes)
         outputs = {t: v for t, v in self._target_values().items()
                    if t.partition(".")[0] not in self.dead}
         ports = {n: {p: t.name for p, t in self.plan.specs[n].outputs.items()} for n in self.plan.specs}

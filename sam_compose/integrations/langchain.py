@@ -44,8 +44,10 @@ class SegmentImageArgs(BaseModel):
     points: Optional[list[list[float]]] = Field(None, description="Pixel points [[x, y], ...] on the object.")
     labels: Optional[list[int]] = Field(None, description="One label per point: 1 = on the object, 0 = background.")
     boxes: Optional[list[list[float]]] = Field(None, description="Boxes [[x0, y0, x1, y1], ...] in pixels; one object per box.")
-    text: Optional[str] = Field(None, description="What to segment in words, e.g. 'the red mug' (needs CLIP weights).")
-    gaze: Optional[str] = Field(None, description="Path of an eye-tracker recording inside the allowed folders.")
+    text: Optional[str] = Field(None, description="What to segment in words, e.g. 'the red mug' (needs CLIP weights). "
+                                                  "With gaze: the one thing that is both named and looked at.")
+    gaze: Optional[str] = Field(None, description="Path of an eye-tracker recording inside the allowed folders. "
+                                                  "With text: the named thing that was looked at.")
     multimask: bool = Field(False, description="Return three candidate masks per prompt.")
 
     @field_validator("boxes")
@@ -107,7 +109,8 @@ class SegmentImageTool(_SamComposeTool):
     name: str = "segment_image"
     description: str = (
         "Segment objects in an image. Give the image path and at least one of: points (with labels), boxes, "
-        "text, or a gaze recording. Returns each mask's score, area, box and the PNG file written."
+        "text, or a gaze recording; text and gaze together find the one named thing that was looked at. "
+        "Returns each mask's score, area, box and the PNG file written."
     )
     args_schema: type[BaseModel] = SegmentImageArgs
 

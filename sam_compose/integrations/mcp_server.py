@@ -44,7 +44,8 @@ def build_server(service: AgentService, name: str = "sam-compose") -> Any:
 
     @server.tool(name="segment_image", structured_output=False, description=(
         "Segment objects in an image from points (with labels 1 = object, 0 = background), boxes "
-        "[[x0, y0, x1, y1]], text, or a gaze recording path. Returns scores, areas, boxes, files and an overlay."))
+        "[[x0, y0, x1, y1]], text, or a gaze recording path; text with gaze finds the one named thing that was "
+        "looked at. Returns scores, areas, boxes, files and an overlay."))
     async def segment_image(image: str, points: Optional[list[list[float]]] = None,
                             labels: Optional[list[int]] = None, boxes: Optional[list[list[float]]] = None,
                             text: Optional[str] = None, gaze: Optional[str] = None,

@@ -104,6 +104,9 @@ class AgentService:
             prompt = masks.prompt_of(int(i))
             if prompt is not None and prompt.data.get("phrase"):
                 line += f", phrase {prompt.data['phrase']!r}"
+            if prompt is not None and prompt.data.get("adapter") == "text_gaze":
+                line += (f" (looked at: text {prompt.data.get('text_score')}, gaze {prompt.data.get('gaze_score')}; "
+                         f"{prompt.data.get('why', '')})")
             if folder is not None:
                 line += f", file {folder / f'mask_{i}.png'}"
             lines.append(line)

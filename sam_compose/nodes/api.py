@@ -51,6 +51,7 @@ from .context import (
                       input_path,
                       model_spec,
                       node_engine,
+                      note,
                       output_path,
                       reset_run_context,
                       run_context,
@@ -63,5 +64,5 @@ from .typecheck import check_type, type_name
 
 __all__ = ["node", "Param", "REQUIRED", "PARAM_KINDS", "NodeSpec", "InputPort", "GraphError", "check_type",
            "type_name", "RunContext", "run_context", "set_run_context", "reset_run_context",
-           "output_path", "input_path", "input_files", "model_spec", "frame_index", "current_node", "file_stamp",
+           "output_path", "input_path", "input_files", "model_spec", "frame_index", "current_node", "note", "file_stamp",
            "node_engine", "guarded_clip_spec"]

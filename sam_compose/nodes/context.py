@@ -5,7 +5,8 @@
 * :func:`input_files` - the files a folder or glob names, each one checked;
 * :func:`model_spec` - a model spec with local paths checked;
 * :func:`frame_index` - the frame of a stream being processed;
-* :func:`current_node` - the id of the node running.
+* :func:`current_node` - the id of the node running;
+* :func:`note` - a remark for the run report (e.g. "no fixation on frame 12").
 
 The runtime sets a :class:`RunContext` per node call (a ``contextvars`` variable, so
 concurrent runs in threads do not see each other's context).
@@ -33,6 +34,8 @@ class RunContext:
     path_guard: Callable[[Path, str], Any] | None = None
     """Called as ``guard(path, "read" | "write")`` by :func:`input_path` / :func:`output_path`;
     raises to refuse a path (agent tools confine graphs to allowed folders this way)."""
+    notes: Callable[[str], None] | None = None
+    """Called by :func:`note`; the runtime records the text under the node in the run report."""
 
 
 _CONTEXT: contextvars.ContextVar[RunContext] = contextvars.ContextVar("sam_compose_run_context", default=RunContext())
@@ -219,6 +222,18 @@ def current_node() -> str | None:
     return run_context().node_id
 
 
+def note(message: str) -> None:
+    """Record a remark about this node's run in the graph's run report (``nodes[id]["notes"]``,
+    with the frame index in a stream); outside a run it is a warning."""
+    hook = run_context().notes
+    if hook is None:
+        import warnings
+
+        warnings.warn(message, UserWarning, stacklevel=2)
+        return
+    hook(str(message))
+
+
 def file_stamp(params: dict, key: str = "path") -> Any:
     """A ``cache_key`` for nodes that read a file: its size and modification time, so an edited
     file is read again. None for ``sample:`` images, missing params and unreadable paths."""
@@ -254,6 +269,7 @@ __all__ = [
     "guarded_clip_spec",
     "input_files",
     "input_path",
+    "note",
     "model_spec",
     "node_engine",
     "output_path",

@@ -32,8 +32,9 @@ class TrackNode:
                                                            "or 'none' for flow only); sam2 tracker: the SAM 2 model"),
                  tracker: str = Param("flow", choices=("flow", "sam2"), description="weight-free flow tracker or SAM 2 video"),
                  fps: float = Param(25.0, gt=0, description="frame rate, for gaze timing and the overlay video"),
-                 gaze_t0: float | None = Param(None, description="gaze clock time of the first frame (default: the recording's "
-                                                                     "first sample; 0 for bare fixations)"),
+                 video_start: float | None = Param(None, description="gaze clock time of the first frame (default: the "
+                                                                         "recording's first sample; 0 for bare fixations)"),
+                 gaze_t0: float | None = Param(None, description="deprecated name of video_start"),
                  save: str | None = Param(None, kind="path_out", description="folder for tracks.json / tracks_mot.csv / masks/ / overlay.mp4 "
                                                             "(relative paths go under --out)"),
                  formats: str = Param("coco,mot,png", description="comma-separated outputs: coco, mot, png, mp4")) -> None:
@@ -41,7 +42,9 @@ class TrackNode:
 
         self.tracker = make_tracker(tracker, engine=engine)
         self.fps = float(fps)
-        self.gaze_t0 = gaze_t0
+        from ..adapters.prompts.gaze.compat import video_start_arg
+
+        self.video_start = video_start_arg(video_start, "track node", stacklevel=3, gaze_t0=gaze_t0)
         self.started = False
         self.last: Any = None
         self.sinks: dict[str, Any] = {}
@@ -69,7 +72,7 @@ class TrackNode:
             if prompts:
                 self.tracker.add(prompts)
             if gaze is not None:
-                self._gaze_at = gaze_schedule(gaze, self.fps, start_frame=0, t0=self.gaze_t0)
+                self._gaze_at = gaze_schedule(gaze, self.fps, start_frame=0, video_start=self.video_start)
             if not self.tracker.ids and not self._gaze_at:
                 raise InputError("track: nothing to track on the first frame; wire prompts, masks or gaze into the node")
         if self._gaze_at and idx in self._gaze_at:

@@ -19,6 +19,8 @@ _EXPORTS = {
     "GazeSamples": ".gaze",
     "Fixation": ".gaze",
     "prompts_from_request": ".request",
+    "text_gaze_prompts": ".text_gaze",
+    "NoMatchError": ".text_gaze",
 }
 
 __all__ = sorted(_EXPORTS)

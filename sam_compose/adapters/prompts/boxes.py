@@ -30,16 +30,17 @@ from __future__ import annotations
 import json
 import os
 import warnings
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from ...errors import PromptError
 from ...types import Prompt
 
-__all__ = ["boxes_to_prompts", "convert_boxes", "box_iou", "BOX_FORMATS"]
+__all__ = ["BOX_FORMATS", "box_iou", "boxes_to_prompts", "convert_boxes"]
 
 BOX_FORMATS = ("xyxy", "xywh", "cxcywh")
 

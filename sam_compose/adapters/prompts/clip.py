@@ -22,16 +22,24 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from ...engines.hub import normalize_device, shared_model
 from ...errors import EngineError, require
 
-__all__ = ["ClipScorer", "load_clip", "shared_clip", "save_clip", "DEFAULT_CLIP_MODEL", "DEFAULT_CLIP_PRETRAINED",
-           "DEFAULT_TEMPLATES"]
+__all__ = [
+    "DEFAULT_CLIP_MODEL",
+    "DEFAULT_CLIP_PRETRAINED",
+    "DEFAULT_TEMPLATES",
+    "ClipScorer",
+    "load_clip",
+    "save_clip",
+    "shared_clip",
+]
 
 DEFAULT_CLIP_MODEL = "ViT-B-32"
 DEFAULT_CLIP_PRETRAINED = "laion2b_s34b_b79k"

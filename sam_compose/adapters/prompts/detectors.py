@@ -14,7 +14,8 @@ on the hub.
 from __future__ import annotations
 
 import os
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -25,7 +26,7 @@ from ...types import Prompt
 from .boxes import box_iou
 from .phrases import parse_phrases
 
-__all__ = ["load_detector", "detect_phrases", "detect_with_text", "DETECTOR_ALIASES"]
+__all__ = ["DETECTOR_ALIASES", "detect_phrases", "detect_with_text", "load_detector"]
 
 DETECTOR_ALIASES = {
     "owlv2": "google/owlv2-base-patch16-ensemble",

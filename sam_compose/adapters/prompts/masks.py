@@ -40,7 +40,7 @@ from ...security import limits
 from ...security.paths import check_regular_file
 from ...types import Prompt
 
-__all__ = ["read_mask", "mask_to_prompt", "mask_to_logits", "refine_with_mask", "interior_points", "DEFAULT_LOGIT_SCALE"]
+__all__ = ["DEFAULT_LOGIT_SCALE", "interior_points", "mask_to_logits", "mask_to_prompt", "read_mask", "refine_with_mask"]
 
 DEFAULT_LOGIT_SCALE = LOGIT_SCALE
 """Deprecated alias of :data:`sam_compose.geometry.LOGIT_SCALE`."""

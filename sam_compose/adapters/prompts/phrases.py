@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 from ...errors import PromptError
 
-__all__ = ["parse_phrases", "STOPWORDS"]
+__all__ = ["STOPWORDS", "parse_phrases"]
 
 STOPWORDS = frozenset(
-    "a an the this that these those some any of in on at to for from with by and or but is are was were be "
-    "it its my your our their his her there here please find show me segment select all every one".split()
+    ["a", "an", "the", "this", "that", "these", "those", "some", "any", "of", "in", "on", "at", "to", "for", "from", "with", "by", "and", "or", "but", "is", "are", "was", "were", "be", "it", "its", "my", "your", "our", "their", "his", "her", "there", "here", "please", "find", "show", "me", "segment", "select", "all", "every", "one"]
 )
 _ARTICLES = ("a ", "an ", "the ")
 

@@ -5,7 +5,9 @@ into the list of prompts an engine segments, with the same rules everywhere:
 
 * each box is one prompt; when there is exactly one box, the points join it;
 * points without a box form one prompt (positive and negative points together);
-* text and gaze add their own prompts (one per matched region or fixation);
+* text and gaze together are **one** query, the named thing that was looked at
+  (:func:`.text_gaze.text_gaze_prompts`); ``fuse=False`` keeps the older union where
+  each adds its own prompts (one per matched region or fixation);
 * a prior mask joins the single point/box prompt when there is one, otherwise it is a
   prompt of its own (mask logits plus a derived box).
 """
@@ -14,7 +16,8 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -54,7 +57,7 @@ def parse_option(text: str) -> tuple[str, Any]:
     """``"KEY=VALUE"`` -> (key, value); the value is read as JSON when it parses, else kept as text."""
     key, sep, raw = str(text).partition("=")
     if not sep or not key.strip():
-        raise PromptError(f"option {text!r} must be KEY=VALUE, e.g. frame_size=[1280,720]")
+        raise PromptError(f"option {text!r} must be KEY=VALUE, e.g. scene_size=[720,1280]")
     try:
         value = json.loads(raw)
     except ValueError:
@@ -86,6 +89,27 @@ def _gaze_prompts(image: np.ndarray, gaze: Any, options: Mapping[str, Any], engi
     return gaze_to_prompts(samples, image=image, **prompt_opts)
 
 
+def _fused_prompts(image: np.ndarray, text: str, gaze: Any, options: Mapping[str, Any], engine: Any) -> list[Prompt]:
+    """Text and gaze as one query (:func:`.text_gaze.text_gaze_prompts`), options routed by name."""
+    import inspect
+
+    from .gaze.fixations import detect_fixations
+    from .gaze.prompts import fixations_in_image
+    from .gaze.readers import iter_gaze
+    from .text_gaze import text_gaze_prompts
+
+    own = set(inspect.signature(text_gaze_prompts).parameters) - {"image", "text", "gaze", "engine", "gaze_options",
+                                                                  "scorer"}
+    known = (own | set(inspect.signature(iter_gaze).parameters) | set(inspect.signature(fixations_in_image).parameters)
+             | set(inspect.signature(detect_fixations).parameters)) - {"source", "samples", "image_size", "detect"}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise PromptError(f"unknown gaze option(s) {unknown} for text with gaze; known: {sorted(known)}")
+    if engine is None:
+        raise PromptError("text with gaze needs an engine (its masks are the candidates); pass engine=...")
+    return text_gaze_prompts(image, text, gaze, engine=engine, **dict(options))
+
+
 def prompts_from_request(
     image: np.ndarray,
     *,
@@ -97,14 +121,17 @@ def prompts_from_request(
     mask: Any = None,
     engine: Any = None,
     gaze_options: Mapping[str, Any] | None = None,
+    fuse: bool = True,
 ) -> list[Prompt]:
     """Build the prompts for one segmentation request on ``image`` ((H, W, 3) uint8).
 
     ``points`` are (x, y) pixels with ``labels`` (default all 1); ``boxes`` are xyxy
     pixels; ``text`` goes through CLIP (``text_to_prompts``); ``gaze`` is a recording
-    path or samples (``read_gaze`` + ``gaze_to_prompts``); ``mask`` is a path or a
+    path or samples (``read_gaze`` + ``gaze_to_prompts``); both together are the fused
+    query ``text_gaze_prompts`` (the named thing that was looked at) unless ``fuse`` is
+    False (then each adds its own prompts); ``mask`` is a path or a
     full-size mask array (``mask_to_prompt``). ``gaze_options`` go to the reader
-    (``format``, ``frame_size``, ``units``, ...) or to ``gaze_to_prompts`` (``crop``,
+    (``format``, ``scene_size``, ``units``, ...) or to ``gaze_to_prompts`` (``crop``,
     ``method``, thresholds, ``negatives``, ``accuracy`` ...). Raises :class:`PromptError`
     when nothing usable is given.
     """
@@ -126,12 +153,15 @@ def prompts_from_request(
             prompts.append(Prompt(box=b))
         if pts is not None:
             prompts.append(Prompt(points=pts, labels=labels))
-    if text is not None:
-        from .text import text_to_prompts
+    if text is not None and gaze is not None and fuse:
+        prompts.extend(_fused_prompts(image, text, gaze, gaze_options or {}, engine))
+    else:
+        if text is not None:
+            from .text import text_to_prompts
 
-        prompts.extend(text_to_prompts(image, text, engine=engine))
-    if gaze is not None:
-        prompts.extend(_gaze_prompts(image, gaze, gaze_options or {}, engine))
+            prompts.extend(text_to_prompts(image, text, engine=engine))
+        if gaze is not None:
+            prompts.extend(_gaze_prompts(image, gaze, gaze_options or {}, engine))
     if mask is not None:
         from .masks import mask_to_prompt
 

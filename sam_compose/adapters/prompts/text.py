@@ -26,8 +26,9 @@ with ``data = {"adapter": "text", "phrase", "score", "similarity", "rank", "prop
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import cv2
 import numpy as np
@@ -39,8 +40,17 @@ from ...types import Prompt
 from .boxes import box_iou
 from .phrases import parse_phrases
 
-__all__ = ["text_to_prompts", "text_to_masks", "select_regions", "parse_phrases", "propose_regions",
-           "crop_regions", "Region", "Selection", "Scorer"]
+__all__ = [
+    "Region",
+    "Scorer",
+    "Selection",
+    "crop_regions",
+    "parse_phrases",
+    "propose_regions",
+    "select_regions",
+    "text_to_masks",
+    "text_to_prompts",
+]
 
 Scorer = Callable[[Sequence[np.ndarray], Sequence[str]], np.ndarray]
 """``scorer(crops, phrases) -> (len(crops), len(phrases))`` similarities, higher = better,

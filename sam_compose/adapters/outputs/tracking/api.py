@@ -64,7 +64,8 @@ def track(frames: Any, init: InitLike | None = None, *, engine: Any = "opencv",
           add: Mapping[int, InitLike] | None = None, gaze: Iterable[Any] | None = None,
           fps: float | None = None, max_frames: int | None = None,
           progress: bool | Callable[[int, int | None], None] | None = None,
-          with_frames: bool = False, gaze_t0: float | None = None, **options: Any) -> Iterator[Any]:
+          with_frames: bool = False, video_start: float | None = None, gaze_t0: float | None = None,
+          **options: Any) -> Iterator[Any]:
     """Track objects through a video; yields one :class:`Masks` per frame from ``start_frame``.
 
     Args:
@@ -86,8 +87,8 @@ def track(frames: Any, init: InitLike | None = None, *, engine: Any = "opencv",
         max_frames: stop after this many tracked frames.
         progress: True for a tqdm bar, or ``callback(done, total)`` after each frame.
         with_frames: yield ``(frame, Masks)`` pairs instead of ``Masks`` (for overlays).
-        gaze_t0: the gaze clock's time (seconds) at frame 0 (default: the recording's first
-            sample, or 0 for bare fixations).
+        video_start: the gaze clock's time (seconds) at frame 0 (``gaze_t0`` is its deprecated
+            name; default: the recording's first sample, or 0 for bare fixations).
         **options: passed to the tracker (e.g. ``lost_area_ratio`` for ``"flow"``).
 
     Raises :class:`~sam_compose.errors.InputError` for an unreadable or empty video, an empty
@@ -119,14 +120,17 @@ def track(frames: Any, init: InitLike | None = None, *, engine: Any = "opencv",
             source.close()
             raise InputError("gaze over video needs the frame rate: pass fps=... (frames per second)")
         try:
-            gaze_at = gaze_schedule(gaze, source.fps, start_frame=int(start_frame), t0=gaze_t0)
+            from ...prompts.gaze.compat import video_start_arg
+
+            vs = video_start_arg(video_start, "track", stacklevel=4, gaze_t0=gaze_t0)
+            gaze_at = gaze_schedule(gaze, source.fps, start_frame=int(start_frame), video_start=vs)
         except BaseException:
             source.close()
             raise
         if not gaze_at and not schedule:
             source.close()
             raise InputError("nothing to track: the gaze holds no fixation on any frame of the video "
-                             "(check gaze_t0 and fps), and no init or add was given")
+                             "(check video_start and fps), and no init or add was given")
     try:
         trk = make_tracker(tracker, engine=engine, **options)
     except BaseException:

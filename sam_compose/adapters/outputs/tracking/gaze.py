@@ -2,8 +2,8 @@
 
 A fixation (``sam_compose.adapters.prompts.gaze.Fixation`` or any object / dict with
 ``x``, ``y`` in frame pixels and ``start`` in seconds; optional ``end``, ``duration`` and
-``frame``) is matched to the frame ``frame`` when set, else ``floor((start - t0) * fps)``
-where ``t0`` is the gaze-clock time of frame 0. On that frame:
+``frame``) is matched to the frame ``frame`` when set, else ``floor((start - video_start) * fps)``
+where ``video_start`` is the gaze-clock time of frame 0. On that frame:
 
 * if the point lies on an object tracked in the previous frame, that track is refreshed
   (``Tracker.correct`` with the point and the object's box, so drift is corrected);
@@ -29,27 +29,33 @@ def _is_samples(gaze: Any) -> bool:
     return hasattr(gaze, "t") and hasattr(gaze, "x") and hasattr(gaze, "valid")
 
 
-def gaze_schedule(gaze: Any, fps: float, start_frame: int = 0, t0: float | None = None) -> dict[int, list[Prompt]]:
+def gaze_schedule(gaze: Any, fps: float, start_frame: int = 0, video_start: float | None = None,
+                  t0: float | None = None) -> dict[int, list[Prompt]]:
     """``{frame: [Prompt]}`` from gaze: ``GazeSamples`` (fixations are detected first) or fixations.
 
-    ``t0`` is the gaze-clock time of frame 0; by default the first sample's time for a
-    recording (eye tracker and scene video start together) and 0 for bare fixations.
-    Points are in the scene frame's pixels; :func:`apply_fixations` rescales them when the
-    recording's ``frame_size`` differs from the video frames.
+    ``video_start`` is the gaze-clock time of frame 0; by default the first sample's time
+    for a recording (eye tracker and scene video start together) and 0 for bare fixations
+    (``t0=`` is its deprecated name). Points are in the scene frame's pixels;
+    :func:`apply_fixations` rescales them when the recording's ``scene_size`` differs from
+    the video frames.
     """
+    from ...prompts.gaze.compat import video_start_arg
+
+    video_start = video_start_arg(video_start, "gaze_schedule", stacklevel=4, t0=t0)
     scene_size = None
     if _is_samples(gaze):
         from ...prompts.gaze import detect_fixations
 
-        if t0 is None:
-            t0 = float(gaze.t[0]) if len(gaze.t) else 0.0
-        scene_size = getattr(gaze, "frame_size", None)
+        if video_start is None:
+            video_start = float(gaze.t[0]) if len(gaze.t) else 0.0
+        scene_size = getattr(gaze, "scene_size", None)
         fixations = list(detect_fixations(gaze))
     elif isinstance(gaze, Mapping) or hasattr(gaze, "x"):
         fixations = [gaze]
     else:
         fixations = list(gaze)
-    out = fixations_by_frame(fixations, fps, start_frame=start_frame, t0=0.0 if t0 is None else float(t0))
+    out = fixations_by_frame(fixations, fps, start_frame=start_frame,
+                             video_start=0.0 if video_start is None else float(video_start))
     if scene_size is not None:
         out = {k: [p.replace(data={**p.data, "scene_size": [int(scene_size[0]), int(scene_size[1])]}) for p in v]
                for k, v in out.items()}
@@ -63,13 +69,19 @@ def _field(fix: Any, name: str, default: Any = None) -> Any:
 
 
 def fixations_by_frame(fixations: Iterable[Any], fps: float, start_frame: int = 0,
-                       t0: float = 0.0) -> dict[int, list[Prompt]]:
+                       video_start: float | None = None, t0: float | None = None) -> dict[int, list[Prompt]]:
     """``{frame_index: [Prompt(point)]}`` for each fixation, in order of time.
+
+    ``video_start`` (default 0; ``t0=`` is its deprecated name) is the gaze-clock time of frame 0.
 
     Each prompt is one positive point with ``data={"adapter": "gaze", "fixation": {...}}``.
     Fixations before ``start_frame`` are dropped. Raises :class:`InputError` for a fixation
     without finite x, y and start (or frame).
     """
+    from ...prompts.gaze.compat import video_start_arg
+
+    vs = video_start_arg(video_start, "fixations_by_frame", stacklevel=4, t0=t0)
+    vs = 0.0 if vs is None else vs
     if not fps or fps <= 0:
         raise InputError(f"fps must be positive to match fixations to frames, got {fps}")
     out: dict[int, list[Prompt]] = {}
@@ -92,7 +104,7 @@ def fixations_by_frame(fixations: Iterable[Any], fps: float, start_frame: int = 
         else:
             from ...prompts.gaze.coords import match_frames
 
-            idx = int(match_frames([start], fps=fps, start=t0)[0])
+            idx = int(match_frames([start], fps=fps, video_start=vs)[0])
             if idx < 0:
                 continue
         if idx < start_frame:
@@ -116,9 +128,9 @@ def apply_fixations(tracker: Any, prompts: list[Prompt], previous: Masks | None,
     size = tuple(size) if size is not None else tracker.size  # type: ignore[assignment]
     for p in prompts:
         x, y = (float(v) for v in p.points[0])
-        scene = p.data.get("scene_size")  # (width, height) of the gaze recording's frame
-        if scene and size is not None and (scene[0], scene[1]) != (size[1], size[0]):
-            x, y = x * size[1] / scene[0], y * size[0] / scene[1]
+        scene = p.data.get("scene_size")  # (height, width) of the gaze recording's frame
+        if scene and size is not None and (scene[0], scene[1]) != (size[0], size[1]):
+            x, y = x * size[1] / scene[1], y * size[0] / scene[0]
             p = p.replace(points=[[x, y]])
         if size is not None:
             h, w = size

@@ -10,16 +10,17 @@ majority of plausible gaze positions lead to wins over the one an unlucky point 
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from ....geometry import pairwise_mask_iou
 from ....masks import Masks
 from ....types import Prompt
-from .samples import GazeError
+from .compat import positional_engine
+from .errors import GazeError
 
-__all__ = ["candidate_points", "calibrated_segment"]
+__all__ = ["calibrated_segment", "candidate_points"]
 
 _GOLDEN = np.pi * (3.0 - np.sqrt(5.0))
 
@@ -41,9 +42,13 @@ def candidate_points(x: float, y: float, radius: float, n: int, image_size: tupl
     return pts
 
 
-def calibrated_segment(image: np.ndarray, prompt: Prompt, engine: Any, accuracy: float, *, n: int = 9,
-                       multimask: bool = False) -> tuple[Masks, Prompt]:
+def calibrated_segment(image: np.ndarray, prompt: Prompt, *args: Any, engine: Any = None,
+                       accuracy: float | None = None, n: int = 9, multimask: bool = False) -> tuple[Masks, Prompt]:
     """Segment around the first positive point of ``prompt`` within ``accuracy`` pixels.
+
+    ``engine`` (keyword) is a spec or an Engine (:func:`sam_compose.engines.resolve_engine`);
+    the old positional ``(image, prompt, engine, accuracy)`` still works with a
+    ``DeprecationWarning``.
 
     Each of ``n`` candidate points (see :func:`candidate_points`) replaces the prompt's
     first positive point (negatives are kept); all candidates go to ``engine.segment`` in
@@ -52,6 +57,17 @@ def calibrated_segment(image: np.ndarray, prompt: Prompt, engine: Any, accuracy:
     ``data["calibration"]`` = {accuracy_px, n, consistency, point, agreement}).
     ``consistency`` is the chosen mask's mean IoU with the other candidates' masks.
     """
+    engine, acc_pos = positional_engine(args, engine, "calibrated_segment", names=("engine", "accuracy"),
+                                        stacklevel=4)
+    if acc_pos is not None:
+        if accuracy is not None:
+            raise GazeError("calibrated_segment: accuracy given twice (positionally and as accuracy=)")
+        accuracy = acc_pos
+    if engine is None or accuracy is None:
+        raise GazeError("calibrated_segment needs engine=... and accuracy=... (the tracker's accuracy, image px)")
+    from ....engines import resolve_engine
+
+    engine = resolve_engine(engine)
     if prompt.points is None or not (prompt.labels == 1).any():
         raise GazeError("calibrated_segment needs a prompt with a positive point (a fixation)")
     h, w = image.shape[:2]
@@ -90,9 +106,3 @@ def calibrated_segment(image: np.ndarray, prompt: Prompt, engine: Any, accuracy:
     out = Masks(row.masks, scores=row.scores, boxes=row.boxes, logits=row.logits, prompt_index=[0],
                 data={**row.data, "prompts": [chosen], "adapter": "gaze", "calibration": info})
     return out, chosen
-
-
-def consistency_matrix(masks: Sequence[np.ndarray]) -> np.ndarray:
-    """Pairwise IoU of (H, W) masks (helper for inspection and tests)."""
-    arr = np.stack([np.asarray(m, bool) for m in masks])
-    return pairwise_mask_iou(arr, arr)

@@ -1,59 +1,90 @@
-"""Fixation detection (I-VT and I-DT, Salvucci & Goldberg 2000) that streams over chunks.
+"""Fixation detection (I-VT and I-DT) that holds up to real eye-tracker noise, streaming over chunks.
 
 :class:`FixationDetector` takes :class:`GazeSamples` chunks (``feed``) and returns the
-fixations that are final so far; ``flush`` ends the stream. The batch function
-:func:`detect_fixations` and the live interface (:mod:`.live`) both use it, so a
-2-hour recording read with ``iter_gaze`` is processed in bounded memory and a live
-stream gives the same fixations as the recorded file.
+fixations that are final so far; ``flush`` ends the stream. :func:`detect_fixations` and
+the live interface (:mod:`.live`) both use it, so a 2-hour recording read with
+``iter_gaze`` is processed in bounded memory, and a live stream gives exactly the
+fixations the recorded file gives.
 
-Pipeline per sample stream:
+Pipeline (docs/gaze.md has the reasoning and the measurements):
 
 1. **Invalid samples dropped**: ``valid`` False (device flags, NaN), confidence below
-   ``min_confidence``, outside the scene frame. Time between consecutive valid samples
-   above ``max_gap`` (default 75 ms: blinks, tracking loss) ends any fixation.
-2. **Smoothing** (``smoothing="median"`` default, or "mean" or None) over
-   ``smooth_window`` samples, centred, never across a gap. Used for classification only;
-   fixation centres are means of the raw positions.
-3. **Classification**.
-   *I-VT*: a sample is a fixation sample when its speed (displacement of the smoothed
-   position across ``velocity_span`` seconds centred on it, default 20 ms, i.e. +-2
-   samples at 200 Hz) is below ``velocity_threshold``; consecutive fixation samples form a fixation.
-   *I-DT*: a window spanning ``min_duration`` whose dispersion (x range + y range) is at
-   most ``dispersion_threshold`` starts a fixation, grown while the dispersion stays
-   within the threshold; otherwise the window start moves one sample on.
-4. **Minimum duration**: fixations shorter than ``min_duration`` (default 60 ms; duration
-   = last sample time - first sample time) are dropped.
-5. **Merging**: consecutive fixations closer than ``merge_distance`` in space and
-   ``merge_gap`` in time (default 75 ms) are joined (a blink inside a fixation).
+   ``min_confidence``, outside the scene frame. More than ``max_gap`` (75 ms) between
+   valid samples (a blink, a dropout) ends any fixation; no window reaches across a gap.
+2. **Noise, measured**: in the first 0.5 s, then every ``block`` seconds (2 s) of valid samples, the velocity noise
+   and the positional noise are measured (:func:`.classify.noise_stats`); a block uses
+   the figures of the block before it (the first block its own), so batch, chunked and
+   live runs decide identically.
+3. **Smoothing before differentiation**: an optional running median (``smoothing``,
+   3 samples: spike removal), then the speed of each sample is the difference of the mean
+   positions of the ``m`` samples before and after it over the difference of their mean
+   times, ``m`` the smallest window whose noise stays below a quarter of the threshold
+   (at most ``max_span`` = 60 ms per side); if the noise is too high even then, the
+   threshold rises to four times the velocity noise.
+4. **Classification**. *I-VT*: speed below ``velocity_threshold``. *I-DT* (Salvucci &
+   Goldberg 2000): a window of ``min_duration`` whose dispersion (x range + y range) of
+   the ``m``-smoothed positions is at most ``dispersion_threshold`` (raised to five times
+   the smoothed positional noise) starts a fixation, grown while the dispersion allows.
+5. **Edges restored**: each run is extended over the samples the window blurred while the
+   3-sample mean position stays within two positional-noise sigmas (at least a quarter of
+   the merge distance) of its centre.
+6. **Fragments merged**: consecutive fixations less than ``merge_gap`` apart in time whose
+   centres are closer than ``merge_distance`` *or* than three standard errors of their
+   centres (noise cannot tell them apart) are one fixation.
+7. **Impossible ones rejected**: shorter than ``min_duration`` (60 ms) or with fewer
+   than two samples.
 
-Units. Thresholds are in **pixels of the scene frame** (px/s, px), or in **degrees**
-(deg/s, deg) when ``fov`` (the scene camera's field of view in degrees) is given; pixels
-per degree = width / fov_h (see :func:`.coords.px_per_degree`). Defaults: with
-``fov``, 30 deg/s (I-VT), 1.0 deg dispersion (I-DT) and 0.5 deg merge distance;
-without, 0.25 frame diagonals per second, 0.01 diagonals and 0.005 diagonals, which
-match the degree values for a scene camera of about 100 deg (Neon, Invisible,
-Glasses 3, Pupil Core's wide lens).
+Units. Thresholds are **pixels of the scene frame** (px/s, px), or **degrees** (deg/s,
+deg) when ``fov`` (the scene camera's field of view in degrees) is given or known for the
+device (``samples.meta["fov"]``); pixels per degree = width / fov_h (see
+:func:`.coords.px_per_degree`). Defaults: 30 deg/s (I-VT), 1.0 deg dispersion (I-DT),
+0.5 deg merge distance; without any fov, 0.25 frame diagonals per second, 0.01 and 0.005
+diagonals (the same for a scene camera of about 100 deg).
+
+``adaptive=False`` gives the textbook algorithms (fixed ``velocity_span`` window, fixed
+thresholds, no edge restoration), which the tests compare with pymovements.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
+from .classify import (
+    BlockStats,
+    idt_runs,
+    ivt_runs,
+    noise_stats,
+    prefilter,
+    refine_run,
+    segments,
+    split_run,
+    window_velocity,
+)
+from .compat import scene_size_arg
 from .coords import px_per_degree
-from .samples import Fixation, GazeError, GazeSamples
+from .errors import GazeError
+from .samples import Fixation, GazeSamples
 
-__all__ = ["FixationDetector", "FixationParams", "detect_fixations"]
+__all__ = ["FIXATION_SOURCES", "FixationDetector", "FixationParams", "detect_fixations"]
 
 METHODS = ("ivt", "idt")
 SMOOTHING = (None, "none", "median", "mean")
+FIXATION_SOURCES = ("auto", "device", "detect")
+FEED_BLOCK = 65536  # samples processed at a time: bounds the working memory of one feed()
+MAX_NOISE_DEG = 3.0  # positional noise (RMS per axis) beyond any eye tracker's: such data holds no fixation
+MAX_GROUP = 30.0  # seconds: a pending fixation is emitted at this length (bounds memory and latency)
+FIRST_BLOCK = 0.5  # seconds: the first noise block is short, so a live stream starts deciding soon
+TAIL = 0.1  # seconds of each side compared when deciding whether a run continues the pending fixation
+Z_CRIT = 4.0  # standard errors of the mean position that tell two places apart
 
 
 @dataclass(frozen=True)
 class FixationParams:
-    """Resolved thresholds in pixels of the frame (see the module docstring for defaults)."""
+    """Resolved parameters, thresholds in pixels of the frame (see the module docstring)."""
 
     method: str
     velocity_px_s: float
@@ -65,47 +96,51 @@ class FixationParams:
     smoothing: str | None
     smooth_window: int
     min_confidence: float | None
-    velocity_span: float
+    velocity_span: float | None
+    adaptive: bool
+    max_span: float
+    block: float
+    max_noise_px: float
 
     @classmethod
-    def resolve(cls, frame_size: tuple[int, int] | None, *, method: str = "ivt",
+    def resolve(cls, scene_size: tuple[int, int] | None, *, method: str = "ivt",
                 velocity_threshold: float | None = None, dispersion_threshold: float | None = None,
                 merge_distance: float | None = None, fov: Sequence[float] | float | None = None,
                 min_duration: float = 0.06, max_gap: float = 0.075, merge_gap: float = 0.075,
-                smoothing: str | None = "median", smooth_window: int = 5,
+                smoothing: str | None = "median", smooth_window: int = 3,
                 min_confidence: float | None = None, image_size: tuple[int, int] | None = None,
-                velocity_span: float = 0.02) -> "FixationParams":
+                velocity_span: float | None = None, adaptive: bool = True, max_span: float = 0.06,
+                block: float = 2.0, max_noise: float | None = None) -> FixationParams:
         if method not in METHODS:
             raise GazeError(f"fixation method must be 'ivt' (velocity) or 'idt' (dispersion), got {method!r}")
         if smoothing not in SMOOTHING:
             raise GazeError(f"smoothing must be 'median', 'mean' or None, got {smoothing!r}")
         for name, v in (("min_duration", min_duration), ("max_gap", max_gap), ("merge_gap", merge_gap),
-                        ("velocity_span", velocity_span)):
-            if not np.isfinite(v) or v < 0:
+                        ("max_span", max_span), ("block", block)):
+            if v is None or not np.isfinite(v) or v < 0:
                 raise GazeError(f"{name} is in seconds and must be >= 0, got {v!r}")
+        if velocity_span is not None and (not np.isfinite(velocity_span) or velocity_span <= 0):
+            raise GazeError(f"velocity_span is in seconds and must be > 0 (or None: adapt to the noise), got {velocity_span!r}")
         if int(smooth_window) < 1:
             raise GazeError(f"smooth_window is a number of samples >= 1, got {smooth_window!r}")
-        if frame_size is not None:
-            w, h = frame_size
-        elif image_size is not None:
-            h, w = image_size
-        else:
-            w = h = None
+        size = scene_size if scene_size is not None else image_size
         if fov is not None:
-            if w is None:
-                raise GazeError("fov (degrees) needs the scene frame size: pass frame_size or read a device format")
-            ppd = px_per_degree((w, h), fov)
+            if size is None:
+                raise GazeError("fov (degrees) needs the scene frame size: pass scene_size or read a device format")
+            ppd = px_per_degree(size, fov)
             vel = (30.0 if velocity_threshold is None else velocity_threshold) * ppd
             disp = (1.0 if dispersion_threshold is None else dispersion_threshold) * ppd
             merge = (0.5 if merge_distance is None else merge_distance) * ppd
+            noise_cap = (MAX_NOISE_DEG if max_noise is None else max_noise) * ppd
         else:
-            if w is None and None in (velocity_threshold, dispersion_threshold, merge_distance):
+            if size is None and None in (velocity_threshold, dispersion_threshold, merge_distance):
                 raise GazeError("gaze in image pixels without a known image size: give the image "
                                 "(or image_size) or explicit pixel thresholds")
-            diag = float(np.hypot(w, h)) if w is not None else 0.0
+            diag = float(np.hypot(*size)) if size is not None else 0.0
             vel = 0.25 * diag if velocity_threshold is None else velocity_threshold
             disp = 0.01 * diag if dispersion_threshold is None else dispersion_threshold
             merge = 0.005 * diag if merge_distance is None else merge_distance
+            noise_cap = (MAX_NOISE_DEG * 0.01 * diag if size is not None else np.inf) if max_noise is None else max_noise
         for name, v in (("velocity_threshold", vel), ("dispersion_threshold", disp)):
             if not np.isfinite(v) or v <= 0:
                 raise GazeError(f"{name} must be a positive number, got {v!r}")
@@ -113,80 +148,68 @@ class FixationParams:
         win += 1 - win % 2  # odd, centred
         smooth = None if smoothing in (None, "none") or win == 1 else smoothing
         return cls(method, float(vel), float(disp), float(max(merge, 0.0)), float(min_duration), float(max_gap),
-                   float(merge_gap), smooth, win, min_confidence, float(velocity_span))
-
-
-def _segments(t: np.ndarray, max_gap: float) -> np.ndarray:
-    """Segment id per sample: a new segment starts after each gap longer than ``max_gap``."""
-    if t.size == 0:
-        return np.zeros(0, np.int64)
-    return np.concatenate([[0], np.cumsum(np.diff(t) > max_gap)])
-
-
-def _smooth(v: np.ndarray, seg: np.ndarray, kind: str | None, win: int) -> np.ndarray:
-    if kind is None or v.size < 2:
-        return v
-    out = v.copy()
-    bounds = np.flatnonzero(np.diff(seg)) + 1
-    for a, b in zip(np.concatenate([[0], bounds]), np.concatenate([bounds, [v.size]])):
-        part = v[a:b]
-        if part.size < 2:
-            continue
-        padded = np.pad(part, win // 2, mode="edge")  # like scipy's mode="nearest"
-        windows = np.lib.stride_tricks.sliding_window_view(padded, win)
-        out[a:b] = np.median(windows, axis=1) if kind == "median" else windows.mean(axis=1)
-    return out
-
-
-def _speed(t: np.ndarray, x: np.ndarray, y: np.ndarray, seg: np.ndarray, h: int) -> np.ndarray:
-    """Speed (px/s) from the displacement between samples i-h and i+h of the same segment.
-
-    Near a segment end the span is cut to the samples that exist; a lone sample gets 0.
-    """
-    n = t.size
-    idx = np.arange(n)
-    prev = np.clip(idx - h, 0, n - 1)
-    nxt = np.clip(idx + h, 0, n - 1)
-    # pull the ends back inside the segment (segments are contiguous runs of equal ids)
-    seg_start = np.concatenate([[0], np.flatnonzero(np.diff(seg)) + 1])
-    seg_end = np.concatenate([np.flatnonzero(np.diff(seg)), [n - 1]])
-    sid = np.searchsorted(seg_start, idx, side="right") - 1
-    prev = np.maximum(prev, seg_start[sid])
-    nxt = np.minimum(nxt, seg_end[sid])
-    dt = t[nxt] - t[prev]
-    d = np.hypot(x[nxt] - x[prev], y[nxt] - y[prev])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(dt > 0, d / np.where(dt > 0, dt, 1.0), np.where(d > 0, np.inf, 0.0))
+                   float(merge_gap), smooth, win, min_confidence,
+                   None if velocity_span is None else float(velocity_span), bool(adaptive), float(max_span),
+                   float(block), float(noise_cap))
 
 
 class FixationDetector:
     """Streaming I-VT / I-DT detector; ``feed(chunk)`` -> new final fixations, ``flush()`` at the end.
 
-    Keeps only the samples of the fixation in progress (plus a few samples of context),
-    so memory does not grow with the recording. Parameters as in :func:`detect_fixations`.
+    Keeps only the samples of the fixation in progress (plus a few samples of context and
+    one noise block), so memory does not grow with the recording. Keyword arguments as in
+    :func:`detect_fixations`; ``scene_size`` (H, W) of the frame (None: image pixels, then
+    give ``image_size`` or pixel thresholds). ``frame_size=(W, H)`` (keyword or the
+    first positional argument) is the deprecated spelling.
     """
 
-    def __init__(self, frame_size: tuple[int, int] | None = None, *, image_size: tuple[int, int] | None = None,
-                 **params: Any) -> None:
-        self.frame_size = frame_size
-        self.params = FixationParams.resolve(frame_size, image_size=image_size, **params)
+    def __init__(self, *args: Any, scene_size: Sequence[int] | None = None, image_size: Sequence[int] | None = None,
+                 frame_size: Sequence[int] | None = None, **params: Any) -> None:
+        if args:
+            if len(args) > 1 or frame_size is not None:
+                raise GazeError("FixationDetector takes keyword arguments: scene_size=(H, W), image_size=..., method=...")
+            frame_size = args[0]
+        self.scene_size = scene_size_arg(scene_size, frame_size, "FixationDetector", stacklevel=4)
+        isz = None if image_size is None else (int(image_size[0]), int(image_size[1]))
+        self.params = FixationParams.resolve(self.scene_size, image_size=isz, **params)
         self._t = np.zeros(0)
         self._x = np.zeros(0)
         self._y = np.zeros(0)
-        self._half: int | None = None  # velocity half-span in samples, set from the sampling rate
-        self._start = 0          # buffer index where undecided samples begin (before: context)
+        self._g0 = 0              # global index (among valid samples) of buffer sample 0
+        self._start = 0           # buffer index where undecided samples begin (before: context)
+        self._floor = 0           # global index before which no run may extend (end of the last run)
         self._pending: Fixation | None = None
+        self._pending_sigma = 0.0
+        self._group: list[tuple[int, int]] = []   # pending runs (global [a, b)) of one place, not yet split
+        self._group_sigma = 0.0
         self.samples_seen = 0
         self.samples_used = 0
         self.dropped: dict[str, int] = {}
         self._last_t = -np.inf
-        self._clock = -np.inf  # latest timestamp seen, valid sample or not
+        self._clock = -np.inf     # latest timestamp seen, valid sample or not
+        # noise blocks
+        self._t_origin: float | None = None
+        self._blk_index = 0
+        self._blk: list[np.ndarray] = []
+        self._stats: dict[int, BlockStats] = {}
+        self._last_stats: BlockStats | None = None
+        self.noise: list[dict[str, float]] = []
+        """Per noise block: start time, window samples per side, threshold px/s, velocity and position noise."""
 
     # -- input ---------------------------------------------------------------------------
     def feed(self, chunk: GazeSamples) -> list[Fixation]:
         """Add a chunk of samples (in time order); return fixations that can no longer change."""
-        if chunk.frame_size != self.frame_size and self.frame_size is not None and chunk.frame_size is not None:
-            raise GazeError(f"chunk frame size {chunk.frame_size} differs from the detector's {self.frame_size}")
+        if not isinstance(chunk, GazeSamples):
+            raise GazeError(f"FixationDetector.feed takes GazeSamples, got {type(chunk).__name__}")
+        if chunk.scene_size != self.scene_size and self.scene_size is not None and chunk.scene_size is not None:
+            raise GazeError(f"chunk scene size {chunk.scene_size} differs from the detector's {self.scene_size}")
+        if len(chunk) > FEED_BLOCK:
+            out: list[Fixation] = []
+            for a in range(0, len(chunk), FEED_BLOCK):
+                part = chunk[a:a + FEED_BLOCK]
+                part.dropped = dict(chunk.dropped) if a == 0 else {}
+                out.extend(self.feed(part))
+            return out
         p = self.params
         self.samples_seen += len(chunk)
         for k, v in chunk.dropped.items():
@@ -199,8 +222,8 @@ class FixationDetector:
             low = keep & np.isfinite(chunk.confidence) & (chunk.confidence < p.min_confidence)
             self._count("low_confidence", low)
             keep &= ~low
-        if self.frame_size is not None:
-            w, h = self.frame_size
+        if self.scene_size is not None:
+            h, w = self.scene_size
             off = keep & ~((chunk.x >= 0) & (chunk.x <= w) & (chunk.y >= 0) & (chunk.y <= h))
             self._count("off_scene", off)
             keep &= ~off
@@ -212,6 +235,7 @@ class FixationDetector:
             if t[0] < self._last_t or (np.diff(t) < 0).any():
                 raise GazeError("gaze samples go back in time; feed them in time order (sort the recording)")
             self._last_t = t[-1]
+            self._account_blocks(t, x, y)
         self.samples_used += int(t.size)
         self._t = np.concatenate([self._t, t])
         self._x = np.concatenate([self._x, x])
@@ -220,10 +244,13 @@ class FixationDetector:
 
     def flush(self) -> list[Fixation]:
         """End of the stream: decide the remaining samples and return the last fixations."""
+        self._close_block()
         out = self._process(final=True)
         if self._pending is not None:
-            out.append(self._pending)
+            if self._qualifies(self._pending):
+                out.append(self._pending)
             self._pending = None
+        self._g0 += self._t.size
         self._t, self._x, self._y = np.zeros(0), np.zeros(0), np.zeros(0)
         self._start = 0
         return out
@@ -233,179 +260,367 @@ class FixationDetector:
         if n:
             self.dropped[reason] = self.dropped.get(reason, 0) + n
 
+    # -- noise blocks ----------------------------------------------------------------------
+    def _block_of(self, t: np.ndarray) -> np.ndarray:
+        """Noise block of each time: the first :data:`FIRST_BLOCK` seconds, then every ``block`` seconds."""
+        assert self._t_origin is not None
+        if self.params.block <= 0:
+            return np.zeros(t.shape, np.int64)
+        rel = t - self._t_origin - FIRST_BLOCK
+        return np.where(rel < 0, 0, 1 + np.floor(rel / self.params.block)).astype(np.int64)
+
+    def _account_blocks(self, t: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
+        if self._t_origin is None:
+            self._t_origin = float(t[0])
+        blk = self._block_of(t)
+        for b in np.unique(blk):
+            sel = blk == b
+            if b != self._blk_index:
+                self._close_block()
+                self._blk_index = int(b)
+            self._blk.append(np.stack([t[sel], x[sel], y[sel]]))
+
+    def _close_block(self) -> None:
+        """Measure the finished block; its figures serve the blocks after it."""
+        if not self._blk:
+            return
+        arr = np.concatenate(self._blk, axis=1)
+        self._blk = []
+        if arr.shape[1] < 20 and self._last_stats is not None:
+            return
+        p = self.params
+        t, x, y = arr
+        seg = segments(t, p.max_gap)
+        fx = prefilter(x, seg, p.smoothing, p.smooth_window)
+        fy = prefilter(y, seg, p.smoothing, p.smooth_window)
+        fixed = None
+        if not p.adaptive or p.velocity_span is not None:
+            span = 0.02 if p.velocity_span is None else p.velocity_span
+            dts = np.diff(t)
+            dts = dts[dts > 0]
+            rate = 1.0 / float(np.median(dts)) if dts.size else 1.0
+            fixed = max(1, round(span / 2 * rate))
+        st = noise_stats(t, fx, fy, seg, p.velocity_px_s, p.max_span, fixed_m=fixed, raw=(x, y),
+                         max_sigma=p.max_noise_px if p.adaptive else np.inf)
+        if self._last_stats is None:
+            self._stats[self._blk_index] = st  # the first block uses its own figures
+        self._stats[self._blk_index + 1] = st
+        self._last_stats = st
+        self.noise.append({"block_start": round(float(t[0]), 6), "m": st.m, "threshold_px_s": round(st.threshold, 3),
+                           "sigma_v_px_s": round(st.sigma_v, 3), "sigma_px": round(st.sigma_pos, 4),
+                           "raised": st.raised, "usable": st.usable})
+
+    def _stats_for(self, blk: np.ndarray) -> list[BlockStats]:
+        """Block statistics per block index: that of the nearest measured block at or before it.
+
+        Entries older than the oldest block still buffered are pruned (all but one)."""
+        keys = sorted(self._stats)
+        first = int(np.searchsorted(keys, int(blk.min()), side="right")) - 1
+        for k in keys[:max(first, 0)]:
+            del self._stats[k]
+        keys = keys[max(first, 0):]
+        out = []
+        for b in blk:
+            k = int(np.searchsorted(keys, int(b), side="right")) - 1
+            out.append(self._stats[keys[max(k, 0)]])
+        return out
+
     # -- processing ----------------------------------------------------------------------
     def _process(self, final: bool) -> list[Fixation]:
         p = self.params
         t, x, y = self._t, self._x, self._y
         n = t.size
         out: list[Fixation] = []
-        if n == 0:
-            return out
+        if n == 0 or not self._stats:
+            return out  # wait until the first noise block is measured
+        at_end = final
         # invalid samples (a blink) still move the clock: once it is max_gap past the last valid
         # sample, that sample ends its segment and the buffer can be decided like at the end
-        at_end = final
         final = final or self._clock - t[-1] > p.max_gap
-        seg = _segments(t, p.max_gap)
-        sx, sy = _smooth(x, seg, p.smoothing, p.smooth_window), _smooth(y, seg, p.smoothing, p.smooth_window)
-        if self._half is None:
-            if n < 16 and not final:
-                return out  # wait for a few samples to learn the sampling rate
-            dt = np.diff(t)
-            dt = dt[dt > 0]
-            rate = 1.0 / float(np.median(dt)) if dt.size else 1.0
-            self._half = max(1, int(round(p.velocity_span / 2 * rate)))
-        lag = 0 if final else p.smooth_window // 2 + self._half + 1
+        blk = self._block_of(t)
+        ub, inv = np.unique(blk, return_inverse=True)
+        stats = self._stats_for(ub)
+        m = np.array([s.m for s in stats])[inv]
+        thr = np.array([s.threshold for s in stats])[inv]
+        sig = np.array([s.sigma_pos for s in stats])[inv]
+        usable = np.array([s.usable for s in stats])[inv]
+        mmax = int(m.max())
+        seg = segments(t, p.max_gap)
+        fx = prefilter(x, seg, p.smoothing, p.smooth_window)
+        fy = prefilter(y, seg, p.smoothing, p.smooth_window)
+        reach = mmax if p.adaptive else 0  # how far the window blurred a run's ends
+        # a run ending at b is known once the speed at b is (m samples ahead, plus the median's
+        # half window) and its end restored (reach samples, each a 3-sample mean)
+        lag = 0 if final else mmax + p.smooth_window // 2 + reach + 2
         decided = max(n - lag, self._start)  # samples [start, decided) are classified for good
         if p.method == "ivt":
-            runs, resume = self._ivt_runs(t, sx, sy, seg, decided, final)
+            v = window_velocity(t, fx, fy, seg, m)
+            fixm = (v < thr) & usable
+            a_s, b_s = ivt_runs(fixm[self._start:decided], seg[self._start:decided])
+            runs = [(self._start + int(a), self._start + int(b)) for a, b in zip(a_s, b_s)]
+            resume = decided
+            deferred = False
+            if runs and not final and runs[-1][1] >= decided:
+                resume = runs[-1][0]
+                runs = runs[:-1]
+                deferred = True
         else:
-            runs, resume = self._idt_runs(t, sx, sy, seg, decided, final)
-        for a, b in runs:  # [a, b) index ranges of fixations
-            f = self._make(t, x, y, a, b)
-            if f is not None:
-                out.extend(self._merge(f))
+            v = window_velocity(t, fx, fy, seg, m)
+            sx, sy = self._smoothed(fx, fy, seg, m) if p.adaptive else (fx, fy)
+            width = 2 * m + 1
+            dthr = np.maximum(p.dispersion_px, 5.0 * sig / np.sqrt(width)) if p.adaptive else np.full(n, p.dispersion_px)
+            dthr = np.where(usable, dthr, -1.0)
+            lim = n if final else decided
+            runs, resume, touching = idt_runs(t[:lim], sx[:lim], sy[:lim], seg[:lim], dthr[:lim], p.min_duration,
+                                              self._start, lim, final=final)
+            deferred = False
+            if touching and not final:
+                resume = runs[-1][0]
+                runs = runs[:-1]
+                deferred = True
+            elif not final:
+                resume = max(min(resume, decided), self._start)
+        floor = max(self._floor - self._g0, 0)
+        for a, b in runs:  # [a, b) index ranges of fixation candidates
+            a = max(a, floor)
+            if p.adaptive and p.method == "idt":  # the smoothed window may reach into a saccade: trim it
+                while a < b and v[a] >= thr[a]:
+                    a += 1
+                while b > a and v[b - 1] >= thr[b - 1]:
+                    b -= 1
+            if b <= a:
+                continue
+            if p.adaptive:
+                radius = max(2.0 * float(sig[a]), 0.25 * p.merge_px)
+                hi = n if final else min(n, decided + reach)
+                a, b = refine_run(a, b, t, fx, fy, seg, floor, hi, radius, int(m[a]), TAIL)
+                floor = b
+                out.extend(self._add_to_group(t, x, y, a, b, float(sig[a])))
+            else:
+                floor = b
+                f = self._make(t, x, y, a, b)
+                if f is not None:
+                    out.extend(self._merge(f, float(sig[a])))
+        self._floor = self._g0 + floor
+        if p.adaptive and self._group and deferred and resume < decided:
+            # the run in progress: once its first TAIL seconds are known, whether it continues the
+            # pending fixation is known too; if it does not, the pending one is final now
+            a0 = max(resume, floor)
+            if p.method == "idt":
+                while a0 < decided and v[a0] >= thr[a0]:
+                    a0 += 1
+            if a0 < decided and t[decided - 1] - t[a0] >= TAIL:
+                radius = max(2.0 * float(sig[a0]), 0.25 * p.merge_px)
+                a1, _ = refine_run(a0, decided, t, fx, fy, seg, floor, decided, radius, int(m[a0]), TAIL)
+                if not self._continues(t, x, y, a1, decided, float(sig[a1])):
+                    out.extend(self._close_group(t, x, y))
         # a later fixation starts at or after the first undecided sample: once that is more than
-        # merge_gap after the pending fixation, nothing can merge with it any more
+        # merge_gap after the pending fixation (or group), nothing can merge with it any more
         frontier = t[resume] if resume < n else max(t[-1], self._clock)
+        if not at_end and self._group and frontier - t[self._group[-1][1] - 1 - self._g0] > p.merge_gap:
+            out.extend(self._close_group(t, x, y))
+        if at_end and self._group:
+            out.extend(self._close_group(t, x, y))
         if not at_end and self._pending is not None and frontier - self._pending.end > p.merge_gap:
-            out.append(self._pending)
+            if self._qualifies(self._pending):
+                out.append(self._pending)
             self._pending = None
-        # keep undecided samples plus context for the smoothing window
-        ctx = p.smooth_window // 2 + self._half + 1
-        cut = max(0, resume - ctx)
+        # keep undecided samples plus context for the windows, and the pending group
+        ctx = 2 * mmax + p.smooth_window + reach + 2
+        cut = max(0, min(resume, n) - ctx)
+        if self._group:
+            cut = min(cut, self._group[0][0] - self._g0)
         self._t, self._x, self._y = t[cut:], x[cut:], y[cut:]
+        self._g0 += cut
         self._start = resume - cut
         return out
 
-    def _ivt_runs(self, t, sx, sy, seg, decided, final):
-        p = self.params
-        fix = _speed(t, sx, sy, seg, self._half) < p.velocity_px_s
-        s = self._start
-        f = fix[s:decided]
-        sg = seg[s:decided]
-        runs: list[tuple[int, int]] = []
-        if f.size == 0:
-            return runs, s
-        # run boundaries: fixation flag changes or a gap starts a new segment
-        change = np.flatnonzero((np.diff(f.astype(np.int8)) != 0) | (np.diff(sg) != 0)) + 1
-        starts = np.concatenate([[0], change])
-        ends = np.concatenate([change, [f.size]])
-        resume = decided
-        for a, b in zip(starts, ends):
-            if not f[a]:
-                continue
-            closed = final or b < f.size or (decided < t.size and seg[s + b] != seg[s + b - 1])
-            if not closed:
-                resume = s + a
-                break
-            runs.append((s + a, s + b))
-        return runs, resume
+    # -- the pending fixation: fragments joined while noise cannot tell them apart --------
+    def _continues(self, t: np.ndarray, x: np.ndarray, y: np.ndarray, a: int, b: int, sigma: float) -> bool:
+        """Whether the run [a, b) (buffer indices) continues the pending fixation.
 
-    def _idt_runs(self, t, sx, sy, seg, decided, final):
+        It does when it starts within ``merge_gap`` of the pending fixation's end and the mean
+        of its first ``TAIL`` seconds is closer to the mean of the pending fixation's last
+        ``TAIL`` seconds than ``merge_distance``, or than ``Z_CRIT`` standard errors (noise
+        cannot tell them apart). Only the run's first ``TAIL`` seconds are read.
+        """
         p = self.params
-        n = t.size if final else decided  # only samples whose smoothed position is final
-        i = self._start
-        runs: list[tuple[int, int]] = []
-        while i < n:
-            # smallest window [i, j] spanning min_duration inside one segment
-            j = int(np.searchsorted(t[:n], t[i] + p.min_duration - 1e-9, side="left"))
-            if j >= n:
-                if final:
-                    break  # the rest is too short for a fixation
-                if n < t.size and seg[n] != seg[i]:
-                    i = int(np.searchsorted(seg, seg[i], side="right"))  # segment ended: too short
-                    continue
-                return runs, i  # wait for more samples
-            if seg[j] != seg[i]:
-                i = int(np.searchsorted(seg, seg[i], side="right"))
-                continue
-            j = max(j, i + 1)
-            wx, wy = sx[i:j + 1], sy[i:j + 1]
-            lo_x, hi_x, lo_y, hi_y = wx.min(), wx.max(), wy.min(), wy.max()
-            if (hi_x - lo_x) + (hi_y - lo_y) > p.dispersion_px:
-                i += 1
-                continue
-            k = j + 1
-            while k < n and seg[k] == seg[i]:
-                nlx, nhx = min(lo_x, sx[k]), max(hi_x, sx[k])
-                nly, nhy = min(lo_y, sy[k]), max(hi_y, sy[k])
-                if (nhx - nlx) + (nhy - nly) > p.dispersion_px:
-                    break
-                lo_x, hi_x, lo_y, hi_y = nlx, nhx, nly, nhy
-                k += 1
-            if k >= n and not final and (n >= t.size or seg[n] == seg[i]):
-                return runs, i  # the fixation may still grow
-            runs.append((i, k))
-            i = k
-        return runs, (t.size if final else max(i, self._start))
+        g0 = self._g0
+        last = self._group[-1][1] - 1 - g0
+        first = self._group[0][0] - g0
+        if t[a] - t[last] > p.merge_gap or t[last] - t[first] > MAX_GROUP:
+            return False
+        tail = np.concatenate([np.arange(ga - g0, gb - g0) for ga, gb in self._group[-4:]])
+        tail = tail[t[tail] >= t[last] - TAIL]
+        hi = min(int(np.searchsorted(t, t[a] + TAIL, side="right")), b)
+        head = np.arange(a, max(hi, a + 1))
+        d = float(np.hypot(x[tail].mean() - x[head].mean(), y[tail].mean() - y[head].mean()))
+        sig = max(sigma, self._group_sigma, 1e-9)
+        se = sig * np.sqrt(1.0 / tail.size + 1.0 / head.size)
+        return d < p.merge_px or d < Z_CRIT * se
 
-    def _make(self, t, x, y, a, b) -> Fixation | None:
-        if b <= a or t[b - 1] - t[a] < self.params.min_duration - 1e-9:
+    def _add_to_group(self, t: np.ndarray, x: np.ndarray, y: np.ndarray, a: int, b: int, sigma: float) -> list[Fixation]:
+        """Add run [a, b) (buffer indices) to the pending fixation when it continues it
+        (:meth:`_continues`), else close the pending one and start a new one with this run."""
+        out: list[Fixation] = []
+        if self._group and not self._continues(t, x, y, a, b, sigma):
+            out.extend(self._close_group(t, x, y))
+        if not self._group:
+            self._group_sigma = sigma
+        self._group.append((self._g0 + a, self._g0 + b))
+        return out
+
+    def _close_group(self, t: np.ndarray, x: np.ndarray, y: np.ndarray) -> list[Fixation]:
+        """Emit the pending fixation: its run samples (the breaks between runs left out) are split
+        where their mean position moves (:func:`.classify.split_run`, both sides at least
+        ``min_duration``: a saccade too small or too noisy for a velocity peak); each piece is
+        a fixation when it qualifies."""
+        p = self.params
+        grp, self._group = self._group, []
+        if not grp:
+            return []
+        idx = np.concatenate([np.arange(ga - self._g0, gb - self._g0) for ga, gb in grp])
+        ts, xs, ys = t[idx], x[idx], y[idx]
+        dts = np.diff(ts)
+        dt = float(np.median(dts)) if dts.size else 1.0
+        min_len = max(2, int(np.ceil(p.min_duration / max(dt, 1e-6) - 1e-6)) + 1)  # a piece must be a fixation
+        out: list[Fixation] = []
+        for pa, pb in split_run(xs, ys, 0, idx.size, self._group_sigma, p.merge_px, min_len):
+            f = self._make(ts, xs, ys, pa, pb)
+            if f is not None and self._qualifies(f):
+                out.append(f)
+        return out
+
+    @staticmethod
+    def _smoothed(x: np.ndarray, y: np.ndarray, seg: np.ndarray, m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Centred running mean of 2m+1 samples inside each segment (I-DT works on these)."""
+        n = x.size
+        i = np.arange(n)
+        starts = np.concatenate([[0], np.flatnonzero(np.diff(seg)) + 1])
+        ends = np.concatenate([starts[1:], [n]])
+        sid = np.searchsorted(starts, i, side="right") - 1
+        a = np.maximum(i - m, starts[sid])
+        b = np.minimum(i + m + 1, ends[sid])
+        cx = np.concatenate([[0.0], np.cumsum(x)])
+        cy = np.concatenate([[0.0], np.cumsum(y)])
+        cnt = b - a
+        return (cx[b] - cx[a]) / cnt, (cy[b] - cy[a]) / cnt
+
+    def _make(self, t: np.ndarray, x: np.ndarray, y: np.ndarray, a: int, b: int) -> Fixation | None:
+        """The fixation of samples [a, b) (centre: their mean position)."""
+        if b - a < 2:
+            return None
+        if not self.params.adaptive and t[b - 1] - t[a] < self.params.min_duration - 1e-9:
             return None
         xs, ys = x[a:b], y[a:b]
         return Fixation(x=float(xs.mean()), y=float(ys.mean()), start=float(t[a]), end=float(t[b - 1]),
                         duration=float(t[b - 1] - t[a]), n_samples=int(b - a),
                         dispersion=float(np.ptp(xs) + np.ptp(ys)))
 
-    def _merge(self, f: Fixation) -> list[Fixation]:
+    def _qualifies(self, f: Fixation) -> bool:
+        return f.n_samples >= 2 and f.duration >= self.params.min_duration - 1e-9
+
+    def _merge(self, f: Fixation, sigma: float) -> list[Fixation]:
         p = self.params
         prev = self._pending
         if prev is None:
-            self._pending = f
+            self._pending, self._pending_sigma = f, sigma
             return []
-        if f.start - prev.end <= p.merge_gap and np.hypot(f.x - prev.x, f.y - prev.y) <= p.merge_px:
+        sig = max(sigma, self._pending_sigma)
+        se = 3.0 * sig * np.sqrt(2.0 * (1.0 / max(prev.n_samples, 1) + 1.0 / max(f.n_samples, 1))) if p.adaptive else 0.0
+        close = np.hypot(f.x - prev.x, f.y - prev.y) <= max(p.merge_px, se)
+        if f.start - prev.end <= p.merge_gap and close:
             n = prev.n_samples + f.n_samples
             w0, w1 = prev.n_samples / max(n, 1), f.n_samples / max(n, 1)
             self._pending = Fixation(x=prev.x * w0 + f.x * w1, y=prev.y * w0 + f.y * w1, start=prev.start,
                                      end=f.end, duration=f.end - prev.start, n_samples=n,
                                      dispersion=max(prev.dispersion, f.dispersion))
             return []
-        self._pending = f
-        return [prev]
+        self._pending, self._pending_sigma = f, sigma
+        return [prev] if self._qualifies(prev) else []
 
     @property
     def buffered(self) -> int:
-        """Samples held in memory right now (bounded by the longest fixation)."""
+        """Samples held in memory right now (bounded by the longest fixation plus one noise block)."""
         return int(self._t.size)
 
 
-def detect_fixations(samples: GazeSamples | Iterable[GazeSamples], method: str = "ivt", *,
+def detect_fixations(samples: GazeSamples | Iterable[GazeSamples], method: str | None = None, *,
                      velocity_threshold: float | None = None, dispersion_threshold: float | None = None,
                      min_duration: float = 0.06, fov: Sequence[float] | float | None = None,
                      max_gap: float = 0.075, merge_gap: float = 0.075, merge_distance: float | None = None,
-                     smoothing: str | None = "median", smooth_window: int = 5,
+                     smoothing: str | None = "median", smooth_window: int = 3,
                      min_confidence: float | None = None, image_size: tuple[int, int] | None = None,
-                     velocity_span: float = 0.02, use_file_fixations: bool = True) -> list[Fixation]:
+                     velocity_span: float | None = None, adaptive: bool = True, max_span: float = 0.06,
+                     fixations: str = "auto", use_file_fixations: bool | None = None,
+                     profile: str = "auto") -> list[Fixation]:
     """Fixations (x, y in scene-frame pixels; start, end, duration in seconds), in time order.
 
     ``samples`` is a :class:`GazeSamples` or an iterable of chunks (e.g. ``iter_gaze(path)``:
     streamed, bounded memory). ``method`` "ivt" (velocity threshold) or "idt" (dispersion
-    threshold); thresholds in pixels (px/s, px) or degrees (deg/s, deg) when ``fov``
-    is given; see the module docstring for every parameter and default. ``image_size``
-    (H, W) sets the pixel scale of recordings already in image pixels. When the recording
-    holds the device's own fixations (``fixations.csv``) and ``use_file_fixations``, those
-    are returned (filtered by ``min_duration``). Returns [] when nothing qualifies.
+    threshold); thresholds in pixels (px/s, px) or degrees (deg/s, deg) when ``fov`` is
+    given or known for the device; see the module docstring for every parameter and
+    default. ``image_size`` (H, W) sets the pixel scale of recordings already in image pixels.
+
+    ``fixations``: "auto" (default) returns the device's own fixations, as the device gave
+    them, when the recording carries them (Pupil Cloud ``fixation id`` / ``fixations.csv``,
+    Pupil Player ``fixations.csv``, Tobii Pro Lab events, Neon native), and detects otherwise; "detect" always detects; "device" requires the device's.
+    (``use_file_fixations=False`` is the older spelling of ``fixations="detect"``.)
+
+    ``profile``: "generic" is this module's noise-adaptive I-VT / I-DT; "pupil_player" is
+    Pupil Player's documented detector (:mod:`.vendor_detectors`); "auto" (default) uses
+    the vendor's detector for a recording of a device that has one (Pupil Core) when no
+    ``method`` or threshold is given, the generic one otherwise. Returns [] when nothing
+    qualifies.
     """
+    from .vendor_detectors import DEVICE_PROFILE, PROFILES, pupil_player_fixations
+
+    if profile not in PROFILES:
+        raise GazeError(f"profile must be one of {PROFILES}, got {profile!r}")
+    explicit = method is not None or velocity_threshold is not None or dispersion_threshold is not None
+    method = method or "ivt"
+    if fixations not in FIXATION_SOURCES:
+        raise GazeError(f"fixations must be one of {FIXATION_SOURCES}, got {fixations!r}")
+    if use_file_fixations is not None:
+        fixations = "auto" if use_file_fixations else "detect"
     chunks: Iterable[GazeSamples] = [samples] if isinstance(samples, GazeSamples) else samples
+    vendor_parts: list[GazeSamples] = []
     det: FixationDetector | None = None
     out: list[Fixation] = []
     file_fix: list[Fixation] = []
+    has_file = False
     for chunk in chunks:
         if not isinstance(chunk, GazeSamples):
             raise GazeError(f"detect_fixations takes GazeSamples (or chunks of them), got {type(chunk).__name__}; "
                             "use read_gaze first")
-        if chunk.fixations is not None and use_file_fixations:
+        if chunk.fixations is not None and fixations != "detect":
+            has_file = True
             file_fix.extend(chunk.fixations)
             continue
+        if fixations == "device":
+            raise GazeError("fixations='device' but this recording carries no fixations of the device; "
+                            "use fixations='auto' or 'detect' to detect them")
+        vendor = profile if profile != "auto" else (
+            None if explicit else DEVICE_PROFILE.get(str(chunk.meta.get("device"))))
+        if vendor == "pupil_player" or (vendor_parts and det is None):
+            vendor_parts.append(chunk)
+            continue
         if det is None:
-            det = FixationDetector(chunk.frame_size, image_size=image_size, method=method,
+            f = fov if fov is not None else chunk.meta.get("fov")
+            det = FixationDetector(scene_size=chunk.scene_size, image_size=image_size, method=method,
                                    velocity_threshold=velocity_threshold, dispersion_threshold=dispersion_threshold,
-                                   min_duration=min_duration, fov=fov, max_gap=max_gap, merge_gap=merge_gap,
+                                   min_duration=min_duration, fov=f, max_gap=max_gap, merge_gap=merge_gap,
                                    merge_distance=merge_distance, smoothing=smoothing, smooth_window=smooth_window,
-                                   min_confidence=min_confidence, velocity_span=velocity_span)
+                                   min_confidence=min_confidence, velocity_span=velocity_span, adaptive=adaptive,
+                                   max_span=max_span)
         out.extend(det.feed(chunk))
-    if file_fix:
-        return [f for f in file_fix if f.duration >= min_duration - 1e-9]
+    if has_file:
+        from .samples import merge_fixation_parts
+
+        return merge_fixation_parts(file_fix)  # the device's own, as it gave them
+    if vendor_parts:
+        fv = None if fov is None else tuple(np.atleast_1d(np.asarray(fov, np.float64)).tolist())
+        return pupil_player_fixations(GazeSamples.concat(vendor_parts), fov=fv)
     if det is not None:
         out.extend(det.flush())
     return out

@@ -15,17 +15,19 @@ It never turns noise into a prompt: with no fixation it raises
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from ....types import Prompt
+from .compat import positional_engine, scene_size_arg, video_start_arg
 from .coords import SceneToImage, px_per_degree
 from .fixations import detect_fixations
 from .samples import Fixation, GazeError, GazeSamples, NoFixationError
 
-__all__ = ["gaze_to_prompts", "gaze_segment", "fixations_in_image", "group_fixations", "frame_interval"]
+__all__ = ["fixations_in_image", "frame_interval", "gaze_segment", "gaze_to_prompts", "group_fixations"]
 
 
 def _image_size(image: Any, image_size: Sequence[int] | None) -> tuple[int, int]:
@@ -57,7 +59,8 @@ def _why_none(samples: GazeSamples | None) -> str:
 
 def frame_interval(frame: int, frame_times: Any = None, *, fps: float | None = None,
                    video_start: float = 0.0) -> tuple[float, float]:
-    """[start, end) seconds on the gaze clock during which video ``frame`` is shown."""
+    """[start, end) seconds on the gaze clock during which video ``frame`` is shown (``video_start``:
+    the gaze-clock time of frame 0, used with ``fps``)."""
     if frame < 0:
         raise GazeError(f"frame must be >= 0, got {frame}")
     if frame_times is not None:
@@ -81,72 +84,77 @@ def group_fixations(fixations: Sequence[Fixation], radius: float) -> list[list[F
     """Group fixations whose centres lie within ``radius`` px of a group's dwell-weighted centre.
 
     Greedy, longest fixation first; returns groups ordered by total dwell, longest first.
-    Group centres live in a grid of ``radius``-sized cells, so each fixation is compared
-    with the groups of its 3x3 cells only: O(n log n) for n fixations (the sort).
+    Group centres are kept as running dwell-weighted sums and live in a grid of
+    ``radius``-sized cells, so each fixation looks only at the groups of 9 cells and updates
+    one centre in O(1): O(n log n) for n fixations (the sort), not O(n * groups).
     """
-    cell = float(radius) if radius > 0 else 1.0
     groups: list[list[Fixation]] = []
-    sums: list[list[float]] = []  # per group: sum(w*x), sum(w*y), sum(w)
-    centres: list[tuple[float, float]] = []
+    sums: list[list[float]] = []  # per group: total weight, weighted x, weighted y
+    cell = max(float(radius), 1e-9)
     grid: dict[tuple[int, int], set[int]] = {}
 
     def key(x: float, y: float) -> tuple[int, int]:
         return int(np.floor(x / cell)), int(np.floor(y / cell))
 
+    def centre(g: int) -> tuple[float, float]:
+        w, sx, sy = sums[g]
+        return sx / w, sy / w
+
     for f in sorted(fixations, key=lambda f: -f.duration):
-        fx, fy = float(f.x), float(f.y)
-        if not (np.isfinite(fx) and np.isfinite(fy)):
-            groups.append([f])  # no place to compare; its own group, as the distance test would give
-            sums.append([0.0, 0.0, 1.0])
-            centres.append((fx, fy))
-            continue
-        kx, ky = key(fx, fy)
-        best, best_d = -1, np.inf
+        kx, ky = key(f.x, f.y)
+        best, bd = -1, np.inf
         for dx in (-1, 0, 1):
             for dy in (-1, 0, 1):
                 for g in grid.get((kx + dx, ky + dy), ()):
-                    d = float(np.hypot(fx - centres[g][0], fy - centres[g][1]))
-                    if d < best_d or (d == best_d and g < best):
-                        best, best_d = g, d
+                    cx, cy = centre(g)
+                    d = float(np.hypot(f.x - cx, f.y - cy))
+                    if d < bd:
+                        best, bd = g, d
         w = max(f.duration, 1e-6)
-        if best >= 0 and best_d <= radius:
+        if best >= 0 and bd <= radius:
+            old = key(*centre(best))
             groups[best].append(f)
-            sx, sy, sw = sums[best]
-            sums[best] = [sx + w * fx, sy + w * fy, sw + w]
-            old = key(*centres[best])
-            centres[best] = (sums[best][0] / sums[best][2], sums[best][1] / sums[best][2])
-            new = key(*centres[best])
+            sums[best][0] += w
+            sums[best][1] += w * f.x
+            sums[best][2] += w * f.y
+            new = key(*centre(best))
             if new != old:
                 grid[old].discard(best)
                 grid.setdefault(new, set()).add(best)
         else:
             groups.append([f])
-            sums.append([w * fx, w * fy, w])
-            centres.append((fx, fy))
+            sums.append([w, w * f.x, w * f.y])
             grid.setdefault((kx, ky), set()).add(len(groups) - 1)
-    return sorted(groups, key=lambda g: -sum(f.duration for f in g))
+    order = sorted(range(len(groups)), key=lambda g: -sum(f.duration for f in groups[g]))
+    return [groups[g] for g in order]
 
 
-def fixations_in_image(gaze: Any, image_size: tuple[int, int], *, frame_size: Sequence[int] | None = None,
+def fixations_in_image(gaze: Any, image_size: tuple[int, int], *, scene_size: Sequence[int] | None = None,
                        crop: Sequence[float] | None = None, frame: int | None = None, frame_times: Any = None,
-                       fps: float | None = None, video_start: float = 0.0, **detect: Any) -> list[Fixation]:
+                       fps: float | None = None, video_start: float | None = None,
+                       frame_size: Sequence[int] | None = None, **detect: Any) -> list[Fixation]:
     """Fixations mapped to image pixels (inside the image only), in time order.
 
-    ``gaze``: a recording path, :class:`GazeSamples`, or a list of :class:`Fixation` in
-    scene pixels of ``frame_size`` (None: already image pixels). ``crop`` (x0, y0, x1, y1
-    scene pixels) is the part of the scene frame the image shows. For video give ``frame``
-    with ``frame_times`` (seconds) or ``fps``: fixations overlapping that frame are kept and
-    carry ``frame``. ``detect`` goes to :func:`detect_fixations`. Raises
-    :class:`NoFixationError` when none remains, saying why.
+    ``gaze``: a recording path, anything :func:`.readers.read_gaze` takes (an (N, 3)
+    ``[t, x, y]`` array, samples), :class:`GazeSamples`, or a list of :class:`Fixation`
+    in scene pixels of ``scene_size`` (H, W; None: already image pixels). ``crop`` (x0, y0,
+    x1, y1 scene pixels) is the part of the scene frame the image shows. For video give
+    ``frame`` with ``frame_times`` (seconds) or ``fps`` and ``video_start`` (the gaze-clock
+    time of frame 0; None: the recording's first sample): fixations overlapping that frame
+    are kept and carry ``frame``. ``detect`` goes to :func:`detect_fixations`. Raises
+    :class:`NoFixationError` when none remains, saying why. ``frame_size=(W, H)`` is the
+    deprecated spelling of ``scene_size``.
     """
+    size_arg = scene_size_arg(scene_size, frame_size, "fixations_in_image", stacklevel=4)
     samples: GazeSamples | None = None
-    if isinstance(gaze, (str, os.PathLike)):
+    if isinstance(gaze, (str, os.PathLike, np.ndarray)) or (
+            isinstance(gaze, (list, tuple)) and gaze and not isinstance(gaze[0], Fixation)):
         from .readers import read_gaze
 
         gaze = read_gaze(gaze)
     if isinstance(gaze, GazeSamples):
         samples = gaze
-        fsize = samples.frame_size
+        fsize = samples.scene_size
         fixations = detect_fixations(samples, image_size=image_size if fsize is None else None, **detect)
     else:
         try:
@@ -155,25 +163,27 @@ def fixations_in_image(gaze: Any, image_size: tuple[int, int], *, frame_size: Se
             fixations = [gaze]  # not iterable: reported as the wrong type just below
         bad = [f for f in fixations if not isinstance(f, Fixation)]
         if bad:
-            raise GazeError(f"gaze must be a recording path, GazeSamples or a list of Fixation, got {type(bad[0]).__name__}")
-        fsize = tuple(int(v) for v in frame_size) if frame_size is not None else None
-    if samples is not None and frame_size is not None and tuple(int(v) for v in frame_size) != fsize:
-        raise GazeError(f"frame_size {tuple(frame_size)} contradicts the recording's {fsize}: the samples are "
-                        "already in its pixels; pass frame_size to read_gaze instead")
+            raise GazeError(f"gaze must be a recording path, GazeSamples, an (N, 3) [t, x, y] array or a list of "
+                            f"Fixation, got {type(bad[0]).__name__}")
+        fsize = size_arg
+    if samples is not None and size_arg is not None and size_arg != fsize:
+        raise GazeError(f"scene_size {size_arg} contradicts the recording's {fsize}: the samples are "
+                        "already in its pixels; pass scene_size to read_gaze instead")
     if not fixations:
         raise NoFixationError(f"no fixation found in the gaze data: {_why_none(samples)}")
     n_all = len(fixations)
     if frame is not None:
-        f0, f1 = frame_interval(int(frame), frame_times, fps=fps, video_start=video_start)
+        vs = video_start
+        if vs is None:
+            vs = float(samples.t[np.isfinite(samples.t)][0]) if samples is not None and len(samples) else \
+                min(f.start for f in fixations)
+        f0, f1 = frame_interval(int(frame), frame_times, fps=fps, video_start=vs)
         fixations = [replace(f, frame=int(frame)) for f in fixations if f.start < f1 and f.end >= f0]
         if not fixations:
             raise NoFixationError(f"no fixation found during video frame {frame} ({f0:.3f}s..{f1:.3f}s): {n_all} "
                                   "fixations in the recording, none overlaps it (check frame_times/fps and video_start)")
-    if fsize is None:
-        mapping = SceneToImage(frame_size=(image_size[1], image_size[0]), image_size=image_size,
-                               crop=tuple(crop) if crop is not None else None)
-    else:
-        mapping = SceneToImage(frame_size=fsize, image_size=image_size, crop=tuple(crop) if crop is not None else None)
+    mapping = SceneToImage(scene_size=image_size if fsize is None else fsize, image_size=image_size,
+                           crop=tuple(crop) if crop is not None else None)
     mapped = [mapping.map_fixation(f) for f in fixations]
     inside = [f for f in mapped if mapping.inside(f.x, f.y)]
     if not inside:
@@ -182,22 +192,24 @@ def fixations_in_image(gaze: Any, image_size: tuple[int, int], *, frame_size: Se
         raise NoFixationError(
             f"no fixation found inside the {image_size[1]}x{image_size[0]} image: all {len(mapped)} fixations fall "
             f"outside it (x {min(xs):.0f}..{max(xs):.0f}, y {min(ys):.0f}..{max(ys):.0f} image px); the gaze is "
-            "entirely outside the image, or frame_size/crop do not describe how the image relates to the scene")
+            "entirely outside the image, or scene_size/crop do not describe how the image relates to the scene")
     return inside
 
 
 def gaze_to_prompts(gaze: Any, image: np.ndarray | None = None, *, image_size: Sequence[int] | None = None,
-                    frame_size: Sequence[int] | None = None, crop: Sequence[float] | None = None,
+                    scene_size: Sequence[int] | None = None, crop: Sequence[float] | None = None,
                     merge_radius: float | None = None, negatives: bool = False, max_prompts: int | None = None,
                     min_dwell: float = 0.0, frame: int | None = None, frame_times: Any = None,
-                    fps: float | None = None, video_start: float = 0.0, engine: Any = None,
+                    fps: float | None = None, video_start: float | None = None, engine: Any = None,
                     accuracy: float | None = None, accuracy_deg: float | None = None, n_candidates: int = 9,
+                    frame_size: Sequence[int] | None = None, start: float | None = None, t0: float | None = None,
                     **detect: Any) -> list[Prompt]:
     """Prompts from gaze: one positive point per fixated place, ordered by dwell, longest first.
 
-    ``gaze``: a recording path, :class:`GazeSamples` (fixations detected with ``detect``
-    keyword arguments: ``method``, thresholds, ``fov``, ``min_duration`` ...) or a list of
-    :class:`Fixation` (scene pixels of ``frame_size``; None = image pixels). ``image`` (or
+    ``gaze``: a recording path, :class:`GazeSamples`, an (N, 3) ``[t, x, y]`` array
+    (fixations detected with ``detect`` keyword arguments: ``method``, thresholds, ``fov``,
+    ``min_duration``, ``fixations="detect"`` ...) or a list of :class:`Fixation` (scene
+    pixels of ``scene_size`` (H, W); None = image pixels). ``image`` (or
     ``image_size`` (H, W)) is what will be segmented; ``crop`` / ``frame`` as in
     :func:`fixations_in_image`. Fixations within ``merge_radius`` image px (default 3% of
     the image diagonal) form one prompt at their dwell-weighted centre. ``negatives``
@@ -205,15 +217,19 @@ def gaze_to_prompts(gaze: Any, image: np.ndarray | None = None, *, image_size: S
     the list. With ``engine`` and ``accuracy`` (image px) or ``accuracy_deg`` (needs
     ``fov``), each prompt is calibrated (:func:`.calibrate.calibrated_segment`): its
     point moves to the most consistent candidate within the accuracy radius and it carries
-    that mask's logits.
+    that mask's logits. ``engine`` is a spec or an Engine
+    (:func:`sam_compose.engines.resolve_engine`). Deprecated spellings: ``frame_size=(W, H)``
+    (``scene_size``), ``start=`` / ``t0=`` (``video_start``).
 
     Each prompt's ``data``: ``adapter="gaze"``, ``fixation`` {x, y, start, end, duration}
     of the group (duration = total dwell), ``fixations`` (members), ``rank``, ``dwell``.
     Raises :class:`NoFixationError` when there is nothing to prompt with.
     """
     size = _image_size(image, image_size)
-    fix = fixations_in_image(gaze, size, frame_size=frame_size, crop=crop, frame=frame, frame_times=frame_times,
-                             fps=fps, video_start=video_start, **detect)
+    ssize = scene_size_arg(scene_size, frame_size, "gaze_to_prompts", stacklevel=4)
+    vs = video_start_arg(video_start, "gaze_to_prompts", stacklevel=4, start=start, t0=t0)
+    fix = fixations_in_image(gaze, size, scene_size=ssize, crop=crop, frame=frame, frame_times=frame_times,
+                             fps=fps, video_start=vs, **detect)
     h, w = size
     radius = 0.03 * float(np.hypot(h, w)) if merge_radius is None else float(merge_radius)
     if radius < 0:
@@ -227,7 +243,7 @@ def gaze_to_prompts(gaze: Any, image: np.ndarray | None = None, *, image_size: S
             raise GazeError(f"max_prompts must be >= 1, got {max_prompts}")
         groups = groups[:max_prompts]
     centres = [tuple(_dwell_centre(g)) for g in groups]
-    acc = _accuracy_px(accuracy, accuracy_deg, detect.get("fov"), gaze, frame_size, size, crop)
+    acc = _accuracy_px(accuracy, accuracy_deg, detect.get("fov"), gaze, ssize, size, crop)
     prompts: list[Prompt] = []
     for rank, (g, (cx, cy)) in enumerate(zip(groups, centres)):
         pts = [[cx, cy]]
@@ -252,43 +268,61 @@ def gaze_to_prompts(gaze: Any, image: np.ndarray | None = None, *, image_size: S
             raise GazeError("calibration-aware prompting segments the image: pass image= with engine=")
         from .calibrate import calibrated_segment
 
-        prompts = [calibrated_segment(np.asarray(image), p, engine, acc, n=n_candidates)[1] for p in prompts]
+        eng = resolve_engine(engine)
+        prompts = [calibrated_segment(np.asarray(image), p, engine=eng, accuracy=acc, n=n_candidates)[1]
+                   for p in prompts]
     return prompts
 
 
 def _accuracy_px(accuracy: float | None, accuracy_deg: float | None, fov: Any, gaze: Any,
-                 frame_size: Sequence[int] | None, image_size: tuple[int, int], crop: Any) -> float | None:
+                 scene_size: Sequence[int] | None, image_size: tuple[int, int], crop: Any) -> float | None:
     if accuracy is not None:
         if not np.isfinite(accuracy) or accuracy < 0:
             raise GazeError(f"accuracy is a radius in image pixels >= 0, got {accuracy!r}")
         return float(accuracy)
     if accuracy_deg is None:
         return None
-    fsize = gaze.frame_size if isinstance(gaze, GazeSamples) else frame_size
+    fsize = gaze.scene_size if isinstance(gaze, GazeSamples) else scene_size
+    if fov is None and isinstance(gaze, GazeSamples):
+        fov = gaze.meta.get("fov")
     if fov is None or fsize is None:
         raise GazeError("accuracy_deg needs fov=(h_deg, v_deg) and a scene frame size; or give accuracy in image pixels")
-    scene_px = float(accuracy_deg) * px_per_degree(tuple(fsize), fov)
-    return scene_px * SceneToImage(tuple(fsize), image_size, tuple(crop) if crop is not None else None).scale
+    ssize = (int(fsize[0]), int(fsize[1]))
+    scene_px = float(accuracy_deg) * px_per_degree(ssize, fov)
+    return scene_px * SceneToImage(scene_size=ssize, image_size=image_size,
+                                   crop=tuple(crop) if crop is not None else None).scale
 
 
-def gaze_segment(image: np.ndarray, gaze: Any, engine: Any, *, accuracy: float | None = None,
+def gaze_segment(image: np.ndarray, gaze: Any, *args: Any, engine: Any = None, accuracy: float | None = None,
                  n_candidates: int = 9, **kwargs: Any) -> Any:
     """Segment what was looked at: one mask per prompt of :func:`gaze_to_prompts`, dwell order.
 
-    With ``accuracy`` (image px) each mask is the most consistent over the tracker's
-    accuracy disc (:func:`.calibrate.calibrated_segment`); otherwise one engine call
-    segments every prompt. Returns :class:`~sam_compose.masks.Masks` with
-    ``data["adapter"] == "gaze"``.
+    ``engine`` (keyword) is a spec or an Engine (:func:`sam_compose.engines.resolve_engine`);
+    a positional engine still works with a ``DeprecationWarning``. With ``accuracy`` (image
+    px) each mask is the most consistent over the tracker's accuracy disc
+    (:func:`.calibrate.calibrated_segment`); otherwise one engine call segments every
+    prompt. Returns :class:`~sam_compose.masks.Masks` with ``data["adapter"] == "gaze"``.
     """
     from ....masks import Masks
     from .calibrate import calibrated_segment
 
+    (engine,) = positional_engine(args, engine, "gaze_segment", stacklevel=4)
+    if engine is None:
+        raise GazeError("gaze_segment needs engine=... (a spec such as 'opencv' or an Engine)")
+    eng = resolve_engine(engine)
     prompts = gaze_to_prompts(gaze, image, **kwargs)
     if accuracy is None:
-        res = engine.segment(image, prompts)
+        res = eng.segment(image, prompts)
         res.data["adapter"] = "gaze"
         return res
-    rows = [calibrated_segment(image, p, engine, accuracy, n=n_candidates)[0] for p in prompts]
+    rows = [calibrated_segment(image, p, engine=eng, accuracy=accuracy, n=n_candidates)[0] for p in prompts]
     out = Masks.concat(rows)
     out.data["adapter"] = "gaze"
     return out
+
+
+def resolve_engine(engine: Any) -> Any:
+    """The engine an ``engine=`` argument names (spec or Engine), through the project's one resolver."""
+    from ....engines import resolve_engine as _resolve
+
+    return _resolve(engine)

@@ -1,93 +1,132 @@
-"""Read eye-tracker recordings in chunks: Pupil Labs Core / Neon / Invisible, Tobii Pro Glasses 3, generic CSV.
+"""Read eye-tracker recordings in chunks: Pupil Labs Core / Neon / Invisible, Tobii, generic CSV.
 
 :func:`iter_gaze` streams a file as :class:`GazeSamples` chunks of ``chunk_size`` rows
-(memory stays bounded however long the recording); :func:`read_gaze` joins them. The
-format is detected from the header (:func:`detect_format`) unless ``format=`` is given.
+(memory stays bounded however long the recording; every line and the row count are
+bounded, see :mod:`.limits`); :func:`read_gaze` joins them. The format is detected from
+the header (:func:`detect_format`) unless ``format=`` is given.
 
 Formats (all converted to top-left scene-frame pixels and seconds, see :mod:`.samples`):
 
 ========================= ================================================================
 ``pupil_core``            Pupil Player ``gaze_positions.csv``: ``gaze_timestamp`` (s),
                           ``confidence``, ``norm_pos_x``/``norm_pos_y`` (0..1, origin
-                          bottom left). Scene frame 1280x720 unless ``frame_size``.
+                          bottom left). Scene frame 720x1280 (H, W) unless ``scene_size``.
 ``pupil_core_fixations``  Pupil Player ``fixations.csv``: ``start_timestamp`` (s),
                           ``duration`` (ms), ``norm_pos_x``/``norm_pos_y``.
-``neon``                  Pupil Cloud / Neon Player ``gaze.csv`` (Neon and Invisible):
+``neon``                  Pupil Cloud / Neon Player ``gaze.csv`` (Neon **and** Invisible):
                           ``timestamp [ns]``, ``gaze x [px]``, ``gaze y [px]``, ``worn``,
-                          optional ``blink id``. Scene frame 1600x1200 (Neon); pass
-                          ``frame_size=(1088, 1080)`` for Invisible.
+                          ``blink id``, ``fixation id`` (the device's fixations). Neon
+                          (1200x1600) and Invisible (1080x1088) are told apart by
+                          :func:`.devices.identify_pupil_cloud`.
 ``neon_fixations``        their ``fixations.csv``: ``start/end timestamp [ns]``,
                           ``fixation x/y [px]``.
-``tobii_g3``              Tobii Pro Glasses 3 ``gazedata`` / ``gazedata.gz``: JSON lines
-                          ``{"type": "gaze", "timestamp": s, "data": {"gaze2d": [x, y]}}``,
-                          normalised, origin top left; empty ``data`` = no gaze. 1920x1080.
+``neon_native``           a Neon recording folder as the Companion app writes it (binary
+                          ``.raw``/``.time`` streams), read with ``pupil-labs-neon-recording``.
+``tobii_g3``              Tobii Pro Glasses 3 ``gazedata`` / ``gazedata.gz`` JSON lines,
+                          ``gaze2d`` normalised, origin top left. 1080x1920.
+``tobii_prolab``          Tobii Pro Lab data export (TSV): ``Recording timestamp``,
+                          ``Gaze point X/Y`` (px), ``Eye movement type`` + index (the
+                          I-VT filter's fixations).
 ``generic``               any CSV/TSV with a time column (``t``, ``time``, ``timestamp``;
-                          unit from ``time_unit`` or a suffix like ``_ms`` / ``[ns]``), x and
-                          y columns, optional ``confidence`` / ``valid``. Units ("px" or
-                          "norm") and origin ("top-left" or "bottom-left") are declared by
-                          arguments or by column suffixes (``x_px``, ``x [norm]``).
+                          unit from ``time_unit``, a suffix like ``_ms`` / ``[ns]``, or the
+                          sample interval), x and y columns, optional ``confidence`` /
+                          ``valid``; units "px" or "norm" and origin declared by arguments
+                          or suffixes (``x_px``, ``x [norm]``).
 ========================= ================================================================
 
-Samples the device flags (not worn, blink, confidence below ``min_confidence``), NaN
-coordinates and gaze outside the scene frame are kept but marked invalid; ``dropped``
-counts them by reason.
+Next to a gaze file, the device's fixations are picked up from ``fixations.csv`` in the
+same folder (Pupil Cloud, Pupil Player), so :func:`.fixations.detect_fixations` uses them
+unless asked to detect. Samples the device flags (not worn, blink, confidence below
+``min_confidence``), NaN coordinates and gaze outside the scene frame are kept but marked
+invalid; ``dropped`` counts them by reason.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import warnings
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any
 
 import numpy as np
 
-from ....security import limits
 from ....security.deadlines import checkpoint
 from ....security.paths import check_regular_file
-from .coords import check_units, to_frame_pixels
-from .samples import Fixation, GazeError, GazeSamples
-from .tables import csv_chunks, first_line, norm_name, open_text, split_header
+from .compat import scene_size_arg
+from .devices import DEVICES
+from .errors import GazeError
+from .formats import (
+    CSV_PARSERS,
+    T_ALIASES,
+    X_ALIASES,
+    Y_ALIASES,
+    ReadContext,
+    find_column,
+    tobii_chunks,
+)
+from .limits import check_rows
+from .parse import parse_sample
+from .samples import Fixation, GazeSamples, merge_fixation_parts
+from .tables import csv_chunks, first_line, norm_name, split_header
+from .units import TIME_SCALE, check_units, infer_time_unit, size_text, to_scene_pixels
 
-__all__ = ["FORMATS", "RECORDING_FILES", "resolve_recording", "detect_format", "iter_gaze", "read_gaze", "samples_from_iterable", "samples_from_array",
-           "read_frame_times"]
+__all__ = [
+    "FORMATS",
+    "RECORDING_FILES",
+    "detect_format",
+    "iter_gaze",
+    "read_frame_times",
+    "read_gaze",
+    "resolve_recording",
+    "samples_from_array",
+    "samples_from_iterable",
+]
 
-FORMATS = ("pupil_core", "pupil_core_fixations", "neon", "neon_fixations", "tobii_g3", "generic")
-DEFAULT_FRAME = {"pupil_core": (1280, 720), "pupil_core_fixations": (1280, 720), "neon": (1600, 1200),
-                 "neon_fixations": (1600, 1200), "tobii_g3": (1920, 1080)}
+FORMATS = ("pupil_core", "pupil_core_fixations", "neon", "neon_fixations", "neon_native", "tobii_g3", "tobii_prolab",
+           "generic")
+FORMAT_DEVICE = {"pupil_core": "pupil_core", "pupil_core_fixations": "pupil_core", "tobii_g3": "tobii_g3",
+                 "neon_native": "neon"}
 DEFAULT_MIN_CONFIDENCE = {"pupil_core": 0.6, "pupil_core_fixations": 0.0}
-NOMINAL_FRAME = (1000, 1000)
-TIME_SCALE = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
-_T_ALIASES = ("t", "time", "timestamp", "gaze_timestamp", "time_s", "timestamp_s", "recording_timestamp")
-_X_ALIASES = ("x", "gaze_x", "gx", "pos_x", "gaze_point_x", "norm_pos_x", "gaze2d_x", "x_px", "x_norm")
-_Y_ALIASES = ("y", "gaze_y", "gy", "pos_y", "gaze_point_y", "norm_pos_y", "gaze2d_y", "y_px", "y_norm")
-
-
-# --------------------------------------------------------------------------- detection
+NOMINAL_SCENE = (1000, 1000)
 RECORDING_FILES = ("gaze.csv", "gaze_positions.csv", "gazedata.gz", "gazedata", "fixations.csv")
 
 
-def resolve_recording(path: str | os.PathLike) -> Path:
-    """A recording file, or the gaze file inside an export folder (searched recursively).
+# --------------------------------------------------------------------------- detection
+def _is_neon_native(p: Path) -> bool:
+    return p.is_dir() and (p / "info.json").is_file() and (
+        (p / "gaze_200hz.raw").is_file() or any(p.glob("gaze ps*.raw")))
 
-    In a folder the first match of :data:`RECORDING_FILES` wins (Neon/Invisible
-    ``gaze.csv``, Pupil Player ``exports/000/gaze_positions.csv``, Tobii ``gazedata.gz``).
+
+def resolve_recording(path: str | os.PathLike) -> Path:
+    """A recording file, a Neon native recording folder, or the gaze file inside an export folder.
+
+    In a folder the first match of :data:`RECORDING_FILES` wins (searched recursively:
+    Neon/Invisible ``gaze.csv``, Pupil Player ``exports/000/gaze_positions.csv``, Tobii
+    ``gazedata.gz``); a folder holding ``info.json`` and ``gaze ps1.raw`` is a Neon native recording.
     """
     p = Path(path)
     if p.is_dir():
+        if _is_neon_native(p):
+            return p
         for name in RECORDING_FILES:
             hits = sorted(p.rglob(name), key=lambda q: (len(q.parts), str(q)))
             if hits:
                 return hits[0]
-        raise GazeError(f"no gaze recording found in folder {p}: looked for {', '.join(RECORDING_FILES)}")
+        native = sorted((q.parent for q in p.rglob("info.json") if _is_neon_native(q.parent)), key=str)
+        if native:
+            return native[0]
+        raise GazeError(f"no gaze recording found in folder {p}: looked for {', '.join(RECORDING_FILES)} and Neon "
+                        "native recordings (info.json + gaze ps1.raw)")
     return p
 
 
 def detect_format(path: str | os.PathLike) -> str:
     """Guess the recording format from the first line (the CSV header or a JSON record)."""
     p = resolve_recording(path)
+    if _is_neon_native(p):
+        return "neon_native"
     if p.exists() and not p.is_file():
         check_regular_file(p, "gaze file")  # a FIFO, device or socket: say which
     if not p.is_file():
@@ -110,7 +149,9 @@ def detect_format(path: str | os.PathLike) -> str:
         return "neon"
     if {"start timestamp [ns]", "fixation x [px]", "fixation y [px]"} <= cols:
         return "neon_fixations"
-    if _find(cols, _T_ALIASES, "t") and _find(cols, _X_ALIASES, "x") and _find(cols, _Y_ALIASES, "y"):
+    if any(c.startswith("recording timestamp") for c in cols) and any(c.startswith("gaze point x") for c in cols):
+        return "tobii_prolab"
+    if find_column(cols, T_ALIASES, "t") and find_column(cols, X_ALIASES, "x") and find_column(cols, Y_ALIASES, "y"):
         return "generic"
     raise GazeError(
         f"{p}: unknown gaze format; header columns {sorted(cols)[:12]} match none of {', '.join(FORMATS)}. "
@@ -118,50 +159,21 @@ def detect_format(path: str | os.PathLike) -> str:
         "with format='generic', units='px'|'norm', origin='top-left'|'bottom-left'")
 
 
-def _find(cols: Iterable[str], aliases: Iterable[str], axis: str) -> str | None:
-    cols = list(cols)
-    for a in aliases:
-        if a in cols:
-            return a
-    # names with a unit suffix: "x [px]", "time_ms", "timestamp [ns]", "gaze x [norm]"
-    pat = re.compile(rf"^(?:gaze[ _])?{axis}(?:[ _]?\[?(px|pixels?|norm|normali[sz]ed|s|ms|us|ns)\]?)?$")
-    for c in cols:
-        if pat.match(c):
-            return c
-    if axis == "t":
-        for c in cols:
-            if re.match(r"^(time|timestamp)[ _]?\[?(s|ms|us|ns)\]?$", c):
-                return c
-    return None
-
-
-def _unit_from_name(name: str, kind: str) -> str | None:
-    if kind == "space":
-        if re.search(r"(\bpx\b|pixel|_px$|\[px\])", name):
-            return "px"
-        if re.search(r"norm", name):
-            return "norm"
-        return None
-    m = re.search(r"(?:_|\[|\s)(s|ms|us|ns)\]?$", name)
-    return m.group(1) if m else None
-
-
-# --------------------------------------------------------------------------- per format
-def _chunk(t, x, y, *, frame, units, origin, valid=None, confidence=None, source, reasons=None,
-           fixations=None, path=None, check=True) -> GazeSamples:
+# --------------------------------------------------------------------------- one chunk
+def _chunk(t: np.ndarray, x: Any, y: Any, *, scene: tuple[int, int] | None, units: str, origin: str,
+           valid: Any = None, confidence: Any = None, source: str, reasons: Mapping[str, np.ndarray] | None = None,
+           fixations: list[Fixation] | None = None, path: Any = None, check: bool = True,
+           nominal: bool = False) -> GazeSamples:
     x = np.asarray(x, np.float64)
     y = np.asarray(y, np.float64)
-    # No frame size with pixels: the coordinates are pixels of the image being segmented
-    # (frame_size None). No frame size with normalised values: a nominal 1000x1000 frame.
-    size = frame if frame is not None else (None if units == "px" else NOMINAL_FRAME)
     if check:
-        check_units(x, y, units, size if size is not None else (10**6, 10**6), f"{path}")
-    if size is None:
-        px, py = x.copy(), y.copy()
+        check_units(x, y, units, scene, f"{path}")
+    if scene is None:
         if origin == "bottom-left":
-            raise GazeError("origin='bottom-left' with pixel units needs frame_size=(W, H) to flip y")
+            raise GazeError("origin='bottom-left' with pixel units needs scene_size=(H, W) to flip y")
+        px, py = x.copy(), y.copy()
     else:
-        px, py = to_frame_pixels(x, y, size, units, origin)
+        px, py = to_scene_pixels(x, y, scene, units, origin)
     dropped: dict[str, int] = {}
     v = np.ones(len(px), bool) if valid is None else np.asarray(valid, bool).copy()
     for reason, bad in (reasons or {}).items():
@@ -173,232 +185,162 @@ def _chunk(t, x, y, *, frame, units, origin, valid=None, confidence=None, source
     if nan.any():
         dropped["nan"] = int(nan.sum())
         v &= ~nan
-    if size is not None:
-        off = ~((px >= 0) & (px <= size[0]) & (py >= 0) & (py <= size[1])) & v
+    if scene is not None:
+        h, w = scene
+        off = ~((px >= 0) & (px <= w) & (py >= 0) & (py <= h)) & v
         if off.any():
             dropped["off_scene"] = int(off.sum())
             v &= ~off
-    s = GazeSamples(t=t, x=px, y=py, frame_size=size, valid=v, confidence=confidence, source=source,
-                    fixations=fixations, dropped=dropped, meta={"path": str(path)} if path else {})
-    if size == NOMINAL_FRAME and frame is None:
-        s.meta["frame"] = "nominal"
-    return s
+    if fixations is not None and (units == "norm" or origin != "top-left") and scene is not None:
+        fxs, fys = to_scene_pixels(np.array([f.x for f in fixations]), np.array([f.y for f in fixations]), scene,
+                                   units, origin)
+        fixations = [f.moved(a, b) for f, a, b in zip(fixations, fxs, fys)]
+    meta: dict[str, Any] = {"path": str(path)} if path else {}
+    if nominal:
+        meta["scene"] = "nominal"
+    return GazeSamples(t=t, x=px, y=py, scene_size=scene, valid=v, confidence=confidence, source=source,
+                       fixations=fixations, dropped=dropped, meta=meta)
 
 
-def _read_pupil_core(path, header, rows, frame, min_conf, **_):
-    t = rows.num("gaze_timestamp")
-    conf = rows.num("confidence") if "confidence" in header else None
-    x = rows.num("norm_pos_x")
-    y = rows.num("norm_pos_y")
-    reasons = {} if conf is None else {"low_confidence": ~(conf >= min_conf)}
-    return t, dict(x=x, y=y, units="norm", origin="bottom-left", confidence=conf, reasons=reasons)
+def _check_order(t: np.ndarray, last_t: float, row0: int, path: Path) -> float:
+    finite_t = np.isfinite(t)
+    tt = t[finite_t]
+    if tt.size:
+        back = np.flatnonzero(np.diff(np.concatenate([[last_t], tt])) < 0)
+        if back.size:
+            i = int(np.flatnonzero(finite_t)[back[0]])
+            prev = last_t if back[0] == 0 else tt[back[0] - 1]
+            raise GazeError(f"{path}: timestamps go backwards at line {row0 + i} "
+                            f"({t[i]:.6f}s after {prev:.6f}s); sort the recording by time or fix the export")
+        return float(tt[-1])
+    return last_t
 
 
-def _read_neon(path, header, rows, frame, min_conf, **_):
-    t = rows.num("timestamp [ns]") * 1e-9
-    x = rows.num("gaze x [px]")
-    y = rows.num("gaze y [px]")
-    reasons: dict[str, np.ndarray] = {}
-    if "worn" in header:
-        worn = rows.num("worn")
-        reasons["not_worn"] = np.nan_to_num(worn, nan=1.0) < 0.5
-    if "blink id" in header:
-        reasons["blink"] = rows.present("blink id")
-    return t, dict(x=x, y=y, units="px", origin="top-left", reasons=reasons)
+def _sibling_fixations(path: Path, fmt: str) -> list[Fixation] | None:
+    """The device's fixations from ``fixations.csv`` beside a Pupil Cloud / Pupil Player gaze file."""
+    if fmt not in ("neon", "pupil_core"):
+        return None
+    sib = path.parent / "fixations.csv"
+    if not sib.is_file() or sib == path:
+        return None
+    try:
+        kind = detect_format(sib)
+    except GazeError:
+        return None
+    want = {"neon": "neon_fixations", "pupil_core": "pupil_core_fixations"}[fmt]
+    if kind != want:
+        return None
+    with warnings.catch_warnings():  # its pixels need no scene size; the gaze file tells the device
+        warnings.simplefilter("ignore", UserWarning)
+        return list(read_gaze(sib).fixations or [])
 
 
-def _fixation_list(t0, t1, x, y, n=None) -> list[Fixation]:
-    return [Fixation(x=float(a), y=float(b), start=float(s), end=float(e), duration=float(e - s))
-            for s, e, a, b in zip(t0, t1, x, y) if np.isfinite(a) and np.isfinite(b)]
-
-
-def _read_neon_fixations(path, header, rows, frame, min_conf, **_):
-    t0 = rows.num("start timestamp [ns]") * 1e-9
-    t1 = rows.num("end timestamp [ns]") * 1e-9
-    x = rows.num("fixation x [px]")
-    y = rows.num("fixation y [px]")
-    return t0, dict(x=x, y=y, units="px", origin="top-left", fixations=(t0, t1))
-
-
-def _read_core_fixations(path, header, rows, frame, min_conf, **_):
-    t0 = rows.num("start_timestamp")
-    dur = rows.num("duration") * 1e-3
-    x = rows.num("norm_pos_x")
-    y = rows.num("norm_pos_y")
-    return t0, dict(x=x, y=y, units="norm", origin="bottom-left", fixations=(t0, t0 + dur))
-
-
-def _generic_columns(header: list[str], columns: Mapping[str, str] | None, path: Path) -> dict[str, str | None]:
-    cols = {k: None for k in ("t", "x", "y", "confidence", "valid")}
-    if columns:
-        unknown = set(columns) - set(cols)
-        if unknown:
-            raise GazeError(f"columns= keys must be among {sorted(cols)}, got {sorted(unknown)}")
-        for k, v in columns.items():
-            if norm_name(v) not in header:
-                raise GazeError(f"{path}: column {v!r} (for {k}) not in header {header[:15]}")
-            cols[k] = norm_name(v)
-    cols["t"] = cols["t"] or _find(header, _T_ALIASES, "t")
-    cols["x"] = cols["x"] or _find(header, _X_ALIASES, "x")
-    cols["y"] = cols["y"] or _find(header, _Y_ALIASES, "y")
-    for k in ("t", "x", "y"):
-        if cols[k] is None:
-            raise GazeError(f"{path}: no {k!r} column in header {header[:15]}; pass columns={{'{k}': 'NAME'}}")
-    for k, names in (("confidence", ("confidence", "conf")), ("valid", ("valid", "validity", "worn"))):
-        if cols[k] is None:
-            cols[k] = next((n for n in names if n in header), None)
-    return cols
-
-
-def _read_generic(path, header, rows, frame, min_conf, *, columns=None, units=None, origin=None,
-                  time_unit=None, state=None, **_):
-    cols = _generic_columns(header, columns, path)
-    tu = time_unit or _unit_from_name(cols["t"], "time") or "s"
-    if tu not in TIME_SCALE:
-        raise GazeError(f"time_unit must be one of {sorted(TIME_SCALE)}, got {tu!r}")
-    t = rows.num(cols["t"]) * TIME_SCALE[tu]
-    x = rows.num(cols["x"])
-    y = rows.num(cols["y"])
-    u = units or _unit_from_name(cols["x"], "space")
-    if u is None:
-        u = state.get("units") if state else None
-    if u is None:
-        ok = np.isfinite(x) & np.isfinite(y)
-        u = "norm" if ok.any() and np.abs(x[ok]).max() <= 1.5 and np.abs(y[ok]).max() <= 1.5 else "px"
-        warnings.warn(f"{path}: gaze units not declared; values look {'normalised' if u == 'norm' else 'like pixels'} "
-                      f"so units='{u}' is assumed (declare units='px' or 'norm' to silence this)", stacklevel=4)
-    if state is not None:
-        state["units"] = u
-    reasons: dict[str, np.ndarray] = {}
-    conf = None
-    if cols["confidence"]:
-        conf = rows.num(cols["confidence"])
-        reasons["low_confidence"] = ~(conf >= min_conf)
-    if cols["valid"]:
-        reasons["flagged_invalid"] = ~(np.nan_to_num(rows.num(cols["valid"]), nan=1.0) > 0.5)
-    return t, dict(x=x, y=y, units=u, origin=origin or "top-left", confidence=conf, reasons=reasons)
-
-
-_CSV_READERS: dict[str, Callable[..., Any]] = {
-    "pupil_core": _read_pupil_core, "neon": _read_neon, "neon_fixations": _read_neon_fixations,
-    "pupil_core_fixations": _read_core_fixations, "generic": _read_generic,
-}
-
-
-def _tobii_chunks(path: Path, chunk_size: int) -> Iterator[tuple[np.ndarray, dict[str, Any], int]]:
-    t: list[float] = []
-    x: list[float] = []
-    y: list[float] = []
-    row0 = 1
-    with open_text(path) as fh:
-        for lineno, line in enumerate(fh, 1):
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise GazeError(f"{path}: line {lineno} is not JSON ({exc.msg}); Tobii gazedata has one JSON object per line") from exc
-            if not isinstance(rec, dict) or rec.get("type", "gaze") != "gaze":
-                continue
-            ts = rec.get("timestamp")
-            g = (rec.get("data") or {}).get("gaze2d")
-            t.append(float(ts) if isinstance(ts, (int, float)) else np.nan)
-            if isinstance(g, (list, tuple)) and len(g) == 2 and all(isinstance(v, (int, float)) for v in g):
-                x.append(float(g[0]))
-                y.append(float(g[1]))
-            else:
-                x.append(np.nan)
-                y.append(np.nan)
-            if len(t) >= chunk_size:
-                yield (*_tobii_arrays(t, x, y), row0)
-                row0 = lineno + 1
-                t, x, y = [], [], []
-    if t:
-        yield (*_tobii_arrays(t, x, y), row0)
-
-
-def _tobii_arrays(t, x, y):
-    ta, xa, ya = np.array(t), np.array(x), np.array(y)
-    return ta, dict(x=xa, y=ya, units="norm", origin="top-left", reasons={"no_gaze": ~np.isfinite(xa)})
+def _warn_nominal(path: Path, units: str) -> None:
+    if units == "norm":
+        warnings.warn(f"{path}: the scene size cannot be told; normalised gaze is placed in a nominal "
+                      f"{size_text(NOMINAL_SCENE)} frame (pass scene_size=(H, W) of the scene camera)", UserWarning,
+                      stacklevel=4)
+    else:
+        warnings.warn(f"{path}: the scene size cannot be told; the pixel coordinates are taken as pixels of the image "
+                      "being segmented (pass scene_size=(H, W) if they are scene-camera pixels)", UserWarning,
+                      stacklevel=4)
 
 
 # --------------------------------------------------------------------------- public
 def iter_gaze(source: str | os.PathLike, *, format: str | None = None, chunk_size: int = 65536,
-              frame_size: tuple[int, int] | None = None, units: str | None = None, origin: str | None = None,
+              scene_size: tuple[int, int] | None = None, units: str | None = None, origin: str | None = None,
               time_unit: str | None = None, columns: Mapping[str, str] | None = None,
-              min_confidence: float | None = None) -> Iterator[GazeSamples]:
+              min_confidence: float | None = None, frame_size: tuple[int, int] | None = None) -> Iterator[GazeSamples]:
     """Stream a recording as :class:`GazeSamples` chunks of at most ``chunk_size`` rows.
 
-    ``format`` overrides detection (one of :data:`FORMATS`); ``frame_size`` (width,
-    height) overrides the device default (for ``generic`` pixels without it, coordinates
-    are taken as pixels of the image being segmented); ``units``/``origin``/``time_unit``/
-    ``columns`` describe a generic CSV; ``min_confidence`` overrides the format default
-    (Pupil Core 0.6). Raises :class:`GazeError` for an empty or unknown file, timestamps
-    that go backwards, or coordinates contradicting their units.
+    ``format`` overrides detection (one of :data:`FORMATS`); ``scene_size`` (H, W) overrides
+    the device's (for ``generic`` pixels without it, coordinates are taken as pixels of the
+    image being segmented, with one warning); ``units``/``origin``/``time_unit``/``columns``
+    describe a generic CSV; ``min_confidence`` overrides the format default (Pupil Core 0.6).
+    ``frame_size=(W, H)`` is the deprecated spelling of ``scene_size``. Raises
+    :class:`GazeError` for an empty or unknown file, timestamps that go backwards, or
+    coordinates contradicting their units, and :class:`.errors.GazeLimitError` past the
+    line and row bounds.
     """
+    size = scene_size_arg(scene_size, frame_size, "iter_gaze", stacklevel=4)
     path = resolve_recording(source)
     fmt = format or detect_format(path)
     if fmt not in FORMATS:
         raise GazeError(f"unknown gaze format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    if format is not None and not path.is_file():
-        raise GazeError(f"gaze file {path} does not exist (or is not a file)")
     if chunk_size < 1:
         raise GazeError(f"chunk_size must be >= 1, got {chunk_size}")
-    frame = tuple(int(v) for v in frame_size) if frame_size is not None else DEFAULT_FRAME.get(fmt)
-    min_conf = DEFAULT_MIN_CONFIDENCE.get(fmt, 0.0) if min_confidence is None else float(min_confidence)
-    if fmt != "generic" and (units is not None or origin is not None):
-        warnings.warn(f"units/origin are fixed by the {fmt} format and were ignored", stacklevel=2)
-    last_t = -np.inf
-    state: dict[str, Any] = {}
-    checked = False
-    n = 0
+    if fmt == "neon_native":
+        from .neon_native import iter_neon_native
+
+        yield from iter_neon_native(path, chunk_size=chunk_size, scene_size=size)
+        return
+    if format is not None and not path.is_file():
+        raise GazeError(f"gaze file {path} does not exist (or is not a file)")
+    dev = DEVICES.get(FORMAT_DEVICE.get(fmt, ""))
+    ctx = ReadContext(path=path, scene_size=size if size is not None else (dev.scene_size if dev else None),
+                      min_confidence=DEFAULT_MIN_CONFIDENCE.get(fmt, 0.0) if min_confidence is None else float(min_confidence),
+                      columns=columns, units=units, origin=origin, time_unit=time_unit)
+    if dev is not None:
+        ctx.state["device"] = dev.name
+    if fmt not in ("generic",) and (units is not None or origin is not None):
+        warnings.warn(f"units/origin are fixed by the {fmt} format and were ignored", UserWarning, stacklevel=2)
+    sibling = _sibling_fixations(path, fmt)
+    last_t, checked, n, warned = -np.inf, False, 0, False
     if fmt == "tobii_g3":
-        chunks: Iterator[tuple[np.ndarray, dict[str, Any], int]] = _tobii_chunks(path, chunk_size)
+        chunks: Iterator[tuple[np.ndarray, dict[str, Any], int]] = tobii_chunks(path, chunk_size)
     else:
         first_line(path)
-        reader = _CSV_READERS[fmt]
+        parser = CSV_PARSERS[fmt]
 
         def _gen() -> Iterator[tuple[np.ndarray, dict[str, Any], int]]:
             for header, rows, row0 in csv_chunks(path, chunk_size):
-                t, fields = reader(path, header, rows, frame, min_conf, columns=columns, units=units,
-                                   origin=origin, time_unit=time_unit, state=state)
+                t, fields = parser(path, header, rows, ctx)
                 yield t, fields, row0
 
         chunks = _gen()
     for t, fields, row0 in chunks:
-        finite_t = np.isfinite(t)
-        tt = t[finite_t]
-        if tt.size:
-            back = np.flatnonzero(np.diff(np.concatenate([[last_t], tt])) < 0)
-            if back.size:
-                i = int(np.flatnonzero(finite_t)[back[0]])
-                prev = last_t if back[0] == 0 else tt[back[0] - 1]
-                raise GazeError(f"{path}: timestamps go backwards at line {row0 + i} "
-                                f"({t[i]:.6f}s after {prev:.6f}s); sort the recording by time or fix the export")
-            last_t = tt[-1]
-        fx = fields.pop("fixations", None)
+        n += len(t)
+        check_rows(n, path)
+        last_t = _check_order(t, last_t, row0, path)
         reasons = dict(fields.pop("reasons", {}) or {})
-        if (~finite_t).any():
-            reasons["bad_timestamp"] = ~finite_t
-        fixations = _fixation_list(*fx, fields["x"], fields["y"]) if fx is not None else None
-        chunk = _chunk(t, frame=frame, source=fmt, reasons=reasons, path=path, check=not checked,
-                       **{k: v for k, v in fields.items()})
-        if fixations is not None:
-            fr = chunk.frame_size
-            if fields["units"] == "norm" or fields["origin"] != "top-left":
-                px, py = to_frame_pixels(np.array([f.x for f in fixations]), np.array([f.y for f in fixations]),
-                                         fr, fields["units"], fields["origin"])
-                fixations = [f.moved(a, b) for f, a, b in zip(fixations, px, py)]
-            chunk.fixations = fixations
-        checked = checked or np.count_nonzero(np.isfinite(fields["x"])) >= 20
+        if (~np.isfinite(t)).any():
+            reasons["bad_timestamp"] = ~np.isfinite(t)
+        fix = fields.pop("fixations", None)
+        scene, nominal = ctx.scene_size, False
+        if scene is None and fields["units"] == "norm":
+            scene, nominal = NOMINAL_SCENE, True
+        if size is None and dev is None and ctx.scene_size is None and fmt == "generic" and not warned:
+            _warn_nominal(path, fields["units"])
+            warned = True
+        chunk = _chunk(t, scene=scene, source=fmt, reasons=reasons, path=path, check=not checked, nominal=nominal,
+                       fixations=fix, **fields)
+        if sibling is not None:
+            chunk.fixations = sibling if n == len(t) else []
+        checked = checked or bool(np.count_nonzero(np.isfinite(fields["x"])) >= 20)
         chunk.meta["format"] = fmt
-        n += len(chunk)
-        limits.check("gaze_rows", n, f"gaze file {path.name}", "split the recording or read a shorter export")
         checkpoint()
+        device = ctx.state.get("device")
+        if device in DEVICES:
+            chunk.meta["device"] = device
+            chunk.meta["fov"] = DEVICES[device].fov
+            if "device_from" in ctx.state:
+                chunk.meta["device_from"] = ctx.state["device_from"]
         yield chunk
     if n == 0:
         raise GazeError(f"gaze file {path} has a header but no samples")
+
+
+def _time_seconds(t: np.ndarray, time_unit: str | None, where: str) -> np.ndarray:
+    if time_unit is None:
+        guess = infer_time_unit(t)
+        if guess is None or guess == "s":
+            return t
+        warnings.warn(f"{where}: times are not seconds; their sample interval suggests {guess}, which is assumed "
+                      f"(pass time_unit='s'|'ms'|'us'|'ns' to silence this)", UserWarning, stacklevel=4)
+        time_unit = guess
+    if time_unit not in TIME_SCALE:
+        raise GazeError(f"time_unit must be one of {sorted(TIME_SCALE)}, got {time_unit!r}")
+    return t * TIME_SCALE[time_unit]
 
 
 def _check_time_order(t: np.ndarray) -> None:
@@ -409,51 +351,68 @@ def _check_time_order(t: np.ndarray) -> None:
         raise GazeError(f"gaze sample {i} goes back in time ({t[i]:.6f}s after {t[i - 1]:.6f}s); give samples in time order")
 
 
-def samples_from_iterable(items: Iterable[Any], *, frame_size: tuple[int, int] | None = None,
-                          units: str = "px", origin: str = "top-left") -> GazeSamples:
+def samples_from_iterable(items: Iterable[Any], *, scene_size: tuple[int, int] | None = None, units: str = "px",
+                          origin: str = "top-left", time_unit: str | None = None,
+                          frame_size: tuple[int, int] | None = None) -> GazeSamples:
     """Samples given as (t, x, y[, confidence]) tuples or dicts with t/x/y[/confidence/valid]."""
-    from .live import parse_sample
-
-    rows = [parse_sample(s) for s in items]
+    size = scene_size_arg(scene_size, frame_size, "read_gaze", stacklevel=4)
+    rows = []
+    for s in items:
+        rows.append(parse_sample(s))
+        check_rows(len(rows), "the gaze samples")
     if not rows:
         raise GazeError("no gaze samples given (the iterable is empty)")
     arr = np.array([[r[0], r[1], r[2], r[3], 1.0 if r[4] else 0.0] for r in rows], dtype=np.float64)
-    t = arr[:, 0]
+    t = _time_seconds(arr[:, 0], time_unit, "gaze samples")
     _check_time_order(t)
-    return _chunk(t, arr[:, 1], arr[:, 2], frame=frame_size, units=units, origin=origin, valid=arr[:, 4] > 0.5,
+    return _chunk(t, arr[:, 1], arr[:, 2], scene=size, units=units, origin=origin, valid=arr[:, 4] > 0.5,
                   confidence=arr[:, 3], source="samples", path=None)
 
 
-def samples_from_array(arr: Any, *, frame_size: tuple[int, int] | None = None, units: str = "px",
-                       origin: str = "top-left") -> GazeSamples:
-    """Samples from an (N, 3) ``[t, x, y]`` (or (N, 4) with confidence) array, times in seconds."""
+def samples_from_array(arr: Any, *, scene_size: tuple[int, int] | None = None, units: str = "px",
+                       origin: str = "top-left", time_unit: str | None = None,
+                       frame_size: tuple[int, int] | None = None) -> GazeSamples:
+    """Samples from an (N, 3) ``[t, x, y]`` (or (N, 4) with confidence) array.
+
+    Times are seconds unless ``time_unit`` says otherwise (undeclared ms, us or ns are told
+    from the sample interval, with a warning); without ``scene_size`` x, y are image pixels.
+    """
+    size = scene_size_arg(scene_size, frame_size, "read_gaze", stacklevel=4)
     a = np.asarray(arr, dtype=np.float64)
     if a.ndim != 2 or a.shape[1] not in (3, 4) or a.shape[0] == 0:
         raise GazeError(f"a gaze array must be (N, 3) [t, x, y] or (N, 4) [t, x, y, confidence], got shape {a.shape}")
-    t = a[:, 0]
+    check_rows(a.shape[0], "the gaze array")
+    t = _time_seconds(a[:, 0], time_unit, "gaze array")
     _check_time_order(t)
-    return _chunk(t, a[:, 1], a[:, 2], frame=None if frame_size is None else tuple(int(v) for v in frame_size),
-                  units=units, origin=origin, confidence=a[:, 3] if a.shape[1] == 4 else None, source="samples",
-                  path=None)
+    return _chunk(t, a[:, 1], a[:, 2], scene=size, units=units, origin=origin,
+                  confidence=a[:, 3] if a.shape[1] == 4 else None, source="samples", path=None)
 
 
 def read_gaze(source: Any, **options: Any) -> GazeSamples:
     """A whole recording as one :class:`GazeSamples` (see :func:`iter_gaze` for options).
 
-    ``source`` is a file path (format detected from its header) or an export folder, a :class:`GazeSamples`
-    (returned unchanged), an (N, 3) ``[t, x, y]`` / (N, 4) array, or an iterable of
-    samples ((t, x, y[, confidence]) tuples or dicts). Arrays and iterables take
-    ``frame_size``, ``units`` and ``origin``. For long recordings prefer ``iter_gaze`` + ``detect_fixations`` on the chunks.
+    ``source`` is a file path (format detected from its header), an export folder or a Neon
+    native recording folder, a :class:`GazeSamples` (returned unchanged), an (N, 3)
+    ``[t, x, y]`` / (N, 4) array, or an iterable of samples ((t, x, y[, confidence])
+    tuples or dicts). Arrays and iterables take ``scene_size``, ``units``, ``origin`` and
+    ``time_unit``. For long recordings prefer ``iter_gaze`` + ``detect_fixations`` on the chunks.
     """
     if isinstance(source, GazeSamples):
         return source
     if isinstance(source, (str, os.PathLike)):
-        return GazeSamples.concat(iter_gaze(source, **options))
+        out = GazeSamples.concat(iter_gaze(source, **options))
+        if out.fixations is not None:
+            out.fixations = merge_fixation_parts(out.fixations)
+        return out
+    allowed = {k: options[k] for k in ("scene_size", "frame_size", "units", "origin", "time_unit")
+               if options.get(k) is not None}
+    unknown = sorted(k for k, v in options.items() if v is not None and k not in allowed)
+    if unknown:
+        raise GazeError(f"read_gaze: options {unknown} apply to files only; arrays and sample lists take "
+                        "scene_size, units, origin, time_unit")
     if isinstance(source, np.ndarray):
-        return samples_from_array(source, **{k: options[k] for k in ("frame_size", "units", "origin")
-                                             if options.get(k) is not None})
+        return samples_from_array(source, **allowed)
     if isinstance(source, Iterable):
-        allowed = {k: options[k] for k in ("frame_size", "units", "origin") if options.get(k) is not None}
         return samples_from_iterable(source, **allowed)
     raise GazeError(f"read_gaze takes a file path, GazeSamples or an iterable of samples, got {type(source).__name__}")
 
@@ -470,7 +429,9 @@ def read_frame_times(path: str | os.PathLike) -> np.ndarray:
     if not p.is_file():
         raise GazeError(f"frame timestamps file {p} does not exist")
     if p.suffix == ".npy":
-        arr = np.load(p, allow_pickle=False).astype(np.float64).reshape(-1)
+        arr = np.load(p, allow_pickle=False, mmap_mode="r")
+        check_rows(int(arr.size), p)
+        arr = np.asarray(arr, dtype=np.float64).reshape(-1)
     else:
         header = [norm_name(c) for c in split_header(first_line(p))]
         col = next((c for c in header if "timestamp" in c or c in ("t", "time")), None)
@@ -478,7 +439,12 @@ def read_frame_times(path: str | os.PathLike) -> np.ndarray:
             raise GazeError(f"{p}: no timestamp column in {header[:10]}; expected e.g. 'timestamp [ns]' or "
                             "'# timestamps [seconds]'")
         unit = "ns" if "[ns]" in col or col.endswith("_ns") else ("ms" if col.endswith("_ms") or "[ms]" in col else "s")
-        arr = np.concatenate([tab.num(col) for _, tab, _ in csv_chunks(p, 1 << 16)]) * TIME_SCALE[unit]
+        parts, n = [], 0
+        for _, tab, _ in csv_chunks(p, 1 << 16):
+            parts.append(tab.num(col))
+            n += len(parts[-1])
+            check_rows(n, p)
+        arr = np.concatenate(parts) * TIME_SCALE[unit]
     arr = arr[np.isfinite(arr)]
     if arr.size == 0:
         raise GazeError(f"{p} holds no frame timestamps")

@@ -1,11 +1,11 @@
 """Gaze data types: :class:`GazeSamples` (a recording, or one chunk of it) and :class:`Fixation`.
 
-Conventions (every reader converts to these):
+Conventions (every reader converts to these; docs/conventions.md):
 
 * ``t`` is time in **seconds** (float64, the recording's own clock; not shifted to 0).
 * ``x``, ``y`` are **pixels of the scene frame** (the scene camera image, or the screen),
-  origin at the **top left**, x to the right, y down. ``frame_size`` is that frame's
-  (width, height) in pixels. Normalised recordings are scaled by ``frame_size`` on reading;
+  origin at the **top left**, x to the right, y down. ``scene_size`` is that frame's
+  (height, width) in pixels. Normalised recordings are scaled by ``scene_size`` on reading;
   :meth:`GazeSamples.normalized` gives them back in 0..1.
 * ``valid`` marks usable samples; readers already clear it for samples the device flags
   (not worn, blink, confidence below the threshold). NaN coordinates are always invalid.
@@ -13,22 +13,18 @@ Conventions (every reader converts to these):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from typing import Any, Iterable, Sequence
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
-from ....errors import InputError
+from .compat import scene_size_arg
+from .errors import GazeError, GazeLimitError, NoFixationError
+from .units import as_size, size_text, to_scene_pixels
 
-__all__ = ["GazeSamples", "Fixation", "GazeError", "NoFixationError"]
-
-
-class GazeError(InputError):
-    """A gaze recording or gaze parameter is unusable; the message says why and how to fix it."""
-
-
-class NoFixationError(GazeError):
-    """Nothing in the recording is a fixation that can prompt the engine."""
+__all__ = ["Fixation", "GazeError", "GazeLimitError", "GazeSamples", "NoFixationError", "merge_fixation_parts"]
 
 
 @dataclass(frozen=True)
@@ -39,7 +35,9 @@ class Fixation:
     :func:`detect_fixations`; image pixels once mapped by :func:`gaze_to_prompts`), origin
     top left. ``start``, ``end`` and ``duration`` are seconds. ``dispersion`` is the
     Salvucci dispersion (x range + y range, pixels) of its samples; ``n_samples`` how many
-    valid samples it spans; ``frame`` the video frame index when matched to a video.
+    valid samples it spans; ``frame`` the video frame index when matched to a video;
+    ``id`` the device's fixation id when the fixation comes from the recording (vendor
+    fixations), else None.
     """
 
     x: float
@@ -50,9 +48,10 @@ class Fixation:
     n_samples: int = 0
     dispersion: float = 0.0
     frame: int | None = None
+    id: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly provenance record (floats rounded to 4 decimals)."""
+        """JSON-friendly provenance record (floats rounded)."""
         out: dict[str, Any] = {
             "x": round(float(self.x), 4), "y": round(float(self.y), 4),
             "start": round(float(self.start), 6), "end": round(float(self.end), 6),
@@ -61,11 +60,33 @@ class Fixation:
         }
         if self.frame is not None:
             out["frame"] = int(self.frame)
+        if self.id is not None:
+            out["id"] = int(self.id)
         return out
 
-    def moved(self, x: float, y: float) -> "Fixation":
+    def moved(self, x: float, y: float) -> Fixation:
         """The same fixation at another position (e.g. after mapping to image pixels)."""
         return replace(self, x=float(x), y=float(y))
+
+
+def merge_fixation_parts(fixations: Sequence[Fixation]) -> list[Fixation]:
+    """Join consecutive parts of one device fixation (same ``id``, e.g. split across read chunks).
+
+    Parts are averaged by their sample counts; fixations without an id pass unchanged.
+    """
+    out: list[Fixation] = []
+    for f in fixations:
+        prev = out[-1] if out else None
+        if prev is not None and f.id is not None and prev.id == f.id:
+            n = prev.n_samples + f.n_samples
+            w0 = prev.n_samples / n if n else 0.5
+            out[-1] = replace(prev, x=prev.x * w0 + f.x * (1 - w0), y=prev.y * w0 + f.y * (1 - w0),
+                              start=min(prev.start, f.start), end=max(prev.end, f.end),
+                              duration=max(prev.end, f.end) - min(prev.start, f.start), n_samples=n,
+                              dispersion=max(prev.dispersion, f.dispersion))
+        else:
+            out.append(f)
+    return out
 
 
 def _vec(value: Any, n: int | None, name: str, dtype: Any) -> np.ndarray:
@@ -75,70 +96,76 @@ def _vec(value: Any, n: int | None, name: str, dtype: Any) -> np.ndarray:
     return arr
 
 
-@dataclass
 class GazeSamples:
     """Gaze samples of one recording, or one chunk of a streamed recording.
 
     Arrays are (N,): ``t`` seconds, ``x``/``y`` scene-frame pixels (top-left origin),
     ``valid`` bool, ``confidence`` in 0..1 (NaN where the device gives none).
-    ``frame_size`` is the scene frame's (width, height), or None when the coordinates are
-    already pixels of the image to segment (e.g. a screen-based tracker over that image). ``fixations`` holds fixations the
-    device software already detected (e.g. Pupil Labs ``fixations.csv``); then
-    :func:`detect_fixations` returns those. ``dropped`` counts samples marked invalid, by
-    reason. ``source`` names the format, ``meta`` holds anything else (path, device).
+    ``scene_size`` is the scene frame's (height, width), or None when the coordinates are
+    already pixels of the image to segment (e.g. a screen-based tracker over that image).
+    ``fixations`` holds fixations the device software already detected (Pupil Cloud's
+    ``fixation id``, ``fixations.csv``, Tobii events); :func:`detect_fixations` returns
+    those unless asked to detect. ``dropped`` counts samples marked invalid, by reason.
+    ``source`` names the format, ``meta`` holds anything else (path, device, how the scene
+    size was decided).
+
+    ``frame_size=(W, H)`` (keyword and attribute) is the deprecated spelling of
+    ``scene_size``.
     """
 
-    t: np.ndarray
-    x: np.ndarray
-    y: np.ndarray
-    frame_size: tuple[int, int] | None
-    valid: np.ndarray | None = None
-    confidence: np.ndarray | None = None
-    source: str = "samples"
-    fixations: list[Fixation] | None = None
-    dropped: dict[str, int] = field(default_factory=dict)
-    meta: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self.t = _vec(self.t, None, "t", np.float64)
+    def __init__(self, t: Any, x: Any, y: Any, scene_size: Sequence[int] | None = None, valid: Any = None,
+                 confidence: Any = None, source: str = "samples", fixations: list[Fixation] | None = None,
+                 dropped: dict[str, int] | None = None, meta: dict[str, Any] | None = None, *,
+                 frame_size: Sequence[int] | None = None) -> None:
+        self.t = _vec(t, None, "t", np.float64)
         n = self.t.shape[0]
-        self.x = _vec(self.x, n, "x", np.float64)
-        self.y = _vec(self.y, n, "y", np.float64)
+        self.x = _vec(x, n, "x", np.float64)
+        self.y = _vec(y, n, "y", np.float64)
         finite = np.isfinite(self.x) & np.isfinite(self.y) & np.isfinite(self.t)
-        self.valid = finite if self.valid is None else (_vec(self.valid, n, "valid", bool) & finite)
-        self.confidence = (np.full(n, np.nan) if self.confidence is None
-                           else _vec(self.confidence, n, "confidence", np.float64))
-        if self.frame_size is None:
-            return
-        try:
-            w, h = (int(v) for v in self.frame_size)
-        except (TypeError, ValueError) as exc:
-            raise GazeError(f"frame_size must be (width, height) in pixels, got {self.frame_size!r}") from exc
-        if w <= 0 or h <= 0:
-            raise GazeError(f"frame_size must be positive (width, height), got {self.frame_size!r}")
-        self.frame_size = (w, h)
+        self.valid = finite if valid is None else (_vec(valid, n, "valid", bool) & finite)
+        self.confidence = np.full(n, np.nan) if confidence is None else _vec(confidence, n, "confidence", np.float64)
+        self.scene_size: tuple[int, int] | None = scene_size_arg(scene_size, frame_size, "GazeSamples")
+        self.source = source
+        self.fixations = fixations
+        self.dropped: dict[str, int] = dict(dropped or {})
+        self.meta: dict[str, Any] = dict(meta or {})
+
+    # -- deprecated spelling -----------------------------------------------------------
+    @property
+    def frame_size(self) -> tuple[int, int] | None:
+        """Deprecated: (width, height); use :attr:`scene_size` (height, width)."""
+        warnings.warn("GazeSamples.frame_size (W, H) is deprecated; use GazeSamples.scene_size (H, W)",
+                      DeprecationWarning, stacklevel=2)
+        return None if self.scene_size is None else (self.scene_size[1], self.scene_size[0])
+
+    @frame_size.setter
+    def frame_size(self, value: Sequence[int] | None) -> None:
+        warnings.warn("GazeSamples.frame_size (W, H) is deprecated; set GazeSamples.scene_size (H, W)",
+                      DeprecationWarning, stacklevel=2)
+        self.scene_size = None if value is None else tuple(reversed(as_size(value, "frame_size")))  # type: ignore[assignment]
 
     # -- construction ------------------------------------------------------------------
     @classmethod
-    def from_arrays(cls, t: Any, x: Any, y: Any, *, frame_size: Sequence[int], units: str = "px",
-                    origin: str = "top-left", valid: Any = None, confidence: Any = None,
-                    source: str = "arrays") -> "GazeSamples":
-        """Build samples from arrays; ``units`` "px" or "norm", ``origin`` "top-left" or "bottom-left"."""
-        from .coords import to_frame_pixels
-
-        w, h = (int(v) for v in frame_size)
-        px, py = to_frame_pixels(np.asarray(x, np.float64), np.asarray(y, np.float64), (w, h), units, origin)
-        return cls(t=t, x=px, y=py, frame_size=(w, h), valid=valid, confidence=confidence, source=source)
+    def from_arrays(cls, t: Any, x: Any, y: Any, *, scene_size: Sequence[int] | None = None, units: str = "px",
+                    origin: str = "top-left", valid: Any = None, confidence: Any = None, source: str = "arrays",
+                    frame_size: Sequence[int] | None = None) -> GazeSamples:
+        """Build samples from arrays; ``units`` "px" or "norm", ``origin`` "top-left" or "bottom-left";
+        ``scene_size`` (H, W) of the frame the coordinates refer to."""
+        size = scene_size_arg(scene_size, frame_size, "GazeSamples.from_arrays")
+        if size is None:
+            raise GazeError("GazeSamples.from_arrays needs scene_size=(H, W) of the scene frame")
+        px, py = to_scene_pixels(np.asarray(x, np.float64), np.asarray(y, np.float64), size, units, origin)
+        return cls(t=t, x=px, y=py, scene_size=size, valid=valid, confidence=confidence, source=source)
 
     @classmethod
-    def concat(cls, parts: Iterable["GazeSamples"]) -> "GazeSamples":
-        """Join chunks of one recording (same frame size) into one object."""
+    def concat(cls, parts: Iterable[GazeSamples]) -> GazeSamples:
+        """Join chunks of one recording (same scene size) into one object."""
         items = list(parts)
         if not items:
             raise GazeError("no gaze samples to join: the recording yielded no chunks")
-        sizes = {p.frame_size for p in items}
+        sizes = {p.scene_size for p in items}
         if len(sizes) > 1:
-            raise GazeError(f"gaze chunks have different frame sizes {sorted(sizes)}; read them separately")
+            raise GazeError(f"gaze chunks have different scene sizes {sorted(sizes, key=str)}; read them separately")
         dropped: dict[str, int] = {}
         fix: list[Fixation] | None = None
         for p in items:
@@ -146,24 +173,26 @@ class GazeSamples:
                 dropped[k] = dropped.get(k, 0) + int(v)
             if p.fixations is not None:
                 fix = (fix or []) + list(p.fixations)
+        if fix is not None:
+            fix = merge_fixation_parts(fix)
         first = items[0]
         return cls(
             t=np.concatenate([p.t for p in items]), x=np.concatenate([p.x for p in items]),
-            y=np.concatenate([p.y for p in items]), frame_size=first.frame_size,
+            y=np.concatenate([p.y for p in items]), scene_size=first.scene_size,
             valid=np.concatenate([p.valid for p in items]),
             confidence=np.concatenate([p.confidence for p in items]),
-            source=first.source, fixations=fix, dropped=dropped, meta=dict(first.meta),
+            source=first.source, fixations=fix, dropped=dropped, meta=dict(items[-1].meta),
         )
 
     # -- views -------------------------------------------------------------------------
     def __len__(self) -> int:
         return int(self.t.shape[0])
 
-    def __getitem__(self, index: Any) -> "GazeSamples":
-        """Row selection (slice, boolean mask or index array) keeping frame size and source."""
+    def __getitem__(self, index: Any) -> GazeSamples:
+        """Row selection (slice, boolean mask or index array) keeping scene size and source."""
         if isinstance(index, (int, np.integer)):
             index = slice(int(index), int(index) + 1)
-        return GazeSamples(t=self.t[index], x=self.x[index], y=self.y[index], frame_size=self.frame_size,
+        return GazeSamples(t=self.t[index], x=self.x[index], y=self.y[index], scene_size=self.scene_size,
                            valid=self.valid[index], confidence=self.confidence[index], source=self.source,
                            fixations=self.fixations, meta=dict(self.meta))
 
@@ -187,19 +216,24 @@ class GazeSamples:
 
     def normalized(self) -> tuple[np.ndarray, np.ndarray]:
         """(x, y) in 0..1 of the scene frame, origin top left."""
-        if self.frame_size is None:
-            raise GazeError("these gaze samples are image pixels (no frame_size); normalising needs frame_size=(W, H)")
-        w, h = self.frame_size
+        if self.scene_size is None:
+            raise GazeError("these gaze samples are image pixels (no scene_size); normalising needs scene_size=(H, W)")
+        h, w = self.scene_size
         return self.x / w, self.y / h
 
     def describe(self) -> dict[str, Any]:
         """Short JSON-friendly summary (counts, duration, rate, drop reasons)."""
-        return {"source": self.source, "samples": len(self), "valid": self.n_valid,
-                "duration_s": round(self.duration, 3),
-                "rate_hz": None if not np.isfinite(self.rate) else round(self.rate, 2),
-                "frame_size": None if self.frame_size is None else list(self.frame_size), "dropped": dict(self.dropped),
-                "fixations_in_file": None if self.fixations is None else len(self.fixations)}
+        out = {"source": self.source, "samples": len(self), "valid": self.n_valid,
+               "duration_s": round(self.duration, 3),
+               "rate_hz": None if not np.isfinite(self.rate) else round(self.rate, 2),
+               "scene_size": None if self.scene_size is None else list(self.scene_size),
+               "dropped": dict(self.dropped),
+               "fixations_in_file": None if self.fixations is None else len(self.fixations)}
+        if "device" in self.meta:
+            out["device"] = self.meta["device"]
+        return out
 
     def __repr__(self) -> str:
+        size = None if self.scene_size is None else size_text(self.scene_size)
         return (f"GazeSamples(source={self.source!r}, n={len(self)}, valid={self.n_valid}, "
-                f"duration={self.duration:.3f}s, frame_size={self.frame_size})")
+                f"duration={self.duration:.3f}s, scene={size})")

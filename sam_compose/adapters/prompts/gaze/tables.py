@@ -1,9 +1,12 @@
-"""CSV plumbing for the gaze readers: open (gzip-aware), header, delimiter, chunked parsing.
+"""CSV plumbing for the gaze readers: open (gzip-aware, bounded), header, delimiter, chunked parsing.
 
-:func:`csv_chunks` yields a file's data rows in chunks of at most ``chunk_size`` rows as
-small table objects with ``num(column)`` (float64, NaN for empty cells) and
-``present(column)`` (non-empty cells). pandas' C parser is used when pandas is
-installed (it ships with gradio), the standard csv module otherwise.
+:func:`open_text` streams a file (gzip or plain) through :class:`BoundedLines`, which
+refuses a line longer than :func:`.limits.max_line_bytes` after reading at most that many
+bytes: a small gzip file that inflates to one endless line is refused fast, in bounded
+memory. :func:`csv_chunks` yields a file's data rows in chunks of at most ``chunk_size``
+rows as small table objects with ``num(column)`` (float64, NaN for empty cells),
+``text(column)`` and ``present(column)`` (non-empty cells). pandas' C parser is used when
+pandas is installed (it ships with gradio), the standard csv module otherwise.
 """
 
 from __future__ import annotations
@@ -12,66 +15,79 @@ import csv
 import gzip
 import io
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
 from ....errors import LimitError
-from ....security import limits
 from ....security.paths import check_regular_file
-from .samples import GazeError
+from .errors import GazeError
+from .limits import line_too_long, max_bytes, max_line_bytes, too_many_bytes
 
-__all__ = ["open_text", "first_line", "norm_name", "split_header", "delimiter", "csv_chunks"]
+__all__ = ["BoundedLines", "csv_chunks", "delimiter", "first_line", "norm_name", "open_text", "split_header"]
 
 
-class _Bounded(io.RawIOBase):
-    """A byte stream that refuses to go past the ``gaze_bytes`` limit in total or the
-    ``line_bytes`` limit without a newline (checked as the bytes arrive, before any line
-    is assembled)."""
+class BoundedLines(io.RawIOBase):
+    """A binary stream that raises :class:`~.errors.GazeLimitError` once a line (bytes between
+    two newlines) grows past ``line_bytes``, or the stream past ``gaze_bytes`` in total
+    (:mod:`.limits`). Reads are passed through in pieces, so nothing longer than one read is
+    ever held."""
 
-    def __init__(self, raw: Any, path: Path) -> None:
-        self._raw, self._path = raw, path
-        self._total = self._run = 0
-        self._max_total, self._max_line = limits.get("gaze_bytes"), limits.get("line_bytes")
+    def __init__(self, raw: Any, where: object) -> None:
+        super().__init__()
+        self._raw, self._where = raw, where
+        self._limit, self._max_total = max_line_bytes(), max_bytes()
+        self._run = 0      # bytes since the last newline
+        self._total = 0
 
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer: Any) -> int:
-        n = self._raw.readinto(buffer)
-        if not n:
-            return n
-        self._total += n
+    def readinto(self, buf: Any) -> int:
+        view = memoryview(buf)
+        data = self._raw.read(min(len(view), max(self._limit + 1, 1 << 16)))
+        if not data:
+            return 0
+        self._total += len(data)
         if self._total > self._max_total:
-            raise limits.over("gaze_bytes", self._total, f"gaze file {self._path.name}",
-                              "split the recording or read a shorter export")
-        data = memoryview(buffer)[:n].tobytes()
-        first, last = data.find(b"\n"), data.rfind(b"\n")
-        longest = self._run + (n if first < 0 else first)
-        if first >= 0 and n > self._max_line:
-            longest = max(longest, max(len(seg) for seg in data[first + 1:last].split(b"\n")))
-        self._run = self._run + n if first < 0 else n - last - 1
-        if max(longest, self._run) > self._max_line:
-            raise limits.over("line_bytes", max(longest, self._run), f"gaze file {self._path.name}: a line",
-                              "is it really a line-per-sample recording?")
-        return n
+            raise too_many_bytes(self._where, self._total)
+        last = data.rfind(b"\n")
+        if last < 0:
+            self._run += len(data)
+        else:
+            first = data.find(b"\n")
+            inner = max((len(p) for p in data[first + 1:last].split(b"\n")), default=0) if last > first else 0
+            longest = max(self._run + first, inner)
+            if longest > self._limit:
+                raise line_too_long(self._where, longest)
+            self._run = len(data) - last - 1
+        if self._run > self._limit:
+            raise line_too_long(self._where, self._run)
+        view[:len(data)] = data
+        return len(data)
 
     def close(self) -> None:
-        self._raw.close()
-        super().close()
+        try:
+            self._raw.close()
+        finally:
+            super().close()
 
 
 def open_text(path: Path) -> io.TextIOBase:
-    """The recording as text (gzip or plain), bounded in total size and line length."""
+    """``path`` as text (UTF-8, BOM skipped), gunzipped when it starts with the gzip magic,
+    streamed through :class:`BoundedLines`."""
     check_regular_file(path, "gaze file")  # a FIFO would block forever
     with open(path, "rb") as fh:
         magic = fh.read(2)
-    raw: Any = gzip.open(path, "rb") if magic == b"\x1f\x8b" else open(path, "rb")  # noqa: SIM115 - closed by the wrapper
-    return io.TextIOWrapper(io.BufferedReader(_Bounded(raw, path)), encoding="utf-8-sig", newline="")
+    raw: Any = gzip.open(path, "rb") if magic == b"\x1f\x8b" else open(path, "rb")  # noqa: SIM115 - returned open
+    bounded = io.BufferedReader(BoundedLines(raw, path), buffer_size=1 << 16)
+    return io.TextIOWrapper(bounded, encoding="utf-8-sig", newline="")
 
 
 def first_line(path: Path) -> str:
+    """The first non-blank line of ``path``, stripped (bounded like every read)."""
     try:
         with open_text(path) as fh:
             for line in fh:
@@ -125,6 +141,11 @@ class _Rows:
         i = self._idx(name)
         return np.array([bool(r[i].strip()) if i < len(r) else False for r in self.rows])
 
+    def text(self, name: str) -> np.ndarray:
+        """Column as stripped strings ("" for empty cells)."""
+        i = self._idx(name)
+        return np.array([r[i].strip() if i < len(r) else "" for r in self.rows], dtype=object)
+
 
 class _Frame:
     """One chunk parsed by pandas' C parser (much faster for long recordings)."""
@@ -156,6 +177,10 @@ class _Frame:
         if col.dtype == object:
             ok &= col.astype(str).str.strip().ne("").to_numpy()
         return ok
+
+    def text(self, name: str) -> np.ndarray:
+        col = self._col(name)
+        return col.fillna("").astype(str).str.strip().to_numpy(dtype=object)
 
 
 def _to_float(v: str) -> float:
@@ -194,10 +219,10 @@ def csv_chunks(path: Path, chunk_size: int) -> Iterator[tuple[list[str], Any, in
                 for df in reader:
                     yield header, _Frame(header, df, path), row_no
                     row_no += len(df)
-            except LimitError:
+            except (GazeError, LimitError):
                 raise
             except (ValueError, pd.errors.ParserError) as exc:
-                raise GazeError(f"{path}: malformed CSV near data row {row_no}: {exc}") from exc
+                raise GazeError(f"{path}: malformed CSV near data row {row_no}: {' '.join(str(exc).split())[:200]}") from exc
             return
         rows: list[list[str]] = []
         for row in csv.reader(fh, delimiter=delim):
