@@ -12,8 +12,16 @@ Builds random ViT-B weights (Meta layout, saved as a ``.pth`` and loaded through
   divided by the matmul FLOP/s measured in this run;
 * embeddings computed vs cache hits (one embedding per distinct image).
 
-Usage: ``python benchmarks/bench_sam.py [--prompts 20] [--embed-repeats 1] [--threads N]``.
-Targets (issue 3): decode <= 0.5x, embedding <= 0.75x, automatic masks <= 0.25x the reference.
+Then SAM 2.1 hiera-tiny at full size (random weights, 1024 input) against Meta's ``sam2``
+predictors in the same run (:mod:`sam2_bench`): embedding, decode per prompt, and video
+propagation per frame against ``SAM2VideoPredictor``.
+
+Usage: ``python benchmarks/bench_sam.py [--prompts 20] [--embed-repeats 1] [--threads N]
+[--frames 8] [--skip-sam1] [--skip-sam2]``. On a shared machine use ``--threads 1``:
+with other processes on the cores, every multi-threaded op waits for its threads and the
+timings measure the waiting.
+Targets: SAM (issue 3) decode <= 0.5x, embedding <= 0.75x, automatic masks <= 0.25x the
+reference; SAM 2.1 (issue 16) decode <= 0.5x, embedding <= 0.8x, propagation per frame <= 0.8x.
 """
 
 from __future__ import annotations
@@ -68,17 +76,32 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     ap.add_argument("--skip-amg", action="store_true")
     ap.add_argument("--skip-bf16", action="store_true", help="skip the informational bfloat16 row")
+    ap.add_argument("--frames", type=int, default=8, help="SAM 2.1 video frames")
+    ap.add_argument("--skip-sam1", action="store_true", help="only SAM 2.1")
+    ap.add_argument("--skip-sam2", action="store_true", help="only SAM (ViT-B)")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}")
+    if not args.skip_sam1:
+        _sam1(args)
+    if not args.skip_sam2:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import sam2_bench
+
+        print()
+        print(f"{'measure (SAM 2.1, vs sam2)':<44} {'ours':>10} {'reference':>10} {'ratio':>7}  target")
+        sam2_bench.run(_image(), prompts=args.prompts, embed_repeats=args.embed_repeats, frames=args.frames)
+
+
+def _sam1(args: argparse.Namespace) -> None:
+    from segment_anything import SamAutomaticMaskGenerator, SamPredictor
 
     import sam_compose as sc
-    from segment_anything import SamAutomaticMaskGenerator, SamPredictor
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
     from tiny_models import tiny_meta_sam
 
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}")
     ref = tiny_meta_sam(embed_dim=768, depth=12, heads=12, global_attn=(2, 5, 8, 11), seed=0)
     with tempfile.TemporaryDirectory() as tmp:
         ckpt = Path(tmp) / "sam_vit_b_random.pth"

@@ -63,6 +63,7 @@ OPTIONAL_PACKAGES: dict[str, tuple[str, str]] = {
     "transformers": ("transformers", "sam"),
     "huggingface_hub": ("huggingface_hub", "sam"),
     "safetensors": ("safetensors", "sam"),
+    "timm": ("timm", "sam"),
     "open_clip": ("open_clip_torch", "text"),
     "gradio": ("gradio", "demo"),
     "gradio_client": ("gradio_client", "demo"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -85,10 +86,16 @@ def test_download_unknown_name(empty_cache, capsys):
 
 
 def test_download_when_hub_unreachable(empty_cache, monkeypatch, capsys):
-    from sam_compose.engines import hub
+    import socket
 
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
-    monkeypatch.setattr(hub, "hub_reachable", lambda timeout=3.0: False)
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
+    t0 = time.perf_counter()
     assert main(["models", "download", "sam2.1-hiera-tiny"]) == 2
-    assert "not reachable" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "not reachable" in err and len(err.strip().splitlines()) == 1
+    assert time.perf_counter() - t0 < 1.5

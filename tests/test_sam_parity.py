@@ -1,6 +1,6 @@
 """Parity with Meta's reference ``segment_anything`` on the same (shrunken, random) weights.
 
-A tiny ViT-B-style SAM is built with ``segment_anything.build_sam._build_sam``, saved as a
+A tiny ViT-B-style SAM is built from ``segment_anything``'s public modules, saved as a
 Meta ``.pth`` and loaded through ``sc.load_engine(path)``; every prompt type is compared
 with ``SamPredictor.predict`` and automatic masks with ``SamAutomaticMaskGenerator``.
 """
@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from tiny_models import tiny_meta_sam
 
 import sam_compose as sc
-from tiny_models import tiny_meta_sam
 from sam_compose.geometry import pairwise_mask_iou
 
 segment_anything = pytest.importorskip("segment_anything")

@@ -124,7 +124,7 @@ def test_track_function_and_loading(model, tmp_path):
     model.save_pretrained(tmp_path / "tiny-sam2")
     loaded = Sam2VideoTracker(str(tmp_path / "tiny-sam2"))
     assert loaded.input_size == 64
-    with pytest.raises(InputError, match="needs a SAM 2 model"):
+    with pytest.raises(InputError, match="needs a SAM 2 engine"):
         track(v.frames, v.masks_at(0, [0]), tracker="sam2")
     with pytest.raises(EngineError, match="models download"):
         Sam2VideoTracker("facebook/sam2.1-hiera-tiny")
@@ -134,13 +134,11 @@ def test_flow_tracker_with_a_sam_engine_falls_back_then_reports_low_score(tmp_pa
     """The flow tracker drives any engine. A random SAM disagrees with the flow: the carried
     masks stand (tracking stays right) with a low score, and after ``patience`` frames of
     disagreement the objects are reported lost ("low_score"). No frame's embedding stays cached."""
-    from segment_anything.build_sam import _build_sam
-
     from sam_compose import load_engine
     from sam_compose.adapters.outputs.tracking.flow import FlowTracker
+    from tiny_models import tiny_meta_sam
 
-    torch.manual_seed(0)
-    sam = _build_sam(encoder_embed_dim=32, encoder_depth=2, encoder_num_heads=2, encoder_global_attn_indexes=[1])
+    sam = tiny_meta_sam(embed_dim=32, depth=2, heads=2, global_attn=(1,), seed=0, randomize_positions=False)
     torch.save(sam.state_dict(), tmp_path / "sam_vit_tiny.pth")
     eng = load_engine(str(tmp_path / "sam_vit_tiny.pth"), device="cpu")
     v = synthetic_video("cross", n_frames=30)

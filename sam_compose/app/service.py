@@ -37,6 +37,9 @@ class EngineSource:
     gives each session its folder and its path guard.
     """
 
+    picker: Any = None
+    """An :class:`~.engine_picker.EnginePicker` shared by the page's tabs, once the user picks an engine."""
+
     def __init__(self, engine: str | Engine = "auto", *, workspace: Any = None) -> None:
         if isinstance(engine, Engine):
             self._engine: Engine | None = engine
@@ -54,6 +57,10 @@ class EngineSource:
 
     @property
     def engine(self) -> Engine:
+        if self.picker is not None and self.picker.chosen:
+            from .. import shared_engine
+
+            return shared_engine(self.picker.spec)
         if self._engine is None:
             from .. import shared_engine
 

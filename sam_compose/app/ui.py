@@ -224,14 +224,21 @@ def build_blocks(engine: Any = "auto", *, workspace: DemoWorkspace | None = None
 
     ``workspace`` holds the per-session folders and path guards (default: a new one in a
     temporary folder). Per-session state comes from its factory: see :mod:`.sessions`.
+    The engine picker (:mod:`.engine_picker`) lets the page switch engines without a restart.
     """
+    from .engine_picker import EnginePicker, picker_ui
+
     workspace = workspace or DemoWorkspace()
     seg = SegmentHandlers(engine, workspace=workspace)
     tabs = TabHandlers(engine, workspace=workspace)
     api = ApiEndpoints(engine, workspace=workspace)
     engine_spec = seg.engine_spec
+    picker = EnginePicker(engine_spec)
+    for source in (seg, tabs, api):
+        source.picker = picker
     with gr.Blocks(title="sam_compose demo", analytics_enabled=False) as demo:
         gr.Markdown(INTRO.format(engine=engine_spec))
+        picker_ui(picker)
         state = session_state(workspace, SessionState)
         with gr.Tabs():
             with gr.Tab("Segment", id="segment"):

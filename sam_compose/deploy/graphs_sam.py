@@ -1,6 +1,9 @@
 """Export-ready ``torch.nn.Module`` wrappers for SAM v1 / SlimSAM / SAM-HQ (transformers models).
 
-Each wrapper has plain tensor inputs and outputs so ``torch.onnx.export`` can trace it.
+Each wrapper has plain tensor inputs and outputs so ``torch.onnx.export`` can trace it. The
+decoders run the engines' own decoder code (:mod:`sam_compose.engines.sam_decoder`,
+:mod:`sam_compose.engines.sam_hq_decoder`: the same mathematics as the reference, reorganised
+for speed) and keep every mask token.
 
 Encoder: ``pixel_values`` (1, 3, 1024, 1024) float32 (resized longest side to 1024,
 normalised with SAM's mean/std, zero-padded bottom/right) -> ``image_embeddings``
@@ -32,9 +35,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..engines.sam_decoder import decode as _fast_decode
+from ..engines.sam_decoder import output_tokens, to_image, two_way, upscale
 
-_decode = getattr(_fast_decode, "__wrapped__", _fast_decode)  # the function without inference_mode, for tracing
+
+def _untraced(fn: Any) -> Any:
+    """``fn`` without its ``torch.inference_mode`` decorator (tracing needs ordinary tensors)."""
+    return getattr(fn, "__wrapped__", fn)
 
 
 def embed_points(coords: torch.Tensor, labels: torch.Tensor, gauss: torch.Tensor, point_embed: torch.Tensor,
@@ -165,10 +171,17 @@ class SamDecoderGraph(PromptEncoding):
 
     def forward(self, image_embeddings: torch.Tensor, point_coords: torch.Tensor, point_labels: torch.Tensor,
                 mask_input: torch.Tensor, has_mask_input: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        sparse = self.sparse(point_coords, point_labels)
-        dense = self.dense(mask_input, has_mask_input)
-        cache = {"keys_raw": image_embeddings.flatten(2).transpose(1, 2), "pe": self.image_pe}
-        return _decode(self.decoder, sparse, dense, cache, None)
+        d = self.decoder
+        sparse = self.sparse(point_coords, point_labels)                                  # (B, N, C)
+        dense = self.dense(mask_input, has_mask_input)                                    # (B, C, S, S)
+        cache = {"keys_raw": image_embeddings.flatten(2).transpose(1, 2), "pe": self.image_pe,
+                 "lead": output_tokens(d)}
+        k = d.mask_tokens.weight.shape[0]                                                 # 4
+        queries, keys = two_way(d, sparse, dense, cache, 1 + k)
+        iou = d.iou_prediction_head(queries[:, 0])                                        # (B, 4)
+        hyper = torch.stack([d.output_hypernetworks_mlps[j](queries[:, 1 + j]) for j in range(k)], 1)
+        z = upscale(d, keys, cache)                                                       # (B, 16 L, C/8)
+        return to_image(torch.matmul(z, hyper.transpose(1, 2)), image_embeddings.shape[-1]), iou
 
 
 class SamHQEncoderGraph(nn.Module):
@@ -187,41 +200,31 @@ class SamHQEncoderGraph(nn.Module):
 class SamHQDecoderGraph(PromptEncoding):
     """Prompt encoder + HQ mask decoder: rows are SAM's four mask tokens, each plus the HQ mask.
 
-    Follows the SAM-HQ reference (``segment_anything_hq``'s ``MaskDecoderHQ``): the HQ
-    features are the image embedding and the early ViT features, each upscaled 4x; the
-    SAM masks are upscaled from the two-way transformer's output image tokens. Row 0 is
-    SAM's single-mask token + HQ (multimask off); rows 1..3 are the three candidates + HQ.
+    The engine's SAM-HQ decoder (:mod:`sam_compose.engines.sam_hq_decoder`, which follows the
+    reference ``segment_anything_hq``) with every token kept: row 0 is SAM's single-mask token
+    + HQ (multimask off); rows 1..3 are the three candidates + HQ in token order (the engine
+    sorts them by predicted IoU, as the reference does).
     """
 
     def forward(self, image_embeddings: torch.Tensor, intermediate_embeddings: torch.Tensor,
                 point_coords: torch.Tensor, point_labels: torch.Tensor, mask_input: torch.Tensor,
                 has_mask_input: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        from ..engines.sam_hq_decoder import _ln2d, hq_features
+
         d = self.decoder
-        act = d.activation
         sparse = self.sparse(point_coords, point_labels)                                  # (B, N, C)
         dense = self.dense(mask_input, has_mask_input)                                    # (B, C, S, S)
-        b = sparse.shape[0]
-        _, c, side, _ = image_embeddings.shape
-        vit = intermediate_embeddings.permute(0, 3, 1, 2)
-        hq = d.encoder_conv2(act(d.encoder_norm(d.encoder_conv1(image_embeddings))))
-        hq = hq + d.compress_vit_conv2(act(d.compress_vit_norm(d.compress_vit_conv1(vit))))  # (1, C/8, 4S, 4S)
-        out_tokens = torch.cat([d.iou_token.weight, d.mask_tokens.weight, d.hq_token.weight], 0)
-        tokens = torch.cat([out_tokens.unsqueeze(0).expand(b, -1, -1), sparse], 1).unsqueeze(1)  # (B, 1, T, C)
-        src = image_embeddings + dense                                                     # (B, C, S, S)
-        pe = self.image_pe.transpose(1, 2).reshape(1, c, side, side).expand(b, -1, -1, -1)
-        queries, keys = d.transformer(point_embeddings=tokens, image_embeddings=src, image_positional_embeddings=pe,
-                                      attention_similarity=None)
-        queries = queries[:, 0]                                                            # (B, T, C)
-        k = d.num_mask_tokens                                                              # SAM's 4 + HQ
-        iou = d.iou_prediction_head(queries[:, 0])[:, : k - 1]                             # (B, 4)
-        mask_tokens = queries[:, 1:1 + k]
-        img = keys[:, 0].transpose(1, 2).reshape(b, c, side, side)
-        up = act(d.upscale_layer_norm(d.upscale_conv1(img)))
-        up = act(d.upscale_conv2(up))                                                      # (B, C/8, 4S, 4S)
-        up_hq = d.mask_conv2(act(d.mask_norm(d.mask_conv1(up)))) + hq
-        hyper = torch.stack([d.output_hypernetworks_mlps[j](mask_tokens[:, j]) for j in range(k - 1)], 1)
-        hyper_hq = d.hq_mask_mlp(mask_tokens[:, k - 1]).unsqueeze(1)                       # (B, 1, C/8)
-        cc = up.shape[1]
-        masks = torch.matmul(hyper, up.reshape(b, cc, -1))                                 # (B, 4, 16 S^2)
-        masks = masks + torch.matmul(hyper_hq, up_hq.reshape(b, cc, -1))
-        return masks.reshape(b, k - 1, 4 * side, 4 * side), iou
+        side = image_embeddings.shape[-1]
+        cache = {"keys_raw": image_embeddings.flatten(2).transpose(1, 2), "pe": self.image_pe,
+                 "lead": output_tokens(d)}
+        k = d.mask_tokens.weight.shape[0]                                                 # SAM's 4; HQ follows
+        queries, keys = two_way(d, sparse, dense, cache, 2 + k)
+        iou = d.iou_prediction_head(queries[:, 0])[:, :k]                                 # (B, 4)
+        hyper = torch.stack([d.output_hypernetworks_mlps[j](queries[:, 1 + j]) for j in range(k)], 1)
+        hyper_hq = d.hq_mask_mlp(queries[:, 1 + k]).unsqueeze(1)                          # (B, 1, C/8)
+        z = upscale(d, keys, cache)                                                       # (B, 16 L, C/8)
+        up = to_image(z, side)                                                            # (B, C/8, 4S, 4S)
+        hq = _untraced(hq_features)(d, image_embeddings, intermediate_embeddings)        # (1, C/8, 4S, 4S)
+        h = d.mask_conv2(nn.functional.gelu(_ln2d(d.mask_conv1(up), d.mask_norm))) + hq
+        m_hq = torch.matmul(hyper_hq, h.flatten(2)).view(-1, 1, side * 4, side * 4)
+        return to_image(torch.matmul(z, hyper.transpose(1, 2)), side) + m_hq, iou

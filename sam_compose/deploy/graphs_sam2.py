@@ -23,10 +23,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from .graphs_sam import PromptEncoding
-
-LOGIT_CLAMP = 32.0
-"""SAM 2's image predictor clamps low-res logits to [-32, 32]."""
+from ..engines.sam2_image import LOGIT_CLAMP
+from ..engines.sam_decoder import _stable_single, high_res_cache, output_tokens, to_image, two_way, upscale
+from .graphs_sam import PromptEncoding, _untraced
 
 
 class Sam2EncoderGraph(nn.Module):
@@ -37,22 +36,6 @@ class Sam2EncoderGraph(nn.Module):
     def forward(self, pixel_values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         s0, s1, emb = self.model.get_image_embeddings(pixel_values)
         return s0, s1, emb
-
-
-def stable_single(masks: torch.Tensor, iou: torch.Tensor, delta: float, thresh: float):
-    """Row 0 of SAM 2's answer: the single-mask token when its mask is stable, else the best candidate.
-
-    ``masks`` (B, 4, H, W), ``iou`` (B, 4) -> (B, H, W), (B,). Stability: area(logits > delta)
-    / area(logits > -delta) of the single mask, 1 when both are empty.
-    """
-    single = masks[:, 0].flatten(1)
-    area_i = (single > delta).sum(-1).float()
-    area_u = (single > -delta).sum(-1).float()
-    stable = torch.where(area_u > 0, area_i / area_u.clamp(min=1.0), torch.ones_like(area_u)) >= thresh
-    best = iou[:, 1:].argmax(-1) + 1                                                 # (B,)
-    pick = torch.where(stable, torch.zeros_like(best), best)
-    onehot = nn.functional.one_hot(pick, masks.shape[1]).to(masks.dtype)             # (B, 4)
-    return (masks * onehot[:, :, None, None]).sum(1), (iou * onehot).sum(1)
 
 
 class Sam2DecoderGraph(PromptEncoding):
@@ -69,28 +52,19 @@ class Sam2DecoderGraph(PromptEncoding):
                 image_embeddings: torch.Tensor, point_coords: torch.Tensor, point_labels: torch.Tensor,
                 mask_input: torch.Tensor, has_mask_input: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         d = self.decoder
-        act = d.activation
         sparse = self.sparse(point_coords, point_labels)                                  # (B, N, C)
         dense = self.dense(mask_input, has_mask_input)                                    # (B, C, S, S)
-        b = sparse.shape[0]
-        _, c, side, _ = image_embeddings.shape
-        out_tokens = torch.cat([d.obj_score_token.weight, d.iou_token.weight, d.mask_tokens.weight], 0)
-        tokens = torch.cat([out_tokens.unsqueeze(0).expand(b, -1, -1), sparse], 1).unsqueeze(1)  # (B, 1, T, C)
-        src = image_embeddings + dense
-        pe = self.image_pe.transpose(1, 2).reshape(1, c, side, side).expand(b, -1, -1, -1)
-        queries, keys = d.transformer(point_embeddings=tokens, image_embeddings=src,
-                                      image_positional_embeddings=pe, attention_similarity=None)
-        queries = queries[:, 0]                                                           # (B, T, C)
-        k = d.num_mask_tokens
+        cache = {"keys_raw": image_embeddings.flatten(2).transpose(1, 2), "pe": self.image_pe,
+                 "lead": output_tokens(d)}
+        cache.update(_untraced(high_res_cache)(high_res_feats_0, high_res_feats_1))
+        k = d.mask_tokens.weight.shape[0]                                                 # 4
+        queries, keys = two_way(d, sparse, dense, cache, 2 + k)                           # [obj, iou, masks]
         iou = d.iou_prediction_head(queries[:, 1])                                        # (B, 4)
-        mask_tokens = queries[:, 2:2 + k]
-        img = keys[:, 0].transpose(1, 2).reshape(b, c, side, side)
-        up = act(d.upscale_layer_norm(d.upscale_conv1(img) + high_res_feats_1))
-        up = act(d.upscale_conv2(up) + high_res_feats_0)                                  # (B, C/8, 4S, 4S)
-        hyper = torch.stack([d.output_hypernetworks_mlps[j](mask_tokens[:, j]) for j in range(k)], 1)
-        masks = torch.matmul(hyper, up.reshape(b, up.shape[1], -1)).reshape(b, k, 4 * side, 4 * side)
+        hyper = torch.stack([d.output_hypernetworks_mlps[j](queries[:, 2 + j]) for j in range(k)], 1)
+        z = upscale(d, keys, cache)
+        masks = to_image(torch.matmul(z, hyper.transpose(1, 2)), image_embeddings.shape[-1])  # (B, 4, 4S, 4S)
         if self.dynamic:
-            m0, s0 = stable_single(masks, iou, self.delta, self.thresh)
-            masks = torch.cat([m0.unsqueeze(1), masks[:, 1:]], 1)
-            iou = torch.cat([s0.unsqueeze(1), iou[:, 1:]], 1)
+            m0, s0 = _stable_single(masks, iou, self.delta, self.thresh)
+            masks = torch.cat([m0, masks[:, 1:]], 1)
+            iou = torch.cat([s0, iou[:, 1:]], 1)
         return masks.clamp(-LOGIT_CLAMP, LOGIT_CLAMP), iou

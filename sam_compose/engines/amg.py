@@ -232,6 +232,8 @@ def _process_crop(engine: Any, image: np.ndarray, embedding: ImageEmbedding, cro
             lr, iou = engine._decode_group(emb.features, inp[:, None, :], lab, None, None, True)
             lr = lr.float().flatten(0, 1)
             iou = iou.float().flatten(0, 1)
+            if engine.lowres_frame != "sam":  # the model's own low-res size (256 for SAM 2, 288 for SAM 3)
+                lh, lw = int(lr.shape[-2]), int(lr.shape[-1])
             ptsb = torch.as_tensor(np.repeat(bp, 3, axis=0), dtype=torch.float32)
             keep = iou > p.pred_iou_thresh if p.pred_iou_thresh > 0 else torch.ones_like(iou, dtype=torch.bool)
             if p.stability_score_thresh > 0:

@@ -48,6 +48,8 @@ class Engine(ABC):
     """
 
     name: ClassVar[str] = "engine"
+    supports_text: ClassVar[bool] = False
+    """True for engines that segment concept prompts (``Prompt(text=...)``, exemplars) natively."""
 
     def __init__(self, spec: str, device: str = "cpu", dtype: str = "float32",
                  cache: EmbeddingCache | None = None) -> None:
@@ -109,6 +111,12 @@ class Engine(ABC):
         img = load_image(image)
         size = (img.shape[0], img.shape[1])
         plist = [p.validate_for(size) for p in as_prompt_list(prompts)]
+        if not self.supports_text and any(p.is_concept for p in plist):
+            raise InputError(
+                f"the {self.name} engine does not segment text or exemplar prompts; engines with native concepts: "
+                "SAM 3 (engine='facebook/sam3', `sam-compose models download sam3`); with any engine, "
+                "sam_compose.adapters.prompts.text_to_prompts(image, text, engine=...) finds the object with CLIP"
+            )
         emb = self.embed(img)
         t0 = time.perf_counter()
         res = self._decode(img, emb, plist, bool(multimask))

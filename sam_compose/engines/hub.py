@@ -21,26 +21,30 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import threading
+from collections.abc import Callable, Hashable
 from pathlib import Path
-from typing import Any, Callable, Hashable, TypeVar
+from typing import Any, TypeVar
 
 from ..errors import EngineError
 from .catalog import find_known
+from .downloads import (  # noqa: F401  (the policy's names live here; the mechanics in downloads)
+    OFFLINE_VARIABLES,
+    cache_dir,
+    check_weights,
+    download_hint,
+    download_model,
+    endpoint_reachable,
+    hub_endpoint,
+    hub_offline,
+)
 
 HUB_HOST = "huggingface.co"
-OFFLINE_VARIABLES = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "SAM_COMPOSE_OFFLINE")
 
 T = TypeVar("T")
 _SHARED: dict[Hashable, Any] = {}
 _SHARED_LOCK = threading.Lock()                 # guards the two dicts; never held while loading
 _KEY_LOCKS: dict[Hashable, threading.Lock] = {}
-
-
-def hub_offline() -> bool:
-    """True when the user asked for offline mode (any of :data:`OFFLINE_VARIABLES` is 1/true/yes/on)."""
-    return any(os.environ.get(var, "").strip().lower() in ("1", "true", "yes", "on") for var in OFFLINE_VARIABLES)
 
 
 def default_device() -> str:
@@ -92,35 +96,14 @@ def forget_shared_models(prefix: str | None = None) -> None:
 
 
 def hub_reachable(timeout: float = 3.0) -> bool:
-    """Whether a TCP connection to the hub opens within ``timeout`` seconds (DNS included)."""
-    endpoint = os.environ.get("HF_ENDPOINT", f"https://{HUB_HOST}")
-    host = endpoint.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
-    result: list[bool] = []
-
-    def probe() -> None:
-        try:
-            with socket.create_connection((host, 443), timeout=timeout):
-                result.append(True)
-        except OSError:
-            result.append(False)
-
-    t = threading.Thread(target=probe, daemon=True)
-    t.start()
-    t.join(timeout + 0.5)
-    return bool(result and result[0])
+    """Whether the hub (``HF_ENDPOINT``, default huggingface.co) accepts a TCP connection within ``timeout`` s."""
+    return endpoint_reachable(hub_endpoint(), timeout)
 
 
 def repo_id_for(spec: str) -> str:
     """A short name from the catalog -> its repository id; other ids unchanged."""
     known = find_known(spec)
     return known.repo_id if known is not None else spec
-
-
-def download_hint(spec: str) -> str:
-    """The command that puts ``spec`` on this machine: ``sam-compose models download NAME``."""
-    known = find_known(spec)
-    name = known.name if known is not None else spec
-    return f"`sam-compose models download {name}`"
 
 
 def cached_snapshot(repo_id: str) -> Path | None:
@@ -165,26 +148,28 @@ def resolve_model_dir(spec: str, allow_download: bool | None = None) -> Path:
     return Path(download(repo))
 
 
-def cache_dir() -> str:
+def download(repo_id: str, progress: Any = None) -> str:
+    """Download a repository snapshot (config, weights, processor files); see :mod:`.downloads`.
+
+    ``progress``: ``callback(DownloadProgress)``; by default a tqdm bar on stderr.
+    """
+    bar = None
+    if progress is None:
+        from tqdm.auto import tqdm
+
+        state: dict[str, Any] = {}
+
+        def progress(p: Any) -> None:
+            nonlocal bar
+            if bar is None:
+                bar = tqdm(total=p.total, unit="B", unit_scale=True, desc=repo_id)
+            bar.update(p.done - state.get("done", 0))
+            state["done"] = p.done
     try:
-        from huggingface_hub import constants
-
-        return str(constants.HF_HUB_CACHE)
-    except Exception:  # pragma: no cover
-        return "~/.cache/huggingface/hub"
-
-
-def download(repo_id: str) -> str:
-    """Download a repository snapshot (config, weights, processor files) with a progress bar."""
-    from huggingface_hub import HfApi, snapshot_download
-
-    try:
-        files = HfApi().list_repo_files(repo_id)
-        # safetensors when the repository has them; PyTorch .bin only as a fallback (SlimSAM)
-        weights = ["*.safetensors"] if any(f.endswith(".safetensors") for f in files) else ["*.bin"]
-        return snapshot_download(repo_id, allow_patterns=["*.json", "*.txt", "*.model", *weights])
-    except Exception as exc:  # hub errors are many; one clear line
-        raise EngineError(f"could not download {repo_id!r}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}") from exc
+        return str(download_model(repo_id, progress=progress))
+    finally:
+        if bar is not None:
+            bar.close()
 
 
 def read_config(folder: Path) -> dict[str, Any]:
@@ -193,26 +178,3 @@ def read_config(folder: Path) -> dict[str, Any]:
         return json.loads((Path(folder) / "config.json").read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise EngineError(f"could not read {folder}/config.json: {exc}") from exc
-
-
-def check_weights(folder: Path) -> None:
-    """Open every safetensors file's header so a corrupted download fails with a clear message."""
-    files = sorted(Path(folder).glob("*.safetensors"))
-    if not files and not (Path(folder) / "pytorch_model.bin").exists():
-        raise EngineError(f"{folder} has no weights (model.safetensors); run {download_hint(str(folder))} "
-                          "or save the model with save_pretrained")
-    try:
-        from safetensors import safe_open
-    except ImportError:  # pragma: no cover
-        return
-    for f in files:
-        try:
-            with safe_open(str(f), framework="pt") as sf:
-                names = list(sf.keys())
-                if names:
-                    sf.get_slice(names[-1])
-        except Exception as exc:  # SafetensorError, OSError, ...
-            raise EngineError(
-                f"{f} is corrupted or truncated ({str(exc).splitlines()[0][:160]}); delete it and download "
-                "again, e.g. `sam-compose models download NAME`"
-            ) from exc

@@ -1,7 +1,8 @@
-"""Meta's original Segment Anything checkpoints (``sam_vit_b_01ec64.pth`` and siblings).
+"""Meta's original Segment Anything checkpoints (``sam_vit_b_01ec64.pth`` and siblings) and SAM-HQ's.
 
-Converts the state dict of Meta's ``segment_anything`` package to the layout of
-``transformers.SamModel`` with our own key mapping, and infers the architecture from the
+Converts the state dict of Meta's ``segment_anything`` package (or of
+``segment-anything-hq``'s ``sam_hq_vit_*.pth``) to the layout of ``transformers.SamModel``
+(``SamHQModel``) with our own key mapping, and infers the architecture from the
 tensors themselves (width, depth, heads, window size, which blocks use global attention,
 MLP width), so shrunken or pruned checkpoints load as well as the official ViT-B/L/H.
 
@@ -10,14 +11,14 @@ Only ``torch.load(weights_only=True)`` is used: a file that pickles code is refu
 
 from __future__ import annotations
 
-import pickle
 import re
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from ..errors import EngineError
-from ..security.paths import check_regular_file
+from .checkpoint_io import load_state_dict
 
 # (pattern, replacement) applied in order to every Meta key; anchored regexes.
 _RENAMES: tuple[tuple[str, str], ...] = (
@@ -43,42 +44,21 @@ _RENAMES: tuple[tuple[str, str], ...] = (
     (r"^mask_decoder\.output_upscaling\.1\.", "mask_decoder.upscale_layer_norm."),
     (r"^mask_decoder\.output_upscaling\.3\.", "mask_decoder.upscale_conv2."),
     (r"^mask_decoder\.(output_hypernetworks_mlps\.\d+|iou_prediction_head)\.layers\.(\d+)\.", r"mask_decoder.\1.@\2."),
+    # SAM-HQ's extra decoder parts
+    (r"^mask_decoder\.hf_token\.", "mask_decoder.hq_token."),
+    (r"^mask_decoder\.hf_mlp\.layers\.(\d+)\.", r"mask_decoder.hq_mask_mlp.@\1."),
+    (r"^mask_decoder\.compress_vit_feat\.0\.", "mask_decoder.compress_vit_conv1."),
+    (r"^mask_decoder\.compress_vit_feat\.1\.", "mask_decoder.compress_vit_norm."),
+    (r"^mask_decoder\.compress_vit_feat\.3\.", "mask_decoder.compress_vit_conv2."),
+    (r"^mask_decoder\.embedding_encoder\.0\.", "mask_decoder.encoder_conv1."),
+    (r"^mask_decoder\.embedding_encoder\.1\.", "mask_decoder.encoder_norm."),
+    (r"^mask_decoder\.embedding_encoder\.3\.", "mask_decoder.encoder_conv2."),
+    (r"^mask_decoder\.embedding_maskfeature\.0\.", "mask_decoder.mask_conv1."),
+    (r"^mask_decoder\.embedding_maskfeature\.1\.", "mask_decoder.mask_norm."),
+    (r"^mask_decoder\.embedding_maskfeature\.3\.", "mask_decoder.mask_conv2."),
 )
 _PE_KEY = "prompt_encoder.pe_layer.positional_encoding_gaussian_matrix"
 _STANDARD = {768: "vit_b", 1024: "vit_l", 1280: "vit_h"}
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return (text.splitlines()[0][:200] if text else type(exc).__name__)
-
-
-def load_state_dict(path: str | Path) -> dict[str, Any]:
-    """Read a ``.pth`` safely (tensors only) and unwrap ``{"model": ...}`` containers."""
-    import torch
-
-    path = Path(path)
-    size = check_regular_file(path, "checkpoint").st_size
-    if size == 0:
-        raise EngineError(f"checkpoint {path.name} is empty (0 bytes); download it again "
-                          "(sam-compose models download NAME) or give another file")
-    try:
-        obj = torch.load(str(path), map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        raise EngineError(
-            f"refusing to load {path.name}: it contains pickled code or objects other than tensors "
-            f"(torch.load(weights_only=True) rejected it: {_first_line(exc)}); "
-            "use the official checkpoint or re-save its state_dict"
-        ) from exc
-    except Exception as exc:  # noqa: BLE001 - a text file or junk fails anywhere inside torch.load
-        raise EngineError(f"could not read checkpoint {path.name}: {_first_line(exc)} "
-                          "(is the file truncated or not a PyTorch checkpoint?)") from exc
-    for wrapper in ("model", "state_dict"):
-        if isinstance(obj, Mapping) and wrapper in obj and isinstance(obj[wrapper], Mapping):
-            obj = obj[wrapper]
-    if not isinstance(obj, Mapping) or not all(isinstance(k, str) for k in obj):
-        raise EngineError(f"{path.name} does not hold a state dict (a mapping of names to tensors)")
-    return dict(obj)
 
 
 def _block_indices(keys: list[str], prefix: str) -> list[int]:
@@ -168,7 +148,8 @@ def convert_state_dict(sd: Mapping[str, Any]) -> dict[str, Any]:
         new = key
         for pat, rep in _RENAMES:
             new = re.sub(pat, rep, new)
-        m = re.match(r"^(mask_decoder\.(?:output_hypernetworks_mlps\.\d+|iou_prediction_head))\.@(\d+)\.(.*)$", new)
+        m = re.match(r"^(mask_decoder\.(?:output_hypernetworks_mlps\.\d+|iou_prediction_head|hq_mask_mlp))\.@(\d+)\.(.*)$",
+                     new)
         if m:
             base, idx, rest = m.group(1), int(m.group(2)), m.group(3)
             depth = 1 + max(int(k.split(".layers.")[1].split(".")[0]) for k in sd
@@ -184,35 +165,40 @@ def describe_variant(config: Mapping[str, Any]) -> str:
     return _STANDARD.get(int(config["vision_config"]["hidden_size"]), "custom")
 
 
-def build_model_from_checkpoint(path: str | Path, dtype: Any = None):
-    """A ``transformers.SamModel`` holding the weights of a Meta ``.pth`` checkpoint.
+def build_model_from_checkpoint(path: str | Path, dtype: Any = None, state_dict: Mapping[str, Any] | None = None,
+                                hq: bool = False):
+    """A ``transformers.SamModel`` (``SamHQModel`` with ``hq``) holding a Meta / SAM-HQ ``.pth``.
 
     The architecture is inferred from the tensors. Raises :class:`EngineError` naming
-    missing or unexpected keys when the tensors do not form a complete SAM model.
+    missing or unexpected keys when the tensors do not form a complete SAM (SAM-HQ) model.
     """
     import torch
-    from transformers import SamConfig, SamModel
+    import transformers
 
     path = Path(path)
-    sd = load_state_dict(path)
+    sd = dict(state_dict) if state_dict is not None else load_state_dict(path)
     cfg_kwargs = infer_config(sd, path.name)
+    if hq:
+        cfg_kwargs["mask_decoder_config"]["vit_dim"] = cfg_kwargs["vision_config"]["hidden_size"]
+    config_cls = transformers.SamHQConfig if hq else transformers.SamConfig
+    model_cls = transformers.SamHQModel if hq else transformers.SamModel
+    what = "SAM-HQ" if hq else "SAM"
     variant = describe_variant(cfg_kwargs)
     named = re.search(r"vit_([blh])", path.name.lower())
     if named and variant != "custom" and variant != f"vit_{named.group(1)}":
         warnings.warn(f"{path.name} is named like vit_{named.group(1)} but its tensors are a {variant} "
                       f"(width {cfg_kwargs['vision_config']['hidden_size']}); loading it as {variant}",
                       stacklevel=3)
-    config = SamConfig(**cfg_kwargs)
-    config._attn_implementation = "sdpa"
+    config = config_cls(**cfg_kwargs, attn_implementation="sdpa")
     hf_sd = convert_state_dict(sd)
     with torch.device("meta"):
-        model = SamModel(config)
+        model = model_cls(config)
     expected = set(model.state_dict())
     missing = sorted(expected - set(hf_sd))
     unexpected = sorted(set(hf_sd) - expected)
     if missing or unexpected:
         raise EngineError(
-            f"{path.name} does not match the SAM architecture inferred from it ({variant}, "
+            f"{path.name} does not match the {what} architecture inferred from it ({variant}, "
             f"{cfg_kwargs['vision_config']['num_hidden_layers']} blocks): "
             f"missing keys {_short(missing)}; unexpected keys {_short(unexpected)}"
         )

@@ -34,8 +34,8 @@ def _status(m: KnownModel) -> dict[str, Any]:
 
     folder = cached_snapshot(m.repo_id)
     return {"name": m.name, "repo_id": m.repo_id, "family": m.family, "size_mb": m.size_mb,
-            "meta_filename": m.meta_filename, "cached": folder is not None,
-            "path": str(folder) if folder else None, "note": m.note}
+            "licence": m.licence, "supports": list(m.supports), "meta_filename": m.meta_filename,
+            "cached": folder is not None, "path": str(folder) if folder else None, "note": m.note}
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -43,11 +43,18 @@ def cmd_list(args: argparse.Namespace) -> int:
     if getattr(args, "json", False):
         print(json.dumps(rows, indent=2))
         return 0
-    print(f"{'NAME':<24} {'FAMILY':<7} {'SIZE':>7}  {'CACHED':<6}  REPOSITORY")
+    print(f"{'NAME':<23} {'FAMILY':<7} {'SIZE':>7}  {'LICENCE':<11} {'SUPPORTS':<29} {'CACHED':<6}  REPOSITORY")
     for r in rows:
-        print(f"{r['name']:<24} {r['family']:<7} {r['size_mb']:>5}MB  {'yes' if r['cached'] else 'no':<6}  {r['repo_id']}")
-    print("Meta checkpoints (.pth) load by path, e.g. --engine ~/models/sam_vit_b_01ec64.pth")
+        lic = r["licence"]
+        print(f"{r['name']:<23} {r['family']:<7} {_size(r['size_mb']):>7}  {lic:<11} {','.join(r['supports']):<29} "
+              f"{'yes' if r['cached'] else 'no':<6}  {r['repo_id']}")
+    print("Meta checkpoints load by path, e.g. --engine ~/models/sam_vit_b_01ec64.pth or sam2.1_hiera_tiny.pt; "
+          "SAM 3 is gated: accept its licence on the hub before downloading")
     return 0
+
+
+def _size(mb: int) -> str:
+    return f"{mb / 1024:.1f}GB" if mb >= 1024 else f"{mb}MB"
 
 
 def _resolve_name(name: str) -> str:
@@ -61,15 +68,14 @@ def _resolve_name(name: str) -> str:
 
 
 def cmd_download(args: argparse.Namespace) -> int:
-    from .hub import cache_dir, download, hub_offline, hub_reachable
+    from .downloads import offline_reason
+    from .hub import cache_dir, download
 
     repo = _resolve_name(args.name)
-    if hub_offline():
-        raise EngineError(f"cannot download {repo}: offline mode is on (HF_HUB_OFFLINE=1); unset it on a "
-                          "machine with internet")
-    if not hub_reachable():
-        raise EngineError(f"cannot download {repo}: the Hugging Face hub is not reachable from this machine; "
-                          f"download on a machine with internet and copy {cache_dir()} over")
+    why = offline_reason()  # one line, at once, when nothing can be downloaded
+    if why is not None:
+        raise EngineError(f"cannot download {repo}: {why}; on a machine with internet run "
+                          f"`sam-compose models download {args.name}` and copy {cache_dir()} here")
     print(f"downloading {repo} into {cache_dir()} ...", file=sys.stderr)
     path = download(repo)
     print(json.dumps({"name": args.name, "repo_id": repo, "path": path}))

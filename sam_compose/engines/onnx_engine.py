@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import EngineError
-from ..geometry import LOWRES_SIZE
+from ..geometry import LOWRES_SIZE, SAM_INPUT_SIZE
 from .cache import EmbeddingCache
 from .sam_family import SamFamilyEngine
 

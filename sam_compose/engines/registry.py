@@ -17,8 +17,8 @@ from __future__ import annotations
 import os
 import threading
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from ..errors import EngineError, require
 from .base import Engine
@@ -164,7 +164,7 @@ def load_engine(spec: str = "auto", device: str | None = None, dtype: str | None
             raise EngineError(f"checkpoint file not found: {spec}")
         require("torch", feature=f"the SAM engine {spec!r}")
         require("transformers", feature=f"the SAM engine {spec!r}")
-        from .sam_family import load_sam_family
+        from .sam_loading import load_sam_family
 
         return load_sam_family(spec, device=device, dtype=dtype)
     raise EngineError(f"unknown engine {spec!r}; accepted: {ACCEPTED_FORMS}")
@@ -195,7 +195,7 @@ def shared_engine(spec: str = "auto", device: str | None = None, dtype: str | No
         return eng
 
 
-def resolve_engine(engine: "str | Engine", device: str | None = None, dtype: str | None = None) -> Engine:
+def resolve_engine(engine: str | Engine, device: str | None = None, dtype: str | None = None) -> Engine:
     """The engine an ``engine=`` argument names: a spec string -> :func:`shared_engine`; an
     :class:`Engine` (or any object with a ``segment`` method, e.g. a wrapper that delegates to
     one) is returned as it is. Every public function that takes ``engine=`` calls this."""

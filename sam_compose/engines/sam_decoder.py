@@ -1,7 +1,8 @@
-"""A fast, exact re-arrangement of SAM's mask decoder forward pass.
+"""A fast, exact re-arrangement of SAM's (and SAM 2's) mask decoder forward pass.
 
-Same weights and same mathematics as ``transformers.SamMaskDecoder`` (and Meta's
-``MaskDecoder``), reorganised for many prompts on one image:
+Same weights and same mathematics as ``transformers.SamMaskDecoder`` / ``Sam2MaskDecoder``
+(and Meta's ``MaskDecoder`` of ``segment_anything`` and ``sam2``), reorganised for many
+prompts on one image:
 
 * the image side of the first two-way block does not depend on the prompt when no mask is
   given: its key/value projections are computed once per image (:func:`image_side_cache`)
@@ -13,12 +14,16 @@ Same weights and same mathematics as ``transformers.SamMaskDecoder`` (and Meta's
   the output projection to the tokens before attending;
 * the transposed convolutions (kernel 2, stride 2) are plain matmuls over channels-last
   tensors, and the hypernetwork product runs in their sub-pixel layout; only the final
-  (N, M, 256, 256) logits are permuted into image order.
+  (N, M, 256, 256) logits are permuted into image order. SAM 2's high-resolution features
+  are added in that layout too (rearranged once per image, :func:`high_res_cache`).
+
+SAM 2's decoder differs from SAM's in three places, all handled here: an object-score token
+before the IoU token, the high-resolution skip connections in the upscaling, and (single-mask
+output) the fallback to the best multimask candidate when the single mask is not stable.
 
 Shapes: image embedding (1, C, 64, 64); sparse prompts (N, T, C); dense prompts (1 or N,
 C, 64, 64). Outputs: low-res logits (N, M, 256, 256) and IoU predictions (N, M), with M = 3
-(multimask), 1, or every mask token (``multimask=None``: the single-mask output first, then
-the three candidates; used by the ONNX export).
+(multimask) or 1.
 """
 
 from __future__ import annotations
@@ -40,6 +45,11 @@ def _merge(x: torch.Tensor) -> torch.Tensor:
     return x.transpose(1, 2).reshape(b, n, h * d)
 
 
+def _out_proj(attn: Any) -> Any:
+    """The attention's output projection (``out_proj`` in SAM, ``o_proj`` in SAM 2)."""
+    return attn.o_proj if hasattr(attn, "o_proj") else attn.out_proj
+
+
 def _attend_small(attn: Any, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """Plain attention among prompt tokens (short sequences)."""
     h = attn.num_attention_heads
@@ -47,7 +57,7 @@ def _attend_small(attn: Any, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) 
     kh = _split(attn.k_proj(k), h)
     vh = _split(attn.v_proj(v), h)
     out = F.scaled_dot_product_attention(qh, kh, vh, scale=attn.scaling)
-    return attn.out_proj(_merge(out))
+    return _out_proj(attn)(_merge(out))
 
 
 def _token_to_image(attn: Any, q: torch.Tensor, keys_pe: torch.Tensor, keys: torch.Tensor,
@@ -62,7 +72,7 @@ def _token_to_image(attn: Any, q: torch.Tensor, keys_pe: torch.Tensor, keys: tor
         kh, vh = kv
         scores = torch.matmul(qh, kh.transpose(-1, -2)) * attn.scaling  # (N, h, T, L)
         out = torch.matmul(scores.softmax(-1), vh)                     # (N, h, T, d)
-        return attn.out_proj(_merge(out))
+        return _out_proj(attn)(_merge(out))
     d = qh.shape[-1]
     wk = attn.k_proj.weight.view(h, d, -1)                            # (h, d, C)
     wv = attn.v_proj.weight.view(h, d, -1)
@@ -72,7 +82,7 @@ def _token_to_image(attn: Any, q: torch.Tensor, keys_pe: torch.Tensor, keys: tor
     probs = (scores * attn.scaling).softmax(-1)
     ctx = torch.matmul(probs, keys).view(n, h, t, c)                  # (N, h, T, C)
     out = torch.matmul(ctx, wv.transpose(1, 2)) + attn.v_proj.bias.view(h, 1, d)  # (N, h, T, d)
-    return attn.out_proj(_merge(out))
+    return _out_proj(attn)(_merge(out))
 
 
 def _image_to_token(attn: Any, img_q: torch.Tensor, tok_k: torch.Tensor, tok_v: torch.Tensor,
@@ -87,7 +97,8 @@ def _image_to_token(attn: Any, img_q: torch.Tensor, tok_k: torch.Tensor, tok_v: 
     kh = _split(attn.k_proj(tok_k), h)                                 # (N, h, T, d)
     vh = _split(attn.v_proj(tok_v), h)                                 # (N, h, T, d)
     n, _, t, d = kh.shape
-    wo = attn.out_proj.weight.view(-1, h, d).permute(1, 2, 0)          # (h, d, C)
+    proj = _out_proj(attn)
+    wo = proj.weight.view(-1, h, d).permute(1, 2, 0)                   # (h, d, C)
     vo = torch.matmul(vh, wo)                                          # (N, h, T, C)
     if q_proj is not None:
         scores = torch.matmul(kh, q_proj.transpose(-1, -2))            # (N, h, T, L)
@@ -97,9 +108,9 @@ def _image_to_token(attn: Any, img_q: torch.Tensor, tok_k: torch.Tensor, tok_v: 
         bias = torch.matmul(kh, attn.q_proj.bias.view(1, h, d, 1))     # (N, h, T, 1)
         scores = torch.matmul(m.reshape(n, h * t, -1), img_q.transpose(1, 2)).view(n, h, t, -1) + bias
     probs = (scores * attn.scaling).softmax(2)                         # over prompt tokens
-    l = probs.shape[-1]
-    out = torch.matmul(probs.reshape(n, h * t, l).transpose(1, 2), vo.reshape(n, h * t, -1))  # (N, L, C)
-    return out + attn.out_proj.bias
+    n_img = probs.shape[-1]
+    out = torch.matmul(probs.reshape(n, h * t, n_img).transpose(1, 2), vo.reshape(n, h * t, -1))  # (N, L, C)
+    return out + proj.bias
 
 
 @torch.inference_mode()
@@ -127,21 +138,45 @@ def _conv_t_weight(conv: Any) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def decode(decoder: Any, sparse: torch.Tensor, dense: torch.Tensor | None, cache: dict[str, torch.Tensor],
-           multimask: bool | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Run SAM's mask decoder for N prompts on one image.
+def high_res_cache(feat_s0: torch.Tensor, feat_s1: torch.Tensor) -> dict[str, torch.Tensor]:
+    """SAM 2's projected high-resolution features in the decoder's sub-pixel layout.
 
-    Args:
-        decoder: a ``transformers`` ``SamMaskDecoder`` (weights only are used).
-        sparse: (N, T, C) point/box embeddings (T may be 0).
-        dense: (N, C, 64, 64) mask-prompt embeddings, or None for "no mask" (uses the cache).
-        cache: :func:`image_side_cache` of the image.
-    Returns:
-        (low-res logits (N, M, 256, 256), IoU predictions (N, M)).
+    ``feat_s1``: (1, C/4, 2S, 2S), ``feat_s0``: (1, C/8, 4S, 4S) for an S x S embedding.
+    Returns rows ordered (y, x, i, j) and (y, x, i, j, i2, j2): pixel (2y + i, 2x + j) and
+    (4y + 2i + i2, 4x + 2j + j2), matching the transposed convolutions' matmul output.
+    """
+    c4, h1, w1 = feat_s1.shape[1:]
+    s1 = feat_s1[0].view(c4, h1 // 2, 2, w1 // 2, 2).permute(1, 3, 2, 4, 0).reshape(-1, c4)
+    c8, h0, w0 = feat_s0.shape[1:]
+    s0 = feat_s0[0].view(c8, h0 // 4, 2, 2, w0 // 4, 2, 2).permute(1, 4, 2, 5, 3, 6, 0).reshape(-1, c8)
+    return {"s1": s1.contiguous(), "s0": s0.contiguous()}
+
+
+def _stable_single(masks: torch.Tensor, iou: torch.Tensor, delta: float, thresh: float):
+    """SAM 2's single-mask output: token 0 when stable, else the best multimask candidate.
+
+    ``masks`` (N, 4, H, W) logits and ``iou`` (N, 4) of all mask tokens -> (N, 1, H, W), (N, 1).
+    Stability is area(logits > delta) / area(logits > -delta) of token 0's mask.
+    """
+    single = masks[:, 0]
+    area_i = (single > delta).flatten(1).sum(-1).float()
+    area_u = (single > -delta).flatten(1).sum(-1).float()
+    stable = torch.where(area_u > 0, area_i / area_u.clamp(min=1), torch.ones_like(area_u)) >= thresh
+    best = iou[:, 1:].argmax(-1) + 1
+    rows = torch.arange(masks.shape[0], device=masks.device)
+    pick = torch.where(stable, torch.zeros_like(best), best)
+    return masks[rows, pick].unsqueeze(1), iou[rows, pick].unsqueeze(1)
+
+
+def two_way(decoder: Any, sparse: torch.Tensor, dense: torch.Tensor | None, cache: dict[str, torch.Tensor],
+            n_lead: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The two-way transformer on ``n_lead`` output tokens + N prompts' sparse tokens.
+
+    Returns (output tokens after the final attention (N, n_lead, C), image tokens (N or 1, L, C)).
+    ``cache["lead"]`` holds the (n_lead, C) learned output tokens.
     """
     n = sparse.shape[0]
-    c = decoder.hidden_size
-    out_tokens = torch.cat([decoder.iou_token.weight, decoder.mask_tokens.weight], 0)
+    out_tokens = cache["lead"]
     tokens = torch.cat([out_tokens.unsqueeze(0).expand(n, -1, -1), sparse.to(out_tokens.dtype)], 1)
     pe = cache["pe"]
     if dense is None:
@@ -149,47 +184,94 @@ def decode(decoder: Any, sparse: torch.Tensor, dense: torch.Tensor | None, cache
     else:
         keys = (cache["keys_raw"] + dense.flatten(2).transpose(1, 2))
     queries = tokens
-    layers = decoder.transformer.layers
-    for i, layer in enumerate(layers):
+    for i, layer in enumerate(decoder.transformer.layers):
         if layer.skip_first_layer_pe:
             queries = _attend_small(layer.self_attn, queries, queries, queries)
         else:
             q = queries + tokens
             queries = queries + _attend_small(layer.self_attn, q, q, queries)
         queries = layer.layer_norm1(queries)
-        first = i == 0 and dense is None
+        first_block = i == 0 and dense is None
         q = queries + tokens
-        kv = (cache["k0"], cache["v0"]) if first else None
-        keys_pe = None if first else keys + pe
+        kv = (cache["k0"], cache["v0"]) if first_block else None
+        keys_pe = None if first_block else keys + pe
         queries = queries + _token_to_image(layer.cross_attn_token_to_image, q, keys_pe, keys, kv)
         queries = layer.layer_norm2(queries)
         queries = layer.layer_norm3(queries + layer.mlp(queries))
         q = queries + tokens
         upd = _image_to_token(layer.cross_attn_image_to_token, keys_pe, q, queries,
-                              cache["q0"] if first else None)
+                              cache["q0"] if first_block else None)
         keys = layer.layer_norm4(keys + upd)
-    k_out = 1 + decoder.num_mask_tokens
-    fq = queries[:, :k_out] + tokens[:, :k_out]
+    fq = queries[:, :n_lead] + tokens[:, :n_lead]
     final = decoder.transformer.final_attn_token_to_image
-    queries = queries[:, :k_out] + _token_to_image(final, fq, keys + pe, keys)
-    queries = decoder.transformer.layer_norm_final_attn(queries)
-    iou_out = queries[:, 0]
-    mask_out = queries[:, 1:k_out]
-    sel = slice(None) if multimask is None else slice(1, None) if multimask else slice(0, 1)
-    idx = range(decoder.num_mask_tokens)[sel]
-    hyper = torch.stack([decoder.output_hypernetworks_mlps[j](mask_out[:, j]) for j in idx], 1)  # (N, M, C/8)
-    iou = decoder.iou_prediction_head(iou_out)[:, sel]
-    # upscaling: channels-last matmuls in sub-pixel layout
-    side = int(round(keys.shape[1] ** 0.5))
+    queries = queries[:, :n_lead] + _token_to_image(final, fq, keys + pe, keys)
+    return decoder.transformer.layer_norm_final_attn(queries), keys
+
+
+def upscale(decoder: Any, keys: torch.Tensor, cache: dict[str, torch.Tensor]) -> torch.Tensor:
+    """The output upscaling (two transposed convolutions) as channels-last matmuls.
+
+    ``keys`` (N, L, C) image tokens -> (N, 16 L, C/8) in sub-pixel order (see :func:`to_image`),
+    with SAM 2's high-resolution features added when the cache holds them.
+    """
+    n, _, c = keys.shape
     c1 = decoder.upscale_conv1
     z = torch.addmm(c1.bias.repeat(4), keys.reshape(-1, c), _conv_t_weight(c1))       # (N*L, 4*C/4)
-    z = z.view(-1, c // 4)
+    z = z.view(n, -1, c // 4)                                                           # (N, L*4, C/4)
+    if "s1" in cache:
+        z = z + cache["s1"]
     ln = decoder.upscale_layer_norm
-    z = F.gelu(F.layer_norm(z, (c // 4,), ln.weight, ln.bias, ln.eps))
+    z = F.gelu(F.layer_norm(z.view(-1, c // 4), (c // 4,), ln.weight, ln.bias, ln.eps))
     c2 = decoder.upscale_conv2
-    z = F.gelu(torch.addmm(c2.bias.repeat(4), z, _conv_t_weight(c2)))                  # (N*L*4, 4*C/8)
-    z = z.view(n, -1, c // 8)                                                           # (N, L*16, C/8)
-    m = torch.matmul(z, hyper.transpose(1, 2))                                          # (N, L*16, M)
-    mm = m.shape[-1]
+    z = torch.addmm(c2.bias.repeat(4), z, _conv_t_weight(c2)).view(n, -1, c // 8)       # (N, L*16, C/8)
+    if "s0" in cache:
+        z = z + cache["s0"]
+    return F.gelu(z)
+
+
+def to_image(m: torch.Tensor, side: int) -> torch.Tensor:
+    """(N, 16 S^2, M) values in sub-pixel order -> (N, M, 4S, 4S) in image order."""
+    n, _, mm = m.shape
     m = m.view(n, side, side, 2, 2, 2, 2, mm).permute(0, 7, 1, 3, 5, 2, 4, 6)
-    return m.reshape(n, mm, side * 4, side * 4), iou
+    return m.reshape(n, mm, side * 4, side * 4)
+
+
+def output_tokens(decoder: Any) -> torch.Tensor:
+    """The learned output tokens in the decoder's order: [obj score (SAM 2)], IoU, masks, [HQ]."""
+    first = [decoder.obj_score_token.weight] if hasattr(decoder, "obj_score_token") else []
+    last = [decoder.hq_token.weight] if hasattr(decoder, "hq_token") else []
+    return torch.cat([*first, decoder.iou_token.weight, decoder.mask_tokens.weight, *last], 0)
+
+
+@torch.inference_mode()
+def decode(decoder: Any, sparse: torch.Tensor, dense: torch.Tensor | None, cache: dict[str, torch.Tensor],
+           multimask: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """Run SAM's or SAM 2's mask decoder for N prompts on one image.
+
+    Args:
+        decoder: a ``transformers`` ``SamMaskDecoder`` or ``Sam2MaskDecoder`` (weights only are used).
+        sparse: (N, T, C) point/box embeddings (T may be 0).
+        dense: (N, C, 64, 64) mask-prompt embeddings, or None for "no mask" (uses the cache).
+        cache: :func:`image_side_cache` of the image (plus :func:`high_res_cache` for SAM 2).
+    Returns:
+        (low-res logits (N, M, 256, 256), IoU predictions (N, M)), M = 3 (multimask) or 1.
+    """
+    sam2 = hasattr(decoder, "obj_score_token")
+    s = 1 if sam2 else 0
+    n_mask = decoder.mask_tokens.weight.shape[0]
+    cache = dict(cache, lead=output_tokens(decoder))
+    queries, keys = two_way(decoder, sparse, dense, cache, s + 1 + n_mask)
+    iou_out = queries[:, s]
+    mask_out = queries[:, s + 1:]
+    dynamic = sam2 and not multimask and getattr(decoder, "dynamic_multimask_via_stability", False)
+    sel = slice(None) if dynamic else slice(1, None) if multimask else slice(0, 1)
+    idx = range(n_mask)[sel]
+    hyper = torch.stack([decoder.output_hypernetworks_mlps[j](mask_out[:, j]) for j in idx], 1)  # (N, M, C/8)
+    iou = decoder.iou_prediction_head(iou_out)[:, sel]
+    z = upscale(decoder, keys, cache)
+    side = int(round(keys.shape[1] ** 0.5))
+    masks = to_image(torch.matmul(z, hyper.transpose(1, 2)), side)
+    if dynamic:
+        return _stable_single(masks, iou, decoder.dynamic_multimask_stability_delta,
+                              decoder.dynamic_multimask_stability_thresh)
+    return masks, iou

@@ -1,13 +1,10 @@
-"""SAM-family engines on ``transformers``: SAM ViT-B/L/H, SlimSAM, SAM-HQ, SAM 2 (image mode).
+"""SAM-family engines on ``transformers``: the shared machinery and SAM ViT-B/L/H, SlimSAM.
 
-``load_sam_family(spec, device=..., dtype=...)`` accepts a Hugging Face id, a catalog short
-name (``sam-vit-base``), a folder written by ``save_pretrained``, or one of Meta's ``.pth``
-checkpoints, and returns an :class:`~sam_compose.engines.base.Engine`:
-
-* :class:`SamEngine` (``SamModel``: SAM, SlimSAM, Meta checkpoints) decodes with the fast,
-  exact decoder of :mod:`.sam_decoder` and post-processes like the reference;
-* :class:`~.sam_variants.SamHQEngine` and :class:`~.sam_variants.Sam2Engine` call the
-  ``transformers`` models' own decoders.
+:class:`SamFamilyEngine` holds what every SAM-family engine shares; :class:`SamEngine`
+(``SamModel``: SAM, SlimSAM, Meta checkpoints) decodes with the fast, exact decoder of
+:mod:`.sam_decoder` and post-processes like the reference. SAM-HQ lives in
+:mod:`.sam_variants`, SAM 2 in :mod:`.sam2_image`; :mod:`.sam_loading` picks the engine for
+a spec (``load_sam_family``).
 
 All engines share the prompt grouping (prompts with the same number of points, box and mask
 presence are decoded in one call), the exact low-res -> original-size post-processing, and
@@ -17,15 +14,12 @@ automatic mask generation (:mod:`.amg`).
 from __future__ import annotations
 
 from abc import abstractmethod
-
-import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..errors import EngineError
-from ..geometry import LOWRES_SIZE, resized_shape, scale_boxes, scale_points
+from ..geometry import resized_shape, scale_boxes, scale_points
 from ..masks import Masks
 from ..types import ImageEmbedding, Prompt
 from .base import Engine
@@ -145,7 +139,8 @@ class SamFamilyEngine(Engine):
 
     # --- decoding -----------------------------------------------------------------------
     def decode_lowres(self, embedding: ImageEmbedding, prompts: list[Prompt], multimask: bool):
-        """Low-res logits (N, M, 256, 256) in the model's frame and IoU (N, M), prompt order."""
+        """Low-res logits (N, M, h, w) in the model's own frame and size (256 x 256 for SAM and
+        SAM 2) and IoU (N, M), in prompt order."""
         import torch
 
         size = embedding.image_size
@@ -153,7 +148,7 @@ class SamFamilyEngine(Engine):
         dev = self.device
         n = len(prompts)
         m_out = 3 if multimask else 1
-        lowres = torch.empty((n, m_out, LOWRES_SIZE, LOWRES_SIZE), dtype=torch.float32, device=dev)
+        lowres = None
         ious = torch.empty((n, m_out), dtype=torch.float32, device=dev)
         with torch.inference_mode():
             for (k, has_box, has_mask), idx in _group_prompts(prompts).items():
@@ -169,6 +164,8 @@ class SamFamilyEngine(Engine):
                     mk = torch.as_tensor(np.stack([prompts[i].mask for i in idx]), dtype=torch.float32, device=dev)
                     msk = self._mask_to_model_frame(mk, size).unsqueeze(1)
                 lr, iou = self._decode_group(feats, pts, lab, bxs, msk, multimask)
+                if lowres is None:  # the model's own low-res size (256 x 256 for SAM and SAM 2)
+                    lowres = torch.empty((n, m_out, *lr.shape[-2:]), dtype=torch.float32, device=dev)
                 sel = torch.as_tensor(idx, device=dev)
                 lowres[sel] = lr.float()
                 ious[sel] = iou.float()
@@ -181,7 +178,7 @@ class SamFamilyEngine(Engine):
         size = embedding.image_size
         lowres, ious = self.decode_lowres(embedding, prompts, multimask)
         n, m_out = ious.shape
-        flat = lowres.reshape(n * m_out, LOWRES_SIZE, LOWRES_SIZE)
+        flat = lowres.reshape(n * m_out, *lowres.shape[-2:])
         with torch.inference_mode():
             step = upsample_chunk(size)
             masks = torch.cat([upsample_logits(flat[i:i + step], size, self.lowres_frame) > 0
@@ -258,18 +255,15 @@ class SamEngine(SamFamilyEngine):
 
         pe = self.model.prompt_encoder
         dt = self.torch_dtype
-        parts = []
-        if points is not None:
-            parts.append(pe._embed_points(points.unsqueeze(0).to(dt), labels.unsqueeze(0), pad=boxes is None)[0])
-        if boxes is not None:
-            parts.append(pe._embed_boxes(boxes.unsqueeze(0).to(dt))[0])
         n = (points if points is not None else boxes if boxes is not None else masks).shape[0]
-        if parts:
-            sparse = torch.cat(parts, 1) if len(parts) > 1 else parts[0]
+        if points is not None or boxes is not None:  # the public prompt encoder: points (padded if no box), box corners
+            sparse, _ = pe(input_points=None if points is None else points.unsqueeze(0).to(dt),
+                           input_labels=None if labels is None else labels.unsqueeze(0),
+                           input_boxes=None if boxes is None else boxes.unsqueeze(0).to(dt), input_masks=None)
+            sparse = sparse[0].to(dt)
         else:
             sparse = torch.zeros((n, 0, pe.hidden_size), dtype=dt, device=self.device)
         dense = pe.mask_embed(masks.to(dt)) if masks is not None else None
-        sparse = sparse.to(dt)
         chunk = DECODE_CHUNK if sparse.device.type == "cpu" else DECODE_CHUNK_GPU
         if n <= chunk:
             return decode(self.model.mask_decoder, sparse, dense, feats, multimask)
@@ -279,67 +273,4 @@ class SamEngine(SamFamilyEngine):
         return torch.cat([o[0] for o in outs]), torch.cat([o[1] for o in outs])
 
 
-def _model_family(config: dict[str, Any]) -> str:
-    mt = str(config.get("model_type", ""))
-    if mt in ("sam", "sam_hq") or mt.startswith("sam2"):
-        return "sam2" if mt.startswith("sam2") else mt
-    raise EngineError(f"config model_type {mt!r} is not a SAM-family model (expected sam, sam_hq or sam2)")
-
-
-def _load_pretrained(folder: Path, family: str, torch_dtype: Any):
-    from .hub import check_weights
-
-    check_weights(folder)
-    import transformers
-
-    cls = {"sam": "SamModel", "sam_hq": "SamHQModel", "sam2": "Sam2Model"}[family]
-    model_cls = getattr(transformers, cls)
-    from transformers.utils import logging as hf_logging
-
-    bar_was_enabled = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        model = model_cls.from_pretrained(str(folder), local_files_only=True, dtype=torch_dtype,
-                                          attn_implementation="sdpa")
-    except (OSError, ValueError, RuntimeError, KeyError) as exc:
-        msg = str(exc).strip().splitlines()[0][:240] if str(exc).strip() else type(exc).__name__
-        raise EngineError(f"could not load {cls} from {folder}: {msg}") from exc
-    finally:
-        if bar_was_enabled:
-            hf_logging.enable_progress_bar()
-    return model.eval()
-
-
-def load_sam_family(spec: str, *, device: str = "cpu", dtype: str = "float32",
-                    cache: EmbeddingCache | None = None) -> Engine:
-    """Load a SAM-family engine from an id, short name, folder or Meta ``.pth``.
-
-    Raises :class:`EngineError` with the fix (download command, expected keys, ...) when
-    the model cannot be loaded.
-    """
-    device = check_device(device, dtype)
-    tdt = _torch_dtype(dtype)
-    path = Path(os.path.expanduser(spec))
-    if path.is_file():
-        if path.suffix.lower() in (".pth", ".pt", ".bin"):
-            from .meta_checkpoint import build_model_from_checkpoint
-
-            model = build_model_from_checkpoint(path, dtype=tdt).to(device)
-            return SamEngine(model, spec, device, dtype, cache, family="sam")
-        if path.suffix.lower() == ".safetensors":
-            raise EngineError(f"{path} is a bare safetensors file; pass the folder that holds it and its config.json")
-        raise EngineError(f"{path} is not a checkpoint: expected a Meta .pth file or a save_pretrained folder")
-    from .hub import read_config, resolve_model_dir
-
-    folder = resolve_model_dir(spec)
-    family = _model_family(read_config(folder))
-    model = _load_pretrained(folder, family, tdt).to(device)
-    if family == "sam":
-        return SamEngine(model, spec, device, dtype, cache, family="sam")
-    from .sam_variants import Sam2Engine, SamHQEngine
-
-    cls = SamHQEngine if family == "sam_hq" else Sam2Engine
-    return cls(model, spec, device, dtype, cache, family=family)
-
-
-__all__ = ["load_sam_family", "SamEngine", "SamFamilyEngine", "check_device"]
+__all__ = ["SamEngine", "SamFamilyEngine", "check_device"]

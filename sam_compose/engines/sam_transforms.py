@@ -41,12 +41,20 @@ def sam_pixel_values(image: np.ndarray, target: int = SAM_INPUT_SIZE):
 
 
 def sam2_pixel_values(image: np.ndarray, target: int = SAM_INPUT_SIZE):
-    """(H, W, 3) uint8 -> (1, 3, target, target) float32: stretched to a square, normalised (SAM 2)."""
-    import torch
+    """(H, W, 3) uint8 -> (1, 3, target, target) float32: stretched to a square, normalised (SAM 2).
 
-    small = resize_uint8(image, (target, target)).astype(np.float32)
-    out = (small - PIXEL_MEAN) / PIXEL_STD
-    return torch.from_numpy(np.ascontiguousarray(out)).permute(2, 0, 1).unsqueeze(0).contiguous()
+    As Meta's ``SAM2Transforms``: scaled to [0, 1], resized as a float tensor (bilinear,
+    antialiased when shrinking), then normalised with ImageNet mean and std.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).unsqueeze(0).float() / 255.0
+    if x.shape[-2:] != (target, target):
+        x = F.interpolate(x, size=(target, target), mode="bilinear", align_corners=False, antialias=True)
+    mean = torch.from_numpy(PIXEL_MEAN / 255.0).view(1, 3, 1, 1)
+    std = torch.from_numpy(PIXEL_STD / 255.0).view(1, 3, 1, 1)
+    return ((x - mean) / std).contiguous()
 
 
 def _bilinear_matrix(n_in: int, n_out: int) -> np.ndarray:
@@ -79,8 +87,8 @@ def _sam_axis(n_orig: int, n_resized: int) -> tuple[np.ndarray, int]:
 
 
 @lru_cache(maxsize=64)
-def _direct_axis(n_orig: int) -> tuple[np.ndarray, int]:
-    return _bilinear_matrix(LOWRES_SIZE, n_orig).astype(np.float32), LOWRES_SIZE
+def _direct_axis(n_orig: int, n_in: int = LOWRES_SIZE) -> tuple[np.ndarray, int]:
+    return _bilinear_matrix(n_in, n_orig).astype(np.float32), n_in
 
 
 def _row_taps(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -128,8 +136,8 @@ def upsample_logits(lowres, size: tuple[int, int], frame: str = "sam"):
     """Low-res logits (..., 256, 256) tensor -> (..., H, W) logits at the original size.
 
     ``frame="sam"`` reproduces the reference exactly as one linear map: bilinear to
-    1024 x 1024, crop the padding, bilinear to (H, W). ``frame="full"`` (SAM 2) resizes the
-    whole 256 x 256 map to (H, W). Applied separably as two small matmuls over the low-res
+    1024 x 1024, crop the padding, bilinear to (H, W). ``frame="full"`` (SAM 2, SAM 3)
+    resizes the whole map (any size: 256 x 256 for SAM 2, 288 x 288 for SAM 3) to (H, W). Applied separably as two small matmuls over the low-res
     rows that matter and a few fused row gathers, skipping the reference's 1024 x 1024
     intermediate.
     """
@@ -141,8 +149,9 @@ def upsample_logits(lowres, size: tuple[int, int], frame: str = "sam"):
         (ay, ky), (ax, kx) = _sam_axis(h, rh), _sam_axis(w, rw)
         key_y, key_x = ("sam", h, rh), ("sam", w, rw)
     else:
-        (ay, ky), (ax, kx) = _direct_axis(h), _direct_axis(w)
-        key_y, key_x = ("full", h), ("full", w)
+        ny, nx = int(lowres.shape[-2]), int(lowres.shape[-1])
+        (ay, ky), (ax, kx) = _direct_axis(h, ny), _direct_axis(w, nx)
+        key_y, key_x = ("full", h, ny), ("full", w, nx)
     dev, dt = lowres.device, lowres.dtype
     mxt = _axis_tensor(key_x + ("T",), lambda: np.ascontiguousarray(ax.T), dev, dt)  # (kx, W)
     x = lowres[..., :ky, :kx] @ mxt                                      # (..., ky, W) columns done
@@ -155,13 +164,14 @@ def upsample_logits(lowres, size: tuple[int, int], frame: str = "sam"):
 
 
 def sam2_logits_to_padded(logits, size: tuple[int, int], fill: float = -20.0):
-    """SAM 2 low-res logits covering the whole image (..., 256, 256) -> SAM's padded frame."""
+    """Low-res logits covering the whole image (..., S, S) (SAM 2, SAM 3) -> SAM's padded 256 frame."""
     import torch
     import torch.nn.functional as F
 
     lh, lw = lowres_shape(size)
     lead = logits.shape[:-2]
-    flat = logits.reshape(-1, 1, LOWRES_SIZE, LOWRES_SIZE)
+    side = logits.shape[-1]
+    flat = logits.reshape(-1, 1, logits.shape[-2], side)
     small = F.interpolate(flat, size=(lh, lw), mode="bilinear", align_corners=False)
     out = torch.full((flat.shape[0], 1, LOWRES_SIZE, LOWRES_SIZE), fill, dtype=logits.dtype, device=logits.device)
     out[:, :, :lh, :lw] = small

@@ -1,13 +1,14 @@
-"""SAM-HQ and SAM 2 (image mode) engines over their ``transformers`` models.
+"""The SAM-HQ engine over ``transformers.SamHQModel`` (SAM 2 lives in :mod:`.sam2_image`).
 
-Both reuse :class:`~.sam_family.SamFamilyEngine` (prompt grouping, post-processing,
-automatic masks) and call the model's own prompt encoder and mask decoder with cached image
-features. Prompts that carry a mask are decoded one at a time (the ``transformers`` models
-broadcast one dense prompt over a batch of point prompts).
+It reuses :class:`~.sam_family.SamFamilyEngine` (prompt grouping, post-processing,
+automatic masks), the model's public prompt encoder, and decodes with
+:func:`~.sam_hq_decoder.decode_hq` (the reference's mathematics on the fast path; the
+prompt-independent HQ features are computed once per image).
 
-SAM 2 stretches the image to 1024 x 1024 and its low-res logits cover the whole image; the
-engine converts ``Prompt.mask`` from and ``Masks.logits`` to SAM's padded frame so results
-can be fed back and mixed with other engines.
+Outputs follow ``segment-anything-hq``'s ``SamPredictor`` (tested for parity): each mask is
+SAM's mask plus the HQ token's mask, or the HQ mask alone with ``hq_token_only=True``. With
+``multimask=True`` the three candidates come sorted by predicted IoU, best first, so the
+first row is what the reference predictor returns (it returns only that one).
 """
 
 from __future__ import annotations
@@ -16,94 +17,64 @@ from typing import Any
 
 import numpy as np
 
-from ..geometry import SAM_INPUT_SIZE
-from .sam_family import SamFamilyEngine
-from .sam_transforms import padded_to_sam2_logits, sam2_logits_to_padded, sam2_pixel_values, sam_pixel_values
-
-
-def _run_batched(call, points, labels, boxes, masks):
-    """Call ``call(points, labels, boxes, masks)`` per prompt when masks are given, else once."""
-    import torch
-
-    if masks is None:
-        return call(points, labels, boxes, None)
-    outs = []
-    for i in range(masks.shape[0]):
-        outs.append(call(None if points is None else points[i:i + 1], None if labels is None else labels[i:i + 1],
-                         None if boxes is None else boxes[i:i + 1], masks[i:i + 1]))
-    return torch.cat([o[0] for o in outs]), torch.cat([o[1] for o in outs])
+from .sam_family import DECODE_CHUNK, DECODE_CHUNK_GPU, SamFamilyEngine
+from .sam_transforms import sam_pixel_values
 
 
 class SamHQEngine(SamFamilyEngine):
-    """``transformers.SamHQModel`` (e.g. ``syscv-community/sam-hq-vit-base``); HQ + SAM mask output."""
+    """``transformers.SamHQModel`` (``syscv-community/sam-hq-vit-base`` or ``sam_hq_vit_*.pth``).
+
+    ``hq_token_only``: return the HQ token's mask alone instead of SAM's mask plus it
+    (the reference predictor's option of the same name); settable on the instance.
+    """
 
     name = "sam_hq"
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, hq_token_only: bool = False, **kwargs: Any) -> None:
         from .sam_vision import speed_up_vision_attention
 
         super().__init__(*args, **kwargs)
+        self.hq_token_only = bool(hq_token_only)
         speed_up_vision_attention(self.model)
 
+    def describe(self) -> dict[str, Any]:
+        d = super().describe()
+        d["hq_token_only"] = self.hq_token_only
+        return d
+
     def _encode(self, image: np.ndarray) -> dict[str, Any]:
+        import torch
+
+        from .sam_decoder import image_side_cache
+        from .sam_hq_decoder import hq_features
+
         pix = sam_pixel_values(image).to(self.device, self.torch_dtype)
         emb, inter = self.model.get_image_embeddings(pix)
-        return {"embedding": emb, "intermediate": list(inter)}
+        with torch.inference_mode():
+            pe = self.model.get_image_wide_positional_embeddings()
+        no_mask = self.model.prompt_encoder.no_mask_embed.weight[0]
+        cache = image_side_cache(self.model.mask_decoder, emb, pe, no_mask)
+        cache["keys_raw"] = emb.flatten(2).transpose(1, 2)
+        cache["hq"] = hq_features(self.model.mask_decoder, emb, inter[0])
+        return cache
 
     def _decode_group(self, feats, points, labels, boxes, masks, multimask):
+        import torch
+
+        from .sam_hq_decoder import decode_hq
+
+        pe = self.model.prompt_encoder
         dt = self.torch_dtype
-
-        def call(p, lab, b, m):
-            out = self.model(image_embeddings=feats["embedding"], intermediate_embeddings=feats["intermediate"],
-                             input_points=None if p is None else p.unsqueeze(0).to(dt),
-                             input_labels=None if lab is None else lab.unsqueeze(0),
-                             input_boxes=None if b is None else b.unsqueeze(0).to(dt),
-                             input_masks=None if m is None else m.to(dt),
-                             multimask_output=multimask, hq_token_only=False)
-            return out.pred_masks[0], out.iou_scores[0]
-
-        return _run_batched(call, points, labels, boxes, masks)
-
-
-class Sam2Engine(SamFamilyEngine):
-    """``transformers.Sam2Model`` in image mode (``facebook/sam2.1-hiera-*``)."""
-
-    name = "sam2"
-    lowres_frame = "full"
-
-    def _to_input_frame_points(self, pts: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-        out = np.asarray(pts, dtype=np.float64).copy()
-        out[..., 0] *= SAM_INPUT_SIZE / size[1]
-        out[..., 1] *= SAM_INPUT_SIZE / size[0]
-        return out
-
-    def _to_input_frame_boxes(self, boxes: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-        b = np.asarray(boxes, dtype=np.float64)
-        return self._to_input_frame_points(b.reshape(*b.shape[:-1], 2, 2), size).reshape(b.shape)
-
-    def _input_size(self, size: tuple[int, int]) -> tuple[int, int]:
-        return (SAM_INPUT_SIZE, SAM_INPUT_SIZE)  # stretched, not padded
-
-    def _mask_to_model_frame(self, masks, size: tuple[int, int]):
-        return padded_to_sam2_logits(masks, size)
-
-    def _lowres_to_padded(self, lowres, size: tuple[int, int]):
-        return sam2_logits_to_padded(lowres, size)
-
-    def _encode(self, image: np.ndarray) -> dict[str, Any]:
-        pix = sam2_pixel_values(image).to(self.device, self.torch_dtype)
-        return {"levels": list(self.model.get_image_embeddings(pix))}
-
-    def _decode_group(self, feats, points, labels, boxes, masks, multimask):
-        dt = self.torch_dtype
-
-        def call(p, lab, b, m):
-            out = self.model(image_embeddings=feats["levels"],
-                             input_points=None if p is None else p.unsqueeze(0).to(dt),
-                             input_labels=None if lab is None else lab.unsqueeze(0),
-                             input_boxes=None if b is None else b.unsqueeze(0).to(dt),
-                             input_masks=None if m is None else m.to(dt),
-                             multimask_output=multimask)
-            return out.pred_masks[0], out.iou_scores[0]
-
-        return _run_batched(call, points, labels, boxes, masks)
+        n = (points if points is not None else boxes if boxes is not None else masks).shape[0]
+        if points is not None or boxes is not None:
+            sparse, _ = pe(input_points=None if points is None else points.unsqueeze(0).to(dt),
+                           input_labels=None if labels is None else labels.unsqueeze(0),
+                           input_boxes=None if boxes is None else boxes.unsqueeze(0).to(dt), input_masks=None)
+            sparse = sparse[0].to(dt)
+        else:
+            sparse = torch.zeros((n, 0, pe.hidden_size), dtype=dt, device=self.device)
+        dense = pe.mask_embed(masks.to(dt)) if masks is not None else None
+        chunk = DECODE_CHUNK if sparse.device.type == "cpu" else DECODE_CHUNK_GPU
+        outs = [decode_hq(self.model.mask_decoder, sparse[i:i + chunk], None if dense is None else dense[i:i + chunk],
+                          feats, multimask, self.hq_token_only) for i in range(0, n, chunk)]
+        return torch.cat([o[0] for o in outs]), torch.cat([o[1] for o in outs])

@@ -11,6 +11,13 @@ q/k/v split with another copy. This forward:
   instead of materialising scores, softmax and weights separately like the reference.
 
 Install it with :func:`speed_up_vision_attention` on a loaded ``SamModel``/``SamHQModel``.
+
+This is the one place that replaces a ``transformers`` module's ``forward`` (no public API
+offers a fused attention with SAM's decomposed relative positions). It touches only
+instances of ``SamVisionAttention`` / ``SamHQVisionAttention`` (and their SDPA subclasses),
+only for the ``transformers`` versions in :data:`TESTED_TRANSFORMERS` (the range pinned by the
+``sam`` extra in pyproject.toml), and ``tests/test_sam_vision_attention.py`` checks that the
+patched encoder returns what the original does.
 """
 
 from __future__ import annotations
@@ -45,12 +52,54 @@ def _fast_forward(self: Any, hidden_states: torch.Tensor, output_attentions: boo
     return self.proj(out), None
 
 
+TESTED_TRANSFORMERS = ((5, 0), (6, 0))
+"""[low, high) ``transformers`` versions whose SAM vision attention this forward reproduces."""
+
+_REQUIRED = ("qkv", "proj", "get_rel_pos", "rel_pos_h", "rel_pos_w", "use_rel_pos", "scale", "num_attention_heads")
+
+
+def _attention_classes() -> tuple[type, ...]:
+    classes: list[type] = []
+    try:
+        from transformers.models.sam.modeling_sam import SamVisionAttention
+
+        classes.append(SamVisionAttention)
+    except ImportError:  # pragma: no cover
+        pass
+    try:
+        from transformers.models.sam_hq.modeling_sam_hq import SamHQVisionAttention
+
+        classes.append(SamHQVisionAttention)
+    except ImportError:  # pragma: no cover
+        pass
+    return tuple(classes)
+
+
+def transformers_supported() -> bool:
+    """Whether the installed ``transformers`` is in :data:`TESTED_TRANSFORMERS`."""
+    import transformers
+
+    parts = []
+    for p in transformers.__version__.split(".")[:2]:
+        digits = "".join(ch for ch in p if ch.isdigit())
+        parts.append(int(digits or 0))
+    version = tuple(parts)
+    low, high = TESTED_TRANSFORMERS
+    return low <= version < high
+
+
 def speed_up_vision_attention(model: Any) -> int:
-    """Swap the forward of every SAM/SAM-HQ ViT attention module; returns how many were patched."""
+    """Use the faster forward in every SAM / SAM-HQ ViT attention module; returns how many.
+
+    Does nothing (returns 0) on a ``transformers`` version outside :data:`TESTED_TRANSFORMERS`
+    or for modules lacking the attributes this forward reads.
+    """
+    if not transformers_supported():
+        return 0
+    classes = _attention_classes()
     count = 0
     for module in model.modules():
-        if (type(module).__name__.endswith(("VisionAttention", "VisionSdpaAttention"))
-                and hasattr(module, "qkv") and hasattr(module, "get_rel_pos")):
+        if isinstance(module, classes) and all(hasattr(module, a) for a in _REQUIRED):
             module.forward = types.MethodType(_fast_forward, module)
             count += 1
     return count

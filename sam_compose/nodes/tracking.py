@@ -30,7 +30,8 @@ class TrackNode:
     def __init__(self, *,
                  engine: str = Param("opencv", kind="model", description="flow tracker: engine that re-segments (opencv, a SAM spec, "
                                                            "or 'none' for flow only); sam2 tracker: the SAM 2 model"),
-                 tracker: str = Param("flow", choices=("flow", "sam2"), description="weight-free flow tracker or SAM 2 video"),
+                 tracker: str = Param("flow", choices=("flow", "sam2", "edgetam", "sam3"),
+                                      description="weight-free flow tracker, or SAM 2 / EdgeTAM / SAM 3 video"),
                  fps: float = Param(25.0, gt=0, description="frame rate, for gaze timing and the overlay video"),
                  video_start: float | None = Param(None, description="gaze clock time of the first frame (default: the "
                                                                          "recording's first sample; 0 for bare fixations)"),

@@ -65,6 +65,8 @@ LIMITS: dict[str, Limit] = {lim.name: lim for lim in (
     Limit("graph_values", 1_000_000, "values", "values in a graph file, counting every use of a YAML alias"),
     Limit("yaml_aliases", 100, "aliases", "YAML aliases (*name) in one graph file"),
     Limit("string_chars", 100_000, "chars", "length of one string in a graph file or request"),
+    Limit("text_chars", 1000, "chars", "length of one text prompt (a phrase naming a concept, for SAM 3)"),
+    Limit("exemplars", 1000, "boxes", "exemplar boxes in one concept prompt"),
     Limit("int_bits", 63, "bits", "size of one integer in a graph file or request (absolute value below 2**bits)"),
     Limit("template_width", 16, "chars", "width of a field in an output path template such as {frame:05d}"),
     # servers

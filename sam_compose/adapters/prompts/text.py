@@ -21,6 +21,12 @@ Pipeline (:func:`select_regions`, used by :func:`text_to_prompts` and :func:`tex
 
 Each selected region becomes a ``Prompt(box=region box, points=[positive point inside])``
 with ``data = {"adapter": "text", "phrase", "score", "similarity", "rank", "proposal"}``.
+
+**Native route.** When the engine understands concepts itself (``engine.supports_text``:
+SAM 3), :func:`text_to_prompts` skips the pipeline above and returns one
+``Prompt(text=phrase)`` per positive phrase (``data["route"] = "native"``, negative
+phrases in ``data["negative"]``): the engine then returns every instance. ``route="clip"``
+forces the CLIP pipeline, ``route="native"`` insists on the engine's own.
 """
 
 from __future__ import annotations
@@ -300,16 +306,43 @@ def _prompt_for(sel: Selection, negative: list[str], points: int) -> Prompt:
     return Prompt(points=pts if pts is not None and len(pts) else None, box=r.box, data=data)
 
 
+ROUTES = ("auto", "native", "clip")
+
+
+def native_text_engine(engine: Any) -> Any:
+    """The engine (resolved from a spec) when it segments text natively, else None."""
+    if engine is None:
+        return None
+    from ...engines import resolve_engine
+
+    eng = resolve_engine(engine)
+    return eng if getattr(eng, "supports_text", False) else None
+
+
+def _native_prompts(text: str | Sequence[str], negative: str | Sequence[str] | None) -> list[Prompt]:
+    pos, neg = parse_phrases(text, negative)
+    data: dict[str, Any] = {"adapter": "text", "route": "native"}
+    if neg:
+        data["negative"] = list(neg)
+    return [Prompt(text=p, data={**data, "phrase": p}) for p in pos]
+
+
 def text_to_prompts(image: Any, text: str | Sequence[str], *, engine: Any = None, clip: Any = None,
                     scorer: Scorer | None = None, negative: str | Sequence[str] | None = None,
                     top_k: int = 1, threshold: float | None = None, points: int = 1,
-                    detector: Any = None, **options: Any) -> list[Prompt]:
+                    detector: Any = None, route: str = "auto", **options: Any) -> list[Prompt]:
     """Prompts for the regions ``text`` describes: one per selected region, per phrase.
+
+    With an engine that understands text (SAM 3) the engine's own route is used (see the
+    module docstring): one ``Prompt(text=phrase)`` per phrase, every instance found later.
 
     Args:
         image: (H, W, 3) uint8 RGB array or anything ``load_image`` takes.
         text: ``"a red mug"``; several phrases ``"cat, dog"``; ``"-phrase"`` for a negative.
-        engine: an engine (or spec) whose automatic masks are the region proposals.
+        engine: an engine (or spec) whose automatic masks are the region proposals, or which
+            understands text itself.
+        route: ``"auto"`` (native when the engine has it and no ``clip``/``scorer``/``detector``
+            is given, else CLIP), ``"native"`` or ``"clip"``.
         clip: a :class:`~.clip.ClipScorer` or a CLIP spec (default ``$SAM_COMPOSE_CLIP`` or
             ViT-B-32 ``laion2b_s34b_b79k``).
         scorer: a callable ``scorer(crops, phrases) -> (N, P)`` replacing CLIP.
@@ -324,6 +357,15 @@ def text_to_prompts(image: Any, text: str | Sequence[str], *, engine: Any = None
     Returns:
         list of ``Prompt(box, points, data={"phrase", "score", ...})``, phrases in order.
     """
+    if route not in ROUTES:
+        raise PromptError(f"route must be one of {', '.join(ROUTES)}, got {route!r}")
+    if route != "clip" and (route == "native" or (clip is None and scorer is None and detector is None)):
+        native = native_text_engine(engine)
+        if native is not None:
+            return _native_prompts(text, negative)
+        if route == "native":
+            raise PromptError(f"route='native' needs an engine that segments text itself (SAM 3: "
+                              f"engine='facebook/sam3'), got {getattr(engine, 'name', engine)!r}")
     if detector is not None:
         from .detectors import detect_with_text
 
@@ -351,7 +393,9 @@ def text_to_masks(image: Any, text: str | Sequence[str], *, engine: Any, **kwarg
     prompts = text_to_prompts(img, text, engine=engine, **kwargs)
     if not prompts:
         return Masks.empty(img.shape[:2], data={"adapter": "text", "selections": []})
-    res = engine.segment(img, prompts).best()
+    res = engine.segment(img, prompts)
+    if not any(p.is_concept for p in prompts):
+        res = res.best()
     res.data["adapter"] = "text"
     res.data["selections"] = [{"phrase": p.data.get("phrase"), "score": p.data.get("score")} for p in prompts]
     return res

@@ -5,8 +5,11 @@
         res.ids, res.masks, res.data["frame"], res.data["lost"]
 
 Trackers (:class:`~.base.Tracker`): ``"flow"`` (:mod:`.flow`, weight-free: optical flow
-carries each mask, the engine re-segments it) and ``"sam2"`` (:mod:`.sam2_video`, SAM 2 video
-through transformers with a bounded memory bank). Outputs: :mod:`.files`.
+carries each mask, the engine re-segments it), ``"sam2"`` (:mod:`.sam2_video`, SAM 2 video
+through transformers with a bounded memory bank), ``"edgetam"`` (:mod:`.family_video`, the
+fast SAM 2-style tracker) and ``"sam3"`` (:mod:`.sam3_video`: text concepts, every
+instance, or prompted objects). With a model tracker ``engine=`` is that model's engine
+(a spec or a loaded engine). Outputs: :mod:`.files`.
 """
 
 from __future__ import annotations
@@ -23,11 +26,12 @@ from .base import InitLike, Tracker, split_init
 
 __all__ = ["track", "make_tracker", "TRACKERS"]
 
-TRACKERS = ("flow", "sam2")
+TRACKERS = ("flow", "sam2", "edgetam", "sam3")
 
 
 def make_tracker(tracker: str | Tracker = "flow", engine: Any = "opencv", **options: Any) -> Tracker:
-    """A tracker by name: ``"flow"`` (weight-free + ``engine``) or ``"sam2"`` (``engine`` is the model spec)."""
+    """A tracker by name: ``"flow"`` (weight-free + ``engine``), or a model tracker ``"sam2"``,
+    ``"edgetam"``, ``"sam3"`` (``engine`` is that model's engine: a spec or a loaded engine)."""
     if isinstance(tracker, Tracker):
         if options:
             raise InputError(f"options {sorted(options)} cannot be applied to an existing {type(tracker).__name__}")
@@ -37,6 +41,10 @@ def make_tracker(tracker: str | Tracker = "flow", engine: Any = "opencv", **opti
         from .flow import FlowTracker as cls
     elif name == "sam2":
         from .sam2_video import Sam2VideoTracker as cls  # type: ignore[assignment]
+    elif name == "edgetam":
+        from .family_video import EdgeTamVideoTracker as cls  # type: ignore[assignment]
+    elif name == "sam3":
+        from .sam3_video import Sam3VideoTracker as cls  # type: ignore[assignment]
     else:
         raise InputError(f"unknown tracker {tracker!r}; choose one of {', '.join(TRACKERS)} or pass a Tracker")
     import inspect
@@ -75,8 +83,9 @@ def track(frames: Any, init: InitLike | None = None, *, engine: Any = "opencv",
             kept when set), a ``Prompt`` or a list of prompts (segmented by the engine).
         engine: for ``tracker="flow"``, the engine that re-segments each carried mask (a spec
             for ``shared_engine``, an Engine, or None for flow only: the fast path); for
-            ``tracker="sam2"``, the SAM 2 model (a spec, a local folder or a ``Sam2VideoModel``).
-        tracker: ``"flow"``, ``"sam2"`` or a :class:`Tracker` instance.
+            a model tracker, that model's engine (a spec, a local folder, a checkpoint, or a
+            loaded engine; ``"sam2"`` also takes a ``Sam2VideoModel``).
+        tracker: ``"flow"``, ``"sam2"``, ``"edgetam"``, ``"sam3"`` or a :class:`Tracker` instance.
         start_frame: index of the first frame to track; earlier frames are skipped.
         add: ``{frame_index: objects}`` added mid-stream (same forms as ``init``).
         gaze: a gaze recording (``GazeSamples``; fixations are detected) or fixations

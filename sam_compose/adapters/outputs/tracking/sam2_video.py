@@ -9,10 +9,15 @@ pointers per object, and at most ``max_cond_frames`` prompted (conditioning) fra
 object (the first one and the most recent ones). Memory is therefore flat over any
 stream length.
 
-Preprocessing is done here, one frame at a time: the frame is resized to the model's square
-input (``config.image_size``), scaled to [0, 1] and normalised with ImageNet mean and std, as
-``Sam2VideoVideoProcessor`` does (tested to agree with it within 0.05 on average); points and boxes are scaled to that square; a box becomes
-the two corner points with labels 2 and 3 (SAM 2's convention); masks go in as mask inputs.
+Preprocessing is done here, one frame at a time, as Meta's ``SAM2VideoPredictor`` loads
+frames: resized to the model's square input (``config.image_size``) with PIL's bicubic
+filter, scaled to [0, 1] and normalised with ImageNet mean and std; points and boxes are
+scaled to that square; a box becomes the two corner points with labels 2 and 3 (SAM 2's
+convention), placed before the points; masks go in as mask inputs. Tested against Meta's
+predictor on the same weights (``tests/test_sam2_video_parity.py``).
+
+The model comes from the SAM 2 engine (``engine=``: a spec or a loaded engine, including
+Meta's ``.pt`` checkpoints, see :func:`load_sam2_video`).
 
 An object is reported lost while SAM 2's object score logit is <= 0 (``data["lost"]``),
 and re-acquired (``data["reacquired"]``) when it turns positive again.
@@ -22,7 +27,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import cv2
 import numpy as np
 
 from ....errors import EngineError, InputError, require
@@ -30,55 +34,115 @@ from ....geometry import from_lowres, to_lowres
 from ....masks import Masks
 from .base import ObjectInit, Tracker
 
-__all__ = ["Sam2VideoTracker", "load_sam2_video"]
+__all__ = ["Sam2VideoTracker", "load_sam2_video", "sam2_frame_pixels"]
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
 
 
-def load_sam2_video(spec: Any, device: str = "cpu", dtype: str = "float32") -> Any:
-    """A ``Sam2VideoModel`` in eval mode from a model instance, a local folder or a hub id/short name."""
-    require("transformers", feature="SAM 2 video tracking")
-    import torch
-    from transformers import Sam2VideoModel
+_VIDEO_CLASSES = {"sam2": "Sam2VideoModel", "edgetam": "EdgeTamVideoModel"}
+_EXAMPLE = {"sam2": "facebook/sam2.1-hiera-tiny", "edgetam": "yonigozlan/EdgeTAM-hf"}
+_LABEL = {"sam2": "SAM 2", "edgetam": "EdgeTAM"}
+_ARTICLE = {"sam2": "a", "edgetam": "an"}
 
-    if isinstance(spec, Sam2VideoModel):
-        return spec.eval()
-    if not isinstance(spec, str) or spec.strip().lower() in ("opencv", "auto", ""):
+
+def load_sam2_video(engine: Any, device: str | None = None, dtype: str | None = None, family: str = "sam2") -> Any:
+    """The ``Sam2VideoModel`` (eval mode) behind ``engine``.
+
+    ``engine`` is a SAM 2 engine as every ``engine=`` argument takes it (see
+    :func:`sam_compose.engines.resolve_engine`): a spec string (a hub id or short name, a
+    ``save_pretrained`` folder, or Meta's ``sam2.1_hiera_*.pt``) or a loaded SAM 2
+    :class:`~sam_compose.engines.base.Engine`; a ``Sam2VideoModel`` is used as it is. The
+    video model is built once per engine and kept on it.
+    """
+    require("transformers", feature=f"{_LABEL[family]} video tracking")
+    import transformers
+
+    if isinstance(engine, getattr(transformers, _VIDEO_CLASSES[family])):
+        return engine.eval()
+    from ....engines import resolve_engine
+    from ....engines.base import Engine
+
+    if not isinstance(engine, (str, Engine)) or (isinstance(engine, str) and
+                                                  engine.strip().lower() in ("opencv", "auto", "")):
+        meta = ", Meta's sam2.1_hiera_*.pt" if family == "sam2" else ""
         raise InputError(
-            "the sam2 tracker needs a SAM 2 model: pass engine='facebook/sam2.1-hiera-tiny' (or another "
-            "SAM 2 id, a local folder written by save_pretrained, or a Sam2VideoModel)"
+            f"the {family} tracker needs {_ARTICLE[family]} {_LABEL[family]} engine: pass engine='{_EXAMPLE[family]}' (or another "
+            f"{_LABEL[family]} id, a save_pretrained folder{meta}, or an engine from sc.load_engine of one), "
+            f"got {engine!r}"
         )
-    from ....engines.hub import resolve_model_dir
-    from ....engines.sam_family import check_device
+    eng = resolve_engine(engine, device=device, dtype=dtype)
+    return video_model_for(eng, family)
 
-    device = check_device(device, dtype)  # also checks dtype is one of float32, bfloat16, float16
-    folder = resolve_model_dir(spec)
-    try:
-        model = Sam2VideoModel.from_pretrained(str(folder), torch_dtype=getattr(torch, dtype))
-    except (OSError, ValueError, KeyError) as exc:
-        raise EngineError(f"could not load a SAM 2 video model from {folder}: {exc}") from exc
-    return model.to(torch.device(device)).eval()
+
+def video_model_for(eng: Any, family: str = "sam2") -> Any:
+    """The video model matching a loaded SAM 2 (or EdgeTAM) image engine (same spec, device, dtype); cached on it."""
+    import torch
+
+    if getattr(eng, "family", None) != family:
+        raise InputError(f"the {family} tracker needs {_ARTICLE[family]} {_LABEL[family]} engine, got a "
+                         f"{getattr(eng, 'name', type(eng).__name__)} engine ({eng.spec!r}); pass "
+                         f"engine='{_EXAMPLE[family]}' or another {_LABEL[family]} model")
+    cached = getattr(eng, "_video_model", None)
+    if cached is not None:
+        return cached
+    from pathlib import Path
+
+    from ....engines.hub import resolve_model_dir
+
+    tdt = getattr(torch, eng.dtype)
+    path = Path(eng.spec).expanduser()
+    if path.is_file():
+        from ....engines.sam2_checkpoint import build_sam2_from_checkpoint
+
+        model = build_sam2_from_checkpoint(path, video=True, dtype=tdt)
+    else:
+        import transformers
+
+        folder = resolve_model_dir(eng.spec)
+        try:
+            model = getattr(transformers, _VIDEO_CLASSES[family]).from_pretrained(str(folder), dtype=tdt)
+        except (OSError, ValueError, KeyError) as exc:
+            raise EngineError(f"could not load a {_LABEL[family]} video model from {folder}: {exc}") from exc
+    model = model.to(torch.device(eng.device)).eval()
+    # share the image encoder, prompt encoder and decoder with the engine's model (one copy in memory)
+    own = model.state_dict()
+    shared = {k: v for k, v in eng.model.state_dict().items() if k in own and own[k].shape == v.shape}
+    model.load_state_dict(shared, strict=False, assign=True)
+    eng._video_model = model
+    return model
+
+
+def sam2_frame_pixels(frame: np.ndarray, size: int) -> Any:
+    """(H, W, 3) uint8 -> (1, 3, size, size) float32, as Meta's video predictor loads frames:
+    PIL bicubic resize, scaled to [0, 1], ImageNet mean and std."""
+    import torch
+    from PIL import Image
+
+    x = np.asarray(Image.fromarray(np.ascontiguousarray(frame)).resize((size, size), Image.Resampling.BICUBIC), np.float32) / 255.0
+    x = (x - IMAGENET_MEAN) / IMAGENET_STD
+    return torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))[None]
 
 
 class Sam2VideoTracker(Tracker):
     """SAM 2 video propagation (see the module docstring).
 
     Args:
-        model: a ``Sam2VideoModel``, a local folder, or a SAM 2 hub id / short name.
-        device, dtype: where and how the model runs (used when loading from a spec).
+        engine: the SAM 2 engine (a spec string or a loaded SAM 2 engine, see
+            :func:`load_sam2_video`), or a ``Sam2VideoModel``.
+        device, dtype: where and how the model runs (used when ``engine`` is a spec).
         max_cond_frames: prompted frames kept per object (the first and the most recent).
         keep_logits: attach (N, 256, 256) logits in SAM's low-res frame to each result.
     """
 
     name = "sam2"
 
-    def __init__(self, model: Any = "facebook/sam2.1-hiera-tiny", *, device: str = "cpu",
-                 dtype: str = "float32", max_cond_frames: int = 4, keep_logits: bool = False) -> None:
+    def __init__(self, engine: Any, *, device: str | None = None, dtype: str | None = None,
+                 max_cond_frames: int = 4, keep_logits: bool = False) -> None:
         super().__init__()
         if int(max_cond_frames) < 1:
             raise InputError(f"max_cond_frames must be at least 1, got {max_cond_frames}")
-        self.model = load_sam2_video(model, device=device, dtype=dtype)
+        self.model = self._load_model(engine, device, dtype)
         cfg = self.model.config
         size = cfg.image_size
         self.input_size = int(size[0] if isinstance(size, (list, tuple)) else size)
@@ -92,26 +156,27 @@ class Sam2VideoTracker(Tracker):
         self._was_lost: set[int] = set()
         self._last_masks: dict[int, np.ndarray] = {}
 
-    # --- session ----------------------------------------------------------------------------
-    def _new_session(self) -> Any:
+    # --- hooks for the SAM 2 family (SAM 3's tracker and EdgeTAM override them) -----------------
+    def _load_model(self, engine: Any, device: str | None, dtype: str | None) -> Any:
+        """The video model behind ``engine`` (here: ``Sam2VideoModel``, see :func:`load_sam2_video`)."""
+        return load_sam2_video(engine, device=device, dtype=dtype)
+
+    def _session_class(self) -> Any:
         from transformers.models.sam2_video.modeling_sam2_video import Sam2VideoInferenceSession
 
+        return Sam2VideoInferenceSession
+
+    # --- session ----------------------------------------------------------------------------
+    def _new_session(self) -> Any:
         device = self.model.device
         h, w = self.size  # type: ignore[misc]
-        return Sam2VideoInferenceSession(video_height=h, video_width=w, inference_device=device,
-                                         inference_state_device=device, video_storage_device=device,
-                                         dtype=self.model.dtype,
-                                         max_vision_features_cache_size=1)
+        return self._session_class()(video_height=h, video_width=w, inference_device=device,
+                                     inference_state_device=device, video_storage_device=device,
+                                     dtype=self.model.dtype, max_vision_features_cache_size=1)
 
     def _pixels(self, frame: np.ndarray) -> Any:
-        import torch
-
-        s = self.input_size
-        shrink = s < max(frame.shape[:2])  # area averaging approximates the processor's antialiasing
-        x = cv2.resize(frame, (s, s), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-        x = x.astype(np.float32) / 255.0
-        x = (x - IMAGENET_MEAN) / IMAGENET_STD
-        return torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))[None].to(self.model.device, self.model.dtype)
+        """(H, W, 3) uint8 -> (1, 3, s, s) on the model's device (see :func:`sam2_frame_pixels`)."""
+        return sam2_frame_pixels(frame, self.input_size).to(self.model.device, self.model.dtype)
 
     def _add_inputs(self, obj: ObjectInit, frame: np.ndarray) -> None:
         import torch
@@ -126,23 +191,27 @@ class Sam2VideoTracker(Tracker):
         if mask is None and p is not None and p.points is None and p.box is None and p.mask is not None:
             mask = from_lowres(p.mask, (h, w)) > 0  # a logits-only prompt: use it as a mask input
         if mask is not None:
-            m = cv2.resize(np.asarray(mask, np.float32), (s, s), interpolation=cv2.INTER_LINEAR) >= 0.5
-            sess.add_mask_inputs(idx, f, torch.from_numpy(m.astype(np.float32))[None, None])
+            m = torch.from_numpy(np.asarray(mask, np.float32))[None, None]
+            if m.shape[-2:] != (s, s):  # as Meta's add_new_mask: antialiased bilinear, then >= 0.5
+                m = torch.nn.functional.interpolate(m, size=(s, s), mode="bilinear", align_corners=False,
+                                                    antialias=True)
+                m = (m >= 0.5).float()
+            sess.add_mask_inputs(idx, f, m.to(self.model.device))
             sess.remove_point_inputs(idx, f)
-        else:
+        elif p is not None:
             p = p.validate_for((h, w))
             coords, labels = [], []
             if p.box is not None:
                 x0, y0, x1, y1 = (float(v) for v in p.box)
                 coords += [[x0, y0], [x1, y1]]
                 labels += [2, 3]
-            if p.points is not None:
+            if p.points is not None and p.labels is not None:
                 coords += p.points.tolist()
                 labels += p.labels.tolist()
-            c = np.asarray(coords, np.float32) * np.array([s / w, s / h], np.float32)
+            c = torch.tensor(coords, dtype=torch.float32) / torch.tensor([w, h]) * s  # Meta's arithmetic
             sess.add_point_inputs(idx, f, {
-                "point_coords": torch.from_numpy(c)[None, None],
-                "point_labels": torch.tensor(labels, dtype=torch.int32)[None, None],
+                "point_coords": c[None, None].to(self.model.device),
+                "point_labels": torch.tensor(labels, dtype=torch.int32)[None, None].to(self.model.device),
             })
             sess.remove_mask_inputs(idx, f)
         if obj.obj_id not in sess.obj_with_new_inputs:
@@ -207,7 +276,7 @@ class Sam2VideoTracker(Tracker):
             self._add_inputs(obj, frame)
         sess = self._session
         if sess.get_obj_num() == 0:
-            return Masks(np.zeros((0, h, w), bool), ids=np.zeros(0, np.int64), data={"lost": [], "engine": "sam2"})
+            return Masks(np.zeros((0, h, w), bool), ids=np.zeros(0, np.int64), data={"lost": [], "engine": self.name})
         with torch.inference_mode():
             out = self.model(inference_session=sess, frame=self._pixels(frame), frame_idx=self.frame_index)
         self._prune()
@@ -230,7 +299,7 @@ class Sam2VideoTracker(Tracker):
                 lost.append(oid)
                 self._was_lost.add(oid)
         data = {"lost": sorted(lost), "lost_reasons": {k: "not_visible" for k in lost},
-                "reacquired": sorted(reacquired), "engine": "sam2", "prompts": [],
+                "reacquired": sorted(reacquired), "engine": self.name, "prompts": [],
                 "memory": self.memory_footprint()}
         if not rows:
             return Masks(np.zeros((0, h, w), bool), ids=np.zeros(0, np.int64), data=data)

@@ -1,0 +1,85 @@
+"""EdgeTAM (the fast SAM 2-style model) through transformers, on a tiny random EdgeTAM built in the test.
+
+Image mode (``sc.load_engine(folder)``) must equal ``EdgeTamModel`` + ``Sam2Processor`` +
+``post_process_masks``; ``track(..., tracker="edgetam")`` must equal transformers' own
+``EdgeTamVideoModel`` streaming loop fed the same frames and box (our sessions are pruned
+after every frame, so this also shows the pruning drops nothing the model reads).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+T = pytest.importorskip("transformers")
+pytest.importorskip("timm")
+skdata = pytest.importorskip("skimage.data")
+
+from tiny_models import EDGETAM_SIZE, save_tiny_edgetam  # noqa: E402
+
+import sam_compose as sc  # noqa: E402
+from sam_compose.adapters.outputs import track  # noqa: E402
+from sam_compose.adapters.outputs.tracking.synth import synthetic_video  # noqa: E402
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _quiet():
+    from transformers.utils import logging as hf_logging
+
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    yield
+    hf_logging.set_verbosity(level)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    return save_tiny_edgetam(tmp_path_factory.mktemp("edgetam") / "edgetam-tiny", seed=3)
+
+
+def test_image_mode_matches_transformers(folder):
+    eng = sc.load_engine(str(folder), device="cpu")
+    assert eng.family == "edgetam" and eng.input_size == EDGETAM_SIZE
+    model = T.EdgeTamModel.from_pretrained(str(folder)).eval()
+    proc = T.Sam2Processor(T.Sam2ImageProcessor(size={"height": EDGETAM_SIZE, "width": EDGETAM_SIZE}))
+    image = skdata.chelsea()
+    for prompt, kw in ((sc.Prompt(points=[[200, 150], [60, 60]], labels=[1, 0]),
+                        dict(input_points=[[[[200, 150], [60, 60]]]], input_labels=[[[1, 0]]])),
+                       (sc.Prompt(box=[100, 50, 350, 280]), dict(input_boxes=[[[100, 50, 350, 280]]]))):
+        for multimask in (False, True):
+            enc = proc(images=image, return_tensors="pt", **kw)
+            with torch.inference_mode():
+                out = model(pixel_values=enc["pixel_values"], input_points=enc.get("input_points"),
+                            input_labels=enc.get("input_labels"), input_boxes=enc.get("input_boxes"),
+                            multimask_output=multimask)
+            ref = proc.post_process_masks(out.pred_masks, enc["original_sizes"])[0][0].numpy()
+            res = eng.segment(image, prompt, multimask=multimask)
+            np.testing.assert_allclose(res.scores, out.iou_scores[0, 0].numpy(), atol=2e-3)
+            agree = float((res.masks == ref).mean())
+            assert agree > 0.995, f"{prompt} multimask={multimask}: masks agree on {agree:.4f}"
+
+
+def test_video_matches_transformers_streaming(folder):
+    from sam_compose.adapters.outputs.tracking.sam2_video import sam2_frame_pixels
+
+    v = synthetic_video("cross", n_frames=3, size=(96, 128))
+    box = v.masks_at(0).boxes[0]
+    ours = list(track(v.frames, sc.Prompt(box=box), tracker="edgetam", engine=str(folder)))
+    model = T.EdgeTamVideoModel.from_pretrained(str(folder)).eval()
+    proc = T.Sam2VideoProcessor(T.Sam2ImageProcessor(size={"height": EDGETAM_SIZE, "width": EDGETAM_SIZE}),
+                                T.Sam2VideoVideoProcessor(size={"height": EDGETAM_SIZE, "width": EDGETAM_SIZE}))
+    sess = proc.init_video_session(inference_device="cpu", video_storage_device="cpu")
+    h, w = v.size
+    for t, frame in enumerate(v.frames):
+        if t == 0:
+            proc.add_inputs_to_inference_session(inference_session=sess, frame_idx=0, obj_ids=1,
+                                                 input_boxes=[[[float(x) for x in box]]], original_size=[h, w])
+        with torch.inference_mode():
+            out = model(inference_session=sess, frame=sam2_frame_pixels(frame, EDGETAM_SIZE)[0])  # our pixels
+        ref = proc.post_process_masks([out.pred_masks], original_sizes=[[h, w]], binarize=True)[0][0, 0].numpy()
+        assert ours[t].ids.tolist() == [1], f"frame {t}"
+        agree = float((ours[t].masks[0] == ref).mean())
+        assert agree > 0.995, f"frame {t}: masks agree on {agree:.4f}"
+    with pytest.raises(sc.InputError, match="needs an EdgeTAM engine"):
+        track(v.frames, sc.Prompt(box=box), tracker="edgetam", engine="opencv")
