@@ -80,9 +80,9 @@ def main() -> None:
         os.environ["SAM_COMPOSE_ORT_THREADS"] = str(args.threads)
 
     import onnxruntime
+    from tiny_models import tiny_meta_sam
 
     import sam_compose as sc
-    from tiny_models import tiny_meta_sam
 
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="bench_onnx_"))
     work.mkdir(parents=True, exist_ok=True)

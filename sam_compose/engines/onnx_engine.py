@@ -125,10 +125,11 @@ def _numpy(t: Any) -> np.ndarray | None:
 
 def _sam2_engine_class() -> type:
     """SAM 2 exports: the stretched input frame and whole-image low-res logits of the SAM 2 engine."""
+    from .sam2_image import Sam2Engine
     from .sam_transforms import sam2_pixel_values
-    from .sam_variants import Sam2Engine
 
     class OnnxSam2Engine(OnnxEngine):
+        input_size = SAM_INPUT_SIZE  # what Sam2Engine's frame methods read
         _to_input_frame_points = Sam2Engine._to_input_frame_points
         _to_input_frame_boxes = Sam2Engine._to_input_frame_boxes
         _input_size = Sam2Engine._input_size

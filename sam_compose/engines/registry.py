@@ -44,14 +44,14 @@ ACCEPTED_FORMS = (
 
 
 def register_engine(name: str, factory: EngineFactory, *, prefix: bool = False,
-                    default_device: Callable[[], str] | None = None) -> None:
+                    device_default: Callable[[], str] | None = None) -> None:
     """Make ``load_engine(name)`` call ``factory(spec, device, dtype)``.
 
     With ``prefix=True`` every spec starting with ``name`` (e.g. ``"onnx:"``) goes to
-    ``factory``; ``default_device`` then picks the device when the caller gives none.
+    ``factory``; ``device_default`` then picks the device when the caller gives none.
     """
     if prefix:
-        _PREFIX_FACTORIES[name.lower()] = (factory, default_device)
+        _PREFIX_FACTORIES[name.lower()] = (factory, device_default)
     else:
         _FACTORIES[name.lower()] = factory
 
@@ -83,7 +83,7 @@ def _onnx_default_device() -> str:
 
 
 register_engine("opencv", _opencv_factory)
-register_engine("onnx:", _onnx_factory, prefix=True, default_device=_onnx_default_device)
+register_engine("onnx:", _onnx_factory, prefix=True, device_default=_onnx_default_device)
 
 
 def find_local_checkpoint() -> str | None:
