@@ -79,9 +79,8 @@ def family(request, tmp_path_factory):
 def _prompts(h: int, w: int, prev: np.ndarray) -> list[sc.Prompt]:
     pts = np.array([[0.5 * w, 0.5 * h], [0.1 * w, 0.15 * h], [0.8 * w, 0.7 * h]])
     box = np.array([0.15 * w, 0.1 * h, 0.8 * w, 0.9 * h])
-    return [sc.Prompt(points=pts[:1]), sc.Prompt(points=pts, labels=[1, 0, 1]), sc.Prompt(box=box),
-            sc.Prompt(box=box, points=pts[1:2], labels=[0]), sc.Prompt(points=pts[:1], mask=prev),
-            sc.Prompt(mask=prev)]
+    return [sc.Prompt(points=pts, labels=[1, 0, 1]), sc.Prompt(box=box, points=pts[1:2], labels=[0]),
+            sc.Prompt(points=pts[:1], mask=prev), sc.Prompt(mask=prev)]
 
 
 def test_masks_match_the_pytorch_engine(family):
