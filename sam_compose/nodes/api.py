@@ -58,11 +58,11 @@ from .context import (
                       set_run_context,
 )
 from .decorator import node
-from .params import PARAM_KINDS, REQUIRED, Param
+from .params import PARAM_KINDS, REQUIRED, Param, ParamInfo
 from .spec import InputPort, NodeSpec
 from .typecheck import check_type, type_name
 
-__all__ = ["node", "Param", "REQUIRED", "PARAM_KINDS", "NodeSpec", "InputPort", "GraphError", "check_type",
+__all__ = ["node", "Param", "ParamInfo", "REQUIRED", "PARAM_KINDS", "NodeSpec", "InputPort", "GraphError", "check_type",
            "type_name", "RunContext", "run_context", "set_run_context", "reset_run_context",
            "output_path", "input_path", "input_files", "model_spec", "frame_index", "current_node", "note", "file_stamp",
            "node_engine", "guarded_clip_spec"]

@@ -167,7 +167,7 @@ def model_spec(spec: str) -> str:
 def guard_params(specs: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
     """``values`` with every path-kind parameter checked (and, under a guard, resolved).
 
-    ``specs`` maps param names to :class:`~sam_compose.nodes.params.Param` (their ``kind``).
+    ``specs`` maps param names to :class:`~sam_compose.nodes.params.ParamInfo` (their ``kind``).
     Runs before the node does, so a node type cannot forget the guard: ``path_in`` values
     (files, folders, globs; ``sample:`` names pass) must be readable, ``path_out`` values
     are valid templates landing inside the write root, ``model`` values are names or

@@ -9,7 +9,7 @@ import inspect
 import typing
 from typing import Any, Callable, Mapping
 
-from .params import REQUIRED, Param
+from .params import REQUIRED, Param, ParamInfo
 from .ports import PortType, port_of
 from .registry import register
 from .spec import InputPort, NodeSpec
@@ -83,10 +83,10 @@ def node(name: str, *, category: str = "misc", description: str = "", outputs: M
                 raise TypeError(f"node {name!r}: input {p.name!r} may only default to None (inputs come from wires)")
             inputs[p.name] = InputPort(p.name, port, required)
             kinds[p.name] = p.kind
-        params: dict[str, Param] = {}
+        params: dict[str, ParamInfo] = {}
         for p in par_params:
             default = p.default
-            par = default if isinstance(default, Param) else Param(
+            par = default if isinstance(default, ParamInfo) else Param(
                 REQUIRED if default is inspect.Parameter.empty else default)
             par.name = p.name
             par.annotation = init_hints.get(p.name, Any)
@@ -114,8 +114,8 @@ def _unwrap_param_defaults(func: Any) -> None:
     Python (a ``Param()`` without a default becomes a required keyword argument)."""
     kw = getattr(func, "__kwdefaults__", None)
     if kw:
-        func.__kwdefaults__ = {k: (v.default if isinstance(v, Param) else v) for k, v in kw.items()
-                               if not (isinstance(v, Param) and v.required)} or None
+        func.__kwdefaults__ = {k: (v.default if isinstance(v, ParamInfo) else v) for k, v in kw.items()
+                               if not (isinstance(v, ParamInfo) and v.required)} or None
     pos = getattr(func, "__defaults__", None)
     if pos:
-        func.__defaults__ = tuple(v.default if isinstance(v, Param) and not v.required else v for v in pos)
+        func.__defaults__ = tuple(v.default if isinstance(v, ParamInfo) and not v.required else v for v in pos)

@@ -8,7 +8,7 @@ from typing import Any
 from ..errors import GraphError
 from .typecheck import check_type, type_name
 
-__all__ = ["Param", "REQUIRED", "PARAM_KINDS"]
+__all__ = ["Param", "ParamInfo", "REQUIRED", "PARAM_KINDS"]
 
 PARAM_KINDS = ("value", "path_in", "path_out", "model")
 """What a parameter's value means: a plain value, a file/folder/glob the node reads, a file the
@@ -25,7 +25,20 @@ REQUIRED: Any = _Required()
 """Marker default: the param (or input) must be given."""
 
 
-class Param:
+def Param(default: Any = REQUIRED, *, ge: float | None = None, le: float | None = None,  # noqa: N802
+          gt: float | None = None, lt: float | None = None, choices: typing.Sequence[Any] | None = None,
+          description: str = "", kind: str = "value") -> Any:
+    """A node parameter's schema, written as the default of a keyword-only parameter::
+
+        def segment_node(image: Image, *, engine: str = Param("opencv", kind="model")) -> Masks: ...
+
+    Returns a :class:`ParamInfo`; the return type is ``Any`` (as pydantic's ``Field``) so that
+    ``engine: str = Param(...)`` type-checks. See :class:`ParamInfo` for the arguments.
+    """
+    return ParamInfo(default, ge=ge, le=le, gt=gt, lt=lt, choices=choices, description=description, kind=kind)
+
+
+class ParamInfo:
     """A node parameter's schema: default, range, choices and description.
 
     ``ge``/``le``/``gt``/``lt`` bound numbers; ``choices`` lists the allowed values;

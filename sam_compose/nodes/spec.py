@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from ..errors import GraphError
-from .params import Param
+from .params import ParamInfo
 from .ports import PortType
 from .typecheck import type_name
 
@@ -35,7 +35,7 @@ class NodeSpec:
     func: Callable[..., Any]
     inputs: dict[str, InputPort]
     outputs: dict[str, PortType]
-    params: dict[str, Param]
+    params: dict[str, ParamInfo]
     category: str = "misc"
     description: str = ""
     stateful: bool = False
