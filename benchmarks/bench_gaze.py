@@ -33,11 +33,11 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-from pupil_player_fixations import pupil_player_fixations as player_reference  # noqa: E402
+from pupil_player_fixations import pupil_player_fixations as player_reference
 
-from sam_compose.adapters.prompts.gaze import detect_fixations, group_fixations, read_gaze  # noqa: E402
-from sam_compose.adapters.prompts.gaze.metrics import cohen_kappa, event_f1, sample_labels  # noqa: E402
-from sam_compose.adapters.prompts.gaze.synth import synth_stream, synth_viewing  # noqa: E402
+from sam_compose.adapters.prompts.gaze import detect_fixations, group_fixations, read_gaze
+from sam_compose.adapters.prompts.gaze.metrics import cohen_kappa, event_f1, sample_labels
+from sam_compose.adapters.prompts.gaze.synth import synth_stream, synth_viewing
 
 RATES = (30, 60, 120, 200, 500, 1200)
 NOISES = (0.1, 0.25, 0.5, 1.0, 1.5)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import cv2
@@ -28,7 +29,7 @@ from sam_compose.samples import sample_image, synthetic_scene
 from sam_compose.types import Prompt
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from grabcut_cases import pasted_cases, plain_grabcut  # noqa: E402  (test fixtures, shared with tests/)
+from grabcut_cases import pasted_cases, plain_grabcut  # (test fixtures, shared with tests/)
 
 
 def _timed(fn):
@@ -43,8 +44,8 @@ def bench_pasted(per_photo: int, seeds: list[int]) -> None:
     for seed in seeds:
         for c in pasted_cases(per_photo, seed=seed):
             eng = OpenCVEngine()
-            res, t_ours = _timed(lambda: eng.segment(c.image, Prompt(box=c.box)))
-            pm, t_plain = _timed(lambda: plain_grabcut(c.image, c.box, iterations=eng.iterations))
+            res, t_ours = _timed(partial(eng.segment, c.image, Prompt(box=c.box)))
+            pm, t_plain = _timed(partial(plain_grabcut, c.image, c.box, iterations=eng.iterations))
             a, b = mask_iou(res.masks[0], c.mask), mask_iou(pm, c.mask)
             ours_iou.append(a)
             plain_iou.append(b)
@@ -63,9 +64,9 @@ def bench_synthetic(seeds: list[int]) -> None:
             eng = OpenCVEngine()
             eng.embed(sc.image)
             for i, gt in enumerate(sc.masks):
-                r, t = _timed(lambda: eng.segment(sc.image, Prompt(box=sc.boxes[i])))
-                pm, tp = _timed(lambda: plain_grabcut(sc.image, sc.boxes[i], eng.iterations))
-                q, tq = _timed(lambda: eng.segment(sc.image, Prompt(points=[sc.interior_point(i)])))
+                r, t = _timed(partial(eng.segment, sc.image, Prompt(box=sc.boxes[i])))
+                pm, tp = _timed(partial(plain_grabcut, sc.image, sc.boxes[i], eng.iterations))
+                q, tq = _timed(partial(eng.segment, sc.image, Prompt(points=[sc.interior_point(i)])))
                 box_ours.append(mask_iou(r.masks[0], gt))
                 box_plain.append(mask_iou(pm, gt))
                 pt_ours.append(mask_iou(q.masks[0], gt))

@@ -29,11 +29,24 @@ from .types import ImageEmbedding, Masks, Prompt, load_image
 __version__ = "0.1.0"
 
 __all__ = [
-    "load_image", "Prompt", "Masks", "ImageEmbedding",
-    "Engine", "EngineStats", "load_engine", "shared_engine", "resolve_engine",
+    "Engine",
+    "EngineError",
+    "EngineStats",
     "Graph",
-    "SamComposeError", "InputError", "LimitError", "ImageError", "PromptError", "EngineError", "MissingDependencyError",
+    "ImageEmbedding",
+    "ImageError",
+    "InputError",
+    "LimitError",
+    "Masks",
+    "MissingDependencyError",
+    "Prompt",
+    "PromptError",
+    "SamComposeError",
     "__version__",
+    "load_engine",
+    "load_image",
+    "resolve_engine",
+    "shared_engine",
 ]
 
 

@@ -13,7 +13,8 @@ import os
 import re
 import sys
 import warnings
-from typing import NoReturn, Sequence
+from collections.abc import Sequence
+from typing import NoReturn
 
 from . import __version__
 from .errors import SamComposeError, missing_dependency
@@ -35,7 +36,9 @@ ACCESS_NOTE = ("Files: the command line reads and writes any path you give it, w
                "and are raised with SAM_COMPOSE_MAX_* variables.")
 
 
-def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> str:  # noqa: ANN001
+def _one_line_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                      line: str | None = None) -> str:
+    """A :data:`warnings.formatwarning` that prints only ``warning: MESSAGE``."""
     return f"warning: {message}\n"
 
 
@@ -71,8 +74,8 @@ def _value_options(parser: argparse.ArgumentParser) -> set[str]:
     stack = [parser]
     while stack:
         p = stack.pop()
-        for action in p._actions:  # noqa: SLF001 - argparse has no public listing
-            if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
+        for action in p._actions:  # argparse has no public listing
+            if isinstance(action, argparse._SubParsersAction):
                 stack.extend(action.choices.values())
             elif action.option_strings and action.nargs != 0:
                 found.update(o for o in action.option_strings if o.startswith("--"))
@@ -103,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     original = warnings.formatwarning
-    warnings.formatwarning = _one_line_warning  # type: ignore[assignment]
+    warnings.formatwarning = _one_line_warning
     try:
         return _main(argv)
     finally:
@@ -143,7 +146,7 @@ def _main(argv: Sequence[str] | None) -> int:
     except MemoryError:
         print("error: out of memory; try a smaller image or the opencv engine", file=sys.stderr)
         return 1
-    except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, no traceback
+    except Exception as exc:  # the last line of defence: one line, no traceback
         if os.environ.get("SAM_COMPOSE_DEBUG"):
             raise
         print(f"error: {type(exc).__name__}: {' '.join(str(exc).split())} "

@@ -44,13 +44,15 @@ class PromptError(InputError):
 class GraphError(InputError):
     """A graph or node is invalid (unknown type, bad param, bad wiring, cycle, ...).
 
-    ``node`` and ``port`` name where the problem is (either may be None).
+    ``node`` and ``port`` name where the problem is (either may be None). When validation
+    found several problems at once, ``problems`` holds each of them (else it is empty).
     """
 
     def __init__(self, message: str, node: str | None = None, port: str | None = None) -> None:
         super().__init__(message)
         self.node = node
         self.port = port
+        self.problems: list[GraphError] = []
 
 
 class EngineError(SamComposeError, ValueError):

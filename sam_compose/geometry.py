@@ -145,8 +145,8 @@ def masks_to_boxes(masks: np.ndarray) -> np.ndarray:
     boxes = np.zeros((n, 4), dtype=np.float32)
     if n == 0:
         return boxes
-    rows = masks.any(axis=2)
-    cols = masks.any(axis=1)
+    rows = np.asarray(masks.any(axis=2))  # (N, H)
+    cols = np.asarray(masks.any(axis=1))  # (N, W)
     for i in range(n):
         ys = np.flatnonzero(rows[i])
         xs = np.flatnonzero(cols[i])

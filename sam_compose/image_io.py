@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 
@@ -18,7 +18,7 @@ from .errors import ImageError, ImageLimitError
 from .security import limits
 from .security.paths import check_regular_file
 
-ImageLike = Union[str, os.PathLike, np.ndarray, Any]  # Any: a PIL.Image.Image
+ImageLike = str | os.PathLike | np.ndarray | Any  # Any: a PIL.Image.Image
 
 MIN_SIDE = 8
 """Smaller images carry no object worth segmenting; they are refused."""

@@ -23,7 +23,8 @@ Row ``i`` of every array describes one mask:
 from __future__ import annotations
 
 import warnings
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -41,7 +42,7 @@ class _ResultData(dict):
         super().__init__(data)
         self._rows = rows
 
-    _RENAMED = {"crop_boxes": "crop_box"}
+    _RENAMED: ClassVar[dict[str, str]] = {"crop_boxes": "crop_box"}
 
     def __missing__(self, key: str) -> Any:
         name = self._RENAMED.get(key, key)
@@ -55,7 +56,7 @@ class _ResultData(dict):
 class Masks:
     """N masks for one image, with scores, boxes, low-res logits, per-row extras and provenance."""
 
-    __slots__ = ("masks", "scores", "boxes", "logits", "prompt_index", "ids", "rows", "data")
+    __slots__ = ("boxes", "data", "ids", "logits", "masks", "prompt_index", "rows", "scores")
 
     def __init__(
         self,
@@ -126,12 +127,12 @@ class Masks:
 
     # --- construction -------------------------------------------------------------------
     @classmethod
-    def empty(cls, size: tuple[int, int], data: Mapping[str, Any] | None = None) -> "Masks":
+    def empty(cls, size: tuple[int, int], data: Mapping[str, Any] | None = None) -> Masks:
         """No masks, for an image of ``size`` (H, W)."""
         return cls(np.zeros((0, int(size[0]), int(size[1])), dtype=bool), data=data)
 
     @classmethod
-    def concat(cls, items: Sequence["Masks"]) -> "Masks":
+    def concat(cls, items: Sequence[Masks]) -> Masks:
         """Stack results for the same image; prompt lists are merged and indices shifted."""
         items = list(items)
         if not items:
@@ -147,8 +148,8 @@ class Masks:
             shifted = np.where(it.prompt_index >= 0, it.prompt_index + len(prompts), -1)
             pidx.append(shifted)
             prompts.extend(own)
-        with_logits = all(it.logits is not None for it in items)
-        with_ids = all(it.ids is not None for it in items)
+        logits = [it.logits for it in items if it.logits is not None]
+        ids = [it.ids for it in items if it.ids is not None]
         shared_rows = set(items[0].rows).intersection(*(it.rows for it in items[1:]))
         data = dict(items[0].data)
         for it in items[1:]:
@@ -159,9 +160,9 @@ class Masks:
             np.concatenate([it.masks for it in items]),
             scores=np.concatenate([it.scores for it in items]),
             boxes=np.concatenate([it.boxes for it in items]),
-            logits=np.concatenate([it.logits for it in items]) if with_logits else None,  # type: ignore[misc]
+            logits=np.concatenate(logits) if len(logits) == len(items) else None,
             prompt_index=np.concatenate(pidx),
-            ids=np.concatenate([it.ids for it in items]) if with_ids else None,  # type: ignore[misc]
+            ids=np.concatenate(ids) if len(ids) == len(items) else None,
             data=data,
             rows={k: np.concatenate([it.rows[k] for it in items]) for k in sorted(shared_rows)},
         )
@@ -170,11 +171,11 @@ class Masks:
     def __len__(self) -> int:
         return int(self.masks.shape[0])
 
-    def __iter__(self) -> Iterator["Masks"]:
+    def __iter__(self) -> Iterator[Masks]:
         for i in range(len(self)):
             yield self[i]
 
-    def __getitem__(self, index: Any) -> "Masks":
+    def __getitem__(self, index: Any) -> Masks:
         """Rows by int, slice, boolean array or integer array; always returns ``Masks``."""
         if isinstance(index, (int, np.integer)):
             n = len(self)
@@ -221,7 +222,7 @@ class Masks:
         prompts = self.data.get("prompts", [])
         return prompts[j] if 0 <= j < len(prompts) else None
 
-    def best(self) -> "Masks":
+    def best(self) -> Masks:
         """The highest-scoring row for each prompt (one row for a single prompt).
 
         Rows without a prompt (automatic masks) count as one group. Order follows the prompts.
@@ -236,7 +237,7 @@ class Masks:
 
     def union(self) -> np.ndarray:
         """(H, W) bool: any mask covers the pixel."""
-        return self.masks.any(axis=0) if len(self) else np.zeros(self.image_size, dtype=bool)
+        return np.asarray(self.masks.any(axis=0)) if len(self) else np.zeros(self.image_size, dtype=bool)
 
     def __repr__(self) -> str:
         h, w = self.image_size
@@ -261,7 +262,7 @@ class Masks:
         return out
 
     @classmethod
-    def from_rle(cls, rles: Iterable[Mapping[str, Any]], scores: Any = None, data: Mapping[str, Any] | None = None) -> "Masks":
+    def from_rle(cls, rles: Iterable[Mapping[str, Any]], scores: Any = None, data: Mapping[str, Any] | None = None) -> Masks:
         """Decode COCO RLEs (compressed string or uncompressed list counts) into ``Masks``."""
         from pycocotools import mask as mask_utils
 
@@ -304,7 +305,7 @@ class Masks:
         )
 
     @classmethod
-    def from_supervision(cls, detections: Any) -> "Masks":
+    def from_supervision(cls, detections: Any) -> Masks:
         """Build from a ``supervision.Detections`` that carries masks.
 
         Detections with boxes only are prompts, not masks: use

@@ -76,7 +76,8 @@ def synthetic_scene(seed: int = 0, size: tuple[int, int] = (480, 640), n_objects
     else:
         img = cv2.resize(background, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32)
     occupied = np.zeros((h, w), bool)
-    masks, names = [], []
+    masks: list[np.ndarray] = []
+    names: list[str] = []
     kinds = ["ellipse", "rectangle", "polygon"]
     tries = 0
     while len(masks) < n_objects and tries < 200:

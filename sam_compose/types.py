@@ -285,7 +285,7 @@ class Prompt:
                 return False
         return self.text == other.text and self.data == other.data
 
-    __hash__ = None  # type: ignore[assignment]
+    # __eq__ without __hash__: Python leaves Prompt unhashable (it holds mutable arrays)
 
 
 def _concept(text: Any, exemplars: Any, labels: Any) -> tuple[str | None, np.ndarray | None, np.ndarray | None]:
@@ -337,8 +337,10 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-def as_prompt_list(prompts: Prompt | Sequence[Prompt]) -> list[Prompt]:
-    """Normalise one prompt or a sequence of prompts to a non-empty list, checking types."""
+def as_prompt_list(
+    prompts: Prompt | Mapping[str, Any] | Sequence[Prompt | Mapping[str, Any]],
+) -> list[Prompt]:
+    """Normalise one prompt or a sequence of prompts (or their dicts) to a non-empty list, checking types."""
     if isinstance(prompts, Prompt):
         return [prompts]
     if isinstance(prompts, Mapping):

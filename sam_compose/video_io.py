@@ -23,21 +23,28 @@ import glob
 import itertools
 import os
 import re
+from collections.abc import Callable, Iterable, Iterator, Sized
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, ClassVar
 
 import cv2
 import numpy as np
 
-from .errors import ImageError, InputError
+from .errors import ImageError, InputError, LimitError
 from .image_io import check_image_size, load_image, save_png
 from .security import limits
 from .security.deadlines import checkpoint
 from .security.paths import check_regular_file
 
 __all__ = [
-    "VideoSource", "open_video", "read_frames", "VideoWriter", "write_video",
-    "write_png_sequence", "VideoError",
+    "VideoError",
+    "VideoLimitError",
+    "VideoSource",
+    "VideoWriter",
+    "open_video",
+    "read_frames",
+    "write_png_sequence",
+    "write_video",
 ]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
@@ -45,6 +52,10 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 class VideoError(InputError):
     """A video could not be opened or read (missing, undecodable, empty, inconsistent frames)."""
+
+
+class VideoLimitError(LimitError, VideoError):
+    """A video over a resource limit (more frames than ``SAM_COMPOSE_MAX_VIDEO_FRAMES``)."""
 
 
 def _check_fps(fps: Any) -> float:
@@ -107,7 +118,7 @@ class VideoSource:
         if self._index >= self._max_frames:
             self.close()
             raise limits.over("video_frames", self._index + 1, f"video {self.name}",
-                              "trim it, or read part of it (start/stop/step)", error=VideoError)
+                              "trim it, or read part of it (start/stop/step)", error=VideoLimitError)
         try:
             frame = load_image(raw)
         except ImageError as exc:
@@ -133,7 +144,7 @@ class VideoSource:
             self._release()
             self._release = None
 
-    def __enter__(self) -> "VideoSource":
+    def __enter__(self) -> VideoSource:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -241,7 +252,7 @@ def open_video(source: Any, fps: float | None = None) -> VideoSource:
         vs = VideoSource("frames array", iter(source), frame_count=int(source.shape[0]),
                          size=(int(source.shape[1]), int(source.shape[2])))
     elif isinstance(source, Iterable):
-        count = len(source) if hasattr(source, "__len__") else None  # type: ignore[arg-type]
+        count = len(source) if isinstance(source, Sized) else None
         vs = VideoSource("frames", iter(source), frame_count=count)
     else:
         raise VideoError(
@@ -271,7 +282,7 @@ class VideoWriter:
     context manager; the file is complete after :meth:`close`.
     """
 
-    DEFAULT_FOURCC = {".avi": "MJPG", ".webm": "VP80"}
+    DEFAULT_FOURCC: ClassVar[dict[str, str]] = {".avi": "MJPG", ".webm": "VP80"}
 
     def __init__(self, path: str | os.PathLike, fps: float = 25.0, fourcc: str | None = None) -> None:
         self.path = Path(path)
@@ -299,10 +310,9 @@ class VideoWriter:
                     "try another suffix (.avi) or fourcc"
                 )
             self._size = (h, w)
-        elif (h, w) != self._size:
-            raise InputError(
-                f"frame {self.frames_written} is {w}x{h} but the video is {self._size[1]}x{self._size[0]}"
-            )
+        size = self._size
+        if size is not None and (h, w) != size:
+            raise InputError(f"frame {self.frames_written} is {w}x{h} but the video is {size[1]}x{size[0]}")
         self._writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
         self.frames_written += 1
 
@@ -317,7 +327,7 @@ class VideoWriter:
             self._writer = None
         return self.path
 
-    def __enter__(self) -> "VideoWriter":
+    def __enter__(self) -> VideoWriter:
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
@@ -30,11 +30,11 @@ def overlay(image: np.ndarray, masks: Masks, alpha: float = 0.5, boxes: bool = T
     ``masks.ids`` when set, otherwise the row index.
     """
     out = image.astype(np.float32).copy()
-    order = np.argsort(-masks.areas) if len(masks) else []
+    order = np.argsort(-masks.areas) if len(masks) else np.zeros(0, np.int64)
     for i in order:  # large masks first so small ones stay visible
-        c = np.array(colour(masks.ids[i] if masks.ids is not None else i), np.float32)
+        tint = np.array(colour(masks.ids[i] if masks.ids is not None else i), np.float32)
         m = masks.masks[i]
-        out[m] = out[m] * (1 - alpha) + c * alpha
+        out[m] = out[m] * (1 - alpha) + tint * alpha
     out = np.clip(out, 0, 255).astype(np.uint8)
     for i in range(len(masks)):
         c = colour(masks.ids[i] if masks.ids is not None else i)

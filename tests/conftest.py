@@ -9,10 +9,10 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import numpy as np
+import pytest
 
-from sam_compose.samples import Scene, synthetic_scene  # noqa: E402
+from sam_compose.samples import Scene, synthetic_scene
 
 
 @pytest.fixture(scope="session")

@@ -40,6 +40,35 @@ def call(tool, args, call_id="c1"):
     return tool.invoke({"type": "tool_call", "id": call_id, "name": tool.name, "args": args})
 
 
+class _CountingEngine:
+    """A duck-typed engine (no Engine subclass) that delegates to the OpenCV engine and counts calls."""
+
+    def __init__(self):
+        from sam_compose.engines import load_engine
+
+        self.inner = load_engine("opencv")
+        self.calls = 0
+
+    def segment(self, image, prompt, **kwargs):
+        self.calls += 1
+        return self.inner.segment(image, prompt, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def test_a_duck_typed_engine_is_used_as_given(workspace):
+    from sam_compose.errors import EngineError
+
+    root, _, scene = workspace
+    engine = _CountingEngine()
+    tools = {t.name: t for t in get_tools(engine=engine, allowed_roots=[root], output_dir=root / "out")}
+    msg = call(tools["segment_image"], {"image": "scene.png", "boxes": [[float(v) for v in scene.boxes[0]]]})
+    assert msg.status == "success" and engine.calls == 1
+    with pytest.raises(EngineError, match="engine= must be"):
+        get_tools(engine=42, allowed_roots=[root], output_dir=root / "out")
+
+
 def test_tool_schemas_are_pydantic_and_named_per_contract(tools):
     assert set(tools) == {"segment_image", "generate_masks", "run_graph"}
     schema = tools["segment_image"].args_schema.model_json_schema()
@@ -51,7 +80,7 @@ def test_fake_chat_model_tool_calling_loop(tools, workspace):
     from langchain_core.language_models.fake_chat_models import FakeMessagesListChatModel
     from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
-    root, _, scene = workspace
+    _, _, scene = workspace
     box = [float(v) for v in scene.boxes[0]]
     model = FakeMessagesListChatModel(responses=[
         AIMessage(content="", tool_calls=[
@@ -155,7 +184,7 @@ def test_mcp_http_refuses_non_loopback(capsys):
 
 
 def test_written_mask_matches_artifact(tools, workspace):
-    root, _, scene = workspace
+    _, _, scene = workspace
     msg = call(tools["segment_image"], {"image": "scene.png", "boxes": [[float(v) for v in scene.boxes[2]]]})
     png = np.asarray(Image.open(msg.artifact["files"]["masks"][0])) > 0
     assert (png == msg.artifact["masks"].masks[0]).all()
@@ -179,7 +208,7 @@ def _graph(root, name, nodes):
 
 
 def test_run_graph_refuses_unknown_nodes_and_paths_outside(tools, workspace):
-    root, outside, scene = workspace
+    root, outside, _ = workspace
     unknown = _graph(root, "unknown.json", {"x": {"type": "exec_python", "params": {"code": "print(1)"}}})
     msg = call(tools["run_graph"], {"graph": unknown})
     assert msg.status == "error" and "exec_python" in msg.content

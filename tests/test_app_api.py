@@ -18,16 +18,16 @@ import pytest
 gr = pytest.importorskip("gradio")
 gradio_client = pytest.importorskip("gradio_client")
 
-from sam_compose.app import build_app  # noqa: E402
-from sam_compose.app.handlers import SegmentHandlers, brushed_mask  # noqa: E402
-from sam_compose.app.service import parse_prompt_json, prepare_image  # noqa: E402
-from sam_compose.app.state import SessionState, VideoState  # noqa: E402
-from sam_compose.app.tab_handlers import TabHandlers  # noqa: E402
-from sam_compose.errors import InputError, PromptError  # noqa: E402
-from sam_compose.geometry import mask_iou  # noqa: E402
-from sam_compose.image_io import save_png  # noqa: E402
-from sam_compose.samples import synthetic_scene  # noqa: E402
-from sam_compose.visualize import colour  # noqa: E402
+from sam_compose.app import build_app
+from sam_compose.app.handlers import SegmentHandlers, brushed_mask
+from sam_compose.app.service import parse_prompt_json, prepare_image
+from sam_compose.app.state import SessionState, VideoState
+from sam_compose.app.tab_handlers import TabHandlers
+from sam_compose.errors import InputError, PromptError
+from sam_compose.geometry import mask_iou
+from sam_compose.image_io import save_png
+from sam_compose.samples import synthetic_scene
+from sam_compose.visualize import colour
 
 ENDPOINTS = ("/segment", "/generate", "/track", "/inpaint", "/lift3d")
 
@@ -448,7 +448,7 @@ def test_example_video_is_tracked_from_a_click():
     from sam_compose.adapters.outputs.tracking.synth import synthetic_video
 
     t = TabHandlers("opencv")
-    vs, frame, status, _, path = t.video_example("motion", VideoState())
+    vs, frame, _, _, path = t.video_example("motion", VideoState())
     assert vs.n_frames == 40 and Path(path).is_file() and frame.shape == (240, 320, 3)
     truth = synthetic_video("motion", n_frames=40, size=(240, 320), seed=1)
     vs, _, _ = t.video_frame(vs, 34)  # prompt on a late frame: the last 6 frames are tracked
@@ -559,7 +559,7 @@ def test_a_full_queue_answers_with_a_clear_message(assets, small_scene):
             try:
                 job.result(timeout=240)
                 served += 1
-            except Exception as exc:  # noqa: BLE001 - the client raises its own error type here
+            except Exception as exc:  # the client raises its own error type here
                 refused.append(str(exc))
         assert served >= 1 and refused, (served, refused)
         assert all("queue" in r.lower() and "full" in r.lower() for r in refused), refused

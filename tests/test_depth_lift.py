@@ -13,7 +13,11 @@ import pytest
 
 from sam_compose.adapters.outputs.camera import MOTORCYCLE_CALIBRATION, Intrinsics, as_intrinsics, as_pose
 from sam_compose.adapters.outputs.depth import (
-    depth_from_disparity, disparity_sgbm, estimate_depth, load_depth, save_depth_png,
+    depth_from_disparity,
+    disparity_sgbm,
+    estimate_depth,
+    load_depth,
+    save_depth_png,
 )
 from sam_compose.adapters.outputs.lifting import PointCloud, fuse, lift_to_3d, lift_views
 from sam_compose.errors import EngineError, InputError
@@ -158,7 +162,7 @@ def test_cluster_drops_background_the_mask_leaked_onto():
     assert stat.extents[2] > 1.5  # the wall stays: it is a dense patch, not sparse noise
     clean = lift_to_3d(leaky, depth, K, outliers="cluster")
     assert clean.points[:, 2].max() < 2.0 + 1e-3 and len(clean) >= 0.99 * sphere.sum()
-    c, r = fit_sphere(clean.points)
+    _, r = fit_sphere(clean.points)
     assert abs(r - radius) / radius < 0.02
 
 
@@ -178,7 +182,7 @@ def test_oriented_box_of_rotated_cuboid():
 
 def test_depth_of_other_size_is_resized_when_aspect_matches():
     centre, radius = np.array([0.0, 0.0, 2.0]), 0.35
-    depth, mask = render_sphere(centre, radius)
+    _, mask = render_sphere(centre, radius)
     half, _ = render_sphere(centre, radius, intr=K.scaled(0.5, 0.5), size=(H // 2, W // 2))
     with pytest.warns(UserWarning, match="resizing depth"):
         cloud = lift_to_3d(mask, half, K)
@@ -210,7 +214,7 @@ def test_empty_mask():
     with pytest.raises(InputError, match="empty"):
         lift_to_3d(Masks.empty((H, W)), depth, K)
     with pytest.raises(InputError, match="empty point cloud"):
-        PointCloud(np.zeros((0, 3))).centroid
+        _ = PointCloud(np.zeros((0, 3))).centroid
 
 
 def test_image_of_other_size_rejected():
@@ -285,7 +289,7 @@ def test_motorcycle_lift_reprojects_into_right_image(motorcycle):
     left, right, disp = motorcycle
     c = MOTORCYCLE_CALIBRATION
     depth = depth_from_disparity(disp, c)
-    assert 1.5 < np.nanpercentile(depth, 5) and np.nanpercentile(depth, 95) < 6.0  # a garage scene, metres
+    assert np.nanpercentile(depth, 5) > 1.5 and np.nanpercentile(depth, 95) < 6.0  # a garage scene, metres
     mask = np.isfinite(depth)
     cloud = lift_to_3d(mask, depth, c.intrinsics, left, outliers="none")
     right_K = Intrinsics(c.focal, c.focal, c.cx + c.doffs, c.cy)

@@ -16,11 +16,11 @@ T = pytest.importorskip("transformers")
 pytest.importorskip("timm")
 skdata = pytest.importorskip("skimage.data")
 
-from tiny_models import EDGETAM_SIZE, save_tiny_edgetam  # noqa: E402
+from tiny_models import EDGETAM_SIZE, save_tiny_edgetam
 
-import sam_compose as sc  # noqa: E402
-from sam_compose.adapters.outputs import track  # noqa: E402
-from sam_compose.adapters.outputs.tracking.synth import synthetic_video  # noqa: E402
+import sam_compose as sc
+from sam_compose.adapters.outputs import track
+from sam_compose.adapters.outputs.tracking.synth import synthetic_video
 
 
 @pytest.fixture(scope="module", autouse=True)

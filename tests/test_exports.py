@@ -13,7 +13,13 @@ import pytest
 from PIL import Image
 
 from sam_compose.adapters.outputs.exports import (
-    class_names, coco_dataset, coco_dict, export_masks, load_detections, mask_to_polygons, read_record,
+    class_names,
+    coco_dataset,
+    coco_dict,
+    export_masks,
+    load_detections,
+    mask_to_polygons,
+    read_record,
     to_detections,
 )
 from sam_compose.adapters.outputs.lifting import PointCloud

@@ -341,7 +341,7 @@ def test_two_graphs_run_concurrently_from_threads():
             for j in range(50):
                 tail = g.add("gt_add", id=f"a{j}", x=tail)
             results[i] = (g.run(cache=ResultCache()), seg)
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]

@@ -74,7 +74,7 @@ def test_set_overrides_params(capsys, tmp_path):
 
 
 def test_set_value_that_looks_like_json_stays_a_string_for_string_params(capsys, tmp_path):
-    code, report, err = run_cli(capsys, str(BOX_DEMO), "--out", str(tmp_path), "--set", "save.path=123",
+    code, _, err = run_cli(capsys, str(BOX_DEMO), "--out", str(tmp_path), "--set", "save.path=123",
                                 "--output", "save")
     assert code == 2 and "cannot tell the format of '123'" in err  # reached the node as the string "123"
 
@@ -96,7 +96,7 @@ def test_set_errors_exit_2_with_one_line(capsys, tmp_path, setting, fragment):
 def test_invalid_graph_and_missing_file_exit_2(capsys, tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("nodes:\n  seg: {type: segment, inputs: {image: img}}\n")
-    code, report, err = run_cli(capsys, str(bad))
+    code, _, err = run_cli(capsys, str(bad))
     assert code == 2 and "node 'seg' input 'image' refers to node 'img', which does not exist" in err
     code, _, err = run_cli(capsys, str(tmp_path / "none.json"))
     assert code == 2 and "does not exist" in err

@@ -15,7 +15,6 @@ from sam_compose.adapters.outputs.inpainting import inpaint, inpaint_frames
 from sam_compose.errors import EngineError, InputError, MissingDependencyError
 from sam_compose.masks import Masks
 
-
 TOL = 6.0
 """Mean absolute error allowed in a filled region, grey levels (2.4% of the range): Telea and
 Navier-Stokes interpolate a steep gradient (0.5-0.75 levels per pixel here) slightly off."""
@@ -71,7 +70,10 @@ def test_feather_blends_without_a_seam(scene):
     bg, img, mask = scene
     hard = inpaint(img, mask, dilate=3, feather=0)
     soft = inpaint(img, mask, dilate=3, feather=6)
-    ellipse = lambda r: cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))  # noqa: E731
+
+    def ellipse(r):
+        return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+
     core = cv2.dilate(mask.astype(np.uint8), ellipse(3)).astype(bool)
     band = cv2.dilate(mask.astype(np.uint8), ellipse(9)).astype(bool) & ~core
     assert np.abs(soft[core].astype(float) - bg[core]).mean() < TOL  # the dilated mask is fully replaced

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import textwrap
+from pathlib import Path
 from typing import Literal
 
 import cv2
@@ -15,7 +16,7 @@ from sam_compose.geometry import mask_iou
 from sam_compose.masks import Masks as MasksClass
 from sam_compose.nodes import api, registry
 from sam_compose.nodes.api import GraphError, Param, node, output_path, run_context
-from sam_compose.nodes.ports import (FilePath, Image, Masks, connection, port_of)
+from sam_compose.nodes.ports import FilePath, Image, Masks, connection, port_of
 from sam_compose.types import Prompt
 
 
@@ -274,7 +275,7 @@ def test_load_image_save_image_and_export_read_back(tmp_path, scene):
         assert np.array_equal(cv2.imread(saved)[:, :, ::-1], scene.image)
         masks = MasksClass(scene.masks, scores=np.ones(len(scene.masks)))
         path = _call("export", masks=masks, path="m.json")
-        doc = json.loads(open(path).read())
+        doc = json.loads(Path(path).read_text())
         decoded = mask_utils.decode(doc["annotations"][0]["segmentation"]).astype(bool)
         assert np.array_equal(decoded, scene.masks[0])
         with pytest.raises(ValueError, match=".png or .jpg"):

@@ -167,6 +167,27 @@ def test_pascal_voc_xml(tmp_path):
     path.write_text("<annotation><object><name>cat</name></object></annotation>")
     with pytest.raises(PromptError, match="object> 0 has no valid <bndbox>"):
         boxes_to_prompts(path)
+    path.write_text("<annotation><object><bndbox><xmin>1</xmin><ymin>2</ymin><xmax>9</xmax></bndbox></object></annotation>")
+    with pytest.raises(PromptError, match="object> 0 has no valid <bndbox>"):
+        boxes_to_prompts(path)
+    path.write_text("<annotation><object><bndbox><xmin>1</xmin><ymin>2</ymin><xmax>wide</xmax><ymax>9</ymax>"
+                    "</bndbox></object></annotation>")
+    with pytest.raises(PromptError, match="object> 0 has no valid <bndbox>"):
+        boxes_to_prompts(path)
+
+
+def test_pascal_voc_size_that_is_not_a_number_is_ignored(tmp_path):
+    path = tmp_path / "000002.xml"
+    box = "<bndbox><xmin>10</xmin><ymin>20</ymin><xmax>700</xmax><ymax>60</ymax></bndbox>"
+    path.write_text(f"<annotation><size><width>?</width><height>480</height></size><object>{box}</object></annotation>")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no size: nothing to clip against, so no warning
+        got = boxes_to_prompts(path)
+    np.testing.assert_allclose(boxes_of(got), [[10, 20, 700, 60]])
+    path.write_text(f"<annotation><size><width>640</width><height>480</height></size><object>{box}</object></annotation>")
+    with pytest.warns(UserWarning, match="extend past the 640x480 image"):
+        got = boxes_to_prompts(path)
+    np.testing.assert_allclose(boxes_of(got), [[10, 20, 640, 60]])
 
 
 def test_supervision_detections():

@@ -125,7 +125,10 @@ def test_several_phrases_negatives_topk_threshold(text_scene, opencv_engine, reg
     three = text_to_prompts(text_scene.image, "thing", scorer=scorer, top_k=3, background="mask", regions=regions)
     assert sorted(_best_iou(p, text_scene, opencv_engine)[1] for p in three) == [0, 1, 2]  # no duplicates
     assert [p.data["rank"] for p in three] == [0, 1, 2]
-    flat = lambda crops, phrases: np.full((len(crops), len(phrases)), 0.3)  # noqa: E731
+
+    def flat(crops, phrases):
+        return np.full((len(crops), len(phrases)), 0.3)
+
     with pytest.warns(UserWarning, match="nothing selected"):
         assert text_to_prompts(text_scene.image, "thing", scorer=flat, threshold=0.5) == []
     with pytest.raises(PromptError, match="regions is empty"):
@@ -372,8 +375,15 @@ def test_missing_detector_names_the_download(no_network):
 
 @pytest.fixture(scope="module")
 def tiny_grounding_dino(tmp_path_factory):
-    from transformers import (BertConfig, BertTokenizer, GroundingDinoConfig, GroundingDinoForObjectDetection,
-                              GroundingDinoImageProcessor, GroundingDinoProcessor, SwinConfig)
+    from transformers import (
+        BertConfig,
+        BertTokenizer,
+        GroundingDinoConfig,
+        GroundingDinoForObjectDetection,
+        GroundingDinoImageProcessor,
+        GroundingDinoProcessor,
+        SwinConfig,
+    )
 
     folder = tmp_path_factory.mktemp("gdino")
     words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", "cat", "dog", "red", "square"]

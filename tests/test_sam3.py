@@ -18,10 +18,10 @@ torch = pytest.importorskip("torch")
 T = pytest.importorskip("transformers")
 skdata = pytest.importorskip("skimage.data")
 
-from tiny_models import SAM3_QUERIES, save_tiny_sam3  # noqa: E402
+from tiny_models import SAM3_QUERIES, save_tiny_sam3
 
-import sam_compose as sc  # noqa: E402
-from sam_compose.errors import EngineError, PromptError  # noqa: E402
+import sam_compose as sc
+from sam_compose.errors import EngineError, PromptError
 
 
 @pytest.fixture(scope="module", autouse=True)

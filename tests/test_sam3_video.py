@@ -15,11 +15,11 @@ import pytest
 torch = pytest.importorskip("torch")
 T = pytest.importorskip("transformers")
 
-from tiny_models import save_tiny_sam3  # noqa: E402
+from tiny_models import save_tiny_sam3
 
-import sam_compose as sc  # noqa: E402
-from sam_compose.adapters.outputs import track  # noqa: E402
-from sam_compose.adapters.outputs.tracking.synth import synthetic_video  # noqa: E402
+import sam_compose as sc
+from sam_compose.adapters.outputs import track
+from sam_compose.adapters.outputs.tracking.synth import synthetic_video
 
 
 @pytest.fixture(scope="module", autouse=True)

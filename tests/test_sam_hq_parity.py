@@ -15,9 +15,9 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("segment_anything_hq")
 skdata = pytest.importorskip("skimage.data")
 
-from tiny_models import tiny_meta_sam_hq  # noqa: E402
+from tiny_models import tiny_meta_sam_hq
 
-import sam_compose as sc  # noqa: E402
+import sam_compose as sc
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,9 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from tiny_models import tiny_sam_config, tiny_sam_hq_config  # noqa: E402
+from tiny_models import tiny_sam_config, tiny_sam_hq_config
 
-from sam_compose.engines import sam_vision  # noqa: E402
+from sam_compose.engines import sam_vision
 
 
 @pytest.mark.parametrize("cls,config", [("SamModel", tiny_sam_config), ("SamHQModel", tiny_sam_hq_config)])

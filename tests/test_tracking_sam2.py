@@ -11,11 +11,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from sam_compose import EngineError, InputError, Masks, Prompt  # noqa: E402
-from sam_compose.adapters.outputs import track  # noqa: E402
-from sam_compose.adapters.outputs.tracking.sam2_video import Sam2VideoTracker  # noqa: E402
-from sam_compose.adapters.outputs.tracking.synth import disc_mask_at, synthetic_stream, synthetic_video  # noqa: E402
-from sam_compose.geometry import mask_iou  # noqa: E402
+from sam_compose import EngineError, InputError, Masks, Prompt
+from sam_compose.adapters.outputs import track
+from sam_compose.adapters.outputs.tracking.sam2_video import Sam2VideoTracker
+from sam_compose.adapters.outputs.tracking.synth import disc_mask_at, synthetic_stream, synthetic_video
+from sam_compose.geometry import mask_iou
 
 
 def tiny_sam2_video_config(size: int = 64):
@@ -134,9 +134,10 @@ def test_flow_tracker_with_a_sam_engine_falls_back_then_reports_low_score(tmp_pa
     """The flow tracker drives any engine. A random SAM disagrees with the flow: the carried
     masks stand (tracking stays right) with a low score, and after ``patience`` frames of
     disagreement the objects are reported lost ("low_score"). No frame's embedding stays cached."""
+    from tiny_models import tiny_meta_sam
+
     from sam_compose import load_engine
     from sam_compose.adapters.outputs.tracking.flow import FlowTracker
-    from tiny_models import tiny_meta_sam
 
     sam = tiny_meta_sam(embed_dim=32, depth=2, heads=2, global_attn=(1,), seed=0, randomize_positions=False)
     torch.save(sam.state_dict(), tmp_path / "sam_vit_tiny.pth")

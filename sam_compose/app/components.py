@@ -37,5 +37,5 @@ def photo_input(**kwargs: Any) -> gr.Image:
             return str(path)
         return decode(payload)
 
-    component.preprocess = preprocess  # type: ignore[method-assign]
+    component.preprocess = preprocess  # type: ignore[method-assign]  # this one instance decodes differently
     return component

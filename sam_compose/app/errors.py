@@ -13,7 +13,8 @@ import functools
 import logging
 import threading
 import warnings
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 from ..errors import MissingDependencyError, SamComposeError
 
@@ -60,12 +61,8 @@ def _route_warning(message: Any, category: Any, filename: str, lineno: int, file
     if sink is not None:
         sink.append((message, category))
         return
-    prev = _previous
-    if prev is not None and prev is not warnings._showwarning_orig:  # type: ignore[attr-defined]
-        prev(message, category, filename, lineno, file, line)
-    else:
-        warnings._showwarnmsg_impl(  # type: ignore[attr-defined]
-            warnings.WarningMessage(message, category, filename, lineno, file, line))
+    if _previous is not None:  # set before this hook is installed; Python's own hook prints to stderr
+        _previous(message, category, filename, lineno, file, line)
 
 
 def _ensure_routing() -> None:
@@ -106,7 +103,7 @@ def friendly(fn: F) -> F:
         try:
             with deadline(what=f"the demo event {fn.__name__}"):
                 return fn(*args, **kwargs)
-        except Exception as exc:  # noqa: BLE001 - everything becomes one readable message
+        except Exception as exc:  # everything becomes one readable message
             err = to_gradio_error(exc)
             if err is exc:
                 raise
@@ -122,7 +119,7 @@ def friendly(fn: F) -> F:
                     seen.add(text)
                     try:
                         gr.Warning(text)
-                    except Exception:  # noqa: BLE001 - outside an event (direct call): just log
+                    except Exception:  # outside an event (direct call): just log
                         log.warning(text)
 
-    return wrapper  # type: ignore[return-value]
+    return cast(F, wrapper)

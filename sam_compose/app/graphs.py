@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -27,7 +27,7 @@ def demos_dir() -> Path:
     return find() or Path(__file__).resolve().parents[2] / "demos"
 
 
-def graph_language(name: str) -> str:
+def graph_language(name: str) -> Literal["yaml", "json"]:
     """``"yaml"`` or ``"json"`` for the code editor, from the file name."""
     return "yaml" if str(name).lower().endswith((".yaml", ".yml")) else "json"
 

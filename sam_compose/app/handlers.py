@@ -125,11 +125,11 @@ class SegmentHandlers(service.EngineSource):
     @friendly
     def text(self, state: SessionState, text: str, multimask: bool) -> Reply:
         """Segment what ``text`` describes (CLIP ranks candidate regions; needs CLIP weights)."""
-        state.require_image()
+        image = state.require_image()
         if not text or not text.strip():
             raise InputError("type what to segment first, e.g. \"a cup\"")
         state.text = text.strip()
-        outcome = service.segment(self.engine, state.image, text=state.text, multimask=multimask)
+        outcome = service.segment(self.engine, image, text=state.text, multimask=multimask)
         state.result = outcome.masks
         return self.view(state, f"**{len(outcome.masks)} mask(s)** for \"{state.text}\" · {outcome.latency_text()}")
 
@@ -149,13 +149,13 @@ class SegmentHandlers(service.EngineSource):
         or, with a ``phrase``, the named thing that was looked at."""
         from .features import feature
 
-        state.require_image()
+        image = state.require_image()
         if not path:
             raise InputError("choose a gaze recording file first (Pupil, Tobii or generic CSV)")
         state.gaze = feature("read_gaze")(str(self.guard(state).read(str(path), "gaze recording")))
         state.gaze_clicks = []
         text = _phrase(phrase)
-        outcome = service.segment(self.engine, state.image, gaze=state.gaze, text=text, multimask=multimask)
+        outcome = service.segment(self.engine, image, gaze=state.gaze, text=text, multimask=multimask)
         state.result = outcome.masks
         what = f" + \"{text}\"" if text else ""
         return self.view(state, f"Gaze recording{what}: **{len(outcome.masks)} mask(s)** · {outcome.latency_text()}")
@@ -164,12 +164,12 @@ class SegmentHandlers(service.EngineSource):
     def gaze_path(self, state: SessionState, multimask: bool, phrase: str | None = None) -> Reply:
         """Segment from the clicked (simulated) gaze path: samples -> fixations -> prompts; with a
         ``phrase``, the named thing that was looked at."""
-        state.require_image()
+        image = state.require_image()
         if not state.gaze_clicks:
             raise InputError("click a gaze path first: choose mode 'gaze path' and click where the eyes rest")
         fixations = fixations_for_state(state)
         text = _phrase(phrase)
-        outcome = service.segment(self.engine, state.image, gaze=fixations, text=text, multimask=multimask)
+        outcome = service.segment(self.engine, image, gaze=fixations, text=text, multimask=multimask)
         state.result = outcome.masks
         what = f" + \"{text}\"" if text else ""
         return self.view(state, f"Gaze path{what}: {len(fixations)} fixation(s), **{len(outcome.masks)} mask(s)** · "

@@ -8,8 +8,8 @@ what only the interactive page needs (pending box corners, gaze heat, text badge
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import cv2
 import numpy as np

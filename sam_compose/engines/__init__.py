@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from .base import Engine, EngineStats
 from .cache import EmbeddingCache
-from .registry import (clear_shared_engines, load_engine, register_engine, resolve_engine, resolve_spec,
-                       shared_engine)
+from .registry import clear_shared_engines, load_engine, register_engine, resolve_engine, resolve_spec, shared_engine
 
 __all__ = [
-    "Engine", "EngineStats", "EmbeddingCache", "load_engine", "shared_engine",
-    "register_engine", "resolve_engine", "resolve_spec", "clear_shared_engines",
+                       "EmbeddingCache",
+                       "Engine",
+                       "EngineStats",
+                       "clear_shared_engines",
+                       "load_engine",
+                       "register_engine",
+                       "resolve_engine",
+                       "resolve_spec",
+                       "shared_engine",
 ]

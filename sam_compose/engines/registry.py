@@ -199,10 +199,10 @@ def resolve_engine(engine: str | Engine, device: str | None = None, dtype: str |
     """The engine an ``engine=`` argument names: a spec string -> :func:`shared_engine`; an
     :class:`Engine` (or any object with a ``segment`` method, e.g. a wrapper that delegates to
     one) is returned as it is. Every public function that takes ``engine=`` calls this."""
-    if isinstance(engine, Engine) or callable(getattr(engine, "segment", None)):
-        return engine
     if isinstance(engine, str):
         return shared_engine(engine, device=device, dtype=dtype)
+    if isinstance(engine, Engine) or callable(getattr(engine, "segment", None)):
+        return engine
     raise EngineError(
         f"engine= must be an engine spec string (e.g. 'opencv', 'auto', 'facebook/sam-vit-base') or an "
         f"Engine from sam_compose.load_engine, got {type(engine).__name__}"

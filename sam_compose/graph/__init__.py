@@ -15,5 +15,15 @@ from .model import Graph, NodeRef, OutputRef
 from .report import GraphRunError, RunReport, summarize
 from .validation import Plan
 
-__all__ = ["Graph", "NodeRef", "OutputRef", "GraphError", "GraphRunError", "RunReport", "Plan",
-           "ResultCache", "default_cache", "summarize"]
+__all__ = [
+           "Graph",
+           "GraphError",
+           "GraphRunError",
+           "NodeRef",
+           "OutputRef",
+           "Plan",
+           "ResultCache",
+           "RunReport",
+           "default_cache",
+           "summarize",
+]

@@ -61,7 +61,8 @@ def fingerprint(value: Any) -> str | None:
         return _hash(b"prompt", json.dumps(value.to_dict(), sort_keys=True, default=str).encode(), str(mask).encode())
     if isinstance(value, (list, tuple)):
         parts = [fingerprint(v) for v in value]
-        return None if any(p is None for p in parts) else _hash(b"seq", *(p.encode() for p in parts))  # type: ignore[union-attr]
+        known = [p for p in parts if p is not None]
+        return _hash(b"seq", *(p.encode() for p in known)) if len(known) == len(parts) else None
     if isinstance(value, dict):
         items = [(str(k), fingerprint(v)) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))]
         if any(v is None for _, v in items):

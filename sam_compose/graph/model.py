@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import copy
 import os
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from ..errors import GraphError
 from . import runtime, serialization, validation
@@ -31,7 +32,7 @@ from .report import RunReport
 from .structure import GRAPH_KEYS, NODE_KEYS, NodeDef, NodeRef, OutputRef, param_json, parse_ref, wire_text
 from .validation import Plan
 
-__all__ = ["Graph", "NodeRef", "OutputRef", "NodeDef", "parse_ref", "param_json", "NODE_KEYS", "GRAPH_KEYS"]
+__all__ = ["GRAPH_KEYS", "NODE_KEYS", "Graph", "NodeDef", "NodeRef", "OutputRef", "param_json", "parse_ref"]
 
 class Graph:
     """A typed node graph; see the module docstring for building, :meth:`run` for running."""
@@ -43,7 +44,7 @@ class Graph:
         self.base_dir: Path | None = Path(base_dir) if base_dir is not None else None
 
     # ---------------------------------------------------------------- building
-    def add(self, type: str, id: str | None = None, **kwargs: Any) -> NodeRef:  # noqa: A002 - reads naturally
+    def add(self, type: str, id: str | None = None, **kwargs: Any) -> NodeRef:  # reads naturally
         """Add a node of ``type``; keyword arguments are wires (input ports) or params.
 
         ``id`` defaults to the type name (``segment``, then ``segment_2``, ...). Raises
@@ -77,7 +78,7 @@ class Graph:
         if find(name) is None:
             raise AttributeError(f"Graph has no attribute {name!r} and there is no node type {name!r}")
 
-        def add_node(id: str | None = None, **kwargs: Any) -> NodeRef:  # noqa: A002
+        def add_node(id: str | None = None, **kwargs: Any) -> NodeRef:
             return self.add(name, id=id, **kwargs)
 
         return add_node
@@ -101,7 +102,7 @@ class Graph:
         nid = str(node)
         self._get(nid).inputs[port] = wire_text(source, f"node {nid!r} input {port!r}")
 
-    def set(self, node: NodeRef | str, **params: Any) -> "Graph":
+    def set(self, node: NodeRef | str, **params: Any) -> Graph:
         """Set params of ``node`` (no check until validate); returns the graph."""
         self._get(str(node)).params.update(params)
         return self
@@ -157,7 +158,7 @@ class Graph:
     def __repr__(self) -> str:
         return f"Graph({len(self)} nodes: {', '.join(list(self._nodes)[:8])}{', ...' if len(self) > 8 else ''})"
 
-    def copy(self) -> "Graph":
+    def copy(self) -> Graph:
         return Graph(copy.deepcopy(self._nodes), meta=copy.deepcopy(self.meta), base_dir=self.base_dir)
 
     # ---------------------------------------------------------------- (de)serialising
@@ -169,13 +170,13 @@ class Graph:
         return serialization.graph_to_dict(self)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], *, base_dir: str | os.PathLike | None = None) -> "Graph":
+    def from_dict(cls, data: Mapping[str, Any], *, base_dir: str | os.PathLike | None = None) -> Graph:
         """Read the graph file structure; structural problems raise :class:`GraphError`."""
         nodes, meta = serialization.parse_graph_dict(data)
         return cls(nodes, meta=meta, base_dir=base_dir)
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike) -> "Graph":
+    def from_file(cls, path: str | os.PathLike) -> Graph:
         """Read a ``.json`` or ``.yaml``/``.yml`` graph file (other names: JSON, then YAML)."""
         data, base_dir = serialization.load_file(path)
         return cls.from_dict(data, base_dir=base_dir)

@@ -56,7 +56,7 @@ def summarize(value: Any, port: str | None = None) -> Any:
         return os.fspath(value)
     if port == "FilePath" and isinstance(value, str):
         return value
-    if hasattr(value, "points") and isinstance(getattr(value, "points"), np.ndarray):
+    if hasattr(value, "points") and isinstance(value.points, np.ndarray):
         return {"type": "pointcloud", "points": int(len(value.points))}
     try:
         text = json.dumps(value)
@@ -132,7 +132,7 @@ class RunReport(dict):
                 outputs[key] = summarize(value, next(iter(ports.values()), None))
         return {"ok": self["ok"], "ms": self["ms"], "nodes": self["nodes"], "outputs": outputs}
 
-    def raise_for_errors(self) -> "RunReport":
+    def raise_for_errors(self) -> RunReport:
         """Raise :class:`GraphRunError` if a node failed; returns the report otherwise."""
         if not self.ok:
             raise GraphRunError(self)

@@ -23,7 +23,8 @@ the result cache and engines).
 
 from __future__ import annotations
 
-from typing import Any, AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
+from typing import Any
 
 from ..errors import GraphError, require
 from .runtime import run_graph, stream_graph
@@ -38,7 +39,7 @@ from langchain_core.runnables import Runnable, RunnableConfig  # noqa: E402
 class GraphRunnable(Runnable[Any, Any]):
     """Wraps a :class:`~sam_compose.graph.Graph`; see the module docstring."""
 
-    def __init__(self, graph: GraphLike, *, input: str | None = None, output: str | list[str] | None = None,  # noqa: A002
+    def __init__(self, graph: GraphLike, *, input: str | None = None, output: str | list[str] | None = None,
                  summary: bool = False, **run_options: Any) -> None:
         validate(graph, fed={input} if input and "." not in input else set())  # fail now, not at the first call
         self.graph = graph
@@ -60,7 +61,8 @@ class GraphRunnable(Runnable[Any, Any]):
         if not isinstance(value, Mapping):
             raise GraphError("this graph runnable takes a dict of {'node.param': value} or {'node': value}; "
                              f"got {type(value).__name__} (or create it with as_runnable(input='node'))")
-        feed, params = {}, {}
+        feed: dict[str, Any] = {}
+        params: dict[str, Any] = {}
         for key, v in value.items():
             (params if "." in str(key) else feed)[str(key)] = v
         return feed, params
@@ -83,10 +85,10 @@ class GraphRunnable(Runnable[Any, Any]):
             return report.to_json() if self.summary else report
         return self._shape(report["outputs"])
 
-    def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:  # noqa: A002
+    def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
         return self._call_with_config(self._invoke, input, config, run_type="chain")
 
-    def stream(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Iterator[Any]:  # noqa: A002
+    def stream(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Iterator[Any]:
         """One result per frame of a video graph (a single result for an image graph)."""
         feed, params = self._arguments(input)
         outputs = self._outputs()
@@ -98,7 +100,7 @@ class GraphRunnable(Runnable[Any, Any]):
             else:
                 yield self._shape(values)
 
-    async def astream(self, input: Any, config: RunnableConfig | None = None,  # noqa: A002
+    async def astream(self, input: Any, config: RunnableConfig | None = None,
                       **kwargs: Any) -> AsyncIterator[Any]:
         """Async :meth:`stream`: frames are computed in a worker thread, one at a time."""
         import asyncio

@@ -28,8 +28,9 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -150,7 +151,7 @@ class _Execution:
         if self.progress is not None:
             try:
                 self.progress(event)
-            except Exception:  # noqa: BLE001 - a broken progress bar must not break the run
+            except Exception:  # a broken progress bar must not break the run
                 self.progress = None
 
     def _node_done(self, nid: str) -> None:
@@ -252,7 +253,7 @@ class _Execution:
         if nid in self.feed:
             try:
                 self._fed_value(nid)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 self._fail(nid, exc, {})
             return
         root = self._blocked_by(nid)
@@ -264,7 +265,8 @@ class _Execution:
         try:
             params = self._params(nid)
             inputs = self._check_inputs(nid, inputs)
-            extra = self._call(nid, lambda: spec.cache_key(params), {}) if spec.cache_key is not None else None
+            cache_key = spec.cache_key
+            extra = self._call(nid, lambda: cache_key(params), {}) if cache_key is not None else None
             key = node_key(spec.name, params, extra, {p: self.keys[w.node][w.port] for p, w in wires.items()})
 
             def compute() -> dict[str, Any]:
@@ -282,7 +284,7 @@ class _Execution:
             self.values[nid] = outs
             self.keys[nid] = {p: (f"{key}:{p}" if key is not None and spec.cacheable else None) for p in outs}
             self.status[nid] = {"type": spec.name, "ms": round((time.perf_counter() - t0) * 1000, 3), "cached": hit}
-        except Exception as exc:  # noqa: BLE001 - reported under the node id, other results kept
+        except Exception as exc:  # reported under the node id, other results kept
             self._fail(nid, exc, inputs, ms=round((time.perf_counter() - t0) * 1000, 3))
 
     # ---------------------------------------------------------------- the run
@@ -327,7 +329,7 @@ class _Execution:
             try:
                 params = self._params(nid)
                 instances[nid] = self._call(nid, lambda spec=plan.specs[nid], p=params: spec.instantiate(p), {})
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 self._fail(nid, exc, {})
         frame = 0
         try:
@@ -341,7 +343,7 @@ class _Execution:
                         current[(src, port)] = next(it)
                     except StopIteration:
                         stop = True
-                    except Exception as exc:  # noqa: BLE001 - a broken video is the source's error
+                    except Exception as exc:  # a broken video is the source's error
                         self._fail(src, exc, {}, frame=frame)
                         stop = True
                     self.status[src]["ms"] = round(self.status[src].get("ms", 0.0) + (time.perf_counter() - t0) * 1000, 3)
@@ -373,7 +375,7 @@ class _Execution:
                     final = self._call(nid, close, {})
                     if final is not None and nid not in self.dead:
                         self.values[nid] = self._split(nid, final)
-                except Exception as exc:  # noqa: BLE001
+                except Exception as exc:
                     if nid not in self.dead:
                         self._fail(nid, exc, {})
             for nid in per_frame:
@@ -394,7 +396,7 @@ class _Execution:
         try:
             inputs = self._check_inputs(nid, inputs)
             self.values[nid] = self._split(nid, self._call(nid, fn, inputs, frame))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._fail(nid, exc, inputs, frame=frame)
         st["ms"] = round(st["ms"] + (time.perf_counter() - t0) * 1000, 3)
         st["frames"] = st.get("frames", 0) + 1
@@ -467,4 +469,4 @@ def stream_graph(graph: GraphLike, outputs: list[Any] | None = None, *, feed: Ma
         raise GraphRunError(report)
 
 
-__all__ = ["run_graph", "stream_graph", "ProgressCallback", "GraphRunError", "unguarded_params"]
+__all__ = ["GraphRunError", "ProgressCallback", "run_graph", "stream_graph", "unguarded_params"]

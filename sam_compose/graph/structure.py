@@ -9,9 +9,10 @@ graph package has no import cycle: ``model`` -> {``serialization``, ``validation
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Protocol
+from typing import Any, Protocol
 
 from ..errors import GraphError
 
@@ -104,12 +105,21 @@ class GraphLike(Protocol):
     @property
     def nodes(self) -> Mapping[str, NodeDef]: ...
 
-    def copy(self) -> "GraphLike": ...
+    def copy(self) -> GraphLike: ...
 
     def set_param(self, dotted: str, value: Any) -> None: ...
 
     def __contains__(self, node_id: object) -> bool: ...
 
 
-__all__ = ["NODE_KEYS", "GRAPH_KEYS", "OutputRef", "NodeRef", "NodeDef", "parse_ref", "wire_text", "param_json",
-           "GraphLike"]
+__all__ = [
+    "GRAPH_KEYS",
+    "NODE_KEYS",
+    "GraphLike",
+    "NodeDef",
+    "NodeRef",
+    "OutputRef",
+    "param_json",
+    "parse_ref",
+    "wire_text",
+]

@@ -87,7 +87,7 @@ class _Problems:
         listed = "; ".join(str(e) for e in self.items[:MAX_LISTED_PROBLEMS])
         more = f"; and {len(self.items) - MAX_LISTED_PROBLEMS} more" if len(self.items) > MAX_LISTED_PROBLEMS else ""
         err = GraphError(f"{len(self.items)} problems in the graph: {listed}{more}", first.node, first.port)
-        err.problems = list(self.items)  # type: ignore[attr-defined]
+        err.problems = list(self.items)
         raise err
 
 

@@ -13,8 +13,9 @@ carries the full result as the ToolMessage artifact (``response_format="content_
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Literal
 
 from ..errors import SamComposeError, require
 
@@ -41,18 +42,18 @@ class SegmentImageArgs(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     image: str = Field(description="Path of the image inside the allowed folders, or sample:NAME (e.g. sample:coffee).")
-    points: Optional[list[list[float]]] = Field(None, description="Pixel points [[x, y], ...] on the object.")
-    labels: Optional[list[int]] = Field(None, description="One label per point: 1 = on the object, 0 = background.")
-    boxes: Optional[list[list[float]]] = Field(None, description="Boxes [[x0, y0, x1, y1], ...] in pixels; one object per box.")
-    text: Optional[str] = Field(None, description="What to segment in words, e.g. 'the red mug' (needs CLIP weights). "
+    points: list[list[float]] | None = Field(None, description="Pixel points [[x, y], ...] on the object.")
+    labels: list[int] | None = Field(None, description="One label per point: 1 = on the object, 0 = background.")
+    boxes: list[list[float]] | None = Field(None, description="Boxes [[x0, y0, x1, y1], ...] in pixels; one object per box.")
+    text: str | None = Field(None, description="What to segment in words, e.g. 'the red mug' (needs CLIP weights). "
                                                   "With gaze: the one thing that is both named and looked at.")
-    gaze: Optional[str] = Field(None, description="Path of an eye-tracker recording inside the allowed folders. "
+    gaze: str | None = Field(None, description="Path of an eye-tracker recording inside the allowed folders. "
                                                   "With text: the named thing that was looked at.")
     multimask: bool = Field(False, description="Return three candidate masks per prompt.")
 
     @field_validator("boxes")
     @classmethod
-    def _four_numbers(cls, v: Optional[list[list[float]]]) -> Optional[list[list[float]]]:
+    def _four_numbers(cls, v: list[list[float]] | None) -> list[list[float]] | None:
         for b in v or []:
             if len(b) != 4:
                 raise ValueError(f"each box needs 4 numbers [x0, y0, x1, y1], got {b}")
@@ -60,7 +61,7 @@ class SegmentImageArgs(BaseModel):
 
     @field_validator("points")
     @classmethod
-    def _two_numbers(cls, v: Optional[list[list[float]]]) -> Optional[list[list[float]]]:
+    def _two_numbers(cls, v: list[list[float]] | None) -> list[list[float]] | None:
         for p in v or []:
             if len(p) != 2:
                 raise ValueError(f"each point needs 2 numbers [x, y], got {p}")
@@ -72,7 +73,7 @@ class GenerateMasksArgs(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     image: str = Field(description="Path of the image inside the allowed folders, or sample:NAME.")
-    points_per_side: Optional[int] = Field(None, ge=2, le=64, description="Density of the point grid (default: engine's).")
+    points_per_side: int | None = Field(None, ge=2, le=64, description="Density of the point grid (default: engine's).")
     max_masks: int = Field(20, ge=1, le=200, description="Keep at most this many masks, largest first.")
 
 
@@ -81,7 +82,7 @@ class RunGraphArgs(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     graph: str = Field(description="Name of a demos/ graph (e.g. 'box_inpaint') or a graph file inside the allowed folders.")
-    overrides: Optional[dict[str, Any]] = Field(
+    overrides: dict[str, Any] | None = Field(
         None, description="Parameter overrides as {'NODE.PARAM': value}, e.g. {'seg.engine': 'opencv'}.")
 
 
@@ -89,7 +90,7 @@ class _SamComposeTool(BaseTool):
     """Shared plumbing: call the service, translate errors, run async in a thread."""
 
     service: Any = None
-    response_format: str = "content_and_artifact"
+    response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
     handle_tool_error: bool = True
     handle_validation_error: Any = _validation_message
 

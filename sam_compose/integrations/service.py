@@ -10,13 +10,14 @@ from __future__ import annotations
 import concurrent.futures
 import io
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
-from ..engines import Engine, shared_engine
+from ..engines import Engine, resolve_engine, shared_engine
 from ..errors import InputError
 from ..image_io import load_image, save_png
 from ..masks import Masks
@@ -65,9 +66,11 @@ class AgentService:
         kw: dict[str, Any] = {}
         if max_file_bytes is not None:
             kw["max_file_bytes"] = int(max_file_bytes)
-        self.sandbox = FileSandbox(roots=[Path(r) for r in (allowed_roots or [])], output_dir=output_dir, **kw)
+        self.sandbox = FileSandbox(roots=[Path(r) for r in (allowed_roots or [])],
+                                   output_dir=Path(output_dir) if output_dir else None, **kw)
+        # a spec is loaded on first use; an engine (or a duck-typed one) is checked now and kept as it is
         self._engine_spec = engine if isinstance(engine, str) else None
-        self._engine = engine if isinstance(engine, Engine) else None
+        self._engine: Engine | None = None if isinstance(engine, str) else resolve_engine(engine)
         self.timeout_s = float(timeout_s)
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="sam-compose-tool")
 
@@ -95,8 +98,8 @@ class AgentService:
     def _describe(self, masks: Masks, size: tuple[int, int], folder: Path | None) -> list[str]:
         total = float(size[0] * size[1])
         lines = []
-        order = np.argsort(-masks.scores) if len(masks) else []
-        for rank, i in enumerate(order[:MAX_LISTED_MASKS]):
+        order = np.argsort(-masks.scores) if len(masks) else np.zeros(0, np.int64)
+        for i in order[:MAX_LISTED_MASKS]:
             x0, y0, x1, y1 = (int(round(float(v))) for v in masks.boxes[i])
             area = int(masks.areas[i])
             line = (f"mask {i}: score {masks.scores[i]:.2f}, area {area} px ({100 * area / total:.1f}% of the image), "

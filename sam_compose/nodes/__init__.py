@@ -13,4 +13,4 @@ from __future__ import annotations
 from .api import GraphError, NodeSpec, Param, node
 from .registry import available, catalog, discover, find, get
 
-__all__ = ["node", "Param", "NodeSpec", "GraphError", "available", "catalog", "discover", "find", "get"]
+__all__ = ["GraphError", "NodeSpec", "Param", "available", "catalog", "discover", "find", "get", "node"]

@@ -62,7 +62,29 @@ from .params import PARAM_KINDS, REQUIRED, Param, ParamInfo
 from .spec import InputPort, NodeSpec
 from .typecheck import check_type, type_name
 
-__all__ = ["node", "Param", "ParamInfo", "REQUIRED", "PARAM_KINDS", "NodeSpec", "InputPort", "GraphError", "check_type",
-           "type_name", "RunContext", "run_context", "set_run_context", "reset_run_context",
-           "output_path", "input_path", "input_files", "model_spec", "frame_index", "current_node", "note", "file_stamp",
-           "node_engine", "guarded_clip_spec"]
+__all__ = [
+                      "PARAM_KINDS",
+                      "REQUIRED",
+                      "GraphError",
+                      "InputPort",
+                      "NodeSpec",
+                      "Param",
+                      "ParamInfo",
+                      "RunContext",
+                      "check_type",
+                      "current_node",
+                      "file_stamp",
+                      "frame_index",
+                      "guarded_clip_spec",
+                      "input_files",
+                      "input_path",
+                      "model_spec",
+                      "node",
+                      "node_engine",
+                      "note",
+                      "output_path",
+                      "reset_run_context",
+                      "run_context",
+                      "set_run_context",
+                      "type_name",
+]

@@ -38,12 +38,16 @@ class RunContext:
     """Called by :func:`note`; the runtime records the text under the node in the run report."""
 
 
-_CONTEXT: contextvars.ContextVar[RunContext] = contextvars.ContextVar("sam_compose_run_context", default=RunContext())
+_CONTEXT: contextvars.ContextVar[RunContext | None] = contextvars.ContextVar("sam_compose_run_context", default=None)
 
 
 def run_context() -> RunContext:
-    """The context of the node running in this thread (defaults when called outside a run)."""
-    return _CONTEXT.get()
+    """The context of the node running in this thread (defaults when called outside a run).
+
+    Outside a run each call returns a fresh default, so no caller can change what others see.
+    """
+    ctx = _CONTEXT.get()
+    return RunContext() if ctx is None else ctx
 
 
 def set_run_context(ctx: RunContext) -> contextvars.Token:
@@ -269,9 +273,9 @@ __all__ = [
     "guarded_clip_spec",
     "input_files",
     "input_path",
-    "note",
     "model_spec",
     "node_engine",
+    "note",
     "output_path",
     "reset_run_context",
     "run_context",

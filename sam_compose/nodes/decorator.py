@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import inspect
 import typing
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from .params import REQUIRED, Param, ParamInfo
 from .ports import PortType, port_of
@@ -20,7 +21,7 @@ __all__ = ["node"]
 def _hints(obj: Any) -> dict[str, Any]:
     try:
         return typing.get_type_hints(obj, include_extras=True)
-    except Exception as exc:  # noqa: BLE001 - unresolvable annotations are a node author's bug
+    except Exception as exc:  # unresolvable annotations are a node author's bug
         raise TypeError(f"cannot resolve the type hints of {obj!r}: {exc}") from exc
 
 

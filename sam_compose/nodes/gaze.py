@@ -16,6 +16,7 @@ node (``notes``), so an empty mask downstream is explained.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 from .api import (
@@ -35,7 +36,7 @@ FORMAT_CHOICES = ("auto", "pupil_core", "pupil_core_fixations", "neon", "neon_fi
 FIXATION_CHOICES = ("auto", "device", "detect")
 
 
-def _pair(value: list[float] | None, name: str, n: int = 2) -> tuple[float, ...] | None:
+def _pair(value: Sequence[float] | None, name: str, n: int = 2) -> tuple[float, ...] | None:
     from ..adapters.prompts.gaze.errors import GazeError
 
     if value is None:
@@ -105,8 +106,9 @@ def gaze_prompt_node(image: Image, gaze: Gaze, *,
     from ..adapters.prompts.gaze.errors import NoFixationError
 
     kw: dict[str, Any] = {}
-    detect = dict(method=method, velocity_threshold=velocity_threshold, dispersion_threshold=dispersion_threshold,
-                  min_duration=min_duration, fov=_pair(fov, "fov"), fixations=fixations)
+    detect: dict[str, Any] = dict(method=method, velocity_threshold=velocity_threshold,
+                                  dispersion_threshold=dispersion_threshold, min_duration=min_duration,
+                                  fov=_pair(fov, "fov"), fixations=fixations)
     frame = frame_index()
     if video_fps is not None and frame is not None:
         kw.update(frame=frame, fps=video_fps, video_start=_video_start(gaze, video_start))
@@ -209,7 +211,7 @@ def _video_fixations(gaze: Any, image: Any, detect: dict[str, Any]) -> tuple[Any
         hit = _CACHE.get("key") == key
         fixations = _CACHE.get("fixations") if hit else None
     if fixations is None:
-        size = None if gaze.scene_size is not None else tuple(int(v) for v in image.shape[:2])
+        size = None if gaze.scene_size is not None else (int(image.shape[0]), int(image.shape[1]))
         fixations = detect_fixations(gaze, image_size=size, **detect)
         with _CACHE_LOCK:
             _CACHE.update(key=key, fixations=fixations)

@@ -8,7 +8,7 @@ from typing import Any
 from ..errors import GraphError
 from .typecheck import check_type, type_name
 
-__all__ = ["Param", "ParamInfo", "REQUIRED", "PARAM_KINDS"]
+__all__ = ["PARAM_KINDS", "REQUIRED", "Param", "ParamInfo"]
 
 PARAM_KINDS = ("value", "path_in", "path_out", "model")
 """What a parameter's value means: a plain value, a file/folder/glob the node reads, a file the
@@ -25,7 +25,7 @@ REQUIRED: Any = _Required()
 """Marker default: the param (or input) must be given."""
 
 
-def Param(default: Any = REQUIRED, *, ge: float | None = None, le: float | None = None,  # noqa: N802
+def Param(default: Any = REQUIRED, *, ge: float | None = None, le: float | None = None,
           gt: float | None = None, lt: float | None = None, choices: typing.Sequence[Any] | None = None,
           description: str = "", kind: str = "value") -> Any:
     """A node parameter's schema, written as the default of a keyword-only parameter::

@@ -37,8 +37,10 @@ from __future__ import annotations
 
 import types
 import typing
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Annotated, Any as _Any, Callable, Iterable
+from typing import Annotated
+from typing import Any as _Any
 
 import numpy as np
 
@@ -223,6 +225,21 @@ def port_of(hint: _Any) -> tuple[PortType, bool]:
 
 
 __all__ = [
-    "PortType", "PORT_TYPES", "register_port_type", "connection", "port_of",
-    "Image", "Video", "Prompts", "Masks", "Gaze", "Depth", "PointCloud", "FilePath", "Text", "Number", "JSON", "Any",
+    "JSON",
+    "PORT_TYPES",
+    "Any",
+    "Depth",
+    "FilePath",
+    "Gaze",
+    "Image",
+    "Masks",
+    "Number",
+    "PointCloud",
+    "PortType",
+    "Prompts",
+    "Text",
+    "Video",
+    "connection",
+    "port_of",
+    "register_port_type",
 ]

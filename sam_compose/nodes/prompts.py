@@ -62,11 +62,11 @@ def mask_prompt_node(image: Image, masks: Masks | None = None, *,
     from ..adapters.prompts.masks import mask_to_prompt, read_mask
 
     size = image.shape[:2]
-    if (path is None) == (masks is None):
-        raise InputError("mask_prompt: give either the path param or the masks input (not both, not neither)")
-    if path is not None:
+    if path is not None and masks is None:
         return [mask_to_prompt(read_mask(input_path(path)), image_size=size, box=box, points=points,
                                logit_scale=logit_scale)]
+    if path is not None or masks is None:
+        raise InputError("mask_prompt: give either the path param or the masks input (not both, not neither)")
     if len(masks) == 0:
         raise InputError("mask_prompt: the masks input is empty; nothing to prompt with")
     rows = range(len(masks)) if index is None else [index]

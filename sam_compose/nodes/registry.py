@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # pragma: no cover
 ENTRY_POINT_GROUP = "sam_compose.nodes"
 _INFRA_MODULES = {"api", "ports", "registry", "context", "decorator", "params", "spec", "typecheck"}
 
-_REGISTRY: dict[str, "NodeSpec"] = {}
+_REGISTRY: dict[str, NodeSpec] = {}
 _LOCK = threading.Lock()  # guards _REGISTRY only (short critical sections, never held while importing)
 _DISCOVER_LOCK = threading.RLock()  # held while importing node modules; register() never takes it
 _DISCOVERED = False
@@ -41,7 +41,7 @@ DISCOVERY_ERRORS: dict[str, str] = {}
 """module or entry point -> one-line reason it could not be imported."""
 
 
-def register(spec: "NodeSpec") -> "NodeSpec":
+def register(spec: NodeSpec) -> NodeSpec:
     """Add ``spec`` (called by ``@node``); see the module docstring for name clashes."""
     with _LOCK:
         old = _REGISTRY.get(spec.name)
@@ -82,7 +82,7 @@ def discover(force: bool = False) -> None:
 def _import(module: str) -> None:
     try:
         importlib.import_module(module)
-    except Exception as exc:  # noqa: BLE001 - one broken module must not hide every other node
+    except Exception as exc:  # one broken module must not hide every other node
         DISCOVERY_ERRORS[module] = f"{type(exc).__name__}: {exc}"
         warnings.warn(f"node module {module} could not be imported ({type(exc).__name__}: {exc}); "
                       "its node types are unavailable", stacklevel=3)
@@ -93,17 +93,17 @@ def _load_entry_points() -> None:
 
     try:
         eps = entry_points(group=ENTRY_POINT_GROUP)
-    except Exception:  # noqa: BLE001 - broken metadata of an unrelated distribution
+    except Exception:  # broken metadata of an unrelated distribution
         return
     for ep in eps:
         try:
             ep.load()  # importing the module runs its @node decorators
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             DISCOVERY_ERRORS[f"entry point {ep.name} = {ep.value}"] = f"{type(exc).__name__}: {exc}"
             warnings.warn(f"node plugin {ep.name} ({ep.value}) could not be loaded: {exc}", stacklevel=3)
 
 
-def get(name: str) -> "NodeSpec":
+def get(name: str) -> NodeSpec:
     """The spec of node type ``name``; raises ``GraphError`` listing the known types."""
     discover()
     spec = _REGISTRY.get(name)
@@ -116,13 +116,13 @@ def get(name: str) -> "NodeSpec":
     return spec
 
 
-def find(name: str) -> "NodeSpec | None":
+def find(name: str) -> NodeSpec | None:
     """Like :func:`get` but returns None for an unknown name."""
     discover()
     return _REGISTRY.get(name)
 
 
-def available() -> dict[str, "NodeSpec"]:
+def available() -> dict[str, NodeSpec]:
     """All registered node types by name (after discovery)."""
     discover()
     with _LOCK:
@@ -134,5 +134,14 @@ def catalog() -> list[dict]:
     return [spec.describe() for spec in available().values()]
 
 
-__all__ = ["register", "unregister", "discover", "get", "find", "available", "catalog",
-           "ENTRY_POINT_GROUP", "DISCOVERY_ERRORS"]
+__all__ = [
+    "DISCOVERY_ERRORS",
+    "ENTRY_POINT_GROUP",
+    "available",
+    "catalog",
+    "discover",
+    "find",
+    "get",
+    "register",
+    "unregister",
+]

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import copy
 import inspect
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from ..errors import GraphError
 from .params import ParamInfo
 from .ports import PortType
 from .typecheck import type_name
 
-__all__ = ["NodeSpec", "InputPort"]
+__all__ = ["InputPort", "NodeSpec"]
 
 
 @dataclass

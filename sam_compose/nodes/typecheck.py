@@ -6,7 +6,8 @@ import collections.abc as cabc
 import inspect
 import types
 import typing
-from typing import Any, Literal, Mapping
+from collections.abc import Mapping
+from typing import Any, Literal
 
 __all__ = ["check_type", "type_name"]
 
@@ -27,7 +28,7 @@ def check_type(hint: Any, value: Any) -> Any:
     ``str``, ``Literal``, ``X | None``, unions, ``list[X]``/``Sequence[X]``/``tuple``,
     ``dict[K, V]``; other classes by ``isinstance``; ``Any`` accepts everything.
     """
-    if hint is Any or hint is inspect.Parameter.empty or hint is None and value is None:
+    if hint is Any or hint is inspect.Parameter.empty or (hint is None and value is None):
         return value
     if hint is type(None):
         if value is None:

@@ -113,11 +113,7 @@ def over(name: str, value: float, what: str, fix: str = "", *, error: type[Limit
     shown = f"{value:,}" if isinstance(value, int) else f"{value:,.4g}"
     tail = f"; {fix}" if fix else ""
     message = f"{what}: {shown} {lim.unit} is over the limit of {bound:,} {lim.unit} ({lim.doc}){tail} (or raise {lim.env})"
-    if issubclass(error, LimitError):
-        return error(message, name, lim.env)
-    exc = error(message)
-    exc.limit, exc.env = name, lim.env
-    return exc
+    return error(message, name, lim.env)
 
 
 def table() -> str:

@@ -18,13 +18,13 @@ from PIL import Image
 gr = pytest.importorskip("gradio")
 httpx = pytest.importorskip("httpx")
 
-from sam_compose.app import build_app  # noqa: E402
-from sam_compose.app.api import ApiEndpoints  # noqa: E402
-from sam_compose.app.handlers import SegmentHandlers  # noqa: E402
-from sam_compose.app.sessions import DemoWorkspace  # noqa: E402
-from sam_compose.app.state import SessionState, VideoState  # noqa: E402
-from sam_compose.app.tab_handlers import TabHandlers  # noqa: E402
-from sam_compose.samples import synthetic_scene  # noqa: E402
+from sam_compose.app import build_app
+from sam_compose.app.api import ApiEndpoints
+from sam_compose.app.handlers import SegmentHandlers
+from sam_compose.app.sessions import DemoWorkspace
+from sam_compose.app.state import SessionState, VideoState
+from sam_compose.app.tab_handlers import TabHandlers
+from sam_compose.samples import synthetic_scene
 
 
 @pytest.fixture

@@ -19,11 +19,11 @@ from PIL import Image
 
 gr = pytest.importorskip("gradio")
 
-from sam_compose.app import build_app  # noqa: E402
-from sam_compose.app.handlers import SegmentHandlers  # noqa: E402
-from sam_compose.app.sessions import DemoWorkspace, on_session_end  # noqa: E402
-from sam_compose.app.state import SessionState, VideoState  # noqa: E402
-from sam_compose.samples import synthetic_scene  # noqa: E402
+from sam_compose.app import build_app
+from sam_compose.app.handlers import SegmentHandlers
+from sam_compose.app.sessions import DemoWorkspace, on_session_end
+from sam_compose.app.state import SessionState, VideoState
+from sam_compose.samples import synthetic_scene
 
 
 class _Evt:

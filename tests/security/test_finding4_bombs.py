@@ -226,8 +226,8 @@ def test_a_tool_call_past_its_time_limit_stops_its_work(tmp_path):
 def test_video_frames_and_frame_size_are_bounded(tmp_path, monkeypatch):
     import cv2
 
-    from sam_compose.errors import InputError
-    from sam_compose.video_io import open_video
+    from sam_compose.errors import InputError, LimitError
+    from sam_compose.video_io import VideoError, open_video
 
     path = tmp_path / "clip.avi"
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (64, 48))
@@ -235,9 +235,11 @@ def test_video_frames_and_frame_size_are_bounded(tmp_path, monkeypatch):
         writer.write(np.full((48, 64, 3), i * 10, np.uint8))
     writer.release()
     monkeypatch.setenv("SAM_COMPOSE_MAX_VIDEO_FRAMES", "10")
-    with pytest.raises(InputError, match="SAM_COMPOSE_MAX_VIDEO_FRAMES"), open_video(path) as vs:
+    with pytest.raises(InputError, match="SAM_COMPOSE_MAX_VIDEO_FRAMES") as info, open_video(path) as vs:
         for _ in vs:
             pass
+    assert isinstance(info.value, VideoError) and isinstance(info.value, LimitError)
+    assert (info.value.limit, info.value.env) == ("video_frames", "SAM_COMPOSE_MAX_VIDEO_FRAMES")
     monkeypatch.setenv("SAM_COMPOSE_MAX_VIDEO_FRAMES", "12")
     with open_video(path) as vs:
         assert sum(1 for _ in vs) == 12

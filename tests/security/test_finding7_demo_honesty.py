@@ -9,9 +9,9 @@ from PIL import Image
 
 gr = pytest.importorskip("gradio")
 
-from sam_compose.app.api import ApiEndpoints  # noqa: E402
-from sam_compose.app.handlers import SegmentHandlers  # noqa: E402
-from sam_compose.app.sessions import DemoWorkspace  # noqa: E402
+from sam_compose.app.api import ApiEndpoints
+from sam_compose.app.handlers import SegmentHandlers
+from sam_compose.app.sessions import DemoWorkspace
 
 
 class _Evt:

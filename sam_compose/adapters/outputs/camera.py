@@ -19,8 +19,9 @@ a 3x3 matrix ``K``, a single number (the horizontal field of view in degrees), o
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -56,7 +57,7 @@ class Intrinsics:
         """The 3x3 camera matrix K (float64)."""
         return np.array([[self.fx, 0.0, self.cx], [0.0, self.fy, self.cy], [0.0, 0.0, 1.0]])
 
-    def scaled(self, sx: float, sy: float) -> "Intrinsics":
+    def scaled(self, sx: float, sy: float) -> Intrinsics:
         """Intrinsics for the image resized by ``sx`` horizontally and ``sy`` vertically."""
         return Intrinsics(self.fx * sx, self.fy * sy, (self.cx + 0.5) * sx - 0.5, (self.cy + 0.5) * sy - 0.5)
 
@@ -64,7 +65,7 @@ class Intrinsics:
         return {"fx": self.fx, "fy": self.fy, "cx": self.cx, "cy": self.cy}
 
     @classmethod
-    def from_fov(cls, fov_deg: float, size: tuple[int, int], axis: str = "x") -> "Intrinsics":
+    def from_fov(cls, fov_deg: float, size: tuple[int, int], axis: str = "x") -> Intrinsics:
         """Square pixels, principal point at the centre, field of view ``fov_deg`` along ``axis``.
 
         ``size`` is (H, W); ``axis`` is "x" (horizontal, default) or "y" (vertical).

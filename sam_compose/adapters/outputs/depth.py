@@ -214,9 +214,9 @@ def estimate_depth(image: Any, model: str = DEFAULT_DEPTH_MODEL, *, device: str 
     Raises :class:`~sam_compose.errors.EngineError` within seconds when the weights are not
     available offline, naming how to download them.
     """
-    from ...image_io import load_image
-
     from PIL import Image
+
+    from ...image_io import load_image
 
     img = load_image(image)
     processor, net = _depth_model(str(model), device)  # fails fast offline, before importing torch
@@ -263,7 +263,7 @@ def _load_depth_model(model: str, device: str) -> Any:
     try:
         processor = transformers.AutoImageProcessor.from_pretrained(source)
         net = transformers.AutoModelForDepthEstimation.from_pretrained(source).eval().to(device)
-    except (OSError, ValueError, EnvironmentError) as exc:
+    except (OSError, ValueError) as exc:
         raise EngineError(
             f"could not load depth model {model!r}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}; "
             f"on a machine with internet run {download_hint(model)} and copy the cache, or pass a local folder"

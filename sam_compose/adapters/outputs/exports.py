@@ -27,8 +27,9 @@ import inspect
 import json
 import os
 import time
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -130,7 +131,7 @@ def coco_dict(masks: Masks, file_name: str = "image.png", image_id: int = 1, cat
         raise InputError(f"segmentation must be 'rle' or 'polygon', got {segmentation!r}")
     h, w = masks.image_size
     names = class_names(masks, default=category)
-    cats = list(categories) if categories is not None else list(dict.fromkeys([category] if not names else names))
+    cats = list(categories) if categories is not None else list(dict.fromkeys(names or [category]))
     cat_id = {c: i + 1 for i, c in enumerate(cats)}
     unknown = sorted(set(names) - set(cat_id))
     if unknown:
@@ -291,7 +292,7 @@ def export_masks(masks: Masks, path: str | os.PathLike, format: str = "coco", **
         raise InputError(f"export_masks needs an output path (a file, or a folder for png), got {path!r}")
     fmt = str(format).lower()
     path = Path(path)
-    writers = {
+    writers: dict[str, tuple[Callable[..., Any], Callable[[], Any]]] = {
         "coco": (coco_dict, lambda: _write_atomic(path, json.dumps(coco_dict(masks, **options)))),
         "png": (_export_png, lambda: _export_png(masks, path, **options)),
         "polygons": (_export_polygons, lambda: _export_polygons(masks, path, **options)),
@@ -350,5 +351,5 @@ def _export_supervision(masks: Masks, path: Path, **options: Any) -> Path:
     for k, v in det.data.items():
         arrays[f"data__{k}"] = np.asarray(v)
     with atomic_path(path) as tmp:
-        np.savez_compressed(tmp, **arrays)
+        np.savez_compressed(tmp, allow_pickle=True, **arrays)  # numpy's default, said so that **arrays is typed
     return path

@@ -18,7 +18,8 @@ so a small object in a large image costs the crop, not the frame.
 from __future__ import annotations
 
 import os
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 import cv2
 import numpy as np
@@ -39,7 +40,7 @@ def _union_mask(masks: Any, size: tuple[int, int]) -> np.ndarray:
     else:
         arr = np.asarray(masks)
         if arr.ndim == 3:
-            arr = arr.any(axis=0) if arr.shape[0] else np.zeros(arr.shape[1:], bool)
+            arr = np.asarray(arr.any(axis=0)) if arr.shape[0] else np.zeros(arr.shape[1:], bool)
         if arr.ndim != 2:
             raise InputError(f"masks must be a Masks result or an (H, W) / (N, H, W) array, got shape {arr.shape}")
         if arr.dtype != bool and np.issubdtype(arr.dtype, np.floating) and arr.size and arr.max() <= 1.0:
@@ -67,7 +68,7 @@ def _regions(mask: np.ndarray, margin: int) -> list[tuple[int, int, int, int]]:
     else:
         sx = sy = 1.0
     n, _, stats, _ = cv2.connectedComponentsWithStats(m8, connectivity=8)
-    boxes = []
+    boxes: list[list[int]] = []
     for i in range(1, n):
         x, y, bw, bh = (int(v) for v in stats[i, :4])
         bx0, by0 = int(np.floor(x * sx)) - step + 1, int(np.floor(y * sy)) - step + 1
@@ -86,7 +87,7 @@ def _regions(mask: np.ndarray, margin: int) -> list[tuple[int, int, int, int]]:
             else:
                 out.append(list(b))
         boxes = out
-    return [tuple(b) for b in boxes]  # type: ignore[misc]
+    return [(b[0], b[1], b[2], b[3]) for b in boxes]
 
 
 def inpaint(
@@ -241,7 +242,7 @@ def _load_pipeline(model: str, device: str) -> Any:
                 f"inpainting model {model!r} is not in the local Hugging Face cache and offline mode is on; "
                 f"run {download_hint(model)} on a machine with internet, or pass a local folder"
             )
-    loader = getattr(diffusers, "AutoPipelineForInpainting", None) or getattr(diffusers, "StableDiffusionInpaintPipeline")
+    loader = getattr(diffusers, "AutoPipelineForInpainting", None) or diffusers.StableDiffusionInpaintPipeline
     try:
         pipe = loader.from_pretrained(os.path.expanduser(model) if local else model, local_files_only=offline)
     except (OSError, ValueError) as exc:
@@ -270,8 +271,8 @@ def _inpaint_diffusers(img: np.ndarray, mask: np.ndarray, *, prompt: str, model:
             x0, y0, x1, y1 = bx0, by0, bx1, by1
         crop, cmask = img[y0:y1, x0:x1], mask[y0:y1, x0:x1]
         size = 512
-        im = Image.fromarray(crop).resize((size, size), Image.LANCZOS)
-        mk = Image.fromarray(cmask.astype(np.uint8) * 255).resize((size, size), Image.NEAREST)
+        im = Image.fromarray(crop).resize((size, size), Image.Resampling.LANCZOS)
+        mk = Image.fromarray(cmask.astype(np.uint8) * 255).resize((size, size), Image.Resampling.NEAREST)
         generator = None
         try:
             import torch
@@ -281,6 +282,6 @@ def _inpaint_diffusers(img: np.ndarray, mask: np.ndarray, *, prompt: str, model:
             pass
         result = pipe(prompt=prompt or "background", image=im, mask_image=mk, num_inference_steps=int(steps),
                       generator=generator, height=size, width=size).images[0]
-        back = np.asarray(result.convert("RGB").resize((x1 - x0, y1 - y0), Image.LANCZOS))
+        back = np.asarray(result.convert("RGB").resize((x1 - x0, y1 - y0), Image.Resampling.LANCZOS))
         out[y0:y1, x0:x1][cmask] = back[cmask]
     return out

@@ -11,7 +11,8 @@ from ``image``, removes outliers per object and returns a :class:`PointCloud`.
 from __future__ import annotations
 
 import warnings
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -20,6 +21,7 @@ from ...masks import Masks
 from .camera import Intrinsics, as_intrinsics
 from .depth import load_depth
 from .pointcloud import OrientedBox, PointCloud
+
 
 def _mask_stack(masks: Any) -> np.ndarray:
     if isinstance(masks, Masks):
@@ -188,4 +190,4 @@ def lift_views(views: Iterable[Mapping[str, Any]], *, voxel: float | None = None
     return fuse(clouds, voxel=voxel)
 
 
-__all__ = ["PointCloud", "OrientedBox", "lift_to_3d", "fuse", "lift_views", "Intrinsics"]
+__all__ = ["Intrinsics", "OrientedBox", "PointCloud", "fuse", "lift_to_3d", "lift_views"]

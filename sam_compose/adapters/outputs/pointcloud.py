@@ -6,9 +6,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -16,7 +17,7 @@ from ...errors import InputError
 from .camera import as_pose
 from .pointcloud_io import glb_bytes, read_glb_points, read_ply, write_glb, write_ply
 
-__all__ = ["PointCloud", "OrientedBox", "OUTLIER_METHODS"]
+__all__ = ["OUTLIER_METHODS", "OrientedBox", "PointCloud"]
 
 OUTLIER_METHODS = ("statistical", "radius", "cluster", "none")
 
@@ -54,7 +55,7 @@ class PointCloud:
         data: provenance (``intrinsics``, ``frame``, ``units``, counts of removed points).
     """
 
-    __slots__ = ("points", "colors", "labels", "data")
+    __slots__ = ("colors", "data", "labels", "points")
 
     def __init__(self, points: Any, colors: Any = None, labels: Any = None,
                  data: Mapping[str, Any] | None = None) -> None:
@@ -130,25 +131,25 @@ class PointCloud:
         return OrientedBox(center=center, axes=axes, size=hi - lo)
 
     # --- editing ------------------------------------------------------------------------
-    def select(self, keep: Any) -> "PointCloud":
+    def select(self, keep: Any) -> PointCloud:
         """The points where ``keep`` (a boolean or index array) selects."""
         return PointCloud(self.points[keep], None if self.colors is None else self.colors[keep],
                           None if self.labels is None else self.labels[keep], self.data)
 
-    def split(self) -> dict[int, "PointCloud"]:
+    def split(self) -> dict[int, PointCloud]:
         """One cloud per label (object)."""
         if self.labels is None:
             return {0: self}
         return {int(k): self.select(self.labels == k) for k in np.unique(self.labels)}
 
-    def transform(self, pose: Any) -> "PointCloud":
+    def transform(self, pose: Any) -> PointCloud:
         """The cloud mapped by a 4x4 (or 3x4) rigid transform, e.g. a camera-to-world pose."""
         T = as_pose(pose)
         pts = self.points.astype(np.float64) @ T[:3, :3].T + T[:3, 3]
         return PointCloud(pts, self.colors, self.labels, self.data)
 
     def remove_outliers(self, method: str = "statistical", *, neighbors: int = 20, std_ratio: float = 2.0,
-                        radius: float | None = None, min_neighbors: int = 5) -> "PointCloud":
+                        radius: float | None = None, min_neighbors: int = 5) -> PointCloud:
         """Drop outliers, per label.
 
         ``statistical``: drop points whose mean distance to their ``neighbors`` nearest points
@@ -171,7 +172,7 @@ class PointCloud:
         out.data = {**self.data, "outliers_removed": int((~keep).sum()) + int(self.data.get("outliers_removed", 0))}
         return out
 
-    def voxel_downsample(self, voxel: float) -> "PointCloud":
+    def voxel_downsample(self, voxel: float) -> PointCloud:
         """One point per occupied voxel of edge ``voxel``: the mean position and colour (per label)."""
         if not (np.isfinite(voxel) and voxel > 0):
             raise InputError(f"voxel size must be positive, got {voxel!r}")
@@ -198,7 +199,7 @@ class PointCloud:
         return PointCloud(pts, cols, labs, self.data)
 
     @classmethod
-    def concat(cls, clouds: Sequence["PointCloud"]) -> "PointCloud":
+    def concat(cls, clouds: Sequence[PointCloud]) -> PointCloud:
         """All points of ``clouds`` in one cloud (colours kept only if every cloud has them)."""
         clouds = list(clouds)
         if not clouds:
@@ -230,7 +231,7 @@ class PointCloud:
         return glb_bytes(self.points, self.colors, gltf_axes=gltf_axes, splat=splat)
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "PointCloud":
+    def load(cls, path: str | os.PathLike) -> PointCloud:
         """Read a ``.ply`` or ``.glb`` written by :meth:`save` (or any vertex PLY / points GLB)."""
         suffix = Path(path).suffix.lower()
         if not Path(path).is_file():

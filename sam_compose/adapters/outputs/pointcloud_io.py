@@ -17,12 +17,14 @@ from __future__ import annotations
 import json
 import os
 import struct
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
 from ...errors import InputError
+
 
 def _existing(path: str | os.PathLike, what: str) -> Path:
     p = Path(path)
@@ -105,9 +107,7 @@ def write_ply(path: str | os.PathLike, points: Any, colors: Any = None, *, binar
         if binary:
             f.write(rec.tobytes())
         else:
-            fmts = []
-            for name, code in fields:
-                fmts.append("%.9g" if code.lstrip("<")[0] == "f" else "%d")
+            fmts = ["%.9g" if code.lstrip("<")[0] == "f" else "%d" for _, code in fields]
             np.savetxt(f, rec, fmt=" ".join(fmts))
     os.replace(tmp, path)
     return path
@@ -243,14 +243,14 @@ def glb_bytes(points: Any, colors: Any = None, *, gltf_axes: bool = True, splat:
             {"bufferView": 1, "componentType": _UBYTE, "normalized": True, "count": n, "type": "VEC4"},
         ],
     }
-    if indices is not None:
+    if indices is not None and splat is not None:  # (both are set together, above)
         idx_bytes = np.ascontiguousarray(indices, dtype="<u4").tobytes()
         doc["bufferViews"].append({"buffer": 0, "byteOffset": len(binary), "byteLength": len(idx_bytes),
                                    "target": _ELEMENT_ARRAY_BUFFER})
         doc["accessors"].append({"bufferView": 2, "componentType": _UINT, "count": int(indices.size), "type": "SCALAR"})
         prim = doc["meshes"][0]["primitives"][0]
         prim["mode"], prim["indices"] = 4, 2
-        prim["extras"] = {"sam_compose_splat": float(splat)}  # type: ignore[arg-type]
+        prim["extras"] = {"sam_compose_splat": float(splat)}
         binary += idx_bytes
         doc["buffers"][0]["byteLength"] = len(binary)
     json_chunk = _pad4(json.dumps(doc, separators=(",", ":")).encode("utf-8"), b" ")

@@ -33,12 +33,15 @@ import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ...errors import PromptError
 from ...types import Prompt
+
+if TYPE_CHECKING:
+    from xml.etree.ElementTree import Element
 
 __all__ = ["BOX_FORMATS", "box_iou", "boxes_to_prompts", "convert_boxes"]
 
@@ -83,7 +86,7 @@ def convert_boxes(boxes: Any, fmt: str = "xyxy") -> np.ndarray:
     return b
 
 
-def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
+def box_iou(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray) -> float:
     """Intersection over union of two xyxy boxes (any units); 0.0 when the union is empty."""
     ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
     iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
@@ -217,7 +220,9 @@ def _read_coco_file(path: Path, image_id: Any) -> _Parsed:
 
 
 def _read_yolo(path: Path) -> _Parsed:
-    rows, scores, ids = [], [], []
+    rows: list[list[float]] = []
+    scores: list[float | None] = []
+    ids: list[int | None] = []
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
@@ -248,6 +253,17 @@ def _read_yolo(path: Path) -> _Parsed:
     return parsed
 
 
+def _voc_size(sz: Element | None) -> tuple[int, int] | None:
+    """(H, W) from a VOC ``<size>`` element; None when it is missing, not numeric or not positive."""
+    if sz is None:
+        return None
+    try:
+        size = (int(float(sz.findtext("height") or "")), int(float(sz.findtext("width") or "")))
+    except (ValueError, OverflowError):
+        return None
+    return size if min(size) > 0 else None
+
+
 def _read_voc(path: Path) -> _Parsed:
     import xml.etree.ElementTree as ET
 
@@ -257,18 +273,17 @@ def _read_voc(path: Path) -> _Parsed:
         raise PromptError(f"{path} is not valid Pascal VOC XML: {exc}") from exc
     if root.tag != "annotation":
         raise PromptError(f"{path} is not a Pascal VOC annotation (root <{root.tag}>, expected <annotation>)")
-    size = None
-    sz = root.find("size")
-    if sz is not None and sz.findtext("width") and sz.findtext("height"):
-        size = (int(float(sz.findtext("height"))), int(float(sz.findtext("width"))))
-        if min(size) <= 0:
-            size = None
-    rows, names, extra = [], [], []
+    size = _voc_size(root.find("size"))
+    rows: list[list[float]] = []
+    names: list[str | None] = []
+    extra: list[dict[str, Any]] = []
     for i, obj in enumerate(root.findall("object")):
         bb = obj.find("bndbox")
         try:
-            rows.append([float(bb.findtext(k)) for k in ("xmin", "ymin", "xmax", "ymax")])  # type: ignore[union-attr,arg-type]
-        except (AttributeError, TypeError, ValueError) as exc:
+            if bb is None:
+                raise ValueError("no <bndbox>")
+            rows.append([float(bb.findtext(k) or "") for k in ("xmin", "ymin", "xmax", "ymax")])
+        except ValueError as exc:
             raise PromptError(f"{path}: <object> {i} has no valid <bndbox> with xmin, ymin, xmax, ymax") from exc
         names.append((obj.findtext("name") or "").strip() or None)
         extra.append({"difficult": int(float(obj.findtext("difficult") or 0))})
@@ -450,22 +465,23 @@ def boxes_to_prompts(
             h, w = size
             if x1 <= 0 or y1 <= 0 or x0 >= w or y0 >= h:
                 raise PromptError(f"box {i} [{x0:g}, {y0:g}, {x1:g}, {y1:g}] lies entirely outside the {w}x{h} image")
-            c = (max(x0, 0.0), max(y0, 0.0), min(x1, float(w)), min(y1, float(h)))
-            if c != (x0, y0, x1, y1):
+            inside = (max(x0, 0.0), max(y0, 0.0), min(x1, float(w)), min(y1, float(h)))
+            if inside != (x0, y0, x1, y1):
                 clipped += 1
-                x0, y0, x1, y1 = c
+                x0, y0, x1, y1 = inside
         data: dict[str, Any] = {"adapter": "boxes", "format": parsed.source, "index": int(i)}
         if parsed.scores is not None:
             data["score"] = float(parsed.scores[i])
-        if ids[i] is not None:
-            data["class_id"] = int(ids[i])  # type: ignore[arg-type]
+        class_id = ids[i]
+        if class_id is not None:
+            data["class_id"] = int(class_id)
         if names[i] is not None:
             data["class_name"] = names[i]
         if parsed.extra:
             data.update(parsed.extra[i])
         prompts.append(Prompt(box=[x0, y0, x1, y1], data=data))
-    if clipped:
-        warnings.warn(f"{clipped} box(es) extend past the {size[1]}x{size[0]} image; clipped to it", stacklevel=2)  # type: ignore[index]
+    if clipped and size is not None:  # only boxes in an image of known size are clipped
+        warnings.warn(f"{clipped} box(es) extend past the {size[1]}x{size[0]} image; clipped to it", stacklevel=2)
     if not prompts and n:
         warnings.warn(f"no box passed the filters (min_score={min_score}, classes={classes}) out of {n}", stacklevel=2)
     return prompts

@@ -107,8 +107,8 @@ class ClipScorer:
                 tokens = self.tokenizer(texts).to(self.device)
                 feats = torch.nn.functional.normalize(self.model.encode_text(tokens).float(), dim=-1)
                 feats = feats.reshape(len(missing), len(templates), -1).mean(dim=1)
-                feats = torch.nn.functional.normalize(feats, dim=-1).cpu().numpy()
-            for p, f in zip(missing, feats):
+                embeddings = torch.nn.functional.normalize(feats, dim=-1).cpu().numpy()
+            for p, f in zip(missing, embeddings):
                 self._text_cache[(p, templates)] = f
         return np.stack([self._text_cache[(p, templates)] for p in phrases])
 
@@ -227,7 +227,7 @@ def load_clip(spec: str | None = None, pretrained: str | None = None, *, device:
         repo = name[len("hf-hub:"):]
         config = _cached_hf_file(repo, ["open_clip_config.json"])
         weights = config and _cached_hf_file(repo, ["open_clip_model.safetensors", "open_clip_pytorch_model.bin"])
-        if not weights:
+        if not config or not weights:
             raise EngineError(
                 f"open_clip repo {repo} is not in the Hugging Face cache and the hub is not used offline; on a machine "
                 f"with internet run: sam-compose models download {repo}"

@@ -70,6 +70,7 @@ class _Scored:
     dwell: float
     nearest: float
     blocked_by: str | None
+    whole_of: _Scored | None = None  # set when this is the whole object around a better-scoring piece
 
     @property
     def score(self) -> float:
@@ -88,7 +89,7 @@ def _explain(win: _Scored, runner: _Scored | None, looked: _Scored | None, phras
     text = (f"most like {phrase!r} (text {win.text:.2f}: similarity {win.sim:.3f}, "
             f"{win.absolute:.0%} against neutral phrases, {win.relative:.2f} of the best match)")
     parts = [text, f"looked at for {win.dwell:.2f} s of {total_dwell:.2f} s (gaze {win.gaze:.2f})"]
-    whole = getattr(win, "whole_of", None)
+    whole = win.whole_of
     if whole is not None:
         parts.append(f"the whole object: it contains the best-scoring piece ({int(whole.cand.mask.sum())} px) and "
                      "the words still name it")
@@ -270,7 +271,7 @@ def _whole(best: _Scored, ok: list[_Scored]) -> _Scored:
         if np.count_nonzero(c.cand.mask & best.cand.mask) >= 0.9 * area:
             out = c
     if out is not best:
-        out.whole_of = best  # type: ignore[attr-defined]
+        out.whole_of = best
     return out
 
 

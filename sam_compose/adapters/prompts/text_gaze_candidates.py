@@ -68,7 +68,7 @@ class GazeEvidence:
         return float(sum(max(f.duration, 1e-3) for f in self.fixations))
 
     def centres(self) -> list[tuple[float, float]]:
-        return [tuple(float(v) for v in _dwell_centre(g)) for g in self.places]  # type: ignore[misc]
+        return [(float(c[0]), float(c[1])) for c in map(_dwell_centre, self.places)]
 
     def score_masks(self, masks: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(dwell inside s, share of the dwell 0..1, distance of the nearest fixation px) per mask.
@@ -158,11 +158,7 @@ def native_text_masks(engine: Any, image: np.ndarray, phrase: str) -> Any:
         return None
     if hasattr(engine, "segment_text"):
         return engine.segment_text(image, phrase)
-    try:
-        prompt = Prompt(text=phrase)  # type: ignore[call-arg]
-    except TypeError:
-        return None
-    return engine.segment(image, prompt)
+    return engine.segment(image, Prompt(text=phrase))
 
 
 def _add(cands: list[Candidate], mask: np.ndarray, source: str, min_area: int) -> None:

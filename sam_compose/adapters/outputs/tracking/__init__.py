@@ -14,4 +14,4 @@ from __future__ import annotations
 from .api import TRACKERS, make_tracker, track
 from .base import InitLike, ObjectInit, Tracker, split_init
 
-__all__ = ["track", "make_tracker", "TRACKERS", "Tracker", "ObjectInit", "InitLike", "split_init"]
+__all__ = ["TRACKERS", "InitLike", "ObjectInit", "Tracker", "make_tracker", "split_init", "track"]

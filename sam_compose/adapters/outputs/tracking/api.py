@@ -14,17 +14,17 @@ instance, or prompted objects). With a model tracker ``engine=`` is that model's
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
 
 import numpy as np
 
 from ....errors import InputError
 from ....masks import Masks
 from ....types import Prompt
-
 from .base import InitLike, Tracker, split_init
 
-__all__ = ["track", "make_tracker", "TRACKERS"]
+__all__ = ["TRACKERS", "make_tracker", "track"]
 
 TRACKERS = ("flow", "sam2", "edgetam", "sam3")
 
@@ -37,14 +37,23 @@ def make_tracker(tracker: str | Tracker = "flow", engine: Any = "opencv", **opti
             raise InputError(f"options {sorted(options)} cannot be applied to an existing {type(tracker).__name__}")
         return tracker
     name = str(tracker).strip().lower()
+    cls: type[Tracker]
     if name == "flow":
-        from .flow import FlowTracker as cls
+        from .flow import FlowTracker
+
+        cls = FlowTracker
     elif name == "sam2":
-        from .sam2_video import Sam2VideoTracker as cls  # type: ignore[assignment]
+        from .sam2_video import Sam2VideoTracker
+
+        cls = Sam2VideoTracker
     elif name == "edgetam":
-        from .family_video import EdgeTamVideoTracker as cls  # type: ignore[assignment]
+        from .family_video import EdgeTamVideoTracker
+
+        cls = EdgeTamVideoTracker
     elif name == "sam3":
-        from .sam3_video import Sam3VideoTracker as cls  # type: ignore[assignment]
+        from .sam3_video import Sam3VideoTracker
+
+        cls = Sam3VideoTracker
     else:
         raise InputError(f"unknown tracker {tracker!r}; choose one of {', '.join(TRACKERS)} or pass a Tracker")
     import inspect

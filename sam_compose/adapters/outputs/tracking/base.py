@@ -16,8 +16,9 @@ A tracker is stateful and works one frame at a time:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence, Union
+from typing import Any
 
 import numpy as np
 
@@ -26,9 +27,12 @@ from ....image_io import load_image
 from ....masks import Masks
 from ....types import Prompt, as_prompt_list
 
-__all__ = ["Tracker", "ObjectInit", "InitLike", "split_init"]
+__all__ = ["InitLike", "ObjectInit", "Tracker", "split_init"]
 
-InitLike = Union[Masks, Prompt, Sequence[Prompt], Mapping[str, Any]]
+InitLike = Masks | Prompt | Sequence[Prompt] | Mapping[str, Any]
+
+InitItem = tuple[int | None, np.ndarray | None, Prompt | None, np.ndarray | None]
+"""One object from :func:`split_init`: (id or None, (H, W) mask, prompt, (256, 256) logits)."""
 
 
 @dataclass(frozen=True)
@@ -41,7 +45,7 @@ class ObjectInit:
     logits: np.ndarray | None = None    # (256, 256), when the mask came with logits
 
 
-def split_init(init: InitLike, what: str = "init") -> list[tuple[int | None, np.ndarray | None, Prompt | None, np.ndarray | None]]:
+def split_init(init: InitLike, what: str = "init") -> list[InitItem]:
     """Normalise ``init`` to (id or None, mask, prompt, logits) items, one per object.
 
     ``Masks`` give one object per row (ids from ``Masks.ids`` when set); an empty mask is
@@ -51,7 +55,7 @@ def split_init(init: InitLike, what: str = "init") -> list[tuple[int | None, np.
         if len(init) == 0:
             raise InputError(f"{what}: the Masks hold no rows; pass at least one object mask")
         areas = init.areas
-        out = []
+        out: list[InitItem] = []
         for i in range(len(init)):
             if areas[i] == 0:
                 raise InputError(
@@ -64,7 +68,7 @@ def split_init(init: InitLike, what: str = "init") -> list[tuple[int | None, np.
         arr = init if init.ndim == 3 else init[None]
         return split_init(Masks(arr), what)
     try:
-        prompts = as_prompt_list(init)  # type: ignore[arg-type]
+        prompts = as_prompt_list(init)
     except InputError as exc:
         raise InputError(f"{what} must be Masks, a Prompt or a list of Prompts: {exc}") from exc
     return [(None, None, p, None) for p in prompts]
@@ -188,7 +192,7 @@ class Tracker(ABC):
               removed: set[int]) -> Masks:
         """Propagate tracked objects into ``frame``, then start ``added`` and apply ``corrections``."""
 
-    def _reset_state(self) -> None:
+    def _reset_state(self) -> None:  # noqa: B027 - an optional hook: trackers without state keep this no-op
         """Drop backend state (called by :meth:`reset`)."""
 
 

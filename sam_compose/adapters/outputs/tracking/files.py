@@ -24,8 +24,9 @@ from __future__ import annotations
 import csv
 import json
 import os
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -33,8 +34,17 @@ from ....errors import InputError
 from ....image_io import save_png
 from ....masks import Masks
 
-__all__ = ["CocoVideoWriter", "MotWriter", "OverlayWriter", "PngWriter", "save_tracks",
-           "read_coco_video", "read_mot", "TRACK_FORMATS", "open_sinks"]
+__all__ = [
+    "TRACK_FORMATS",
+    "CocoVideoWriter",
+    "MotWriter",
+    "OverlayWriter",
+    "PngWriter",
+    "open_sinks",
+    "read_coco_video",
+    "read_mot",
+    "save_tracks",
+]
 
 TRACK_FORMATS = ("coco", "mot", "mp4", "png")
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -22,7 +23,7 @@ from ....errors import InputError
 from ....masks import Masks
 from ....types import Prompt
 
-__all__ = ["fixations_by_frame", "apply_fixations", "gaze_schedule"]
+__all__ = ["apply_fixations", "fixations_by_frame", "gaze_schedule"]
 
 
 def _is_samples(gaze: Any) -> bool:
@@ -125,8 +126,10 @@ def apply_fixations(tracker: Any, prompts: list[Prompt], previous: Masks | None,
 
     ``size`` is the (H, W) of the frame the fixations fall on (default: the tracker's).
     """
-    size = tuple(size) if size is not None else tracker.size  # type: ignore[assignment]
+    size = (int(size[0]), int(size[1])) if size is not None else tracker.size
     for p in prompts:
+        if p.points is None:
+            raise InputError("a fixation prompt needs a point (x, y); build them with fixations_by_frame()")
         x, y = (float(v) for v in p.points[0])
         scene = p.data.get("scene_size")  # (height, width) of the gaze recording's frame
         if scene and size is not None and (scene[0], scene[1]) != (size[0], size[1]):
@@ -137,20 +140,27 @@ def apply_fixations(tracker: Any, prompts: list[Prompt], previous: Masks | None,
             if not (0 <= x < w and 0 <= y < h):
                 warnings.warn(f"fixation at ({x:.0f}, {y:.0f}) lies outside the {w}x{h} frame; ignored", stacklevel=3)
                 continue
-        hit = None
-        if previous is not None and previous.ids is not None and len(previous):
-            xi, yi = int(x), int(y)
-            h, w = previous.image_size
-            if 0 <= xi < w and 0 <= yi < h:
-                on = np.flatnonzero(previous.masks[:, yi, xi])
-                if on.size:
-                    hit = on[int(np.argmin(previous.areas[on]))]  # the smallest object under the gaze
+        hit = _object_under(previous, x, y)
         if hit is None:
             tracker.add(p)
             continue
-        obj_id = int(previous.ids[hit])
-        x0, y0, x1, y1 = (float(v) for v in previous.boxes[hit])
-        mx, my = 0.1 * (x1 - x0) + 2, 0.1 * (y1 - y0) + 2
-        h, w = previous.image_size
-        box = [max(0.0, x0 - mx), max(0.0, y0 - my), min(float(w), x1 + mx), min(float(h), y1 + my)]
+        obj_id, box = hit
         tracker.correct(obj_id, p.replace(box=box, data={**p.data, "refresh": obj_id}))
+
+
+def _object_under(previous: Masks | None, x: float, y: float) -> tuple[int, list[float]] | None:
+    """The id of the smallest tracked object under pixel (x, y) of ``previous``, and its xyxy box
+    grown by 10% + 2 px on each side (clipped to the frame); None when no tracked object is there."""
+    if previous is None or previous.ids is None or not len(previous):
+        return None
+    xi, yi = int(x), int(y)
+    h, w = previous.image_size
+    if not (0 <= xi < w and 0 <= yi < h):
+        return None
+    on = np.flatnonzero(previous.masks[:, yi, xi])
+    if not on.size:
+        return None
+    hit = on[int(np.argmin(previous.areas[on]))]
+    x0, y0, x1, y1 = (float(v) for v in previous.boxes[hit])
+    mx, my = 0.1 * (x1 - x0) + 2, 0.1 * (y1 - y0) + 2
+    return int(previous.ids[hit]), [max(0.0, x0 - mx), max(0.0, y0 - my), min(float(w), x1 + mx), min(float(h), y1 + my)]

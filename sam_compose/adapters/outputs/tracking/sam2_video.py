@@ -169,7 +169,9 @@ class Sam2VideoTracker(Tracker):
     # --- session ----------------------------------------------------------------------------
     def _new_session(self) -> Any:
         device = self.model.device
-        h, w = self.size  # type: ignore[misc]
+        if self.size is None:
+            raise RuntimeError("a tracking session starts with the first frame, whose size sets the video's")
+        h, w = self.size
         return self._session_class()(video_height=h, video_width=w, inference_device=device,
                                      inference_state_device=device, video_storage_device=device,
                                      dtype=self.model.dtype, max_vision_features_cache_size=1)

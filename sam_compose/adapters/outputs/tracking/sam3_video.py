@@ -76,7 +76,9 @@ class Sam3ConceptTracker(Tracker):
     def _new_session(self) -> Any:
         from transformers.models.sam3_video.modeling_sam3_video import Sam3VideoInferenceSession
 
-        h, w = self.size  # type: ignore[misc]
+        if self.size is None:
+            raise RuntimeError("a tracking session starts with the first frame, whose size sets the video's")
+        h, w = self.size
         dev = self.model.device
         return Sam3VideoInferenceSession(video_height=h, video_width=w, inference_device=dev,
                                          inference_state_device=dev, video_storage_device=dev,

@@ -19,8 +19,8 @@ numbered 1..N (``ids``), matching the ids the tracker is initialised with.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
 
 import cv2
 import numpy as np
@@ -89,6 +89,8 @@ def _draw(obj: _Obj, u: float, size: tuple[int, int]) -> np.ndarray:
     elif obj.kind == "rect":
         cv2.rectangle(m, (int(round(cx - rx)), int(round(cy - ry))), (int(round(cx + rx)), int(round(cy + ry))), 1, -1)
     else:
+        if obj.poly is None:
+            raise ValueError(f"a {obj.kind!r} object needs its unit polygon")
         pts = np.stack([cx + rx * obj.poly[:, 0], cy + ry * obj.poly[:, 1]], 1)
         cv2.fillPoly(m, [np.round(pts).astype(np.int32)], 1)
     return m.astype(bool)

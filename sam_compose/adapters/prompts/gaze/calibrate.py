@@ -68,10 +68,11 @@ def calibrated_segment(image: np.ndarray, prompt: Prompt, *args: Any, engine: An
     from ....engines import resolve_engine
 
     engine = resolve_engine(engine)
-    if prompt.points is None or not (prompt.labels == 1).any():
+    positive = np.zeros(0, np.int64) if prompt.labels is None else np.flatnonzero(prompt.labels == 1)
+    if prompt.points is None or not positive.size:
         raise GazeError("calibrated_segment needs a prompt with a positive point (a fixation)")
     h, w = image.shape[:2]
-    i_pos = int(np.flatnonzero(prompt.labels == 1)[0])
+    i_pos = int(positive[0])
     cx, cy = (float(v) for v in prompt.points[i_pos])
     pts = candidate_points(cx, cy, float(accuracy), int(n), (h, w))
     cands = []

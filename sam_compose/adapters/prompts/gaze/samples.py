@@ -142,7 +142,11 @@ class GazeSamples:
     def frame_size(self, value: Sequence[int] | None) -> None:
         warnings.warn("GazeSamples.frame_size (W, H) is deprecated; set GazeSamples.scene_size (H, W)",
                       DeprecationWarning, stacklevel=2)
-        self.scene_size = None if value is None else tuple(reversed(as_size(value, "frame_size")))  # type: ignore[assignment]
+        if value is None:
+            self.scene_size = None
+        else:
+            w, h = as_size(value, "frame_size")  # given as (W, H)
+            self.scene_size = (h, w)
 
     # -- construction ------------------------------------------------------------------
     @classmethod

@@ -199,7 +199,7 @@ def synth_stream(duration: float, *, rate: float = 200.0, scene_size: tuple[int,
     pos = np.array([w / 2, h / 2])
     k = 0
     while t < duration:
-        targets = []
+        targets: list[tuple[float, float, float]] = []
         span = 0.0
         while span < min(chunk_seconds, duration - t):
             d = float(rng.uniform(*fixation_range))
@@ -208,9 +208,9 @@ def synth_stream(duration: float, *, rate: float = 200.0, scene_size: tuple[int,
                 goal = rng.uniform([0.05 * w, 0.05 * h], [0.95 * w, 0.95 * h])
                 if np.hypot(*(goal - (targets[-1][:2] if targets else pos))) > 0.08 * np.hypot(w, h):
                     break
-            targets.append((goal[0], goal[1], d))
+            targets.append((float(goal[0]), float(goal[1]), d))
             span += d + 0.04
-        chunk, truth = synth_trace(targets, scene_size=size, rate=rate, noise=noise, t0=t, start=pos,
+        chunk, truth = synth_trace(targets, scene_size=size, rate=rate, noise=noise, t0=t, start=(float(pos[0]), float(pos[1])),
                                    seed=seed * 100003 + k)
         k += 1
         t = float(chunk.t[-1]) + 1.0 / rate
