@@ -46,6 +46,7 @@ $(ORT_WEB)/ort.wasm.min.js: web/package.json web/package-lock.json
 		for f in $(ORT_WEB_FILES); do cp web/node_modules/onnxruntime-web/dist/$$f $(ORT_WEB)/ || exit 1; done && \
 		cp web/node_modules/onnxruntime-web/README.md $(ORT_WEB)/README.md && \
 		echo "vendored onnxruntime-web $$(node -p "require('./web/node_modules/onnxruntime-web/package.json').version" 2>/dev/null) into $(ORT_WEB)"; \
+	elif [ -n "$${CI:-}" ]; then echo "npm not found: CI needs it to vendor onnxruntime-web for the browser test" >&2; exit 1; \
 	else echo "npm not found: the demo's in-browser decoding stays off (install Node.js and run make vendor-ort)"; fi
 
 install-lint: $(VENV)/.installed-lint

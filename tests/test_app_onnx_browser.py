@@ -21,11 +21,27 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 TIMEOUT_MS = 120_000
 
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+"""In CI (``.ci/run`` -> ``make test``, which runs ``make browser`` and ``make vendor-ort``) a
+missing browser or runtime is a failed install step: the tests fail instead of skipping."""
+
+
+def _missing(reason: str) -> None:
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: `make test` should have installed it)", pytrace=False)
+    pytest.skip(reason, allow_module_level=True)
+
+
 if not os.path.exists(CHROMIUM):
-    pytest.skip(f"Chromium not found at {CHROMIUM}; install it with `apt-get install -y chromium`",
-                allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api")
-pytest.importorskip("onnxruntime")
+    _missing(f"Chromium not found at {CHROMIUM}; install it with `make browser` (Debian's chromium)")
+try:
+    from playwright import sync_api
+except ImportError:
+    _missing("playwright is not installed: pip install -e '.[test]'")
+try:
+    import onnxruntime  # noqa: F401
+except ImportError:
+    _missing("onnxruntime is not installed: pip install -e '.[onnx]'")
 
 
 def _free_port() -> int:
@@ -40,7 +56,7 @@ def vendored():
 
     missing = runtime_missing()
     if missing:
-        pytest.skip(f"onnxruntime-web is not vendored (missing {missing}): run `make vendor-ort`")
+        _missing(f"onnxruntime-web is not vendored (missing {missing}): run `make vendor-ort` (needs npm)")
 
 
 @pytest.fixture(scope="module")

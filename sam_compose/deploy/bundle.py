@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,14 +32,29 @@ def onnxruntime() -> Any:
 
 
 @dataclass
+class SplitSessions:
+    """``decoder.onnx`` cut in two (:mod:`.split`): ``image_session`` runs once per image on
+    ``image_inputs`` and returns ``frontier``; ``prompt_session`` takes those, the ``passthrough``
+    encoder outputs and the points (prompts without a mask input)."""
+
+    image_session: Any
+    prompt_session: Any
+    image_inputs: tuple[str, ...]
+    frontier: tuple[str, ...]
+    passthrough: tuple[str, ...]
+
+
+@dataclass
 class OnnxBundle:
-    """A checked export: ``manifest`` plus ``encoder`` and ``decoder`` inference sessions."""
+    """A checked export: ``manifest`` plus ``encoder`` and ``decoder`` inference sessions, and the
+    decoder split for prompts without a mask (``None`` when it could not be split)."""
 
     folder: Path
     manifest: Manifest
     encoder: Any
     decoder: Any
     providers: tuple[str, ...]
+    split: SplitSessions | None = None
 
 
 SESSION_CONFIG = {"optimization.disable_specified_optimizers": "SkipLayerNormFusion"}
@@ -126,8 +142,33 @@ def _check_pair(manifest: Manifest, encoder: Any, decoder: Any, folder: Path) ->
                               "models; re-export both with `sam-compose export onnx`")
 
 
-def open_bundle(folder: str | os.PathLike, providers: tuple[str, ...] = ("CPUExecutionProvider",)) -> OnnxBundle:
-    """Read ``folder/sam_onnx.json``, load both files and check them against it and each other."""
+def _split_sessions(path: Path, gf: GraphFile, image_inputs: tuple[str, ...],
+                    providers: tuple[str, ...]) -> SplitSessions | None:
+    """Sessions for the decoder split into its image-only and per-prompt parts (an optimisation:
+    ``None``, with a warning, when the graph cannot be split; the whole decoder then runs)."""
+    from .split import split_decoder
+
+    if gf.data_file:
+        return None
+    ort = onnxruntime()
+    try:
+        sp = split_decoder(path.read_bytes(), image_inputs)
+        if sp is None:
+            return None
+        image = ort.InferenceSession(sp.image_side, session_options(), providers=list(providers))
+        prompt = ort.InferenceSession(sp.prompt_side, session_options(), providers=list(providers))
+    except Exception as exc:  # onnx / onnxruntime raise their own types
+        warnings.warn(f"{path}: could not split the decoder into image and prompt parts "
+                      f"({type(exc).__name__}: {str(exc)[:120]}); every prompt runs the whole decoder",
+                      RuntimeWarning, stacklevel=3)
+        return None
+    return SplitSessions(image, prompt, sp.image_inputs, sp.frontier, sp.passthrough)
+
+
+def open_bundle(folder: str | os.PathLike, providers: tuple[str, ...] = ("CPUExecutionProvider",),
+                split_decoder: bool = True) -> OnnxBundle:
+    """Read ``folder/sam_onnx.json``, load both files and check them against it and each other;
+    ``split_decoder``: also prepare :class:`SplitSessions` for the engine."""
     folder = Path(os.path.expanduser(str(folder)))
     onnxruntime()
     manifest = read_manifest(folder)
@@ -139,4 +180,7 @@ def open_bundle(folder: str | os.PathLike, providers: tuple[str, ...] = ("CPUExe
         _check_io(session, folder / gf.file, gf)
         sessions[role] = session
     _check_pair(manifest, sessions["encoder"], sessions["decoder"], folder)
-    return OnnxBundle(folder, manifest, sessions["encoder"], sessions["decoder"], tuple(providers))
+    image_inputs = tuple(o.name for o in sessions["encoder"].get_outputs())
+    split = _split_sessions(folder / manifest.graph("decoder").file, manifest.graph("decoder"), image_inputs,
+                            tuple(providers)) if split_decoder else None
+    return OnnxBundle(folder, manifest, sessions["encoder"], sessions["decoder"], tuple(providers), split)

@@ -35,7 +35,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..engines.sam_decoder import output_tokens, to_image, two_way, upscale
+from ..engines.sam_decoder import masks_from_hyper, output_tokens, to_image, two_way, upscale
 
 
 def _untraced(fn: Any) -> Any:
@@ -177,11 +177,11 @@ class SamDecoderGraph(PromptEncoding):
         cache = {"keys_raw": image_embeddings.flatten(2).transpose(1, 2), "pe": self.image_pe,
                  "lead": output_tokens(d)}
         k = d.mask_tokens.weight.shape[0]                                                 # 4
-        queries, keys = two_way(d, sparse, dense, cache, 1 + k)
+        queries, keys = two_way(d, sparse, dense, cache, 1 + k, explicit_softmax=True)
         iou = d.iou_prediction_head(queries[:, 0])                                        # (B, 4)
         hyper = torch.stack([d.output_hypernetworks_mlps[j](queries[:, 1 + j]) for j in range(k)], 1)
         z = upscale(d, keys, cache)                                                       # (B, 16 L, C/8)
-        return to_image(torch.matmul(z, hyper.transpose(1, 2)), image_embeddings.shape[-1]), iou
+        return masks_from_hyper(z, hyper, image_embeddings.shape[-1]), iou
 
 
 class SamHQEncoderGraph(nn.Module):
@@ -218,7 +218,7 @@ class SamHQDecoderGraph(PromptEncoding):
         cache = {"keys_raw": image_embeddings.flatten(2).transpose(1, 2), "pe": self.image_pe,
                  "lead": output_tokens(d)}
         k = d.mask_tokens.weight.shape[0]                                                 # SAM's 4; HQ follows
-        queries, keys = two_way(d, sparse, dense, cache, 2 + k)
+        queries, keys = two_way(d, sparse, dense, cache, 2 + k, explicit_softmax=True)
         iou = d.iou_prediction_head(queries[:, 0])[:, :k]                                 # (B, 4)
         hyper = torch.stack([d.output_hypernetworks_mlps[j](queries[:, 1 + j]) for j in range(k)], 1)
         hyper_hq = d.hq_mask_mlp(queries[:, 1 + k]).unsqueeze(1)                          # (B, 1, C/8)
@@ -227,4 +227,4 @@ class SamHQDecoderGraph(PromptEncoding):
         hq = _untraced(hq_features)(d, image_embeddings, intermediate_embeddings)        # (1, C/8, 4S, 4S)
         h = d.mask_conv2(nn.functional.gelu(_ln2d(d.mask_conv1(up), d.mask_norm))) + hq
         m_hq = torch.matmul(hyper_hq, h.flatten(2)).view(-1, 1, side * 4, side * 4)
-        return to_image(torch.matmul(z, hyper.transpose(1, 2)), side) + m_hq, iou
+        return masks_from_hyper(z, hyper, side) + m_hq, iou

@@ -24,7 +24,14 @@ import torch
 from torch import nn
 
 from ..engines.sam2_image import LOGIT_CLAMP
-from ..engines.sam_decoder import _stable_single, high_res_cache, output_tokens, to_image, two_way, upscale
+from ..engines.sam_decoder import (
+    _stable_single,
+    high_res_cache,
+    masks_from_hyper,
+    output_tokens,
+    two_way,
+    upscale,
+)
 from .graphs_sam import PromptEncoding, _untraced
 
 
@@ -58,11 +65,11 @@ class Sam2DecoderGraph(PromptEncoding):
                  "lead": output_tokens(d)}
         cache.update(_untraced(high_res_cache)(high_res_feats_0, high_res_feats_1))
         k = d.mask_tokens.weight.shape[0]                                                 # 4
-        queries, keys = two_way(d, sparse, dense, cache, 2 + k)                           # [obj, iou, masks]
+        queries, keys = two_way(d, sparse, dense, cache, 2 + k, explicit_softmax=True)    # [obj, iou, masks]
         iou = d.iou_prediction_head(queries[:, 1])                                        # (B, 4)
         hyper = torch.stack([d.output_hypernetworks_mlps[j](queries[:, 2 + j]) for j in range(k)], 1)
         z = upscale(d, keys, cache)
-        masks = to_image(torch.matmul(z, hyper.transpose(1, 2)), image_embeddings.shape[-1])  # (B, 4, 4S, 4S)
+        masks = masks_from_hyper(z, hyper, image_embeddings.shape[-1])                    # (B, 4, 4S, 4S)
         if self.dynamic:
             m0, s0 = _stable_single(masks, iou, self.delta, self.thresh)
             masks = torch.cat([m0, masks[:, 1:]], 1)

@@ -18,11 +18,15 @@ from typing import Any
 import numpy as np
 
 from ..errors import EngineError
+from ..masks import Masks
 from ..geometry import LOWRES_SIZE, SAM_INPUT_SIZE
 from .cache import EmbeddingCache
 from .sam_family import SamFamilyEngine
+from .sam_transforms import upsample_masks_cv2
 
 PREFIX = "onnx:"
+SPLIT_PREFIX = "split:"
+"""Key prefix of the decoder's image-side tensors in the cached features."""
 DECODE_CHUNK = 4
 """Prompts per onnxruntime decoder call: per-prompt activations are 4096 x 256 floats."""
 
@@ -43,6 +47,7 @@ class OnnxEngine(SamFamilyEngine):
         self.sort_candidates = manifest.family == "sam_hq"
         self.encoder_outputs = tuple(o.name for o in bundle.encoder.get_outputs())
         self.decoder_inputs = tuple(i.name for i in bundle.decoder.get_inputs())
+        self.split = bundle.split
 
     def describe(self) -> dict[str, Any]:
         d = super().describe()
@@ -60,7 +65,11 @@ class OnnxEngine(SamFamilyEngine):
         import torch
 
         outs = self.bundle.encoder.run(None, {"pixel_values": self._pixel_values(image)})
-        return {name: torch.from_numpy(np.ascontiguousarray(a)) for name, a in zip(self.encoder_outputs, outs)}
+        feats = {name: np.ascontiguousarray(a) for name, a in zip(self.encoder_outputs, outs)}
+        if self.split is not None:  # the decoder's image-only tensors, once per image (see deploy.split)
+            image_side = self.split.image_session.run(None, {k: feats[k] for k in self.split.image_inputs})
+            feats.update({SPLIT_PREFIX + k: np.ascontiguousarray(a) for k, a in zip(self.split.frontier, image_side)})
+        return {name: torch.from_numpy(a) for name, a in feats.items()}
 
     # --- decoding -----------------------------------------------------------------------
     def prompt_arrays(self, points, labels, boxes, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -95,16 +104,24 @@ class OnnxEngine(SamFamilyEngine):
         if masks is not None:
             mask_in = np.ascontiguousarray(_numpy(masks), dtype=np.float32).reshape(n, 1, LOWRES_SIZE, LOWRES_SIZE)
             has = np.ones(n, np.float32)
-        else:
+        elif self.split is None:
             mask_in = np.zeros((n, 1, LOWRES_SIZE, LOWRES_SIZE), np.float32)
             has = np.zeros(n, np.float32)
-        image_side = {k: feats[k].numpy() for k in self.encoder_outputs}  # views of the cached tensors
+        split = self.split if masks is None else None
+        if split is not None:  # no mask prompt: the per-prompt part of the decoder on the cached image side
+            image_side = {k: feats[SPLIT_PREFIX + k].numpy() for k in split.frontier}
+            image_side.update({k: feats[k].numpy() for k in split.passthrough})
+            session = split.prompt_session
+        else:
+            image_side = {k: feats[k].numpy() for k in self.encoder_outputs}  # views of the cached tensors
+            session = self.bundle.decoder
         lows, ious = [], []
         for i in range(0, n, DECODE_CHUNK):
             feed = dict(image_side)
-            feed.update(point_coords=coords[i:i + DECODE_CHUNK], point_labels=labs[i:i + DECODE_CHUNK],
-                        mask_input=mask_in[i:i + DECODE_CHUNK], has_mask_input=has[i:i + DECODE_CHUNK])
-            low, iou = self.bundle.decoder.run(None, feed)
+            feed.update(point_coords=coords[i:i + DECODE_CHUNK], point_labels=labs[i:i + DECODE_CHUNK])
+            if split is None:
+                feed.update(mask_input=mask_in[i:i + DECODE_CHUNK], has_mask_input=has[i:i + DECODE_CHUNK])
+            low, iou = session.run(None, feed)
             lows.append(low)
             ious.append(iou)
         low = lows[0] if len(lows) == 1 else np.concatenate(lows)
@@ -117,6 +134,19 @@ class OnnxEngine(SamFamilyEngine):
             low = np.take_along_axis(low, order[:, :, None, None], 1)
             iou = np.take_along_axis(iou, order, 1)
         return torch.from_numpy(np.ascontiguousarray(low)), torch.from_numpy(np.ascontiguousarray(iou))
+
+
+    def _decode(self, image: np.ndarray, embedding: Any, prompts: list, multimask: bool) -> Masks:
+        """As the SAM engines' ``_decode``, with the upsampling to the image size done by OpenCV
+        on the decoder's numpy output (:func:`~.sam_transforms.upsample_masks_cv2`)."""
+        size = embedding.image_size
+        lowres, ious = self.decode_lowres(embedding, prompts, multimask)
+        n, m_out = ious.shape
+        flat = lowres.reshape(n * m_out, *lowres.shape[-2:])
+        masks = upsample_masks_cv2(flat.numpy(), size, self.lowres_frame)
+        padded = self._lowres_to_padded(flat, size)
+        return Masks(masks, scores=ious.reshape(-1).numpy(), logits=padded.numpy(),
+                     prompt_index=np.repeat(np.arange(n), m_out))
 
 
 def _numpy(t: Any) -> np.ndarray | None:
