@@ -50,6 +50,7 @@ def _agree(a: sc.Masks, b: sc.Masks, what: str, same_index: bool = True) -> floa
     agree = float((a.masks == b.masks).mean())
     assert agree > 0.999, f"{what}: masks agree on only {agree:.5f} of pixels"
     assert np.abs(a.scores - b.scores).max() < 1e-3, f"{what}: scores {a.scores} vs {b.scores}"
+    assert a.logits is not None and b.logits is not None, what
     span = float(a.logits.max() - a.logits.min())
     assert float(np.abs(a.logits - b.logits).max()) / span < 1e-3, what
     assert not same_index or np.array_equal(a.prompt_index, b.prompt_index)
@@ -317,3 +318,29 @@ def test_a_graph_runs_on_the_onnx_engine(tiny_sam_onnx, onnx_engine, tmp_path):
     got = report.value(seg)
     ref = onnx_engine.segment(skdata.chelsea(), sc.Prompt(box=[60, 40, 300, 250]))
     assert got.data["engine"] == "onnx" and np.array_equal(got.masks, ref.masks)
+
+
+def split_matches_the_whole_decoder(engine, seed: int = 0) -> None:
+    """The engine's decoder split (image side once, prompt side per prompt) gives exactly what
+    ``decoder.onnx`` gives with a zero mask input, for one and for three prompts."""
+    split = engine.split
+    assert split is not None and split.frontier, "the decoder was not split"
+    rng = np.random.default_rng(seed)
+    feeds = {i.name: rng.standard_normal([d if isinstance(d, int) else 1 for d in i.shape]).astype(np.float32)
+             for i in engine.bundle.encoder.get_outputs()}
+    frontier = dict(zip(split.frontier, split.image_session.run(None, {k: feeds[k] for k in split.image_inputs})))
+    for b in (1, 3):
+        pts = np.concatenate([rng.uniform(0, 1024, (b, 2, 2)), np.zeros((b, 1, 2))], 1).astype(np.float32)
+        lab = np.tile(np.array([[1.0, 0.0, -1.0]], np.float32), (b, 1))
+        whole = engine.bundle.decoder.run(None, dict(feeds, point_coords=pts, point_labels=lab,
+                                                     mask_input=np.zeros((b, 1, 256, 256), np.float32),
+                                                     has_mask_input=np.zeros(b, np.float32)))
+        part = split.prompt_session.run(None, dict(frontier, point_coords=pts, point_labels=lab,
+                                                   **{k: feeds[k] for k in split.passthrough}))
+        for w, p in zip(whole, part):
+            assert w.shape == p.shape
+            np.testing.assert_allclose(p, w, rtol=0, atol=1e-4 * float(np.abs(w).max()))
+
+
+def test_the_split_decoder_matches_the_whole_decoder(onnx_engine):
+    split_matches_the_whole_decoder(onnx_engine)

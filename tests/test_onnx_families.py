@@ -128,3 +128,9 @@ def test_manifest_frames(family):
         assert manifest["postprocess"]["lowres_frame"] == "padded" and not manifest["prompts"]["pad_always"]
     dec_in = [t["name"] for t in manifest["decoder"]["inputs"]]
     assert dec_in == outs + ["point_coords", "point_labels", "mask_input", "has_mask_input"]
+
+
+def test_the_split_decoder_matches_the_whole_decoder(family):
+    from test_onnx_export import split_matches_the_whole_decoder
+
+    split_matches_the_whole_decoder(family[2])

@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import EngineError
-from ..masks import Masks
 from ..geometry import LOWRES_SIZE, SAM_INPUT_SIZE
+from ..masks import Masks
 from .cache import EmbeddingCache
 from .sam_family import SamFamilyEngine
 from .sam_transforms import upsample_masks_cv2
