@@ -11,7 +11,7 @@
    level up to 1 deg.
 2. **Real recordings** (``--data``, the folder of gaze_dev; says so when missing): sample
    Cohen's kappa (fixation vs not) against the vendors' detectors: Pupil Player's
-   (benchmarks/pupil_player_fixations.py, on the export's 3-D gaze) for the Pupil Core
+   (the library's ``pupil_player_windows``, on the export's 3-D gaze) for the Pupil Core
    recording (target >= 0.75), Pupil Cloud's ``fixation id`` for the Invisible export, the
    Neon's own fixations for the native recording; and which device each file is read as.
 3. **Scaling**: streamed detection time per sample as the recording grows (O(n)), and
@@ -30,14 +30,12 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
-
-from pupil_player_fixations import pupil_player_fixations as player_reference
 
 from sam_compose.adapters.prompts.gaze import detect_fixations, group_fixations, read_gaze
 from sam_compose.adapters.prompts.gaze.metrics import cohen_kappa, event_f1, sample_labels
 from sam_compose.adapters.prompts.gaze.synth import synth_stream, synth_viewing
+from sam_compose.adapters.prompts.gaze.vendor_detectors import pupil_player_windows
 
 RATES = (30, 60, 120, 200, 500, 1200)
 NOISES = (0.1, 0.25, 0.5, 1.0, 1.5)
@@ -89,7 +87,7 @@ def real(data: Path) -> None:
         d = d[d.confidence > 0.6].reset_index(drop=True)
         t = d.gaze_timestamp.to_numpy()
         ref = np.zeros(len(t), np.int8)
-        for a, b in player_reference(t, d[["gaze_point_3d_x", "gaze_point_3d_y", "gaze_point_3d_z"]].to_numpy()):
+        for a, b in pupil_player_windows(t, d[["gaze_point_3d_x", "gaze_point_3d_y", "gaze_point_3d_z"]].to_numpy()):
             ref[a:b + 1] = 1
         s = read_gaze(core)
         print(f"\nPupil Core ({len(s)} samples, {s.rate:.0f} Hz, read as {s.meta.get('device')} "

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._version import __version__
 from .engines import Engine, EngineStats, load_engine, resolve_engine, shared_engine
 from .errors import (
     EngineError,
@@ -25,8 +26,6 @@ from .errors import (
     SamComposeError,
 )
 from .types import ImageEmbedding, Masks, Prompt, load_image
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Engine",

@@ -16,7 +16,7 @@ import warnings
 from collections.abc import Sequence
 from typing import NoReturn
 
-from . import __version__
+from ._version import __version__
 from .errors import SamComposeError, missing_dependency
 
 COMMANDS: dict[str, tuple[str, str]] = {

@@ -110,21 +110,7 @@ class Prompt:
                 raise PromptError("points contain NaN or infinite coordinates")
             if len(pts) == 0:
                 pts = None
-        if labels is not None:
-            lab_f = _as_float_array(labels, "labels", "(K,)").reshape(-1)
-            if pts is None:
-                if lab_f.size:
-                    raise PromptError(f"{lab_f.size} labels given but no points")
-            else:
-                if lab_f.shape[0] != pts.shape[0]:
-                    raise PromptError(
-                        f"labels must have one entry per point: {pts.shape[0]} points, {lab_f.shape[0]} labels"
-                    )
-                if not np.isin(lab_f, (0, 1)).all():
-                    raise PromptError(f"labels must be 1 (foreground) or 0 (background), got {lab_f.tolist()}")
-                lab = lab_f.astype(np.int64)
-        if pts is not None and lab is None:
-            lab = np.ones(len(pts), dtype=np.int64)
+        lab = _row_labels(labels, pts, "labels", "point", "points", "1 (foreground) or 0 (background)")
         if box is not None:
             b = _as_float_array(box, "box", "(4,)")
             if b.shape == (1, 4):
@@ -288,6 +274,25 @@ class Prompt:
     # __eq__ without __hash__: Python leaves Prompt unhashable (it holds mutable arrays)
 
 
+def _row_labels(labels: Any, rows: np.ndarray | None, name: str, row: str, rows_name: str,
+                meaning: str) -> np.ndarray | None:
+    """(K,) int64 0/1 labels, one per row of ``rows`` (K, ...); all 1 when ``labels`` is None;
+    None when there are no rows. ``name``, ``row``, ``rows_name`` and ``meaning`` word the errors."""
+    if labels is not None:
+        lab_f = _as_float_array(labels, name, "(K,)").reshape(-1)
+        if rows is None:
+            if lab_f.size:
+                raise PromptError(f"{lab_f.size} {name} given but no {rows_name}")
+            return None
+        if lab_f.shape[0] != rows.shape[0]:
+            raise PromptError(f"{name} must have one entry per {row}: {rows.shape[0]} {rows_name}, "
+                              f"{lab_f.shape[0]} labels")
+        if not np.isin(lab_f, (0, 1)).all():
+            raise PromptError(f"{name} must be {meaning}, got {lab_f.tolist()}")
+        return lab_f.astype(np.int64)
+    return None if rows is None else np.ones(len(rows), dtype=np.int64)
+
+
 def _concept(text: Any, exemplars: Any, labels: Any) -> tuple[str | None, np.ndarray | None, np.ndarray | None]:
     """Validated (text, exemplar boxes (E, 4), exemplar labels (E,)) of a prompt."""
     txt = None
@@ -306,21 +311,7 @@ def _concept(text: Any, exemplars: Any, labels: Any) -> tuple[str | None, np.nda
         from .security import limits
 
         limits.check("exemplars", len(ex), "prompt exemplars", "give a few example boxes")
-    lab = None
-    if labels is not None:
-        lab_f = _as_float_array(labels, "exemplar_labels", "(E,)").reshape(-1)
-        if ex is None:
-            if lab_f.size:
-                raise PromptError(f"{lab_f.size} exemplar_labels given but no exemplars")
-        else:
-            if lab_f.shape[0] != ex.shape[0]:
-                raise PromptError(f"exemplar_labels must have one entry per exemplar box: {ex.shape[0]} boxes, "
-                                  f"{lab_f.shape[0]} labels")
-            if not np.isin(lab_f, (0, 1)).all():
-                raise PromptError(f"exemplar_labels must be 1 (example) or 0 (counter-example), got {lab_f.tolist()}")
-            lab = lab_f.astype(np.int64)
-    if ex is not None and lab is None:
-        lab = np.ones(len(ex), dtype=np.int64)
+    lab = _row_labels(labels, ex, "exemplar_labels", "exemplar box", "exemplars", "1 (example) or 0 (counter-example)")
     return txt, ex, lab
 
 

@@ -7,101 +7,40 @@ click on the object and check the returned overlay pixel by pixel; two browser c
 
 from __future__ import annotations
 
-import io
-import os
-import socket
-
+import browser_pages as web
 import numpy as np
 import pytest
+from browser_pages import browser_fixture  # noqa: F401  (the browser fixture)
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = os.environ.get("SAM_COMPOSE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-TIMEOUT_MS = 90_000
-
-if not os.path.exists(CHROMIUM):  # CI installs it (apt-get install -y chromium)
-    pytest.skip(f"Chromium not found at {CHROMIUM}; install it with `apt-get install -y chromium`",
-                allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+web.require_browser()
 
 
 @pytest.fixture(scope="module")
 def server():
     from sam_compose.app import build_app
 
-    demo = build_app("opencv")
-    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=_free_port(), prevent_thread_lock=True,
-                            quiet=True, show_error=True)
-    yield url
-    demo.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-def _open(browser, url):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    page.goto(url)
-    page.wait_for_selector("#example-chelsea")
-    return context, page
-
-
-def _status(page) -> str:
-    return page.inner_text("#status")
-
-
-def _wait_status(page, text: str) -> str:
-    page.wait_for_function("t => document.querySelector('#status').innerText.includes(t)", arg=text,
-                           timeout=TIMEOUT_MS)
-    return _status(page)
+    with web.serve(build_app("opencv")) as url:
+        yield url
 
 
 def _load_example(page, name: str) -> None:
     page.click(f"#example-{name}")
-    _wait_status(page, f"Loaded sample:{name}")
+    web.wait_status(page, f"Loaded sample:{name}")
     page.wait_for_selector("#result-image img")
-
-
-def _click_image(page, fx: float, fy: float) -> None:
-    img = page.locator("#result-image img")
-    box = img.bounding_box()
-    img.click(position={"x": box["width"] * fx, "y": box["height"] * fy})
-
-
-def _result_pixels(page) -> np.ndarray:
-    from PIL import Image
-
-    src = page.locator("#result-image img").get_attribute("src")
-    body = page.request.get(src).body()
-    return np.asarray(Image.open(io.BytesIO(body)).convert("RGB"))
 
 
 def _wait_new_result(page, old_src: str | None) -> None:
     page.wait_for_function(
         "old => { const i = document.querySelector('#result-image img'); return i && i.src && i.src !== old; }",
-        arg=old_src or "", timeout=TIMEOUT_MS)
+        arg=old_src or "", timeout=web.TIMEOUT_MS)
 
 
 def _click_and_wait(page, fx: float, fy: float, expect: str) -> str:
     """Click at (fx, fy) of the result picture; wait for ``expect`` in the status and a new picture."""
     old_src = page.locator("#result-image img").get_attribute("src")
-    _click_image(page, fx, fy)
-    status = _wait_status(page, expect)
+    web.click_image(page, fx, fy)
+    status = web.wait_status(page, expect)
     _wait_new_result(page, old_src)
     return status
 
@@ -110,16 +49,16 @@ def test_pick_example_click_object_and_see_the_overlay(browser, server):
     from sam_compose.samples import sample_image
     from sam_compose.visualize import colour
 
-    context, page = _open(browser, server)
+    context, page = web.open_page(browser, server)
     try:
         _load_example(page, "horse")
         original = sample_image("horse")
-        before = _result_pixels(page)
+        before = web.result_pixels(page)
         assert before.shape == original.shape
         assert np.abs(before.astype(int) - original.astype(int)).max() <= 2  # plain photo before any click
         status = _click_and_wait(page, 0.5, 0.5, "mask(s)")  # on the horse's body
         assert "1 point(s) (+1/-0)" in status and "ms" in status  # latency is shown
-        after = _result_pixels(page).astype(np.float32)
+        after = web.result_pixels(page).astype(np.float32)
         changed = np.abs(after - original.astype(np.float32)).max(axis=2) > 8
         assert changed.mean() > 0.02, "the overlay shows no mask"
         # most changed pixels are the photo tinted half-way towards the first palette colour
@@ -134,26 +73,26 @@ def test_pick_example_click_object_and_see_the_overlay(browser, server):
 
 
 def test_two_sessions_at_once_do_not_see_each_others_points(browser, server):
-    ctx_a, page_a = _open(browser, server)
-    ctx_b, page_b = _open(browser, server)
+    ctx_a, page_a = web.open_page(browser, server)
+    ctx_b, page_b = web.open_page(browser, server)
     try:
         page_a.click("#example-chelsea")
         page_b.click("#example-chelsea")
-        _wait_status(page_a, "Loaded sample:chelsea")
-        _wait_status(page_b, "Loaded sample:chelsea")
+        web.wait_status(page_a, "Loaded sample:chelsea")
+        web.wait_status(page_b, "Loaded sample:chelsea")
         page_a.wait_for_selector("#result-image img")
         page_b.wait_for_selector("#result-image img")
         src_a = page_a.locator("#result-image img").get_attribute("src")
         src_b = page_b.locator("#result-image img").get_attribute("src")
-        _click_image(page_a, 0.45, 0.5)  # both sessions click at about the same time
-        _click_image(page_b, 0.7, 0.5)
-        _wait_status(page_a, "1 point(s)")
-        _wait_status(page_b, "1 point(s)")
+        web.click_image(page_a, 0.45, 0.5)  # both sessions click at about the same time
+        web.click_image(page_b, 0.7, 0.5)
+        web.wait_status(page_a, "1 point(s)")
+        web.wait_status(page_b, "1 point(s)")
         _wait_new_result(page_a, src_a)
         _wait_new_result(page_b, src_b)
         page_a.get_by_label("negative point").check()
         status_a = _click_and_wait(page_a, 0.1, 0.1, "2 point(s) (+1/-1)")
-        status_b = _status(page_b)
+        status_b = web.read_status(page_b)
         assert "1 point(s) (+1/-0)" in status_b, status_b  # B never saw A's second point
         assert "2 point(s)" in status_a
     finally:
@@ -162,13 +101,13 @@ def test_two_sessions_at_once_do_not_see_each_others_points(browser, server):
 
 
 def test_click_before_any_upload_shows_a_friendly_message(browser, server):
-    context, page = _open(browser, server)
+    context, page = web.open_page(browser, server)
     try:
         page.click("#automatic")
-        page.get_by_text("no image yet").first.wait_for(timeout=TIMEOUT_MS)
+        page.get_by_text("no image yet").first.wait_for(timeout=web.TIMEOUT_MS)
         # the page keeps working afterwards
         _load_example(page, "coins")
-        assert "Loaded sample:coins" in _status(page)
+        assert "Loaded sample:coins" in web.read_status(page)
     finally:
         context.close()
 
@@ -176,14 +115,14 @@ def test_click_before_any_upload_shows_a_friendly_message(browser, server):
 def test_non_image_upload_shows_a_friendly_message(browser, server, tmp_path):
     fake = tmp_path / "holiday.png"
     fake.write_text("this is a text file with an image name")
-    context, page = _open(browser, server)
+    context, page = web.open_page(browser, server)
     try:
         page.locator("#input-image input[type=file]").set_input_files(str(fake))
-        page.get_by_text("holiday.png is not an image").first.wait_for(timeout=TIMEOUT_MS)
+        page.get_by_text("holiday.png is not an image").first.wait_for(timeout=web.TIMEOUT_MS)
         text = tmp_path / "notes.txt"
         text.write_text("plain text")
         page.locator("#input-image input[type=file]").set_input_files(str(text))
-        page.get_by_text("Invalid file type").first.wait_for(timeout=TIMEOUT_MS)
+        page.get_by_text("Invalid file type").first.wait_for(timeout=web.TIMEOUT_MS)
         _load_example(page, "coffee")  # the page keeps working
     finally:
         context.close()
@@ -191,14 +130,14 @@ def test_non_image_upload_shows_a_friendly_message(browser, server, tmp_path):
 
 @pytest.mark.slow
 def test_video_tab_tracks_a_clicked_object_in_the_example_video(browser, server):
-    context, page = _open(browser, server)
+    context, page = web.open_page(browser, server)
     try:
         page.get_by_role("tab", name="Video").click()
         page.click("#video-example-cross")
         page.wait_for_selector("#video-frame img")
         frame = page.locator("#video-frame img")
         box = frame.bounding_box()
-        page.wait_for_function("document.body.innerText.includes('Example video')", timeout=TIMEOUT_MS)
+        page.wait_for_function("document.body.innerText.includes('Example video')", timeout=web.TIMEOUT_MS)
         # pick frame 30 in the number box next to the slider, then click the first disc there
         from sam_compose.adapters.outputs.tracking.synth import synthetic_video
 
@@ -206,12 +145,12 @@ def test_video_tab_tracks_a_clicked_object_in_the_example_video(browser, server)
         number = page.get_by_label("number input for Prompt on frame")
         number.fill("30")
         number.press("Enter")
-        page.wait_for_function("document.body.innerText.includes('Frame 30')", timeout=TIMEOUT_MS)
+        page.wait_for_function("document.body.innerText.includes('Frame 30')", timeout=web.TIMEOUT_MS)
         ys, xs = np.nonzero(truth.masks[30, 0])
         frame.click(position={"x": box["width"] * np.median(xs) / 320, "y": box["height"] * np.median(ys) / 240})
-        page.wait_for_function("document.body.innerText.includes('Prompt set')", timeout=TIMEOUT_MS)
+        page.wait_for_function("document.body.innerText.includes('Prompt set')", timeout=web.TIMEOUT_MS)
         page.click("#track")
-        page.wait_for_function("document.body.innerText.includes('Tracked 10 frames')", timeout=TIMEOUT_MS)
+        page.wait_for_function("document.body.innerText.includes('Tracked 10 frames')", timeout=web.TIMEOUT_MS)
         src = page.locator("#video-out video").get_attribute("src")
         assert src and page.request.get(src).ok
     finally:

@@ -8,7 +8,6 @@ after every frame, so this also shows the pruning drops nothing the model reads)
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -16,21 +15,13 @@ T = pytest.importorskip("transformers")
 pytest.importorskip("timm")
 skdata = pytest.importorskip("skimage.data")
 
+from predictor_cases import assert_matches_transformers
+from quiet_transformers import quiet_transformers  # noqa: F401  (autouse)
 from tiny_models import EDGETAM_SIZE, save_tiny_edgetam
 
 import sam_compose as sc
 from sam_compose.adapters.outputs import track
 from sam_compose.adapters.outputs.tracking.synth import synthetic_video
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _quiet():
-    from transformers.utils import logging as hf_logging
-
-    level = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()
-    yield
-    hf_logging.set_verbosity(level)
 
 
 @pytest.fixture(scope="module")
@@ -44,20 +35,7 @@ def test_image_mode_matches_transformers(folder):
     model = T.EdgeTamModel.from_pretrained(str(folder)).eval()
     proc = T.Sam2Processor(T.Sam2ImageProcessor(size={"height": EDGETAM_SIZE, "width": EDGETAM_SIZE}))
     image = skdata.chelsea()
-    for prompt, kw in ((sc.Prompt(points=[[200, 150], [60, 60]], labels=[1, 0]),
-                        dict(input_points=[[[[200, 150], [60, 60]]]], input_labels=[[[1, 0]]])),
-                       (sc.Prompt(box=[100, 50, 350, 280]), dict(input_boxes=[[[100, 50, 350, 280]]]))):
-        for multimask in (False, True):
-            enc = proc(images=image, return_tensors="pt", **kw)
-            with torch.inference_mode():
-                out = model(pixel_values=enc["pixel_values"], input_points=enc.get("input_points"),
-                            input_labels=enc.get("input_labels"), input_boxes=enc.get("input_boxes"),
-                            multimask_output=multimask)
-            ref = proc.post_process_masks(out.pred_masks, enc["original_sizes"])[0][0].numpy()
-            res = eng.segment(image, prompt, multimask=multimask)
-            np.testing.assert_allclose(res.scores, out.iou_scores[0, 0].numpy(), atol=2e-3)
-            agree = float((res.masks == ref).mean())
-            assert agree > 0.995, f"{prompt} multimask={multimask}: masks agree on {agree:.4f}"
+    assert_matches_transformers(eng, model, proc, image, score_atol=2e-3, min_agree=0.995)
 
 
 def test_video_matches_transformers_streaming(folder):

@@ -8,6 +8,7 @@ import warnings
 
 import numpy as np
 import pytest
+from cache_race import race_a_failure
 
 import sam_compose as sc
 from sam_compose.engines import registry
@@ -176,34 +177,7 @@ def test_one_bounded_cache_computes_once_and_shares_a_failure():
 
     assert issubclass(EmbeddingCache, BoundedCache) and issubclass(ResultCache, BoundedCache)
     cache: BoundedCache[str, bytes] = BoundedCache(max_bytes=10, size_of=len)
-    started, release = threading.Event(), threading.Event()
-    calls: list[int] = []
-
-    def failing() -> bytes:
-        calls.append(1)
-        started.set()
-        release.wait(5)
-        raise RuntimeError("node failed")
-
-    errors: list[str] = []
-
-    def ask() -> None:
-        try:
-            cache.get_or_compute("k", failing)
-        except RuntimeError as exc:
-            errors.append(str(exc))
-
-    first = threading.Thread(target=ask)
-    first.start()
-    started.wait(5)
-    waiters = [threading.Thread(target=ask) for _ in range(3)]
-    for t in waiters:
-        t.start()
-    time.sleep(0.05)
-    release.set()
-    for t in [first, *waiters]:
-        t.join()
-    assert calls == [1] and errors == ["node failed"] * 4
+    assert race_a_failure(cache, waiters=3, message="node failed") == (1, ["node failed"] * 4)
     assert cache.get_or_compute("k", lambda: b"ok") == (b"ok", False)   # failures are not stored
     assert cache.get_or_compute("k", lambda: b"no") == (b"ok", True)
     cache.put("big", b"x" * 11)                                         # over the budget: not stored

@@ -19,11 +19,12 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("sam2")
 skdata = pytest.importorskip("skimage.data")
 
-from tiny_models import save_meta_sam2_checkpoint, tiny_meta_sam2  # noqa: E402
+from predictor_cases import PARITY_IMAGES, predictor_cases
+from tiny_models import save_meta_sam2_checkpoint, tiny_meta_sam2
 
-import sam_compose as sc  # noqa: E402
-from sam_compose.engines.sam_transforms import padded_to_sam2_logits  # noqa: E402
-from sam_compose.errors import EngineError  # noqa: E402
+import sam_compose as sc
+from sam_compose.engines.sam_transforms import padded_to_sam2_logits
+from sam_compose.errors import EngineError
 
 
 @pytest.fixture(scope="module")
@@ -52,23 +53,7 @@ def predictor(ref_model):
         return SAM2ImagePredictor(ref_model)
 
 
-IMAGES = {
-    "landscape": lambda: skdata.chelsea(),                                      # 300 x 451
-    "portrait": lambda: np.ascontiguousarray(skdata.astronaut()[:, 100:380]),   # 512 x 280
-}
-
-
-def _cases(h: int, w: int):
-    """(name, Prompt, reference predict kwargs) for an image of size (h, w)."""
-    p1 = np.array([[0.55 * w, 0.45 * h]])
-    pts = np.array([[0.5 * w, 0.5 * h], [0.1 * w, 0.15 * h], [0.8 * w, 0.7 * h]])
-    lab = np.array([1, 0, 1])
-    box = np.array([0.15 * w, 0.1 * h, 0.8 * w, 0.9 * h])
-    yield "one point", sc.Prompt(points=p1), dict(point_coords=p1, point_labels=np.array([1]))
-    yield "points with a negative", sc.Prompt(points=pts, labels=lab), dict(point_coords=pts, point_labels=lab)
-    yield "box", sc.Prompt(box=box), dict(box=box)
-    yield "box plus point", sc.Prompt(box=box, points=pts[1:2], labels=[0]), dict(
-        box=box, point_coords=pts[1:2], point_labels=np.array([0]))
+IMAGES = {k: PARITY_IMAGES[k] for k in ("landscape", "portrait")}
 
 
 def _check(engine, image, prompt, multimask, ref, what: str) -> sc.Masks:
@@ -95,7 +80,7 @@ def test_image_predictor_parity(kind, engine, predictor):
     engine.reset_stats()
     for multimask in (False, True):
         last = None
-        for j, (name, prompt, kw) in enumerate(_cases(h, w)):
+        for j, (name, prompt, kw) in enumerate(predictor_cases(h, w)):
             if kind == "portrait" and (j + multimask) % 2:
                 continue  # the full cross product on the landscape image; alternate cases on the portrait one
             ref = predictor.predict(multimask_output=multimask, **kw)
@@ -114,7 +99,7 @@ def test_batched_prompts_match_single_calls(engine, predictor):
     image = skdata.chelsea()
     h, w = image.shape[:2]
     predictor.set_image(image)
-    prompts = [c[1] for c in _cases(h, w)] + [sc.Prompt(points=[[30, 40]]), sc.Prompt(points=[[400, 250]])]
+    prompts = [c[1] for c in predictor_cases(h, w)] + [sc.Prompt(points=[[30, 40]]), sc.Prompt(points=[[400, 250]])]
     res = engine.segment(image, prompts, multimask=False)
     assert len(res) == len(prompts)
     for i, p in enumerate(prompts):

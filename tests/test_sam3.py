@@ -18,20 +18,12 @@ torch = pytest.importorskip("torch")
 T = pytest.importorskip("transformers")
 skdata = pytest.importorskip("skimage.data")
 
+from predictor_cases import assert_matches_transformers
+from quiet_transformers import quiet_transformers  # noqa: F401  (autouse)
 from tiny_models import SAM3_QUERIES, save_tiny_sam3
 
 import sam_compose as sc
 from sam_compose.errors import EngineError, PromptError
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _quiet():
-    from transformers.utils import logging as hf_logging
-
-    level = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()
-    yield
-    hf_logging.set_verbosity(level)
 
 
 @pytest.fixture(scope="module")
@@ -116,21 +108,7 @@ def test_points_and_boxes_go_through_the_tracker(engine, folder, image):
                    r"^tracker_neck\.": "vision_encoder.neck.", r"^tracker_model\.": ""}
     model = T.Sam3TrackerModel.from_pretrained(str(folder), key_mapping=key_mapping).eval()
     proc = T.Sam3TrackerProcessor(T.Sam3ImageProcessor.from_pretrained(str(folder)))
-    for prompt, kw in ((sc.Prompt(points=[[200, 150], [60, 60]], labels=[1, 0]),
-                        dict(input_points=[[[[200, 150], [60, 60]]]], input_labels=[[[1, 0]]])),
-                       (sc.Prompt(box=[100, 50, 350, 280]), dict(input_boxes=[[[100, 50, 350, 280]]]))):
-        for multimask in (False, True):
-            enc = proc(images=image, return_tensors="pt", **kw)
-            with torch.inference_mode():
-                out = model(pixel_values=enc["pixel_values"], input_points=enc.get("input_points"),
-                            input_labels=enc.get("input_labels"), input_boxes=enc.get("input_boxes"),
-                            multimask_output=multimask)
-            ref = proc.post_process_masks(out.pred_masks, enc["original_sizes"])[0][0].numpy()
-            res = engine.segment(image, prompt, multimask=multimask)
-            assert len(res) == ref.shape[0]
-            np.testing.assert_allclose(res.scores, out.iou_scores[0, 0].numpy(), atol=1e-4)
-            agree = float((res.masks == ref).mean())
-            assert agree > 0.999, f"{prompt}: masks agree on {agree:.5f}"
+    assert_matches_transformers(engine, model, proc, image, score_atol=1e-4, min_agree=0.999)
     assert engine.tracker_engine().model.vision_encoder.backbone is engine.model.vision_encoder.backbone
 
 

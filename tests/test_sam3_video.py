@@ -15,21 +15,12 @@ import pytest
 torch = pytest.importorskip("torch")
 T = pytest.importorskip("transformers")
 
+from quiet_transformers import quiet_transformers  # noqa: F401  (autouse)
 from tiny_models import save_tiny_sam3
 
 import sam_compose as sc
 from sam_compose.adapters.outputs import track
 from sam_compose.adapters.outputs.tracking.synth import synthetic_video
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _quiet():
-    from transformers.utils import logging as hf_logging
-
-    level = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()
-    yield
-    hf_logging.set_verbosity(level)
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("segment_anything_hq")
-skdata = pytest.importorskip("skimage.data")
+pytest.importorskip("skimage.data")
 
+from predictor_cases import PARITY_IMAGES, predictor_cases
 from tiny_models import tiny_meta_sam_hq
 
 import sam_compose as sc
@@ -40,18 +41,6 @@ def engine(ref_model, tmp_path_factory):
     return eng
 
 
-def _cases(h: int, w: int):
-    p1 = np.array([[0.55 * w, 0.45 * h]])
-    pts = np.array([[0.5 * w, 0.5 * h], [0.1 * w, 0.15 * h], [0.8 * w, 0.7 * h]])
-    lab = np.array([1, 0, 1])
-    box = np.array([0.15 * w, 0.1 * h, 0.8 * w, 0.9 * h])
-    yield "one point", sc.Prompt(points=p1), dict(point_coords=p1, point_labels=np.array([1]))
-    yield "points with a negative", sc.Prompt(points=pts, labels=lab), dict(point_coords=pts, point_labels=lab)
-    yield "box", sc.Prompt(box=box), dict(box=box)
-    yield "box plus point", sc.Prompt(box=box, points=pts[1:2], labels=[0]), dict(
-        box=box, point_coords=pts[1:2], point_labels=np.array([0]))
-
-
 def _check(res: sc.Masks, ref, what: str) -> None:
     ref_masks, ref_scores, ref_logits = ref
     row = 0  # multimask: our rows come best first; the reference returns that one
@@ -67,14 +56,14 @@ def _check(res: sc.Masks, ref, what: str) -> None:
 def test_predictor_parity(hq_token_only, engine, ref_model):
     from segment_anything_hq import SamPredictor
 
-    image = skdata.chelsea() if not hq_token_only else np.ascontiguousarray(skdata.astronaut()[:, 100:380])
+    image = PARITY_IMAGES["portrait" if hq_token_only else "landscape"]()
     h, w = image.shape[:2]
     pred = SamPredictor(ref_model)
     pred.set_image(image)
     engine.hq_token_only = hq_token_only
     try:
         for multimask in (False, True):
-            for j, (name, prompt, kw) in enumerate(_cases(h, w)):
+            for j, (name, prompt, kw) in enumerate(predictor_cases(h, w)):
                 if (j + multimask) % 2 or (hq_token_only and j > 1):
                     continue  # alternate cases (the reference's 3x3 HQ convolutions are slow on CPU)
                 ref = pred.predict(multimask_output=multimask, hq_token_only=hq_token_only, **kw)

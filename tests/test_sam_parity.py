@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from predictor_cases import PARITY_IMAGES, predictor_cases
 from tiny_models import tiny_meta_sam
 
 import sam_compose as sc
@@ -39,26 +40,6 @@ def engine(ckpt):
     return sc.load_engine(str(ckpt), device="cpu")
 
 
-IMAGES = {
-    "landscape": lambda: skdata.chelsea(),                       # 300 x 451
-    "portrait": lambda: np.ascontiguousarray(skdata.astronaut()[:, 100:380]),  # 512 x 280
-    "tiny": lambda: np.ascontiguousarray(skdata.astronaut()[200:210, 200:214]),  # 10 x 14
-}
-
-
-def _cases(h: int, w: int, lowres_prev: np.ndarray | None = None):
-    """(name, Prompt, reference predict kwargs) for an image of size (h, w)."""
-    p1 = np.array([[0.55 * w, 0.45 * h]])
-    pts = np.array([[0.5 * w, 0.5 * h], [0.1 * w, 0.15 * h], [0.8 * w, 0.7 * h]])
-    lab = np.array([1, 0, 1])
-    box = np.array([0.15 * w, 0.1 * h, 0.8 * w, 0.9 * h])
-    yield "one point", sc.Prompt(points=p1), dict(point_coords=p1, point_labels=np.array([1]))
-    yield "points with negatives", sc.Prompt(points=pts, labels=lab), dict(point_coords=pts, point_labels=lab)
-    yield "box", sc.Prompt(box=box), dict(box=box)
-    yield "box plus points", sc.Prompt(box=box, points=pts[1:2], labels=[0]), dict(
-        box=box, point_coords=pts[1:2], point_labels=np.array([0]))
-
-
 def _check(res: sc.Masks, ref_masks, ref_scores, ref_logits, what: str) -> None:
     span = float(ref_logits.max() - ref_logits.min())
     err = float(np.abs(res.logits - ref_logits).max()) / span
@@ -69,11 +50,11 @@ def _check(res: sc.Masks, ref_masks, ref_scores, ref_logits, what: str) -> None:
     assert agree > 0.999, f"{what}: masks agree on only {agree:.5f} of pixels"
 
 
-@pytest.mark.parametrize("kind", sorted(IMAGES))
+@pytest.mark.parametrize("kind", sorted(PARITY_IMAGES))
 def test_predictor_parity(kind, engine, ref_model):
     from segment_anything import SamPredictor
 
-    image = IMAGES[kind]()
+    image = PARITY_IMAGES[kind]()
     h, w = image.shape[:2]
     pred = SamPredictor(ref_model)
     pred.set_image(image)
@@ -81,7 +62,7 @@ def test_predictor_parity(kind, engine, ref_model):
     prompts = []
     calls = 0
     for multimask in (False, True):
-        for j, (name, prompt, kw) in enumerate(_cases(h, w)):
+        for j, (name, prompt, kw) in enumerate(predictor_cases(h, w)):
             if kind != "landscape" and (j + multimask) % 2:
                 continue  # full cross product on one image; alternate on the others (reference is slow)
             calls += 1
@@ -109,7 +90,7 @@ def test_batched_prompts_match_single_calls(engine, ref_model):
 
     image = skdata.chelsea()
     h, w = image.shape[:2]
-    cases = list(_cases(h, w))
+    cases = list(predictor_cases(h, w))
     pred = SamPredictor(ref_model)
     pred.set_image(image)
     prev = [pred.predict(point_coords=np.array([[x, 100.0]]), point_labels=np.array([1]))[2][:1]

@@ -35,7 +35,7 @@ def main(args: argparse.Namespace) -> int:
         raise InputError(f"--concurrency must be at least 1, got {args.concurrency}")
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     require("gradio", feature="the demo (sam-compose demo)")
-    from .. import shared_engine
+    from ..engines import shared_engine
     from . import build_app
 
     engine = shared_engine(args.engine)  # resolve and load now: a bad spec fails here, not in the page

@@ -103,7 +103,7 @@ class EnginePicker:
 
         ``progress(fraction, desc)`` is called while downloading (Gradio's ``gr.Progress``).
         """
-        from .. import shared_engine
+        from ..engines import shared_engine
 
         choice = self._choice(label)
         note = ""

@@ -58,11 +58,11 @@ class EngineSource:
     @property
     def engine(self) -> Engine:
         if self.picker is not None and self.picker.chosen:
-            from .. import shared_engine
+            from ..engines import shared_engine
 
             return shared_engine(self.picker.spec)
         if self._engine is None:
-            from .. import shared_engine
+            from ..engines import shared_engine
 
             return shared_engine(self.engine_spec)
         return self._engine

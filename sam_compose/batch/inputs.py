@@ -36,6 +36,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ..errors import InputError
+from ..security.paths import is_glob, split_glob
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".gif")
 MAX_NAME = 150
@@ -98,10 +99,6 @@ def item_name(rel: str, absolute: str) -> str:
     return name
 
 
-def _has_magic(text: str) -> bool:
-    return any(ch in text for ch in "*?[")
-
-
 def _hidden(name: str) -> bool:
     return name.startswith(".")
 
@@ -149,7 +146,7 @@ def _glob_walk(folder: str, parts: list[str], exclude: str | None) -> Iterator[s
         for e in _sorted_entries(folder):
             if not _hidden(e.name) and e.is_dir(follow_symlinks=False) and not _is_under(e.path, exclude):
                 yield from _glob_walk(e.path, parts, exclude)
-    elif _has_magic(head):
+    elif is_glob(head):
         for e in _sorted_entries(folder):
             if (not _hidden(e.name) or head.startswith(".")) and fnmatch.fnmatchcase(e.name, head):
                 yield from _glob_walk(e.path, rest, exclude)
@@ -162,19 +159,6 @@ def _relative(path: str, root: str) -> str:
     if _is_under(path, root) and path != root:
         return Path(path).relative_to(root).as_posix()
     return Path(path).as_posix().lstrip("/")
-
-
-def split_glob(pattern: str) -> tuple[str, list[str]]:
-    """``"data/*/a.png"`` -> (``"data"``, ``["*", "a.png"]``): the fixed folder and the parts left to match."""
-    p = os.path.expanduser(pattern)
-    parts = Path(p).parts
-    fixed: list[str] = []
-    for part in parts:
-        if _has_magic(part):
-            break
-        fixed.append(part)
-    root = str(Path(*fixed)) if fixed else "."
-    return root, list(parts[len(fixed) :])
 
 
 class InputSource:
@@ -208,8 +192,8 @@ class InputSource:
                     self.kind, self.root = "file", os.path.abspath(path.parent)
                 else:
                     self.kind, self.root = "list", os.path.abspath(path.parent)
-            elif _has_magic(text):
-                root, rest = split_glob(text)
+            elif is_glob(text):
+                root, rest = split_glob(os.path.expanduser(text))
                 self.kind, self.root, self._glob_parts = "glob", os.path.abspath(root), rest
             else:
                 raise InputError(

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import __version__
+from .._version import __version__
 from ..errors import InputError
 from .coco import ANNOTATIONS, write_annotations
 from .inputs import InputSource, Item, suffixes_for

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pickle
 import re
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,12 @@ def load_state_dict(path: str | Path) -> dict[str, Any]:
     if not isinstance(obj, Mapping) or not all(isinstance(k, str) for k in obj):
         raise EngineError(f"{path.name} does not hold a state dict (a mapping of names to tensors)")
     return dict(obj)
+
+
+def layer_indices(keys: Iterable[str], prefix: str) -> list[int]:
+    """The sorted numbers ``N`` of the keys ``<prefix>N.*`` (``prefix`` ends with a dot), e.g. a model's blocks."""
+    pat = re.compile(re.escape(prefix) + r"(\d+)\.")
+    return sorted({int(m.group(1)) for k in keys if (m := pat.match(k))})
 
 
 def is_sam2_state_dict(sd: Mapping[str, Any]) -> bool:

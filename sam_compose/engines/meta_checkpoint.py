@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import EngineError
-from .checkpoint_io import load_state_dict
+from .checkpoint_io import layer_indices, load_state_dict
+from .meta_device import build_with_tensors
 
 # (pattern, replacement) applied in order to every Meta key; anchored regexes.
 _RENAMES: tuple[tuple[str, str], ...] = (
@@ -61,11 +62,6 @@ _PE_KEY = "prompt_encoder.pe_layer.positional_encoding_gaussian_matrix"
 _STANDARD = {768: "vit_b", 1024: "vit_l", 1280: "vit_h"}
 
 
-def _block_indices(keys: list[str], prefix: str) -> list[int]:
-    pat = re.compile(re.escape(prefix) + r"(\d+)\.")
-    return sorted({int(m.group(1)) for k in keys if (m := pat.match(k))})
-
-
 def infer_config(sd: Mapping[str, Any], source: str = "checkpoint") -> dict[str, Any]:
     """Architecture of a Meta SAM state dict as ``SamConfig`` keyword arguments.
 
@@ -83,7 +79,7 @@ def infer_config(sd: Mapping[str, Any], source: str = "checkpoint") -> dict[str,
     keys = list(sd)
     patch_w = sd["image_encoder.patch_embed.proj.weight"]
     hidden, _, patch, _ = (int(v) for v in patch_w.shape)
-    blocks = _block_indices(keys, "image_encoder.blocks.")
+    blocks = layer_indices(keys, "image_encoder.blocks.")
     if not blocks:
         raise EngineError(f"{source} has no image encoder blocks (image_encoder.blocks.N.*)")
     if blocks != list(range(len(blocks))):
@@ -115,7 +111,7 @@ def infer_config(sd: Mapping[str, Any], source: str = "checkpoint") -> dict[str,
     heads = hidden // head_dim if head_dim else max(1, hidden // 64)
     mlp_dim = int(sd["image_encoder.blocks.0.mlp.lin1.weight"].shape[0])
     out_ch = int(sd["image_encoder.neck.0.weight"].shape[0])
-    dec_layers = _block_indices(keys, "mask_decoder.transformer.layers.")
+    dec_layers = layer_indices(keys, "mask_decoder.transformer.layers.")
     dec_hidden = int(sd["mask_decoder.mask_tokens.weight"].shape[1])
     vision = dict(hidden_size=hidden, num_hidden_layers=len(blocks), num_attention_heads=heads,
                   image_size=image_size, patch_size=patch, output_channels=out_ch, mlp_dim=mlp_dim,
@@ -124,7 +120,7 @@ def infer_config(sd: Mapping[str, Any], source: str = "checkpoint") -> dict[str,
                   qkv_bias="image_encoder.blocks.0.attn.qkv.bias" in sd)
     prompt = dict(hidden_size=dec_hidden, image_size=image_size, patch_size=patch,
                   mask_input_channels=int(sd.get("prompt_encoder.mask_downscaling.3.weight", patch_w.new_zeros(16)).shape[0]),
-                  num_point_embeddings=len(_block_indices(keys, "prompt_encoder.point_embeddings.")) or 4)
+                  num_point_embeddings=len(layer_indices(keys, "prompt_encoder.point_embeddings.")) or 4)
     decoder = dict(hidden_size=dec_hidden, num_hidden_layers=len(dec_layers) or 2,
                    mlp_dim=int(sd.get("mask_decoder.transformer.layers.0.mlp.lin1.weight", patch_w.new_zeros(2048)).shape[0]),
                    num_multimask_outputs=int(sd["mask_decoder.mask_tokens.weight"].shape[0]) - 1,
@@ -172,7 +168,6 @@ def build_model_from_checkpoint(path: str | Path, dtype: Any = None, state_dict:
     The architecture is inferred from the tensors. Raises :class:`EngineError` naming
     missing or unexpected keys when the tensors do not form a complete SAM (SAM-HQ) model.
     """
-    import torch
     import transformers
 
     path = Path(path)
@@ -190,33 +185,11 @@ def build_model_from_checkpoint(path: str | Path, dtype: Any = None, state_dict:
                       f"(width {cfg_kwargs['vision_config']['hidden_size']}); loading it as {variant}",
                       stacklevel=3)
     config = config_cls(**cfg_kwargs, attn_implementation="sdpa")
-    hf_sd = convert_state_dict(sd)
-    with torch.device("meta"):
-        model = model_cls(config)
-    expected = set(model.state_dict())
-    missing = sorted(expected - set(hf_sd))
-    unexpected = sorted(set(hf_sd) - expected)
-    if missing or unexpected:
-        raise EngineError(
-            f"{path.name} does not match the {what} architecture inferred from it ({variant}, "
-            f"{cfg_kwargs['vision_config']['num_hidden_layers']} blocks): "
-            f"missing keys {_short(missing)}; unexpected keys {_short(unexpected)}"
-        )
-    bad_shapes = [k for k, v in model.state_dict().items() if tuple(v.shape) != tuple(hf_sd[k].shape)]
-    if bad_shapes:
-        k = bad_shapes[0]
-        raise EngineError(f"{path.name}: tensor {k} has shape {tuple(hf_sd[k].shape)}, the inferred architecture "
-                          f"expects {tuple(model.state_dict()[k].shape)} ({len(bad_shapes)} mismatched tensors)")
-    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in hf_sd.items()},
-                          strict=True, assign=True)
-    model.eval()
+    model = build_with_tensors(
+        lambda: model_cls(config), convert_state_dict(sd),
+        f"{path.name} does not match the {what} architecture inferred from it ({variant}, "
+        f"{cfg_kwargs['vision_config']['num_hidden_layers']} blocks)", allow_extra=False, float32=True)
     if dtype is not None:
         model = model.to(dtype)
     return model
 
-
-def _short(keys: list[str], n: int = 6) -> str:
-    if not keys:
-        return "none"
-    more = f" and {len(keys) - n} more" if len(keys) > n else ""
-    return "[" + ", ".join(keys[:n]) + "]" + more

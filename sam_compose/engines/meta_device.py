@@ -34,22 +34,59 @@ def materialize_buffers(model: Any) -> None:
             module._buffers[b] = fresh._buffers[b]
 
 
-def build_with_tensors(make: Callable[[], Any], tensors: Mapping[str, Any], what: str) -> Any:
+def _listed(keys: list[str], n: int = 6) -> str:
+    if not keys:
+        return "none"
+    more = f" and {len(keys) - n} more" if len(keys) > n else ""
+    return "[" + ", ".join(keys[:n]) + "]" + more
+
+
+NameMap = Callable[[Mapping[str, Any]], Mapping[str, str]]
+"""Given a model's state dict, the name the user's file has for each of its keys (for messages)."""
+
+
+def check_tensors(expected: Mapping[str, Any], tensors: Mapping[str, Any], what: str, *,
+                  names: NameMap | None = None, allow_extra: bool = True, hint: str = "") -> None:
+    """Raise :class:`EngineError` unless ``tensors`` fill the state dict ``expected`` with the same shapes.
+
+    ``what`` starts the message (the file and the model); ``names`` gives the file's names of
+    the keys (default: the keys; computed only for a message); ``allow_extra=False`` also
+    refuses keys the model does not have; ``hint`` ends the message about missing keys.
+    """
+    missing = sorted(set(expected) - set(tensors))
+    extra = [] if allow_extra else sorted(set(tensors) - set(expected))
+    bad = [k for k, v in expected.items() if k in tensors and tuple(v.shape) != tuple(tensors[k].shape)]
+    if not (missing or extra or bad):
+        return
+    known = names(expected) if names is not None else {}
+
+    def show(k: str) -> str:
+        return known.get(k, k)
+
+    if missing or extra:
+        unexpected = "" if allow_extra else f"; unexpected keys {_listed(extra)}"
+        raise EngineError(f"{what}: missing keys {_listed([show(k) for k in missing])}{unexpected}{hint}")
+    k = bad[0]
+    raise EngineError(f"{what}: tensor {show(k)} has shape {tuple(tensors[k].shape)}, expected "
+                      f"{tuple(expected[k].shape)} ({len(bad)} mismatched tensor(s))")
+
+
+def build_with_tensors(make: Callable[[], Any], tensors: Mapping[str, Any], what: str, *,
+                       names: NameMap | None = None, allow_extra: bool = True, hint: str = "",
+                       float32: bool = False) -> Any:
     """``make()`` on the meta device, then ``tensors`` assigned to it (shared, not copied), eval mode.
 
-    Raises :class:`EngineError` naming missing tensors or the first shape that does not fit.
+    The tensors are checked first by :func:`check_tensors` (``what``, ``names``, ``allow_extra``
+    and ``hint`` go to it); keys the model does not have are ignored. ``float32``: floating
+    tensors are converted to float32 (checkpoints saved in half precision).
     """
     import torch
 
     with torch.device("meta"):
         model = make()
     expected = model.state_dict()
-    missing = sorted(set(expected) - set(tensors))
-    if missing:
-        raise EngineError(f"{what}: missing tensors {missing[:4]}" + (f" and {len(missing) - 4} more" if len(missing) > 4 else ""))
-    for k, v in expected.items():
-        if tuple(v.shape) != tuple(tensors[k].shape):
-            raise EngineError(f"{what}: tensor {k} has shape {tuple(tensors[k].shape)}, expected {tuple(v.shape)}")
-    model.load_state_dict({k: tensors[k] for k in expected}, strict=True, assign=True)
+    check_tensors(expected, tensors, what, names=names, allow_extra=allow_extra, hint=hint)
+    model.load_state_dict({k: tensors[k].float() if float32 and tensors[k].is_floating_point() else tensors[k]
+                           for k in expected}, strict=True, assign=True)
     materialize_buffers(model)
     return model.eval()

@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import EngineError
-from .checkpoint_io import is_sam2_state_dict, load_state_dict
-from .meta_device import materialize_buffers
+from .checkpoint_io import is_sam2_state_dict, layer_indices, load_state_dict
+from .meta_device import build_with_tensors
 
 SAM2_IMAGE_SIZE = 1024
 
@@ -96,11 +96,6 @@ VIDEO_ONLY_PREFIXES = ("memory_attention.", "memory_encoder.", "maskmem_tpos_enc
                        "mask_downsample.")
 
 
-def _indices(keys: Any, prefix: str) -> list[int]:
-    pat = re.compile(re.escape(prefix) + r"(\d+)\.")
-    return sorted({int(m.group(1)) for k in keys if (m := pat.match(k))})
-
-
 def _need(sd: Mapping[str, Any], key: str, source: str) -> Any:
     if key not in sd:
         raise EngineError(f"{source} is not a complete SAM 2 checkpoint: missing key {key!r} "
@@ -141,7 +136,7 @@ def _trunk_config(sd: Mapping[str, Any], source: str,
     """Hiera trunk config, variant name and the hyperparameters that had to be assumed."""
     patch = _need(sd, "image_encoder.trunk.patch_embed.proj.weight", source)
     width, _, kernel, _ = (int(v) for v in patch.shape)
-    blocks = _indices(sd, "image_encoder.trunk.blocks.")
+    blocks = layer_indices(sd, "image_encoder.trunk.blocks.")
     if not blocks or blocks != list(range(len(blocks))):
         gaps = sorted(set(range((blocks or [0])[-1] + 1)) - set(blocks)) or [0]
         raise EngineError(f"{source}: Hiera blocks are missing or not contiguous: missing key "
@@ -199,7 +194,7 @@ def infer_sam2_config(sd: Mapping[str, Any], source: str = "checkpoint",
     s = int(backbone["image_size"][0])
     if s % 16:
         raise EngineError(f"{source}: image_size {s} is not a multiple of 16")
-    convs = _indices(sd, "image_encoder.neck.convs.")
+    convs = layer_indices(sd, "image_encoder.neck.convs.")
     if not convs:
         _need(sd, "image_encoder.neck.convs.0.conv.weight", source)
     channels = [int(sd[f"image_encoder.neck.convs.{i}.conv.weight"].shape[1]) for i in convs]
@@ -207,8 +202,8 @@ def infer_sam2_config(sd: Mapping[str, Any], source: str = "checkpoint",
     vision = dict(model_type="sam2_vision_model", backbone_config=backbone, backbone_channel_list=channels,
                   backbone_feature_sizes=[[s // 4] * 2, [s // 8] * 2, [s // 16] * 2], fpn_hidden_size=hidden)
     mask_tokens = _need(sd, "sam_mask_decoder.mask_tokens.weight", source)
-    dec_layers = _indices(sd, "sam_mask_decoder.transformer.layers.")
-    iou_layers = _indices(sd, "sam_mask_decoder.iou_prediction_head.layers.")
+    dec_layers = layer_indices(sd, "sam_mask_decoder.transformer.layers.")
+    iou_layers = layer_indices(sd, "sam_mask_decoder.iou_prediction_head.layers.")
     decoder = dict(hidden_size=hidden, num_hidden_layers=len(dec_layers) or 2,
                    mlp_dim=int(_need(sd, "sam_mask_decoder.transformer.layers.0.mlp.layers.0.weight", source).shape[0]),
                    num_attention_heads=8, num_multimask_outputs=int(mask_tokens.shape[0]) - 1,
@@ -217,14 +212,14 @@ def infer_sam2_config(sd: Mapping[str, Any], source: str = "checkpoint",
                                                  source).shape[0]))
     prompt = dict(hidden_size=hidden, image_size=s, patch_size=16,
                   mask_input_channels=int(_need(sd, "sam_prompt_encoder.mask_downscaling.3.weight", source).shape[0]),
-                  num_point_embeddings=len(_indices(sd, "sam_prompt_encoder.point_embeddings.")) or 4)
+                  num_point_embeddings=len(layer_indices(sd, "sam_prompt_encoder.point_embeddings.")) or 4)
     cfg: dict[str, Any] = dict(vision_config=vision, prompt_encoder_config=prompt, mask_decoder_config=decoder,
                                image_size=s)
     if "maskmem_tpos_enc" in sd:  # the memory parts (video); absent keys are reported when video loads
-        mem_layers = _indices(sd, "memory_attention.layers.")
+        mem_layers = layer_indices(sd, "memory_attention.layers.")
         down = sorted({int(m.group(1)) for k in sd if (m := _DOWNSAMPLER.match(k))})
         n_down = max(1, (max(down) if down else 12) // 3)
-        fuser = _indices(sd, "memory_encoder.fuser.layers.")
+        fuser = layer_indices(sd, "memory_encoder.fuser.layers.")
         get = sd.get
         cfg.update(
             num_maskmem=int(sd["maskmem_tpos_enc"].shape[0]),
@@ -303,23 +298,6 @@ def convert_sam2_state_dict(sd: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _check_keys(expected: dict[str, Any], converted: Mapping[str, Any], meta_names: Mapping[str, str],
-                source: str, what: str) -> None:
-    missing = sorted(set(expected) - set(converted))
-    if missing:
-        names = [meta_names.get(k, k) for k in missing]
-        more = f" and {len(names) - 4} more" if len(names) > 4 else ""
-        raise EngineError(f"{source} does not hold a complete SAM 2 {what}: missing key(s) "
-                          f"{', '.join(repr(n) for n in names[:4])}{more} (Meta names); the file is truncated, "
-                          "from another model, or was edited")
-    bad = [k for k, v in expected.items() if tuple(v.shape) != tuple(converted[k].shape)]
-    if bad:
-        k = bad[0]
-        raise EngineError(f"{source}: tensor {meta_names.get(k, k)!r} has shape {tuple(converted[k].shape)}, the "
-                          f"architecture inferred from the file expects {tuple(expected[k].shape)} "
-                          f"({len(bad)} mismatched tensor(s))")
-
-
 def _meta_names(sd: Mapping[str, Any]) -> dict[str, str]:
     """transformers key -> Meta key, for messages that name what the user's file lacks."""
     names = {new: old for old, new in _rename_map(sd).items()}
@@ -393,7 +371,6 @@ def build_sam2_from_checkpoint(path: str | Path, video: bool = False, dtype: Any
     Raises :class:`EngineError` naming the first missing keys (in Meta's names) or the first
     tensor whose shape does not fit the inferred architecture.
     """
-    import torch
     import transformers
 
     path = Path(path)
@@ -417,17 +394,16 @@ def build_sam2_from_checkpoint(path: str | Path, video: bool = False, dtype: Any
         keep = ("vision_config", "prompt_encoder_config", "mask_decoder_config")
         config = transformers.Sam2Config(**{k: cfg_kwargs[k] for k in keep}, **sdpa)
         cls = transformers.Sam2Model
-    hf_sd = convert_sam2_state_dict(sd)
-    with torch.device("meta"):
-        model = cls(config)
-    expected = model.state_dict()
-    names = {k: _expected_meta_name(k, expected) for k in expected}
-    names.update(_meta_names(sd))
-    _check_keys(expected, hf_sd, names, path.name, "video model" if video else "model")
-    model.load_state_dict({k: (v.float() if v.is_floating_point() else v) for k, v in hf_sd.items() if k in expected},
-                          strict=True, assign=True)
-    materialize_buffers(model)
-    model.eval()
+
+    def meta_names(expected: Mapping[str, Any]) -> dict[str, str]:
+        names = {k: _expected_meta_name(k, expected) for k in expected}
+        names.update(_meta_names(sd))
+        return names
+
+    model = build_with_tensors(lambda: cls(config), convert_sam2_state_dict(sd),
+                               f"{path.name} does not hold a complete SAM 2 {'video model' if video else 'model'} "
+                               "(keys in Meta's names)", names=meta_names,
+                               hint="; the file is truncated, from another model, or was edited", float32=True)
     setattr(model, "sam_compose_variant", variant)  # noqa: B010  (an attribute transformers does not know)
     if dtype is not None:
         model = model.to(dtype)

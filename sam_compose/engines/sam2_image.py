@@ -45,7 +45,10 @@ class Sam2Engine(SamFamilyEngine):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         import torch
 
+        from .sam2_vision import speed_up_sam2
+
         super().__init__(*args, **kwargs)
+        speed_up_sam2(self.model)
         size = self.model.config.prompt_encoder_config.image_size
         self.input_size = int(size[0] if isinstance(size, (list, tuple)) else size)
         with torch.inference_mode():

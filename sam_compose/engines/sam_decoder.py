@@ -33,6 +33,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from . import onednn
+
 
 def _split(x: torch.Tensor, heads: int) -> torch.Tensor:
     """(B, L, D) -> (B, heads, L, D/heads)."""
@@ -60,11 +62,12 @@ def _attend_small(attn: Any, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) 
     return _out_proj(attn)(_merge(out))
 
 
-def _token_to_image(attn: Any, q: torch.Tensor, keys_pe: torch.Tensor, keys: torch.Tensor,
+def _token_to_image(attn: Any, q: torch.Tensor, keys_pe: torch.Tensor | None, keys: torch.Tensor,
                     kv: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
     """Prompt tokens (N, T, C) attend to image tokens (B, L, C), B in {1, N}.
 
-    ``kv``: precomputed projected keys/values (B, heads, L, d) (first block, no mask input).
+    ``kv``: precomputed projected keys/values (B, heads, L, d) (first block, no mask input);
+    without them ``keys_pe`` (keys plus position encoding) is needed.
     """
     h = attn.num_attention_heads
     qh = _split(attn.q_proj(q), h)                                   # (N, h, T, d)
@@ -73,14 +76,16 @@ def _token_to_image(attn: Any, q: torch.Tensor, keys_pe: torch.Tensor, keys: tor
         scores = torch.matmul(qh, kh.transpose(-1, -2)) * attn.scaling  # (N, h, T, L)
         out = torch.matmul(scores.softmax(-1), vh)                     # (N, h, T, d)
         return _out_proj(attn)(_merge(out))
+    if keys_pe is None:
+        raise ValueError("token-to-image attention needs keys_pe when no projected keys/values are given")
     d = qh.shape[-1]
     wk = attn.k_proj.weight.view(h, d, -1)                            # (h, d, C)
     wv = attn.v_proj.weight.view(h, d, -1)
     qk = torch.matmul(qh, wk)                                         # (N, h, T, C)
     n, _, t, c = qk.shape
-    scores = torch.matmul(qk.reshape(n, h * t, c), keys_pe.transpose(1, 2))  # (N, hT, L)
+    scores = onednn.matmul(qk.reshape(n, h * t, c), keys_pe.transpose(1, 2))  # (N, hT, L)
     probs = (scores * attn.scaling).softmax(-1)
-    ctx = torch.matmul(probs, keys).view(n, h, t, c)                  # (N, h, T, C)
+    ctx = onednn.matmul(probs, keys).view(n, h, t, c)                 # (N, h, T, C)
     out = torch.matmul(ctx, wv.transpose(1, 2)) + attn.v_proj.bias.view(h, 1, d)  # (N, h, T, d)
     return _out_proj(attn)(_merge(out))
 
@@ -92,11 +97,12 @@ def _softmax_explicit(x: torch.Tensor, dim: int) -> torch.Tensor:
     return e / e.sum(dim, keepdim=True)
 
 
-def _image_to_token(attn: Any, img_q: torch.Tensor, tok_k: torch.Tensor, tok_v: torch.Tensor,
+def _image_to_token(attn: Any, img_q: torch.Tensor | None, tok_k: torch.Tensor, tok_v: torch.Tensor,
                     q_proj: torch.Tensor | None = None, explicit_softmax: bool = False) -> torch.Tensor:
     """Image tokens (B, L, C) attend to prompt tokens (N, T, C); returns (N, L, C).
 
-    ``q_proj``: precomputed projected image queries (1, heads, L, d) (first block). Scores
+    ``q_proj``: precomputed projected image queries (1, heads, L, d) (first block); without
+    them ``img_q`` (image tokens plus position encoding) is needed. Scores
     are laid out (N, heads, T, L) so the softmax over the few prompt tokens runs along a
     non-innermost axis (vectorised over the 4096 image tokens). ``explicit_softmax``: see
     :func:`_softmax_explicit` (ONNX export).
@@ -110,15 +116,17 @@ def _image_to_token(attn: Any, img_q: torch.Tensor, tok_k: torch.Tensor, tok_v: 
     vo = torch.matmul(vh, wo)                                          # (N, h, T, C)
     if q_proj is not None:
         scores = torch.matmul(kh, q_proj.transpose(-1, -2))            # (N, h, T, L)
+    elif img_q is None:
+        raise ValueError("image-to-token attention needs img_q when no projected queries are given")
     else:
         wq = attn.q_proj.weight.view(h, d, -1)                         # (h, d, C)
         m = torch.matmul(kh, wq.unsqueeze(0))                          # (N, h, T, C)
         bias = torch.matmul(kh, attn.q_proj.bias.view(1, h, d, 1))     # (N, h, T, 1)
-        scores = torch.matmul(m.reshape(n, h * t, -1), img_q.transpose(1, 2)).view(n, h, t, -1) + bias
+        scores = onednn.matmul(m.reshape(n, h * t, -1), img_q.transpose(1, 2)).view(n, h, t, -1) + bias
     scores = scores * attn.scaling
     probs = _softmax_explicit(scores, 2) if explicit_softmax else scores.softmax(2)  # over prompt tokens
     n_img = probs.shape[-1]
-    out = torch.matmul(probs.reshape(n, h * t, n_img).transpose(1, 2), vo.reshape(n, h * t, -1))  # (N, L, C)
+    out = onednn.matmul(probs.reshape(n, h * t, n_img).transpose(1, 2), vo.reshape(n, h * t, -1))  # (N, L, C)
     return out + proj.bias
 
 
@@ -226,17 +234,25 @@ def upscale(decoder: Any, keys: torch.Tensor, cache: dict[str, torch.Tensor]) ->
     """
     n, _, c = keys.shape
     c1 = decoder.upscale_conv1
-    z = torch.addmm(c1.bias.repeat(4), keys.reshape(-1, c), _conv_t_weight(c1))       # (N*L, 4*C/4)
-    z = z.view(n, -1, c // 4)                                                           # (N, L*4, C/4)
-    if "s1" in cache:
-        z = z + cache["s1"]
+    z = _conv_t(keys.reshape(-1, c), c1, cache.get("s1"), n).view(n, -1, c // 4)      # (N, L*4, C/4)
     ln = decoder.upscale_layer_norm
     z = F.gelu(F.layer_norm(z.view(-1, c // 4), (c // 4,), ln.weight, ln.bias, ln.eps))
     c2 = decoder.upscale_conv2
-    z = torch.addmm(c2.bias.repeat(4), z, _conv_t_weight(c2)).view(n, -1, c // 8)       # (N, L*16, C/8)
-    if "s0" in cache:
-        z = z + cache["s0"]
+    z = _conv_t(z, c2, cache.get("s0"), n).view(n, -1, c // 8)                          # (N, L*16, C/8)
     return F.gelu(z)
+
+
+def _conv_t(x: torch.Tensor, conv: Any, skip: torch.Tensor | None, n: int) -> torch.Tensor:
+    """(N*L, Cin) -> (N*L, 4*Cout): a k=2, s=2 transposed convolution as a product (rows (i, j, o)),
+    plus ``skip`` (L*4, Cout) per prompt (SAM 2's high-resolution features) when given."""
+    w = _conv_t_weight(conv)                                                            # (Cin, 4*Cout)
+    bias = conv.bias.repeat(4)
+    if skip is not None and onednn.usable(x) and n == 1:  # (never evaluated on a traced, symbolic n)
+        return onednn.linear_add(x, w.t(), bias, skip.view(x.shape[0], -1))
+    z = onednn.linear(x, w.t(), bias)
+    if skip is not None:
+        z = (z.view(n, -1, skip.shape[-1]) + skip).view(z.shape)
+    return z
 
 
 def to_image(m: torch.Tensor, side: int) -> torch.Tensor:
@@ -293,7 +309,7 @@ def decode(decoder: Any, sparse: torch.Tensor, dense: torch.Tensor | None, cache
     iou = decoder.iou_prediction_head(iou_out)[:, sel]
     z = upscale(decoder, keys, cache)
     side = int(round(keys.shape[1] ** 0.5))
-    masks = to_image(torch.matmul(z, hyper.transpose(1, 2)), side)
+    masks = to_image(onednn.matmul(z, hyper.transpose(1, 2)), side)
     if dynamic:
         return _stable_single(masks, iou, decoder.dynamic_multimask_stability_delta,
                               decoder.dynamic_multimask_stability_thresh)

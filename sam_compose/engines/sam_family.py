@@ -14,6 +14,7 @@ automatic mask generation (:mod:`.amg`).
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -137,6 +138,34 @@ class SamFamilyEngine(Engine):
     def _decode_group(self, feats: dict[str, Any], points, labels, boxes, masks, multimask: bool):
         """Low-res logits and IoU scores for prompts of one shape, batched."""
 
+    def _decode_sam_prompts(self, decode_rows: Callable[[Any, Any], tuple[Any, Any]], points, labels, boxes,
+                            masks):
+        """SAM's and SAM-HQ's ``_decode_group``: the model's public prompt encoder, then
+        ``decode_rows(sparse, dense) -> (lowres, iou)`` over chunks of rows.
+
+        ``points`` (N, K, 2) and ``boxes`` (N, 4) are in the 1024 input frame, ``labels`` (N, K),
+        ``masks`` (N, 1, 256, 256); ``sparse`` is (n, T, C) and ``dense`` (n, C, 64, 64) or None.
+        """
+        import torch
+
+        pe = self.model.prompt_encoder
+        dt = self.torch_dtype
+        n = (points if points is not None else boxes if boxes is not None else masks).shape[0]
+        if points is not None or boxes is not None:  # the public prompt encoder: points (padded if no box), box corners
+            sparse, _ = pe(input_points=None if points is None else points.unsqueeze(0).to(dt),
+                           input_labels=None if labels is None else labels.unsqueeze(0),
+                           input_boxes=None if boxes is None else boxes.unsqueeze(0).to(dt), input_masks=None)
+            sparse = sparse[0].to(dt)
+        else:
+            sparse = torch.zeros((n, 0, pe.hidden_size), dtype=dt, device=self.device)
+        dense = pe.mask_embed(masks.to(dt)) if masks is not None else None
+        chunk = DECODE_CHUNK if sparse.device.type == "cpu" else DECODE_CHUNK_GPU
+        if n <= chunk:
+            return decode_rows(sparse, dense)
+        outs = [decode_rows(sparse[i:i + chunk], None if dense is None else dense[i:i + chunk])
+                for i in range(0, n, chunk)]
+        return torch.cat([o[0] for o in outs]), torch.cat([o[1] for o in outs])
+
     # --- decoding -----------------------------------------------------------------------
     def decode_lowres(self, embedding: ImageEmbedding, prompts: list[Prompt], multimask: bool):
         """Low-res logits (N, M, h, w) in the model's own frame and size (256 x 256 for SAM and
@@ -249,28 +278,11 @@ class SamEngine(SamFamilyEngine):
         return cache
 
     def _decode_group(self, feats, points, labels, boxes, masks, multimask):
-        import torch
-
         from .sam_decoder import decode
 
-        pe = self.model.prompt_encoder
-        dt = self.torch_dtype
-        n = (points if points is not None else boxes if boxes is not None else masks).shape[0]
-        if points is not None or boxes is not None:  # the public prompt encoder: points (padded if no box), box corners
-            sparse, _ = pe(input_points=None if points is None else points.unsqueeze(0).to(dt),
-                           input_labels=None if labels is None else labels.unsqueeze(0),
-                           input_boxes=None if boxes is None else boxes.unsqueeze(0).to(dt), input_masks=None)
-            sparse = sparse[0].to(dt)
-        else:
-            sparse = torch.zeros((n, 0, pe.hidden_size), dtype=dt, device=self.device)
-        dense = pe.mask_embed(masks.to(dt)) if masks is not None else None
-        chunk = DECODE_CHUNK if sparse.device.type == "cpu" else DECODE_CHUNK_GPU
-        if n <= chunk:
-            return decode(self.model.mask_decoder, sparse, dense, feats, multimask)
-        outs = [decode(self.model.mask_decoder, sparse[i:i + chunk],
-                       None if dense is None else dense[i:i + chunk], feats, multimask)
-                for i in range(0, n, chunk)]
-        return torch.cat([o[0] for o in outs]), torch.cat([o[1] for o in outs])
+        return self._decode_sam_prompts(
+            lambda sparse, dense: decode(self.model.mask_decoder, sparse, dense, feats, multimask),
+            points, labels, boxes, masks)
 
 
 __all__ = ["SamEngine", "SamFamilyEngine", "check_device"]

@@ -26,7 +26,7 @@ def resize_uint8(image: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:
     h, w = size_hw
     if image.shape[:2] == (h, w):
         return image
-    return np.asarray(Image.fromarray(image).resize((w, h), Image.BILINEAR))
+    return np.asarray(Image.fromarray(image).resize((w, h), Image.Resampling.BILINEAR))
 
 
 def sam_pixel_values(image: np.ndarray, target: int = SAM_INPUT_SIZE):
@@ -143,6 +143,8 @@ def upsample_logits(lowres, size: tuple[int, int], frame: str = "sam"):
     """
     import torch
 
+    from . import onednn
+
     h, w = int(size[0]), int(size[1])
     if frame == "sam":
         rh, rw = resized_shape((h, w))
@@ -154,7 +156,7 @@ def upsample_logits(lowres, size: tuple[int, int], frame: str = "sam"):
         key_y, key_x = ("full", h, ny), ("full", w, nx)
     dev, dt = lowres.device, lowres.dtype
     mxt = _axis_tensor(key_x + ("T",), lambda: np.ascontiguousarray(ax.T), dev, dt)  # (kx, W)
-    x = lowres[..., :ky, :kx] @ mxt                                      # (..., ky, W) columns done
+    x = onednn.matmul(lowres[..., :ky, :kx], mxt)                        # (..., ky, W) columns done
     idx = _axis_tensor(key_y + ("idx",), lambda: _row_taps(ay)[0], dev, None)  # (taps, H)
     wts = _axis_tensor(key_y + ("w",), lambda: _row_taps(ay)[1], dev, dt)
     out = torch.index_select(x, -2, idx[0]) * wts[0][:, None]

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .sam_family import DECODE_CHUNK, DECODE_CHUNK_GPU, SamFamilyEngine
+from .sam_family import SamFamilyEngine
 from .sam_transforms import sam_pixel_values
 
 
@@ -59,22 +59,9 @@ class SamHQEngine(SamFamilyEngine):
         return cache
 
     def _decode_group(self, feats, points, labels, boxes, masks, multimask):
-        import torch
-
         from .sam_hq_decoder import decode_hq
 
-        pe = self.model.prompt_encoder
-        dt = self.torch_dtype
-        n = (points if points is not None else boxes if boxes is not None else masks).shape[0]
-        if points is not None or boxes is not None:
-            sparse, _ = pe(input_points=None if points is None else points.unsqueeze(0).to(dt),
-                           input_labels=None if labels is None else labels.unsqueeze(0),
-                           input_boxes=None if boxes is None else boxes.unsqueeze(0).to(dt), input_masks=None)
-            sparse = sparse[0].to(dt)
-        else:
-            sparse = torch.zeros((n, 0, pe.hidden_size), dtype=dt, device=self.device)
-        dense = pe.mask_embed(masks.to(dt)) if masks is not None else None
-        chunk = DECODE_CHUNK if sparse.device.type == "cpu" else DECODE_CHUNK_GPU
-        outs = [decode_hq(self.model.mask_decoder, sparse[i:i + chunk], None if dense is None else dense[i:i + chunk],
-                          feats, multimask, self.hq_token_only) for i in range(0, n, chunk)]
-        return torch.cat([o[0] for o in outs]), torch.cat([o[1] for o in outs])
+        return self._decode_sam_prompts(
+            lambda sparse, dense: decode_hq(self.model.mask_decoder, sparse, dense, feats, multimask,
+                                            self.hq_token_only),
+            points, labels, boxes, masks)

@@ -43,6 +43,7 @@ __all__ = [
     "check_path_text",
     "check_regular_file",
     "is_glob",
+    "split_glob",
 ]
 
 MAX_PATH_CHARS = 4096
@@ -187,7 +188,7 @@ class PathGuard:
         """The first candidate that exists (a glob: whose folder exists), else the first."""
         cands = self._candidates(text, base)
         for c in cands:
-            probe = Path(_glob_root(str(c))) if is_glob(str(c)) else c
+            probe = Path(split_glob(str(c))[0]) if is_glob(str(c)) else c
             if os.path.lexists(probe):
                 return c
         return cands[0]
@@ -372,15 +373,16 @@ def _looks_like_path(text: str) -> bool:
             or text.lower().endswith(MODEL_FILE_SUFFIXES) or text in (".", ".."))
 
 
-def _glob_root(pattern: str) -> str:
-    """The longest leading folder of ``pattern`` without wildcards."""
+def split_glob(pattern: str) -> tuple[str, list[str]]:
+    """``"data/*/a.png"`` -> (``"data"``, ``["*", "a.png"]``): the longest leading folder without
+    wildcards (``"."`` when the first part has one) and the parts left to match."""
     parts = Path(pattern).parts
-    keep: list[str] = []
+    fixed: list[str] = []
     for part in parts:
         if is_glob(part):
             break
-        keep.append(part)
-    return str(Path(*keep)) if keep else "."
+        fixed.append(part)
+    return (str(Path(*fixed)) if fixed else "."), list(parts[len(fixed):])
 
 
 def _bounded(names: Iterable[str], what: str) -> list[str]:

@@ -57,3 +57,15 @@ def run_capped(args: list[str], *, memory: int = MEMORY_CAP, cpu: int = CPU_CAP_
 @pytest.fixture
 def capped():
     return run_capped
+
+
+@pytest.fixture(scope="module")
+def photo(tmp_path_factory) -> Path:
+    """A valid small photo (a 64 x 80 synthetic scene, PNG) for commands whose other inputs are under test."""
+    from PIL import Image
+
+    from sam_compose.samples import synthetic_scene
+
+    p = tmp_path_factory.mktemp("photo") / "photo.png"
+    Image.fromarray(synthetic_scene(seed=6, size=(64, 80)).image).save(p)
+    return p

@@ -19,9 +19,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
-
-from sam_compose.samples import synthetic_scene
 
 
 def _png(path: Path, width: int, height: int, bit_depth: int = 1, colour: int = 0) -> Path:
@@ -72,13 +69,6 @@ nodes: {img: {type: box_prompt, params: {boxes: *h}}}
 """
 
 
-@pytest.fixture(scope="module")
-def small_image(tmp_path_factory):
-    p = tmp_path_factory.mktemp("bomb") / "small.png"
-    Image.fromarray(synthetic_scene(seed=5, size=(64, 80)).image).save(p)
-    return p
-
-
 def _one_line(res, *fragments):
     assert res.code == 2, (res.code, res.err[-2000:])
     lines = [ln for ln in res.err.splitlines() if ln.startswith("error:")]
@@ -95,16 +85,16 @@ def test_a_4000000x8_png_is_refused_from_its_header(capped, tmp_path):
     assert "SAM_COMPOSE_MAX_ASPECT" in line
 
 
-def test_a_mask_png_bomb_is_refused_before_decoding(capped, tmp_path, small_image):
+def test_a_mask_png_bomb_is_refused_before_decoding(capped, tmp_path, photo):
     bomb = _png(tmp_path / "mask_bomb.png", 20000, 20000)
-    line = _one_line(capped(["segment", small_image, "--engine", "opencv", "--mask", bomb]), "mask_bomb.png")
+    line = _one_line(capped(["segment", photo, "--engine", "opencv", "--mask", bomb]), "mask_bomb.png")
     assert "SAM_COMPOSE_MAX_MASK_PIXELS" in line
 
 
-def test_a_gzip_gaze_file_with_one_huge_line_is_refused_while_streaming(capped, tmp_path, small_image):
+def test_a_gzip_gaze_file_with_one_huge_line_is_refused_while_streaming(capped, tmp_path, photo):
     bomb = _gzip_one_long_line(tmp_path / "gaze.csv.gz")
     assert bomb.stat().st_size < 2_000_000
-    line = _one_line(capped(["segment", small_image, "--engine", "opencv", "--gaze", bomb]), "gaze.csv.gz")
+    line = _one_line(capped(["segment", photo, "--engine", "opencv", "--gaze", bomb]), "gaze.csv.gz")
     assert "SAM_COMPOSE_MAX_LINE_BYTES" in line
 
 
@@ -189,11 +179,11 @@ def test_fixation_grouping_is_not_quadratic(capped):
     assert int(res.out.strip()) > 1000
 
 
-def test_gaze_rows_are_bounded(capped, tmp_path, small_image):
+def test_gaze_rows_are_bounded(capped, tmp_path, photo):
     rec = tmp_path / "long.csv"
     t = np.arange(5000) / 200.0
     rec.write_text("t,x,y\n" + "\n".join(f"{a:.4f},10,10" for a in t) + "\n")
-    _one_line(capped(["segment", small_image, "--engine", "opencv", "--gaze", rec],
+    _one_line(capped(["segment", photo, "--engine", "opencv", "--gaze", rec],
                      env={"SAM_COMPOSE_MAX_GAZE_ROWS": "1000"}), "long.csv", "SAM_COMPOSE_MAX_GAZE_ROWS")
 
 

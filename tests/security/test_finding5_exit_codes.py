@@ -12,14 +12,6 @@ import pytest
 from PIL import Image
 
 from sam_compose.cli import main
-from sam_compose.samples import synthetic_scene
-
-
-@pytest.fixture(scope="module")
-def photo(tmp_path_factory):
-    p = tmp_path_factory.mktemp("photo") / "photo.png"
-    Image.fromarray(synthetic_scene(seed=6, size=(64, 80)).image).save(p)
-    return p
 
 
 def cli(capsys, *argv):

@@ -5,10 +5,10 @@ waiters recompute one after another; MCP left every call's output folder behind 
 from __future__ import annotations
 
 import threading
-import time
 import warnings
 
 import pytest
+from cache_race import race_a_failure
 
 from sam_compose.graph.cache import ResultCache
 
@@ -65,37 +65,18 @@ def test_friendly_keeps_each_events_warnings_to_itself(monkeypatch):
 
 def test_a_failed_cache_entry_is_not_recomputed_by_every_waiter():
     cache = ResultCache(max_bytes=10**6)
-    calls = []
-    started = threading.Event()
+    calls, errors = race_a_failure(cache, waiters=5, message="bad input")
+    assert calls == 1, f"the failure was recomputed {calls} times"
+    assert errors == ["bad input"] * 6
+    recomputed = []
 
     def compute():
-        calls.append(1)
-        started.set()
-        time.sleep(0.3)
+        recomputed.append(1)
         raise ValueError("bad input")
 
-    errors = []
-
-    def worker():
-        try:
-            cache.get_or_compute("k", compute)
-        except ValueError as exc:
-            errors.append(str(exc))
-
-    first = threading.Thread(target=worker)
-    first.start()
-    started.wait(5)
-    waiters = [threading.Thread(target=worker) for _ in range(5)]
-    for t in waiters:
-        t.start()
-    for t in [first, *waiters]:
-        t.join(20)
-    assert len(calls) == 1, f"the failure was recomputed {len(calls)} times"
-    assert errors == ["bad input"] * 6
-    calls.clear()
     with pytest.raises(ValueError):  # a later call (not a waiter) may try again
         cache.get_or_compute("k", compute)
-    assert len(calls) == 1
+    assert len(recomputed) == 1
 
 
 def test_mcp_output_folders_are_cleaned(tmp_path, monkeypatch):

@@ -230,7 +230,7 @@ def load_detections(path: str | os.PathLike) -> Any:
 
 def record_dict(masks: Masks, *, file_name: str | None = None, include_logits: bool = False) -> dict[str, Any]:
     """JSON-friendly record of a result and where it came from (see :func:`read_record`)."""
-    from ... import __version__
+    from ..._version import __version__
 
     prompts = [p.to_dict(include_mask=include_logits) if hasattr(p, "to_dict") else str(p) for p in masks.prompts]
     rows = masks.summary() if len(masks) else []

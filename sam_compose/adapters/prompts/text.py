@@ -53,6 +53,7 @@ __all__ = [
     "crop_regions",
     "parse_phrases",
     "propose_regions",
+    "score_regions",
     "select_regions",
     "text_to_masks",
     "text_to_prompts",
@@ -124,7 +125,7 @@ def propose_regions(image: np.ndarray, *, engine: Any = None, proposals: str = "
         if engine is None:
             raise PromptError(f"proposals={proposals!r} needs an engine for automatic masks; pass engine=... or use 'grid'")
         if isinstance(engine, str):
-            from ... import shared_engine
+            from ...engines import shared_engine
 
             engine = shared_engine(engine)
         params = dict(generate_params or {})
@@ -186,6 +187,23 @@ def crop_regions(image: np.ndarray, regions: Sequence[Region], *, background: st
             crop[iy0 - sy0:iy1 - sy0, ix0 - sx0:ix1 - sx0] = win
         crops.append(crop)
     return crops
+
+
+
+def score_regions(score_fn: Scorer, image: np.ndarray, regions: Sequence[Region], phrases: Sequence[str], *,
+                  background: str = "blur", context: float = 0.1) -> np.ndarray:
+    """(R, P) float64 similarity of each region's crop (:func:`crop_regions`) to each phrase.
+
+    Raises :class:`PromptError` when ``score_fn`` answers with another shape or non-finite values.
+    """
+    crops = crop_regions(image, regions, background=background, context=context)
+    sims = np.asarray(score_fn(crops, list(phrases)), dtype=np.float64)
+    if sims.shape != (len(regions), len(phrases)):
+        raise PromptError(f"scorer returned shape {sims.shape}, expected ({len(regions)}, {len(phrases)}) "
+                          "(one row per crop, one column per phrase)")
+    if not np.isfinite(sims).all():
+        raise PromptError("scorer returned NaN or infinite similarities")
+    return sims
 
 
 # --- selection --------------------------------------------------------------------------
@@ -251,14 +269,7 @@ def select_regions(
     elif not regions:
         raise PromptError("regions is empty: pass the output of propose_regions, or None to compute them")
     regions = list(regions)
-    crops = crop_regions(img, regions, background=background, context=context)
-    phrases = pos + neg
-    sims = np.asarray(score_fn(crops, phrases), dtype=np.float64)
-    if sims.shape != (len(regions), len(phrases)):
-        raise PromptError(f"scorer returned shape {sims.shape}, expected ({len(regions)}, {len(phrases)}) "
-                          "(one row per crop, one column per phrase)")
-    if not np.isfinite(sims).all():
-        raise PromptError("scorer returned NaN or infinite similarities")
+    sims = score_regions(score_fn, img, regions, pos + neg, background=background, context=context)
     z = scale * (sims - sims.max(axis=0, keepdims=True))
     probs = np.exp(z) / np.exp(z).sum(axis=0, keepdims=True)  # softmax over regions, per phrase
     n_pos = len(pos)
@@ -386,7 +397,7 @@ def text_to_masks(image: Any, text: str | Sequence[str], *, engine: Any, **kwarg
     from ...masks import Masks
 
     if isinstance(engine, str):
-        from ... import shared_engine
+        from ...engines import shared_engine
 
         engine = shared_engine(engine)
     img = load_image(image)

@@ -44,7 +44,7 @@ from ...errors import PromptError
 from ...image_io import load_image
 from ...types import Prompt
 from .phrases import parse_phrases
-from .text import Region, Scorer, _resolve_scorer, crop_regions
+from .text import Region, Scorer, _resolve_scorer, score_regions
 from .text_gaze_candidates import Candidate, collect_candidates, gaze_evidence
 
 __all__ = ["NEUTRAL_PHRASES", "NoMatchError", "text_gaze_prompts"]
@@ -193,15 +193,8 @@ def text_gaze_prompts(image: Any, text: str | Sequence[str], gaze: Any, *, engin
         raise NoMatchError("no candidate regions: the engine found no mask at the looked-at places")
     regions = [Region(box=c.box.astype(np.float32), mask=c.mask, proposal="+".join(c.sources), index=i)
                for i, c in enumerate(cands)]
-    crops = crop_regions(img, regions, background=background, context=context)
     neutral = [n for n in neutral if n not in pos and n not in neg]
-    phrases = pos + neg + list(neutral)
-    sims = np.asarray(score_fn(crops, phrases), dtype=np.float64)
-    if sims.shape != (len(cands), len(phrases)):
-        raise PromptError(f"scorer returned shape {sims.shape}, expected ({len(cands)}, {len(phrases)}) "
-                          "(one row per crop, one column per phrase)")
-    if not np.isfinite(sims).all():
-        raise PromptError("scorer returned NaN or infinite similarities")
+    sims = score_regions(score_fn, img, regions, pos + neg + list(neutral), background=background, context=context)
     n_pos, n_neg = len(pos), len(neg)
     neg_sims = sims[:, n_pos:n_pos + n_neg]
     neu_sims = sims[:, n_pos + n_neg:]

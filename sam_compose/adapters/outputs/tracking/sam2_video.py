@@ -109,6 +109,10 @@ def video_model_for(eng: Any, family: str = "sam2") -> Any:
     own = model.state_dict()
     shared = {k: v for k, v in eng.model.state_dict().items() if k in own and own[k].shape == v.shape}
     model.load_state_dict(shared, strict=False, assign=True)
+    if family == "sam2":
+        from ....engines.sam2_vision import speed_up_sam2
+
+        speed_up_sam2(model)
     eng._video_model = model
     return model
 

@@ -30,6 +30,7 @@ from ....errors import InputError
 from ....masks import Masks
 from .base import ObjectInit, Tracker
 from .family_video import Sam3PromptTracker, sam3_engine_for
+from .session_memory import drop_before, prune_object_outputs
 
 __all__ = ["Sam3ConceptTracker", "Sam3VideoTracker"]
 
@@ -103,21 +104,12 @@ class Sam3ConceptTracker(Tracker):
             sess.processed_frames[k] = None  # the pixels go; the key stays: SAM 3 reads the frame count
         horizon = f + 2 - self.keep_recent
         for out in sess.output_dict_per_obj.values():
-            for k in [k for k in out["non_cond_frame_outputs"] if k < horizon]:
-                del out["non_cond_frame_outputs"][k]
-            cond = sorted(out["cond_frame_outputs"])
-            if len(cond) > self.max_cond_frames:
-                keep = {cond[0], *cond[-(self.max_cond_frames - 1):]} if self.max_cond_frames > 1 else {cond[-1]}
-                for k in cond:
-                    if k not in keep:
-                        del out["cond_frame_outputs"][k]
+            prune_object_outputs(out, horizon, self.max_cond_frames)
         for tracked in sess.frames_tracked_per_obj.values():
-            for k in [k for k in tracked if k < horizon]:
-                del tracked[k]
+            drop_before(tracked, horizon)
         meta = f + 1 - self.keep_meta
         for store in (sess.obj_id_to_tracker_score_frame_wise, sess.suppressed_obj_ids):
-            for k in [k for k in store if k < meta]:
-                del store[k]
+            drop_before(store, meta)
         for frames in list(sess.unmatched_frame_inds.values()) + list(sess.overlap_pair_to_frame_inds.values()):
             frames[:] = [k for k in frames if k >= meta]
 

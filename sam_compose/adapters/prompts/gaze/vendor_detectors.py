@@ -26,7 +26,7 @@ from .devices import DEVICES
 from .errors import GazeError
 from .samples import Fixation, GazeSamples
 
-__all__ = ["DEVICE_PROFILE", "PROFILES", "pupil_player_fixations", "unproject"]
+__all__ = ["DEVICE_PROFILE", "PROFILES", "pupil_player_fixations", "pupil_player_windows", "unproject"]
 
 PROFILES = ("auto", "generic", "pupil_player")
 DEVICE_PROFILE = {"pupil_core": "pupil_player"}
@@ -61,10 +61,28 @@ def pupil_player_fixations(samples: GazeSamples, *, fov: Sequence[float] | None 
     f = fov if fov is not None else samples.meta.get("fov", DEVICES["pupil_core"].fov)
     ok = samples.valid & ~(np.isfinite(samples.confidence) & (samples.confidence <= min_confidence))
     t, x, y = samples.t[ok], samples.x[ok], samples.y[ok]
-    v = unproject(x, y, samples.scene_size, f)
+    out: list[Fixation] = []
+    for i, k in pupil_player_windows(t, unproject(x, y, samples.scene_size, f), max_dispersion=max_dispersion,
+                                     min_duration=min_duration, max_duration=max_duration):
+        xs, ys = x[i:k + 1], y[i:k + 1]
+        out.append(Fixation(x=float(xs.mean()), y=float(ys.mean()), start=float(t[i]), end=float(t[k]),
+                            duration=float(t[k] - t[i]), n_samples=k - i + 1,
+                            dispersion=float(np.ptp(xs) + np.ptp(ys))))
+    return out
+
+
+def pupil_player_windows(t: np.ndarray, directions: np.ndarray, *, max_dispersion: float = 1.5,
+                         min_duration: float = 0.08, max_duration: float = 0.22) -> list[tuple[int, int]]:
+    """Pupil Player's fixations as ``(first, last)`` sample indices (inclusive) of ``t``.
+
+    ``t``: (N,) seconds, increasing; ``directions``: (N, 3) gaze directions (any length; 3-D
+    gaze points or :func:`unproject`'s rays) of samples already filtered by confidence;
+    ``max_dispersion`` in degrees, durations in seconds (see the module docstring).
+    """
+    v = directions / np.linalg.norm(directions, axis=1, keepdims=True)
     max_disp = np.deg2rad(max_dispersion)
     n = len(t)
-    out: list[Fixation] = []
+    out: list[tuple[int, int]] = []
     i = 0
     while i < n:
         j = max(int(np.searchsorted(t, t[i] + min_duration, side="left")), i + 1)
@@ -83,9 +101,6 @@ def pupil_player_fixations(samples: GazeSamples, *, fov: Sequence[float] | None 
                 else:
                     hi = mid
             k = lo
-        xs, ys = x[i:k + 1], y[i:k + 1]
-        out.append(Fixation(x=float(xs.mean()), y=float(ys.mean()), start=float(t[i]), end=float(t[k]),
-                            duration=float(t[k] - t[i]), n_samples=k - i + 1,
-                            dispersion=float(np.ptp(xs) + np.ptp(ys))))
+        out.append((i, k))
         i = k + 1
     return out
