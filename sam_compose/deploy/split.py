@@ -20,6 +20,7 @@ the contract in ``sam_onnx.json`` are unchanged.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -43,10 +44,10 @@ class SplitDecoder:
     prompt_inputs: tuple[str, ...]
 
 
-def _no_mask_constants(model: object) -> dict[str, np.ndarray]:
+def _no_mask_constants(model: Any) -> dict[str, np.ndarray]:
     """``mask_input`` (1, 1, S, S) zeros and ``has_mask_input`` (1,) zero, sized from the graph."""
     dims = {}
-    for inp in model.graph.input:  # type: ignore[attr-defined]
+    for inp in model.graph.input:
         dims[inp.name] = [d.dim_value for d in inp.type.tensor_type.shape.dim]
     side = dims["mask_input"][-2:]
     return {"mask_input": np.zeros((1, 1, *side), np.float32), "has_mask_input": np.zeros((1,), np.float32)}
