@@ -135,7 +135,6 @@ class OnnxEngine(SamFamilyEngine):
             iou = np.take_along_axis(iou, order, 1)
         return torch.from_numpy(np.ascontiguousarray(low)), torch.from_numpy(np.ascontiguousarray(iou))
 
-
     def _decode(self, image: np.ndarray, embedding: Any, prompts: list, multimask: bool) -> Masks:
         """As the SAM engines' ``_decode``, with the upsampling to the image size done by OpenCV
         on the decoder's numpy output (:func:`~.sam_transforms.upsample_masks_cv2`)."""
