@@ -23,7 +23,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from sam_compose.engines.opencv_engine import OpenCVEngine
+from sam_compose.engines.opencv import OpenCVEngine
 from sam_compose.geometry import mask_iou, pairwise_mask_iou
 from sam_compose.samples import sample_image, synthetic_scene
 from sam_compose.types import Prompt

@@ -24,7 +24,7 @@ def scene() -> Scene:
 @pytest.fixture(scope="session")
 def opencv_engine():
     """One OpenCV engine for the session (no weights needed)."""
-    from sam_compose.engines.opencv_engine import OpenCVEngine
+    from sam_compose.engines.opencv import OpenCVEngine
 
     return OpenCVEngine()
 

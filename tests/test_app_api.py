@@ -297,6 +297,25 @@ def test_two_sessions_do_not_share_points(small_scene):
     assert a.session_id != b.session_id
 
 
+def test_automatic_masks_are_drawn_as_filled_regions_without_boxes(small_scene):
+    h = SegmentHandlers("opencv")
+    s = SessionState()
+    s.set_image(small_scene.image, "scene")
+    s, picture, status, info = h.automatic(s, 16)
+    assert status.startswith("answered in **") and "automatic mask(s)" in status  # the wait, then the engine's part
+    res = s.result
+    assert len(res) > 0 and len(info["masks"]) == len(res)
+    covered = res.masks.any(axis=0)
+    # no boxes, outlines or text outside the regions: uncovered pixels are the photograph's
+    assert np.array_equal(picture[~covered], small_scene.image[~covered])
+    for truth in small_scene.masks:  # every object is tinted: its pixels changed
+        assert (picture[truth] != small_scene.image[truth]).any(axis=1).mean() > 0.9
+    s, labelled, _, _ = h.show_labels(s, True)
+    assert not np.array_equal(labelled, picture)  # numbers drawn on the regions
+    s, plain, _, _ = h.show_labels(s, False)
+    assert np.array_equal(plain, picture)
+
+
 def test_box_needs_two_clicks_and_undo_removes_prompts(small_scene):
     s = SessionState()
     s.set_image(small_scene.image, "scene")

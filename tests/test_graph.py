@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import yaml
 
-from sam_compose.engines.opencv_engine import OpenCVEngine
+from sam_compose.engines.opencv import OpenCVEngine
 from sam_compose.engines.registry import register_engine, shared_engine
 from sam_compose.errors import InputError
 from sam_compose.geometry import mask_iou

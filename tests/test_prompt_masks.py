@@ -305,3 +305,44 @@ def test_mask_prompt_node_file_and_feedback(tmp_path, scene):
         "box_prompt", boxes=[[1, 1, 50, 50]]), engine="opencv"), path=str(m_path))
     report = both.run(keep_values=True)
     assert "either the path param or the masks input" in report["nodes"][str(n)]["error"]
+
+
+def test_noisy_prior_mask_is_cleaned_into_the_object(opencv_engine):
+    """A disk with 3% of all pixels flipped (a thresholded heat map) still prompts the disk."""
+    from sam_compose.adapters.prompts.mask_clean import clean_mask
+    from sam_compose.samples import sample_image
+
+    img = sample_image("coffee").copy()
+    h, w = img.shape[:2]
+    disk = np.zeros((h, w), np.uint8)
+    cv2.circle(disk, (w // 2 + 40, h // 2), min(h, w) // 5, 1, -1)
+    disk = disk > 0
+    img[disk] = (0.4 * img[disk] + 0.6 * np.array([60, 170, 90])).astype(np.uint8)
+    noisy = disk ^ (np.random.default_rng(0).random((h, w)) < 0.03)
+    raw = mask_to_prompt(noisy, image_size=(h, w), clean=False)
+    assert raw.box[2] - raw.box[0] > 0.95 * w  # one speck per corner: the raw box is the whole image
+    p = mask_to_prompt(noisy, image_size=(h, w))
+    ys, xs = np.nonzero(disk)
+    box = np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1])
+    assert np.abs(p.box - box).max() <= 3
+    x, y = p.points[0]
+    assert disk[int(y), int(x)]
+    assert mask_iou(from_lowres(p.mask, (h, w)) > 0, disk) >= 0.95
+    res = opencv_engine.segment(img, p)
+    assert mask_iou(res.masks[0], disk) >= 0.85
+    # the cleaning itself: specks out, holes filled, nothing else changed
+    cleaned = clean_mask(noisy)
+    assert mask_iou(cleaned, disk) >= 0.97
+    assert np.array_equal(clean_mask(disk), disk)
+    assert not clean_mask(np.zeros((4, 4), bool)).any()
+
+
+def test_all_ones_and_all_zeros_prior_masks(scene, opencv_engine):
+    size = scene.image.shape[:2]
+    with pytest.raises(PromptError, match="empty"):
+        mask_to_prompt(np.zeros(size, bool), image_size=size)
+    p = mask_to_prompt(np.ones(size, bool), image_size=size)
+    assert p.box.tolist() == [0, 0, size[1], size[0]]
+    res = opencv_engine.segment(scene.image, p, multimask=True)
+    assert res.masks.shape == (3, *size) and np.isfinite(res.scores).all()
+    assert ((res.scores >= 0) & (res.scores <= 1)).all()

@@ -18,12 +18,12 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("sam2")
 PIL = pytest.importorskip("PIL.Image")
 
-from tiny_models import save_meta_sam2_checkpoint, tiny_meta_sam2  # noqa: E402
+from tiny_models import save_meta_sam2_checkpoint, tiny_meta_sam2
 
-import sam_compose as sc  # noqa: E402
-from sam_compose.adapters.outputs import track  # noqa: E402
-from sam_compose.adapters.outputs.tracking.synth import synthetic_video  # noqa: E402
-from sam_compose.errors import EngineError, InputError  # noqa: E402
+import sam_compose as sc
+from sam_compose.adapters.outputs import track
+from sam_compose.adapters.outputs.tracking.synth import synthetic_video
+from sam_compose.errors import EngineError, InputError
 
 N_FRAMES = 6
 

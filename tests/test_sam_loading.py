@@ -240,7 +240,7 @@ def test_concurrent_segments_share_one_embedding(tmp_path, meta_sd, image):
 def test_shared_engine_loads_once_without_blocking_other_specs():
     import threading
 
-    from sam_compose.engines.opencv_engine import OpenCVEngine
+    from sam_compose.engines.opencv import OpenCVEngine
     from sam_compose.engines.registry import register_engine
 
     loads = []

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gc
 import json
+import os
+import sys
 import tracemalloc
 
 import cv2
@@ -131,43 +133,37 @@ def test_save_tracks_binary_pngs_and_errors(tmp_path, clip):
         read_coco_video(tmp_path / "nope.json")
 
 
-def test_memory_stays_flat_over_a_long_stream():
-    """1,000 frames through the flow fast path: traced Python memory does not grow."""
-    size = (64, 64)
-    tracemalloc.start()
+def _rss_bytes() -> int | None:
+    """Resident memory now (Linux /proc; None elsewhere)."""
     try:
-        snaps = {}
-        last = None
-        for i, res in enumerate(track(synthetic_stream(1000, size), Masks(disc_mask_at(0, size)),
-                                      engine=None, keep_logits=False, flow_preset="ultrafast")):
-            if i in (200, 999):
-                snaps[i] = tracemalloc.get_traced_memory()[0]
-            last = res
-    finally:
-        tracemalloc.stop()
-    assert snaps[999] - snaps[200] < 64 * 1024, snaps
-    assert mask_iou(last.masks[0], disc_mask_at(999, size)) >= 0.8
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
-@pytest.mark.slow
 def test_memory_flat_over_ten_thousand_frames():
-    import resource
+    """10,000 tiny frames through the flow fast path: nothing piles up between frame 1,000 and the last.
 
-    size = (64, 64)
-    tracemalloc.start()
-    try:
-        snaps, rss = {}, {}
-        for i, res in enumerate(track(synthetic_stream(10_000, size), Masks(disc_mask_at(0, size)),
-                                      engine=None, keep_logits=False, flow_preset="ultrafast")):
-            if i in (1000, 9999):
-                snaps[i] = tracemalloc.get_traced_memory()[0]
-                rss[i] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-            last = res
-    finally:
-        tracemalloc.stop()
-    assert snaps[9999] - snaps[1000] < 64 * 1024, snaps
-    assert rss[9999] - rss[1000] < 20 * 1024, rss  # peak RSS grew by less than 20 MiB
-    assert mask_iou(last.masks[0], disc_mask_at(9999, size)) >= 0.8
+    Python objects are counted with ``sys.getallocatedblocks`` (every array, list entry or dict
+    a frame left behind is a block: one leaked mask per frame is 9,000 blocks) and everything
+    else (numpy buffers, OpenCV's own memory) with the resident set size (one leaked 32x32 mask
+    per frame is ~9 MB); both are free to read, so the long stream costs only the tracking.
+    """
+    size, n = (32, 32), 10_000
+    blocks, rss = {}, {}
+    last = None
+    for i, res in enumerate(track(synthetic_stream(n, size), Masks(disc_mask_at(0, size)),
+                                  engine=None, keep_logits=False, flow_preset="ultrafast")):
+        if i in (1000, n - 1):
+            gc.collect()  # count what is held, not garbage waiting for the cycle collector
+            blocks[i], rss[i] = sys.getallocatedblocks(), _rss_bytes()
+        last = res
+    assert last is not None and len(last.masks) == 1
+    assert blocks[n - 1] - blocks[1000] < 500, blocks
+    if rss[1000] is not None and rss[n - 1] is not None:
+        assert rss[n - 1] - rss[1000] < 4 * 1024 * 1024, rss
+    assert mask_iou(last.masks[0], disc_mask_at(n - 1, size)) >= 0.8
 
 
 def test_engine_cache_does_not_grow_with_the_stream():

@@ -30,15 +30,23 @@ class SegmentHandlers(service.EngineSource):
     """The Segment tab's handlers, bound to one engine (a spec resolved on first use, or an Engine)."""
 
     # --- rendering ----------------------------------------------------------------------
-    def view(self, state: SessionState, status: str) -> Reply:
-        """The reply every handler ends with: state, result picture, status line, JSON summary."""
+    def view(self, state: SessionState, status: str, started: float | None = None) -> Reply:
+        """The reply every handler ends with: state, result picture, status line, JSON summary.
+
+        With ``started`` (a ``time.perf_counter()`` value taken when the handler began) the
+        status line starts with the time the user waited for this answer: prompts, engine,
+        drawing and the summary, everything up to the reply (the page's own transfer aside).
+        """
         if state.image is None:
             return state, None, status, state_json(state)
         picture = draw_result(state.image, state.result, state.points, state.box, state.box_corner,
-                              state.gaze_clicks)
+                              state.gaze_clicks, labels=state.labels)
         if state.gaze_clicks or state.gaze is not None:
             picture = heat_for_state(picture, state)
-        return state, picture, status, state_json(state)
+        info = state_json(state)
+        if started is not None:
+            status = f"answered in **{(time.perf_counter() - started) * 1000:.0f} ms** · {status}"
+        return state, picture, status, info
 
     def _segment(self, state: SessionState, multimask: bool, **extra: Any) -> str:
         outcome = service.segment(self.engine, state.require_image(), multimask=multimask,
@@ -95,6 +103,7 @@ class SegmentHandlers(service.EngineSource):
         """A click on the photo or on the result: add a point, a box corner or a gaze centre."""
         if state.image is None:
             raise InputError("no image yet: upload a photo or click one of the example buttons, then click on it")
+        started = time.perf_counter()
         x, y = click_xy(evt)
         what = state.add_click(x, y, mode)
         if what == "corner":
@@ -102,15 +111,16 @@ class SegmentHandlers(service.EngineSource):
         if what == "gaze":
             n = len(state.gaze_clicks)
             return self.view(state, f"Gaze path: {n} fixation centre(s). Click more, then **Segment from gaze**.")
-        return self.view(state, self._segment(state, multimask))
+        return self.view(state, self._segment(state, multimask), started)
 
     @friendly
     def undo(self, state: SessionState, multimask: bool) -> Reply:
         """Remove the last point / corner / box and segment again."""
+        started = time.perf_counter()
         state.require_image()
         state.undo()
         if state.has_click_prompts():
-            return self.view(state, self._segment(state, multimask))
+            return self.view(state, self._segment(state, multimask), started)
         state.result = None
         return self.view(state, "Nothing to segment; click on an object.")
 
@@ -125,23 +135,26 @@ class SegmentHandlers(service.EngineSource):
     @friendly
     def text(self, state: SessionState, text: str, multimask: bool) -> Reply:
         """Segment what ``text`` describes (CLIP ranks candidate regions; needs CLIP weights)."""
+        started = time.perf_counter()
         image = state.require_image()
         if not text or not text.strip():
             raise InputError("type what to segment first, e.g. \"a cup\"")
         state.text = text.strip()
         outcome = service.segment(self.engine, image, text=state.text, multimask=multimask)
         state.result = outcome.masks
-        return self.view(state, f"**{len(outcome.masks)} mask(s)** for \"{state.text}\" · {outcome.latency_text()}")
+        return self.view(state, f"**{len(outcome.masks)} mask(s)** for \"{state.text}\" · {outcome.latency_text()}",
+                         started)
 
     @friendly
     def brush(self, state: SessionState, editor: Any, multimask: bool) -> Reply:
         """Use the strokes painted in the brush editor as a prior mask (with any clicked points)."""
+        started = time.perf_counter()
         state.require_image()
         mask = brushed_mask(editor, state.size)
         if mask is None:
             raise InputError("paint over the object in the brush editor first (any colour)")
         state.prior_mask = mask
-        return self.view(state, "Prior mask from brush · " + self._segment(state, multimask))
+        return self.view(state, "Prior mask from brush · " + self._segment(state, multimask), started)
 
     @friendly
     def gaze_recording(self, state: SessionState, path: Any, multimask: bool, phrase: str | None = None) -> Reply:
@@ -149,6 +162,7 @@ class SegmentHandlers(service.EngineSource):
         or, with a ``phrase``, the named thing that was looked at."""
         from .features import feature
 
+        started = time.perf_counter()
         image = state.require_image()
         if not path:
             raise InputError("choose a gaze recording file first (Pupil, Tobii or generic CSV)")
@@ -158,12 +172,14 @@ class SegmentHandlers(service.EngineSource):
         outcome = service.segment(self.engine, image, gaze=state.gaze, text=text, multimask=multimask)
         state.result = outcome.masks
         what = f" + \"{text}\"" if text else ""
-        return self.view(state, f"Gaze recording{what}: **{len(outcome.masks)} mask(s)** · {outcome.latency_text()}")
+        return self.view(state, f"Gaze recording{what}: **{len(outcome.masks)} mask(s)** · {outcome.latency_text()}",
+                         started)
 
     @friendly
     def gaze_path(self, state: SessionState, multimask: bool, phrase: str | None = None) -> Reply:
         """Segment from the clicked (simulated) gaze path: samples -> fixations -> prompts; with a
         ``phrase``, the named thing that was looked at."""
+        started = time.perf_counter()
         image = state.require_image()
         if not state.gaze_clicks:
             raise InputError("click a gaze path first: choose mode 'gaze path' and click where the eyes rest")
@@ -173,11 +189,12 @@ class SegmentHandlers(service.EngineSource):
         state.result = outcome.masks
         what = f" + \"{text}\"" if text else ""
         return self.view(state, f"Gaze path{what}: {len(fixations)} fixation(s), **{len(outcome.masks)} mask(s)** · "
-                                f"{outcome.latency_text()}")
+                                f"{outcome.latency_text()}", started)
 
     @friendly
     def automatic(self, state: SessionState, points_per_side: float) -> Reply:
-        """Automatic masks: everything the engine finds."""
+        """Automatic masks: everything the engine finds, drawn as a map of filled regions."""
+        started = time.perf_counter()
         image = state.require_image()
         params: dict[str, Any] = {}
         if "points_per_side" in self.engine.generate_params():
@@ -185,7 +202,13 @@ class SegmentHandlers(service.EngineSource):
         outcome = service.generate(self.engine, image, **params)
         state.points, state.box, state.box_corner = [], None, None
         state.result = outcome.masks
-        return self.view(state, f"**{len(outcome.masks)} automatic mask(s)** · {outcome.latency_text()}")
+        return self.view(state, f"**{len(outcome.masks)} automatic mask(s)** · {outcome.latency_text()}", started)
+
+    @friendly
+    def show_labels(self, state: SessionState, labels: bool) -> Reply:
+        """The labels toggle: numbers on automatic regions (their rows in the JSON) or none."""
+        state.labels = bool(labels)
+        return self.view(state, "Region numbers shown." if state.labels else "Region numbers hidden.")
 
     @friendly
     def download(self, state: SessionState) -> list[str]:

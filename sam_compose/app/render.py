@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..masks import Masks
-from ..visualize import overlay
+from ..visualize import colour, overlay
 
 BOX_COLOUR = (255, 215, 0)
 GAZE_COLOUR = (0, 255, 255)
@@ -24,14 +24,20 @@ GAZE_COLOUR = (0, 255, 255)
 
 def draw_result(image: np.ndarray, masks: Masks | None, points: Sequence[tuple[float, float, int]] = (),
                 box: Sequence[float] | None = None, corner: Sequence[float] | None = None,
-                gaze_path: Sequence[tuple[float, float]] = ()) -> np.ndarray:
-    """``image`` with ``masks`` tinted (scores printed) and the prompts drawn on top.
+                gaze_path: Sequence[tuple[float, float]] = (), labels: bool = False) -> np.ndarray:
+    """``image`` with ``masks`` tinted and the prompts drawn on top.
 
+    Prompted results show each mask with its outline, box and score. Automatic masks
+    (``masks.data["adapter"] == "generate"``) are drawn as a map of filled regions
+    (:func:`draw_regions`): no boxes, and numbers only with ``labels``.
     ``points`` are (x, y, label) (green = 1, red = 0); ``box`` is the prompt box (yellow),
     ``corner`` a first box corner still waiting for the second click; ``gaze_path`` the
     clicked gaze centres joined by a cyan line.
     """
-    if masks is not None and len(masks):
+    if masks is not None and len(masks) and is_automatic(masks):
+        out = draw_regions(image, masks, labels=labels)
+        out = overlay(out, Masks.empty(image.shape[:2]), points=list(points))
+    elif masks is not None and len(masks):
         out = overlay(image, masks, scores=True, points=list(points))
     else:
         out = overlay(image, Masks.empty(image.shape[:2]), points=list(points))
@@ -47,6 +53,51 @@ def draw_result(image: np.ndarray, masks: Masks | None, points: Sequence[tuple[f
             cv2.polylines(out, [pts.reshape(-1, 1, 2)], False, GAZE_COLOUR, 1, cv2.LINE_AA)
         for x, y in pts:
             cv2.circle(out, (int(x), int(y)), 5, GAZE_COLOUR, 1, cv2.LINE_AA)
+    return out
+
+
+def is_automatic(masks: Masks) -> bool:
+    """Whether ``masks`` came from automatic mask generation (no prompts)."""
+    return masks.data.get("adapter") == "generate"
+
+
+def draw_regions(image: np.ndarray, masks: Masks, alpha: float = 0.55, labels: bool = False) -> np.ndarray:
+    """Automatic masks as a map a person can read: every pixel takes the colour of the
+    smallest mask covering it, thin lines separate regions, no boxes.
+
+    With ``labels`` each region's row number is printed at its most interior pixel (the
+    numbers of :meth:`Masks.summary` rows). Colours follow ``masks.ids`` when set.
+    """
+    h, w = image.shape[:2]
+    owner = np.full((h, w), -1, np.int32)
+    order = np.argsort(-masks.areas, kind="stable")  # large first: smaller regions paint over them
+    for i in order:
+        owner[masks.masks[i]] = i
+    if not (owner >= 0).any():
+        return image.copy()
+    rows = masks.ids if masks.ids is not None else np.arange(len(masks))
+    lut = np.array([colour(int(r)) for r in rows] + [(0, 0, 0)], np.float32)  # index -1 -> last row
+    tint = lut[owner]
+    painted = (owner >= 0)[..., None]
+    out = np.where(painted, image.astype(np.float32) * (1 - alpha) + tint * alpha, image.astype(np.float32))
+    out = np.clip(out, 0, 255).astype(np.uint8)
+    edge = np.zeros((h, w), bool)
+    edge[:, 1:] |= owner[:, 1:] != owner[:, :-1]
+    edge[1:, :] |= owner[1:, :] != owner[:-1, :]
+    edge &= owner >= 0  # outlines on the regions' side only: uncovered pixels stay the photograph's
+    out[edge] = (out[edge].astype(np.float32) * 0.3 + 255 * 0.7).astype(np.uint8)
+    if labels:
+        for i in range(len(masks)):
+            region = owner == i
+            if not region.any():
+                continue
+            d = cv2.distanceTransform(np.pad(region, 1).astype(np.uint8), cv2.DIST_L2, 3)[1:-1, 1:-1]
+            y, x = np.unravel_index(int(np.argmax(d)), d.shape)
+            text = str(i)
+            (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.45, 1)
+            org = (int(x) - tw // 2, int(y) + th // 2)
+            cv2.putText(out, text, org, cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 3, cv2.LINE_AA)
+            cv2.putText(out, text, org, cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA)
     return out
 
 

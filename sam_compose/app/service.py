@@ -191,7 +191,7 @@ class Outcome:
     timings: dict[str, Any] = field(default_factory=dict)
 
     def latency_text(self) -> str:
-        """One line such as ``embedding 312 ms (computed) · decode 24 ms · total 340 ms``."""
+        """One line such as ``embedding 312 ms (computed) · decode 24 ms · engine call 340 ms``."""
         t = self.timings
         parts = []
         if "embed_ms" in t:
@@ -199,7 +199,7 @@ class Outcome:
         for key, label in (("prompts_ms", "prompts"), ("decode_ms", "decode"), ("generate_ms", "generate")):
             if t.get(key):
                 parts.append(f"{label} {t[key]:.0f} ms")
-        parts.append(f"total {t.get('total_ms', 0):.0f} ms")
+        parts.append(f"engine call {t.get('total_ms', 0):.0f} ms")
         return " · ".join(parts) + f" · engine {t.get('engine', '?')}"
 
     def summary(self) -> dict[str, Any]:

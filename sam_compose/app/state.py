@@ -45,6 +45,7 @@ class SessionState:
         folder: the session's own folder (set by :class:`~sam_compose.app.sessions.DemoWorkspace`).
         original_size: (H, W) of the upload when the page holds a downscaled copy, else None;
             downloads are mapped back to this size.
+        labels: print region numbers on automatic masks (the page's "labels" toggle).
     """
 
     image: np.ndarray | None = None
@@ -60,6 +61,7 @@ class SessionState:
     session_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     folder: str = ""
     original_size: tuple[int, int] | None = None
+    labels: bool = False
 
     # --- image --------------------------------------------------------------------------
     def set_image(self, image: np.ndarray, name: str = "image", original_size: tuple[int, int] | None = None) -> None:

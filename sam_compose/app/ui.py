@@ -52,7 +52,9 @@ def _segment_tab(seg: SegmentHandlers, state: gr.State) -> dict[str, Any]:
                 undo = gr.Button("Undo", size="sm", elem_id="undo")
                 clear = gr.Button("Clear prompts", size="sm", elem_id="clear")
                 auto = gr.Button("Automatic masks", size="sm", variant="secondary", elem_id="automatic")
-            pps = gr.Slider(4, 64, value=16, step=4, label="automatic masks: points per side")
+            with gr.Row():
+                pps = gr.Slider(4, 64, value=16, step=4, label="automatic masks: points per side (SAM engines)")
+                labels = gr.Checkbox(False, label="numbers on automatic masks", elem_id="labels")
             with gr.Accordion("Text prompt (CLIP)", open=False):
                 text = gr.Textbox(label="Describe the object", placeholder="a cat", elem_id="text-prompt")
                 text_btn = gr.Button("Segment text", size="sm")
@@ -90,6 +92,7 @@ def _segment_tab(seg: SegmentHandlers, state: gr.State) -> dict[str, Any]:
     undo.click(seg.undo, [state, multimask], reply, **PRIVATE)
     clear.click(seg.clear, [state], reply, **PRIVATE)
     auto.click(seg.automatic, [state, pps], reply, **PRIVATE)
+    labels.change(seg.show_labels, [state, labels], reply, **PRIVATE)
     text_btn.click(seg.text, [state, text, multimask], reply, **PRIVATE)
     text.submit(seg.text, [state, text, multimask], reply, **PRIVATE)
     gaze_file_btn.click(seg.gaze_recording, [state, gaze_file, multimask, gaze_text], reply, **PRIVATE)

@@ -175,8 +175,9 @@ def build_model_from_checkpoint(path: str | Path, dtype: Any = None, state_dict:
     cfg_kwargs = infer_config(sd, path.name)
     if hq:
         cfg_kwargs["mask_decoder_config"]["vit_dim"] = cfg_kwargs["vision_config"]["hidden_size"]
-    config_cls = transformers.SamHQConfig if hq else transformers.SamConfig
-    model_cls = transformers.SamHQModel if hq else transformers.SamModel
+    # either class pair; typed Any because the two configs' keyword sets differ
+    config_cls: Any = transformers.SamHQConfig if hq else transformers.SamConfig
+    model_cls: Any = transformers.SamHQModel if hq else transformers.SamModel
     what = "SAM-HQ" if hq else "SAM"
     variant = describe_variant(cfg_kwargs)
     named = re.search(r"vit_([blh])", path.name.lower())

@@ -65,7 +65,7 @@ def _prefix_factory(spec: str) -> tuple[EngineFactory, Callable[[], str] | None]
 
 
 def _opencv_factory(spec: str, device: str, dtype: str) -> Engine:
-    from .opencv_engine import OpenCVEngine
+    from .opencv import OpenCVEngine
 
     return OpenCVEngine(spec="opencv", device="cpu", dtype="float32")
 

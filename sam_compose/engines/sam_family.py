@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -183,14 +183,14 @@ class SamFamilyEngine(Engine):
             for (k, has_box, has_mask), idx in _group_prompts(prompts).items():
                 pts = lab = bxs = msk = None
                 if k:
-                    p = np.stack([self._to_input_frame_points(prompts[i].points, size) for i in idx])
+                    p = np.stack([self._to_input_frame_points(cast(np.ndarray, prompts[i].points), size) for i in idx])
                     pts = torch.as_tensor(p, dtype=torch.float32, device=dev)
-                    lab = torch.as_tensor(np.stack([prompts[i].labels for i in idx]), dtype=torch.int64, device=dev)
+                    lab = torch.as_tensor(np.stack([cast(np.ndarray, prompts[i].labels) for i in idx]), dtype=torch.int64, device=dev)
                 if has_box:
-                    b = np.stack([self._to_input_frame_boxes(prompts[i].box, size) for i in idx])
+                    b = np.stack([self._to_input_frame_boxes(cast(np.ndarray, prompts[i].box), size) for i in idx])
                     bxs = torch.as_tensor(b, dtype=torch.float32, device=dev)
                 if has_mask:
-                    mk = torch.as_tensor(np.stack([prompts[i].mask for i in idx]), dtype=torch.float32, device=dev)
+                    mk = torch.as_tensor(np.stack([cast(np.ndarray, prompts[i].mask) for i in idx]), dtype=torch.float32, device=dev)
                     msk = self._mask_to_model_frame(mk, size).unsqueeze(1)
                 lr, iou = self._decode_group(feats, pts, lab, bxs, msk, multimask)
                 if lowres is None:  # the model's own low-res size (256 x 256 for SAM and SAM 2)
@@ -222,7 +222,9 @@ class SamFamilyEngine(Engine):
                   stability_score_thresh: float = 0.95, stability_score_offset: float = 1.0,
                   box_nms_thresh: float = 0.7, crop_n_layers: int = 0, crop_nms_thresh: float = 0.7,
                   crop_overlap_ratio: float = 512 / 1500, crop_n_points_downscale_factor: int = 1,
-                  min_mask_region_area: int = 0) -> Masks:
+                  min_mask_region_area: int = 0, **_checked: Any) -> Masks:
+        """SAM's automatic mask generator (the reference's parameters and defaults). ``_checked`` keeps
+        the base signature: ``generate`` has already refused names that are not listed here."""
         from .amg import AmgParams, generate_masks
 
         params = AmgParams(points_per_side=points_per_side, points_per_batch=points_per_batch,

@@ -58,8 +58,8 @@ TESTED_TRANSFORMERS = ((5, 0), (6, 0))
 _REQUIRED = ("qkv", "proj", "get_rel_pos", "rel_pos_h", "rel_pos_w", "use_rel_pos", "scale", "num_attention_heads")
 
 
-def _attention_classes() -> tuple[type, ...]:
-    classes: list[type] = []
+def _attention_classes() -> tuple[type[torch.nn.Module], ...]:
+    classes: list[type[torch.nn.Module]] = []
     try:
         from transformers.models.sam.modeling_sam import SamVisionAttention
 

@@ -39,6 +39,7 @@ from ...masks import Masks
 from ...security import limits
 from ...security.paths import check_regular_file
 from ...types import Prompt
+from .mask_clean import clean_mask
 
 __all__ = ["DEFAULT_LOGIT_SCALE", "interior_points", "mask_to_logits", "mask_to_prompt", "read_mask", "refine_with_mask"]
 
@@ -181,6 +182,7 @@ def mask_to_prompt(
     points: int = 1,
     logit_scale: float = LOGIT_SCALE,
     threshold: float | None = None,
+    clean: bool = True,
 ) -> Prompt:
     """A prior mask -> :class:`Prompt` with SAM ``mask_input`` logits (and a box and points).
 
@@ -200,6 +202,11 @@ def mask_to_prompt(
         logit_scale: logit magnitude for binary masks (``+scale`` inside, ``-scale`` outside).
         threshold: foreground threshold used to derive the box and points from a float
             map (default 0.5 for [0, 1] maps, 0 for logits).
+        clean: remove specks (components under 5% of the largest one or 0.01% of the
+            image) and fill small holes (:func:`~.mask_clean.clean_mask`) before taking the
+            box and points; a full-size mask's logits are made from the cleaned mask.
+            (256, 256) logits always pass through unchanged; only their box and points
+            come from the cleaned mask.
 
     Returns:
         ``Prompt(mask=(256, 256) logits, box=..., points=..., data={"adapter": "mask", ...})``.
@@ -229,6 +236,8 @@ def mask_to_prompt(
         full = None
         if size is not None:
             full = from_lowres(logits, size) > 0
+            if clean and full.any():
+                full = clean_mask(full)
         kind = "lowres_logits"
     else:
         if size is None:
@@ -241,10 +250,15 @@ def mask_to_prompt(
                 f"prior mask is {arr.shape[1]}x{arr.shape[0]} (W x H) but the image is {size[1]}x{size[0]}; "
                 f"resize the mask to the image (nearest neighbour) or pass {LOWRES_SIZE}x{LOWRES_SIZE} low-res logits"
             )
-        logits = geometry_mask_to_logits(arr, size, scale=logit_scale)
         full = _foreground(arr, threshold)
-        fg_low = logits > 0
         kind = "binary" if (arr.dtype == bool or np.isin(arr, (0, 1)).all() or np.issubdtype(arr.dtype, np.integer)) else "soft"
+        if clean and full.any():
+            cleaned = clean_mask(full)
+            if not np.array_equal(cleaned, full):
+                arr = _apply_cleaning(arr, full, cleaned, kind, logit_scale)
+                full = cleaned
+        logits = geometry_mask_to_logits(arr, size, scale=logit_scale)
+        fg_low = logits > 0
     if full is not None and not full.any():
         raise PromptError("the prior mask is empty (no foreground pixel); nothing to prompt with")
     if full is None and not fg_low.any():
@@ -262,6 +276,18 @@ def mask_to_prompt(
     if full is not None:
         data["area"] = int(full.sum())
     return Prompt(points=pts, box=bx, mask=logits, data=data)
+
+
+def _apply_cleaning(arr: np.ndarray, full: np.ndarray, cleaned: np.ndarray, kind: str,
+                    logit_scale: float) -> np.ndarray:
+    """The mask ``arr`` with removed specks set to background and filled holes to foreground."""
+    if kind == "binary":
+        return cleaned
+    out = arr.astype(np.float32).copy()
+    soft = out.min() >= 0.0 and out.max() <= 1.0
+    out[full & ~cleaned] = 0.0 if soft else -logit_scale
+    out[cleaned & ~full] = 1.0 if soft else logit_scale
+    return out
 
 
 def _foreground(arr: np.ndarray, threshold: float | None) -> np.ndarray:

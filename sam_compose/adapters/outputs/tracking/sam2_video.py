@@ -33,6 +33,7 @@ from ....errors import EngineError, InputError, require
 from ....geometry import from_lowres, to_lowres
 from ....masks import Masks
 from .base import ObjectInit, Tracker
+from .session_memory import drop_before, prune_object_outputs
 
 __all__ = ["Sam2VideoTracker", "load_sam2_video", "sam2_frame_pixels"]
 
@@ -232,21 +233,10 @@ class Sam2VideoTracker(Tracker):
         # the next frame (f + 1) reads memories and object pointers back to f + 1 - (keep_recent - 1)
         horizon = f + 2 - self.keep_recent
         for idx in list(sess.output_dict_per_obj):
-            out = sess.output_dict_per_obj[idx]
-            for k in [k for k in out["non_cond_frame_outputs"] if k < horizon]:
-                del out["non_cond_frame_outputs"][k]
-            cond = sorted(out["cond_frame_outputs"])
-            if len(cond) > self.max_cond_frames:
-                keep = {cond[0], *cond[-(self.max_cond_frames - 1):]} if self.max_cond_frames > 1 else {cond[-1]}
-                for k in cond:
-                    if k not in keep:
-                        del out["cond_frame_outputs"][k]
-            tracked = sess.frames_tracked_per_obj[idx]
-            for k in [k for k in tracked if k < horizon]:
-                del tracked[k]
+            prune_object_outputs(sess.output_dict_per_obj[idx], horizon, self.max_cond_frames)
+            drop_before(sess.frames_tracked_per_obj[idx], horizon)
             for store in (sess.point_inputs_per_obj[idx], sess.mask_inputs_per_obj[idx]):
-                for k in [k for k in store if k < f]:
-                    del store[k]
+                drop_before(store, f)
 
     def memory_footprint(self) -> dict[str, int]:
         """Counts of what the session holds (frames, memories, prompted frames), for tests and logs."""

@@ -10,7 +10,8 @@ not part of an object). Scenarios:
 * ``"exit"``: a disc that leaves the frame on the right and comes back;
 * ``"late"``: one disc from the start and a second that appears half-way through;
 * ``"photo"``: real textures: an elliptical patch of scikit-image's cat photograph
-  moving and growing over the coffee photograph while the camera pans.
+  moving and growing over the coffee photograph while the camera pans;
+* ``"post"``: a disc growing to twice its size while it passes behind a thin grey post.
 
 Coordinates: pixels of the (H, W) frame; masks are (T, N, H, W) bool. Objects are
 numbered 1..N (``ids``), matching the ids the tracker is initialised with.
@@ -28,7 +29,7 @@ import numpy as np
 from ....errors import InputError
 from ....masks import Masks
 
-SCENARIOS = ("motion", "cross", "exit", "late", "photo")
+SCENARIOS = ("motion", "cross", "exit", "late", "photo", "post")
 
 
 @dataclass
@@ -132,6 +133,12 @@ def _scenario(kind: str, size: tuple[int, int], rng: np.random.Generator) -> tup
                  visible=lambda u: u >= 0.5),
         ]
         return objs, ["early", "late"], None
+    if kind == "post":
+        objs = [_Obj("disc", (225, 70, 50), lambda u: (w * (0.2 + 0.6 * u), h * 0.5),
+                     lambda u: (s * (0.12 + 0.12 * u), s * (0.12 + 0.12 * u)))]
+        occluder = np.zeros((h, w), bool)
+        occluder[:, int(w * 0.49):int(w * 0.49) + max(3, int(w * 0.03))] = True
+        return objs, ["grower"], occluder
     raise InputError(f"unknown synthetic video scenario {kind!r}; choose one of {', '.join(SCENARIOS)}")
 
 
