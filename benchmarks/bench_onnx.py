@@ -49,8 +49,8 @@ def _time(fn) -> float:
 def _exports(ckpt: Path, work: Path) -> dict[str, Path]:
     """float32, int8 (encoder) and int8 encoder+decoder folders, made once per weights."""
     from sam_compose.deploy import export_onnx
-    from sam_compose.deploy.manifest import read_manifest
     from sam_compose.deploy.quantize import quantize_folder
+    from sam_compose.engines.onnx.manifest import read_manifest
 
     dirs = {"onnx fp32": work / "fp32", "onnx int8": work / "int8", "int8 enc+dec": work / "int8_all"}
     if not (dirs["onnx fp32"] / "sam_onnx.json").is_file():

@@ -77,7 +77,7 @@ class BrowserDecoding(service.EngineSource):
     @friendly
     def prepare(self, source: Any, state: SessionState) -> tuple[SessionState, dict[str, Any], list[str] | None]:
         """``source``: ``sample:NAME`` or None for the Segment tab's photo. Returns (state, info, files)."""
-        from ..engines.onnx_engine import OnnxEngine
+        from ..engines.onnx.engine import OnnxEngine
 
         engine = self.engine
         if not isinstance(engine, OnnxEngine):
@@ -137,7 +137,7 @@ def browser_tab(engine: Any, state: gr.State, examples: tuple[str, ...], event_k
         if not isinstance(engine, str):
             eng_folder = engine.folder / engine.manifest.decoder.file
         else:
-            from ..deploy.manifest import read_manifest
+            from ..engines.onnx.manifest import read_manifest
 
             try:
                 folder = Path(engine.strip()[len("onnx:"):]).expanduser()

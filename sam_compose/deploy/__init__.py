@@ -21,7 +21,7 @@ def __getattr__(name: str) -> Any:
 
         return export_onnx
     if name in ("read_manifest", "Manifest", "MANIFEST_NAME"):
-        from . import manifest
+        from ..engines.onnx import manifest
 
         return getattr(manifest, name)
     raise AttributeError(f"module 'sam_compose.deploy' has no attribute {name!r}")

@@ -25,6 +25,12 @@ from typing import Any
 
 import numpy as np
 
+from ..engines.onnx.manifest import (
+    GraphFile,
+    Manifest,
+    read_manifest,
+    write_manifest,
+)
 from ..errors import EngineError, InputError, require
 from .families import (
     DECODER_OUTPUTS,
@@ -34,13 +40,7 @@ from .families import (
     contract,
     family_export,
 )
-from .manifest import (
-    GraphFile,
-    Manifest,
-    TensorSpec,
-    read_manifest,
-    write_manifest,
-)
+from .graph_files import cpu_session, graph_file
 from .opsets import check_opset
 
 QUANTIZATIONS = ("int8",)
@@ -131,28 +131,6 @@ def _name_dims(model: Any, dim_names: dict[str, dict[int, str]]) -> None:
         value.shape = ir.Shape(dims)
 
 
-def _session(path: Path) -> Any:
-    ort = require("onnxruntime", "onnxruntime", "ONNX models", extra="onnx")
-    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-
-
-_ORT_TYPES = {"tensor(float)": "float32", "tensor(int64)": "int64", "tensor(float16)": "float16",
-              "tensor(int32)": "int32", "tensor(bool)": "bool"}
-
-
-def tensor_specs(nodes: Any) -> tuple[TensorSpec, ...]:
-    """onnxruntime ``NodeArg`` list -> :class:`TensorSpec` tuple."""
-    return tuple(TensorSpec(n.name, _ORT_TYPES.get(n.type, n.type),
-                            tuple(d if isinstance(d, int) else str(d) for d in n.shape)) for n in nodes)
-
-
-def _graph_file(folder: Path, name: str, session: Any) -> GraphFile:
-    path = folder / name
-    data = path.with_name(path.name + ".data")
-    return GraphFile(file=name, bytes=path.stat().st_size, inputs=tensor_specs(session.get_inputs()),
-                     outputs=tensor_specs(session.get_outputs()), data_file=data.name if data.exists() else None)
-
-
 def _trace_prompts(b: int = TRACE_PROMPTS, n: int = TRACE_POINTS, seed: int = 0):
     """Random prompts in the input frame: points, a box on half of the rows, masks on half."""
     import torch
@@ -175,7 +153,7 @@ def _export_encoder(engine: Any, fam: FamilyExport, folder: Path, opset: int, me
     pixels = torch.randn(1, 3, 1024, 1024, generator=torch.Generator().manual_seed(0))
     _export_graph(enc, (pixels,), ("pixel_values",), fam.encoder_outputs, {"pixel_values": None},
                   folder / "encoder.onnx", opset, meta, {})
-    return _session(folder / "encoder.onnx")
+    return cpu_session(folder / "encoder.onnx")
 
 
 def _export_decoder(engine: Any, fam: FamilyExport, folder: Path, opset: int, meta: dict[str, str],
@@ -196,7 +174,7 @@ def _export_decoder(engine: Any, fam: FamilyExport, folder: Path, opset: int, me
                  "has_mask_input": {0: "B"}, "low_res_masks": {0: "B"}, "iou_predictions": {0: "B"}}
     path = folder / "decoder.onnx"
     _export_graph(dec, args, fam.decoder_inputs, DECODER_OUTPUTS, dynamic, path, opset, meta, dim_names)
-    session = _session(path)
+    session = cpu_session(path)
     # the exported decoder must reproduce the PyTorch wrapper (other prompts than the traced ones)
     check = feats + _trace_prompts(b=3, n=5, seed=7)
     with torch.inference_mode():
@@ -284,8 +262,8 @@ def _finish(folder: Path, base: Manifest, fam: FamilyExport) -> Manifest:
                               "exporter": EXPORTER}
     manifest = Manifest(model_id=base.model_id, family=base.family, fingerprint=base.fingerprint,
                         precision=base.precision, opset=base.opset,
-                        encoder=_graph_file(folder, "encoder.onnx", _session(folder / "encoder.onnx")),
-                        decoder=_graph_file(folder, "decoder.onnx", _session(folder / "decoder.onnx")), extra=extra)
+                        encoder=graph_file(folder, "encoder.onnx", cpu_session(folder / "encoder.onnx")),
+                        decoder=graph_file(folder, "decoder.onnx", cpu_session(folder / "decoder.onnx")), extra=extra)
     write_manifest(folder, manifest)
     return manifest
 

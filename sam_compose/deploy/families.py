@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..engines.sam_transforms import PIXEL_MEAN, PIXEL_STD
+from ..engines.sam.transforms import PIXEL_MEAN, PIXEL_STD
 from ..errors import InputError
 from ..geometry import LOWRES_SIZE, SAM_INPUT_SIZE
 

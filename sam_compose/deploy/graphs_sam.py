@@ -1,8 +1,8 @@
 """Export-ready ``torch.nn.Module`` wrappers for SAM v1 / SlimSAM / SAM-HQ (transformers models).
 
 Each wrapper has plain tensor inputs and outputs so ``torch.onnx.export`` can trace it. The
-decoders run the engines' own decoder code (:mod:`sam_compose.engines.sam_decoder`,
-:mod:`sam_compose.engines.sam_hq_decoder`: the same mathematics as the reference, reorganised
+decoders run the engines' own decoder code (:mod:`sam_compose.engines.sam.decoder`,
+:mod:`sam_compose.engines.sam.hq_decoder`: the same mathematics as the reference, reorganised
 for speed) and keep every mask token.
 
 Encoder: ``pixel_values`` (1, 3, 1024, 1024) float32 (resized longest side to 1024,
@@ -35,7 +35,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..engines.sam_decoder import masks_from_hyper, output_tokens, to_image, two_way, upscale
+from ..engines.sam.decoder import masks_from_hyper, output_tokens, to_image, two_way, upscale
 
 
 def _untraced(fn: Any) -> Any:
@@ -68,7 +68,7 @@ def _traceable_attention(self: Any, hidden_states: torch.Tensor, output_attentio
     """SAM ViT attention with decomposed relative positions, in ops every exporter handles.
 
     (B, H, W, C) tokens -> ((B, H, W, C), None). Same mathematics as the engine's fast
-    forward (:mod:`sam_compose.engines.sam_vision`), without its in-place buffer writes, and
+    forward (:mod:`sam_compose.engines.sam.vision`), without its in-place buffer writes, and
     over chunks of heads so the (heads, N, N) scores of global attention stay small.
     """
     b, h, w, _ = hidden_states.shape
@@ -200,7 +200,7 @@ class SamHQEncoderGraph(nn.Module):
 class SamHQDecoderGraph(PromptEncoding):
     """Prompt encoder + HQ mask decoder: rows are SAM's four mask tokens, each plus the HQ mask.
 
-    The engine's SAM-HQ decoder (:mod:`sam_compose.engines.sam_hq_decoder`, which follows the
+    The engine's SAM-HQ decoder (:mod:`sam_compose.engines.sam.hq_decoder`, which follows the
     reference ``segment_anything_hq``) with every token kept: row 0 is SAM's single-mask token
     + HQ (multimask off); rows 1..3 are the three candidates + HQ in token order (the engine
     sorts them by predicted IoU, as the reference does).
@@ -209,7 +209,7 @@ class SamHQDecoderGraph(PromptEncoding):
     def forward(self, image_embeddings: torch.Tensor, intermediate_embeddings: torch.Tensor,
                 point_coords: torch.Tensor, point_labels: torch.Tensor, mask_input: torch.Tensor,
                 has_mask_input: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        from ..engines.sam_hq_decoder import _ln2d, hq_features
+        from ..engines.sam.hq_decoder import _ln2d, hq_features
 
         d = self.decoder
         sparse = self.sparse(point_coords, point_labels)                                  # (B, N, C)

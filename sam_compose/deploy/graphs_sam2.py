@@ -23,8 +23,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..engines.sam2_image import LOGIT_CLAMP
-from ..engines.sam_decoder import (
+from ..engines.sam.decoder import (
     _stable_single,
     high_res_cache,
     masks_from_hyper,
@@ -32,6 +31,7 @@ from ..engines.sam_decoder import (
     two_way,
     upscale,
 )
+from ..engines.sam2.image import LOGIT_CLAMP
 from .graphs_sam import PromptEncoding, _untraced
 
 

@@ -15,8 +15,8 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
+from ..engines.onnx.manifest import Manifest, write_manifest
 from ..errors import require
-from .manifest import Manifest, write_manifest
 
 QUANTIZED_OPS = ("MatMul", "Gemm")
 QUANTIZED_ROLES = ("encoder",)
@@ -55,7 +55,7 @@ def quantize_folder(folder: str | os.PathLike, manifest: Manifest,
                     roles: tuple[str, ...] = QUANTIZED_ROLES) -> Manifest:
     """Quantise the ``roles`` (default: the encoder) of the export in ``folder`` in place; returns
     the updated manifest (precision ``int8``)."""
-    from .exporter import _graph_file, _session
+    from .graph_files import cpu_session, graph_file
 
     folder = Path(folder)
     files = {}
@@ -70,7 +70,7 @@ def quantize_folder(folder: str | os.PathLike, manifest: Manifest,
                     (folder / name).unlink()
             os.replace(tmp, path)
         _stamp(path, "sam_compose.precision", "int8")
-        files[role] = _graph_file(folder, gf.file, _session(path))
+        files[role] = graph_file(folder, gf.file, cpu_session(path))
     out = replace(manifest, precision="int8", encoder=files["encoder"], decoder=files["decoder"])
     write_manifest(folder, out)
     return out

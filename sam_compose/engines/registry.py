@@ -71,13 +71,13 @@ def _opencv_factory(spec: str, device: str, dtype: str) -> Engine:
 
 
 def _onnx_factory(spec: str, device: str, dtype: str) -> Engine:
-    from .onnx_engine import load_onnx_engine
+    from .onnx.engine import load_onnx_engine
 
     return load_onnx_engine(spec, device=device, dtype=dtype)
 
 
 def _onnx_default_device() -> str:
-    from .onnx_engine import default_device as onnx_default
+    from .onnx.engine import default_device as onnx_default
 
     return onnx_default()
 
@@ -164,7 +164,7 @@ def load_engine(spec: str = "auto", device: str | None = None, dtype: str | None
             raise EngineError(f"checkpoint file not found: {spec}")
         require("torch", feature=f"the SAM engine {spec!r}")
         require("transformers", feature=f"the SAM engine {spec!r}")
-        from .sam_loading import load_sam_family
+        from .sam.loading import load_sam_family
 
         return load_sam_family(spec, device=device, dtype=dtype)
     raise EngineError(f"unknown engine {spec!r}; accepted: {ACCEPTED_FORMS}")

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import EngineError
+from ...errors import EngineError
 
 MANIFEST_NAME = "sam_onnx.json"
 FORMAT = "sam-compose-onnx"
@@ -166,3 +166,13 @@ def write_manifest(folder: str | os.PathLike, manifest: Manifest) -> Path:
     text = _FLAT_LIST.sub(lambda m: "[" + " ".join(m.group(1).split()) + "]", text)
     path.write_text(text + "\n", encoding="utf-8")
     return path
+
+
+_ORT_TYPES = {"tensor(float)": "float32", "tensor(int64)": "int64", "tensor(float16)": "float16",
+              "tensor(int32)": "int32", "tensor(bool)": "bool"}
+
+
+def tensor_specs(nodes: Any) -> tuple[TensorSpec, ...]:
+    """onnxruntime ``NodeArg`` list -> :class:`TensorSpec` tuple."""
+    return tuple(TensorSpec(n.name, _ORT_TYPES.get(n.type, n.type),
+                            tuple(d if isinstance(d, int) else str(d) for d in n.shape)) for n in nodes)

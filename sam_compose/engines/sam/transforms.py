@@ -14,7 +14,7 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image
 
-from ..geometry import LOWRES_SIZE, SAM_INPUT_SIZE, lowres_shape, resized_shape
+from ...geometry import LOWRES_SIZE, SAM_INPUT_SIZE, lowres_shape, resized_shape
 
 PIXEL_MEAN = np.array([123.675, 116.28, 103.53], dtype=np.float32)
 """SAM's (and SAM 2's) normalisation: ImageNet mean and std in 0..255 units."""
@@ -143,7 +143,7 @@ def upsample_logits(lowres, size: tuple[int, int], frame: str = "sam"):
     """
     import torch
 
-    from . import onednn
+    from .. import onednn
 
     h, w = int(size[0]), int(size[1])
     if frame == "sam":

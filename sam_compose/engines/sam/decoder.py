@@ -33,7 +33,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from . import onednn
+from .. import onednn
 
 
 def _split(x: torch.Tensor, heads: int) -> torch.Tensor:

@@ -17,12 +17,12 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import EngineError
-from ..geometry import LOWRES_SIZE, SAM_INPUT_SIZE
-from ..masks import Masks
-from .cache import EmbeddingCache
-from .sam_family import SamFamilyEngine
-from .sam_transforms import upsample_masks_cv2
+from ...errors import EngineError
+from ...geometry import LOWRES_SIZE, SAM_INPUT_SIZE
+from ...masks import Masks
+from ..cache import EmbeddingCache
+from ..sam.family import SamFamilyEngine
+from ..sam.transforms import upsample_masks_cv2
 
 PREFIX = "onnx:"
 SPLIT_PREFIX = "split:"
@@ -57,7 +57,7 @@ class OnnxEngine(SamFamilyEngine):
 
     # --- embedding ----------------------------------------------------------------------
     def _pixel_values(self, image: np.ndarray) -> np.ndarray:
-        from .sam_transforms import sam_pixel_values
+        from ..sam.transforms import sam_pixel_values
 
         return sam_pixel_values(image).numpy()
 
@@ -66,7 +66,7 @@ class OnnxEngine(SamFamilyEngine):
 
         outs = self.bundle.encoder.run(None, {"pixel_values": self._pixel_values(image)})
         feats = {name: np.ascontiguousarray(a) for name, a in zip(self.encoder_outputs, outs)}
-        if self.split is not None:  # the decoder's image-only tensors, once per image (see deploy.split)
+        if self.split is not None:  # the decoder's image-only tensors, once per image (see split.py)
             image_side = self.split.image_session.run(None, {k: feats[k] for k in self.split.image_inputs})
             feats.update({SPLIT_PREFIX + k: np.ascontiguousarray(a) for k, a in zip(self.split.frontier, image_side)})
         return {name: torch.from_numpy(a) for name, a in feats.items()}
@@ -96,7 +96,7 @@ class OnnxEngine(SamFamilyEngine):
             lab.append(np.full((n, 1), -1.0, np.float32))
         return np.concatenate(xy, 1), np.concatenate(lab, 1)
 
-    def _decode_group(self, feats, points, labels, boxes, masks, multimask):
+    def decode_group(self, feats, points, labels, boxes, masks, multimask):
         import torch
 
         n = (points if points is not None else boxes if boxes is not None else masks).shape[0]
@@ -143,7 +143,7 @@ class OnnxEngine(SamFamilyEngine):
         n, m_out = ious.shape
         flat = lowres.reshape(n * m_out, *lowres.shape[-2:])
         masks = upsample_masks_cv2(flat.numpy(), size, self.lowres_frame)
-        padded = self._lowres_to_padded(flat, size)
+        padded = self.lowres_to_padded(flat, size)
         return Masks(masks, scores=ious.reshape(-1).numpy(), logits=padded.numpy(),
                      prompt_index=np.repeat(np.arange(n), m_out))
 
@@ -154,16 +154,16 @@ def _numpy(t: Any) -> np.ndarray | None:
 
 def _sam2_engine_class() -> type:
     """SAM 2 exports: the stretched input frame and whole-image low-res logits of the SAM 2 engine."""
-    from .sam2_image import Sam2Engine
-    from .sam_transforms import sam2_pixel_values
+    from ..sam.transforms import sam2_pixel_values
+    from ..sam2.image import Sam2Engine
 
     class OnnxSam2Engine(OnnxEngine):
         input_size = SAM_INPUT_SIZE  # what Sam2Engine's frame methods read
-        _to_input_frame_points = Sam2Engine._to_input_frame_points
-        _to_input_frame_boxes = Sam2Engine._to_input_frame_boxes
+        to_input_frame_points = Sam2Engine.to_input_frame_points
+        to_input_frame_boxes = Sam2Engine.to_input_frame_boxes
         _input_size = Sam2Engine._input_size
         _mask_to_model_frame = Sam2Engine._mask_to_model_frame
-        _lowres_to_padded = Sam2Engine._lowres_to_padded
+        lowres_to_padded = Sam2Engine.lowres_to_padded
 
         def _pixel_values(self, image: np.ndarray) -> np.ndarray:
             return sam2_pixel_values(image).numpy()
@@ -173,7 +173,7 @@ def _sam2_engine_class() -> type:
 
 def providers_for(device: str) -> tuple[str, ...]:
     """onnxruntime execution providers for ``device`` (``cpu`` or ``cuda``)."""
-    from ..deploy.bundle import onnxruntime
+    from .bundle import onnxruntime
 
     ort = onnxruntime()
     available = ort.get_available_providers()
@@ -200,8 +200,8 @@ def default_device() -> str:
 
 
 def load_onnx_engine(spec: str, device: str = "cpu", dtype: str = "float32") -> OnnxEngine:
-    """The engine for ``onnx:DIR`` (see :func:`sam_compose.deploy.bundle.open_bundle` for the checks)."""
-    from ..deploy.bundle import open_bundle
+    """The engine for ``onnx:DIR`` (see :func:`sam_compose.engines.onnx.bundle.open_bundle` for the checks)."""
+    from .bundle import open_bundle
 
     folder = spec.strip()[len(PREFIX):].strip()
     if not folder:

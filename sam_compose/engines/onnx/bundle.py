@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import EngineError, MissingDependencyError
-from .manifest import FORMAT, GraphFile, Manifest, read_manifest
+from ...errors import EngineError, MissingDependencyError
+from .manifest import FORMAT, GraphFile, Manifest, read_manifest, tensor_specs
 
 RE_OPSET = re.compile(r"[Oo]pset (\d+)")
 
@@ -116,8 +116,6 @@ def _check_identity(session: Any, path: Path, role: str, manifest: Manifest) -> 
 
 
 def _check_io(session: Any, path: Path, gf: GraphFile) -> None:
-    from .exporter import tensor_specs
-
     for kind, got, want in (("inputs", tensor_specs(session.get_inputs()), gf.inputs),
                             ("outputs", tensor_specs(session.get_outputs()), gf.outputs)):
         if tuple(got) != tuple(want):
@@ -128,8 +126,6 @@ def _check_io(session: Any, path: Path, gf: GraphFile) -> None:
 
 
 def _check_pair(manifest: Manifest, encoder: Any, decoder: Any, folder: Path) -> None:
-    from .exporter import tensor_specs
-
     dec_inputs = {t.name: t for t in tensor_specs(decoder.get_inputs())}
     for out in tensor_specs(encoder.get_outputs()):
         inp = dec_inputs.get(out.name)
