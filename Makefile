@@ -10,7 +10,10 @@ PORT ?= 7860
 PYTEST_ARGS ?=
 TEST_WORKERS ?= auto
 
-.PHONY: demo test lint install install-test install-lint browser sample clean
+ORT_WEB := sam_compose/app/static/ort
+ORT_WEB_FILES := ort.wasm.min.js ort-wasm-simd-threaded.wasm ort-wasm-simd-threaded.mjs
+
+.PHONY: demo test lint install install-test install-lint browser sample clean vendor-ort
 
 # Everything a user of the demo may want: SAM models, CLIP text prompts, agents, ONNX, Ray, gaze devices.
 # (`pip install sam-compose` alone is the light core: the weight-free engine, graphs and the CLI.)
@@ -28,9 +31,23 @@ $(VENV)/.installed-lint: pyproject.toml
 	$(BIN)/python -m pip install -e . "ruff>=0.6" "mypy>=1.10"
 	touch $@
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed vendor-ort
 
-install-test: $(VENV)/.installed-test
+install-test: $(VENV)/.installed-test vendor-ort
+
+# onnxruntime-web for the demo's in-browser click decoding, from the npm registry at the version
+# pinned in web/package-lock.json, copied into the package (served by the demo itself, no CDN).
+# Without npm the demo still works; only its Browser tab says how to enable this.
+vendor-ort: $(ORT_WEB)/ort.wasm.min.js
+
+$(ORT_WEB)/ort.wasm.min.js: web/package.json web/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --prefix web --ignore-scripts --no-audit --no-fund --silent && mkdir -p $(ORT_WEB) && \
+		for f in $(ORT_WEB_FILES); do cp web/node_modules/onnxruntime-web/dist/$$f $(ORT_WEB)/ || exit 1; done && \
+		cp web/node_modules/onnxruntime-web/README.md $(ORT_WEB)/README.md && \
+		echo "vendored onnxruntime-web $$(node -p "require('./web/node_modules/onnxruntime-web/package.json').version" 2>/dev/null) into $(ORT_WEB)"; \
+	elif [ -n "$${CI:-}" ]; then echo "npm not found: CI needs it to vendor onnxruntime-web for the browser test" >&2; exit 1; \
+	else echo "npm not found: the demo's in-browser decoding stays off (install Node.js and run make vendor-ort)"; fi
 
 install-lint: $(VENV)/.installed-lint
 
@@ -58,4 +75,4 @@ lint: install-lint
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) out .pytest_cache
+	rm -rf $(VENV) out .pytest_cache web/node_modules $(ORT_WEB)

@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("sam_compose.app.command", "launch the Gradio demo"),
     "models": ("sam_compose.engines.models_command", "list, download or verify model checkpoints"),
     "mcp": ("sam_compose.integrations.mcp_command", "serve the tools over MCP (stdio by default)"),
+    "export": ("sam_compose.deploy.command", "export a model's encoder and decoder to ONNX (engine onnx:DIR)"),
 }
 
 

@@ -75,6 +75,7 @@ OPTIONAL_PACKAGES: dict[str, tuple[str, str]] = {
     "ray": ("ray[data]", "ray"),
     "onnxruntime": ("onnxruntime", "onnx"),
     "onnx": ("onnx", "onnx"),
+    "onnxscript": ("onnxscript", "onnx"),
     "diffusers": ("diffusers", "diffusers"),
     "accelerate": ("accelerate", "diffusers"),
     "supervision": ("supervision", "interop"),

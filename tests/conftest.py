@@ -56,3 +56,30 @@ def no_network(monkeypatch):
     monkeypatch.setattr(socket, "getaddrinfo", refuse)
     monkeypatch.setattr(socket.socket, "connect", lambda self, *a: refuse(*a))
     return attempts
+
+
+@pytest.fixture(scope="session")
+def tiny_sam_onnx(tmp_path_factory, request):
+    """(Meta .pth of a tiny random SAM, its `sam-compose export onnx` folder), exported once per test run
+    (pytest-xdist workers share it through the run's common temporary folder and a lock)."""
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    import torch
+    from filelock import FileLock
+    from tiny_models import tiny_meta_sam
+
+    from sam_compose.deploy import export_onnx
+
+    base = tmp_path_factory.getbasetemp()
+    in_worker = hasattr(request.config, "workerinput")  # a pytest-xdist worker: share with the others
+    root = (base.parent if in_worker else base) / "tiny_sam_onnx"
+    ckpt, out = root / "sam_tiny.pth", root / "export"
+    with FileLock(str(root) + ".lock"):
+        if not (out / "sam_onnx.json").is_file():
+            root.mkdir(parents=True, exist_ok=True)
+            model = tiny_meta_sam(embed_dim=32, depth=2, heads=2, global_attn=(1,), seed=5)
+            with torch.no_grad():  # positive IoU predictions, so automatic-mask thresholds have something to keep
+                model.mask_decoder.iou_prediction_head.layers[-1].bias += 1.0
+            torch.save(model.state_dict(), str(ckpt))
+            export_onnx(str(ckpt), out)
+    return ckpt, out

@@ -23,7 +23,7 @@ from predictor_cases import PARITY_IMAGES, predictor_cases
 from tiny_models import save_meta_sam2_checkpoint, tiny_meta_sam2
 
 import sam_compose as sc
-from sam_compose.engines.sam_transforms import padded_to_sam2_logits
+from sam_compose.engines.sam.transforms import padded_to_sam2_logits
 from sam_compose.errors import EngineError
 
 

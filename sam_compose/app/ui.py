@@ -17,6 +17,7 @@ from .api import ApiEndpoints
 from .components import photo_input
 from .features import availability
 from .handlers import SegmentHandlers
+from .onnx_click import browser_tab
 from .outputs import DEPTH_SOURCES
 from .sessions import DemoWorkspace, session_state
 from .state import CLICK_MODES, VIDEO_CLICK_MODES, SessionState, VideoState
@@ -253,6 +254,8 @@ def build_blocks(engine: Any = "auto", *, workspace: DemoWorkspace | None = None
                 _video_tab(tabs)
             with gr.Tab("Graph", id="graph"):
                 _graph_tab(tabs, state)
+            with gr.Tab("Browser", id="browser"):
+                browser_tab(engine, state, EXAMPLES, PRIVATE, workspace=workspace)
             with gr.Tab("API", id="api"):
                 _api_tab(api)
             with gr.Tab("About", id="about"):

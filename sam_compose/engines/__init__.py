@@ -1,4 +1,6 @@
-"""Engines: the protocol, the registry, the weight-free OpenCV engine and the SAM family."""
+"""Engines: the protocol (``base``), the registry and shared instances (``registry``), model loading
+(``hub``, ``downloads``, ``catalog``), and one sub-package per family: ``opencv/`` (weight-free),
+``sam/`` (SAM, SlimSAM, SAM-HQ), ``sam2/`` (SAM 2.1, EdgeTAM), ``sam3/``; ``onnx_engine`` runs exports."""
 
 from __future__ import annotations
 

@@ -8,7 +8,8 @@ Specs:
 * a Hugging Face id (``facebook/sam-vit-base``, ``facebook/sam2.1-hiera-tiny``, ...) or a
   short name from ``sam-compose models list``;
 * a local folder written by ``save_pretrained``, or a Meta checkpoint ``.pth``;
-* any name added with :func:`register_engine`.
+* ``onnx:DIR``: a folder written by ``sam-compose export onnx``, run with onnxruntime;
+* any name added with :func:`register_engine` (or prefix, ``register_engine("x:", f, prefix=True)``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ EngineFactory = Callable[[str, str, str], Engine]
 """(spec, device, dtype) -> Engine"""
 
 _FACTORIES: dict[str, EngineFactory] = {}
+_PREFIX_FACTORIES: dict[str, tuple[EngineFactory, Callable[[], str] | None]] = {}
 _SHARED: dict[tuple[str, str, str], Engine] = {}
 _SHARED_LOCK = threading.Lock()
 _LOADING: dict[tuple[str, str, str], threading.Lock] = {}  # per-key locks held while an engine loads
@@ -36,13 +38,30 @@ _AUTO_WARNED = False
 ACCEPTED_FORMS = (
     "'opencv' (weight-free), 'auto', a Hugging Face id such as 'facebook/sam-vit-base' or "
     "'facebook/sam2.1-hiera-tiny', a short name from `sam-compose models list` (e.g. 'sam-vit-base'), "
-    "a folder written by save_pretrained, or a Meta checkpoint file such as sam_vit_b_01ec64.pth"
+    "a folder written by save_pretrained, a Meta checkpoint file such as sam_vit_b_01ec64.pth, or "
+    "onnx:DIR (a folder written by `sam-compose export onnx`)"
 )
 
 
-def register_engine(name: str, factory: EngineFactory) -> None:
-    """Make ``load_engine(name)`` call ``factory(spec, device, dtype)``."""
-    _FACTORIES[name.lower()] = factory
+def register_engine(name: str, factory: EngineFactory, *, prefix: bool = False,
+                    device_default: Callable[[], str] | None = None) -> None:
+    """Make ``load_engine(name)`` call ``factory(spec, device, dtype)``.
+
+    With ``prefix=True`` every spec starting with ``name`` (e.g. ``"onnx:"``) goes to
+    ``factory``; ``device_default`` then picks the device when the caller gives none.
+    """
+    if prefix:
+        _PREFIX_FACTORIES[name.lower()] = (factory, device_default)
+    else:
+        _FACTORIES[name.lower()] = factory
+
+
+def _prefix_factory(spec: str) -> tuple[EngineFactory, Callable[[], str] | None] | None:
+    low = spec.lower()
+    for prefix, entry in _PREFIX_FACTORIES.items():
+        if low.startswith(prefix):
+            return entry
+    return None
 
 
 def _opencv_factory(spec: str, device: str, dtype: str) -> Engine:
@@ -51,7 +70,20 @@ def _opencv_factory(spec: str, device: str, dtype: str) -> Engine:
     return OpenCVEngine(spec="opencv", device="cpu", dtype="float32")
 
 
+def _onnx_factory(spec: str, device: str, dtype: str) -> Engine:
+    from .onnx.engine import load_onnx_engine
+
+    return load_onnx_engine(spec, device=device, dtype=dtype)
+
+
+def _onnx_default_device() -> str:
+    from .onnx.engine import default_device as onnx_default
+
+    return onnx_default()
+
+
 register_engine("opencv", _opencv_factory)
+register_engine("onnx:", _onnx_factory, prefix=True, device_default=_onnx_default_device)
 
 
 def find_local_checkpoint() -> str | None:
@@ -106,6 +138,9 @@ def _resolve_key(spec: str, device: str | None, dtype: str | None) -> tuple[str,
     spec = resolve_spec(spec)
     if spec.lower() == "opencv":
         return "opencv", "cpu", "float32"
+    entry = _prefix_factory(spec)
+    if entry is not None and entry[1] is not None and (device is None or not str(device).strip()):
+        return spec, entry[1](), dtype or "float32"
     return spec, normalize_device(device), dtype or "float32"
 
 
@@ -120,13 +155,16 @@ def load_engine(spec: str = "auto", device: str | None = None, dtype: str | None
     factory = _FACTORIES.get(spec.lower())
     if factory is not None:
         return factory(spec, device, dtype)
+    entry = _prefix_factory(spec)
+    if entry is not None:
+        return entry[0](spec, device, dtype)
     path = Path(os.path.expanduser(spec))
     if path.exists() or find_known(spec) is not None or _looks_like_hub_id(spec) or path.suffix in (".pth", ".pt", ".safetensors"):
         if not path.exists() and path.suffix in (".pth", ".pt", ".safetensors"):
             raise EngineError(f"checkpoint file not found: {spec}")
         require("torch", feature=f"the SAM engine {spec!r}")
         require("transformers", feature=f"the SAM engine {spec!r}")
-        from .sam_loading import load_sam_family
+        from .sam.loading import load_sam_family
 
         return load_sam_family(spec, device=device, dtype=dtype)
     raise EngineError(f"unknown engine {spec!r}; accepted: {ACCEPTED_FORMS}")

@@ -25,6 +25,7 @@ and re-acquired (``data["reacquired"]``) when it turns positive again.
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import numpy as np
@@ -34,6 +35,9 @@ from ....geometry import from_lowres, to_lowres
 from ....masks import Masks
 from .base import ObjectInit, Tracker
 from .session_memory import drop_before, prune_object_outputs
+
+# each image engine's matching video model, loaded once and dropped with the engine
+_VIDEO_MODELS: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
 __all__ = ["Sam2VideoTracker", "load_sam2_video", "sam2_frame_pixels"]
 
@@ -77,14 +81,14 @@ def load_sam2_video(engine: Any, device: str | None = None, dtype: str | None = 
 
 
 def video_model_for(eng: Any, family: str = "sam2") -> Any:
-    """The video model matching a loaded SAM 2 (or EdgeTAM) image engine (same spec, device, dtype); cached on it."""
+    """The video model matching a loaded SAM 2 (or EdgeTAM) image engine (same spec, device, dtype); loaded once per engine."""
     import torch
 
     if getattr(eng, "family", None) != family:
         raise InputError(f"the {family} tracker needs {_ARTICLE[family]} {_LABEL[family]} engine, got a "
                          f"{getattr(eng, 'name', type(eng).__name__)} engine ({eng.spec!r}); pass "
                          f"engine='{_EXAMPLE[family]}' or another {_LABEL[family]} model")
-    cached = getattr(eng, "_video_model", None)
+    cached = _VIDEO_MODELS.get(eng)
     if cached is not None:
         return cached
     from pathlib import Path
@@ -94,7 +98,7 @@ def video_model_for(eng: Any, family: str = "sam2") -> Any:
     tdt = getattr(torch, eng.dtype)
     path = Path(eng.spec).expanduser()
     if path.is_file():
-        from ....engines.sam2_checkpoint import build_sam2_from_checkpoint
+        from ....engines.sam2.checkpoint import build_sam2_from_checkpoint
 
         model = build_sam2_from_checkpoint(path, video=True, dtype=tdt)
     else:
@@ -111,10 +115,10 @@ def video_model_for(eng: Any, family: str = "sam2") -> Any:
     shared = {k: v for k, v in eng.model.state_dict().items() if k in own and own[k].shape == v.shape}
     model.load_state_dict(shared, strict=False, assign=True)
     if family == "sam2":
-        from ....engines.sam2_vision import speed_up_sam2
+        from ....engines.sam2.vision import speed_up_sam2
 
         speed_up_sam2(model)
-    eng._video_model = model
+    _VIDEO_MODELS[eng] = model
     return model
 
 

@@ -19,13 +19,13 @@ from typing import Any, cast
 
 import numpy as np
 
-from ..errors import EngineError
-from ..geometry import resized_shape, scale_boxes, scale_points
-from ..masks import Masks
-from ..types import ImageEmbedding, Prompt
-from .base import Engine
-from .cache import EmbeddingCache
-from .sam_transforms import sam_pixel_values, upsample_chunk, upsample_logits
+from ...errors import EngineError
+from ...geometry import resized_shape, scale_boxes, scale_points
+from ...masks import Masks
+from ...types import ImageEmbedding, Prompt
+from ..base import Engine
+from ..cache import EmbeddingCache
+from .transforms import sam_pixel_values, upsample_chunk, upsample_logits
 
 DTYPES = ("float32", "bfloat16", "float16")
 DECODE_CHUNK = 2
@@ -75,7 +75,7 @@ class SamFamilyEngine(Engine):
     """Shared machinery: embedding bookkeeping, prompt grouping, post-processing, AMG.
 
     Subclasses implement ``_encode(image) -> dict of tensors`` and
-    ``_decode_group(features, points, labels, boxes, masks, multimask) -> (lowres, iou)`` where
+    ``decode_group(features, points, labels, boxes, masks, multimask) -> (lowres, iou)`` where
     coordinates are already in the model's 1024 input frame and ``lowres`` is in the model's
     own low-res frame (``lowres_frame``: ``"sam"`` padded, or ``"full"`` for SAM 2).
     """
@@ -96,16 +96,23 @@ class SamFamilyEngine(Engine):
         return d
 
     # --- coordinates --------------------------------------------------------------------
-    def _to_input_frame_points(self, pts: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    # The batched decoding interface (used by ``segment``, the automatic mask generator in
+    # ``amg.py`` and the ONNX engine): ``to_input_frame_points/boxes``, ``decode_group`` and
+    # ``lowres_to_padded``. SAM 2 and the ONNX engine override them for their own frames.
+    def to_input_frame_points(self, pts: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        """(N, 2) or (..., 2) x, y pixels of an image of ``size`` (H, W) -> the model's input frame."""
         return scale_points(pts, size)
 
-    def _to_input_frame_boxes(self, boxes: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    def to_input_frame_boxes(self, boxes: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        """(N, 4) x0, y0, x1, y1 pixels of an image of ``size`` (H, W) -> the model's input frame."""
         return scale_boxes(boxes, size)
 
     def _mask_to_model_frame(self, masks, size: tuple[int, int]):
         return masks
 
-    def _lowres_to_padded(self, lowres, size: tuple[int, int]):
+    def lowres_to_padded(self, lowres, size: tuple[int, int]):
+        """(N, 256, 256) logits in the model's low-res frame -> SAM's padded 256 x 256 frame
+        (the conventions' ``Masks.logits``); the identity for SAM v1."""
         return lowres
 
     def _input_size(self, size: tuple[int, int]) -> tuple[int, int]:
@@ -135,12 +142,15 @@ class SamFamilyEngine(Engine):
         """The model's image features for an (H, W, 3) uint8 image (tensors by name)."""
 
     @abstractmethod
-    def _decode_group(self, feats: dict[str, Any], points, labels, boxes, masks, multimask: bool):
-        """Low-res logits and IoU scores for prompts of one shape, batched."""
+    def decode_group(self, feats: dict[str, Any], points, labels, boxes, masks, multimask: bool):
+        """Low-res logits (B, M, 256, 256) and IoU scores (B, M) for B prompts of one shape,
+        batched: ``points`` (B, P, 2) in the input frame with ``labels`` (B, P), ``boxes`` (B, 4),
+        ``masks`` (B, 1, 256, 256) logits, each None when the group has none; M is 3 with
+        ``multimask`` else 1."""
 
     def _decode_sam_prompts(self, decode_rows: Callable[[Any, Any], tuple[Any, Any]], points, labels, boxes,
                             masks):
-        """SAM's and SAM-HQ's ``_decode_group``: the model's public prompt encoder, then
+        """SAM's and SAM-HQ's ``decode_group``: the model's public prompt encoder, then
         ``decode_rows(sparse, dense) -> (lowres, iou)`` over chunks of rows.
 
         ``points`` (N, K, 2) and ``boxes`` (N, 4) are in the 1024 input frame, ``labels`` (N, K),
@@ -183,16 +193,16 @@ class SamFamilyEngine(Engine):
             for (k, has_box, has_mask), idx in _group_prompts(prompts).items():
                 pts = lab = bxs = msk = None
                 if k:
-                    p = np.stack([self._to_input_frame_points(cast(np.ndarray, prompts[i].points), size) for i in idx])
+                    p = np.stack([self.to_input_frame_points(cast(np.ndarray, prompts[i].points), size) for i in idx])
                     pts = torch.as_tensor(p, dtype=torch.float32, device=dev)
                     lab = torch.as_tensor(np.stack([cast(np.ndarray, prompts[i].labels) for i in idx]), dtype=torch.int64, device=dev)
                 if has_box:
-                    b = np.stack([self._to_input_frame_boxes(cast(np.ndarray, prompts[i].box), size) for i in idx])
+                    b = np.stack([self.to_input_frame_boxes(cast(np.ndarray, prompts[i].box), size) for i in idx])
                     bxs = torch.as_tensor(b, dtype=torch.float32, device=dev)
                 if has_mask:
                     mk = torch.as_tensor(np.stack([cast(np.ndarray, prompts[i].mask) for i in idx]), dtype=torch.float32, device=dev)
                     msk = self._mask_to_model_frame(mk, size).unsqueeze(1)
-                lr, iou = self._decode_group(feats, pts, lab, bxs, msk, multimask)
+                lr, iou = self.decode_group(feats, pts, lab, bxs, msk, multimask)
                 if lowres is None:  # the model's own low-res size (256 x 256 for SAM and SAM 2)
                     lowres = torch.empty((n, m_out, *lr.shape[-2:]), dtype=torch.float32, device=dev)
                 sel = torch.as_tensor(idx, device=dev)
@@ -212,7 +222,7 @@ class SamFamilyEngine(Engine):
             step = upsample_chunk(size)
             masks = torch.cat([upsample_logits(flat[i:i + step], size, self.lowres_frame) > 0
                                for i in range(0, flat.shape[0], step)])
-            padded = self._lowres_to_padded(flat, size)
+            padded = self.lowres_to_padded(flat, size)
         return Masks(masks.cpu().numpy(), scores=ious.reshape(-1).cpu().numpy(),
                      logits=padded.cpu().numpy(), prompt_index=np.repeat(np.arange(n), m_out))
 
@@ -259,7 +269,7 @@ class SamEngine(SamFamilyEngine):
                  cache: EmbeddingCache | None = None, family: str = "sam") -> None:
         import torch
 
-        from .sam_vision import speed_up_vision_attention
+        from .vision import speed_up_vision_attention
 
         super().__init__(model, spec, device, dtype, cache, family)
         speed_up_vision_attention(model)
@@ -267,7 +277,7 @@ class SamEngine(SamFamilyEngine):
             self._image_pe = model.get_image_wide_positional_embeddings()
 
     def _encode(self, image: np.ndarray) -> dict[str, Any]:
-        from .sam_decoder import image_side_cache
+        from .decoder import image_side_cache
 
         pix = sam_pixel_values(image).to(self.device, self.torch_dtype)
         emb = self.model.get_image_embeddings(pix)
@@ -279,8 +289,8 @@ class SamEngine(SamFamilyEngine):
         cache["embedding"] = emb
         return cache
 
-    def _decode_group(self, feats, points, labels, boxes, masks, multimask):
-        from .sam_decoder import decode
+    def decode_group(self, feats, points, labels, boxes, masks, multimask):
+        from .decoder import decode
 
         return self._decode_sam_prompts(
             lambda sparse, dense: decode(self.model.mask_decoder, sparse, dense, feats, multimask),

@@ -40,8 +40,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from . import onednn
-from .sam_vision import transformers_supported
+from .. import onednn
+from ..sam.vision import transformers_supported
 
 _CACHE_ATTR = "_sam_compose_cache"
 

@@ -14,7 +14,7 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image
 
-from ..geometry import LOWRES_SIZE, SAM_INPUT_SIZE, lowres_shape, resized_shape
+from ...geometry import LOWRES_SIZE, SAM_INPUT_SIZE, lowres_shape, resized_shape
 
 PIXEL_MEAN = np.array([123.675, 116.28, 103.53], dtype=np.float32)
 """SAM's (and SAM 2's) normalisation: ImageNet mean and std in 0..255 units."""
@@ -143,7 +143,7 @@ def upsample_logits(lowres, size: tuple[int, int], frame: str = "sam"):
     """
     import torch
 
-    from . import onednn
+    from .. import onednn
 
     h, w = int(size[0]), int(size[1])
     if frame == "sam":
@@ -163,6 +163,28 @@ def upsample_logits(lowres, size: tuple[int, int], frame: str = "sam"):
     for t in range(1, idx.shape[0]):
         out.addcmul_(torch.index_select(x, -2, idx[t]), wts[t][:, None])
     return out                                                           # (..., H, W)
+
+
+def upsample_masks_cv2(lowres: np.ndarray, size: tuple[int, int], frame: str = "sam") -> np.ndarray:
+    """Low-res logits (K, h, w) float32 array -> (K, H, W) bool masks (logits > 0), with OpenCV.
+
+    The reference's own steps, one mask at a time (``cv2.INTER_LINEAR`` is the same bilinear
+    map as ``F.interpolate(mode="bilinear", align_corners=False)``, no antialiasing):
+    ``frame="sam"``: to 1024 x 1024, crop the resized size, to (H, W); ``frame="full"``: to
+    (H, W). Same masks as :func:`upsample_logits` up to float rounding (logits within ~1e-4);
+    used by the ``onnx:`` engine, whose decoder outputs are numpy arrays already.
+    """
+    import cv2
+
+    h, w = int(size[0]), int(size[1])
+    out = np.empty((lowres.shape[0], h, w), dtype=bool)
+    if frame == "sam":
+        rh, rw = resized_shape((h, w))
+    for i, m in enumerate(np.asarray(lowres, dtype=np.float32)):
+        if frame == "sam":
+            m = cv2.resize(m, (SAM_INPUT_SIZE, SAM_INPUT_SIZE), interpolation=cv2.INTER_LINEAR)[:rh, :rw]
+        np.greater(cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR), 0.0, out=out[i])
+    return out
 
 
 def sam2_logits_to_padded(logits, size: tuple[int, int], fill: float = -20.0):

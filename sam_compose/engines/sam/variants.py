@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from .sam_family import SamFamilyEngine
-from .sam_transforms import sam_pixel_values
+from .family import SamFamilyEngine
+from .transforms import sam_pixel_values
 
 
 class SamHQEngine(SamFamilyEngine):
@@ -31,7 +31,7 @@ class SamHQEngine(SamFamilyEngine):
     name = "sam_hq"
 
     def __init__(self, *args: Any, hq_token_only: bool = False, **kwargs: Any) -> None:
-        from .sam_vision import speed_up_vision_attention
+        from .vision import speed_up_vision_attention
 
         super().__init__(*args, **kwargs)
         self.hq_token_only = bool(hq_token_only)
@@ -45,8 +45,8 @@ class SamHQEngine(SamFamilyEngine):
     def _encode(self, image: np.ndarray) -> dict[str, Any]:
         import torch
 
-        from .sam_decoder import image_side_cache
-        from .sam_hq_decoder import hq_features
+        from .decoder import image_side_cache
+        from .hq_decoder import hq_features
 
         pix = sam_pixel_values(image).to(self.device, self.torch_dtype)
         emb, inter = self.model.get_image_embeddings(pix)
@@ -58,8 +58,8 @@ class SamHQEngine(SamFamilyEngine):
         cache["hq"] = hq_features(self.model.mask_decoder, emb, inter[0])
         return cache
 
-    def _decode_group(self, feats, points, labels, boxes, masks, multimask):
-        from .sam_hq_decoder import decode_hq
+    def decode_group(self, feats, points, labels, boxes, masks, multimask):
+        from .hq_decoder import decode_hq
 
         return self._decode_sam_prompts(
             lambda sparse, dense: decode_hq(self.model.mask_decoder, sparse, dense, feats, multimask,

@@ -17,9 +17,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..errors import EngineError
-from .checkpoint_io import layer_indices, load_state_dict
-from .meta_device import build_with_tensors
+from ...errors import EngineError
+from ..checkpoint_io import layer_indices, load_state_dict
+from ..meta_device import build_with_tensors
 
 # (pattern, replacement) applied in order to every Meta key; anchored regexes.
 _RENAMES: tuple[tuple[str, str], ...] = (

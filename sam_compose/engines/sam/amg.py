@@ -23,12 +23,12 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InputError
-from ..geometry import LOWRES_SIZE, lowres_shape
-from ..masks import Masks
-from ..security.deadlines import checkpoint
-from ..types import ImageEmbedding
-from .sam_transforms import upsample_chunk, upsample_logits
+from ...errors import InputError
+from ...geometry import LOWRES_SIZE, lowres_shape
+from ...masks import Masks
+from ...security.deadlines import checkpoint
+from ...types import ImageEmbedding
+from .transforms import upsample_chunk, upsample_logits
 
 LOWRES_MARGIN = 0.05
 """Low-res stability may undershoot the exact value a little; keep masks within this margin."""
@@ -198,7 +198,7 @@ def generate_masks(engine: Any, image: np.ndarray, embedding: ImageEmbedding, p:
                                          max(float(p.box_nms_thresh), float(p.crop_nms_thresh)))
     logits = None
     if len(boxes) == 1:
-        logits = engine._lowres_to_padded(data["lowres"], (h, w)).cpu().numpy()
+        logits = engine.lowres_to_padded(data["lowres"], (h, w)).cpu().numpy()
     return Masks(masks, scores=data["scores"].cpu().numpy(), logits=logits,
                  rows={"stability_score": data["stability"].cpu().numpy(),
                        "point_coords": data["points"].cpu().numpy(),
@@ -227,9 +227,9 @@ def _process_crop(engine: Any, image: np.ndarray, embedding: ImageEmbedding, cro
         for s in range(0, len(pts), int(p.points_per_batch)):
             checkpoint()  # a deadline stops automatic mask generation between point batches
             bp = pts[s:s + int(p.points_per_batch)]
-            inp = torch.as_tensor(engine._to_input_frame_points(bp, (ch, cw)), dtype=torch.float32, device=dev)
+            inp = torch.as_tensor(engine.to_input_frame_points(bp, (ch, cw)), dtype=torch.float32, device=dev)
             lab = torch.ones((len(bp), 1), dtype=torch.int64, device=dev)
-            lr, iou = engine._decode_group(emb.features, inp[:, None, :], lab, None, None, True)
+            lr, iou = engine.decode_group(emb.features, inp[:, None, :], lab, None, None, True)
             lr = lr.float().flatten(0, 1)
             iou = iou.float().flatten(0, 1)
             if engine.lowres_frame != "sam":  # the model's own low-res size (256 for SAM 2, 288 for SAM 3)

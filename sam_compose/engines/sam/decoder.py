@@ -33,7 +33,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from . import onednn
+from .. import onednn
 
 
 def _split(x: torch.Tensor, heads: int) -> torch.Tensor:
@@ -90,14 +90,22 @@ def _token_to_image(attn: Any, q: torch.Tensor, keys_pe: torch.Tensor | None, ke
     return _out_proj(attn)(_merge(out))
 
 
+def _softmax_explicit(x: torch.Tensor, dim: int) -> torch.Tensor:
+    """``x.softmax(dim)`` written as max, exp, sum and divide: in an ONNX graph these run
+    several times faster than onnxruntime's Softmax over a non-innermost axis (which transposes)."""
+    e = torch.exp(x - x.amax(dim, keepdim=True))
+    return e / e.sum(dim, keepdim=True)
+
+
 def _image_to_token(attn: Any, img_q: torch.Tensor | None, tok_k: torch.Tensor, tok_v: torch.Tensor,
-                    q_proj: torch.Tensor | None = None) -> torch.Tensor:
+                    q_proj: torch.Tensor | None = None, explicit_softmax: bool = False) -> torch.Tensor:
     """Image tokens (B, L, C) attend to prompt tokens (N, T, C); returns (N, L, C).
 
     ``q_proj``: precomputed projected image queries (1, heads, L, d) (first block); without
     them ``img_q`` (image tokens plus position encoding) is needed. Scores
     are laid out (N, heads, T, L) so the softmax over the few prompt tokens runs along a
-    non-innermost axis (vectorised over the 4096 image tokens).
+    non-innermost axis (vectorised over the 4096 image tokens). ``explicit_softmax``: see
+    :func:`_softmax_explicit` (ONNX export).
     """
     h = attn.num_attention_heads
     kh = _split(attn.k_proj(tok_k), h)                                 # (N, h, T, d)
@@ -115,7 +123,8 @@ def _image_to_token(attn: Any, img_q: torch.Tensor | None, tok_k: torch.Tensor, 
         m = torch.matmul(kh, wq.unsqueeze(0))                          # (N, h, T, C)
         bias = torch.matmul(kh, attn.q_proj.bias.view(1, h, d, 1))     # (N, h, T, 1)
         scores = onednn.matmul(m.reshape(n, h * t, -1), img_q.transpose(1, 2)).view(n, h, t, -1) + bias
-    probs = (scores * attn.scaling).softmax(2)                         # over prompt tokens
+    scores = scores * attn.scaling
+    probs = _softmax_explicit(scores, 2) if explicit_softmax else scores.softmax(2)  # over prompt tokens
     n_img = probs.shape[-1]
     out = onednn.matmul(probs.reshape(n, h * t, n_img).transpose(1, 2), vo.reshape(n, h * t, -1))  # (N, L, C)
     return out + proj.bias
@@ -177,11 +186,12 @@ def _stable_single(masks: torch.Tensor, iou: torch.Tensor, delta: float, thresh:
 
 
 def two_way(decoder: Any, sparse: torch.Tensor, dense: torch.Tensor | None, cache: dict[str, torch.Tensor],
-            n_lead: int) -> tuple[torch.Tensor, torch.Tensor]:
+            n_lead: int, explicit_softmax: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """The two-way transformer on ``n_lead`` output tokens + N prompts' sparse tokens.
 
     Returns (output tokens after the final attention (N, n_lead, C), image tokens (N or 1, L, C)).
-    ``cache["lead"]`` holds the (n_lead, C) learned output tokens.
+    ``cache["lead"]`` holds the (n_lead, C) learned output tokens. ``explicit_softmax``: the
+    image->token softmax as elementary ops (for ONNX export, see :func:`_softmax_explicit`).
     """
     n = sparse.shape[0]
     out_tokens = cache["lead"]
@@ -208,7 +218,7 @@ def two_way(decoder: Any, sparse: torch.Tensor, dense: torch.Tensor | None, cach
         queries = layer.layer_norm3(queries + layer.mlp(queries))
         q = queries + tokens
         upd = _image_to_token(layer.cross_attn_image_to_token, keys_pe, q, queries,
-                              cache["q0"] if first_block else None)
+                              cache["q0"] if first_block else None, explicit_softmax)
         keys = layer.layer_norm4(keys + upd)
     fq = queries[:, :n_lead] + tokens[:, :n_lead]
     final = decoder.transformer.final_attn_token_to_image
@@ -249,6 +259,19 @@ def to_image(m: torch.Tensor, side: int) -> torch.Tensor:
     """(N, 16 S^2, M) values in sub-pixel order -> (N, M, 4S, 4S) in image order."""
     n, _, mm = m.shape
     m = m.view(n, side, side, 2, 2, 2, 2, mm).permute(0, 7, 1, 3, 5, 2, 4, 6)
+    return m.reshape(n, mm, side * 4, side * 4)
+
+
+def masks_from_hyper(z: torch.Tensor, hyper: torch.Tensor, side: int) -> torch.Tensor:
+    """Upscaled features ``z`` (N, 16 S^2, C/8) in sub-pixel order and hypernetwork outputs ``hyper``
+    (N, M, C/8) -> mask logits (N, M, 4S, 4S) in image order.
+
+    The same numbers as ``to_image(z @ hyper^T, side)``, multiplied the other way round
+    (``hyper @ z^T``: M rows of 65536 instead of 65536 rows of M), which suits onnxruntime
+    (the ONNX export uses it)."""
+    n, mm = hyper.shape[:2]
+    m = torch.matmul(hyper, z.transpose(1, 2))                                            # (N, M, 16 S^2)
+    m = m.view(n, mm, side, side, 2, 2, 2, 2).permute(0, 1, 2, 4, 6, 3, 5, 7)
     return m.reshape(n, mm, side * 4, side * 4)
 
 

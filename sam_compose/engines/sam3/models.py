@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import EngineError
+from ...errors import EngineError
 
 SAM3_MODEL_TYPES = ("sam3", "sam3_video")
 
@@ -58,7 +58,7 @@ class Sam3Models:
             if self._tracker is None:
                 from transformers import Sam3TrackerConfig, Sam3TrackerModel
 
-                from .meta_device import build_with_tensors
+                from ..meta_device import build_with_tensors
 
                 tcfg = self.video.config.tracker_config
                 # the tracker sees the detector's backbone through its own neck (built like the detector's)
@@ -79,7 +79,7 @@ class Sam3Models:
             if self._tracker_video is None:
                 from transformers import Sam3TrackerVideoModel
 
-                from .meta_device import build_with_tensors
+                from ..meta_device import build_with_tensors
 
                 cfg = self.video.config.tracker_config
                 cfg.vision_config = self.detector.config.vision_config
@@ -107,7 +107,7 @@ def load_sam3(folder: Path, model_type: str, device: str, torch_dtype: Any) -> S
     import transformers
     from transformers.utils import logging as hf_logging
 
-    from .hub import check_weights
+    from ..hub import check_weights
 
     check_weights(folder)
     bar = hf_logging.is_progress_bar_enabled()

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from .sam_decoder import output_tokens, to_image, two_way, upscale
+from .decoder import output_tokens, to_image, two_way, upscale
 
 
 def _ln2d(x: torch.Tensor, norm: Any) -> torch.Tensor:

@@ -26,12 +26,12 @@ from typing import Any
 
 import numpy as np
 
-from ..masks import Masks
-from ..types import ImageEmbedding, Prompt
-from .base import Engine
-from .cache import EmbeddingCache
-from .sam2_image import Sam2Engine
-from .sam3_models import Sam3Models
+from ...masks import Masks
+from ...types import ImageEmbedding, Prompt
+from ..base import Engine
+from ..cache import EmbeddingCache
+from ..sam2.image import Sam2Engine
+from .models import Sam3Models
 
 CONCEPT_BATCH = 8
 """Concept prompts decoded together (the vision features are broadcast over the batch)."""
@@ -167,7 +167,7 @@ class Sam3Engine(Engine):
         import torch
         from transformers.modeling_outputs import BaseModelOutputWithPooling
 
-        from .sam_transforms import sam2_logits_to_padded
+        from ..sam.transforms import sam2_logits_to_padded
 
         h, w = embedding.image_size
         b = len(batch)
@@ -227,7 +227,7 @@ class Sam3Engine(Engine):
     def generate_params(self) -> dict[str, Any]:
         import inspect
 
-        from .sam_family import SamFamilyEngine
+        from ..sam.family import SamFamilyEngine
 
         sig = inspect.signature(SamFamilyEngine._generate)
         return {n: p.default for n, p in sig.parameters.items() if p.kind == p.KEYWORD_ONLY}
@@ -241,7 +241,7 @@ NEGATIVE_IOU = 0.5
 
 def _suppress_negatives(rows: list[Masks], prompts: list[Prompt], index: list[int], negatives: list[str]) -> list[Masks]:
     """Drop negative phrases' rows, and positive instances overlapping an instance of their negatives."""
-    from ..geometry import pairwise_mask_iou
+    from ...geometry import pairwise_mask_iou
 
     neg_rows = {negatives[int(r.prompt_index[0]) - NEGATIVE_BASE]: r for r in rows
                 if len(r) and r.prompt_index[0] >= NEGATIVE_BASE}

@@ -29,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from .sam_family import DECODE_CHUNK, DECODE_CHUNK_GPU, SamFamilyEngine
-from .sam_transforms import padded_to_sam2_logits, sam2_logits_to_padded, sam2_pixel_values
+from ..sam.family import DECODE_CHUNK, DECODE_CHUNK_GPU, SamFamilyEngine
+from ..sam.transforms import padded_to_sam2_logits, sam2_logits_to_padded, sam2_pixel_values
 
 LOGIT_CLAMP = 32.0
 """Meta's predictor clamps low-res logits to [-32, 32] before returning them."""
@@ -45,7 +45,7 @@ class Sam2Engine(SamFamilyEngine):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         import torch
 
-        from .sam2_vision import speed_up_sam2
+        from .vision import speed_up_sam2
 
         super().__init__(*args, **kwargs)
         speed_up_sam2(self.model)
@@ -54,15 +54,15 @@ class Sam2Engine(SamFamilyEngine):
         with torch.inference_mode():
             self._image_pe = self.model.get_image_wide_positional_embeddings()
 
-    def _to_input_frame_points(self, pts: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    def to_input_frame_points(self, pts: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         out = np.asarray(pts, dtype=np.float64).copy()
         out[..., 0] *= self.input_size / size[1]
         out[..., 1] *= self.input_size / size[0]
         return out
 
-    def _to_input_frame_boxes(self, boxes: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    def to_input_frame_boxes(self, boxes: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         b = np.asarray(boxes, dtype=np.float64)
-        return self._to_input_frame_points(b.reshape(*b.shape[:-1], 2, 2), size).reshape(b.shape)
+        return self.to_input_frame_points(b.reshape(*b.shape[:-1], 2, 2), size).reshape(b.shape)
 
     def _input_size(self, size: tuple[int, int]) -> tuple[int, int]:
         return (self.input_size, self.input_size)  # stretched, not padded
@@ -70,7 +70,7 @@ class Sam2Engine(SamFamilyEngine):
     def _mask_to_model_frame(self, masks, size: tuple[int, int]):
         return padded_to_sam2_logits(masks, size)
 
-    def _lowres_to_padded(self, lowres, size: tuple[int, int]):
+    def lowres_to_padded(self, lowres, size: tuple[int, int]):
         return sam2_logits_to_padded(lowres, size)
 
     def _pixel_values(self, image: np.ndarray):
@@ -78,7 +78,7 @@ class Sam2Engine(SamFamilyEngine):
         return sam2_pixel_values(image, self.input_size)
 
     def _encode(self, image: np.ndarray) -> dict[str, Any]:
-        from .sam_decoder import high_res_cache, image_side_cache
+        from ..sam.decoder import high_res_cache, image_side_cache
 
         pix = self._pixel_values(image).to(self.device, self.torch_dtype)
         levels = list(self.model.get_image_embeddings(pix))  # [(1, C/8, 256, 256), (1, C/4, 128, 128), (1, C, 64, 64)]
@@ -89,11 +89,11 @@ class Sam2Engine(SamFamilyEngine):
         cache["keys_raw"] = emb.flatten(2).transpose(1, 2)
         return cache
 
-    def _decode_group(self, feats, points, labels, boxes, masks, multimask):
+    def decode_group(self, feats, points, labels, boxes, masks, multimask):
         import torch
         import torch.nn.functional as F
 
-        from .sam_decoder import decode
+        from ..sam.decoder import decode
 
         dt = self.torch_dtype
         dev = self.device

@@ -27,9 +27,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..errors import EngineError
-from .checkpoint_io import is_sam2_state_dict, layer_indices, load_state_dict
-from .meta_device import build_with_tensors
+from ...errors import EngineError
+from ..checkpoint_io import is_sam2_state_dict, layer_indices, load_state_dict
+from ..meta_device import build_with_tensors
 
 SAM2_IMAGE_SIZE = 1024
 

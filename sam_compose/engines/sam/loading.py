@@ -13,12 +13,12 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from ..errors import EngineError
-from .base import Engine
-from .cache import EmbeddingCache
-from .sam2_image import Sam2Engine
-from .sam_family import SamEngine, _torch_dtype, check_device
-from .sam_variants import SamHQEngine
+from ...errors import EngineError
+from ..base import Engine
+from ..cache import EmbeddingCache
+from ..sam2.image import Sam2Engine
+from .family import SamEngine, _torch_dtype, check_device
+from .variants import SamHQEngine
 
 
 def _model_family(config: dict[str, Any]) -> str:
@@ -34,7 +34,7 @@ def _model_family(config: dict[str, Any]) -> str:
 
 
 def _load_pretrained(folder: Path, family: str, torch_dtype: Any):
-    from .hub import check_weights
+    from ..hub import check_weights
 
     check_weights(folder)
     import transformers
@@ -60,7 +60,7 @@ def _load_pretrained(folder: Path, family: str, torch_dtype: Any):
 def _load_meta_checkpoint(path: Path, spec: str, device: str, dtype: str,
                           cache: EmbeddingCache | None) -> Engine:
     """An engine for a Meta ``.pth``/``.pt``: SAM, SAM-HQ or SAM 2, decided by its tensors."""
-    from .checkpoint_io import checkpoint_family, family_from_name, load_state_dict
+    from ..checkpoint_io import checkpoint_family, family_from_name, load_state_dict
 
     sd = load_state_dict(path)
     try:
@@ -74,7 +74,7 @@ def _load_meta_checkpoint(path: Path, spec: str, device: str, dtype: str,
                       f"loading it as {labels[family]}", stacklevel=4)
     tdt = _torch_dtype(dtype)
     if family == "sam2":
-        from .sam2_checkpoint import build_sam2_from_checkpoint
+        from ..sam2.checkpoint import build_sam2_from_checkpoint
 
         model = build_sam2_from_checkpoint(path, dtype=tdt, state_dict=sd).to(device)
         return Sam2Engine(model, spec, device, dtype, cache, family="sam2")
@@ -105,13 +105,13 @@ def load_sam_family(spec: str, *, device: str = "cpu", dtype: str = "float32",
         if path.suffix.lower() == ".safetensors":
             raise EngineError(f"{path} is a bare safetensors file; pass the folder that holds it and its config.json")
         raise EngineError(f"{path} is not a checkpoint: expected a Meta .pth file or a save_pretrained folder")
-    from .hub import read_config, resolve_model_dir
+    from ..hub import read_config, resolve_model_dir
 
     folder = resolve_model_dir(spec)
     family = _model_family(read_config(folder))
     if family in ("sam3", "sam3_video"):
-        from .sam3_engine import Sam3Engine
-        from .sam3_models import load_sam3
+        from ..sam3.engine import Sam3Engine
+        from ..sam3.models import load_sam3
 
         return Sam3Engine(load_sam3(folder, family, device, tdt), spec, device, dtype, cache)
     model = _load_pretrained(folder, family, tdt).to(device)
