@@ -26,11 +26,6 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	$(BIN)/python -m pip install -e ".[test,lint]"
 	touch $@
 
-$(VENV)/.installed-lint: pyproject.toml
-	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -e . "ruff>=0.6" "mypy>=1.10"
-	touch $@
-
 install: $(VENV)/.installed vendor-ort
 
 install-test: $(VENV)/.installed-test vendor-ort
@@ -49,7 +44,8 @@ $(ORT_WEB)/ort.wasm.min.js: web/package.json web/package-lock.json
 	elif [ -n "$${CI:-}" ]; then echo "npm not found: CI needs it to vendor onnxruntime-web for the browser test" >&2; exit 1; \
 	else echo "npm not found: the demo's in-browser decoding stays off (install Node.js and run make vendor-ort)"; fi
 
-install-lint: $(VENV)/.installed-lint
+# mypy reads the types of every optional package, so lint runs in the full test environment
+install-lint: install-test
 
 # Debian's Chromium for the browser tests of the demo (Playwright drives it; nothing is downloaded).
 browser:
@@ -69,7 +65,7 @@ test: install-test browser
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 # ruff (lint and format) and mypy, as CI runs them.
-lint: install-lint
+lint: install-test
 	$(BIN)/ruff check sam_compose tests benchmarks demos
 	$(BIN)/ruff format --check sam_compose tests benchmarks demos
 	$(BIN)/mypy

@@ -58,7 +58,9 @@ def make_images(folder: Path, n: int, size: tuple[int, int]) -> list[Path]:
     for i in range(n):
         src = photos[i % len(photos)]
         if src.shape[0] < h or src.shape[1] < w:
-            src = (transform.resize(src, (max(h, src.shape[0]), max(w, src.shape[1])), preserve_range=True)).astype(np.uint8)
+            src = (transform.resize(src, (max(h, src.shape[0]), max(w, src.shape[1])), preserve_range=True)).astype(
+                np.uint8
+            )
         y = int(rng.integers(0, src.shape[0] - h + 1))
         x = int(rng.integers(0, src.shape[1] - w + 1))
         p = folder / f"{i // 50:02d}" / f"img_{i:04d}.png"
@@ -69,10 +71,18 @@ def make_images(folder: Path, n: int, size: tuple[int, int]) -> list[Path]:
 
 
 def graph(points_per_side: int) -> Graph:
-    return Graph.from_dict({"nodes": {
-        "img": {"type": "load_image"},
-        "auto": {"type": "generate", "inputs": {"image": "img"},
-                 "params": {"engine": "opencv", "points_per_side": points_per_side}}}})
+    return Graph.from_dict(
+        {
+            "nodes": {
+                "img": {"type": "load_image"},
+                "auto": {
+                    "type": "generate",
+                    "inputs": {"image": "img"},
+                    "params": {"engine": "opencv", "points_per_side": points_per_side},
+                },
+            }
+        }
+    )
 
 
 def cpu_seconds() -> float:
@@ -143,9 +153,13 @@ def main() -> None:
         n = len(paths)
         med = {m: tuple(statistics.median(v[i] for v in vals) for i in range(3)) for m, vals in results.items()}
         base = med["local, 1 worker"][0]
-        print(f"\n{n} images {h}x{w}, generate(opencv, points_per_side={args.points_per_side}), "
-              f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, medians of {args.repeats}")
-        print(f"{'mode':18s} {'wall s':>8s} {'items/s':>8s} {'steady items/s':>15s} {'vs 1 worker':>12s} {'CPU ms/item':>12s}")
+        print(
+            f"\n{n} images {h}x{w}, generate(opencv, points_per_side={args.points_per_side}), "
+            f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, medians of {args.repeats}"
+        )
+        print(
+            f"{'mode':18s} {'wall s':>8s} {'items/s':>8s} {'steady items/s':>15s} {'vs 1 worker':>12s} {'CPU ms/item':>12s}"
+        )
         for m, (wall, steady, cpu) in med.items():
             print(f"{m:18s} {wall:8.2f} {n / wall:8.2f} {steady:15.2f} {base / wall:11.2f}x {cpu / n * 1000:12.1f}")
 
@@ -154,8 +168,10 @@ def main() -> None:
             return statistics.median(a[i] - b[i] for a, b in pairs) / n * 1000
 
         per = med["plain loop"][0] / n * 1000
-        print(f"per-item overhead of the batch runner (1 worker vs plain loop, paired): wall {paired(0):.1f} ms "
-              f"({paired(0) / per * 100:.1f}% of {per:.1f} ms/item), CPU {paired(2):.1f} ms")
+        print(
+            f"per-item overhead of the batch runner (1 worker vs plain loop, paired): wall {paired(0):.1f} ms "
+            f"({paired(0) / per * 100:.1f}% of {per:.1f} ms/item), CPU {paired(2):.1f} ms"
+        )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -45,16 +45,20 @@ FOV = (103.0, 77.0)
 def synthetic(seconds: float, seeds: int, rates=RATES, noises=NOISES) -> dict:
     print(f"\n== Synthetic traces: event F1 (time IoU >= 0.5), {seeds} x {seconds:.0f} s per cell ==")
     results: dict = {}
-    for label, kw in (("ivt", {"method": "ivt"}), ("idt", {"method": "idt"}),
-                      ("ivt textbook", {"method": "ivt", "adaptive": False}),
-                      ("idt textbook", {"method": "idt", "adaptive": False})):
+    for label, kw in (
+        ("ivt", {"method": "ivt"}),
+        ("idt", {"method": "idt"}),
+        ("ivt textbook", {"method": "ivt", "adaptive": False}),
+        ("idt textbook", {"method": "idt", "adaptive": False}),
+    ):
         table = np.zeros((len(rates), len(noises)))
         for i, rate in enumerate(rates):
             for j, nz in enumerate(noises):
                 f1 = []
                 for seed in range(seeds):
-                    s, truth = synth_viewing(seconds if rate < 1000 else seconds / 2, rate=rate, noise_deg=nz,
-                                             seed=1000 * seed + i)
+                    s, truth = synth_viewing(
+                        seconds if rate < 1000 else seconds / 2, rate=rate, noise_deg=nz, seed=1000 * seed + i
+                    )
                     f1.append(event_f1(detect_fixations(s, fov=FOV, **kw), truth)["f1"])
                 table[i, j] = np.mean(f1)
         results[label] = table
@@ -88,12 +92,18 @@ def real(data: Path) -> None:
         t = d.gaze_timestamp.to_numpy()
         ref = np.zeros(len(t), np.int8)
         for a, b in pupil_player_windows(t, d[["gaze_point_3d_x", "gaze_point_3d_y", "gaze_point_3d_z"]].to_numpy()):
-            ref[a:b + 1] = 1
+            ref[a : b + 1] = 1
         s = read_gaze(core)
-        print(f"\nPupil Core ({len(s)} samples, {s.rate:.0f} Hz, read as {s.meta.get('device')} "
-              f"{s.scene_size}); reference: Pupil Player's detector, {ref.mean():.0%} fixation samples")
-        for label, kw in (("default (Pupil Player profile)", {}), ("generic I-VT", {"profile": "generic"}),
-                          ("generic I-DT", {"method": "idt"}), ("textbook I-VT", {"method": "ivt", "adaptive": False})):
+        print(
+            f"\nPupil Core ({len(s)} samples, {s.rate:.0f} Hz, read as {s.meta.get('device')} "
+            f"{s.scene_size}); reference: Pupil Player's detector, {ref.mean():.0%} fixation samples"
+        )
+        for label, kw in (
+            ("default (Pupil Player profile)", {}),
+            ("generic I-VT", {"profile": "generic"}),
+            ("generic I-DT", {"method": "idt"}),
+            ("textbook I-VT", {"method": "ivt", "adaptive": False}),
+        ):
             f = detect_fixations(s, **kw)
             k = cohen_kappa(_labels(t, f), ref)
             print(f"  {label:32s} kappa {k:.3f}  ({len(f)} fixations){'  target >= 0.75' if not kw else ''}")
@@ -105,11 +115,16 @@ def real(data: Path) -> None:
         ref = d["fixation id"].notna().to_numpy().astype(np.int8)
         t = d["timestamp [ns]"].to_numpy() * 1e-9
         s = read_gaze(inv)
-        print(f"\nPupil Invisible, Pupil Cloud export ({len(s)} samples; read as {s.meta.get('device')} "
-              f"{s.scene_size} from {s.meta.get('device_from')}); reference: Pupil Cloud's fixation id, "
-              f"{d['fixation id'].nunique()} fixations")
-        for label, kw in (("default (the export's own)", {}), ("generic I-VT", {"fixations": "detect"}),
-                          ("generic I-DT", {"fixations": "detect", "method": "idt"})):
+        print(
+            f"\nPupil Invisible, Pupil Cloud export ({len(s)} samples; read as {s.meta.get('device')} "
+            f"{s.scene_size} from {s.meta.get('device_from')}); reference: Pupil Cloud's fixation id, "
+            f"{d['fixation id'].nunique()} fixations"
+        )
+        for label, kw in (
+            ("default (the export's own)", {}),
+            ("generic I-VT", {"fixations": "detect"}),
+            ("generic I-DT", {"fixations": "detect", "method": "idt"}),
+        ):
             f = detect_fixations(s, **kw)
             print(f"  {label:32s} kappa {cohen_kappa(_labels(t, f), ref):.3f}  ({len(f)} fixations)")
     neon = data / "neon_native_demo_recording"
@@ -121,19 +136,26 @@ def real(data: Path) -> None:
         else:
             own = s.fixations or []
             ref = _labels(s.t, own)
-            print(f"\nNeon native recording ({len(s)} samples, {s.rate:.0f} Hz, {s.scene_size}); reference: the "
-                  f"Neon's own {len(own)} fixations")
-            for label, kw in (("default (the recording's own)", {}), ("generic I-VT", {"fixations": "detect"}),
-                              ("generic I-DT", {"fixations": "detect", "method": "idt"})):
+            print(
+                f"\nNeon native recording ({len(s)} samples, {s.rate:.0f} Hz, {s.scene_size}); reference: the "
+                f"Neon's own {len(own)} fixations"
+            )
+            for label, kw in (
+                ("default (the recording's own)", {}),
+                ("generic I-VT", {"fixations": "detect"}),
+                ("generic I-DT", {"fixations": "detect", "method": "idt"}),
+            ):
                 f = detect_fixations(s, **kw)
                 print(f"  {label:32s} kappa {cohen_kappa(_labels(s.t, f), ref):.3f}  ({len(f)} fixations)")
     tobii = data / "tobii_glasses3_calibration_1" / "gazedata.gz"
     if tobii.is_file():
         s = read_gaze(tobii)
         f = detect_fixations(s)
-        print(f"\nTobii Glasses 3 ({len(s)} samples, {s.rate:.0f} Hz, {s.scene_size}, {s.n_valid} valid): no vendor "
-              f"fixations in gazedata; generic I-VT finds {len(f)} fixations, median "
-              f"{np.median([x.duration for x in f]) * 1000 if f else 0:.0f} ms")
+        print(
+            f"\nTobii Glasses 3 ({len(s)} samples, {s.rate:.0f} Hz, {s.scene_size}, {s.n_valid} valid): no vendor "
+            f"fixations in gazedata; generic I-VT finds {len(f)} fixations, median "
+            f"{np.median([x.duration for x in f]) * 1000 if f else 0:.0f} ms"
+        )
 
 
 def scaling(rows: int) -> None:
@@ -153,8 +175,10 @@ def scaling(rows: int) -> None:
     rng = np.random.default_rng(0)
     prev = None
     for n in (10_000, 40_000, 160_000):
-        fx = [Fixation(x=float(a), y=float(b), start=0.0, end=float(d), duration=float(d))
-              for a, b, d in zip(rng.uniform(0, 1600, n), rng.uniform(0, 1200, n), rng.uniform(0.1, 0.6, n))]
+        fx = [
+            Fixation(x=float(a), y=float(b), start=0.0, end=float(d), duration=float(d))
+            for a, b, d in zip(rng.uniform(0, 1600, n), rng.uniform(0, 1200, n), rng.uniform(0.1, 0.6, n))
+        ]
         t0 = time.perf_counter()
         groups = group_fixations(fx, 40.0)
         dt = time.perf_counter() - t0
@@ -170,14 +194,20 @@ def scaling(rows: int) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "big.csv"
             t0 = time.perf_counter()
-            write_generic(path, (c for c, _ in synth_stream(rows / 200, rate=200, noise=1.0, seed=9,
-                                                             scene_size=(1200, 1600))), units="px",
-                          names=("t", "x_px", "y_px"), confidence=False)
+            write_generic(
+                path,
+                (c for c, _ in synth_stream(rows / 200, rate=200, noise=1.0, seed=9, scene_size=(1200, 1600))),
+                units="px",
+                names=("t", "x_px", "y_px"),
+                confidence=False,
+            )
             t1 = time.perf_counter()
             found = detect_fixations(iter_gaze(path, scene_size=(1200, 1600)), fov=FOV)
             t2 = time.perf_counter()
-            print(f"  {rows}-row CSV ({path.stat().st_size / 1e6:.0f} MB): written {t1 - t0:.1f} s, read + "
-                  f"detected in {t2 - t1:.1f} s ({(t2 - t1) / rows * 1e6:.2f} us/row, {len(found)} fixations)")
+            print(
+                f"  {rows}-row CSV ({path.stat().st_size / 1e6:.0f} MB): written {t1 - t0:.1f} s, read + "
+                f"detected in {t2 - t1:.1f} s ({(t2 - t1) / rows * 1e6:.2f} us/row, {len(found)} fixations)"
+            )
 
 
 def main() -> None:

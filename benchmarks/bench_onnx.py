@@ -90,8 +90,10 @@ def main() -> None:
     ref = tiny_meta_sam(embed_dim=768, depth=12, heads=12, global_attn=(2, 5, 8, 11), seed=0)
     if not ckpt.is_file():
         torch.save(ref.state_dict(), str(ckpt))
-    print(f"torch {torch.__version__} ({torch.get_num_threads()} threads), onnxruntime {onnxruntime.__version__}; "
-          f"random ViT-B weights; work folder {work}")
+    print(
+        f"torch {torch.__version__} ({torch.get_num_threads()} threads), onnxruntime {onnxruntime.__version__}; "
+        f"random ViT-B weights; work folder {work}"
+    )
     dirs = _exports(ckpt, work)
     engines = {"pytorch": sc.load_engine(str(ckpt), device="cpu")}
     engines.update({name: sc.load_engine(f"onnx:{d}") for name, d in dirs.items()})
@@ -140,8 +142,9 @@ def main() -> None:
             results[name].append(res.masks)
         if pred is not None:
             with torch.inference_mode():
-                t_dec["meta reference"].append(_time(lambda p=p: pred.predict(
-                    point_coords=p[None], point_labels=lab, multimask_output=True)))
+                t_dec["meta reference"].append(
+                    _time(lambda p=p: pred.predict(point_coords=p[None], point_labels=lab, multimask_output=True))
+                )
 
     base = np.concatenate(results["pytorch"])
     agree = {name: float((np.concatenate(r) == base).mean()) for name, r in results.items()}
@@ -157,18 +160,26 @@ def main() -> None:
     print()
     d_ratio = med["onnx fp32"] / med["pytorch"]
     e_ratio = best_emb["onnx int8"] / best_emb["onnx fp32"]
-    print(f"ONNX fp32 decode per prompt / PyTorch decode: {d_ratio:.2f} (target <= 0.50: "
-          f"{'met' if d_ratio <= 0.5 else 'NOT met'})")
-    print(f"ONNX int8 decode per prompt / PyTorch decode: {med['onnx int8'] / med['pytorch']:.2f}; "
-          f"int8 enc+dec: {med['int8 enc+dec'] / med['pytorch']:.2f}")
-    print(f"int8 embedding / fp32 embedding: {e_ratio:.2f} (target <= 0.60: {'met' if e_ratio <= 0.6 else 'NOT met'}); "
-          f"int8 masks agree with PyTorch on {agree['onnx int8']:.2%} of pixels (target > 98%: "
-          f"{'met' if agree['onnx int8'] > 0.98 else 'NOT met'}), fp32 on {agree['onnx fp32']:.4%}")
+    print(
+        f"ONNX fp32 decode per prompt / PyTorch decode: {d_ratio:.2f} (target <= 0.50: "
+        f"{'met' if d_ratio <= 0.5 else 'NOT met'})"
+    )
+    print(
+        f"ONNX int8 decode per prompt / PyTorch decode: {med['onnx int8'] / med['pytorch']:.2f}; "
+        f"int8 enc+dec: {med['int8 enc+dec'] / med['pytorch']:.2f}"
+    )
+    print(
+        f"int8 embedding / fp32 embedding: {e_ratio:.2f} (target <= 0.60: {'met' if e_ratio <= 0.6 else 'NOT met'}); "
+        f"int8 masks agree with PyTorch on {agree['onnx int8']:.2%} of pixels (target > 98%: "
+        f"{'met' if agree['onnx int8'] > 0.98 else 'NOT met'}), fp32 on {agree['onnx fp32']:.4%}"
+    )
     if pred is not None:
-        print(f"vs Meta's reference: PyTorch engine decode {med['pytorch'] / med['meta reference']:.2f}x, "
-              f"ONNX fp32 {med['onnx fp32'] / med['meta reference']:.2f}x; embedding ONNX fp32 "
-              f"{best_emb['onnx fp32'] / best_emb['meta reference']:.2f}x, int8 "
-              f"{best_emb['onnx int8'] / best_emb['meta reference']:.2f}x")
+        print(
+            f"vs Meta's reference: PyTorch engine decode {med['pytorch'] / med['meta reference']:.2f}x, "
+            f"ONNX fp32 {med['onnx fp32'] / med['meta reference']:.2f}x; embedding ONNX fp32 "
+            f"{best_emb['onnx fp32'] / best_emb['meta reference']:.2f}x, int8 "
+            f"{best_emb['onnx int8'] / best_emb['meta reference']:.2f}x"
+        )
     sizes = {name: sum(f.stat().st_size for f in d.glob("*.onnx")) / 1e6 for name, d in dirs.items()}
     print("files: " + ", ".join(f"{n} {s:.0f} MB" for n, s in sizes.items()))
 

@@ -74,8 +74,10 @@ def bench_synthetic(seeds: list[int]) -> None:
                 ms_plain.append(tp)
                 ms_pt.append(tq)
     _summary(box_ours, box_plain, ms_box, ms_plain)
-    print(f"  one interior point: mean IoU {np.mean(pt_ours):.3f} (min {np.min(pt_ours):.3f}), "
-          f"median {np.median(ms_pt):.1f} ms per prompt")
+    print(
+        f"  one interior point: mean IoU {np.mean(pt_ours):.3f} (min {np.min(pt_ours):.3f}), "
+        f"median {np.median(ms_pt):.1f} ms per prompt"
+    )
 
 
 def bench_generate_and_large() -> None:
@@ -85,16 +87,20 @@ def bench_generate_and_large() -> None:
     _, t_emb = _timed(lambda: eng.embed(sc.image))
     res, t_gen = _timed(lambda: eng.generate(sc.image))
     found = pairwise_mask_iou(sc.masks, res.masks).max(axis=1) if len(res) else np.zeros(len(sc.masks))
-    print(f"  generate: {len(res)} masks in {t_gen:.0f} ms (+ {t_emb:.0f} ms embedding); "
-          f"best IoU per object {[round(float(v), 3) for v in found]}")
+    print(
+        f"  generate: {len(res)} masks in {t_gen:.0f} ms (+ {t_emb:.0f} ms embedding); "
+        f"best IoU per object {[round(float(v), 3) for v in found]}"
+    )
     f = 6.25
     big = cv2.resize(sc.image, None, fx=f, fy=f, interpolation=cv2.INTER_LINEAR)
     gt = cv2.resize(sc.masks[0].astype(np.uint8), (big.shape[1], big.shape[0]), interpolation=cv2.INTER_LINEAR) > 0
     eng = OpenCVEngine()
     res, t_big = _timed(lambda: eng.segment(big, Prompt(box=sc.boxes[0] * f)))
     pm, t_plain = _timed(lambda: plain_grabcut(big, sc.boxes[0] * f, eng.iterations))
-    print(f"  4000x3000 box: ours IoU {mask_iou(res.masks[0], gt):.3f} in {t_big:.0f} ms (embedding included); "
-          f"plain grabCut IoU {mask_iou(pm, gt):.3f} in {t_plain:.0f} ms; time ratio ours/plain {t_big / t_plain:.2f}")
+    print(
+        f"  4000x3000 box: ours IoU {mask_iou(res.masks[0], gt):.3f} in {t_big:.0f} ms (embedding included); "
+        f"plain grabCut IoU {mask_iou(pm, gt):.3f} in {t_plain:.0f} ms; time ratio ours/plain {t_big / t_plain:.2f}"
+    )
     auto, t_auto = _timed(lambda: eng.generate(big))
     print(f"  4000x3000 generate: {len(auto)} masks in {t_auto:.0f} ms (embedding cached)")
 
@@ -103,10 +109,14 @@ def _summary(ours_iou, plain_iou, ours_ms, plain_ms) -> None:
     mo, mp = float(np.mean(ours_iou)), float(np.mean(plain_iou))
     wins = int(np.sum(np.asarray(ours_iou) > np.asarray(plain_iou) + 1e-3))
     losses = int(np.sum(np.asarray(ours_iou) < np.asarray(plain_iou) - 1e-3))
-    print(f"  mean IoU ours {mo:.4f}  plain grabCut {mp:.4f}  ratio {mo / max(mp, 1e-9):.3f}  "
-          f"(ours better on {wins}, worse on {losses} of {len(ours_iou)})")
-    print(f"  median latency ours {np.median(ours_ms):.1f} ms  plain {np.median(plain_ms):.1f} ms  "
-          f"ratio {np.median(ours_ms) / max(np.median(plain_ms), 1e-9):.2f}")
+    print(
+        f"  mean IoU ours {mo:.4f}  plain grabCut {mp:.4f}  ratio {mo / max(mp, 1e-9):.3f}  "
+        f"(ours better on {wins}, worse on {losses} of {len(ours_iou)})"
+    )
+    print(
+        f"  median latency ours {np.median(ours_ms):.1f} ms  plain {np.median(plain_ms):.1f} ms  "
+        f"ratio {np.median(ours_ms) / max(np.median(plain_ms), 1e-9):.2f}"
+    )
 
 
 def main() -> None:

@@ -41,8 +41,10 @@ def main() -> None:
         for feather in (0, 5):
             crop = best_of(partial(inpaint, img, mask, method=method, feather=feather, crop=True))
             full = best_of(partial(inpaint, img, mask, method=method, feather=feather, crop=False))
-            print(f"inpaint {method:5s} feather={feather}: crop {crop * 1000:7.1f} ms, full frame {full * 1000:7.1f} ms, "
-                  f"ratio {crop / full:.2f} (target <= 0.5)")
+            print(
+                f"inpaint {method:5s} feather={feather}: crop {crop * 1000:7.1f} ms, full frame {full * 1000:7.1f} ms, "
+                f"ratio {crop / full:.2f} (target <= 0.5)"
+            )
     hh, ww = 720, 1280
     depth = np.full((hh, ww), 2.0, np.float32) + np.random.default_rng(0).normal(0, 0.01, (hh, ww)).astype(np.float32)
     m = np.zeros((hh, ww), bool)

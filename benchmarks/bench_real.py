@@ -49,7 +49,7 @@ SHIFTS = [(3, 0), (-3, 0), (0, 3), (0, -3), (2, 2), (-2, 2), (2, -2), (-2, -2)]
 class Case:
     name: str
     image: np.ndarray  # (H, W, 3) uint8 RGB
-    mask: np.ndarray   # (H, W) bool
+    mask: np.ndarray  # (H, W) bool
 
 
 @dataclass
@@ -109,8 +109,10 @@ def davis_first_frames(root: Path) -> list[Case]:
 
 def datasets(data: Path) -> dict[str, list[Case]]:
     found: dict[str, list[Case]] = {}
-    for name, loader, marker in (("COCO-MVal", coco_cases, "img"), ("DAVIS first frames", davis_first_frames,
-                                                                    "JPEGImages")):
+    for name, loader, marker in (
+        ("COCO-MVal", coco_cases, "img"),
+        ("DAVIS first frames", davis_first_frames, "JPEGImages"),
+    ):
         for cand in (data, data / ("coco_mval_dev" if marker == "img" else "davis2016_dev")):
             if (cand / marker).is_dir():
                 found[name] = loader(cand)
@@ -151,8 +153,15 @@ def plain_grabcut(image: np.ndarray, box: np.ndarray, iterations: int = 5) -> np
     fgd = np.zeros((1, 65), np.float64)
     cv2.setRNGSeed(0)
     try:
-        cv2.grabCut(np.ascontiguousarray(image[:, :, ::-1]), gc, (x0, y0, max(1, x1 - x0), max(1, y1 - y0)),
-                    bgd, fgd, iterations, cv2.GC_INIT_WITH_RECT)
+        cv2.grabCut(
+            np.ascontiguousarray(image[:, :, ::-1]),
+            gc,
+            (x0, y0, max(1, x1 - x0), max(1, y1 - y0)),
+            bgd,
+            fgd,
+            iterations,
+            cv2.GC_INIT_WITH_RECT,
+        )
     except cv2.error:
         return np.zeros(image.shape[:2], bool)
     return (gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)
@@ -227,24 +236,41 @@ def report(name: str, t: Tally) -> dict[str, bool]:
     n = len(t.box)
     print(f"== {name}: {n} images")
     mb, mp, m3 = np.mean(t.box), np.mean(t.box_plain), np.mean(t.box_best3)
-    print(f"  box       mean IoU  ours {mb:.3f}   plain grabCut {mp:.3f}   best of 3 {m3:.3f}   "
-          f"(target ours >= plain + 0.05 = {mp + 0.05:.3f}: {'ok' if mb >= mp + 0.05 else 'MISSED'})")
+    print(
+        f"  box       mean IoU  ours {mb:.3f}   plain grabCut {mp:.3f}   best of 3 {m3:.3f}   "
+        f"(target ours >= plain + 0.05 = {mp + 0.05:.3f}: {'ok' if mb >= mp + 0.05 else 'MISSED'})"
+    )
     mc = np.mean(t.click)
-    print(f"  one click mean IoU  ours {mc:.3f}   best of 3 {np.mean(t.click_best3):.3f}   "
-          f"(target >= 0.45: {'ok' if mc >= 0.45 else 'MISSED'})")
-    print(f"  NoC@85 {np.mean(t.noc85):.2f}   NoC@90 {np.mean(t.noc90):.2f}   mean IoU at 5 clicks {np.mean(t.iou5):.3f}   "
-          f"(max {MAX_CLICKS} clicks; share never reaching 85%: {np.mean(np.array(t.noc85) >= MAX_CLICKS):.2f})")
+    print(
+        f"  one click mean IoU  ours {mc:.3f}   best of 3 {np.mean(t.click_best3):.3f}   "
+        f"(target >= 0.45: {'ok' if mc >= 0.45 else 'MISSED'})"
+    )
+    print(
+        f"  NoC@85 {np.mean(t.noc85):.2f}   NoC@90 {np.mean(t.noc90):.2f}   mean IoU at 5 clicks {np.mean(t.iou5):.3f}   "
+        f"(max {MAX_CLICKS} clicks; share never reaching 85%: {np.mean(np.array(t.noc85) >= MAX_CLICKS):.2f})"
+    )
     cr, br, er = np.median(t.click_ratio), np.median(t.box_ratio), np.median(t.embed_ratio)
-    print(f"  latency   click {np.median(t.click_ms):.1f} ms, embedding {np.median(t.embed_ms):.0f} ms, "
-          f"plain grabCut {np.median(t.plain_ms):.0f} ms (medians)")
-    print(f"            ratios to plain grabCut (median over images): click {cr:.3f}, box (3 rows) {br:.3f}, "
-          f"embedding {er:.2f}   (targets click <= 0.05: {'ok' if cr <= 0.05 else 'MISSED'}; "
-          f"embedding <= 1: {'ok' if er <= 1 else 'MISSED'})")
+    print(
+        f"  latency   click {np.median(t.click_ms):.1f} ms, embedding {np.median(t.embed_ms):.0f} ms, "
+        f"plain grabCut {np.median(t.plain_ms):.0f} ms (medians)"
+    )
+    print(
+        f"            ratios to plain grabCut (median over images): click {cr:.3f}, box (3 rows) {br:.3f}, "
+        f"embedding {er:.2f}   (targets click <= 0.05: {'ok' if cr <= 0.05 else 'MISSED'}; "
+        f"embedding <= 1: {'ok' if er <= 1 else 'MISSED'})"
+    )
     st = float(np.mean(t.stable)) if t.stable else float("nan")
-    print(f"  stability {st:.3f} of {len(t.stable)} clicks moved by <= 3 px keep IoU >= 0.9 "
-          f"(target >= 0.95: {'ok' if st >= 0.95 else 'MISSED'})")
-    return {"box": mb >= mp + 0.05, "click": mc >= 0.45, "latency": cr <= 0.05, "embedding": er <= 1,
-            "stability": st >= 0.95}
+    print(
+        f"  stability {st:.3f} of {len(t.stable)} clicks moved by <= 3 px keep IoU >= 0.9 "
+        f"(target >= 0.95: {'ok' if st >= 0.95 else 'MISSED'})"
+    )
+    return {
+        "box": mb >= mp + 0.05,
+        "click": mc >= 0.45,
+        "latency": cr <= 0.05,
+        "embedding": er <= 1,
+        "stability": st >= 0.95,
+    }
 
 
 def bench_generate(cases: list[Case], engine_spec: str) -> None:
@@ -260,9 +286,11 @@ def bench_generate(cases: list[Case], engine_spec: str) -> None:
         counts.append(len(res))
         overlaps.append(_max_level_overlap(res))
     print(f"== automatic masks on {len(sized)} 640x480 photographs (embedding included)")
-    print(f"  time ratio to plain grabCut: median {np.median(ratios):.2f} (target <= 2: "
-          f"{'ok' if np.median(ratios) <= 2 else 'MISSED'}); masks per image median {np.median(counts):.0f}; "
-          f"largest overlap between two masks of one level {max(overlaps):.3f}")
+    print(
+        f"  time ratio to plain grabCut: median {np.median(ratios):.2f} (target <= 2: "
+        f"{'ok' if np.median(ratios) <= 2 else 'MISSED'}); masks per image median {np.median(counts):.0f}; "
+        f"largest overlap between two masks of one level {max(overlaps):.3f}"
+    )
 
 
 def _max_level_overlap(res) -> float:
@@ -298,8 +326,11 @@ def main() -> None:
         for i, c in enumerate(cases):
             evaluate(c, args.engine, t, stability=not args.no_stability)
             if (i + 1) % 20 == 0:
-                print(f"  ... {i + 1}/{len(cases)}: box {np.mean(t.box):.3f} vs plain {np.mean(t.box_plain):.3f}, "
-                      f"click {np.mean(t.click):.3f}", flush=True)
+                print(
+                    f"  ... {i + 1}/{len(cases)}: box {np.mean(t.box):.3f} vs plain {np.mean(t.box_plain):.3f}, "
+                    f"click {np.mean(t.click):.3f}",
+                    flush=True,
+                )
         report(name, t)
         if name == "COCO-MVal":
             bench_generate(cases, args.engine)

@@ -132,8 +132,9 @@ def _sam1(args: argparse.Namespace) -> None:
     t_ref_dec, t_our_dec = [], []
     for p in pts:  # interleaved, so load from other processes hits both alike
         with torch.inference_mode():
-            t_ref_dec += _timeit(lambda p=p: pred.predict(point_coords=p[None], point_labels=lab,
-                                                          multimask_output=True), 1)
+            t_ref_dec += _timeit(
+                lambda p=p: pred.predict(point_coords=p[None], point_labels=lab, multimask_output=True), 1
+            )
         t_our_dec += _timeit(lambda p=p: eng.segment(img, sc.Prompt(points=p[None]), multimask=True), 1)
     batch = [sc.Prompt(points=p[None]) for p in pts]
     t_our_batch = min(_timeit(lambda: eng.segment(img, batch, multimask=True), 2)) / len(pts)
@@ -175,23 +176,37 @@ def _sam1(args: argparse.Namespace) -> None:
     print()
     print(f"{'measure':<44} {'ours':>10} {'reference':>10} {'ratio':>7}  target")
     print(f"{'embedding (s)':<44} {min(t_our_emb):>10.2f} {min(t_ref_emb):>10.2f} {emb_ratio:>7.2f}  <= 0.75")
-    print(f"{'decode per prompt, multimask, to 640x480 (ms)':<44} {statistics.median(t_our_dec)*1e3:>10.1f} "
-          f"{statistics.median(t_ref_dec)*1e3:>10.1f} {dec_ratio:>7.2f}  <= 0.50")
-    print(f"{'  same, prompts batched in one call (ms)':<44} {t_our_batch*1e3:>10.1f} "
-          f"{statistics.median(t_ref_dec)*1e3:>10.1f} {t_our_batch/statistics.median(t_ref_dec):>7.2f}")
+    print(
+        f"{'decode per prompt, multimask, to 640x480 (ms)':<44} {statistics.median(t_our_dec) * 1e3:>10.1f} "
+        f"{statistics.median(t_ref_dec) * 1e3:>10.1f} {dec_ratio:>7.2f}  <= 0.50"
+    )
+    print(
+        f"{'  same, prompts batched in one call (ms)':<44} {t_our_batch * 1e3:>10.1f} "
+        f"{statistics.median(t_ref_dec) * 1e3:>10.1f} {t_our_batch / statistics.median(t_ref_dec):>7.2f}"
+    )
     if not args.skip_amg:
-        print(f"{f'automatic masks {args.amg_side}x{args.amg_side}, no embedding (s)':<44} {t_our_amg:>10.2f} "
-              f"{t_ref_amg:>10.2f} {amg_ratio:>7.2f}  <= 0.25   ({len(our_masks)} vs {len(ref_masks)} masks)")
-    print(f"{'decode FLOPs per prompt (GFLOP)':<44} {our_flops/1e9:>10.2f} {ref_flops/1e9:>10.2f} "
-          f"{our_flops/ref_flops:>7.2f}")
-    print(f"matmul throughput {fps/1e9:.1f} GFLOP/s -> decoding floor {floor_ms:.1f} ms per prompt "
-          f"(reference FLOPs); ours is {statistics.median(t_our_dec)*1e3/floor_ms:.1f}x the floor, "
-          f"reference {statistics.median(t_ref_dec)*1e3/floor_ms:.1f}x")
+        print(
+            f"{f'automatic masks {args.amg_side}x{args.amg_side}, no embedding (s)':<44} {t_our_amg:>10.2f} "
+            f"{t_ref_amg:>10.2f} {amg_ratio:>7.2f}  <= 0.25   ({len(our_masks)} vs {len(ref_masks)} masks)"
+        )
+    print(
+        f"{'decode FLOPs per prompt (GFLOP)':<44} {our_flops / 1e9:>10.2f} {ref_flops / 1e9:>10.2f} "
+        f"{our_flops / ref_flops:>7.2f}"
+    )
+    print(
+        f"matmul throughput {fps / 1e9:.1f} GFLOP/s -> decoding floor {floor_ms:.1f} ms per prompt "
+        f"(reference FLOPs); ours is {statistics.median(t_our_dec) * 1e3 / floor_ms:.1f}x the floor, "
+        f"reference {statistics.median(t_ref_dec) * 1e3 / floor_ms:.1f}x"
+    )
     if bf16_row is not None:
-        print(f"{'embedding, dtype=bfloat16 (s, informational)':<44} {bf16_row[0]:>10.2f} {min(t_ref_emb):>10.2f} "
-              f"{bf16_row[0] / min(t_ref_emb):>7.2f}  (masks agree with float32 on {bf16_row[1]:.1%} of pixels)")
-    print(f"embeddings computed {st.embeddings_computed}, cache hits {st.embedding_cache_hits} "
-          f"for {st.segment_calls} segment calls and {st.generate_calls} generate call(s) on one image")
+        print(
+            f"{'embedding, dtype=bfloat16 (s, informational)':<44} {bf16_row[0]:>10.2f} {min(t_ref_emb):>10.2f} "
+            f"{bf16_row[0] / min(t_ref_emb):>7.2f}  (masks agree with float32 on {bf16_row[1]:.1%} of pixels)"
+        )
+    print(
+        f"embeddings computed {st.embeddings_computed}, cache hits {st.embedding_cache_hits} "
+        f"for {st.segment_calls} segment calls and {st.generate_calls} generate call(s) on one image"
+    )
 
 
 if __name__ == "__main__":

@@ -72,8 +72,15 @@ def plain_grabcut_ms(frame: np.ndarray, mask: np.ndarray) -> float:
     bgd, fgd = np.zeros((1, 65)), np.zeros((1, 65))
     t0 = time.perf_counter()
     cv2.setRNGSeed(0)
-    cv2.grabCut(np.ascontiguousarray(frame), gc, (int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1),
-                                                   int(ys.max() - ys.min() + 1)), bgd, fgd, 5, cv2.GC_INIT_WITH_RECT)
+    cv2.grabCut(
+        np.ascontiguousarray(frame),
+        gc,
+        (int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1)),
+        bgd,
+        fgd,
+        5,
+        cv2.GC_INIT_WITH_RECT,
+    )
     return (time.perf_counter() - t0) * 1000
 
 
@@ -97,8 +104,7 @@ def read_sequence(root: Path, seq: str, max_frames: int | None) -> tuple[list[np
     return frames, masks
 
 
-def run_sequence(frames: list[np.ndarray], masks: list[np.ndarray], engine: str | None,
-                 **options) -> dict[str, float]:
+def run_sequence(frames: list[np.ndarray], masks: list[np.ndarray], engine: str | None, **options) -> dict[str, float]:
     init = Masks(masks[0][None], ids=[1])
     js, fs, times = [], [], []
     it = iter(track(frames, init, engine=engine, **options))
@@ -118,31 +124,47 @@ def run_sequence(frames: list[np.ndarray], masks: list[np.ndarray], engine: str 
     picks = sorted({0, len(frames) // 2, len(frames) - 1})
     gc = float(np.nanmedian([plain_grabcut_ms(frames[k], masks[k]) for k in picks]))
     ms = float(np.median(times[1:])) if len(times) > 1 else float("nan")
-    return {"J": float(np.mean(js)), "F": float(np.mean(fs)), "lost_at": -1 if lost_at is None else lost_at,
-            "frames": len(frames), "ms": ms, "grabcut_ms": gc, "ratio": ms / gc}
+    return {
+        "J": float(np.mean(js)),
+        "F": float(np.mean(fs)),
+        "lost_at": -1 if lost_at is None else lost_at,
+        "frames": len(frames),
+        "ms": ms,
+        "grabcut_ms": gc,
+        "ratio": ms / gc,
+    }
 
 
 def bench_davis(root: Path, engine: str | None, max_frames: int | None, options: dict) -> None:
     seqs = sorted(p.name for p in (root / "JPEGImages").iterdir() if p.is_dir())
     print(f"== DAVIS-layout sequences in {root} (first-frame mask given; engine {engine})")
-    print(f"  {'sequence':18s} {'frames':>6s} {'J':>6s} {'F':>6s} {'lost at':>8s} {'ms/frame':>9s} "
-          f"{'grabCut ms':>10s} {'ratio':>6s}")
+    print(
+        f"  {'sequence':18s} {'frames':>6s} {'J':>6s} {'F':>6s} {'lost at':>8s} {'ms/frame':>9s} "
+        f"{'grabCut ms':>10s} {'ratio':>6s}"
+    )
     rows = []
     for seq in seqs:
         frames, masks = read_sequence(root, seq, max_frames)
         r = run_sequence(frames, masks, engine, **options)
         rows.append(r)
         lost = "-" if r["lost_at"] < 0 else str(r["lost_at"])
-        print(f"  {seq:18s} {r['frames']:6d} {r['J']:6.3f} {r['F']:6.3f} {lost:>8s} {r['ms']:9.1f} "
-              f"{r['grabcut_ms']:10.1f} {r['ratio']:6.3f}", flush=True)
+        print(
+            f"  {seq:18s} {r['frames']:6d} {r['J']:6.3f} {r['F']:6.3f} {lost:>8s} {r['ms']:9.1f} "
+            f"{r['grabcut_ms']:10.1f} {r['ratio']:6.3f}",
+            flush=True,
+        )
     mj = float(np.mean([r["J"] for r in rows]))
     mf = float(np.mean([r["F"] for r in rows]))
     worst = min(r["J"] for r in rows)
     ratio = float(np.median([r["ratio"] for r in rows]))
-    print(f"  mean J {mj:.3f} (target >= 0.65: {'ok' if mj >= 0.65 else 'MISSED'})   mean F {mf:.3f}   "
-          f"lowest sequence J {worst:.3f} (target: none below {LOST_J}: {'ok' if worst >= LOST_J else 'MISSED'})")
-    print(f"  time per frame / one plain grabCut: median {ratio:.3f} (target <= 0.25: "
-          f"{'ok' if ratio <= 0.25 else 'MISSED'})")
+    print(
+        f"  mean J {mj:.3f} (target >= 0.65: {'ok' if mj >= 0.65 else 'MISSED'})   mean F {mf:.3f}   "
+        f"lowest sequence J {worst:.3f} (target: none below {LOST_J}: {'ok' if worst >= LOST_J else 'MISSED'})"
+    )
+    print(
+        f"  time per frame / one plain grabCut: median {ratio:.3f} (target <= 0.25: "
+        f"{'ok' if ratio <= 0.25 else 'MISSED'})"
+    )
 
 
 # --- synthetic -----------------------------------------------------------------------------------
@@ -185,8 +207,10 @@ def main() -> None:
     if args.data is not None:
         root = davis_root(args.data)
         if root is None:
-            sys.exit(f"--data {args.data}: no JPEGImages/ and Annotations/ there (or in davis2016_dev/); "
-                     "point it at the shared DAVIS folder")
+            sys.exit(
+                f"--data {args.data}: no JPEGImages/ and Annotations/ there (or in davis2016_dev/); "
+                "point it at the shared DAVIS folder"
+            )
         bench_davis(root, engine, args.max_frames, {})
     else:
         bench_synthetic(args.frames, engine)

@@ -77,7 +77,9 @@ def run(image: np.ndarray, prompts: int = 20, embed_repeats: int = 2, frames: in
         eng.segment(image, sc.Prompt(points=pts[:1]), multimask=True)
         d_ref, d_our = [], []
         for p in pts:
-            d_ref.append(_timeit(lambda p=p: pred.predict(point_coords=p[None], point_labels=lab, multimask_output=True)))
+            d_ref.append(
+                _timeit(lambda p=p: pred.predict(point_coords=p[None], point_labels=lab, multimask_output=True))
+            )
             d_our.append(_timeit(lambda p=p: eng.segment(image, sc.Prompt(points=p[None]), multimask=True)))
         dec = statistics.median(d_our) / statistics.median(d_ref)
 
@@ -106,16 +108,29 @@ def run(image: np.ndarray, prompts: int = 20, embed_repeats: int = 2, frames: in
         prop = statistics.median(p_our[1:]) / statistics.median(p_ref[1:])
     rows = [
         ("SAM 2.1 hiera-tiny embedding (s)", min(t_our), min(t_ref), emb, "<= 0.80"),
-        (f"  decode per prompt, multimask, to {w}x{h} (ms)", statistics.median(d_our) * 1e3,
-         statistics.median(d_ref) * 1e3, dec, "<= 0.50"),
-        (f"  video propagation per frame, {frames} frames (s)", statistics.median(p_our[1:]),
-         statistics.median(p_ref[1:]), prop, "<= 0.80"),
+        (
+            f"  decode per prompt, multimask, to {w}x{h} (ms)",
+            statistics.median(d_our) * 1e3,
+            statistics.median(d_ref) * 1e3,
+            dec,
+            "<= 0.50",
+        ),
+        (
+            f"  video propagation per frame, {frames} frames (s)",
+            statistics.median(p_our[1:]),
+            statistics.median(p_ref[1:]),
+            prop,
+            "<= 0.80",
+        ),
     ]
     for name, ours, theirs, ratio, target in rows:
         print(f"{name:<44} {ours:>10.2f} {theirs:>10.2f} {ratio:>7.2f}  {target}")
     from sam_compose.engines import onednn
 
-    kernels = ("oneDNN (sam_compose.engines.onednn; SAM_COMPOSE_ONEDNN=0 for PyTorch's own)" if onednn.available()
-               else "PyTorch's own (MKL), as the reference")
+    kernels = (
+        "oneDNN (sam_compose.engines.onednn; SAM_COMPOSE_ONEDNN=0 for PyTorch's own)"
+        if onednn.available()
+        else "PyTorch's own (MKL), as the reference"
+    )
     print(f"our CPU products: {kernels}")
     return {"embedding": emb, "decode": dec, "propagation": prop}

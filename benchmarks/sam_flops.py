@@ -42,12 +42,21 @@ def decoder_gflop_per_prompt(batch: int = 64) -> float:
         sparse, dense = pe(points=(torch.rand(batch, 1, 2) * 1024, torch.ones(batch, 1)), boxes=None, masks=None)
         dense_pe = pe.get_dense_pe()
     with torch.device("meta"):
-        dec = MaskDecoder(num_multimask_outputs=3, transformer=TwoWayTransformer(depth=2, embedding_dim=256, mlp_dim=2048,
-                                                                                 num_heads=8),
-                          transformer_dim=256, iou_head_depth=3, iou_head_hidden_dim=256)
+        dec = MaskDecoder(
+            num_multimask_outputs=3,
+            transformer=TwoWayTransformer(depth=2, embedding_dim=256, mlp_dim=2048, num_heads=8),
+            transformer_dim=256,
+            iou_head_depth=3,
+            iou_head_hidden_dim=256,
+        )
     with FlopCounterMode(display=False) as fc:
-        dec(image_embeddings=torch.empty(1, 256, 64, 64, device="meta"), image_pe=dense_pe.to("meta"),
-            sparse_prompt_embeddings=sparse.to("meta"), dense_prompt_embeddings=dense.to("meta"), multimask_output=True)
+        dec(
+            image_embeddings=torch.empty(1, 256, 64, 64, device="meta"),
+            image_pe=dense_pe.to("meta"),
+            sparse_prompt_embeddings=sparse.to("meta"),
+            dense_prompt_embeddings=dense.to("meta"),
+            multimask_output=True,
+        )
     return fc.get_total_flops() / 1e9 / batch
 
 
@@ -71,17 +80,23 @@ def main() -> None:
         "+ crop layer (crop_n_layers=1, downscale 2)": (5, grid + 4 * (args.points_per_side // 2) ** 2),
     }
     rate = args.images / (args.hours * 3600)
-    print(f"\n{args.images / 1e6:g}M images in {args.hours:g} h = {rate:.1f} images/s; {args.model}; "
-          f"sustained {args.mfu:.0%} of bf16 peak")
+    print(
+        f"\n{args.images / 1e6:g}M images in {args.hours:g} h = {rate:.1f} images/s; {args.model}; "
+        f"sustained {args.mfu:.0%} of bf16 peak"
+    )
     for label, (passes, prompts) in modes.items():
         per_image = passes * enc + prompts * dec / 1000
-        print(f"\n{label}: {passes} encoder pass(es) {passes * enc:.2f} TFLOP + {prompts} prompts "
-              f"{prompts * dec / 1000:.2f} TFLOP = {per_image:.2f} TFLOP per image")
+        print(
+            f"\n{label}: {passes} encoder pass(es) {passes * enc:.2f} TFLOP + {prompts} prompts "
+            f"{prompts * dec / 1000:.2f} TFLOP = {per_image:.2f} TFLOP per image"
+        )
         for gpu, peak in PEAK_BF16_TFLOPS.items():
             eff = peak * args.mfu
             per_gpu = eff / per_image
-            print(f"  {gpu:9s}: {eff / enc:5.1f} embeddings/s, {per_gpu:5.2f} images/s per GPU -> "
-                  f"{math.ceil(rate / per_gpu):4d} GPUs")
+            print(
+                f"  {gpu:9s}: {eff / enc:5.1f} embeddings/s, {per_gpu:5.2f} images/s per GPU -> "
+                f"{math.ceil(rate / per_gpu):4d} GPUs"
+            )
 
 
 if __name__ == "__main__":

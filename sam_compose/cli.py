@@ -22,7 +22,10 @@ from .errors import SamComposeError, missing_dependency
 COMMANDS: dict[str, tuple[str, str]] = {
     "segment": ("sam_compose.commands.segment", "segment an image from points, boxes, text, gaze or a prior mask"),
     "run": ("sam_compose.graph.command", "run a graph file (JSON or YAML)"),
-    "batch": ("sam_compose.batch.command", "run a graph over a folder, glob or list of files (resumable; local or Ray)"),
+    "batch": (
+        "sam_compose.batch.command",
+        "run a graph over a folder, glob or list of files (resumable; local or Ray)",
+    ),
     "demo": ("sam_compose.app.command", "launch the Gradio demo"),
     "models": ("sam_compose.engines.models_command", "list, download or verify model checkpoints"),
     "mcp": ("sam_compose.integrations.mcp_command", "serve the tools over MCP (stdio by default)"),
@@ -30,14 +33,17 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-ACCESS_NOTE = ("Files: the command line reads and writes any path you give it, with your own rights. "
-               "The servers (demo, mcp) confine every request to their allowed folders and limits; "
-               "see docs/security.md. Limits (pixels, file sizes, graph nesting, ...) apply everywhere "
-               "and are raised with SAM_COMPOSE_MAX_* variables.")
+ACCESS_NOTE = (
+    "Files: the command line reads and writes any path you give it, with your own rights. "
+    "The servers (demo, mcp) confine every request to their allowed folders and limits; "
+    "see docs/security.md. Limits (pixels, file sizes, graph nesting, ...) apply everywhere "
+    "and are raised with SAM_COMPOSE_MAX_* variables."
+)
 
 
-def _one_line_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
-                      line: str | None = None) -> str:
+def _one_line_warning(
+    message: Warning | str, category: type[Warning], filename: str, lineno: int, line: str | None = None
+) -> str:
     """A :data:`warnings.formatwarning` that prints only ``warning: MESSAGE``."""
     return f"warning: {message}\n"
 
@@ -97,8 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
             if exc.name is not None and module_name.startswith(exc.name):
                 continue  # this command's module is not part of this build
             raise
-        p = sub.add_parser(name, help=help_text, description=(module.__doc__ or help_text).strip().splitlines()[0],
-                           epilog=ACCESS_NOTE)
+        p = sub.add_parser(
+            name, help=help_text, description=(module.__doc__ or help_text).strip().splitlines()[0], epilog=ACCESS_NOTE
+        )
         module.configure(p)
         p.set_defaults(_module=module)
     return parser
@@ -149,8 +156,10 @@ def _main(argv: Sequence[str] | None) -> int:
     except Exception as exc:  # the last line of defence: one line, no traceback
         if os.environ.get("SAM_COMPOSE_DEBUG"):
             raise
-        print(f"error: {type(exc).__name__}: {' '.join(str(exc).split())} "
-              "(set SAM_COMPOSE_DEBUG=1 for a traceback)", file=sys.stderr)
+        print(
+            f"error: {type(exc).__name__}: {' '.join(str(exc).split())} (set SAM_COMPOSE_DEBUG=1 for a traceback)",
+            file=sys.stderr,
+        )
         return 1
 
 

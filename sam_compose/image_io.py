@@ -33,29 +33,34 @@ def max_pixels() -> int:
     return limits.get("pixels")
 
 
-def check_image_size(height: int, width: int, limit: int | None = None, what: str = "image",
-                     limit_name: str = "pixels") -> None:
+def check_image_size(
+    height: int, width: int, limit: int | None = None, what: str = "image", limit_name: str = "pixels"
+) -> None:
     """Refuse images too small to segment, too large to hold, or too thin (aspect ratio).
 
     Called with the header's size before any pixel is decoded. ``limit_name`` is the
     pixel limit to apply (``"pixels"`` for images and frames, ``"mask_pixels"`` for masks).
     """
     if height < MIN_SIDE or width < MIN_SIDE:
-        raise ImageError(
-            f"{what} is {width}x{height} pixels; sam-compose needs at least {MIN_SIDE}x{MIN_SIDE}"
-        )
+        raise ImageError(f"{what} is {width}x{height} pixels; sam-compose needs at least {MIN_SIDE}x{MIN_SIDE}")
     name = f"{what} ({width}x{height})"
     bound = limits.get(limit_name) if limit is None else int(limit)
     if height * width > bound:
         raise ImageLimitError(
             f"{name} is {height * width / 1e6:.0f} MP, over the limit of {bound / 1e6:.0f} MP; downscale it "
-            f"first or raise {limits.env_name(limit_name)}", limit_name, limits.env_name(limit_name))
+            f"first or raise {limits.env_name(limit_name)}",
+            limit_name,
+            limits.env_name(limit_name),
+        )
     ratio = max(height, width) / min(height, width)
     aspect = limits.get("aspect")
     if ratio > aspect:
         raise ImageLimitError(
             f"{name} is {ratio:.0f}:1, thinner than the limit of {aspect}:1; crop it into pieces "
-            f"or raise SAM_COMPOSE_MAX_ASPECT", "aspect", limits.env_name("aspect"))
+            f"or raise SAM_COMPOSE_MAX_ASPECT",
+            "aspect",
+            limits.env_name("aspect"),
+        )
 
 
 def allow_pillow(pixels: int) -> None:
@@ -87,9 +92,12 @@ def bomb_error(exc: Exception, what: str, limit_name: str = "pixels") -> ImageLi
     m = re.search(r"\((\d+) pixels\)", str(exc))
     pixels = int(m.group(1)) if m else 0
     bound = limits.get(limit_name)
-    return ImageLimitError(f"{what} is {pixels / 1e6:.0f} MP, over the limit of {bound / 1e6:.0f} MP; "
-                           f"downscale it first or raise {limits.env_name(limit_name)}", limit_name,
-                           limits.env_name(limit_name))
+    return ImageLimitError(
+        f"{what} is {pixels / 1e6:.0f} MP, over the limit of {bound / 1e6:.0f} MP; "
+        f"downscale it first or raise {limits.env_name(limit_name)}",
+        limit_name,
+        limits.env_name(limit_name),
+    )
 
 
 def load_image(source: ImageLike, *, max_pixels: int | None = None) -> np.ndarray:
@@ -107,7 +115,7 @@ def load_image(source: ImageLike, *, max_pixels: int | None = None) -> np.ndarra
     if isinstance(source, str) and source.startswith("sample:"):
         from .samples import sample_image
 
-        return _normalise_array(sample_image(source[len("sample:"):]), source, max_pixels)
+        return _normalise_array(sample_image(source[len("sample:") :]), source, max_pixels)
     if isinstance(source, (str, os.PathLike)):
         return _load_path(Path(source), max_pixels)
     if isinstance(source, np.ndarray):
@@ -169,9 +177,7 @@ def _normalise_array(arr: np.ndarray, what: str, limit: int | None) -> np.ndarra
     if arr.ndim == 3 and arr.shape[2] == 1:
         arr = arr[:, :, 0]
     if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (3, 4)):
-        raise ImageError(
-            f"{what} has shape {arr.shape}; expected (H, W), (H, W, 3) or (H, W, 4)"
-        )
+        raise ImageError(f"{what} has shape {arr.shape}; expected (H, W), (H, W, 3) or (H, W, 4)")
     check_image_size(arr.shape[0], arr.shape[1], limit, what=what)
     arr = _to_uint8(arr, what)
     if arr.ndim == 2:
@@ -203,9 +209,7 @@ def _to_uint8(arr: np.ndarray, what: str) -> np.ndarray:
     if np.issubdtype(arr.dtype, np.integer):
         lo, hi = int(arr.min()), int(arr.max())
         if lo < 0 or hi > 255:
-            raise ImageError(
-                f"{what} has integer dtype {arr.dtype} with values in [{lo}, {hi}]; expected 0..255"
-            )
+            raise ImageError(f"{what} has integer dtype {arr.dtype} with values in [{lo}, {hi}]; expected 0..255")
         return arr.astype(np.uint8)
     raise ImageError(f"{what} has unsupported dtype {arr.dtype}; use uint8, uint16 or float in [0, 1]")
 

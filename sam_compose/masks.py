@@ -47,8 +47,11 @@ class _ResultData(dict):
     def __missing__(self, key: str) -> Any:
         name = self._RENAMED.get(key, key)
         if name in self._rows:
-            warnings.warn(f"Masks.data[{key!r}] is deprecated: per-row values live in Masks.rows[{name!r}]",
-                          DeprecationWarning, stacklevel=2)
+            warnings.warn(
+                f"Masks.data[{key!r}] is deprecated: per-row values live in Masks.rows[{name!r}]",
+                DeprecationWarning,
+                stacklevel=2,
+            )
             return self._rows[name]
         raise KeyError(key)
 
@@ -76,7 +79,9 @@ class Masks:
             raise InputError(f"masks must have shape (N, H, W), got {m.shape}")
         if m.dtype != bool:
             if np.issubdtype(m.dtype, np.floating) and not np.isin(m, (0.0, 1.0)).all():
-                raise InputError("float masks must hold only 0 and 1; threshold soft masks or logits first (e.g. logits > 0)")
+                raise InputError(
+                    "float masks must hold only 0 and 1; threshold soft masks or logits first (e.g. logits > 0)"
+                )
             if not (np.issubdtype(m.dtype, np.number) or m.dtype == bool):
                 raise InputError(f"masks must be boolean, got dtype {m.dtype}")
             m = m != 0
@@ -257,12 +262,18 @@ class Masks:
         out = []
         for r in rles:
             counts = r["counts"]
-            out.append({"size": [int(r["size"][0]), int(r["size"][1])],
-                        "counts": counts.decode("ascii") if isinstance(counts, bytes) else counts})
+            out.append(
+                {
+                    "size": [int(r["size"][0]), int(r["size"][1])],
+                    "counts": counts.decode("ascii") if isinstance(counts, bytes) else counts,
+                }
+            )
         return out
 
     @classmethod
-    def from_rle(cls, rles: Iterable[Mapping[str, Any]], scores: Any = None, data: Mapping[str, Any] | None = None) -> Masks:
+    def from_rle(
+        cls, rles: Iterable[Mapping[str, Any]], scores: Any = None, data: Mapping[str, Any] | None = None
+    ) -> Masks:
         """Decode COCO RLEs (compressed string or uncompressed list counts) into ``Masks``."""
         from pycocotools import mask as mask_utils
 

@@ -15,14 +15,25 @@ import numpy as np
 from .errors import ImageError
 
 SAMPLE_NAMES: tuple[str, ...] = (
-    "astronaut", "chelsea", "coffee", "rocket", "horse", "coins", "camera", "cat",
-    "immunohistochemistry", "hubble_deep_field", "motorcycle_left", "motorcycle_right",
+    "astronaut",
+    "chelsea",
+    "coffee",
+    "rocket",
+    "horse",
+    "coins",
+    "camera",
+    "cat",
+    "immunohistochemistry",
+    "hubble_deep_field",
+    "motorcycle_left",
+    "motorcycle_right",
 )
 
 
 def sample_image(name: str) -> np.ndarray:
     """An (H, W, 3) uint8 RGB photograph from ``skimage.data`` by name (see SAMPLE_NAMES)."""
     from skimage import data  # a core dependency; imported here because it is slow to import
+
     key = name.strip().lower()
     if key not in SAMPLE_NAMES:
         raise ImageError(f"unknown sample image {name!r}; choose one of {', '.join(SAMPLE_NAMES)}")
@@ -57,8 +68,13 @@ class Scene:
         return float(x) + 0.5, float(y) + 0.5
 
 
-def synthetic_scene(seed: int = 0, size: tuple[int, int] = (480, 640), n_objects: int = 3,
-                    background: np.ndarray | None = None, noise: float = 6.0) -> Scene:
+def synthetic_scene(
+    seed: int = 0,
+    size: tuple[int, int] = (480, 640),
+    n_objects: int = 3,
+    background: np.ndarray | None = None,
+    noise: float = 6.0,
+) -> Scene:
     """Draw ``n_objects`` non-overlapping shapes (ellipse, rectangle, polygon) in distinct colours.
 
     The background is a smooth colour gradient with texture, or ``background`` (resized).

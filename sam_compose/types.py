@@ -120,9 +120,7 @@ class Prompt:
             if not np.isfinite(b).all():
                 raise PromptError("box contains NaN or infinite coordinates")
             if b[2] <= b[0] or b[3] <= b[1]:
-                raise PromptError(
-                    f"box {b.tolist()} is empty or inverted: need x1 > x0 and y1 > y0 (x0, y0, x1, y1)"
-                )
+                raise PromptError(f"box {b.tolist()} is empty or inverted: need x1 > x0 and y1 > y0 (x0, y0, x1, y1)")
             bx = b.astype(np.float32)
         if mask is not None:
             m = _as_float_array(mask, "mask", f"({LOWRES_SIZE}, {LOWRES_SIZE})")
@@ -199,8 +197,10 @@ class Prompt:
             outside = (ex[:, 2] <= 0) | (ex[:, 3] <= 0) | (ex[:, 0] >= w) | (ex[:, 1] >= h)
             if outside.any():
                 i = int(np.flatnonzero(outside)[0])
-                raise PromptError(f"exemplar box {i} {ex[i].tolist()} lies outside the {w}x{h} image; "
-                                  "exemplars must overlap the image")
+                raise PromptError(
+                    f"exemplar box {i} {ex[i].tolist()} lies outside the {w}x{h} image; "
+                    "exemplars must overlap the image"
+                )
             clipped = np.clip(ex, 0.0, [w, h, w, h])
             if not np.array_equal(clipped, ex):
                 warnings.warn(f"exemplar boxes extend past the {w}x{h} image; clipped to it", stacklevel=2)
@@ -230,25 +230,37 @@ class Prompt:
     def from_dict(cls, d: Mapping[str, Any]) -> Prompt:
         """Inverse of :meth:`to_dict` (with ``include_mask=True``); also reads ``{"point": [x, y]}``."""
         if not isinstance(d, Mapping):
-            raise PromptError(f"a prompt must be a JSON object like {{\"points\": [[x, y]], \"labels\": [1]}}, got {d!r}")
+            raise PromptError(f'a prompt must be a JSON object like {{"points": [[x, y]], "labels": [1]}}, got {d!r}')
         fields = {"points", "labels", "box", "mask", "data", "point", "text", "exemplars", "exemplar_labels"}
         unknown = set(d) - fields
         if unknown:
-            raise PromptError(f"unknown prompt field(s) {sorted(unknown)}; use points, labels, box, mask, text, "
-                              "exemplars, exemplar_labels, data")
+            raise PromptError(
+                f"unknown prompt field(s) {sorted(unknown)}; use points, labels, box, mask, text, "
+                "exemplars, exemplar_labels, data"
+            )
         points = d.get("points")
         if points is None and d.get("point") is not None:
             points = [d["point"]]
         mask = d.get("mask")
         if isinstance(mask, str):
             raise PromptError("the prompt's mask is a summary string, not logits; export it with include_mask=True")
-        return cls(points=points, labels=d.get("labels"), box=d.get("box"), mask=mask, data=d.get("data"),
-                   text=d.get("text"), exemplars=d.get("exemplars"), exemplar_labels=d.get("exemplar_labels"))
+        return cls(
+            points=points,
+            labels=d.get("labels"),
+            box=d.get("box"),
+            mask=mask,
+            data=d.get("data"),
+            text=d.get("text"),
+            exemplars=d.get("exemplars"),
+            exemplar_labels=d.get("exemplar_labels"),
+        )
 
     def __repr__(self) -> str:
         parts = []
         if self.points is not None:
-            parts.append(f"points={self.points.tolist()}, labels={None if self.labels is None else self.labels.tolist()}")
+            parts.append(
+                f"points={self.points.tolist()}, labels={None if self.labels is None else self.labels.tolist()}"
+            )
         if self.box is not None:
             parts.append(f"box={self.box.tolist()}")
         if self.mask is not None:
@@ -274,8 +286,9 @@ class Prompt:
     # __eq__ without __hash__: Python leaves Prompt unhashable (it holds mutable arrays)
 
 
-def _row_labels(labels: Any, rows: np.ndarray | None, name: str, row: str, rows_name: str,
-                meaning: str) -> np.ndarray | None:
+def _row_labels(
+    labels: Any, rows: np.ndarray | None, name: str, row: str, rows_name: str, meaning: str
+) -> np.ndarray | None:
     """(K,) int64 0/1 labels, one per row of ``rows`` (K, ...); all 1 when ``labels`` is None;
     None when there are no rows. ``name``, ``row``, ``rows_name`` and ``meaning`` word the errors."""
     if labels is not None:
@@ -285,8 +298,9 @@ def _row_labels(labels: Any, rows: np.ndarray | None, name: str, row: str, rows_
                 raise PromptError(f"{lab_f.size} {name} given but no {rows_name}")
             return None
         if lab_f.shape[0] != rows.shape[0]:
-            raise PromptError(f"{name} must have one entry per {row}: {rows.shape[0]} {rows_name}, "
-                              f"{lab_f.shape[0]} labels")
+            raise PromptError(
+                f"{name} must have one entry per {row}: {rows.shape[0]} {rows_name}, {lab_f.shape[0]} labels"
+            )
         if not np.isin(lab_f, (0, 1)).all():
             raise PromptError(f"{name} must be {meaning}, got {lab_f.tolist()}")
         return lab_f.astype(np.int64)
@@ -298,8 +312,10 @@ def _concept(text: Any, exemplars: Any, labels: Any) -> tuple[str | None, np.nda
     txt = None
     if text is not None:
         if not isinstance(text, str):
-            raise PromptError(f"text must be one phrase (a string), got {type(text).__name__}; for several phrases "
-                              "make one prompt each: [Prompt(text=t) for t in phrases]")
+            raise PromptError(
+                f"text must be one phrase (a string), got {type(text).__name__}; for several phrases "
+                "make one prompt each: [Prompt(text=t) for t in phrases]"
+            )
         txt = " ".join(text.split())
         if not txt:
             raise PromptError("text is empty; give a phrase naming what to segment, e.g. Prompt(text='cat')")

@@ -90,9 +90,15 @@ class VideoSource:
     naming its index (resize them first). Use as a context manager or call :meth:`close`.
     """
 
-    def __init__(self, name: str, frames: Iterator[Any], fps: float | None = None,
-                 frame_count: int | None = None, size: tuple[int, int] | None = None,
-                 release: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        frames: Iterator[Any],
+        fps: float | None = None,
+        frame_count: int | None = None,
+        size: tuple[int, int] | None = None,
+        release: Callable[[], None] | None = None,
+    ) -> None:
         self.name = name
         self.fps = fps
         self.frame_count = frame_count
@@ -117,8 +123,13 @@ class VideoSource:
             raise
         if self._index >= self._max_frames:
             self.close()
-            raise limits.over("video_frames", self._index + 1, f"video {self.name}",
-                              "trim it, or read part of it (start/stop/step)", error=VideoLimitError)
+            raise limits.over(
+                "video_frames",
+                self._index + 1,
+                f"video {self.name}",
+                "trim it, or read part of it (start/stop/step)",
+                error=VideoLimitError,
+            )
         try:
             frame = load_image(raw)
         except ImageError as exc:
@@ -187,8 +198,14 @@ def _open_capture(target: str | int, name: str, refusal: str) -> VideoSource:
         except ImageError as exc:
             cap.release()
             raise VideoError(str(exc)) from None
-    return VideoSource(name, _capture_frames(cap, name), fps=fps, frame_count=count if count > 0 else None,
-                       size=(h, w) if h > 0 and w > 0 else None, release=cap.release)
+    return VideoSource(
+        name,
+        _capture_frames(cap, name),
+        fps=fps,
+        frame_count=count if count > 0 else None,
+        size=(h, w) if h > 0 and w > 0 else None,
+        release=cap.release,
+    )
 
 
 def _open_file(path: Path) -> VideoSource:
@@ -197,15 +214,25 @@ def _open_file(path: Path) -> VideoSource:
     check_regular_file(path, "video")  # a FIFO would block the decoder forever
     if path.stat().st_size == 0:
         raise VideoError(f"video {path} is an empty file (0 bytes)")
-    return _open_capture(str(path), str(path), (
-        f"could not open {path} as a video: it has no frames, is not a format this OpenCV build "
-        "decodes (MP4/AVI/MKV with a common codec), or is not a video at all"))
+    return _open_capture(
+        str(path),
+        str(path),
+        (
+            f"could not open {path} as a video: it has no frames, is not a format this OpenCV build "
+            "decodes (MP4/AVI/MKV with a common codec), or is not a video at all"
+        ),
+    )
 
 
 def _open_webcam(index: int) -> VideoSource:
-    vs = _open_capture(index, f"webcam:{index}", (
-        f"no camera at index {index}: none is connected, it is in use, or this OpenCV build "
-        "has no camera support; pass a video file or a frame iterator instead"))
+    vs = _open_capture(
+        index,
+        f"webcam:{index}",
+        (
+            f"no camera at index {index}: none is connected, it is in use, or this OpenCV build "
+            "has no camera support; pass a video file or a frame iterator instead"
+        ),
+    )
     vs.frame_count = None  # a live stream has no length (some backends report -1 or 0)
     return vs
 
@@ -249,8 +276,12 @@ def open_video(source: Any, fps: float | None = None) -> VideoSource:
     elif isinstance(source, np.ndarray):
         if source.ndim not in (3, 4) or (source.ndim == 4 and source.shape[-1] not in (1, 3, 4)):
             raise VideoError(f"a video array must be (T, H, W) or (T, H, W, 3), got shape {source.shape}")
-        vs = VideoSource("frames array", iter(source), frame_count=int(source.shape[0]),
-                         size=(int(source.shape[1]), int(source.shape[2])))
+        vs = VideoSource(
+            "frames array",
+            iter(source),
+            frame_count=int(source.shape[0]),
+            size=(int(source.shape[1]), int(source.shape[2])),
+        )
     elif isinstance(source, Iterable):
         count = len(source) if isinstance(source, Sized) else None
         vs = VideoSource("frames", iter(source), frame_count=count)
@@ -344,8 +375,9 @@ def write_video(frames: Iterable[np.ndarray], path: str | os.PathLike, fps: floa
     return Path(path)
 
 
-def write_png_sequence(frames: Iterable[np.ndarray], folder: str | os.PathLike,
-                       pattern: str = "frame_{:06d}.png", start: int = 0) -> list[Path]:
+def write_png_sequence(
+    frames: Iterable[np.ndarray], folder: str | os.PathLike, pattern: str = "frame_{:06d}.png", start: int = 0
+) -> list[Path]:
     """Write each (H, W) or (H, W, 3) uint8 (or bool, written 0/255) array as a numbered PNG."""
     if pattern.format(0) == pattern.format(1):
         raise InputError(f"pattern {pattern!r} has no field for the frame number; use e.g. 'frame_{{:06d}}.png'")

@@ -41,8 +41,11 @@ def generate_graph(points_per_side: int = 4, max_masks: int = 5, save: bool = Tr
     """load_image -> generate (opencv) [-> overlay -> save_image]: the AMG shape of a dataset run."""
     nodes: dict[str, Any] = {
         "img": {"type": "load_image"},
-        "auto": {"type": "generate", "inputs": {"image": "img"},
-                 "params": {"engine": "opencv", "points_per_side": points_per_side, "max_masks": max_masks}},
+        "auto": {
+            "type": "generate",
+            "inputs": {"image": "img"},
+            "params": {"engine": "opencv", "points_per_side": points_per_side, "max_masks": max_masks},
+        },
     }
     if save:
         nodes["draw"] = {"type": "overlay", "inputs": {"image": "img", "masks": "auto"}, "params": {"boxes": False}}

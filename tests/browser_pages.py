@@ -20,16 +20,25 @@ import numpy as np
 import pytest
 
 CHROMIUM = os.environ.get("SAM_COMPOSE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 TIMEOUT_MS = 90_000
 
 
 def require_browser() -> Any:
     """``playwright.sync_api``; skips the calling test module when Chromium or Playwright is missing."""
     if not os.path.exists(CHROMIUM):
-        pytest.skip(f"Chromium not found at {CHROMIUM}; install it with `apt-get install -y chromium`",
-                    allow_module_level=True)
+        pytest.skip(
+            f"Chromium not found at {CHROMIUM}; install it with `apt-get install -y chromium`", allow_module_level=True
+        )
     return pytest.importorskip("playwright.sync_api")
 
 
@@ -52,8 +61,9 @@ def free_port() -> int:
 @contextmanager
 def serve(demo: Any) -> Iterator[str]:
     """The URL of ``demo`` (a ``gr.Blocks``) served on 127.0.0.1 until the block ends."""
-    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True,
-                            quiet=True, show_error=True)
+    _, url, _ = demo.launch(
+        server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True, show_error=True
+    )
     try:
         yield url
     finally:
@@ -76,8 +86,7 @@ def read_status(page: Any) -> str:
 
 def wait_status(page: Any, text: str) -> str:
     """The status line once it contains ``text``."""
-    page.wait_for_function("t => document.querySelector('#status').innerText.includes(t)", arg=text,
-                           timeout=TIMEOUT_MS)
+    page.wait_for_function("t => document.querySelector('#status').innerText.includes(t)", arg=text, timeout=TIMEOUT_MS)
     return read_status(page)
 
 

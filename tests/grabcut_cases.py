@@ -43,7 +43,7 @@ def _shape_mask(kind: str, h: int, w: int, rng: np.random.Generator) -> np.ndarr
         data = require("skimage.data", "scikit-image", "the OpenCV evaluation cases")
         horse = (~data.horse()).astype(np.uint8)
         ys, xs = np.nonzero(horse)
-        horse = horse[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+        horse = horse[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
         if rng.random() < 0.5:
             horse = horse[:, ::-1]
         return cv2.resize(horse * 255, (w, h), interpolation=cv2.INTER_LINEAR) > 127
@@ -79,7 +79,7 @@ def _texture(name: str, h: int, w: int, rng: np.random.Generator) -> np.ndarray:
         sh, sw = src.shape[:2]
     y = int(rng.integers(0, sh - h + 1))
     x = int(rng.integers(0, sw - w + 1))
-    return src[y:y + h, x:x + w]
+    return src[y : y + h, x : x + w]
 
 
 def pasted_cases(n_per_background: int = 3, seed: int = 0, box_jitter: float = 0.04) -> list[PastedCase]:
@@ -105,10 +105,10 @@ def pasted_cases(n_per_background: int = 3, seed: int = 0, box_jitter: float = 0
             y0 = int(rng.integers(4, H - oh - 4))
             x0 = int(rng.integers(4, W - ow - 4))
             mask = np.zeros((H, W), bool)
-            mask[y0:y0 + oh, x0:x0 + ow] = shape
+            mask[y0 : y0 + oh, x0 : x0 + ow] = shape
             alpha = cv2.GaussianBlur(mask.astype(np.float32), (3, 3), 0.7)[..., None]
             tex = np.zeros((H, W, 3), np.float32)
-            tex[y0:y0 + oh, x0:x0 + ow] = _texture(tex_name, oh, ow, rng)
+            tex[y0 : y0 + oh, x0 : x0 + ow] = _texture(tex_name, oh, ow, rng)
             img = bg.astype(np.float32) * (1 - alpha) + tex * alpha + rng.normal(0, 2.0, size=bg.shape)
             image = np.clip(img, 0, 255).astype(np.uint8)
             box = masks_to_boxes(mask[None])[0].astype(np.float64)
@@ -128,8 +128,15 @@ def plain_grabcut(image: np.ndarray, box: np.ndarray, iterations: int = 5) -> np
     fgd = np.zeros((1, 65), np.float64)
     cv2.setRNGSeed(0)
     try:
-        cv2.grabCut(np.ascontiguousarray(image), gc, (x0, y0, x1 - x0, y1 - y0), bgd, fgd,
-                    int(iterations), cv2.GC_INIT_WITH_RECT)
+        cv2.grabCut(
+            np.ascontiguousarray(image),
+            gc,
+            (x0, y0, x1 - x0, y1 - y0),
+            bgd,
+            fgd,
+            int(iterations),
+            cv2.GC_INIT_WITH_RECT,
+        )
     except cv2.error:
         return np.zeros(image.shape[:2], bool)
     return (gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)

@@ -51,7 +51,9 @@ def files_of(folder: str | Path) -> dict[str, bytes]:
 class HubStandIn:
     """The server (see the module docstring); a context manager that starts and stops it."""
 
-    def __init__(self, repos: dict[str, dict[str, bytes]], sha: str = "0123456789abcdef0123456789abcdef01234567") -> None:
+    def __init__(
+        self, repos: dict[str, dict[str, bytes]], sha: str = "0123456789abcdef0123456789abcdef01234567"
+    ) -> None:
         self.repos = repos
         self.sha = sha
         self.interrupt: set[str] = set()
@@ -134,7 +136,7 @@ class HubStandIn:
                 with hub._lock:
                     hub.requests.append((self.command, path, self.headers.get("Range")))
                 if path.startswith("/api/models/"):
-                    return self._api(path[len("/api/models/"):])
+                    return self._api(path[len("/api/models/") :])
                 split = hub._split(path.lstrip("/"))
                 if split is None or "/resolve/" not in "/" + split[1]:
                     return self._error(404, "RepoNotFound", "Repository not found")
@@ -157,10 +159,17 @@ class HubStandIn:
                     return self._error(403, "GatedRepo", "Access to this repository is restricted")
                 files = hub.repos[repo]
                 if tail.startswith("revision/"):
-                    return self._json({"id": repo, "modelId": repo, "sha": hub.sha, "private": False,
-                                       "siblings": [{"rfilename": p} for p in files]})
+                    return self._json(
+                        {
+                            "id": repo,
+                            "modelId": repo,
+                            "sha": hub.sha,
+                            "private": False,
+                            "siblings": [{"rfilename": p} for p in files],
+                        }
+                    )
                 if tail.startswith("tree/"):
-                    sub = tail[len("tree/"):].partition("/")[2]
+                    sub = tail[len("tree/") :].partition("/")[2]
                     return self._json([hub._entry(p, d) for p, d in files.items() if p.startswith(sub)])
                 return self._error(404, "EntryNotFound", "unknown API route")
 
@@ -172,7 +181,7 @@ class HubStandIn:
                 start = 0
                 rng = self.headers.get("Range")
                 if rng and rng.startswith("bytes="):
-                    start = int(rng[len("bytes="):].split("-")[0] or 0)
+                    start = int(rng[len("bytes=") :].split("-")[0] or 0)
                 self.send_response(206 if start else 200)
                 self.send_header("X-Repo-Commit", hub.sha)
                 self.send_header("ETag", f'"{etag}"')
@@ -195,7 +204,7 @@ class HubStandIn:
                 end = len(body) if cut is None else cut
                 while pos < end:
                     n = min(CHUNK, end - pos)
-                    self.wfile.write(body[pos:pos + n])
+                    self.wfile.write(body[pos : pos + n])
                     self.wfile.flush()
                     pos += n
                     if hub.delay:

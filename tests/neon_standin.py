@@ -71,18 +71,40 @@ class NeonStandIn:
             pass
         self.requests.append(line.strip())
         status = [
-            {"model": "Phone", "data": {"battery_level": 90, "battery_state": "OK", "device_id": "standin",
-                                        "device_name": "Neon Companion", "ip": "127.0.0.1", "memory": 10**9,
-                                        "memory_state": "OK"}},
+            {
+                "model": "Phone",
+                "data": {
+                    "battery_level": 90,
+                    "battery_state": "OK",
+                    "device_id": "standin",
+                    "device_name": "Neon Companion",
+                    "ip": "127.0.0.1",
+                    "memory": 10**9,
+                    "memory_state": "OK",
+                },
+            },
             {"model": "Hardware", "data": {"version": "2.0", "module_serial": "123456"}},
-            {"model": "Sensor", "data": {"sensor": "gaze", "conn_type": "DIRECT", "connected": True,
-                                         "ip": "127.0.0.1", "port": self.rtsp_port, "params": "camera=gaze",
-                                         "protocol": "rtspt", "stream_error": False}},
+            {
+                "model": "Sensor",
+                "data": {
+                    "sensor": "gaze",
+                    "conn_type": "DIRECT",
+                    "connected": True,
+                    "ip": "127.0.0.1",
+                    "port": self.rtsp_port,
+                    "params": "camera=gaze",
+                    "protocol": "rtspt",
+                    "stream_error": False,
+                },
+            },
         ]
         body = json.dumps({"message": "ok", "result": status}).encode()
         code = "200 OK" if line.startswith("GET /api/status") else "404 Not Found"
-        writer.write(f"HTTP/1.1 {code}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
-                     "Connection: close\r\n\r\n".encode() + body)
+        writer.write(
+            f"HTTP/1.1 {code}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+            "Connection: close\r\n\r\n".encode()
+            + body
+        )
         await writer.drain()
         writer.close()
 
@@ -120,18 +142,20 @@ class NeonStandIn:
                 if method == "OPTIONS":
                     extra = "Public: OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN, GET_PARAMETER\r\n"
                 elif method == "DESCRIBE":
-                    body = ("v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=gaze\r\nt=0 0\r\n"
-                            f"m=application 0 RTP/AVP 99\r\na=rtpmap:99 com.pupillabs.gaze1/{CLOCK}\r\n"
-                            "a=control:trackID=0\r\n").encode()
-                    extra = (f"Content-Base: rtsp://127.0.0.1:{self.rtsp_port}/\r\n"
-                             "Content-Type: application/sdp\r\n")
+                    body = (
+                        "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=gaze\r\nt=0 0\r\n"
+                        f"m=application 0 RTP/AVP 99\r\na=rtpmap:99 com.pupillabs.gaze1/{CLOCK}\r\n"
+                        "a=control:trackID=0\r\n"
+                    ).encode()
+                    extra = f"Content-Base: rtsp://127.0.0.1:{self.rtsp_port}/\r\nContent-Type: application/sdp\r\n"
                 elif method == "SETUP":
                     transport = headers.get("transport", "RTP/AVP/TCP;unicast;interleaved=0-1")
                     extra = f"Transport: {transport}\r\nSession: {session};timeout=60\r\n"
                 elif method in ("PLAY", "GET_PARAMETER", "TEARDOWN"):
                     extra = f"Session: {session}\r\n"
-                writer.write(f"RTSP/1.0 200 OK\r\nCSeq: {cseq}\r\n{extra}Content-Length: {len(body)}\r\n\r\n".encode()
-                             + body)
+                writer.write(
+                    f"RTSP/1.0 200 OK\r\nCSeq: {cseq}\r\n{extra}Content-Length: {len(body)}\r\n\r\n".encode() + body
+                )
                 await writer.drain()
                 if method == "PLAY" and streaming is None:
                     streaming = asyncio.ensure_future(self._stream(writer, RTCP, SR))

@@ -20,19 +20,19 @@ import sam_compose as sc
 def _chelsea() -> np.ndarray:
     from skimage import data
 
-    return data.chelsea()                                                   # 300 x 451
+    return data.chelsea()  # 300 x 451
 
 
 def _astronaut_portrait() -> np.ndarray:
     from skimage import data
 
-    return np.ascontiguousarray(data.astronaut()[:, 100:380])                # 512 x 280
+    return np.ascontiguousarray(data.astronaut()[:, 100:380])  # 512 x 280
 
 
 def _astronaut_tiny() -> np.ndarray:
     from skimage import data
 
-    return np.ascontiguousarray(data.astronaut()[200:210, 200:214])          # 10 x 14
+    return np.ascontiguousarray(data.astronaut()[200:210, 200:214])  # 10 x 14
 
 
 PARITY_IMAGES: dict[str, Callable[[], np.ndarray]] = {
@@ -53,20 +53,26 @@ def predictor_cases(h: int, w: int) -> Iterator[tuple[str, sc.Prompt, dict[str, 
     yield "one point", sc.Prompt(points=p1), dict(point_coords=p1, point_labels=np.array([1]))
     yield "points with a negative", sc.Prompt(points=pts, labels=lab), dict(point_coords=pts, point_labels=lab)
     yield "box", sc.Prompt(box=box), dict(box=box)
-    yield "box plus point", sc.Prompt(box=box, points=pts[1:2], labels=[0]), dict(
-        box=box, point_coords=pts[1:2], point_labels=np.array([0]))
+    yield (
+        "box plus point",
+        sc.Prompt(box=box, points=pts[1:2], labels=[0]),
+        dict(box=box, point_coords=pts[1:2], point_labels=np.array([0])),
+    )
 
 
 HF_PROMPTS: tuple[tuple[sc.Prompt, dict[str, Any]], ...] = (
-    (sc.Prompt(points=[[200, 150], [60, 60]], labels=[1, 0]),
-     dict(input_points=[[[[200, 150], [60, 60]]]], input_labels=[[[1, 0]]])),
+    (
+        sc.Prompt(points=[[200, 150], [60, 60]], labels=[1, 0]),
+        dict(input_points=[[[[200, 150], [60, 60]]]], input_labels=[[[1, 0]]]),
+    ),
     (sc.Prompt(box=[100, 50, 350, 280]), dict(input_boxes=[[[100, 50, 350, 280]]])),
 )
 """Points with a negative, and a box, as our Prompt and as a ``transformers`` SAM-style processor's inputs."""
 
 
-def assert_matches_transformers(engine: Any, model: Any, processor: Any, image: np.ndarray, *,
-                                score_atol: float, min_agree: float) -> None:
+def assert_matches_transformers(
+    engine: Any, model: Any, processor: Any, image: np.ndarray, *, score_atol: float, min_agree: float
+) -> None:
     """``engine.segment`` equals ``model`` + ``processor`` + ``post_process_masks`` for
     :data:`HF_PROMPTS`, single- and multi-mask: IoU scores within ``score_atol``, masks agreeing
     on more than ``min_agree`` of the pixels (``model``: a SAM 2-style ``transformers`` image model)."""
@@ -76,9 +82,13 @@ def assert_matches_transformers(engine: Any, model: Any, processor: Any, image: 
         for multimask in (False, True):
             enc = processor(images=image, return_tensors="pt", **kw)
             with torch.inference_mode():
-                out = model(pixel_values=enc["pixel_values"], input_points=enc.get("input_points"),
-                            input_labels=enc.get("input_labels"), input_boxes=enc.get("input_boxes"),
-                            multimask_output=multimask)
+                out = model(
+                    pixel_values=enc["pixel_values"],
+                    input_points=enc.get("input_points"),
+                    input_labels=enc.get("input_labels"),
+                    input_boxes=enc.get("input_boxes"),
+                    multimask_output=multimask,
+                )
             ref = processor.post_process_masks(out.pred_masks, enc["original_sizes"])[0][0].numpy()
             res = engine.segment(image, prompt, multimask=multimask)
             assert len(res) == ref.shape[0]

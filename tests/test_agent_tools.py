@@ -82,13 +82,18 @@ def test_fake_chat_model_tool_calling_loop(tools, workspace):
 
     _, _, scene = workspace
     box = [float(v) for v in scene.boxes[0]]
-    model = FakeMessagesListChatModel(responses=[
-        AIMessage(content="", tool_calls=[
-            {"name": "segment_image", "args": {"image": "scene.png", "boxes": [box]}, "id": "call_1"},
-            {"name": "generate_masks", "args": {"image": "scene.png", "max_masks": 5}, "id": "call_2"},
-        ]),
-        AIMessage(content="The object covers about 4% of the image."),
-    ])
+    model = FakeMessagesListChatModel(
+        responses=[
+            AIMessage(
+                content="",
+                tool_calls=[
+                    {"name": "segment_image", "args": {"image": "scene.png", "boxes": [box]}, "id": "call_1"},
+                    {"name": "generate_masks", "args": {"image": "scene.png", "max_masks": 5}, "id": "call_2"},
+                ],
+            ),
+            AIMessage(content="The object covers about 4% of the image."),
+        ]
+    )
     messages = [HumanMessage("Segment the object in scene.png inside this box, and list all regions.")]
     ai = model.invoke(messages)
     messages.append(ai)
@@ -107,8 +112,16 @@ def test_fake_chat_model_tool_calling_loop(tools, workspace):
 
 
 def test_async_tool(tools):
-    msg = asyncio.run(tools["generate_masks"].ainvoke(
-        {"type": "tool_call", "id": "a1", "name": "generate_masks", "args": {"image": "sample:coins", "max_masks": 3}}))
+    msg = asyncio.run(
+        tools["generate_masks"].ainvoke(
+            {
+                "type": "tool_call",
+                "id": "a1",
+                "name": "generate_masks",
+                "args": {"image": "sample:coins", "max_masks": 3},
+            }
+        )
+    )
     assert msg.status == "success" and len(msg.artifact["masks"]) <= 3
 
 
@@ -213,15 +226,25 @@ def test_run_graph_refuses_unknown_nodes_and_paths_outside(tools, workspace):
     msg = call(tools["run_graph"], {"graph": unknown})
     assert msg.status == "error" and "exec_python" in msg.content
 
-    reads_outside = _graph(root, "reads.json", {"img": {"type": "load_image", "params": {"path": str(outside / "secret.png")}},
-                                                 "save": {"type": "save_image", "inputs": {"image": "img"},
-                                                          "params": {"path": "copy.png"}}})
+    reads_outside = _graph(
+        root,
+        "reads.json",
+        {
+            "img": {"type": "load_image", "params": {"path": str(outside / "secret.png")}},
+            "save": {"type": "save_image", "inputs": {"image": "img"}, "params": {"path": "copy.png"}},
+        },
+    )
     msg = call(tools["run_graph"], {"graph": reads_outside})
     assert msg.status == "error" and "outside the allowed folders" in msg.content
 
-    writes_outside = _graph(root, "writes.json", {"img": {"type": "load_image", "params": {"path": "scene.png"}},
-                                                   "save": {"type": "save_image", "inputs": {"image": "img"},
-                                                            "params": {"path": str(outside / "stolen.png")}}})
+    writes_outside = _graph(
+        root,
+        "writes.json",
+        {
+            "img": {"type": "load_image", "params": {"path": "scene.png"}},
+            "save": {"type": "save_image", "inputs": {"image": "img"}, "params": {"path": str(outside / "stolen.png")}},
+        },
+    )
     msg = call(tools["run_graph"], {"graph": writes_outside})
     assert msg.status == "error" and "outside this run's folder" in msg.content
     assert not (outside / "stolen.png").exists()
@@ -240,17 +263,33 @@ def test_text_without_clip_weights_offline_is_an_actionable_error(tools, monkeyp
 def test_run_graph_cannot_load_clip_or_checkpoints_from_outside(tools, workspace):
     root, outside, _ = workspace
     (outside / "clipdir").mkdir(exist_ok=True)
-    g = _graph(root, "clip_outside.json", {
-        "img": {"type": "load_image", "params": {"path": "scene.png"}},
-        "txt": {"type": "text_prompt", "inputs": {"image": "img"},
-                "params": {"text": "a mug", "clip": f"local-dir:{outside / 'clipdir'}", "proposals": "grid"}}})
+    g = _graph(
+        root,
+        "clip_outside.json",
+        {
+            "img": {"type": "load_image", "params": {"path": "scene.png"}},
+            "txt": {
+                "type": "text_prompt",
+                "inputs": {"image": "img"},
+                "params": {"text": "a mug", "clip": f"local-dir:{outside / 'clipdir'}", "proposals": "grid"},
+            },
+        },
+    )
     msg = call(tools["run_graph"], {"graph": g})
     assert msg.status == "error" and "outside the allowed folders" in msg.content
     (outside / "sam.pth").write_bytes(b"not a checkpoint")
-    g = _graph(root, "engine_outside.json", {
-        "img": {"type": "load_image", "params": {"path": "scene.png"}},
-        "box": {"type": "box_prompt", "params": {"boxes": [[10, 10, 50, 50]]}},
-        "seg": {"type": "segment", "inputs": {"image": "img", "prompts": "box"},
-                "params": {"engine": str(outside / "sam.pth")}}})
+    g = _graph(
+        root,
+        "engine_outside.json",
+        {
+            "img": {"type": "load_image", "params": {"path": "scene.png"}},
+            "box": {"type": "box_prompt", "params": {"boxes": [[10, 10, 50, 50]]}},
+            "seg": {
+                "type": "segment",
+                "inputs": {"image": "img", "prompts": "box"},
+                "params": {"engine": str(outside / "sam.pth")},
+            },
+        },
+    )
     msg = call(tools["run_graph"], {"graph": g})
     assert msg.status == "error" and "outside the allowed folders" in msg.content

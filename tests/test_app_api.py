@@ -77,8 +77,9 @@ def upload_dir():
 def server():
     demo = build_app("opencv")
     port = _free_port()
-    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True,
-                            quiet=True, show_error=True)
+    _, url, _ = demo.launch(
+        server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, show_error=True
+    )
     yield url
     demo.close()
 
@@ -142,14 +143,17 @@ def test_segment_box_prompt(client, assets, small_scene):
     assert mask_iou(_rle_mask(result["masks"][0]["rle"]), small_scene.masks[1]) >= 0.9
 
 
-@pytest.mark.parametrize("filename, prompt, expected", [
-    ("notes.txt", '{"points": [[10, 10]]}', "not an image"),
-    ("scene.png", '{"points": [[10, 10]', "not valid JSON"),
-    ("scene.png", '{"points": [[900, 10]], "labels": [1]}', "outside"),
-    ("scene.png", "{}", "nothing to segment"),
-    ("scene.png", '{"point": [1, 2]}', "unknown prompt key"),
-    ("scene.png", "", "empty prompt"),
-])
+@pytest.mark.parametrize(
+    "filename, prompt, expected",
+    [
+        ("notes.txt", '{"points": [[10, 10]]}', "not an image"),
+        ("scene.png", '{"points": [[10, 10]', "not valid JSON"),
+        ("scene.png", '{"points": [[900, 10]], "labels": [1]}', "outside"),
+        ("scene.png", "{}", "nothing to segment"),
+        ("scene.png", '{"point": [1, 2]}', "unknown prompt key"),
+        ("scene.png", "", "empty prompt"),
+    ],
+)
 def test_segment_bad_input_gives_a_clear_message(client, assets, filename, prompt, expected):
     from gradio_client import handle_file
     from gradio_client.exceptions import AppError
@@ -184,15 +188,18 @@ def test_inpaint_removes_the_selected_object(client, assets, small_scene):
     from gradio_client import handle_file
 
     x, y = small_scene.interior_point(0)
-    out = client.predict(handle_file(str(assets / "scene.png")), json.dumps({"points": [[x, y]]}), "telea", 5,
-                         api_name="/inpaint")
+    out = client.predict(
+        handle_file(str(assets / "scene.png")), json.dumps({"points": [[x, y]]}), "telea", 5, api_name="/inpaint"
+    )
     result = _read_rgb(out).astype(np.float32)
     original = small_scene.image.astype(np.float32)
     obj = small_scene.masks[0]
     ring = cv2.dilate(obj.astype(np.uint8), np.ones((15, 15), np.uint8)).astype(bool) & ~obj
     background = original[ring].mean(axis=0)
     # inside the object the colour moved from the object's towards the surrounding background
-    assert np.abs(result[obj].mean(axis=0) - background).sum() < np.abs(original[obj].mean(axis=0) - background).sum() / 2
+    assert (
+        np.abs(result[obj].mean(axis=0) - background).sum() < np.abs(original[obj].mean(axis=0) - background).sum() / 2
+    )
     far = ~cv2.dilate(obj.astype(np.uint8), np.ones((41, 41), np.uint8)).astype(bool)
     assert np.abs(result[far] - original[far]).mean() < 1.0
 
@@ -203,8 +210,9 @@ def test_lift3d_returns_a_glb_point_cloud(client, assets, small_scene):
     from sam_compose.adapters.outputs.pointcloud_io import read_glb_points
 
     x, y = small_scene.interior_point(1)
-    glb, summary = client.predict(handle_file(str(assets / "scene.png")), json.dumps({"points": [[x, y]]}), None,
-                                  api_name="/lift3d")
+    glb, summary = client.predict(
+        handle_file(str(assets / "scene.png")), json.dumps({"points": [[x, y]]}), None, api_name="/lift3d"
+    )
     assert Path(glb).suffix == ".glb"
     points, colours = read_glb_points(glb)
     assert len(points) == summary["points"] > 100
@@ -215,8 +223,9 @@ def test_lift3d_returns_a_glb_point_cloud(client, assets, small_scene):
 def test_track_follows_a_moving_square(client, assets):
     from gradio_client import handle_file
 
-    video, summary = client.predict(handle_file(str(assets / "moving.avi")), '{"points": [[40, 60]], "labels": [1]}',
-                                    0, api_name="/track")
+    video, summary = client.predict(
+        handle_file(str(assets / "moving.avi")), '{"points": [[40, 60]], "labels": [1]}', 0, api_name="/track"
+    )
     assert summary["frames_tracked"] == 10
     assert summary["lost_on_frames"] == []
     path = video["video"] if isinstance(video, dict) else video
@@ -229,6 +238,7 @@ def test_track_follows_a_moving_square(client, assets):
         frames.append(cv2.cvtColor(f, cv2.COLOR_BGR2RGB))
     cap.release()
     assert len(frames) == 10
+
     # the tint follows the square: tinted pixels (neither the plain square's nor the background's
     # colour) move right by ~6 px per frame
     def tinted_x(frame):
@@ -238,6 +248,7 @@ def test_track_follows_a_moving_square(client, assets):
         tinted = ~plain_square & ~background
         assert tinted.sum() > 500, "no tinted object in the frame"
         return np.nonzero(tinted)[1].mean()
+
     assert tinted_x(frames[-1]) - tinted_x(frames[0]) == pytest.approx(54, abs=8)
 
 
@@ -259,9 +270,14 @@ def test_many_clients_at_once_are_all_served(server, assets, small_scene):
     for i, c in enumerate(clients):
         for k in range(2):
             x, y = small_scene.interior_point((i + k) % len(small_scene.masks))
-            jobs.append(((i + k) % len(small_scene.masks), c.submit(handle_file(str(assets / "scene.png")),
-                                                                    json.dumps({"points": [[x, y]]}),
-                                                                    api_name="/segment")))
+            jobs.append(
+                (
+                    (i + k) % len(small_scene.masks),
+                    c.submit(
+                        handle_file(str(assets / "scene.png")), json.dumps({"points": [[x, y]]}), api_name="/segment"
+                    ),
+                )
+            )
     for obj, job in jobs:
         _, result = job.result(timeout=240)
         assert mask_iou(_rle_mask(result["masks"][0]["rle"]), small_scene.masks[obj]) >= 0.9
@@ -340,7 +356,10 @@ def test_large_image_is_downscaled_with_a_warning():
 
 def test_prompt_json_forms():
     assert parse_prompt_json('{"points": [[1, 2]], "labels": [1], "box": [0, 0, 5, 5]}') == {
-        "points": [[1, 2]], "labels": [1], "boxes": [[0, 0, 5, 5]]}
+        "points": [[1, 2]],
+        "labels": [1],
+        "boxes": [[0, 0, 5, 5]],
+    }
     with pytest.raises(PromptError, match="JSON object"):
         parse_prompt_json("[1, 2]")
 
@@ -430,7 +449,10 @@ def test_gaze_recording_file_segments_the_looked_at_object(upload_dir, small_sce
 
     plain = draw_result(small_scene.image, s.result)
     yi, xi = int(y), int(x)
-    assert np.abs(picture[yi - 3:yi + 4, xi - 3:xi + 4].astype(int) - plain[yi - 3:yi + 4, xi - 3:xi + 4]).mean() > 10
+    assert (
+        np.abs(picture[yi - 3 : yi + 4, xi - 3 : xi + 4].astype(int) - plain[yi - 3 : yi + 4, xi - 3 : xi + 4]).mean()
+        > 10
+    )
 
 
 def test_clicks_reuse_one_embedding_per_image(small_scene, tmp_path, upload_dir):
@@ -485,8 +507,9 @@ def test_demo_runs_on_a_sam_checkpoint(tmp_path, small_scene, upload_dir):
     build_sam = pytest.importorskip("segment_anything.build_sam")
 
     torch.manual_seed(0)
-    sam = build_sam._build_sam(encoder_embed_dim=32, encoder_depth=2, encoder_num_heads=2,
-                               encoder_global_attn_indexes=[1]).eval()
+    sam = build_sam._build_sam(
+        encoder_embed_dim=32, encoder_depth=2, encoder_num_heads=2, encoder_global_attn_indexes=[1]
+    ).eval()
     ckpt = tmp_path / "sam_vit_tiny.pth"
     torch.save(sam.state_dict(), ckpt)
     save_png(upload_dir / "scene.png", small_scene.image)
@@ -499,7 +522,8 @@ def test_demo_runs_on_a_sam_checkpoint(tmp_path, small_scene, upload_dir):
     assert f"engine {ckpt}" in status and "(cached)" in status
     assert len(s.result) == 1 and s.result.masks.shape[1:] == small_scene.image.shape[:2]  # best of 3 kept
     assert picture.shape == small_scene.image.shape and info["masks"][0]["score"] == pytest.approx(
-        float(s.result.scores[0]), abs=1e-3)
+        float(s.result.scores[0]), abs=1e-3
+    )
 
 
 def test_download_gives_coco_json_and_png_masks_that_read_back(small_scene, tmp_path):
@@ -571,8 +595,10 @@ def test_a_full_queue_answers_with_a_clear_message(assets, small_scene):
     try:
         client = Client(url, verbose=False)
         x, y = small_scene.interior_point(0)
-        jobs = [client.submit(handle_file(str(assets / "scene.png")), json.dumps({"points": [[x, y]]}),
-                              api_name="/segment") for _ in range(5)]
+        jobs = [
+            client.submit(handle_file(str(assets / "scene.png")), json.dumps({"points": [[x, y]]}), api_name="/segment")
+            for _ in range(5)
+        ]
         served, refused = 0, []
         for job in jobs:
             try:

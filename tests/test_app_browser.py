@@ -33,7 +33,9 @@ def _load_example(page, name: str) -> None:
 def _wait_new_result(page, old_src: str | None) -> None:
     page.wait_for_function(
         "old => { const i = document.querySelector('#result-image img'); return i && i.src && i.src !== old; }",
-        arg=old_src or "", timeout=web.TIMEOUT_MS)
+        arg=old_src or "",
+        timeout=web.TIMEOUT_MS,
+    )
 
 
 def _click_and_wait(page, fx: float, fy: float, expect: str) -> str:
@@ -67,7 +69,7 @@ def test_pick_example_click_object_and_see_the_overlay(browser, server):
         assert tinted.sum() > 0.6 * changed.sum()
         # the tint covers the clicked place
         h, w = original.shape[:2]
-        assert tinted[int(0.5 * h) - 20:int(0.5 * h) + 20, int(0.5 * w) - 20:int(0.5 * w) + 20].mean() > 0.5
+        assert tinted[int(0.5 * h) - 20 : int(0.5 * h) + 20, int(0.5 * w) - 20 : int(0.5 * w) + 20].mean() > 0.5
     finally:
         context.close()
 

@@ -93,12 +93,15 @@ def test_the_picker_downloads_in_the_browser(online, repo_files, tmp_path):
         online.setenv("HF_ENDPOINT", hub.url)
         hub.delay = 0.02  # ~300 chunks: a few seconds, so the page shows the bar
         demo = build_app("opencv")
-        _, url, _ = demo.launch(server_name="127.0.0.1", server_port=_free_port(), prevent_thread_lock=True,
-                                quiet=True, show_error=True)
+        _, url, _ = demo.launch(
+            server_name="127.0.0.1", server_port=_free_port(), prevent_thread_lock=True, quiet=True, show_error=True
+        )
         try:
             with sync_api.sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-                    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"])
+                browser = p.chromium.launch(
+                    executable_path=CHROMIUM,
+                    args=["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"],
+                )
                 page = browser.new_page(viewport={"width": 1400, "height": 1000})
                 page.set_default_timeout(90_000)
                 page.goto(url)
@@ -108,7 +111,8 @@ def test_the_picker_downloads_in_the_browser(online, repo_files, tmp_path):
                 page.click("#engine-use")
                 page.wait_for_selector("text=/downloading facebook\\/sam-vit-base/")  # the progress bar's text
                 page.wait_for_function(
-                    "() => document.querySelector('#engine-status').innerText.includes('every tab uses it')")
+                    "() => document.querySelector('#engine-status').innerText.includes('every tab uses it')"
+                )
                 assert "Engine: sam-vit-base" in page.inner_text("#engine-status")
                 # the Segment tab now answers with SAM
                 page.click("#example-chelsea")

@@ -18,8 +18,16 @@ import pytest
 pytestmark = pytest.mark.browser
 
 CHROMIUM = os.environ.get("SAM_COMPOSE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 TIMEOUT_MS = 120_000
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -75,8 +83,9 @@ def server(vendored, tiny_sam_onnx):
 
     engine = sc.shared_engine(f"onnx:{tiny_sam_onnx[1]}")
     demo = build_app(engine)
-    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=_free_port(), prevent_thread_lock=True,
-                            quiet=True, show_error=True)
+    _, url, _ = demo.launch(
+        server_name="127.0.0.1", server_port=_free_port(), prevent_thread_lock=True, quiet=True, show_error=True
+    )
     yield url, engine
     demo.close()
 
@@ -111,15 +120,17 @@ def test_a_click_is_decoded_in_the_browser(page, server):
     canvas.click(position={"x": box["width"] * 0.5, "y": box["height"] * 0.55})
     page.wait_for_function("window.samComposeOnnx.last !== null", timeout=TIMEOUT_MS)
     last = page.evaluate("window.samComposeOnnx.last")
-    print(f"\nclick to mask in headless Chromium: {last['ms']:.1f} ms (decoder {last['decodeMs']:.1f} ms), "
-          f"mask {last['area']} px")
+    print(
+        f"\nclick to mask in headless Chromium: {last['ms']:.1f} ms (decoder {last['decodeMs']:.1f} ms), "
+        f"mask {last['area']} px"
+    )
     assert not [u for u in requests[before:] if "gradio_api" in u and "file=" not in u], "the click went to the server"
     assert "click to mask" in page.inner_text("#sc-onnx-status")
     # the same click decoded by the engine on the server gives the same mask
     image = sample_image("chelsea")
     h, w = image.shape[:2]
     mask = np.array(page.evaluate("Array.from(window.samComposeOnnx.lastMask)"), dtype=bool).reshape(h, w)
-    (x, y, label), = last["points"]
+    ((x, y, label),) = last["points"]
     assert label == 1 and 0 <= x <= w and 0 <= y <= h
     ref = server[1].segment(image, sc.Prompt(points=[[x, y]])).masks[0]
     assert mask.sum() == last["area"]

@@ -59,7 +59,10 @@ def test_folder_with_corrupt_files_gives_manifest_exit_3_and_a_coco_file(capsys,
     coco = COCO(str(out / "annotations.json"))
     images = coco.loadImgs(coco.getImgIds())
     assert [(im["file_name"], im["height"], im["width"]) for im in images] == [
-        ("a/x.png", 96, 128), ("b/x.png", 96, 128), ("c.jpg", 96, 128)]
+        ("a/x.png", 96, 128),
+        ("b/x.png", 96, 128),
+        ("c.jpg", 96, 128),
+    ]
     assert len(coco.getAnnIds()) == sum(r["masks"] for r in ok) > 0
     # the masks of each image are the ones a plain run of the graph gives
     g = Graph.from_file(graph)
@@ -86,7 +89,9 @@ def test_two_workers_give_the_same_outputs_as_one(tmp_path):
     assert coco_core(tmp_path / "one") == coco_core(tmp_path / "two")
 
     def key(out: Path) -> list[tuple]:
-        return sorted((r["input"], r["status"], json.dumps(r["outputs"], sort_keys=True), r["masks"]) for r in manifest(out))
+        return sorted(
+            (r["input"], r["status"], json.dumps(r["outputs"], sort_keys=True), r["masks"]) for r in manifest(out)
+        )
 
     assert key(tmp_path / "one") == key(tmp_path / "two")
     overlay = (tmp_path / "two" / "items" / "p3.png" / "overlay.png").read_bytes()
@@ -98,8 +103,9 @@ def test_a_list_file_with_a_missing_path_records_it_as_failed_no_merge(capsys, t
     lst = tmp_path / "list.txt"
     lst.write_text("data/a.png\ndata/gone.png\ndata/b.png\n")
     graph = write_graph(tmp_path / "g.json", generate_graph(save=False))
-    code, summary, err = batch_cli(capsys, str(graph), "--inputs", str(lst), "--out", str(tmp_path / "out"),
-                                   "--no-merge")
+    code, summary, err = batch_cli(
+        capsys, str(graph), "--inputs", str(lst), "--out", str(tmp_path / "out"), "--no-merge"
+    )
     assert code == 3 and err[-1].startswith("2 ok, 1 failed")
     failed = [r for r in manifest(tmp_path / "out") if r["status"] == "failed"]
     assert len(failed) == 1 and failed[0]["input"].endswith("gone.png") and "does not exist" in failed[0]["error"]
@@ -112,9 +118,17 @@ def test_bad_arguments_exit_2_with_one_line(capsys, tmp_path):
     photo_folder(tmp_path / "in", ["a.png"])
     (tmp_path / "empty").mkdir()
     graph = str(write_graph(tmp_path / "g.json", generate_graph(save=False)))
-    no_loader = str(write_graph(tmp_path / "v.json", {"nodes": {
-        "video": {"type": "synthetic_video", "params": {"frames": 3}},
-        "auto": {"type": "generate", "inputs": {"image": "video"}, "params": {"engine": "opencv"}}}}))
+    no_loader = str(
+        write_graph(
+            tmp_path / "v.json",
+            {
+                "nodes": {
+                    "video": {"type": "synthetic_video", "params": {"frames": 3}},
+                    "auto": {"type": "generate", "inputs": {"image": "video"}, "params": {"engine": "opencv"}},
+                }
+            },
+        )
+    )
     inputs, out = str(tmp_path / "in"), str(tmp_path / "out")
     cases = [
         ([graph, "--inputs", inputs, "--out", out, "--workers", "0"], "--workers must be a whole number of at least 1"),
@@ -170,15 +184,27 @@ def test_video_inputs_feed_load_video_and_give_one_coco_image_per_frame(capsys, 
 
     for name, n, seed in (("x/clip.mp4", 4, 0), ("y/clip.mp4", 3, 1)):
         (tmp_path / "clips" / name).parent.mkdir(parents=True, exist_ok=True)
-        write_video(synthetic_frames("motion", n_frames=n, size=(120, 160), seed=seed), tmp_path / "clips" / name, fps=10)
-    graph = write_graph(tmp_path / "track.json", {"nodes": {
-        "video": {"type": "load_video"},
-        "boxes": {"type": "box_prompt", "params": {"boxes": [[10, 22, 49, 51]]}},
-        "track": {"type": "track", "inputs": {"image": "video", "prompts": "boxes"},
-                  "params": {"engine": "opencv", "save": "tracks", "formats": "coco"}}}})
+        write_video(
+            synthetic_frames("motion", n_frames=n, size=(120, 160), seed=seed), tmp_path / "clips" / name, fps=10
+        )
+    graph = write_graph(
+        tmp_path / "track.json",
+        {
+            "nodes": {
+                "video": {"type": "load_video"},
+                "boxes": {"type": "box_prompt", "params": {"boxes": [[10, 22, 49, 51]]}},
+                "track": {
+                    "type": "track",
+                    "inputs": {"image": "video", "prompts": "boxes"},
+                    "params": {"engine": "opencv", "save": "tracks", "formats": "coco"},
+                },
+            }
+        },
+    )
     out = tmp_path / "out"
-    code, _, err = batch_cli(capsys, str(graph), "--input", "video", "--inputs", str(tmp_path / "clips"),
-                                   "--out", str(out))
+    code, _, err = batch_cli(
+        capsys, str(graph), "--input", "video", "--inputs", str(tmp_path / "clips"), "--out", str(out)
+    )
     assert code == 0, err
     records = {r["item"]: r for r in manifest(out)}
     assert {k: r["frames"] for k, r in records.items()} == {"x__clip.mp4": 4, "y__clip.mp4": 3}
@@ -192,8 +218,9 @@ def test_video_inputs_feed_load_video_and_give_one_coco_image_per_frame(capsys, 
 def test_gaze_recordings_feed_load_gaze(capsys, tmp_path):
     demos = Path(__file__).resolve().parents[1] / "demos" / "gaze"
     out = tmp_path / "out"
-    code, _, err = batch_cli(capsys, str(demos / "gaze_segment.json"), "--input", "gaze",
-                                   "--inputs", str(demos / "*.csv"), "--out", str(out))
+    code, _, err = batch_cli(
+        capsys, str(demos / "gaze_segment.json"), "--input", "gaze", "--inputs", str(demos / "*.csv"), "--out", str(out)
+    )
     assert code == 0, err
     records = manifest(out)
     assert [r["item"] for r in records] == ["coins_gaze.csv", "coins_neon_gaze.csv"]
@@ -204,12 +231,17 @@ def test_gaze_recordings_feed_load_gaze(capsys, tmp_path):
 def test_masks_node_is_the_graphs_named_output_else_the_last_segment_generate_or_track():
     from sam_compose.batch.job import make_job
 
-    g = Graph.from_dict({"nodes": {
-        "img": {"type": "load_image"},
-        "auto": {"type": "generate", "inputs": {"image": "img"}},
-        "box": {"type": "box_prompt", "params": {"boxes": [[1, 1, 20, 20]]}},
-        "seg": {"type": "segment", "inputs": {"image": "img", "prompts": "box"}},
-        "fill": {"type": "inpaint", "inputs": {"image": "img", "masks": "seg"}}}})
+    g = Graph.from_dict(
+        {
+            "nodes": {
+                "img": {"type": "load_image"},
+                "auto": {"type": "generate", "inputs": {"image": "img"}},
+                "box": {"type": "box_prompt", "params": {"boxes": [[1, 1, 20, 20]]}},
+                "seg": {"type": "segment", "inputs": {"image": "img", "prompts": "box"}},
+                "fill": {"type": "inpaint", "inputs": {"image": "img", "masks": "seg"}},
+            }
+        }
+    )
     job = make_job(g, "out")
     assert job.input_node == "img" and job.masks_node == "seg" and set(job.targets) == {"auto", "fill", "seg"}
     g.meta["outputs"] = ["auto", "fill"]

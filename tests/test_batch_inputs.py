@@ -21,8 +21,17 @@ def touch(root: Path, *names: str) -> None:
 
 
 def test_folder_is_walked_sorted_recursively_skipping_hidden_other_suffixes_and_the_output_folder(tmp_path):
-    touch(tmp_path, "b.png", "a.JPG", "notes.txt", ".hidden.png", "sub/a.png", "sub/deeper/c.png", ".git/x.png",
-          "out/items/a.png/overlay.png")
+    touch(
+        tmp_path,
+        "b.png",
+        "a.JPG",
+        "notes.txt",
+        ".hidden.png",
+        "sub/a.png",
+        "sub/deeper/c.png",
+        ".git/x.png",
+        "out/items/a.png/overlay.png",
+    )
     items = list(InputSource(tmp_path, IMAGES, exclude=tmp_path / "out"))
     assert [i.file_name for i in items] == ["a.JPG", "b.png", "sub/a.png", "sub/deeper/c.png"]
     assert [i.index for i in items] == [0, 1, 2, 3]
@@ -60,8 +69,11 @@ def test_list_file_resolves_relative_entries_next_to_it_and_keeps_missing_ones(t
     lst.write_text(f"# my images\ndata/a.png\n\n  {tmp_path / 'data' / 'b.png'}  \ndata/missing.png\n")
     monkeypatch.chdir(tmp_path.parent)  # relative entries are found next to the list, not in the cwd
     items = list(InputSource(lst, IMAGES))
-    assert [Path(i.input) for i in items] == [tmp_path / "data/a.png", tmp_path / "data/b.png",
-                                              tmp_path / "data/missing.png"]
+    assert [Path(i.input) for i in items] == [
+        tmp_path / "data/a.png",
+        tmp_path / "data/b.png",
+        tmp_path / "data/missing.png",
+    ]
     assert items[0].file_name == "data/a.png" and items[1].name.endswith("data__b.png")
 
 

@@ -17,8 +17,19 @@ def test_without_ray_the_backend_names_the_extra(capsys, tmp_path, monkeypatch):
     photo_folder(tmp_path / "in", ["a.png"])
     graph = write_graph(tmp_path / "g.json", generate_graph(save=False))
     monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
-    code = main(["batch", str(graph), "--inputs", str(tmp_path / "in"), "--out", str(tmp_path / "out"),
-                 "--backend", "ray", "--no-progress"])
+    code = main(
+        [
+            "batch",
+            str(graph),
+            "--inputs",
+            str(tmp_path / "in"),
+            "--out",
+            str(tmp_path / "out"),
+            "--backend",
+            "ray",
+            "--no-progress",
+        ]
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "pip install 'sam-compose[ray]'" in err[0]
     assert not (tmp_path / "out").exists()
@@ -39,15 +50,18 @@ def test_ray_backend_gives_the_same_manifest_and_coco_as_the_local_one(tmp_path)
     assert coco_core(tmp_path / "ray") == coco_core(tmp_path / "local")
 
     def key(out: Path) -> list[tuple]:
-        return sorted((r["input"], r["status"], json.dumps(r["outputs"], sort_keys=True), r.get("masks"), r["item"])
-                      for r in manifest(out))
+        return sorted(
+            (r["input"], r["status"], json.dumps(r["outputs"], sort_keys=True), r.get("masks"), r["item"])
+            for r in manifest(out)
+        )
 
     assert key(tmp_path / "ray") == key(tmp_path / "local")
     for name in ("a__x.png", "c.png"):
         ray_files = sorted(p.name for p in (tmp_path / "ray" / "items" / name).iterdir())
         assert ray_files == ["_coco.json", "overlay.png"]
-        assert (tmp_path / "ray" / "items" / name / "overlay.png").read_bytes() == \
-            (tmp_path / "local" / "items" / name / "overlay.png").read_bytes()
+        assert (tmp_path / "ray" / "items" / name / "overlay.png").read_bytes() == (
+            tmp_path / "local" / "items" / name / "overlay.png"
+        ).read_bytes()
     assert not any(p.name.startswith("ray-") for p in (tmp_path / "ray" / ".batch").iterdir())  # shards removed
 
 

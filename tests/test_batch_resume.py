@@ -41,18 +41,34 @@ def _children(pid: int) -> list[int]:
         return []
 
 
-@pytest.mark.parametrize(("sig", "workers"), [(signal.SIGINT, 2), (signal.SIGTERM, 1), (signal.SIGKILL, 2)],
-                         ids=["ctrl-c", "sigterm", "sigkill"])
+@pytest.mark.parametrize(
+    ("sig", "workers"),
+    [(signal.SIGINT, 2), (signal.SIGTERM, 1), (signal.SIGKILL, 2)],
+    ids=["ctrl-c", "sigterm", "sigkill"],
+)
 def test_a_killed_run_resumed_gives_each_item_exactly_once(tmp_path, sig, workers):
     n = 16
     inputs = photo_folder(tmp_path / "in", [f"p{i:02d}.png" for i in range(n)], size=(160, 200))
     graph = write_graph(tmp_path / "g.json", generate_graph(points_per_side=8, max_masks=10))
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    cmd = [sys.executable, "-m", "sam_compose.cli", "batch", str(graph), "--inputs", str(tmp_path / "in"),
-           "--out", str(out), "--workers", str(workers), "--no-progress"]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "sam_compose.cli",
+        "batch",
+        str(graph),
+        "--inputs",
+        str(tmp_path / "in"),
+        "--out",
+        str(out),
+        "--workers",
+        str(workers),
+        "--no-progress",
+    ]
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
     deadline = time.monotonic() + 120
     while not (out / "manifest.jsonl").exists() or not (out / "manifest.jsonl").read_text().strip():
         assert proc.poll() is None, proc.communicate()
@@ -69,8 +85,10 @@ def test_a_killed_run_resumed_gives_each_item_exactly_once(tmp_path, sig, worker
     if sig == signal.SIGKILL:
         assert proc.returncode == -signal.SIGKILL
         deadline = time.monotonic() + 20  # orphaned workers notice their driver is gone and exit
-        while any(Path(f"/proc/{p}").exists() and "Z" not in Path(f"/proc/{p}/stat").read_text().split()[2]
-                  for p in workers_pids):
+        while any(
+            Path(f"/proc/{p}").exists() and "Z" not in Path(f"/proc/{p}/stat").read_text().split()[2]
+            for p in workers_pids
+        ):
             assert time.monotonic() < deadline, "worker processes outlived their killed driver"
             time.sleep(0.1)
     else:

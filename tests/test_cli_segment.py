@@ -134,8 +134,13 @@ def test_console_script_version_and_sample_photo(tmp_path):
     env = dict(os.environ, HF_HUB_OFFLINE="1")
     v = subprocess.run(cmd + ["--version"], capture_output=True, text=True, env=env, timeout=120)
     assert v.returncode == 0 and "sam-compose" in v.stdout
-    r = subprocess.run(cmd + ["segment", "sample:coffee", "--engine", "opencv", "--box", "150,60,460,330",
-                              "--out", str(tmp_path)], capture_output=True, text=True, env=env, timeout=300)
+    r = subprocess.run(
+        cmd + ["segment", "sample:coffee", "--engine", "opencv", "--box", "150,60,460,330", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
     assert doc["masks"][0]["area"] > 5000
@@ -174,6 +179,7 @@ def test_bad_gaze_options(capsys, extra, message):
 
 
 def test_gaze_option_without_gaze(capsys):
-    code, _, err = run_cli(capsys, "segment", "sample:coins", "--engine", "opencv", "--point", "10,10",
-                           "--gaze-option", "negatives=true")
+    code, _, err = run_cli(
+        capsys, "segment", "sample:coins", "--engine", "opencv", "--point", "10,10", "--gaze-option", "negatives=true"
+    )
     assert code == 2 and "needs --gaze" in err

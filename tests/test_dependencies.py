@@ -23,15 +23,36 @@ class _Block:
             raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
 sys.meta_path.insert(0, _Block())
 """
-OPTIONAL = ("torch", "torchvision", "transformers", "huggingface_hub", "safetensors", "open_clip", "gradio",
-            "langchain_core", "mcp", "pydantic", "ray", "onnxruntime", "onnx", "diffusers", "supervision")
+OPTIONAL = (
+    "torch",
+    "torchvision",
+    "transformers",
+    "huggingface_hub",
+    "safetensors",
+    "open_clip",
+    "gradio",
+    "langchain_core",
+    "mcp",
+    "pydantic",
+    "ray",
+    "onnxruntime",
+    "onnx",
+    "diffusers",
+    "supervision",
+)
 
 
 def _core_python(code: str, *args: str) -> subprocess.CompletedProcess:
     prog = _BLOCK.format(blocked=set(OPTIONAL)) + code
     env = {"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
-    return subprocess.run([sys.executable, "-c", prog, *args], capture_output=True, text=True, timeout=120,
-                          env=env, cwd=Path(__file__).resolve().parents[1])
+    return subprocess.run(
+        [sys.executable, "-c", prog, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=Path(__file__).resolve().parents[1],
+    )
 
 
 def test_the_core_segments_a_photo_and_runs_a_graph_without_optional_packages(tmp_path):
@@ -52,12 +73,15 @@ print("ok")
     assert out.stdout.strip().endswith("ok")
 
 
-@pytest.mark.parametrize("argv, extra", [
-    (["demo", "--port", "0"], "demo"),
-    (["mcp"], "agents"),
-    (["segment", "sample:astronaut", "--engine", "facebook/sam-vit-base", "--point", "200,100"], "sam"),
-    (["segment", "sample:astronaut", "--engine", "opencv", "--text", "cat"], "text"),
-])
+@pytest.mark.parametrize(
+    "argv, extra",
+    [
+        (["demo", "--port", "0"], "demo"),
+        (["mcp"], "agents"),
+        (["segment", "sample:astronaut", "--engine", "facebook/sam-vit-base", "--point", "200,100"], "sam"),
+        (["segment", "sample:astronaut", "--engine", "opencv", "--text", "cat"], "text"),
+    ],
+)
 def test_a_missing_extra_is_one_line_naming_it(argv, extra):
     out = _core_python("import sys; from sam_compose.cli import main; sys.exit(main(sys.argv[1:]))", *argv)
     assert out.returncode == 2, out.stderr
@@ -85,11 +109,14 @@ def test_one_device_policy_and_one_load_per_key(monkeypatch):
             calls.append(name)
             time.sleep(0.2)
             return object()
+
         return load
 
     results: dict[int, object] = {}
-    threads = [threading.Thread(target=lambda i=i: results.__setitem__(i, hub.shared_model(("t", "a"), slow("a"))))
-               for i in range(4)]
+    threads = [
+        threading.Thread(target=lambda i=i: results.__setitem__(i, hub.shared_model(("t", "a"), slow("a"))))
+        for i in range(4)
+    ]
     other = threading.Thread(target=lambda: hub.shared_model(("t", "b"), slow("b")))
     for t in [*threads, other]:
         t.start()
@@ -99,5 +126,5 @@ def test_one_device_policy_and_one_load_per_key(monkeypatch):
     assert len({id(v) for v in results.values()}) == 1
     with pytest.raises(RuntimeError):
         hub.shared_model(("t", "c"), lambda: (_ for _ in ()).throw(RuntimeError("load failed")))
-    assert hub.shared_model(("t", "c"), lambda: "second try") == "second try"   # a failure is not remembered
+    assert hub.shared_model(("t", "c"), lambda: "second try") == "second try"  # a failure is not remembered
     hub.forget_shared_models("t")

@@ -35,7 +35,7 @@ def render_sphere(center, radius, intr=K, size=(H, W)):
     c = np.asarray(center, np.float64)
     a = (rays * rays).sum(-1)
     b = -2.0 * (rays @ c)
-    disc = b * b - 4 * a * (c @ c - radius ** 2)
+    disc = b * b - 4 * a * (c @ c - radius**2)
     hit = disc > 0
     t = np.where(hit, (-b - np.sqrt(np.where(hit, disc, 0))) / (2 * a), np.nan)
     return t.astype(np.float32), hit  # the ray's z component is 1, so t is z-depth
@@ -52,10 +52,17 @@ def fit_sphere(p: np.ndarray) -> tuple[np.ndarray, float]:
 
 # --- intrinsics --------------------------------------------------------------------------
 
+
 def test_intrinsics_forms_agree():
     ref = Intrinsics(500.0, 500.0, 319.5, 239.5)
-    forms = [(500, 500, 319.5, 239.5), {"fx": 500, "fy": 500, "cx": 319.5, "cy": 239.5}, {"f": 500},
-             ref.matrix, ref.matrix.tolist(), ref]
+    forms = [
+        (500, 500, 319.5, 239.5),
+        {"fx": 500, "fy": 500, "cx": 319.5, "cy": 239.5},
+        {"f": 500},
+        ref.matrix,
+        ref.matrix.tolist(),
+        ref,
+    ]
     for f in forms:
         assert as_intrinsics(f, size=(H, W)) == ref
     fov = 2 * np.degrees(np.arctan(W / 2 / 500.0))
@@ -63,8 +70,20 @@ def test_intrinsics_forms_agree():
     assert as_intrinsics({"fov_y": 2 * np.degrees(np.arctan(H / 2 / 500.0))}, size=(H, W)).fy == pytest.approx(500.0)
 
 
-@pytest.mark.parametrize("bad", [(0, 500, 320, 240), (-500, 500, 320, 240), (500, 500, -1, 240),
-                                 (500, np.nan, 320, 240), [[1, 2], [3, 4]], {"cx": 3}, 0.0, 200.0, "wide"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        (0, 500, 320, 240),
+        (-500, 500, 320, 240),
+        (500, 500, -1, 240),
+        (500, np.nan, 320, 240),
+        [[1, 2], [3, 4]],
+        {"cx": 3},
+        0.0,
+        200.0,
+        "wide",
+    ],
+)
 def test_bad_intrinsics_raise_input_error(bad):
     with pytest.raises(InputError):
         as_intrinsics(bad, size=(H, W))
@@ -86,6 +105,7 @@ def test_pose_validation():
 
 # --- spheres -----------------------------------------------------------------------------
 
+
 def test_sphere_radius_and_centre_recovered():
     centre, radius = np.array([0.15, -0.1, 2.0]), 0.35
     depth, mask = render_sphere(centre, radius)
@@ -100,7 +120,7 @@ def test_sphere_radius_and_centre_recovered():
     # the visible cap is bounded by the tangent circle (radius r * sqrt(1 - r^2 / d^2)),
     # and is less than one radius deep
     raw = lift_to_3d(Masks(mask), depth, K, outliers="none")
-    rim = 2 * radius * np.sqrt(1 - radius ** 2 / (centre @ centre))
+    rim = 2 * radius * np.sqrt(1 - radius**2 / (centre @ centre))
     ext = raw.extents
     assert ext[0] == pytest.approx(rim, rel=0.02) and ext[1] == pytest.approx(rim, rel=0.02)
     assert ext[2] < radius
@@ -180,6 +200,7 @@ def test_oriented_box_of_rotated_cuboid():
 
 # --- inputs to try -------------------------------------------------------------------
 
+
 def test_depth_of_other_size_is_resized_when_aspect_matches():
     centre, radius = np.array([0.0, 0.0, 2.0]), 0.35
     _, mask = render_sphere(centre, radius)
@@ -225,6 +246,7 @@ def test_image_of_other_size_rejected():
 
 # --- depth files ----------------------------------------------------------------------
 
+
 def test_depth_files_png_mm_and_npy_m(tmp_path):
     depth, _ = render_sphere((0, 0, 2.0), 0.5)
     depth = np.where(np.isfinite(depth), depth, 3.0).astype(np.float32)
@@ -260,6 +282,7 @@ def test_pfm_disparity_file_to_depth(tmp_path):
 
 
 # --- Middlebury motorcycle ---------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def motorcycle():
@@ -336,6 +359,7 @@ def test_motorcycle_stereo_matching_gives_metric_geometry(motorcycle):
 
 # --- monocular ------------------------------------------------------------------------
 
+
 def test_estimate_depth_offline_message_without_network(no_network):
     with pytest.raises(EngineError, match="sam-compose models download"):
         estimate_depth(np.zeros((32, 32, 3), np.uint8), model="depth-anything/Depth-Anything-V2-Small-hf")
@@ -344,18 +368,30 @@ def test_estimate_depth_offline_message_without_network(no_network):
 
 def test_estimate_depth_with_tiny_random_depth_anything(tmp_path):
     transformers = pytest.importorskip("transformers")
-    backbone = transformers.Dinov2Config(hidden_size=32, num_hidden_layers=4, num_attention_heads=2,
-                                         intermediate_size=64, patch_size=14, image_size=56,
-                                         out_features=["stage1", "stage2", "stage3", "stage4"],
-                                         reshape_hidden_states=False)
-    cfg = transformers.DepthAnythingConfig(backbone_config=backbone, reassemble_hidden_size=32,
-                                           neck_hidden_sizes=[16, 16, 16, 16], fusion_hidden_size=16,
-                                           head_hidden_size=8, patch_size=14)
+    backbone = transformers.Dinov2Config(
+        hidden_size=32,
+        num_hidden_layers=4,
+        num_attention_heads=2,
+        intermediate_size=64,
+        patch_size=14,
+        image_size=56,
+        out_features=["stage1", "stage2", "stage3", "stage4"],
+        reshape_hidden_states=False,
+    )
+    cfg = transformers.DepthAnythingConfig(
+        backbone_config=backbone,
+        reassemble_hidden_size=32,
+        neck_hidden_sizes=[16, 16, 16, 16],
+        fusion_hidden_size=16,
+        head_hidden_size=8,
+        patch_size=14,
+    )
     transformers.set_seed(0)
     model = transformers.DepthAnythingForDepthEstimation(cfg)
     model.save_pretrained(tmp_path)
-    transformers.DPTImageProcessor(size={"height": 56, "width": 56}, keep_aspect_ratio=True, ensure_multiple_of=14,
-                                   do_pad=False).save_pretrained(tmp_path)
+    transformers.DPTImageProcessor(
+        size={"height": 56, "width": 56}, keep_aspect_ratio=True, ensure_multiple_of=14, do_pad=False
+    ).save_pretrained(tmp_path)
     img = np.random.default_rng(0).integers(0, 255, (60, 80, 3), dtype=np.uint8)
     rel = estimate_depth(img, model=str(tmp_path))
     assert rel.shape == (60, 80) and rel.dtype == np.float32 and np.isfinite(rel).mean() > 0.5
@@ -416,6 +452,7 @@ def sc_load(name):
 def test_depth_and_lift_nodes_check_their_inputs(tmp_path):
     import sam_compose as sc
     from sam_compose.nodes.api import GraphError
+
     with pytest.raises(InputError, match="needs path"):
         run_node("depth", {"source": "file"})
     with pytest.raises(InputError, match="image input"):
@@ -425,11 +462,19 @@ def test_depth_and_lift_nodes_check_their_inputs(tmp_path):
     depth, mask = render_sphere((0, 0, 2.0), 0.3)
     cloud = run_node("lift3d", {"intrinsics": list(K.to_dict().values())}, masks=Masks(mask), depth=depth)
     assert abs(fit_sphere(cloud.points)[1] - 0.3) < 0.006
-    graph = sc.Graph.from_dict({"nodes": {
-        "img": {"type": "load_image", "params": {"path": "sample:coins"}},
-        "d": {"type": "depth", "params": {"path": "sample:motorcycle"}},
-        "lift": {"type": "lift3d", "inputs": {"masks": "img", "depth": "d"}, "params": {"intrinsics": [1, 1, 1, 1]}},
-    }})
+    graph = sc.Graph.from_dict(
+        {
+            "nodes": {
+                "img": {"type": "load_image", "params": {"path": "sample:coins"}},
+                "d": {"type": "depth", "params": {"path": "sample:motorcycle"}},
+                "lift": {
+                    "type": "lift3d",
+                    "inputs": {"masks": "img", "depth": "d"},
+                    "params": {"intrinsics": [1, 1, 1, 1]},
+                },
+            }
+        }
+    )
     with pytest.raises(GraphError, match="lift"):
         graph.validate()
 
@@ -464,14 +509,22 @@ def test_graph_reads_a_depth_png_next_to_the_graph_file(tmp_path):
     centre, radius = np.array([0.0, 0.05, 1.5]), 0.25
     depth, mask = render_sphere(centre, radius)
     save_depth_png(tmp_path / "depth.png", depth)
-    graph = sc.Graph.from_dict({"nodes": {
-        "d": {"type": "depth", "params": {"path": "depth.png"}},
-        "lift": {"type": "lift3d", "inputs": {"masks": "seg", "depth": "d"},
-                 "params": {"intrinsics": {"fx": K.fx, "fy": K.fy, "cx": K.cx, "cy": K.cy}}},
-        "img": {"type": "load_image", "params": {"path": "sample:coins"}},
-        "box": {"type": "box_prompt", "params": {"boxes": [[0, 0, 10, 10]]}},
-        "seg": {"type": "segment", "inputs": {"image": "img", "prompts": "box"}},
-    }}, base_dir=tmp_path)
+    graph = sc.Graph.from_dict(
+        {
+            "nodes": {
+                "d": {"type": "depth", "params": {"path": "depth.png"}},
+                "lift": {
+                    "type": "lift3d",
+                    "inputs": {"masks": "seg", "depth": "d"},
+                    "params": {"intrinsics": {"fx": K.fx, "fy": K.fy, "cx": K.cx, "cy": K.cy}},
+                },
+                "img": {"type": "load_image", "params": {"path": "sample:coins"}},
+                "box": {"type": "box_prompt", "params": {"boxes": [[0, 0, 10, 10]]}},
+                "seg": {"type": "segment", "inputs": {"image": "img", "prompts": "box"}},
+            }
+        },
+        base_dir=tmp_path,
+    )
     report = graph.run(feed={"seg": Masks(mask)}, raise_on_error=True)
     cloud = report.value("lift")
     c, r = fit_sphere(cloud.points)
@@ -481,11 +534,18 @@ def test_graph_reads_a_depth_png_next_to_the_graph_file(tmp_path):
 def test_monocular_depth_node_offline_error_is_reported_in_the_run():
     import sam_compose as sc
 
-    graph = sc.Graph.from_dict({"nodes": {
-        "img": {"type": "load_image", "params": {"path": "sample:coins"}},
-        "d": {"type": "depth", "inputs": {"image": "img"},
-              "params": {"source": "monocular", "model": "depth-anything/Depth-Anything-V2-Small-hf"}},
-    }})
+    graph = sc.Graph.from_dict(
+        {
+            "nodes": {
+                "img": {"type": "load_image", "params": {"path": "sample:coins"}},
+                "d": {
+                    "type": "depth",
+                    "inputs": {"image": "img"},
+                    "params": {"source": "monocular", "model": "depth-anything/Depth-Anything-V2-Small-hf"},
+                },
+            }
+        }
+    )
     report = graph.run()
     assert not report.ok and "sam-compose models download" in report.errors["d"]
 

@@ -45,14 +45,21 @@ def test_video_matches_transformers_streaming(folder):
     box = v.masks_at(0).boxes[0]
     ours = list(track(v.frames, sc.Prompt(box=box), tracker="edgetam", engine=str(folder)))
     model = T.EdgeTamVideoModel.from_pretrained(str(folder)).eval()
-    proc = T.Sam2VideoProcessor(T.Sam2ImageProcessor(size={"height": EDGETAM_SIZE, "width": EDGETAM_SIZE}),
-                                T.Sam2VideoVideoProcessor(size={"height": EDGETAM_SIZE, "width": EDGETAM_SIZE}))
+    proc = T.Sam2VideoProcessor(
+        T.Sam2ImageProcessor(size={"height": EDGETAM_SIZE, "width": EDGETAM_SIZE}),
+        T.Sam2VideoVideoProcessor(size={"height": EDGETAM_SIZE, "width": EDGETAM_SIZE}),
+    )
     sess = proc.init_video_session(inference_device="cpu", video_storage_device="cpu")
     h, w = v.size
     for t, frame in enumerate(v.frames):
         if t == 0:
-            proc.add_inputs_to_inference_session(inference_session=sess, frame_idx=0, obj_ids=1,
-                                                 input_boxes=[[[float(x) for x in box]]], original_size=[h, w])
+            proc.add_inputs_to_inference_session(
+                inference_session=sess,
+                frame_idx=0,
+                obj_ids=1,
+                input_boxes=[[[float(x) for x in box]]],
+                original_size=[h, w],
+            )
         with torch.inference_mode():
             out = model(inference_session=sess, frame=sam2_frame_pixels(frame, EDGETAM_SIZE)[0])  # our pixels
         ref = proc.post_process_masks([out.pred_masks], original_sizes=[[h, w]], binarize=True)[0][0, 0].numpy()

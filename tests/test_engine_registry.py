@@ -40,7 +40,9 @@ def test_cache_computes_once_under_concurrency():
         return _emb(10)
 
     results = []
-    threads = [threading.Thread(target=lambda: results.append(cache.get_or_compute(("e", "x"), compute))) for _ in range(8)]
+    threads = [
+        threading.Thread(target=lambda: results.append(cache.get_or_compute(("e", "x"), compute))) for _ in range(8)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -164,7 +166,7 @@ def test_one_mask_to_logits_and_the_old_name_warns():
     lg = mask_to_logits(m)
     assert lg.shape == (256, 256) and lg.max() == LOGIT_SCALE and lg.min() == -LOGIT_SCALE
     assert (logits_to_mask(lg, m.shape) == m).mean() > 0.99
-    assert np.array_equal(mask_to_logits((m * 255).astype(np.uint8)), lg)   # 0/255 masks
+    assert np.array_equal(mask_to_logits((m * 255).astype(np.uint8)), lg)  # 0/255 masks
     with pytest.warns(DeprecationWarning, match="geometry.mask_to_logits"):
         assert np.array_equal(old(m, m.shape), lg)
 
@@ -178,7 +180,7 @@ def test_one_bounded_cache_computes_once_and_shares_a_failure():
     assert issubclass(EmbeddingCache, BoundedCache) and issubclass(ResultCache, BoundedCache)
     cache: BoundedCache[str, bytes] = BoundedCache(max_bytes=10, size_of=len)
     assert race_a_failure(cache, waiters=3, message="node failed") == (1, ["node failed"] * 4)
-    assert cache.get_or_compute("k", lambda: b"ok") == (b"ok", False)   # failures are not stored
+    assert cache.get_or_compute("k", lambda: b"ok") == (b"ok", False)  # failures are not stored
     assert cache.get_or_compute("k", lambda: b"no") == (b"ok", True)
-    cache.put("big", b"x" * 11)                                         # over the budget: not stored
+    cache.put("big", b"x" * 11)  # over the budget: not stored
     assert "big" not in cache and cache.nbytes == 2

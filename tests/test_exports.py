@@ -35,8 +35,13 @@ def result(scene) -> Masks:
     n = len(scene.masks)
     prompts = [Prompt(box=scene.boxes[i], data={"class_name": scene.names[i]}) for i in range(n)]
     logits = np.random.default_rng(0).normal(size=(n, 256, 256)).astype(np.float32)
-    return Masks(scene.masks, scores=np.linspace(0.9, 0.7, n), logits=logits, prompt_index=np.arange(n),
-                 data={"engine": "opencv", "adapter": "test", "prompts": prompts})
+    return Masks(
+        scene.masks,
+        scores=np.linspace(0.9, 0.7, n),
+        logits=logits,
+        prompt_index=np.arange(n),
+        data={"engine": "opencv", "adapter": "test", "prompts": prompts},
+    )
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -63,8 +68,9 @@ def test_coco_loads_in_pycocotools_and_cocoeval_scores_perfect_match(result, tmp
     assert ev.stats[0] == pytest.approx(1.0)  # identical masks: AP 1.0
 
     # A shifted prediction scores lower: COCOeval really compares masks.
-    shifted = Masks(np.roll(result.masks, 25, axis=2), scores=result.scores, prompt_index=result.prompt_index,
-                    data=result.data)
+    shifted = Masks(
+        np.roll(result.masks, 25, axis=2), scores=result.scores, prompt_index=result.prompt_index, data=result.data
+    )
     d2 = coco_dict(shifted, "scene.png")
     ev2 = COCOeval(gt, gt.loadRes(d2["annotations"]), iouType="segm")
     ev2.evaluate()
@@ -109,7 +115,7 @@ def test_png_masks_read_back_equal(result, tmp_path):
         assert np.array_equal(back > 0, result.masks[i])
     labels = np.asarray(Image.open(out / "labels.png"))
     for i in range(len(result)):
-        assert np.all(labels[result.masks[i] & ~result.masks[i + 1:].any(axis=0)] == i + 1)
+        assert np.all(labels[result.masks[i] & ~result.masks[i + 1 :].any(axis=0)] == i + 1)
     with pytest.raises(InputError, match="folder"):
         export_masks(result, tmp_path / "x.png", format="png")
 
@@ -167,6 +173,7 @@ def test_export_errors(result, tmp_path):
 
 
 # --- point clouds ----------------------------------------------------------------------
+
 
 @pytest.fixture
 def cloud() -> PointCloud:
@@ -269,8 +276,13 @@ def test_export_node_writes_every_format(result, tmp_path):
 
     spec = registry.get("export")
     assert spec.origin.startswith("sam_compose.nodes.outputs")
-    for fmt, name in (("coco", "a.json"), ("png", "pngs"), ("polygons", "p.json"), ("supervision", "d.npz"),
-                      ("record", "r.json")):
+    for fmt, name in (
+        ("coco", "a.json"),
+        ("png", "pngs"),
+        ("polygons", "p.json"),
+        ("supervision", "d.npz"),
+        ("record", "r.json"),
+    ):
         out = spec.instantiate(spec.check_params({"path": str(tmp_path / name), "format": fmt}))(masks=result)
         assert (tmp_path / name).exists() and out == str(tmp_path / name)
     opts = spec.check_params({"path": str(tmp_path / "poly_coco.json"), "options": {"segmentation": "polygon"}})

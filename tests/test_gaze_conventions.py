@@ -62,8 +62,9 @@ def test_one_name_for_the_gaze_time_of_video_frame_0():
     c = gaze_to_prompts(samples, image_size=(480, 640), frame=6, fps=10)  # default: the first sample (50.0)
     assert a[0].points.tolist() == b[0].points.tolist() == c[0].points.tolist()
     with pytest.warns(DeprecationWarning):
-        assert [f.frame for f in assign_frames(truth, fps=10, start=50.0)] == \
-               [f.frame for f in assign_frames(truth, fps=10, video_start=50.0)]
+        assert [f.frame for f in assign_frames(truth, fps=10, start=50.0)] == [
+            f.frame for f in assign_frames(truth, fps=10, video_start=50.0)
+        ]
     from sam_compose.adapters.outputs.tracking.gaze import fixations_by_frame
 
     with pytest.warns(DeprecationWarning, match="t0="):
@@ -129,13 +130,24 @@ def test_graph_records_frames_without_fixation(tmp_path, scene):
         save_png(frames / f"{i:03d}.png", scene.image)
     samples, _ = synth_trace([(*scene.interior_point(0), 0.2)], scene_size=(480, 640), seed=1)
     write_generic(tmp_path / "gaze.csv", samples, units="px", names=("t", "x_px", "y_px"))
-    graph = sam_compose.Graph.from_dict({"nodes": {
-        "vid": {"type": "load_video", "params": {"path": str(frames)}},
-        "gaze": {"type": "load_gaze", "params": {"path": str(tmp_path / "gaze.csv"), "scene_size": [480, 640]}},
-        "prompt": {"type": "gaze_prompt", "inputs": {"image": "vid", "gaze": "gaze"},
-                   "params": {"video_fps": 10.0, "min_duration": 0.05}},
-        "seg": {"type": "segment", "inputs": {"image": "vid", "prompts": "prompt"}, "params": {"engine": "opencv"}},
-    }})
+    graph = sam_compose.Graph.from_dict(
+        {
+            "nodes": {
+                "vid": {"type": "load_video", "params": {"path": str(frames)}},
+                "gaze": {"type": "load_gaze", "params": {"path": str(tmp_path / "gaze.csv"), "scene_size": [480, 640]}},
+                "prompt": {
+                    "type": "gaze_prompt",
+                    "inputs": {"image": "vid", "gaze": "gaze"},
+                    "params": {"video_fps": 10.0, "min_duration": 0.05},
+                },
+                "seg": {
+                    "type": "segment",
+                    "inputs": {"image": "vid", "prompts": "prompt"},
+                    "params": {"engine": "opencv"},
+                },
+            }
+        }
+    )
     report = graph.run()
     assert report.ok, report.errors
     notes = report["nodes"]["prompt"]["notes"]

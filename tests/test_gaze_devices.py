@@ -43,8 +43,12 @@ def test_pupil_cloud_fixation_ids_are_used_unless_asked_to_detect(tmp_path):
     assert len(device) == 2 and device[0].start == pytest.approx(truth[0].start, abs=1e-6)
     assert len(detect_fixations(got, fixations="detect")) == 3  # asked to detect
     with pytest.raises(GazeError, match="no fixations of the device"):
-        detect_fixations(read_gaze(write_neon(tmp_path / "plain" / "gaze.csv", samples)
-                                   if (tmp_path / "plain").mkdir() is None else None), fixations="device")
+        detect_fixations(
+            read_gaze(
+                write_neon(tmp_path / "plain" / "gaze.csv", samples) if (tmp_path / "plain").mkdir() is None else None
+            ),
+            fixations="device",
+        )
     # streamed in small chunks, a fixation spanning two chunks is one fixation
     from sam_compose.adapters.prompts.gaze import iter_gaze
 
@@ -64,17 +68,21 @@ def test_fixations_csv_beside_the_gaze_file_is_used(tmp_path):
 def test_tobii_pro_lab_export_events(tmp_path):
     samples, truth = trace((1080, 1920), blinks=[(0.6, 0.05)])
     ids = fixation_ids(samples, truth)
-    rows = ["Recording timestamp [μs]\tSensor\tGaze point X\tGaze point Y\tValidity left\tValidity right\t"
-            "Eye movement type\tEye movement type index\tFixation point X\tFixation point Y\t"
-            "Recording resolution width\tRecording resolution height"]
+    rows = [
+        "Recording timestamp [μs]\tSensor\tGaze point X\tGaze point Y\tValidity left\tValidity right\t"
+        "Eye movement type\tEye movement type index\tFixation point X\tFixation point Y\t"
+        "Recording resolution width\tRecording resolution height"
+    ]
     fx = {k: (f.x, f.y) for k, f in enumerate(truth, 1)}
     for t, x, y, k in zip(samples.t, samples.x, samples.y, ids):
         ok = np.isfinite(x)
         kind = "Fixation" if k else ("Saccade" if ok else "EyesNotFound")
         fpx, fpy = fx.get(k, ("", ""))
-        rows.append(f"{int(round((t - 100) * 1e6))}\tEye Tracker\t{x if ok else ''}\t{y if ok else ''}\t"
-                    f"{'Valid' if ok else 'Invalid'}\t{'Valid' if ok else 'Invalid'}\t{kind}\t{k or ''}\t"
-                    f"{fpx}\t{fpy}\t1920\t1080")
+        rows.append(
+            f"{int(round((t - 100) * 1e6))}\tEye Tracker\t{x if ok else ''}\t{y if ok else ''}\t"
+            f"{'Valid' if ok else 'Invalid'}\t{'Valid' if ok else 'Invalid'}\t{kind}\t{k or ''}\t"
+            f"{fpx}\t{fpy}\t1920\t1080"
+        )
     path = tmp_path / "export.tsv"
     path.write_text("\n".join(rows) + "\n", encoding="utf-8")
     assert detect_format(path) == "tobii_prolab"
@@ -102,8 +110,9 @@ def test_info_json_and_scene_camera_json_decide_first(tmp_path):
     folder = tmp_path / "a"
     folder.mkdir()
     write_neon(folder / "gaze.csv", samples)
-    (folder / "info.json").write_text(json.dumps({"glasses_serial_number": "abc12", "android_device_name":
-                                                  "Pupil Invisible Companion"}))
+    (folder / "info.json").write_text(
+        json.dumps({"glasses_serial_number": "abc12", "android_device_name": "Pupil Invisible Companion"})
+    )
     got = read_gaze(folder / "gaze.csv")
     assert got.meta["device"] == "invisible" and "info.json" in got.meta["device_from"]
     folder = tmp_path / "b"
@@ -128,7 +137,9 @@ def test_a_scene_camera_that_cannot_be_told_warns_once_with_the_assumption(tmp_p
         chunks = list(iter_gaze(path, chunk_size=50))
     said = [str(w.message) for w in caught if "cannot be told" in str(w.message)]
     assert len(chunks) > 3 and len(said) == 1
-    assert "Pupil Labs Invisible's 1088x1080 frame, so it is assumed" in said[0] and "scene_size=(1200, 1600)" in said[0]
+    assert (
+        "Pupil Labs Invisible's 1088x1080 frame, so it is assumed" in said[0] and "scene_size=(1200, 1600)" in said[0]
+    )
     assert all(c.scene_size == (1080, 1088) for c in chunks)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -140,13 +151,23 @@ def _native_recording(folder, samples, fixations, blinks=()):
     """A minimal Neon native recording in the binary format pupil-labs-neon-recording reads."""
     folder.mkdir()
     ns = np.round(samples.t * 1e9).astype("<i8")
-    (folder / "info.json").write_text(json.dumps({"start_time": int(ns[0]), "duration": int(ns[-1] - ns[0]),
-                                                  "app_version": "2.9.40", "module_serial_number": "123456"}))
+    (folder / "info.json").write_text(
+        json.dumps(
+            {
+                "start_time": int(ns[0]),
+                "duration": int(ns[-1] - ns[0]),
+                "app_version": "2.9.40",
+                "module_serial_number": "123456",
+            }
+        )
+    )
     ns.tofile(folder / "gaze ps1.time")
     np.stack([samples.x, samples.y], 1).astype("<f4").tofile(folder / "gaze ps1.raw")
     np.full(len(ns), 255, np.uint8).tofile(folder / "worn ps1.raw")
-    rec = np.zeros(len(fixations), dtype=[("event_type", "<i4"), ("start", "<i8"), ("end", "<i8")]
-                   + [(f"f{i}", "<f4") for i in range(10)])
+    rec = np.zeros(
+        len(fixations),
+        dtype=[("event_type", "<i4"), ("start", "<i8"), ("end", "<i8")] + [(f"f{i}", "<f4") for i in range(10)],
+    )
     rec["event_type"] = 1
     rec["start"] = [int(round(f.start * 1e9)) for f in fixations]
     rec["end"] = [int(round(f.end * 1e9)) for f in fixations]
@@ -179,8 +200,10 @@ def test_neon_native_recording_folder(tmp_path):
 def test_generic_time_column_without_a_unit(tmp_path, scale, unit, warned):
     samples, truth = trace((480, 640))
     p = tmp_path / "g.csv"
-    p.write_text("timestamp,x_px,y_px\n" + "".join(
-        f"{t * scale:.6f},{x:.2f},{y:.2f}\n" for t, x, y in zip(samples.t, samples.x, samples.y)))
+    p.write_text(
+        "timestamp,x_px,y_px\n"
+        + "".join(f"{t * scale:.6f},{x:.2f},{y:.2f}\n" for t, x, y in zip(samples.t, samples.x, samples.y))
+    )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         got = read_gaze(p, scene_size=(480, 640))
@@ -203,7 +226,9 @@ def test_a_gzip_bomb_line_is_refused_fast_in_bounded_memory(tmp_path):
     assert path.stat().st_size < 1 << 20
     tracemalloc.start()
     try:
-        with pytest.raises(GazeLimitError, match="a line: .* is over the limit of 1,048,576 bytes.*SAM_COMPOSE_MAX_LINE_BYTES"):
+        with pytest.raises(
+            GazeLimitError, match="a line: .* is over the limit of 1,048,576 bytes.*SAM_COMPOSE_MAX_LINE_BYTES"
+        ):
             read_gaze(path, units="px")
         peak = tracemalloc.get_traced_memory()[1]
     finally:

@@ -133,8 +133,10 @@ def test_degrees_with_fov():
     found = detect_fixations(samples, fov=(103, 77), velocity_threshold=30.0)
     assert len(found) == len(truth)
     # a threshold of 1 deg/s calls every noisy sample a saccade in the textbook algorithm ...
-    assert len(detect_fixations(samples, fov=(103, 77), velocity_threshold=1.0, smoothing=None,
-                                adaptive=False)) < len(truth) // 2
+    assert (
+        len(detect_fixations(samples, fov=(103, 77), velocity_threshold=1.0, smoothing=None, adaptive=False))
+        < len(truth) // 2
+    )
     # ... while the noise-adaptive one raises it to the measured noise floor and says so
     det = FixationDetector(scene_size=scene, fov=(103, 77), velocity_threshold=1.0)
     assert len(det.feed(samples) + det.flush()) == len(truth)
@@ -155,7 +157,7 @@ def test_streaming_in_chunks_equals_batch(method):
     samples, _ = synth_trace(random_targets(9), scene_size=SCENE, noise=1.5, blinks=[(0.5, 0.1)], drift=4, seed=9)
     ref = detect_fixations(samples, method=method)
     for size in (1, 13, 256):
-        chunks = [samples[i:i + size] for i in range(0, len(samples), size)]
+        chunks = [samples[i : i + size] for i in range(0, len(samples), size)]
         got = detect_fixations(chunks, method=method)
         assert [(f.start, f.end) for f in got] == [(f.start, f.end) for f in ref]
         assert np.allclose([f.x for f in got], [f.x for f in ref])
@@ -249,10 +251,12 @@ def test_agrees_with_pymovements_ivt_and_idt(seed):
     pos = np.stack([samples.x, samples.y], 1)
     t_ms = np.round(samples.t * 1000).astype(int)
     # I-VT: same threshold (px/s), same minimum duration, the textbook algorithm on our side
-    ref = pm.events.ivt(pos2vel(pos, sampling_rate=200, method="smooth"), timesteps=t_ms,
-                        minimum_duration=60, velocity_threshold=400.0)
-    ours = detect_fixations(samples, velocity_threshold=400.0, smoothing=None, merge_gap=0, min_duration=0.06,
-                            adaptive=False)
+    ref = pm.events.ivt(
+        pos2vel(pos, sampling_rate=200, method="smooth"), timesteps=t_ms, minimum_duration=60, velocity_threshold=400.0
+    )
+    ours = detect_fixations(
+        samples, velocity_threshold=400.0, smoothing=None, merge_gap=0, min_duration=0.06, adaptive=False
+    )
     assert len(ours) == len(ref.frame)
     dist = np.hypot(*(np.array([[f.x, f.y] for f in ours]) - _pm_centres(ref, t_ms, pos)).T)
     assert dist.max() < 0.01 * DIAG
@@ -260,8 +264,9 @@ def test_agrees_with_pymovements_ivt_and_idt(seed):
     assert np.abs(onsets - ref.frame["onset"].to_numpy()).max() <= 25
     # I-DT: same dispersion threshold (x range + y range, px) and minimum duration
     ref = pm.events.idt(pos, timesteps=t_ms, minimum_duration=60, dispersion_threshold=25.0)
-    ours = detect_fixations(samples, method="idt", dispersion_threshold=25.0, smoothing=None, merge_gap=0,
-                            adaptive=False)
+    ours = detect_fixations(
+        samples, method="idt", dispersion_threshold=25.0, smoothing=None, merge_gap=0, adaptive=False
+    )
     assert len(ours) == len(ref.frame)
     dist = np.hypot(*(np.array([[f.x, f.y] for f in ours]) - _pm_centres(ref, t_ms, pos)).T)
     assert dist.max() < 0.01 * DIAG

@@ -88,8 +88,12 @@ def test_negative_points_from_other_fixations(scene):
 
 def test_synthetic_scene_each_fixation_gives_its_object(scene, engine):
     order = [1, 0, 2]
-    samples, _ = synth_trace([(*scene.interior_point(i), d) for i, d in zip(order, (0.6, 0.4, 0.25))],
-                             scene_size=(480, 640), noise=1.0, seed=3)
+    samples, _ = synth_trace(
+        [(*scene.interior_point(i), d) for i, d in zip(order, (0.6, 0.4, 0.25))],
+        scene_size=(480, 640),
+        noise=1.0,
+        seed=3,
+    )
     masks = engine.segment(scene.image, gaze_to_prompts(samples, image=scene.image))
     assert len(masks) == 3
     for row, obj in enumerate(order):
@@ -100,8 +104,9 @@ def test_real_photograph_coin(engine):
     """The scikit-image coins photograph: a fixation on a coin gives that coin (hand-made Otsu mask)."""
     image = sample_image("coins")
     # a head-mounted scene camera of 2x the image size that saw the photograph: gaze in its pixels
-    samples, _ = synth_trace([(348 * 2, 186 * 2, 0.5), (334 * 2, 44 * 2, 0.3)], scene_size=(606, 768),
-                             noise=2.0, seed=4)
+    samples, _ = synth_trace(
+        [(348 * 2, 186 * 2, 0.5), (334 * 2, 44 * 2, 0.3)], scene_size=(606, 768), noise=2.0, seed=4
+    )
     res = gaze_segment(image, samples, engine=engine)
     assert res.data["adapter"] == "gaze" and len(res) == 2
     assert mask_iou(res.masks[0], coin_mask(348, 186)) >= 0.8
@@ -170,9 +175,11 @@ def test_gaze_of_a_wrong_type_is_a_gaze_error(scene):
 
 
 def test_fixation_list_input_and_video_frames(scene, tmp_path):
-    fix = [Fixation(x=100, y=100, start=0.0, end=0.4, duration=0.4),
-           Fixation(x=300, y=200, start=0.5, end=1.2, duration=0.7),
-           Fixation(x=500, y=400, start=1.3, end=1.5, duration=0.2)]
+    fix = [
+        Fixation(x=100, y=100, start=0.0, end=0.4, duration=0.4),
+        Fixation(x=300, y=200, start=0.5, end=1.2, duration=0.7),
+        Fixation(x=500, y=400, start=1.3, end=1.5, duration=0.2),
+    ]
     prompts = gaze_to_prompts(fix, image_size=(480, 640))
     assert [tuple(p.points[0]) for p in prompts] == [(300, 200), (100, 100), (500, 400)]
     # video at 10 fps starting at t = 0: frame 3 shows 0.3..0.4 s, frame 8 shows 0.8..0.9 s
@@ -189,8 +196,9 @@ def test_fixation_list_input_and_video_frames(scene, tmp_path):
         match_frames([0.1], [0.0, 0.2, 0.1])
     # frame timestamps from an export: Neon world_timestamps.csv (ns) and Pupil Core .npy (s)
     tmp = tmp_path
-    (tmp / "world_timestamps.csv").write_text("section id,recording id,timestamp [ns]\n" + "".join(
-        f"s,r,{int(round(i * 1e8))}\n" for i in range(20)))
+    (tmp / "world_timestamps.csv").write_text(
+        "section id,recording id,timestamp [ns]\n" + "".join(f"s,r,{int(round(i * 1e8))}\n" for i in range(20))
+    )
     np.save(tmp / "world_timestamps.npy", np.arange(20) / 10)
     for name in ("world_timestamps.csv", "world_timestamps.npy"):
         ft = read_frame_times(tmp / name)
@@ -275,8 +283,9 @@ def test_prompts_from_request_takes_a_gaze_file(tmp_path, scene):
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ, HF_HUB_OFFLINE="1")
-    return subprocess.run([sys.executable, "-m", "sam_compose.cli", *args], capture_output=True, text=True,
-                          cwd=cwd, env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "sam_compose.cli", *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=300
+    )
 
 
 def test_cli_segment_with_gaze(tmp_path):
@@ -284,8 +293,9 @@ def test_cli_segment_with_gaze(tmp_path):
     samples, _ = synth_trace([(334, 44, 0.3), (348, 186, 0.6)], scene_size=(303, 384), noise=1.0, seed=5)
     samples.scene_size = None  # image pixels
     path = write_generic(tmp_path / "gaze.csv", samples, units="px", names=("t", "x_px", "y_px"))
-    proc = _cli("segment", "sample:coins", "--engine", "opencv", "--gaze", str(path), "--out", str(tmp_path / "o"),
-                cwd=tmp_path)
+    proc = _cli(
+        "segment", "sample:coins", "--engine", "opencv", "--gaze", str(path), "--out", str(tmp_path / "o"), cwd=tmp_path
+    )
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
     assert len(doc["masks"]) == 2
@@ -306,18 +316,31 @@ def test_graph_nodes_load_gaze_and_gaze_prompt(tmp_path, scene):
     save_png(tmp_path / "scene.png", scene.image)
     samples, _ = synth_trace([(*scene.interior_point(2), 0.5), (*scene.interior_point(0), 0.3)], scene_size=(480, 640))
     write_generic(tmp_path / "gaze.csv", samples, units="px", names=("t", "x_px", "y_px"))
-    graph = sam_compose.Graph.from_dict({"nodes": {
-        "img": {"type": "load_image", "params": {"path": str(tmp_path / "scene.png")}},
-        "gaze": {"type": "load_gaze", "params": {"path": str(tmp_path / "gaze.csv"), "scene_size": [480, 640]}},
-        "prompt": {"type": "gaze_prompt", "inputs": {"image": "img", "gaze": "gaze"}, "params": {"negatives": True}},
-        "seg": {"type": "segment", "inputs": {"image": "img", "prompts": "prompt"}, "params": {"engine": "opencv"}},
-    }})
+    graph = sam_compose.Graph.from_dict(
+        {
+            "nodes": {
+                "img": {"type": "load_image", "params": {"path": str(tmp_path / "scene.png")}},
+                "gaze": {"type": "load_gaze", "params": {"path": str(tmp_path / "gaze.csv"), "scene_size": [480, 640]}},
+                "prompt": {
+                    "type": "gaze_prompt",
+                    "inputs": {"image": "img", "gaze": "gaze"},
+                    "params": {"negatives": True},
+                },
+                "seg": {
+                    "type": "segment",
+                    "inputs": {"image": "img", "prompts": "prompt"},
+                    "params": {"engine": "opencv"},
+                },
+            }
+        }
+    )
     report = graph.run()
     masks = report["outputs"]["seg"]
     assert len(masks) == 2
     assert mask_iou(masks.masks[0], scene.masks[2]) >= 0.8
-    bad = sam_compose.Graph.from_dict({"nodes": {
-        "gaze": {"type": "load_gaze", "params": {"path": str(tmp_path / "gaze.csv"), "format": "eyelink"}}}})
+    bad = sam_compose.Graph.from_dict(
+        {"nodes": {"gaze": {"type": "load_gaze", "params": {"path": str(tmp_path / "gaze.csv"), "format": "eyelink"}}}}
+    )
     with pytest.raises(Exception, match="eyelink|format"):
         bad.run()
 
@@ -337,11 +360,18 @@ def _video_gaze_graph(tmp_path, scene, n_frames, with_segment=False):
     nodes = {
         "vid": {"type": "load_video", "params": {"path": str(frames)}},
         "gaze": {"type": "load_gaze", "params": {"path": str(tmp_path / "gaze.csv"), "scene_size": [480, 640]}},
-        "prompt": {"type": "gaze_prompt", "inputs": {"image": "vid", "gaze": "gaze"},
-                   "params": {"video_fps": 10.0, "min_duration": 0.05}},
+        "prompt": {
+            "type": "gaze_prompt",
+            "inputs": {"image": "vid", "gaze": "gaze"},
+            "params": {"video_fps": 10.0, "min_duration": 0.05},
+        },
     }
     if with_segment:
-        nodes["seg"] = {"type": "segment", "inputs": {"image": "vid", "prompts": "prompt"}, "params": {"engine": "opencv"}}
+        nodes["seg"] = {
+            "type": "segment",
+            "inputs": {"image": "vid", "prompts": "prompt"},
+            "params": {"engine": "opencv"},
+        }
     return sam_compose.Graph.from_dict({"nodes": nodes}), p0, p1
 
 

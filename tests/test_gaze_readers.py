@@ -36,12 +36,15 @@ def trace(frame, **kw):
     return synth_trace([(x * w, y * h, d) for x, y, d in TARGETS], scene_size=(h, w), t0=12.5, **kw)
 
 
-@pytest.mark.parametrize("fmt, writer, name, frame", [
-    ("pupil_core", write_pupil_core, "gaze_positions.csv", (1280, 720)),
-    ("neon", write_neon, "gaze.csv", (1600, 1200)),
-    ("tobii_g3", write_tobii, "gazedata", (1920, 1080)),
-    ("tobii_g3", write_tobii, "gazedata.gz", (1920, 1080)),
-])
+@pytest.mark.parametrize(
+    "fmt, writer, name, frame",
+    [
+        ("pupil_core", write_pupil_core, "gaze_positions.csv", (1280, 720)),
+        ("neon", write_neon, "gaze.csv", (1600, 1200)),
+        ("tobii_g3", write_tobii, "gazedata", (1920, 1080)),
+        ("tobii_g3", write_tobii, "gazedata.gz", (1920, 1080)),
+    ],
+)
 def test_device_formats_round_trip(tmp_path, fmt, writer, name, frame):
     samples, truth = trace(frame, noise=0.8, blinks=[(0.1, 0.05)])
     path = writer(tmp_path / name, samples)
@@ -100,8 +103,10 @@ def test_fixation_exports_are_used_directly(tmp_path):
     assert got[0].duration == pytest.approx(truth[0].duration, abs=1e-6)
     # Pupil Player's fixations.csv: start_timestamp (s), duration (ms), norm_pos origin bottom left
     core = tmp_path / "fixations_core.csv"
-    core.write_text("id,start_timestamp,duration,start_frame_index,end_frame_index,norm_pos_x,norm_pos_y,dispersion\n"
-                    "0,10.0,250.0,300,307,0.25,0.75,1.1\n1,10.4,400.0,312,324,0.5,0.5,0.9\n")
+    core.write_text(
+        "id,start_timestamp,duration,start_frame_index,end_frame_index,norm_pos_x,norm_pos_y,dispersion\n"
+        "0,10.0,250.0,300,307,0.25,0.75,1.1\n1,10.4,400.0,312,324,0.5,0.5,0.9\n"
+    )
     assert detect_format(core) == "pupil_core_fixations"
     fx = detect_fixations(read_gaze(core))
     assert (fx[0].x, fx[0].y, fx[0].duration) == pytest.approx((320, 180, 0.25))
@@ -109,14 +114,17 @@ def test_fixation_exports_are_used_directly(tmp_path):
 
 def test_generic_csv_declared_units_origin_time(tmp_path):
     samples, truth = trace((800, 600))
-    p = write_generic(tmp_path / "g.csv", samples, units="norm", origin="bottom-left", time_unit="ms",
-                      names=("time_ms", "gx", "gy"))
+    p = write_generic(
+        tmp_path / "g.csv", samples, units="norm", origin="bottom-left", time_unit="ms", names=("time_ms", "gx", "gy")
+    )
     got = read_gaze(p, units="norm", origin="bottom-left", scene_size=(600, 800), columns={"x": "gx", "y": "gy"})
     assert np.allclose(got.x, samples.x, atol=0.01) and np.allclose(got.t, samples.t, atol=1e-6)
     # units from column suffixes, tab separated
     p2 = tmp_path / "g.tsv"
-    p2.write_text("timestamp [ns]\tx [px]\ty [px]\n" + "".join(
-        f"{int(t * 1e9)}\t{x:.2f}\t{y:.2f}\n" for t, x, y in zip(samples.t, samples.x, samples.y)))
+    p2.write_text(
+        "timestamp [ns]\tx [px]\ty [px]\n"
+        + "".join(f"{int(t * 1e9)}\t{x:.2f}\t{y:.2f}\n" for t, x, y in zip(samples.t, samples.x, samples.y))
+    )
     assert detect_format(p2) == "generic"
     g2 = read_gaze(p2, scene_size=(600, 800))
     assert np.allclose(g2.y, samples.y, atol=0.01)
@@ -135,8 +143,13 @@ def test_generic_pixels_without_frame_are_image_pixels(tmp_path):
 def test_format_override(tmp_path):
     samples, _ = trace((1600, 1200))
     p = write_neon(tmp_path / "gaze.csv", samples)
-    g = read_gaze(p, format="generic", columns={"t": "timestamp [ns]", "x": "gaze x [px]", "y": "gaze y [px]"},
-                  units="px", scene_size=(1200, 1600))
+    g = read_gaze(
+        p,
+        format="generic",
+        columns={"t": "timestamp [ns]", "x": "gaze x [px]", "y": "gaze y [px]"},
+        units="px",
+        scene_size=(1200, 1600),
+    )
     assert np.allclose(g.t, samples.t, atol=1e-6)
     with pytest.raises(GazeError, match="column .gaze_timestamp. not found"):
         read_gaze(p, format="pupil_core")
@@ -179,8 +192,9 @@ def test_unknown_columns(tmp_path):
     with pytest.raises(GazeError, match=r"unknown gaze format.*'alpha'.*columns=\{'t'"):
         read_gaze(tmp_path / "u.csv")
     # unknown extra columns in a known format are ignored
-    (tmp_path / "x.csv").write_text("t,x,y,pupil_diameter,comment\n" + "".join(
-        f"{i / 100},{300},{200},3.1,hello\n" for i in range(50)))
+    (tmp_path / "x.csv").write_text(
+        "t,x,y,pupil_diameter,comment\n" + "".join(f"{i / 100},{300},{200},3.1,hello\n" for i in range(50))
+    )
     assert read_gaze(tmp_path / "x.csv", units="px").n_valid == 50
 
 
@@ -191,8 +205,12 @@ def test_normalised_values_given_as_pixels(tmp_path):
         read_gaze(p, units="px", scene_size=(1200, 1600))
     # a Neon export whose pixel columns hold 0..1 values
     neon = tmp_path / "gaze.csv"
-    neon.write_text("timestamp [ns],gaze x [px],gaze y [px],worn\n" + "".join(
-        f"{int(t * 1e9)},{x / 1600:.5f},{y / 1200:.5f},1\n" for t, x, y in zip(samples.t, samples.x, samples.y)))
+    neon.write_text(
+        "timestamp [ns],gaze x [px],gaze y [px],worn\n"
+        + "".join(
+            f"{int(t * 1e9)},{x / 1600:.5f},{y / 1200:.5f},1\n" for t, x, y in zip(samples.t, samples.x, samples.y)
+        )
+    )
     with pytest.raises(GazeError, match="look like normalised"):
         read_gaze(neon)
     # and pixels declared normalised
@@ -213,7 +231,9 @@ def test_tobii_bad_lines_and_missing_gaze(tmp_path):
 
 
 def test_samples_from_iterable_and_passthrough():
-    rows = [(i / 100, 320.0, 240.0, 0.9) for i in range(40)] + [{"t": 0.4 + i / 100, "x": 100, "y": 100} for i in range(40)]
+    rows = [(i / 100, 320.0, 240.0, 0.9) for i in range(40)] + [
+        {"t": 0.4 + i / 100, "x": 100, "y": 100} for i in range(40)
+    ]
     g = read_gaze(rows, scene_size=(480, 640))
     assert len(g) == 80 and read_gaze(g) is g
     assert len(detect_fixations(g)) == 2

@@ -70,14 +70,19 @@ def test_python_builder_reads_naturally_and_matches_the_file_format(tmp_path):
     seg = g.segment(image=img, prompts=box, engine="opencv")
     ov = g.add("overlay", image=img, masks=seg.masks)
     g.add("save_image", id="save", image=ov, path="ov.png")
-    assert g.to_dict() == {"nodes": {
-        "load_image": {"type": "load_image", "params": {"path": "sample:astronaut"}},
-        "box_prompt": {"type": "box_prompt", "params": {"boxes": [[140, 20, 330, 220]]}},
-        "segment": {"type": "segment", "inputs": {"image": "load_image", "prompts": "box_prompt"},
-                    "params": {"engine": "opencv"}},
-        "overlay": {"type": "overlay", "inputs": {"image": "load_image", "masks": "segment.masks"}},
-        "save": {"type": "save_image", "inputs": {"image": "overlay"}, "params": {"path": "ov.png"}},
-    }}
+    assert g.to_dict() == {
+        "nodes": {
+            "load_image": {"type": "load_image", "params": {"path": "sample:astronaut"}},
+            "box_prompt": {"type": "box_prompt", "params": {"boxes": [[140, 20, 330, 220]]}},
+            "segment": {
+                "type": "segment",
+                "inputs": {"image": "load_image", "prompts": "box_prompt"},
+                "params": {"engine": "opencv"},
+            },
+            "overlay": {"type": "overlay", "inputs": {"image": "load_image", "masks": "segment.masks"}},
+            "save": {"type": "save_image", "inputs": {"image": "overlay"}, "params": {"path": "ov.png"}},
+        }
+    }
     report = g.run(keep_values=True, out_dir=tmp_path)
     assert report.ok and report["outputs"] == {"save": str(tmp_path / "ov.png")}
     assert len(report.value(seg)) == 1 and report.value("overlay").shape == (512, 512, 3)
@@ -90,13 +95,16 @@ def test_python_builder_reads_naturally_and_matches_the_file_format(tmp_path):
     assert g.add("segment", image=img, prompts=box).id == "segment_2"
 
 
-DESIGN_EXAMPLE = {"nodes": {
-    "img": {"type": "load_image", "params": {"path": "photo.jpg"}},
-    "box": {"type": "box_prompt", "params": {"boxes": [[100, 50, 300, 400]]}},
-    "seg": {"type": "segment", "inputs": {"image": "img", "prompts": "box"}, "params": {"engine": "opencv"}},
-    "fill": {"type": "overlay", "inputs": {"image": "img", "masks": "seg"}, "label": "draw", "ui": {"x": 1}},
-    "save": {"type": "save_image", "inputs": {"image": "fill"}, "params": {"path": "out.png"}, "comment": "c"}},
-    "name": "design example"}
+DESIGN_EXAMPLE = {
+    "nodes": {
+        "img": {"type": "load_image", "params": {"path": "photo.jpg"}},
+        "box": {"type": "box_prompt", "params": {"boxes": [[100, 50, 300, 400]]}},
+        "seg": {"type": "segment", "inputs": {"image": "img", "prompts": "box"}, "params": {"engine": "opencv"}},
+        "fill": {"type": "overlay", "inputs": {"image": "img", "masks": "seg"}, "label": "draw", "ui": {"x": 1}},
+        "save": {"type": "save_image", "inputs": {"image": "fill"}, "params": {"path": "out.png"}, "comment": "c"},
+    },
+    "name": "design example",
+}
 
 
 def test_json_and_yaml_round_trip_exactly(tmp_path):
@@ -117,19 +125,22 @@ def test_json_and_yaml_round_trip_exactly(tmp_path):
     assert Graph.from_dict(yaml.safe_load(yaml.safe_dump(DESIGN_EXAMPLE))).to_dict() == DESIGN_EXAMPLE
 
 
-@pytest.mark.parametrize("content, name, fragment", [
-    ("this is : not : a graph", "g.txt", "neither JSON nor YAML"),
-    ("{\"nodes\": ", "g.json", "not valid JSON"),
-    ("nodes: [\n  - a\n bad", "g.yaml", "not valid YAML"),
-    ("\x00\x01binary", "g.bin", None),
-    ("[1, 2]", "g.json", "expected an object"),
-    ("{}", "g.json", "needs a 'nodes' object"),
-    ("{\"nodes\": {}, \"extra\": 1}", "g.json", "unknown top-level key 'extra'"),
-    ("{\"nodes\": {\"a\": {\"type\": \"gt_const\", \"param\": {}}}}", "g.json", "node 'a': unknown key 'param'"),
-    ("{\"nodes\": {\"a\": {\"params\": {}}}}", "g.json", "node 'a' has no 'type'"),
-    ("{\"nodes\": {\"a.b\": {\"type\": \"gt_const\"}}}", "g.json", "without '.'"),
-    ("nodes:\n  a: !!python/object/apply:os.system [\"echo hacked\"]\n", "g.yaml", "not valid YAML"),
-])
+@pytest.mark.parametrize(
+    "content, name, fragment",
+    [
+        ("this is : not : a graph", "g.txt", "neither JSON nor YAML"),
+        ('{"nodes": ', "g.json", "not valid JSON"),
+        ("nodes: [\n  - a\n bad", "g.yaml", "not valid YAML"),
+        ("\x00\x01binary", "g.bin", None),
+        ("[1, 2]", "g.json", "expected an object"),
+        ("{}", "g.json", "needs a 'nodes' object"),
+        ('{"nodes": {}, "extra": 1}', "g.json", "unknown top-level key 'extra'"),
+        ('{"nodes": {"a": {"type": "gt_const", "param": {}}}}', "g.json", "node 'a': unknown key 'param'"),
+        ('{"nodes": {"a": {"params": {}}}}', "g.json", "node 'a' has no 'type'"),
+        ('{"nodes": {"a.b": {"type": "gt_const"}}}', "g.json", "without '.'"),
+        ('nodes:\n  a: !!python/object/apply:os.system ["echo hacked"]\n', "g.yaml", "not valid YAML"),
+    ],
+)
 def test_bad_files_give_one_clear_error(tmp_path, content, name, fragment):
     path = tmp_path / name
     path.write_text(content)
@@ -149,22 +160,65 @@ def _nodes(**nodes):
 VALIDATION_CASES = [
     ("unknown type", _nodes(a={"type": "no_such_node"}), "a", None, "unknown node type 'no_such_node'"),
     ("unknown param", _nodes(a={"type": "gt_const", "params": {"valu": 1}}), "a", "valu", "unknown param 'valu'"),
-    ("wrongly typed param", _nodes(a={"type": "gt_const", "params": {"value": "x"}}), "a", "value", "expected a number"),
-    ("out of range param", _nodes(a={"type": "gt_const"}, b={"type": "gt_add", "inputs": {"x": "a"},
-                                                            "params": {"k": 5000}}), "b", "k", "<= 1000"),
+    (
+        "wrongly typed param",
+        _nodes(a={"type": "gt_const", "params": {"value": "x"}}),
+        "a",
+        "value",
+        "expected a number",
+    ),
+    (
+        "out of range param",
+        _nodes(a={"type": "gt_const"}, b={"type": "gt_add", "inputs": {"x": "a"}, "params": {"k": 5000}}),
+        "b",
+        "k",
+        "<= 1000",
+    ),
     ("missing required param", _nodes(a={"type": "load_image"}), "a", "path", "required param 'path'"),
     ("missing required input", _nodes(a={"type": "gt_add"}), "a", "x", "required input 'x'"),
-    ("type mismatch", _nodes(img={"type": "load_image", "params": {"path": "sample:coins"}},
-                             seg={"type": "generate", "inputs": {"image": "img"}},
-                             ov={"type": "overlay", "inputs": {"image": "seg", "masks": "seg"}}),
-     "ov", "image", "expects Image but seg.masks is Masks"),
-    ("missing node ref", _nodes(b={"type": "gt_add", "inputs": {"x": "ghost"}}), "b", "x", "node 'ghost', which does not exist"),
-    ("unknown output port", _nodes(a={"type": "gt_const"}, b={"type": "gt_add", "inputs": {"x": "a.nope"}}),
-     "b", "x", "has no output 'nope'"),
-    ("unknown input port", _nodes(a={"type": "gt_const"}, b={"type": "gt_add", "inputs": {"x": "a", "y": "a"}}),
-     "b", "y", "no input port 'y'"),
-    ("cycle", _nodes(a={"type": "gt_add", "inputs": {"x": "c"}}, b={"type": "gt_add", "inputs": {"x": "a"}},
-                     c={"type": "gt_add", "inputs": {"x": "b"}}), "a", "x", "cycle: a -> b -> c -> a"),
+    (
+        "type mismatch",
+        _nodes(
+            img={"type": "load_image", "params": {"path": "sample:coins"}},
+            seg={"type": "generate", "inputs": {"image": "img"}},
+            ov={"type": "overlay", "inputs": {"image": "seg", "masks": "seg"}},
+        ),
+        "ov",
+        "image",
+        "expects Image but seg.masks is Masks",
+    ),
+    (
+        "missing node ref",
+        _nodes(b={"type": "gt_add", "inputs": {"x": "ghost"}}),
+        "b",
+        "x",
+        "node 'ghost', which does not exist",
+    ),
+    (
+        "unknown output port",
+        _nodes(a={"type": "gt_const"}, b={"type": "gt_add", "inputs": {"x": "a.nope"}}),
+        "b",
+        "x",
+        "has no output 'nope'",
+    ),
+    (
+        "unknown input port",
+        _nodes(a={"type": "gt_const"}, b={"type": "gt_add", "inputs": {"x": "a", "y": "a"}}),
+        "b",
+        "y",
+        "no input port 'y'",
+    ),
+    (
+        "cycle",
+        _nodes(
+            a={"type": "gt_add", "inputs": {"x": "c"}},
+            b={"type": "gt_add", "inputs": {"x": "a"}},
+            c={"type": "gt_add", "inputs": {"x": "b"}},
+        ),
+        "a",
+        "x",
+        "cycle: a -> b -> c -> a",
+    ),
     ("self loop", _nodes(a={"type": "gt_add", "inputs": {"x": "a"}}), "a", "x", "cycle"),
     ("bad outputs key", {"nodes": {"a": {"type": "gt_const"}}, "outputs": ["zz"]}, None, None, "'zz'"),
     ("empty graph", {"nodes": {}}, None, None, "no nodes"),
@@ -186,8 +240,9 @@ def test_invalid_graphs_are_rejected_before_anything_runs(case, data, node_id, p
 
 
 def test_all_problems_are_listed_at_once():
-    g = Graph.from_dict(_nodes(a={"type": "gt_add"}, b={"type": "gt_const", "params": {"value": "x"}},
-                               c={"type": "nope"}))
+    g = Graph.from_dict(
+        _nodes(a={"type": "gt_add"}, b={"type": "gt_const", "params": {"value": "x"}}, c={"type": "nope"})
+    )
     with pytest.raises(GraphError) as err:
         g.validate()
     msg = str(err.value)
@@ -212,20 +267,28 @@ def test_ten_thousand_chained_nodes_run_without_recursion():
 
 def test_only_ancestors_of_requested_outputs_run():
     CALLS.clear()
-    g = Graph.from_dict(_nodes(a={"type": "gt_const", "params": {"value": 1}},
-                               b={"type": "gt_add", "inputs": {"x": "a"}},
-                               c={"type": "gt_add", "inputs": {"x": "a"}, "params": {"k": 5}}))
+    g = Graph.from_dict(
+        _nodes(
+            a={"type": "gt_const", "params": {"value": 1}},
+            b={"type": "gt_add", "inputs": {"x": "a"}},
+            c={"type": "gt_add", "inputs": {"x": "a"}, "params": {"k": 5}},
+        )
+    )
     report = g.run(["c"], cache=False)
     assert report["outputs"] == {"c": 6.0} and set(report["nodes"]) == {"a", "c"}
     assert CALLS == {"gt_const": 1, "gt_add": 1}
 
 
 def test_failing_node_is_reported_and_other_results_kept():
-    g = Graph.from_dict(_nodes(a={"type": "gt_const", "params": {"value": 2}},
-                               ok={"type": "gt_add", "inputs": {"x": "a"}},
-                               bad={"type": "gt_fail", "inputs": {"x": "a"}, "params": {"message": "no good"}},
-                               after={"type": "gt_add", "inputs": {"x": "bad"}},
-                               after2={"type": "gt_add", "inputs": {"x": "after"}}))
+    g = Graph.from_dict(
+        _nodes(
+            a={"type": "gt_const", "params": {"value": 2}},
+            ok={"type": "gt_add", "inputs": {"x": "a"}},
+            bad={"type": "gt_fail", "inputs": {"x": "a"}, "params": {"message": "no good"}},
+            after={"type": "gt_add", "inputs": {"x": "bad"}},
+            after2={"type": "gt_add", "inputs": {"x": "after"}},
+        )
+    )
     report = g.run(keep_values=True, cache=False)
     assert not report.ok
     bad = report["nodes"]["bad"]
@@ -387,8 +450,13 @@ def test_path_guard_refuses_files_outside_allowed_folders(tmp_path):
     ckpt = tmp_path / "model.pth"
     ckpt.write_bytes(b"not read: the guard refuses first")
     g = Graph()
-    g.add("segment", id="seg", image=g.add("load_image", path="sample:coins"),
-          prompts=g.add("point_prompt", points=[[50, 50]]), engine=str(ckpt))
+    g.add(
+        "segment",
+        id="seg",
+        image=g.add("load_image", path="sample:coins"),
+        prompts=g.add("point_prompt", points=[[50, 50]]),
+        engine=str(ckpt),
+    )
     report = g.run(path_guard=guard, cache=False)
     assert "read outside the allowed folder" in report["nodes"]["seg"]["error"]
 

@@ -43,8 +43,18 @@ def test_generate_demo_exports_coco_that_pycocotools_reads(capsys, tmp_path):
     from pycocotools import mask as mask_utils
     from pycocotools.coco import COCO
 
-    code, report, err = run_cli(capsys, str(AUTO_DEMO), "--out", str(tmp_path), "--output", "export", "--output", "auto",
-                                "--set", "auto.max_masks=40")
+    code, report, err = run_cli(
+        capsys,
+        str(AUTO_DEMO),
+        "--out",
+        str(tmp_path),
+        "--output",
+        "export",
+        "--output",
+        "auto",
+        "--set",
+        "auto.max_masks=40",
+    )
     assert code == 0, err
     assert set(report["outputs"]) == {"export", "auto"}
     summary = report["outputs"]["auto"]
@@ -65,27 +75,42 @@ def test_demo_graphs_run_from_python(tmp_path):
 
 
 def test_set_overrides_params(capsys, tmp_path):
-    code, report, err = run_cli(capsys, str(BOX_DEMO), "--out", str(tmp_path), "--set", "seg.multimask=true",
-                                "--set", "box.boxes=[[150, 30, 320, 210]]", "--set", "save.path=other.png",
-                                "--output", "seg", "--output", "save")
+    code, report, err = run_cli(
+        capsys,
+        str(BOX_DEMO),
+        "--out",
+        str(tmp_path),
+        "--set",
+        "seg.multimask=true",
+        "--set",
+        "box.boxes=[[150, 30, 320, 210]]",
+        "--set",
+        "save.path=other.png",
+        "--output",
+        "seg",
+        "--output",
+        "save",
+    )
     assert code == 0, err
     assert report["outputs"]["seg"]["count"] == 3
     assert report["outputs"]["save"] == str(tmp_path / "other.png")
 
 
 def test_set_value_that_looks_like_json_stays_a_string_for_string_params(capsys, tmp_path):
-    code, _, err = run_cli(capsys, str(BOX_DEMO), "--out", str(tmp_path), "--set", "save.path=123",
-                                "--output", "save")
+    code, _, err = run_cli(capsys, str(BOX_DEMO), "--out", str(tmp_path), "--set", "save.path=123", "--output", "save")
     assert code == 2 and "cannot tell the format of '123'" in err  # reached the node as the string "123"
 
 
-@pytest.mark.parametrize("setting, fragment", [
-    ("nope.engine=opencv", "there is no node 'nope'"),
-    ("seg.engin=opencv", "node 'seg' (segment) has no param 'engin'"),
-    ("seg=opencv", "NODE.PARAM=VALUE"),
-    ("seg.engine", "NODE.PARAM=VALUE"),
-    ("seg.multimask=3", "node 'seg' (segment) param 'multimask': expected true or false"),
-])
+@pytest.mark.parametrize(
+    "setting, fragment",
+    [
+        ("nope.engine=opencv", "there is no node 'nope'"),
+        ("seg.engin=opencv", "node 'seg' (segment) has no param 'engin'"),
+        ("seg=opencv", "NODE.PARAM=VALUE"),
+        ("seg.engine", "NODE.PARAM=VALUE"),
+        ("seg.multimask=3", "node 'seg' (segment) param 'multimask': expected true or false"),
+    ],
+)
 def test_set_errors_exit_2_with_one_line(capsys, tmp_path, setting, fragment):
     code, report, err = run_cli(capsys, str(BOX_DEMO), "--out", str(tmp_path), "--set", setting)
     assert code == 2 and report is None

@@ -26,9 +26,11 @@ def test_graph_is_a_runnable_in_an_lcel_chain(scene):
     runnable = g.as_runnable(input="img", output="seg")
     assert isinstance(runnable, Runnable)
     # scene -> (image fed into 'img', box param overridden) -> Masks -> IoU
-    chain = (RunnableLambda(lambda i: {"img": scene.image, "box.boxes": [[float(v) for v in scene.boxes[i]]]})
-             | g.as_runnable(output="seg")
-             | RunnableLambda(lambda m: m.masks[0]))
+    chain = (
+        RunnableLambda(lambda i: {"img": scene.image, "box.boxes": [[float(v) for v in scene.boxes[i]]]})
+        | g.as_runnable(output="seg")
+        | RunnableLambda(lambda m: m.masks[0])
+    )
     for i in range(len(scene.boxes)):
         assert mask_iou(chain.invoke(i), scene.masks[i]) >= 0.9
     masks = runnable.invoke(scene.image)
@@ -55,11 +57,16 @@ def test_stream_over_video_frames_in_a_chain(tmp_path):
         f = np.full((40, 50, 3), 30 * i, np.uint8)
         cv2.imwrite(str(tmp_path / f"{i}.png"), f)
     g = Graph()
-    g.add("overlay", id="ov", image=g.add("load_video", id="vid", path=str(tmp_path)),
-          masks=g.add("generate", id="auto", image="vid", points_per_side=4, max_masks=1))
+    g.add(
+        "overlay",
+        id="ov",
+        image=g.add("load_video", id="vid", path=str(tmp_path)),
+        masks=g.add("generate", id="auto", image="vid", points_per_side=4, max_masks=1),
+    )
     runnable = g.as_runnable(input="vid.path", output="ov")
     frames = list(runnable.stream(str(tmp_path)))
     assert len(frames) == 3 and all(f.shape == (40, 50, 3) for f in frames)
+
     async def collect():
         return [f.shape async for f in runnable.astream(str(tmp_path))], await runnable.ainvoke(str(tmp_path))
 
@@ -67,6 +74,7 @@ def test_stream_over_video_frames_in_a_chain(tmp_path):
 
     shapes, last = asyncio.run(collect())
     assert shapes == [(40, 50, 3)] * 3 and last.shape == (40, 50, 3)
+
     # a generator step downstream receives the frames one by one as they are produced
     def first_pixels(frames):
         for f in frames:

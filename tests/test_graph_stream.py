@@ -22,6 +22,7 @@ def gs_video(*, frames: int = Param(10, ge=1), size: int = Param(32, ge=4)) -> V
             f = np.zeros((size, size, 3), np.uint8)
             f[..., 0] = i % 256
             yield f
+
     return gen()
 
 

@@ -207,6 +207,7 @@ def test_diffusers_backend_plumbing(scene, monkeypatch, tmp_path):
 
 # --- node and demo graph ---------------------------------------------------------------
 
+
 def test_coins_demo_removes_two_coins(tmp_path):
     import json
     from pathlib import Path
@@ -225,7 +226,8 @@ def test_coins_demo_removes_two_coins(tmp_path):
     # the coins (bright) are replaced by the dark background around them
     assert after[removed].mean() < before[removed].mean() - 40
     ring = cv2.dilate(removed.astype(np.uint8), np.ones((31, 31), np.uint8)).astype(bool) & ~cv2.dilate(
-        removed.astype(np.uint8), np.ones((11, 11), np.uint8)).astype(bool)
+        removed.astype(np.uint8), np.ones((11, 11), np.uint8)
+    ).astype(bool)
     assert abs(after[removed].mean() - before[ring].mean()) < 25
     far = ~cv2.dilate(removed.astype(np.uint8), np.ones((21, 21), np.uint8)).astype(bool)
     assert np.array_equal(after[far], before[far])
@@ -270,7 +272,8 @@ def test_video_demo_removes_tracked_objects_from_every_frame(tmp_path):
             if m.sum() < 30:
                 continue
             ring = cv2.dilate(m.astype(np.uint8), np.ones((15, 15), np.uint8)).astype(bool) & ~cv2.dilate(
-                m.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
+                m.astype(np.uint8), np.ones((7, 7), np.uint8)
+            ).astype(bool)
             before = np.abs(frame[m].mean(0) - frame[ring].mean(0)).max()
             after = np.abs(out[m].mean(0) - frame[ring].mean(0)).max()
             assert after < 20 and after < before / 2, (t, before, after)

@@ -59,7 +59,9 @@ def test_download_reports_progress_resumes_and_loads(online, repo_files, monkeyp
     # now cached: loads by short name with the network gone (offline again)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     eng = sc.load_engine("sam-vit-base", device="cpu")
-    assert eng.name == "sam" and len(eng.segment(sc.load_image("sample:astronaut"), sc.Prompt(points=[[100, 100]]))) == 1
+    assert (
+        eng.name == "sam" and len(eng.segment(sc.load_image("sample:astronaut"), sc.Prompt(points=[[100, 100]]))) == 1
+    )
 
 
 def test_a_corrupted_file_is_refused_and_deleted(online, repo_files, monkeypatch):

@@ -32,10 +32,14 @@ def scratch_types():
 # ---------------------------------------------------------------- the decorator
 def test_node_reads_ports_params_and_outputs_from_hints(scratch_types):
     @node("t_inpaint", category="outputs", description="test")
-    def f(image: Image, masks: Masks | None = None, *,
-          method: str = Param("telea", choices=("telea", "ns"), description="OpenCV method"),
-          radius: int = Param(5, ge=1, le=100),
-          flag: bool = False) -> Image:
+    def f(
+        image: Image,
+        masks: Masks | None = None,
+        *,
+        method: str = Param("telea", choices=("telea", "ns"), description="OpenCV method"),
+        radius: int = Param(5, ge=1, le=100),
+        flag: bool = False,
+    ) -> Image:
         return image
 
     scratch_types.append("t_inpaint")
@@ -54,20 +58,28 @@ def test_node_reads_ports_params_and_outputs_from_hints(scratch_types):
     assert f(img, radius=3) is img
 
 
-@pytest.mark.parametrize("params, fragment", [
-    ({"radius": 0}, ">= 1"),
-    ({"radius": 101}, "<= 100"),
-    ({"radius": "5"}, "expected an integer"),
-    ({"radius": True}, "expected an integer"),
-    ({"method": "fast"}, "not one of ['telea', 'ns']"),
-    ({"mode": "a"}, "unknown param 'mode'"),
-    ({"sizes": [1, "x"]}, "list[int]"),
-    ({"kind": "c"}, "one of ['a', 'b']"),
-])
+@pytest.mark.parametrize(
+    "params, fragment",
+    [
+        ({"radius": 0}, ">= 1"),
+        ({"radius": 101}, "<= 100"),
+        ({"radius": "5"}, "expected an integer"),
+        ({"radius": True}, "expected an integer"),
+        ({"method": "fast"}, "not one of ['telea', 'ns']"),
+        ({"mode": "a"}, "unknown param 'mode'"),
+        ({"sizes": [1, "x"]}, "list[int]"),
+        ({"kind": "c"}, "one of ['a', 'b']"),
+    ],
+)
 def test_param_errors_name_node_and_param(scratch_types, params, fragment):
     @node("t_params")
-    def f(*, radius: int = Param(5, ge=1, le=100), method: str = Param("telea", choices=("telea", "ns")),
-          sizes: list[int] = Param([1]), kind: Literal["a", "b"] = "a") -> Image:
+    def f(
+        *,
+        radius: int = Param(5, ge=1, le=100),
+        method: str = Param("telea", choices=("telea", "ns")),
+        sizes: list[int] = Param([1]),
+        kind: Literal["a", "b"] = "a",
+    ) -> Image:
         raise AssertionError
 
     scratch_types.append("t_params")
@@ -120,10 +132,13 @@ def test_bad_node_definitions_fail_at_decoration():
     with pytest.raises(ValueError, match="identifier"):
         node("not a name")
     with pytest.raises(TypeError, match="may only default to None"):
+
         @node("t_bad_default")
         def f(image: Image = 3) -> Image:  # type: ignore[assignment]
             return image
+
     with pytest.raises(GraphError, match="default of param"):
+
         @node("t_bad_param_default")
         def g(*, radius: int = Param(0, ge=1)) -> Image:
             raise AssertionError
@@ -188,14 +203,16 @@ def test_unknown_type_lists_known_types():
 def test_entry_point_plugin_is_discovered(tmp_path, monkeypatch):
     pkg = tmp_path / "graph_plugin_pkg"
     pkg.mkdir()
-    (pkg / "__init__.py").write_text(textwrap.dedent("""
+    (pkg / "__init__.py").write_text(
+        textwrap.dedent("""
         from sam_compose.nodes.api import node
         from sam_compose.nodes.ports import Image
 
         @node("plugin_invert", category="plugins")
         def invert(image: Image) -> Image:
             return 255 - image
-    """))
+    """)
+    )
     dist = tmp_path / "graph_plugin_pkg-1.0.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: graph-plugin-pkg\nVersion: 1.0\n")
@@ -216,7 +233,10 @@ def test_catalog_is_json():
     cat = registry.catalog()
     assert json.loads(json.dumps(cat)) == cat
     seg = next(c for c in cat if c["type"] == "segment")
-    assert seg["inputs"] == {"image": {"type": "Image", "required": True}, "prompts": {"type": "Prompts", "required": True}}
+    assert seg["inputs"] == {
+        "image": {"type": "Image", "required": True},
+        "prompts": {"type": "Prompts", "required": True},
+    }
     assert seg["params"]["engine"]["default"] == "opencv"
 
 
@@ -300,7 +320,7 @@ def _write_frames(folder, n=5, size=(48, 64)):
     for i in range(n):
         f = np.zeros((*size, 3), np.uint8)
         f[:, :, 0] = 20 * i
-        f[10:20, 5 + 5 * i:15 + 5 * i] = 255
+        f[10:20, 5 + 5 * i : 15 + 5 * i] = 255
         cv2.imwrite(str(folder / f"{i:03d}.png"), f[:, :, ::-1])
         frames.append(f)
     return frames

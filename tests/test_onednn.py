@@ -113,14 +113,19 @@ def test_version_range_covers_the_installed_torch():
     assert low <= onednn._torch_version() < high
 
 
-@pytest.mark.parametrize("a_shape,b_shape", [((2, 3, 50, 20), (20, 30)), ((3, 50, 20), (3, 20, 30)),
-                                             ((3, 50, 20), (1, 20, 30))])
+@pytest.mark.parametrize(
+    "a_shape,b_shape", [((2, 3, 50, 20), (20, 30)), ((3, 50, 20), (3, 20, 30)), ((3, 50, 20), (1, 20, 30))]
+)
 def test_matmul_matches_torch(a_shape, b_shape):
     g = torch.Generator().manual_seed(3)
     a, b = torch.randn(*a_shape, generator=g), torch.randn(*b_shape, generator=g)
     _close(onednn.matmul(a, b), a @ b)
-    _close(onednn.matmul(a.transpose(-1, -2).contiguous().transpose(-1, -2), b.transpose(-1, -2).contiguous()
-                         .transpose(-1, -2)), a @ b)  # strided operands
+    _close(
+        onednn.matmul(
+            a.transpose(-1, -2).contiguous().transpose(-1, -2), b.transpose(-1, -2).contiguous().transpose(-1, -2)
+        ),
+        a @ b,
+    )  # strided operands
 
 
 def test_without_mkldnn_everything_uses_torch(monkeypatch):
@@ -153,10 +158,10 @@ class _Products(torch.nn.Module):
         self.proj = torch.nn.Linear(16, 24)
 
     def forward(self, x, w):
-        y = onednn.linear_module(x, self.proj, "gelu")            # (1, 1200, 24)
-        q = y.view(1, 1200, 3, 8).transpose(1, 2)                 # (1, 3, 1200, 8)
-        a = onednn.attention(q, q, q[..., :4], 0.3)               # 1200 keys, dv = 4
-        return onednn.matmul(a.transpose(1, 2).flatten(2), w)     # (1, 1200, 12) @ (1, 12, 5)
+        y = onednn.linear_module(x, self.proj, "gelu")  # (1, 1200, 24)
+        q = y.view(1, 1200, 3, 8).transpose(1, 2)  # (1, 3, 1200, 8)
+        a = onednn.attention(q, q, q[..., :4], 0.3)  # 1200 keys, dv = 4
+        return onednn.matmul(a.transpose(1, 2).flatten(2), w)  # (1, 1200, 12) @ (1, 12, 5)
 
 
 @pytest.mark.parametrize("dynamo", [True, False], ids=["dynamo", "torchscript"])
@@ -185,8 +190,9 @@ def test_onnx_export_sees_plain_operations(tmp_path, dynamo):
     _close(torch.from_numpy(out), expected)
 
 
-@pytest.mark.parametrize("a_shape,b_shape", [((2, 4, 0), (0, 5)), ((0, 4, 8), (1, 8, 5)), ((0, 8), (8, 5)),
-                                             ((2, 4, 8), (2, 8, 0))])
+@pytest.mark.parametrize(
+    "a_shape,b_shape", [((2, 4, 0), (0, 5)), ((0, 4, 8), (1, 8, 5)), ((0, 8), (8, 5)), ((2, 4, 8), (2, 8, 0))]
+)
 def test_empty_operands_use_torch(a_shape, b_shape):
     """Empty products (no prompts, no object pointers, zero channels) give PyTorch's empty results."""
     g = torch.Generator().manual_seed(7)

@@ -22,7 +22,7 @@ pytest.importorskip("onnxruntime")
 skdata = pytest.importorskip("skimage.data")
 
 IMAGES = {
-    "landscape": lambda: skdata.chelsea(),                                   # 300 x 451
+    "landscape": lambda: skdata.chelsea(),  # 300 x 451
     "portrait": lambda: np.ascontiguousarray(skdata.astronaut()[:, 100:380]),  # 512 x 280
 }
 
@@ -40,9 +40,15 @@ def onnx_engine(tiny_sam_onnx):
 def _prompts(h: int, w: int, prev: np.ndarray) -> list[sc.Prompt]:
     pts = np.array([[0.5 * w, 0.5 * h], [0.1 * w, 0.15 * h], [0.8 * w, 0.7 * h]])
     box = np.array([0.15 * w, 0.1 * h, 0.8 * w, 0.9 * h])
-    return [sc.Prompt(points=pts[:1]), sc.Prompt(points=pts, labels=[1, 0, 1]), sc.Prompt(box=box),
-            sc.Prompt(box=box, points=pts[1:2], labels=[0]), sc.Prompt(points=pts[:1], mask=prev),
-            sc.Prompt(mask=prev), sc.Prompt(box=box, mask=prev)]
+    return [
+        sc.Prompt(points=pts[:1]),
+        sc.Prompt(points=pts, labels=[1, 0, 1]),
+        sc.Prompt(box=box),
+        sc.Prompt(box=box, points=pts[1:2], labels=[0]),
+        sc.Prompt(points=pts[:1], mask=prev),
+        sc.Prompt(mask=prev),
+        sc.Prompt(box=box, mask=prev),
+    ]
 
 
 def _agree(a: sc.Masks, b: sc.Masks, what: str, same_index: bool = True) -> float:
@@ -91,8 +97,12 @@ def test_masks_match_the_pytorch_engine(kind, torch_engine, onnx_engine):
         assert len(got) == len(prompts) * (3 if multimask else 1)
         _agree(ref, got, f"{kind} multimask={multimask}")
     for i in (0, 2):  # one prompt per call decodes the same as in a batch
-        _agree(onnx_engine.segment(image, prompts[i], multimask=True), got[got.prompt_index == i],
-               f"{kind} prompt {i} alone", same_index=False)
+        _agree(
+            onnx_engine.segment(image, prompts[i], multimask=True),
+            got[got.prompt_index == i],
+            f"{kind} prompt {i} alone",
+            same_index=False,
+        )
     assert got.data["engine"] == "onnx" and got.data["precision"] == "float32"
 
 
@@ -163,8 +173,10 @@ def test_int8_export_agrees_and_is_smaller(tiny_sam_onnx, torch_engine, tmp_path
     ref = torch_engine.segment(image, prompts, multimask=True)
     got = eng.segment(image, prompts, multimask=True)
     agree = float((ref.masks == got.masks).mean())
-    print(f"int8 vs float32 PyTorch: masks agree on {agree:.4%} of pixels, "
-          f"max score difference {np.abs(ref.scores - got.scores).max():.4f}")
+    print(
+        f"int8 vs float32 PyTorch: masks agree on {agree:.4%} of pixels, "
+        f"max score difference {np.abs(ref.scores - got.scores).max():.4f}"
+    )
     assert agree > 0.98
 
 
@@ -261,10 +273,13 @@ def test_an_encoder_whose_outputs_do_not_fit_the_decoder_is_refused(tiny_sam_onn
     node = helper.make_node("AveragePool", ["pixel_values"], ["pooled"], kernel_shape=[32, 32], strides=[32, 32])
     tile = helper.make_node("Tile", ["pooled", "reps"], ["image_embeddings"])
     reps = helper.make_tensor("reps", TensorProto.INT64, [4], [1, 86, 1, 1])
-    graph = helper.make_graph([node, tile], "enc",
-                              [helper.make_tensor_value_info("pixel_values", TensorProto.FLOAT, [1, 3, 1024, 1024])],
-                              [helper.make_tensor_value_info("image_embeddings", TensorProto.FLOAT, [1, 258, 32, 32])],
-                              initializer=[reps])
+    graph = helper.make_graph(
+        [node, tile],
+        "enc",
+        [helper.make_tensor_value_info("pixel_values", TensorProto.FLOAT, [1, 3, 1024, 1024])],
+        [helper.make_tensor_value_info("image_embeddings", TensorProto.FLOAT, [1, 258, 32, 32])],
+        initializer=[reps],
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
     model.ir_version = 8
     onnx.helper.set_model_props(model, {p.key: p.value for p in onnx.load(str(folder / "encoder.onnx")).metadata_props})
@@ -272,8 +287,11 @@ def test_an_encoder_whose_outputs_do_not_fit_the_decoder_is_refused(tiny_sam_onn
     manifest["encoder"]["outputs"][0]["shape"] = [1, 258, 32, 32]
     manifest["encoder"]["bytes"] = (folder / "encoder.onnx").stat().st_size
     (folder / "sam_onnx.json").write_text(json.dumps(manifest))
-    with pytest.raises(EngineError, match=r"encoder's image_embeddings is float32\[1, 258, 32, 32\] but the decoder "
-                                          r"expects float32\[1, 256, 64, 64\]"):
+    with pytest.raises(
+        EngineError,
+        match=r"encoder's image_embeddings is float32\[1, 258, 32, 32\] but the decoder "
+        r"expects float32\[1, 256, 64, 64\]",
+    ):
         sc.load_engine(f"onnx:{folder}")
 
 
@@ -295,8 +313,13 @@ def test_an_encoder_with_external_weights_loads_and_copies(tiny_sam_onnx, torch_
 
     folder = _copy(tiny_sam_onnx[1], tmp_path / "x")
     model = onnx.load(str(folder / "encoder.onnx"))
-    onnx.save(model, str(folder / "encoder.onnx"), save_as_external_data=True, location="encoder.onnx.data",
-              size_threshold=1024)
+    onnx.save(
+        model,
+        str(folder / "encoder.onnx"),
+        save_as_external_data=True,
+        location="encoder.onnx.data",
+        size_threshold=1024,
+    )
     manifest = json.loads((folder / "sam_onnx.json").read_text())
     manifest["encoder"].update(bytes=(folder / "encoder.onnx").stat().st_size, data_file="encoder.onnx.data")
     (folder / "sam_onnx.json").write_text(json.dumps(manifest))
@@ -326,17 +349,27 @@ def split_matches_the_whole_decoder(engine, seed: int = 0) -> None:
     split = engine.split
     assert split is not None and split.frontier, "the decoder was not split"
     rng = np.random.default_rng(seed)
-    feeds = {i.name: rng.standard_normal([d if isinstance(d, int) else 1 for d in i.shape]).astype(np.float32)
-             for i in engine.bundle.encoder.get_outputs()}
+    feeds = {
+        i.name: rng.standard_normal([d if isinstance(d, int) else 1 for d in i.shape]).astype(np.float32)
+        for i in engine.bundle.encoder.get_outputs()
+    }
     frontier = dict(zip(split.frontier, split.image_session.run(None, {k: feeds[k] for k in split.image_inputs})))
     for b in (1, 3):
         pts = np.concatenate([rng.uniform(0, 1024, (b, 2, 2)), np.zeros((b, 1, 2))], 1).astype(np.float32)
         lab = np.tile(np.array([[1.0, 0.0, -1.0]], np.float32), (b, 1))
-        whole = engine.bundle.decoder.run(None, dict(feeds, point_coords=pts, point_labels=lab,
-                                                     mask_input=np.zeros((b, 1, 256, 256), np.float32),
-                                                     has_mask_input=np.zeros(b, np.float32)))
-        part = split.prompt_session.run(None, dict(frontier, point_coords=pts, point_labels=lab,
-                                                   **{k: feeds[k] for k in split.passthrough}))
+        whole = engine.bundle.decoder.run(
+            None,
+            dict(
+                feeds,
+                point_coords=pts,
+                point_labels=lab,
+                mask_input=np.zeros((b, 1, 256, 256), np.float32),
+                has_mask_input=np.zeros(b, np.float32),
+            ),
+        )
+        part = split.prompt_session.run(
+            None, dict(frontier, point_coords=pts, point_labels=lab, **{k: feeds[k] for k in split.passthrough})
+        )
         for w, p in zip(whole, part):
             assert w.shape == p.shape
             np.testing.assert_allclose(p, w, rtol=0, atol=1e-4 * float(np.abs(w).max()))

@@ -79,8 +79,12 @@ def family(request, tmp_path_factory):
 def _prompts(h: int, w: int, prev: np.ndarray) -> list[sc.Prompt]:
     pts = np.array([[0.5 * w, 0.5 * h], [0.1 * w, 0.15 * h], [0.8 * w, 0.7 * h]])
     box = np.array([0.15 * w, 0.1 * h, 0.8 * w, 0.9 * h])
-    return [sc.Prompt(points=pts, labels=[1, 0, 1]), sc.Prompt(box=box, points=pts[1:2], labels=[0]),
-            sc.Prompt(points=pts[:1], mask=prev), sc.Prompt(mask=prev)]
+    return [
+        sc.Prompt(points=pts, labels=[1, 0, 1]),
+        sc.Prompt(box=box, points=pts[1:2], labels=[0]),
+        sc.Prompt(points=pts[:1], mask=prev),
+        sc.Prompt(mask=prev),
+    ]
 
 
 def test_masks_match_the_pytorch_engine(family):
@@ -107,8 +111,10 @@ def test_masks_match_the_reference_predictor(family):
     h, w = image.shape[:2]
     p = np.array([[0.5 * w, 0.4 * h]])
     box = np.array([0.15 * w, 0.1 * h, 0.8 * w, 0.9 * h])
-    for prompt, kw in ((sc.Prompt(points=p), {"point_coords": p, "point_labels": np.array([1])}),
-                       (sc.Prompt(box=box), {"box": box})):
+    for prompt, kw in (
+        (sc.Prompt(points=p), {"point_coords": p, "point_labels": np.array([1])}),
+        (sc.Prompt(box=box), {"box": box}),
+    ):
         ref = reference(image, kw)
         got = onnx_engine.segment(image, prompt).masks
         agree = float((ref == got).mean())

@@ -30,8 +30,10 @@ def engine() -> OpenCVEngine:
 def scenes():
     """Plain-background scenes and scenes on textured photographs, with exact masks."""
     plain = [synthetic_scene(seed) for seed in (0, 1, 2)]
-    textured = [synthetic_scene(seed, background=sample_image(bg))
-                for seed, bg in ((3, "astronaut"), (4, "coffee"), (5, "chelsea"))]
+    textured = [
+        synthetic_scene(seed, background=sample_image(bg))
+        for seed, bg in ((3, "astronaut"), (4, "coffee"), (5, "chelsea"))
+    ]
     return plain + textured
 
 
@@ -121,7 +123,7 @@ def test_negative_point_excludes_its_region(engine):
 
 def test_negative_point_carves_a_part_out_of_a_region(engine):
     img = np.full((200, 300, 3), 40, np.uint8)
-    img[50:150, 50:250] = (200, 60, 60)   # one red bar ...
+    img[50:150, 50:250] = (200, 60, 60)  # one red bar ...
     img[50:150, 148:152] = (190, 70, 70)  # ... with a faint seam in the middle
     res = engine.segment(img, Prompt(points=[[90, 100], [210, 100]], labels=[1, 0]))
     m = res.masks[0]
@@ -176,7 +178,7 @@ def test_multimask_gives_three_distinct_scored_extents(engine):
     assert len(mm) == 6 and list(mm.prompt_index) == [0, 0, 0, 1, 1, 1]
     assert mm.logits.shape == (6, 256, 256)
     for k in range(2):
-        rows = mm[k * 3:(k + 1) * 3]
+        rows = mm[k * 3 : (k + 1) * 3]
         areas = rows.areas
         assert areas[0] < areas[1] < areas[2], areas  # small, medium, large
         iou = pairwise_mask_iou(rows.masks, rows.masks)
@@ -249,8 +251,12 @@ def test_generate_parameters(engine):
     sc = synthetic_scene(1)
     few = engine.generate(sc.image, points_per_side=4, min_mask_region_area=2000)
     assert (few.areas >= 2000).all()
-    assert set(engine.generate_params()) >= {"points_per_side", "min_mask_region_area",
-                                             "max_area_fraction", "box_nms_thresh"}
+    assert set(engine.generate_params()) >= {
+        "points_per_side",
+        "min_mask_region_area",
+        "max_area_fraction",
+        "box_nms_thresh",
+    }
     with pytest.raises(InputError):
         engine.generate(sc.image, points_per_sid=4)
     with pytest.raises(InputError):

@@ -44,10 +44,14 @@ def test_min_cut_is_the_exact_minimum():
 
         def energy(x, cf=cf, cb=cb, w=w, edges=edges):
             return sum(cf[i] if x[i] else cb[i] for i in range(len(cf))) + sum(
-                w[k] for k, (i, j) in enumerate(edges) if x[i] != x[j])
+                w[k] for k, (i, j) in enumerate(edges) if x[i] != x[j]
+            )
 
-        feasible = [x for x in itertools.product([0, 1], repeat=n)
-                    if all(x[i] for i in np.flatnonzero(fg_hard & ~bg_hard)) and not any(x[i] for i in np.flatnonzero(bg_hard))]
+        feasible = [
+            x
+            for x in itertools.product([0, 1], repeat=n)
+            if all(x[i] for i in np.flatnonzero(fg_hard & ~bg_hard)) and not any(x[i] for i in np.flatnonzero(bg_hard))
+        ]
         best = min(energy(x) for x in feasible)
         got = min_cut(cf, cb, edges, w, fg_hard, bg_hard)
         assert not got[bg_hard].any() and got[fg_hard & ~bg_hard].all()

@@ -81,8 +81,10 @@ def test_boxes_outside_are_clipped_with_warning_and_bad_boxes_raise():
 
 
 COCO = {
-    "images": [{"id": 7, "file_name": "a/photo.jpg", "height": 480, "width": 640},
-               {"id": 8, "file_name": "b.jpg", "height": 100, "width": 100}],
+    "images": [
+        {"id": 7, "file_name": "a/photo.jpg", "height": 480, "width": 640},
+        {"id": 8, "file_name": "b.jpg", "height": 100, "width": 100},
+    ],
     "categories": [{"id": 1, "name": "cat"}, {"id": 3, "name": "dog"}],
     "annotations": [
         {"id": 11, "image_id": 7, "category_id": 1, "bbox": [10, 20, 100, 200], "iscrowd": 0},
@@ -106,11 +108,20 @@ def test_coco_dataset_file_and_list(tmp_path):
     with pytest.raises(PromptError, match="annotates 2 images.*image_id"):
         boxes_to_prompts(path)
     # a bare annotation list / the COCO results format with scores
-    results = [{"image_id": 7, "category_id": 1, "bbox": [10, 20, 100, 200], "score": 0.9},
-               {"image_id": 7, "category_id": 1, "bbox": [300.5, 40, 99.5, 50.25], "score": 0.2}]
+    results = [
+        {"image_id": 7, "category_id": 1, "bbox": [10, 20, 100, 200], "score": 0.9},
+        {"image_id": 7, "category_id": 1, "bbox": [300.5, 40, 99.5, 50.25], "score": 0.2},
+    ]
     got = boxes_to_prompts(results, min_score=0.5, class_names={1: "cat"})
-    assert len(got) == 1 and got[0].data == {"adapter": "boxes", "format": "coco", "index": 0, "score": 0.9,
-                                              "class_id": 1, "class_name": "cat", "image_id": 7}
+    assert len(got) == 1 and got[0].data == {
+        "adapter": "boxes",
+        "format": "coco",
+        "index": 0,
+        "score": 0.9,
+        "class_id": 1,
+        "class_name": "cat",
+        "image_id": 7,
+    }
 
 
 def test_coco_file_with_no_annotations_is_an_error(tmp_path):
@@ -128,7 +139,9 @@ def test_yolo_file(tmp_path):
     scale = np.array([SIZE[1], SIZE[0], SIZE[1], SIZE[0]])
     cxcywh = as_cxcywh(XYXY / scale)
     path = tmp_path / "labels.txt"
-    path.write_text("\n".join(f"{c} {a:.9f} {b:.9f} {w:.9f} {h:.9f}" for c, (a, b, w, h) in zip([0, 2, 1], cxcywh)) + "\n\n")
+    path.write_text(
+        "\n".join(f"{c} {a:.9f} {b:.9f} {w:.9f} {h:.9f}" for c, (a, b, w, h) in zip([0, 2, 1], cxcywh)) + "\n\n"
+    )
     got = boxes_to_prompts(path, image_size=SIZE, class_names=["cat", "dog", "bird"])
     np.testing.assert_allclose(boxes_of(got), XYXY, atol=1e-4)
     assert [p.data["class_name"] for p in got] == ["cat", "bird", "dog"]
@@ -158,8 +171,10 @@ def test_pascal_voc_xml(tmp_path):
         for n, d, b in zip(["cat", "dog", "person"], [0, 1, 0], XYXY)
     )
     path = tmp_path / "000001.xml"
-    path.write_text(f"<annotation><filename>x.jpg</filename><size><width>640</width><height>480</height>"
-                    f"<depth>3</depth></size>{objs}</annotation>")
+    path.write_text(
+        f"<annotation><filename>x.jpg</filename><size><width>640</width><height>480</height>"
+        f"<depth>3</depth></size>{objs}</annotation>"
+    )
     got = boxes_to_prompts(path)
     np.testing.assert_allclose(boxes_of(got), XYXY)
     assert [p.data["class_name"] for p in got] == ["cat", "dog", "person"]
@@ -167,11 +182,15 @@ def test_pascal_voc_xml(tmp_path):
     path.write_text("<annotation><object><name>cat</name></object></annotation>")
     with pytest.raises(PromptError, match="object> 0 has no valid <bndbox>"):
         boxes_to_prompts(path)
-    path.write_text("<annotation><object><bndbox><xmin>1</xmin><ymin>2</ymin><xmax>9</xmax></bndbox></object></annotation>")
+    path.write_text(
+        "<annotation><object><bndbox><xmin>1</xmin><ymin>2</ymin><xmax>9</xmax></bndbox></object></annotation>"
+    )
     with pytest.raises(PromptError, match="object> 0 has no valid <bndbox>"):
         boxes_to_prompts(path)
-    path.write_text("<annotation><object><bndbox><xmin>1</xmin><ymin>2</ymin><xmax>wide</xmax><ymax>9</ymax>"
-                    "</bndbox></object></annotation>")
+    path.write_text(
+        "<annotation><object><bndbox><xmin>1</xmin><ymin>2</ymin><xmax>wide</xmax><ymax>9</ymax>"
+        "</bndbox></object></annotation>"
+    )
     with pytest.raises(PromptError, match="object> 0 has no valid <bndbox>"):
         boxes_to_prompts(path)
 
@@ -184,7 +203,9 @@ def test_pascal_voc_size_that_is_not_a_number_is_ignored(tmp_path):
         warnings.simplefilter("error")  # no size: nothing to clip against, so no warning
         got = boxes_to_prompts(path)
     np.testing.assert_allclose(boxes_of(got), [[10, 20, 700, 60]])
-    path.write_text(f"<annotation><size><width>640</width><height>480</height></size><object>{box}</object></annotation>")
+    path.write_text(
+        f"<annotation><size><width>640</width><height>480</height></size><object>{box}</object></annotation>"
+    )
     with pytest.warns(UserWarning, match="extend past the 640x480 image"):
         got = boxes_to_prompts(path)
     np.testing.assert_allclose(boxes_of(got), [[10, 20, 640, 60]])
@@ -193,8 +214,12 @@ def test_pascal_voc_size_that_is_not_a_number_is_ignored(tmp_path):
 def test_supervision_detections():
     import supervision as sv
 
-    det = sv.Detections(xyxy=XYXY.astype(np.float32), confidence=np.array([0.9, 0.3, 0.8], np.float32),
-                        class_id=np.array([0, 1, 0]), data={"class_name": np.array(["cat", "dog", "cat"])})
+    det = sv.Detections(
+        xyxy=XYXY.astype(np.float32),
+        confidence=np.array([0.9, 0.3, 0.8], np.float32),
+        class_id=np.array([0, 1, 0]),
+        data={"class_name": np.array(["cat", "dog", "cat"])},
+    )
     got = boxes_to_prompts(det, min_score=0.5)
     np.testing.assert_allclose(boxes_of(got), XYXY[[0, 2]], atol=1e-3)
     assert [p.data["class_name"] for p in got] == ["cat", "cat"]

@@ -210,7 +210,9 @@ def _reference_predict(sam, image, prompt, multimask=False):
         point_coords=None if prompt.points is None else np.array(prompt.points),
         point_labels=None if prompt.labels is None else np.array(prompt.labels),
         box=None if prompt.box is None else np.array(prompt.box),
-        mask_input=np.array(prompt.mask[None]), multimask_output=multimask)
+        mask_input=np.array(prompt.mask[None]),
+        multimask_output=multimask,
+    )
     return masks, scores, low
 
 
@@ -246,9 +248,13 @@ def test_refinement_loop_matches_the_reference_loop(tiny_sam, scene):
     pred.set_image(image)
     mask_input, masks = prompt.mask[None], None
     for i in range(3):
-        masks, scores, low = pred.predict(point_coords=np.array(prompt.points), point_labels=np.array(prompt.labels),
-                                          box=np.array(prompt.box), mask_input=np.array(mask_input),
-                                          multimask_output=i == 0)
+        masks, scores, low = pred.predict(
+            point_coords=np.array(prompt.points),
+            point_labels=np.array(prompt.labels),
+            box=np.array(prompt.box),
+            mask_input=np.array(mask_input),
+            multimask_output=i == 0,
+        )
         best = int(np.argmax(scores))
         masks, mask_input = masks[best], low[best][None]
     assert np.mean(ours.masks[0] == masks) > 0.999
@@ -267,16 +273,26 @@ def test_cli_mask(tmp_path, scene):
     rough = cv2.dilate(scene.masks[1].astype(np.uint8), np.ones((9, 9), np.uint8))
     cv2.imwrite(str(mpath), rough * 255)
     env = dict(os.environ, HF_HUB_OFFLINE="1")
-    r = subprocess.run(_cli() + ["segment", str(img), "--engine", "opencv", "--mask", str(mpath), "--out",
-                                 str(tmp_path / "out")], capture_output=True, text=True, env=env, timeout=120)
+    r = subprocess.run(
+        _cli() + ["segment", str(img), "--engine", "opencv", "--mask", str(mpath), "--out", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
     assert len(doc["masks"]) == 1
     got = read_mask(doc["masks"][0]["path"])
     assert mask_iou(got, scene.masks[1]) >= 0.85
     cv2.imwrite(str(mpath), rough[::2, ::2] * 255)
-    bad = subprocess.run(_cli() + ["segment", str(img), "--engine", "opencv", "--mask", str(mpath)],
-                         capture_output=True, text=True, env=env, timeout=120)
+    bad = subprocess.run(
+        _cli() + ["segment", str(img), "--engine", "opencv", "--mask", str(mpath)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert bad.returncode == 2 and bad.stdout == ""
     lines = bad.stderr.strip().splitlines()
     assert len(lines) == 1 and "prior mask is 320x240" in lines[0] and "640x480" in lines[0]
@@ -301,8 +317,12 @@ def test_mask_prompt_node_file_and_feedback(tmp_path, scene):
     assert np.array_equal(q.mask, rep.value(seg).logits[0])  # logits pass through unchanged
     both = sc.Graph()
     i2 = both.add("load_image", path=str(img_path))
-    n = both.add("mask_prompt", image=i2, masks=both.add("segment", image=i2, prompts=both.add(
-        "box_prompt", boxes=[[1, 1, 50, 50]]), engine="opencv"), path=str(m_path))
+    n = both.add(
+        "mask_prompt",
+        image=i2,
+        masks=both.add("segment", image=i2, prompts=both.add("box_prompt", boxes=[[1, 1, 50, 50]]), engine="opencv"),
+        path=str(m_path),
+    )
     report = both.run(keep_values=True)
     assert "either the path param or the masks input" in report["nodes"][str(n)]["error"]
 

@@ -70,15 +70,15 @@ class ColourScorer:
 
 def _best_iou(prompt, scene, engine):
     res = engine.segment(scene.image, prompt)
-    return max(mask_iou(res.masks[0], m) for m in scene.masks), int(np.argmax(
-        [mask_iou(res.masks[0], m) for m in scene.masks]))
+    return max(mask_iou(res.masks[0], m) for m in scene.masks), int(
+        np.argmax([mask_iou(res.masks[0], m) for m in scene.masks])
+    )
 
 
 def test_phrase_parsing_and_bad_text():
     assert parse_phrases("a cat, the dog; -a bird") == (["cat", "dog"], ["bird"])
     assert parse_phrases("mug", negative="cup, plate") == (["mug"], ["cup", "plate"])
-    for bad, msg in [("", "empty"), ("   ,  ;", "empty"), ("the of a", "only stopwords"),
-                     ("-dog", "only negative")]:
+    for bad, msg in [("", "empty"), ("   ,  ;", "empty"), ("the of a", "only stopwords"), ("-dog", "only negative")]:
         with pytest.raises(PromptError, match=msg):
             parse_phrases(bad)
     with pytest.raises(PromptError, match="only stopwords"):
@@ -88,8 +88,14 @@ def test_phrase_parsing_and_bad_text():
 def test_selection_picks_the_described_object(text_scene, opencv_engine, regions):
     scorer = ColourScorer(text_scene)
     for k in range(len(text_scene.masks)):
-        prompts = text_to_prompts(text_scene.image, f"obj{k}", engine=opencv_engine, scorer=scorer, background="mask",
-                                  regions=None if k == 0 else regions)
+        prompts = text_to_prompts(
+            text_scene.image,
+            f"obj{k}",
+            engine=opencv_engine,
+            scorer=scorer,
+            background="mask",
+            regions=None if k == 0 else regions,
+        )
         assert len(prompts) == 1
         p = prompts[0]
         assert p.data["phrase"] == f"obj{k}" and 0 < p.data["score"] <= 1 and p.labels.tolist() == [1]
@@ -104,8 +110,10 @@ def test_grid_proposals_without_engine(text_scene, opencv_engine):
     p = text_to_prompts(text_scene.image, "obj1", scorer=scorer, grid_scales=(1, 2, 3, 4, 6))[0]
     assert p.data["proposal"] == "grid"
     cx, cy = p.points[0]
-    assert text_scene.masks[1][int(cy), int(cx)] or mask_iou(
-        opencv_engine.segment(text_scene.image, p).masks[0], text_scene.masks[1]) > 0.5
+    assert (
+        text_scene.masks[1][int(cy), int(cx)]
+        or mask_iou(opencv_engine.segment(text_scene.image, p).masks[0], text_scene.masks[1]) > 0.5
+    )
 
 
 def test_several_phrases_negatives_topk_threshold(text_scene, opencv_engine, regions):
@@ -117,8 +125,9 @@ def test_several_phrases_negatives_topk_threshold(text_scene, opencv_engine, reg
     scorer.calls.clear()
     first = text_to_prompts(text_scene.image, "thing", scorer=scorer, background="mask", regions=regions)[0]
     winner = _best_iou(first, text_scene, opencv_engine)[1]
-    avoided = text_to_prompts(text_scene.image, f"thing, -obj{winner}", scorer=scorer, background="mask",
-                              regions=regions)
+    avoided = text_to_prompts(
+        text_scene.image, f"thing, -obj{winner}", scorer=scorer, background="mask", regions=regions
+    )
     assert scorer.calls[-1][1] == ["thing", f"obj{winner}"]
     assert len(avoided) == 1 and avoided[0].data["negative"] == [f"obj{winner}"]
     assert _best_iou(avoided[0], text_scene, opencv_engine)[1] != winner
@@ -138,8 +147,9 @@ def test_several_phrases_negatives_topk_threshold(text_scene, opencv_engine, reg
 
 
 def test_text_to_masks(text_scene, opencv_engine):
-    res = text_to_masks(text_scene.image, "obj2", engine=opencv_engine, scorer=ColourScorer(text_scene),
-                        background="mask")
+    res = text_to_masks(
+        text_scene.image, "obj2", engine=opencv_engine, scorer=ColourScorer(text_scene), background="mask"
+    )
     assert len(res) == 1 and res.data["selections"][0]["phrase"] == "obj2"
     assert mask_iou(res.masks[0], text_scene.masks[2]) >= 0.85
 
@@ -182,7 +192,9 @@ def test_clip_scorer_matches_open_clip_computation(tiny_clip, text_scene):
     assert sims.shape == (len(crops), 2)
     m = tiny_clip.model
     with torch.no_grad():
-        img = torch.nn.functional.normalize(m.encode_image(torch.stack([tiny_clip.preprocess(Image.fromarray(c)) for c in crops])), dim=-1)
+        img = torch.nn.functional.normalize(
+            m.encode_image(torch.stack([tiny_clip.preprocess(Image.fromarray(c)) for c in crops])), dim=-1
+        )
         tok = tiny_clip.tokenizer([t.format("dog") for t in tiny_clip.templates])
         txt = torch.nn.functional.normalize(torch.nn.functional.normalize(m.encode_text(tok), dim=-1).mean(0), dim=0)
     np.testing.assert_allclose(sims[:, 1], (img @ txt).numpy(), atol=1e-5)
@@ -190,8 +202,15 @@ def test_clip_scorer_matches_open_clip_computation(tiny_clip, text_scene):
 
 @pytest.mark.filterwarnings("ignore:text .* nothing selected")
 def test_open_clip_path_end_to_end(tiny_clip, text_scene, opencv_engine):
-    prompts = text_to_prompts(text_scene.image, "a red square, a blue circle, -grass", engine=opencv_engine,
-                              clip=tiny_clip, top_k=2, proposals="both", grid_scales=(1, 2))
+    prompts = text_to_prompts(
+        text_scene.image,
+        "a red square, a blue circle, -grass",
+        engine=opencv_engine,
+        clip=tiny_clip,
+        top_k=2,
+        proposals="both",
+        grid_scales=(1, 2),
+    )
     assert 1 <= len(prompts) <= 4
     assert {p.data["phrase"] for p in prompts} <= {"red square", "blue circle"}
     res = opencv_engine.segment(text_scene.image, prompts)  # the engine accepts them
@@ -218,7 +237,10 @@ def test_missing_clip_weights_fail_fast_naming_the_download(tmp_path, monkeypatc
     import huggingface_hub.constants as c
 
     monkeypatch.setattr(c, "HF_HUB_CACHE", str(tmp_path / "empty_cache"))
-    with pytest.raises(EngineError, match=r"laion2b_s34b_b79k.*laion/CLIP-ViT-B-32-laion2B-s34B-b79K.*sam-compose models download clip-vit-b-32"):
+    with pytest.raises(
+        EngineError,
+        match=r"laion2b_s34b_b79k.*laion/CLIP-ViT-B-32-laion2B-s34B-b79K.*sam-compose models download clip-vit-b-32",
+    ):
         load_clip()
     assert no_network == []
     with pytest.raises(EngineError, match="unknown open_clip model"):
@@ -240,8 +262,13 @@ def test_cli_text_offline_error(tmp_path, text_scene):
     cv2.imwrite(str(img), cv2.cvtColor(text_scene.image, cv2.COLOR_RGB2BGR))
     env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HUB_CACHE=str(tmp_path / "empty"))
     env.pop("SAM_COMPOSE_CLIP", None)
-    r = subprocess.run(_cli() + ["segment", str(img), "--engine", "opencv", "--text", "a red square"],
-                       capture_output=True, text=True, env=env, timeout=120)
+    r = subprocess.run(
+        _cli() + ["segment", str(img), "--engine", "opencv", "--text", "a red square"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert r.returncode == 2 and r.stdout == ""
     line = r.stderr.strip().splitlines()
     assert len(line) == 1 and "CLIP weights for ViT-B-32" in line[0] and "SAM_COMPOSE_CLIP" in line[0]
@@ -255,8 +282,14 @@ def test_cli_text_with_a_local_clip_folder(tmp_path, tiny_clip, text_scene):
     cv2.imwrite(str(img), cv2.cvtColor(text_scene.image, cv2.COLOR_RGB2BGR))
     env = dict(os.environ, HF_HUB_OFFLINE="1")
     env["SAM_COMPOSE_CLIP"] = "local-dir:" + str(save_clip(tiny_clip, tmp_path / "clip", TINY_CFG))
-    r = subprocess.run(_cli() + ["segment", str(img), "--engine", "opencv", "--text", "square, circle",
-                                 "--out", str(tmp_path / "out")], capture_output=True, text=True, env=env, timeout=180)
+    r = subprocess.run(
+        _cli()
+        + ["segment", str(img), "--engine", "opencv", "--text", "square, circle", "--out", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=180,
+    )
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
     phrases = [p["data"]["phrase"] for p in doc["prompts"]]
@@ -284,8 +317,9 @@ def test_text_prompt_node_with_a_local_clip(tmp_path, tiny_clip, text_scene, mon
 
     monkeypatch.setattr(c, "HF_HUB_CACHE", str(tmp_path / "empty"))
     off = sc.Graph()
-    n = off.add("text_prompt", image=off.add("load_image", path=str(img_path)), text="cat",
-                clip="ViT-B-32:laion2b_s34b_b79k")
+    n = off.add(
+        "text_prompt", image=off.add("load_image", path=str(img_path)), text="cat", clip="ViT-B-32:laion2b_s34b_b79k"
+    )
     report = off.run(keep_values=True)
     assert "CLIP weights for ViT-B-32" in report["nodes"][str(n)]["error"]
 
@@ -315,12 +349,27 @@ def tiny_owl(tmp_path_factory):
     vocab = _tiny_clip_tokenizer_files(folder)
     eos = vocab["<|endoftext|>"]
     cfg = Owlv2Config(
-        text_config=dict(vocab_size=len(vocab), hidden_size=32, intermediate_size=37, num_hidden_layers=1,
-                         num_attention_heads=2, max_position_embeddings=32, bos_token_id=vocab["<|startoftext|>"],
-                         eos_token_id=eos, pad_token_id=eos),
-        vision_config=dict(hidden_size=32, intermediate_size=37, num_hidden_layers=1, num_attention_heads=2,
-                           image_size=32, patch_size=8),
-        projection_dim=32)
+        text_config=dict(
+            vocab_size=len(vocab),
+            hidden_size=32,
+            intermediate_size=37,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            max_position_embeddings=32,
+            bos_token_id=vocab["<|startoftext|>"],
+            eos_token_id=eos,
+            pad_token_id=eos,
+        ),
+        vision_config=dict(
+            hidden_size=32,
+            intermediate_size=37,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            image_size=32,
+            patch_size=8,
+        ),
+        projection_dim=32,
+    )
     torch.manual_seed(0)
     model = Owlv2ForObjectDetection(cfg).eval()
     with torch.no_grad():  # random box regressions saturate; zero them so boxes are OWLv2's grid prior
@@ -328,7 +377,9 @@ def tiny_owl(tmp_path_factory):
         model.box_head.dense2.bias.zero_()
     model.save_pretrained(folder)
     tok = CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"))
-    Owlv2Processor(image_processor=Owlv2ImageProcessor(size={"height": 32, "width": 32}), tokenizer=tok).save_pretrained(folder)
+    Owlv2Processor(
+        image_processor=Owlv2ImageProcessor(size={"height": 32, "width": 32}), tokenizer=tok
+    ).save_pretrained(folder)
     return folder
 
 
@@ -347,8 +398,13 @@ def test_detector_route_matches_the_detector_output(tiny_owl, text_scene):
     model = AutoModelForZeroShotObjectDetection.from_pretrained(tiny_owl, local_files_only=True).eval()
     proc = AutoProcessor.from_pretrained(tiny_owl, local_files_only=True)
     h, w = text_scene.image.shape[:2]
-    inputs = proc(text=[["a photo of a cat", "a photo of a dog"]], images=Image.fromarray(text_scene.image),
-                  return_tensors="pt", padding="max_length", max_length=32)
+    inputs = proc(
+        text=[["a photo of a cat", "a photo of a dog"]],
+        images=Image.fromarray(text_scene.image),
+        return_tensors="pt",
+        padding="max_length",
+        max_length=32,
+    )
     with torch.no_grad():
         out = model(**inputs)
     res = proc.post_process_grounded_object_detection(out, threshold=0.0, target_sizes=[(max(h, w), max(h, w))])[0]
@@ -389,17 +445,43 @@ def tiny_grounding_dino(tmp_path_factory):
     words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", "cat", "dog", "red", "square"]
     (folder / "vocab.txt").write_text("\n".join(words) + "\n")
     cfg = GroundingDinoConfig(
-        backbone_config=SwinConfig(image_size=32, patch_size=4, embed_dim=8, depths=[1, 1], num_heads=[1, 1],
-                                   window_size=2, out_features=["stage1", "stage2"]),
-        text_config=BertConfig(vocab_size=len(words), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                               intermediate_size=16, max_position_embeddings=32),
-        d_model=32, encoder_layers=1, decoder_layers=2, encoder_attention_heads=2, decoder_attention_heads=2,
-        encoder_ffn_dim=32, decoder_ffn_dim=32, num_queries=6, num_feature_levels=2, encoder_n_points=1,
-        decoder_n_points=1, max_text_len=32, use_timm_backbone=False)
+        backbone_config=SwinConfig(
+            image_size=32,
+            patch_size=4,
+            embed_dim=8,
+            depths=[1, 1],
+            num_heads=[1, 1],
+            window_size=2,
+            out_features=["stage1", "stage2"],
+        ),
+        text_config=BertConfig(
+            vocab_size=len(words),
+            hidden_size=16,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            intermediate_size=16,
+            max_position_embeddings=32,
+        ),
+        d_model=32,
+        encoder_layers=1,
+        decoder_layers=2,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=32,
+        decoder_ffn_dim=32,
+        num_queries=6,
+        num_feature_levels=2,
+        encoder_n_points=1,
+        decoder_n_points=1,
+        max_text_len=32,
+        use_timm_backbone=False,
+    )
     torch.manual_seed(0)
     GroundingDinoForObjectDetection(cfg).eval().save_pretrained(folder)
-    GroundingDinoProcessor(image_processor=GroundingDinoImageProcessor(size={"shortest_edge": 32, "longest_edge": 64}),
-                           tokenizer=BertTokenizer(str(folder / "vocab.txt"))).save_pretrained(folder)
+    GroundingDinoProcessor(
+        image_processor=GroundingDinoImageProcessor(size={"shortest_edge": 32, "longest_edge": 64}),
+        tokenizer=BertTokenizer(str(folder / "vocab.txt")),
+    ).save_pretrained(folder)
     return folder
 
 
@@ -414,15 +496,19 @@ def test_grounding_dino_route(tiny_grounding_dino, text_scene):
     inputs = proc(images=Image.fromarray(text_scene.image), text="cat. dog.", return_tensors="pt")
     with torch.no_grad():
         out = model(**inputs)
-    ref = proc.post_process_grounded_object_detection(out, inputs["input_ids"], threshold=0.0, text_threshold=0.0,
-                                                      target_sizes=[(h, w)])[0]
+    ref = proc.post_process_grounded_object_detection(
+        out, inputs["input_ids"], threshold=0.0, text_threshold=0.0, target_sizes=[(h, w)]
+    )[0]
     ref_boxes = ref["boxes"].numpy().copy()
     ref_boxes[:, [0, 2]] = ref_boxes[:, [0, 2]].clip(0, w)
     ref_boxes[:, [1, 3]] = ref_boxes[:, [1, 3]].clip(0, h)
     assert len(dets) >= 1
     probs = out.logits.sigmoid()[0].numpy()
     ids = inputs["input_ids"][0].tolist()
-    cat_tok, dog_tok = ids.index(proc.tokenizer.convert_tokens_to_ids("cat")), ids.index(proc.tokenizer.convert_tokens_to_ids("dog"))
+    cat_tok, dog_tok = (
+        ids.index(proc.tokenizer.convert_tokens_to_ids("cat")),
+        ids.index(proc.tokenizer.convert_tokens_to_ids("dog")),
+    )
     for box, score, phrase in dets:
         q = int(np.argmin(np.abs(ref_boxes - box).sum(axis=1)))
         np.testing.assert_allclose(box, ref_boxes[q], atol=1e-3)  # the processor's own boxes

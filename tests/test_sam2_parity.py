@@ -89,8 +89,13 @@ def test_image_predictor_parity(kind, engine, predictor):
         prev = last.logits[int(np.argmax(last.scores))]
         p = prompt.replace(mask=prev)
         model_frame = padded_to_sam2_logits(torch.from_numpy(prev)[None], (h, w)).numpy()
-        ref = predictor.predict(box=p.box, point_coords=p.points, point_labels=np.array(p.labels),
-                                mask_input=model_frame, multimask_output=multimask)
+        ref = predictor.predict(
+            box=p.box,
+            point_coords=p.points,
+            point_labels=np.array(p.labels),
+            mask_input=model_frame,
+            multimask_output=multimask,
+        )
         _check(engine, image, p, multimask, ref, f"{kind}/refinement/multimask={multimask}")
     assert engine.stats.embeddings_computed == 1  # one embedding per image, however many prompts
 
@@ -103,8 +108,12 @@ def test_batched_prompts_match_single_calls(engine, predictor):
     res = engine.segment(image, prompts, multimask=False)
     assert len(res) == len(prompts)
     for i, p in enumerate(prompts):
-        ref_m, ref_s, _ = predictor.predict(box=p.box, point_coords=p.points, multimask_output=False,
-                                            point_labels=None if p.labels is None else np.array(p.labels))
+        ref_m, ref_s, _ = predictor.predict(
+            box=p.box,
+            point_coords=p.points,
+            multimask_output=False,
+            point_labels=None if p.labels is None else np.array(p.labels),
+        )
         assert abs(float(res.scores[i]) - float(ref_s[0])) < 1e-3
         assert float((res.masks[i] == ref_m[0].astype(bool)).mean()) > 0.999
 

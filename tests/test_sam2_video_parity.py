@@ -98,8 +98,10 @@ def test_engine_forms(meta, clip):
 
     video = load_sam2_video(eng)
     assert video is load_sam2_video(eng)  # built once per engine
-    assert video.vision_encoder.backbone.patch_embed.projection.weight.data_ptr() == \
-        eng.model.vision_encoder.backbone.patch_embed.projection.weight.data_ptr()
+    assert (
+        video.vision_encoder.backbone.patch_embed.projection.weight.data_ptr()
+        == eng.model.vision_encoder.backbone.patch_embed.projection.weight.data_ptr()
+    )
     a = list(track(frames[:2], v.masks_at(0, [0]), tracker="sam2", engine=eng))
     b = list(track(frames[:2], v.masks_at(0, [0]), tracker="sam2", engine=str(path)))
     assert all(np.array_equal(x.masks, y.masks) for x, y in zip(a, b))

@@ -25,9 +25,15 @@ def kernels(request, monkeypatch):
 def _vision_model(heads=(1, 2, 2, 4)):
     from transformers import Sam2VisionConfig, Sam2VisionModel
 
-    backbone = dict(model_type="sam2_hiera_det_model", hidden_size=16, blocks_per_stage=[1, 2, 2, 1],
-                    embed_dim_per_stage=[16, 32, 64, 128], num_attention_heads_per_stage=list(heads),
-                    window_size_per_stage=[8, 4, 14, 7], global_attention_blocks=[4])
+    backbone = dict(
+        model_type="sam2_hiera_det_model",
+        hidden_size=16,
+        blocks_per_stage=[1, 2, 2, 1],
+        embed_dim_per_stage=[16, 32, 64, 128],
+        num_attention_heads_per_stage=list(heads),
+        window_size_per_stage=[8, 4, 14, 7],
+        global_attention_blocks=[4],
+    )
     torch.manual_seed(0)
     model = Sam2VisionModel(Sam2VisionConfig(backbone_config=backbone, backbone_channel_list=[128, 64, 32, 16])).eval()
     with torch.no_grad():
@@ -53,9 +59,12 @@ def test_patched_vision_encoder_matches_the_original(kernels):
         assert n == 6 + 1 + 1  # six Hiera blocks, the trunk's position embedding, the neck
         ours = model(x)
         again = model(x)  # cached position embeddings give the same answer
-    for a, b in [(ours.last_hidden_state, ref.last_hidden_state), *zip(ours.fpn_hidden_states, ref.fpn_hidden_states),
-                 *zip(ours.fpn_position_encoding, ref.fpn_position_encoding),
-                 (again.fpn_hidden_states[-1], ref.fpn_hidden_states[-1])]:
+    for a, b in [
+        (ours.last_hidden_state, ref.last_hidden_state),
+        *zip(ours.fpn_hidden_states, ref.fpn_hidden_states),
+        *zip(ours.fpn_position_encoding, ref.fpn_position_encoding),
+        (again.fpn_hidden_states[-1], ref.fpn_hidden_states[-1]),
+    ]:
         assert a.shape == b.shape
         assert torch.allclose(a, b, atol=1e-4, rtol=1e-4), float((a - b).abs().max())
 
@@ -79,10 +88,13 @@ def _memory_attention(heads: int, side: int, layers: int = 2):
     from transformers import Sam2VideoConfig
     from transformers.models.sam2_video.modeling_sam2_video import Sam2VideoMemoryAttention
 
-    cfg = Sam2VideoConfig(memory_attention_hidden_size=64 * heads, memory_attention_num_layers=layers,
-                          memory_attention_num_attention_heads=heads,
-                          memory_attention_feed_forward_hidden_size=96,
-                          memory_attention_rope_feat_sizes=[side, side])
+    cfg = Sam2VideoConfig(
+        memory_attention_hidden_size=64 * heads,
+        memory_attention_num_layers=layers,
+        memory_attention_num_attention_heads=heads,
+        memory_attention_feed_forward_hidden_size=96,
+        memory_attention_rope_feat_sizes=[side, side],
+    )
     torch.manual_seed(1)
     return Sam2VideoMemoryAttention(cfg).eval()
 
@@ -95,8 +107,13 @@ def test_patched_memory_attention_matches_the_original(kernels, heads, side, fra
     pos = torch.randn(length, 1, channels)
     memory = torch.randn(frames * length + pointers, 1, 64)
     memory_pos = torch.randn(frames * length + pointers, 1, 64)
-    args = dict(current_vision_features=feats, memory=memory, current_vision_position_embeddings=pos,
-                memory_posision_embeddings=memory_pos, num_object_pointer_tokens=pointers)
+    args = dict(
+        current_vision_features=feats,
+        memory=memory,
+        current_vision_position_embeddings=pos,
+        memory_posision_embeddings=memory_pos,
+        num_object_pointer_tokens=pointers,
+    )
     with torch.inference_mode():
         ref = module(**args)
         assert sam2_vision.speed_up_sam2(module) == 1
@@ -124,9 +141,16 @@ def test_export_sees_plain_operations():
     """torch.export (what torch.onnx.export(dynamo=True) traces) gets no oneDNN operators and no caches."""
     from transformers import Sam2VisionConfig, Sam2VisionModel
 
-    backbone = dict(model_type="sam2_hiera_det_model", hidden_size=8, blocks_per_stage=[1, 1, 1, 1],
-                    embed_dim_per_stage=[8, 16, 32, 64], num_attention_heads_per_stage=[1, 1, 2, 2],
-                    window_size_per_stage=[8, 4, 14, 7], global_attention_blocks=[2], image_size=256)
+    backbone = dict(
+        model_type="sam2_hiera_det_model",
+        hidden_size=8,
+        blocks_per_stage=[1, 1, 1, 1],
+        embed_dim_per_stage=[8, 16, 32, 64],
+        num_attention_heads_per_stage=[1, 1, 2, 2],
+        window_size_per_stage=[8, 4, 14, 7],
+        global_attention_blocks=[2],
+        image_size=256,
+    )
     torch.manual_seed(0)
     model = Sam2VisionModel(Sam2VisionConfig(backbone_config=backbone, backbone_channel_list=[64, 32, 16, 8])).eval()
     sam2_vision.speed_up_sam2(model)
@@ -174,8 +198,9 @@ def test_gradients_through_the_patched_encoder_match_the_original():
         model.zero_grad()
         out = model(x)
         (out.fpn_hidden_states[-1].square().mean() + out.last_hidden_state.mean()).backward()
-        return out.fpn_hidden_states[-1].detach(), {n: p.grad.clone() for n, p in model.named_parameters()
-                                                   if p.grad is not None}
+        return out.fpn_hidden_states[-1].detach(), {
+            n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None
+        }
 
     sam2_vision.speed_up_sam2(model)
     ours, ours_grads = run()
@@ -190,8 +215,10 @@ def test_gradients_through_the_patched_encoder_match_the_original():
 def test_bfloat16_memory_attention_matches_the_original():
     module = _memory_attention(1, 8).to(torch.bfloat16)
     feats, pos = torch.randn(64, 1, 64, dtype=torch.bfloat16), torch.randn(64, 1, 64, dtype=torch.bfloat16)
-    memory, memory_pos = torch.randn(3 * 64 + 4, 1, 64, dtype=torch.bfloat16), torch.randn(3 * 64 + 4, 1, 64,
-                                                                                           dtype=torch.bfloat16)
+    memory, memory_pos = (
+        torch.randn(3 * 64 + 4, 1, 64, dtype=torch.bfloat16),
+        torch.randn(3 * 64 + 4, 1, 64, dtype=torch.bfloat16),
+    )
     args = (feats, memory, pos, memory_pos, 4)
     with torch.inference_mode():
         ref = module(*args)

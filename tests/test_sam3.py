@@ -99,13 +99,19 @@ def test_exemplar_boxes_positive_and_negative(engine, reference, image):
     inputs = dict(input_boxes=[boxes[:1]], input_boxes_labels=[[1]])
     thr = _split_threshold(reference, image, **inputs)
     engine.concept_threshold = thr
-    _same(engine.segment(image, sc.Prompt(exemplars=boxes[:1])), _expected(reference, image, thr, **inputs),
-          "exemplars only")
+    _same(
+        engine.segment(image, sc.Prompt(exemplars=boxes[:1])),
+        _expected(reference, image, thr, **inputs),
+        "exemplars only",
+    )
 
 
 def test_points_and_boxes_go_through_the_tracker(engine, folder, image):
-    key_mapping = {r"^detector_model\.vision_encoder\.backbone\.": "vision_encoder.backbone.",
-                   r"^tracker_neck\.": "vision_encoder.neck.", r"^tracker_model\.": ""}
+    key_mapping = {
+        r"^detector_model\.vision_encoder\.backbone\.": "vision_encoder.backbone.",
+        r"^tracker_neck\.": "vision_encoder.neck.",
+        r"^tracker_model\.": "",
+    }
     model = T.Sam3TrackerModel.from_pretrained(str(folder), key_mapping=key_mapping).eval()
     proc = T.Sam3TrackerProcessor(T.Sam3ImageProcessor.from_pretrained(str(folder)))
     assert_matches_transformers(engine, model, proc, image, score_atol=1e-4, min_agree=0.999)

@@ -66,17 +66,23 @@ def test_text_concepts_follow_transformers_streaming(folder, clip):
 def test_a_box_follows_the_sam3_tracker(folder, clip):
     box = clip.masks_at(0).boxes[0]
     ours = list(track(clip.frames, sc.Prompt(box=box), tracker="sam3", engine=str(folder)))
-    km = {r"^detector_model\.vision_encoder\.backbone\.": "vision_encoder.backbone.",
-          r"^tracker_neck\.": "vision_encoder.neck."}
+    km = {
+        r"^detector_model\.vision_encoder\.backbone\.": "vision_encoder.backbone.",
+        r"^tracker_neck\.": "vision_encoder.neck.",
+    }
     model = T.Sam3TrackerVideoModel.from_pretrained(str(folder), key_mapping=km).eval()
     proc = _video_processor(folder, T.Sam3TrackerVideoProcessor)
     sess = proc.init_video_session(inference_device="cpu", video_storage_device="cpu")
     for t, frame in enumerate(clip.frames):
         enc = proc(images=frame, device="cpu", return_tensors="pt")
         if t == 0:
-            proc.add_inputs_to_inference_session(inference_session=sess, frame_idx=0, obj_ids=1,
-                                                 input_boxes=[[[float(v) for v in box]]],
-                                                 original_size=enc.original_sizes[0])
+            proc.add_inputs_to_inference_session(
+                inference_session=sess,
+                frame_idx=0,
+                obj_ids=1,
+                input_boxes=[[[float(v) for v in box]]],
+                original_size=enc.original_sizes[0],
+            )
         with torch.inference_mode():
             out = model(inference_session=sess, frame=enc.pixel_values[0])
         ref = proc.post_process_masks([out.pred_masks], original_sizes=enc.original_sizes, binarize=True)[0][0, 0]
@@ -98,8 +104,9 @@ def test_memory_stays_flat_and_streams_do_not_mix(folder):
         assert mem["frames"] == 1
         objects.append(len(tr._inner._session.output_dict_per_obj))
         records.append(mem["frame_records"])
-        per_object = max((len(o["non_cond_frame_outputs"]) for o in tr._inner._session.output_dict_per_obj.values()),
-                         default=0)
+        per_object = max(
+            (len(o["non_cond_frame_outputs"]) for o in tr._inner._session.output_dict_per_obj.values()), default=0
+        )
         assert per_object <= tr._inner.keep_recent
     assert max(records) <= 2 * tr._inner.keep_meta
     with pytest.raises(sc.InputError, match="not both"):

@@ -74,8 +74,14 @@ def test_predictor_parity(hq_token_only, engine, ref_model):
                 _check(res, ref, f"hq_token_only={hq_token_only}/{name}/multimask={multimask}")
             # refinement with the previous logits
             p = prompt.replace(mask=res.logits[0])
-            ref = pred.predict(multimask_output=multimask, hq_token_only=hq_token_only, box=p.box,
-                               point_coords=p.points, point_labels=np.array(p.labels), mask_input=p.mask[None])
+            ref = pred.predict(
+                multimask_output=multimask,
+                hq_token_only=hq_token_only,
+                box=p.box,
+                point_coords=p.points,
+                point_labels=np.array(p.labels),
+                mask_input=p.mask[None],
+            )
             _check(engine.segment(image, p, multimask=multimask), ref, f"refinement/multimask={multimask}")
     finally:
         engine.hq_token_only = False

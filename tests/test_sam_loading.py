@@ -34,8 +34,12 @@ def test_save_pretrained_folder_loads_and_segments(family, cls, tmp_path, image)
     eng = sc.load_engine(str(folder), device="cpu")
     assert type(eng).__name__ == cls and eng.describe()["family"] == family
     h, w = image.shape[:2]
-    prompts = [sc.Prompt(points=[[50, 60]]), sc.Prompt(points=[[200, 100]]), sc.Prompt(box=[20, 20, 150, 180]),
-               sc.Prompt(box=[20, 20, 150, 180], points=[[60, 70], [100, 90]], labels=[1, 0])]
+    prompts = [
+        sc.Prompt(points=[[50, 60]]),
+        sc.Prompt(points=[[200, 100]]),
+        sc.Prompt(box=[20, 20, 150, 180]),
+        sc.Prompt(box=[20, 20, 150, 180], points=[[60, 70], [100, 90]], labels=[1, 0]),
+    ]
     res = eng.segment(image, prompts, multimask=True)
     assert res.masks.shape == (12, h, w) and res.masks.dtype == bool
     assert res.logits.shape == (12, 256, 256) and res.scores.shape == (12,)
@@ -253,8 +257,9 @@ def test_shared_engine_loads_once_without_blocking_other_specs():
 
     register_engine("test-slow-load", slow_factory)
     got = []
-    threads = [threading.Thread(target=lambda: got.append(sc.shared_engine("test-slow-load", device="cpu")))
-               for _ in range(3)]
+    threads = [
+        threading.Thread(target=lambda: got.append(sc.shared_engine("test-slow-load", device="cpu"))) for _ in range(3)
+    ]
     for t in threads:
         t.start()
     assert sc.shared_engine("opencv") is sc.shared_engine("OpenCV")  # not held up by the load in progress

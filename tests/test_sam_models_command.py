@@ -36,8 +36,12 @@ def test_list_shows_every_known_model(empty_cache, capsys):
     assert main(["models", "list", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert [r["name"] for r in rows] == [m.name for m in KNOWN_MODELS]
-    assert {"facebook/sam-vit-base", "facebook/sam2.1-hiera-tiny", "syscv-community/sam-hq-vit-base",
-            "Zigeng/SlimSAM-uniform-77"} <= {r["repo_id"] for r in rows}
+    assert {
+        "facebook/sam-vit-base",
+        "facebook/sam2.1-hiera-tiny",
+        "syscv-community/sam-hq-vit-base",
+        "Zigeng/SlimSAM-uniform-77",
+    } <= {r["repo_id"] for r in rows}
     assert not any(r["cached"] for r in rows)
     assert main(["models", "list"]) == 0
     out = capsys.readouterr().out
@@ -48,11 +52,19 @@ def test_verify_reports_cached_and_broken_models(empty_cache, tmp_path, capsys):
     from tiny_models import save_tiny_pretrained
 
     good = save_tiny_pretrained(tmp_path / "good", family="sam")
-    _fake_cached(empty_cache, "facebook/sam-vit-base",
-                 {"config.json": (good / "config.json").read_bytes(),
-                  "model.safetensors": (good / "model.safetensors").read_bytes()})
-    _fake_cached(empty_cache, "facebook/sam2.1-hiera-tiny",
-                 {"config.json": (good / "config.json").read_bytes(), "model.safetensors": b"\0" * 20})
+    _fake_cached(
+        empty_cache,
+        "facebook/sam-vit-base",
+        {
+            "config.json": (good / "config.json").read_bytes(),
+            "model.safetensors": (good / "model.safetensors").read_bytes(),
+        },
+    )
+    _fake_cached(
+        empty_cache,
+        "facebook/sam2.1-hiera-tiny",
+        {"config.json": (good / "config.json").read_bytes(), "model.safetensors": b"\0" * 20},
+    )
     rc = main(["models", "verify", "--json"])
     rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
     assert rows["sam-vit-base"]["ok"] is True and rows["sam-vit-base"]["cached"]

@@ -74,8 +74,13 @@ def test_predictor_parity(kind, engine, ref_model):
         # refinement: feed the previous low-res logits back as mask_input
         prev = ref_l[np.argmax(ref_s)][None]
         p = prompts[-1].replace(mask=prev)
-        ref_m, ref_s, ref_l = pred.predict(box=p.box, point_coords=p.points, point_labels=np.array(p.labels),
-                                           mask_input=prev, multimask_output=multimask)
+        ref_m, ref_s, ref_l = pred.predict(
+            box=p.box,
+            point_coords=p.points,
+            point_labels=np.array(p.labels),
+            mask_input=prev,
+            multimask_output=multimask,
+        )
         res = engine.segment(image, p, multimask=multimask)
         _check(res, ref_m, ref_s, ref_l, f"{kind}/mask refinement/multimask={multimask}")
         calls += 1
@@ -93,17 +98,25 @@ def test_batched_prompts_match_single_calls(engine, ref_model):
     cases = list(predictor_cases(h, w))
     pred = SamPredictor(ref_model)
     pred.set_image(image)
-    prev = [pred.predict(point_coords=np.array([[x, 100.0]]), point_labels=np.array([1]))[2][:1]
-            for x in (100.0, 300.0)]
-    prompts = [c[1] for c in cases] + [sc.Prompt(points=[[30, 40]]), sc.Prompt(points=[[400, 250]]),
-                                       sc.Prompt(points=[[120, 90]], mask=prev[0][0]),
-                                       sc.Prompt(points=[[310, 120]], mask=prev[1][0])]
+    prev = [
+        pred.predict(point_coords=np.array([[x, 100.0]]), point_labels=np.array([1]))[2][:1] for x in (100.0, 300.0)
+    ]
+    prompts = [c[1] for c in cases] + [
+        sc.Prompt(points=[[30, 40]]),
+        sc.Prompt(points=[[400, 250]]),
+        sc.Prompt(points=[[120, 90]], mask=prev[0][0]),
+        sc.Prompt(points=[[310, 120]], mask=prev[1][0]),
+    ]
     res = engine.segment(image, prompts, multimask=True)
     assert len(res) == 3 * len(prompts)
     assert res.prompt_index.tolist() == [i for i in range(len(prompts)) for _ in range(3)]
     for i, p in enumerate(prompts):
-        kw = dict(box=p.box, point_coords=p.points, mask_input=None if p.mask is None else p.mask[None],
-                  point_labels=None if p.labels is None else np.array(p.labels))
+        kw = dict(
+            box=p.box,
+            point_coords=p.points,
+            mask_input=None if p.mask is None else p.mask[None],
+            point_labels=None if p.labels is None else np.array(p.labels),
+        )
         ref_m, ref_s, ref_l = pred.predict(multimask_output=True, **kw)
         rows = res.prompt_index == i
         _check(res[rows], ref_m, ref_s, ref_l, f"batched prompt {i}")
@@ -127,21 +140,25 @@ def test_automatic_masks_parity(engine, ref_model):
     from segment_anything import SamAutomaticMaskGenerator
 
     image = np.ascontiguousarray(skdata.astronaut()[::2, ::2])
-    kw = dict(points_per_side=4, points_per_batch=8, pred_iou_thresh=0.0, stability_score_thresh=0.0,
-              box_nms_thresh=1.0)
+    kw = dict(
+        points_per_side=4, points_per_batch=8, pred_iou_thresh=0.0, stability_score_thresh=0.0, box_nms_thresh=1.0
+    )
     probe = engine.generate(image, **kw)
     assert len(probe) == 48  # 16 points x 3 candidates, nothing filtered
     # permissive thresholds that still drop some candidates (random weights: low scores)
-    kw.update(pred_iou_thresh=float(np.quantile(probe.scores, 0.2)),
-              stability_score_thresh=float(np.quantile(probe.rows["stability_score"], 0.2)))
+    kw.update(
+        pred_iou_thresh=float(np.quantile(probe.scores, 0.2)),
+        stability_score_thresh=float(np.quantile(probe.rows["stability_score"], 0.2)),
+    )
     ref = SamAutomaticMaskGenerator(ref_model, **kw).generate(image)
     res = engine.generate(image, **kw)
     assert 10 < len(ref) < 48
     assert _match_rate(ref, res) >= 0.95
     assert abs(len(res) - len(ref)) <= 1
     # scores line up with the reference's predicted IoU and stability
-    assert np.allclose(sorted(a["predicted_iou"] for a in ref)[-len(res):][:len(ref)],
-                       np.sort(res.scores)[-len(ref):], atol=1e-3)
+    assert np.allclose(
+        sorted(a["predicted_iou"] for a in ref)[-len(res) :][: len(ref)], np.sort(res.scores)[-len(ref) :], atol=1e-3
+    )
 
 
 @pytest.mark.slow
@@ -149,12 +166,20 @@ def test_automatic_masks_parity_with_filters_crops_and_cleanup(engine, ref_model
     from segment_anything import SamAutomaticMaskGenerator
 
     image = np.ascontiguousarray(skdata.astronaut()[::4, ::4])
-    probe = engine.generate(image, points_per_side=4, pred_iou_thresh=0.0, stability_score_thresh=0.0,
-                            box_nms_thresh=1.0)
+    probe = engine.generate(
+        image, points_per_side=4, pred_iou_thresh=0.0, stability_score_thresh=0.0, box_nms_thresh=1.0
+    )
     # thresholds that drop some candidates yet leave several in every crop
-    kw = dict(points_per_side=4, crop_n_points_downscale_factor=2,
-              pred_iou_thresh=float(np.quantile(probe.scores, 0.25)), stability_score_thresh=0.0,
-              box_nms_thresh=0.95, crop_n_layers=1, crop_nms_thresh=0.95, min_mask_region_area=20)
+    kw = dict(
+        points_per_side=4,
+        crop_n_points_downscale_factor=2,
+        pred_iou_thresh=float(np.quantile(probe.scores, 0.25)),
+        stability_score_thresh=0.0,
+        box_nms_thresh=0.95,
+        crop_n_layers=1,
+        crop_nms_thresh=0.95,
+        min_mask_region_area=20,
+    )
     ref = SamAutomaticMaskGenerator(ref_model, **kw).generate(image)
     res = engine.generate(image, **kw)
     assert len(ref) > 0
@@ -167,8 +192,7 @@ def test_automatic_mask_rows_follow_their_masks(engine):
     """Per-row values of an automatic-mask result stay with their row through indexing,
     slicing, boolean selection, best() and concatenation."""
     image = np.ascontiguousarray(skdata.astronaut()[::4, ::4])
-    res = engine.generate(image, points_per_side=4, pred_iou_thresh=0.0, stability_score_thresh=0.0,
-                          box_nms_thresh=1.0)
+    res = engine.generate(image, points_per_side=4, pred_iou_thresh=0.0, stability_score_thresh=0.0, box_nms_thresh=1.0)
     assert set(res.rows) == {"stability_score", "point_coords", "crop_box"}
     assert "stability_score" not in dict(res.data)  # whole-result facts only
 
@@ -183,7 +207,7 @@ def test_automatic_mask_rows_follow_their_masks(engine):
     check(res[3], [3])
     check(res[2:9:3], np.arange(len(res))[2:9:3])
     check(res[res.scores > np.median(res.scores)], np.flatnonzero(res.scores > np.median(res.scores)))
-    check(res[order[:5]], order[:5])                              # truncation to the top 5
+    check(res[order[:5]], order[:5])  # truncation to the top 5
     check(res.best(), [int(np.argmax(res.scores))])
     both = sc.Masks.concat([res[order[:2]], res[order[-3:]]])
     check(both, np.concatenate([order[:2], order[-3:]]))

@@ -56,8 +56,11 @@ def test_two_of_the_named_kind_the_looked_at_one_wins(mugs, opencv_engine):
         assert mask_iou(m, mugs.masks[looked]) >= 0.9 and mask_iou(m, mugs.masks[other]) == 0
         d = p.data
         assert d["adapter"] == "text_gaze" and d["phrase"] == "mug"
-        assert d["text_score"] >= 0.9 and d["gaze_score"] >= 0.9 and d["score"] == pytest.approx(
-            d["text_score"] * d["gaze_score"], abs=1e-3)
+        assert (
+            d["text_score"] >= 0.9
+            and d["gaze_score"] >= 0.9
+            and d["score"] == pytest.approx(d["text_score"] * d["gaze_score"], abs=1e-3)
+        )
         assert "looked at for" in d["why"] and d["candidates"] >= 3
         assert "beat another 'mug' that was looked at less" in d["why"]  # the other mug
         assert d["runner_up"]["text_score"] >= 0.5 and d["runner_up"]["gaze_score"] < 0.1
@@ -98,8 +101,9 @@ def test_gaze_as_a_file_samples_or_fixations(mugs, opencv_engine, tmp_path):
     for gaze, kw in ((path, {}), (samples, {}), (fix, {}), (big, {})):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # the CSV's scene size is the image's: said once
-            (p,) = text_gaze_prompts(mugs.image, "mug", gaze, engine="opencv", scorer=ColourKindScorer(),
-                                     background="mask", **kw)
+            (p,) = text_gaze_prompts(
+                mugs.image, "mug", gaze, engine="opencv", scorer=ColourKindScorer(), background="mask", **kw
+            )
         assert mask_iou(segmented(mugs, p, opencv_engine), mugs.masks["mug_right"]) >= 0.9
 
 
@@ -121,11 +125,12 @@ def test_native_text_engines_plug_in(mugs, opencv_engine):
             for p in prompts:
                 x, y = (int(v) for v in p.points[0])
                 m = np.zeros((h, w), bool)
-                m[y - 1:y + 2, x - 1:x + 2] = True
+                m[y - 1 : y + 2, x - 1 : x + 2] = True
                 rows += [m] * (3 if multimask else 1)
             k = 3 if multimask else 1
-            return Masks(np.stack(rows), scores=np.full(len(rows), 0.5),
-                         prompt_index=np.repeat(np.arange(len(prompts)), k))
+            return Masks(
+                np.stack(rows), scores=np.full(len(rows), 0.5), prompt_index=np.repeat(np.arange(len(prompts)), k)
+            )
 
         def segment_text(self, image, phrase):
             self.asked.append(phrase)
@@ -134,8 +139,15 @@ def test_native_text_engines_plug_in(mugs, opencv_engine):
 
     eng = NativeText()
     assert engine_supports_text(eng) and not engine_supports_text(opencv_engine)
-    (p,) = text_gaze_prompts(mugs.image, "mug", fixation_trace([(*mugs.centre("mug_left"), 0.5)]), engine=eng,
-                             scorer=ColourKindScorer(), background="mask", proposals="none")
+    (p,) = text_gaze_prompts(
+        mugs.image,
+        "mug",
+        fixation_trace([(*mugs.centre("mug_left"), 0.5)]),
+        engine=eng,
+        scorer=ColourKindScorer(),
+        background="mask",
+        proposals="none",
+    )
     assert eng.asked == ["mug"]
     assert p.data["candidate"]["sources"] == ["native-text:mug"]
     assert mask_iou(segmented(mugs, p, opencv_engine), mugs.masks["mug_left"]) >= 0.9
@@ -169,8 +181,14 @@ def test_twenty_phrases_score_once(mugs, opencv_engine):
     scorer = ColourKindScorer()
     words = ["mug"] + [f"thing{i}" for i in range(19)]
     with pytest.warns(UserWarning, match="thing0"):
-        prompts = text_gaze_prompts(mugs.image, ", ".join(words), fixation_trace([(*mugs.centre("mug_right"), 0.6)]),
-                                    engine=opencv_engine, scorer=scorer, background="mask")
+        prompts = text_gaze_prompts(
+            mugs.image,
+            ", ".join(words),
+            fixation_trace([(*mugs.centre("mug_right"), 0.6)]),
+            engine=opencv_engine,
+            scorer=scorer,
+            background="mask",
+        )
     assert len(scorer.calls) == 1 and len(scorer.calls[0][1]) == 20 + 3  # the phrases and the neutral ones
     assert [p.data["phrase"] for p in prompts] == ["mug"] and len(prompts[0].data["unmatched"]) == 19
 
@@ -182,8 +200,9 @@ def test_gaze_timestamps_in_ns_s_and_ms(mugs, opencv_engine):
         arr[:, 0] = arr[:, 0] * scale + (1.7e18 if unit == "ns" else 0)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            (p,) = text_gaze_prompts(mugs.image, "mug", arr, engine=opencv_engine, scorer=ColourKindScorer(),
-                                     background="mask")
+            (p,) = text_gaze_prompts(
+                mugs.image, "mug", arr, engine=opencv_engine, scorer=ColourKindScorer(), background="mask"
+            )
         said = [str(w.message) for w in caught if "sample interval suggests" in str(w.message)]
         assert (len(said) == 1 and unit in said[0]) if unit else not said
         assert p.data["gaze"]["dwell_total_s"] == pytest.approx(0.6, abs=0.05)
@@ -201,13 +220,24 @@ def _files(scene, tmp_path, targets):
 
 def test_graph_text_gaze_prompt_node(mugs, tmp_path, colour_clip):
     img, gaze = _files(mugs, tmp_path, [(*mugs.centre("box"), 0.9), (*mugs.centre("mug_right"), 0.2)])
-    graph = sam_compose.Graph.from_dict({"nodes": {
-        "img": {"type": "load_image", "params": {"path": str(img)}},
-        "gaze": {"type": "load_gaze", "params": {"path": str(gaze), "scene_size": list(mugs.image.shape[:2])}},
-        "look": {"type": "text_gaze_prompt", "inputs": {"image": "img", "gaze": "gaze"},
-                 "params": {"text": "the mug", "background": "mask"}},
-        "seg": {"type": "segment", "inputs": {"image": "img", "prompts": "look"}, "params": {"engine": "opencv"}},
-    }})
+    graph = sam_compose.Graph.from_dict(
+        {
+            "nodes": {
+                "img": {"type": "load_image", "params": {"path": str(img)}},
+                "gaze": {"type": "load_gaze", "params": {"path": str(gaze), "scene_size": list(mugs.image.shape[:2])}},
+                "look": {
+                    "type": "text_gaze_prompt",
+                    "inputs": {"image": "img", "gaze": "gaze"},
+                    "params": {"text": "the mug", "background": "mask"},
+                },
+                "seg": {
+                    "type": "segment",
+                    "inputs": {"image": "img", "prompts": "look"},
+                    "params": {"engine": "opencv"},
+                },
+            }
+        }
+    )
     report = graph.run(keep_values=True)
     assert report.ok, report.errors
     masks = report["outputs"]["seg"]
@@ -224,8 +254,20 @@ def test_cli_text_and_gaze_is_one_query_union_flag_keeps_both(mugs, tmp_path, ca
     from sam_compose.cli import main
 
     img, gaze = _files(mugs, tmp_path, [(*mugs.centre("mug_left"), 0.6)])
-    args = ["segment", str(img), "--engine", "opencv", "--text", "mug", "--gaze", str(gaze),
-            "--gaze-option", f"scene_size={list(mugs.image.shape[:2])}", "--gaze-option", "background=\"mask\""]
+    args = [
+        "segment",
+        str(img),
+        "--engine",
+        "opencv",
+        "--text",
+        "mug",
+        "--gaze",
+        str(gaze),
+        "--gaze-option",
+        f"scene_size={list(mugs.image.shape[:2])}",
+        "--gaze-option",
+        'background="mask"',
+    ]
     assert main(args + ["--out", str(tmp_path / "o")]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert len(doc["masks"]) == 1 and doc["prompts"][0]["data"]["adapter"] == "text_gaze"
@@ -234,14 +276,45 @@ def test_cli_text_and_gaze_is_one_query_union_flag_keeps_both(mugs, tmp_path, ca
     png = np.asarray(Image.open(doc["masks"][0]["path"])) > 127
     assert mask_iou(png, mugs.masks["mug_left"]) >= 0.9
     # --union: the text's own region(s) plus the gaze's own point, as before
-    assert main(["segment", str(img), "--engine", "opencv", "--text", "mug", "--gaze", str(gaze), "--union",
-                 "--gaze-option", f"scene_size={list(mugs.image.shape[:2])}"]) == 0
+    assert (
+        main(
+            [
+                "segment",
+                str(img),
+                "--engine",
+                "opencv",
+                "--text",
+                "mug",
+                "--gaze",
+                str(gaze),
+                "--union",
+                "--gaze-option",
+                f"scene_size={list(mugs.image.shape[:2])}",
+            ]
+        )
+        == 0
+    )
     union = json.loads(capsys.readouterr().out)
     adapters = [p["data"].get("adapter") for p in union["prompts"]]
     assert "text" in adapters and "gaze" in adapters and "text_gaze" not in adapters
     # text nobody looked at: one line on stderr, exit 2
-    assert main(["segment", str(img), "--engine", "opencv", "--text", "box", "--gaze", str(gaze),
-                 "--gaze-option", f"scene_size={list(mugs.image.shape[:2])}"]) == 2
+    assert (
+        main(
+            [
+                "segment",
+                str(img),
+                "--engine",
+                "opencv",
+                "--text",
+                "box",
+                "--gaze",
+                str(gaze),
+                "--gaze-option",
+                f"scene_size={list(mugs.image.shape[:2])}",
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "matches nothing that was looked at" in err[0]
     assert main(["segment", str(img), "--engine", "opencv", "--text", "mug", "--union"]) == 2

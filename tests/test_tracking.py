@@ -88,9 +88,9 @@ def test_object_leaving_the_frame_is_reported_lost_then_reacquired():
         assert len(results[t]) == 0
     back = [t for t, r in enumerate(results) if 1 in r.data["reacquired"]]
     assert back and back[0] > gone[-1]
-    assert all(int(r.ids[0]) == 1 for r in results[back[0]:])
+    assert all(int(r.ids[0]) == 1 for r in results[back[0] :])
     ious = _ious(v, results)[1]
-    assert ious[back[0] + 3:].mean() >= 0.85
+    assert ious[back[0] + 3 :].mean() >= 0.85
 
 
 def test_object_added_mid_stream():
@@ -149,9 +149,9 @@ def test_gaze_fixations_start_and_refresh_tracks():
     ly, lx = np.nonzero(late)
     ey, ex = np.nonzero(v.masks[25, 0])
     fixations = [
-        Fixation(x=float(xs.mean()), y=float(ys.mean()), start=0.0, end=0.3, duration=0.3),             # starts id 1
-        {"x": float(lx.mean()), "y": float(ly.mean()), "start": (first + 1) / fps, "end": 2.0},          # starts id 2
-        {"x": float(ex.mean()), "y": float(ey.mean()), "start": 2.5, "end": 2.8, "duration": 0.3},       # refreshes id 1
+        Fixation(x=float(xs.mean()), y=float(ys.mean()), start=0.0, end=0.3, duration=0.3),  # starts id 1
+        {"x": float(lx.mean()), "y": float(ly.mean()), "start": (first + 1) / fps, "end": 2.0},  # starts id 2
+        {"x": float(ex.mean()), "y": float(ey.mean()), "start": 2.5, "end": 2.8, "duration": 0.3},  # refreshes id 1
     ]
     results = list(track(v.frames, gaze=fixations, fps=fps))
     assert results[0].ids.tolist() == [1]
@@ -165,19 +165,29 @@ def test_gaze_fixations_start_and_refresh_tracks():
 
 def test_start_frame_max_frames_and_progress(motion):
     calls = []
-    results = list(track(motion.frames, motion.masks_at(5), start_frame=5, max_frames=4,
-                         progress=lambda done, total: calls.append((done, total))))
+    results = list(
+        track(
+            motion.frames,
+            motion.masks_at(5),
+            start_frame=5,
+            max_frames=4,
+            progress=lambda done, total: calls.append((done, total)),
+        )
+    )
     assert [r.data["frame"] for r in results] == [5, 6, 7, 8]
     assert calls == [(1, 4), (2, 4), (3, 4), (4, 4)]
     assert mask_iou(_pred(results[-1], 1), motion.masks[8, 0]) >= 0.8
 
 
-@pytest.mark.parametrize("make_init, message", [
-    (lambda v: Masks(np.zeros((1, *v.size), bool)), "empty"),
-    (lambda v: Masks(np.zeros((0, *v.size), bool)), "no rows"),
-    (lambda v: None, "nothing to track"),
-    (lambda v: "a cat", "Prompt"),
-])
+@pytest.mark.parametrize(
+    "make_init, message",
+    [
+        (lambda v: Masks(np.zeros((1, *v.size), bool)), "empty"),
+        (lambda v: Masks(np.zeros((0, *v.size), bool)), "no rows"),
+        (lambda v: None, "nothing to track"),
+        (lambda v: "a cat", "Prompt"),
+    ],
+)
 def test_bad_init_gives_clear_errors(motion, make_init, message):
     with pytest.raises(InputError, match=message):
         track(motion.frames, make_init(motion))
@@ -212,10 +222,15 @@ def test_gaze_recording_over_video(motion, scale):
     from sam_compose.adapters.prompts.gaze.synth import synth_trace
 
     fps = 10.0
-    c2 = np.argwhere(motion.masks[0, 1]).mean(0)[::-1]          # (x, y) of the rectangle on frame 0
-    c3 = np.argwhere(motion.masks[9, 2]).mean(0)[::-1]          # the polygon around frame 9
-    samples, truth = synth_trace([(c2[0] * scale, c2[1] * scale, 0.8), (c3[0] * scale, c3[1] * scale, 0.6)],
-                                 scene_size=(120 * scale, 160 * scale), rate=200.0, noise=0.3, t0=100.0)
+    c2 = np.argwhere(motion.masks[0, 1]).mean(0)[::-1]  # (x, y) of the rectangle on frame 0
+    c3 = np.argwhere(motion.masks[9, 2]).mean(0)[::-1]  # the polygon around frame 9
+    samples, truth = synth_trace(
+        [(c2[0] * scale, c2[1] * scale, 0.8), (c3[0] * scale, c3[1] * scale, 0.6)],
+        scene_size=(120 * scale, 160 * scale),
+        rate=200.0,
+        noise=0.3,
+        t0=100.0,
+    )
     results = list(track(motion.frames, gaze=samples, fps=fps))
     start2 = int(np.floor((truth[1].start - 100.0) * fps))
     assert results[0].ids.tolist() == [1]
@@ -227,8 +242,8 @@ def test_gaze_recording_over_video(motion, scale):
 
 def test_correction_before_the_first_frame_and_tqdm_progress(motion, capsys):
     tr = FlowTracker(engine="opencv")
-    (oid,) = tr.add(Masks(motion.masks[0, 2]))          # the wrong object first ...
-    tr.correct(oid, motion.masks_at(0, [0]))           # ... corrected before any frame
+    (oid,) = tr.add(Masks(motion.masks[0, 2]))  # the wrong object first ...
+    tr.correct(oid, motion.masks_at(0, [0]))  # ... corrected before any frame
     res = tr.step(motion.frames[0])
     assert res.ids.tolist() == [1] and mask_iou(res.masks[0], motion.masks[0, 0]) == 1.0
     out = list(track(motion.frames, motion.masks_at(0), max_frames=3, progress=True))
@@ -251,7 +266,7 @@ def test_growing_disc_behind_a_thin_post_is_followed_to_the_end():
     # the first frame where the post cuts the disc, and every frame after it
     cut = [t for t in range(len(v)) if _split_by_post(v.masks[t, 0])]
     assert cut, "the disc must really pass behind the post"
-    after = ious[cut[0]:]
+    after = ious[cut[0] :]
     assert after.min() >= 0.6, after.round(2)
     assert ious[-1] >= 0.8 and results[-1].data["found"] == [1]
 
@@ -279,7 +294,7 @@ def test_object_away_for_twenty_frames_comes_back_under_its_id():
     back = [t for t, r in enumerate(results) if 1 in r.data["reacquired"]]
     assert back and back[0] > gone[-1]
     ious = _ious(v, results)[1]
-    assert ious[back[0] + 2:].mean() >= 0.85
+    assert ious[back[0] + 2 :].mean() >= 0.85
 
 
 def test_two_objects_of_the_same_colour_crossing_keep_their_ids():
@@ -287,8 +302,9 @@ def test_two_objects_of_the_same_colour_crossing_keep_their_ids():
     frames = v.frames.copy()
     red = v.frames[0][v.masks[0, 0]].mean(axis=0)
     for t in range(len(v)):  # paint the back disc in the front disc's colour
-        frames[t][v.masks[t, 1]] = np.clip(red + np.random.default_rng(t).normal(0, 3, (int(v.masks[t, 1].sum()), 3)),
-                                           0, 255).astype(np.uint8)
+        frames[t][v.masks[t, 1]] = np.clip(
+            red + np.random.default_rng(t).normal(0, 3, (int(v.masks[t, 1].sum()), 3)), 0, 255
+        ).astype(np.uint8)
     results = list(track(frames, v.masks_at(0)))
     ious = _ious(v, results)
     assert ious[1].mean() >= 0.75 and ious[2].mean() >= 0.6

@@ -153,8 +153,15 @@ def test_memory_flat_over_ten_thousand_frames():
     size, n = (32, 32), 10_000
     blocks, rss = {}, {}
     last = None
-    for i, res in enumerate(track(synthetic_stream(n, size), Masks(disc_mask_at(0, size)),
-                                  engine=None, keep_logits=False, flow_preset="ultrafast")):
+    for i, res in enumerate(
+        track(
+            synthetic_stream(n, size),
+            Masks(disc_mask_at(0, size)),
+            engine=None,
+            keep_logits=False,
+            flow_preset="ultrafast",
+        )
+    ):
         if i in (1000, n - 1):
             gc.collect()  # count what is held, not garbage waiting for the cycle collector
             blocks[i], rss[i] = sys.getallocatedblocks(), _rss_bytes()

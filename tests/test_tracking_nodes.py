@@ -37,11 +37,15 @@ def test_track_node_from_gaze_fixations(tmp_path):
     v = synthetic_video("motion", n_frames=10)
     ys, xs = np.nonzero(v.masks[0, 1])
     fix = [Fixation(x=float(xs.mean()), y=float(ys.mean()), start=0.0, end=0.2, duration=0.2)]
-    g = sc.Graph.from_dict({"nodes": {
-        "video": {"type": "synthetic_video", "params": {"kind": "motion", "frames": 10}},
-        "track": {"type": "track", "inputs": {"image": "video", "gaze": "gaze"}, "params": {"fps": 10}},
-        "gaze": {"type": "load_gaze", "params": {"path": "unused.csv"}},
-    }})
+    g = sc.Graph.from_dict(
+        {
+            "nodes": {
+                "video": {"type": "synthetic_video", "params": {"kind": "motion", "frames": 10}},
+                "track": {"type": "track", "inputs": {"image": "video", "gaze": "gaze"}, "params": {"fps": 10}},
+                "gaze": {"type": "load_gaze", "params": {"path": "unused.csv"}},
+            }
+        }
+    )
     report = g.run(feed={"gaze": fix}, cache=False)
     assert report.ok, report.errors
     last = report.value("track")
@@ -50,25 +54,40 @@ def test_track_node_from_gaze_fixations(tmp_path):
 
 
 def test_track_node_errors(tmp_path):
-    g = sc.Graph.from_dict({"nodes": {
-        "video": {"type": "synthetic_video", "params": {"frames": 3}},
-        "track": {"type": "track", "inputs": {"image": "video"}},
-    }})
+    g = sc.Graph.from_dict(
+        {
+            "nodes": {
+                "video": {"type": "synthetic_video", "params": {"frames": 3}},
+                "track": {"type": "track", "inputs": {"image": "video"}},
+            }
+        }
+    )
     report = g.run(cache=False)
     assert not report.ok and "nothing to track" in report.errors["track"]
-    bad = sc.Graph.from_dict({"nodes": {
-        "video": {"type": "synthetic_video", "params": {"frames": 3}},
-        "boxes": {"type": "box_prompt", "params": {"boxes": [[10, 22, 49, 51]]}},
-        "track": {"type": "track", "inputs": {"image": "video", "prompts": "boxes"},
-                  "params": {"save": "t", "formats": "coco,gif"}},
-    }})
+    bad = sc.Graph.from_dict(
+        {
+            "nodes": {
+                "video": {"type": "synthetic_video", "params": {"frames": 3}},
+                "boxes": {"type": "box_prompt", "params": {"boxes": [[10, 22, 49, 51]]}},
+                "track": {
+                    "type": "track",
+                    "inputs": {"image": "video", "prompts": "boxes"},
+                    "params": {"save": "t", "formats": "coco,gif"},
+                },
+            }
+        }
+    )
     report = bad.run(cache=False, out_dir=tmp_path)
     assert "formats" in report.errors["track"]
     with pytest.raises(sc.InputError, match="tracker"):
-        sc.Graph.from_dict({"nodes": {
-            "video": {"type": "synthetic_video"},
-            "track": {"type": "track", "inputs": {"image": "video"}, "params": {"tracker": "kalman"}},
-        }}).validate()
+        sc.Graph.from_dict(
+            {
+                "nodes": {
+                    "video": {"type": "synthetic_video"},
+                    "track": {"type": "track", "inputs": {"image": "video"}, "params": {"tracker": "kalman"}},
+                }
+            }
+        ).validate()
 
 
 def test_load_video_file_into_track(tmp_path):
@@ -76,12 +95,19 @@ def test_load_video_file_into_track(tmp_path):
 
     v = synthetic_video("cross", n_frames=10)
     write_video(v.frames, tmp_path / "clip.mp4", fps=10)
-    g = sc.Graph.from_dict({"nodes": {
-        "video": {"type": "load_video", "params": {"path": str(tmp_path / "clip.mp4")}},
-        "boxes": {"type": "box_prompt", "params": {"boxes": [[8, 33, 41, 66], [120, 55, 153, 88]]}},
-        "track": {"type": "track", "inputs": {"image": "video", "prompts": "boxes"},
-                  "params": {"save": "out", "formats": "coco,mot"}},
-    }})
+    g = sc.Graph.from_dict(
+        {
+            "nodes": {
+                "video": {"type": "load_video", "params": {"path": str(tmp_path / "clip.mp4")}},
+                "boxes": {"type": "box_prompt", "params": {"boxes": [[8, 33, 41, 66], [120, 55, 153, 88]]}},
+                "track": {
+                    "type": "track",
+                    "inputs": {"image": "video", "prompts": "boxes"},
+                    "params": {"save": "out", "formats": "coco,mot"},
+                },
+            }
+        }
+    )
     report = g.run(out_dir=tmp_path, cache=False)
     assert report.ok, report.errors
     coco = read_coco_video(tmp_path / "out" / "tracks.json")

@@ -26,19 +26,37 @@ def tiny_sam2_video_config(size: int = 64):
     return Sam2VideoConfig(
         vision_config=dict(
             model_type="sam2_vision_model",
-            backbone_config=dict(model_type="sam2_hiera_det_model", hidden_size=8, image_size=[s, s],
-                                 blocks_per_stage=[1, 1, 2, 1], embed_dim_per_stage=[8, 16, 32, 64],
-                                 num_attention_heads_per_stage=[1, 1, 1, 1], window_size_per_stage=[4, 2, 2, 1],
-                                 global_attention_blocks=[3], window_positional_embedding_background_size=[2, 2]),
-            backbone_channel_list=[64, 32, 16, 8], backbone_feature_sizes=[[s // 4] * 2, [s // 8] * 2, [s // 16] * 2],
-            fpn_hidden_size=128),
+            backbone_config=dict(
+                model_type="sam2_hiera_det_model",
+                hidden_size=8,
+                image_size=[s, s],
+                blocks_per_stage=[1, 1, 2, 1],
+                embed_dim_per_stage=[8, 16, 32, 64],
+                num_attention_heads_per_stage=[1, 1, 1, 1],
+                window_size_per_stage=[4, 2, 2, 1],
+                global_attention_blocks=[3],
+                window_positional_embedding_background_size=[2, 2],
+            ),
+            backbone_channel_list=[64, 32, 16, 8],
+            backbone_feature_sizes=[[s // 4] * 2, [s // 8] * 2, [s // 16] * 2],
+            fpn_hidden_size=128,
+        ),
         prompt_encoder_config=dict(hidden_size=128, image_size=s, patch_size=16, mask_input_channels=4),
         mask_decoder_config=dict(hidden_size=128, mlp_dim=32, num_attention_heads=2, iou_head_hidden_dim=16),
-        image_size=s, num_maskmem=3, max_object_pointers_in_encoder=4,
-        memory_attention_hidden_size=128, memory_attention_num_layers=1, memory_attention_feed_forward_hidden_size=32,
-        memory_attention_rope_feat_sizes=[s // 16, s // 16], memory_encoder_hidden_size=128,
-        memory_encoder_output_channels=64, mask_downsampler_embed_dim=128, memory_fuser_embed_dim=128,
-        memory_fuser_intermediate_dim=32, memory_fuser_num_layers=1)
+        image_size=s,
+        num_maskmem=3,
+        max_object_pointers_in_encoder=4,
+        memory_attention_hidden_size=128,
+        memory_attention_num_layers=1,
+        memory_attention_feed_forward_hidden_size=32,
+        memory_attention_rope_feat_sizes=[s // 16, s // 16],
+        memory_encoder_hidden_size=128,
+        memory_encoder_output_channels=64,
+        mask_downsampler_embed_dim=128,
+        memory_fuser_embed_dim=128,
+        memory_fuser_intermediate_dim=32,
+        memory_fuser_num_layers=1,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -117,8 +135,9 @@ def test_lost_and_reacquired_follow_the_object_score(model):
 
 def test_track_function_and_loading(model, tmp_path):
     v = synthetic_video("late", n_frames=6, size=(64, 64))
-    results = list(track(v.frames, v.masks_at(0, [0]), tracker="sam2", engine=model,
-                         add={3: Prompt(box=[30, 30, 60, 60])}))
+    results = list(
+        track(v.frames, v.masks_at(0, [0]), tracker="sam2", engine=model, add={3: Prompt(box=[30, 30, 60, 60])})
+    )
     assert len(results) == 6
     assert all((set(r.ids.tolist()) | set(r.data["lost"])) == ({1} if t < 3 else {1, 2}) for t, r in enumerate(results))
     model.save_pretrained(tmp_path / "tiny-sam2")

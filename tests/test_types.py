@@ -151,6 +151,6 @@ def test_masks_rows_are_validated_and_travel_through_supervision():
     res = Masks(m, scores=[0.1, 0.9, 0.5], rows={"s": np.arange(3), "pts": np.arange(6).reshape(3, 2)})
     det = res.to_supervision()
     assert isinstance(det, sv.Detections)
-    assert np.array_equal(det[1:].data["pts"], res[1:].rows["pts"])   # sliced with the rows by supervision too
+    assert np.array_equal(det[1:].data["pts"], res[1:].rows["pts"])  # sliced with the rows by supervision too
     back = Masks.from_supervision(det[[2, 0]])
     assert np.array_equal(back.rows["s"], [2, 0]) and np.array_equal(back.masks, m[[2, 0]])

@@ -13,8 +13,13 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-KIND_COLOURS = {"mug": (220, 40, 40), "cup": (220, 40, 40), "box": (40, 60, 220), "person": (40, 170, 60),
-                "shirt": (235, 215, 40)}
+KIND_COLOURS = {
+    "mug": (220, 40, 40),
+    "cup": (220, 40, 40),
+    "box": (40, 60, 220),
+    "person": (40, 170, 60),
+    "shirt": (235, 215, 40),
+}
 PHRASE_COLOURS = {k: [v] for k, v in KIND_COLOURS.items()}
 PHRASE_COLOURS["person"] = [KIND_COLOURS["person"], KIND_COLOURS["shirt"]]  # a person includes the shirt
 NEUTRAL = 0.2
@@ -24,8 +29,8 @@ GREY = (124, 116, 104)  # sam_compose.adapters.prompts.text.GREY: the fill outsi
 @dataclass
 class FusionScene:
     image: np.ndarray
-    masks: dict[str, np.ndarray] = field(default_factory=dict)   # name -> (H, W) bool
-    kinds: dict[str, str] = field(default_factory=dict)          # name -> kind
+    masks: dict[str, np.ndarray] = field(default_factory=dict)  # name -> (H, W) bool
+    kinds: dict[str, str] = field(default_factory=dict)  # name -> kind
 
     def centre(self, name: str) -> tuple[float, float]:
         m = self.masks[name].astype(np.uint8)
@@ -87,8 +92,9 @@ def person_with_shirt(seed: int = 0) -> FusionScene:
     return s
 
 
-def fixation_trace(targets: list[tuple[float, float, float]], rate: float = 200.0, noise: float = 1.0,
-                   seed: int = 0) -> np.ndarray:
+def fixation_trace(
+    targets: list[tuple[float, float, float]], rate: float = 200.0, noise: float = 1.0, seed: int = 0
+) -> np.ndarray:
     """(N, 3) ``[t, x, y]`` samples (seconds, image px) resting ``d`` s on each (x, y, d) target."""
     rng = np.random.default_rng(seed)
     rows, t = [], 0.0

@@ -23,16 +23,33 @@ def _meta_vit_sam(package: str, embed_dim: int, depth: int, heads: int, global_a
     decoder_cls = mod.MaskDecoderHQ if package == "segment_anything_hq" else mod.MaskDecoder
     return mod.Sam(
         image_encoder=mod.ImageEncoderViT(
-            depth=depth, embed_dim=embed_dim, img_size=1024, mlp_ratio=4,
-            norm_layer=partial(torch.nn.LayerNorm, eps=1e-6), num_heads=heads, patch_size=16, qkv_bias=True,
-            use_rel_pos=True, global_attn_indexes=list(global_attn), window_size=14, out_chans=256),
-        prompt_encoder=mod.PromptEncoder(embed_dim=256, image_embedding_size=(64, 64), input_image_size=(1024, 1024),
-                                         mask_in_chans=16),
+            depth=depth,
+            embed_dim=embed_dim,
+            img_size=1024,
+            mlp_ratio=4,
+            norm_layer=partial(torch.nn.LayerNorm, eps=1e-6),
+            num_heads=heads,
+            patch_size=16,
+            qkv_bias=True,
+            use_rel_pos=True,
+            global_attn_indexes=list(global_attn),
+            window_size=14,
+            out_chans=256,
+        ),
+        prompt_encoder=mod.PromptEncoder(
+            embed_dim=256, image_embedding_size=(64, 64), input_image_size=(1024, 1024), mask_in_chans=16
+        ),
         mask_decoder=decoder_cls(
-            num_multimask_outputs=3, transformer=mod.TwoWayTransformer(depth=2, embedding_dim=256, mlp_dim=2048,
-                                                                        num_heads=8),
-            transformer_dim=256, iou_head_depth=3, iou_head_hidden_dim=256, **decoder_kw),
-        pixel_mean=[123.675, 116.28, 103.53], pixel_std=[58.395, 57.12, 57.375])
+            num_multimask_outputs=3,
+            transformer=mod.TwoWayTransformer(depth=2, embedding_dim=256, mlp_dim=2048, num_heads=8),
+            transformer_dim=256,
+            iou_head_depth=3,
+            iou_head_hidden_dim=256,
+            **decoder_kw,
+        ),
+        pixel_mean=[123.675, 116.28, 103.53],
+        pixel_std=[58.395, 57.12, 57.375],
+    )
 
 
 def _randomize_positions(model: Any, seed: int) -> None:
@@ -45,8 +62,14 @@ def _randomize_positions(model: Any, seed: int) -> None:
                 p.copy_(torch.randn(p.shape, generator=g) * 0.02)
 
 
-def tiny_meta_sam(embed_dim: int = 32, depth: int = 2, heads: int = 2, global_attn: tuple[int, ...] = (1,),
-                  seed: int = 0, randomize_positions: bool = True):
+def tiny_meta_sam(
+    embed_dim: int = 32,
+    depth: int = 2,
+    heads: int = 2,
+    global_attn: tuple[int, ...] = (1,),
+    seed: int = 0,
+    randomize_positions: bool = True,
+):
     """A shrunken Meta ``segment_anything`` SAM (reference implementation), eval mode.
 
     Meta initialises relative/absolute position embeddings to zero; ``randomize_positions``
@@ -61,8 +84,14 @@ def tiny_meta_sam(embed_dim: int = 32, depth: int = 2, heads: int = 2, global_at
     return model.eval()
 
 
-def tiny_meta_sam_hq(embed_dim: int = 32, depth: int = 2, heads: int = 2, global_attn: tuple[int, ...] = (1,),
-                     seed: int = 0, randomize_positions: bool = True):
+def tiny_meta_sam_hq(
+    embed_dim: int = 32,
+    depth: int = 2,
+    heads: int = 2,
+    global_attn: tuple[int, ...] = (1,),
+    seed: int = 0,
+    randomize_positions: bool = True,
+):
     """A shrunken SAM-HQ from ``segment-anything-hq`` (its ViT-B wiring at a smaller width), eval mode."""
     import torch
 
@@ -85,24 +114,36 @@ def save_tiny_meta_checkpoint(path: str | Path, **kwargs: Any) -> Path:
 def tiny_sam_config(hidden: int = 32, depth: int = 2, heads: int = 1):
     from transformers import SamConfig
 
-    return SamConfig(vision_config=dict(hidden_size=hidden, num_hidden_layers=depth, num_attention_heads=heads,
-                                        global_attn_indexes=[depth - 1]))
+    return SamConfig(
+        vision_config=dict(
+            hidden_size=hidden, num_hidden_layers=depth, num_attention_heads=heads, global_attn_indexes=[depth - 1]
+        )
+    )
 
 
 def tiny_sam_hq_config(hidden: int = 32, depth: int = 2, heads: int = 1):
     from transformers import SamHQConfig
 
-    return SamHQConfig(vision_config=dict(hidden_size=hidden, num_hidden_layers=depth, num_attention_heads=heads,
-                                          global_attn_indexes=[depth - 1]),
-                       mask_decoder_config=dict(vit_dim=hidden))
+    return SamHQConfig(
+        vision_config=dict(
+            hidden_size=hidden, num_hidden_layers=depth, num_attention_heads=heads, global_attn_indexes=[depth - 1]
+        ),
+        mask_decoder_config=dict(vit_dim=hidden),
+    )
 
 
 def tiny_sam2_config():
     from transformers import Sam2Config
 
-    backbone = dict(model_type="sam2_hiera_det_model", hidden_size=16, blocks_per_stage=[1, 1, 2, 1],
-                    embed_dim_per_stage=[16, 32, 64, 128], num_attention_heads_per_stage=[1, 1, 1, 1],
-                    window_size_per_stage=[8, 4, 14, 7], global_attention_blocks=[3])
+    backbone = dict(
+        model_type="sam2_hiera_det_model",
+        hidden_size=16,
+        blocks_per_stage=[1, 1, 2, 1],
+        embed_dim_per_stage=[16, 32, 64, 128],
+        num_attention_heads_per_stage=[1, 1, 1, 1],
+        window_size_per_stage=[8, 4, 14, 7],
+        global_attention_blocks=[3],
+    )
     return Sam2Config(vision_config=dict(backbone_config=backbone, backbone_channel_list=[128, 64, 32, 16]))
 
 
@@ -111,8 +152,11 @@ def save_tiny_pretrained(folder: str | Path, family: str = "sam", seed: int = 0)
     import torch
     import transformers
 
-    builders = {"sam": (tiny_sam_config, "SamModel"), "sam_hq": (tiny_sam_hq_config, "SamHQModel"),
-                "sam2": (tiny_sam2_config, "Sam2Model")}
+    builders = {
+        "sam": (tiny_sam_config, "SamModel"),
+        "sam_hq": (tiny_sam_hq_config, "SamHQModel"),
+        "sam2": (tiny_sam2_config, "Sam2Model"),
+    }
     config_fn, cls = builders[family]
     torch.manual_seed(seed)
     model = getattr(transformers, cls)(config_fn()).eval()
@@ -150,9 +194,11 @@ def _sam2_overrides(image_size: int) -> list[str]:
     extra = []
     if image_size != 1024:
         g = image_size // 16
-        extra = [f"++model.image_size={image_size}",
-                 f"++model.memory_attention.layer.self_attention.feat_sizes=[{g},{g}]",
-                 f"++model.memory_attention.layer.cross_attention.feat_sizes=[{g},{g}]"]
+        extra = [
+            f"++model.image_size={image_size}",
+            f"++model.memory_attention.layer.self_attention.feat_sizes=[{g},{g}]",
+            f"++model.memory_attention.layer.cross_attention.feat_sizes=[{g},{g}]",
+        ]
     return list(SAM2_TINY_OVERRIDES) + extra
 
 
@@ -170,8 +216,9 @@ def tiny_meta_sam2(seed: int = 0, video: bool = False, image_size: int = 1024, r
 
     torch.manual_seed(seed)
     build = build_sam2_video_predictor if video else build_sam2
-    model = build("configs/sam2.1/sam2.1_hiera_t.yaml", None, device="cpu",
-                  hydra_overrides_extra=_sam2_overrides(image_size))
+    model = build(
+        "configs/sam2.1/sam2.1_hiera_t.yaml", None, device="cpu", hydra_overrides_extra=_sam2_overrides(image_size)
+    )
     model.sam_compose_image_size = image_size
     if randomize_positions:
         g = torch.Generator().manual_seed(seed + 1)
@@ -237,33 +284,74 @@ def tiny_sam3_config(video: bool = True, size: int = SAM3_SIZE):
     import transformers as T
 
     g = size // 14
-    vit = {"model_type": "sam3_vit_model", "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
-           "num_attention_heads": 2, "image_size": size, "patch_size": 14, "window_size": 8,
-           "global_attn_indexes": [1], "pretrain_image_size": 56}
-    vision = {"model_type": "sam3_vision_model", "backbone_config": vit, "fpn_hidden_size": 128,
-              "backbone_feature_sizes": [[4 * g] * 2, [2 * g] * 2, [g] * 2]}
-    text = {"model_type": "clip_text_model", "vocab_size": 520, "hidden_size": 32, "intermediate_size": 64,
-            "num_hidden_layers": 1, "num_attention_heads": 2, "max_position_embeddings": 32, "projection_dim": 32,
-            "bos_token_id": 0, "eos_token_id": 1, "pad_token_id": 1}
+    vit = {
+        "model_type": "sam3_vit_model",
+        "hidden_size": 32,
+        "intermediate_size": 64,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 2,
+        "image_size": size,
+        "patch_size": 14,
+        "window_size": 8,
+        "global_attn_indexes": [1],
+        "pretrain_image_size": 56,
+    }
+    vision = {
+        "model_type": "sam3_vision_model",
+        "backbone_config": vit,
+        "fpn_hidden_size": 128,
+        "backbone_feature_sizes": [[4 * g] * 2, [2 * g] * 2, [g] * 2],
+    }
+    text = {
+        "model_type": "clip_text_model",
+        "vocab_size": 520,
+        "hidden_size": 32,
+        "intermediate_size": 64,
+        "num_hidden_layers": 1,
+        "num_attention_heads": 2,
+        "max_position_embeddings": 32,
+        "projection_dim": 32,
+        "bos_token_id": 0,
+        "eos_token_id": 1,
+        "pad_token_id": 1,
+    }
     small = {"hidden_size": 128, "num_attention_heads": 2, "intermediate_size": 64}
-    det = T.Sam3Config(vision_config=vision, text_config=text, geometry_encoder_config={**small, "num_layers": 1},
-                       detr_encoder_config={**small, "num_layers": 1},
-                       detr_decoder_config={**small, "num_layers": 1, "num_queries": SAM3_QUERIES},
-                       mask_decoder_config={"hidden_size": 128, "num_attention_heads": 2})
+    det = T.Sam3Config(
+        vision_config=vision,
+        text_config=text,
+        geometry_encoder_config={**small, "num_layers": 1},
+        detr_encoder_config={**small, "num_layers": 1},
+        detr_decoder_config={**small, "num_layers": 1, "num_queries": SAM3_QUERIES},
+        mask_decoder_config={"hidden_size": 128, "num_attention_heads": 2},
+    )
     if not video:
         return det
-    tracker = {"model_type": "sam3_tracker_video", "vision_config": vision, "image_size": size,
-               "prompt_encoder_config": {"hidden_size": 128, "image_size": size, "patch_size": 14},
-               "mask_decoder_config": {"hidden_size": 128, "mlp_dim": 64, "num_attention_heads": 2,
-                                       "iou_head_hidden_dim": 32},
-               "num_maskmem": 3, "max_object_pointers_in_encoder": 4, "memory_attention_hidden_size": 128,
-               "memory_attention_num_layers": 1, "memory_attention_feed_forward_hidden_size": 64,
-               "memory_attention_rope_feat_sizes": [g, g], "memory_encoder_hidden_size": 128,
-               "mask_downsampler_embed_dim": 128, "memory_fuser_embed_dim": 128,
-               "memory_fuser_intermediate_dim": 64, "memory_fuser_num_layers": 1}
+    tracker = {
+        "model_type": "sam3_tracker_video",
+        "vision_config": vision,
+        "image_size": size,
+        "prompt_encoder_config": {"hidden_size": 128, "image_size": size, "patch_size": 14},
+        "mask_decoder_config": {"hidden_size": 128, "mlp_dim": 64, "num_attention_heads": 2, "iou_head_hidden_dim": 32},
+        "num_maskmem": 3,
+        "max_object_pointers_in_encoder": 4,
+        "memory_attention_hidden_size": 128,
+        "memory_attention_num_layers": 1,
+        "memory_attention_feed_forward_hidden_size": 64,
+        "memory_attention_rope_feat_sizes": [g, g],
+        "memory_encoder_hidden_size": 128,
+        "mask_downsampler_embed_dim": 128,
+        "memory_fuser_embed_dim": 128,
+        "memory_fuser_intermediate_dim": 64,
+        "memory_fuser_num_layers": 1,
+    }
     # random weights score about 0.3-0.55: lower the detection thresholds so instances are found and tracked
-    return T.Sam3VideoConfig(detector_config=det.to_dict(), tracker_config=tracker, low_res_mask_size=4 * g,
-                             score_threshold_detection=0.2, new_det_thresh=0.2)
+    return T.Sam3VideoConfig(
+        detector_config=det.to_dict(),
+        tracker_config=tracker,
+        low_res_mask_size=4 * g,
+        score_threshold_detection=0.2,
+        new_det_thresh=0.2,
+    )
 
 
 def save_tiny_sam3(folder: str | Path, video: bool = True, seed: int = 0) -> Path:
@@ -288,8 +376,10 @@ def save_tiny_sam3(folder: str | Path, video: bool = True, seed: int = 0) -> Pat
             model.tracker_model.mask_decoder.pred_obj_score_head.proj_out.bias.add_(8.0)
     model.save_pretrained(str(folder))
     size = {"height": SAM3_SIZE, "width": SAM3_SIZE}
-    proc = T.Sam3Processor(T.Sam3ImageProcessor(size=size, mask_size={"height": 4 * (SAM3_SIZE // 14)} | {
-        "width": 4 * (SAM3_SIZE // 14)}), tiny_clip_tokenizer())
+    proc = T.Sam3Processor(
+        T.Sam3ImageProcessor(size=size, mask_size={"height": 4 * (SAM3_SIZE // 14)} | {"width": 4 * (SAM3_SIZE // 14)}),
+        tiny_clip_tokenizer(),
+    )
     proc.save_pretrained(str(folder))
     return folder
 
@@ -305,20 +395,32 @@ def tiny_edgetam_video_config(size: int = EDGETAM_SIZE):
     from transformers import EdgeTamVideoConfig, EdgeTamVisionConfig, TimmWrapperConfig
 
     s = size
-    trunk = TimmWrapperConfig(architecture="repvit_m1",
-                              model_args={"in_chans": 3, "features_only": True, "out_indices": [0, 1, 2, 3]})
-    vision = EdgeTamVisionConfig(backbone_config=trunk, fpn_hidden_size=128,
-                                 backbone_feature_sizes=[[s // 4] * 2, [s // 8] * 2, [s // 16] * 2])
+    trunk = TimmWrapperConfig(
+        architecture="repvit_m1", model_args={"in_chans": 3, "features_only": True, "out_indices": [0, 1, 2, 3]}
+    )
+    vision = EdgeTamVisionConfig(
+        backbone_config=trunk, fpn_hidden_size=128, backbone_feature_sizes=[[s // 4] * 2, [s // 8] * 2, [s // 16] * 2]
+    )
     return EdgeTamVideoConfig(
-        vision_config=vision, image_size=s,
+        vision_config=vision,
+        image_size=s,
         prompt_encoder_config={"hidden_size": 128, "image_size": s, "patch_size": 16},
         mask_decoder_config={"hidden_size": 128, "mlp_dim": 64, "num_attention_heads": 2, "iou_head_hidden_dim": 32},
-        num_maskmem=3, max_object_pointers_in_encoder=4, memory_attention_hidden_size=128,
-        memory_attention_num_layers=1, memory_attention_mlp_hidden_size=64,
-        memory_attention_rope_feat_sizes=[s // 16, s // 16], memory_attention_rope_k_sizes=[4, 4],
-        perceiver_resampler_num_latents=16, perceiver_resampler_num_layers=1,
-        memory_encoder_hidden_size=128, mask_downsampler_embed_dim=128, memory_fuser_embed_dim=128,
-        memory_fuser_intermediate_dim=64, memory_fuser_num_layers=1)
+        num_maskmem=3,
+        max_object_pointers_in_encoder=4,
+        memory_attention_hidden_size=128,
+        memory_attention_num_layers=1,
+        memory_attention_mlp_hidden_size=64,
+        memory_attention_rope_feat_sizes=[s // 16, s // 16],
+        memory_attention_rope_k_sizes=[4, 4],
+        perceiver_resampler_num_latents=16,
+        perceiver_resampler_num_layers=1,
+        memory_encoder_hidden_size=128,
+        mask_downsampler_embed_dim=128,
+        memory_fuser_embed_dim=128,
+        memory_fuser_intermediate_dim=64,
+        memory_fuser_num_layers=1,
+    )
 
 
 def save_tiny_edgetam(folder: str | Path, seed: int = 0) -> Path:

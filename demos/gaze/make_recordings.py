@@ -24,8 +24,16 @@ VIEWING = [(348, 186, 0.9), (334, 44, 0.4)]  # image pixels, seconds
 
 def viewing(frame: tuple[int, int]):
     sx, sy = frame[0] / IMAGE[0], frame[1] / IMAGE[1]
-    samples, _ = synth_trace([(x * sx, y * sy, d) for x, y, d in VIEWING], scene_size=(frame[1], frame[0]), start=(40 * sx, 250 * sy),
-                             noise=0.004 * frame[0], blinks=[(0.5, 0.12)], low_confidence=0.05, t0=1234.5, seed=7)
+    samples, _ = synth_trace(
+        [(x * sx, y * sy, d) for x, y, d in VIEWING],
+        scene_size=(frame[1], frame[0]),
+        start=(40 * sx, 250 * sy),
+        noise=0.004 * frame[0],
+        blinks=[(0.5, 0.12)],
+        low_confidence=0.05,
+        t0=1234.5,
+        seed=7,
+    )
     return samples
 
 

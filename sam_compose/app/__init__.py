@@ -20,8 +20,13 @@ QUEUE_MAX_SIZE = 64
 """Clients beyond this many waiting get Gradio's "queue is full, try again" message."""
 
 
-def build_app(engine: Any = "auto", *, concurrency: int = DEFAULT_CONCURRENCY,
-              max_queue: int = QUEUE_MAX_SIZE, allowed_roots: Any = ()) -> Any:
+def build_app(
+    engine: Any = "auto",
+    *,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    max_queue: int = QUEUE_MAX_SIZE,
+    allowed_roots: Any = (),
+) -> Any:
     """The demo as a ``gr.Blocks`` with its queue configured; call ``.launch()`` on it.
 
     ``engine`` is an engine spec (``auto``, ``opencv``, a Hugging Face id, a folder, a

@@ -68,8 +68,12 @@ class ApiEndpoints(service.EngineSource):
         result = {"image_size": [int(img.shape[0]), int(img.shape[1])], **outcome.summary()}
         for row, rle in zip(result["masks"], outcome.masks.to_rle(), strict=True):
             row["rle"] = rle
-        pts = [(x, y, int(lab)) for p in outcome.masks.prompts if p.points is not None
-               for (x, y), lab in zip(p.points.tolist(), p.labels.tolist(), strict=True)]
+        pts = [
+            (x, y, int(lab))
+            for p in outcome.masks.prompts
+            if p.points is not None
+            for (x, y), lab in zip(p.points.tolist(), p.labels.tolist(), strict=True)
+        ]
         from .render import draw_result
 
         return draw_result(img, outcome.masks, pts), result
@@ -92,9 +96,9 @@ class ApiEndpoints(service.EngineSource):
         try:
             kwargs = json.loads(params or "{}")
         except json.JSONDecodeError as exc:
-            raise InputError(f"params is not valid JSON ({exc.msg}); e.g. {{\"points_per_side\": 16}}") from exc
+            raise InputError(f'params is not valid JSON ({exc.msg}); e.g. {{"points_per_side": 16}}') from exc
         if not isinstance(kwargs, dict):
-            raise InputError("params must be a JSON object such as {\"points_per_side\": 16}")
+            raise InputError('params must be a JSON object such as {"points_per_side": 16}')
         outcome = service.generate(self.engine, img, **kwargs)
         result = {"image_size": [int(img.shape[0]), int(img.shape[1])], **outcome.summary()}
         for row, rle in zip(result["masks"], outcome.masks.to_rle(), strict=True):
@@ -165,9 +169,6 @@ class ApiEndpoints(service.EngineSource):
             raise InputError("/track takes one object: points and/or one box")
         if not 0 <= int(frame) < info.n_frames:
             raise InputError(f"frame {int(frame)} is outside the video (0..{info.n_frames - 1})")
-        p = Prompt(points=request.get("points"), labels=request.get("labels"),
-                   box=boxes[0] if boxes else None)
-        path, summary = outputs.track_video(info.path, p, int(frame), folder, fps=info.fps,
-                                            engine=self.engine)
+        p = Prompt(points=request.get("points"), labels=request.get("labels"), box=boxes[0] if boxes else None)
+        path, summary = outputs.track_video(info.path, p, int(frame), folder, fps=info.fps, engine=self.engine)
         return path, summary
-

@@ -16,15 +16,27 @@ from ..errors import InputError, require
 
 
 def configure(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--engine", default="auto",
-                   help="engine spec: auto (a local SAM checkpoint, else opencv), opencv, an HF id, a folder or a .pth")
+    p.add_argument(
+        "--engine",
+        default="auto",
+        help="engine spec: auto (a local SAM checkpoint, else opencv), opencv, an HF id, a folder or a .pth",
+    )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0 for all)")
     p.add_argument("--port", type=int, default=7860, help="port (default 7860; 0 picks a free one)")
-    p.add_argument("--concurrency", type=int, default=2,
-                   help="events running at once across all sessions; others queue (default 2)")
+    p.add_argument(
+        "--concurrency",
+        type=int,
+        default=2,
+        help="events running at once across all sessions; others queue (default 2)",
+    )
     p.add_argument("--share", action="store_true", help="also open a public gradio.live link (needs network)")
-    p.add_argument("--root", action="append", default=[], metavar="DIR",
-                   help="a folder every session may read besides uploads and demos (repeatable; default none)")
+    p.add_argument(
+        "--root",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a folder every session may read besides uploads and demos (repeatable; default none)",
+    )
     p.add_argument("--no-browser", action="store_true", help="do not open a browser tab")
 
 
@@ -43,6 +55,12 @@ def main(args: argparse.Namespace) -> int:
     from ..security import limits
 
     demo = build_app(engine=engine.spec, concurrency=args.concurrency, allowed_roots=args.root)
-    demo.launch(server_name=args.host, server_port=int(args.port) or None, share=bool(args.share),
-                inbrowser=not args.no_browser, show_error=True, max_file_size=limits.get("file_bytes"))
+    demo.launch(
+        server_name=args.host,
+        server_port=int(args.port) or None,
+        share=bool(args.share),
+        inbrowser=not args.no_browser,
+        show_error=True,
+        max_file_size=limits.get("file_bytes"),
+    )
     return 0

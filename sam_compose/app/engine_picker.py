@@ -129,8 +129,9 @@ def picker_ui(picker: EnginePicker) -> None:
 
     with gr.Accordion("Engine: choose, download, switch", open=False, elem_id="engine-picker"):
         with gr.Row():
-            pick = gr.Dropdown(picker.labels(), value=picker.label_for(picker.spec), label="Engine",
-                               elem_id="engine-pick", scale=4)
+            pick = gr.Dropdown(
+                picker.labels(), value=picker.label_for(picker.spec), label="Engine", elem_id="engine-pick", scale=4
+            )
             use = gr.Button("Use this engine", variant="primary", elem_id="engine-use", scale=1)
         status = gr.Markdown(f"Engine: **{picker.spec}**", elem_id="engine-status")
 
@@ -139,5 +140,6 @@ def picker_ui(picker: EnginePicker) -> None:
         line = picker.select(label, progress=progress)
         return gr.update(choices=picker.labels(), value=picker.label_for(picker.spec)), line
 
-    use.click(choose, [pick], [pick, status], api_visibility="private", concurrency_id="engine-picker",
-              concurrency_limit=1)
+    use.click(
+        choose, [pick], [pick, status], api_visibility="private", concurrency_id="engine-picker", concurrency_limit=1
+    )

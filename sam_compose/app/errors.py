@@ -42,8 +42,9 @@ def to_gradio_error(exc: BaseException) -> Exception:
         log.info("refused: %s", message_of(exc))
         return gr.Error(message_of(exc), title="Cannot do that", print_exception=False)
     if isinstance(exc, MemoryError):
-        return gr.Error("out of memory: try a smaller image or the opencv engine", title="Out of memory",
-                        print_exception=False)
+        return gr.Error(
+            "out of memory: try a smaller image or the opencv engine", title="Out of memory", print_exception=False
+        )
     log.exception("unexpected error in the demo")
     return gr.Error(f"unexpected {type(exc).__name__}: {message_of(exc)}", title="Something went wrong")
 
@@ -53,8 +54,7 @@ _HOOK_LOCK = threading.Lock()
 _previous: Any = None
 
 
-def _route_warning(message: Any, category: Any, filename: str, lineno: int, file: Any = None,
-                   line: Any = None) -> None:
+def _route_warning(message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
     """``warnings.showwarning`` while the demo runs: a warning raised by an event's own thread goes
     to that event (a contextvar), any other warning where it would have gone."""
     sink = _SINK.get()

@@ -24,8 +24,14 @@ SACCADE_S = 0.04
 JITTER_PX = 2.0
 
 
-def simulate_samples(centres: Sequence[tuple[float, float]], rate: float = RATE_HZ, dwell: float = DWELL_S,
-                     saccade: float = SACCADE_S, jitter: float = JITTER_PX, seed: int = 0) -> np.ndarray:
+def simulate_samples(
+    centres: Sequence[tuple[float, float]],
+    rate: float = RATE_HZ,
+    dwell: float = DWELL_S,
+    saccade: float = SACCADE_S,
+    jitter: float = JITTER_PX,
+    seed: int = 0,
+) -> np.ndarray:
     """(N, 3) samples ``[t, x, y]`` of eyes resting ``dwell`` s on each centre in turn.
 
     Between centres the gaze moves linearly in ``saccade`` s; during a dwell it jitters

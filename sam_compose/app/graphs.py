@@ -47,7 +47,9 @@ def read_graph(name: str, folder: Path | None = None) -> str:
         raise InputError("choose a graph file first")
     path = (folder / name).resolve()
     if path.parent != folder.resolve() or not path.is_file():
-        raise InputError(f"no graph named {name!r} in {folder}; choose one of {', '.join(list_graphs(folder)) or 'none'}")
+        raise InputError(
+            f"no graph named {name!r} in {folder}; choose one of {', '.join(list_graphs(folder)) or 'none'}"
+        )
     return path.read_text()
 
 
@@ -59,12 +61,15 @@ def parse_graph(text: str) -> dict[str, Any]:
         raise InputError("the graph is empty: pick a demo graph or paste one")
     doc = parse_text(text, "the graph")  # within the document limits (size, nesting, aliases, ...)
     if not isinstance(doc, dict) or "nodes" not in doc:
-        raise InputError('a graph is an object with a "nodes" mapping, e.g. {"nodes": {"img": {"type": "load_image", ...}}}')
+        raise InputError(
+            'a graph is an object with a "nodes" mapping, e.g. {"nodes": {"img": {"type": "load_image", ...}}}'
+        )
     return doc
 
 
-def run_graph(text: str, out_dir: Path, base_dir: Path | None = None, *,
-              guard: Any = None) -> tuple[dict[str, Any], list[Any]]:
+def run_graph(
+    text: str, out_dir: Path, base_dir: Path | None = None, *, guard: Any = None
+) -> tuple[dict[str, Any], list[Any]]:
     """Run the graph ``text``; returns (the report's JSON summary, images for a gallery).
 
     Relative paths in the graph resolve against ``base_dir`` (default :func:`demos_dir`);

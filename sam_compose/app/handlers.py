@@ -39,8 +39,9 @@ class SegmentHandlers(service.EngineSource):
         """
         if state.image is None:
             return state, None, status, state_json(state)
-        picture = draw_result(state.image, state.result, state.points, state.box, state.box_corner,
-                              state.gaze_clicks, labels=state.labels)
+        picture = draw_result(
+            state.image, state.result, state.points, state.box, state.box_corner, state.gaze_clicks, labels=state.labels
+        )
         if state.gaze_clicks or state.gaze is not None:
             picture = heat_for_state(picture, state)
         info = state_json(state)
@@ -49,8 +50,9 @@ class SegmentHandlers(service.EngineSource):
         return state, picture, status, info
 
     def _segment(self, state: SessionState, multimask: bool, **extra: Any) -> str:
-        outcome = service.segment(self.engine, state.require_image(), multimask=multimask,
-                                  **{**state.request(), **extra})
+        outcome = service.segment(
+            self.engine, state.require_image(), multimask=multimask, **{**state.request(), **extra}
+        )
         state.result = outcome.masks
         scores = ", ".join(f"{s:.2f}" for s in outcome.masks.scores[:8])
         pos = sum(1 for p in state.points if p[2] == 1)
@@ -89,11 +91,15 @@ class SegmentHandlers(service.EngineSource):
         size = f"{w}x{h}"
         if state.original_size is not None:
             oh, ow = state.original_size
-            size = (f"{ow}x{oh}, shown at {w}x{h}: the page works on images up to {service.DEMO_MAX_SIDE} px; "
-                    f"downloads are mapped back to {ow}x{oh}")
-        status = (f"Loaded **{name}** ({size}); embedding {'from cache' if cached else 'computed'} in "
-                  f"{ms:.0f} ms on {engine.spec}. Click on an object (mode: positive point), "
-                  "or draw a box with two clicks.")
+            size = (
+                f"{ow}x{oh}, shown at {w}x{h}: the page works on images up to {service.DEMO_MAX_SIDE} px; "
+                f"downloads are mapped back to {ow}x{oh}"
+            )
+        status = (
+            f"Loaded **{name}** ({size}); embedding {'from cache' if cached else 'computed'} in "
+            f"{ms:.0f} ms on {engine.spec}. Click on an object (mode: positive point), "
+            "or draw a box with two clicks."
+        )
         editor = {"background": image, "layers": [], "composite": None}
         return st, image, picture, status, js, editor
 
@@ -138,12 +144,13 @@ class SegmentHandlers(service.EngineSource):
         started = time.perf_counter()
         image = state.require_image()
         if not text or not text.strip():
-            raise InputError("type what to segment first, e.g. \"a cup\"")
+            raise InputError('type what to segment first, e.g. "a cup"')
         state.text = text.strip()
         outcome = service.segment(self.engine, image, text=state.text, multimask=multimask)
         state.result = outcome.masks
-        return self.view(state, f"**{len(outcome.masks)} mask(s)** for \"{state.text}\" · {outcome.latency_text()}",
-                         started)
+        return self.view(
+            state, f'**{len(outcome.masks)} mask(s)** for "{state.text}" · {outcome.latency_text()}', started
+        )
 
     @friendly
     def brush(self, state: SessionState, editor: Any, multimask: bool) -> Reply:
@@ -171,9 +178,10 @@ class SegmentHandlers(service.EngineSource):
         text = _phrase(phrase)
         outcome = service.segment(self.engine, image, gaze=state.gaze, text=text, multimask=multimask)
         state.result = outcome.masks
-        what = f" + \"{text}\"" if text else ""
-        return self.view(state, f"Gaze recording{what}: **{len(outcome.masks)} mask(s)** · {outcome.latency_text()}",
-                         started)
+        what = f' + "{text}"' if text else ""
+        return self.view(
+            state, f"Gaze recording{what}: **{len(outcome.masks)} mask(s)** · {outcome.latency_text()}", started
+        )
 
     @friendly
     def gaze_path(self, state: SessionState, multimask: bool, phrase: str | None = None) -> Reply:
@@ -187,9 +195,13 @@ class SegmentHandlers(service.EngineSource):
         text = _phrase(phrase)
         outcome = service.segment(self.engine, image, gaze=fixations, text=text, multimask=multimask)
         state.result = outcome.masks
-        what = f" + \"{text}\"" if text else ""
-        return self.view(state, f"Gaze path{what}: {len(fixations)} fixation(s), **{len(outcome.masks)} mask(s)** · "
-                                f"{outcome.latency_text()}", started)
+        what = f' + "{text}"' if text else ""
+        return self.view(
+            state,
+            f"Gaze path{what}: {len(fixations)} fixation(s), **{len(outcome.masks)} mask(s)** · "
+            f"{outcome.latency_text()}",
+            started,
+        )
 
     @friendly
     def automatic(self, state: SessionState, points_per_side: float) -> Reply:

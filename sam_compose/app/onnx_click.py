@@ -81,12 +81,26 @@ class BrowserDecoding(service.EngineSource):
 
         engine = self.engine
         if not isinstance(engine, OnnxEngine):
-            return state, {"ready": False, "message": "Browser decoding needs an ONNX export as the engine: "
-                           "sam-compose export onnx MODEL --out DIR, then sam-compose demo --engine onnx:DIR"}, None
+            return (
+                state,
+                {
+                    "ready": False,
+                    "message": "Browser decoding needs an ONNX export as the engine: "
+                    "sam-compose export onnx MODEL --out DIR, then sam-compose demo --engine onnx:DIR",
+                },
+                None,
+            )
         missing = runtime_missing()
         if missing:
-            return state, {"ready": False, "message": f"onnxruntime-web is not vendored in this installation "
-                           f"(missing {', '.join(missing)}): run `make vendor-ort`"}, None
+            return (
+                state,
+                {
+                    "ready": False,
+                    "message": f"onnxruntime-web is not vendored in this installation "
+                    f"(missing {', '.join(missing)}): run `make vendor-ort`",
+                },
+                None,
+            )
         if source is None:
             image, name = state.require_image(), state.image_name
         else:
@@ -106,11 +120,20 @@ class BrowserDecoding(service.EngineSource):
             files.append(str(folder / f"{key}.{name_out}.bin"))
             outputs.append({"name": name_out, "shape": list(arr.shape)})
         h, w = image.shape[:2]
-        info = {"ready": True, "name": name, "image_size": [h, w], "resized_size": list(resized_shape((h, w))),
-                "lowres_frame": engine.lowres_frame, "family": engine.family, "outputs": outputs,
-                "decoder": _static_path(engine.folder / engine.manifest.decoder.file),
-                "ort_script": _static_path(ORT_DIR / ORT_FILES[0]), "ort_wasm_dir": _static_path(ORT_DIR) + "/",
-                "embed_ms": embed_ms, "model": engine.manifest.model_id}
+        info = {
+            "ready": True,
+            "name": name,
+            "image_size": [h, w],
+            "resized_size": list(resized_shape((h, w))),
+            "lowres_frame": engine.lowres_frame,
+            "family": engine.family,
+            "outputs": outputs,
+            "decoder": _static_path(engine.folder / engine.manifest.decoder.file),
+            "ort_script": _static_path(ORT_DIR / ORT_FILES[0]),
+            "ort_wasm_dir": _static_path(ORT_DIR) + "/",
+            "embed_ms": embed_ms,
+            "model": engine.manifest.model_id,
+        }
         return state, info, files
 
 
@@ -121,12 +144,20 @@ def _save_png(image: np.ndarray, path: Path) -> None:
 
 
 def _set_image_js() -> str:
-    return "async (info, files) => {\n" + CLICK_JS.read_text(encoding="utf-8") + \
-        "\nawait window.samComposeOnnx.setImage(info, files);\n}"
+    return (
+        "async (info, files) => {\n"
+        + CLICK_JS.read_text(encoding="utf-8")
+        + "\nawait window.samComposeOnnx.setImage(info, files);\n}"
+    )
 
 
-def browser_tab(engine: Any, state: gr.State, examples: tuple[str, ...], event_kwargs: dict[str, Any],
-                workspace: DemoWorkspace | None = None) -> None:
+def browser_tab(
+    engine: Any,
+    state: gr.State,
+    examples: tuple[str, ...],
+    event_kwargs: dict[str, Any],
+    workspace: DemoWorkspace | None = None,
+) -> None:
     """The tab's components and events (call inside ``gr.Tab``). ``engine``: a spec or an Engine;
     ``state``: the demo's per-session state (its image is the Segment tab's photo)."""
     handler = BrowserDecoding(engine, workspace=workspace)
@@ -140,7 +171,7 @@ def browser_tab(engine: Any, state: gr.State, examples: tuple[str, ...], event_k
             from ..engines.onnx.manifest import read_manifest
 
             try:
-                folder = Path(engine.strip()[len("onnx:"):]).expanduser()
+                folder = Path(engine.strip()[len("onnx:") :]).expanduser()
                 eng_folder = folder / read_manifest(folder).decoder.file
             except (InputError, ValueError):
                 eng_folder = None  # reported when the engine loads
@@ -148,15 +179,21 @@ def browser_tab(engine: Any, state: gr.State, examples: tuple[str, ...], event_k
             static.append(eng_folder)
         if static:
             gr.set_static_paths(static)
-    message = ("Pick an example or use the Segment tab's photo; the server computes the embedding once, then "
-               "every click is decoded here, in your browser." if enabled else
-               "Browser decoding needs an ONNX export as the engine: `sam-compose export onnx MODEL --out DIR`, then "
-               "`sam-compose demo --engine onnx:DIR`.")
-    gr.Markdown("Clicks on this picture run the exported prompt decoder in the page with ONNX Runtime Web "
-                "(no request per click). Shift-click adds a background point.")
+    message = (
+        "Pick an example or use the Segment tab's photo; the server computes the embedding once, then "
+        "every click is decoded here, in your browser."
+        if enabled
+        else "Browser decoding needs an ONNX export as the engine: `sam-compose export onnx MODEL --out DIR`, then "
+        "`sam-compose demo --engine onnx:DIR`."
+    )
+    gr.Markdown(
+        "Clicks on this picture run the exported prompt decoder in the page with ONNX Runtime Web "
+        "(no request per click). Shift-click adds a background point."
+    )
     with gr.Row():
-        buttons = {name: gr.Button(name, size="sm", elem_id=f"browser-example-{name}", min_width=80)
-                   for name in examples}
+        buttons = {
+            name: gr.Button(name, size="sm", elem_id=f"browser-example-{name}", min_width=80) for name in examples
+        }
         use_photo = gr.Button("Segment tab's photo", size="sm", elem_id="browser-use-photo")
         clear = gr.Button("Clear points", size="sm", elem_id="browser-clear")
     gr.Checkbox(False, label="best of 3 candidates (multimask; read by the page)", elem_id="sc-onnx-multimask")
@@ -165,8 +202,10 @@ def browser_tab(engine: Any, state: gr.State, examples: tuple[str, ...], event_k
     files = gr.File(visible=False, file_count="multiple")
     js = _set_image_js()
     for name, btn in buttons.items():
-        btn.click(lambda s, n=name: handler.prepare(f"sample:{n}", s), [state], [state, info, files],
-                  **event_kwargs).then(None, [info, files], None, js=js)
-    use_photo.click(lambda s: handler.prepare(None, s), [state], [state, info, files],
-                    **event_kwargs).then(None, [info, files], None, js=js)
+        btn.click(
+            lambda s, n=name: handler.prepare(f"sample:{n}", s), [state], [state, info, files], **event_kwargs
+        ).then(None, [info, files], None, js=js)
+    use_photo.click(lambda s: handler.prepare(None, s), [state], [state, info, files], **event_kwargs).then(
+        None, [info, files], None, js=js
+    )
     clear.click(None, None, None, js="() => { if (window.samComposeOnnx) window.samComposeOnnx.clear(); }")

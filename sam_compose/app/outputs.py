@@ -28,8 +28,13 @@ from ..visualize import overlay
 from .features import feature
 from .render import write_video
 
-DEPTH_SOURCES: tuple[str, ...] = ("auto", "depth file", "stereo ground truth (motorcycle sample)",
-                                  "monocular estimator", "relief from mask (illustration)")
+DEPTH_SOURCES: tuple[str, ...] = (
+    "auto",
+    "depth file",
+    "stereo ground truth (motorcycle sample)",
+    "monocular estimator",
+    "relief from mask (illustration)",
+)
 """Where the 3D tab's depth comes from; ``auto`` picks the first that applies."""
 
 DEFAULT_FOV_DEG = 60.0
@@ -82,8 +87,9 @@ def _estimator_cached() -> bool:
     return isinstance(try_to_load_from_cache(DEFAULT_DEPTH_MODEL, "config.json"), str)
 
 
-def choose_depth(image: np.ndarray, image_name: str, masks: Masks, source: str = "auto",
-                 depth_file: str | None = None) -> tuple[np.ndarray | str, Any, str]:
+def choose_depth(
+    image: np.ndarray, image_name: str, masks: Masks, source: str = "auto", depth_file: str | None = None
+) -> tuple[np.ndarray | str, Any, str]:
     """(depth or depth file, intrinsics, description) for the 3D tab.
 
     ``auto``: the uploaded depth file if any, the stereo ground truth for
@@ -121,13 +127,23 @@ def choose_depth(image: np.ndarray, image_name: str, masks: Masks, source: str =
         except (EngineError, ImportError, OSError) as exc:
             if source != "auto":
                 raise
-            warnings.warn(f"no measured depth ({' '.join(str(exc).split())[:160]}); showing an illustrative "
-                          "relief of the mask instead", stacklevel=2)
+            warnings.warn(
+                f"no measured depth ({' '.join(str(exc).split())[:160]}); showing an illustrative "
+                "relief of the mask instead",
+                stacklevel=2,
+            )
     return relief_depth(masks), fov, "illustrative relief from the mask shape (not measured depth)"
 
 
-def lift(image: np.ndarray, image_name: str, masks: Masks | None, folder: Path, source: str = "auto",
-         depth_file: str | None = None, max_points: int = 60000) -> tuple[str, str, dict[str, Any]]:
+def lift(
+    image: np.ndarray,
+    image_name: str,
+    masks: Masks | None,
+    folder: Path,
+    source: str = "auto",
+    depth_file: str | None = None,
+    max_points: int = 60000,
+) -> tuple[str, str, dict[str, Any]]:
     """Lift the masked object into a coloured point cloud; returns (GLB path, PLY path, summary)."""
     masks = _require_masks(masks, "3D lifting")
     lift_to_3d = feature("lift_to_3d")
@@ -145,8 +161,9 @@ def lift(image: np.ndarray, image_name: str, masks: Masks | None, folder: Path, 
 
 
 # --- video ----------------------------------------------------------------------------------
-def iter_video(path: str | os.PathLike | None, max_frames: int = VIDEO_MAX_FRAMES,
-               max_side: int = VIDEO_MAX_SIDE) -> Iterator[np.ndarray]:
+def iter_video(
+    path: str | os.PathLike | None, max_frames: int = VIDEO_MAX_FRAMES, max_side: int = VIDEO_MAX_SIDE
+) -> Iterator[np.ndarray]:
     """The first ``max_frames`` RGB frames of the video at ``path``, downscaled to ``max_side``, lazily.
 
     One frame is in memory at a time. Raises :class:`InputError` for a missing,
@@ -180,8 +197,9 @@ class VideoInfo:
     truncated: bool
 
 
-def probe_video(path: str | os.PathLike | None, max_frames: int = VIDEO_MAX_FRAMES,
-                max_side: int = VIDEO_MAX_SIDE) -> VideoInfo:
+def probe_video(
+    path: str | os.PathLike | None, max_frames: int = VIDEO_MAX_FRAMES, max_side: int = VIDEO_MAX_SIDE
+) -> VideoInfo:
     """Count the usable frames of a video (decoding it once, one frame at a time) and keep the first."""
     from ..video_io import open_video
 
@@ -199,8 +217,11 @@ def probe_video(path: str | os.PathLike | None, max_frames: int = VIDEO_MAX_FRAM
         raise InputError(f"the video {Path(str(path)).name} has no frames")
     truncated = n > max_frames
     if truncated:
-        warnings.warn(f"the demo tracks the first {max_frames} frames only; use `sam-compose run` "
-                      "with a track graph for longer videos", stacklevel=2)
+        warnings.warn(
+            f"the demo tracks the first {max_frames} frames only; use `sam-compose run` "
+            "with a track graph for longer videos",
+            stacklevel=2,
+        )
     return VideoInfo(str(path), min(n, max_frames), fps, first, truncated)
 
 
@@ -212,8 +233,15 @@ def frame_at(path: str | os.PathLike, index: int, max_side: int = VIDEO_MAX_SIDE
     raise InputError(f"frame {index} is past the end of the video")
 
 
-def track_video(path: str | os.PathLike, prompt: Prompt, start: int, folder: Path, fps: float = 10.0,
-                engine: Any = "opencv", max_frames: int = VIDEO_MAX_FRAMES) -> tuple[str, dict[str, Any]]:
+def track_video(
+    path: str | os.PathLike,
+    prompt: Prompt,
+    start: int,
+    folder: Path,
+    fps: float = 10.0,
+    engine: Any = "opencv",
+    max_frames: int = VIDEO_MAX_FRAMES,
+) -> tuple[str, dict[str, Any]]:
     """Track the object given by ``prompt`` on frame ``start`` to the end; returns (overlay WebM, summary).
 
     Frames stream from the file through the tracking adapter (``track(..., with_frames=True)``)
@@ -228,8 +256,7 @@ def track_video(path: str | os.PathLike, prompt: Prompt, start: int, folder: Pat
 
     def rendered() -> Iterator[np.ndarray]:
         nonlocal count
-        stream = track(iter_video(path, max_frames), prompt, engine=engine, start_frame=int(start),
-                       with_frames=True)
+        stream = track(iter_video(path, max_frames), prompt, engine=engine, start_frame=int(start), with_frames=True)
         for frame, res in stream:
             i = int(res.data.get("frame", int(start) + count))
             count += 1
@@ -245,5 +272,9 @@ def track_video(path: str | os.PathLike, prompt: Prompt, start: int, folder: Pat
             raise InputError(f"frame {start} is past the end of the video; pick an earlier frame") from exc
         raise
     ms = (time.perf_counter() - t0) * 1000
-    return str(out), {"frames_tracked": count, "start_frame": int(start), "lost_on_frames": lost_frames[:50],
-                      "ms_per_frame": round(ms / max(count, 1), 1)}
+    return str(out), {
+        "frames_tracked": count,
+        "start_frame": int(start),
+        "lost_on_frames": lost_frames[:50],
+        "ms_per_frame": round(ms / max(count, 1), 1),
+    }

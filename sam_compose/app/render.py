@@ -22,9 +22,15 @@ BOX_COLOUR = (255, 215, 0)
 GAZE_COLOUR = (0, 255, 255)
 
 
-def draw_result(image: np.ndarray, masks: Masks | None, points: Sequence[tuple[float, float, int]] = (),
-                box: Sequence[float] | None = None, corner: Sequence[float] | None = None,
-                gaze_path: Sequence[tuple[float, float]] = (), labels: bool = False) -> np.ndarray:
+def draw_result(
+    image: np.ndarray,
+    masks: Masks | None,
+    points: Sequence[tuple[float, float, int]] = (),
+    box: Sequence[float] | None = None,
+    corner: Sequence[float] | None = None,
+    gaze_path: Sequence[tuple[float, float]] = (),
+    labels: bool = False,
+) -> np.ndarray:
     """``image`` with ``masks`` tinted and the prompts drawn on top.
 
     Prompted results show each mask with its outline, box and score. Automatic masks
@@ -101,8 +107,9 @@ def draw_regions(image: np.ndarray, masks: Masks, alpha: float = 0.55, labels: b
     return out
 
 
-def gaze_heat(image: np.ndarray, fixations: Iterable[tuple[float, float, float]], sigma: float | None = None,
-              alpha: float = 0.55) -> np.ndarray:
+def gaze_heat(
+    image: np.ndarray, fixations: Iterable[tuple[float, float, float]], sigma: float | None = None, alpha: float = 0.55
+) -> np.ndarray:
     """A heat overlay of fixations on ``image``: one Gaussian per (x, y, duration_s) fixation.
 
     Each fixation adds a Gaussian of standard deviation ``sigma`` pixels (default 4% of

@@ -83,8 +83,9 @@ def work_dir(session: str = "api") -> Path:
     return ws.session_folder(session)
 
 
-def prepare_image(source: Any, name: str | None = None, *, guard: PathGuard | None = None,
-                  max_side: int | None = DEMO_MAX_SIDE) -> tuple[np.ndarray, str]:
+def prepare_image(
+    source: Any, name: str | None = None, *, guard: PathGuard | None = None, max_side: int | None = DEMO_MAX_SIDE
+) -> tuple[np.ndarray, str]:
     """Load an upload, a path or ``sample:NAME`` as an RGB array.
 
     A path goes through ``guard`` first (when given): it must be inside the demo's
@@ -113,8 +114,11 @@ def prepare_image(source: Any, name: str | None = None, *, guard: PathGuard | No
         s = max_side / max(h, w)
         nw, nh = max(1, round(w * s)), max(1, round(h * s))
         image = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA)
-        warnings.warn(f"{label} is {w}x{h} pixels; shown downscaled to {nw}x{nh} in the page "
-                      f"(downloads are mapped back to {w}x{h}; the API endpoints work at full size)", stacklevel=2)
+        warnings.warn(
+            f"{label} is {w}x{h} pixels; shown downscaled to {nw}x{nh} in the page "
+            f"(downloads are mapped back to {w}x{h}; the API endpoints work at full size)",
+            stacklevel=2,
+        )
     return image, label
 
 
@@ -128,13 +132,15 @@ def resize_masks(masks: Masks, size: tuple[int, int]) -> Masks:
     if tuple(masks.image_size) == (h, w):
         return masks
     if len(masks):
-        resized = np.stack([cv2.resize(m.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
-                            for m in masks.masks])
+        resized = np.stack(
+            [cv2.resize(m.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0 for m in masks.masks]
+        )
     else:
         resized = np.zeros((0, h, w), bool)
     data = {**dict(masks.data), "computed_at": list(masks.image_size), "mapped_to": [h, w]}
-    return Masks(resized, scores=masks.scores, prompt_index=masks.prompt_index, ids=masks.ids, data=data,
-                 rows=dict(masks.rows))
+    return Masks(
+        resized, scores=masks.scores, prompt_index=masks.prompt_index, ids=masks.ids, data=data, rows=dict(masks.rows)
+    )
 
 
 def parse_prompt_json(text: str | dict | None) -> dict[str, Any]:
@@ -151,8 +157,10 @@ def parse_prompt_json(text: str | dict | None) -> dict[str, Any]:
         try:
             doc = parse_json(text, "the prompt")  # within the document limits (size, nesting, numbers)
         except json.JSONDecodeError as exc:
-            raise PromptError(f"prompt is not valid JSON ({exc.msg} at character {exc.pos}); "
-                              'expected e.g. {"points": [[120, 80]], "labels": [1]}') from exc
+            raise PromptError(
+                f"prompt is not valid JSON ({exc.msg} at character {exc.pos}); "
+                'expected e.g. {"points": [[120, 80]], "labels": [1]}'
+            ) from exc
     else:
         check_document(text, "the prompt")
         doc = text
@@ -225,9 +233,18 @@ def _timed(engine: Engine, run: Any) -> tuple[Any, dict[str, Any]]:
     return result, timings
 
 
-def segment(engine: Engine, image: np.ndarray, *, points: Any = None, labels: Any = None,
-            boxes: Any = None, text: str | None = None, gaze: Any = None, mask: Any = None,
-            multimask: bool = False) -> Outcome:
+def segment(
+    engine: Engine,
+    image: np.ndarray,
+    *,
+    points: Any = None,
+    labels: Any = None,
+    boxes: Any = None,
+    text: str | None = None,
+    gaze: Any = None,
+    mask: Any = None,
+    multimask: bool = False,
+) -> Outcome:
     """Segment ``image`` from any mix of prompts through ``prompts_from_request`` and the engine.
 
     With ``multimask`` the engine returns three candidates per prompt and the best one per
@@ -236,14 +253,15 @@ def segment(engine: Engine, image: np.ndarray, *, points: Any = None, labels: An
     from ..adapters.prompts.request import prompts_from_request
 
     if text is not None and not str(text).strip():
-        raise PromptError("the text prompt is empty: describe the object, e.g. \"a cup\"")
+        raise PromptError('the text prompt is empty: describe the object, e.g. "a cup"')
 
     spent: dict[str, float] = {}
 
     def run() -> Masks:
         t0 = time.perf_counter()
-        prompts = prompts_from_request(image, points=points, labels=labels, boxes=boxes, text=text,
-                                       gaze=gaze, mask=mask, engine=engine)
+        prompts = prompts_from_request(
+            image, points=points, labels=labels, boxes=boxes, text=text, gaze=gaze, mask=mask, engine=engine
+        )
         spent["prompts_ms"] = (time.perf_counter() - t0) * 1000
         res = engine.segment(image, prompts, multimask=bool(multimask))
         return res.best() if multimask else res
@@ -259,8 +277,9 @@ def generate(engine: Engine, image: np.ndarray, **params: Any) -> Outcome:
     return Outcome(masks, timings)
 
 
-def export_files(masks: Masks, folder: Path, image_name: str = "image.png",
-                 size: tuple[int, int] | None = None) -> list[str]:
+def export_files(
+    masks: Masks, folder: Path, image_name: str = "image.png", size: tuple[int, int] | None = None
+) -> list[str]:
     """Write ``masks.json`` (COCO with RLE) and ``masks_png.zip`` (one 0/255 PNG per mask) into the
     new folder ``folder`` (it must not exist: it is built under a temporary name and renamed into
     place in one step, so a download never shows a half-written file or another result's masks).

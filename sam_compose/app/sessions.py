@@ -84,8 +84,9 @@ class DemoWorkspace:
     session may read (``sam-compose demo --root DIR``).
     """
 
-    def __init__(self, root: str | os.PathLike | None = None, *,
-                 allowed_roots: Sequence[str | os.PathLike] = ()) -> None:
+    def __init__(
+        self, root: str | os.PathLike | None = None, *, allowed_roots: Sequence[str | os.PathLike] = ()
+    ) -> None:
         self.root = Path(root) if root is not None else Path(tempfile.mkdtemp(prefix="sam_compose_demo_"))
         self.sessions_dir = self.root / "sessions"
         self.calls_dir = self.root / "calls"

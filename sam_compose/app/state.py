@@ -70,8 +70,11 @@ class SessionState:
         ``original_size`` (H, W) is the upload's size when ``image`` is a downscaled copy."""
         self.image = image
         self.image_name = name
-        self.original_size = None if original_size is None or tuple(original_size) == image.shape[:2] \
+        self.original_size = (
+            None
+            if original_size is None or tuple(original_size) == image.shape[:2]
             else (int(original_size[0]), int(original_size[1]))
+        )
         self.clear_prompts()
 
     def require_image(self) -> np.ndarray:

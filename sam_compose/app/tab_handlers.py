@@ -27,7 +27,6 @@ EXAMPLE_SIZE = (240, 320)
 class TabHandlers(service.EngineSource):
     """Handlers of the output tabs, bound to one engine spec."""
 
-
     # --- inpaint --------------------------------------------------------------------------
     @friendly
     def inpaint_result(self, state: SessionState, method: str, radius: float) -> tuple[Any, str]:
@@ -37,7 +36,10 @@ class TabHandlers(service.EngineSource):
 
         t0 = time.perf_counter()
         out = outputs.inpaint_image(image, state.result, method=method, radius=int(radius))
-        return out, f"Inpainted {len(state.result)} object(s) with {method} in {(time.perf_counter() - t0) * 1000:.0f} ms"
+        return (
+            out,
+            f"Inpainted {len(state.result)} object(s) with {method} in {(time.perf_counter() - t0) * 1000:.0f} ms",
+        )
 
     # --- 3D -------------------------------------------------------------------------------
     @friendly
@@ -45,9 +47,14 @@ class TabHandlers(service.EngineSource):
         """Lift the current result into a point cloud shown in the 3D viewer (GLB) with a PLY download."""
         image = state.require_image()
         depth = str(self.guard(state).read(str(depth_file), "depth file")) if depth_file else None
-        glb, ply, summary = outputs.lift(image, state.image_name, state.result,
-                                         self.workspace.new_result_folder(state.session_id, "lift"), source=source,
-                                         depth_file=depth)
+        glb, ply, summary = outputs.lift(
+            image,
+            state.image_name,
+            state.result,
+            self.workspace.new_result_folder(state.session_id, "lift"),
+            source=source,
+            depth_file=depth,
+        )
         return glb, ply, jsonable(summary)
 
     # --- video ----------------------------------------------------------------------------
@@ -63,8 +70,10 @@ class TabHandlers(service.EngineSource):
         vs.clear_prompts()
         h, w = info.first.shape[:2]
         st, picture, _ = self._video_view(vs, "")
-        status = (f"{name}: {info.n_frames} frames of {w}x{h} at {info.fps:.1f} fps. Pick a frame, click on "
-                  "the object, then **Track**.")
+        status = (
+            f"{name}: {info.n_frames} frames of {w}x{h} at {info.fps:.1f} fps. Pick a frame, click on "
+            "the object, then **Track**."
+        )
         return st, picture, status, gr.update(maximum=max(info.n_frames - 1, 1), value=0)
 
     @friendly
@@ -89,8 +98,9 @@ class TabHandlers(service.EngineSource):
         from ..adapters.outputs.tracking.synth import synthetic_video
 
         clip = synthetic_video(kind, n_frames=EXAMPLE_FRAMES, size=EXAMPLE_SIZE, seed=1)
-        path = write_video(clip.frames, self.workspace.new_result_folder(vs.session_id, "example") /
-                           f"example_{kind}.webm", fps=10.0)
+        path = write_video(
+            clip.frames, self.workspace.new_result_folder(vs.session_id, "example") / f"example_{kind}.webm", fps=10.0
+        )
         st, picture, status, slider = self._open_clip(vs, str(path), f"Example video '{kind}'")
         return st, picture, status.replace("the object", "a shape"), slider, str(path)
 
@@ -110,7 +120,9 @@ class TabHandlers(service.EngineSource):
 
         vs.require_video()
         what = vs.add_click(*click_xy(evt, "the frame"), mode)
-        note = "First box corner set; click the opposite corner." if what == "corner" else "Prompt set; press **Track**."
+        note = (
+            "First box corner set; click the opposite corner." if what == "corner" else "Prompt set; press **Track**."
+        )
         return self._video_view(vs, note)
 
     @friendly
@@ -127,9 +139,14 @@ class TabHandlers(service.EngineSource):
         pts = [[x, y] for x, y, _ in vs.points] or None
         labels = [lab for _, _, lab in vs.points] or None
         prompt = Prompt(points=pts, labels=labels, box=vs.box)
-        out, summary = outputs.track_video(path, prompt, vs.frame_index,
-                                           self.workspace.new_result_folder(vs.session_id, "track"),
-                                           fps=vs.fps, engine=self.engine)
+        out, summary = outputs.track_video(
+            path,
+            prompt,
+            vs.frame_index,
+            self.workspace.new_result_folder(vs.session_id, "track"),
+            fps=vs.fps,
+            engine=self.engine,
+        )
         return out, summary, f"Tracked {summary['frames_tracked']} frames · {summary['ms_per_frame']} ms per frame"
 
     # --- graph ----------------------------------------------------------------------------

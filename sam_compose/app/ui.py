@@ -40,12 +40,18 @@ PUBLIC: dict[str, Any] = {"concurrency_id": ENGINE_QUEUE}
 def _segment_tab(seg: SegmentHandlers, state: gr.State) -> dict[str, Any]:
     with gr.Row():
         gr.Markdown("**Examples:**")
-        example_buttons = {name: gr.Button(name, size="sm", elem_id=f"example-{name}", min_width=80)
-                           for name in EXAMPLES}
+        example_buttons = {
+            name: gr.Button(name, size="sm", elem_id=f"example-{name}", min_width=80) for name in EXAMPLES
+        }
     with gr.Row():
         with gr.Column(scale=1):
-            image_in = photo_input(label="Photo: upload, then click on it", type="filepath",
-                                sources=["upload", "clipboard"], elem_id="input-image", format="png")
+            image_in = photo_input(
+                label="Photo: upload, then click on it",
+                type="filepath",
+                sources=["upload", "clipboard"],
+                elem_id="input-image",
+                format="png",
+            )
             mode = gr.Radio(list(CLICK_MODES), value=CLICK_MODES[0], label="A click adds", elem_id="click-mode")
             multimask = gr.Checkbox(False, label="best of 3 candidates (multimask)")
             with gr.Row():
@@ -59,23 +65,31 @@ def _segment_tab(seg: SegmentHandlers, state: gr.State) -> dict[str, Any]:
                 text = gr.Textbox(label="Describe the object", placeholder="a cat", elem_id="text-prompt")
                 text_btn = gr.Button("Segment text", size="sm")
             with gr.Accordion("Gaze", open=False):
-                gr.Markdown("Load an eye-tracker recording (Pupil, Tobii, generic CSV), or choose the click mode "
-                            "*gaze path* and click where the eyes rest; fixations are shown as heat. Add words to "
-                            "get the one thing that is both named and looked at.")
+                gr.Markdown(
+                    "Load an eye-tracker recording (Pupil, Tobii, generic CSV), or choose the click mode "
+                    "*gaze path* and click where the eyes rest; fixations are shown as heat. Add words to "
+                    "get the one thing that is both named and looked at."
+                )
                 gaze_file = gr.File(label="Gaze recording", type="filepath")
-                gaze_text = gr.Textbox(label="What was looked at (optional)", placeholder="the mug",
-                                       elem_id="gaze-text")
+                gaze_text = gr.Textbox(
+                    label="What was looked at (optional)", placeholder="the mug", elem_id="gaze-text"
+                )
                 with gr.Row():
                     gaze_file_btn = gr.Button("Segment from recording", size="sm")
                     gaze_path_btn = gr.Button("Segment from gaze path", size="sm", elem_id="gaze-path")
             with gr.Accordion("Brush a prior mask", open=False):
-                editor = gr.ImageEditor(label="Paint over the object", type="numpy", image_mode="RGBA",
-                                        sources=(), transforms=(), layers=False,
-                                        brush=gr.Brush(colors=["#ff00ff"], color_mode="fixed"))
+                editor = gr.ImageEditor(
+                    label="Paint over the object",
+                    type="numpy",
+                    image_mode="RGBA",
+                    sources=(),
+                    transforms=(),
+                    layers=False,
+                    brush=gr.Brush(colors=["#ff00ff"], color_mode="fixed"),
+                )
                 brush_btn = gr.Button("Segment with brushed mask", size="sm")
         with gr.Column(scale=1):
-            result = gr.Image(label="Result (click here too)", interactive=False, elem_id="result-image",
-                              format="png")
+            result = gr.Image(label="Result (click here too)", interactive=False, elem_id="result-image", format="png")
             status = gr.Markdown("Pick an example or upload a photo.", elem_id="status")
             info = gr.JSON(label="Prompts and masks", elem_id="info")
             download_btn = gr.Button("Download masks (COCO JSON + PNG zip)", size="sm", elem_id="download")
@@ -114,8 +128,10 @@ def _inpaint_tab(tabs: TabHandlers, state: gr.State) -> None:
 
 
 def _lift_tab(tabs: TabHandlers, state: gr.State) -> None:
-    gr.Markdown("Lifts the Segment tab's current result into a coloured point cloud. Try the "
-                "*motorcycle_left* example: its ground-truth stereo depth is used.")
+    gr.Markdown(
+        "Lifts the Segment tab's current result into a coloured point cloud. Try the "
+        "*motorcycle_left* example: its ground-truth stereo depth is used."
+    )
     with gr.Row():
         source = gr.Radio(list(DEPTH_SOURCES), value="auto", label="Depth")
         depth_file = gr.File(label="Depth file (16-bit PNG mm, .npy m)", type="filepath")
@@ -138,8 +154,7 @@ def _video_tab(tabs: TabHandlers) -> None:
                 ex_cross = gr.Button("example: crossing discs", size="sm", elem_id="video-example-cross")
             frame_idx = gr.Slider(0, 1, value=0, step=1, label="Prompt on frame")
             vmode = gr.Radio(list(VIDEO_CLICK_MODES), value=VIDEO_CLICK_MODES[0], label="A click adds")
-            frame = gr.Image(label="Frame: click on the object", interactive=False, format="png",
-                             elem_id="video-frame")
+            frame = gr.Image(label="Frame: click on the object", interactive=False, format="png", elem_id="video-frame")
             with gr.Row():
                 vclear = gr.Button("Clear prompts", size="sm")
                 track_btn = gr.Button("Track", variant="primary", elem_id="track")
@@ -149,10 +164,15 @@ def _video_tab(tabs: TabHandlers) -> None:
             vinfo = gr.JSON(label="Tracking")
     video_in.upload(tabs.video_upload, [video_in, vstate], [vstate, frame, vstatus, frame_idx], **PRIVATE)
     for kind, btn in (("motion", ex_motion), ("cross", ex_cross)):
-        btn.click(lambda v, k=kind: tabs.video_example(k, v), [vstate],
-                  [vstate, frame, vstatus, frame_idx, video_in], **PRIVATE)
-    frame_idx.input(tabs.video_frame, [vstate, frame_idx], [vstate, frame, vstatus], trigger_mode="always_last",
-                    **PRIVATE)
+        btn.click(
+            lambda v, k=kind: tabs.video_example(k, v),
+            [vstate],
+            [vstate, frame, vstatus, frame_idx, video_in],
+            **PRIVATE,
+        )
+    frame_idx.input(
+        tabs.video_frame, [vstate, frame_idx], [vstate, frame, vstatus], trigger_mode="always_last", **PRIVATE
+    )
     frame.select(tabs.video_click, [vstate, vmode], [vstate, frame, vstatus], **PRIVATE)
     vclear.click(tabs.video_clear, [vstate], [vstate, frame, vstatus], **PRIVATE)
     track_btn.click(tabs.track_clicked, [vstate], [video_out, vinfo, vstatus], **PRIVATE)
@@ -162,9 +182,12 @@ def _graph_tab(tabs: TabHandlers, state: gr.State) -> None:
     names = graphs.list_graphs()
     gr.Markdown(f"Runs the graph files of `{graphs.demos_dir()}` (JSON or YAML); edit them here before running.")
     pick = gr.Dropdown(names, value=names[0] if names else None, label="Demo graph", elem_id="graph-pick")
-    code = gr.Code(value=graphs.read_graph(names[0]) if names else "",
-                   language=graphs.graph_language(names[0]) if names else "json", label="Graph",
-                   elem_id="graph-code")
+    code = gr.Code(
+        value=graphs.read_graph(names[0]) if names else "",
+        language=graphs.graph_language(names[0]) if names else "json",
+        label="Graph",
+        elem_id="graph-code",
+    )
     run = gr.Button("Run graph", variant="primary", elem_id="graph-run")
     note = gr.Markdown()
     with gr.Row():
@@ -175,8 +198,10 @@ def _graph_tab(tabs: TabHandlers, state: gr.State) -> None:
 
 
 def _api_tab(api: ApiEndpoints) -> None:
-    gr.Markdown("Named endpoints for `gradio_client` (see *Use via API* at the bottom of the page). "
-                "Prompts are JSON: `{\"points\": [[x, y]], \"labels\": [1], \"box\": [x0, y0, x1, y1]}`.")
+    gr.Markdown(
+        "Named endpoints for `gradio_client` (see *Use via API* at the bottom of the page). "
+        'Prompts are JSON: `{"points": [[x, y]], "labels": [1], "box": [x0, y0, x1, y1]}`.'
+    )
     with gr.Accordion("/segment and /generate", open=False):
         with gr.Row():
             img = gr.File(label="image", type="filepath")
@@ -218,8 +243,10 @@ def _api_tab(api: ApiEndpoints) -> None:
 def _about_tab(engine_spec: str) -> None:
     avail = availability()
     rows = "\n".join(f"| {k} | {'yes' if ok else 'not in this installation'} |" for k, ok in avail.items())
-    gr.Markdown(f"Engine spec: `{engine_spec}` (`auto` uses a local SAM checkpoint when there is one, "
-                f"else the weight-free OpenCV engine).\n\n| library part | available |\n|---|---|\n{rows}")
+    gr.Markdown(
+        f"Engine spec: `{engine_spec}` (`auto` uses a local SAM checkpoint when there is one, "
+        f"else the weight-free OpenCV engine).\n\n| library part | available |\n|---|---|\n{rows}"
+    )
 
 
 def build_blocks(engine: Any = "auto", *, workspace: DemoWorkspace | None = None) -> gr.Blocks:

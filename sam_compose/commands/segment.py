@@ -18,24 +18,48 @@ from ..errors import InputError
 
 def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("image", help="image file, or sample:NAME for a scikit-image photograph (e.g. sample:coffee)")
-    p.add_argument("--engine", default="auto", help="engine spec: opencv, auto, an HF id, a folder or a .pth (default: auto)")
-    p.add_argument("--point", action="append", default=[], metavar="X,Y[,LABEL]",
-                   help="a point in pixels; LABEL 1 = foreground (default), 0 = background; repeatable")
+    p.add_argument(
+        "--engine", default="auto", help="engine spec: opencv, auto, an HF id, a folder or a .pth (default: auto)"
+    )
+    p.add_argument(
+        "--point",
+        action="append",
+        default=[],
+        metavar="X,Y[,LABEL]",
+        help="a point in pixels; LABEL 1 = foreground (default), 0 = background; repeatable",
+    )
     p.add_argument("--box", action="append", default=[], metavar="X0,Y0,X1,Y1", help="a box in pixels; repeatable")
-    p.add_argument("--text", default=None, help="describe the object, e.g. \"a red mug\" (needs CLIP weights)")
-    p.add_argument("--gaze", default=None, metavar="FILE", help="an eye-tracker recording (Pupil, Tobii, generic CSV, "
-                                                                 "a Neon folder); with --text: the named thing looked at")
-    p.add_argument("--union", action="store_true",
-                   help="with --text and --gaze: segment what the text finds and what the gaze finds separately "
-                        "(the older behaviour) instead of the one thing that is both")
-    p.add_argument("--gaze-option", action="append", default=[], metavar="KEY=VALUE",
-                   help="a gaze reader or prompt option, value as JSON, e.g. scene_size=[720,1280], "
-                        "format=pupil_core, crop=[0,0,640,480], negatives=true; repeatable")
+    p.add_argument("--text", default=None, help='describe the object, e.g. "a red mug" (needs CLIP weights)')
+    p.add_argument(
+        "--gaze",
+        default=None,
+        metavar="FILE",
+        help="an eye-tracker recording (Pupil, Tobii, generic CSV, "
+        "a Neon folder); with --text: the named thing looked at",
+    )
+    p.add_argument(
+        "--union",
+        action="store_true",
+        help="with --text and --gaze: segment what the text finds and what the gaze finds separately "
+        "(the older behaviour) instead of the one thing that is both",
+    )
+    p.add_argument(
+        "--gaze-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a gaze reader or prompt option, value as JSON, e.g. scene_size=[720,1280], "
+        "format=pupil_core, crop=[0,0,640,480], negatives=true; repeatable",
+    )
     p.add_argument("--mask", default=None, metavar="PRIOR.png", help="a prior mask at the image size to refine")
     p.add_argument("--multimask", action="store_true", help="three candidate masks per prompt instead of one")
-    p.add_argument("--out", default=None, metavar="DIR",
-                   help="write mask_N.png, masks.json (COCO RLE) and overlay.png here (atomically: all or nothing; "
-                        "masks of an earlier run that this one did not write are removed)")
+    p.add_argument(
+        "--out",
+        default=None,
+        metavar="DIR",
+        help="write mask_N.png, masks.json (COCO RLE) and overlay.png here (atomically: all or nothing; "
+        "masks of an earlier run that this one did not write are removed)",
+    )
     p.add_argument("--device", default=None, help="cpu, cuda, mps (default: best available)")
 
 
@@ -127,5 +151,3 @@ def main(args: argparse.Namespace) -> int:
     json.dump(doc, sys.stdout)
     sys.stdout.write("\n")
     return 0
-
-

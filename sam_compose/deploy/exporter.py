@@ -90,28 +90,49 @@ def _quiet_exporter():
         yield buf
 
 
-def _export_graph(module: Any, args: tuple, names_in: tuple[str, ...], names_out: tuple[str, ...],
-                  dynamic: dict[str, Any], path: Path, opset: int, metadata: dict[str, str],
-                  dim_names: dict[str, dict[int, str]]) -> None:
+def _export_graph(
+    module: Any,
+    args: tuple,
+    names_in: tuple[str, ...],
+    names_out: tuple[str, ...],
+    dynamic: dict[str, Any],
+    path: Path,
+    opset: int,
+    metadata: dict[str, str],
+    dim_names: dict[str, dict[int, str]],
+) -> None:
     import torch
 
     module.eval()
     with _quiet_exporter() as log:
         try:
-            program = torch.onnx.export(module, args, None, input_names=list(names_in),
-                                        output_names=list(names_out), dynamic_shapes=dynamic, dynamo=True,
-                                        opset_version=opset, external_data=True, optimize=True, verbose=False)
+            program = torch.onnx.export(
+                module,
+                args,
+                None,
+                input_names=list(names_in),
+                output_names=list(names_out),
+                dynamic_shapes=dynamic,
+                dynamo=True,
+                opset_version=opset,
+                external_data=True,
+                optimize=True,
+                verbose=False,
+            )
         except Exception as exc:
             tail = " ".join(log.getvalue().split()[-30:])
-            raise EngineError(f"ONNX export of {path.name} failed: {type(exc).__name__}: "
-                              f"{str(exc).strip().splitlines()[0][:300]} {tail}".strip()) from exc
+            raise EngineError(
+                f"ONNX export of {path.name} failed: {type(exc).__name__}: "
+                f"{str(exc).strip().splitlines()[0][:300]} {tail}".strip()
+            ) from exc
         if program is None:
             raise EngineError(f"ONNX export of {path.name} produced no model; please report this with the versions")
         model = program.model
         got = model.opset_imports.get("", None)
         if got != opset:
-            raise InputError(f"the exporter could not write opset {opset} (it produced {got}); "
-                             "use --opset 20 (the default) or newer")
+            raise InputError(
+                f"the exporter could not write opset {opset} (it produced {got}); use --opset 20 (the default) or newer"
+            )
         model.metadata_props.update(metadata)
         _name_dims(model, dim_names)
         program.save(str(path), external_data=None)
@@ -151,13 +172,23 @@ def _export_encoder(engine: Any, fam: FamilyExport, folder: Path, opset: int, me
 
     enc = fam.make_encoder(engine.model)
     pixels = torch.randn(1, 3, 1024, 1024, generator=torch.Generator().manual_seed(0))
-    _export_graph(enc, (pixels,), ("pixel_values",), fam.encoder_outputs, {"pixel_values": None},
-                  folder / "encoder.onnx", opset, meta, {})
+    _export_graph(
+        enc,
+        (pixels,),
+        ("pixel_values",),
+        fam.encoder_outputs,
+        {"pixel_values": None},
+        folder / "encoder.onnx",
+        opset,
+        meta,
+        {},
+    )
     return cpu_session(folder / "encoder.onnx")
 
 
-def _export_decoder(engine: Any, fam: FamilyExport, folder: Path, opset: int, meta: dict[str, str],
-                    enc_session: Any) -> Any:
+def _export_decoder(
+    engine: Any, fam: FamilyExport, folder: Path, opset: int, meta: dict[str, str], enc_session: Any
+) -> Any:
     import torch
 
     dec = fam.make_decoder(engine.model).eval()
@@ -168,10 +199,22 @@ def _export_decoder(engine: Any, fam: FamilyExport, folder: Path, opset: int, me
     bdim = torch.export.Dim("B", min=1, max=4096)
     ndim = torch.export.Dim("N", min=1, max=1 << 20)
     dynamic: dict[str, Any] = {name: None for name in fam.encoder_outputs}
-    dynamic.update({"point_coords": {0: bdim, 1: ndim}, "point_labels": {0: bdim, 1: ndim},
-                    "mask_input": {0: bdim}, "has_mask_input": {0: bdim}})
-    dim_names = {"point_coords": {0: "B", 1: "N"}, "point_labels": {0: "B", 1: "N"}, "mask_input": {0: "B"},
-                 "has_mask_input": {0: "B"}, "low_res_masks": {0: "B"}, "iou_predictions": {0: "B"}}
+    dynamic.update(
+        {
+            "point_coords": {0: bdim, 1: ndim},
+            "point_labels": {0: bdim, 1: ndim},
+            "mask_input": {0: bdim},
+            "has_mask_input": {0: bdim},
+        }
+    )
+    dim_names = {
+        "point_coords": {0: "B", 1: "N"},
+        "point_labels": {0: "B", 1: "N"},
+        "mask_input": {0: "B"},
+        "has_mask_input": {0: "B"},
+        "low_res_masks": {0: "B"},
+        "iou_predictions": {0: "B"},
+    }
     path = folder / "decoder.onnx"
     _export_graph(dec, args, fam.decoder_inputs, DECODER_OUTPUTS, dynamic, path, opset, meta, dim_names)
     session = cpu_session(path)
@@ -183,8 +226,10 @@ def _export_decoder(engine: Any, fam: FamilyExport, folder: Path, opset: int, me
     span = float(ref[0].max() - ref[0].min()) or 1.0
     err = float(np.abs(got[0] - ref[0]).max()) / span
     if not err < VERIFY_TOLERANCE:
-        raise EngineError(f"the exported decoder differs from PyTorch by {err:.2e} of the logit range "
-                          f"(limit {VERIFY_TOLERANCE:g}); please report this with the model and versions")
+        raise EngineError(
+            f"the exported decoder differs from PyTorch by {err:.2e} of the logit range "
+            f"(limit {VERIFY_TOLERANCE:g}); please report this with the model and versions"
+        )
     return session
 
 
@@ -196,8 +241,9 @@ def _source_engine(engine: Any) -> Any:
     return resolve_engine(engine)
 
 
-def export_onnx(engine: Any, out: str | os.PathLike, *, quantize: str | None = None,
-                opset: int | None = None) -> Manifest:
+def export_onnx(
+    engine: Any, out: str | os.PathLike, *, quantize: str | None = None, opset: int | None = None
+) -> Manifest:
     """Export ``engine``'s image encoder and prompt decoder to ONNX files in the folder ``out``.
 
     Args:
@@ -233,9 +279,16 @@ def export_onnx(engine: Any, out: str | os.PathLike, *, quantize: str | None = N
         raise InputError("export from an engine on the CPU: load it with device='cpu'")
     fingerprint = weights_fingerprint(model)
     mid = model_id(eng.spec)
-    base = Manifest(model_id=mid, family=fam.family, fingerprint=fingerprint, precision="float32", opset=opset,
-                    encoder=GraphFile("encoder.onnx", 0, (), ()), decoder=GraphFile("decoder.onnx", 0, (), ()),
-                    extra={})
+    base = Manifest(
+        model_id=mid,
+        family=fam.family,
+        fingerprint=fingerprint,
+        precision="float32",
+        opset=opset,
+        encoder=GraphFile("encoder.onnx", 0, (), ()),
+        decoder=GraphFile("decoder.onnx", 0, (), ()),
+        extra={},
+    )
     with staged_output(out, what=f"sam-compose export onnx {mid}") as tmp:
         ctx = fam.trace_context(model) if fam.trace_context is not None else contextlib.nullcontext()
         with torch.inference_mode(False), torch.no_grad(), ctx:
@@ -256,14 +309,23 @@ def _finish(folder: Path, base: Manifest, fam: FamilyExport) -> Manifest:
     from .. import __version__
 
     extra = contract(fam)
-    extra["exported_with"] = {"sam_compose": __version__, "torch": torch.__version__,
-                              "onnx": require("onnx", "onnx").__version__,
-                              "onnxruntime": require("onnxruntime", "onnxruntime").__version__,
-                              "exporter": EXPORTER}
-    manifest = Manifest(model_id=base.model_id, family=base.family, fingerprint=base.fingerprint,
-                        precision=base.precision, opset=base.opset,
-                        encoder=graph_file(folder, "encoder.onnx", cpu_session(folder / "encoder.onnx")),
-                        decoder=graph_file(folder, "decoder.onnx", cpu_session(folder / "decoder.onnx")), extra=extra)
+    extra["exported_with"] = {
+        "sam_compose": __version__,
+        "torch": torch.__version__,
+        "onnx": require("onnx", "onnx").__version__,
+        "onnxruntime": require("onnxruntime", "onnxruntime").__version__,
+        "exporter": EXPORTER,
+    }
+    manifest = Manifest(
+        model_id=base.model_id,
+        family=base.family,
+        fingerprint=base.fingerprint,
+        precision=base.precision,
+        opset=base.opset,
+        encoder=graph_file(folder, "encoder.onnx", cpu_session(folder / "encoder.onnx")),
+        decoder=graph_file(folder, "decoder.onnx", cpu_session(folder / "decoder.onnx")),
+        extra=extra,
+    )
     write_manifest(folder, manifest)
     return manifest
 
@@ -275,8 +337,10 @@ def _requantize(src: str, out: str | os.PathLike, quantize: str | None, opset: i
     src_path = Path(os.path.expanduser(src.strip()))
     manifest = read_manifest(src_path)
     if opset is not None and check_opset(opset) != manifest.opset:
-        raise InputError(f"{src_path} was exported at opset {manifest.opset}; an existing export keeps its opset: "
-                         "export from the original model to change it")
+        raise InputError(
+            f"{src_path} was exported at opset {manifest.opset}; an existing export keeps its opset: "
+            "export from the original model to change it"
+        )
     out = _check_out(out)
     if out.exists() and out.resolve() == src_path.resolve():
         raise InputError("--out must differ from the source export folder")

@@ -20,5 +20,10 @@ def graph_file(folder: Path, name: str, session: Any) -> GraphFile:
     and its external-data file when there is one."""
     path = folder / name
     data = path.with_name(path.name + ".data")
-    return GraphFile(file=name, bytes=path.stat().st_size, inputs=tensor_specs(session.get_inputs()),
-                     outputs=tensor_specs(session.get_outputs()), data_file=data.name if data.exists() else None)
+    return GraphFile(
+        file=name,
+        bytes=path.stat().st_size,
+        inputs=tensor_specs(session.get_inputs()),
+        outputs=tensor_specs(session.get_outputs()),
+        data_file=data.name if data.exists() else None,
+    )

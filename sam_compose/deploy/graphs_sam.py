@@ -43,8 +43,14 @@ def _untraced(fn: Any) -> Any:
     return getattr(fn, "__wrapped__", fn)
 
 
-def embed_points(coords: torch.Tensor, labels: torch.Tensor, gauss: torch.Tensor, point_embed: torch.Tensor,
-                 not_a_point: torch.Tensor, input_size: int) -> torch.Tensor:
+def embed_points(
+    coords: torch.Tensor,
+    labels: torch.Tensor,
+    gauss: torch.Tensor,
+    point_embed: torch.Tensor,
+    not_a_point: torch.Tensor,
+    input_size: int,
+) -> torch.Tensor:
     """(B, N, 2) input-frame points and (B, N) labels -> (B, N, C) sparse prompt embeddings.
 
     ``gauss``: (2, C/2) random Fourier matrix; ``point_embed``: (4, C) rows for labels 0..3.
@@ -77,21 +83,20 @@ def _traceable_attention(self: Any, hidden_states: torch.Tensor, output_attentio
     qkv = self.qkv(hidden_states).reshape(b, n, 3, heads, -1).permute(2, 0, 3, 1, 4)  # (3, B, heads, N, d)
     q, k, v = qkv[0], qkv[1], qkv[2]
     d = q.shape[-1]
-    rh = self.get_rel_pos(h, h, self.rel_pos_h) if self.use_rel_pos else None          # (H, H, d)
-    rw = self.get_rel_pos(w, w, self.rel_pos_w) if self.use_rel_pos else None          # (W, W, d)
+    rh = self.get_rel_pos(h, h, self.rel_pos_h) if self.use_rel_pos else None  # (H, H, d)
+    rw = self.get_rel_pos(w, w, self.rel_pos_w) if self.use_rel_pos else None  # (W, W, d)
     step = max(1, min(heads, ATTENTION_CHUNK_BYTES // max(1, 4 * n * n)))
     outs = []
     for i in range(0, heads, step):
-        qi, ki, vi = q[:, i:i + step], k[:, i:i + step], v[:, i:i + step]
+        qi, ki, vi = q[:, i : i + step], k[:, i : i + step], v[:, i : i + step]
         g = qi.shape[1]
-        scores = torch.matmul(qi * self.scale, ki.transpose(-2, -1))                   # (B, g, N, N)
+        scores = torch.matmul(qi * self.scale, ki.transpose(-2, -1))  # (B, g, N, N)
         if rh is not None and rw is not None:
             rq = qi.reshape(b, g, h, w, d)
             rel_h = torch.einsum("bnhwc,hkc->bnhwk", rq, rh)
             rel_w = torch.einsum("bnhwc,wkc->bnhwk", rq, rw)
-            scores = (scores.reshape(b, g, h, w, h, w) + rel_h.unsqueeze(-1) + rel_w.unsqueeze(-2)).reshape(
-                b, g, n, n)
-        outs.append(torch.matmul(scores.softmax(-1), vi))                              # (B, g, N, d)
+            scores = (scores.reshape(b, g, h, w, h, w) + rel_h.unsqueeze(-1) + rel_w.unsqueeze(-2)).reshape(b, g, n, n)
+        outs.append(torch.matmul(scores.softmax(-1), vi))  # (B, g, N, d)
     out = outs[0] if len(outs) == 1 else torch.cat(outs, 1)
     return self.proj(out.transpose(1, 2).reshape(b, h, w, -1)), None
 
@@ -149,16 +154,18 @@ class PromptEncoding(nn.Module):
             image_pe = model.get_image_wide_positional_embeddings()
         self.register_buffer("image_pe", image_pe.flatten(2).transpose(1, 2).contiguous().clone())
         self.register_buffer("gauss", pe.shared_embedding.positional_embedding.detach().clone())
-        weights = pe.point_embed.weight if hasattr(pe.point_embed, "weight") else torch.cat(
-            [e.weight for e in pe.point_embed], 0)
-        self.register_buffer("point_embed", weights.detach().clone())                    # (4, C)
+        weights = (
+            pe.point_embed.weight
+            if hasattr(pe.point_embed, "weight")
+            else torch.cat([e.weight for e in pe.point_embed], 0)
+        )
+        self.register_buffer("point_embed", weights.detach().clone())  # (4, C)
         self.register_buffer("not_a_point", pe.not_a_point_embed.weight[0].detach().clone())
         self.register_buffer("no_mask", pe.no_mask_embed.weight[0].detach().clone().view(1, -1, 1, 1))
 
     def sparse(self, point_coords: torch.Tensor, point_labels: torch.Tensor) -> torch.Tensor:
         """(B, N, C) point and box-corner embeddings."""
-        return embed_points(point_coords, point_labels, self.gauss, self.point_embed, self.not_a_point,
-                            self.input_size)
+        return embed_points(point_coords, point_labels, self.gauss, self.point_embed, self.not_a_point, self.input_size)
 
     def dense(self, mask_input: torch.Tensor, has_mask_input: torch.Tensor) -> torch.Tensor:
         """(B, C, S, S): the mask prompt's embedding where ``has_mask_input`` is 1, else "no mask"."""
@@ -169,18 +176,23 @@ class PromptEncoding(nn.Module):
 class SamDecoderGraph(PromptEncoding):
     """Prompt encoder + mask decoder of a ``transformers`` SamModel, every mask token out."""
 
-    def forward(self, image_embeddings: torch.Tensor, point_coords: torch.Tensor, point_labels: torch.Tensor,
-                mask_input: torch.Tensor, has_mask_input: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self,
+        image_embeddings: torch.Tensor,
+        point_coords: torch.Tensor,
+        point_labels: torch.Tensor,
+        mask_input: torch.Tensor,
+        has_mask_input: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         d = self.decoder
-        sparse = self.sparse(point_coords, point_labels)                                  # (B, N, C)
-        dense = self.dense(mask_input, has_mask_input)                                    # (B, C, S, S)
-        cache = {"keys_raw": image_embeddings.flatten(2).transpose(1, 2), "pe": self.image_pe,
-                 "lead": output_tokens(d)}
-        k = d.mask_tokens.weight.shape[0]                                                 # 4
+        sparse = self.sparse(point_coords, point_labels)  # (B, N, C)
+        dense = self.dense(mask_input, has_mask_input)  # (B, C, S, S)
+        cache = {"keys_raw": image_embeddings.flatten(2).transpose(1, 2), "pe": self.image_pe, "lead": output_tokens(d)}
+        k = d.mask_tokens.weight.shape[0]  # 4
         queries, keys = two_way(d, sparse, dense, cache, 1 + k, explicit_softmax=True)
-        iou = d.iou_prediction_head(queries[:, 0])                                        # (B, 4)
+        iou = d.iou_prediction_head(queries[:, 0])  # (B, 4)
         hyper = torch.stack([d.output_hypernetworks_mlps[j](queries[:, 1 + j]) for j in range(k)], 1)
-        z = upscale(d, keys, cache)                                                       # (B, 16 L, C/8)
+        z = upscale(d, keys, cache)  # (B, 16 L, C/8)
         return masks_from_hyper(z, hyper, image_embeddings.shape[-1]), iou
 
 
@@ -206,25 +218,30 @@ class SamHQDecoderGraph(PromptEncoding):
     sorts them by predicted IoU, as the reference does).
     """
 
-    def forward(self, image_embeddings: torch.Tensor, intermediate_embeddings: torch.Tensor,
-                point_coords: torch.Tensor, point_labels: torch.Tensor, mask_input: torch.Tensor,
-                has_mask_input: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self,
+        image_embeddings: torch.Tensor,
+        intermediate_embeddings: torch.Tensor,
+        point_coords: torch.Tensor,
+        point_labels: torch.Tensor,
+        mask_input: torch.Tensor,
+        has_mask_input: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         from ..engines.sam.hq_decoder import _ln2d, hq_features
 
         d = self.decoder
-        sparse = self.sparse(point_coords, point_labels)                                  # (B, N, C)
-        dense = self.dense(mask_input, has_mask_input)                                    # (B, C, S, S)
+        sparse = self.sparse(point_coords, point_labels)  # (B, N, C)
+        dense = self.dense(mask_input, has_mask_input)  # (B, C, S, S)
         side = image_embeddings.shape[-1]
-        cache = {"keys_raw": image_embeddings.flatten(2).transpose(1, 2), "pe": self.image_pe,
-                 "lead": output_tokens(d)}
-        k = d.mask_tokens.weight.shape[0]                                                 # SAM's 4; HQ follows
+        cache = {"keys_raw": image_embeddings.flatten(2).transpose(1, 2), "pe": self.image_pe, "lead": output_tokens(d)}
+        k = d.mask_tokens.weight.shape[0]  # SAM's 4; HQ follows
         queries, keys = two_way(d, sparse, dense, cache, 2 + k, explicit_softmax=True)
-        iou = d.iou_prediction_head(queries[:, 0])[:, :k]                                 # (B, 4)
+        iou = d.iou_prediction_head(queries[:, 0])[:, :k]  # (B, 4)
         hyper = torch.stack([d.output_hypernetworks_mlps[j](queries[:, 1 + j]) for j in range(k)], 1)
-        hyper_hq = d.hq_mask_mlp(queries[:, 1 + k]).unsqueeze(1)                          # (B, 1, C/8)
-        z = upscale(d, keys, cache)                                                       # (B, 16 L, C/8)
-        up = to_image(z, side)                                                            # (B, C/8, 4S, 4S)
-        hq = _untraced(hq_features)(d, image_embeddings, intermediate_embeddings)        # (1, C/8, 4S, 4S)
+        hyper_hq = d.hq_mask_mlp(queries[:, 1 + k]).unsqueeze(1)  # (B, 1, C/8)
+        z = upscale(d, keys, cache)  # (B, 16 L, C/8)
+        up = to_image(z, side)  # (B, C/8, 4S, 4S)
+        hq = _untraced(hq_features)(d, image_embeddings, intermediate_embeddings)  # (1, C/8, 4S, 4S)
         h = d.mask_conv2(nn.functional.gelu(_ln2d(d.mask_conv1(up), d.mask_norm))) + hq
         m_hq = torch.matmul(hyper_hq, h.flatten(2)).view(-1, 1, side * 4, side * 4)
         return masks_from_hyper(z, hyper, side) + m_hq, iou

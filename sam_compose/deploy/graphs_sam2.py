@@ -55,21 +55,27 @@ class Sam2DecoderGraph(PromptEncoding):
         self.delta = float(getattr(d, "dynamic_multimask_stability_delta", 0.05))
         self.thresh = float(getattr(d, "dynamic_multimask_stability_thresh", 0.98))
 
-    def forward(self, high_res_feats_0: torch.Tensor, high_res_feats_1: torch.Tensor,
-                image_embeddings: torch.Tensor, point_coords: torch.Tensor, point_labels: torch.Tensor,
-                mask_input: torch.Tensor, has_mask_input: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self,
+        high_res_feats_0: torch.Tensor,
+        high_res_feats_1: torch.Tensor,
+        image_embeddings: torch.Tensor,
+        point_coords: torch.Tensor,
+        point_labels: torch.Tensor,
+        mask_input: torch.Tensor,
+        has_mask_input: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         d = self.decoder
-        sparse = self.sparse(point_coords, point_labels)                                  # (B, N, C)
-        dense = self.dense(mask_input, has_mask_input)                                    # (B, C, S, S)
-        cache = {"keys_raw": image_embeddings.flatten(2).transpose(1, 2), "pe": self.image_pe,
-                 "lead": output_tokens(d)}
+        sparse = self.sparse(point_coords, point_labels)  # (B, N, C)
+        dense = self.dense(mask_input, has_mask_input)  # (B, C, S, S)
+        cache = {"keys_raw": image_embeddings.flatten(2).transpose(1, 2), "pe": self.image_pe, "lead": output_tokens(d)}
         cache.update(_untraced(high_res_cache)(high_res_feats_0, high_res_feats_1))
-        k = d.mask_tokens.weight.shape[0]                                                 # 4
-        queries, keys = two_way(d, sparse, dense, cache, 2 + k, explicit_softmax=True)    # [obj, iou, masks]
-        iou = d.iou_prediction_head(queries[:, 1])                                        # (B, 4)
+        k = d.mask_tokens.weight.shape[0]  # 4
+        queries, keys = two_way(d, sparse, dense, cache, 2 + k, explicit_softmax=True)  # [obj, iou, masks]
+        iou = d.iou_prediction_head(queries[:, 1])  # (B, 4)
         hyper = torch.stack([d.output_hypernetworks_mlps[j](queries[:, 2 + j]) for j in range(k)], 1)
         z = upscale(d, keys, cache)
-        masks = masks_from_hyper(z, hyper, image_embeddings.shape[-1])                    # (B, 4, 4S, 4S)
+        masks = masks_from_hyper(z, hyper, image_embeddings.shape[-1])  # (B, 4, 4S, 4S)
         if self.dynamic:
             m0, s0 = _stable_single(masks, iou, self.delta, self.thresh)
             masks = torch.cat([m0, masks[:, 1:]], 1)

@@ -26,9 +26,12 @@ def runtime_supports(opset: int) -> bool:
     onnx = require("onnx", "onnx", "ONNX export", extra="onnx")
     from onnx import TensorProto, helper
 
-    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "probe",
-                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["y"])],
+        "probe",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", int(opset))])
     model.ir_version = min(model.ir_version, onnx.IR_VERSION)
     try:
@@ -59,9 +62,13 @@ def check_opset(opset: int | None) -> int:
 
     hi = max_opset()
     if value < MIN_OPSET:
-        raise InputError(f"opset {value} is too old: the exporter writes opset {MIN_OPSET} to {hi}; "
-                         f"use --opset {DEFAULT_OPSET} (the default)")
+        raise InputError(
+            f"opset {value} is too old: the exporter writes opset {MIN_OPSET} to {hi}; "
+            f"use --opset {DEFAULT_OPSET} (the default)"
+        )
     if value > hi:
-        raise InputError(f"opset {value} is not supported by the installed onnxruntime {onnxruntime.__version__} "
-                         f"(and onnx): use --opset {MIN_OPSET}..{hi}, or upgrade onnxruntime")
+        raise InputError(
+            f"opset {value} is not supported by the installed onnxruntime {onnxruntime.__version__} "
+            f"(and onnx): use --opset {MIN_OPSET}..{hi}, or upgrade onnxruntime"
+        )
     return value

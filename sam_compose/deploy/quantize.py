@@ -32,9 +32,15 @@ def _quantize_file(src: Path, dst: Path) -> None:
     level = root.level
     root.setLevel(logging.ERROR)
     try:
-        quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True,
-                         op_types_to_quantize=list(QUANTIZED_OPS), use_external_data_format=False,
-                         extra_options={"MatMulConstBOnly": True})
+        quantize_dynamic(
+            str(src),
+            str(dst),
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            op_types_to_quantize=list(QUANTIZED_OPS),
+            use_external_data_format=False,
+            extra_options={"MatMulConstBOnly": True},
+        )
     finally:
         root.setLevel(level)
 
@@ -51,8 +57,9 @@ def _stamp(path: Path, key: str, value: str) -> None:
     onnx.save(model, str(path))
 
 
-def quantize_folder(folder: str | os.PathLike, manifest: Manifest,
-                    roles: tuple[str, ...] = QUANTIZED_ROLES) -> Manifest:
+def quantize_folder(
+    folder: str | os.PathLike, manifest: Manifest, roles: tuple[str, ...] = QUANTIZED_ROLES
+) -> Manifest:
     """Quantise the ``roles`` (default: the encoder) of the export in ``folder`` in place; returns
     the updated manifest (precision ``int8``)."""
     from .graph_files import cpu_session, graph_file

@@ -9,13 +9,13 @@ from .cache import EmbeddingCache
 from .registry import clear_shared_engines, load_engine, register_engine, resolve_engine, resolve_spec, shared_engine
 
 __all__ = [
-                       "EmbeddingCache",
-                       "Engine",
-                       "EngineStats",
-                       "clear_shared_engines",
-                       "load_engine",
-                       "register_engine",
-                       "resolve_engine",
-                       "resolve_spec",
-                       "shared_engine",
+    "EmbeddingCache",
+    "Engine",
+    "EngineStats",
+    "clear_shared_engines",
+    "load_engine",
+    "register_engine",
+    "resolve_engine",
+    "resolve_spec",
+    "shared_engine",
 ]

@@ -52,8 +52,9 @@ class Engine(ABC):
     supports_text: ClassVar[bool] = False
     """True for engines that segment concept prompts (``Prompt(text=...)``, exemplars) natively."""
 
-    def __init__(self, spec: str, device: str = "cpu", dtype: str = "float32",
-                 cache: EmbeddingCache | None = None) -> None:
+    def __init__(
+        self, spec: str, device: str = "cpu", dtype: str = "float32", cache: EmbeddingCache | None = None
+    ) -> None:
         self.spec = spec
         self.device = device
         self.dtype = dtype
@@ -149,16 +150,13 @@ class Engine(ABC):
     def generate_params(self) -> dict[str, Any]:
         """The parameters ``generate`` accepts, with their defaults."""
         sig = inspect.signature(self._generate)
-        return {n: p.default for n, p in sig.parameters.items()
-                if p.kind == p.KEYWORD_ONLY}
+        return {n: p.default for n, p in sig.parameters.items() if p.kind == p.KEYWORD_ONLY}
 
     def _check_params(self, params: dict[str, Any]) -> None:
         accepted = self.generate_params()
         unknown = sorted(set(params) - set(accepted))
         if unknown:
-            raise InputError(
-                f"{self.name} engine's generate() does not take {unknown}; accepted: {sorted(accepted)}"
-            )
+            raise InputError(f"{self.name} engine's generate() does not take {unknown}; accepted: {sorted(accepted)}")
 
     # --- backend hooks ------------------------------------------------------------------
     @abstractmethod
@@ -166,8 +164,7 @@ class Engine(ABC):
         """Features of an (H, W, 3) uint8 image; ``key`` is its content hash."""
 
     @abstractmethod
-    def _decode(self, image: np.ndarray, embedding: ImageEmbedding, prompts: list[Prompt],
-                multimask: bool) -> Masks:
+    def _decode(self, image: np.ndarray, embedding: ImageEmbedding, prompts: list[Prompt], multimask: bool) -> Masks:
         """Masks for validated prompts: 1 or 3 rows per prompt, ``prompt_index`` set."""
 
     @abstractmethod

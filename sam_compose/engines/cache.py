@@ -25,5 +25,6 @@ class EmbeddingCache(BoundedCache[tuple[str, str], ImageEmbedding]):
     """
 
     def __init__(self, max_bytes: int | None = None) -> None:
-        super().__init__(default_cache_bytes() if max_bytes is None else int(max_bytes),
-                         size_of=lambda emb: int(emb.nbytes))
+        super().__init__(
+            default_cache_bytes() if max_bytes is None else int(max_bytes), size_of=lambda emb: int(emb.nbytes)
+        )

@@ -19,7 +19,7 @@ from ..errors import EngineError
 
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
-    return (text.splitlines()[0][:200] if text else type(exc).__name__)
+    return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
 def load_state_dict(path: str | Path) -> dict[str, Any]:
@@ -31,8 +31,10 @@ def load_state_dict(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     size = check_regular_file(path, "checkpoint").st_size
     if size == 0:
-        raise EngineError(f"checkpoint {path.name} is empty (0 bytes); download it again "
-                          "(sam-compose models download NAME) or give another file")
+        raise EngineError(
+            f"checkpoint {path.name} is empty (0 bytes); download it again "
+            "(sam-compose models download NAME) or give another file"
+        )
     try:
         with warnings.catch_warnings():  # torch's notes on odd pickle protocols: the error below says it all
             warnings.simplefilter("ignore")
@@ -44,8 +46,10 @@ def load_state_dict(path: str | Path) -> dict[str, Any]:
             "use the official checkpoint or re-save its state_dict"
         ) from exc
     except Exception as exc:  # a text file or junk fails anywhere inside torch.load
-        raise EngineError(f"could not read checkpoint {path.name}: {_first_line(exc)} "
-                          "(is the file truncated or not a PyTorch checkpoint?)") from exc
+        raise EngineError(
+            f"could not read checkpoint {path.name}: {_first_line(exc)} "
+            "(is the file truncated or not a PyTorch checkpoint?)"
+        ) from exc
     for wrapper in ("model", "state_dict"):
         if isinstance(obj, Mapping) and wrapper in obj and isinstance(obj[wrapper], Mapping):
             obj = obj[wrapper]

@@ -89,8 +89,10 @@ def check_weights(folder: Path) -> None:
     """Open every safetensors file's header so a corrupted download fails with a clear message."""
     files = sorted(Path(folder).glob("*.safetensors"))
     if not files and not (Path(folder) / "pytorch_model.bin").exists():
-        raise EngineError(f"{folder} has no weights (model.safetensors); run {download_hint(str(folder))} "
-                          "or save the model with save_pretrained")
+        raise EngineError(
+            f"{folder} has no weights (model.safetensors); run {download_hint(str(folder))} "
+            "or save the model with save_pretrained"
+        )
     try:
         from safetensors import safe_open
     except ImportError:  # pragma: no cover
@@ -174,8 +176,10 @@ def _refuse(path: Path, repo_id: str, name: str) -> EngineError:
     for p in (path, blob):
         with contextlib.suppress(OSError):
             p.unlink()
-    return EngineError(f"{repo_id}/{name} arrived corrupted (its checksum does not match the hub's); the file was "
-                       "deleted: run the download again")
+    return EngineError(
+        f"{repo_id}/{name} arrived corrupted (its checksum does not match the hub's); the file was "
+        "deleted: run the download again"
+    )
 
 
 class _Bar:
@@ -242,18 +246,25 @@ def download_model(repo_id: str, progress: ProgressFn | None = None, endpoint: s
     endpoint = (endpoint or hub_endpoint()).rstrip("/")
     why = offline_reason(endpoint)
     if why is not None:
-        raise EngineError(f"cannot download {repo_id}: {why}; on a machine with internet run "
-                          f"{download_hint(repo_id)} and copy {cache_dir()} here")
+        raise EngineError(
+            f"cannot download {repo_id}: {why}; on a machine with internet run "
+            f"{download_hint(repo_id)} and copy {cache_dir()} here"
+        )
     from huggingface_hub import HfApi, hf_hub_download
     from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError
 
     with _repo_lock(repo_id):
         try:
-            tree = {f.path: f for f in HfApi(endpoint=endpoint).list_repo_tree(repo_id, recursive=True)
-                    if hasattr(f, "size")}
+            tree = {
+                f.path: f
+                for f in HfApi(endpoint=endpoint).list_repo_tree(repo_id, recursive=True)
+                if hasattr(f, "size")
+            }
         except GatedRepoError as exc:
-            raise EngineError(f"{repo_id} is gated: accept its licence at {endpoint}/{repo_id} and log in "
-                              "(`hf auth login`), then download again") from exc
+            raise EngineError(
+                f"{repo_id} is gated: accept its licence at {endpoint}/{repo_id} and log in "
+                "(`hf auth login`), then download again"
+            ) from exc
         except RepositoryNotFoundError as exc:
             raise EngineError(f"{repo_id} was not found on {endpoint} (or it is private: log in first)") from exc
         except (HfHubHTTPError, OSError) as exc:
@@ -269,8 +280,10 @@ def download_model(repo_id: str, progress: ProgressFn | None = None, endpoint: s
             try:
                 path = Path(hf_hub_download(repo_id, name, endpoint=endpoint, tqdm_class=bar))
             except Exception as exc:  # network and hub errors are many; one clear line
-                raise EngineError(f"downloading {repo_id}/{name} failed: {type(exc).__name__}: "
-                                  f"{str(exc).splitlines()[0][:160]}; run the download again to resume") from exc
+                raise EngineError(
+                    f"downloading {repo_id}/{name} failed: {type(exc).__name__}: "
+                    f"{str(exc).splitlines()[0][:160]}; run the download again to resume"
+                ) from exc
             if _file_hash_ok(path) is False:
                 raise _refuse(path, repo_id, name)
             tracker.files_done += 1

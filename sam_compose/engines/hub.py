@@ -43,7 +43,7 @@ HUB_HOST = "huggingface.co"
 
 T = TypeVar("T")
 _SHARED: dict[Hashable, Any] = {}
-_SHARED_LOCK = threading.Lock()                 # guards the two dicts; never held while loading
+_SHARED_LOCK = threading.Lock()  # guards the two dicts; never held while loading
 _KEY_LOCKS: dict[Hashable, threading.Lock] = {}
 
 
@@ -130,8 +130,10 @@ def resolve_model_dir(spec: str, allow_download: bool | None = None) -> Path:
     path = Path(os.path.expanduser(spec))
     if path.is_dir():
         if not (path / "config.json").exists():
-            raise EngineError(f"{path} is a folder but has no config.json; expected a folder written by "
-                              "save_pretrained (config.json + model.safetensors)")
+            raise EngineError(
+                f"{path} is a folder but has no config.json; expected a folder written by "
+                "save_pretrained (config.json + model.safetensors)"
+            )
         return path
     repo = repo_id_for(spec)
     found = cached_snapshot(repo)
@@ -165,6 +167,7 @@ def download(repo_id: str, progress: Any = None) -> str:
                 bar = tqdm(total=p.total, unit="B", unit_scale=True, desc=repo_id)
             bar.update(p.done - state.get("done", 0))
             state["done"] = p.done
+
     try:
         return str(download_model(repo_id, progress=progress))
     finally:

@@ -45,8 +45,15 @@ NameMap = Callable[[Mapping[str, Any]], Mapping[str, str]]
 """Given a model's state dict, the name the user's file has for each of its keys (for messages)."""
 
 
-def check_tensors(expected: Mapping[str, Any], tensors: Mapping[str, Any], what: str, *,
-                  names: NameMap | None = None, allow_extra: bool = True, hint: str = "") -> None:
+def check_tensors(
+    expected: Mapping[str, Any],
+    tensors: Mapping[str, Any],
+    what: str,
+    *,
+    names: NameMap | None = None,
+    allow_extra: bool = True,
+    hint: str = "",
+) -> None:
     """Raise :class:`EngineError` unless ``tensors`` fill the state dict ``expected`` with the same shapes.
 
     ``what`` starts the message (the file and the model); ``names`` gives the file's names of
@@ -67,13 +74,22 @@ def check_tensors(expected: Mapping[str, Any], tensors: Mapping[str, Any], what:
         unexpected = "" if allow_extra else f"; unexpected keys {_listed(extra)}"
         raise EngineError(f"{what}: missing keys {_listed([show(k) for k in missing])}{unexpected}{hint}")
     k = bad[0]
-    raise EngineError(f"{what}: tensor {show(k)} has shape {tuple(tensors[k].shape)}, expected "
-                      f"{tuple(expected[k].shape)} ({len(bad)} mismatched tensor(s))")
+    raise EngineError(
+        f"{what}: tensor {show(k)} has shape {tuple(tensors[k].shape)}, expected "
+        f"{tuple(expected[k].shape)} ({len(bad)} mismatched tensor(s))"
+    )
 
 
-def build_with_tensors(make: Callable[[], Any], tensors: Mapping[str, Any], what: str, *,
-                       names: NameMap | None = None, allow_extra: bool = True, hint: str = "",
-                       float32: bool = False) -> Any:
+def build_with_tensors(
+    make: Callable[[], Any],
+    tensors: Mapping[str, Any],
+    what: str,
+    *,
+    names: NameMap | None = None,
+    allow_extra: bool = True,
+    hint: str = "",
+    float32: bool = False,
+) -> Any:
     """``make()`` on the meta device, then ``tensors`` assigned to it (shared, not copied), eval mode.
 
     The tensors are checked first by :func:`check_tensors` (``what``, ``names``, ``allow_extra``
@@ -86,7 +102,10 @@ def build_with_tensors(make: Callable[[], Any], tensors: Mapping[str, Any], what
         model = make()
     expected = model.state_dict()
     check_tensors(expected, tensors, what, names=names, allow_extra=allow_extra, hint=hint)
-    model.load_state_dict({k: tensors[k].float() if float32 and tensors[k].is_floating_point() else tensors[k]
-                           for k in expected}, strict=True, assign=True)
+    model.load_state_dict(
+        {k: tensors[k].float() if float32 and tensors[k].is_floating_point() else tensors[k] for k in expected},
+        strict=True,
+        assign=True,
+    )
     materialize_buffers(model)
     return model.eval()

@@ -33,9 +33,18 @@ def _status(m: KnownModel) -> dict[str, Any]:
     from .hub import cached_snapshot
 
     folder = cached_snapshot(m.repo_id)
-    return {"name": m.name, "repo_id": m.repo_id, "family": m.family, "size_mb": m.size_mb,
-            "licence": m.licence, "supports": list(m.supports), "meta_filename": m.meta_filename,
-            "cached": folder is not None, "path": str(folder) if folder else None, "note": m.note}
+    return {
+        "name": m.name,
+        "repo_id": m.repo_id,
+        "family": m.family,
+        "size_mb": m.size_mb,
+        "licence": m.licence,
+        "supports": list(m.supports),
+        "meta_filename": m.meta_filename,
+        "cached": folder is not None,
+        "path": str(folder) if folder else None,
+        "note": m.note,
+    }
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -46,10 +55,14 @@ def cmd_list(args: argparse.Namespace) -> int:
     print(f"{'NAME':<23} {'FAMILY':<7} {'SIZE':>7}  {'LICENCE':<11} {'SUPPORTS':<29} {'CACHED':<6}  REPOSITORY")
     for r in rows:
         lic = r["licence"]
-        print(f"{r['name']:<23} {r['family']:<7} {_size(r['size_mb']):>7}  {lic:<11} {','.join(r['supports']):<29} "
-              f"{'yes' if r['cached'] else 'no':<6}  {r['repo_id']}")
-    print("Meta checkpoints load by path, e.g. --engine ~/models/sam_vit_b_01ec64.pth or sam2.1_hiera_tiny.pt; "
-          "SAM 3 is gated: accept its licence on the hub before downloading")
+        print(
+            f"{r['name']:<23} {r['family']:<7} {_size(r['size_mb']):>7}  {lic:<11} {','.join(r['supports']):<29} "
+            f"{'yes' if r['cached'] else 'no':<6}  {r['repo_id']}"
+        )
+    print(
+        "Meta checkpoints load by path, e.g. --engine ~/models/sam_vit_b_01ec64.pth or sam2.1_hiera_tiny.pt; "
+        "SAM 3 is gated: accept its licence on the hub before downloading"
+    )
     return 0
 
 
@@ -74,8 +87,10 @@ def cmd_download(args: argparse.Namespace) -> int:
     repo = _resolve_name(args.name)
     why = offline_reason()  # one line, at once, when nothing can be downloaded
     if why is not None:
-        raise EngineError(f"cannot download {repo}: {why}; on a machine with internet run "
-                          f"`sam-compose models download {args.name}` and copy {cache_dir()} here")
+        raise EngineError(
+            f"cannot download {repo}: {why}; on a machine with internet run "
+            f"`sam-compose models download {args.name}` and copy {cache_dir()} here"
+        )
     print(f"downloading {repo} into {cache_dir()} ...", file=sys.stderr)
     path = download(repo)
     print(json.dumps({"name": args.name, "repo_id": repo, "path": path}))

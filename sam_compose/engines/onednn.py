@@ -132,8 +132,9 @@ def usable(*tensors: torch.Tensor) -> bool:
     return not tracing() and available()
 
 
-def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None,
-           act: str | None = None) -> torch.Tensor:
+def linear(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None, act: str | None = None
+) -> torch.Tensor:
     """``act(x @ weight.T + bias)``: x (..., K), weight (N, K), bias (N,) -> (..., N).
 
     ``act``: None, ``"relu"`` or ``"gelu"`` (the exact, erf-based GELU).
@@ -156,8 +157,7 @@ def linear_module(x: torch.Tensor, module: Any, act: str | None = None) -> torch
     return linear(x, module.weight, module.bias, act)
 
 
-def linear_add(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
-               other: torch.Tensor) -> torch.Tensor:
+def linear_add(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, other: torch.Tensor) -> torch.Tensor:
     """``other + x @ weight.T + bias`` in one pass; ``other`` has the output's shape (..., N)."""
     if usable(x, weight, other) and tuple(other.shape) == (*x.shape[:-1], weight.shape[0]):
         return torch.ops.mkldnn._linear_pointwise.binary(x, other, weight, bias, "add")
@@ -172,11 +172,11 @@ def matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """
     if b.dim() == 2 and usable(a, b):
         return torch.ops.mkldnn._linear_pointwise(a.contiguous(), b.t(), None, "none", [], "")
-    if (usable(a, b) and a.dim() == 3 and b.dim() == 3 and b.shape[0] in (1, a.shape[0])
-            and a.shape[0] <= 16):
+    if usable(a, b) and a.dim() == 3 and b.dim() == 3 and b.shape[0] in (1, a.shape[0]) and a.shape[0] <= 16:
         op = torch.ops.mkldnn._linear_pointwise
-        outs = [op(a[i].contiguous(), b[i if b.shape[0] > 1 else 0].t(), None, "none", [], "")
-                for i in range(a.shape[0])]
+        outs = [
+            op(a[i].contiguous(), b[i if b.shape[0] > 1 else 0].t(), None, "none", [], "") for i in range(a.shape[0])
+        ]
         return outs[0].unsqueeze(0) if len(outs) == 1 else torch.stack(outs)
     return torch.matmul(a, b)
 
@@ -195,22 +195,34 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float) -
             # PyTorch's fused CPU kernel wants one head size (else it materialises every score)
             out = q.new_empty((b, h, nq, dv))
             for s in range(0, nq, 4 * ATTENTION_CHUNK):
-                scores = torch.matmul(q[:, :, s:s + 4 * ATTENTION_CHUNK] * scale, k.transpose(-1, -2))
-                out[:, :, s:s + 4 * ATTENTION_CHUNK] = torch.matmul(scores.softmax(-1), v)
+                scores = torch.matmul(q[:, :, s : s + 4 * ATTENTION_CHUNK] * scale, k.transpose(-1, -2))
+                out[:, :, s : s + 4 * ATTENTION_CHUNK] = torch.matmul(scores.softmax(-1), v)
             return out
         return F.scaled_dot_product_attention(q, k, v, scale=scale)
     op = torch.ops.mkldnn._linear_pointwise
     out = q.new_empty((b, nq, h, dv)).transpose(1, 2)  # heads merge into (B, Nq, h * dv) for free
     for i in range(b):
         for j in range(h):
-            kh = k[i, j].contiguous()               # (Nk, d): the "weight" of q @ k^T
+            kh = k[i, j].contiguous()  # (Nk, d): the "weight" of q @ k^T
             vt = v[i, j].transpose(0, 1).contiguous()  # (dv, Nk): the "weight" of p @ v
             qh = q[i, j] * scale
             for s in range(0, nq, ATTENTION_CHUNK):
-                scores = op(qh[s:s + ATTENTION_CHUNK], kh, None, "none", [], "")
-                out[i, j, s:s + ATTENTION_CHUNK] = op(scores.softmax(-1), vt, None, "none", [], "")
+                scores = op(qh[s : s + ATTENTION_CHUNK], kh, None, "none", [], "")
+                out[i, j, s : s + ATTENTION_CHUNK] = op(scores.softmax(-1), vt, None, "none", [], "")
     return out
 
 
-__all__ = ["ATTENTION_CHUNK", "ENV_VAR", "MIN_ATTENTION_KEYS", "TESTED_TORCH", "attention", "available",
-           "linear", "linear_add", "linear_module", "matmul", "tracing", "usable"]
+__all__ = [
+    "ATTENTION_CHUNK",
+    "ENV_VAR",
+    "MIN_ATTENTION_KEYS",
+    "TESTED_TORCH",
+    "attention",
+    "available",
+    "linear",
+    "linear_add",
+    "linear_module",
+    "matmul",
+    "tracing",
+    "usable",
+]

@@ -6,7 +6,10 @@ import warnings
 
 from .opencv import OpenCVEngine
 
-warnings.warn("sam_compose.engines.opencv_engine is deprecated: import OpenCVEngine from sam_compose.engines.opencv",
-              DeprecationWarning, stacklevel=2)
+warnings.warn(
+    "sam_compose.engines.opencv_engine is deprecated: import OpenCVEngine from sam_compose.engines.opencv",
+    DeprecationWarning,
+    stacklevel=2,
+)
 
 __all__ = ["OpenCVEngine"]

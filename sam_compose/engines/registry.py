@@ -43,8 +43,9 @@ ACCEPTED_FORMS = (
 )
 
 
-def register_engine(name: str, factory: EngineFactory, *, prefix: bool = False,
-                    device_default: Callable[[], str] | None = None) -> None:
+def register_engine(
+    name: str, factory: EngineFactory, *, prefix: bool = False, device_default: Callable[[], str] | None = None
+) -> None:
     """Make ``load_engine(name)`` call ``factory(spec, device, dtype)``.
 
     With ``prefix=True`` every spec starting with ``name`` (e.g. ``"onnx:"``) goes to
@@ -159,7 +160,12 @@ def load_engine(spec: str = "auto", device: str | None = None, dtype: str | None
     if entry is not None:
         return entry[0](spec, device, dtype)
     path = Path(os.path.expanduser(spec))
-    if path.exists() or find_known(spec) is not None or _looks_like_hub_id(spec) or path.suffix in (".pth", ".pt", ".safetensors"):
+    if (
+        path.exists()
+        or find_known(spec) is not None
+        or _looks_like_hub_id(spec)
+        or path.suffix in (".pth", ".pt", ".safetensors")
+    ):
         if not path.exists() and path.suffix in (".pth", ".pt", ".safetensors"):
             raise EngineError(f"checkpoint file not found: {spec}")
         require("torch", feature=f"the SAM engine {spec!r}")

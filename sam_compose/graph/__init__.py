@@ -16,14 +16,14 @@ from .report import GraphRunError, RunReport, summarize
 from .validation import Plan
 
 __all__ = [
-           "Graph",
-           "GraphError",
-           "GraphRunError",
-           "NodeRef",
-           "OutputRef",
-           "Plan",
-           "ResultCache",
-           "RunReport",
-           "default_cache",
-           "summarize",
+    "Graph",
+    "GraphError",
+    "GraphRunError",
+    "NodeRef",
+    "OutputRef",
+    "Plan",
+    "ResultCache",
+    "RunReport",
+    "default_cache",
+    "summarize",
 ]

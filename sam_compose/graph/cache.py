@@ -54,8 +54,15 @@ def fingerprint(value: Any) -> str | None:
         logits = fingerprint(value.logits) if value.logits is not None else "none"
         ids = fingerprint(value.ids) if value.ids is not None else "none"
         # the shape is hashed too: packed bits alone are equal for e.g. empty 4x6 and 6x4 masks
-        return _hash(b"masks", str(value.masks.shape).encode(), np.packbits(value.masks).tobytes(),
-                     value.scores.tobytes(), value.prompt_index.tobytes(), str(logits).encode(), str(ids).encode())
+        return _hash(
+            b"masks",
+            str(value.masks.shape).encode(),
+            np.packbits(value.masks).tobytes(),
+            value.scores.tobytes(),
+            value.prompt_index.tobytes(),
+            str(logits).encode(),
+            str(ids).encode(),
+        )
     if isinstance(value, Prompt):
         mask = fingerprint(value.mask) if value.mask is not None else "none"
         return _hash(b"prompt", json.dumps(value.to_dict(), sort_keys=True, default=str).encode(), str(mask).encode())

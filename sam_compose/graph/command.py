@@ -21,13 +21,27 @@ from typing import Any
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("graph", nargs="?", help="graph file (.json, .yaml or .yml)")
-    parser.add_argument("--set", dest="sets", action="append", default=[], metavar="NODE.PARAM=VALUE",
-                        help="override a param; VALUE is JSON, else a string (repeatable)")
-    parser.add_argument("--out", metavar="DIR",
-                        help="folder for relative output paths (created if needed); written atomically: only when "
-                             "every node ran, and files of an earlier run that this one did not write are removed")
-    parser.add_argument("--output", dest="outputs", action="append", metavar="NODE[.PORT]",
-                        help="report only these outputs (and run only what they need); repeatable")
+    parser.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="NODE.PARAM=VALUE",
+        help="override a param; VALUE is JSON, else a string (repeatable)",
+    )
+    parser.add_argument(
+        "--out",
+        metavar="DIR",
+        help="folder for relative output paths (created if needed); written atomically: only when "
+        "every node ran, and files of an earlier run that this one did not write are removed",
+    )
+    parser.add_argument(
+        "--output",
+        dest="outputs",
+        action="append",
+        metavar="NODE[.PORT]",
+        help="report only these outputs (and run only what they need); repeatable",
+    )
     parser.add_argument("--max-frames", type=int, metavar="N", help="stop a video graph after N frames")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     parser.add_argument("--list-nodes", action="store_true", help="print every node type (JSON) and exit")
@@ -81,7 +95,9 @@ def tqdm_progress(total_hint: int | None = None) -> tuple[Callable[[dict[str, An
         if event["event"] == "node":
             bar = bars.get("nodes")
             if bar is None:
-                bar = bars["nodes"] = tqdm(total=event["total"], unit="node", desc="graph", file=sys.stderr, leave=False)
+                bar = bars["nodes"] = tqdm(
+                    total=event["total"], unit="node", desc="graph", file=sys.stderr, leave=False
+                )
             bar.set_postfix_str(f"{event['node']} {event['status']}", refresh=False)
             bar.update(1)
         elif event["event"] == "frame":
@@ -128,8 +144,9 @@ def main(args: argparse.Namespace) -> int:
     from .report import GraphRunError
 
     failed = {n: d for n, d in report["nodes"].items() if "error" in d}
-    print(f"error: {GraphRunError(report)}{'; nothing was written to ' + args.out if args.out else ''}",
-          file=sys.stderr)  # the first failure, and how many more
+    print(
+        f"error: {GraphRunError(report)}{'; nothing was written to ' + args.out if args.out else ''}", file=sys.stderr
+    )  # the first failure, and how many more
     return 2 if all(d.get("input_error") for d in failed.values()) else 1
 
 
@@ -164,7 +181,7 @@ def _run_into(graph: Any, args: argparse.Namespace, progress: Any) -> tuple[Any,
 def _moved(value: Any, old: str, new: str) -> Any:
     """``value`` (a JSON report) with paths under ``old`` renamed to ``new``."""
     if isinstance(value, str):
-        return new + value[len(old):] if value == old or value.startswith(old + "/") else value
+        return new + value[len(old) :] if value == old or value.startswith(old + "/") else value
     if isinstance(value, dict):
         return {k: _moved(v, old, new) for k, v in value.items()}
     if isinstance(value, list):

@@ -34,11 +34,17 @@ from .validation import Plan
 
 __all__ = ["GRAPH_KEYS", "NODE_KEYS", "Graph", "NodeDef", "NodeRef", "OutputRef", "param_json", "parse_ref"]
 
+
 class Graph:
     """A typed node graph; see the module docstring for building, :meth:`run` for running."""
 
-    def __init__(self, nodes: Mapping[str, NodeDef] | None = None, *, meta: Mapping[str, Any] | None = None,
-                 base_dir: str | os.PathLike | None = None) -> None:
+    def __init__(
+        self,
+        nodes: Mapping[str, NodeDef] | None = None,
+        *,
+        meta: Mapping[str, Any] | None = None,
+        base_dir: str | os.PathLike | None = None,
+    ) -> None:
         self._nodes: dict[str, NodeDef] = dict(nodes or {})
         self.meta: dict[str, Any] = dict(meta or {})
         self.base_dir: Path | None = Path(base_dir) if base_dir is not None else None
@@ -62,8 +68,11 @@ class Graph:
                 if value is not None:
                     inputs[key] = wire_text(value, f"node {node_id!r} input {key!r}")
             elif isinstance(value, (NodeRef, OutputRef)):
-                raise GraphError(f"node {node_id!r} ({type}) has no input port {key!r}; "
-                                 f"inputs: {sorted(spec.inputs) or 'none'}", node_id, key)
+                raise GraphError(
+                    f"node {node_id!r} ({type}) has no input port {key!r}; inputs: {sorted(spec.inputs) or 'none'}",
+                    node_id,
+                    key,
+                )
             else:
                 params[key] = value
         self._nodes[node_id] = NodeDef(type, inputs, params)
@@ -117,8 +126,11 @@ class Graph:
 
         spec = find(node.type)
         if spec is not None and param not in spec.params:
-            raise GraphError(f"node {nid!r} ({node.type}) has no param {param!r}; "
-                             f"params: {sorted(spec.params) or 'none'}", nid, param)
+            raise GraphError(
+                f"node {nid!r} ({node.type}) has no param {param!r}; params: {sorted(spec.params) or 'none'}",
+                nid,
+                param,
+            )
         from ..security.documents import check_document
 
         check_document(value, f"the value of {dotted}")
@@ -133,8 +145,9 @@ class Graph:
         try:
             return self._nodes[nid]
         except KeyError:
-            raise GraphError(f"there is no node {nid!r}; nodes: {', '.join(sorted(self._nodes)) or 'none'}",
-                             nid) from None
+            raise GraphError(
+                f"there is no node {nid!r}; nodes: {', '.join(sorted(self._nodes)) or 'none'}", nid
+            ) from None
 
     # ---------------------------------------------------------------- reading
     @property
@@ -204,8 +217,16 @@ class Graph:
         """Run and yield ``{node: value}`` per frame of a video graph (once for an image graph)."""
         return runtime.stream_graph(self, outputs=outputs, **options)
 
-    def run_batch(self, inputs: Any, out: str | os.PathLike, *, workers: int | None = None, backend: str = "local",
-                  resume: bool = False, **options: Any) -> Any:
+    def run_batch(
+        self,
+        inputs: Any,
+        out: str | os.PathLike,
+        *,
+        workers: int | None = None,
+        backend: str = "local",
+        resume: bool = False,
+        **options: Any,
+    ) -> Any:
         """Run the graph once per input file (a folder, glob, list file or list of paths) into ``out``;
         returns a :class:`~sam_compose.batch.BatchSummary`. See :func:`sam_compose.batch.run_batch`."""
         from ..batch import run_batch

@@ -34,8 +34,12 @@ def summarize(value: Any, port: str | None = None) -> Any:
 
     if isinstance(value, Masks):
         rows = value.summary()
-        out: dict[str, Any] = {"type": "masks", "count": len(value), "image_size": list(value.image_size),
-                               "masks": rows[:MAX_LISTED]}
+        out: dict[str, Any] = {
+            "type": "masks",
+            "count": len(value),
+            "image_size": list(value.image_size),
+            "masks": rows[:MAX_LISTED],
+        }
         if len(rows) > MAX_LISTED:
             out["more"] = len(rows) - MAX_LISTED
         return out
@@ -83,8 +87,15 @@ class RunReport(dict):
     ``keep_values=True`` (or list the node in ``outputs``) to read them here.
     """
 
-    def __init__(self, nodes: dict[str, dict[str, Any]], outputs: dict[str, Any], values: dict[str, dict[str, Any]],
-                 ports: dict[str, dict[str, str]], ms: float, freed: set[str] | None = None) -> None:
+    def __init__(
+        self,
+        nodes: dict[str, dict[str, Any]],
+        outputs: dict[str, Any],
+        values: dict[str, dict[str, Any]],
+        ports: dict[str, dict[str, str]],
+        ms: float,
+        freed: set[str] | None = None,
+    ) -> None:
         ok = not any("error" in n for n in nodes.values())
         super().__init__(ok=ok, ms=round(ms, 3), nodes=nodes, outputs=outputs)
         self._values = values
@@ -106,10 +117,13 @@ class RunReport(dict):
         nid, _, port = text.partition(".")
         if nid not in self._values:
             status = self["nodes"].get(nid, {})
-            why = status.get("error") or (f"skipped because {status['because']!r} failed" if status.get("skipped") else
-                                          "it was dropped after its last consumer ran; list it in outputs= or run "
-                                          "with keep_values=True" if nid in self._freed else
-                                          "it was not part of this run")
+            why = status.get("error") or (
+                f"skipped because {status['because']!r} failed"
+                if status.get("skipped")
+                else "it was dropped after its last consumer ran; list it in outputs= or run with keep_values=True"
+                if nid in self._freed
+                else "it was not part of this run"
+            )
             raise KeyError(f"no value for {text!r}: {why}")
         outs = self._values[nid]
         if port:

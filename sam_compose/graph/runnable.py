@@ -39,8 +39,15 @@ from langchain_core.runnables import Runnable, RunnableConfig  # noqa: E402
 class GraphRunnable(Runnable[Any, Any]):
     """Wraps a :class:`~sam_compose.graph.Graph`; see the module docstring."""
 
-    def __init__(self, graph: GraphLike, *, input: str | None = None, output: str | list[str] | None = None,
-                 summary: bool = False, **run_options: Any) -> None:
+    def __init__(
+        self,
+        graph: GraphLike,
+        *,
+        input: str | None = None,
+        output: str | list[str] | None = None,
+        summary: bool = False,
+        **run_options: Any,
+    ) -> None:
         validate(graph, fed={input} if input and "." not in input else set())  # fail now, not at the first call
         self.graph = graph
         self.input = input
@@ -59,8 +66,10 @@ class GraphRunnable(Runnable[Any, Any]):
         if value is None:
             return {}, {}
         if not isinstance(value, Mapping):
-            raise GraphError("this graph runnable takes a dict of {'node.param': value} or {'node': value}; "
-                             f"got {type(value).__name__} (or create it with as_runnable(input='node'))")
+            raise GraphError(
+                "this graph runnable takes a dict of {'node.param': value} or {'node': value}; "
+                f"got {type(value).__name__} (or create it with as_runnable(input='node'))"
+            )
         feed: dict[str, Any] = {}
         params: dict[str, Any] = {}
         for key, v in value.items():
@@ -80,7 +89,9 @@ class GraphRunnable(Runnable[Any, Any]):
     # ---------------------------------------------------------------- Runnable API
     def _invoke(self, value: Any) -> Any:
         feed, params = self._arguments(value)
-        report = run_graph(self.graph, self._outputs(), feed=feed, params=params, raise_on_error=True, **self.run_options)
+        report = run_graph(
+            self.graph, self._outputs(), feed=feed, params=params, raise_on_error=True, **self.run_options
+        )
         if self.output is None:
             return report.to_json() if self.summary else report
         return self._shape(report["outputs"])
@@ -100,8 +111,7 @@ class GraphRunnable(Runnable[Any, Any]):
             else:
                 yield self._shape(values)
 
-    async def astream(self, input: Any, config: RunnableConfig | None = None,
-                      **kwargs: Any) -> AsyncIterator[Any]:
+    async def astream(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> AsyncIterator[Any]:
         """Async :meth:`stream`: frames are computed in a worker thread, one at a time."""
         import asyncio
 

@@ -56,15 +56,36 @@ class _NodeFailure(Exception):
         self.exc = exc
 
 
-PATH_LIKE_NAMES = frozenset({"path", "paths", "file", "files", "folder", "dir", "directory", "save", "model",
-                             "engine", "checkpoint", "clip", "detector", "weights", "out", "output"})
+PATH_LIKE_NAMES = frozenset(
+    {
+        "path",
+        "paths",
+        "file",
+        "files",
+        "folder",
+        "dir",
+        "directory",
+        "save",
+        "model",
+        "engine",
+        "checkpoint",
+        "clip",
+        "detector",
+        "weights",
+        "out",
+        "output",
+    }
+)
 PATH_LIKE_SUFFIXES = ("_path", "_file", "_dir", "_folder", "_model", "_checkpoint", "_weights")
 
 
 def unguarded_params(spec: Any) -> list[str]:
     """Params of a node type that look like files (by name) but declare no path kind."""
-    return [n for n, p in spec.params.items()
-            if getattr(p, "kind", "value") == "value" and (n in PATH_LIKE_NAMES or n.endswith(PATH_LIKE_SUFFIXES))]
+    return [
+        n
+        for n, p in spec.params.items()
+        if getattr(p, "kind", "value") == "value" and (n in PATH_LIKE_NAMES or n.endswith(PATH_LIKE_SUFFIXES))
+    ]
 
 
 def _error_text(exc: BaseException) -> str:
@@ -75,10 +96,18 @@ def _error_text(exc: BaseException) -> str:
 class _Execution:
     """One run of one graph (private state; never shared between threads)."""
 
-    def __init__(self, graph: GraphLike, outputs: list[Any] | None, feed: Mapping[str, Any] | None,
-                 progress: ProgressCallback | None, cache: ResultCache | bool | None, out_dir: Any,
-                 max_frames: int | None, path_guard: Callable[[Any, str], Any] | None = None,
-                 keep_values: bool = False) -> None:
+    def __init__(
+        self,
+        graph: GraphLike,
+        outputs: list[Any] | None,
+        feed: Mapping[str, Any] | None,
+        progress: ProgressCallback | None,
+        cache: ResultCache | bool | None,
+        out_dir: Any,
+        max_frames: int | None,
+        path_guard: Callable[[Any, str], Any] | None = None,
+        keep_values: bool = False,
+    ) -> None:
         from pathlib import Path
 
         self.graph = graph
@@ -90,14 +119,20 @@ class _Execution:
             if nid not in self.plan.specs:
                 raise GraphError(f"output {w!r} is not a node of the graph", nid)
             if port and port not in self.plan.specs[nid].outputs:
-                raise GraphError(f"node {nid!r} has no output {port!r}; outputs: {list(self.plan.specs[nid].outputs)}",
-                                 nid, port)
+                raise GraphError(
+                    f"node {nid!r} has no output {port!r}; outputs: {list(self.plan.specs[nid].outputs)}", nid, port
+                )
         self.targets = wanted
         self.needed = self.plan.ancestors([w.partition(".")[0] for w in wanted], stop=set(self.feed))
-        self.cache = default_cache() if cache is True or cache is None else cache if isinstance(cache, ResultCache) else None
+        self.cache = (
+            default_cache() if cache is True or cache is None else cache if isinstance(cache, ResultCache) else None
+        )
         self.progress = progress
-        self.ctx = RunContext(out_dir=Path(out_dir).expanduser() if out_dir is not None else None,
-                              base_dir=graph.base_dir, path_guard=path_guard)
+        self.ctx = RunContext(
+            out_dir=Path(out_dir).expanduser() if out_dir is not None else None,
+            base_dir=graph.base_dir,
+            path_guard=path_guard,
+        )
         self.max_frames = max_frames
         self.values: dict[str, dict[str, Any]] = {}
         self.keys: dict[str, dict[str, str | None]] = {}
@@ -142,9 +177,11 @@ class _Execution:
         if self.ctx.path_guard is not None:
             loose = [n for n in unguarded_params(spec) if isinstance(params.get(n), str)]
             if loose:
-                raise AccessError(f"node type {spec.name!r} declares param {loose[0]!r} as a plain value; under a path "
-                                  "guard only node types whose file params declare Param(kind='path_in', "
-                                  "'path_out' or 'model') may run")
+                raise AccessError(
+                    f"node type {spec.name!r} declares param {loose[0]!r} as a plain value; under a path "
+                    "guard only node types whose file params declare Param(kind='path_in', "
+                    "'path_out' or 'model') may run"
+                )
         return self._call(nid, lambda: guard_params(spec.params, params), {})
 
     def _emit(self, event: dict[str, Any]) -> None:
@@ -157,9 +194,19 @@ class _Execution:
     def _node_done(self, nid: str) -> None:
         self.done += 1
         st = self.status[nid]
-        state = "failed" if "error" in st else "skipped" if st.get("skipped") else "cached" if st.get("cached") else "done"
-        self._emit({"event": "node", "node": nid, "status": state, "index": self.done, "total": self.total,
-                    "ms": st.get("ms", 0.0)})
+        state = (
+            "failed" if "error" in st else "skipped" if st.get("skipped") else "cached" if st.get("cached") else "done"
+        )
+        self._emit(
+            {
+                "event": "node",
+                "node": nid,
+                "status": state,
+                "index": self.done,
+                "total": self.total,
+                "ms": st.get("ms", 0.0),
+            }
+        )
 
     def _blocked_by(self, nid: str) -> str | None:
         for w in self.plan.wires[nid].values():
@@ -196,13 +243,23 @@ class _Execution:
         err = exc.exc if isinstance(exc, _NodeFailure) else exc
         text = str(exc) if isinstance(exc, _NodeFailure) else _error_text(exc)
         st = self.status.setdefault(nid, {"type": spec.name, "ms": 0.0, "cached": False})
-        st.update(error=text, error_type=type(err).__name__, input_error=isinstance(err, ValueError),
-                  inputs={p: summarize(v, spec.inputs[p].type.name) for p, v in inputs.items()}, **extra)
+        st.update(
+            error=text,
+            error_type=type(err).__name__,
+            input_error=isinstance(err, ValueError),
+            inputs={p: summarize(v, spec.inputs[p].type.name) for p, v in inputs.items()},
+            **extra,
+        )
         self.dead[nid] = nid
 
     def _skip(self, nid: str, root: str) -> None:
-        self.status[nid] = {"type": self.plan.specs[nid].name, "ms": 0.0, "cached": False, "skipped": True,
-                            "because": root}
+        self.status[nid] = {
+            "type": self.plan.specs[nid].name,
+            "ms": 0.0,
+            "cached": False,
+            "skipped": True,
+            "because": root,
+        }
         self.dead[nid] = root
 
     def _note(self, nid: str, frame: int | None, message: str) -> None:
@@ -213,8 +270,9 @@ class _Execution:
             notes.append("... (more notes left out)")
 
     def _call(self, nid: str, fn: Callable[..., Any], inputs: dict[str, Any], frame: int | None = None) -> Any:
-        token = set_run_context(dataclasses.replace(self.ctx, node_id=nid, frame_index=frame,
-                                                    notes=lambda msg: self._note(nid, frame, msg)))
+        token = set_run_context(
+            dataclasses.replace(self.ctx, node_id=nid, frame_index=frame, notes=lambda msg: self._note(nid, frame, msg))
+        )
         try:
             return fn(**inputs)
         finally:
@@ -231,8 +289,11 @@ class _Execution:
             if spec.outputs[port].name == "Image" and not isinstance(value, np.ndarray):
                 from ..image_io import load_image
 
-                if self.ctx.path_guard is not None and isinstance(value, (str, os.PathLike)) \
-                        and not str(value).startswith("sample:"):
+                if (
+                    self.ctx.path_guard is not None
+                    and isinstance(value, (str, os.PathLike))
+                    and not str(value).startswith("sample:")
+                ):
                     checked = self.ctx.path_guard(Path(value), "read")
                     value = checked if isinstance(checked, (str, os.PathLike)) else value
                 value = load_image(value)
@@ -346,7 +407,9 @@ class _Execution:
                     except Exception as exc:  # a broken video is the source's error
                         self._fail(src, exc, {}, frame=frame)
                         stop = True
-                    self.status[src]["ms"] = round(self.status[src].get("ms", 0.0) + (time.perf_counter() - t0) * 1000, 3)
+                    self.status[src]["ms"] = round(
+                        self.status[src].get("ms", 0.0) + (time.perf_counter() - t0) * 1000, 3
+                    )
                 if stop:
                     break
                 for nid in per_frame:
@@ -383,7 +446,9 @@ class _Execution:
                     self.status[nid]["per_frame"] = True
                 self._node_done(nid)
 
-    def _run_frame_node(self, nid: str, fn: Callable[..., Any], current: dict[tuple[str, str], Any], frame: int) -> None:
+    def _run_frame_node(
+        self, nid: str, fn: Callable[..., Any], current: dict[tuple[str, str], Any], frame: int
+    ) -> None:
         plan = self.plan
         inputs: dict[str, Any] = {}
         for port, w in plan.wires[nid].items():
@@ -406,8 +471,7 @@ class _Execution:
         for n, notes in self.notes.items():
             if n in nodes:
                 nodes[n]["notes"] = list(notes)
-        outputs = {t: v for t, v in self._target_values().items()
-                   if t.partition(".")[0] not in self.dead}
+        outputs = {t: v for t, v in self._target_values().items() if t.partition(".")[0] not in self.dead}
         ports = {n: {p: t.name for p, t in self.plan.specs[n].outputs.items()} for n in self.plan.specs}
         values = {n: v for n, v in self.values.items() if n not in self.dead}
         return RunReport(nodes, outputs, values, ports, (time.perf_counter() - self.t0) * 1000, freed=self.freed)
@@ -422,11 +486,20 @@ def _prepare(graph: GraphLike, params: Mapping[str, Any] | None) -> GraphLike:
     return g
 
 
-def run_graph(graph: GraphLike, outputs: list[Any] | None = None, *, feed: Mapping[str, Any] | None = None,
-              params: Mapping[str, Any] | None = None, progress: ProgressCallback | None = None,
-              cache: ResultCache | bool | None = True, out_dir: Any = None, max_frames: int | None = None,
-              raise_on_error: bool = False, path_guard: Callable[[Any, str], Any] | None = None,
-              keep_values: bool = False) -> RunReport:
+def run_graph(
+    graph: GraphLike,
+    outputs: list[Any] | None = None,
+    *,
+    feed: Mapping[str, Any] | None = None,
+    params: Mapping[str, Any] | None = None,
+    progress: ProgressCallback | None = None,
+    cache: ResultCache | bool | None = True,
+    out_dir: Any = None,
+    max_frames: int | None = None,
+    raise_on_error: bool = False,
+    path_guard: Callable[[Any, str], Any] | None = None,
+    keep_values: bool = False,
+) -> RunReport:
     """Validate and run ``graph``; returns the :class:`RunReport`.
 
     ``outputs``: node ids or "node.port" to compute and report (default: the graph's
@@ -444,8 +517,9 @@ def run_graph(graph: GraphLike, outputs: list[Any] | None = None, *, feed: Mappi
     ``keep_values``: keep every intermediate value for :meth:`RunReport.value` (by default a
     value is dropped once its last consumer ran, unless it is an output).
     """
-    ex = _Execution(_prepare(graph, params), outputs, feed, progress, cache, out_dir, max_frames, path_guard,
-                    keep_values)
+    ex = _Execution(
+        _prepare(graph, params), outputs, feed, progress, cache, out_dir, max_frames, path_guard, keep_values
+    )
     for _ in ex.frames():
         pass
     report = ex.report()
@@ -454,15 +528,25 @@ def run_graph(graph: GraphLike, outputs: list[Any] | None = None, *, feed: Mappi
     return report
 
 
-def stream_graph(graph: GraphLike, outputs: list[Any] | None = None, *, feed: Mapping[str, Any] | None = None,
-                 params: Mapping[str, Any] | None = None, progress: ProgressCallback | None = None,
-                 cache: ResultCache | bool | None = True, out_dir: Any = None, max_frames: int | None = None,
-                 raise_on_error: bool = True, path_guard: Callable[[Any, str], Any] | None = None,
-                 keep_values: bool = False) -> Iterator[dict[str, Any]]:
+def stream_graph(
+    graph: GraphLike,
+    outputs: list[Any] | None = None,
+    *,
+    feed: Mapping[str, Any] | None = None,
+    params: Mapping[str, Any] | None = None,
+    progress: ProgressCallback | None = None,
+    cache: ResultCache | bool | None = True,
+    out_dir: Any = None,
+    max_frames: int | None = None,
+    raise_on_error: bool = True,
+    path_guard: Callable[[Any, str], Any] | None = None,
+    keep_values: bool = False,
+) -> Iterator[dict[str, Any]]:
     """Like :func:`run_graph` but yields ``{output: value}`` after every frame (once for an
     image graph). With ``raise_on_error`` a failed node raises :class:`GraphRunError` at the end."""
-    ex = _Execution(_prepare(graph, params), outputs, feed, progress, cache, out_dir, max_frames, path_guard,
-                    keep_values)
+    ex = _Execution(
+        _prepare(graph, params), outputs, feed, progress, cache, out_dir, max_frames, path_guard, keep_values
+    )
     yield from ex.frames()
     report = ex.report()
     if raise_on_error and not report.ok:

@@ -40,7 +40,7 @@ def parse_graph_dict(data: Mapping[str, Any]) -> tuple[dict[str, NodeDef], dict[
         raise GraphError(f"unknown top-level key {unknown[0]!r} in the graph; allowed: {', '.join(GRAPH_KEYS)}")
     nodes = data.get("nodes")
     if not isinstance(nodes, Mapping):
-        raise GraphError("the graph needs a 'nodes' object: {\"nodes\": {\"id\": {\"type\": ..., \"params\": {...}}}}")
+        raise GraphError('the graph needs a \'nodes\' object: {"nodes": {"id": {"type": ..., "params": {...}}}}')
     limits.check("graph_nodes", len(nodes), "the graph", "split it into smaller graphs")
     check_document(data, "the graph")
     out: dict[str, NodeDef] = {}
@@ -48,8 +48,9 @@ def parse_graph_dict(data: Mapping[str, Any]) -> tuple[dict[str, NodeDef], dict[
         if not isinstance(nid, str) or not nid or "." in nid:
             raise GraphError(f"node id must be a non-empty string without '.', got {nid!r}", str(nid))
         if not isinstance(raw, Mapping):
-            raise GraphError(f"node {nid!r} must be an object with 'type' (and 'inputs', 'params'), "
-                             f"got {type(raw).__name__}", nid)
+            raise GraphError(
+                f"node {nid!r} must be an object with 'type' (and 'inputs', 'params'), got {type(raw).__name__}", nid
+            )
         bad = [k for k in raw if k not in NODE_KEYS]
         if bad:
             raise GraphError(f"node {nid!r}: unknown key {bad[0]!r}; allowed: {', '.join(NODE_KEYS)}", nid)
@@ -68,11 +69,17 @@ def parse_graph_dict(data: Mapping[str, Any]) -> tuple[dict[str, NodeDef], dict[
             raise GraphError(f"node {nid!r}: 'params' must be an object {{name: value}}", nid)
         for port, ref in inputs.items():
             if not isinstance(ref, str) or not ref:
-                raise GraphError(f"node {nid!r} input {port!r} must name a node ('node' or 'node.port'), got {ref!r}",
-                                 nid, str(port))
+                raise GraphError(
+                    f"node {nid!r} input {port!r} must name a node ('node' or 'node.port'), got {ref!r}", nid, str(port)
+                )
         extra = {k: raw[k] for k in ("label", "comment", "ui") if k in raw}
-        out[nid] = NodeDef(ntype, {str(k): v for k, v in inputs.items()}, param_json(dict(params), f"node {nid!r} params"),
-                           extra, tuple(raw.keys()))
+        out[nid] = NodeDef(
+            ntype,
+            {str(k): v for k, v in inputs.items()},
+            param_json(dict(params), f"node {nid!r} params"),
+            extra,
+            tuple(raw.keys()),
+        )
     meta = {k: data[k] for k in GRAPH_KEYS if k != "nodes" and k in data}
     return out, meta
 
@@ -82,8 +89,12 @@ def graph_to_dict(graph: GraphLike) -> dict[str, Any]:
     nodes: dict[str, Any] = {}
     for nid, nd in graph.nodes.items():
         entry: dict[str, Any] = {}
-        values = {"type": nd.type, "inputs": dict(nd.inputs),
-                  "params": param_json(nd.params, f"node {nid!r} params"), **nd.extra}
+        values = {
+            "type": nd.type,
+            "inputs": dict(nd.inputs),
+            "params": param_json(nd.params, f"node {nid!r} params"),
+            **nd.extra,
+        }
         keys = nd.keys or ("type",)
         for k in keys:
             if k in values:
@@ -146,8 +157,10 @@ def load_file(path: str | os.PathLike) -> tuple[Mapping[str, Any], Path]:
     fmt = "json" if suffix == ".json" else "yaml" if suffix in (".yaml", ".yml") else None
     data = parse_text(text, f"graph file {p.name}", fmt)
     if not isinstance(data, Mapping):
-        raise GraphError(f"graph file {p} is neither a JSON nor a YAML graph: expected an object with "
-                         f"a 'nodes' key, found {type(data).__name__}")
+        raise GraphError(
+            f"graph file {p} is neither a JSON nor a YAML graph: expected an object with "
+            f"a 'nodes' key, found {type(data).__name__}"
+        )
     if isinstance(data.get("nodes"), Mapping):
         limits.check("graph_nodes", len(data["nodes"]), f"graph file {p.name}", "split it into smaller graphs")
     return data, p.resolve().parent

@@ -92,8 +92,10 @@ def param_json(value: Any, where: str) -> Any:
         return value
     if isinstance(value, os.PathLike):
         return os.fspath(value)
-    raise GraphError(f"{where} holds a {type(value).__name__}, which a graph file cannot store; "
-                     "save it to a file and pass the path, or feed it with run(feed=...)")
+    raise GraphError(
+        f"{where} holds a {type(value).__name__}, which a graph file cannot store; "
+        "save it to a file and pass the path, or feed it with run(feed=...)"
+    )
 
 
 class GraphLike(Protocol):

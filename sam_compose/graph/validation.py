@@ -127,8 +127,11 @@ def validate(graph: GraphLike, *, fed: set[str] | None = None) -> Plan:
         for port, ref in nd.inputs.items():
             src, src_port = parse_ref(ref)
             if spec is not None and port not in spec.inputs:
-                problems.add(f"node {nid!r} ({nd.type}) has no input port {port!r}; "
-                             f"inputs: {', '.join(spec.inputs) or 'none'}", nid, port)
+                problems.add(
+                    f"node {nid!r} ({nd.type}) has no input port {port!r}; inputs: {', '.join(spec.inputs) or 'none'}",
+                    nid,
+                    port,
+                )
                 continue
             if src not in nodes:
                 problems.add(f"node {nid!r} input {port!r} refers to node {src!r}, which does not exist", nid, port)
@@ -139,27 +142,39 @@ def validate(graph: GraphLike, *, fed: set[str] | None = None) -> Plan:
             if src_port is None:
                 if len(src_spec.outputs) != 1:
                     outs = ", ".join(f"{src}.{p}" for p in src_spec.outputs) or "none"
-                    problems.add(f"node {nid!r} input {port!r}: node {src!r} ({src_spec.name}) has "
-                                 f"{len(src_spec.outputs)} outputs; name one: {outs}", nid, port)
+                    problems.add(
+                        f"node {nid!r} input {port!r}: node {src!r} ({src_spec.name}) has "
+                        f"{len(src_spec.outputs)} outputs; name one: {outs}",
+                        nid,
+                        port,
+                    )
                     continue
                 (src_port,) = src_spec.outputs
             if src_port not in src_spec.outputs:
-                problems.add(f"node {nid!r} input {port!r}: node {src!r} ({src_spec.name}) has no output "
-                             f"{src_port!r}; outputs: {', '.join(src_spec.outputs) or 'none'}", nid, port)
+                problems.add(
+                    f"node {nid!r} input {port!r}: node {src!r} ({src_spec.name}) has no output "
+                    f"{src_port!r}; outputs: {', '.join(src_spec.outputs) or 'none'}",
+                    nid,
+                    port,
+                )
                 continue
             out_t, in_t = src_spec.outputs[src_port], spec.inputs[port].type
             mode = connection(out_t, in_t)
             if mode is None:
-                problems.add(f"node {nid!r} input {port!r} expects {in_t.name} but {src}.{src_port} "
-                             f"is {out_t.name}", nid, port)
+                problems.add(
+                    f"node {nid!r} input {port!r} expects {in_t.name} but {src}.{src_port} is {out_t.name}", nid, port
+                )
                 continue
             wires[nid][port] = Wire(src, src_port, mode)
             consumers[src].append(nid)
         if spec is not None and nid not in fed:
             for port, ip in spec.inputs.items():
                 if ip.required and port not in nd.inputs:
-                    problems.add(f"node {nid!r} ({nd.type}): required input {port!r} ({ip.type.name}) "
-                                 "is not connected", nid, port)
+                    problems.add(
+                        f"node {nid!r} ({nd.type}): required input {port!r} ({ip.type.name}) is not connected",
+                        nid,
+                        port,
+                    )
     outputs = graph.meta.get("outputs") or []
     if not isinstance(outputs, (list, tuple)):
         problems.add(f"graph 'outputs' must be a list of node ids or 'node.port' names, got {outputs!r:.60}")
@@ -199,8 +214,11 @@ def _topological_order(nodes: Any, wires: dict[str, dict[str, Wire]], problems: 
         upstream = cycle[1] if len(cycle) > 1 else cycle[0]
         port = next(p for p, w in wires[first].items() if w.node == upstream)
         path = " -> ".join([first, *reversed(cycle[1:]), first])
-        problems.add(f"the graph has a cycle: {path} (node {first!r} input {port!r} closes it); "
-                     "graphs must be acyclic", first, port)
+        problems.add(
+            f"the graph has a cycle: {path} (node {first!r} input {port!r} closes it); graphs must be acyclic",
+            first,
+            port,
+        )
     return order
 
 
@@ -214,11 +232,17 @@ def _find_cycle(left: set[str], wires: dict[str, dict[str, Wire]]) -> list[str]:
         seen[n] = len(path)
         path.append(n)
         n = next(w.node for w in wires[n].values() if w.node in left)
-    return path[seen[n]:]  # each node's wire comes from the next one in the list
+    return path[seen[n] :]  # each node's wire comes from the next one in the list
 
 
-def _stream_analysis(order: list[str], specs: dict[str, NodeSpec], wires: dict[str, dict[str, Wire]],
-                     consumers: dict[str, list[str]], fed: set[str], problems: _Problems) -> tuple[set[str], list[str]]:
+def _stream_analysis(
+    order: list[str],
+    specs: dict[str, NodeSpec],
+    wires: dict[str, dict[str, Wire]],
+    consumers: dict[str, list[str]],
+    fed: set[str],
+    problems: _Problems,
+) -> tuple[set[str], list[str]]:
     """Which nodes run per frame (downstream of a Video -> Image wire) and which nodes are stream sources."""
     per_frame: set[str] = set()
     sources: list[str] = []
@@ -229,13 +253,19 @@ def _stream_analysis(order: list[str], specs: dict[str, NodeSpec], wires: dict[s
             per_frame.add(n)
         for w in streamed:
             if w.node in per_frame:
-                problems.add(f"node {n!r}: {w.node}.{w.port} is a video produced per frame; "
-                             "streams of streams are not supported", n)
+                problems.add(
+                    f"node {n!r}: {w.node}.{w.port} is a video produced per frame; "
+                    "streams of streams are not supported",
+                    n,
+                )
             elif w.node not in sources:
                 sources.append(w.node)
     for src in sources:
         whole = [c for c in consumers[src] if any(w.node == src and w.mode == "direct" for w in wires[c].values())]
         if whole:
-            problems.add(f"node {whole[0]!r} takes the video {src!r} whole while other nodes take it frame by "
-                         f"frame; give {whole[0]!r} its own load_video node", whole[0])
+            problems.add(
+                f"node {whole[0]!r} takes the video {src!r} whole while other nodes take it frame by "
+                f"frame; give {whole[0]!r} its own load_video node",
+                whole[0],
+            )
     return per_frame, sources

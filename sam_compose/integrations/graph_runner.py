@@ -39,7 +39,7 @@ def run_graph_guarded(sandbox: FileSandbox, graph: str, overrides: dict[str, Any
     from ..graph import Graph
 
     if not isinstance(overrides, dict):
-        raise InputError("overrides must be an object like {\"seg.engine\": \"opencv\"}")
+        raise InputError('overrides must be an object like {"seg.engine": "opencv"}')
     path = find_graph(sandbox, graph)
     g = Graph.from_file(path)
     report = g.run(params=dict(overrides), out_dir=folder, path_guard=sandbox.call_guard(folder))

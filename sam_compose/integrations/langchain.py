@@ -44,11 +44,19 @@ class SegmentImageArgs(BaseModel):
     image: str = Field(description="Path of the image inside the allowed folders, or sample:NAME (e.g. sample:coffee).")
     points: list[list[float]] | None = Field(None, description="Pixel points [[x, y], ...] on the object.")
     labels: list[int] | None = Field(None, description="One label per point: 1 = on the object, 0 = background.")
-    boxes: list[list[float]] | None = Field(None, description="Boxes [[x0, y0, x1, y1], ...] in pixels; one object per box.")
-    text: str | None = Field(None, description="What to segment in words, e.g. 'the red mug' (needs CLIP weights). "
-                                                  "With gaze: the one thing that is both named and looked at.")
-    gaze: str | None = Field(None, description="Path of an eye-tracker recording inside the allowed folders. "
-                                                  "With text: the named thing that was looked at.")
+    boxes: list[list[float]] | None = Field(
+        None, description="Boxes [[x0, y0, x1, y1], ...] in pixels; one object per box."
+    )
+    text: str | None = Field(
+        None,
+        description="What to segment in words, e.g. 'the red mug' (needs CLIP weights). "
+        "With gaze: the one thing that is both named and looked at.",
+    )
+    gaze: str | None = Field(
+        None,
+        description="Path of an eye-tracker recording inside the allowed folders. "
+        "With text: the named thing that was looked at.",
+    )
     multimask: bool = Field(False, description="Return three candidate masks per prompt.")
 
     @field_validator("boxes")
@@ -81,9 +89,12 @@ class RunGraphArgs(BaseModel):
     """Arguments of ``run_graph``."""
 
     model_config = ConfigDict(extra="forbid")
-    graph: str = Field(description="Name of a demos/ graph (e.g. 'box_inpaint') or a graph file inside the allowed folders.")
+    graph: str = Field(
+        description="Name of a demos/ graph (e.g. 'box_inpaint') or a graph file inside the allowed folders."
+    )
     overrides: dict[str, Any] | None = Field(
-        None, description="Parameter overrides as {'NODE.PARAM': value}, e.g. {'seg.engine': 'opencv'}.")
+        None, description="Parameter overrides as {'NODE.PARAM': value}, e.g. {'seg.engine': 'opencv'}."
+    )
 
 
 class _SamComposeTool(BaseTool):
@@ -134,10 +145,20 @@ class RunGraphTool(_SamComposeTool):
     args_schema: type[BaseModel] = RunGraphArgs
 
 
-def get_tools(engine: str | Engine = "auto", allowed_roots: Sequence[str | Path] | None = None,
-              output_dir: str | Path | None = None, max_file_bytes: int | None = None,
-              timeout_s: float = 120.0, service: AgentService | None = None) -> list[BaseTool]:
+def get_tools(
+    engine: str | Engine = "auto",
+    allowed_roots: Sequence[str | Path] | None = None,
+    output_dir: str | Path | None = None,
+    max_file_bytes: int | None = None,
+    timeout_s: float = 120.0,
+    service: AgentService | None = None,
+) -> list[BaseTool]:
     """The three tools over one :class:`AgentService` (one engine, one sandbox)."""
-    svc = service or AgentService(engine=engine, allowed_roots=allowed_roots, output_dir=output_dir,
-                                  max_file_bytes=max_file_bytes, timeout_s=timeout_s)
+    svc = service or AgentService(
+        engine=engine,
+        allowed_roots=allowed_roots,
+        output_dir=output_dir,
+        max_file_bytes=max_file_bytes,
+        timeout_s=timeout_s,
+    )
     return [SegmentImageTool(service=svc), GenerateMasksTool(service=svc), RunGraphTool(service=svc)]

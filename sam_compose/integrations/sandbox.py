@@ -58,8 +58,13 @@ class FileSandbox:
         """A fresh folder inside ``output_dir`` for one call's files; old call folders are pruned."""
         assert self.output_dir is not None
         folder = Path(tempfile.mkdtemp(prefix=f"{CALL_FOLDER_PREFIX}{prefix}-", dir=self.output_dir))
-        prune(self.output_dir, prefix=CALL_FOLDER_PREFIX, max_count=limits.get("output_folders"),
-              max_age=limits.get("output_age"), keep={folder.name})
+        prune(
+            self.output_dir,
+            prefix=CALL_FOLDER_PREFIX,
+            max_count=limits.get("output_folders"),
+            max_age=limits.get("output_age"),
+            keep={folder.name},
+        )
         return folder
 
     def call_guard(self, folder: str | os.PathLike) -> PathGuard:

@@ -60,14 +60,20 @@ class AgentService:
             (see :mod:`sam_compose.security.deadlines`) and the agent is told to simplify it.
     """
 
-    def __init__(self, engine: str | Engine = "auto", allowed_roots: Sequence[str | Path] | None = None,
-                 output_dir: str | Path | None = None, max_file_bytes: int | None = None,
-                 timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+    def __init__(
+        self,
+        engine: str | Engine = "auto",
+        allowed_roots: Sequence[str | Path] | None = None,
+        output_dir: str | Path | None = None,
+        max_file_bytes: int | None = None,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+    ) -> None:
         kw: dict[str, Any] = {}
         if max_file_bytes is not None:
             kw["max_file_bytes"] = int(max_file_bytes)
-        self.sandbox = FileSandbox(roots=[Path(r) for r in (allowed_roots or [])],
-                                   output_dir=Path(output_dir) if output_dir else None, **kw)
+        self.sandbox = FileSandbox(
+            roots=[Path(r) for r in (allowed_roots or [])], output_dir=Path(output_dir) if output_dir else None, **kw
+        )
         # a spec is loaded on first use; an engine (or a duck-typed one) is checked now and kept as it is
         self._engine_spec = engine if isinstance(engine, str) else None
         self._engine: Engine | None = None if isinstance(engine, str) else resolve_engine(engine)
@@ -92,7 +98,9 @@ class AgentService:
         if image.startswith("sample:"):
             return load_image(image)
         if image.startswith(("http://", "https://")):
-            raise InputError("URLs are not fetched by this tool; save the image inside the allowed folders and pass its path")
+            raise InputError(
+                "URLs are not fetched by this tool; save the image inside the allowed folders and pass its path"
+            )
         return load_image(self.sandbox.resolve_input(image, "image"))
 
     def _describe(self, masks: Masks, size: tuple[int, int], folder: Path | None) -> list[str]:
@@ -102,14 +110,18 @@ class AgentService:
         for i in order[:MAX_LISTED_MASKS]:
             x0, y0, x1, y1 = (int(round(float(v))) for v in masks.boxes[i])
             area = int(masks.areas[i])
-            line = (f"mask {i}: score {masks.scores[i]:.2f}, area {area} px ({100 * area / total:.1f}% of the image), "
-                    f"box [{x0}, {y0}, {x1}, {y1}]")
+            line = (
+                f"mask {i}: score {masks.scores[i]:.2f}, area {area} px ({100 * area / total:.1f}% of the image), "
+                f"box [{x0}, {y0}, {x1}, {y1}]"
+            )
             prompt = masks.prompt_of(int(i))
             if prompt is not None and prompt.data.get("phrase"):
                 line += f", phrase {prompt.data['phrase']!r}"
             if prompt is not None and prompt.data.get("adapter") == "text_gaze":
-                line += (f" (looked at: text {prompt.data.get('text_score')}, gaze {prompt.data.get('gaze_score')}; "
-                         f"{prompt.data.get('why', '')})")
+                line += (
+                    f" (looked at: text {prompt.data.get('text_score')}, gaze {prompt.data.get('gaze_score')}; "
+                    f"{prompt.data.get('why', '')})"
+                )
             if folder is not None:
                 line += f", file {folder / f'mask_{i}.png'}"
             lines.append(line)
@@ -117,8 +129,9 @@ class AgentService:
             lines.append(f"... and {len(masks) - MAX_LISTED_MASKS} more (all in the COCO file)")
         return lines
 
-    def _write(self, image: np.ndarray, masks: Masks, prefix: str, source: str,
-               points: Sequence[tuple[float, float, int]] = ()) -> tuple[Path, dict[str, Any], bytes]:
+    def _write(
+        self, image: np.ndarray, masks: Masks, prefix: str, source: str, points: Sequence[tuple[float, float, int]] = ()
+    ) -> tuple[Path, dict[str, Any], bytes]:
         from ..adapters.outputs.exports import export_masks
         from ..visualize import overlay
 
@@ -131,14 +144,25 @@ class AgentService:
         from PIL import Image
 
         Image.fromarray(ov).save(buf, format="PNG")
-        files = {"folder": str(folder), "overlay": str(ov_path), "coco": str(coco),
-                 "masks": [str(folder / f"mask_{i}.png") for i in range(len(masks))]}
+        files = {
+            "folder": str(folder),
+            "overlay": str(ov_path),
+            "coco": str(coco),
+            "masks": [str(folder / f"mask_{i}.png") for i in range(len(masks))],
+        }
         return folder, files, buf.getvalue()
 
     # --- tools --------------------------------------------------------------------------
-    def segment_image(self, image: str, points: Sequence[Sequence[float]] | None = None,
-                      labels: Sequence[int] | None = None, boxes: Sequence[Sequence[float]] | None = None,
-                      text: str | None = None, gaze: str | None = None, multimask: bool = False) -> ToolOutput:
+    def segment_image(
+        self,
+        image: str,
+        points: Sequence[Sequence[float]] | None = None,
+        labels: Sequence[int] | None = None,
+        boxes: Sequence[Sequence[float]] | None = None,
+        text: str | None = None,
+        gaze: str | None = None,
+        multimask: bool = False,
+    ) -> ToolOutput:
         """Segment objects in ``image`` given points (+labels), boxes, text or a gaze recording."""
         from ..adapters.prompts.request import prompts_from_request
         from ..security.documents import check_document
@@ -152,8 +176,9 @@ class AgentService:
         gaze_path = None if gaze is None else self.sandbox.resolve_input(gaze, "gaze recording")
 
         def work() -> Masks:
-            prompts = prompts_from_request(img, points=points, labels=labels, boxes=boxes, text=text,
-                                           gaze=gaze_path, engine=self.engine)
+            prompts = prompts_from_request(
+                img, points=points, labels=labels, boxes=boxes, text=text, gaze=gaze_path, engine=self.engine
+            )
             return self.engine.segment(img, prompts, multimask=multimask)
 
         masks = self._bounded(work, what="segment_image")
@@ -165,8 +190,9 @@ class AgentService:
         tail = f"Overlay: {files['overlay']}. COCO RLE: {files['coco']}."
         return ToolOutput("\n".join([head, *body, tail]), masks=masks, files=files, overlay_png=png)
 
-    def generate_masks(self, image: str, points_per_side: int | None = None,
-                       max_masks: int = MAX_LISTED_MASKS) -> ToolOutput:
+    def generate_masks(
+        self, image: str, points_per_side: int | None = None, max_masks: int = MAX_LISTED_MASKS
+    ) -> ToolOutput:
         """Every object and region the engine finds in ``image``, largest first."""
         img = self.load(image)
         if points_per_side is not None and not 2 <= int(points_per_side) <= 64:
@@ -180,8 +206,12 @@ class AgentService:
         folder, files, png = self._write(img, masks, "generate", image)
         h, w = img.shape[:2]
         head = f"Found {len(masks)} region(s) in {image} ({w}x{h}) with engine {self.engine.spec}."
-        return ToolOutput("\n".join([head, *self._describe(masks, (h, w), folder), f"Overlay: {files['overlay']}."]),
-                          masks=masks, files=files, overlay_png=png)
+        return ToolOutput(
+            "\n".join([head, *self._describe(masks, (h, w), folder), f"Overlay: {files['overlay']}."]),
+            masks=masks,
+            files=files,
+            overlay_png=png,
+        )
 
     def run_graph(self, graph: str, overrides: dict[str, Any] | None = None) -> ToolOutput:
         """Run a demos/ graph by name, or a graph file inside the roots; relative outputs go to a fresh folder."""
@@ -189,9 +219,12 @@ class AgentService:
 
         check_document(overrides, "run_graph overrides")
         folder = self.sandbox.new_output_folder("graph")
-        report = self._bounded(run_graph_guarded, self.sandbox, graph, overrides or {}, folder,
-                               what=f"run_graph {graph!r}"[:80])
+        report = self._bounded(
+            run_graph_guarded, self.sandbox, graph, overrides or {}, folder, what=f"run_graph {graph!r}"[:80]
+        )
         text = json.dumps(report, default=str)
         if len(text) > 4000:
             text = text[:4000] + " ... (truncated; the full report is in the artifact)"
-        return ToolOutput(f"Ran graph {graph}; outputs in {folder}.\n{text}", files={"folder": str(folder)}, report=report)
+        return ToolOutput(
+            f"Ran graph {graph}; outputs in {folder}.\n{text}", files={"folder": str(folder)}, report=report
+        )

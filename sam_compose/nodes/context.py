@@ -161,7 +161,7 @@ def model_spec(spec: str) -> str:
         return text
     for prefix in MODEL_PREFIXES:
         if text.startswith(prefix):
-            return prefix + input_path(text[len(prefix):])
+            return prefix + input_path(text[len(prefix) :])
     local = Path(text).expanduser()
     if local.exists() or (base is not None and (base / local).exists()):
         return input_path(text)

@@ -27,10 +27,17 @@ from .ports import FilePath, Image, Masks, Prompts, Video
 FALLBACK = -10
 
 
-@node("load_image", category="inputs", description="Load an image file (or sample:NAME) as (H, W, 3) uint8 RGB.",
-      cache_key=file_stamp)
-def load_image_node(*, path: str = Param(kind="path_in", description="image file path, or sample:NAME (astronaut, chelsea, coffee, ...)"),
-                    max_pixels: int | None = Param(None, ge=1, description="refuse images with more pixels")) -> Image:
+@node(
+    "load_image",
+    category="inputs",
+    description="Load an image file (or sample:NAME) as (H, W, 3) uint8 RGB.",
+    cache_key=file_stamp,
+)
+def load_image_node(
+    *,
+    path: str = Param(kind="path_in", description="image file path, or sample:NAME (astronaut, chelsea, coffee, ...)"),
+    max_pixels: int | None = Param(None, ge=1, description="refuse images with more pixels"),
+) -> Image:
     from ..image_io import load_image
 
     src = path if path.startswith("sample:") else input_path(path)
@@ -52,7 +59,9 @@ def _video_frames(path: str, start: int, stop: int | None, step: int) -> Iterato
         # every frame file is checked by the run's path guard (symlinks, '..', links in the pattern)
         files = input_files(resolved, IMAGE_SUFFIXES)[start:stop:step]
         if not files:
-            raise InputError(f"load_video: no image files found at {path!r}; give a video file, a folder of frames or a glob")
+            raise InputError(
+                f"load_video: no image files found at {path!r}; give a video file, a folder of frames or a glob"
+            )
         return _frames_of(VideoSource(path, iter(files), frame_count=len(files)), path, 0, None, 1)
     if not p.is_file():
         raise InputError(f"load_video: {path!r} does not exist; give a video file, a folder of frames or a glob")
@@ -69,21 +78,35 @@ def _frames_of(source: Any, path: str, start: int, stop: int | None, step: int) 
             raise InputError(f"load_video: {path!r} has no frames (in the range start={start}, stop={stop})")
 
 
-@node("load_video", category="inputs", cacheable=False,
-      description="Stream the frames of a video file, a folder of images or a glob; per-frame nodes run once per frame.")
-def load_video_node(*, path: str = Param(kind="path_in", description="video file, folder of frames, or glob such as frames/*.png"),
-                    start: int = Param(0, ge=0, description="first frame index"),
-                    stop: int | None = Param(None, ge=1, description="stop before this frame index (None: to the end)"),
-                    step: int = Param(1, ge=1, description="keep every step-th frame")) -> Video:
+@node(
+    "load_video",
+    category="inputs",
+    cacheable=False,
+    description="Stream the frames of a video file, a folder of images or a glob; per-frame nodes run once per frame.",
+)
+def load_video_node(
+    *,
+    path: str = Param(kind="path_in", description="video file, folder of frames, or glob such as frames/*.png"),
+    start: int = Param(0, ge=0, description="first frame index"),
+    stop: int | None = Param(None, ge=1, description="stop before this frame index (None: to the end)"),
+    step: int = Param(1, ge=1, description="keep every step-th frame"),
+) -> Video:
     return _video_frames(path, start, stop, step)
 
 
-@node("point_prompt", category="prompts", priority=FALLBACK,
-      description="Points (x, y pixels) with labels (1 foreground, 0 background) as one prompt, or one prompt per point.")
-def point_prompt_node(image: Image | None = None, *,
-                      points: list[list[float]] = Param(description="[[x, y], ...] in pixels of the image"),
-                      labels: list[int] | None = Param(None, description="1 (foreground) or 0 (background) per point; default all 1"),
-                      separate: bool = Param(False, description="one prompt per point instead of one prompt with all points")) -> Prompts:
+@node(
+    "point_prompt",
+    category="prompts",
+    priority=FALLBACK,
+    description="Points (x, y pixels) with labels (1 foreground, 0 background) as one prompt, or one prompt per point.",
+)
+def point_prompt_node(
+    image: Image | None = None,
+    *,
+    points: list[list[float]] = Param(description="[[x, y], ...] in pixels of the image"),
+    labels: list[int] | None = Param(None, description="1 (foreground) or 0 (background) per point; default all 1"),
+    separate: bool = Param(False, description="one prompt per point instead of one prompt with all points"),
+) -> Prompts:
     from ..types import Prompt
 
     if labels is not None and len(labels) != len(points):
@@ -98,10 +121,15 @@ def point_prompt_node(image: Image | None = None, *,
     return prompts
 
 
-@node("box_prompt", category="prompts", priority=FALLBACK,
-      description="Boxes (x0, y0, x1, y1 pixels), one prompt per box.")
-def box_prompt_node(image: Image | None = None, *,
-                    boxes: list[list[float]] = Param(description="[[x0, y0, x1, y1], ...] in pixels")) -> Prompts:
+@node(
+    "box_prompt",
+    category="prompts",
+    priority=FALLBACK,
+    description="Boxes (x0, y0, x1, y1 pixels), one prompt per box.",
+)
+def box_prompt_node(
+    image: Image | None = None, *, boxes: list[list[float]] = Param(description="[[x0, y0, x1, y1], ...] in pixels")
+) -> Prompts:
     from ..types import Prompt
 
     if not boxes:
@@ -113,10 +141,16 @@ def box_prompt_node(image: Image | None = None, *,
 
 
 @node("segment", category="engine", description="Segment the image for each prompt with a shared engine.")
-def segment_node(image: Image, prompts: Prompts, *,
-                 engine: str = Param("opencv", kind="model", description="engine spec: opencv, auto, a Hugging Face id, a folder or a .pth"),
-                 multimask: bool = Param(False, description="three candidate masks per prompt"),
-                 best: bool = Param(False, description="keep only the highest-scoring mask per prompt")) -> Masks:
+def segment_node(
+    image: Image,
+    prompts: Prompts,
+    *,
+    engine: str = Param(
+        "opencv", kind="model", description="engine spec: opencv, auto, a Hugging Face id, a folder or a .pth"
+    ),
+    multimask: bool = Param(False, description="three candidate masks per prompt"),
+    best: bool = Param(False, description="keep only the highest-scoring mask per prompt"),
+) -> Masks:
     eng = node_engine(engine)
     if isinstance(prompts, list) and not prompts:  # e.g. a video frame with no fixation: no mask, no error
         from ..masks import Masks
@@ -127,11 +161,14 @@ def segment_node(image: Image, prompts: Prompts, *,
 
 
 @node("generate", category="engine", description="Automatic mask generation: every object the engine finds.")
-def generate_node(image: Image, *,
-                  engine: str = Param("opencv", kind="model", description="engine spec"),
-                  points_per_side: int | None = Param(None, ge=1, le=128, description="grid density (engine default if None)"),
-                  options: dict[str, Any] = Param({}, description="further engine generate() parameters, e.g. pred_iou_thresh"),
-                  max_masks: int | None = Param(None, ge=1, description="keep only the highest-scoring masks")) -> Masks:
+def generate_node(
+    image: Image,
+    *,
+    engine: str = Param("opencv", kind="model", description="engine spec"),
+    points_per_side: int | None = Param(None, ge=1, le=128, description="grid density (engine default if None)"),
+    options: dict[str, Any] = Param({}, description="further engine generate() parameters, e.g. pred_iou_thresh"),
+    max_masks: int | None = Param(None, ge=1, description="keep only the highest-scoring masks"),
+) -> Masks:
     kwargs = dict(options)
     if points_per_side is not None:
         kwargs["points_per_side"] = points_per_side
@@ -142,20 +179,35 @@ def generate_node(image: Image, *,
 
 
 @node("overlay", category="outputs", description="Draw masks (and their boxes) over the image.")
-def overlay_node(image: Image, masks: Masks, *,
-                 alpha: float = Param(0.5, ge=0.0, le=1.0, description="mask opacity"),
-                 boxes: bool = Param(True, description="draw each mask's box")) -> Image:
+def overlay_node(
+    image: Image,
+    masks: Masks,
+    *,
+    alpha: float = Param(0.5, ge=0.0, le=1.0, description="mask opacity"),
+    boxes: bool = Param(True, description="draw each mask's box"),
+) -> Image:
     from ..visualize import overlay
 
     if masks.image_size != tuple(image.shape[:2]):
-        raise InputError(f"overlay: masks are {masks.image_size} (H, W) but the image is {tuple(image.shape[:2])}; "
-                         "wire the image the masks were made from")
+        raise InputError(
+            f"overlay: masks are {masks.image_size} (H, W) but the image is {tuple(image.shape[:2])}; "
+            "wire the image the masks were made from"
+        )
     return overlay(image, masks, alpha=alpha, boxes=boxes)
 
 
-@node("save_image", category="outputs", cacheable=False, priority=FALLBACK,
-      description="Write an image as PNG/JPEG; relative paths go under --out DIR; {frame} is the frame index.")
-def save_image_node(image: Image, *, path: str = Param(kind="path_out", description="output file, e.g. out.png or frames/{frame:05d}.png")) -> FilePath:
+@node(
+    "save_image",
+    category="outputs",
+    cacheable=False,
+    priority=FALLBACK,
+    description="Write an image as PNG/JPEG; relative paths go under --out DIR; {frame} is the frame index.",
+)
+def save_image_node(
+    image: Image,
+    *,
+    path: str = Param(kind="path_out", description="output file, e.g. out.png or frames/{frame:05d}.png"),
+) -> FilePath:
     import cv2
 
     from ..video_io import IMAGE_SUFFIXES
@@ -171,10 +223,19 @@ def save_image_node(image: Image, *, path: str = Param(kind="path_out", descript
     return str(target)
 
 
-@node("export", category="outputs", cacheable=False, priority=FALLBACK,
-      description="Export masks (COCO JSON or PNG folder) via sam_compose.adapters.outputs.export_masks.")
-def export_node(masks: Masks, *, path: str = Param(kind="path_out", description="output file (coco) or folder (png)"),
-                format: str = Param("coco", description="export format, e.g. coco or png")) -> FilePath:
+@node(
+    "export",
+    category="outputs",
+    cacheable=False,
+    priority=FALLBACK,
+    description="Export masks (COCO JSON or PNG folder) via sam_compose.adapters.outputs.export_masks.",
+)
+def export_node(
+    masks: Masks,
+    *,
+    path: str = Param(kind="path_out", description="output file (coco) or folder (png)"),
+    format: str = Param("coco", description="export format, e.g. coco or png"),
+) -> FilePath:
     from ..adapters.outputs import export_masks
 
     return str(export_masks(masks, output_path(path), format=format))

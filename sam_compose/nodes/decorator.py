@@ -40,9 +40,17 @@ def _outputs_from(return_hint: Any, outputs: Mapping[str, Any] | None) -> tuple[
 _DEFAULT_OUTPUT_NAMES = {"FilePath": "path", "PointCloud": "cloud"}
 
 
-def node(name: str, *, category: str = "misc", description: str = "", outputs: Mapping[str, Any] | None = None,
-         stateful: bool = False, cacheable: bool | None = None,
-         cache_key: Callable[[dict[str, Any]], Any] | None = None, priority: int = 0) -> Callable[[Any], Any]:
+def node(
+    name: str,
+    *,
+    category: str = "misc",
+    description: str = "",
+    outputs: Mapping[str, Any] | None = None,
+    stateful: bool = False,
+    cacheable: bool | None = None,
+    cache_key: Callable[[dict[str, Any]], Any] | None = None,
+    priority: int = 0,
+) -> Callable[[Any], Any]:
     """Register a function (or a ``stateful`` class) as the node type ``name``.
 
     ``outputs`` names several output ports ({port: type}); ``cacheable=False`` makes the
@@ -62,10 +70,12 @@ def node(name: str, *, category: str = "misc", description: str = "", outputs: M
             call_hints = _hints(obj.__call__)
             init_sig = inspect.signature(obj.__init__)
             init_hints = _hints(obj.__init__)
-            in_params = [p for p in list(call_sig.parameters.values())[1:]
-                         if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
-            par_params = [p for p in list(init_sig.parameters.values())[1:]
-                          if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+            in_params = [
+                p for p in list(call_sig.parameters.values())[1:] if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
+            ]
+            par_params = [
+                p for p in list(init_sig.parameters.values())[1:] if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
+            ]
             return_hint = call_hints.get("return", inspect.Parameter.empty)
         else:
             if not callable(obj) or inspect.isclass(obj):
@@ -87,8 +97,11 @@ def node(name: str, *, category: str = "misc", description: str = "", outputs: M
         params: dict[str, ParamInfo] = {}
         for p in par_params:
             default = p.default
-            par = default if isinstance(default, ParamInfo) else Param(
-                REQUIRED if default is inspect.Parameter.empty else default)
+            par = (
+                default
+                if isinstance(default, ParamInfo)
+                else Param(REQUIRED if default is inspect.Parameter.empty else default)
+            )
             par.name = p.name
             par.annotation = init_hints.get(p.name, Any)
             if not par.required:
@@ -96,10 +109,21 @@ def node(name: str, *, category: str = "misc", description: str = "", outputs: M
             params[p.name] = par
         out_ports, multi = _outputs_from(return_hint, outputs)
         doc = description or (inspect.getdoc(obj) or "").strip().split("\n\n")[0].replace("\n", " ")
-        spec = NodeSpec(name=name, func=obj, inputs=inputs, outputs=out_ports, params=params,
-                        category=category, description=doc, stateful=stateful,
-                        cacheable=(not stateful) if cacheable is None else cacheable,
-                        cache_key=cache_key, priority=priority, multi_output=multi, _input_kinds=kinds)
+        spec = NodeSpec(
+            name=name,
+            func=obj,
+            inputs=inputs,
+            outputs=out_ports,
+            params=params,
+            category=category,
+            description=doc,
+            stateful=stateful,
+            cacheable=(not stateful) if cacheable is None else cacheable,
+            cache_key=cache_key,
+            priority=priority,
+            multi_output=multi,
+            _input_kinds=kinds,
+        )
         if stateful:
             spec.cacheable = False  # state lives in the instance; never reuse results
         _unwrap_param_defaults(obj.__init__ if stateful else obj)
@@ -115,8 +139,11 @@ def _unwrap_param_defaults(func: Any) -> None:
     Python (a ``Param()`` without a default becomes a required keyword argument)."""
     kw = getattr(func, "__kwdefaults__", None)
     if kw:
-        func.__kwdefaults__ = {k: (v.default if isinstance(v, ParamInfo) else v) for k, v in kw.items()
-                               if not (isinstance(v, ParamInfo) and v.required)} or None
+        func.__kwdefaults__ = {
+            k: (v.default if isinstance(v, ParamInfo) else v)
+            for k, v in kw.items()
+            if not (isinstance(v, ParamInfo) and v.required)
+        } or None
     pos = getattr(func, "__defaults__", None)
     if pos:
         func.__defaults__ = tuple(v.default if isinstance(v, ParamInfo) and not v.required else v for v in pos)

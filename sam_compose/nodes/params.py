@@ -25,9 +25,17 @@ REQUIRED: Any = _Required()
 """Marker default: the param (or input) must be given."""
 
 
-def Param(default: Any = REQUIRED, *, ge: float | None = None, le: float | None = None,
-          gt: float | None = None, lt: float | None = None, choices: typing.Sequence[Any] | None = None,
-          description: str = "", kind: str = "value") -> Any:
+def Param(
+    default: Any = REQUIRED,
+    *,
+    ge: float | None = None,
+    le: float | None = None,
+    gt: float | None = None,
+    lt: float | None = None,
+    choices: typing.Sequence[Any] | None = None,
+    description: str = "",
+    kind: str = "value",
+) -> Any:
     """A node parameter's schema, written as the default of a keyword-only parameter::
 
         def segment_node(image: Image, *, engine: str = Param("opencv", kind="model")) -> Masks: ...
@@ -47,9 +55,18 @@ class ParamInfo:
     whether the value names something on disk (see :data:`PARAM_KINDS`).
     """
 
-    def __init__(self, default: Any = REQUIRED, *, ge: float | None = None, le: float | None = None,
-                 gt: float | None = None, lt: float | None = None, choices: typing.Sequence[Any] | None = None,
-                 description: str = "", kind: str = "value") -> None:
+    def __init__(
+        self,
+        default: Any = REQUIRED,
+        *,
+        ge: float | None = None,
+        le: float | None = None,
+        gt: float | None = None,
+        lt: float | None = None,
+        choices: typing.Sequence[Any] | None = None,
+        description: str = "",
+        kind: str = "value",
+    ) -> None:
         if kind not in PARAM_KINDS:
             raise ValueError(f"Param kind must be one of {PARAM_KINDS}, got {kind!r}")
         self.default = default
@@ -76,8 +93,12 @@ class ParamInfo:
         if self.choices is not None and value not in self.choices:
             raise GraphError(f"{where}: {value!r} is not one of {list(self.choices)}")
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            for bound, ok, text in ((self.ge, lambda b: value >= b, ">="), (self.le, lambda b: value <= b, "<="),
-                                    (self.gt, lambda b: value > b, ">"), (self.lt, lambda b: value < b, "<")):
+            for bound, ok, text in (
+                (self.ge, lambda b: value >= b, ">="),
+                (self.le, lambda b: value <= b, "<="),
+                (self.gt, lambda b: value > b, ">"),
+                (self.lt, lambda b: value < b, "<"),
+            ):
                 if bound is not None and not ok(bound):
                     raise GraphError(f"{where}: {value!r} is out of range; it must be {text} {bound}")
         return value

@@ -163,8 +163,11 @@ Any = Annotated[_Any, ANY]
 
 # (source, destination) pairs that connect although the names differ.
 _EXTRA_COMPATIBLE = {
-    ("FilePath", "Text"), ("Text", "FilePath"),
-    ("Text", "JSON"), ("FilePath", "JSON"), ("Number", "JSON"),
+    ("FilePath", "Text"),
+    ("Text", "FilePath"),
+    ("Text", "JSON"),
+    ("FilePath", "JSON"),
+    ("Number", "JSON"),
 }
 
 
@@ -216,8 +219,7 @@ def port_of(hint: _Any) -> tuple[PortType, bool]:
             if isinstance(meta, PortType):
                 return meta, optional
         hint = typing.get_args(hint)[0]
-    plain = {np.ndarray: IMAGE, _MasksClass: MASKS, str: TEXT, int: NUMBER, float: NUMBER,
-             dict: JSON_T, list: JSON_T}
+    plain = {np.ndarray: IMAGE, _MasksClass: MASKS, str: TEXT, int: NUMBER, float: NUMBER, dict: JSON_T, list: JSON_T}
     try:
         return plain.get(hint, ANY), optional
     except TypeError:  # unhashable hint

@@ -48,8 +48,10 @@ def register(spec: NodeSpec) -> NodeSpec:
         if old is None or old.origin == spec.origin or spec.priority > old.priority:
             _REGISTRY[spec.name] = spec
         elif spec.priority == old.priority:
-            warnings.warn(f"node type {spec.name!r} is defined twice ({old.origin} and {spec.origin}); "
-                          f"keeping {old.origin}", stacklevel=3)
+            warnings.warn(
+                f"node type {spec.name!r} is defined twice ({old.origin} and {spec.origin}); keeping {old.origin}",
+                stacklevel=3,
+            )
     return spec
 
 
@@ -84,8 +86,10 @@ def _import(module: str) -> None:
         importlib.import_module(module)
     except Exception as exc:  # one broken module must not hide every other node
         DISCOVERY_ERRORS[module] = f"{type(exc).__name__}: {exc}"
-        warnings.warn(f"node module {module} could not be imported ({type(exc).__name__}: {exc}); "
-                      "its node types are unavailable", stacklevel=3)
+        warnings.warn(
+            f"node module {module} could not be imported ({type(exc).__name__}: {exc}); its node types are unavailable",
+            stacklevel=3,
+        )
 
 
 def _load_entry_points() -> None:

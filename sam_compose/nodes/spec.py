@@ -57,7 +57,10 @@ class NodeSpec:
         if unknown:
             raise GraphError(
                 f"node {node_id!r} ({self.name}): unknown param {unknown[0]!r}; "
-                f"known params: {sorted(self.params) or 'none'}", node_id, unknown[0])
+                f"known params: {sorted(self.params) or 'none'}",
+                node_id,
+                unknown[0],
+            )
         out: dict[str, Any] = {}
         for name, p in self.params.items():
             if name in params:
@@ -66,8 +69,12 @@ class NodeSpec:
                 except GraphError as exc:
                     raise GraphError(str(exc), node_id, name) from None
             elif p.required:
-                raise GraphError(f"node {node_id!r} ({self.name}): required param {name!r} is missing "
-                                 f"({p.description or type_name(p.annotation)})", node_id, name)
+                raise GraphError(
+                    f"node {node_id!r} ({self.name}): required param {name!r} is missing "
+                    f"({p.description or type_name(p.annotation)})",
+                    node_id,
+                    name,
+                )
             else:
                 out[name] = copy.deepcopy(p.default) if isinstance(p.default, (dict, list)) else p.default
         return out
@@ -95,14 +102,18 @@ class NodeSpec:
             return {name: result}
         if not isinstance(result, Mapping) or set(result) != set(self.outputs):
             got = sorted(result) if isinstance(result, Mapping) else type(result).__name__
-            raise GraphError(f"node {node_id!r} ({self.name}) must return a dict with keys "
-                             f"{sorted(self.outputs)}, got {got}", node_id)
+            raise GraphError(
+                f"node {node_id!r} ({self.name}) must return a dict with keys {sorted(self.outputs)}, got {got}",
+                node_id,
+            )
         return dict(result)
 
     def describe(self) -> dict[str, Any]:
         """JSON description of the node type (for UIs, agents and docs)."""
         return {
-            "type": self.name, "category": self.category, "description": self.description,
+            "type": self.name,
+            "category": self.category,
+            "description": self.description,
             "stateful": self.stateful,
             "inputs": {n: p.to_dict() for n, p in self.inputs.items()},
             "outputs": {n: t.name for n, t in self.outputs.items()},

@@ -16,13 +16,23 @@ from __future__ import annotations
 
 from . import limits
 from .deadlines import (
-           Deadline,
-           DeadlineExceeded,
-           checkpoint,
-           deadline,
-           run_with_deadline,
+    Deadline,
+    DeadlineExceeded,
+    checkpoint,
+    deadline,
+    run_with_deadline,
 )
 from .paths import AccessError, PathGuard, check_path_text, check_regular_file
 
-__all__ = ["AccessError", "Deadline", "DeadlineExceeded", "PathGuard", "check_path_text", "check_regular_file",
-           "checkpoint", "deadline", "limits", "run_with_deadline"]
+__all__ = [
+    "AccessError",
+    "Deadline",
+    "DeadlineExceeded",
+    "PathGuard",
+    "check_path_text",
+    "check_regular_file",
+    "checkpoint",
+    "deadline",
+    "limits",
+    "run_with_deadline",
+]

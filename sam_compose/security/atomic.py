@@ -83,8 +83,9 @@ def publish(staging: str | os.PathLike, out_dir: str | os.PathLike, *, what: str
     for rel in moved:
         target = dst / rel
         if target.is_dir() and not target.is_symlink():
-            raise InputError(f"cannot write {target}: a folder of that name is in the way; remove it or use "
-                             "another --out folder")
+            raise InputError(
+                f"cannot write {target}: a folder of that name is in the way; remove it or use another --out folder"
+            )
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(src / rel, target)
     root = dst.resolve()

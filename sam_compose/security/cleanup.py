@@ -18,8 +18,15 @@ from pathlib import Path
 __all__ = ["prune"]
 
 
-def prune(parent: str | os.PathLike, *, max_count: int, max_age: float, prefix: str = "",
-          keep: Collection[str] = (), now: float | None = None) -> list[Path]:
+def prune(
+    parent: str | os.PathLike,
+    *,
+    max_count: int,
+    max_age: float,
+    prefix: str = "",
+    keep: Collection[str] = (),
+    now: float | None = None,
+) -> list[Path]:
     """Remove sub-folders of ``parent`` (whose names start with ``prefix``) beyond the bounds.
 
     Returns the folders removed. Symlinks and files are ignored (never followed).

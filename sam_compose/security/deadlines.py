@@ -78,7 +78,10 @@ class Deadline:
         lim = limits.LIMITS["seconds"]
         return DeadlineExceeded(
             f"{self.what} was stopped after {self.seconds:g} s, its time limit; use a smaller input "
-            f"(image, video, recording, graph) or raise {lim.env}", "seconds", lim.env)
+            f"(image, video, recording, graph) or raise {lim.env}",
+            "seconds",
+            lim.env,
+        )
 
     def check(self) -> None:
         """Raise :class:`DeadlineExceeded` when the deadline has passed or was cancelled."""
@@ -124,8 +127,14 @@ def deadline(seconds: float | None = None, what: str = "the call") -> Iterator[D
         _CURRENT.reset(token)
 
 
-def run_with_deadline(fn: Callable[..., T], *args: Any, seconds: float | None = None, what: str = "the call",
-                      executor: concurrent.futures.Executor | None = None, **kwargs: Any) -> T:
+def run_with_deadline(
+    fn: Callable[..., T],
+    *args: Any,
+    seconds: float | None = None,
+    what: str = "the call",
+    executor: concurrent.futures.Executor | None = None,
+    **kwargs: Any,
+) -> T:
     """``fn(*args, **kwargs)`` under a deadline, answered at the deadline at the latest.
 
     The call runs in a worker thread (``executor``, or a new thread) with the deadline set,

@@ -35,8 +35,12 @@ def _int_checker(source: str) -> Any:
         digits = len(text.lstrip("-+"))
         value = int(text) if digits <= max_digits else None
         if value is None or abs(value) >= 2**bits:
-            raise limits.over("int_bits", int(digits * 3.33), f"{source}: the integer {text[:24]}"
-                              f"{'...' if len(text) > 24 else ''}", "use a smaller number")
+            raise limits.over(
+                "int_bits",
+                int(digits * 3.33),
+                f"{source}: the integer {text[:24]}{'...' if len(text) > 24 else ''}",
+                "use a smaller number",
+            )
         return value
 
     return parse_int
@@ -75,8 +79,9 @@ def parse_yaml(text: str, source: str = "document") -> Any:
             if self.check_event(yaml.AliasEvent):
                 self.aliases += 1
                 if self.aliases > max_aliases:
-                    raise limits.over("yaml_aliases", self.aliases, f"{source}: aliases (*name)",
-                                      "write the values out")
+                    raise limits.over(
+                        "yaml_aliases", self.aliases, f"{source}: aliases (*name)", "write the values out"
+                    )
             self.depth += 1
             if self.depth > max_depth:
                 raise limits.over("graph_depth", self.depth, f"{source}: nesting", "flatten the document")
@@ -122,7 +127,11 @@ def check_document(doc: Any, source: str = "document") -> None:
                 stack.extend((v, depth + 1) for v in value)
         elif isinstance(value, str):
             if len(value) > max_chars:
-                raise limits.over("string_chars", len(value), f"{source}: a string ({value[:30]!r}...)",
-                                  "keep long data in a file and give its path")
+                raise limits.over(
+                    "string_chars",
+                    len(value),
+                    f"{source}: a string ({value[:30]!r}...)",
+                    "keep long data in a file and give its path",
+                )
         elif isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2**bits:
             raise limits.over("int_bits", value.bit_length(), f"{source}: an integer", "use a smaller number")

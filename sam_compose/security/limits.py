@@ -45,37 +45,40 @@ def env_name(name: str) -> str:
 
 _MIB = 1024 * 1024
 
-LIMITS: dict[str, Limit] = {lim.name: lim for lim in (
-    # images, masks, video
-    Limit("pixels", 64_000_000, "px", "pixels (H x W) of one image or video frame, read from the header"),
-    Limit("aspect", 100, ":1", "longer side / shorter side of an image, mask or video frame"),
-    Limit("mask_pixels", 64_000_000, "px", "pixels of one mask file (PNG or .npy), read from the header"),
-    Limit("video_frames", 200_000, "frames", "frames read from one video, folder of frames or glob"),
-    Limit("files", 100_000, "files", "files one folder or glob may expand to"),
-    # files a server reads
-    Limit("file_bytes", 25 * _MIB, "bytes", "size of one file a server (demo, MCP, LangChain tools) reads"),
-    # gaze recordings (and other line-based tables)
-    Limit("gaze_bytes", 2048 * _MIB, "bytes", "bytes read from one gaze recording, after decompression"),
-    Limit("line_bytes", 1 * _MIB, "bytes", "length of one line of a gaze recording or CSV table"),
-    Limit("gaze_rows", 10_000_000, "rows", "rows of one gaze recording (14 h at 200 Hz)"),
-    # graph files
-    Limit("graph_bytes", 2 * _MIB, "bytes", "size of one graph file (JSON or YAML)"),
-    Limit("graph_depth", 32, "levels", "nesting of lists and objects in a graph file"),
-    Limit("graph_nodes", 10_000, "nodes", "nodes in one graph"),
-    Limit("graph_values", 1_000_000, "values", "values in a graph file, counting every use of a YAML alias"),
-    Limit("yaml_aliases", 100, "aliases", "YAML aliases (*name) in one graph file"),
-    Limit("string_chars", 100_000, "chars", "length of one string in a graph file or request"),
-    Limit("text_chars", 1000, "chars", "length of one text prompt (a phrase naming a concept, for SAM 3)"),
-    Limit("exemplars", 1000, "boxes", "exemplar boxes in one concept prompt"),
-    Limit("int_bits", 63, "bits", "size of one integer in a graph file or request (absolute value below 2**bits)"),
-    Limit("template_width", 16, "chars", "width of a field in an output path template such as {frame:05d}"),
-    # servers
-    Limit("seconds", 300, "s", "time one tool call or demo event may compute before it is stopped"),
-    Limit("sessions", 200, "folders", "demo session folders kept (oldest removed first)"),
-    Limit("session_age", 6 * 3600, "s", "age after which an idle demo session folder is removed"),
-    Limit("output_folders", 500, "folders", "MCP / LangChain output folders kept (oldest removed first)"),
-    Limit("output_age", 7 * 24 * 3600, "s", "age after which an MCP / LangChain output folder is removed"),
-)}
+LIMITS: dict[str, Limit] = {
+    lim.name: lim
+    for lim in (
+        # images, masks, video
+        Limit("pixels", 64_000_000, "px", "pixels (H x W) of one image or video frame, read from the header"),
+        Limit("aspect", 100, ":1", "longer side / shorter side of an image, mask or video frame"),
+        Limit("mask_pixels", 64_000_000, "px", "pixels of one mask file (PNG or .npy), read from the header"),
+        Limit("video_frames", 200_000, "frames", "frames read from one video, folder of frames or glob"),
+        Limit("files", 100_000, "files", "files one folder or glob may expand to"),
+        # files a server reads
+        Limit("file_bytes", 25 * _MIB, "bytes", "size of one file a server (demo, MCP, LangChain tools) reads"),
+        # gaze recordings (and other line-based tables)
+        Limit("gaze_bytes", 2048 * _MIB, "bytes", "bytes read from one gaze recording, after decompression"),
+        Limit("line_bytes", 1 * _MIB, "bytes", "length of one line of a gaze recording or CSV table"),
+        Limit("gaze_rows", 10_000_000, "rows", "rows of one gaze recording (14 h at 200 Hz)"),
+        # graph files
+        Limit("graph_bytes", 2 * _MIB, "bytes", "size of one graph file (JSON or YAML)"),
+        Limit("graph_depth", 32, "levels", "nesting of lists and objects in a graph file"),
+        Limit("graph_nodes", 10_000, "nodes", "nodes in one graph"),
+        Limit("graph_values", 1_000_000, "values", "values in a graph file, counting every use of a YAML alias"),
+        Limit("yaml_aliases", 100, "aliases", "YAML aliases (*name) in one graph file"),
+        Limit("string_chars", 100_000, "chars", "length of one string in a graph file or request"),
+        Limit("text_chars", 1000, "chars", "length of one text prompt (a phrase naming a concept, for SAM 3)"),
+        Limit("exemplars", 1000, "boxes", "exemplar boxes in one concept prompt"),
+        Limit("int_bits", 63, "bits", "size of one integer in a graph file or request (absolute value below 2**bits)"),
+        Limit("template_width", 16, "chars", "width of a field in an output path template such as {frame:05d}"),
+        # servers
+        Limit("seconds", 300, "s", "time one tool call or demo event may compute before it is stopped"),
+        Limit("sessions", 200, "folders", "demo session folders kept (oldest removed first)"),
+        Limit("session_age", 6 * 3600, "s", "age after which an idle demo session folder is removed"),
+        Limit("output_folders", 500, "folders", "MCP / LangChain output folders kept (oldest removed first)"),
+        Limit("output_age", 7 * 24 * 3600, "s", "age after which an MCP / LangChain output folder is removed"),
+    )
+}
 
 
 def get(name: str) -> int:
@@ -93,8 +96,9 @@ def get(name: str) -> int:
     return value
 
 
-def check(name: str, value: float, what: str, fix: str = "", *, error: type[LimitError] = LimitError,
-          limit: int | None = None) -> None:
+def check(
+    name: str, value: float, what: str, fix: str = "", *, error: type[LimitError] = LimitError, limit: int | None = None
+) -> None:
     """Raise ``error`` when ``value`` is over limit ``name`` (or the explicit ``limit``).
 
     ``what`` names the input (``"image photo.png (4000000x8)"``); ``fix`` says what to do
@@ -105,14 +109,17 @@ def check(name: str, value: float, what: str, fix: str = "", *, error: type[Limi
         raise over(name, value, what, fix, error=error, limit=bound)
 
 
-def over(name: str, value: float, what: str, fix: str = "", *, error: type[LimitError] = LimitError,
-         limit: int | None = None) -> LimitError:
+def over(
+    name: str, value: float, what: str, fix: str = "", *, error: type[LimitError] = LimitError, limit: int | None = None
+) -> LimitError:
     """The error :func:`check` raises (for callers that only know they are over)."""
     lim = LIMITS[name]
     bound = get(name) if limit is None else int(limit)
     shown = f"{value:,}" if isinstance(value, int) else f"{value:,.4g}"
     tail = f"; {fix}" if fix else ""
-    message = f"{what}: {shown} {lim.unit} is over the limit of {bound:,} {lim.unit} ({lim.doc}){tail} (or raise {lim.env})"
+    message = (
+        f"{what}: {shown} {lim.unit} is over the limit of {bound:,} {lim.unit} ({lim.doc}){tail} (or raise {lim.env})"
+    )
     return error(message, name, lim.env)
 
 

@@ -96,13 +96,23 @@ def check_regular_file(path: str | os.PathLike, what: str = "file", *, max_bytes
     if stat.S_ISDIR(st.st_mode):
         raise InputError(f"{what} {text!r} is a folder; give a file")
     if not stat.S_ISREG(st.st_mode):
-        kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(st.st_mode) else "a socket" if stat.S_ISSOCK(st.st_mode)
-                else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else "not a regular file")
+        kind = (
+            "a FIFO (named pipe)"
+            if stat.S_ISFIFO(st.st_mode)
+            else "a socket"
+            if stat.S_ISSOCK(st.st_mode)
+            else "a device"
+            if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
+            else "not a regular file"
+        )
         raise InputError(f"{what} {text!r} is {kind}, not a regular file; save the data to a file and pass that")
     if max_bytes is not None and st.st_size > max_bytes:
-        raise LimitError(f"{what} {Path(text).name!r} is {st.st_size / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB "
-                         f"limit of files read here; use a smaller file (or raise {limits.env_name('file_bytes')})",
-                         "file_bytes", limits.env_name("file_bytes"))
+        raise LimitError(
+            f"{what} {Path(text).name!r} is {st.st_size / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB "
+            f"limit of files read here; use a smaller file (or raise {limits.env_name('file_bytes')})",
+            "file_bytes",
+            limits.env_name("file_bytes"),
+        )
     return st
 
 
@@ -132,9 +142,16 @@ class PathGuard:
     label: str = "the allowed folders"
 
     @classmethod
-    def create(cls, read_roots: Sequence[str | os.PathLike], write_root: str | os.PathLike | None = None, *,
-               base_dir: str | os.PathLike | None = None, max_file_bytes: int | None = None,
-               make_write_root: bool = True, label: str = "the allowed folders") -> PathGuard:
+    def create(
+        cls,
+        read_roots: Sequence[str | os.PathLike],
+        write_root: str | os.PathLike | None = None,
+        *,
+        base_dir: str | os.PathLike | None = None,
+        max_file_bytes: int | None = None,
+        make_write_root: bool = True,
+        label: str = "the allowed folders",
+    ) -> PathGuard:
         """A guard over existing folders ``read_roots``; ``write_root`` is created when missing."""
         roots: list[Path] = []
         for r in read_roots:
@@ -195,8 +212,9 @@ class PathGuard:
 
     def _refuse(self, what: str, raw: str, real: Path | None = None) -> AccessError:
         where = f" (it resolves to {real})" if real is not None and str(real) != raw else ""
-        return AccessError(f"{what} {raw!r} is outside {self.label}{where}; allowed: {self.describe()}. "
-                           "Use a file inside them")
+        return AccessError(
+            f"{what} {raw!r} is outside {self.label}{where}; allowed: {self.describe()}. Use a file inside them"
+        )
 
     # ------------------------------------------------------------------ reads
     def read(self, raw: str | os.PathLike, what: str = "file", *, base: str | os.PathLike | None = None) -> Path:
@@ -217,8 +235,14 @@ class PathGuard:
         check_regular_file(real, what, max_bytes=bound)
         return real
 
-    def expand(self, raw: str | os.PathLike, what: str = "files", *, base: str | os.PathLike | None = None,
-               suffixes: Sequence[str] | None = None) -> list[Path]:
+    def expand(
+        self,
+        raw: str | os.PathLike,
+        what: str = "files",
+        *,
+        base: str | os.PathLike | None = None,
+        suffixes: Sequence[str] | None = None,
+    ) -> list[Path]:
         """Real paths of the files a file, folder or glob names, each one checked; sorted.
 
         A folder gives its files (not those of sub-folders: see :meth:`tree`); ``suffixes`` keeps only
@@ -251,8 +275,9 @@ class PathGuard:
             out.append(self._check_file(Path(name), what, name))
         return out
 
-    def tree(self, raw: str | os.PathLike, what: str = "folder", *, base: str | os.PathLike | None = None,
-             sized: bool = True) -> Path:
+    def tree(
+        self, raw: str | os.PathLike, what: str = "folder", *, base: str | os.PathLike | None = None, sized: bool = True
+    ) -> Path:
         """The real path of a file, or of a folder whose every file (at any depth, through
         symlinks) is a regular file inside the roots.
 
@@ -313,8 +338,10 @@ class PathGuard:
         except (OSError, RuntimeError) as exc:
             raise AccessError(f"{what} {text!r} cannot be resolved: {exc}") from None
         if not _inside(real, (self.write_root,)) or (real == self.write_root and not p.is_dir()):
-            raise AccessError(f"{what} {text!r} is outside this run's folder {self.write_root}"
-                              f"{f' (it resolves to {real})' if str(real) != text else ''}; use a relative path")
+            raise AccessError(
+                f"{what} {text!r} is outside this run's folder {self.write_root}"
+                f"{f' (it resolves to {real})' if str(real) != text else ''}; use a relative path"
+            )
         if os.path.lexists(real):
             mode = os.lstat(real).st_mode
             if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
@@ -334,13 +361,15 @@ class PathGuard:
             return text
         for prefix in MODEL_PREFIXES:
             if text.startswith(prefix):
-                return prefix + str(self.tree(text[len(prefix):], what, base=base, sized=False))
+                return prefix + str(self.tree(text[len(prefix) :], what, base=base, sized=False))
         if _looks_like_path(text) or self._exists_somewhere(text, base):
             return str(self.tree(text, what, base=base, sized=False))
         if _HUB_NAME.match(text) and ".." not in text:
             return text
-        raise AccessError(f"{what} {text!r} is neither a model name (such as facebook/sam-vit-base) nor a path "
-                          f"inside {self.label} ({self.describe()})")
+        raise AccessError(
+            f"{what} {text!r} is neither a model name (such as facebook/sam-vit-base) nor a path "
+            f"inside {self.label} ({self.describe()})"
+        )
 
     def _exists_somewhere(self, text: str, base: str | os.PathLike | None) -> bool:
         """Whether a loader could find ``text`` on disk: as given (the current folder) or in a base."""
@@ -369,8 +398,13 @@ class PathGuard:
 
 def _looks_like_path(text: str) -> bool:
     p = Path(text).expanduser()
-    return (p.is_absolute() or text.startswith(("./", "../", "~", ".\\")) or "\\" in text
-            or text.lower().endswith(MODEL_FILE_SUFFIXES) or text in (".", ".."))
+    return (
+        p.is_absolute()
+        or text.startswith(("./", "../", "~", ".\\"))
+        or "\\" in text
+        or text.lower().endswith(MODEL_FILE_SUFFIXES)
+        or text in (".", "..")
+    )
 
 
 def split_glob(pattern: str) -> tuple[str, list[str]]:
@@ -382,7 +416,7 @@ def split_glob(pattern: str) -> tuple[str, list[str]]:
         if is_glob(part):
             break
         fixed.append(part)
-    return (str(Path(*fixed)) if fixed else "."), list(parts[len(fixed):])
+    return (str(Path(*fixed)) if fixed else "."), list(parts[len(fixed) :])
 
 
 def _bounded(names: Iterable[str], what: str) -> list[str]:

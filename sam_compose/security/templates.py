@@ -47,9 +47,9 @@ def check_template(text: str, what: str = "path template") -> list[tuple[str, in
             raise InputError(f"{what} {text[:120]!r}: field {shown[:40]} is not allowed; {_EXAMPLE}")
         m = _SPEC.match(spec or "")
         if m is None:
-            raise InputError(f"{what} {text[:120]!r}: format {(spec or '')[:40]!r} of {{frame}} is not an integer "
-                             "format; "
-                             f"{_EXAMPLE}")
+            raise InputError(
+                f"{what} {text[:120]!r}: format {(spec or '')[:40]!r} of {{frame}} is not an integer format; {_EXAMPLE}"
+            )
         digits = m.group("width") or "0"
         width = int(digits) if len(digits) <= 18 else 10**18
         limits.check("template_width", width, f"{what} {text[:120]!r}", "use a width such as {frame:05d}")

@@ -39,18 +39,40 @@ def _cap(memory: int, cpu: int):
     def apply() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
+
     return apply
 
 
-def run_capped(args: list[str], *, memory: int = MEMORY_CAP, cpu: int = CPU_CAP_S, env: dict | None = None,
-               python: bool = False, timeout: float = 120) -> Result:
+def run_capped(
+    args: list[str],
+    *,
+    memory: int = MEMORY_CAP,
+    cpu: int = CPU_CAP_S,
+    env: dict | None = None,
+    python: bool = False,
+    timeout: float = 120,
+) -> Result:
     """Run ``sam-compose ARGS`` (or ``python ARGS`` with ``python=True``) in a capped child."""
     cmd = [sys.executable, *args] if python else [sys.executable, "-m", "sam_compose.cli", *args]
-    full_env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", PYTHONPATH=str(REPO),
-                    OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    full_env = dict(
+        os.environ,
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        PYTHONPATH=str(REPO),
+        OMP_NUM_THREADS="1",
+        OPENBLAS_NUM_THREADS="1",
+        MKL_NUM_THREADS="1",
+    )
     full_env.update(env or {})
-    r = subprocess.run([str(a) for a in cmd], capture_output=True, text=True, env=full_env, cwd=str(REPO),
-                       preexec_fn=_cap(memory, cpu), timeout=timeout)
+    r = subprocess.run(
+        [str(a) for a in cmd],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=str(REPO),
+        preexec_fn=_cap(memory, cpu),
+        timeout=timeout,
+    )
     return Result(r.returncode, r.stdout, r.stderr)
 
 

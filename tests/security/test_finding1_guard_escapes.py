@@ -34,9 +34,9 @@ def world(tmp_path):
     Image.fromarray(frame + 50).save(outside / "top.png")
     (outside / "model" / "config.json").write_text("{}")
     os.symlink(outside / "secret_frames" / "s0.png", root / "frames" / "f9.png")  # a symlinked frame
-    os.symlink(outside / "secret_frames", root / "linkdir")                     # a symlinked folder
+    os.symlink(outside / "secret_frames", root / "linkdir")  # a symlinked folder
     (root / "sub").mkdir()
-    os.symlink(outside / "secret_frames", root / "sub" / "hop")                  # hop/.. is outside/
+    os.symlink(outside / "secret_frames", root / "sub" / "hop")  # hop/.. is outside/
     return root, outside
 
 
@@ -46,17 +46,24 @@ def _graph(root, name, nodes):
 
 
 def _video_graph(root, name, path):
-    return _graph(root, name, {
-        "video": {"type": "load_video", "params": {"path": path}},
-        "save": {"type": "save_image", "inputs": {"image": "video"}, "params": {"path": "frame_{frame}.png"}}})
+    return _graph(
+        root,
+        name,
+        {
+            "video": {"type": "load_video", "params": {"path": path}},
+            "save": {"type": "save_image", "inputs": {"image": "video"}, "params": {"path": "frame_{frame}.png"}},
+        },
+    )
 
 
 def _call(tool, args):
     return tool.invoke({"type": "tool_call", "id": "c", "name": tool.name, "args": args})
 
 
-@pytest.mark.parametrize("path", ["frames", "frames/*.png", "l[i]nkdir/*.png", "sub/hop/../secret_frames/*.png",
-                                  "linkdir", "sub/hop/../*.png"])
+@pytest.mark.parametrize(
+    "path",
+    ["frames", "frames/*.png", "l[i]nkdir/*.png", "sub/hop/../secret_frames/*.png", "linkdir", "sub/hop/../*.png"],
+)
 @pytest.mark.parametrize("absolute", [False, True])
 def test_load_video_cannot_read_outside_the_roots(world, path, absolute):
     root, _ = world
@@ -80,24 +87,47 @@ def test_load_video_inside_the_roots_still_works(world):
 def test_depth_model_and_other_model_params_are_guarded(world):
     root, outside = world
     svc = AgentService(engine="opencv", allowed_roots=[root], output_dir=root / "out")
-    g = _graph(root, "depth.json", {
-        "img": {"type": "load_image", "params": {"path": "frames/f0.png"}},
-        "depth": {"type": "depth", "inputs": {"image": "img"},
-                  "params": {"source": "monocular", "model": str(outside / "model")}}})
+    g = _graph(
+        root,
+        "depth.json",
+        {
+            "img": {"type": "load_image", "params": {"path": "frames/f0.png"}},
+            "depth": {
+                "type": "depth",
+                "inputs": {"image": "img"},
+                "params": {"source": "monocular", "model": str(outside / "model")},
+            },
+        },
+    )
     with pytest.raises(InputError, match="outside"):
         svc.run_graph(g)
-    g = _graph(root, "inpaint.json", {
-        "img": {"type": "load_image", "params": {"path": "frames/f0.png"}},
-        "box": {"type": "box_prompt", "params": {"boxes": [[2, 2, 20, 20]]}},
-        "seg": {"type": "segment", "inputs": {"image": "img", "prompts": "box"}},
-        "fill": {"type": "inpaint", "inputs": {"image": "img", "masks": "seg"},
-                 "params": {"method": "diffusers", "model": "../outside/model"}}})
+    g = _graph(
+        root,
+        "inpaint.json",
+        {
+            "img": {"type": "load_image", "params": {"path": "frames/f0.png"}},
+            "box": {"type": "box_prompt", "params": {"boxes": [[2, 2, 20, 20]]}},
+            "seg": {"type": "segment", "inputs": {"image": "img", "prompts": "box"}},
+            "fill": {
+                "type": "inpaint",
+                "inputs": {"image": "img", "masks": "seg"},
+                "params": {"method": "diffusers", "model": "../outside/model"},
+            },
+        },
+    )
     with pytest.raises(InputError, match="outside"):
         svc.run_graph(g)
 
 
-@pytest.mark.parametrize("override", [{"img.path": "/etc/hostname"}, {"img.path": "../outside/secret_frames/s0.png"},
-                                      {"img.path": "linkdir/s0.png"}, {"img.path": "frames/f9.png"}])
+@pytest.mark.parametrize(
+    "override",
+    [
+        {"img.path": "/etc/hostname"},
+        {"img.path": "../outside/secret_frames/s0.png"},
+        {"img.path": "linkdir/s0.png"},
+        {"img.path": "frames/f9.png"},
+    ],
+)
 def test_absolute_dotdot_and_symlinked_image_paths_are_refused(world, override):
     root, _ = world
     svc = AgentService(engine="opencv", allowed_roots=[root], output_dir=root / "out")
@@ -139,8 +169,9 @@ def test_every_node_param_that_names_a_file_declares_its_kind():
     for entry in catalog():
         spec = find(entry["type"])
         assert unguarded_params(spec) == [], f"{spec.name}: declare Param(kind=...) for {unguarded_params(spec)}"
-    kinds = {entry["type"]: {n: p.get("kind") for n, p in entry["params"].items() if p.get("kind")}
-             for entry in catalog()}
+    kinds = {
+        entry["type"]: {n: p.get("kind") for n, p in entry["params"].items() if p.get("kind")} for entry in catalog()
+    }
     assert kinds["load_video"] == {"path": "path_in"} and kinds["depth"] == {"path": "path_in", "model": "model"}
     assert kinds["save_image"] == {"path": "path_out"} and kinds["track"] == {"engine": "model", "save": "path_out"}
 

@@ -39,9 +39,14 @@ def secret(tmp_path):
 
 
 def _graph(secret_dir, target):
-    return json.dumps({"nodes": {
-        "img": {"type": "load_image", "params": {"path": str(secret_dir / "secret.png")}},
-        "save": {"type": "save_image", "inputs": {"image": "img"}, "params": {"path": str(target)}}}})
+    return json.dumps(
+        {
+            "nodes": {
+                "img": {"type": "load_image", "params": {"path": str(secret_dir / "secret.png")}},
+                "save": {"type": "save_image", "inputs": {"image": "img"}, "params": {"path": str(target)}},
+            }
+        }
+    )
 
 
 def _free_port() -> int:
@@ -59,8 +64,10 @@ def test_the_hidden_graph_event_refuses_files_outside_over_http(secret, tmp_path
         stolen = tmp_path / "stolen.png"
         session = uuid.uuid4().hex
         with httpx.Client(base_url=url.rstrip("/"), timeout=60) as client:
-            r = client.post("/gradio_api/queue/join", json={
-                "data": [_graph(secret, stolen), None], "fn_index": fn_index, "session_hash": session})
+            r = client.post(
+                "/gradio_api/queue/join",
+                json={"data": [_graph(secret, stolen), None], "fn_index": fn_index, "session_hash": session},
+            )
             assert r.status_code == 200, r.text
             done = None
             with client.stream("GET", f"/gradio_api/queue/data?session_hash={session}") as stream:
@@ -80,8 +87,12 @@ def test_the_hidden_graph_event_refuses_files_outside_over_http(secret, tmp_path
 @pytest.fixture
 def handlers(tmp_path):
     ws = DemoWorkspace(tmp_path / "work")
-    return ws, SegmentHandlers("opencv", workspace=ws), TabHandlers("opencv", workspace=ws), \
-        ApiEndpoints("opencv", workspace=ws)
+    return (
+        ws,
+        SegmentHandlers("opencv", workspace=ws),
+        TabHandlers("opencv", workspace=ws),
+        ApiEndpoints("opencv", workspace=ws),
+    )
 
 
 def test_graph_tab_handler_refuses_reads_and_writes_outside(handlers, secret, tmp_path):
@@ -90,9 +101,14 @@ def test_graph_tab_handler_refuses_reads_and_writes_outside(handlers, secret, tm
     with pytest.raises(gr.Error, match="outside"):
         tabs.graph_run(_graph(secret, tmp_path / "stolen.png"), state)
     assert not (tmp_path / "stolen.png").exists()
-    ok = json.dumps({"nodes": {"img": {"type": "load_image", "params": {"path": "sample:coins"}},
-                               "save": {"type": "save_image", "inputs": {"image": "img"},
-                                        "params": {"path": str(tmp_path / "x.png")}}}})
+    ok = json.dumps(
+        {
+            "nodes": {
+                "img": {"type": "load_image", "params": {"path": "sample:coins"}},
+                "save": {"type": "save_image", "inputs": {"image": "img"}, "params": {"path": str(tmp_path / "x.png")}},
+            }
+        }
+    )
     with pytest.raises(gr.Error, match="outside"):
         tabs.graph_run(ok, state)
 

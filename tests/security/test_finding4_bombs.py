@@ -23,6 +23,7 @@ import pytest
 
 def _png(path: Path, width: int, height: int, bit_depth: int = 1, colour: int = 0) -> Path:
     """A PNG of zeros written chunk by chunk (never held as pixels): the file is small, the image huge."""
+
     def chunk(tag: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
 
@@ -107,11 +108,25 @@ def test_billion_laughs_yaml_is_refused(capped, tmp_path):
 
 def test_a_huge_path_template_width_is_refused(capped, tmp_path):
     g = tmp_path / "tpl.json"
-    g.write_text(json.dumps({"nodes": {
-        "img": {"type": "load_image", "params": {"path": "sample:coins"}},
-        "save": {"type": "save_image", "inputs": {"image": "img"}, "params": {"path": "{frame:1500000000}.png"}}}}))
-    _one_line(capped(["run", g, "--no-progress", "--out", tmp_path / "out"]), "{frame:1500000000}",
-              "SAM_COMPOSE_MAX_TEMPLATE_WIDTH")
+    g.write_text(
+        json.dumps(
+            {
+                "nodes": {
+                    "img": {"type": "load_image", "params": {"path": "sample:coins"}},
+                    "save": {
+                        "type": "save_image",
+                        "inputs": {"image": "img"},
+                        "params": {"path": "{frame:1500000000}.png"},
+                    },
+                }
+            }
+        )
+    )
+    _one_line(
+        capped(["run", g, "--no-progress", "--out", tmp_path / "out"]),
+        "{frame:1500000000}",
+        "SAM_COMPOSE_MAX_TEMPLATE_WIDTH",
+    )
 
 
 def test_a_100k_node_chain_graph_is_refused(capped, tmp_path):
@@ -123,8 +138,10 @@ def test_a_100k_node_chain_graph_is_refused(capped, tmp_path):
     _one_line(capped(["run", g, "--no-progress"]), "chain.json", "SAM_COMPOSE_MAX_GRAPH_")
     nodes = dict(list(nodes.items())[:20_000])  # small enough a file, too many nodes
     g.write_text(json.dumps({"nodes": nodes}, separators=(",", ":")))
-    _one_line(capped(["run", g, "--no-progress"], env={"SAM_COMPOSE_MAX_GRAPH_BYTES": str(10**8)}),
-              "SAM_COMPOSE_MAX_GRAPH_NODES")
+    _one_line(
+        capped(["run", g, "--no-progress"], env={"SAM_COMPOSE_MAX_GRAPH_BYTES": str(10**8)}),
+        "SAM_COMPOSE_MAX_GRAPH_NODES",
+    )
 
 
 FREEING = """
@@ -183,8 +200,11 @@ def test_gaze_rows_are_bounded(capped, tmp_path, photo):
     rec = tmp_path / "long.csv"
     t = np.arange(5000) / 200.0
     rec.write_text("t,x,y\n" + "\n".join(f"{a:.4f},10,10" for a in t) + "\n")
-    _one_line(capped(["segment", photo, "--engine", "opencv", "--gaze", rec],
-                     env={"SAM_COMPOSE_MAX_GAZE_ROWS": "1000"}), "long.csv", "SAM_COMPOSE_MAX_GAZE_ROWS")
+    _one_line(
+        capped(["segment", photo, "--engine", "opencv", "--gaze", rec], env={"SAM_COMPOSE_MAX_GAZE_ROWS": "1000"}),
+        "long.csv",
+        "SAM_COMPOSE_MAX_GAZE_ROWS",
+    )
 
 
 def test_a_tool_call_past_its_time_limit_stops_its_work(tmp_path):
@@ -193,11 +213,21 @@ def test_a_tool_call_past_its_time_limit_stops_its_work(tmp_path):
 
     root = tmp_path / "root"
     root.mkdir()
-    (root / "long.json").write_text(json.dumps({"nodes": {
-        "video": {"type": "synthetic_video", "params": {"frames": 1000, "width": 640, "height": 480}},
-        "box": {"type": "box_prompt", "params": {"boxes": [[10, 10, 60, 60]]}},
-        "track": {"type": "track", "inputs": {"image": "video", "prompts": "box"},
-                  "params": {"save": "tracks", "formats": "png"}}}}))
+    (root / "long.json").write_text(
+        json.dumps(
+            {
+                "nodes": {
+                    "video": {"type": "synthetic_video", "params": {"frames": 1000, "width": 640, "height": 480}},
+                    "box": {"type": "box_prompt", "params": {"boxes": [[10, 10, 60, 60]]}},
+                    "track": {
+                        "type": "track",
+                        "inputs": {"image": "video", "prompts": "box"},
+                        "params": {"save": "tracks", "formats": "png"},
+                    },
+                }
+            }
+        )
+    )
     svc = AgentService(engine="opencv", allowed_roots=[root], output_dir=root / "out", timeout_s=1.0)
     with pytest.raises(LimitError, match="stopped after 1 s"):
         svc.run_graph("long.json")

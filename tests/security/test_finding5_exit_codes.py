@@ -52,20 +52,34 @@ def test_deeply_nested_json_and_yaml_graphs(capsys, tmp_path):
 
 
 def test_a_10_to_the_400_integer(capsys, tmp_path):
-    text = '{"nodes": {"b": {"type": "box_prompt", "params": {"boxes": [[1, 2, 3, 1' + "0" * 400 + ']]}}}}'
+    text = '{"nodes": {"b": {"type": "box_prompt", "params": {"boxes": [[1, 2, 3, 1' + "0" * 400 + "]]}}}}"
     line = one_line(capsys, "run", _graph(tmp_path, "big.json", text), "--no-progress")
     assert "big.json" in line and "SAM_COMPOSE_MAX_INT_BITS" in line
-    line = one_line(capsys, "run", _graph(tmp_path, "ok.json", {"nodes": {"b": {"type": "box_prompt",
-                    "params": {"boxes": [[1, 2, 3, 4]]}}}}), "--set", "b.boxes=[[1,2,3,1" + "0" * 400 + "]]")
+    line = one_line(
+        capsys,
+        "run",
+        _graph(tmp_path, "ok.json", {"nodes": {"b": {"type": "box_prompt", "params": {"boxes": [[1, 2, 3, 4]]}}}}),
+        "--set",
+        "b.boxes=[[1,2,3,1" + "0" * 400 + "]]",
+    )
     assert "SAM_COMPOSE_MAX_INT_BITS" in line
 
 
-@pytest.mark.parametrize("template", ["out_{0}.png", "out_{frame.real}.png", "out_{x}.png", "out_{frame!r}.png",
-                                      "out_{frame:>s}.png", "out_{.png"])
+@pytest.mark.parametrize(
+    "template",
+    ["out_{0}.png", "out_{frame.real}.png", "out_{x}.png", "out_{frame!r}.png", "out_{frame:>s}.png", "out_{.png"],
+)
 def test_bad_path_templates(capsys, tmp_path, template):
-    g = _graph(tmp_path, "tpl.json", {"nodes": {
-        "img": {"type": "load_image", "params": {"path": "sample:coins"}},
-        "save": {"type": "save_image", "inputs": {"image": "img"}, "params": {"path": template}}}})
+    g = _graph(
+        tmp_path,
+        "tpl.json",
+        {
+            "nodes": {
+                "img": {"type": "load_image", "params": {"path": "sample:coins"}},
+                "save": {"type": "save_image", "inputs": {"image": "img"}, "params": {"path": template}},
+            }
+        },
+    )
     line = one_line(capsys, "run", g, "--no-progress", "--out", tmp_path / "out")
     assert "{frame" in line and "template" in line
 
@@ -76,8 +90,9 @@ def test_a_nul_byte_in_a_path(capsys, tmp_path):
     assert "NUL" in line and "path" in line
 
 
-@pytest.mark.parametrize("name, content", [("empty.pth", b""), ("notes.pt", b"this is a text file\n"),
-                                           ("junk.pth", os.urandom(4096))])
+@pytest.mark.parametrize(
+    "name, content", [("empty.pth", b""), ("notes.pt", b"this is a text file\n"), ("junk.pth", os.urandom(4096))]
+)
 def test_an_empty_or_text_checkpoint_as_engine(capsys, tmp_path, photo, name, content):
     ckpt = tmp_path / name
     ckpt.write_bytes(content)
@@ -102,8 +117,9 @@ def test_a_fifo_as_graph_gaze_or_mask(capsys, tmp_path, photo):
     assert "FIFO" in one_line(capsys, "segment", photo, "--engine", "opencv", "--mask", fifo)
 
 
-@pytest.mark.parametrize("argv", [["--point", "-5,-5"], ["--point=-5,-5"], ["--box", "-5,-5,20,20"],
-                                  ["--point", "-.5,3"]])
+@pytest.mark.parametrize(
+    "argv", [["--point", "-5,-5"], ["--point=-5,-5"], ["--box", "-5,-5,20,20"], ["--point", "-.5,3"]]
+)
 def test_negative_numbers_parse_as_coordinates(capsys, photo, argv):
     code, out, lines = cli(capsys, "segment", photo, "--engine", "opencv", *argv)
     if argv[0].startswith("--box"):

@@ -65,20 +65,34 @@ def test_a_failure_after_the_first_file_leaves_the_folder_as_it_was(capsys, tmp_
 
 def test_run_out_is_atomic_and_reports_final_paths(capsys, tmp_path):
     g = tmp_path / "g.json"
-    g.write_text(json.dumps({"nodes": {
-        "img": {"type": "load_image", "params": {"path": "sample:coins"}},
-        "a": {"type": "save_image", "inputs": {"image": "img"}, "params": {"path": "a.png"}},
-        "b": {"type": "save_image", "inputs": {"image": "img"}, "params": {"path": "sub/b.png"}}}}))
+    g.write_text(
+        json.dumps(
+            {
+                "nodes": {
+                    "img": {"type": "load_image", "params": {"path": "sample:coins"}},
+                    "a": {"type": "save_image", "inputs": {"image": "img"}, "params": {"path": "a.png"}},
+                    "b": {"type": "save_image", "inputs": {"image": "img"}, "params": {"path": "sub/b.png"}},
+                }
+            }
+        )
+    )
     out = tmp_path / "out"
     assert main(["run", str(g), "--no-progress", "--out", str(out)]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["outputs"]["a"] == str(out / "a.png") and (out / "a.png").is_file()
     assert report["outputs"]["b"] == str(out / "sub" / "b.png") and (out / "sub" / "b.png").is_file()
     # the same graph with b failing: nothing changes in out/
-    g.write_text(json.dumps({"nodes": {
-        "img": {"type": "load_image", "params": {"path": "sample:coins"}},
-        "a": {"type": "save_image", "inputs": {"image": "img"}, "params": {"path": "new_a.png"}},
-        "b": {"type": "save_image", "inputs": {"image": "img"}, "params": {"path": "x_{frame:>s}.png"}}}}))
+    g.write_text(
+        json.dumps(
+            {
+                "nodes": {
+                    "img": {"type": "load_image", "params": {"path": "sample:coins"}},
+                    "a": {"type": "save_image", "inputs": {"image": "img"}, "params": {"path": "new_a.png"}},
+                    "b": {"type": "save_image", "inputs": {"image": "img"}, "params": {"path": "x_{frame:>s}.png"}},
+                }
+            }
+        )
+    )
     assert main(["run", str(g), "--no-progress", "--out", str(out)]) == 2
     capsys.readouterr()
     assert not (out / "new_a.png").exists() and (out / "a.png").is_file()

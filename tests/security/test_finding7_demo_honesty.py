@@ -44,8 +44,9 @@ def test_segment_answers_in_the_uploaded_images_frame(big_upload, tmp_path):
     assert overlay.shape[:2] == (300, 2600)
     rle = result["masks"][0]["rle"]
     assert list(rle["size"]) == [300, 2600]
-    mask = mask_utils.decode({"size": rle["size"], "counts": rle["counts"].encode()
-                              if isinstance(rle["counts"], str) else rle["counts"]}).astype(bool)
+    mask = mask_utils.decode(
+        {"size": rle["size"], "counts": rle["counts"].encode() if isinstance(rle["counts"], str) else rle["counts"]}
+    ).astype(bool)
     ys, xs = np.nonzero(mask)
     assert xs.min() >= 2280 and xs.max() <= 2520 and ys.min() >= 90 and ys.max() <= 210
     assert result.get("image_size") == [300, 2600]

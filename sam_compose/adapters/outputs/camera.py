@@ -100,7 +100,9 @@ def as_intrinsics(value: Any, size: tuple[int, int] | None = None) -> Intrinsics
     if isinstance(value, Intrinsics):
         return value
     if value is None:
-        raise InputError("intrinsics are required: pass (fx, fy, cx, cy), a 3x3 matrix K, or a field of view in degrees")
+        raise InputError(
+            "intrinsics are required: pass (fx, fy, cx, cy), a 3x3 matrix K, or a field of view in degrees"
+        )
     if isinstance(value, Mapping):
         return _from_mapping(value, size)
     if isinstance(value, (int, float, np.integer, np.floating)):
@@ -113,7 +115,9 @@ def as_intrinsics(value: Any, size: tuple[int, int] | None = None) -> Intrinsics
         raise InputError(f"cannot read intrinsics from {value!r}; pass (fx, fy, cx, cy) or a 3x3 matrix") from exc
     if arr.shape == (3, 3):
         if not np.allclose(arr[2], [0.0, 0.0, 1.0]) or abs(arr[1, 0]) > 1e-9:
-            raise InputError(f"a camera matrix K must look like [[fx, s, cx], [0, fy, cy], [0, 0, 1]], got {arr.tolist()}")
+            raise InputError(
+                f"a camera matrix K must look like [[fx, s, cx], [0, fy, cy], [0, 0, 1]], got {arr.tolist()}"
+            )
         return Intrinsics(float(arr[0, 0]), float(arr[1, 1]), float(arr[0, 2]), float(arr[1, 2]))
     if arr.shape == (4,):
         return Intrinsics(*(float(v) for v in arr))
@@ -140,7 +144,9 @@ def _from_mapping(d: Mapping[str, Any], size: tuple[int, int] | None) -> Intrins
     cx, cy = keys.get("cx"), keys.get("cy")
     if cx is None or cy is None:
         if size is None:
-            raise InputError("intrinsics dict without cx, cy needs the image size (the principal point defaults to the centre)")
+            raise InputError(
+                "intrinsics dict without cx, cy needs the image size (the principal point defaults to the centre)"
+            )
         h, w = int(size[0]), int(size[1])
         cx = (w - 1) / 2.0 if cx is None else cx
         cy = (h - 1) / 2.0 if cy is None else cy

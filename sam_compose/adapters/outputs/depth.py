@@ -108,7 +108,11 @@ def _read_image_depth(path: Path) -> np.ndarray:
     if raw is None:
         raise InputError(f"{path} is not a depth image OpenCV can read (16-bit PNG or TIFF, .npy, .npz, .pfm)")
     if raw.ndim == 3:
-        if raw.shape[2] >= 3 and np.array_equal(raw[:, :, 0], raw[:, :, 1]) and np.array_equal(raw[:, :, 1], raw[:, :, 2]):
+        if (
+            raw.shape[2] >= 3
+            and np.array_equal(raw[:, :, 0], raw[:, :, 1])
+            and np.array_equal(raw[:, :, 1], raw[:, :, 2])
+        ):
             raw = raw[:, :, 0]
         else:
             raise InputError(
@@ -193,16 +197,24 @@ def disparity_sgbm(left: np.ndarray, right: np.ndarray, max_disparity: int = 128
     gl = cv2.cvtColor(left, cv2.COLOR_RGB2GRAY) if left.ndim == 3 else left
     gr = cv2.cvtColor(right, cv2.COLOR_RGB2GRAY) if right.ndim == 3 else right
     matcher = cv2.StereoSGBM_create(
-        minDisparity=0, numDisparities=num, blockSize=block, P1=8 * block * block, P2=32 * block * block,
-        uniquenessRatio=10, speckleWindowSize=100, speckleRange=2, mode=cv2.STEREO_SGBM_MODE_SGBM_3WAY,
+        minDisparity=0,
+        numDisparities=num,
+        blockSize=block,
+        P1=8 * block * block,
+        P2=32 * block * block,
+        uniquenessRatio=10,
+        speckleWindowSize=100,
+        speckleRange=2,
+        mode=cv2.STEREO_SGBM_MODE_SGBM_3WAY,
     )
     disp = matcher.compute(gl, gr).astype(np.float32) / 16.0
     disp[disp <= 0] = np.nan
     return disp
 
 
-def estimate_depth(image: Any, model: str = DEFAULT_DEPTH_MODEL, *, device: str | None = None,
-                   metric: bool | None = None) -> np.ndarray:
+def estimate_depth(
+    image: Any, model: str = DEFAULT_DEPTH_MODEL, *, device: str | None = None, metric: bool | None = None
+) -> np.ndarray:
     """Monocular depth for ``image`` with a transformers depth-estimation model, (H, W) float32.
 
     ``model`` is a Hugging Face id (Depth Anything V1/V2, DPT, ...) already in the local
@@ -221,6 +233,7 @@ def estimate_depth(image: Any, model: str = DEFAULT_DEPTH_MODEL, *, device: str 
     img = load_image(image)
     processor, net = _depth_model(str(model), device)  # fails fast offline, before importing torch
     import torch
+
     inputs = processor(images=Image.fromarray(img), return_tensors="pt").to(net.device)
     with torch.inference_mode():
         out = net(**inputs)

@@ -116,9 +116,16 @@ def _outline(pts: np.ndarray, m: np.ndarray) -> np.ndarray:
     return out
 
 
-def coco_dict(masks: Masks, file_name: str = "image.png", image_id: int = 1, category: str = "object", *,
-              categories: Sequence[str] | None = None, segmentation: str = "rle",
-              tolerance: float = 0.0) -> dict[str, Any]:
+def coco_dict(
+    masks: Masks,
+    file_name: str = "image.png",
+    image_id: int = 1,
+    category: str = "object",
+    *,
+    categories: Sequence[str] | None = None,
+    segmentation: str = "rle",
+    tolerance: float = 0.0,
+) -> dict[str, Any]:
     """A COCO dataset dict for one image; RLE counts are strings, bboxes are x, y, w, h.
 
     ``categories`` fixes the category list (ids 1..K in that order); otherwise it is built
@@ -147,8 +154,14 @@ def coco_dict(masks: Masks, file_name: str = "image.png", image_id: int = 1, cat
             seg = rle
         x0, y0, x1, y1 = (float(v) for v in box)
         ann: dict[str, Any] = {
-            "id": i + 1, "image_id": image_id, "category_id": cat_id[names[i]], "segmentation": seg,
-            "area": int(area), "bbox": [x0, y0, x1 - x0, y1 - y0], "iscrowd": 0, "score": float(score),
+            "id": i + 1,
+            "image_id": image_id,
+            "category_id": cat_id[names[i]],
+            "segmentation": seg,
+            "area": int(area),
+            "bbox": [x0, y0, x1 - x0, y1 - y0],
+            "iscrowd": 0,
+            "score": float(score),
         }
         prompt = masks.prompt_of(i)
         if prompt is not None and hasattr(prompt, "to_dict"):
@@ -165,8 +178,13 @@ def coco_dict(masks: Masks, file_name: str = "image.png", image_id: int = 1, cat
     }
 
 
-def coco_dataset(items: Iterable[tuple[Masks, str]], *, categories: Sequence[str] | None = None,
-                 category: str = "object", segmentation: str = "rle") -> dict[str, Any]:
+def coco_dataset(
+    items: Iterable[tuple[Masks, str]],
+    *,
+    categories: Sequence[str] | None = None,
+    category: str = "object",
+    segmentation: str = "rle",
+) -> dict[str, Any]:
     """One COCO dataset for several images: ``items`` are ``(masks, file_name)`` pairs.
 
     Image ids are 1..N in order; annotation ids are unique across the dataset; categories
@@ -181,8 +199,12 @@ def coco_dataset(items: Iterable[tuple[Masks, str]], *, categories: Sequence[str
             for c in class_names(m, default=category):
                 seen.setdefault(c, None)
         categories = list(seen) or [category]
-    out: dict[str, Any] = {"info": {"description": "exported by sam_compose"}, "images": [], "annotations": [],
-                           "categories": None}
+    out: dict[str, Any] = {
+        "info": {"description": "exported by sam_compose"},
+        "images": [],
+        "annotations": [],
+        "categories": None,
+    }
     next_id = 1
     for image_id, (m, file_name) in enumerate(items, start=1):
         d = coco_dict(m, file_name, image_id, category, categories=categories, segmentation=segmentation)
@@ -222,10 +244,16 @@ def load_detections(path: str | os.PathLike) -> Any:
         raise InputError(f"detections file not found: {path}")
     with np.load(path, allow_pickle=False) as z:
         arrays = {k: z[k] for k in z.files}
-    data = {k[len("data__"):]: v for k, v in arrays.items() if k.startswith("data__")}
+    data = {k[len("data__") :]: v for k, v in arrays.items() if k.startswith("data__")}
     fields = {k: v for k, v in arrays.items() if not k.startswith("data__")}
-    return sv.Detections(xyxy=fields["xyxy"], mask=fields.get("mask"), confidence=fields.get("confidence"),
-                         class_id=fields.get("class_id"), tracker_id=fields.get("tracker_id"), data=data)
+    return sv.Detections(
+        xyxy=fields["xyxy"],
+        mask=fields.get("mask"),
+        confidence=fields.get("confidence"),
+        class_id=fields.get("class_id"),
+        tracker_id=fields.get("tracker_id"),
+        data=data,
+    )
 
 
 def record_dict(masks: Masks, *, file_name: str | None = None, include_logits: bool = False) -> dict[str, Any]:
@@ -267,16 +295,25 @@ def read_record(path: str | os.PathLike) -> tuple[Masks, dict[str, Any]]:
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise InputError(f"{path} is not a sam_compose record (export format 'record'): {exc}") from exc
     rows = rec.get("masks", [])
-    prompts = [Prompt.from_dict(p) for p in rec.get("prompts", []) if isinstance(p, dict)] if all(
-        isinstance(p, dict) and not isinstance(p.get("mask"), str) for p in rec.get("prompts", [])) else []
+    prompts = (
+        [Prompt.from_dict(p) for p in rec.get("prompts", []) if isinstance(p, dict)]
+        if all(isinstance(p, dict) and not isinstance(p.get("mask"), str) for p in rec.get("prompts", []))
+        else []
+    )
     data = {**rec.get("data", {}), "prompts": prompts}
     if not rows:
         return Masks.empty(size, data=data), rec
     m = Masks.from_rle([r["rle"] for r in rows])
     logits = np.asarray([r["logits"] for r in rows], np.float32) if all("logits" in r for r in rows) else None
     ids = [r["id"] for r in rows] if all("id" in r for r in rows) else None
-    return Masks(m.masks, scores=[r["score"] for r in rows], logits=logits,
-                 prompt_index=[r.get("prompt_index", -1) for r in rows], ids=ids, data=data), rec
+    return Masks(
+        m.masks,
+        scores=[r["score"] for r in rows],
+        logits=logits,
+        prompt_index=[r.get("prompt_index", -1) for r in rows],
+        ids=ids,
+        data=data,
+    ), rec
 
 
 def export_masks(masks: Masks, path: str | os.PathLike, format: str = "coco", **options: Any) -> Path:
@@ -303,8 +340,11 @@ def export_masks(masks: Masks, path: str | os.PathLike, format: str = "coco", **
         raise InputError(f"unknown export format {format!r}; choose one of {', '.join(FORMATS)}")
     options_of, write = writers[fmt]
     # checked up front, not by catching TypeError, which would also hide a bug inside a writer
-    accepted = [n for n, p in inspect.signature(options_of).parameters.items()
-                if n not in ("masks", "path") and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    accepted = [
+        n
+        for n, p in inspect.signature(options_of).parameters.items()
+        if n not in ("masks", "path") and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    ]
     unknown = sorted(set(options) - set(accepted))
     if unknown:
         raise InputError(f"export format {fmt!r} got an unknown option {unknown}; it accepts {accepted}")
@@ -335,8 +375,11 @@ def _export_polygons(masks: Masks, path: Path, *, tolerance: float = 0.0, file_n
         row["class_name"] = names[i]
         row["polygons"] = mask_to_polygons(masks.masks[i], tolerance=tolerance)
         rows.append(row)
-    doc = {"image": {"file_name": file_name, "height": h, "width": w}, "coordinates": "pixel edges, x right, y down",
-           "masks": rows}
+    doc = {
+        "image": {"file_name": file_name, "height": h, "width": w},
+        "coordinates": "pixel edges, x right, y down",
+        "masks": rows,
+    }
     return _write_atomic(path, json.dumps(doc))
 
 
@@ -344,8 +387,12 @@ def _export_supervision(masks: Masks, path: Path, **options: Any) -> Path:
     if path.suffix.lower() != ".npz":
         raise InputError(f"supervision export writes an .npz file; got {path.name}, use a name ending in .npz")
     det = to_detections(masks, **options)
-    arrays: dict[str, np.ndarray] = {"xyxy": det.xyxy, "mask": det.mask, "confidence": det.confidence,
-                                     "class_id": det.class_id}
+    arrays: dict[str, np.ndarray] = {
+        "xyxy": det.xyxy,
+        "mask": det.mask,
+        "confidence": det.confidence,
+        "class_id": det.class_id,
+    }
     if det.tracker_id is not None:
         arrays["tracker_id"] = det.tracker_id
     for k, v in det.data.items():

@@ -145,10 +145,12 @@ def inpaint(
         core = _dilate(mask, dilate)
         fill = _dilate(mask, grow)
         if fill.all():
-            raise InputError(f"after growing by dilate + feather = {grow} pixels the masks cover the whole image; "
-                             "use smaller values")
-        filled = _inpaint_diffusers(img, fill, prompt=prompt, model=model, device=device, seed=seed, steps=steps,
-                                    margin=margin)
+            raise InputError(
+                f"after growing by dilate + feather = {grow} pixels the masks cover the whole image; use smaller values"
+            )
+        filled = _inpaint_diffusers(
+            img, fill, prompt=prompt, model=model, device=device, seed=seed, steps=steps, margin=margin
+        )
         return _feather(img, filled, core, fill, int(feather)) if feather > 0 else filled
     flag = cv2.INPAINT_TELEA if meth == "telea" else cv2.INPAINT_NS
     filled = img.copy()
@@ -160,7 +162,8 @@ def inpaint(
         if fill.all():
             raise InputError(
                 f"after growing by dilate + feather = {grow} pixels the masks cover the whole image; use smaller values"
-                if grow else "the masks cover the whole image, leaving no pixels to fill from"
+                if grow
+                else "the masks cover the whole image, leaving no pixels to fill from"
             )
         sub_img = img[y0:y1, x0:x1]
         sub = cv2.inpaint(sub_img, fill.astype(np.uint8) * 255, float(radius), flag)
@@ -220,6 +223,8 @@ def _strict_zip(a: Iterable[Any], b: Iterable[Any]) -> Iterator[tuple[Any, Any]]
 
 
 _END = object()
+
+
 def _diffusers_pipeline(model: str, device: str | None) -> Any:
     """The diffusers inpainting pipeline for ``model``, loaded once per (model, device)."""
     dev = normalize_device(device)
@@ -253,8 +258,17 @@ def _load_pipeline(model: str, device: str) -> Any:
     return pipe.to(device)
 
 
-def _inpaint_diffusers(img: np.ndarray, mask: np.ndarray, *, prompt: str, model: str, device: str | None,
-                       seed: int, steps: int, margin: int | None) -> np.ndarray:
+def _inpaint_diffusers(
+    img: np.ndarray,
+    mask: np.ndarray,
+    *,
+    prompt: str,
+    model: str,
+    device: str | None,
+    seed: int,
+    steps: int,
+    margin: int | None,
+) -> np.ndarray:
     """Fill each masked region's crop (resized to 512 px, a multiple of 8) with the pipeline."""
     from PIL import Image
 
@@ -280,8 +294,15 @@ def _inpaint_diffusers(img: np.ndarray, mask: np.ndarray, *, prompt: str, model:
             generator = torch.Generator(device="cpu").manual_seed(int(seed))
         except ImportError:  # pragma: no cover - torch is a dependency
             pass
-        result = pipe(prompt=prompt or "background", image=im, mask_image=mk, num_inference_steps=int(steps),
-                      generator=generator, height=size, width=size).images[0]
+        result = pipe(
+            prompt=prompt or "background",
+            image=im,
+            mask_image=mk,
+            num_inference_steps=int(steps),
+            generator=generator,
+            height=size,
+            width=size,
+        ).images[0]
         back = np.asarray(result.convert("RGB").resize((x1 - x0, y1 - y0), Image.Resampling.LANCZOS))
         out[y0:y1, x0:x1][cmask] = back[cmask]
     return out

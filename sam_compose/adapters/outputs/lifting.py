@@ -107,8 +107,10 @@ def lift_to_3d(
 
         colors_img = load_image(image)
         if colors_img.shape[:2] != (h, w):
-            raise InputError(f"image is {colors_img.shape[1]}x{colors_img.shape[0]} but the masks are {w}x{h}; "
-                             "pass the image the masks were computed on")
+            raise InputError(
+                f"image is {colors_img.shape[1]}x{colors_img.shape[0]} but the masks are {w}x{h}; "
+                "pass the image the masks were computed on"
+            )
     valid = np.isfinite(d)
     if depth_range is not None:
         near, far = float(depth_range[0]), float(depth_range[1])
@@ -144,20 +146,26 @@ def lift_to_3d(
     if skipped:
         warnings.warn(f"masks {skipped} have no pixel with valid depth and were skipped", stacklevel=2)
     cloud = PointCloud(
-        np.concatenate(pts_all), np.concatenate(cols_all) if cols_all else None, np.concatenate(labs_all),
-        data={"intrinsics": K.to_dict(), "units": "m", "frame": "camera" if pose is None else "world",
-              "skipped_masks": skipped},
+        np.concatenate(pts_all),
+        np.concatenate(cols_all) if cols_all else None,
+        np.concatenate(labs_all),
+        data={
+            "intrinsics": K.to_dict(),
+            "units": "m",
+            "frame": "camera" if pose is None else "world",
+            "skipped_masks": skipped,
+        },
     )
-    cloud = cloud.remove_outliers(outliers, neighbors=neighbors, std_ratio=std_ratio, radius=radius,
-                                  min_neighbors=min_neighbors)
+    cloud = cloud.remove_outliers(
+        outliers, neighbors=neighbors, std_ratio=std_ratio, radius=radius, min_neighbors=min_neighbors
+    )
     if pose is not None:
         cloud = cloud.transform(pose)
         cloud.data["frame"] = "world"
     return cloud
 
 
-def fuse(clouds: Iterable[PointCloud], poses: Iterable[Any] | None = None, *,
-         voxel: float | None = None) -> PointCloud:
+def fuse(clouds: Iterable[PointCloud], poses: Iterable[Any] | None = None, *, voxel: float | None = None) -> PointCloud:
     """Merge clouds from several views into one world-frame cloud.
 
     ``poses`` are camera-to-world 4x4 matrices, one per cloud (omit when the clouds are
@@ -185,8 +193,16 @@ def lift_views(views: Iterable[Mapping[str, Any]], *, voxel: float | None = None
         missing = {"masks", "depth", "intrinsics"} - set(view)
         if missing:
             raise InputError(f"view {j} lacks {sorted(missing)}; each view needs masks, depth, intrinsics, pose")
-        clouds.append(lift_to_3d(view["masks"], view["depth"], view["intrinsics"], view.get("image"),
-                                 pose=view.get("pose", np.eye(4)), **options))
+        clouds.append(
+            lift_to_3d(
+                view["masks"],
+                view["depth"],
+                view["intrinsics"],
+                view.get("image"),
+                pose=view.get("pose", np.eye(4)),
+                **options,
+            )
+        )
     return fuse(clouds, voxel=voxel)
 
 

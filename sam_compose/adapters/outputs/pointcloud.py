@@ -57,8 +57,9 @@ class PointCloud:
 
     __slots__ = ("colors", "data", "labels", "points")
 
-    def __init__(self, points: Any, colors: Any = None, labels: Any = None,
-                 data: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self, points: Any, colors: Any = None, labels: Any = None, data: Mapping[str, Any] | None = None
+    ) -> None:
         pts = np.asarray(points, dtype=np.float32)
         if pts.size == 0:
             pts = pts.reshape(0, 3)
@@ -88,7 +89,9 @@ class PointCloud:
         return int(self.points.shape[0])
 
     def __repr__(self) -> str:
-        return f"PointCloud(n={len(self)}, colors={self.colors is not None}, extents={np.round(self.extents, 4).tolist()})"
+        return (
+            f"PointCloud(n={len(self)}, colors={self.colors is not None}, extents={np.round(self.extents, 4).tolist()})"
+        )
 
     # --- geometry -----------------------------------------------------------------------
     def _require_points(self, what: str) -> np.ndarray:
@@ -133,8 +136,12 @@ class PointCloud:
     # --- editing ------------------------------------------------------------------------
     def select(self, keep: Any) -> PointCloud:
         """The points where ``keep`` (a boolean or index array) selects."""
-        return PointCloud(self.points[keep], None if self.colors is None else self.colors[keep],
-                          None if self.labels is None else self.labels[keep], self.data)
+        return PointCloud(
+            self.points[keep],
+            None if self.colors is None else self.colors[keep],
+            None if self.labels is None else self.labels[keep],
+            self.data,
+        )
 
     def split(self) -> dict[int, PointCloud]:
         """One cloud per label (object)."""
@@ -148,8 +155,15 @@ class PointCloud:
         pts = self.points.astype(np.float64) @ T[:3, :3].T + T[:3, 3]
         return PointCloud(pts, self.colors, self.labels, self.data)
 
-    def remove_outliers(self, method: str = "statistical", *, neighbors: int = 20, std_ratio: float = 2.0,
-                        radius: float | None = None, min_neighbors: int = 5) -> PointCloud:
+    def remove_outliers(
+        self,
+        method: str = "statistical",
+        *,
+        neighbors: int = 20,
+        std_ratio: float = 2.0,
+        radius: float | None = None,
+        min_neighbors: int = 5,
+    ) -> PointCloud:
         """Drop outliers, per label.
 
         ``statistical``: drop points whose mean distance to their ``neighbors`` nearest points
@@ -165,9 +179,15 @@ class PointCloud:
         if method == "none" or len(self) == 0:
             return self
         keep = np.ones(len(self), dtype=bool)
-        groups = [np.arange(len(self))] if self.labels is None else [np.flatnonzero(self.labels == k) for k in np.unique(self.labels)]
+        groups = (
+            [np.arange(len(self))]
+            if self.labels is None
+            else [np.flatnonzero(self.labels == k) for k in np.unique(self.labels)]
+        )
         for idx in groups:
-            keep[idx] = _inliers(self.points[idx].astype(np.float64), method, neighbors, std_ratio, radius, min_neighbors)
+            keep[idx] = _inliers(
+                self.points[idx].astype(np.float64), method, neighbors, std_ratio, radius, min_neighbors
+            )
         out = self.select(keep)
         out.data = {**self.data, "outliers_removed": int((~keep).sum()) + int(self.data.get("outliers_removed", 0))}
         return out
@@ -210,8 +230,9 @@ class PointCloud:
         return cls(pts, cols, labs, clouds[0].data)
 
     # --- files ----------------------------------------------------------------------------
-    def save(self, path: str | os.PathLike, *, binary: bool = True, gltf_axes: bool = True,
-             splat: float | None = None) -> Path:
+    def save(
+        self, path: str | os.PathLike, *, binary: bool = True, gltf_axes: bool = True, splat: float | None = None
+    ) -> Path:
         """Write ``.ply`` (binary unless ``binary=False``; labels as an ``int label`` property)
         or ``.glb`` (glTF 2.0 points for ``gr.Model3D``; y and z flipped to glTF's axes;
         ``splat`` = size of a small octahedron drawn per point, for viewers that draw
@@ -248,13 +269,17 @@ class PointCloud:
         """JSON-friendly facts: count, centroid, extents, oriented box."""
         out: dict[str, Any] = {"points": len(self)}
         if len(self):
-            out.update(centroid=self.centroid.tolist(), extents=self.extents.tolist(),
-                       oriented_box=self.oriented_box().to_dict())
+            out.update(
+                centroid=self.centroid.tolist(),
+                extents=self.extents.tolist(),
+                oriented_box=self.oriented_box().to_dict(),
+            )
         return out
 
 
-def _inliers(p: np.ndarray, method: str, neighbors: int, std_ratio: float, radius: float | None,
-             min_neighbors: int) -> np.ndarray:
+def _inliers(
+    p: np.ndarray, method: str, neighbors: int, std_ratio: float, radius: float | None, min_neighbors: int
+) -> np.ndarray:
     from scipy.spatial import cKDTree
 
     n = len(p)

@@ -36,12 +36,33 @@ def _existing(path: str | os.PathLike, what: str) -> Path:
 # --- PLY ---------------------------------------------------------------------------------
 
 _PLY_TYPES = {
-    "char": "i1", "int8": "i1", "uchar": "u1", "uint8": "u1", "short": "i2", "int16": "i2",
-    "ushort": "u2", "uint16": "u2", "int": "i4", "int32": "i4", "uint": "u4", "uint32": "u4",
-    "float": "f4", "float32": "f4", "double": "f8", "float64": "f8",
+    "char": "i1",
+    "int8": "i1",
+    "uchar": "u1",
+    "uint8": "u1",
+    "short": "i2",
+    "int16": "i2",
+    "ushort": "u2",
+    "uint16": "u2",
+    "int": "i4",
+    "int32": "i4",
+    "uint": "u4",
+    "uint32": "u4",
+    "float": "f4",
+    "float32": "f4",
+    "double": "f8",
+    "float64": "f8",
 }
-_NUMPY_TO_PLY = {"i1": "char", "u1": "uchar", "i2": "short", "u2": "ushort", "i4": "int",
-                 "u4": "uint", "f4": "float", "f8": "double"}
+_NUMPY_TO_PLY = {
+    "i1": "char",
+    "u1": "uchar",
+    "i2": "short",
+    "u2": "ushort",
+    "i4": "int",
+    "u4": "uint",
+    "f4": "float",
+    "f8": "double",
+}
 
 
 def _check_points(points: Any, colors: Any) -> tuple[np.ndarray, np.ndarray | None]:
@@ -60,8 +81,15 @@ def _check_points(points: Any, colors: Any) -> tuple[np.ndarray, np.ndarray | No
     return pts, cols
 
 
-def write_ply(path: str | os.PathLike, points: Any, colors: Any = None, *, binary: bool = True,
-              extra: Mapping[str, Any] | None = None, comment: str = "written by sam_compose") -> Path:
+def write_ply(
+    path: str | os.PathLike,
+    points: Any,
+    colors: Any = None,
+    *,
+    binary: bool = True,
+    extra: Mapping[str, Any] | None = None,
+    comment: str = "written by sam_compose",
+) -> Path:
     """Write an (N, 3) point array (float32 x, y, z) with optional (N, 3) uint8 colours.
 
     ``extra`` maps property names to (N,) arrays of a PLY scalar type (int32 labels, float
@@ -94,8 +122,12 @@ def write_ply(path: str | os.PathLike, points: Any, colors: Any = None, *, binar
         rec["red"], rec["green"], rec["blue"] = cols[:, 0], cols[:, 1], cols[:, 2]
     for name, a in extras.items():
         rec[name] = a
-    header = ["ply", f"format {'binary_little_endian' if binary else 'ascii'} 1.0", f"comment {comment}",
-              f"element vertex {n}"]
+    header = [
+        "ply",
+        f"format {'binary_little_endian' if binary else 'ascii'} 1.0",
+        f"comment {comment}",
+        f"element vertex {n}",
+    ]
     for name, code in fields:
         header.append(f"property {_NUMPY_TO_PLY[code.lstrip('<')]} {name}")
     header.append("end_header")
@@ -195,8 +227,9 @@ def _pad4(data: bytes, fill: bytes) -> bytes:
 # An octahedron around each point for ``splat``: 6 vertices (+x, -x, +y, -y, +z, -z) and
 # 8 outward-facing (counter-clockwise) triangles.
 _OCTA_VERTS = np.array([[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1]], np.float32)
-_OCTA_FACES = np.array([[0, 2, 4], [2, 1, 4], [1, 3, 4], [3, 0, 4], [2, 0, 5], [1, 2, 5], [3, 1, 5], [0, 3, 5]],
-                       np.uint32)
+_OCTA_FACES = np.array(
+    [[0, 2, 4], [2, 1, 4], [1, 3, 4], [3, 0, 4], [2, 0, 5], [1, 2, 5], [3, 1, 5], [0, 3, 5]], np.uint32
+)
 
 
 def glb_bytes(points: Any, colors: Any = None, *, gltf_axes: bool = True, splat: float | None = None) -> bytes:
@@ -238,15 +271,22 @@ def glb_bytes(points: Any, colors: Any = None, *, gltf_axes: bool = True, splat:
             {"buffer": 0, "byteOffset": len(pos_bytes), "byteLength": len(col_bytes), "target": _ARRAY_BUFFER},
         ],
         "accessors": [
-            {"bufferView": 0, "componentType": _FLOAT, "count": n, "type": "VEC3",
-             "min": pos.min(axis=0).astype(float).tolist(), "max": pos.max(axis=0).astype(float).tolist()},
+            {
+                "bufferView": 0,
+                "componentType": _FLOAT,
+                "count": n,
+                "type": "VEC3",
+                "min": pos.min(axis=0).astype(float).tolist(),
+                "max": pos.max(axis=0).astype(float).tolist(),
+            },
             {"bufferView": 1, "componentType": _UBYTE, "normalized": True, "count": n, "type": "VEC4"},
         ],
     }
     if indices is not None and splat is not None:  # (both are set together, above)
         idx_bytes = np.ascontiguousarray(indices, dtype="<u4").tobytes()
-        doc["bufferViews"].append({"buffer": 0, "byteOffset": len(binary), "byteLength": len(idx_bytes),
-                                   "target": _ELEMENT_ARRAY_BUFFER})
+        doc["bufferViews"].append(
+            {"buffer": 0, "byteOffset": len(binary), "byteLength": len(idx_bytes), "target": _ELEMENT_ARRAY_BUFFER}
+        )
         doc["accessors"].append({"bufferView": 2, "componentType": _UINT, "count": int(indices.size), "type": "SCALAR"})
         prim = doc["meshes"][0]["primitives"][0]
         prim["mode"], prim["indices"] = 4, 2
@@ -256,15 +296,20 @@ def glb_bytes(points: Any, colors: Any = None, *, gltf_axes: bool = True, splat:
     json_chunk = _pad4(json.dumps(doc, separators=(",", ":")).encode("utf-8"), b" ")
     bin_chunk = _pad4(binary, b"\x00")
     total = 12 + 8 + len(json_chunk) + 8 + len(bin_chunk)
-    return b"".join([
-        struct.pack("<III", GLB_MAGIC, 2, total),
-        struct.pack("<II", len(json_chunk), CHUNK_JSON), json_chunk,
-        struct.pack("<II", len(bin_chunk), CHUNK_BIN), bin_chunk,
-    ])
+    return b"".join(
+        [
+            struct.pack("<III", GLB_MAGIC, 2, total),
+            struct.pack("<II", len(json_chunk), CHUNK_JSON),
+            json_chunk,
+            struct.pack("<II", len(bin_chunk), CHUNK_BIN),
+            bin_chunk,
+        ]
+    )
 
 
-def write_glb(path: str | os.PathLike, points: Any, colors: Any = None, *, gltf_axes: bool = True,
-              splat: float | None = None) -> Path:
+def write_glb(
+    path: str | os.PathLike, points: Any, colors: Any = None, *, gltf_axes: bool = True, splat: float | None = None
+) -> Path:
     """Write points (and uint8 RGB colours) as a GLB point cloud; see :func:`glb_bytes`."""
     data = glb_bytes(points, colors, gltf_axes=gltf_axes, splat=splat)
     path = Path(path)
@@ -290,7 +335,7 @@ def read_glb(path: str | os.PathLike) -> tuple[dict[str, Any], bytes]:
     offset, doc, binary = 12, None, b""
     while offset < length:
         clen, ctype = struct.unpack_from("<II", data, offset)
-        chunk = data[offset + 8: offset + 8 + clen]
+        chunk = data[offset + 8 : offset + 8 + clen]
         if ctype == CHUNK_JSON:
             doc = json.loads(chunk.decode("utf-8"))
         elif ctype == CHUNK_BIN:

@@ -177,8 +177,12 @@ def _from_coco(data: Any, image_id: Any, where: str) -> _Parsed:
     if not anns:
         raise PromptError(f"{where} has no annotations: there are no boxes to prompt with")
     if isinstance(image_id, str):  # a file name: find its id
-        wanted = [im.get("id") for im in images if str(im.get("file_name")) == image_id
-                  or os.path.basename(str(im.get("file_name"))) == os.path.basename(image_id)]
+        wanted = [
+            im.get("id")
+            for im in images
+            if str(im.get("file_name")) == image_id
+            or os.path.basename(str(im.get("file_name"))) == os.path.basename(image_id)
+        ]
         if not wanted:
             names = [im.get("file_name") for im in images][:5]
             raise PromptError(f"{where} lists no image named {image_id!r} (first names: {names})")
@@ -206,8 +210,14 @@ def _from_coco(data: Any, image_id: Any, where: str) -> _Parsed:
         parsed.class_ids = [None if a.get("category_id") is None else int(a["category_id"]) for a in selected]
         if categories:
             parsed.class_names = [categories.get(c) if c is not None else None for c in parsed.class_ids]
-    parsed.extra = [{"image_id": image_id, **({"annotation_id": a["id"]} if "id" in a else {}),
-                     **({"iscrowd": int(a["iscrowd"])} if "iscrowd" in a else {})} for a in selected]
+    parsed.extra = [
+        {
+            "image_id": image_id,
+            **({"annotation_id": a["id"]} if "id" in a else {}),
+            **({"iscrowd": int(a["iscrowd"])} if "iscrowd" in a else {}),
+        }
+        for a in selected
+    ]
     return parsed
 
 
@@ -418,10 +428,12 @@ def boxes_to_prompts(
         keep &= parsed.scores >= float(min_score)
     if classes is not None:
         wanted = set()
-        for c in ([classes] if isinstance(classes, (str, int)) else classes):
+        for c in [classes] if isinstance(classes, (str, int)) else classes:
             wanted.add(str(c).strip().lower() if isinstance(c, str) else int(c))
-        keep &= np.asarray([(i in wanted) or (nm is not None and nm.strip().lower() in wanted)
-                            for i, nm in zip(ids, names)], dtype=bool)
+        keep &= np.asarray(
+            [(i in wanted) or (nm is not None and nm.strip().lower() in wanted) for i, nm in zip(ids, names)],
+            dtype=bool,
+        )
 
     # units
     norm = normalized if normalized is not None else parsed.normalized
@@ -455,8 +467,11 @@ def boxes_to_prompts(
     for i in np.flatnonzero(keep):
         x0, y0, x1, y1 = (float(v) for v in xyxy[i])
         if x1 <= x0 or y1 <= y0:
-            hint = "" if parsed.fmt != "xyxy" or parsed.source != "array" else \
-                " (if these are [x, y, width, height] boxes pass format='xywh')"
+            hint = (
+                ""
+                if parsed.fmt != "xyxy" or parsed.source != "array"
+                else " (if these are [x, y, width, height] boxes pass format='xywh')"
+            )
             what = "zero-area" if (x1 == x0 or y1 == y0) else "inverted"
             raise PromptError(
                 f"box {i} {parsed.boxes[i].tolist()} ({parsed.fmt}) is {what}: need x1 > x0 and y1 > y0{hint}"
@@ -485,4 +500,3 @@ def boxes_to_prompts(
     if not prompts and n:
         warnings.warn(f"no box passed the filters (min_score={min_score}, classes={classes}) out of {n}", stacklevel=2)
     return prompts
-

@@ -53,6 +53,7 @@ DEFAULT_TEMPLATES: tuple[str, ...] = (
 )
 """Prompt templates (after CLIP's ImageNet prompt ensemble); embeddings are averaged."""
 
+
 class ClipScorer:
     """An open_clip model as a region scorer.
 
@@ -61,8 +62,17 @@ class ClipScorer:
     embeddings). ``logit_scale`` is the model's learned temperature (about 100 for CLIP).
     """
 
-    def __init__(self, model: Any, preprocess: Any, tokenizer: Any, *, name: str = "custom",
-                 device: str = "cpu", batch_size: int = 32, templates: Sequence[str] = DEFAULT_TEMPLATES) -> None:
+    def __init__(
+        self,
+        model: Any,
+        preprocess: Any,
+        tokenizer: Any,
+        *,
+        name: str = "custom",
+        device: str = "cpu",
+        batch_size: int = 32,
+        templates: Sequence[str] = DEFAULT_TEMPLATES,
+    ) -> None:
         self.model = model.eval()
         self.preprocess = preprocess
         self.tokenizer = tokenizer
@@ -88,8 +98,9 @@ class ClipScorer:
         out = []
         with torch.inference_mode():
             for i in range(0, len(crops), self.batch_size):
-                batch = torch.stack([self.preprocess(Image.fromarray(np.ascontiguousarray(c)))
-                                     for c in crops[i:i + self.batch_size]]).to(self.device)
+                batch = torch.stack(
+                    [self.preprocess(Image.fromarray(np.ascontiguousarray(c))) for c in crops[i : i + self.batch_size]]
+                ).to(self.device)
                 feats = self.model.encode_image(batch).float()
                 out.append(torch.nn.functional.normalize(feats, dim=-1).cpu().numpy())
         dim = out[0].shape[1] if out else 0
@@ -125,12 +136,17 @@ def _download_hint(name: str, tag: str, repo: str | None) -> str:
     from ...engines.catalog import KNOWN_MODELS
 
     known = next((m.name for m in KNOWN_MODELS if repo and m.repo_id == repo), None)
-    steps = (f"sam-compose models download {known}" if known else
-             f"python -c \"import open_clip; open_clip.create_model_and_transforms('{name}', pretrained='{tag}')\"")
+    steps = (
+        f"sam-compose models download {known}"
+        if known
+        else f"python -c \"import open_clip; open_clip.create_model_and_transforms('{name}', pretrained='{tag}')\""
+    )
     where = f" (Hugging Face repo {repo})" if repo else ""
-    return (f"CLIP weights for {name} '{tag}'{where} are not on this machine and the model hub is not used "
-            f"offline; on a machine with internet run: {steps}, then copy the Hugging Face cache "
-            f"(~/.cache/huggingface) here, or set SAM_COMPOSE_CLIP=local-dir:/path/to/open_clip_folder")
+    return (
+        f"CLIP weights for {name} '{tag}'{where} are not on this machine and the model hub is not used "
+        f"offline; on a machine with internet run: {steps}, then copy the Hugging Face cache "
+        f"(~/.cache/huggingface) here, or set SAM_COMPOSE_CLIP=local-dir:/path/to/open_clip_folder"
+    )
 
 
 def _cached_hf_file(repo: str, filenames: Sequence[str]) -> str | None:
@@ -166,7 +182,9 @@ def _resolve_tag(name: str, tag: str) -> tuple[str, dict[str, Any]]:
     cfg = open_clip.get_pretrained_cfg(name, tag)
     if not cfg:
         tags = open_clip.list_pretrained_tags_by_model(name)
-        raise EngineError(f"open_clip has no pretrained tag {tag!r} for {name}; known tags: {', '.join(tags) or 'none'}")
+        raise EngineError(
+            f"open_clip has no pretrained tag {tag!r} for {name}; known tags: {', '.join(tags) or 'none'}"
+        )
     if cfg.get("file"):
         return cfg["file"], cfg
     hub = cfg.get("hf_hub", "")
@@ -204,8 +222,9 @@ def _split_spec(spec: str | None, pretrained: str | None) -> tuple[str, str | No
     return spec, pretrained
 
 
-def load_clip(spec: str | None = None, pretrained: str | None = None, *, device: str | None = None,
-              batch_size: int = 32) -> ClipScorer:
+def load_clip(
+    spec: str | None = None, pretrained: str | None = None, *, device: str | None = None, batch_size: int = 32
+) -> ClipScorer:
     """Load an open_clip model as a :class:`ClipScorer` (see the module docstring for specs).
 
     ``device`` defaults to the best available (cuda, mps, cpu). Raises :class:`EngineError`
@@ -219,12 +238,12 @@ def load_clip(spec: str | None = None, pretrained: str | None = None, *, device:
         _quick_missing_check(name, tag)
     kwargs: dict[str, Any] = {"device": device}
     if name.startswith("local-dir:"):
-        folder = Path(name[len("local-dir:"):]).expanduser()
+        folder = Path(name[len("local-dir:") :]).expanduser()
         if not (folder / "open_clip_config.json").is_file():
             raise EngineError(f"{folder} is not an open_clip folder: it needs open_clip_config.json and weights")
         args: tuple[Any, ...] = ("local-dir:" + str(folder),)
     elif name.startswith("hf-hub:"):
-        repo = name[len("hf-hub:"):]
+        repo = name[len("hf-hub:") :]
         config = _cached_hf_file(repo, ["open_clip_config.json"])
         weights = config and _cached_hf_file(repo, ["open_clip_model.safetensors", "open_clip_pytorch_model.bin"])
         if not config or not weights:
@@ -235,8 +254,10 @@ def load_clip(spec: str | None = None, pretrained: str | None = None, *, device:
         args = ("local-dir:" + str(Path(config).parent),)
     else:
         if name not in open_clip.list_models():
-            raise EngineError(f"unknown open_clip model {name!r}; e.g. {DEFAULT_CLIP_MODEL}, ViT-B-16, ViT-L-14 "
-                              "(see open_clip.list_models())")
+            raise EngineError(
+                f"unknown open_clip model {name!r}; e.g. {DEFAULT_CLIP_MODEL}, ViT-B-16, ViT-L-14 "
+                "(see open_clip.list_models())"
+            )
         if tag is None or tag.lower() in ("random", "none"):
             if tag is None:
                 raise EngineError(
@@ -252,8 +273,12 @@ def load_clip(spec: str | None = None, pretrained: str | None = None, *, device:
             path, cfg = _resolve_tag(name, tag)
             args = (name,)
             kwargs.update(pretrained=path, force_quick_gelu=bool(cfg.get("quick_gelu", False)))
-            for k_cfg, k_arg in (("mean", "image_mean"), ("std", "image_std"),
-                                 ("interpolation", "image_interpolation"), ("resize_mode", "image_resize_mode")):
+            for k_cfg, k_arg in (
+                ("mean", "image_mean"),
+                ("std", "image_std"),
+                ("interpolation", "image_interpolation"),
+                ("resize_mode", "image_resize_mode"),
+            ):
                 if cfg.get(k_cfg) is not None:
                     kwargs[k_arg] = cfg[k_cfg]
     try:

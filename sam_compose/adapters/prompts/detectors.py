@@ -37,6 +37,7 @@ DETECTOR_ALIASES = {
 }
 SUPPORTED_TYPES = ("owlvit", "owlv2", "grounding-dino", "mm-grounding-dino")
 
+
 def load_detector(detector: Any, device: str | None = None) -> tuple[Any, Any]:
     """(model, processor) for a zero-shot detector spec; loaded once per (spec, device) from a local
     folder or the Hugging Face cache (never downloaded here: see ``sam-compose models download``).
@@ -44,7 +45,9 @@ def load_detector(detector: Any, device: str | None = None) -> tuple[Any, Any]:
     if isinstance(detector, (tuple, list)) and len(detector) == 2:
         return detector[0], detector[1]
     if not isinstance(detector, (str, os.PathLike)):
-        raise PromptError(f"detector must be an id, a folder or a (model, processor) pair, got {type(detector).__name__}")
+        raise PromptError(
+            f"detector must be an id, a folder or a (model, processor) pair, got {type(detector).__name__}"
+        )
     spec = DETECTOR_ALIASES.get(str(detector).strip().lower(), os.fspath(detector))
     dev = normalize_device(device)
     return shared_model(("detector", spec, dev), lambda: _load_detector(spec, dev))
@@ -57,7 +60,9 @@ def _load_detector(spec: str, device: str) -> tuple[Any, Any]:
         model = transformers.AutoModelForZeroShotObjectDetection.from_pretrained(spec, local_files_only=True)
     except (OSError, ValueError) as exc:
         if os.path.isdir(spec):
-            raise EngineError(f"could not load a zero-shot detector from {spec}: {' '.join(str(exc).split())[:200]}") from exc
+            raise EngineError(
+                f"could not load a zero-shot detector from {spec}: {' '.join(str(exc).split())[:200]}"
+            ) from exc
         raise EngineError(
             f"zero-shot detector {spec!r} is not on this machine and the model hub is not used offline; on a "
             f"machine with internet run {download_hint(spec)} (then copy ~/.cache/huggingface here), "
@@ -65,13 +70,16 @@ def _load_detector(spec: str, device: str) -> tuple[Any, Any]:
         ) from exc
     model_type = getattr(model.config, "model_type", "")
     if model_type not in SUPPORTED_TYPES:
-        raise EngineError(f"{spec} is a {model_type!r} model; zero-shot detectors supported: {', '.join(SUPPORTED_TYPES)}")
+        raise EngineError(
+            f"{spec} is a {model_type!r} model; zero-shot detectors supported: {', '.join(SUPPORTED_TYPES)}"
+        )
     model = model.to(device).eval()
     return model, processor
 
 
-def detect_phrases(image: np.ndarray, phrases: Sequence[str], model: Any, processor: Any,
-                   threshold: float = 0.1) -> list[tuple[np.ndarray, float, str]]:
+def detect_phrases(
+    image: np.ndarray, phrases: Sequence[str], model: Any, processor: Any, threshold: float = 0.1
+) -> list[tuple[np.ndarray, float, str]]:
     """Detections ``(box xyxy px, score, phrase)`` of ``phrases`` in an (H, W, 3) image."""
     import torch
     from PIL import Image
@@ -83,14 +91,16 @@ def detect_phrases(image: np.ndarray, phrases: Sequence[str], model: Any, proces
     if model_type in ("owlvit", "owlv2"):
         queries = [f"a photo of a {p}" for p in phrases]
         max_len = int(getattr(model.config.text_config, "max_position_embeddings", 16))
-        inputs = processor(text=[queries], images=pil, return_tensors="pt", padding="max_length",
-                           truncation=True, max_length=max_len).to(device)
+        inputs = processor(
+            text=[queries], images=pil, return_tensors="pt", padding="max_length", truncation=True, max_length=max_len
+        ).to(device)
         with torch.inference_mode():
             out = model(**inputs)
         # OWLv2 pads the image to a square before resizing: its boxes are fractions of that square
         target = (max(h, w), max(h, w)) if model_type == "owlv2" else (h, w)
-        res = processor.post_process_grounded_object_detection(out, threshold=threshold, target_sizes=[target],
-                                                               text_labels=[list(phrases)])[0]
+        res = processor.post_process_grounded_object_detection(
+            out, threshold=threshold, target_sizes=[target], text_labels=[list(phrases)]
+        )[0]
         labels = [phrases[int(i)] for i in res["labels"]]
     else:  # Grounding DINO: one caption "p1. p2. ...", token logits mapped back to the phrases
         caption = " ".join(f"{p.lower()}." for p in phrases)
@@ -103,8 +113,10 @@ def detect_phrases(image: np.ndarray, phrases: Sequence[str], model: Any, proces
         best = per_phrase.argmax(axis=1)
         cxcywh = out.pred_boxes[0].float().cpu().numpy().astype(np.float64)  # fractions of the image
         xyxy = np.concatenate([cxcywh[:, :2] - cxcywh[:, 2:] / 2, cxcywh[:, :2] + cxcywh[:, 2:] / 2], axis=1)
-        res = {"boxes": torch.from_numpy(xyxy * np.array([w, h, w, h], dtype=np.float64)),
-               "scores": torch.from_numpy(per_phrase[np.arange(len(best)), best])}
+        res = {
+            "boxes": torch.from_numpy(xyxy * np.array([w, h, w, h], dtype=np.float64)),
+            "scores": torch.from_numpy(per_phrase[np.arange(len(best)), best]),
+        }
         keep = res["scores"].numpy() > threshold
         res = {k: v[torch.from_numpy(keep)] for k, v in res.items()}
         labels = [phrases[int(i)] for i in best[keep]]
@@ -112,8 +124,11 @@ def detect_phrases(image: np.ndarray, phrases: Sequence[str], model: Any, proces
     scores = res["scores"].detach().cpu().numpy().astype(np.float64).reshape(-1)
     boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, w)
     boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, h)
-    return [(b, float(s), lab) for b, s, lab in zip(boxes, scores, labels)
-            if lab is not None and b[2] - b[0] >= 1 and b[3] - b[1] >= 1]
+    return [
+        (b, float(s), lab)
+        for b, s, lab in zip(boxes, scores, labels)
+        if lab is not None and b[2] - b[0] >= 1 and b[3] - b[1] >= 1
+    ]
 
 
 def _phrase_token_spans(ids: list[int], tokenizer: Any, n: int) -> list[list[int]]:
@@ -132,9 +147,17 @@ def _phrase_token_spans(ids: list[int], tokenizer: Any, n: int) -> list[list[int
     return spans
 
 
-def detect_with_text(image: Any, text: str | Sequence[str], *, detector: Any,
-                     negative: str | Sequence[str] | None = None, top_k: int = 1,
-                     threshold: float | None = None, points: int = 0, device: str | None = None) -> list[Prompt]:
+def detect_with_text(
+    image: Any,
+    text: str | Sequence[str],
+    *,
+    detector: Any,
+    negative: str | Sequence[str] | None = None,
+    top_k: int = 1,
+    threshold: float | None = None,
+    points: int = 0,
+    device: str | None = None,
+) -> list[Prompt]:
     """Box prompts for ``text`` from a zero-shot detector, ``top_k`` per phrase.
 
     Detections of a negative phrase suppress positive detections they overlap (IoU > 0.5)
@@ -164,8 +187,14 @@ def detect_with_text(image: Any, text: str | Sequence[str], *, detector: Any,
             if len(picked) >= int(top_k):
                 break
         for rank, (box, score, _) in enumerate(picked):
-            data = {"adapter": "text", "route": "detector", "phrase": phrase, "score": round(score, 6), "rank": rank,
-                    "detector": getattr(model.config, "_name_or_path", "") or getattr(model.config, "model_type", "")}
+            data = {
+                "adapter": "text",
+                "route": "detector",
+                "phrase": phrase,
+                "score": round(score, 6),
+                "rank": rank,
+                "detector": getattr(model.config, "_name_or_path", "") or getattr(model.config, "model_type", ""),
+            }
             if neg:
                 data["negative"] = list(neg)
             prompts.append(Prompt(box=box, data=data))

@@ -14,13 +14,14 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-KEEP_SHARE = 0.05      # components smaller than this share of the largest one are specks
-MIN_COMPONENT = 1e-4   # ... and so are components below this share of the image
-MAX_HOLE = 0.02        # holes up to this share of the kept area are filled
+KEEP_SHARE = 0.05  # components smaller than this share of the largest one are specks
+MIN_COMPONENT = 1e-4  # ... and so are components below this share of the image
+MAX_HOLE = 0.02  # holes up to this share of the kept area are filled
 
 
-def clean_mask(mask: np.ndarray, keep_share: float = KEEP_SHARE, min_component: float = MIN_COMPONENT,
-               max_hole: float = MAX_HOLE) -> np.ndarray:
+def clean_mask(
+    mask: np.ndarray, keep_share: float = KEEP_SHARE, min_component: float = MIN_COMPONENT, max_hole: float = MAX_HOLE
+) -> np.ndarray:
     """The main components of ``mask`` (H, W) bool with their small holes filled.
 
     A component is kept when its area is at least ``keep_share`` of the largest
@@ -47,7 +48,7 @@ def fill_small_holes(mask: np.ndarray, max_area: float) -> np.ndarray:
     x, y, w, h = cv2.boundingRect(mask.astype(np.uint8))
     if w == 0 or h == 0 or max_area <= 0:
         return mask
-    sub = np.pad(mask[y:y + h, x:x + w], 1)  # padded so the outside is one component
+    sub = np.pad(mask[y : y + h, x : x + w], 1)  # padded so the outside is one component
     n, lab, stats, _ = cv2.connectedComponentsWithStats((~sub).astype(np.uint8), connectivity=4)
     if n <= 2:
         return mask
@@ -57,5 +58,5 @@ def fill_small_holes(mask: np.ndarray, max_area: float) -> np.ndarray:
     if not fill.any():
         return mask
     out = mask.copy()
-    out[y:y + h, x:x + w] |= fill[lab][1:-1, 1:-1]
+    out[y : y + h, x : x + w] |= fill[lab][1:-1, 1:-1]
     return out

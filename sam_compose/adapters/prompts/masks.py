@@ -41,7 +41,14 @@ from ...security.paths import check_regular_file
 from ...types import Prompt
 from .mask_clean import clean_mask
 
-__all__ = ["DEFAULT_LOGIT_SCALE", "interior_points", "mask_to_logits", "mask_to_prompt", "read_mask", "refine_with_mask"]
+__all__ = [
+    "DEFAULT_LOGIT_SCALE",
+    "interior_points",
+    "mask_to_logits",
+    "mask_to_prompt",
+    "read_mask",
+    "refine_with_mask",
+]
 
 DEFAULT_LOGIT_SCALE = LOGIT_SCALE
 """Deprecated alias of :data:`sam_compose.geometry.LOGIT_SCALE`."""
@@ -120,11 +127,16 @@ def _check_mask_size(shape: tuple[int, ...], p: Path) -> None:
         raise ImageLimitError(
             f"mask {p.name} ({'x'.join(str(d) for d in shape)}) is {pixels / 1e6:.0f} MP, over the limit of "
             f"{limits.get('mask_pixels') / 1e6:.0f} MP; downscale it or raise SAM_COMPOSE_MAX_MASK_PIXELS",
-            "mask_pixels", limits.env_name("mask_pixels"))
+            "mask_pixels",
+            limits.env_name("mask_pixels"),
+        )
     if len(dims) == 2 and max(dims) / max(min(dims), 1) > limits.get("aspect"):
-        raise ImageLimitError(f"mask {p.name} is {dims[1]}x{dims[0]}, thinner than the limit of "
-                              f"{limits.get('aspect')}:1; raise SAM_COMPOSE_MAX_ASPECT", "aspect",
-                              limits.env_name("aspect"))
+        raise ImageLimitError(
+            f"mask {p.name} is {dims[1]}x{dims[0]}, thinner than the limit of "
+            f"{limits.get('aspect')}:1; raise SAM_COMPOSE_MAX_ASPECT",
+            "aspect",
+            limits.env_name("aspect"),
+        )
 
 
 def _as_array(mask: Any) -> np.ndarray:
@@ -139,7 +151,11 @@ def _as_array(mask: Any) -> np.ndarray:
     while arr.ndim > 2 and arr.shape[0] == 1:
         arr = arr[0]
     if arr.ndim != 2:
-        hint = " (an RGB image? save the mask as a single-channel PNG or pass mask[..., 0])" if arr.ndim == 3 and arr.shape[-1] in (3, 4) else ""
+        hint = (
+            " (an RGB image? save the mask as a single-channel PNG or pass mask[..., 0])"
+            if arr.ndim == 3 and arr.shape[-1] in (3, 4)
+            else ""
+        )
         raise PromptError(f"a prior mask must be 2-D (H, W), got shape {arr.shape}{hint}")
     if not np.isfinite(arr.astype(np.float64)).all():
         raise PromptError("the prior mask contains NaN or infinite values")
@@ -148,8 +164,12 @@ def _as_array(mask: Any) -> np.ndarray:
 
 def mask_to_logits(mask: np.ndarray, image_size: tuple[int, int], logit_scale: float = LOGIT_SCALE) -> np.ndarray:
     """Deprecated: use :func:`sam_compose.geometry.mask_to_logits` (``scale=`` instead of ``logit_scale=``)."""
-    warnings.warn("sam_compose.adapters.prompts.masks.mask_to_logits is deprecated; use "
-                  "sam_compose.geometry.mask_to_logits(mask, image_size, scale=...)", DeprecationWarning, stacklevel=2)
+    warnings.warn(
+        "sam_compose.adapters.prompts.masks.mask_to_logits is deprecated; use "
+        "sam_compose.geometry.mask_to_logits(mask, image_size, scale=...)",
+        DeprecationWarning,
+        stacklevel=2,
+    )
     return geometry_mask_to_logits(mask, image_size, scale=logit_scale)
 
 
@@ -251,7 +271,11 @@ def mask_to_prompt(
                 f"resize the mask to the image (nearest neighbour) or pass {LOWRES_SIZE}x{LOWRES_SIZE} low-res logits"
             )
         full = _foreground(arr, threshold)
-        kind = "binary" if (arr.dtype == bool or np.isin(arr, (0, 1)).all() or np.issubdtype(arr.dtype, np.integer)) else "soft"
+        kind = (
+            "binary"
+            if (arr.dtype == bool or np.isin(arr, (0, 1)).all() or np.issubdtype(arr.dtype, np.integer))
+            else "soft"
+        )
         if clean and full.any():
             cleaned = clean_mask(full)
             if not np.array_equal(cleaned, full):
@@ -278,8 +302,9 @@ def mask_to_prompt(
     return Prompt(points=pts, box=bx, mask=logits, data=data)
 
 
-def _apply_cleaning(arr: np.ndarray, full: np.ndarray, cleaned: np.ndarray, kind: str,
-                    logit_scale: float) -> np.ndarray:
+def _apply_cleaning(
+    arr: np.ndarray, full: np.ndarray, cleaned: np.ndarray, kind: str, logit_scale: float
+) -> np.ndarray:
     """The mask ``arr`` with removed specks set to background and filled holes to foreground."""
     if kind == "binary":
         return cleaned
@@ -339,8 +364,11 @@ def refine_with_mask(
     if legacy:
         if len(legacy) != 1 or engine is not None:
             raise TypeError("refine_with_mask(image, prompt, *, engine=...) takes two positional arguments")
-        warnings.warn("refine_with_mask(engine, image, prompt) is deprecated; use "
-                      "refine_with_mask(image, prompt, engine=engine)", DeprecationWarning, stacklevel=2)
+        warnings.warn(
+            "refine_with_mask(engine, image, prompt) is deprecated; use refine_with_mask(image, prompt, engine=engine)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         engine, image, prompt = image, prompt, legacy[0]
     if engine is None:
         raise PromptError("refine_with_mask needs engine=: a spec such as 'opencv' or an Engine")

@@ -10,12 +10,60 @@ from ...errors import PromptError
 __all__ = ["STOPWORDS", "parse_phrases"]
 
 STOPWORDS = frozenset(
-    ["a", "an", "the", "this", "that", "these", "those", "some", "any", "of", "in", "on", "at", "to", "for", "from", "with", "by", "and", "or", "but", "is", "are", "was", "were", "be", "it", "its", "my", "your", "our", "their", "his", "her", "there", "here", "please", "find", "show", "me", "segment", "select", "all", "every", "one"]
+    [
+        "a",
+        "an",
+        "the",
+        "this",
+        "that",
+        "these",
+        "those",
+        "some",
+        "any",
+        "of",
+        "in",
+        "on",
+        "at",
+        "to",
+        "for",
+        "from",
+        "with",
+        "by",
+        "and",
+        "or",
+        "but",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "it",
+        "its",
+        "my",
+        "your",
+        "our",
+        "their",
+        "his",
+        "her",
+        "there",
+        "here",
+        "please",
+        "find",
+        "show",
+        "me",
+        "segment",
+        "select",
+        "all",
+        "every",
+        "one",
+    ]
 )
 _ARTICLES = ("a ", "an ", "the ")
 
 
-def parse_phrases(text: str | Sequence[str], negative: str | Sequence[str] | None = None) -> tuple[list[str], list[str]]:
+def parse_phrases(
+    text: str | Sequence[str], negative: str | Sequence[str] | None = None
+) -> tuple[list[str], list[str]]:
     """Split text into (positive, negative) phrases; raise :class:`PromptError` when none is usable."""
     if text is None:
         raise PromptError("no text given: describe the object, e.g. 'a red mug'")
@@ -39,7 +87,7 @@ def parse_phrases(text: str | Sequence[str], negative: str | Sequence[str] | Non
         low = phrase.lower()
         for art in _ARTICLES:
             if low.startswith(art):
-                phrase = phrase[len(art):].strip()
+                phrase = phrase[len(art) :].strip()
                 break
         target = neg if is_neg else pos
         if phrase not in target:

@@ -75,12 +75,15 @@ def _gaze_prompts(image: np.ndarray, gaze: Any, options: Mapping[str, Any], engi
     from .gaze.readers import iter_gaze
 
     reader_keys = set(inspect.signature(iter_gaze).parameters) - {"source"}
-    prompt_keys = (set(inspect.signature(gaze_to_prompts).parameters)
-                   | set(inspect.signature(detect_fixations).parameters)) - {"gaze", "image", "samples", "detect", "engine", "image_size"}
+    prompt_keys = (
+        set(inspect.signature(gaze_to_prompts).parameters) | set(inspect.signature(detect_fixations).parameters)
+    ) - {"gaze", "image", "samples", "detect", "engine", "image_size"}
     unknown = sorted(set(options) - reader_keys - prompt_keys)
     if unknown:
-        raise PromptError(f"unknown gaze option(s) {unknown}; reader options: {sorted(reader_keys)}; "
-                          f"prompt options: {sorted(prompt_keys)}")
+        raise PromptError(
+            f"unknown gaze option(s) {unknown}; reader options: {sorted(reader_keys)}; "
+            f"prompt options: {sorted(prompt_keys)}"
+        )
     read_opts = {k: v for k, v in options.items() if k in reader_keys}
     prompt_opts = {k: v for k, v in options.items() if k not in reader_keys}
     if prompt_opts.get("accuracy") is not None or prompt_opts.get("accuracy_deg") is not None:
@@ -98,10 +101,20 @@ def _fused_prompts(image: np.ndarray, text: str, gaze: Any, options: Mapping[str
     from .gaze.readers import iter_gaze
     from .text_gaze import text_gaze_prompts
 
-    own = set(inspect.signature(text_gaze_prompts).parameters) - {"image", "text", "gaze", "engine", "gaze_options",
-                                                                  "scorer"}
-    known = (own | set(inspect.signature(iter_gaze).parameters) | set(inspect.signature(fixations_in_image).parameters)
-             | set(inspect.signature(detect_fixations).parameters)) - {"source", "samples", "image_size", "detect"}
+    own = set(inspect.signature(text_gaze_prompts).parameters) - {
+        "image",
+        "text",
+        "gaze",
+        "engine",
+        "gaze_options",
+        "scorer",
+    }
+    known = (
+        own
+        | set(inspect.signature(iter_gaze).parameters)
+        | set(inspect.signature(fixations_in_image).parameters)
+        | set(inspect.signature(detect_fixations).parameters)
+    ) - {"source", "samples", "image_size", "detect"}
     unknown = sorted(set(options) - known)
     if unknown:
         raise PromptError(f"unknown gaze option(s) {unknown} for text with gaze; known: {sorted(known)}")

@@ -105,10 +105,17 @@ def _grid_boxes(size: tuple[int, int], scales: Sequence[int]) -> list[np.ndarray
     return boxes
 
 
-def propose_regions(image: np.ndarray, *, engine: Any = None, proposals: str = "auto",
-                    grid_scales: Sequence[int] = (1, 2, 3), max_regions: int = 48,
-                    min_area: float = 0.002, max_area: float = 0.95,
-                    generate_params: dict[str, Any] | None = None) -> list[Region]:
+def propose_regions(
+    image: np.ndarray,
+    *,
+    engine: Any = None,
+    proposals: str = "auto",
+    grid_scales: Sequence[int] = (1, 2, 3),
+    max_regions: int = 48,
+    min_area: float = 0.002,
+    max_area: float = 0.95,
+    generate_params: dict[str, Any] | None = None,
+) -> list[Region]:
     """Candidate regions of an (H, W, 3) image: the engine's automatic masks and/or a box grid.
 
     Masks smaller than ``min_area`` or larger than ``max_area`` (fractions of the image)
@@ -123,7 +130,9 @@ def propose_regions(image: np.ndarray, *, engine: Any = None, proposals: str = "
     use_masks = proposals in ("masks", "both") or (proposals == "auto" and engine is not None)
     if use_masks:
         if engine is None:
-            raise PromptError(f"proposals={proposals!r} needs an engine for automatic masks; pass engine=... or use 'grid'")
+            raise PromptError(
+                f"proposals={proposals!r} needs an engine for automatic masks; pass engine=... or use 'grid'"
+            )
         if isinstance(engine, str):
             from ...engines import shared_engine
 
@@ -146,8 +155,15 @@ def propose_regions(image: np.ndarray, *, engine: Any = None, proposals: str = "
             if len(kept) >= max_regions:
                 break
         for i in kept:
-            regions.append(Region(box=res.boxes[i].astype(np.float32), mask=res.masks[i], proposal="masks",
-                                  index=len(regions), logits=None if res.logits is None else res.logits[i]))
+            regions.append(
+                Region(
+                    box=res.boxes[i].astype(np.float32),
+                    mask=res.masks[i],
+                    proposal="masks",
+                    index=len(regions),
+                    logits=None if res.logits is None else res.logits[i],
+                )
+            )
     if proposals in ("grid", "both") or (proposals == "auto" and not regions):
         for b in _grid_boxes(size, grid_scales):
             regions.append(Region(box=b, mask=None, proposal="grid", index=len(regions)))
@@ -156,8 +172,9 @@ def propose_regions(image: np.ndarray, *, engine: Any = None, proposals: str = "
     return regions
 
 
-def crop_regions(image: np.ndarray, regions: Sequence[Region], *, background: str = "blur",
-                 context: float = 0.1) -> list[np.ndarray]:
+def crop_regions(
+    image: np.ndarray, regions: Sequence[Region], *, background: str = "blur", context: float = 0.1
+) -> list[np.ndarray]:
     """One square (s, s, 3) uint8 crop per region, background handled as described above."""
     if background not in ("blur", "mask", "none"):
         raise PromptError(f"background must be 'blur', 'mask' or 'none', got {background!r}")
@@ -184,14 +201,20 @@ def crop_regions(image: np.ndarray, regions: Sequence[Region], *, background: st
                 else:
                     fill = np.array(GREY, np.uint8)
                 win = np.where(r.mask[iy0:iy1, ix0:ix1, None], win, fill)
-            crop[iy0 - sy0:iy1 - sy0, ix0 - sx0:ix1 - sx0] = win
+            crop[iy0 - sy0 : iy1 - sy0, ix0 - sx0 : ix1 - sx0] = win
         crops.append(crop)
     return crops
 
 
-
-def score_regions(score_fn: Scorer, image: np.ndarray, regions: Sequence[Region], phrases: Sequence[str], *,
-                  background: str = "blur", context: float = 0.1) -> np.ndarray:
+def score_regions(
+    score_fn: Scorer,
+    image: np.ndarray,
+    regions: Sequence[Region],
+    phrases: Sequence[str],
+    *,
+    background: str = "blur",
+    context: float = 0.1,
+) -> np.ndarray:
     """(R, P) float64 similarity of each region's crop (:func:`crop_regions`) to each phrase.
 
     Raises :class:`PromptError` when ``score_fn`` answers with another shape or non-finite values.
@@ -199,8 +222,10 @@ def score_regions(score_fn: Scorer, image: np.ndarray, regions: Sequence[Region]
     crops = crop_regions(image, regions, background=background, context=context)
     sims = np.asarray(score_fn(crops, list(phrases)), dtype=np.float64)
     if sims.shape != (len(regions), len(phrases)):
-        raise PromptError(f"scorer returned shape {sims.shape}, expected ({len(regions)}, {len(phrases)}) "
-                          "(one row per crop, one column per phrase)")
+        raise PromptError(
+            f"scorer returned shape {sims.shape}, expected ({len(regions)}, {len(phrases)}) "
+            "(one row per crop, one column per phrase)"
+        )
     if not np.isfinite(sims).all():
         raise PromptError("scorer returned NaN or infinite similarities")
     return sims
@@ -216,7 +241,9 @@ def _overlap(a: Region, b: Region) -> float:
 def _resolve_scorer(clip: Any, scorer: Scorer | None) -> tuple[Scorer, float]:
     if scorer is not None:
         if not callable(scorer):
-            raise PromptError(f"scorer must be a callable scorer(crops, phrases) -> (N, P), got {type(scorer).__name__}")
+            raise PromptError(
+                f"scorer must be a callable scorer(crops, phrases) -> (N, P), got {type(scorer).__name__}"
+            )
         return scorer, float(getattr(scorer, "logit_scale", 100.0))
     from .clip import ClipScorer, shared_clip
 
@@ -227,8 +254,10 @@ def _resolve_scorer(clip: Any, scorer: Scorer | None) -> tuple[Scorer, float]:
         return sc, sc.logit_scale
     if callable(clip):
         return clip, float(getattr(clip, "logit_scale", 100.0))
-    raise PromptError(f"clip must be a ClipScorer, a spec string such as 'ViT-B-32:laion2b_s34b_b79k' or None, "
-                      f"got {type(clip).__name__}")
+    raise PromptError(
+        f"clip must be a ClipScorer, a spec string such as 'ViT-B-32:laion2b_s34b_b79k' or None, "
+        f"got {type(clip).__name__}"
+    )
 
 
 def select_regions(
@@ -264,8 +293,14 @@ def select_regions(
     score_fn, scale = _resolve_scorer(clip, scorer)  # load CLIP first: fail fast when weights are missing
     scale = float(logit_scale) if logit_scale is not None else scale
     if regions is None:
-        regions = propose_regions(img, engine=engine, proposals=proposals, grid_scales=grid_scales,
-                                  max_regions=max_regions, generate_params=generate_params)
+        regions = propose_regions(
+            img,
+            engine=engine,
+            proposals=proposals,
+            grid_scales=grid_scales,
+            max_regions=max_regions,
+            generate_params=generate_params,
+        )
     elif not regions:
         raise PromptError("regions is empty: pass the output of propose_regions, or None to compute them")
     regions = list(regions)
@@ -290,8 +325,11 @@ def select_regions(
             if len(picked) >= int(top_k):
                 break
         if not picked:
-            why = "a negative or another phrase matches every region better" if not order else \
-                f"no region reaches threshold={threshold}"
+            why = (
+                "a negative or another phrase matches every region better"
+                if not order
+                else f"no region reaches threshold={threshold}"
+            )
             warnings.warn(f"text {phrase!r}: nothing selected ({why})", stacklevel=2)
         for rank, i in enumerate(picked):
             out.append(Selection(regions[i], phrase, float(probs[i, p]), float(sims[i, p]), rank))
@@ -309,9 +347,15 @@ def _prompt_for(sel: Selection, negative: list[str], points: int) -> Prompt:
         pts = np.array([[(x0 + x1) / 2, (y0 + y1) / 2]], dtype=np.float32)
     else:
         pts = None
-    data: dict[str, Any] = {"adapter": "text", "phrase": sel.phrase, "score": round(sel.score, 6),
-                            "similarity": round(sel.similarity, 6), "rank": sel.rank, "proposal": r.proposal,
-                            "region": r.index}
+    data: dict[str, Any] = {
+        "adapter": "text",
+        "phrase": sel.phrase,
+        "score": round(sel.score, 6),
+        "similarity": round(sel.similarity, 6),
+        "rank": sel.rank,
+        "proposal": r.proposal,
+        "region": r.index,
+    }
     if negative:
         data["negative"] = list(negative)
     return Prompt(points=pts if pts is not None and len(pts) else None, box=r.box, data=data)
@@ -338,10 +382,21 @@ def _native_prompts(text: str | Sequence[str], negative: str | Sequence[str] | N
     return [Prompt(text=p, data={**data, "phrase": p}) for p in pos]
 
 
-def text_to_prompts(image: Any, text: str | Sequence[str], *, engine: Any = None, clip: Any = None,
-                    scorer: Scorer | None = None, negative: str | Sequence[str] | None = None,
-                    top_k: int = 1, threshold: float | None = None, points: int = 1,
-                    detector: Any = None, route: str = "auto", **options: Any) -> list[Prompt]:
+def text_to_prompts(
+    image: Any,
+    text: str | Sequence[str],
+    *,
+    engine: Any = None,
+    clip: Any = None,
+    scorer: Scorer | None = None,
+    negative: str | Sequence[str] | None = None,
+    top_k: int = 1,
+    threshold: float | None = None,
+    points: int = 1,
+    detector: Any = None,
+    route: str = "auto",
+    **options: Any,
+) -> list[Prompt]:
     """Prompts for the regions ``text`` describes: one per selected region, per phrase.
 
     With an engine that understands text (SAM 3) the engine's own route is used (see the
@@ -375,16 +430,27 @@ def text_to_prompts(image: Any, text: str | Sequence[str], *, engine: Any = None
         if native is not None:
             return _native_prompts(text, negative)
         if route == "native":
-            raise PromptError(f"route='native' needs an engine that segments text itself (SAM 3: "
-                              f"engine='facebook/sam3'), got {getattr(engine, 'name', engine)!r}")
+            raise PromptError(
+                f"route='native' needs an engine that segments text itself (SAM 3: "
+                f"engine='facebook/sam3'), got {getattr(engine, 'name', engine)!r}"
+            )
     if detector is not None:
         from .detectors import detect_with_text
 
-        return detect_with_text(image, text, detector=detector, negative=negative, top_k=top_k,
-                                threshold=threshold, points=points)
+        return detect_with_text(
+            image, text, detector=detector, negative=negative, top_k=top_k, threshold=threshold, points=points
+        )
     pos, neg = parse_phrases(text, negative)
-    sels = select_regions(image, pos + ["-" + n for n in neg], engine=engine, clip=clip, scorer=scorer,
-                          top_k=top_k, threshold=threshold, **options)
+    sels = select_regions(
+        image,
+        pos + ["-" + n for n in neg],
+        engine=engine,
+        clip=clip,
+        scorer=scorer,
+        top_k=top_k,
+        threshold=threshold,
+        **options,
+    )
     return [_prompt_for(s, neg, int(points)) for s in sels]
 
 

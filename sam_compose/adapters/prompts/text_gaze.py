@@ -86,22 +86,29 @@ def _softmax_first(values: np.ndarray, scale: float) -> np.ndarray:
 
 def _explain(win: _Scored, runner: _Scored | None, looked: _Scored | None, phrase: str, total_dwell: float) -> str:
     """Why ``win`` won, in one line: its evidence, and what it beat."""
-    text = (f"most like {phrase!r} (text {win.text:.2f}: similarity {win.sim:.3f}, "
-            f"{win.absolute:.0%} against neutral phrases, {win.relative:.2f} of the best match)")
+    text = (
+        f"most like {phrase!r} (text {win.text:.2f}: similarity {win.sim:.3f}, "
+        f"{win.absolute:.0%} against neutral phrases, {win.relative:.2f} of the best match)"
+    )
     parts = [text, f"looked at for {win.dwell:.2f} s of {total_dwell:.2f} s (gaze {win.gaze:.2f})"]
     whole = win.whole_of
     if whole is not None:
-        parts.append(f"the whole object: it contains the best-scoring piece ({int(whole.cand.mask.sum())} px) and "
-                     "the words still name it")
+        parts.append(
+            f"the whole object: it contains the best-scoring piece ({int(whole.cand.mask.sum())} px) and "
+            "the words still name it"
+        )
     if looked is not None:
-        parts.append(f"beat something looked at longer (gaze {looked.gaze:.2f}) that matches the words less "
-                     f"(text {looked.text:.2f})")
+        parts.append(
+            f"beat something looked at longer (gaze {looked.gaze:.2f}) that matches the words less "
+            f"(text {looked.text:.2f})"
+        )
     if runner is not None and runner is not looked:
         if runner.text >= 0.5 * win.text:
             parts.append(f"beat another {phrase!r} that was looked at less (gaze {runner.gaze:.2f})")
         else:
-            parts.append(f"the next other thing scored {runner.score:.3f} (text {runner.text:.2f}, gaze "
-                         f"{runner.gaze:.2f})")
+            parts.append(
+                f"the next other thing scored {runner.score:.3f} (text {runner.text:.2f}, gaze {runner.gaze:.2f})"
+            )
     return "; ".join(parts)
 
 
@@ -111,30 +118,54 @@ def _no_match(phrase: str, scored: list[_Scored], min_text: float, min_gaze: flo
     blocked = [s for s in looked if s.blocked_by]
     if blocked and max(s.sim for s in blocked) >= max((s.sim for s in looked), default=-1):
         b = max(blocked, key=lambda s: s.gaze)
-        return NoMatchError(f"{phrase!r}: the looked-at object matches the negative phrase {b.blocked_by!r} at least as "
-                            f"well (similarity {b.neg_sim:.3f} vs {b.sim:.3f}); nothing else looked at is like "
-                            f"{phrase!r}; drop the negative or rephrase")
+        return NoMatchError(
+            f"{phrase!r}: the looked-at object matches the negative phrase {b.blocked_by!r} at least as "
+            f"well (similarity {b.neg_sim:.3f} vs {b.sim:.3f}); nothing else looked at is like "
+            f"{phrase!r}; drop the negative or rephrase"
+        )
     if not looked:
-        return NoMatchError(f"{phrase!r}: no candidate region lies where the eyes rested ({total:.2f} s of fixations); "
-                            "check that the gaze belongs to this image (scene_size, crop)")
+        return NoMatchError(
+            f"{phrase!r}: no candidate region lies where the eyes rested ({total:.2f} s of fixations); "
+            "check that the gaze belongs to this image (scene_size, crop)"
+        )
     best_look = max(looked, key=lambda s: s.gaze)
     where = ""
     if texty is not None and texty.text >= min_text:
         x0, y0, x1, y1 = (int(v) for v in texty.cand.box)
-        where = (f"; the best match for {phrase!r} is at [{x0}, {y0}, {x1}, {y1}] px and got {texty.gaze:.0%} of the "
-                 "dwell")
-    return NoMatchError(f"{phrase!r} matches nothing that was looked at: the most looked-at region (gaze "
-                        f"{best_look.gaze:.2f}) has text evidence {best_look.text:.2f} < {min_text}{where}; look at "
-                        "the object, or rephrase")
+        where = (
+            f"; the best match for {phrase!r} is at [{x0}, {y0}, {x1}, {y1}] px and got {texty.gaze:.0%} of the dwell"
+        )
+    return NoMatchError(
+        f"{phrase!r} matches nothing that was looked at: the most looked-at region (gaze "
+        f"{best_look.gaze:.2f}) has text evidence {best_look.text:.2f} < {min_text}{where}; look at "
+        "the object, or rephrase"
+    )
 
 
-def text_gaze_prompts(image: Any, text: str | Sequence[str], gaze: Any, *, engine: Any, clip: Any = None,
-                      scorer: Scorer | None = None, negative: str | Sequence[str] | None = None, top_k: int = 1,
-                      min_text: float = 0.1, min_gaze: float = 0.05, accuracy: float | None = None,
-                      accuracy_deg: float | None = None, neutral: Sequence[str] = NEUTRAL_PHRASES,
-                      logit_scale: float | None = None, background: str = "blur", context: float = 0.1,
-                      proposals: str = "auto", detector: Any = None, max_places: int = 8,
-                      generate_params: dict[str, Any] | None = None, **gaze_options: Any) -> list[Prompt]:
+def text_gaze_prompts(
+    image: Any,
+    text: str | Sequence[str],
+    gaze: Any,
+    *,
+    engine: Any,
+    clip: Any = None,
+    scorer: Scorer | None = None,
+    negative: str | Sequence[str] | None = None,
+    top_k: int = 1,
+    min_text: float = 0.1,
+    min_gaze: float = 0.05,
+    accuracy: float | None = None,
+    accuracy_deg: float | None = None,
+    neutral: Sequence[str] = NEUTRAL_PHRASES,
+    logit_scale: float | None = None,
+    background: str = "blur",
+    context: float = 0.1,
+    proposals: str = "auto",
+    detector: Any = None,
+    max_places: int = 8,
+    generate_params: dict[str, Any] | None = None,
+    **gaze_options: Any,
+) -> list[Prompt]:
     """The named thing that was looked at: one prompt per positive phrase (``top_k`` each).
 
     Args:
@@ -185,25 +216,31 @@ def text_gaze_prompts(image: Any, text: str | Sequence[str], gaze: Any, *, engin
             raise PromptError(f"{name} is evidence in 0..1, got {v!r}")
     score_fn, scale = _resolve_scorer(clip, scorer)
     scale = float(logit_scale) if logit_scale is not None else scale
-    evidence = gaze_evidence(img, gaze, accuracy=accuracy, accuracy_deg=accuracy_deg, max_places=max_places,
-                             **gaze_options)
-    cands = collect_candidates(img, eng, evidence, pos, proposals=proposals, detector=detector,
-                               generate_params=generate_params)
+    evidence = gaze_evidence(
+        img, gaze, accuracy=accuracy, accuracy_deg=accuracy_deg, max_places=max_places, **gaze_options
+    )
+    cands = collect_candidates(
+        img, eng, evidence, pos, proposals=proposals, detector=detector, generate_params=generate_params
+    )
     if not cands:
         raise NoMatchError("no candidate regions: the engine found no mask at the looked-at places")
-    regions = [Region(box=c.box.astype(np.float32), mask=c.mask, proposal="+".join(c.sources), index=i)
-               for i, c in enumerate(cands)]
+    regions = [
+        Region(box=c.box.astype(np.float32), mask=c.mask, proposal="+".join(c.sources), index=i)
+        for i, c in enumerate(cands)
+    ]
     neutral = [n for n in neutral if n not in pos and n not in neg]
     sims = score_regions(score_fn, img, regions, pos + neg + list(neutral), background=background, context=context)
     n_pos, n_neg = len(pos), len(neg)
-    neg_sims = sims[:, n_pos:n_pos + n_neg]
-    neu_sims = sims[:, n_pos + n_neg:]
+    neg_sims = sims[:, n_pos : n_pos + n_neg]
+    neu_sims = sims[:, n_pos + n_neg :]
     dwell, frac, nearest = evidence.score_masks([c.mask for c in cands])
     out: list[Prompt] = []
     misses: list[NoMatchError] = []
     for p, phrase in enumerate(pos):
         s = sims[:, p]
-        absolute = _softmax_first(np.concatenate([s[:, None], neu_sims], 1), scale) if neu_sims.shape[1] else np.ones(len(s))
+        absolute = (
+            _softmax_first(np.concatenate([s[:, None], neu_sims], 1), scale) if neu_sims.shape[1] else np.ones(len(s))
+        )
         relative = np.exp(scale * (s - s.max()))
         scored: list[_Scored] = []
         for i, c in enumerate(cands):
@@ -212,9 +249,21 @@ def text_gaze_prompts(image: Any, text: str | Sequence[str], gaze: Any, *, engin
             if n_neg and ns >= s[i]:
                 blocked = neg[int(np.argmax(neg_sims[i]))]
             t = 0.0 if blocked else float(absolute[i] * relative[i])
-            scored.append(_Scored(c, float(s[i]), ns, float(neu_sims[i].max()) if neu_sims.shape[1] else float("nan"),
-                                  float(absolute[i]), float(relative[i]), t, float(frac[i]), float(dwell[i]),
-                                  float(nearest[i]), blocked))
+            scored.append(
+                _Scored(
+                    c,
+                    float(s[i]),
+                    ns,
+                    float(neu_sims[i].max()) if neu_sims.shape[1] else float("nan"),
+                    float(absolute[i]),
+                    float(relative[i]),
+                    t,
+                    float(frac[i]),
+                    float(dwell[i]),
+                    float(nearest[i]),
+                    blocked,
+                )
+            )
         ok = _objects_first([x for x in scored if x.text >= min_text and x.gaze >= min_gaze], img.shape[:2])
         if not ok:
             misses.append(_no_match(phrase, scored, min_text, min_gaze, evidence.total_dwell))
@@ -299,28 +348,59 @@ def _r(v: float, d: int = 4) -> float | None:
 
 
 def _summary(x: _Scored) -> dict[str, Any]:
-    out: dict[str, Any] = {"score": _r(x.score), "text_score": _r(x.text), "gaze_score": _r(x.gaze), "sources": list(x.cand.sources),
-           "area": int(x.cand.mask.sum()), "box": [round(float(v), 1) for v in x.cand.box]}
+    out: dict[str, Any] = {
+        "score": _r(x.score),
+        "text_score": _r(x.text),
+        "gaze_score": _r(x.gaze),
+        "sources": list(x.cand.sources),
+        "area": int(x.cand.mask.sum()),
+        "box": [round(float(v), 1) for v in x.cand.box],
+    }
     if x.blocked_by:
         out["blocked_by_negative"] = x.blocked_by
     return out
 
 
-def _prompt(img: np.ndarray, win: _Scored, runner: _Scored | None, looked: _Scored | None, phrase: str, rank: int,
-            neg: list[str], evidence: Any, n_cands: int) -> Prompt:
+def _prompt(
+    img: np.ndarray,
+    win: _Scored,
+    runner: _Scored | None,
+    looked: _Scored | None,
+    phrase: str,
+    rank: int,
+    neg: list[str],
+    evidence: Any,
+    n_cands: int,
+) -> Prompt:
     from .masks import mask_to_prompt
 
     base = mask_to_prompt(win.cand.mask, image_size=img.shape[:2], box=True, points=1)
     data: dict[str, Any] = {
-        "adapter": "text_gaze", "phrase": phrase, "rank": rank,  # JSON-friendly provenance
-        "score": _r(win.score), "text_score": _r(win.text), "gaze_score": _r(win.gaze),
-        "text": {"similarity": _r(win.sim), "neutral": _r(win.neutral), "absolute": _r(win.absolute),
-                 "relative": _r(win.relative)},
-        "gaze": {"dwell_inside_s": _r(win.dwell), "dwell_total_s": _r(evidence.total_dwell),
-                 "nearest_fixation_px": _r(win.nearest, 2), "accuracy_px": _r(evidence.sigma, 2),
-                 "fixations": len(evidence.fixations), "places": len(evidence.places)},
-        "candidate": {"sources": list(win.cand.sources), "area": int(win.cand.mask.sum()),
-                      "box": [round(float(v), 1) for v in win.cand.box]},
+        "adapter": "text_gaze",
+        "phrase": phrase,
+        "rank": rank,  # JSON-friendly provenance
+        "score": _r(win.score),
+        "text_score": _r(win.text),
+        "gaze_score": _r(win.gaze),
+        "text": {
+            "similarity": _r(win.sim),
+            "neutral": _r(win.neutral),
+            "absolute": _r(win.absolute),
+            "relative": _r(win.relative),
+        },
+        "gaze": {
+            "dwell_inside_s": _r(win.dwell),
+            "dwell_total_s": _r(evidence.total_dwell),
+            "nearest_fixation_px": _r(win.nearest, 2),
+            "accuracy_px": _r(evidence.sigma, 2),
+            "fixations": len(evidence.fixations),
+            "places": len(evidence.places),
+        },
+        "candidate": {
+            "sources": list(win.cand.sources),
+            "area": int(win.cand.mask.sum()),
+            "box": [round(float(v), 1) for v in win.cand.box],
+        },
         "candidates": n_cands,
         "why": _explain(win, runner, looked, phrase, evidence.total_dwell),
     }

@@ -41,8 +41,17 @@ __all__ = [
 
 DEFAULT_ACCURACY_DEG = 1.5
 """A head-mounted tracker's typical accuracy (degrees), the default spread of each fixation."""
-READER_OPTIONS = ("format", "chunk_size", "scene_size", "frame_size", "units", "origin", "time_unit", "columns",
-                  "min_confidence")
+READER_OPTIONS = (
+    "format",
+    "chunk_size",
+    "scene_size",
+    "frame_size",
+    "units",
+    "origin",
+    "time_unit",
+    "columns",
+    "min_confidence",
+)
 
 
 @dataclass
@@ -93,8 +102,15 @@ class GazeEvidence:
         return dwell, dwell / total if total > 0 else dwell, near
 
 
-def gaze_evidence(image: np.ndarray, gaze: Any, *, accuracy: float | None = None, accuracy_deg: float | None = None,
-                  max_places: int = 8, **options: Any) -> GazeEvidence:
+def gaze_evidence(
+    image: np.ndarray,
+    gaze: Any,
+    *,
+    accuracy: float | None = None,
+    accuracy_deg: float | None = None,
+    max_places: int = 8,
+    **options: Any,
+) -> GazeEvidence:
     """The :class:`GazeEvidence` of ``gaze`` over ``image`` (options: reader, detection and mapping)."""
     from .gaze.errors import GazeError
     from .gaze.readers import read_gaze
@@ -111,12 +127,19 @@ def gaze_evidence(image: np.ndarray, gaze: Any, *, accuracy: float | None = None
     sigma = _accuracy_px(accuracy, accuracy_deg, gaze, options, scene, size, diag)
     if max_places < 1:
         raise GazeError(f"max_places must be >= 1, got {max_places}")
-    places = group_fixations(fix, max(0.03 * diag, sigma))[:int(max_places)]
+    places = group_fixations(fix, max(0.03 * diag, sigma))[: int(max_places)]
     return GazeEvidence(fixations=fix, places=places, sigma=sigma, image_size=size)
 
 
-def _accuracy_px(accuracy: float | None, accuracy_deg: float | None, gaze: Any, options: dict[str, Any],
-                 scene: Any, size: tuple[int, int], diag: float) -> float:
+def _accuracy_px(
+    accuracy: float | None,
+    accuracy_deg: float | None,
+    gaze: Any,
+    options: dict[str, Any],
+    scene: Any,
+    size: tuple[int, int],
+    diag: float,
+) -> float:
     from .gaze.errors import GazeError
 
     if accuracy is not None:
@@ -134,8 +157,10 @@ def _accuracy_px(accuracy: float | None, accuracy_deg: float | None, gaze: Any, 
         mapping = SceneToImage(scene_size=ssize, image_size=size, crop=tuple(crop) if crop is not None else None)
         return float(deg * px_per_degree(ssize, fov) * mapping.scale)
     if accuracy_deg is not None:
-        raise GazeError("accuracy_deg needs the scene camera (a device recording, or scene_size and fov); "
-                        "give accuracy in image px instead")
+        raise GazeError(
+            "accuracy_deg needs the scene camera (a device recording, or scene_size and fov); "
+            "give accuracy in image px instead"
+        )
     return 0.02 * diag
 
 
@@ -177,9 +202,16 @@ def _add(cands: list[Candidate], mask: np.ndarray, source: str, min_area: int) -
     cands.append(Candidate(mask=mask, box=box, sources=[source]))
 
 
-def collect_candidates(image: np.ndarray, engine: Any, evidence: GazeEvidence, phrases: Sequence[str], *,
-                       proposals: str = "auto", detector: Any = None,
-                       generate_params: dict[str, Any] | None = None) -> list[Candidate]:
+def collect_candidates(
+    image: np.ndarray,
+    engine: Any,
+    evidence: GazeEvidence,
+    phrases: Sequence[str],
+    *,
+    proposals: str = "auto",
+    detector: Any = None,
+    generate_params: dict[str, Any] | None = None,
+) -> list[Candidate]:
     """Candidate masks for the fusion (see the module docstring), near-duplicates merged."""
     from ...errors import PromptError
 

@@ -90,39 +90,52 @@ def _open_session(folder: Path, gf: GraphFile, role: str, providers: tuple[str, 
         msg = " ".join(str(exc).split())
         m = RE_OPSET.search(msg)
         if m and ("support" in msg or "under development" in msg):
-            raise EngineError(f"{path.name} uses opset {m.group(1)}, which onnxruntime {ort.__version__} does not "
-                              "support: upgrade onnxruntime or re-export with an older --opset (e.g. 18)") from exc
+            raise EngineError(
+                f"{path.name} uses opset {m.group(1)}, which onnxruntime {ort.__version__} does not "
+                "support: upgrade onnxruntime or re-export with an older --opset (e.g. 18)"
+            ) from exc
         size = path.stat().st_size
         if size < gf.bytes:
-            raise EngineError(f"{path} is truncated ({size} of {gf.bytes} bytes, per sam_onnx.json): copy it again "
-                              "or re-export with `sam-compose export onnx`") from exc
-        raise EngineError(f"onnxruntime could not load {path}: the file is corrupt or not an ONNX model "
-                          f"({msg[:160]}); re-export with `sam-compose export onnx`") from exc
+            raise EngineError(
+                f"{path} is truncated ({size} of {gf.bytes} bytes, per sam_onnx.json): copy it again "
+                "or re-export with `sam-compose export onnx`"
+            ) from exc
+        raise EngineError(
+            f"onnxruntime could not load {path}: the file is corrupt or not an ONNX model "
+            f"({msg[:160]}); re-export with `sam-compose export onnx`"
+        ) from exc
 
 
 def _check_identity(session: Any, path: Path, role: str, manifest: Manifest) -> None:
     meta = dict(session.get_modelmeta().custom_metadata_map)
     if meta.get("sam_compose.format") != FORMAT:
-        raise EngineError(f"{path} was not written by `sam-compose export onnx` (no sam_compose metadata); "
-                          "export the model with sam-compose, its inputs and outputs differ from other exporters'")
+        raise EngineError(
+            f"{path} was not written by `sam-compose export onnx` (no sam_compose metadata); "
+            "export the model with sam-compose, its inputs and outputs differ from other exporters'"
+        )
     if meta.get("sam_compose.role") != role:
         raise EngineError(f"{path} is a {meta.get('sam_compose.role')}, not the {role}")
     want = (manifest.model_id, manifest.fingerprint)
     got = (meta.get("sam_compose.model_id"), meta.get("sam_compose.fingerprint"))
     if got != want:
-        raise EngineError(f"{path} comes from another model ({got[0]}, weights {got[1]}) than sam_onnx.json "
-                          f"({want[0]}, weights {want[1]}): encoder and decoder must come from one export; "
-                          "re-export both with `sam-compose export onnx`")
+        raise EngineError(
+            f"{path} comes from another model ({got[0]}, weights {got[1]}) than sam_onnx.json "
+            f"({want[0]}, weights {want[1]}): encoder and decoder must come from one export; "
+            "re-export both with `sam-compose export onnx`"
+        )
 
 
 def _check_io(session: Any, path: Path, gf: GraphFile) -> None:
-    for kind, got, want in (("inputs", tensor_specs(session.get_inputs()), gf.inputs),
-                            ("outputs", tensor_specs(session.get_outputs()), gf.outputs)):
+    for kind, got, want in (
+        ("inputs", tensor_specs(session.get_inputs()), gf.inputs),
+        ("outputs", tensor_specs(session.get_outputs()), gf.outputs),
+    ):
         if tuple(got) != tuple(want):
             brief = [(t.name, list(t.shape)) for t in got]
             exp = [(t.name, list(t.shape)) for t in want]
-            raise EngineError(f"{path} {kind} {brief} differ from sam_onnx.json {exp}; re-export with "
-                              "`sam-compose export onnx`")
+            raise EngineError(
+                f"{path} {kind} {brief} differ from sam_onnx.json {exp}; re-export with `sam-compose export onnx`"
+            )
 
 
 def _check_pair(manifest: Manifest, encoder: Any, decoder: Any, folder: Path) -> None:
@@ -130,16 +143,21 @@ def _check_pair(manifest: Manifest, encoder: Any, decoder: Any, folder: Path) ->
     for out in tensor_specs(encoder.get_outputs()):
         inp = dec_inputs.get(out.name)
         if inp is None:
-            raise EngineError(f"{folder}: the decoder has no input {out.name!r} for the encoder's output; encoder "
-                              "and decoder must come from one export")
+            raise EngineError(
+                f"{folder}: the decoder has no input {out.name!r} for the encoder's output; encoder "
+                "and decoder must come from one export"
+            )
         if (inp.dtype, tuple(inp.shape)) != (out.dtype, tuple(out.shape)):
-            raise EngineError(f"{folder}: the encoder's {out.name} is {out.dtype}{list(out.shape)} but the decoder "
-                              f"expects {inp.dtype}{list(inp.shape)}: encoder and decoder come from different "
-                              "models; re-export both with `sam-compose export onnx`")
+            raise EngineError(
+                f"{folder}: the encoder's {out.name} is {out.dtype}{list(out.shape)} but the decoder "
+                f"expects {inp.dtype}{list(inp.shape)}: encoder and decoder come from different "
+                "models; re-export both with `sam-compose export onnx`"
+            )
 
 
-def _split_sessions(path: Path, gf: GraphFile, image_inputs: tuple[str, ...],
-                    providers: tuple[str, ...]) -> SplitSessions | None:
+def _split_sessions(
+    path: Path, gf: GraphFile, image_inputs: tuple[str, ...], providers: tuple[str, ...]
+) -> SplitSessions | None:
     """Sessions for the decoder split into its image-only and per-prompt parts (an optimisation:
     ``None``, with a warning, when the graph cannot be split; the whole decoder then runs)."""
     from .split import split_decoder
@@ -154,15 +172,19 @@ def _split_sessions(path: Path, gf: GraphFile, image_inputs: tuple[str, ...],
         image = ort.InferenceSession(sp.image_side, session_options(), providers=list(providers))
         prompt = ort.InferenceSession(sp.prompt_side, session_options(), providers=list(providers))
     except Exception as exc:  # onnx / onnxruntime raise their own types
-        warnings.warn(f"{path}: could not split the decoder into image and prompt parts "
-                      f"({type(exc).__name__}: {str(exc)[:120]}); every prompt runs the whole decoder",
-                      RuntimeWarning, stacklevel=3)
+        warnings.warn(
+            f"{path}: could not split the decoder into image and prompt parts "
+            f"({type(exc).__name__}: {str(exc)[:120]}); every prompt runs the whole decoder",
+            RuntimeWarning,
+            stacklevel=3,
+        )
         return None
     return SplitSessions(image, prompt, sp.image_inputs, sp.frontier, sp.passthrough)
 
 
-def open_bundle(folder: str | os.PathLike, providers: tuple[str, ...] = ("CPUExecutionProvider",),
-                split_decoder: bool = True) -> OnnxBundle:
+def open_bundle(
+    folder: str | os.PathLike, providers: tuple[str, ...] = ("CPUExecutionProvider",), split_decoder: bool = True
+) -> OnnxBundle:
     """Read ``folder/sam_onnx.json``, load both files and check them against it and each other;
     ``split_decoder``: also prepare :class:`SplitSessions` for the engine."""
     folder = Path(os.path.expanduser(str(folder)))
@@ -177,6 +199,11 @@ def open_bundle(folder: str | os.PathLike, providers: tuple[str, ...] = ("CPUExe
         sessions[role] = session
     _check_pair(manifest, sessions["encoder"], sessions["decoder"], folder)
     image_inputs = tuple(o.name for o in sessions["encoder"].get_outputs())
-    split = _split_sessions(folder / manifest.graph("decoder").file, manifest.graph("decoder"), image_inputs,
-                            tuple(providers)) if split_decoder else None
+    split = (
+        _split_sessions(
+            folder / manifest.graph("decoder").file, manifest.graph("decoder"), image_inputs, tuple(providers)
+        )
+        if split_decoder
+        else None
+    )
     return OnnxBundle(folder, manifest, sessions["encoder"], sessions["decoder"], tuple(providers), split)

@@ -51,8 +51,9 @@ class OnnxEngine(SamFamilyEngine):
 
     def describe(self) -> dict[str, Any]:
         d = super().describe()
-        d.update(model_id=self.manifest.model_id, precision=self.manifest.precision,
-                 providers=list(self.bundle.providers))
+        d.update(
+            model_id=self.manifest.model_id, precision=self.manifest.precision, providers=list(self.bundle.providers)
+        )
         return d
 
     # --- embedding ----------------------------------------------------------------------
@@ -118,16 +119,18 @@ class OnnxEngine(SamFamilyEngine):
         lows, ious = [], []
         for i in range(0, n, DECODE_CHUNK):
             feed = dict(image_side)
-            feed.update(point_coords=coords[i:i + DECODE_CHUNK], point_labels=labs[i:i + DECODE_CHUNK])
+            feed.update(point_coords=coords[i : i + DECODE_CHUNK], point_labels=labs[i : i + DECODE_CHUNK])
             if split is None:
-                feed.update(mask_input=mask_in[i:i + DECODE_CHUNK], has_mask_input=has[i:i + DECODE_CHUNK])
+                feed.update(mask_input=mask_in[i : i + DECODE_CHUNK], has_mask_input=has[i : i + DECODE_CHUNK])
             low, iou = session.run(None, feed)
             lows.append(low)
             ious.append(iou)
         low = lows[0] if len(lows) == 1 else np.concatenate(lows)
         iou = ious[0] if len(ious) == 1 else np.concatenate(ious)
         if not multimask:
-            return torch.from_numpy(np.ascontiguousarray(low[:, :1])), torch.from_numpy(np.ascontiguousarray(iou[:, :1]))
+            return torch.from_numpy(np.ascontiguousarray(low[:, :1])), torch.from_numpy(
+                np.ascontiguousarray(iou[:, :1])
+            )
         low, iou = low[:, 1:], iou[:, 1:]
         if self.sort_candidates:  # SAM-HQ: candidates best first, as its predictor returns them
             order = np.argsort(-iou, axis=1, kind="stable")
@@ -144,8 +147,9 @@ class OnnxEngine(SamFamilyEngine):
         flat = lowres.reshape(n * m_out, *lowres.shape[-2:])
         masks = upsample_masks_cv2(flat.numpy(), size, self.lowres_frame)
         padded = self.lowres_to_padded(flat, size)
-        return Masks(masks, scores=ious.reshape(-1).numpy(), logits=padded.numpy(),
-                     prompt_index=np.repeat(np.arange(n), m_out))
+        return Masks(
+            masks, scores=ious.reshape(-1).numpy(), logits=padded.numpy(), prompt_index=np.repeat(np.arange(n), m_out)
+        )
 
 
 def _numpy(t: Any) -> np.ndarray | None:
@@ -181,8 +185,10 @@ def providers_for(device: str) -> tuple[str, ...]:
         return ("CPUExecutionProvider",)
     if device.startswith("cuda"):
         if "CUDAExecutionProvider" not in available:
-            raise EngineError(f"device {device!r} needs onnxruntime with CUDA (pip install onnxruntime-gpu); "
-                              f"this onnxruntime offers {available}: use device='cpu'")
+            raise EngineError(
+                f"device {device!r} needs onnxruntime with CUDA (pip install onnxruntime-gpu); "
+                f"this onnxruntime offers {available}: use device='cpu'"
+            )
         return ("CUDAExecutionProvider", "CPUExecutionProvider")
     raise EngineError(f"the onnx engine runs on cpu or cuda, not {device!r}")
 
@@ -203,12 +209,14 @@ def load_onnx_engine(spec: str, device: str = "cpu", dtype: str = "float32") -> 
     """The engine for ``onnx:DIR`` (see :func:`sam_compose.engines.onnx.bundle.open_bundle` for the checks)."""
     from .bundle import open_bundle
 
-    folder = spec.strip()[len(PREFIX):].strip()
+    folder = spec.strip()[len(PREFIX) :].strip()
     if not folder:
         raise EngineError("onnx: needs a folder, e.g. onnx:exports/sam-vit-base (made by `sam-compose export onnx`)")
     if dtype not in (None, "float32"):
-        raise EngineError(f"an onnx: engine's precision is fixed by its files (float32 or int8 from "
-                          f"`sam-compose export onnx --quantize int8`); got dtype={dtype!r}")
+        raise EngineError(
+            f"an onnx: engine's precision is fixed by its files (float32 or int8 from "
+            f"`sam-compose export onnx --quantize int8`); got dtype={dtype!r}"
+        )
     bundle = open_bundle(os.path.expanduser(folder), providers_for(device))
     cls = _sam2_engine_class() if bundle.manifest.family == "sam2" else OnnxEngine
     return cls(bundle, spec.strip(), device=device)

@@ -30,8 +30,14 @@ ROLES = ("encoder", "decoder")
 FAMILIES = ("sam", "sam_hq", "sam2")
 PRECISIONS = ("float32", "int8")
 
-META_KEYS = ("sam_compose.format", "sam_compose.role", "sam_compose.model_id", "sam_compose.family",
-             "sam_compose.fingerprint", "sam_compose.precision")
+META_KEYS = (
+    "sam_compose.format",
+    "sam_compose.role",
+    "sam_compose.model_id",
+    "sam_compose.family",
+    "sam_compose.fingerprint",
+    "sam_compose.precision",
+)
 """Metadata written into every exported ``.onnx`` file (``ModelProto.metadata_props``)."""
 
 
@@ -62,17 +68,25 @@ class GraphFile:
     data_file: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"file": self.file, "bytes": self.bytes,
-                             "inputs": [t.to_dict() for t in self.inputs],
-                             "outputs": [t.to_dict() for t in self.outputs]}
+        d: dict[str, Any] = {
+            "file": self.file,
+            "bytes": self.bytes,
+            "inputs": [t.to_dict() for t in self.inputs],
+            "outputs": [t.to_dict() for t in self.outputs],
+        }
         if self.data_file:
             d["data_file"] = self.data_file
         return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> GraphFile:
-        return cls(str(d["file"]), int(d["bytes"]), tuple(TensorSpec.from_dict(t) for t in d["inputs"]),
-                   tuple(TensorSpec.from_dict(t) for t in d["outputs"]), d.get("data_file"))
+        return cls(
+            str(d["file"]),
+            int(d["bytes"]),
+            tuple(TensorSpec.from_dict(t) for t in d["inputs"]),
+            tuple(TensorSpec.from_dict(t) for t in d["outputs"]),
+            d.get("data_file"),
+        )
 
 
 @dataclass(frozen=True)
@@ -103,10 +117,13 @@ class Manifest:
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
-            "format": FORMAT, "format_version": FORMAT_VERSION,
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
             "model": {"id": self.model_id, "family": self.family, "fingerprint": self.fingerprint},
-            "precision": self.precision, "opset": self.opset,
-            "encoder": self.encoder.to_dict(), "decoder": self.decoder.to_dict(),
+            "precision": self.precision,
+            "opset": self.opset,
+            "encoder": self.encoder.to_dict(),
+            "decoder": self.decoder.to_dict(),
         }
         d.update({k: v for k, v in self.extra.items() if k not in d})
         return d
@@ -114,24 +131,39 @@ class Manifest:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], source: str = MANIFEST_NAME) -> Manifest:
         if not isinstance(d, Mapping) or d.get("format") != FORMAT:
-            raise EngineError(f"{source} is not a sam-compose ONNX manifest (no \"format\": \"{FORMAT}\"); "
-                              "export the model with `sam-compose export onnx SPEC --out DIR`")
+            raise EngineError(
+                f'{source} is not a sam-compose ONNX manifest (no "format": "{FORMAT}"); '
+                "export the model with `sam-compose export onnx SPEC --out DIR`"
+            )
         version = d.get("format_version")
         if version != FORMAT_VERSION:
-            raise EngineError(f"{source} has format_version {version!r}; this sam-compose reads version "
-                              f"{FORMAT_VERSION}: re-export with this version or upgrade sam-compose")
+            raise EngineError(
+                f"{source} has format_version {version!r}; this sam-compose reads version "
+                f"{FORMAT_VERSION}: re-export with this version or upgrade sam-compose"
+            )
         try:
             model = d["model"]
             family = str(model["family"])
             precision = str(d["precision"])
-            m = cls(model_id=str(model["id"]), family=family, fingerprint=str(model["fingerprint"]),
-                    precision=precision, opset=int(d["opset"]), encoder=GraphFile.from_dict(d["encoder"]),
-                    decoder=GraphFile.from_dict(d["decoder"]),
-                    extra={k: v for k, v in d.items() if k not in ("model", "precision", "opset", "encoder",
-                                                                     "decoder", "format", "format_version")})
+            m = cls(
+                model_id=str(model["id"]),
+                family=family,
+                fingerprint=str(model["fingerprint"]),
+                precision=precision,
+                opset=int(d["opset"]),
+                encoder=GraphFile.from_dict(d["encoder"]),
+                decoder=GraphFile.from_dict(d["decoder"]),
+                extra={
+                    k: v
+                    for k, v in d.items()
+                    if k not in ("model", "precision", "opset", "encoder", "decoder", "format", "format_version")
+                },
+            )
         except (KeyError, TypeError, ValueError) as exc:
-            raise EngineError(f"{source} is incomplete or malformed ({type(exc).__name__}: {exc}); "
-                              "re-export with `sam-compose export onnx`") from exc
+            raise EngineError(
+                f"{source} is incomplete or malformed ({type(exc).__name__}: {exc}); "
+                "re-export with `sam-compose export onnx`"
+            ) from exc
         if family not in FAMILIES:
             raise EngineError(f"{source}: unknown model family {family!r}; expected one of {FAMILIES}")
         if precision not in PRECISIONS:
@@ -143,12 +175,15 @@ def read_manifest(folder: str | os.PathLike) -> Manifest:
     """Parse ``folder/sam_onnx.json``; :class:`EngineError` says what is missing or wrong."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise EngineError(f"ONNX export folder not found: {folder} (create one with "
-                          "`sam-compose export onnx SPEC --out DIR`)")
+        raise EngineError(
+            f"ONNX export folder not found: {folder} (create one with `sam-compose export onnx SPEC --out DIR`)"
+        )
     path = folder / MANIFEST_NAME
     if not path.is_file():
-        raise EngineError(f"{folder} has no {MANIFEST_NAME}: it is not a sam-compose ONNX export "
-                          "(create one with `sam-compose export onnx SPEC --out DIR`)")
+        raise EngineError(
+            f"{folder} has no {MANIFEST_NAME}: it is not a sam-compose ONNX export "
+            "(create one with `sam-compose export onnx SPEC --out DIR`)"
+        )
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -168,11 +203,18 @@ def write_manifest(folder: str | os.PathLike, manifest: Manifest) -> Path:
     return path
 
 
-_ORT_TYPES = {"tensor(float)": "float32", "tensor(int64)": "int64", "tensor(float16)": "float16",
-              "tensor(int32)": "int32", "tensor(bool)": "bool"}
+_ORT_TYPES = {
+    "tensor(float)": "float32",
+    "tensor(int64)": "int64",
+    "tensor(float16)": "float16",
+    "tensor(int32)": "int32",
+    "tensor(bool)": "bool",
+}
 
 
 def tensor_specs(nodes: Any) -> tuple[TensorSpec, ...]:
     """onnxruntime ``NodeArg`` list -> :class:`TensorSpec` tuple."""
-    return tuple(TensorSpec(n.name, _ORT_TYPES.get(n.type, n.type),
-                            tuple(d if isinstance(d, int) else str(d) for d in n.shape)) for n in nodes)
+    return tuple(
+        TensorSpec(n.name, _ORT_TYPES.get(n.type, n.type), tuple(d if isinstance(d, int) else str(d) for d in n.shape))
+        for n in nodes
+    )

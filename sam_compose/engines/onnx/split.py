@@ -102,8 +102,14 @@ def split_decoder(data: bytes, image_inputs: tuple[str, ...]) -> SplitDecoder | 
         del part.opset_import[:]
         part.opset_import.extend(model.opset_import)
         part.ir_version = model.ir_version
-    return SplitDecoder(image_side.SerializeToString(), prompt_side.SerializeToString(), tuple(image_inputs),
-                        cut, passthrough, prompt_inputs)
+    return SplitDecoder(
+        image_side.SerializeToString(),
+        prompt_side.SerializeToString(),
+        tuple(image_inputs),
+        cut,
+        passthrough,
+        prompt_inputs,
+    )
 
 
 __all__ = ["NO_MASK_INPUTS", "SplitDecoder", "split_decoder"]

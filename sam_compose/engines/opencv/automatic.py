@@ -22,13 +22,13 @@ import numpy as np
 from .quality import border_fraction, contour_strength
 from .structure import ImageStructure
 
-COARSEST = 4            # regions (of at least MAP_AREA) in the coarsest partition
-GROWTH = 3              # each finer partition has this many times more
-MAP_AREA = 0.005        # share of the image a region needs to count in a partition
-MIN_PERSISTENCE = 2.0   # parent height / node height below which a node is not a region of its own
-MAX_REGIONS = 16        # regions considered before the level limit
-RANK_AREA = 0.01        # regions under this share of the image rank lower (by the square root)
-NESTED_MAX = 0.8        # a region must be at most this share of its parent to be listed as well
+COARSEST = 4  # regions (of at least MAP_AREA) in the coarsest partition
+GROWTH = 3  # each finer partition has this many times more
+MAP_AREA = 0.005  # share of the image a region needs to count in a partition
+MIN_PERSISTENCE = 2.0  # parent height / node height below which a node is not a region of its own
+MAX_REGIONS = 16  # regions considered before the level limit
+RANK_AREA = 0.01  # regions under this share of the image rank lower (by the square root)
+NESTED_MAX = 0.8  # a region must be at most this share of its parent to be listed as well
 
 
 @dataclass
@@ -87,8 +87,9 @@ def partitions(s: ImageStructure, counts: tuple[int, ...], min_area: float) -> l
     return out
 
 
-def automatic_regions(s: ImageStructure, levels: int, min_area: float, max_area_fraction: float,
-                      score_threshold: float) -> list[AutoRegion]:
+def automatic_regions(
+    s: ImageStructure, levels: int, min_area: float, max_area_fraction: float, score_threshold: float
+) -> list[AutoRegion]:
     """Regions of at most ``levels`` nested levels, best first; ``parent`` is the row of the
     region that holds it (-1 at level 0).
 
@@ -100,7 +101,7 @@ def automatic_regions(s: ImageStructure, levels: int, min_area: float, max_area_
     rho = persistence(s)
     ok = (t.area >= min_area) & (t.area <= max_area_fraction * total) & (rho >= MIN_PERSISTENCE)
     persistent = np.flatnonzero(ok)
-    levels_nodes = partitions(s, tuple(COARSEST * GROWTH ** i for i in range(levels)), max(min_area, MAP_AREA * total))
+    levels_nodes = partitions(s, tuple(COARSEST * GROWTH**i for i in range(levels)), max(min_area, MAP_AREA * total))
     cover = np.unique(np.concatenate(levels_nodes)) if levels_nodes else np.zeros(0, np.int64)
     cover = cover[(t.area[cover] >= min_area) & (t.area[cover] <= max_area_fraction * total)]
     cand = np.union1d(persistent, cover)
@@ -136,5 +137,4 @@ def automatic_regions(s: ImageStructure, levels: int, min_area: float, max_area_
     keep = [k for k in parent_of if level_of[k] < levels]
     keep.sort(key=lambda k: (-chosen[k][0], level_of[k]))
     row = {k: i for i, k in enumerate(keep)}
-    return [AutoRegion(chosen[k][1][s.labels], chosen[k][0], level_of[k], row.get(parent_of[k], -1), k)
-            for k in keep]
+    return [AutoRegion(chosen[k][1][s.labels], chosen[k][0], level_of[k], row.get(parent_of[k], -1), k) for k in keep]

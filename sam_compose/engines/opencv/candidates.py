@@ -28,22 +28,22 @@ from .structure import ImageStructure
 
 MAX_LEVELS = 32
 GEODESIC_POWER = 0.25
-SPREAD = 6.0          # working pixels: how far around a click its position may be
+SPREAD = 6.0  # working pixels: how far around a click its position may be
 SPREAD_SAMPLES = 8
 SOFT_HOLD = True
 TIE = 0.03
 MIN_CENTRALITY = 0.25  # below this for every candidate, the click is on an edge: depth is ignored
-MEMO_NODES = 512      # tree nodes whose measurements are kept per image
+MEMO_NODES = 512  # tree nodes whose measurements are kept per image
 
 
 @dataclass
 class Candidate:
     """A selection of superpixels with its score and where it came from."""
 
-    sel: np.ndarray   # (n,) bool
+    sel: np.ndarray  # (n,) bool
     score: float
     kind: str
-    area: float       # working pixels
+    area: float  # working pixels
     pixels: np.ndarray | None = None  # (h, w) bool when the candidate is not a union of regions
     shape: float = 0.0  # the point-independent part of the score (:func:`.quality.shape_score`)
 
@@ -143,8 +143,11 @@ def _single_click(s: ImageStructure, rp: RegionPrompt, geodesic: np.ndarray | No
             continue  # a candidate holds the click, or most of the positions it may have been
         cen = bal = np.zeros(len(cloud))
         if base > 0 and fit is not None:
-            cen = np.array([fit.centrality(p) for p in cloud]) if SOFT_HOLD else \
-                np.array([fit.centrality(p) if hd else 0.0 for p, hd in zip(cloud, held)])
+            cen = (
+                np.array([fit.centrality(p) for p in cloud])
+                if SOFT_HOLD
+                else np.array([fit.centrality(p) if hd else 0.0 for p, hd in zip(cloud, held)])
+            )
             bal = np.array([fit.balance(p) if (hd or SOFT_HOLD) else 0.0 for p, hd in zip(cloud, held)])
         found.append((k, sel, base, cen, bal, held))
     # a click on an edge is near no candidate's middle: its depth says nothing, the regions must
@@ -152,7 +155,7 @@ def _single_click(s: ImageStructure, rp: RegionPrompt, geodesic: np.ndarray | No
     out: list[Candidate] = []
     for k, sel, base, cen, bal, held in found:
         if informative:
-            per = cen ** CENTRE_POWER * bal
+            per = cen**CENTRE_POWER * bal
         else:
             per = held.astype(np.float64)
         score = base * float((weights * per).sum() / weights.sum()) * _agreement(area, sel, geodesic)

@@ -29,10 +29,17 @@ PAIRWISE = 16.0
 ITERATIONS = 4
 
 
-def region_grabcut(s: ImageStructure, init: np.ndarray, fg_hard: np.ndarray, bg_hard: np.ndarray,
-                   extra_fg: np.ndarray | None = None, extra_bg: np.ndarray | None = None,
-                   iterations: int = ITERATIONS, pairwise: float | None = None,
-                   bg_model_from: np.ndarray | None = None) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+def region_grabcut(
+    s: ImageStructure,
+    init: np.ndarray,
+    fg_hard: np.ndarray,
+    bg_hard: np.ndarray,
+    extra_fg: np.ndarray | None = None,
+    extra_bg: np.ndarray | None = None,
+    iterations: int = ITERATIONS,
+    pairwise: float | None = None,
+    bg_model_from: np.ndarray | None = None,
+) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
     """Iterate colour models and minimum cuts from the labelling ``init``.
 
     Args:

@@ -34,13 +34,13 @@ from .seeds import RegionPrompt, pixel_index, region_prompt
 from .structure import ImageStructure
 from .upsample import fill_holes
 
-PRIOR_WEIGHT = 1.0      # nats per pixel for disagreeing with a prior mask
+PRIOR_WEIGHT = 1.0  # nats per pixel for disagreeing with a prior mask
 PART_RANGE = (0.15, 0.85)
 WHOLE_MIN = 1.15
 RANK_BELOW = 0.95  # part and whole score at most this share of the object, so best() is the object
 BOX_PAIRWISE = (8.0, 16.0, 32.0, 48.0)
 POINTS_PAIRWISE = 48.0
-GEODESIC_WEIGHT = 3.0   # nats per pixel at the far end of the geodesic ratio
+GEODESIC_WEIGHT = 3.0  # nats per pixel at the far end of the geodesic ratio
 
 
 @dataclass
@@ -76,8 +76,9 @@ def answer(s: ImageStructure, p: Prompt, multimask: bool, iterations: int = ITER
     if multimask:
         masks, rows = _ensure_distinct(masks, rows, rp)
     box = np.asarray(p.box, np.float64) if p.box is not None else None
-    clip = [box if box is not None and rp.box_mask is not None and not (m & ~rp.box_mask).any() else None
-            for m in masks]
+    clip = [
+        box if box is not None and rp.box_mask is not None and not (m & ~rp.box_mask).any() else None for m in masks
+    ]
     return Answer(masks, [float(c.score) for c in rows], [c.kind for c in rows], clip)
 
 
@@ -100,9 +101,16 @@ def _points_object(s: ImageStructure, rp: RegionPrompt, iterations: int) -> Cand
     # constraint and the geodesic distances as a locality prior (near positives: foreground)
     ratio = np.nan_to_num(dp / np.maximum(dp + db, 1e-12), nan=1.0, posinf=1.0)
     area = s.graph.area
-    sel, _ = region_grabcut(s, best.sel | rp.pos, rp.pos, rp.neg, extra_fg=GEODESIC_WEIGHT * area * ratio,
-                            extra_bg=GEODESIC_WEIGHT * area * (1.0 - ratio), iterations=iterations,
-                            pairwise=POINTS_PAIRWISE)
+    sel, _ = region_grabcut(
+        s,
+        best.sel | rp.pos,
+        rp.pos,
+        rp.neg,
+        extra_fg=GEODESIC_WEIGHT * area * ratio,
+        extra_bg=GEODESIC_WEIGHT * area * (1.0 - ratio),
+        iterations=iterations,
+        pairwise=POINTS_PAIRWISE,
+    )
     sel = keep_components(s, sel, rp.pos)
     return Candidate(sel, _score(s, rp, sel), "points-cut", float(area[sel].sum()))
 
@@ -122,8 +130,9 @@ def _box_object(s: ImageStructure, rp: RegionPrompt, iterations: int) -> Candida
         init = (rp.prior >= 0.5) & free if ((rp.prior >= 0.5) & free).any() else init
     best: tuple[float, np.ndarray] | None = None
     for pw in BOX_PAIRWISE:  # smoothness is image dependent: keep the cut that scores best
-        sel, _ = region_grabcut(s, init, fg_hard, bg_hard, extra_fg=extra_fg, extra_bg=extra_bg,
-                                iterations=iterations, pairwise=pw)
+        sel, _ = region_grabcut(
+            s, init, fg_hard, bg_hard, extra_fg=extra_fg, extra_bg=extra_bg, iterations=iterations, pairwise=pw
+        )
         sel = keep_components(s, sel, rp.pos)
         sc = _score(s, rp, sel)
         if best is None or sc > best[0]:
@@ -139,7 +148,9 @@ def _prior_object(s: ImageStructure, rp: RegionPrompt, iterations: int) -> Candi
         init = prior >= prior.max()
     extra_fg = PRIOR_WEIGHT * s.graph.area * (1.0 - prior)
     extra_bg = PRIOR_WEIGHT * s.graph.area * prior
-    sel, _ = region_grabcut(s, init & ~rp.neg, rp.pos, rp.neg, extra_fg=extra_fg, extra_bg=extra_bg, iterations=iterations)
+    sel, _ = region_grabcut(
+        s, init & ~rp.neg, rp.pos, rp.neg, extra_fg=extra_fg, extra_bg=extra_bg, iterations=iterations
+    )
     if not sel.any():
         sel = init & ~rp.neg
     sel = keep_components(s, sel, rp.pos | init)
@@ -229,7 +240,9 @@ def _part(s: ImageStructure, rp: RegionPrompt, obj: Candidate) -> Candidate:
             if sc > best_score:
                 best, best_score = sel, sc
         if best is not None:
-            return Candidate(best, min(best_score, RANK_BELOW * obj.score), obj.kind + "-part", float(s.graph.area[best].sum()))
+            return Candidate(
+                best, min(best_score, RANK_BELOW * obj.score), obj.kind + "-part", float(s.graph.area[best].sum())
+            )
     return _morph(s, rp, obj, grow=False)
 
 
@@ -273,8 +286,9 @@ def _pixels(s: ImageStructure, rp: RegionPrompt, c: Candidate) -> np.ndarray:
     return m
 
 
-def _ensure_distinct(masks: list[np.ndarray], rows: list[Candidate], rp: RegionPrompt
-                     ) -> tuple[list[np.ndarray], list[Candidate]]:
+def _ensure_distinct(
+    masks: list[np.ndarray], rows: list[Candidate], rp: RegionPrompt
+) -> tuple[list[np.ndarray], list[Candidate]]:
     """Part < object < whole in area and no two rows alike (IoU < 0.95): where a tree level
     coincides with the object, the part becomes the object's core and the whole the object grown."""
     obj = masks[1]

@@ -44,13 +44,23 @@ class OpenCVEngine(Engine):
 
     name = "opencv"
 
-    def __init__(self, spec: str = "opencv", device: str = "cpu", dtype: str = "float32",
-                 cache: Any = None, work_size: int = 512, roi_size: int = 320, iterations: int = 4,
-                 region_px: float = 100.0) -> None:
+    def __init__(
+        self,
+        spec: str = "opencv",
+        device: str = "cpu",
+        dtype: str = "float32",
+        cache: Any = None,
+        work_size: int = 512,
+        roi_size: int = 320,
+        iterations: int = 4,
+        region_px: float = 100.0,
+    ) -> None:
         super().__init__(spec, device, dtype, cache)
         if int(work_size) < 16 or int(iterations) < 1 or not 4 <= float(region_px) <= 10000:
-            raise InputError(f"OpenCVEngine needs work_size >= 16, iterations >= 1 and region_px in 4..10000, "
-                             f"got {work_size}, {iterations}, {region_px}")
+            raise InputError(
+                f"OpenCVEngine needs work_size >= 16, iterations >= 1 and region_px in 4..10000, "
+                f"got {work_size}, {iterations}, {region_px}"
+            )
         self.work_size = int(work_size)
         self.roi_size = int(roi_size)
         self.iterations = int(iterations)
@@ -59,12 +69,17 @@ class OpenCVEngine(Engine):
     # --- embedding ----------------------------------------------------------------------
     def _compute_embedding(self, image: np.ndarray, key: str) -> ImageEmbedding:
         s = build_structure(image, self.work_size, self.region_px)
-        return ImageEmbedding(features=s, image_size=(int(image.shape[0]), int(image.shape[1])),
-                              input_size=s.work.size, engine=self.key, image_key=key, nbytes=s.nbytes)
+        return ImageEmbedding(
+            features=s,
+            image_size=(int(image.shape[0]), int(image.shape[1])),
+            input_size=s.work.size,
+            engine=self.key,
+            image_key=key,
+            nbytes=s.nbytes,
+        )
 
     # --- prompts ------------------------------------------------------------------------
-    def _decode(self, image: np.ndarray, embedding: ImageEmbedding, prompts: list[Prompt],
-                multimask: bool) -> Masks:
+    def _decode(self, image: np.ndarray, embedding: ImageEmbedding, prompts: list[Prompt], multimask: bool) -> Masks:
         s: ImageStructure = embedding.features
         size = embedding.image_size
         rows: list[np.ndarray] = []
@@ -91,15 +106,24 @@ class OpenCVEngine(Engine):
         if clip is not None and full.any() and full.shape != mask.shape:
             x0, y0, x1, y1 = clip
             inside = np.zeros(full.shape, bool)
-            inside[int(np.floor(y0)):int(np.ceil(y1)), int(np.floor(x0)):int(np.ceil(x1))] = True
+            inside[int(np.floor(y0)) : int(np.ceil(y1)), int(np.floor(x0)) : int(np.ceil(x1))] = True
             full &= inside
         return full
 
     # --- automatic masks ------------------------------------------------------------------
-    def _generate(self, image: np.ndarray, embedding: ImageEmbedding, *, levels: int = 3,
-                  min_mask_region_area: int = 100, max_area_fraction: float = 0.9,
-                  score_thresh: float = 0.1, points_per_side: int | None = None,
-                  box_nms_thresh: float | None = None, **_checked: Any) -> Masks:
+    def _generate(
+        self,
+        image: np.ndarray,
+        embedding: ImageEmbedding,
+        *,
+        levels: int = 3,
+        min_mask_region_area: int = 100,
+        max_area_fraction: float = 0.9,
+        score_thresh: float = 0.1,
+        points_per_side: int | None = None,
+        box_nms_thresh: float | None = None,
+        **_checked: Any,
+    ) -> Masks:
         """Automatic regions: the region tree cut at ``levels`` nested heights.
 
         Level 0 is the coarsest partition. ``min_mask_region_area`` is in original-image
@@ -121,12 +145,23 @@ class OpenCVEngine(Engine):
         size = embedding.image_size
         sy, sx = s.work.scale
         min_area = max(1.0, float(min_mask_region_area) * sx * sy)
-        regions = automatic_regions(s, levels=int(levels), min_area=min_area,
-                                    max_area_fraction=float(max_area_fraction), score_threshold=float(score_thresh))
+        regions = automatic_regions(
+            s,
+            levels=int(levels),
+            min_area=min_area,
+            max_area_fraction=float(max_area_fraction),
+            score_threshold=float(score_thresh),
+        )
         if not regions:
             return Masks.empty(size)
         full = np.stack([upsample_mask(r.mask, image, edge_aware=False) for r in regions])
         logits = np.stack([small_mask_to_logits(r.mask, size) for r in regions])
-        return Masks(full, scores=[r.score for r in regions], logits=logits,
-                     rows={"level": np.array([r.level for r in regions], np.int64),
-                           "parent": np.array([r.parent for r in regions], np.int64)})
+        return Masks(
+            full,
+            scores=[r.score for r in regions],
+            logits=logits,
+            rows={
+                "level": np.array([r.level for r in regions], np.int64),
+                "parent": np.array([r.parent for r in regions], np.int64),
+            },
+        )

@@ -39,8 +39,7 @@ def distances(s: ImageStructure, sources: np.ndarray, border: bool = False) -> n
     return d[:n]
 
 
-def split(s: ImageStructure, pos: np.ndarray, neg: np.ndarray, border: bool = True,
-          bias: float = 1.0) -> np.ndarray:
+def split(s: ImageStructure, pos: np.ndarray, neg: np.ndarray, border: bool = True, bias: float = 1.0) -> np.ndarray:
     """(n,) bool: regions closer to the positives than ``bias`` x the distance to the background.
 
     The background is the negative regions plus, with ``border``, the image border.

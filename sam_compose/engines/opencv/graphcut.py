@@ -16,8 +16,14 @@ from scipy.sparse.csgraph import breadth_first_order, maximum_flow
 CAPACITY_RANGE = 2.0e8  # integer capacities are scaled into this range (int32 headroom)
 
 
-def min_cut(cost_fg: np.ndarray, cost_bg: np.ndarray, edges: np.ndarray, weights: np.ndarray,
-            fg_hard: np.ndarray | None = None, bg_hard: np.ndarray | None = None) -> np.ndarray:
+def min_cut(
+    cost_fg: np.ndarray,
+    cost_bg: np.ndarray,
+    edges: np.ndarray,
+    weights: np.ndarray,
+    fg_hard: np.ndarray | None = None,
+    bg_hard: np.ndarray | None = None,
+) -> np.ndarray:
     """(n,) bool foreground labelling of minimum energy.
 
     Args:
@@ -77,8 +83,7 @@ def min_cut(cost_fg: np.ndarray, cost_bg: np.ndarray, edges: np.ndarray, weights
     open_arc = resid > 0
     row_of = np.repeat(np.arange(k + 2), np.diff(cap.indptr))
     indptr = np.concatenate([[0], np.cumsum(np.bincount(row_of[open_arc], minlength=k + 2))])
-    residual = csr_matrix((np.ones(int(open_arc.sum()), np.int8), cap.indices[open_arc], indptr),
-                          shape=(k + 2, k + 2))
+    residual = csr_matrix((np.ones(int(open_arc.sum()), np.int8), cap.indices[open_arc], indptr), shape=(k + 2, k + 2))
     reach = breadth_first_order(residual, s, directed=True, return_predecessors=False)
     side = np.zeros(k + 2, bool)
     side[reach] = True

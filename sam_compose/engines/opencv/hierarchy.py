@@ -68,13 +68,27 @@ class Hierarchy:
 
     @property
     def nbytes(self) -> int:
-        return int(sum(a.nbytes for a in (self.parent, self.children, self.height, self.area, self.border,
-                                          self.contour_len, self.contour_strength, self.order, self.start,
-                                          self.stop)))
+        return int(
+            sum(
+                a.nbytes
+                for a in (
+                    self.parent,
+                    self.children,
+                    self.height,
+                    self.area,
+                    self.border,
+                    self.contour_len,
+                    self.contour_strength,
+                    self.order,
+                    self.start,
+                    self.stop,
+                )
+            )
+        )
 
     def leaves(self, node: int) -> np.ndarray:
         """Superpixel ids under ``node``."""
-        return self.order[self.start[node]:self.stop[node]]
+        return self.order[self.start[node] : self.stop[node]]
 
     def member(self, node: int) -> np.ndarray:
         """(n,) bool: which superpixels ``node`` holds."""
@@ -200,8 +214,18 @@ def build_hierarchy(g: RegionGraph) -> Hierarchy:
     ch = np.array(children, np.int32).reshape(N, 2)
     order, start, stop = _dfs_order(ch, n)
     cl, cs = np.array(clen), np.array(cstr)
-    return Hierarchy(np.array(parent, np.int32), ch, np.array(height), np.array(area), np.array(border), cl,
-                     cs / np.maximum(cl, 1e-9), order, start, stop)
+    return Hierarchy(
+        np.array(parent, np.int32),
+        ch,
+        np.array(height),
+        np.array(area),
+        np.array(border),
+        cl,
+        cs / np.maximum(cl, 1e-9),
+        order,
+        start,
+        stop,
+    )
 
 
 def _dfs_order(children: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -38,8 +38,9 @@ def frame_structure(frame: np.ndarray, work_size: int = 512, region_px: float = 
 
 def coverage(s: ImageStructure, soft: np.ndarray) -> np.ndarray:
     """(n,) mean of a working-resolution (h, w) float map over each superpixel."""
-    return np.bincount(s.labels.ravel(), weights=np.asarray(soft, np.float64).ravel(),
-                       minlength=s.n) / np.maximum(s.graph.area, 1.0)
+    return np.bincount(s.labels.ravel(), weights=np.asarray(soft, np.float64).ravel(), minlength=s.n) / np.maximum(
+        s.graph.area, 1.0
+    )
 
 
 def colour_costs(s: ImageStructure, fg_logp: np.ndarray, bg_logp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -56,11 +57,21 @@ def window_regions(s: ImageStructure, box: np.ndarray | None) -> np.ndarray:
     return (cx >= x0) & (cx < x1) & (cy >= y0) & (cy < y1)
 
 
-def cut_with_prior(s: ImageStructure, prior: np.ndarray, free: np.ndarray, fg_logp: np.ndarray,
-                   bg_logp: np.ndarray, prior_weight: np.ndarray | float = PRIOR, pairwise: float = PAIRWISE,
-                   fg_hard: np.ndarray | None = None, bg_hard: np.ndarray | None = None,
-                   expected: np.ndarray | None = None, extra_fg: np.ndarray | None = None,
-                   min_piece: float = 0.0, gap: float = 0.0) -> np.ndarray:
+def cut_with_prior(
+    s: ImageStructure,
+    prior: np.ndarray,
+    free: np.ndarray,
+    fg_logp: np.ndarray,
+    bg_logp: np.ndarray,
+    prior_weight: np.ndarray | float = PRIOR,
+    pairwise: float = PAIRWISE,
+    fg_hard: np.ndarray | None = None,
+    bg_hard: np.ndarray | None = None,
+    expected: np.ndarray | None = None,
+    extra_fg: np.ndarray | None = None,
+    min_piece: float = 0.0,
+    gap: float = 0.0,
+) -> np.ndarray:
     """(n,) bool: the object in this frame (see the module docstring).
 
     Args:

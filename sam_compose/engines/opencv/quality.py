@@ -25,14 +25,14 @@ import numpy as np
 
 from .structure import ImageStructure
 
-STRONG_EDGE = 0.5      # contour strength at which the edge cue reaches one half
-MIN_FRACTION = 0.005   # objects below this share of the image are discounted
-LARGE_FRACTION = 0.6   # selections above this share of the image are most likely background
+STRONG_EDGE = 0.5  # contour strength at which the edge cue reaches one half
+MIN_FRACTION = 0.005  # objects below this share of the image are discounted
+LARGE_FRACTION = 0.6  # selections above this share of the image are most likely background
 CENTRE_POWER = 0.5
 BORDER_POWER = 2.0
 SOLIDITY_POWER = 0.5
-BALANCE = 1.0          # centroid offset (in units of sqrt(area)) at which the balance cue is 1/e
-SMALL_FACTOR = 4       # the shape label map is 1/SMALL_FACTOR of the working resolution
+BALANCE = 1.0  # centroid offset (in units of sqrt(area)) at which the balance cue is 1/e
+SMALL_FACTOR = 4  # the shape label map is 1/SMALL_FACTOR of the working resolution
 
 
 def crossing(s: ImageStructure, sel: np.ndarray) -> np.ndarray:
@@ -60,8 +60,7 @@ def border_fraction(s: ImageStructure, sel: np.ndarray) -> float:
 def small_labels(s: ImageStructure) -> np.ndarray:
     """The label map at 1/``SMALL_FACTOR`` resolution (nearest), for cheap shape measurements."""
     h, w = s.labels.shape
-    return cv2.resize(s.labels, (max(1, w // SMALL_FACTOR), max(1, h // SMALL_FACTOR)),
-                      interpolation=cv2.INTER_NEAREST)
+    return cv2.resize(s.labels, (max(1, w // SMALL_FACTOR), max(1, h // SMALL_FACTOR)), interpolation=cv2.INTER_NEAREST)
 
 
 def size_factor(fraction: float) -> float:
@@ -101,8 +100,9 @@ class PointFit:
 
     def __init__(self, s: ImageStructure, sel: np.ndarray, small: np.ndarray) -> None:
         m = np.pad(sel[small], 1).astype(np.uint8)
-        self.depth: np.ndarray = cv2.distanceTransform(m, cv2.DIST_L2, 3)[1:-1, 1:-1] if m.any() else np.zeros(small.shape,
-                                                                                                     np.float32)
+        self.depth: np.ndarray = (
+            cv2.distanceTransform(m, cv2.DIST_L2, 3)[1:-1, 1:-1] if m.any() else np.zeros(small.shape, np.float32)
+        )
         self.top = max(float(self.depth.max()), 1e-9)
         a = s.graph.area[sel]
         self.area = float(a.sum())
@@ -122,8 +122,12 @@ class PointFit:
         x1, y1 = np.minimum(x0 + 1, w - 1), np.minimum(y0 + 1, h - 1)
         fx, fy = x - x0, y - y0
         d = self.depth
-        val = (d[y0, x0] * (1 - fx) * (1 - fy) + d[y0, x1] * fx * (1 - fy) + d[y1, x0] * (1 - fx) * fy
-               + d[y1, x1] * fx * fy)
+        val = (
+            d[y0, x0] * (1 - fx) * (1 - fy)
+            + d[y0, x1] * fx * (1 - fy)
+            + d[y1, x0] * (1 - fx) * fy
+            + d[y1, x1] * fx * fy
+        )
         return float(np.mean(val) / self.top)
 
     def balance(self, points_xy: np.ndarray) -> float:
@@ -132,7 +136,7 @@ class PointFit:
         if len(pts) == 0 or BALANCE <= 0:
             return 1.0
         off = float(np.linalg.norm(pts.mean(0) - self.centroid))
-        return float(np.exp(-(off / (BALANCE * np.sqrt(max(self.area, 1.0)))) ** 2))
+        return float(np.exp(-((off / (BALANCE * np.sqrt(max(self.area, 1.0)))) ** 2)))
 
     def __call__(self, points_xy: np.ndarray) -> float:
         return self.centrality(points_xy) ** CENTRE_POWER * self.balance(points_xy)

@@ -91,12 +91,28 @@ class RegionGraph:
 
     @property
     def nbytes(self) -> int:
-        return int(sum(a.nbytes for a in (self.labels, self.area, self.centroid, self.mean_lab, self.hist,
-                                          self.bbox, self.border, self.edges, self.edge_len, self.edge_strength)))
+        return int(
+            sum(
+                a.nbytes
+                for a in (
+                    self.labels,
+                    self.area,
+                    self.centroid,
+                    self.mean_lab,
+                    self.hist,
+                    self.bbox,
+                    self.border,
+                    self.edges,
+                    self.edge_len,
+                    self.edge_strength,
+                )
+            )
+        )
 
 
-def region_graph(labels: np.ndarray, lab: np.ndarray, boundary: np.ndarray, words: np.ndarray,
-                 n_words: int) -> RegionGraph:
+def region_graph(
+    labels: np.ndarray, lab: np.ndarray, boundary: np.ndarray, words: np.ndarray, n_words: int
+) -> RegionGraph:
     """Features of every region of ``labels`` and of every pair of adjacent regions."""
     h, w = labels.shape
     n = int(labels.max()) + 1
@@ -121,8 +137,10 @@ def region_graph(labels: np.ndarray, lab: np.ndarray, boundary: np.ndarray, word
 def _adjacency(labels: np.ndarray, boundary: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pairs of 4-adjacent regions with their boundary length and mean strength."""
     a_parts, b_parts, s_parts = [], [], []
-    for la, lb, ba, bb in ((labels[:, :-1], labels[:, 1:], boundary[:, :-1], boundary[:, 1:]),
-                           (labels[:-1, :], labels[1:, :], boundary[:-1, :], boundary[1:, :])):
+    for la, lb, ba, bb in (
+        (labels[:, :-1], labels[:, 1:], boundary[:, :-1], boundary[:, 1:]),
+        (labels[:-1, :], labels[1:, :], boundary[:-1, :], boundary[1:, :]),
+    ):
         d = la != lb
         a_parts.append(la[d])
         b_parts.append(lb[d])

@@ -26,8 +26,8 @@ from .hierarchy import Hierarchy, build_hierarchy
 from .regions import RegionGraph, boundary_map, colour_words, region_graph
 from .superpixels import WorkingImage, superpixels, working_image
 
-EDGE_SIGMA = 1.0      # boundary strength at which the affinity of two regions falls to 1/e
-COLOUR_SCALE = 10.0   # Lab distance that counts like a boundary of strength 1 in geodesic steps
+EDGE_SIGMA = 1.0  # boundary strength at which the affinity of two regions falls to 1/e
+COLOUR_SCALE = 10.0  # Lab distance that counts like a boundary of strength 1 in geodesic steps
 
 
 @dataclass(frozen=True)
@@ -63,8 +63,10 @@ class ImageStructure:
     def require_tree(self) -> Hierarchy:
         """The region tree; a structure built with ``tree=False`` has none to decode prompts with."""
         if self.tree is None:
-            raise RuntimeError("this image structure was built without its region tree (tree=False); "
-                               "build it with tree=True to decode prompts or make automatic masks")
+            raise RuntimeError(
+                "this image structure was built without its region tree (tree=False); "
+                "build it with tree=True to decode prompts or make automatic masks"
+            )
         return self.tree
 
     @property
@@ -78,8 +80,17 @@ class ImageStructure:
 
     @property
     def nbytes(self) -> int:
-        arrays = (self.work.rgb, self.work.lab, self.boundary, self.words, self.affinity, self.step, self.hist.data,
-                  self.hist.indices, self.hist.indptr)
+        arrays = (
+            self.work.rgb,
+            self.work.lab,
+            self.boundary,
+            self.words,
+            self.affinity,
+            self.step,
+            self.hist.data,
+            self.hist.indices,
+            self.hist.indptr,
+        )
         return int(sum(a.nbytes for a in arrays) + self.graph.nbytes + (self.tree.nbytes if self.tree else 0))
 
 
@@ -97,8 +108,9 @@ def affinities(g: RegionGraph) -> tuple[np.ndarray, np.ndarray]:
     return np.exp(-g.edge_strength / EDGE_SIGMA), g.edge_strength + col + 1e-3
 
 
-def build_structure(image: np.ndarray, work_size: int = 512, region_px: float = 100.0, tree: bool = True,
-                    fixed_words: bool = False) -> ImageStructure:
+def build_structure(
+    image: np.ndarray, work_size: int = 512, region_px: float = 100.0, tree: bool = True, fixed_words: bool = False
+) -> ImageStructure:
     """The structure of an (H, W, 3) uint8 RGB image (see the module docstring).
 
     ``tree=False`` skips the region tree (only prior / box / graph-cut prompts then work);

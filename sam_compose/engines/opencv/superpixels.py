@@ -61,8 +61,9 @@ def working_image(image: np.ndarray, work_size: int) -> WorkingImage:
     return WorkingImage(rgb, lab, (h / H, w / W), (int(H), int(W)))
 
 
-def superpixels(lab: np.ndarray, region_px: float = 200.0, compactness: float = 12.0,
-                iterations: int = 4) -> np.ndarray:
+def superpixels(
+    lab: np.ndarray, region_px: float = 200.0, compactness: float = 12.0, iterations: int = 4
+) -> np.ndarray:
     """SLIC superpixels of a Lab image (h, w, 3) float32: (h, w) int32 labels ``0..n-1``.
 
     ``region_px`` is the target area of one superpixel in working pixels; the number of
@@ -78,9 +79,17 @@ def superpixels(lab: np.ndarray, region_px: float = 200.0, compactness: float = 
 
     # slic rescales its input to [0, 1]; scale the compactness with it so it stays in Lab units
     spread = float(lab.max() - lab.min()) or 1.0
-    labels = slic(lab, n_segments=n_target, compactness=compactness / spread, max_num_iter=iterations,
-                      convert2lab=False, enforce_connectivity=True, start_label=0,
-                      min_size_factor=0.3, max_size_factor=3.0)
+    labels = slic(
+        lab,
+        n_segments=n_target,
+        compactness=compactness / spread,
+        max_num_iter=iterations,
+        convert2lab=False,
+        enforce_connectivity=True,
+        start_label=0,
+        min_size_factor=0.3,
+        max_size_factor=3.0,
+    )
     return compact_labels(labels)
 
 

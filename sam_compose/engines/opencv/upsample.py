@@ -94,6 +94,7 @@ def _resize_part(small: np.ndarray, H: int, W: int, pad: int) -> tuple[np.ndarra
     X0 = max(int(np.floor((bx - 1) * fx)) - pad, 0)
     X1 = min(int(np.ceil((bx + bw + 1) * fx)) + pad, W)
     m = np.array([[1.0 / fx, 0.0, (X0 + 0.5) / fx - 0.5], [0.0, 1.0 / fy, (Y0 + 0.5) / fy - 0.5]])
-    part = cv2.warpAffine(small, m, (X1 - X0, Y1 - Y0), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                          borderMode=cv2.BORDER_REPLICATE)
+    part = cv2.warpAffine(
+        small, m, (X1 - X0, Y1 - Y0), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE
+    )
     return part, (Y0, Y1, X0, X1)

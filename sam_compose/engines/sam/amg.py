@@ -183,7 +183,7 @@ def generate_masks(engine: Any, image: np.ndarray, embedding: ImageEmbedding, p:
     boxes, layers = crop_boxes((h, w), int(p.crop_n_layers), float(p.crop_overlap_ratio))
     recs: list[dict[str, Any]] = []
     for crop, layer in zip(boxes, layers):
-        n_side = max(1, int(p.points_per_side / (p.crop_n_points_downscale_factor ** layer)))
+        n_side = max(1, int(p.points_per_side / (p.crop_n_points_downscale_factor**layer)))
         recs.append(_process_crop(engine, image, embedding, crop, n_side, p, (h, w)))
     data = {k: torch.cat([r[k] for r in recs]) for k in recs[0]}
     if len(boxes) > 1 and len(data["scores"]):
@@ -194,19 +194,33 @@ def generate_masks(engine: Any, image: np.ndarray, embedding: ImageEmbedding, p:
     full = _render(engine, image, embedding, data, (h, w))
     masks = full
     if p.min_mask_region_area > 0 and len(masks):
-        masks, data = _postprocess_small(masks, data, int(p.min_mask_region_area),
-                                         max(float(p.box_nms_thresh), float(p.crop_nms_thresh)))
+        masks, data = _postprocess_small(
+            masks, data, int(p.min_mask_region_area), max(float(p.box_nms_thresh), float(p.crop_nms_thresh))
+        )
     logits = None
     if len(boxes) == 1:
         logits = engine.lowres_to_padded(data["lowres"], (h, w)).cpu().numpy()
-    return Masks(masks, scores=data["scores"].cpu().numpy(), logits=logits,
-                 rows={"stability_score": data["stability"].cpu().numpy(),
-                       "point_coords": data["points"].cpu().numpy(),
-                       "crop_box": data["crop"].cpu().numpy()})
+    return Masks(
+        masks,
+        scores=data["scores"].cpu().numpy(),
+        logits=logits,
+        rows={
+            "stability_score": data["stability"].cpu().numpy(),
+            "point_coords": data["points"].cpu().numpy(),
+            "crop_box": data["crop"].cpu().numpy(),
+        },
+    )
 
 
-def _process_crop(engine: Any, image: np.ndarray, embedding: ImageEmbedding, crop: list[int], n_side: int,
-                  p: AmgParams, size: tuple[int, int]) -> dict[str, Any]:
+def _process_crop(
+    engine: Any,
+    image: np.ndarray,
+    embedding: ImageEmbedding,
+    crop: list[int],
+    n_side: int,
+    p: AmgParams,
+    size: tuple[int, int],
+) -> dict[str, Any]:
     import torch
 
     x0, y0, x1, y1 = crop
@@ -226,7 +240,7 @@ def _process_crop(engine: Any, image: np.ndarray, embedding: ImageEmbedding, cro
     with torch.inference_mode():
         for s in range(0, len(pts), int(p.points_per_batch)):
             checkpoint()  # a deadline stops automatic mask generation between point batches
-            bp = pts[s:s + int(p.points_per_batch)]
+            bp = pts[s : s + int(p.points_per_batch)]
             inp = torch.as_tensor(engine.to_input_frame_points(bp, (ch, cw)), dtype=torch.float32, device=dev)
             lab = torch.ones((len(bp), 1), dtype=torch.int64, device=dev)
             lr, iou = engine.decode_group(emb.features, inp[:, None, :], lab, None, None, True)
@@ -242,10 +256,14 @@ def _process_crop(engine: Any, image: np.ndarray, embedding: ImageEmbedding, cro
             idx = torch.nonzero(keep).flatten()
             chunk = upsample_chunk((ch, cw))
             for c in range(0, len(idx), chunk):
-                sel = idx[c:c + chunk]
+                sel = idx[c : c + chunk]
                 full = upsample_logits(lr[sel], (ch, cw), engine.lowres_frame)
                 stab = _stability(full, off)
-                good = stab >= p.stability_score_thresh if p.stability_score_thresh > 0 else torch.ones_like(stab, dtype=torch.bool)
+                good = (
+                    stab >= p.stability_score_thresh
+                    if p.stability_score_thresh > 0
+                    else torch.ones_like(stab, dtype=torch.bool)
+                )
                 bx = mask_boxes_inclusive(full > 0)
                 if [x0, y0, x1, y1] != [0, 0, w, h]:
                     good &= ~_near_crop_edge(bx, crop, [0, 0, w, h])
@@ -259,9 +277,14 @@ def _process_crop(engine: Any, image: np.ndarray, embedding: ImageEmbedding, cro
                 out["points"].append(ptsb[sel.cpu()][g.cpu()])
     if not out["scores"]:
         empty = torch.zeros(0, device=dev)
-        return {"lowres": torch.zeros((0, LOWRES_SIZE, LOWRES_SIZE), device=dev), "scores": empty,
-                "stability": empty, "boxes": torch.zeros((0, 4), device=dev), "points": torch.zeros((0, 2)),
-                "crop": torch.zeros((0, 4), dtype=torch.long)}
+        return {
+            "lowres": torch.zeros((0, LOWRES_SIZE, LOWRES_SIZE), device=dev),
+            "scores": empty,
+            "stability": empty,
+            "boxes": torch.zeros((0, 4), device=dev),
+            "points": torch.zeros((0, 2)),
+            "crop": torch.zeros((0, 4), dtype=torch.long),
+        }
     d = {k: torch.cat(v) for k, v in out.items()}
     keep = nms(d["boxes"], d["scores"], float(p.box_nms_thresh))
     d = {k: v[keep.to(v.device)] for k, v in d.items()}
@@ -272,8 +295,9 @@ def _process_crop(engine: Any, image: np.ndarray, embedding: ImageEmbedding, cro
     return d
 
 
-def _render(engine: Any, image: np.ndarray, embedding: ImageEmbedding, data: dict[str, Any],
-            size: tuple[int, int]) -> np.ndarray:
+def _render(
+    engine: Any, image: np.ndarray, embedding: ImageEmbedding, data: dict[str, Any], size: tuple[int, int]
+) -> np.ndarray:
     """Upsample the kept low-res logits to (N, H, W) bool masks at the original size."""
     import torch
 
@@ -283,8 +307,8 @@ def _render(engine: Any, image: np.ndarray, embedding: ImageEmbedding, data: dic
     with torch.inference_mode():
         chunk = upsample_chunk(size)
         for i in range(0, n, chunk):
-            crops = data["crop"][i:i + chunk].tolist()
-            lr = data["lowres"][i:i + chunk]
+            crops = data["crop"][i : i + chunk].tolist()
+            lr = data["lowres"][i : i + chunk]
             # rows of one crop are upsampled together at that crop's size
             uniq = {tuple(c) for c in crops}
             for c in uniq:

@@ -62,30 +62,35 @@ def _attend_small(attn: Any, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) 
     return _out_proj(attn)(_merge(out))
 
 
-def _token_to_image(attn: Any, q: torch.Tensor, keys_pe: torch.Tensor | None, keys: torch.Tensor,
-                    kv: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+def _token_to_image(
+    attn: Any,
+    q: torch.Tensor,
+    keys_pe: torch.Tensor | None,
+    keys: torch.Tensor,
+    kv: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> torch.Tensor:
     """Prompt tokens (N, T, C) attend to image tokens (B, L, C), B in {1, N}.
 
     ``kv``: precomputed projected keys/values (B, heads, L, d) (first block, no mask input);
     without them ``keys_pe`` (keys plus position encoding) is needed.
     """
     h = attn.num_attention_heads
-    qh = _split(attn.q_proj(q), h)                                   # (N, h, T, d)
+    qh = _split(attn.q_proj(q), h)  # (N, h, T, d)
     if kv is not None:
         kh, vh = kv
         scores = torch.matmul(qh, kh.transpose(-1, -2)) * attn.scaling  # (N, h, T, L)
-        out = torch.matmul(scores.softmax(-1), vh)                     # (N, h, T, d)
+        out = torch.matmul(scores.softmax(-1), vh)  # (N, h, T, d)
         return _out_proj(attn)(_merge(out))
     if keys_pe is None:
         raise ValueError("token-to-image attention needs keys_pe when no projected keys/values are given")
     d = qh.shape[-1]
-    wk = attn.k_proj.weight.view(h, d, -1)                            # (h, d, C)
+    wk = attn.k_proj.weight.view(h, d, -1)  # (h, d, C)
     wv = attn.v_proj.weight.view(h, d, -1)
-    qk = torch.matmul(qh, wk)                                         # (N, h, T, C)
+    qk = torch.matmul(qh, wk)  # (N, h, T, C)
     n, _, t, c = qk.shape
     scores = onednn.matmul(qk.reshape(n, h * t, c), keys_pe.transpose(1, 2))  # (N, hT, L)
     probs = (scores * attn.scaling).softmax(-1)
-    ctx = onednn.matmul(probs, keys).view(n, h, t, c)                 # (N, h, T, C)
+    ctx = onednn.matmul(probs, keys).view(n, h, t, c)  # (N, h, T, C)
     out = torch.matmul(ctx, wv.transpose(1, 2)) + attn.v_proj.bias.view(h, 1, d)  # (N, h, T, d)
     return _out_proj(attn)(_merge(out))
 
@@ -97,8 +102,14 @@ def _softmax_explicit(x: torch.Tensor, dim: int) -> torch.Tensor:
     return e / e.sum(dim, keepdim=True)
 
 
-def _image_to_token(attn: Any, img_q: torch.Tensor | None, tok_k: torch.Tensor, tok_v: torch.Tensor,
-                    q_proj: torch.Tensor | None = None, explicit_softmax: bool = False) -> torch.Tensor:
+def _image_to_token(
+    attn: Any,
+    img_q: torch.Tensor | None,
+    tok_k: torch.Tensor,
+    tok_v: torch.Tensor,
+    q_proj: torch.Tensor | None = None,
+    explicit_softmax: bool = False,
+) -> torch.Tensor:
     """Image tokens (B, L, C) attend to prompt tokens (N, T, C); returns (N, L, C).
 
     ``q_proj``: precomputed projected image queries (1, heads, L, d) (first block); without
@@ -108,20 +119,20 @@ def _image_to_token(attn: Any, img_q: torch.Tensor | None, tok_k: torch.Tensor, 
     :func:`_softmax_explicit` (ONNX export).
     """
     h = attn.num_attention_heads
-    kh = _split(attn.k_proj(tok_k), h)                                 # (N, h, T, d)
-    vh = _split(attn.v_proj(tok_v), h)                                 # (N, h, T, d)
+    kh = _split(attn.k_proj(tok_k), h)  # (N, h, T, d)
+    vh = _split(attn.v_proj(tok_v), h)  # (N, h, T, d)
     n, _, t, d = kh.shape
     proj = _out_proj(attn)
-    wo = proj.weight.view(-1, h, d).permute(1, 2, 0)                   # (h, d, C)
-    vo = torch.matmul(vh, wo)                                          # (N, h, T, C)
+    wo = proj.weight.view(-1, h, d).permute(1, 2, 0)  # (h, d, C)
+    vo = torch.matmul(vh, wo)  # (N, h, T, C)
     if q_proj is not None:
-        scores = torch.matmul(kh, q_proj.transpose(-1, -2))            # (N, h, T, L)
+        scores = torch.matmul(kh, q_proj.transpose(-1, -2))  # (N, h, T, L)
     elif img_q is None:
         raise ValueError("image-to-token attention needs img_q when no projected queries are given")
     else:
-        wq = attn.q_proj.weight.view(h, d, -1)                         # (h, d, C)
-        m = torch.matmul(kh, wq.unsqueeze(0))                          # (N, h, T, C)
-        bias = torch.matmul(kh, attn.q_proj.bias.view(1, h, d, 1))     # (N, h, T, 1)
+        wq = attn.q_proj.weight.view(h, d, -1)  # (h, d, C)
+        m = torch.matmul(kh, wq.unsqueeze(0))  # (N, h, T, C)
+        bias = torch.matmul(kh, attn.q_proj.bias.view(1, h, d, 1))  # (N, h, T, 1)
         scores = onednn.matmul(m.reshape(n, h * t, -1), img_q.transpose(1, 2)).view(n, h, t, -1) + bias
     scores = scores * attn.scaling
     probs = _softmax_explicit(scores, 2) if explicit_softmax else scores.softmax(2)  # over prompt tokens
@@ -131,8 +142,9 @@ def _image_to_token(attn: Any, img_q: torch.Tensor | None, tok_k: torch.Tensor, 
 
 
 @torch.inference_mode()
-def image_side_cache(decoder: Any, image_embedding: torch.Tensor, image_pe: torch.Tensor,
-                     no_mask: torch.Tensor) -> dict[str, torch.Tensor]:
+def image_side_cache(
+    decoder: Any, image_embedding: torch.Tensor, image_pe: torch.Tensor, no_mask: torch.Tensor
+) -> dict[str, torch.Tensor]:
     """Prompt-independent tensors of the first two-way block, for prompts without a mask.
 
     ``image_embedding``/``image_pe``: (1, C, 64, 64); ``no_mask``: (C,) dense no-mask embedding.
@@ -185,8 +197,14 @@ def _stable_single(masks: torch.Tensor, iou: torch.Tensor, delta: float, thresh:
     return masks[rows, pick].unsqueeze(1), iou[rows, pick].unsqueeze(1)
 
 
-def two_way(decoder: Any, sparse: torch.Tensor, dense: torch.Tensor | None, cache: dict[str, torch.Tensor],
-            n_lead: int, explicit_softmax: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+def two_way(
+    decoder: Any,
+    sparse: torch.Tensor,
+    dense: torch.Tensor | None,
+    cache: dict[str, torch.Tensor],
+    n_lead: int,
+    explicit_softmax: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The two-way transformer on ``n_lead`` output tokens + N prompts' sparse tokens.
 
     Returns (output tokens after the final attention (N, n_lead, C), image tokens (N or 1, L, C)).
@@ -200,7 +218,7 @@ def two_way(decoder: Any, sparse: torch.Tensor, dense: torch.Tensor | None, cach
     if dense is None:
         keys = cache["keys"]
     else:
-        keys = (cache["keys_raw"] + dense.flatten(2).transpose(1, 2))
+        keys = cache["keys_raw"] + dense.flatten(2).transpose(1, 2)
     queries = tokens
     for i, layer in enumerate(decoder.transformer.layers):
         if layer.skip_first_layer_pe:
@@ -217,8 +235,9 @@ def two_way(decoder: Any, sparse: torch.Tensor, dense: torch.Tensor | None, cach
         queries = layer.layer_norm2(queries)
         queries = layer.layer_norm3(queries + layer.mlp(queries))
         q = queries + tokens
-        upd = _image_to_token(layer.cross_attn_image_to_token, keys_pe, q, queries,
-                              cache["q0"] if first_block else None, explicit_softmax)
+        upd = _image_to_token(
+            layer.cross_attn_image_to_token, keys_pe, q, queries, cache["q0"] if first_block else None, explicit_softmax
+        )
         keys = layer.layer_norm4(keys + upd)
     fq = queries[:, :n_lead] + tokens[:, :n_lead]
     final = decoder.transformer.final_attn_token_to_image
@@ -234,18 +253,18 @@ def upscale(decoder: Any, keys: torch.Tensor, cache: dict[str, torch.Tensor]) ->
     """
     n, _, c = keys.shape
     c1 = decoder.upscale_conv1
-    z = _conv_t(keys.reshape(-1, c), c1, cache.get("s1"), n).view(n, -1, c // 4)      # (N, L*4, C/4)
+    z = _conv_t(keys.reshape(-1, c), c1, cache.get("s1"), n).view(n, -1, c // 4)  # (N, L*4, C/4)
     ln = decoder.upscale_layer_norm
     z = F.gelu(F.layer_norm(z.view(-1, c // 4), (c // 4,), ln.weight, ln.bias, ln.eps))
     c2 = decoder.upscale_conv2
-    z = _conv_t(z, c2, cache.get("s0"), n).view(n, -1, c // 8)                          # (N, L*16, C/8)
+    z = _conv_t(z, c2, cache.get("s0"), n).view(n, -1, c // 8)  # (N, L*16, C/8)
     return F.gelu(z)
 
 
 def _conv_t(x: torch.Tensor, conv: Any, skip: torch.Tensor | None, n: int) -> torch.Tensor:
     """(N*L, Cin) -> (N*L, 4*Cout): a k=2, s=2 transposed convolution as a product (rows (i, j, o)),
     plus ``skip`` (L*4, Cout) per prompt (SAM 2's high-resolution features) when given."""
-    w = _conv_t_weight(conv)                                                            # (Cin, 4*Cout)
+    w = _conv_t_weight(conv)  # (Cin, 4*Cout)
     bias = conv.bias.repeat(4)
     if skip is not None and onednn.usable(x) and n == 1:  # (never evaluated on a traced, symbolic n)
         return onednn.linear_add(x, w.t(), bias, skip.view(x.shape[0], -1))
@@ -270,7 +289,7 @@ def masks_from_hyper(z: torch.Tensor, hyper: torch.Tensor, side: int) -> torch.T
     (``hyper @ z^T``: M rows of 65536 instead of 65536 rows of M), which suits onnxruntime
     (the ONNX export uses it)."""
     n, mm = hyper.shape[:2]
-    m = torch.matmul(hyper, z.transpose(1, 2))                                            # (N, M, 16 S^2)
+    m = torch.matmul(hyper, z.transpose(1, 2))  # (N, M, 16 S^2)
     m = m.view(n, mm, side, side, 2, 2, 2, 2).permute(0, 1, 2, 4, 6, 3, 5, 7)
     return m.reshape(n, mm, side * 4, side * 4)
 
@@ -283,8 +302,9 @@ def output_tokens(decoder: Any) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def decode(decoder: Any, sparse: torch.Tensor, dense: torch.Tensor | None, cache: dict[str, torch.Tensor],
-           multimask: bool) -> tuple[torch.Tensor, torch.Tensor]:
+def decode(
+    decoder: Any, sparse: torch.Tensor, dense: torch.Tensor | None, cache: dict[str, torch.Tensor], multimask: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Run SAM's or SAM 2's mask decoder for N prompts on one image.
 
     Args:
@@ -301,7 +321,7 @@ def decode(decoder: Any, sparse: torch.Tensor, dense: torch.Tensor | None, cache
     cache = dict(cache, lead=output_tokens(decoder))
     queries, keys = two_way(decoder, sparse, dense, cache, s + 1 + n_mask)
     iou_out = queries[:, s]
-    mask_out = queries[:, s + 1:]
+    mask_out = queries[:, s + 1 :]
     dynamic = sam2 and not multimask and getattr(decoder, "dynamic_multimask_via_stability", False)
     sel = slice(None) if dynamic else slice(1, None) if multimask else slice(0, 1)
     idx = range(n_mask)[sel]
@@ -311,6 +331,7 @@ def decode(decoder: Any, sparse: torch.Tensor, dense: torch.Tensor | None, cache
     side = int(round(keys.shape[1] ** 0.5))
     masks = to_image(onednn.matmul(z, hyper.transpose(1, 2)), side)
     if dynamic:
-        return _stable_single(masks, iou, decoder.dynamic_multimask_stability_delta,
-                              decoder.dynamic_multimask_stability_thresh)
+        return _stable_single(
+            masks, iou, decoder.dynamic_multimask_stability_delta, decoder.dynamic_multimask_stability_thresh
+        )
     return masks, iou

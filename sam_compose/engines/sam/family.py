@@ -83,8 +83,15 @@ class SamFamilyEngine(Engine):
     name = "sam"
     lowres_frame = "sam"
 
-    def __init__(self, model: Any, spec: str, device: str = "cpu", dtype: str = "float32",
-                 cache: EmbeddingCache | None = None, family: str = "sam") -> None:
+    def __init__(
+        self,
+        model: Any,
+        spec: str,
+        device: str = "cpu",
+        dtype: str = "float32",
+        cache: EmbeddingCache | None = None,
+        family: str = "sam",
+    ) -> None:
         super().__init__(spec, device=device, dtype=dtype, cache=cache)
         self.model = model
         self.family = family
@@ -133,9 +140,14 @@ class SamFamilyEngine(Engine):
                 continue
             seen.add(ptr)
             nbytes += t.untyped_storage().nbytes()
-        return ImageEmbedding(features=feats, image_size=(image.shape[0], image.shape[1]),
-                              input_size=self._input_size(image.shape[:2]), engine=self.key,
-                              image_key=key, nbytes=int(nbytes))
+        return ImageEmbedding(
+            features=feats,
+            image_size=(image.shape[0], image.shape[1]),
+            input_size=self._input_size(image.shape[:2]),
+            engine=self.key,
+            image_key=key,
+            nbytes=int(nbytes),
+        )
 
     @abstractmethod
     def _encode(self, image: np.ndarray) -> dict[str, Any]:
@@ -148,8 +160,7 @@ class SamFamilyEngine(Engine):
         ``masks`` (B, 1, 256, 256) logits, each None when the group has none; M is 3 with
         ``multimask`` else 1."""
 
-    def _decode_sam_prompts(self, decode_rows: Callable[[Any, Any], tuple[Any, Any]], points, labels, boxes,
-                            masks):
+    def _decode_sam_prompts(self, decode_rows: Callable[[Any, Any], tuple[Any, Any]], points, labels, boxes, masks):
         """SAM's and SAM-HQ's ``decode_group``: the model's public prompt encoder, then
         ``decode_rows(sparse, dense) -> (lowres, iou)`` over chunks of rows.
 
@@ -162,9 +173,12 @@ class SamFamilyEngine(Engine):
         dt = self.torch_dtype
         n = (points if points is not None else boxes if boxes is not None else masks).shape[0]
         if points is not None or boxes is not None:  # the public prompt encoder: points (padded if no box), box corners
-            sparse, _ = pe(input_points=None if points is None else points.unsqueeze(0).to(dt),
-                           input_labels=None if labels is None else labels.unsqueeze(0),
-                           input_boxes=None if boxes is None else boxes.unsqueeze(0).to(dt), input_masks=None)
+            sparse, _ = pe(
+                input_points=None if points is None else points.unsqueeze(0).to(dt),
+                input_labels=None if labels is None else labels.unsqueeze(0),
+                input_boxes=None if boxes is None else boxes.unsqueeze(0).to(dt),
+                input_masks=None,
+            )
             sparse = sparse[0].to(dt)
         else:
             sparse = torch.zeros((n, 0, pe.hidden_size), dtype=dt, device=self.device)
@@ -172,8 +186,10 @@ class SamFamilyEngine(Engine):
         chunk = DECODE_CHUNK if sparse.device.type == "cpu" else DECODE_CHUNK_GPU
         if n <= chunk:
             return decode_rows(sparse, dense)
-        outs = [decode_rows(sparse[i:i + chunk], None if dense is None else dense[i:i + chunk])
-                for i in range(0, n, chunk)]
+        outs = [
+            decode_rows(sparse[i : i + chunk], None if dense is None else dense[i : i + chunk])
+            for i in range(0, n, chunk)
+        ]
         return torch.cat([o[0] for o in outs]), torch.cat([o[1] for o in outs])
 
     # --- decoding -----------------------------------------------------------------------
@@ -195,12 +211,16 @@ class SamFamilyEngine(Engine):
                 if k:
                     p = np.stack([self.to_input_frame_points(cast(np.ndarray, prompts[i].points), size) for i in idx])
                     pts = torch.as_tensor(p, dtype=torch.float32, device=dev)
-                    lab = torch.as_tensor(np.stack([cast(np.ndarray, prompts[i].labels) for i in idx]), dtype=torch.int64, device=dev)
+                    lab = torch.as_tensor(
+                        np.stack([cast(np.ndarray, prompts[i].labels) for i in idx]), dtype=torch.int64, device=dev
+                    )
                 if has_box:
                     b = np.stack([self.to_input_frame_boxes(cast(np.ndarray, prompts[i].box), size) for i in idx])
                     bxs = torch.as_tensor(b, dtype=torch.float32, device=dev)
                 if has_mask:
-                    mk = torch.as_tensor(np.stack([cast(np.ndarray, prompts[i].mask) for i in idx]), dtype=torch.float32, device=dev)
+                    mk = torch.as_tensor(
+                        np.stack([cast(np.ndarray, prompts[i].mask) for i in idx]), dtype=torch.float32, device=dev
+                    )
                     msk = self._mask_to_model_frame(mk, size).unsqueeze(1)
                 lr, iou = self.decode_group(feats, pts, lab, bxs, msk, multimask)
                 if lowres is None:  # the model's own low-res size (256 x 256 for SAM and SAM 2)
@@ -210,8 +230,7 @@ class SamFamilyEngine(Engine):
                 ious[sel] = iou.float()
         return lowres, ious
 
-    def _decode(self, image: np.ndarray, embedding: ImageEmbedding, prompts: list[Prompt],
-                multimask: bool) -> Masks:
+    def _decode(self, image: np.ndarray, embedding: ImageEmbedding, prompts: list[Prompt], multimask: bool) -> Masks:
         import torch
 
         size = embedding.image_size
@@ -220,30 +239,56 @@ class SamFamilyEngine(Engine):
         flat = lowres.reshape(n * m_out, *lowres.shape[-2:])
         with torch.inference_mode():
             step = upsample_chunk(size)
-            masks = torch.cat([upsample_logits(flat[i:i + step], size, self.lowres_frame) > 0
-                               for i in range(0, flat.shape[0], step)])
+            masks = torch.cat(
+                [
+                    upsample_logits(flat[i : i + step], size, self.lowres_frame) > 0
+                    for i in range(0, flat.shape[0], step)
+                ]
+            )
             padded = self.lowres_to_padded(flat, size)
-        return Masks(masks.cpu().numpy(), scores=ious.reshape(-1).cpu().numpy(),
-                     logits=padded.cpu().numpy(), prompt_index=np.repeat(np.arange(n), m_out))
+        return Masks(
+            masks.cpu().numpy(),
+            scores=ious.reshape(-1).cpu().numpy(),
+            logits=padded.cpu().numpy(),
+            prompt_index=np.repeat(np.arange(n), m_out),
+        )
 
     # --- automatic masks ----------------------------------------------------------------
-    def _generate(self, image: np.ndarray, embedding: ImageEmbedding, *, points_per_side: int = 32,
-                  points_per_batch: int = 64, pred_iou_thresh: float = 0.88,
-                  stability_score_thresh: float = 0.95, stability_score_offset: float = 1.0,
-                  box_nms_thresh: float = 0.7, crop_n_layers: int = 0, crop_nms_thresh: float = 0.7,
-                  crop_overlap_ratio: float = 512 / 1500, crop_n_points_downscale_factor: int = 1,
-                  min_mask_region_area: int = 0, **_checked: Any) -> Masks:
+    def _generate(
+        self,
+        image: np.ndarray,
+        embedding: ImageEmbedding,
+        *,
+        points_per_side: int = 32,
+        points_per_batch: int = 64,
+        pred_iou_thresh: float = 0.88,
+        stability_score_thresh: float = 0.95,
+        stability_score_offset: float = 1.0,
+        box_nms_thresh: float = 0.7,
+        crop_n_layers: int = 0,
+        crop_nms_thresh: float = 0.7,
+        crop_overlap_ratio: float = 512 / 1500,
+        crop_n_points_downscale_factor: int = 1,
+        min_mask_region_area: int = 0,
+        **_checked: Any,
+    ) -> Masks:
         """SAM's automatic mask generator (the reference's parameters and defaults). ``_checked`` keeps
         the base signature: ``generate`` has already refused names that are not listed here."""
         from .amg import AmgParams, generate_masks
 
-        params = AmgParams(points_per_side=points_per_side, points_per_batch=points_per_batch,
-                           pred_iou_thresh=pred_iou_thresh, stability_score_thresh=stability_score_thresh,
-                           stability_score_offset=stability_score_offset, box_nms_thresh=box_nms_thresh,
-                           crop_n_layers=crop_n_layers, crop_nms_thresh=crop_nms_thresh,
-                           crop_overlap_ratio=crop_overlap_ratio,
-                           crop_n_points_downscale_factor=crop_n_points_downscale_factor,
-                           min_mask_region_area=min_mask_region_area)
+        params = AmgParams(
+            points_per_side=points_per_side,
+            points_per_batch=points_per_batch,
+            pred_iou_thresh=pred_iou_thresh,
+            stability_score_thresh=stability_score_thresh,
+            stability_score_offset=stability_score_offset,
+            box_nms_thresh=box_nms_thresh,
+            crop_n_layers=crop_n_layers,
+            crop_nms_thresh=crop_nms_thresh,
+            crop_overlap_ratio=crop_overlap_ratio,
+            crop_n_points_downscale_factor=crop_n_points_downscale_factor,
+            min_mask_region_area=min_mask_region_area,
+        )
         return generate_masks(self, image, embedding, params)
 
 
@@ -265,8 +310,15 @@ class SamEngine(SamFamilyEngine):
 
     name = "sam"
 
-    def __init__(self, model: Any, spec: str, device: str = "cpu", dtype: str = "float32",
-                 cache: EmbeddingCache | None = None, family: str = "sam") -> None:
+    def __init__(
+        self,
+        model: Any,
+        spec: str,
+        device: str = "cpu",
+        dtype: str = "float32",
+        cache: EmbeddingCache | None = None,
+        family: str = "sam",
+    ) -> None:
         import torch
 
         from .vision import speed_up_vision_attention
@@ -294,7 +346,11 @@ class SamEngine(SamFamilyEngine):
 
         return self._decode_sam_prompts(
             lambda sparse, dense: decode(self.model.mask_decoder, sparse, dense, feats, multimask),
-            points, labels, boxes, masks)
+            points,
+            labels,
+            boxes,
+            masks,
+        )
 
 
 __all__ = ["SamEngine", "SamFamilyEngine", "check_device"]

@@ -39,24 +39,30 @@ def hq_features(decoder: Any, image_embedding: torch.Tensor, vit_features: torch
 
 
 @torch.inference_mode()
-def decode_hq(decoder: Any, sparse: torch.Tensor, dense: torch.Tensor | None, cache: dict[str, torch.Tensor],
-              multimask: bool, hq_token_only: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+def decode_hq(
+    decoder: Any,
+    sparse: torch.Tensor,
+    dense: torch.Tensor | None,
+    cache: dict[str, torch.Tensor],
+    multimask: bool,
+    hq_token_only: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """SAM-HQ masks for N prompts on one image.
 
     ``cache``: :func:`~.sam_decoder.image_side_cache` plus ``"hq"`` (:func:`hq_features`).
     Returns (low-res logits (N, M, 256, 256), IoU (N, M)); with ``multimask`` M = 3, SAM's
     candidates sorted by predicted IoU (best first), each plus the HQ mask.
     """
-    n_mask = decoder.mask_tokens.weight.shape[0]          # SAM's tokens (4); the HQ token follows
+    n_mask = decoder.mask_tokens.weight.shape[0]  # SAM's tokens (4); the HQ token follows
     cache = dict(cache, lead=output_tokens(decoder))
     queries, keys = two_way(decoder, sparse, dense, cache, 2 + n_mask)
     iou = decoder.iou_prediction_head(queries[:, 0])
     sel = range(1, n_mask) if multimask else range(0, 1)
     hyper = torch.stack([decoder.output_hypernetworks_mlps[j](queries[:, 1 + j]) for j in sel], 1)
-    hyper_hq = decoder.hq_mask_mlp(queries[:, 1 + n_mask]).unsqueeze(1)            # (N, 1, C/8)
-    z = upscale(decoder, keys, cache)                                               # (N, 16 L, C/8)
+    hyper_hq = decoder.hq_mask_mlp(queries[:, 1 + n_mask]).unsqueeze(1)  # (N, 1, C/8)
+    z = upscale(decoder, keys, cache)  # (N, 16 L, C/8)
     side = int(round(keys.shape[1] ** 0.5))
-    up = to_image(z, side)                                                          # (N, C/8, 4S, 4S)
+    up = to_image(z, side)  # (N, C/8, 4S, 4S)
     h = decoder.mask_conv2(F.gelu(_ln2d(decoder.mask_conv1(up), decoder.mask_norm))) + cache["hq"]
     m_hq = torch.matmul(hyper_hq, h.flatten(2)).view(-1, 1, side * 4, side * 4)
     iou = iou[:, 1:n_mask] if multimask else iou[:, 0:1]

@@ -29,8 +29,9 @@ def _model_family(config: dict[str, Any]) -> str:
         return "sam2"
     if mt.startswith("edgetam"):
         return "edgetam"
-    raise EngineError(f"config model_type {mt!r} is not a SAM-family model (expected sam, sam_hq, sam2, sam3, "
-                      "sam3_video or edgetam)")
+    raise EngineError(
+        f"config model_type {mt!r} is not a SAM-family model (expected sam, sam_hq, sam2, sam3, sam3_video or edgetam)"
+    )
 
 
 def _load_pretrained(folder: Path, family: str, torch_dtype: Any):
@@ -46,8 +47,9 @@ def _load_pretrained(folder: Path, family: str, torch_dtype: Any):
     bar_was_enabled = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()
     try:
-        model = model_cls.from_pretrained(str(folder), local_files_only=True, dtype=torch_dtype,
-                                          attn_implementation="sdpa")
+        model = model_cls.from_pretrained(
+            str(folder), local_files_only=True, dtype=torch_dtype, attn_implementation="sdpa"
+        )
     except (OSError, ValueError, RuntimeError, KeyError) as exc:
         msg = str(exc).strip().splitlines()[0][:240] if str(exc).strip() else type(exc).__name__
         raise EngineError(f"could not load {cls} from {folder}: {msg}") from exc
@@ -57,8 +59,7 @@ def _load_pretrained(folder: Path, family: str, torch_dtype: Any):
     return model.eval()
 
 
-def _load_meta_checkpoint(path: Path, spec: str, device: str, dtype: str,
-                          cache: EmbeddingCache | None) -> Engine:
+def _load_meta_checkpoint(path: Path, spec: str, device: str, dtype: str, cache: EmbeddingCache | None) -> Engine:
     """An engine for a Meta ``.pth``/``.pt``: SAM, SAM-HQ or SAM 2, decided by its tensors."""
     from ..checkpoint_io import checkpoint_family, family_from_name, load_state_dict
 
@@ -70,8 +71,11 @@ def _load_meta_checkpoint(path: Path, spec: str, device: str, dtype: str,
     named = family_from_name(path.name)
     labels = {"sam": "SAM", "sam_hq": "SAM-HQ", "sam2": "SAM 2"}
     if named is not None and named != family:
-        warnings.warn(f"{path.name} is named like a {labels[named]} checkpoint but its tensors are {labels[family]}; "
-                      f"loading it as {labels[family]}", stacklevel=4)
+        warnings.warn(
+            f"{path.name} is named like a {labels[named]} checkpoint but its tensors are {labels[family]}; "
+            f"loading it as {labels[family]}",
+            stacklevel=4,
+        )
     tdt = _torch_dtype(dtype)
     if family == "sam2":
         from ..sam2.checkpoint import build_sam2_from_checkpoint
@@ -89,8 +93,9 @@ def _load_meta_checkpoint(path: Path, spec: str, device: str, dtype: str,
     return SamEngine(model, spec, device, dtype, cache, family="sam")
 
 
-def load_sam_family(spec: str, *, device: str = "cpu", dtype: str = "float32",
-                    cache: EmbeddingCache | None = None) -> Engine:
+def load_sam_family(
+    spec: str, *, device: str = "cpu", dtype: str = "float32", cache: EmbeddingCache | None = None
+) -> Engine:
     """Load a SAM-family engine from an id, short name, folder or Meta ``.pth``.
 
     Raises :class:`EngineError` with the fix (download command, expected keys, ...) when

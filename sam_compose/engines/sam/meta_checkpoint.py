@@ -67,8 +67,12 @@ def infer_config(sd: Mapping[str, Any], source: str = "checkpoint") -> dict[str,
 
     Raises :class:`EngineError` naming the missing keys when the dict is not a SAM model.
     """
-    required = ["image_encoder.patch_embed.proj.weight", "mask_decoder.mask_tokens.weight", _PE_KEY,
-                "image_encoder.neck.0.weight"]
+    required = [
+        "image_encoder.patch_embed.proj.weight",
+        "mask_decoder.mask_tokens.weight",
+        _PE_KEY,
+        "image_encoder.neck.0.weight",
+    ]
     missing = [k for k in required if k not in sd]
     if missing:
         sample = sorted(sd)[:5]
@@ -113,21 +117,39 @@ def infer_config(sd: Mapping[str, Any], source: str = "checkpoint") -> dict[str,
     out_ch = int(sd["image_encoder.neck.0.weight"].shape[0])
     dec_layers = layer_indices(keys, "mask_decoder.transformer.layers.")
     dec_hidden = int(sd["mask_decoder.mask_tokens.weight"].shape[1])
-    vision = dict(hidden_size=hidden, num_hidden_layers=len(blocks), num_attention_heads=heads,
-                  image_size=image_size, patch_size=patch, output_channels=out_ch, mlp_dim=mlp_dim,
-                  window_size=window, global_attn_indexes=global_idx, use_abs_pos=pos is not None,
-                  use_rel_pos=use_rel_pos, num_pos_feats=int(sd[_PE_KEY].shape[1]),
-                  qkv_bias="image_encoder.blocks.0.attn.qkv.bias" in sd)
-    prompt = dict(hidden_size=dec_hidden, image_size=image_size, patch_size=patch,
-                  mask_input_channels=int(sd.get("prompt_encoder.mask_downscaling.3.weight", patch_w.new_zeros(16)).shape[0]),
-                  num_point_embeddings=len(layer_indices(keys, "prompt_encoder.point_embeddings.")) or 4)
-    decoder = dict(hidden_size=dec_hidden, num_hidden_layers=len(dec_layers) or 2,
-                   mlp_dim=int(sd.get("mask_decoder.transformer.layers.0.mlp.lin1.weight", patch_w.new_zeros(2048)).shape[0]),
-                   num_multimask_outputs=int(sd["mask_decoder.mask_tokens.weight"].shape[0]) - 1,
-                   iou_head_hidden_dim=int(sd.get("mask_decoder.iou_prediction_head.layers.0.weight",
-                                                  patch_w.new_zeros(256)).shape[0]),
-                   # Meta's two-way transformer uses torch's default LayerNorm eps
-                   layer_norm_eps=1e-5)
+    vision = dict(
+        hidden_size=hidden,
+        num_hidden_layers=len(blocks),
+        num_attention_heads=heads,
+        image_size=image_size,
+        patch_size=patch,
+        output_channels=out_ch,
+        mlp_dim=mlp_dim,
+        window_size=window,
+        global_attn_indexes=global_idx,
+        use_abs_pos=pos is not None,
+        use_rel_pos=use_rel_pos,
+        num_pos_feats=int(sd[_PE_KEY].shape[1]),
+        qkv_bias="image_encoder.blocks.0.attn.qkv.bias" in sd,
+    )
+    prompt = dict(
+        hidden_size=dec_hidden,
+        image_size=image_size,
+        patch_size=patch,
+        mask_input_channels=int(sd.get("prompt_encoder.mask_downscaling.3.weight", patch_w.new_zeros(16)).shape[0]),
+        num_point_embeddings=len(layer_indices(keys, "prompt_encoder.point_embeddings.")) or 4,
+    )
+    decoder = dict(
+        hidden_size=dec_hidden,
+        num_hidden_layers=len(dec_layers) or 2,
+        mlp_dim=int(sd.get("mask_decoder.transformer.layers.0.mlp.lin1.weight", patch_w.new_zeros(2048)).shape[0]),
+        num_multimask_outputs=int(sd["mask_decoder.mask_tokens.weight"].shape[0]) - 1,
+        iou_head_hidden_dim=int(
+            sd.get("mask_decoder.iou_prediction_head.layers.0.weight", patch_w.new_zeros(256)).shape[0]
+        ),
+        # Meta's two-way transformer uses torch's default LayerNorm eps
+        layer_norm_eps=1e-5,
+    )
     return {"vision_config": vision, "prompt_encoder_config": prompt, "mask_decoder_config": decoder}
 
 
@@ -144,12 +166,16 @@ def convert_state_dict(sd: Mapping[str, Any]) -> dict[str, Any]:
         new = key
         for pat, rep in _RENAMES:
             new = re.sub(pat, rep, new)
-        m = re.match(r"^(mask_decoder\.(?:output_hypernetworks_mlps\.\d+|iou_prediction_head|hq_mask_mlp))\.@(\d+)\.(.*)$",
-                     new)
+        m = re.match(
+            r"^(mask_decoder\.(?:output_hypernetworks_mlps\.\d+|iou_prediction_head|hq_mask_mlp))\.@(\d+)\.(.*)$", new
+        )
         if m:
             base, idx, rest = m.group(1), int(m.group(2)), m.group(3)
-            depth = 1 + max(int(k.split(".layers.")[1].split(".")[0]) for k in sd
-                            if k.startswith(key.split(".layers.")[0] + ".layers."))
+            depth = 1 + max(
+                int(k.split(".layers.")[1].split(".")[0])
+                for k in sd
+                if k.startswith(key.split(".layers.")[0] + ".layers.")
+            )
             name = "proj_in" if idx == 0 else "proj_out" if idx == depth - 1 else f"layers.{idx - 1}"
             new = f"{base}.{name}.{rest}"
         out[new] = value
@@ -161,8 +187,9 @@ def describe_variant(config: Mapping[str, Any]) -> str:
     return _STANDARD.get(int(config["vision_config"]["hidden_size"]), "custom")
 
 
-def build_model_from_checkpoint(path: str | Path, dtype: Any = None, state_dict: Mapping[str, Any] | None = None,
-                                hq: bool = False):
+def build_model_from_checkpoint(
+    path: str | Path, dtype: Any = None, state_dict: Mapping[str, Any] | None = None, hq: bool = False
+):
     """A ``transformers.SamModel`` (``SamHQModel`` with ``hq``) holding a Meta / SAM-HQ ``.pth``.
 
     The architecture is inferred from the tensors. Raises :class:`EngineError` naming
@@ -182,15 +209,20 @@ def build_model_from_checkpoint(path: str | Path, dtype: Any = None, state_dict:
     variant = describe_variant(cfg_kwargs)
     named = re.search(r"vit_([blh])", path.name.lower())
     if named and variant != "custom" and variant != f"vit_{named.group(1)}":
-        warnings.warn(f"{path.name} is named like vit_{named.group(1)} but its tensors are a {variant} "
-                      f"(width {cfg_kwargs['vision_config']['hidden_size']}); loading it as {variant}",
-                      stacklevel=3)
+        warnings.warn(
+            f"{path.name} is named like vit_{named.group(1)} but its tensors are a {variant} "
+            f"(width {cfg_kwargs['vision_config']['hidden_size']}); loading it as {variant}",
+            stacklevel=3,
+        )
     config = config_cls(**cfg_kwargs, attn_implementation="sdpa")
     model = build_with_tensors(
-        lambda: model_cls(config), convert_state_dict(sd),
+        lambda: model_cls(config),
+        convert_state_dict(sd),
         f"{path.name} does not match the {what} architecture inferred from it ({variant}, "
-        f"{cfg_kwargs['vision_config']['num_hidden_layers']} blocks)", allow_extra=False, float32=True)
+        f"{cfg_kwargs['vision_config']['num_hidden_layers']} blocks)",
+        allow_extra=False,
+        float32=True,
+    )
     if dtype is not None:
         model = model.to(dtype)
     return model
-

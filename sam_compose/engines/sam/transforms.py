@@ -156,13 +156,13 @@ def upsample_logits(lowres, size: tuple[int, int], frame: str = "sam"):
         key_y, key_x = ("full", h, ny), ("full", w, nx)
     dev, dt = lowres.device, lowres.dtype
     mxt = _axis_tensor(key_x + ("T",), lambda: np.ascontiguousarray(ax.T), dev, dt)  # (kx, W)
-    x = onednn.matmul(lowres[..., :ky, :kx], mxt)                        # (..., ky, W) columns done
+    x = onednn.matmul(lowres[..., :ky, :kx], mxt)  # (..., ky, W) columns done
     idx = _axis_tensor(key_y + ("idx",), lambda: _row_taps(ay)[0], dev, None)  # (taps, H)
     wts = _axis_tensor(key_y + ("w",), lambda: _row_taps(ay)[1], dev, dt)
     out = torch.index_select(x, -2, idx[0]) * wts[0][:, None]
     for t in range(1, idx.shape[0]):
         out.addcmul_(torch.index_select(x, -2, idx[t]), wts[t][:, None])
-    return out                                                           # (..., H, W)
+    return out  # (..., H, W)
 
 
 def upsample_masks_cv2(lowres: np.ndarray, size: tuple[int, int], frame: str = "sam") -> np.ndarray:

@@ -62,6 +62,11 @@ class SamHQEngine(SamFamilyEngine):
         from .hq_decoder import decode_hq
 
         return self._decode_sam_prompts(
-            lambda sparse, dense: decode_hq(self.model.mask_decoder, sparse, dense, feats, multimask,
-                                            self.hq_token_only),
-            points, labels, boxes, masks)
+            lambda sparse, dense: decode_hq(
+                self.model.mask_decoder, sparse, dense, feats, multimask, self.hq_token_only
+            ),
+            points,
+            labels,
+            boxes,
+            masks,
+        )

@@ -39,11 +39,11 @@ def _fast_forward(self: Any, hidden_states: torch.Tensor, output_attentions: boo
     bias = None
     if self.use_rel_pos:
         d = q.shape[-1]
-        rh = self.get_rel_pos(h, h, self.rel_pos_h).to(q.dtype)   # (H, H, d)
-        rw = self.get_rel_pos(w, w, self.rel_pos_w).to(q.dtype)   # (W, W, d)
+        rh = self.get_rel_pos(h, h, self.rel_pos_h).to(q.dtype)  # (H, H, d)
+        rw = self.get_rel_pos(w, w, self.rel_pos_w).to(q.dtype)  # (W, W, d)
         rq = q.reshape(b, heads, h, w, d)
-        rel_h = torch.einsum("bnhwc,hkc->bnhwk", rq, rh)           # (B, heads, H, W, H)
-        rel_w = torch.einsum("bnhwc,wkc->bnhwk", rq, rw)           # (B, heads, H, W, W)
+        rel_h = torch.einsum("bnhwc,hkc->bnhwk", rq, rh)  # (B, heads, H, W, H)
+        rel_w = torch.einsum("bnhwc,wkc->bnhwk", rq, rw)  # (B, heads, H, W, W)
         buf = torch.empty((b, heads, h, w, h, w), dtype=q.dtype, device=q.device)
         torch.add(rel_h.unsqueeze(-1), rel_w.unsqueeze(-2), out=buf)
         bias = buf.view(b, heads, n, n)

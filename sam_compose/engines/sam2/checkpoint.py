@@ -70,7 +70,10 @@ _RENAMES: tuple[tuple[str, str], ...] = (
     (r"^memory_encoder\.out_proj\.", "memory_encoder.projection."),
     (r"^memory_encoder\.fuser\.layers\.(\d+)\.dwconv\.", r"memory_encoder.memory_fuser.layers.\1.depthwise_conv."),
     (r"^memory_encoder\.fuser\.layers\.(\d+)\.norm\.", r"memory_encoder.memory_fuser.layers.\1.layer_norm."),
-    (r"^memory_encoder\.fuser\.layers\.(\d+)\.pwconv(\d)\.", r"memory_encoder.memory_fuser.layers.\1.pointwise_conv\2."),
+    (
+        r"^memory_encoder\.fuser\.layers\.(\d+)\.pwconv(\d)\.",
+        r"memory_encoder.memory_fuser.layers.\1.pointwise_conv\2.",
+    ),
     (r"^memory_encoder\.fuser\.layers\.(\d+)\.gamma$", r"memory_encoder.memory_fuser.layers.\1.scale"),
     # top-level parameters
     (r"^maskmem_tpos_enc$", "memory_temporal_positional_encoding"),
@@ -81,25 +84,40 @@ _RENAMES: tuple[tuple[str, str], ...] = (
     (r"^obj_ptr_tpos_proj\.", "temporal_positional_encoding_projection_layer."),
     (r"^obj_ptr_proj\.", "object_pointer_proj."),
     # attention output projections (decoder and memory attention)
-    (r"\.(self_attn|cross_attn_image|cross_attn_token_to_image|cross_attn_image_to_token|"
-     r"final_attn_token_to_image)\.out_proj\.", r".\1.o_proj."),
+    (
+        r"\.(self_attn|cross_attn_image|cross_attn_token_to_image|cross_attn_image_to_token|"
+        r"final_attn_token_to_image)\.out_proj\.",
+        r".\1.o_proj.",
+    ),
 )
 # MLPs whose Meta layout is ``<prefix>.layers.<i>.`` and transformers' ``proj_in``/``layers.<i-1>``/``proj_out``
-_MLP = re.compile(r"^(.*(?:\.mlp|iou_prediction_head|output_hypernetworks_mlps\.\d+|pred_obj_score_head|"
-                  r"^obj_ptr_proj))\.layers\.(\d+)\.(weight|bias)$")
+_MLP = re.compile(
+    r"^(.*(?:\.mlp|iou_prediction_head|output_hypernetworks_mlps\.\d+|pred_obj_score_head|"
+    r"^obj_ptr_proj))\.layers\.(\d+)\.(weight|bias)$"
+)
 _PE_KEY = "sam_prompt_encoder.pe_layer.positional_encoding_gaussian_matrix"
 _DOWNSAMPLER = re.compile(r"^memory_encoder\.mask_downsampler\.encoder\.(\d+)\.(weight|bias)$")
 
 #: Keys that only the video model (memory) reads; image mode loads without them.
-VIDEO_ONLY_PREFIXES = ("memory_attention.", "memory_encoder.", "maskmem_tpos_enc", "no_mem_pos_enc",
-                       "no_obj_ptr", "no_obj_embed_spatial", "obj_ptr_proj.", "obj_ptr_tpos_proj.",
-                       "mask_downsample.")
+VIDEO_ONLY_PREFIXES = (
+    "memory_attention.",
+    "memory_encoder.",
+    "maskmem_tpos_enc",
+    "no_mem_pos_enc",
+    "no_obj_ptr",
+    "no_obj_embed_spatial",
+    "obj_ptr_proj.",
+    "obj_ptr_tpos_proj.",
+    "mask_downsample.",
+)
 
 
 def _need(sd: Mapping[str, Any], key: str, source: str) -> Any:
     if key not in sd:
-        raise EngineError(f"{source} is not a complete SAM 2 checkpoint: missing key {key!r} "
-                          "(the file is truncated, from another model, or was edited)")
+        raise EngineError(
+            f"{source} is not a complete SAM 2 checkpoint: missing key {key!r} "
+            "(the file is truncated, from another model, or was edited)"
+        )
     return sd[key]
 
 
@@ -125,22 +143,31 @@ def read_sidecar_config(path: str | Path) -> dict[str, Any]:
     model = doc.get("model") if isinstance(doc, dict) else None
     if not isinstance(model, dict):
         raise EngineError(f"{cand.name} is not a SAM 2 Hydra config (no 'model:' section)")
-    trunk = ((model.get("image_encoder") or {}).get("trunk") or {}) if isinstance(model.get("image_encoder"), dict) else {}
-    found = {"image_size": model.get("image_size"), "num_heads": trunk.get("num_heads"),
-             "window_spec": trunk.get("window_spec"), "global_att_blocks": trunk.get("global_att_blocks")}
+    trunk = (
+        ((model.get("image_encoder") or {}).get("trunk") or {}) if isinstance(model.get("image_encoder"), dict) else {}
+    )
+    found = {
+        "image_size": model.get("image_size"),
+        "num_heads": trunk.get("num_heads"),
+        "window_spec": trunk.get("window_spec"),
+        "global_att_blocks": trunk.get("global_att_blocks"),
+    }
     return {k: v for k, v in found.items() if v is not None and "${" not in str(v)}
 
 
-def _trunk_config(sd: Mapping[str, Any], source: str,
-                  sidecar: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], str, list[str]]:
+def _trunk_config(
+    sd: Mapping[str, Any], source: str, sidecar: Mapping[str, Any] | None = None
+) -> tuple[dict[str, Any], str, list[str]]:
     """Hiera trunk config, variant name and the hyperparameters that had to be assumed."""
     patch = _need(sd, "image_encoder.trunk.patch_embed.proj.weight", source)
     width, _, kernel, _ = (int(v) for v in patch.shape)
     blocks = layer_indices(sd, "image_encoder.trunk.blocks.")
     if not blocks or blocks != list(range(len(blocks))):
         gaps = sorted(set(range((blocks or [0])[-1] + 1)) - set(blocks)) or [0]
-        raise EngineError(f"{source}: Hiera blocks are missing or not contiguous: missing key "
-                          f"'image_encoder.trunk.blocks.{gaps[0]}.*'")
+        raise EngineError(
+            f"{source}: Hiera blocks are missing or not contiguous: missing key "
+            f"'image_encoder.trunk.blocks.{gaps[0]}.*'"
+        )
     dims = [int(_need(sd, f"image_encoder.trunk.blocks.{i}.attn.qkv.weight", source).shape[0]) // 3 for i in blocks]
     stages: list[int] = []
     widths: list[int] = []
@@ -161,29 +188,40 @@ def _trunk_config(sd: Mapping[str, Any], source: str,
         variant, heads0 = "custom", 1
         windows = [int(pos_win.shape[-1]), 4, 14, 7][: len(stages)] + [7] * max(0, len(stages) - 4)
         global_blocks = [sum(stages[:3]) - 1] if len(stages) >= 3 else [len(blocks) - 1]
-        assumed = [f"{heads0} trunk head(s) doubling per stage" * ("num_heads" not in side),
-                   f"windows {windows}" * ("window_spec" not in side),
-                   f"global attention in block(s) {global_blocks}" * ("global_att_blocks" not in side)]
+        assumed = [
+            f"{heads0} trunk head(s) doubling per stage" * ("num_heads" not in side),
+            f"windows {windows}" * ("window_spec" not in side),
+            f"global attention in block(s) {global_blocks}" * ("global_att_blocks" not in side),
+        ]
         assumed = [a for a in assumed if a]
     heads0 = int(side.get("num_heads", heads0))
     windows = [int(v) for v in side.get("window_spec", windows)]
     global_blocks = [int(v) for v in side.get("global_att_blocks", global_blocks)]
     size = int(side.get("image_size", SAM2_IMAGE_SIZE))
     windows = [int(pos_win.shape[-1])] + list(windows[1:])
-    backbone = dict(model_type="sam2_hiera_det_model", hidden_size=width, num_attention_heads=heads0,
-                    image_size=[size, size], patch_kernel_size=[kernel, kernel],
-                    patch_stride=[4, 4], patch_padding=[kernel // 2, kernel // 2],
-                    window_positional_embedding_background_size=[int(pos.shape[-2]), int(pos.shape[-1])],
-                    blocks_per_stage=stages, embed_dim_per_stage=widths,
-                    num_attention_heads_per_stage=[heads0 * 2 ** s for s in range(len(stages))],
-                    window_size_per_stage=windows, global_attention_blocks=global_blocks,
-                    num_query_pool_stages=min(3, len(stages) - 1),
-                    mlp_ratio=float(mlp.shape[0]) / float(mlp.shape[1]))
+    backbone = dict(
+        model_type="sam2_hiera_det_model",
+        hidden_size=width,
+        num_attention_heads=heads0,
+        image_size=[size, size],
+        patch_kernel_size=[kernel, kernel],
+        patch_stride=[4, 4],
+        patch_padding=[kernel // 2, kernel // 2],
+        window_positional_embedding_background_size=[int(pos.shape[-2]), int(pos.shape[-1])],
+        blocks_per_stage=stages,
+        embed_dim_per_stage=widths,
+        num_attention_heads_per_stage=[heads0 * 2**s for s in range(len(stages))],
+        window_size_per_stage=windows,
+        global_attention_blocks=global_blocks,
+        num_query_pool_stages=min(3, len(stages) - 1),
+        mlp_ratio=float(mlp.shape[0]) / float(mlp.shape[1]),
+    )
     return backbone, variant, assumed
 
 
-def infer_sam2_config(sd: Mapping[str, Any], source: str = "checkpoint",
-                      sidecar: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], str, list[str]]:
+def infer_sam2_config(
+    sd: Mapping[str, Any], source: str = "checkpoint", sidecar: Mapping[str, Any] | None = None
+) -> tuple[dict[str, Any], str, list[str]]:
     """``Sam2VideoConfig`` keyword arguments for a Meta SAM 2 state dict.
 
     ``sidecar``: hyperparameters from :func:`read_sidecar_config`. Returns (config kwargs,
@@ -199,22 +237,35 @@ def infer_sam2_config(sd: Mapping[str, Any], source: str = "checkpoint",
         _need(sd, "image_encoder.neck.convs.0.conv.weight", source)
     channels = [int(sd[f"image_encoder.neck.convs.{i}.conv.weight"].shape[1]) for i in convs]
     hidden = int(sd[f"image_encoder.neck.convs.{convs[0]}.conv.weight"].shape[0])
-    vision = dict(model_type="sam2_vision_model", backbone_config=backbone, backbone_channel_list=channels,
-                  backbone_feature_sizes=[[s // 4] * 2, [s // 8] * 2, [s // 16] * 2], fpn_hidden_size=hidden)
+    vision = dict(
+        model_type="sam2_vision_model",
+        backbone_config=backbone,
+        backbone_channel_list=channels,
+        backbone_feature_sizes=[[s // 4] * 2, [s // 8] * 2, [s // 16] * 2],
+        fpn_hidden_size=hidden,
+    )
     mask_tokens = _need(sd, "sam_mask_decoder.mask_tokens.weight", source)
     dec_layers = layer_indices(sd, "sam_mask_decoder.transformer.layers.")
     iou_layers = layer_indices(sd, "sam_mask_decoder.iou_prediction_head.layers.")
-    decoder = dict(hidden_size=hidden, num_hidden_layers=len(dec_layers) or 2,
-                   mlp_dim=int(_need(sd, "sam_mask_decoder.transformer.layers.0.mlp.layers.0.weight", source).shape[0]),
-                   num_attention_heads=8, num_multimask_outputs=int(mask_tokens.shape[0]) - 1,
-                   iou_head_depth=len(iou_layers) or 3,
-                   iou_head_hidden_dim=int(_need(sd, "sam_mask_decoder.iou_prediction_head.layers.0.weight",
-                                                 source).shape[0]))
-    prompt = dict(hidden_size=hidden, image_size=s, patch_size=16,
-                  mask_input_channels=int(_need(sd, "sam_prompt_encoder.mask_downscaling.3.weight", source).shape[0]),
-                  num_point_embeddings=len(layer_indices(sd, "sam_prompt_encoder.point_embeddings.")) or 4)
-    cfg: dict[str, Any] = dict(vision_config=vision, prompt_encoder_config=prompt, mask_decoder_config=decoder,
-                               image_size=s)
+    decoder = dict(
+        hidden_size=hidden,
+        num_hidden_layers=len(dec_layers) or 2,
+        mlp_dim=int(_need(sd, "sam_mask_decoder.transformer.layers.0.mlp.layers.0.weight", source).shape[0]),
+        num_attention_heads=8,
+        num_multimask_outputs=int(mask_tokens.shape[0]) - 1,
+        iou_head_depth=len(iou_layers) or 3,
+        iou_head_hidden_dim=int(_need(sd, "sam_mask_decoder.iou_prediction_head.layers.0.weight", source).shape[0]),
+    )
+    prompt = dict(
+        hidden_size=hidden,
+        image_size=s,
+        patch_size=16,
+        mask_input_channels=int(_need(sd, "sam_prompt_encoder.mask_downscaling.3.weight", source).shape[0]),
+        num_point_embeddings=len(layer_indices(sd, "sam_prompt_encoder.point_embeddings.")) or 4,
+    )
+    cfg: dict[str, Any] = dict(
+        vision_config=vision, prompt_encoder_config=prompt, mask_decoder_config=decoder, image_size=s
+    )
     if "maskmem_tpos_enc" in sd:  # the memory parts (video); absent keys are reported when video loads
         mem_layers = layer_indices(sd, "memory_attention.layers.")
         down = sorted({int(m.group(1)) for k in sd if (m := _DOWNSAMPLER.match(k))})
@@ -225,20 +276,25 @@ def infer_sam2_config(sd: Mapping[str, Any], source: str = "checkpoint",
             num_maskmem=int(sd["maskmem_tpos_enc"].shape[0]),
             memory_attention_hidden_size=hidden,
             memory_attention_num_layers=len(mem_layers) or 4,
-            memory_attention_feed_forward_hidden_size=int(get("memory_attention.layers.0.linear1.weight",
-                                                              mask_tokens.new_zeros(2048)).shape[0]),
+            memory_attention_feed_forward_hidden_size=int(
+                get("memory_attention.layers.0.linear1.weight", mask_tokens.new_zeros(2048)).shape[0]
+            ),
             memory_attention_rope_feat_sizes=[s // 16, s // 16],
-            memory_encoder_hidden_size=int(get("memory_encoder.pix_feat_proj.weight",
-                                               mask_tokens.new_zeros(1, 256)).shape[1]),
+            memory_encoder_hidden_size=int(
+                get("memory_encoder.pix_feat_proj.weight", mask_tokens.new_zeros(1, 256)).shape[1]
+            ),
             memory_encoder_output_channels=int(sd["maskmem_tpos_enc"].shape[-1]),
-            mask_downsampler_embed_dim=int(get(f"memory_encoder.mask_downsampler.encoder.{3 * n_down}.weight",
-                                               mask_tokens.new_zeros(256)).shape[0]),
-            mask_downsampler_total_stride=2 ** n_down,
+            mask_downsampler_embed_dim=int(
+                get(f"memory_encoder.mask_downsampler.encoder.{3 * n_down}.weight", mask_tokens.new_zeros(256)).shape[0]
+            ),
+            mask_downsampler_total_stride=2**n_down,
             memory_fuser_num_layers=len(fuser) or 2,
-            memory_fuser_embed_dim=int(get("memory_encoder.fuser.layers.0.dwconv.weight",
-                                           mask_tokens.new_zeros(256)).shape[0]),
-            memory_fuser_intermediate_dim=int(get("memory_encoder.fuser.layers.0.pwconv1.weight",
-                                                  mask_tokens.new_zeros(1024)).shape[0]),
+            memory_fuser_embed_dim=int(
+                get("memory_encoder.fuser.layers.0.dwconv.weight", mask_tokens.new_zeros(256)).shape[0]
+            ),
+            memory_fuser_intermediate_dim=int(
+                get("memory_encoder.fuser.layers.0.pwconv1.weight", mask_tokens.new_zeros(1024)).shape[0]
+            ),
             enable_occlusion_spatial_embedding="no_obj_embed_spatial" in sd,
         )
         k = get("memory_encoder.fuser.layers.0.dwconv.weight")
@@ -291,8 +347,11 @@ def convert_sam2_state_dict(sd: Mapping[str, Any]) -> dict[str, Any]:
     if _PE_KEY in sd:
         out["shared_image_embedding.positional_embedding"] = sd[_PE_KEY]
         out["prompt_encoder.shared_embedding.positional_embedding"] = sd[_PE_KEY]
-    points = {int(m.group(1)): v for k, v in sd.items()
-              if (m := re.match(r"^sam_prompt_encoder\.point_embeddings\.(\d+)\.weight$", k))}
+    points = {
+        int(m.group(1)): v
+        for k, v in sd.items()
+        if (m := re.match(r"^sam_prompt_encoder\.point_embeddings\.(\d+)\.weight$", k))
+    }
     if points:
         out["prompt_encoder.point_embed.weight"] = torch.cat([points[i].reshape(1, -1) for i in sorted(points)], 0)
     return out
@@ -331,7 +390,10 @@ _REVERSE: tuple[tuple[str, str], ...] = (
     (r"^memory_encoder\.projection\.", "memory_encoder.out_proj."),
     (r"^memory_encoder\.memory_fuser\.layers\.(\d+)\.depthwise_conv\.", r"memory_encoder.fuser.layers.\1.dwconv."),
     (r"^memory_encoder\.memory_fuser\.layers\.(\d+)\.layer_norm\.", r"memory_encoder.fuser.layers.\1.norm."),
-    (r"^memory_encoder\.memory_fuser\.layers\.(\d+)\.pointwise_conv(\d)\.", r"memory_encoder.fuser.layers.\1.pwconv\2."),
+    (
+        r"^memory_encoder\.memory_fuser\.layers\.(\d+)\.pointwise_conv(\d)\.",
+        r"memory_encoder.fuser.layers.\1.pwconv\2.",
+    ),
     (r"^memory_encoder\.memory_fuser\.layers\.(\d+)\.scale$", r"memory_encoder.fuser.layers.\1.gamma"),
     (r"^memory_encoder\.mask_downsampler\.", "memory_encoder.mask_downsampler.encoder.?."),
     (r"^memory_temporal_positional_encoding$", "maskmem_tpos_enc"),
@@ -364,8 +426,9 @@ def _expected_meta_name(hf_key: str, expected: Any = ()) -> str:
     return k
 
 
-def build_sam2_from_checkpoint(path: str | Path, video: bool = False, dtype: Any = None,
-                               state_dict: Mapping[str, Any] | None = None):
+def build_sam2_from_checkpoint(
+    path: str | Path, video: bool = False, dtype: Any = None, state_dict: Mapping[str, Any] | None = None
+):
     """A ``transformers.Sam2Model`` (or ``Sam2VideoModel`` with ``video=True``) holding a Meta ``.pt``.
 
     Raises :class:`EngineError` naming the first missing keys (in Meta's names) or the first
@@ -379,11 +442,16 @@ def build_sam2_from_checkpoint(path: str | Path, video: bool = False, dtype: Any
         raise EngineError(f"{path.name} is not a SAM 2 checkpoint (no image_encoder.trunk.* / sam_mask_decoder.* keys)")
     cfg_kwargs, variant, assumed = infer_sam2_config(sd, path.name, read_sidecar_config(path))
     if video and "maskmem_tpos_enc" not in sd:
-        raise EngineError(f"{path.name} has no video memory (missing key 'maskmem_tpos_enc'); it can segment "
-                          "images but not track video")
+        raise EngineError(
+            f"{path.name} has no video memory (missing key 'maskmem_tpos_enc'); it can segment "
+            "images but not track video"
+        )
     if assumed:
-        warnings.warn(f"{path.name}: a custom SAM 2 architecture ({backbone_summary(cfg_kwargs)}); hyperparameters "
-                      f"not stored in the file were assumed: {'; '.join(assumed)}", stacklevel=3)
+        warnings.warn(
+            f"{path.name}: a custom SAM 2 architecture ({backbone_summary(cfg_kwargs)}); hyperparameters "
+            f"not stored in the file were assumed: {'; '.join(assumed)}",
+            stacklevel=3,
+        )
     sdpa: dict[str, Any] = {"attn_implementation": "sdpa"}
     config: Any
     cls: Any
@@ -400,10 +468,14 @@ def build_sam2_from_checkpoint(path: str | Path, video: bool = False, dtype: Any
         names.update(_meta_names(sd))
         return names
 
-    model = build_with_tensors(lambda: cls(config), convert_sam2_state_dict(sd),
-                               f"{path.name} does not hold a complete SAM 2 {'video model' if video else 'model'} "
-                               "(keys in Meta's names)", names=meta_names,
-                               hint="; the file is truncated, from another model, or was edited", float32=True)
+    model = build_with_tensors(
+        lambda: cls(config),
+        convert_sam2_state_dict(sd),
+        f"{path.name} does not hold a complete SAM 2 {'video model' if video else 'model'} (keys in Meta's names)",
+        names=meta_names,
+        hint="; the file is truncated, from another model, or was edited",
+        float32=True,
+    )
     setattr(model, "sam_compose_variant", variant)  # noqa: B010  (an attribute transformers does not know)
     if dtype is not None:
         model = model.to(dtype)

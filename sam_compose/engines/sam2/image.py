@@ -109,8 +109,9 @@ class Sam2Engine(SamFamilyEngine):
         if coords:
             pts = torch.cat(coords, 1).to(dt)
             lab = torch.cat(labs, 1)
-            sparse, _ = pe(input_points=pts.unsqueeze(0), input_labels=lab.unsqueeze(0), input_boxes=None,
-                           input_masks=None)
+            sparse, _ = pe(
+                input_points=pts.unsqueeze(0), input_labels=lab.unsqueeze(0), input_boxes=None, input_masks=None
+            )
             sparse = sparse[0]
         else:
             sparse = torch.zeros((n, 0, pe.hidden_size), dtype=dt, device=dev)
@@ -119,8 +120,16 @@ class Sam2Engine(SamFamilyEngine):
             masks = F.interpolate(masks.float(), size=native, mode="bilinear", align_corners=False, antialias=True)
         dense = pe.mask_embed(masks.to(dt)) if masks is not None else None
         chunk = DECODE_CHUNK if sparse.device.type == "cpu" else DECODE_CHUNK_GPU
-        outs = [decode(self.model.mask_decoder, sparse[i:i + chunk], None if dense is None else dense[i:i + chunk],
-                       feats, multimask) for i in range(0, n, chunk)]
+        outs = [
+            decode(
+                self.model.mask_decoder,
+                sparse[i : i + chunk],
+                None if dense is None else dense[i : i + chunk],
+                feats,
+                multimask,
+            )
+            for i in range(0, n, chunk)
+        ]
         lowres = torch.cat([o[0] for o in outs]) if len(outs) > 1 else outs[0][0]
         iou = torch.cat([o[1] for o in outs]) if len(outs) > 1 else outs[0][1]
         return lowres.clamp(-LOGIT_CLAMP, LOGIT_CLAMP), iou

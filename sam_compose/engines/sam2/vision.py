@@ -94,7 +94,7 @@ def _block_forward(self: Any, hidden_states: torch.Tensor, **kwargs: Any) -> tor
         x = x.view(b, nh, ws, nw, ws, -1).permute(0, 1, 3, 2, 4, 5).reshape(b * nh * nw, ws, ws, -1)
     bw, th, tw, _ = x.shape
     qkv = onednn.linear_module(x, attn.qkv).view(bw, th * tw, 3, heads, -1)
-    q, k, v = qkv.unbind(2)                                               # (Bw, T, heads, d)
+    q, k, v = qkv.unbind(2)  # (Bw, T, heads, d)
     if attn.query_stride:
         q = _pool(q.reshape(bw, th, tw, -1), attn.query_stride)
         th, tw = q.shape[1:3]
@@ -130,6 +130,7 @@ def _weights_key(*tensors: torch.Tensor) -> tuple[Any, ...] | None:
 
 def _pos_embed(self: Any, hw: tuple[int, int]) -> torch.Tensor:
     """``Sam2HieraDetModel``'s (1, H, W, C) position embedding, cached per size and weights."""
+
     def compute() -> torch.Tensor:
         h, w = hw
         window = self.pos_embed_window
@@ -169,8 +170,9 @@ def _neck_forward(self: Any, hidden_states: Any) -> tuple[tuple[torch.Tensor, ..
         if i not in self.fpn_top_down_levels or i == n or prev is None:
             prev = lateral
         else:
-            top_down = F.interpolate(prev.to(dtype=torch.float32), scale_factor=2.0, mode="nearest",
-                                     align_corners=None, antialias=False).to(lateral.dtype)
+            top_down = F.interpolate(
+                prev.to(dtype=torch.float32), scale_factor=2.0, mode="nearest", align_corners=None, antialias=False
+            ).to(lateral.dtype)
             prev = lateral + top_down
         key = (tuple(prev.shape), prev.device, prev.dtype)
         pos = cache.get(key) if use_cache else None
@@ -184,6 +186,7 @@ def _neck_forward(self: Any, hidden_states: Any) -> tuple[tuple[torch.Tensor, ..
 
 
 # --- video memory attention ---------------------------------------------------------------------
+
 
 def _rope_tables(self: Any, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(1, L, d) cos and sin of the memory attention's axial rotary encoding (cached)."""
@@ -213,20 +216,28 @@ def _split_heads(x: torch.Tensor, heads: int) -> torch.Tensor:
     return x.unflatten(-1, (heads, -1)).transpose(1, 2)
 
 
-def _self_attention(attn: Any, x: torch.Tensor, residual: torch.Tensor, cos: torch.Tensor,
-                    sin: torch.Tensor) -> torch.Tensor:
+def _self_attention(
+    attn: Any, x: torch.Tensor, residual: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor
+) -> torch.Tensor:
     """``residual + attn(x, x, x)`` with rotary queries and keys; x (B, L, C)."""
     heads = attn.num_attention_heads
     q = _rotate(_split_heads(onednn.linear_module(x, attn.q_proj), heads), cos, sin).to(x.dtype)
     k = _rotate(_split_heads(onednn.linear_module(x, attn.k_proj), heads), cos, sin).to(x.dtype)
     v = _split_heads(onednn.linear_module(x, attn.v_proj), heads)
-    out = onednn.attention(q, k, v, attn.scaling).transpose(1, 2).flatten(2)   # (B, L, h d)
+    out = onednn.attention(q, k, v, attn.scaling).transpose(1, 2).flatten(2)  # (B, L, h d)
     return onednn.linear_add(out, attn.o_proj.weight, attn.o_proj.bias, residual)
 
 
-def _cross_attention(attn: Any, x: torch.Tensor, residual: torch.Tensor, memory: torch.Tensor,
-                     memory_pos: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
-                     num_k_exclude_rope: int) -> torch.Tensor:
+def _cross_attention(
+    attn: Any,
+    x: torch.Tensor,
+    residual: torch.Tensor,
+    memory: torch.Tensor,
+    memory_pos: torch.Tensor,
+    cos: torch.Tensor,
+    sin: torch.Tensor,
+    num_k_exclude_rope: int,
+) -> torch.Tensor:
     """``residual + attn(x, memory + memory_pos, memory)``; x (B, L, C), memory (B, M, C_mem).
 
     Keys: the first ``M - num_k_exclude_rope`` memory tokens are frames of L tokens each and
@@ -236,44 +247,55 @@ def _cross_attention(attn: Any, x: torch.Tensor, residual: torch.Tensor, memory:
     heads = attn.num_attention_heads
     b, length, _ = x.shape
     q = _rotate(_split_heads(onednn.linear_module(x, attn.q_proj), heads), cos, sin).to(x.dtype)
-    k = _split_heads(onednn.linear_module(memory + memory_pos, attn.k_proj), heads)   # (B, h, M, d)
+    k = _split_heads(onednn.linear_module(memory + memory_pos, attn.k_proj), heads)  # (B, h, M, d)
     n_rot = k.shape[2] - num_k_exclude_rope
     if n_rot > 0:
         if n_rot % length:
             raise ValueError(f"memory attention: {n_rot} rotary keys are not whole frames of {length} tokens")
-        frames = k[:, :, :n_rot].unflatten(2, (n_rot // length, length))           # (B, h, F, L, d)
+        frames = k[:, :, :n_rot].unflatten(2, (n_rot // length, length))  # (B, h, F, L, d)
         rotated = _rotate(frames, cos.unsqueeze(-3), sin.unsqueeze(-3)).to(k.dtype).flatten(2, 3)
         k = torch.cat([rotated, k[:, :, n_rot:]], 2) if num_k_exclude_rope else rotated
-    mem = memory.unsqueeze(1).expand(b, heads, *memory.shape[1:])                # (B, h, M, C_mem)
-    ctx = onednn.attention(q, k, mem, attn.scaling)                               # (B, h, L, C_mem)
+    mem = memory.unsqueeze(1).expand(b, heads, *memory.shape[1:])  # (B, h, M, C_mem)
+    ctx = onednn.attention(q, k, mem, attn.scaling)  # (B, h, L, C_mem)
     d = attn.head_dim
-    wv = attn.v_proj.weight.view(heads, d, -1)                                    # (h, d, C_mem)
-    wo = attn.o_proj.weight.view(-1, heads, d).transpose(0, 1)                    # (h, C, d)
-    combined = torch.matmul(wo, wv)                                               # (h, C, C_mem)
+    wv = attn.v_proj.weight.view(heads, d, -1)  # (h, d, C_mem)
+    wo = attn.o_proj.weight.view(-1, heads, d).transpose(0, 1)  # (h, C, d)
+    combined = torch.matmul(wo, wv)  # (h, C, C_mem)
     bias = attn.o_proj.bias + attn.o_proj.weight @ attn.v_proj.bias
     out = onednn.linear_add(ctx.transpose(1, 2).flatten(2), combined.transpose(0, 1).flatten(1), bias, residual)
     return out
 
 
-def _memory_attention_forward(self: Any, current_vision_features: torch.Tensor, memory: torch.Tensor,
-                              current_vision_position_embeddings: torch.Tensor | None = None,
-                              memory_posision_embeddings: torch.Tensor | None = None,
-                              num_object_pointer_tokens: int = 0) -> torch.Tensor:
+def _memory_attention_forward(
+    self: Any,
+    current_vision_features: torch.Tensor,
+    memory: torch.Tensor,
+    current_vision_position_embeddings: torch.Tensor | None = None,
+    memory_posision_embeddings: torch.Tensor | None = None,
+    num_object_pointer_tokens: int = 0,
+) -> torch.Tensor:
     """``Sam2VideoMemoryAttention``: (L, B, C) features, (M, B, C_mem) memory -> (1, B, L, C)."""
     if self.training or memory_posision_embeddings is None:
-        return type(self).forward(self, current_vision_features, memory, current_vision_position_embeddings,
-                                  memory_posision_embeddings, num_object_pointer_tokens)
+        return type(self).forward(
+            self,
+            current_vision_features,
+            memory,
+            current_vision_position_embeddings,
+            memory_posision_embeddings,
+            num_object_pointer_tokens,
+        )
     x = current_vision_features
     if current_vision_position_embeddings is not None:
         x = x + 0.1 * current_vision_position_embeddings
-    x = x.transpose(0, 1)                                   # (B, L, C)
-    mem = memory.transpose(0, 1)                            # (B, M, C_mem)
+    x = x.transpose(0, 1)  # (B, L, C)
+    mem = memory.transpose(0, 1)  # (B, M, C_mem)
     mem_pos = memory_posision_embeddings.transpose(0, 1)
-    cos, sin = _rope_tables(self, x)                        # (1, L, d)
+    cos, sin = _rope_tables(self, x)  # (1, L, d)
     for layer in self.layers:
         x = _self_attention(layer.self_attn, layer.layer_norm1(x), x, cos, sin)
-        x = _cross_attention(layer.cross_attn_image, layer.layer_norm2(x), x, mem, mem_pos, cos, sin,
-                             num_object_pointer_tokens)
+        x = _cross_attention(
+            layer.cross_attn_image, layer.layer_norm2(x), x, mem, mem_pos, cos, sin, num_object_pointer_tokens
+        )
         act = _act_name(layer.activation)
         h = onednn.linear_module(layer.layer_norm3(x), layer.linear1, act)
         if act is None:
@@ -284,6 +306,7 @@ def _memory_attention_forward(self: Any, current_vision_features: torch.Tensor, 
 
 # --- installation ---------------------------------------------------------------------------------
 
+
 def _targets() -> list[tuple[type, str, Any, tuple[str, ...]]]:
     """(class, method name, replacement, attributes it reads) for every patched module kind."""
     out: list[tuple[type, str, Any, tuple[str, ...]]] = []
@@ -292,8 +315,12 @@ def _targets() -> list[tuple[type, str, Any, tuple[str, ...]]]:
     except ImportError:  # pragma: no cover
         return out
     out += [
-        (m.Sam2MultiScaleBlock, "forward", _block_forward,
-         ("layer_norm1", "layer_norm2", "attn", "mlp", "window_size", "query_stride", "dim", "dim_out")),
+        (
+            m.Sam2MultiScaleBlock,
+            "forward",
+            _block_forward,
+            ("layer_norm1", "layer_norm2", "attn", "mlp", "window_size", "query_stride", "dim", "dim_out"),
+        ),
         (m.Sam2HieraDetModel, "_get_pos_embed", _pos_embed, ("pos_embed", "pos_embed_window")),
         (m.Sam2VisionNeck, "forward", _neck_forward, ("convs", "position_encoding", "fpn_top_down_levels")),
     ]
@@ -301,8 +328,14 @@ def _targets() -> list[tuple[type, str, Any, tuple[str, ...]]]:
         from transformers.models.sam2_video import modeling_sam2_video as mv
     except ImportError:  # pragma: no cover
         return out
-    out.append((mv.Sam2VideoMemoryAttention, "forward", _memory_attention_forward,
-                ("layers", "layer_norm", "rotary_emb", "position_ids")))
+    out.append(
+        (
+            mv.Sam2VideoMemoryAttention,
+            "forward",
+            _memory_attention_forward,
+            ("layers", "layer_norm", "rotary_emb", "position_ids"),
+        )
+    )
     return out
 
 

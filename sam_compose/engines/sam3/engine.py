@@ -61,9 +61,16 @@ class Sam3Engine(Engine):
     name = "sam3"
     supports_text = True
 
-    def __init__(self, models: Sam3Models, spec: str, device: str = "cpu", dtype: str = "float32",
-                 cache: EmbeddingCache | None = None, concept_threshold: float = 0.5,
-                 mask_threshold: float = 0.5) -> None:
+    def __init__(
+        self,
+        models: Sam3Models,
+        spec: str,
+        device: str = "cpu",
+        dtype: str = "float32",
+        cache: EmbeddingCache | None = None,
+        concept_threshold: float = 0.5,
+        mask_threshold: float = 0.5,
+    ) -> None:
         import torch
 
         super().__init__(spec, device=device, dtype=dtype, cache=cache)
@@ -87,8 +94,15 @@ class Sam3Engine(Engine):
         """The engine for points, boxes and masks (built on first use, sharing this engine's cache)."""
         if self._tracker_engine is None:
             model = self.models.tracker().to(self.device)
-            self._tracker_engine = Sam3TrackerEngine(model, self.processor.image_processor, f"{self.spec}#tracker",
-                                                     self.device, self.dtype, self.cache, family="sam3")
+            self._tracker_engine = Sam3TrackerEngine(
+                model,
+                self.processor.image_processor,
+                f"{self.spec}#tracker",
+                self.device,
+                self.dtype,
+                self.cache,
+                family="sam3",
+            )
         return self._tracker_engine
 
     # --- embedding ---------------------------------------------------------------------------
@@ -101,8 +115,14 @@ class Sam3Engine(Engine):
             vision = self.model.get_vision_features(pixel_values=pix)
         tensors = [*vision.fpn_hidden_states, *vision.fpn_position_encoding, vision.last_hidden_state]
         nbytes = sum(int(t.numel() * t.element_size()) for t in tensors if t is not None)
-        return ImageEmbedding(features={"vision": vision}, image_size=(image.shape[0], image.shape[1]),
-                              input_size=tuple(pix.shape[-2:]), engine=self.key, image_key=key, nbytes=nbytes)
+        return ImageEmbedding(
+            features={"vision": vision},
+            image_size=(image.shape[0], image.shape[1]),
+            input_size=tuple(pix.shape[-2:]),
+            engine=self.key,
+            image_key=key,
+            nbytes=nbytes,
+        )
 
     def _text_features(self, phrases: list[str]):
         """(B, 32, C) projected text features and (B, 32) attention masks, one row per phrase (cached)."""
@@ -110,13 +130,15 @@ class Sam3Engine(Engine):
 
         todo = [p for p in dict.fromkeys(phrases) if p not in self._phrases]
         if todo:
-            tok = self.processor.tokenizer(todo, return_tensors="pt", padding="max_length", max_length=TEXT_TOKENS,
-                                           truncation=True)
+            tok = self.processor.tokenizer(
+                todo, return_tensors="pt", padding="max_length", max_length=TEXT_TOKENS, truncation=True
+            )
             with torch.inference_mode():
-                out = self.model.get_text_features(input_ids=tok["input_ids"].to(self.device),
-                                                   attention_mask=tok["attention_mask"].to(self.device))
+                out = self.model.get_text_features(
+                    input_ids=tok["input_ids"].to(self.device), attention_mask=tok["attention_mask"].to(self.device)
+                )
             for i, p in enumerate(todo):
-                self._phrases[p] = (out.pooler_output[i:i + 1], tok["attention_mask"][i:i + 1].to(self.device))
+                self._phrases[p] = (out.pooler_output[i : i + 1], tok["attention_mask"][i : i + 1].to(self.device))
                 while len(self._phrases) > MAX_CACHED_PHRASES:
                     self._phrases.popitem(last=False)
         feats = torch.cat([self._phrases[p][0] for p in phrases])
@@ -124,8 +146,7 @@ class Sam3Engine(Engine):
         return feats, masks
 
     # --- decoding ----------------------------------------------------------------------------
-    def _decode(self, image: np.ndarray, embedding: ImageEmbedding, prompts: list[Prompt],
-                multimask: bool) -> Masks:
+    def _decode(self, image: np.ndarray, embedding: ImageEmbedding, prompts: list[Prompt], multimask: bool) -> Masks:
         size = embedding.image_size
         concept = [i for i, p in enumerate(prompts) if p.is_concept]
         other = [i for i, p in enumerate(prompts) if not p.is_concept]
@@ -135,9 +156,13 @@ class Sam3Engine(Engine):
         if other:
             trk = self.tracker_engine()
             res = trk._decode(image, trk.embed(image), [prompts[i] for i in other], multimask)
-            res = Masks(res.masks, scores=res.scores, logits=res.logits,
-                        prompt_index=np.asarray(other)[res.prompt_index],
-                        rows={"text": np.asarray([""] * len(res), dtype=object)})
+            res = Masks(
+                res.masks,
+                scores=res.scores,
+                logits=res.logits,
+                prompt_index=np.asarray(other)[res.prompt_index],
+                rows={"text": np.asarray([""] * len(res), dtype=object)},
+            )
             parts.append(res)
         out = parts[0] if len(parts) == 1 else Masks.concat(parts)
         if len(parts) > 1:  # back in prompt order
@@ -153,14 +178,21 @@ class Sam3Engine(Engine):
         ids = list(index) + [NEGATIVE_BASE + k for k in range(len(negatives))]
         rows: list[Masks] = []
         for start in range(0, len(runs), CONCEPT_BATCH):
-            rows.extend(self._run_concepts(embedding, runs[start:start + CONCEPT_BATCH], ids[start:start + CONCEPT_BATCH]))
+            rows.extend(
+                self._run_concepts(embedding, runs[start : start + CONCEPT_BATCH], ids[start : start + CONCEPT_BATCH])
+            )
         if negatives:
             rows = _suppress_negatives(rows, prompts, index, negatives)
         nonempty = [r for r in rows if len(r)]
         if not nonempty:
-            return Masks(np.zeros((0, h, w), bool), scores=np.zeros(0, np.float32),
-                         boxes=np.zeros((0, 4), np.float32), logits=np.zeros((0, 256, 256), np.float32),
-                         prompt_index=np.zeros(0, np.int64), rows={"text": np.zeros(0, dtype=object)})
+            return Masks(
+                np.zeros((0, h, w), bool),
+                scores=np.zeros(0, np.float32),
+                boxes=np.zeros((0, 4), np.float32),
+                logits=np.zeros((0, 256, 256), np.float32),
+                prompt_index=np.zeros(0, np.int64),
+                rows={"text": np.zeros(0, dtype=object)},
+            )
         return Masks.concat(nonempty)
 
     def _run_concepts(self, embedding: ImageEmbedding, batch: list[Prompt], index: list[int]) -> list[Masks]:
@@ -175,10 +207,11 @@ class Sam3Engine(Engine):
         text, text_mask = self._text_features(phrases)
         vision = embedding.features["vision"]
         if b > 1:
-            vision = type(vision)(last_hidden_state=vision.last_hidden_state.expand(b, *vision.last_hidden_state.shape[1:]),
-                                  fpn_hidden_states=tuple(t.expand(b, *t.shape[1:]) for t in vision.fpn_hidden_states),
-                                  fpn_position_encoding=tuple(t.expand(b, *t.shape[1:])
-                                                              for t in vision.fpn_position_encoding))
+            vision = type(vision)(
+                last_hidden_state=vision.last_hidden_state.expand(b, *vision.last_hidden_state.shape[1:]),
+                fpn_hidden_states=tuple(t.expand(b, *t.shape[1:]) for t in vision.fpn_hidden_states),
+                fpn_position_encoding=tuple(t.expand(b, *t.shape[1:]) for t in vision.fpn_position_encoding),
+            )
         boxes = labels = None
         n_ex = max((0 if p.exemplars is None else len(p.exemplars)) for p in batch)
         if n_ex:
@@ -189,17 +222,30 @@ class Sam3Engine(Engine):
                 if p.exemplars is None:
                     continue
                 xyxy = torch.tensor(np.asarray(p.exemplars, np.float32)) / scale
-                cxcywh = torch.stack([(xyxy[:, 0] + xyxy[:, 2]) / 2, (xyxy[:, 1] + xyxy[:, 3]) / 2,
-                                      xyxy[:, 2] - xyxy[:, 0], xyxy[:, 3] - xyxy[:, 1]], -1)
-                boxes[i, :len(cxcywh)] = cxcywh
-                labels[i, :len(cxcywh)] = torch.tensor(np.asarray(p.exemplar_labels))
+                cxcywh = torch.stack(
+                    [
+                        (xyxy[:, 0] + xyxy[:, 2]) / 2,
+                        (xyxy[:, 1] + xyxy[:, 3]) / 2,
+                        xyxy[:, 2] - xyxy[:, 0],
+                        xyxy[:, 3] - xyxy[:, 1],
+                    ],
+                    -1,
+                )
+                boxes[i, : len(cxcywh)] = cxcywh
+                labels[i, : len(cxcywh)] = torch.tensor(np.asarray(p.exemplar_labels))
             boxes = boxes.to(self.device, self.torch_dtype)
             labels = labels.to(self.device)
         with torch.inference_mode():
-            out = self.model(vision_embeds=vision, text_embeds=BaseModelOutputWithPooling(pooler_output=text),
-                             attention_mask=text_mask, input_boxes=boxes, input_boxes_labels=labels)
+            out = self.model(
+                vision_embeds=vision,
+                text_embeds=BaseModelOutputWithPooling(pooler_output=text),
+                attention_mask=text_mask,
+                input_boxes=boxes,
+                input_boxes_labels=labels,
+            )
             results = self.processor.post_process_instance_segmentation(
-                out, threshold=self.concept_threshold, mask_threshold=self.mask_threshold, target_sizes=[(h, w)] * b)
+                out, threshold=self.concept_threshold, mask_threshold=self.mask_threshold, target_sizes=[(h, w)] * b
+            )
             scores_all = out.pred_logits.float().sigmoid()
             if out.presence_logits is not None:
                 scores_all = scores_all * out.presence_logits.float().sigmoid()
@@ -213,10 +259,16 @@ class Sam3Engine(Engine):
                 raise RuntimeError("SAM 3 post-processing kept a different set of queries")
             logits = sam2_logits_to_padded(out.pred_masks[i, keep].float(), (h, w)).cpu().numpy()
             order = np.argsort(-r["scores"].float().cpu().numpy(), kind="stable")
-            found.append(Masks(r["masks"].bool().cpu().numpy()[order], scores=r["scores"].float().cpu().numpy()[order],
-                               boxes=r["boxes"].float().cpu().numpy()[order], logits=logits[order],
-                               prompt_index=np.full(n, index[i], np.int64),
-                               rows={"text": np.asarray([phrases[i]] * n, dtype=object)}))
+            found.append(
+                Masks(
+                    r["masks"].bool().cpu().numpy()[order],
+                    scores=r["scores"].float().cpu().numpy()[order],
+                    boxes=r["boxes"].float().cpu().numpy()[order],
+                    logits=logits[order],
+                    prompt_index=np.full(n, index[i], np.int64),
+                    rows={"text": np.asarray([phrases[i]] * n, dtype=object)},
+                )
+            )
         return found
 
     # --- automatic masks: the tracker's point grid -------------------------------------------
@@ -239,12 +291,17 @@ NEGATIVE_IOU = 0.5
 """An instance of a phrase is dropped when it overlaps an instance of one of its negative phrases this much."""
 
 
-def _suppress_negatives(rows: list[Masks], prompts: list[Prompt], index: list[int], negatives: list[str]) -> list[Masks]:
+def _suppress_negatives(
+    rows: list[Masks], prompts: list[Prompt], index: list[int], negatives: list[str]
+) -> list[Masks]:
     """Drop negative phrases' rows, and positive instances overlapping an instance of their negatives."""
     from ...geometry import pairwise_mask_iou
 
-    neg_rows = {negatives[int(r.prompt_index[0]) - NEGATIVE_BASE]: r for r in rows
-                if len(r) and r.prompt_index[0] >= NEGATIVE_BASE}
+    neg_rows = {
+        negatives[int(r.prompt_index[0]) - NEGATIVE_BASE]: r
+        for r in rows
+        if len(r) and r.prompt_index[0] >= NEGATIVE_BASE
+    }
     negs_of = {i: set(p.data.get("negative") or []) for i, p in zip(index, prompts)}
     out = []
     for r in rows:

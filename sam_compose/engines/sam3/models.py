@@ -63,11 +63,15 @@ class Sam3Models:
                 tcfg = self.video.config.tracker_config
                 # the tracker sees the detector's backbone through its own neck (built like the detector's)
                 sdpa: dict[str, Any] = {"attn_implementation": "sdpa"}
-                cfg = Sam3TrackerConfig(vision_config=self.detector.config.vision_config.to_dict(),
-                                        prompt_encoder_config=tcfg.prompt_encoder_config.to_dict(),
-                                        mask_decoder_config=tcfg.mask_decoder_config.to_dict(), **sdpa)
-                model = build_with_tensors(lambda: Sam3TrackerModel(cfg), self._tracker_tensors(),
-                                           f"SAM 3 tracker from {self.folder}")
+                cfg = Sam3TrackerConfig(
+                    vision_config=self.detector.config.vision_config.to_dict(),
+                    prompt_encoder_config=tcfg.prompt_encoder_config.to_dict(),
+                    mask_decoder_config=tcfg.mask_decoder_config.to_dict(),
+                    **sdpa,
+                )
+                model = build_with_tensors(
+                    lambda: Sam3TrackerModel(cfg), self._tracker_tensors(), f"SAM 3 tracker from {self.folder}"
+                )
                 model.vision_encoder.backbone = self.detector.vision_encoder.backbone  # the same module
                 self._tracker = model.to(self.detector.device)
             return self._tracker
@@ -85,8 +89,9 @@ class Sam3Models:
                 cfg.vision_config = self.detector.config.vision_config
                 tensors = self._tracker_tensors()
                 tensors.update(self.video.tracker_model.state_dict())
-                model = build_with_tensors(lambda: Sam3TrackerVideoModel(cfg), tensors,
-                                           f"SAM 3 video tracker from {self.folder}")
+                model = build_with_tensors(
+                    lambda: Sam3TrackerVideoModel(cfg), tensors, f"SAM 3 video tracker from {self.folder}"
+                )
                 model.vision_encoder.backbone = self.detector.vision_encoder.backbone
                 self._tracker_video = model.to(self.detector.device)
             return self._tracker_video
@@ -117,14 +122,20 @@ def load_sam3(folder: Path, model_type: str, device: str, torch_dtype: Any) -> S
         video_cls: Any = transformers.Sam3VideoModel
         detector_cls: Any = transformers.Sam3Model
         if model_type == "sam3_video":
-            video = video_cls.from_pretrained(str(folder), local_files_only=True, dtype=torch_dtype,
-                                              attn_implementation="sdpa")
+            video = video_cls.from_pretrained(
+                str(folder), local_files_only=True, dtype=torch_dtype, attn_implementation="sdpa"
+            )
             video = video.to(device).eval()
             detector = video.detector_model
         else:
             video = None
-            detector = detector_cls.from_pretrained(str(folder), local_files_only=True, dtype=torch_dtype,
-                                                    attn_implementation="sdpa").to(device).eval()
+            detector = (
+                detector_cls.from_pretrained(
+                    str(folder), local_files_only=True, dtype=torch_dtype, attn_implementation="sdpa"
+                )
+                .to(device)
+                .eval()
+            )
     except (OSError, ValueError, RuntimeError, KeyError, TypeError) as exc:
         msg = str(exc).strip().splitlines()[0][:240] if str(exc).strip() else type(exc).__name__
         raise EngineError(f"could not load SAM 3 from {folder}: {msg}") from exc

@@ -76,13 +76,23 @@ def _progress(progress: Any, total: int | None) -> Callable[[int], None] | None:
     return lambda i: bar.update(1) if i >= 0 else bar.close()
 
 
-def track(frames: Any, init: InitLike | None = None, *, engine: Any = "opencv",
-          tracker: str | Tracker = "flow", start_frame: int = 0,
-          add: Mapping[int, InitLike] | None = None, gaze: Iterable[Any] | None = None,
-          fps: float | None = None, max_frames: int | None = None,
-          progress: bool | Callable[[int, int | None], None] | None = None,
-          with_frames: bool = False, video_start: float | None = None, gaze_t0: float | None = None,
-          **options: Any) -> Iterator[Any]:
+def track(
+    frames: Any,
+    init: InitLike | None = None,
+    *,
+    engine: Any = "opencv",
+    tracker: str | Tracker = "flow",
+    start_frame: int = 0,
+    add: Mapping[int, InitLike] | None = None,
+    gaze: Iterable[Any] | None = None,
+    fps: float | None = None,
+    max_frames: int | None = None,
+    progress: bool | Callable[[int, int | None], None] | None = None,
+    with_frames: bool = False,
+    video_start: float | None = None,
+    gaze_t0: float | None = None,
+    **options: Any,
+) -> Iterator[Any]:
     """Track objects through a video; yields one :class:`Masks` per frame from ``start_frame``.
 
     Args:
@@ -147,8 +157,10 @@ def track(frames: Any, init: InitLike | None = None, *, engine: Any = "opencv",
             raise
         if not gaze_at and not schedule:
             source.close()
-            raise InputError("nothing to track: the gaze holds no fixation on any frame of the video "
-                             "(check video_start and fps), and no init or add was given")
+            raise InputError(
+                "nothing to track: the gaze holds no fixation on any frame of the video "
+                "(check video_start and fps), and no init or add was given"
+            )
     try:
         trk = make_tracker(tracker, engine=engine, **options)
     except BaseException:
@@ -160,9 +172,16 @@ def track(frames: Any, init: InitLike | None = None, *, engine: Any = "opencv",
     return _run(source, trk, schedule, gaze_at, int(start_frame), max_frames, _progress(progress, total), with_frames)
 
 
-def _run(source: Any, trk: Tracker, schedule: dict[int, list[InitLike]], gaze_at: dict[int, list[Prompt]],
-         start_frame: int, max_frames: int | None, tick: Callable[[int], None] | None,
-         with_frames: bool = False) -> Iterator[Any]:
+def _run(
+    source: Any,
+    trk: Tracker,
+    schedule: dict[int, list[InitLike]],
+    gaze_at: dict[int, list[Prompt]],
+    start_frame: int,
+    max_frames: int | None,
+    tick: Callable[[int], None] | None,
+    with_frames: bool = False,
+) -> Iterator[Any]:
     from .gaze import apply_fixations
 
     done = 0

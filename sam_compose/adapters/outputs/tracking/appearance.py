@@ -25,9 +25,9 @@ from ....engines.opencv.graphcut import min_cut
 from ....engines.opencv.propagate import colour_costs
 from ....engines.opencv.structure import ImageStructure
 
-SMOOTHING = 0.5        # pseudo-count per colour word
-ANCHOR_SHARE = 0.5     # weight of the first frame's models in the models used
-LEARNING_RATE = 0.15   # how fast running models follow a trusted frame
+SMOOTHING = 0.5  # pseudo-count per colour word
+ANCHOR_SHARE = 0.5  # weight of the first frame's models in the models used
+LEARNING_RATE = 0.15  # how fast running models follow a trusted frame
 
 
 def _hist(s: ImageStructure, sel: np.ndarray) -> np.ndarray:
@@ -62,8 +62,9 @@ class Appearance:
         fg, bg = _normalise(_hist(s, sel)), _normalise(_hist(s, bg_sel))
         return cls(fg, bg, fg.copy(), bg.copy())
 
-    def models(self, s: ImageStructure | None = None, background: np.ndarray | None = None
-               ) -> tuple[np.ndarray, np.ndarray]:
+    def models(
+        self, s: ImageStructure | None = None, background: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(fg, bg) log-probabilities for a frame; ``background`` (n,) bool regions of that
         frame known to be background refresh the background model (camera motion changes it)."""
         fg = ANCHOR_SHARE * self.anchor_fg + (1 - ANCHOR_SHARE) * self.fg
@@ -89,8 +90,15 @@ class Appearance:
             self.bg = (1 - LEARNING_RATE) * self.bg + LEARNING_RATE * _normalise(_hist(s, bg_sel))
 
 
-def redetect(s: ImageStructure, app: Appearance, taken: np.ndarray, ref_area: float, expected: np.ndarray | None,
-             min_similarity: float, pairwise: float = 16.0) -> tuple[np.ndarray, float] | None:
+def redetect(
+    s: ImageStructure,
+    app: Appearance,
+    taken: np.ndarray,
+    ref_area: float,
+    expected: np.ndarray | None,
+    min_similarity: float,
+    pairwise: float = 16.0,
+) -> tuple[np.ndarray, float] | None:
     """The piece of a frame that looks most like the object, or None.
 
     Args:

@@ -40,9 +40,9 @@ class ObjectInit:
     """One object to start tracking: a full-size mask or a prompt, and its id."""
 
     obj_id: int
-    mask: np.ndarray | None = None      # (H, W) bool
+    mask: np.ndarray | None = None  # (H, W) bool
     prompt: Prompt | None = None
-    logits: np.ndarray | None = None    # (256, 256), when the mask came with logits
+    logits: np.ndarray | None = None  # (256, 256), when the mask came with logits
 
 
 def split_init(init: InitLike, what: str = "init") -> list[InitItem]:
@@ -58,9 +58,7 @@ def split_init(init: InitLike, what: str = "init") -> list[InitItem]:
         out: list[InitItem] = []
         for i in range(len(init)):
             if areas[i] == 0:
-                raise InputError(
-                    f"{what}: mask {i} is empty (no pixel set); draw the object or pass a prompt instead"
-                )
+                raise InputError(f"{what}: mask {i} is empty (no pixel set); draw the object or pass a prompt instead")
             oid = None if init.ids is None else int(init.ids[i])
             out.append((oid, init.masks[i], None, None if init.logits is None else init.logits[i]))
         return out
@@ -188,11 +186,10 @@ class Tracker(ABC):
 
     # --- backend hooks ------------------------------------------------------------------
     @abstractmethod
-    def _step(self, frame: np.ndarray, added: list[ObjectInit], corrections: dict[int, ObjectInit],
-              removed: set[int]) -> Masks:
+    def _step(
+        self, frame: np.ndarray, added: list[ObjectInit], corrections: dict[int, ObjectInit], removed: set[int]
+    ) -> Masks:
         """Propagate tracked objects into ``frame``, then start ``added`` and apply ``corrections``."""
 
     def _reset_state(self) -> None:  # noqa: B027 - an optional hook: trackers without state keep this no-op
         """Drop backend state (called by :meth:`reset`)."""
-
-

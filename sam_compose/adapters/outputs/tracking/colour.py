@@ -64,8 +64,9 @@ def snap(hsv: np.ndarray, hist: np.ndarray | None, carried: np.ndarray, accept_i
     return (snapped, agreement) if agreement >= accept_iou else (carried, agreement)
 
 
-def find(hsv: np.ndarray, hist: np.ndarray | None, taken: np.ndarray, ref_area: float,
-         min_area: int, max_distance: float) -> np.ndarray | None:
+def find(
+    hsv: np.ndarray, hist: np.ndarray | None, taken: np.ndarray, ref_area: float, min_area: int, max_distance: float
+) -> np.ndarray | None:
     """The region of the frame that best matches ``hist``, or None.
 
     Candidates are connected regions of the back-projection (outside ``taken``) with an area

@@ -38,8 +38,14 @@ def mask_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
     return int(xs[0]), int(ys[0]), int(xs[-1]) + 1, int(ys[-1]) + 1
 
 
-def refine_prompt(soft: np.ndarray, carried: np.ndarray, others: list[np.ndarray], scale: tuple[float, float],
-                  predicted: np.ndarray | None = None, use_box: bool = True) -> Prompt:
+def refine_prompt(
+    soft: np.ndarray,
+    carried: np.ndarray,
+    others: list[np.ndarray],
+    scale: tuple[float, float],
+    predicted: np.ndarray | None = None,
+    use_box: bool = True,
+) -> Prompt:
     """The prompt that re-segments one carried mask; ``scale`` = (sy, sx) frame px per working px."""
     h, w = carried.shape
     x0, y0, x1, y1 = mask_box(carried)  # type: ignore[misc]
@@ -58,8 +64,9 @@ def refine_prompt(soft: np.ndarray, carried: np.ndarray, others: list[np.ndarray
         if box[0] <= qx * sx < box[2] and box[1] <= qy * sy < box[3] and not carried[int(qy), int(qx)]:
             pts.append((qx * sx, qy * sy))
             labels.append(0)
-    return Prompt(points=pts, labels=labels, box=box if use_box else None, mask=mask_to_logits(soft),
-                  data={"adapter": "track"})
+    return Prompt(
+        points=pts, labels=labels, box=box if use_box else None, mask=mask_to_logits(soft), data={"adapter": "track"}
+    )
 
 
 def segment_all(engine: Any, frame: np.ndarray, prompts: list[Prompt], work_size: tuple[int, int]) -> list[np.ndarray]:
@@ -76,19 +83,31 @@ def segment_all(engine: Any, frame: np.ndarray, prompts: list[Prompt], work_size
             continue
         m = res.masks[rows[int(np.argmax(res.scores[rows]))]]
         if m.shape != (h, w):
-            m = cv2.resize(m.astype(np.uint8), (w, h), interpolation=cv2.INTER_AREA if m.shape[0] > h
-                           else cv2.INTER_NEAREST) > 0
+            m = (
+                cv2.resize(
+                    m.astype(np.uint8), (w, h), interpolation=cv2.INTER_AREA if m.shape[0] > h else cv2.INTER_NEAREST
+                )
+                > 0
+            )
         out.append(m)
     return out
 
 
-def fuse(seg: np.ndarray, carried: np.ndarray, accept_iou: float, max_growth: float,
-         predicted: np.ndarray | None = None, ref_area: float | None = None) -> tuple[np.ndarray, float]:
+def fuse(
+    seg: np.ndarray,
+    carried: np.ndarray,
+    accept_iou: float,
+    max_growth: float,
+    predicted: np.ndarray | None = None,
+    ref_area: float | None = None,
+) -> tuple[np.ndarray, float]:
     """Keep the engine's mask near the carried one (or inside the predicted box while partly
     hidden); the carried mask stands when they disagree or the area jumps (a leak)."""
     area = float(carried.sum())
     r = max(2, int(round(0.1 * np.sqrt(area))))
-    gate = cv2.dilate(carried.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))) > 0
+    gate = (
+        cv2.dilate(carried.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))) > 0
+    )
     if predicted is not None:
         h, w = carried.shape
         x0, y0 = max(0, int(predicted[0]) - r), max(0, int(predicted[1]) - r)

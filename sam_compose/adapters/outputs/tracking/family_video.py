@@ -43,14 +43,19 @@ def sam3_engine_for(engine: Any, device: str | None = None, dtype: str | None = 
     from ....engines import resolve_engine
     from ....engines.base import Engine
 
-    if not isinstance(engine, (str, Engine)) or (isinstance(engine, str) and
-                                                  engine.strip().lower() in ("opencv", "auto", "")):
-        raise InputError("the sam3 tracker needs a SAM 3 engine: pass engine='facebook/sam3' (or a SAM 3 "
-                         f"save_pretrained folder, or an engine from sc.load_engine of one), got {engine!r}")
+    if not isinstance(engine, (str, Engine)) or (
+        isinstance(engine, str) and engine.strip().lower() in ("opencv", "auto", "")
+    ):
+        raise InputError(
+            "the sam3 tracker needs a SAM 3 engine: pass engine='facebook/sam3' (or a SAM 3 "
+            f"save_pretrained folder, or an engine from sc.load_engine of one), got {engine!r}"
+        )
     eng = resolve_engine(engine, device=device, dtype=dtype)
     if getattr(eng, "family", None) != "sam3":
-        raise InputError(f"the sam3 tracker needs a SAM 3 engine, got a {eng.name} engine ({eng.spec!r}); "
-                         "pass engine='facebook/sam3'")
+        raise InputError(
+            f"the sam3 tracker needs a SAM 3 engine, got a {eng.name} engine ({eng.spec!r}); "
+            "pass engine='facebook/sam3'"
+        )
     return eng
 
 

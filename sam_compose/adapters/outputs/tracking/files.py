@@ -76,7 +76,11 @@ class CocoVideoWriter:
         for i, oid in enumerate(_ids(masks)):
             x0, y0, x1, y1 = (float(v) for v in masks.boxes[i])
             self._tracks.setdefault(int(oid), {})[int(frame_index)] = (
-                rles[i], [x0, y0, x1 - x0, y1 - y0], int(masks.areas[i]), float(masks.scores[i]))
+                rles[i],
+                [x0, y0, x1 - x0, y1 - y0],
+                int(masks.areas[i]),
+                float(masks.scores[i]),
+            )
 
     def as_dict(self) -> dict[str, Any]:
         h, w = self._size or (0, 0)
@@ -90,9 +94,19 @@ class CocoVideoWriter:
             for f, (rle, box, area, score) in per.items():
                 segs[f], boxes[f], areas[f] = rle, box, area
                 scores.append(score)
-            anns.append({"id": oid, "track_id": oid, "video_id": 1, "category_id": 1, "iscrowd": 0,
-                         "segmentations": segs, "bboxes": boxes, "areas": areas,
-                         "score": float(np.mean(scores)) if scores else 0.0})
+            anns.append(
+                {
+                    "id": oid,
+                    "track_id": oid,
+                    "video_id": 1,
+                    "category_id": 1,
+                    "iscrowd": 0,
+                    "segmentations": segs,
+                    "bboxes": boxes,
+                    "areas": areas,
+                    "score": float(np.mean(scores)) if scores else 0.0,
+                }
+            )
         return {
             "info": {"description": "tracks exported by sam_compose", "format": "youtube-vis"},
             "videos": [{"id": 1, "name": self.video_name, "width": w, "height": h, "length": self._frames}],
@@ -124,8 +138,10 @@ def read_coco_video(path: str | os.PathLike) -> dict[int, dict[int, np.ndarray]]
                 r = {"size": rle["size"], "counts": rle["counts"].encode("ascii")}
                 out.setdefault(f, {})[int(ann["id"])] = mask_utils.decode(r).astype(bool)
     except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
-        raise InputError(f"{path} is not a video COCO (YouTube-VIS) JSON with 'annotations' "
-                         f"holding per-frame RLE 'segmentations': {exc!r}") from exc
+        raise InputError(
+            f"{path} is not a video COCO (YouTube-VIS) JSON with 'annotations' "
+            f"holding per-frame RLE 'segmentations': {exc!r}"
+        ) from exc
     return out
 
 
@@ -144,8 +160,20 @@ class MotWriter:
             if areas[i] == 0:
                 continue
             x0, y0, x1, y1 = (float(v) for v in masks.boxes[i])
-            self._csv.writerow([int(frame_index) + 1, int(oid), f"{x0:.2f}", f"{y0:.2f}", f"{x1 - x0:.2f}",
-                                f"{y1 - y0:.2f}", f"{float(masks.scores[i]):.4f}", -1, -1, -1])
+            self._csv.writerow(
+                [
+                    int(frame_index) + 1,
+                    int(oid),
+                    f"{x0:.2f}",
+                    f"{y0:.2f}",
+                    f"{x1 - x0:.2f}",
+                    f"{y1 - y0:.2f}",
+                    f"{float(masks.scores[i]):.4f}",
+                    -1,
+                    -1,
+                    -1,
+                ]
+            )
 
     def close(self) -> Path:
         if not self._fh.closed:
@@ -175,7 +203,9 @@ class OverlayWriter:
 
     def write(self, frame_index: int, masks: Masks, frame: np.ndarray | None = None) -> None:
         if frame is None:
-            raise InputError("the overlay video needs the frames: use track(..., with_frames=True) or save_tracks(frames=...)")
+            raise InputError(
+                "the overlay video needs the frames: use track(..., with_frames=True) or save_tracks(frames=...)"
+            )
         from ....visualize import overlay
 
         self._vw.write(overlay(frame, masks, alpha=self.alpha, boxes=False))
@@ -236,9 +266,13 @@ def open_sinks(out_dir: Path, formats: Sequence[str], fps: float = 25.0) -> dict
     return sinks
 
 
-def save_tracks(results: Iterable[Any], out_dir: str | os.PathLike,
-                formats: Sequence[str] = ("coco", "mot", "png"), fps: float = 25.0,
-                frames: Iterable[np.ndarray] | None = None) -> dict[str, Path]:
+def save_tracks(
+    results: Iterable[Any],
+    out_dir: str | os.PathLike,
+    formats: Sequence[str] = ("coco", "mot", "png"),
+    fps: float = 25.0,
+    frames: Iterable[np.ndarray] | None = None,
+) -> dict[str, Path]:
     """Write a stream of per-frame results to ``out_dir``; returns ``{format: path}``.
 
     ``results`` yields :class:`Masks` (``data["frame"]`` gives the frame index, else the

@@ -56,29 +56,29 @@ from .motion import DIS_PRESETS, FlowField
 __all__ = ["FlowTracker"]
 
 REFINE_CHOICES = ("auto", "box+points+mask", "points+mask")
-TRUSTED = 0.7          # agreement with the flow above which a frame may teach the appearance model
-WINDOW_MARGIN = 0.35   # search window: the object's box grown by this share of its size ...
-WINDOW_SPEED = 2.0     # ... and by this many frames of its motion
-GROW_LIMIT = 1.6       # a cut larger than this times the object's last area is kept near the carried mask
-BOUNDARY_BAND = 0.6    # near the cut's outline (this many superpixel sides) the flow's outline stands
-HIDDEN = 0.8           # an object carried at less than this share of its running area is partly hidden
-WHOLE = 0.95           # an object at this share of its running area is wholly visible
+TRUSTED = 0.7  # agreement with the flow above which a frame may teach the appearance model
+WINDOW_MARGIN = 0.35  # search window: the object's box grown by this share of its size ...
+WINDOW_SPEED = 2.0  # ... and by this many frames of its motion
+GROW_LIMIT = 1.6  # a cut larger than this times the object's last area is kept near the carried mask
+BOUNDARY_BAND = 0.6  # near the cut's outline (this many superpixel sides) the flow's outline stands
+HIDDEN = 0.8  # an object carried at less than this share of its running area is partly hidden
+WHOLE = 0.95  # an object at this share of its running area is wholly visible
 
 
 @dataclass
 class _Track:
     obj_id: int
-    mask: np.ndarray                       # (h, w) bool at the working resolution, last known
+    mask: np.ndarray  # (h, w) bool at the working resolution, last known
     ref_area: float
-    app: Appearance | None = None          # colour-word models (weight-free engine)
-    hist: np.ndarray | None = None         # hue-saturation histogram (other paths)
+    app: Appearance | None = None  # colour-word models (weight-free engine)
+    hist: np.ndarray | None = None  # hue-saturation histogram (other paths)
     score: float = 1.0
     lost: bool = False
     reason: str = ""
     low_frames: int = 0
     lost_frames: int = 0
     age: int = 0
-    full_box: np.ndarray | None = None     # (4,) working xyxy of the whole object
+    full_box: np.ndarray | None = None  # (4,) working xyxy of the whole object
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(2, np.float32))  # working px / frame
     was_whole: bool = True
     shift: np.ndarray = field(default_factory=lambda: np.zeros(2, np.float32))  # this frame's motion
@@ -122,16 +122,36 @@ class FlowTracker(Tracker):
 
     name = "flow"
 
-    def __init__(self, engine: Any = "opencv", *, flow: str = "dis", flow_preset: str = "medium",
-                 flow_max_side: int = 480, mask_size: int = 1280, work_size: int = 512, accept_iou: float = 0.5,
-                 max_growth: float = 1.25,
-                 lost_area_ratio: float = 0.2, min_area: int = 12, lost_score: float = 0.3, patience: int = 3,
-                 reacquire: bool = True, reacquire_distance: float = 0.45, photometric_threshold: int = 40,
-                 fb_check: bool = True, fb_threshold: float = 1.5, refine_with: str = "auto",
-                 keep_logits: bool = True) -> None:
+    def __init__(
+        self,
+        engine: Any = "opencv",
+        *,
+        flow: str = "dis",
+        flow_preset: str = "medium",
+        flow_max_side: int = 480,
+        mask_size: int = 1280,
+        work_size: int = 512,
+        accept_iou: float = 0.5,
+        max_growth: float = 1.25,
+        lost_area_ratio: float = 0.2,
+        min_area: int = 12,
+        lost_score: float = 0.3,
+        patience: int = 3,
+        reacquire: bool = True,
+        reacquire_distance: float = 0.45,
+        photometric_threshold: int = 40,
+        fb_check: bool = True,
+        fb_threshold: float = 1.5,
+        refine_with: str = "auto",
+        keep_logits: bool = True,
+    ) -> None:
         super().__init__()
-        for name, v in (("accept_iou", accept_iou), ("lost_area_ratio", lost_area_ratio), ("lost_score", lost_score),
-                        ("reacquire_distance", reacquire_distance)):
+        for name, v in (
+            ("accept_iou", accept_iou),
+            ("lost_area_ratio", lost_area_ratio),
+            ("lost_score", lost_score),
+            ("reacquire_distance", reacquire_distance),
+        ):
             if not 0.0 <= float(v) <= 1.0:
                 raise InputError(f"{name} must be in [0, 1], got {v}")
         if not max_growth >= 1.0:
@@ -171,8 +191,10 @@ class FlowTracker(Tracker):
 
     def add(self, objects: Any, ids: Any = None) -> list[int]:
         if self.engine is None and not isinstance(objects, (Masks, np.ndarray)):
-            raise InputError("this tracker has no engine (engine=None), so objects must be given as masks; "
-                             "pass engine='opencv' to start from prompts")
+            raise InputError(
+                "this tracker has no engine (engine=None), so objects must be given as masks; "
+                "pass engine='opencv' to start from prompts"
+            )
         return super().add(objects, ids)
 
     def correct(self, obj_id: int, prompt: Any) -> None:
@@ -200,16 +222,24 @@ class FlowTracker(Tracker):
         speed = np.maximum(np.abs(t.velocity), np.abs(t.shift))
         grow = WINDOW_MARGIN * side + WINDOW_SPEED * speed + 4.0
         h, w = size
-        return np.array([max(0.0, bb[0] - grow[0]), max(0.0, bb[1] - grow[1]),
-                         min(float(w), bb[2] + grow[0]), min(float(h), bb[3] + grow[1])])
+        return np.array(
+            [
+                max(0.0, bb[0] - grow[0]),
+                max(0.0, bb[1] - grow[1]),
+                min(float(w), bb[2] + grow[0]),
+                min(float(h), bb[3] + grow[1]),
+            ]
+        )
 
-    def _local(self, rgb: np.ndarray, t: _Track, soft: np.ndarray, carried: np.ndarray) -> tuple[np.ndarray, float, Any]:
+    def _local(
+        self, rgb: np.ndarray, t: _Track, soft: np.ndarray, carried: np.ndarray
+    ) -> tuple[np.ndarray, float, Any]:
         """(mask, agreement, local cut) for one object: its window cut, or the carried mask
         when the cut finds nothing; a cut that balloons (a leak into similar colours) is kept
         near the carried mask."""
         size = carried.shape
         box = self._window(t, soft, size)
-        if box is None:
+        if box is None or t.app is None:  # nowhere to look, or no colour model to cut with
             return carried, 0.0, None
         expected = None
         if t.full_box is not None and carried.sum() < HIDDEN * t.ref_area:  # partly hidden: parts may reappear
@@ -219,15 +249,26 @@ class FlowTracker(Tracker):
             raw, trust, field_ = self.motion.warp(t.mask.astype(np.float32)), self.motion.valid, self._field
         else:
             raw, trust, field_ = soft, None, None
-        lc = cut_object(rgb, raw, t.app, box, expected, self.work_size, self.region_px, trust,  # type: ignore[arg-type]
-                        field_)
+        lc = cut_object(
+            rgb,
+            raw,
+            t.app,
+            box,
+            expected,
+            self.work_size,
+            self.region_px,
+            trust,
+            field_,
+        )
         m, area = lc.mask, float(lc.mask.sum())
         base = max(float(carried.sum()), float(t.mask.sum()))
         if area < 1 and carried.sum() >= self.min_area:
             return carried, 0.0, None
         if area > GROW_LIMIT * max(base, 1.0) and carried.any():
             r = max(2, int(round(0.15 * np.sqrt(base))))
-            gate = cv2.dilate(carried.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+            gate = cv2.dilate(
+                carried.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+            )
             m = m & (gate > 0)
             return m, min(lc.agreement, 0.5), None
         if self._flow_ok and carried.any():
@@ -252,8 +293,9 @@ class FlowTracker(Tracker):
         return out
 
     # --- the step ---------------------------------------------------------------------------------
-    def _step(self, frame: np.ndarray, added: list[ObjectInit], corrections: dict[int, ObjectInit],
-              removed: set[int]) -> Masks:
+    def _step(
+        self, frame: np.ndarray, added: list[ObjectInit], corrections: dict[int, ObjectInit], removed: set[int]
+    ) -> Masks:
         t0 = time.perf_counter()
         H, W = frame.shape[:2]
         sc = min(1.0, self.mask_size / max(H, W))
@@ -273,8 +315,10 @@ class FlowTracker(Tracker):
             self.motion.compute(gray, self._prev_gray, rgb, self._prev_rgb)  # type: ignore[arg-type]
         self._flow_ok = have_flow
         self._field = self.motion.field() if have_flow and self.mode == "regions" else None
-        soft = {t.obj_id: self.motion.carry(t.mask.astype(np.float32)) if have_flow else t.mask.astype(np.float32)
-                for t in moving}
+        soft = {
+            t.obj_id: self.motion.carry(t.mask.astype(np.float32)) if have_flow else t.mask.astype(np.float32)
+            for t in moving
+        }
         carried = {k: v > 0.5 for k, v in soft.items()}
         for t in moving:  # this frame's motion of each object (its velocity where the flow lost it)
             k = t.obj_id
@@ -290,16 +334,25 @@ class FlowTracker(Tracker):
                 final[k], scores[k], locals_[k] = self._local(rgb, t, soft[k], carried[k])
         elif self.mode == "engine":
             ids = [t.obj_id for t in moving if carried[t.obj_id].sum() >= self.min_area]
-            prompts = [refine_prompt(soft[k], carried[k], [carried[j] for j in carried if j != k], (H / h, W / w),
-                                     self._predicted(self._tracks[k], carried[k]), self._use_box(k, carried[k]))
-                       for k in ids]
+            prompts = [
+                refine_prompt(
+                    soft[k],
+                    carried[k],
+                    [carried[j] for j in carried if j != k],
+                    (H / h, W / w),
+                    self._predicted(self._tracks[k], carried[k]),
+                    self._use_box(k, carried[k]),
+                )
+                for k in ids
+            ]
             segs = segment_all(self.engine, frame, prompts, (h, w))
             for t in moving:
                 final[t.obj_id], scores[t.obj_id] = carried[t.obj_id], 1.0
             for k, seg in zip(ids, segs):
                 tk = self._tracks[k]
-                final[k], scores[k] = fuse(seg, carried[k], self.accept_iou, self.max_growth,
-                                           self._predicted(tk, carried[k]), tk.ref_area)
+                final[k], scores[k] = fuse(
+                    seg, carried[k], self.accept_iou, self.max_growth, self._predicted(tk, carried[k]), tk.ref_area
+                )
         elif hsv is not None:
             for t in moving:
                 final[t.obj_id], scores[t.obj_id] = snap(hsv, t.hist, carried[t.obj_id], self.accept_iou)
@@ -369,15 +422,25 @@ class FlowTracker(Tracker):
             return True
         return self.refine_with == "auto" and self._predicted(self._tracks[k], carried) is not None
 
-    def _update(self, t: _Track, m: np.ndarray, score: float, carried: bool, local: Any,
-                hsv: np.ndarray | None, lost_now: dict[int, str], size: tuple[int, int]) -> None:
+    def _update(
+        self,
+        t: _Track,
+        m: np.ndarray,
+        score: float,
+        carried: bool,
+        local: Any,
+        hsv: np.ndarray | None,
+        lost_now: dict[int, str],
+        size: tuple[int, int],
+    ) -> None:
         area = float(m.sum())
         t.low_frames = t.low_frames + 1 if score < self.lost_score else 0
         small = area < max(self.min_area, self.lost_area_ratio * t.ref_area)
         if small or t.low_frames >= self.patience:
             t.lost, t.lost_frames = True, 0
-            t.reason = "left_frame" if (small and _at_edge(mask_box(t.mask), size)) else (
-                "occluded" if small else "low_score")
+            t.reason = (
+                "left_frame" if (small and _at_edge(mask_box(t.mask), size)) else ("occluded" if small else "low_score")
+            )
             lost_now[t.obj_id] = t.reason
             return
         whole = area >= WHOLE * t.ref_area
@@ -411,8 +474,15 @@ class FlowTracker(Tracker):
                 if nh is not None:
                     t.hist = nh if t.hist is None else 0.8 * t.hist + 0.2 * nh
 
-    def _search(self, rgb: np.ndarray, hsv: np.ndarray | None, frame: np.ndarray,
-                lost_now: dict[int, str], size: tuple[int, int], full: tuple[int, int]) -> list[int]:
+    def _search(
+        self,
+        rgb: np.ndarray,
+        hsv: np.ndarray | None,
+        frame: np.ndarray,
+        lost_now: dict[int, str],
+        size: tuple[int, int],
+        full: tuple[int, int],
+    ) -> list[int]:
         """Look for lost objects (not those lost on this very frame); returns the ids found."""
         found: list[int] = []
         h, w = size
@@ -420,7 +490,7 @@ class FlowTracker(Tracker):
         if not searching:
             return found
         s = frame_structure(rgb, self.work_size, self.region_px) if self.mode == "regions" else None
-        sh, sw = (s.labels.shape if s is not None else size)
+        sh, sw = s.labels.shape if s is not None else size
         taken = np.zeros(size, bool)
         for t in self._tracks.values():
             if not t.lost:
@@ -435,16 +505,26 @@ class FlowTracker(Tracker):
                     centre = (t.full_box[:2] + t.full_box[2:]) / 2 + t.velocity * min(t.lost_frames, 10)
                     expected = np.clip(centre, 0, [w, h]) * [fx, fy]
                 taken_s = cv2.resize(taken.astype(np.float32), (sw, sh), interpolation=cv2.INTER_AREA)
-                hit = redetect(s, t.app, coverage(s, taken_s) > 0.5, t.ref_area * fx * fy, expected,
-                               1.0 - self.reacquire_distance ** 2)
+                hit = redetect(
+                    s,
+                    t.app,
+                    coverage(s, taken_s) > 0.5,
+                    t.ref_area * fx * fy,
+                    expected,
+                    1.0 - self.reacquire_distance**2,
+                )
                 if hit is not None:
                     small = refine_boundary(s, hit[0][s.labels], hit[0])
                     m = cv2.resize(small.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR) >= 0.5
             elif hsv is not None:
                 region = find(hsv, t.hist, taken, t.ref_area, self.min_area, self.reacquire_distance)
                 if region is not None and self.engine is not None:
-                    seg = segment_all(self.engine, frame, [refine_prompt(region.astype(np.float32), region, [],
-                                                                         (full[0] / h, full[1] / w))], size)[0]
+                    seg = segment_all(
+                        self.engine,
+                        frame,
+                        [refine_prompt(region.astype(np.float32), region, [], (full[0] / h, full[1] / w))],
+                        size,
+                    )[0]
                     region, _ = fuse(seg, region, self.accept_iou, self.max_growth)
                 m = region
             if m is None or not m.any():

@@ -30,8 +30,9 @@ def _is_samples(gaze: Any) -> bool:
     return hasattr(gaze, "t") and hasattr(gaze, "x") and hasattr(gaze, "valid")
 
 
-def gaze_schedule(gaze: Any, fps: float, start_frame: int = 0, video_start: float | None = None,
-                  t0: float | None = None) -> dict[int, list[Prompt]]:
+def gaze_schedule(
+    gaze: Any, fps: float, start_frame: int = 0, video_start: float | None = None, t0: float | None = None
+) -> dict[int, list[Prompt]]:
     """``{frame: [Prompt]}`` from gaze: ``GazeSamples`` (fixations are detected first) or fixations.
 
     ``video_start`` is the gaze-clock time of frame 0; by default the first sample's time
@@ -55,11 +56,14 @@ def gaze_schedule(gaze: Any, fps: float, start_frame: int = 0, video_start: floa
         fixations = [gaze]
     else:
         fixations = list(gaze)
-    out = fixations_by_frame(fixations, fps, start_frame=start_frame,
-                             video_start=0.0 if video_start is None else float(video_start))
+    out = fixations_by_frame(
+        fixations, fps, start_frame=start_frame, video_start=0.0 if video_start is None else float(video_start)
+    )
     if scene_size is not None:
-        out = {k: [p.replace(data={**p.data, "scene_size": [int(scene_size[0]), int(scene_size[1])]}) for p in v]
-               for k, v in out.items()}
+        out = {
+            k: [p.replace(data={**p.data, "scene_size": [int(scene_size[0]), int(scene_size[1])]}) for p in v]
+            for k, v in out.items()
+        }
     return out
 
 
@@ -69,8 +73,13 @@ def _field(fix: Any, name: str, default: Any = None) -> Any:
     return getattr(fix, name, default)
 
 
-def fixations_by_frame(fixations: Iterable[Any], fps: float, start_frame: int = 0,
-                       video_start: float | None = None, t0: float | None = None) -> dict[int, list[Prompt]]:
+def fixations_by_frame(
+    fixations: Iterable[Any],
+    fps: float,
+    start_frame: int = 0,
+    video_start: float | None = None,
+    t0: float | None = None,
+) -> dict[int, list[Prompt]]:
     """``{frame_index: [Prompt(point)]}`` for each fixation, in order of time.
 
     ``video_start`` (default 0; ``t0=`` is its deprecated name) is the gaze-clock time of frame 0.
@@ -115,13 +124,15 @@ def fixations_by_frame(fixations: Iterable[Any], fps: float, start_frame: int = 
             v = _field(fix, extra)
             if v is not None:
                 record[extra] = float(v)
-        out.setdefault(idx, []).append(Prompt(points=[[x, y]], labels=[1],
-                                              data={"adapter": "gaze", "fixation": record}))
+        out.setdefault(idx, []).append(
+            Prompt(points=[[x, y]], labels=[1], data={"adapter": "gaze", "fixation": record})
+        )
     return out
 
 
-def apply_fixations(tracker: Any, prompts: list[Prompt], previous: Masks | None,
-                    size: tuple[int, int] | None = None) -> None:
+def apply_fixations(
+    tracker: Any, prompts: list[Prompt], previous: Masks | None, size: tuple[int, int] | None = None
+) -> None:
     """Refresh the track under each fixation (from ``previous``'s masks) or start a new one.
 
     ``size`` is the (H, W) of the frame the fixations fall on (default: the tracker's).
@@ -163,4 +174,9 @@ def _object_under(previous: Masks | None, x: float, y: float) -> tuple[int, list
     hit = on[int(np.argmin(previous.areas[on]))]
     x0, y0, x1, y1 = (float(v) for v in previous.boxes[hit])
     mx, my = 0.1 * (x1 - x0) + 2, 0.1 * (y1 - y0) + 2
-    return int(previous.ids[hit]), [max(0.0, x0 - mx), max(0.0, y0 - my), min(float(w), x1 + mx), min(float(h), y1 + my)]
+    return int(previous.ids[hit]), [
+        max(0.0, x0 - mx),
+        max(0.0, y0 - my),
+        min(float(w), x1 + mx),
+        min(float(h), y1 + my),
+    ]

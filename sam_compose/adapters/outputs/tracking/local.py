@@ -26,12 +26,12 @@ from .appearance import Appearance
 
 PRIOR_WEIGHT = 2.0  # nats per pixel for disagreeing with the carried mask where the flow is trusted
 UNTRUSTED_BACKGROUND = 0.25  # share of the prior's weight kept where the flow fails on background
-GAP = 1.0           # pieces this many superpixel sides from the object's body count as the object
-MIN_PIECE = 0.2     # detached pieces under this share of the largest are dropped
-MOTION = 3.0     # nats per pixel for moving like the background rather than like the object ...
+GAP = 1.0  # pieces this many superpixel sides from the object's body count as the object
+MIN_PIECE = 0.2  # detached pieces under this share of the largest are dropped
+MOTION = 3.0  # nats per pixel for moving like the background rather than like the object ...
 MOTION_MIN = 1.5  # ... when their motions differ by at least this many pixels
-DISTANCE = 1.0   # nats per pixel for being the object far from the carried mask ...
-REACH = 0.5      # ... where "far" is this share of the carried mask's equivalent side
+DISTANCE = 1.0  # nats per pixel for being the object far from the carried mask ...
+REACH = 0.5  # ... where "far" is this share of the carried mask's equivalent side
 
 
 @dataclass
@@ -52,7 +52,7 @@ class Window:
         return cls(x0, y0, x1, y1, min(1.0, max_side / max(x1 - x0, y1 - y0)))
 
     def crop(self, image: np.ndarray, interpolation: int = cv2.INTER_AREA) -> np.ndarray:
-        part = np.ascontiguousarray(image[self.y0:self.y1, self.x0:self.x1])
+        part = np.ascontiguousarray(image[self.y0 : self.y1, self.x0 : self.x1])
         if self.scale >= 1.0:
             return part
         size = (max(1, round((self.x1 - self.x0) * self.scale)), max(1, round((self.y1 - self.y0) * self.scale)))
@@ -67,7 +67,7 @@ class Window:
         ww, hh = self.x1 - self.x0, self.y1 - self.y0
         if small.shape != (hh, ww):
             small = cv2.resize(small.astype(np.float32), (ww, hh), interpolation=cv2.INTER_LINEAR) >= 0.5
-        out[self.y0:self.y1, self.x0:self.x1] = small
+        out[self.y0 : self.y1, self.x0 : self.x1] = small
         return out
 
 
@@ -75,11 +75,11 @@ class Window:
 class LocalCut:
     """The object found in one window: its frame mask and what the tracker judges it by."""
 
-    mask: np.ndarray          # (H, W) bool
-    agreement: float          # area-weighted IoU of the cut with the carried mask
+    mask: np.ndarray  # (H, W) bool
+    agreement: float  # area-weighted IoU of the cut with the carried mask
     structure: ImageStructure
-    selection: np.ndarray     # (n,) bool over the window's superpixels
-    around: np.ndarray        # (n,) bool: the window's superpixels not in the object
+    selection: np.ndarray  # (n,) bool over the window's superpixels
+    around: np.ndarray  # (n,) bool: the window's superpixels not in the object
     window_scale: float = 1.0  # window pixels per frame pixel
     core: np.ndarray | None = None  # (n,) bool: in the object and carried there by a trusted flow
 
@@ -91,9 +91,17 @@ class LocalCut:
             app.update(self.structure, core, self.around)
 
 
-def cut_object(frame: np.ndarray, soft: np.ndarray, app: Appearance, box: np.ndarray, expected: np.ndarray | None,
-               max_side: int, region_px: float, trust: np.ndarray | None = None,
-               motion: np.ndarray | None = None) -> LocalCut:
+def cut_object(
+    frame: np.ndarray,
+    soft: np.ndarray,
+    app: Appearance,
+    box: np.ndarray,
+    expected: np.ndarray | None,
+    max_side: int,
+    region_px: float,
+    trust: np.ndarray | None = None,
+    motion: np.ndarray | None = None,
+) -> LocalCut:
     """Cut one object out of ``frame`` (H, W, 3) uint8 inside ``box``.
 
     ``soft`` (H, W) float32 is the carried mask; ``trust`` (H, W) float32 in [0, 1] where
@@ -123,8 +131,10 @@ def cut_object(frame: np.ndarray, soft: np.ndarray, app: Appearance, box: np.nda
     extra = None
     carried = crop_soft > 0.5
     # the body of the carried mask: thin parts (lines, strings) must not extend its reach
-    body = cv2.morphologyEx(carried.astype(np.uint8), cv2.MORPH_OPEN,
-                            cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))) > 0
+    body = (
+        cv2.morphologyEx(carried.astype(np.uint8), cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5)))
+        > 0
+    )
     carried = body if body.any() else carried
     if carried.any():  # locality: the farther from the carried mask, the costlier to be the object
         far = cv2.distanceTransform((~carried).astype(np.uint8), cv2.DIST_L2, 3)
@@ -134,8 +144,18 @@ def cut_object(frame: np.ndarray, soft: np.ndarray, app: Appearance, box: np.nda
         mc = motion_costs(s, win.crop(motion, cv2.INTER_LINEAR), prior, weight)
         if mc is not None:
             extra = mc if extra is None else extra + mc
-    sel = cut_with_prior(s, prior, free, fg, bg, prior_weight=PRIOR_WEIGHT * weight, expected=exp, extra_fg=extra,
-                         min_piece=MIN_PIECE, gap=GAP * np.sqrt(region_px))
+    sel = cut_with_prior(
+        s,
+        prior,
+        free,
+        fg,
+        bg,
+        prior_weight=PRIOR_WEIGHT * weight,
+        expected=exp,
+        extra_fg=extra,
+        min_piece=MIN_PIECE,
+        gap=GAP * np.sqrt(region_px),
+    )
     small = refine_boundary(s, sel[s.labels], sel) if sel.any() else np.zeros(s.labels.shape, bool)
     trusted = weight > 0.5
     core = sel & trusted & (prior >= 0.8)

@@ -25,8 +25,11 @@ import numpy as np
 
 from ....errors import InputError
 
-DIS_PRESETS = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
-               "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
+DIS_PRESETS = {
+    "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
+    "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
+    "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
+}
 
 
 class FlowField:
@@ -37,8 +40,15 @@ class FlowField:
     displacement (x, y) of the valid pixels, ``valid_share`` of the frame.
     """
 
-    def __init__(self, method: str = "dis", preset: str = "medium", max_side: int = 480,
-                 fb_check: bool = True, fb_threshold: float = 1.5, photometric_threshold: int = 40) -> None:
+    def __init__(
+        self,
+        method: str = "dis",
+        preset: str = "medium",
+        max_side: int = 480,
+        fb_check: bool = True,
+        fb_threshold: float = 1.5,
+        photometric_threshold: int = 40,
+    ) -> None:
         if method not in ("dis", "farneback"):
             raise InputError(f"flow must be 'dis' or 'farneback', got {method!r}")
         if preset not in DIS_PRESETS:
@@ -77,8 +87,9 @@ class FlowField:
             fwd = self._flow(prev, cur)
             fh, fw = back.shape[:2]
             gx, gy = np.meshgrid(np.arange(fw, dtype=np.float32), np.arange(fh, dtype=np.float32))
-            fwd_at = cv2.remap(fwd, gx + back[..., 0], gy + back[..., 1], cv2.INTER_LINEAR,
-                               borderMode=cv2.BORDER_REPLICATE)
+            fwd_at = cv2.remap(
+                fwd, gx + back[..., 0], gy + back[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+            )
             err = np.linalg.norm(back + fwd_at, axis=2)
             consistent = err <= self.fb_threshold * s + 0.1 * np.linalg.norm(back, axis=2)
             if s != 1.0:
@@ -98,8 +109,14 @@ class FlowField:
 
     def warp(self, soft: np.ndarray) -> np.ndarray:
         """A previous-frame (h, w) float map warped into the new frame (trusted or not)."""
-        return cv2.remap(soft.astype(np.float32), self.map_x, self.map_y, cv2.INTER_LINEAR,
-                         borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        return cv2.remap(
+            soft.astype(np.float32),
+            self.map_x,
+            self.map_y,
+            cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=0,
+        )
 
     def carry(self, soft: np.ndarray) -> np.ndarray:
         """A previous-frame (h, w) float map warped into the new frame (0 where untrusted)."""

@@ -68,8 +68,9 @@ def load_sam2_video(engine: Any, device: str | None = None, dtype: str | None = 
     from ....engines import resolve_engine
     from ....engines.base import Engine
 
-    if not isinstance(engine, (str, Engine)) or (isinstance(engine, str) and
-                                                  engine.strip().lower() in ("opencv", "auto", "")):
+    if not isinstance(engine, (str, Engine)) or (
+        isinstance(engine, str) and engine.strip().lower() in ("opencv", "auto", "")
+    ):
         meta = ", Meta's sam2.1_hiera_*.pt" if family == "sam2" else ""
         raise InputError(
             f"the {family} tracker needs {_ARTICLE[family]} {_LABEL[family]} engine: pass engine='{_EXAMPLE[family]}' (or another "
@@ -85,9 +86,11 @@ def video_model_for(eng: Any, family: str = "sam2") -> Any:
     import torch
 
     if getattr(eng, "family", None) != family:
-        raise InputError(f"the {family} tracker needs {_ARTICLE[family]} {_LABEL[family]} engine, got a "
-                         f"{getattr(eng, 'name', type(eng).__name__)} engine ({eng.spec!r}); pass "
-                         f"engine='{_EXAMPLE[family]}' or another {_LABEL[family]} model")
+        raise InputError(
+            f"the {family} tracker needs {_ARTICLE[family]} {_LABEL[family]} engine, got a "
+            f"{getattr(eng, 'name', type(eng).__name__)} engine ({eng.spec!r}); pass "
+            f"engine='{_EXAMPLE[family]}' or another {_LABEL[family]} model"
+        )
     cached = _VIDEO_MODELS.get(eng)
     if cached is not None:
         return cached
@@ -128,7 +131,12 @@ def sam2_frame_pixels(frame: np.ndarray, size: int) -> Any:
     import torch
     from PIL import Image
 
-    x = np.asarray(Image.fromarray(np.ascontiguousarray(frame)).resize((size, size), Image.Resampling.BICUBIC), np.float32) / 255.0
+    x = (
+        np.asarray(
+            Image.fromarray(np.ascontiguousarray(frame)).resize((size, size), Image.Resampling.BICUBIC), np.float32
+        )
+        / 255.0
+    )
     x = (x - IMAGENET_MEAN) / IMAGENET_STD
     return torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))[None]
 
@@ -146,8 +154,15 @@ class Sam2VideoTracker(Tracker):
 
     name = "sam2"
 
-    def __init__(self, engine: Any, *, device: str | None = None, dtype: str | None = None,
-                 max_cond_frames: int = 4, keep_logits: bool = False) -> None:
+    def __init__(
+        self,
+        engine: Any,
+        *,
+        device: str | None = None,
+        dtype: str | None = None,
+        max_cond_frames: int = 4,
+        keep_logits: bool = False,
+    ) -> None:
         super().__init__()
         if int(max_cond_frames) < 1:
             raise InputError(f"max_cond_frames must be at least 1, got {max_cond_frames}")
@@ -181,9 +196,15 @@ class Sam2VideoTracker(Tracker):
         if self.size is None:
             raise RuntimeError("a tracking session starts with the first frame, whose size sets the video's")
         h, w = self.size
-        return self._session_class()(video_height=h, video_width=w, inference_device=device,
-                                     inference_state_device=device, video_storage_device=device,
-                                     dtype=self.model.dtype, max_vision_features_cache_size=1)
+        return self._session_class()(
+            video_height=h,
+            video_width=w,
+            inference_device=device,
+            inference_state_device=device,
+            video_storage_device=device,
+            dtype=self.model.dtype,
+            max_vision_features_cache_size=1,
+        )
 
     def _pixels(self, frame: np.ndarray) -> Any:
         """(H, W, 3) uint8 -> (1, 3, s, s) on the model's device (see :func:`sam2_frame_pixels`)."""
@@ -204,8 +225,9 @@ class Sam2VideoTracker(Tracker):
         if mask is not None:
             m = torch.from_numpy(np.asarray(mask, np.float32))[None, None]
             if m.shape[-2:] != (s, s):  # as Meta's add_new_mask: antialiased bilinear, then >= 0.5
-                m = torch.nn.functional.interpolate(m, size=(s, s), mode="bilinear", align_corners=False,
-                                                    antialias=True)
+                m = torch.nn.functional.interpolate(
+                    m, size=(s, s), mode="bilinear", align_corners=False, antialias=True
+                )
                 m = (m >= 0.5).float()
             sess.add_mask_inputs(idx, f, m.to(self.model.device))
             sess.remove_point_inputs(idx, f)
@@ -220,10 +242,14 @@ class Sam2VideoTracker(Tracker):
                 coords += p.points.tolist()
                 labels += p.labels.tolist()
             c = torch.tensor(coords, dtype=torch.float32) / torch.tensor([w, h]) * s  # Meta's arithmetic
-            sess.add_point_inputs(idx, f, {
-                "point_coords": c[None, None].to(self.model.device),
-                "point_labels": torch.tensor(labels, dtype=torch.int32)[None, None].to(self.model.device),
-            })
+            sess.add_point_inputs(
+                idx,
+                f,
+                {
+                    "point_coords": c[None, None].to(self.model.device),
+                    "point_labels": torch.tensor(labels, dtype=torch.int32)[None, None].to(self.model.device),
+                },
+            )
             sess.remove_mask_inputs(idx, f)
         if obj.obj_id not in sess.obj_with_new_inputs:
             sess.obj_with_new_inputs.append(obj.obj_id)
@@ -254,8 +280,9 @@ class Sam2VideoTracker(Tracker):
         }
 
     # --- the step -----------------------------------------------------------------------------------
-    def _step(self, frame: np.ndarray, added: list[ObjectInit], corrections: dict[int, ObjectInit],
-              removed: set[int]) -> Masks:
+    def _step(
+        self, frame: np.ndarray, added: list[ObjectInit], corrections: dict[int, ObjectInit], removed: set[int]
+    ) -> Masks:
         import torch
 
         h, w = frame.shape[:2]
@@ -298,9 +325,14 @@ class Sam2VideoTracker(Tracker):
             else:
                 lost.append(oid)
                 self._was_lost.add(oid)
-        data = {"lost": sorted(lost), "lost_reasons": {k: "not_visible" for k in lost},
-                "reacquired": sorted(reacquired), "engine": self.name, "prompts": [],
-                "memory": self.memory_footprint()}
+        data = {
+            "lost": sorted(lost),
+            "lost_reasons": {k: "not_visible" for k in lost},
+            "reacquired": sorted(reacquired),
+            "engine": self.name,
+            "prompts": [],
+            "memory": self.memory_footprint(),
+        }
         if not rows:
             return Masks(np.zeros((0, h, w), bool), ids=np.zeros(0, np.int64), data=data)
         masks = np.stack([full_np[i] > 0 for i in rows])
@@ -308,6 +340,10 @@ class Sam2VideoTracker(Tracker):
         if self.keep_logits:
             logits = np.stack([np.clip(to_lowres(full_np[i], (h, w), pad_value=-20.0), -20, 20) for i in rows])
         order = np.argsort([obj_ids[i] for i in rows])
-        return Masks(masks[order], scores=obj_scores[rows][order],
-                     logits=None if logits is None else logits[order],
-                     ids=np.asarray([obj_ids[i] for i in rows])[order], data=data)
+        return Masks(
+            masks[order],
+            scores=obj_scores[rows][order],
+            logits=None if logits is None else logits[order],
+            ids=np.asarray([obj_ids[i] for i in rows])[order],
+            data=data,
+        )

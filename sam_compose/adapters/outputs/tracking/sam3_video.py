@@ -45,8 +45,9 @@ class Sam3ConceptTracker(Tracker):
 
     name = "sam3"
 
-    def __init__(self, engine: Any, *, device: str | None = None, dtype: str | None = None,
-                 max_cond_frames: int = 4) -> None:
+    def __init__(
+        self, engine: Any, *, device: str | None = None, dtype: str | None = None, max_cond_frames: int = 4
+    ) -> None:
         super().__init__()
         self.engine = sam3_engine_for(engine, device, dtype)
         self.model = self.engine.models.video
@@ -61,7 +62,7 @@ class Sam3ConceptTracker(Tracker):
     def _reset_state(self) -> None:
         self._session: Any = None
         self._processor: Any = None
-        self._concepts: dict[int, str] = {}          # concept id (from add) -> phrase
+        self._concepts: dict[int, str] = {}  # concept id (from add) -> phrase
         self._dropped: set[str] = set()
 
     def _video_processor(self) -> Any:
@@ -70,8 +71,11 @@ class Sam3ConceptTracker(Tracker):
             from transformers.models.sam2_video.video_processing_sam2_video import Sam2VideoVideoProcessor
 
             ip = self.engine.processor.image_processor
-            self._processor = Sam3VideoProcessor(image_processor=ip, tokenizer=self.engine.processor.tokenizer,
-                                                 video_processor=Sam2VideoVideoProcessor(size=dict(ip.size)))
+            self._processor = Sam3VideoProcessor(
+                image_processor=ip,
+                tokenizer=self.engine.processor.tokenizer,
+                video_processor=Sam2VideoVideoProcessor(size=dict(ip.size)),
+            )
         return self._processor
 
     def _new_session(self) -> Any:
@@ -81,15 +85,23 @@ class Sam3ConceptTracker(Tracker):
             raise RuntimeError("a tracking session starts with the first frame, whose size sets the video's")
         h, w = self.size
         dev = self.model.device
-        return Sam3VideoInferenceSession(video_height=h, video_width=w, inference_device=dev,
-                                         inference_state_device=dev, video_storage_device=dev,
-                                         dtype=self.model.dtype, max_vision_features_cache_size=1)
+        return Sam3VideoInferenceSession(
+            video_height=h,
+            video_width=w,
+            inference_device=dev,
+            inference_state_device=dev,
+            video_storage_device=dev,
+            dtype=self.model.dtype,
+            max_vision_features_cache_size=1,
+        )
 
     def _add_concept(self, obj: ObjectInit) -> None:
         p = obj.prompt
         if p is None or p.text is None:
-            raise InputError("the sam3 concept tracker follows text prompts; objects given as masks, points or boxes "
-                             "start a separate tracker.add(...) stream (tracker='sam3' without text)")
+            raise InputError(
+                "the sam3 concept tracker follows text prompts; objects given as masks, points or boxes "
+                "start a separate tracker.add(...) stream (tracker='sam3' without text)"
+            )
         if p.exemplars is not None:
             raise InputError("SAM 3 video takes text concepts; exemplar boxes work on single images only")
         self._concepts[obj.obj_id] = p.text
@@ -119,13 +131,16 @@ class Sam3ConceptTracker(Tracker):
         if sess is None:
             return {"frames": 0, "memories": 0, "cond_frames": 0, "frame_records": 0}
         outs = sess.output_dict_per_obj.values()
-        return {"frames": sum(v is not None for v in (sess.processed_frames or {}).values()),
-                "memories": sum(len(o["non_cond_frame_outputs"]) for o in outs),
-                "cond_frames": sum(len(o["cond_frame_outputs"]) for o in outs),
-                "frame_records": len(sess.obj_id_to_tracker_score_frame_wise) + len(sess.suppressed_obj_ids)}
+        return {
+            "frames": sum(v is not None for v in (sess.processed_frames or {}).values()),
+            "memories": sum(len(o["non_cond_frame_outputs"]) for o in outs),
+            "cond_frames": sum(len(o["cond_frame_outputs"]) for o in outs),
+            "frame_records": len(sess.obj_id_to_tracker_score_frame_wise) + len(sess.suppressed_obj_ids),
+        }
 
-    def _step(self, frame: np.ndarray, added: list[ObjectInit], corrections: dict[int, ObjectInit],
-              removed: set[int]) -> Masks:
+    def _step(
+        self, frame: np.ndarray, added: list[ObjectInit], corrections: dict[int, ObjectInit], removed: set[int]
+    ) -> Masks:
         import torch
 
         h, w = frame.shape[:2]
@@ -139,9 +154,14 @@ class Sam3ConceptTracker(Tracker):
         for obj in added:
             self._add_concept(obj)
         data: dict[str, Any] = {"engine": "sam3", "lost": [], "prompts": []}
+
         def empty() -> Masks:
-            return Masks(np.zeros((0, h, w), bool), ids=np.zeros(0, np.int64), data=data,
-                         rows={"text": np.zeros(0, dtype=object)})
+            return Masks(
+                np.zeros((0, h, w), bool),
+                ids=np.zeros(0, np.int64),
+                data=data,
+                rows={"text": np.zeros(0, dtype=object)},
+            )
 
         if not self._concepts:
             return empty()
@@ -159,8 +179,13 @@ class Sam3ConceptTracker(Tracker):
         data["concepts"] = dict(self._concepts)
         if not keep.any():
             return empty()
-        return Masks(post["masks"].cpu().numpy()[keep], scores=post["scores"].float().cpu().numpy()[keep],
-                     ids=ids[keep], data=data, rows={"text": texts[keep]})
+        return Masks(
+            post["masks"].cpu().numpy()[keep],
+            scores=post["scores"].float().cpu().numpy()[keep],
+            ids=ids[keep],
+            data=data,
+            rows={"text": texts[keep]},
+        )
 
 
 class Sam3VideoTracker(Tracker):
@@ -169,8 +194,15 @@ class Sam3VideoTracker(Tracker):
 
     name = "sam3"
 
-    def __init__(self, engine: Any, *, device: str | None = None, dtype: str | None = None,
-                 max_cond_frames: int = 4, keep_logits: bool = False) -> None:
+    def __init__(
+        self,
+        engine: Any,
+        *,
+        device: str | None = None,
+        dtype: str | None = None,
+        max_cond_frames: int = 4,
+        keep_logits: bool = False,
+    ) -> None:
         super().__init__()
         self._args = (engine, device, dtype, int(max_cond_frames), bool(keep_logits))
         sam3_engine_for(engine, device, dtype)  # fail early on a wrong engine
@@ -183,16 +215,20 @@ class Sam3VideoTracker(Tracker):
             if all(concept):
                 self._inner = Sam3ConceptTracker(engine, device=device, dtype=dtype, max_cond_frames=max_cond)
             elif not any(concept):
-                self._inner = Sam3PromptTracker(engine, device=device, dtype=dtype, max_cond_frames=max_cond,
-                                                keep_logits=keep_logits)
+                self._inner = Sam3PromptTracker(
+                    engine, device=device, dtype=dtype, max_cond_frames=max_cond, keep_logits=keep_logits
+                )
         want = Sam3ConceptTracker if any(concept) else Sam3PromptTracker
         if self._inner is None or (items and (any(concept) != all(concept) or not isinstance(self._inner, want))):
-            raise InputError("one sam3 stream follows either text concepts or objects given as masks / points / "
-                             "boxes, not both; track them in two streams")
+            raise InputError(
+                "one sam3 stream follows either text concepts or objects given as masks / points / "
+                "boxes, not both; track them in two streams"
+            )
         return self._inner
 
-    def _step(self, frame: np.ndarray, added: list[ObjectInit], corrections: dict[int, ObjectInit],
-              removed: set[int]) -> Masks:
+    def _step(
+        self, frame: np.ndarray, added: list[ObjectInit], corrections: dict[int, ObjectInit], removed: set[int]
+    ) -> Masks:
         if self._inner is None and not added:
             h, w = frame.shape[:2]
             return Masks(np.zeros((0, h, w), bool), ids=np.zeros(0, np.int64), data={"engine": "sam3", "lost": []})

@@ -27,7 +27,7 @@ def prune_object_outputs(out: MutableMapping[str, Any], horizon: int, max_cond_f
     drop_before(out["non_cond_frame_outputs"], horizon)
     cond = sorted(out["cond_frame_outputs"])
     if len(cond) > max_cond_frames:
-        keep = {cond[0], *cond[-(max_cond_frames - 1):]} if max_cond_frames > 1 else {cond[-1]}
+        keep = {cond[0], *cond[-(max_cond_frames - 1) :]} if max_cond_frames > 1 else {cond[-1]}
         for k in cond:
             if k not in keep:
                 del out["cond_frame_outputs"][k]

@@ -34,10 +34,10 @@ SCENARIOS = ("motion", "cross", "exit", "late", "photo", "post")
 
 @dataclass
 class _Obj:
-    kind: str                      # "ellipse" | "rect" | "poly" | "disc"
+    kind: str  # "ellipse" | "rect" | "poly" | "disc"
     colour: tuple[int, int, int]
-    centre: Callable[[float], tuple[float, float]]   # u in [0, 1] -> (x, y)
-    radius: Callable[[float], tuple[float, float]]   # u -> (rx, ry)
+    centre: Callable[[float], tuple[float, float]]  # u in [0, 1] -> (x, y)
+    radius: Callable[[float], tuple[float, float]]  # u -> (rx, ry)
     visible: Callable[[float], bool] = lambda u: True
     poly: np.ndarray | None = None  # unit polygon for kind "poly"
 
@@ -73,7 +73,11 @@ def _background(size: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
     h, w = size
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     base = rng.uniform(90, 150, size=3)
-    img = base[None, None, :] + (xx[..., None] / w) * rng.uniform(-30, 30, 3) + (yy[..., None] / h) * rng.uniform(-30, 30, 3)
+    img = (
+        base[None, None, :]
+        + (xx[..., None] / w) * rng.uniform(-30, 30, 3)
+        + (yy[..., None] / h) * rng.uniform(-30, 30, 3)
+    )
     tex = cv2.GaussianBlur(rng.normal(0, 30, size=(h, w, 3)).astype(np.float32), (0, 0), 1.5)
     return np.clip(img + tex, 0, 255).astype(np.float32)
 
@@ -86,7 +90,9 @@ def _draw(obj: _Obj, u: float, size: tuple[int, int]) -> np.ndarray:
     cx, cy = obj.centre(u)
     rx, ry = obj.radius(u)
     if obj.kind in ("ellipse", "disc"):
-        cv2.ellipse(m, (int(round(cx)), int(round(cy))), (max(1, int(round(rx))), max(1, int(round(ry)))), 0, 0, 360, 1, -1)
+        cv2.ellipse(
+            m, (int(round(cx)), int(round(cy))), (max(1, int(round(rx))), max(1, int(round(ry)))), 0, 0, 360, 1, -1
+        )
     elif obj.kind == "rect":
         cv2.rectangle(m, (int(round(cx - rx)), int(round(cy - ry))), (int(round(cx + rx)), int(round(cy + ry))), 1, -1)
     else:
@@ -97,7 +103,9 @@ def _draw(obj: _Obj, u: float, size: tuple[int, int]) -> np.ndarray:
     return m.astype(bool)
 
 
-def _scenario(kind: str, size: tuple[int, int], rng: np.random.Generator) -> tuple[list[_Obj], list[str], np.ndarray | None]:
+def _scenario(
+    kind: str, size: tuple[int, int], rng: np.random.Generator
+) -> tuple[list[_Obj], list[str], np.ndarray | None]:
     h, w = size
     s = min(h, w)
     occluder = None
@@ -106,44 +114,76 @@ def _scenario(kind: str, size: tuple[int, int], rng: np.random.Generator) -> tup
         poly = np.stack([np.cos(ang), np.sin(ang)], 1) * rng.uniform(0.75, 1.0, (7, 1))
         objs = [
             _Obj("ellipse", (220, 40, 40), lambda u: (w * (0.18 + 0.55 * u), h * 0.3), lambda u: (s * 0.13, s * 0.09)),
-            _Obj("rect", (40, 60, 220), lambda u: (w * 0.28, h * 0.72),
-                 lambda u: (s * (0.08 + 0.06 * np.sin(np.pi * u)), s * (0.07 + 0.05 * np.sin(np.pi * u)))),
-            _Obj("poly", (240, 220, 40), lambda u: (w * (0.8 - 0.25 * u), h * (0.78 - 0.3 * u)),
-                 lambda u: (s * 0.11, s * 0.11), poly=poly),
+            _Obj(
+                "rect",
+                (40, 60, 220),
+                lambda u: (w * 0.28, h * 0.72),
+                lambda u: (s * (0.08 + 0.06 * np.sin(np.pi * u)), s * (0.07 + 0.05 * np.sin(np.pi * u))),
+            ),
+            _Obj(
+                "poly",
+                (240, 220, 40),
+                lambda u: (w * (0.8 - 0.25 * u), h * (0.78 - 0.3 * u)),
+                lambda u: (s * 0.11, s * 0.11),
+                poly=poly,
+            ),
         ]
         occluder = np.zeros((h, w), bool)
-        occluder[:, int(w * 0.5):int(w * 0.56)] = True
+        occluder[:, int(w * 0.5) : int(w * 0.56)] = True
         return objs, ["ellipse", "rectangle", "polygon"], occluder
     if kind == "cross":
         objs = [
-            _Obj("disc", (230, 50, 50), lambda u: (w * (0.15 + 0.7 * u), h * (0.41 + 0.03 * u)), lambda u: (s * 0.12, s * 0.12)),
-            _Obj("disc", (40, 80, 230), lambda u: (w * (0.85 - 0.7 * u), h * (0.59 - 0.03 * u)), lambda u: (s * 0.12, s * 0.12)),
+            _Obj(
+                "disc",
+                (230, 50, 50),
+                lambda u: (w * (0.15 + 0.7 * u), h * (0.41 + 0.03 * u)),
+                lambda u: (s * 0.12, s * 0.12),
+            ),
+            _Obj(
+                "disc",
+                (40, 80, 230),
+                lambda u: (w * (0.85 - 0.7 * u), h * (0.59 - 0.03 * u)),
+                lambda u: (s * 0.12, s * 0.12),
+            ),
         ]
         return objs, ["front", "back"], None
     if kind == "exit":
         # out to the right for u in [0.3, 0.6], then back
         def cx(u: float) -> float:
             return w * (0.55 + 1.4 * (0.5 - abs(u - 0.5)) * 1.0)
+
         objs = [_Obj("disc", (230, 60, 200), lambda u: (cx(u), h * 0.5), lambda u: (s * 0.14, s * 0.14))]
         return objs, ["leaver"], None
     if kind == "late":
         objs = [
             _Obj("disc", (230, 60, 60), lambda u: (w * (0.2 + 0.3 * u), h * 0.35), lambda u: (s * 0.12, s * 0.12)),
-            _Obj("rect", (50, 200, 60), lambda u: (w * (0.7 - 0.1 * u), h * 0.7), lambda u: (s * 0.1, s * 0.08),
-                 visible=lambda u: u >= 0.5),
+            _Obj(
+                "rect",
+                (50, 200, 60),
+                lambda u: (w * (0.7 - 0.1 * u), h * 0.7),
+                lambda u: (s * 0.1, s * 0.08),
+                visible=lambda u: u >= 0.5,
+            ),
         ]
         return objs, ["early", "late"], None
     if kind == "post":
-        objs = [_Obj("disc", (225, 70, 50), lambda u: (w * (0.2 + 0.6 * u), h * 0.5),
-                     lambda u: (s * (0.12 + 0.12 * u), s * (0.12 + 0.12 * u)))]
+        objs = [
+            _Obj(
+                "disc",
+                (225, 70, 50),
+                lambda u: (w * (0.2 + 0.6 * u), h * 0.5),
+                lambda u: (s * (0.12 + 0.12 * u), s * (0.12 + 0.12 * u)),
+            )
+        ]
         occluder = np.zeros((h, w), bool)
-        occluder[:, int(w * 0.49):int(w * 0.49) + max(3, int(w * 0.03))] = True
+        occluder[:, int(w * 0.49) : int(w * 0.49) + max(3, int(w * 0.03))] = True
         return objs, ["grower"], occluder
     raise InputError(f"unknown synthetic video scenario {kind!r}; choose one of {', '.join(SCENARIOS)}")
 
 
-def _render(objs: list[_Obj], bg: np.ndarray, occluder: np.ndarray | None, u: float,
-            rng: np.random.Generator, noise: float) -> tuple[np.ndarray, np.ndarray]:
+def _render(
+    objs: list[_Obj], bg: np.ndarray, occluder: np.ndarray | None, u: float, rng: np.random.Generator, noise: float
+) -> tuple[np.ndarray, np.ndarray]:
     size = bg.shape[:2]
     img = bg.copy()
     drawn = [_draw(o, u, size) for o in objs]
@@ -176,20 +216,21 @@ def _photo_frames(n_frames: int, size: tuple[int, int]) -> Iterator[tuple[np.nda
     for t in range(n_frames):
         u = t / (n_frames - 1)
         ox, oy = int(round(pan_x * u)), int(round(pan_y * 0.5 * np.sin(np.pi * u)))
-        img = bg[oy:oy + h, ox:ox + w].copy()
+        img = bg[oy : oy + h, ox : ox + w].copy()
         s = 0.8 + 0.4 * u
         o = cv2.resize(patch, None, fx=s, fy=s, interpolation=cv2.INTER_LINEAR)
         m = cv2.resize(shape, (o.shape[1], o.shape[0]), interpolation=cv2.INTER_NEAREST).astype(bool)
         cx, cy = int(w * (0.17 + 0.58 * u)), int(h * (0.33 + 0.14 * np.sin(2 * np.pi * u) + 0.17 * u))
         y0, x0 = cy - m.shape[0] // 2, cx - m.shape[1] // 2
         full = np.zeros((h, w), bool)
-        full[y0:y0 + m.shape[0], x0:x0 + m.shape[1]] = m
+        full[y0 : y0 + m.shape[0], x0 : x0 + m.shape[1]] = m
         img[full] = o[m]
         yield img, full[None]
 
 
-def _rendered(kind: str, n_frames: int, size: tuple[int, int], seed: int,
-              noise: float) -> tuple[list[str], Iterator[tuple[np.ndarray, np.ndarray]]]:
+def _rendered(
+    kind: str, n_frames: int, size: tuple[int, int], seed: int, noise: float
+) -> tuple[list[str], Iterator[tuple[np.ndarray, np.ndarray]]]:
     """(object names, lazy (frame (H, W, 3), visible masks (N, H, W)) pairs) of scenario ``kind``."""
     if n_frames < 2:
         raise InputError(f"a synthetic video needs at least 2 frames, got {n_frames}")
@@ -206,23 +247,26 @@ def _rendered(kind: str, n_frames: int, size: tuple[int, int], seed: int,
     return names, frames()
 
 
-def synthetic_video(kind: str = "motion", n_frames: int = 30, size: tuple[int, int] = (120, 160),
-                    seed: int = 0, noise: float = 3.0) -> SyntheticVideo:
+def synthetic_video(
+    kind: str = "motion", n_frames: int = 30, size: tuple[int, int] = (120, 160), seed: int = 0, noise: float = 3.0
+) -> SyntheticVideo:
     """A short video of scenario ``kind`` (see the module docstring) with exact visible masks."""
     names, pairs = _rendered(kind, n_frames, size, seed, noise)
     frames, masks = zip(*pairs)
     return SyntheticVideo(np.stack(frames), np.stack(masks), names, ids=list(range(1, len(names) + 1)))
 
 
-def synthetic_frames(kind: str = "motion", n_frames: int = 30, size: tuple[int, int] = (120, 160),
-                     seed: int = 0, noise: float = 3.0) -> Iterator[np.ndarray]:
+def synthetic_frames(
+    kind: str = "motion", n_frames: int = 30, size: tuple[int, int] = (120, 160), seed: int = 0, noise: float = 3.0
+) -> Iterator[np.ndarray]:
     """The frames of :func:`synthetic_video` (same arguments, same pixels), rendered one at a time."""
     _, pairs = _rendered(kind, n_frames, size, seed, noise)
     return (frame for frame, _ in pairs)
 
 
-def synthetic_stream(n_frames: int, size: tuple[int, int] = (64, 64), seed: int = 0,
-                     period: int = 100) -> Iterator[np.ndarray]:
+def synthetic_stream(
+    n_frames: int, size: tuple[int, int] = (64, 64), seed: int = 0, period: int = 100
+) -> Iterator[np.ndarray]:
     """Lazily yield ``n_frames`` frames of a disc circling over a textured background.
 
     One frame exists at a time, so streams of any length use constant memory. The disc

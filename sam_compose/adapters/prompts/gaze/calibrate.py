@@ -42,8 +42,15 @@ def candidate_points(x: float, y: float, radius: float, n: int, image_size: tupl
     return pts
 
 
-def calibrated_segment(image: np.ndarray, prompt: Prompt, *args: Any, engine: Any = None,
-                       accuracy: float | None = None, n: int = 9, multimask: bool = False) -> tuple[Masks, Prompt]:
+def calibrated_segment(
+    image: np.ndarray,
+    prompt: Prompt,
+    *args: Any,
+    engine: Any = None,
+    accuracy: float | None = None,
+    n: int = 9,
+    multimask: bool = False,
+) -> tuple[Masks, Prompt]:
     """Segment around the first positive point of ``prompt`` within ``accuracy`` pixels.
 
     ``engine`` (keyword) is a spec or an Engine (:func:`sam_compose.engines.resolve_engine`);
@@ -57,8 +64,7 @@ def calibrated_segment(image: np.ndarray, prompt: Prompt, *args: Any, engine: An
     ``data["calibration"]`` = {accuracy_px, n, consistency, point, agreement}).
     ``consistency`` is the chosen mask's mean IoU with the other candidates' masks.
     """
-    engine, acc_pos = positional_engine(args, engine, "calibrated_segment", names=("engine", "accuracy"),
-                                        stacklevel=4)
+    engine, acc_pos = positional_engine(args, engine, "calibrated_segment", names=("engine", "accuracy"), stacklevel=4)
     if acc_pos is not None:
         if accuracy is not None:
             raise GazeError("calibrated_segment: accuracy given twice (positionally and as accuracy=)")
@@ -82,8 +88,10 @@ def calibrated_segment(image: np.ndarray, prompt: Prompt, *args: Any, engine: An
         cands.append(Prompt(points=q, labels=prompt.labels, box=prompt.box, mask=prompt.mask, data=prompt.data))
     res = engine.segment(image, cands, multimask=multimask)
     if multimask:  # best of the three per candidate, by the engine's score
-        rows = [int(np.flatnonzero(res.prompt_index == i)[np.argmax(res.scores[res.prompt_index == i])])
-                for i in range(len(cands))]
+        rows = [
+            int(np.flatnonzero(res.prompt_index == i)[np.argmax(res.scores[res.prompt_index == i])])
+            for i in range(len(cands))
+        ]
         res = res[np.array(rows)]
     m = res.masks.reshape(len(res), -1)
     iou = pairwise_mask_iou(res.masks, res.masks) if len(res) > 1 else np.ones((1, 1))
@@ -94,16 +102,32 @@ def calibrated_segment(image: np.ndarray, prompt: Prompt, *args: Any, engine: An
     cons = np.where(empty, -1.0, cons)
     best = int(np.argmax(cons))  # ties -> the earliest, i.e. the fixation itself first
     agree = float(np.mean(np.nan_to_num(iou[best], nan=1.0) >= 0.5)) if len(res) > 1 else 1.0
-    info = {"accuracy_px": round(float(accuracy), 3), "n": int(n), "consistency": round(float(cons[best]), 4),
-            "agreement": round(agree, 4), "point": [round(float(v), 2) for v in pts[best]],
-            "candidate": best}
+    info = {
+        "accuracy_px": round(float(accuracy), 3),
+        "n": int(n),
+        "consistency": round(float(cons[best]), 4),
+        "agreement": round(agree, 4),
+        "point": [round(float(v), 2) for v in pts[best]],
+        "candidate": best,
+    }
     data = dict(prompt.data)
     data["calibration"] = info
     chosen = cands[best]
     logits = None if res.logits is None else res.logits[best]
-    chosen = Prompt(points=chosen.points, labels=chosen.labels, box=chosen.box,
-                    mask=logits if logits is not None else chosen.mask, data=data)
-    row = res[best:best + 1]
-    out = Masks(row.masks, scores=row.scores, boxes=row.boxes, logits=row.logits, prompt_index=[0],
-                data={**row.data, "prompts": [chosen], "adapter": "gaze", "calibration": info})
+    chosen = Prompt(
+        points=chosen.points,
+        labels=chosen.labels,
+        box=chosen.box,
+        mask=logits if logits is not None else chosen.mask,
+        data=data,
+    )
+    row = res[best : best + 1]
+    out = Masks(
+        row.masks,
+        scores=row.scores,
+        boxes=row.boxes,
+        logits=row.logits,
+        prompt_index=[0],
+        data={**row.data, "prompts": [chosen], "adapter": "gaze", "calibration": info},
+    )
     return out, chosen

@@ -104,8 +104,8 @@ def window_velocity(t: np.ndarray, x: np.ndarray, y: np.ndarray, seg: np.ndarray
     i = np.arange(n)
     mm = np.broadcast_to(np.asarray(m, np.int64), (n,))
     s0, s1 = _bounds(seg)
-    la, lb = np.maximum(i - mm, s0), i            # left window [la, lb)
-    ra, rb = i + 1, np.minimum(i + 1 + mm, s1)    # right window [ra, rb)
+    la, lb = np.maximum(i - mm, s0), i  # left window [la, lb)
+    ra, rb = i + 1, np.minimum(i + 1 + mm, s1)  # right window [ra, rb)
     ct, cx, cy = _csum(t), _csum(x), _csum(y)
     nl, nr = lb - la, rb - ra
 
@@ -157,9 +157,17 @@ def _candidate_ms(dt: float, max_span: float, min_span: float = MIN_SPAN) -> lis
     return out
 
 
-def noise_stats(t: np.ndarray, x: np.ndarray, y: np.ndarray, seg: np.ndarray, threshold: float,
-                max_span: float, fixed_m: int | None = None, raw: tuple[np.ndarray, np.ndarray] | None = None,
-                max_sigma: float = np.inf) -> BlockStats:
+def noise_stats(
+    t: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    seg: np.ndarray,
+    threshold: float,
+    max_span: float,
+    fixed_m: int | None = None,
+    raw: tuple[np.ndarray, np.ndarray] | None = None,
+    max_sigma: float = np.inf,
+) -> BlockStats:
     """:class:`BlockStats` of a block of samples for a speed ``threshold`` (px/s).
 
     The positional noise ``sigma_pos`` is read off the residuals of the ``raw`` positions
@@ -219,8 +227,14 @@ class RangeTable:
         k = 1
         while 2 * k <= x.size:
             lx0, hx0, ly0, hy0 = self.levels[-1]
-            self.levels.append((np.minimum(lx0[:-k], lx0[k:]), np.maximum(hx0[:-k], hx0[k:]),
-                                np.minimum(ly0[:-k], ly0[k:]), np.maximum(hy0[:-k], hy0[k:])))
+            self.levels.append(
+                (
+                    np.minimum(lx0[:-k], lx0[k:]),
+                    np.maximum(hx0[:-k], hx0[k:]),
+                    np.minimum(ly0[:-k], ly0[k:]),
+                    np.maximum(hy0[:-k], hy0[k:]),
+                )
+            )
             k *= 2
 
     def dispersion(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -232,13 +246,26 @@ class RangeTable:
             sel = lev == L
             aa, bb = a[sel], b[sel] - (1 << int(L)) + 1
             lx, hx, ly, hy = self.levels[int(L)]
-            out[sel] = (np.maximum(hx[aa], hx[bb]) - np.minimum(lx[aa], lx[bb])
-                        + np.maximum(hy[aa], hy[bb]) - np.minimum(ly[aa], ly[bb]))
+            out[sel] = (
+                np.maximum(hx[aa], hx[bb])
+                - np.minimum(lx[aa], lx[bb])
+                + np.maximum(hy[aa], hy[bb])
+                - np.minimum(ly[aa], ly[bb])
+            )
         return out
 
 
-def idt_runs(t: np.ndarray, x: np.ndarray, y: np.ndarray, seg: np.ndarray, threshold: np.ndarray,
-             min_duration: float, start: int, stop: int, final: bool = True) -> tuple[list[tuple[int, int]], int, bool]:
+def idt_runs(
+    t: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    seg: np.ndarray,
+    threshold: np.ndarray,
+    min_duration: float,
+    start: int,
+    stop: int,
+    final: bool = True,
+) -> tuple[list[tuple[int, int]], int, bool]:
     """I-DT (Salvucci & Goldberg 2000) from sample ``start``, deciding windows that start before ``stop``.
 
     A window from sample i spanning ``min_duration`` (inside one segment) whose dispersion
@@ -310,8 +337,20 @@ def idt_runs(t: np.ndarray, x: np.ndarray, y: np.ndarray, seg: np.ndarray, thres
     return runs, max(resume, start), touching
 
 
-def refine_run(a: int, b: int, t: np.ndarray, x: np.ndarray, y: np.ndarray, seg: np.ndarray, lo: int, hi: int,
-               radius: float, reach: int, edge: float = 0.1, right: bool = True) -> tuple[int, int]:
+def refine_run(
+    a: int,
+    b: int,
+    t: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    seg: np.ndarray,
+    lo: int,
+    hi: int,
+    radius: float,
+    reach: int,
+    edge: float = 0.1,
+    right: bool = True,
+) -> tuple[int, int]:
     """Extend run [a, b) to the left (not before ``lo``) and right (not past ``hi``) by at most
     ``reach`` samples each, while the 3-sample mean position stays within ``radius`` px of
     the mean of the run's first (last) ``edge`` seconds, and the sample itself within 1.5
@@ -343,8 +382,17 @@ def refine_run(a: int, b: int, t: np.ndarray, x: np.ndarray, y: np.ndarray, seg:
     return na, nb
 
 
-def split_run(x: np.ndarray, y: np.ndarray, a: int, b: int, sigma: float, min_distance: float, min_len: int,
-              z_crit: float | None = None, breaks: np.ndarray | None = None) -> list[tuple[int, int]]:
+def split_run(
+    x: np.ndarray,
+    y: np.ndarray,
+    a: int,
+    b: int,
+    sigma: float,
+    min_distance: float,
+    min_len: int,
+    z_crit: float | None = None,
+    breaks: np.ndarray | None = None,
+) -> list[tuple[int, int]]:
     """Split samples [a, b) where their mean position changes (binary segmentation), O(n log n).
 
     A small saccade hidden in noise leaves no velocity peak but moves the mean: for every

@@ -21,13 +21,19 @@ def scene_size_arg(scene_size: Any, frame_size: Any, where: str, stacklevel: int
     size = None if scene_size is None else as_size(scene_size, "scene_size")
     if frame_size is None:
         return size
-    warnings.warn(f"{where}: frame_size=(W, H) is deprecated; pass scene_size=(H, W) (sizes are (height, width) "
-                  "everywhere in sam_compose)", DeprecationWarning, stacklevel=stacklevel)
+    warnings.warn(
+        f"{where}: frame_size=(W, H) is deprecated; pass scene_size=(H, W) (sizes are (height, width) "
+        "everywhere in sam_compose)",
+        DeprecationWarning,
+        stacklevel=stacklevel,
+    )
     w, h = as_size(frame_size, "frame_size")  # the old order: (width, height)
     old = (h, w)
     if size is not None and size != old:
-        raise GazeError(f"{where}: scene_size={size} and frame_size={tuple(frame_size)} (W, H) disagree; "
-                        "pass only scene_size=(H, W)")
+        raise GazeError(
+            f"{where}: scene_size={size} and frame_size={tuple(frame_size)} (W, H) disagree; "
+            "pass only scene_size=(H, W)"
+        )
     return old
 
 
@@ -37,8 +43,11 @@ def video_start_arg(video_start: float | None, where: str, stacklevel: int = 3, 
     if not given:
         return None if video_start is None else float(video_start)
     names = ", ".join(f"{k}=" for k in given)
-    warnings.warn(f"{where}: {names} is deprecated; pass video_start= (the gaze-clock time of video frame 0, "
-                  "seconds)", DeprecationWarning, stacklevel=stacklevel)
+    warnings.warn(
+        f"{where}: {names} is deprecated; pass video_start= (the gaze-clock time of video frame 0, seconds)",
+        DeprecationWarning,
+        stacklevel=stacklevel,
+    )
     vals = {float(v) for v in given.values()}
     if video_start is not None:
         vals.add(float(video_start))
@@ -47,8 +56,9 @@ def video_start_arg(video_start: float | None, where: str, stacklevel: int = 3, 
     return vals.pop()
 
 
-def positional_engine(args: Sequence[Any], engine: Any, where: str, names: Sequence[str] = ("engine",),
-                      stacklevel: int = 3) -> tuple[Any, ...]:
+def positional_engine(
+    args: Sequence[Any], engine: Any, where: str, names: Sequence[str] = ("engine",), stacklevel: int = 3
+) -> tuple[Any, ...]:
     """Values of ``names`` given positionally (deprecated) merged with the keyword ``engine``.
 
     Returns a tuple as long as ``names`` (missing ones None); the first is the engine.
@@ -57,8 +67,12 @@ def positional_engine(args: Sequence[Any], engine: Any, where: str, names: Seque
         return (engine,) + (None,) * (len(names) - 1)
     if len(args) > len(names):
         raise GazeError(f"{where}: too many positional arguments; pass {', '.join(n + '=' for n in names)} by keyword")
-    warnings.warn(f"{where}: passing {', '.join(names[:len(args)])} positionally is deprecated; pass engine=... "
-                  "(a spec string or an Engine) by keyword", DeprecationWarning, stacklevel=stacklevel)
+    warnings.warn(
+        f"{where}: passing {', '.join(names[: len(args)])} positionally is deprecated; pass engine=... "
+        "(a spec string or an Engine) by keyword",
+        DeprecationWarning,
+        stacklevel=stacklevel,
+    )
     if engine is not None:
         raise GazeError(f"{where}: the engine is given twice (positionally and as engine=); pass engine= only")
     vals = tuple(args) + (None,) * (len(names) - len(args))

@@ -35,13 +35,17 @@ __all__ = [
 ]
 
 
-def to_frame_pixels(x: np.ndarray, y: np.ndarray, frame_size: tuple[int, int], units: str,
-                    origin: str) -> tuple[np.ndarray, np.ndarray]:
+def to_frame_pixels(
+    x: np.ndarray, y: np.ndarray, frame_size: tuple[int, int], units: str, origin: str
+) -> tuple[np.ndarray, np.ndarray]:
     """Deprecated: :func:`.units.to_scene_pixels` with ``scene_size`` (H, W) instead of (W, H)."""
     import warnings
 
-    warnings.warn("to_frame_pixels(x, y, (W, H), ...) is deprecated; use units.to_scene_pixels(x, y, (H, W), ...)",
-                  DeprecationWarning, stacklevel=2)
+    warnings.warn(
+        "to_frame_pixels(x, y, (W, H), ...) is deprecated; use units.to_scene_pixels(x, y, (H, W), ...)",
+        DeprecationWarning,
+        stacklevel=2,
+    )
     return to_scene_pixels(x, y, (int(frame_size[1]), int(frame_size[0])), units, origin)
 
 
@@ -75,8 +79,14 @@ class SceneToImage:
     image_size: tuple[int, int]
     crop: tuple[float, float, float, float] | None
 
-    def __init__(self, scene_size: Sequence[int] | None = None, image_size: Sequence[int] | None = None,
-                 crop: Sequence[float] | None = None, *, frame_size: Sequence[int] | None = None) -> None:
+    def __init__(
+        self,
+        scene_size: Sequence[int] | None = None,
+        image_size: Sequence[int] | None = None,
+        crop: Sequence[float] | None = None,
+        *,
+        frame_size: Sequence[int] | None = None,
+    ) -> None:
         size = scene_size_arg(scene_size, frame_size, "SceneToImage")
         if size is None or image_size is None:
             raise GazeError("SceneToImage needs scene_size=(H, W) and image_size=(H, W)")
@@ -98,7 +108,10 @@ class SceneToImage:
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, SceneToImage) and (self.scene_size, self.image_size, self.crop) == (
-            other.scene_size, other.image_size, other.crop)
+            other.scene_size,
+            other.image_size,
+            other.crop,
+        )
 
     def __hash__(self) -> int:
         return hash((self.scene_size, self.image_size, self.crop))
@@ -112,15 +125,16 @@ class SceneToImage:
         """Scene pixels -> image pixels (arrays of any shape)."""
         x0, y0, x1, y1 = self._crop
         ih, iw = self.image_size
-        return ((np.asarray(x, np.float64) - x0) * (iw / (x1 - x0)),
-                (np.asarray(y, np.float64) - y0) * (ih / (y1 - y0)))
+        return (
+            (np.asarray(x, np.float64) - x0) * (iw / (x1 - x0)),
+            (np.asarray(y, np.float64) - y0) * (ih / (y1 - y0)),
+        )
 
     def inverse(self, u: Any, v: Any) -> tuple[np.ndarray, np.ndarray]:
         """Image pixels -> scene pixels."""
         x0, y0, x1, y1 = self._crop
         ih, iw = self.image_size
-        return (np.asarray(u, np.float64) * ((x1 - x0) / iw) + x0,
-                np.asarray(v, np.float64) * ((y1 - y0) / ih) + y0)
+        return (np.asarray(u, np.float64) * ((x1 - x0) / iw) + x0, np.asarray(v, np.float64) * ((y1 - y0) / ih) + y0)
 
     @property
     def scale(self) -> float:
@@ -145,9 +159,15 @@ def _first_time(t: np.ndarray) -> float:
     return float(ok.min()) if ok.size else 0.0
 
 
-def match_frames(times: Any, frame_times: Any = None, *, fps: float | None = None,
-                 video_start: float | None = None, n_frames: int | None = None,
-                 start: float | None = None) -> np.ndarray:
+def match_frames(
+    times: Any,
+    frame_times: Any = None,
+    *,
+    fps: float | None = None,
+    video_start: float | None = None,
+    n_frames: int | None = None,
+    start: float | None = None,
+) -> np.ndarray:
     """Index of the video frame shown at each time in ``times`` (seconds); -1 when none.
 
     Give ``frame_times`` (the frames' presentation timestamps in seconds, increasing, on
@@ -174,16 +194,25 @@ def match_frames(times: Any, frame_times: Any = None, *, fps: float | None = Non
         raise GazeError("match_frames got no frame timestamps (a video with zero frames?)")
     if ft.size > 1 and (np.diff(ft) <= 0).any():
         bad_i = int(np.flatnonzero(np.diff(ft) <= 0)[0]) + 1
-        raise GazeError(f"frame timestamps must increase; frame {bad_i} ({ft[bad_i]:.6f}s) is not after frame {bad_i - 1}")
+        raise GazeError(
+            f"frame timestamps must increase; frame {bad_i} ({ft[bad_i]:.6f}s) is not after frame {bad_i - 1}"
+        )
     idx = np.searchsorted(ft, t, side="right") - 1
     period = float(np.median(np.diff(ft))) if ft.size > 1 else np.inf
     idx[(idx < 0) | ~np.isfinite(t) | (t >= ft[-1] + period)] = -1
     return idx.astype(np.int64)
 
 
-def assign_frames(fixations: Sequence[Fixation], frame_times: Any = None, *, fps: float | None = None,
-                  video_start: float | None = None, at: str = "end", n_frames: int | None = None,
-                  start: float | None = None) -> list[Fixation]:
+def assign_frames(
+    fixations: Sequence[Fixation],
+    frame_times: Any = None,
+    *,
+    fps: float | None = None,
+    video_start: float | None = None,
+    at: str = "end",
+    n_frames: int | None = None,
+    start: float | None = None,
+) -> list[Fixation]:
     """Each fixation with ``frame`` set to the video frame shown at its ``start``, ``end`` or ``mid`` time.
 
     ``at="end"`` (default) is the first frame on which the fixation is known to have
@@ -198,7 +227,8 @@ def assign_frames(fixations: Sequence[Fixation], frame_times: Any = None, *, fps
         return []
     if vs is None and frame_times is None:
         vs = min(f.start for f in fixations)
-    when = np.array([f.start if at == "start" else f.end if at == "end" else 0.5 * (f.start + f.end)
-                     for f in fixations])
+    when = np.array(
+        [f.start if at == "start" else f.end if at == "end" else 0.5 * (f.start + f.end) for f in fixations]
+    )
     idx = match_frames(when, frame_times, fps=fps, video_start=vs, n_frames=n_frames)
     return [replace(f, frame=int(i)) for f, i in zip(fixations, idx) if i >= 0]

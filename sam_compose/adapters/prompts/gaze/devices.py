@@ -96,8 +96,9 @@ def _from_info_json(folder: Path) -> tuple[Device, str] | None:
     info = read_json_small(folder / "info.json")
     if not info:
         return None
-    text = " ".join(str(info.get(k, "")) for k in ("android_device_name", "android_device_model", "app_version",
-                                                 "frame_name")).lower()
+    text = " ".join(
+        str(info.get(k, "")) for k in ("android_device_name", "android_device_model", "app_version", "frame_name")
+    ).lower()
     if "module_serial_number" in info or "neon" in text:
         return DEVICES["neon"], "info.json (a Neon module)"
     if "glasses_serial_number" in info or "invisible" in text or "scene_camera_serial_number" in info:
@@ -105,7 +106,9 @@ def _from_info_json(folder: Path) -> tuple[Device, str] | None:
     return None
 
 
-def _from_angles(x: np.ndarray, y: np.ndarray, az: np.ndarray | None, el: np.ndarray | None) -> tuple[Device, str] | None:
+def _from_angles(
+    x: np.ndarray, y: np.ndarray, az: np.ndarray | None, el: np.ndarray | None
+) -> tuple[Device, str] | None:
     """The principal point from x = cx + f tan(azimuth) (and the same for y), fit by least squares."""
     if az is None or el is None:
         return None
@@ -137,8 +140,9 @@ def _from_range(x: np.ndarray, y: np.ndarray) -> tuple[Device, str, bool]:
     return inv, "the coordinate range", True
 
 
-def identify_pupil_cloud(path: Path, x: np.ndarray, y: np.ndarray, az: np.ndarray | None = None,
-                         el: np.ndarray | None = None) -> tuple[Device, str]:
+def identify_pupil_cloud(
+    path: Path, x: np.ndarray, y: np.ndarray, az: np.ndarray | None = None, el: np.ndarray | None = None
+) -> tuple[Device, str]:
     """(device, how it was told) for a Pupil Cloud ``gaze.csv`` at ``path`` with the first chunk's
     pixel coordinates ``x``, ``y`` (and angles when exported). Warns once when only the
     coordinate range is left to go by, naming the assumption."""
@@ -152,5 +156,8 @@ def identify_pupil_cloud(path: Path, x: np.ndarray, y: np.ndarray, az: np.ndarra
         warnings.warn(
             f"{path}: the scene camera cannot be told (no info.json or scene_camera.json beside the export, no gaze "
             f"angles); every gaze point fits {dev.label}'s {size_text(dev.scene_size)} frame, so it is assumed; pass "
-            f"scene_size={other.scene_size} if this is a {other.label} recording", UserWarning, stacklevel=4)
+            f"scene_size={other.scene_size} if this is a {other.label} recording",
+            UserWarning,
+            stacklevel=4,
+        )
     return dev, how

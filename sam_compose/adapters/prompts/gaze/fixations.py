@@ -103,24 +103,45 @@ class FixationParams:
     max_noise_px: float
 
     @classmethod
-    def resolve(cls, scene_size: tuple[int, int] | None, *, method: str = "ivt",
-                velocity_threshold: float | None = None, dispersion_threshold: float | None = None,
-                merge_distance: float | None = None, fov: Sequence[float] | float | None = None,
-                min_duration: float = 0.06, max_gap: float = 0.075, merge_gap: float = 0.075,
-                smoothing: str | None = "median", smooth_window: int = 3,
-                min_confidence: float | None = None, image_size: tuple[int, int] | None = None,
-                velocity_span: float | None = None, adaptive: bool = True, max_span: float = 0.06,
-                block: float = 2.0, max_noise: float | None = None) -> FixationParams:
+    def resolve(
+        cls,
+        scene_size: tuple[int, int] | None,
+        *,
+        method: str = "ivt",
+        velocity_threshold: float | None = None,
+        dispersion_threshold: float | None = None,
+        merge_distance: float | None = None,
+        fov: Sequence[float] | float | None = None,
+        min_duration: float = 0.06,
+        max_gap: float = 0.075,
+        merge_gap: float = 0.075,
+        smoothing: str | None = "median",
+        smooth_window: int = 3,
+        min_confidence: float | None = None,
+        image_size: tuple[int, int] | None = None,
+        velocity_span: float | None = None,
+        adaptive: bool = True,
+        max_span: float = 0.06,
+        block: float = 2.0,
+        max_noise: float | None = None,
+    ) -> FixationParams:
         if method not in METHODS:
             raise GazeError(f"fixation method must be 'ivt' (velocity) or 'idt' (dispersion), got {method!r}")
         if smoothing not in SMOOTHING:
             raise GazeError(f"smoothing must be 'median', 'mean' or None, got {smoothing!r}")
-        for name, v in (("min_duration", min_duration), ("max_gap", max_gap), ("merge_gap", merge_gap),
-                        ("max_span", max_span), ("block", block)):
+        for name, v in (
+            ("min_duration", min_duration),
+            ("max_gap", max_gap),
+            ("merge_gap", merge_gap),
+            ("max_span", max_span),
+            ("block", block),
+        ):
             if v is None or not np.isfinite(v) or v < 0:
                 raise GazeError(f"{name} is in seconds and must be >= 0, got {v!r}")
         if velocity_span is not None and (not np.isfinite(velocity_span) or velocity_span <= 0):
-            raise GazeError(f"velocity_span is in seconds and must be > 0 (or None: adapt to the noise), got {velocity_span!r}")
+            raise GazeError(
+                f"velocity_span is in seconds and must be > 0 (or None: adapt to the noise), got {velocity_span!r}"
+            )
         if int(smooth_window) < 1:
             raise GazeError(f"smooth_window is a number of samples >= 1, got {smooth_window!r}")
         size = scene_size if scene_size is not None else image_size
@@ -134,23 +155,40 @@ class FixationParams:
             noise_cap = (MAX_NOISE_DEG if max_noise is None else max_noise) * ppd
         else:
             if size is None and None in (velocity_threshold, dispersion_threshold, merge_distance):
-                raise GazeError("gaze in image pixels without a known image size: give the image "
-                                "(or image_size) or explicit pixel thresholds")
+                raise GazeError(
+                    "gaze in image pixels without a known image size: give the image "
+                    "(or image_size) or explicit pixel thresholds"
+                )
             diag = float(np.hypot(*size)) if size is not None else 0.0
             vel = 0.25 * diag if velocity_threshold is None else velocity_threshold
             disp = 0.01 * diag if dispersion_threshold is None else dispersion_threshold
             merge = 0.005 * diag if merge_distance is None else merge_distance
-            noise_cap = (MAX_NOISE_DEG * 0.01 * diag if size is not None else np.inf) if max_noise is None else max_noise
+            noise_cap = (
+                (MAX_NOISE_DEG * 0.01 * diag if size is not None else np.inf) if max_noise is None else max_noise
+            )
         for name, v in (("velocity_threshold", vel), ("dispersion_threshold", disp)):
             if not np.isfinite(v) or v <= 0:
                 raise GazeError(f"{name} must be a positive number, got {v!r}")
         win = int(smooth_window)
         win += 1 - win % 2  # odd, centred
         smooth = None if smoothing in (None, "none") or win == 1 else smoothing
-        return cls(method, float(vel), float(disp), float(max(merge, 0.0)), float(min_duration), float(max_gap),
-                   float(merge_gap), smooth, win, min_confidence,
-                   None if velocity_span is None else float(velocity_span), bool(adaptive), float(max_span),
-                   float(block), float(noise_cap))
+        return cls(
+            method,
+            float(vel),
+            float(disp),
+            float(max(merge, 0.0)),
+            float(min_duration),
+            float(max_gap),
+            float(merge_gap),
+            smooth,
+            win,
+            min_confidence,
+            None if velocity_span is None else float(velocity_span),
+            bool(adaptive),
+            float(max_span),
+            float(block),
+            float(noise_cap),
+        )
 
 
 class FixationDetector:
@@ -163,11 +201,19 @@ class FixationDetector:
     first positional argument) is the deprecated spelling.
     """
 
-    def __init__(self, *args: Any, scene_size: Sequence[int] | None = None, image_size: Sequence[int] | None = None,
-                 frame_size: Sequence[int] | None = None, **params: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        scene_size: Sequence[int] | None = None,
+        image_size: Sequence[int] | None = None,
+        frame_size: Sequence[int] | None = None,
+        **params: Any,
+    ) -> None:
         if args:
             if len(args) > 1 or frame_size is not None:
-                raise GazeError("FixationDetector takes keyword arguments: scene_size=(H, W), image_size=..., method=...")
+                raise GazeError(
+                    "FixationDetector takes keyword arguments: scene_size=(H, W), image_size=..., method=..."
+                )
             frame_size = args[0]
         self.scene_size = scene_size_arg(scene_size, frame_size, "FixationDetector", stacklevel=4)
         isz = None if image_size is None else (int(image_size[0]), int(image_size[1]))
@@ -175,18 +221,18 @@ class FixationDetector:
         self._t = np.zeros(0)
         self._x = np.zeros(0)
         self._y = np.zeros(0)
-        self._g0 = 0              # global index (among valid samples) of buffer sample 0
-        self._start = 0           # buffer index where undecided samples begin (before: context)
-        self._floor = 0           # global index before which no run may extend (end of the last run)
+        self._g0 = 0  # global index (among valid samples) of buffer sample 0
+        self._start = 0  # buffer index where undecided samples begin (before: context)
+        self._floor = 0  # global index before which no run may extend (end of the last run)
         self._pending: Fixation | None = None
         self._pending_sigma = 0.0
-        self._group: list[tuple[int, int]] = []   # pending runs (global [a, b)) of one place, not yet split
+        self._group: list[tuple[int, int]] = []  # pending runs (global [a, b)) of one place, not yet split
         self._group_sigma = 0.0
         self.samples_seen = 0
         self.samples_used = 0
         self.dropped: dict[str, int] = {}
         self._last_t = -np.inf
-        self._clock = -np.inf     # latest timestamp seen, valid sample or not
+        self._clock = -np.inf  # latest timestamp seen, valid sample or not
         # noise blocks
         self._t_origin: float | None = None
         self._blk_index = 0
@@ -206,7 +252,7 @@ class FixationDetector:
         if len(chunk) > FEED_BLOCK:
             out: list[Fixation] = []
             for a in range(0, len(chunk), FEED_BLOCK):
-                part = chunk[a:a + FEED_BLOCK]
+                part = chunk[a : a + FEED_BLOCK]
                 part.dropped = dict(chunk.dropped) if a == 0 else {}
                 out.extend(self.feed(part))
             return out
@@ -300,15 +346,32 @@ class FixationDetector:
             dts = dts[dts > 0]
             rate = 1.0 / float(np.median(dts)) if dts.size else 1.0
             fixed = max(1, round(span / 2 * rate))
-        st = noise_stats(t, fx, fy, seg, p.velocity_px_s, p.max_span, fixed_m=fixed, raw=(x, y),
-                         max_sigma=p.max_noise_px if p.adaptive else np.inf)
+        st = noise_stats(
+            t,
+            fx,
+            fy,
+            seg,
+            p.velocity_px_s,
+            p.max_span,
+            fixed_m=fixed,
+            raw=(x, y),
+            max_sigma=p.max_noise_px if p.adaptive else np.inf,
+        )
         if self._last_stats is None:
             self._stats[self._blk_index] = st  # the first block uses its own figures
         self._stats[self._blk_index + 1] = st
         self._last_stats = st
-        self.noise.append({"block_start": round(float(t[0]), 6), "m": st.m, "threshold_px_s": round(st.threshold, 3),
-                           "sigma_v_px_s": round(st.sigma_v, 3), "sigma_px": round(st.sigma_pos, 4),
-                           "raised": st.raised, "usable": st.usable})
+        self.noise.append(
+            {
+                "block_start": round(float(t[0]), 6),
+                "m": st.m,
+                "threshold_px_s": round(st.threshold, 3),
+                "sigma_v_px_s": round(st.sigma_v, 3),
+                "sigma_px": round(st.sigma_pos, 4),
+                "raised": st.raised,
+                "usable": st.usable,
+            }
+        )
 
     def _stats_for(self, blk: np.ndarray) -> list[BlockStats]:
         """Block statistics per block index: that of the nearest measured block at or before it.
@@ -316,9 +379,9 @@ class FixationDetector:
         Entries older than the oldest block still buffered are pruned (all but one)."""
         keys = sorted(self._stats)
         first = int(np.searchsorted(keys, int(blk.min()), side="right")) - 1
-        for k in keys[:max(first, 0)]:
+        for k in keys[: max(first, 0)]:
             del self._stats[k]
-        keys = keys[max(first, 0):]
+        keys = keys[max(first, 0) :]
         out = []
         for b in blk:
             k = int(np.searchsorted(keys, int(b), side="right")) - 1
@@ -356,7 +419,7 @@ class FixationDetector:
         if p.method == "ivt":
             v = window_velocity(t, fx, fy, seg, m)
             fixm = (v < thr) & usable
-            a_s, b_s = ivt_runs(fixm[self._start:decided], seg[self._start:decided])
+            a_s, b_s = ivt_runs(fixm[self._start : decided], seg[self._start : decided])
             runs = [(self._start + int(a), self._start + int(b)) for a, b in zip(a_s, b_s)]
             resume = decided
             deferred = False
@@ -368,11 +431,14 @@ class FixationDetector:
             v = window_velocity(t, fx, fy, seg, m)
             sx, sy = self._smoothed(fx, fy, seg, m) if p.adaptive else (fx, fy)
             width = 2 * m + 1
-            dthr = np.maximum(p.dispersion_px, 5.0 * sig / np.sqrt(width)) if p.adaptive else np.full(n, p.dispersion_px)
+            dthr = (
+                np.maximum(p.dispersion_px, 5.0 * sig / np.sqrt(width)) if p.adaptive else np.full(n, p.dispersion_px)
+            )
             dthr = np.where(usable, dthr, -1.0)
             lim = n if final else decided
-            runs, resume, touching = idt_runs(t[:lim], sx[:lim], sy[:lim], seg[:lim], dthr[:lim], p.min_duration,
-                                              self._start, lim, final=final)
+            runs, resume, touching = idt_runs(
+                t[:lim], sx[:lim], sy[:lim], seg[:lim], dthr[:lim], p.min_duration, self._start, lim, final=final
+            )
             deferred = False
             if touching and not final:
                 resume = runs[-1][0]
@@ -459,7 +525,9 @@ class FixationDetector:
         se = sig * np.sqrt(1.0 / tail.size + 1.0 / head.size)
         return d < p.merge_px or d < Z_CRIT * se
 
-    def _add_to_group(self, t: np.ndarray, x: np.ndarray, y: np.ndarray, a: int, b: int, sigma: float) -> list[Fixation]:
+    def _add_to_group(
+        self, t: np.ndarray, x: np.ndarray, y: np.ndarray, a: int, b: int, sigma: float
+    ) -> list[Fixation]:
         """Add run [a, b) (buffer indices) to the pending fixation when it continues it
         (:meth:`_continues`), else close the pending one and start a new one with this run."""
         out: list[Fixation] = []
@@ -513,9 +581,15 @@ class FixationDetector:
         if not self.params.adaptive and t[b - 1] - t[a] < self.params.min_duration - 1e-9:
             return None
         xs, ys = x[a:b], y[a:b]
-        return Fixation(x=float(xs.mean()), y=float(ys.mean()), start=float(t[a]), end=float(t[b - 1]),
-                        duration=float(t[b - 1] - t[a]), n_samples=int(b - a),
-                        dispersion=float(np.ptp(xs) + np.ptp(ys)))
+        return Fixation(
+            x=float(xs.mean()),
+            y=float(ys.mean()),
+            start=float(t[a]),
+            end=float(t[b - 1]),
+            duration=float(t[b - 1] - t[a]),
+            n_samples=int(b - a),
+            dispersion=float(np.ptp(xs) + np.ptp(ys)),
+        )
 
     def _qualifies(self, f: Fixation) -> bool:
         return f.n_samples >= 2 and f.duration >= self.params.min_duration - 1e-9
@@ -527,14 +601,22 @@ class FixationDetector:
             self._pending, self._pending_sigma = f, sigma
             return []
         sig = max(sigma, self._pending_sigma)
-        se = 3.0 * sig * np.sqrt(2.0 * (1.0 / max(prev.n_samples, 1) + 1.0 / max(f.n_samples, 1))) if p.adaptive else 0.0
+        se = (
+            3.0 * sig * np.sqrt(2.0 * (1.0 / max(prev.n_samples, 1) + 1.0 / max(f.n_samples, 1))) if p.adaptive else 0.0
+        )
         close = np.hypot(f.x - prev.x, f.y - prev.y) <= max(p.merge_px, se)
         if f.start - prev.end <= p.merge_gap and close:
             n = prev.n_samples + f.n_samples
             w0, w1 = prev.n_samples / max(n, 1), f.n_samples / max(n, 1)
-            self._pending = Fixation(x=prev.x * w0 + f.x * w1, y=prev.y * w0 + f.y * w1, start=prev.start,
-                                     end=f.end, duration=f.end - prev.start, n_samples=n,
-                                     dispersion=max(prev.dispersion, f.dispersion))
+            self._pending = Fixation(
+                x=prev.x * w0 + f.x * w1,
+                y=prev.y * w0 + f.y * w1,
+                start=prev.start,
+                end=f.end,
+                duration=f.end - prev.start,
+                n_samples=n,
+                dispersion=max(prev.dispersion, f.dispersion),
+            )
             return []
         self._pending, self._pending_sigma = f, sigma
         return [prev] if self._qualifies(prev) else []
@@ -545,15 +627,28 @@ class FixationDetector:
         return int(self._t.size)
 
 
-def detect_fixations(samples: GazeSamples | Iterable[GazeSamples], method: str | None = None, *,
-                     velocity_threshold: float | None = None, dispersion_threshold: float | None = None,
-                     min_duration: float = 0.06, fov: Sequence[float] | float | None = None,
-                     max_gap: float = 0.075, merge_gap: float = 0.075, merge_distance: float | None = None,
-                     smoothing: str | None = "median", smooth_window: int = 3,
-                     min_confidence: float | None = None, image_size: tuple[int, int] | None = None,
-                     velocity_span: float | None = None, adaptive: bool = True, max_span: float = 0.06,
-                     fixations: str = "auto", use_file_fixations: bool | None = None,
-                     profile: str = "auto") -> list[Fixation]:
+def detect_fixations(
+    samples: GazeSamples | Iterable[GazeSamples],
+    method: str | None = None,
+    *,
+    velocity_threshold: float | None = None,
+    dispersion_threshold: float | None = None,
+    min_duration: float = 0.06,
+    fov: Sequence[float] | float | None = None,
+    max_gap: float = 0.075,
+    merge_gap: float = 0.075,
+    merge_distance: float | None = None,
+    smoothing: str | None = "median",
+    smooth_window: int = 3,
+    min_confidence: float | None = None,
+    image_size: tuple[int, int] | None = None,
+    velocity_span: float | None = None,
+    adaptive: bool = True,
+    max_span: float = 0.06,
+    fixations: str = "auto",
+    use_file_fixations: bool | None = None,
+    profile: str = "auto",
+) -> list[Fixation]:
     """Fixations (x, y in scene-frame pixels; start, end, duration in seconds), in time order.
 
     ``samples`` is a :class:`GazeSamples` or an iterable of chunks (e.g. ``iter_gaze(path)``:
@@ -591,28 +686,45 @@ def detect_fixations(samples: GazeSamples | Iterable[GazeSamples], method: str |
     has_file = False
     for chunk in chunks:
         if not isinstance(chunk, GazeSamples):
-            raise GazeError(f"detect_fixations takes GazeSamples (or chunks of them), got {type(chunk).__name__}; "
-                            "use read_gaze first")
+            raise GazeError(
+                f"detect_fixations takes GazeSamples (or chunks of them), got {type(chunk).__name__}; "
+                "use read_gaze first"
+            )
         if chunk.fixations is not None and fixations != "detect":
             has_file = True
             file_fix.extend(chunk.fixations)
             continue
         if fixations == "device":
-            raise GazeError("fixations='device' but this recording carries no fixations of the device; "
-                            "use fixations='auto' or 'detect' to detect them")
-        vendor = profile if profile != "auto" else (
-            None if explicit else DEVICE_PROFILE.get(str(chunk.meta.get("device"))))
+            raise GazeError(
+                "fixations='device' but this recording carries no fixations of the device; "
+                "use fixations='auto' or 'detect' to detect them"
+            )
+        vendor = (
+            profile if profile != "auto" else (None if explicit else DEVICE_PROFILE.get(str(chunk.meta.get("device"))))
+        )
         if vendor == "pupil_player" or (vendor_parts and det is None):
             vendor_parts.append(chunk)
             continue
         if det is None:
             f = fov if fov is not None else chunk.meta.get("fov")
-            det = FixationDetector(scene_size=chunk.scene_size, image_size=image_size, method=method,
-                                   velocity_threshold=velocity_threshold, dispersion_threshold=dispersion_threshold,
-                                   min_duration=min_duration, fov=f, max_gap=max_gap, merge_gap=merge_gap,
-                                   merge_distance=merge_distance, smoothing=smoothing, smooth_window=smooth_window,
-                                   min_confidence=min_confidence, velocity_span=velocity_span, adaptive=adaptive,
-                                   max_span=max_span)
+            det = FixationDetector(
+                scene_size=chunk.scene_size,
+                image_size=image_size,
+                method=method,
+                velocity_threshold=velocity_threshold,
+                dispersion_threshold=dispersion_threshold,
+                min_duration=min_duration,
+                fov=f,
+                max_gap=max_gap,
+                merge_gap=merge_gap,
+                merge_distance=merge_distance,
+                smoothing=smoothing,
+                smooth_window=smooth_window,
+                min_confidence=min_confidence,
+                velocity_span=velocity_span,
+                adaptive=adaptive,
+                max_span=max_span,
+            )
         out.extend(det.feed(chunk))
     if has_file:
         from .samples import merge_fixation_parts

@@ -98,9 +98,12 @@ def _time(ctx: ReadContext, raw: np.ndarray, column: str) -> np.ndarray:
         guess = infer_time_unit(raw)
         unit = guess or "s"  # too few samples to tell: seconds, the documented default
         if unit != "s":
-            warnings.warn(f"{ctx.path}: time column {column!r} declares no unit; its sample interval suggests "
-                          f"{unit}, which is assumed (declare time_unit='s'|'ms'|'us'|'ns' to silence this)",
-                          UserWarning, stacklevel=5)
+            warnings.warn(
+                f"{ctx.path}: time column {column!r} declares no unit; its sample interval suggests "
+                f"{unit}, which is assumed (declare time_unit='s'|'ms'|'us'|'ns' to silence this)",
+                UserWarning,
+                stacklevel=5,
+            )
         ctx.state["time_unit"] = unit
     if unit not in TIME_SCALE:
         raise GazeError(f"time_unit must be one of {sorted(TIME_SCALE)}, got {unit!r}")
@@ -127,10 +130,18 @@ def fixations_from_ids(t: np.ndarray, x: np.ndarray, y: np.ndarray, ids: np.ndar
         if not np.isfinite(xs).any():
             continue
         t0, t1 = float(t[part[0]]), float(t[part[-1]])
-        out.append(Fixation(x=float(np.nanmean(xs)), y=float(np.nanmean(ys)), start=t0, end=t1, duration=t1 - t0,
-                            n_samples=int(part.size), dispersion=float(np.nanmax(xs) - np.nanmin(xs)
-                                                                       + np.nanmax(ys) - np.nanmin(ys)),
-                            id=int(ids[part[0]])))
+        out.append(
+            Fixation(
+                x=float(np.nanmean(xs)),
+                y=float(np.nanmean(ys)),
+                start=t0,
+                end=t1,
+                duration=t1 - t0,
+                n_samples=int(part.size),
+                dispersion=float(np.nanmax(xs) - np.nanmin(xs) + np.nanmax(ys) - np.nanmin(ys)),
+                id=int(ids[part[0]]),
+            )
+        )
     return out
 
 
@@ -140,8 +151,14 @@ def pupil_core(path: Path, header: list[str], rows: Any, ctx: ReadContext) -> tu
     conf = rows.num("confidence") if "confidence" in header else None
     reasons = {} if conf is None else {"low_confidence": ~(conf >= ctx.min_confidence)}
     ctx.state.setdefault("device", "pupil_core")
-    return t, {"x": rows.num("norm_pos_x"), "y": rows.num("norm_pos_y"), "units": "norm", "origin": "bottom-left",
-                   "confidence": conf, "reasons": reasons}
+    return t, {
+        "x": rows.num("norm_pos_x"),
+        "y": rows.num("norm_pos_y"),
+        "units": "norm",
+        "origin": "bottom-left",
+        "confidence": conf,
+        "reasons": reasons,
+    }
 
 
 def pupil_cloud(path: Path, header: list[str], rows: Any, ctx: ReadContext) -> tuple[np.ndarray, dict[str, Any]]:
@@ -172,14 +189,25 @@ def pupil_cloud(path: Path, header: list[str], rows: Any, ctx: ReadContext) -> t
     return t, fields
 
 
-def pupil_cloud_fixations(path: Path, header: list[str], rows: Any, ctx: ReadContext) -> tuple[np.ndarray, dict[str, Any]]:
+def pupil_cloud_fixations(
+    path: Path, header: list[str], rows: Any, ctx: ReadContext
+) -> tuple[np.ndarray, dict[str, Any]]:
     t0 = rows.num("start timestamp [ns]") * 1e-9
     t1 = rows.num("end timestamp [ns]") * 1e-9
     x, y = rows.num("fixation x [px]"), rows.num("fixation y [px]")
     ids = rows.num("fixation id") if "fixation id" in header else np.full(t0.size, np.nan)
-    fix = [Fixation(x=float(a), y=float(b), start=float(s), end=float(e), duration=float(e - s),
-                    id=None if not np.isfinite(i) else int(i))
-           for s, e, a, b, i in zip(t0, t1, x, y, ids) if np.isfinite(a) and np.isfinite(b)]
+    fix = [
+        Fixation(
+            x=float(a),
+            y=float(b),
+            start=float(s),
+            end=float(e),
+            duration=float(e - s),
+            id=None if not np.isfinite(i) else int(i),
+        )
+        for s, e, a, b, i in zip(t0, t1, x, y, ids)
+        if np.isfinite(a) and np.isfinite(b)
+    ]
     if "device" not in ctx.state and ctx.scene_size is None:
         dev, how = identify_pupil_cloud(path, x, y)
         ctx.state.update(device=dev.name, device_from=how)
@@ -187,21 +215,37 @@ def pupil_cloud_fixations(path: Path, header: list[str], rows: Any, ctx: ReadCon
     return t0, {"x": x, "y": y, "units": "px", "origin": "top-left", "fixations": fix}
 
 
-def pupil_player_fixations(path: Path, header: list[str], rows: Any, ctx: ReadContext) -> tuple[np.ndarray, dict[str, Any]]:
+def pupil_player_fixations(
+    path: Path, header: list[str], rows: Any, ctx: ReadContext
+) -> tuple[np.ndarray, dict[str, Any]]:
     t0 = rows.num("start_timestamp")
     dur = rows.num("duration") * 1e-3
     x, y = rows.num("norm_pos_x"), rows.num("norm_pos_y")
     ids = rows.num("id") if "id" in header else np.full(t0.size, np.nan)
-    fix = [Fixation(x=float(a), y=float(b), start=float(s), end=float(s + d), duration=float(d),
-                    id=None if not np.isfinite(i) else int(i))
-           for s, d, a, b, i in zip(t0, dur, x, y, ids) if np.isfinite(a) and np.isfinite(b)]
+    fix = [
+        Fixation(
+            x=float(a),
+            y=float(b),
+            start=float(s),
+            end=float(s + d),
+            duration=float(d),
+            id=None if not np.isfinite(i) else int(i),
+        )
+        for s, d, a, b, i in zip(t0, dur, x, y, ids)
+        if np.isfinite(a) and np.isfinite(b)
+    ]
     ctx.state.setdefault("device", "pupil_core")
     return t0, {"x": x, "y": y, "units": "norm", "origin": "bottom-left", "fixations": fix}
 
 
 # --------------------------------------------------------------------------- Tobii
-_PROLAB_T = ("recording timestamp", "recording timestamp [μs]", "recording timestamp [µs]", "recording timestamp [us]",
-             "recording timestamp [ms]")
+_PROLAB_T = (
+    "recording timestamp",
+    "recording timestamp [μs]",
+    "recording timestamp [µs]",
+    "recording timestamp [us]",
+    "recording timestamp [ms]",
+)
 
 
 def _prolab_col(header: list[str], stem: str) -> str | None:
@@ -270,7 +314,9 @@ def tobii_chunks(path: Path, chunk_size: int) -> Iterator[tuple[np.ndarray, dict
             try:
                 rec = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise GazeError(f"{path}: line {lineno} is not JSON ({exc.msg}); Tobii gazedata has one JSON object per line") from exc
+                raise GazeError(
+                    f"{path}: line {lineno} is not JSON ({exc.msg}); Tobii gazedata has one JSON object per line"
+                ) from exc
             if not isinstance(rec, dict) or rec.get("type", "gaze") != "gaze":
                 continue
             ts = rec.get("timestamp")
@@ -327,8 +373,12 @@ def generic(path: Path, header: list[str], rows: Any, ctx: ReadContext) -> tuple
     if u is None:
         ok = np.isfinite(x) & np.isfinite(y)
         u = "norm" if ok.any() and np.abs(x[ok]).max() <= 1.5 and np.abs(y[ok]).max() <= 1.5 else "px"
-        warnings.warn(f"{path}: gaze units not declared; values look {'normalised' if u == 'norm' else 'like pixels'} "
-                      f"so units='{u}' is assumed (declare units='px' or 'norm' to silence this)", UserWarning, stacklevel=5)
+        warnings.warn(
+            f"{path}: gaze units not declared; values look {'normalised' if u == 'norm' else 'like pixels'} "
+            f"so units='{u}' is assumed (declare units='px' or 'norm' to silence this)",
+            UserWarning,
+            stacklevel=5,
+        )
     ctx.state["units"] = u
     reasons: dict[str, np.ndarray] = {}
     conf = None
@@ -341,6 +391,10 @@ def generic(path: Path, header: list[str], rows: Any, ctx: ReadContext) -> tuple
 
 
 CSV_PARSERS: dict[str, Callable[..., tuple[np.ndarray, dict[str, Any]]]] = {
-    "pupil_core": pupil_core, "pupil_core_fixations": pupil_player_fixations, "neon": pupil_cloud,
-    "neon_fixations": pupil_cloud_fixations, "tobii_prolab": tobii_prolab, "generic": generic,
+    "pupil_core": pupil_core,
+    "pupil_core_fixations": pupil_player_fixations,
+    "neon": pupil_cloud,
+    "neon_fixations": pupil_cloud_fixations,
+    "tobii_prolab": tobii_prolab,
+    "generic": generic,
 }

@@ -39,21 +39,36 @@ def _name(where: object) -> str:
 
 def check_rows(n: int, where: object) -> None:
     """Raise :class:`GazeLimitError` once a recording has more than ``gaze_rows`` rows."""
-    limits.check("gaze_rows", n, f"gaze file {_name(where)}", "split the recording or read a shorter export",
-                 error=GazeLimitError)
+    limits.check(
+        "gaze_rows",
+        n,
+        f"gaze file {_name(where)}",
+        "split the recording or read a shorter export",
+        error=GazeLimitError,
+    )
 
 
 def line_too_long(where: object, length: int) -> GazeLimitError:
     """The error for a line of ``length`` bytes (or more) over ``line_bytes``."""
-    err = limits.over("line_bytes", length, f"gaze file {_name(where)}: a line",
-                      "is it really a line-per-sample recording?", error=GazeLimitError)
+    err = limits.over(
+        "line_bytes",
+        length,
+        f"gaze file {_name(where)}: a line",
+        "is it really a line-per-sample recording?",
+        error=GazeLimitError,
+    )
     assert isinstance(err, GazeLimitError)
     return err
 
 
 def too_many_bytes(where: object, total: int) -> GazeLimitError:
     """The error for a recording that inflates past ``gaze_bytes``."""
-    err = limits.over("gaze_bytes", total, f"gaze file {_name(where)}", "split the recording or read a shorter export",
-                      error=GazeLimitError)
+    err = limits.over(
+        "gaze_bytes",
+        total,
+        f"gaze file {_name(where)}",
+        "split the recording or read a shorter export",
+        error=GazeLimitError,
+    )
     assert isinstance(err, GazeLimitError)
     return err

@@ -27,6 +27,7 @@ from .units import to_scene_pixels
 
 __all__ = ["LiveGaze", "live_fixations", "parse_sample"]
 
+
 class LiveGaze:
     """Fixations from samples pushed one at a time (or in small batches).
 
@@ -37,9 +38,16 @@ class LiveGaze:
     ``frame_size=(W, H)`` is the deprecated spelling of ``scene_size``.
     """
 
-    def __init__(self, scene_size: tuple[int, int] | None = None, *, units: str = "px", origin: str = "top-left",
-                 image_size: tuple[int, int] | None = None, frame_size: tuple[int, int] | None = None,
-                 **params: Any) -> None:
+    def __init__(
+        self,
+        scene_size: tuple[int, int] | None = None,
+        *,
+        units: str = "px",
+        origin: str = "top-left",
+        image_size: tuple[int, int] | None = None,
+        frame_size: tuple[int, int] | None = None,
+        **params: Any,
+    ) -> None:
         self.scene_size = scene_size_arg(scene_size, frame_size, "LiveGaze")
         if units == "norm" and self.scene_size is None:
             raise GazeError("normalised live gaze needs scene_size=(H, W) of the scene camera")
@@ -65,8 +73,10 @@ class LiveGaze:
         valid = np.array([r[4] for r in rows], dtype=bool)
         t = arr[:, 0]
         if t[0] < self._last_t or (np.diff(t) < 0).any():
-            raise GazeError(f"live gaze sample at {t[0] if t[0] < self._last_t else t[np.flatnonzero(np.diff(t) < 0)[0] + 1]:.6f}s "
-                            "goes back in time; push samples in time order")
+            raise GazeError(
+                f"live gaze sample at {t[0] if t[0] < self._last_t else t[np.flatnonzero(np.diff(t) < 0)[0] + 1]:.6f}s "
+                "goes back in time; push samples in time order"
+            )
         self._last_t = t[-1]
         if self.scene_size is None:
             x, y = arr[:, 1], arr[:, 2]

@@ -38,8 +38,10 @@ async def gaze_stream_url(address: str, port: int = DEFAULT_PORT) -> str:
         async with rt.Device(address, port) as device:
             status = await device.get_status()
     except (OSError, asyncio.TimeoutError, rt.DeviceError) as exc:
-        raise GazeError(f"cannot reach the Neon Companion at {address}:{port} ({' '.join(str(exc).split())[:120]}); "
-                        "check the address, that the phone is on this network and the app is open") from exc
+        raise GazeError(
+            f"cannot reach the Neon Companion at {address}:{port} ({' '.join(str(exc).split())[:120]}); "
+            "check the address, that the phone is on this network and the app is open"
+        ) from exc
     sensor = status.direct_gaze_sensor()
     if sensor is None or not sensor.connected or sensor.url is None:
         raise GazeError(f"the device at {address}:{port} streams no gaze right now; connect the glasses to the phone")
@@ -56,8 +58,14 @@ async def _agen(address: str | None, port: int, url: str | None) -> AsyncIterato
         yield datum
 
 
-def iter_neon_gaze(address: str | None = None, port: int = DEFAULT_PORT, *, url: str | None = None,
-                   duration: float | None = None, max_samples: int | None = None) -> Iterator[Any]:
+def iter_neon_gaze(
+    address: str | None = None,
+    port: int = DEFAULT_PORT,
+    *,
+    url: str | None = None,
+    duration: float | None = None,
+    max_samples: int | None = None,
+) -> Iterator[Any]:
     """Gaze datums from a Neon as they arrive (a blocking iterator), until ``duration`` seconds
     have passed or ``max_samples`` came, or the stream ends."""
     loop = asyncio.new_event_loop()
@@ -96,9 +104,16 @@ def _shutdown(loop: asyncio.AbstractEventLoop, agen: Any) -> None:
     loop.close()
 
 
-def neon_fixations(address: str | None = None, port: int = DEFAULT_PORT, *, url: str | None = None,
-                   duration: float | None = None, max_samples: int | None = None,
-                   scene_size: tuple[int, int] | None = None, **params: Any) -> Iterator[Fixation]:
+def neon_fixations(
+    address: str | None = None,
+    port: int = DEFAULT_PORT,
+    *,
+    url: str | None = None,
+    duration: float | None = None,
+    max_samples: int | None = None,
+    scene_size: tuple[int, int] | None = None,
+    **params: Any,
+) -> Iterator[Fixation]:
     """Fixations of a live Neon, each yielded once it has ended (scene camera pixels, seconds on
     the Unix clock). ``scene_size`` defaults to Neon's (1200, 1600) with its field of view;
     other keyword arguments are :func:`.fixations.detect_fixations` parameters."""

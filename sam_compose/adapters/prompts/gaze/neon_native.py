@@ -25,8 +25,9 @@ from .samples import Fixation, GazeSamples
 __all__ = ["iter_neon_native"]
 
 
-def iter_neon_native(path: str | os.PathLike, *, chunk_size: int = 65536,
-                     scene_size: tuple[int, int] | None = None) -> Iterator[GazeSamples]:
+def iter_neon_native(
+    path: str | os.PathLike, *, chunk_size: int = 65536, scene_size: tuple[int, int] | None = None
+) -> Iterator[GazeSamples]:
     """A Neon native recording folder as :class:`GazeSamples` chunks (see the module docstring)."""
     nr = require("pupil_labs.neon_recording", feature="Neon native recordings")
     folder = Path(path)
@@ -34,8 +35,10 @@ def iter_neon_native(path: str | os.PathLike, *, chunk_size: int = 65536,
         rec = nr.open(folder)
         gaze = rec.gaze
     except (FileNotFoundError, OSError, ValueError, KeyError, AttributeError, nr.NeonRecording.SensorError) as exc:
-        raise GazeError(f"{folder}: not a readable Neon recording ({' '.join(str(exc).split())[:160]}); expected the "
-                        "folder the Companion app writes (info.json, gaze ps1.raw, gaze ps1.time)") from exc
+        raise GazeError(
+            f"{folder}: not a readable Neon recording ({' '.join(str(exc).split())[:160]}); expected the "
+            "folder the Companion app writes (info.json, gaze ps1.raw, gaze ps1.time)"
+        ) from exc
     n = len(gaze)
     if n == 0:
         raise GazeError(f"{folder}: the Neon recording holds no gaze samples")
@@ -64,10 +67,19 @@ def iter_neon_native(path: str | os.PathLike, *, chunk_size: int = 65536,
         fx = rec.fixations
         st, et = np.asarray(fx.start_time, np.int64), np.asarray(fx.stop_time, np.int64)
         mean = np.asarray(fx.mean_gaze_point, np.float64).reshape(-1, 2)
-        fixations = [Fixation(x=float(p[0]), y=float(p[1]), start=s * 1e-9, end=e * 1e-9, duration=(e - s) * 1e-9,
-                              n_samples=int(np.searchsorted(t_ns, e, "right") - np.searchsorted(t_ns, s, "left")),
-                              id=i + 1)
-                     for i, (s, e, p) in enumerate(zip(st, et, mean)) if np.isfinite(p).all()]
+        fixations = [
+            Fixation(
+                x=float(p[0]),
+                y=float(p[1]),
+                start=s * 1e-9,
+                end=e * 1e-9,
+                duration=(e - s) * 1e-9,
+                n_samples=int(np.searchsorted(t_ns, e, "right") - np.searchsorted(t_ns, s, "left")),
+                id=i + 1,
+            )
+            for i, (s, e, p) in enumerate(zip(st, et, mean))
+            if np.isfinite(p).all()
+        ]
     except (nr.NeonRecording.SensorError, AttributeError, KeyError):
         fixations = None
     size = (int(scene_size[0]), int(scene_size[1])) if scene_size is not None else DEVICES["neon"].scene_size
@@ -87,8 +99,21 @@ def iter_neon_native(path: str | os.PathLike, *, chunk_size: int = 65536,
         if off.any():
             counts["off_scene"] = int(off.sum())
             v &= ~off
-        chunk = GazeSamples(t=t[a:b], x=x, y=y, scene_size=size, valid=v, source="neon_native",
-                            fixations=(fixations if a == 0 else []) if fixations is not None else None,
-                            dropped=counts, meta={"path": str(folder), "format": "neon_native", "device": "neon",
-                                                  "fov": DEVICES["neon"].fov, "device_from": "the native recording"})
+        chunk = GazeSamples(
+            t=t[a:b],
+            x=x,
+            y=y,
+            scene_size=size,
+            valid=v,
+            source="neon_native",
+            fixations=(fixations if a == 0 else []) if fixations is not None else None,
+            dropped=counts,
+            meta={
+                "path": str(folder),
+                "format": "neon_native",
+                "device": "neon",
+                "fov": DEVICES["neon"].fov,
+                "device_from": "the native recording",
+            },
+        )
         yield chunk

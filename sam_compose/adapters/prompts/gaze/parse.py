@@ -31,7 +31,9 @@ def parse_sample(sample: Any) -> tuple[float, float, float, float, bool]:
     if isinstance(sample, (tuple, list, np.ndarray)) and not hasattr(sample, "_fields"):  # named tuples: by name
         vals = list(sample)
         if len(vals) not in (3, 4, 5):
-            raise GazeError(f"a gaze sample tuple is (t, x, y[, confidence[, valid]]), got {len(vals)} values: {sample!r}")
+            raise GazeError(
+                f"a gaze sample tuple is (t, x, y[, confidence[, valid]]), got {len(vals)} values: {sample!r}"
+            )
         try:
             t, x, y = float(vals[0]), float(vals[1]), float(vals[2])
             c = float(vals[3]) if len(vals) > 3 and vals[3] is not None else float("nan")
@@ -39,6 +41,7 @@ def parse_sample(sample: Any) -> tuple[float, float, float, float, bool]:
             raise GazeError(f"gaze sample {sample!r} must hold numbers (t, x, y[, confidence])") from exc
         valid = bool(vals[4]) if len(vals) > 4 else True
         return t, x, y, c, valid
+
     def get(key: str, default: Any = None) -> Any:
         if isinstance(sample, Mapping):
             return sample.get(key, default)
@@ -52,8 +55,9 @@ def parse_sample(sample: Any) -> tuple[float, float, float, float, bool]:
         ns = next((get(k) for k in _NS_KEYS if has(k)), None)
         raw_t = None if ns is None else float(ns) * 1e-9
     if raw_t is None or not has("x") or not has("y"):
-        raise GazeError(f"gaze sample {sample!r} needs a time (t, timestamp, timestamp_unix_seconds or "
-                        "timestamp_ns) and x, y")
+        raise GazeError(
+            f"gaze sample {sample!r} needs a time (t, timestamp, timestamp_unix_seconds or timestamp_ns) and x, y"
+        )
     try:
         x, y, t = float(get("x")), float(get("y")), float(raw_t)
         raw_c = get("confidence")

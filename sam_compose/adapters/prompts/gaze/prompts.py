@@ -50,15 +50,20 @@ def _why_none(samples: GazeSamples | None) -> str:
     d = samples.describe()
     dropped = ", ".join(f"{k}: {v}" for k, v in sorted(d["dropped"].items())) or "none"
     if samples.n_valid == 0:
-        return (f"none of the {len(samples)} samples is valid (dropped: {dropped}); check the confidence "
-                "threshold, that the tracker was worn, and the export")
-    return (f"{samples.n_valid} of {len(samples)} samples are valid (dropped: {dropped}) over "
-            f"{d['duration_s']}s but none rests long enough; lower min_duration or raise the velocity/"
-            "dispersion threshold if the recording is noisy")
+        return (
+            f"none of the {len(samples)} samples is valid (dropped: {dropped}); check the confidence "
+            "threshold, that the tracker was worn, and the export"
+        )
+    return (
+        f"{samples.n_valid} of {len(samples)} samples are valid (dropped: {dropped}) over "
+        f"{d['duration_s']}s but none rests long enough; lower min_duration or raise the velocity/"
+        "dispersion threshold if the recording is noisy"
+    )
 
 
-def frame_interval(frame: int, frame_times: Any = None, *, fps: float | None = None,
-                   video_start: float = 0.0) -> tuple[float, float]:
+def frame_interval(
+    frame: int, frame_times: Any = None, *, fps: float | None = None, video_start: float = 0.0
+) -> tuple[float, float]:
     """[start, end) seconds on the gaze clock during which video ``frame`` is shown (``video_start``:
     the gaze-clock time of frame 0, used with ``fps``)."""
     if frame < 0:
@@ -129,10 +134,19 @@ def group_fixations(fixations: Sequence[Fixation], radius: float) -> list[list[F
     return [groups[g] for g in order]
 
 
-def fixations_in_image(gaze: Any, image_size: tuple[int, int], *, scene_size: Sequence[int] | None = None,
-                       crop: Sequence[float] | None = None, frame: int | None = None, frame_times: Any = None,
-                       fps: float | None = None, video_start: float | None = None,
-                       frame_size: Sequence[int] | None = None, **detect: Any) -> list[Fixation]:
+def fixations_in_image(
+    gaze: Any,
+    image_size: tuple[int, int],
+    *,
+    scene_size: Sequence[int] | None = None,
+    crop: Sequence[float] | None = None,
+    frame: int | None = None,
+    frame_times: Any = None,
+    fps: float | None = None,
+    video_start: float | None = None,
+    frame_size: Sequence[int] | None = None,
+    **detect: Any,
+) -> list[Fixation]:
     """Fixations mapped to image pixels (inside the image only), in time order.
 
     ``gaze``: a recording path, anything :func:`.readers.read_gaze` takes (an (N, 3)
@@ -148,7 +162,8 @@ def fixations_in_image(gaze: Any, image_size: tuple[int, int], *, scene_size: Se
     size_arg = scene_size_arg(scene_size, frame_size, "fixations_in_image", stacklevel=4)
     samples: GazeSamples | None = None
     if isinstance(gaze, (str, os.PathLike, np.ndarray)) or (
-            isinstance(gaze, (list, tuple)) and gaze and not isinstance(gaze[0], Fixation)):
+        isinstance(gaze, (list, tuple)) and gaze and not isinstance(gaze[0], Fixation)
+    ):
         from .readers import read_gaze
 
         gaze = read_gaze(gaze)
@@ -163,27 +178,39 @@ def fixations_in_image(gaze: Any, image_size: tuple[int, int], *, scene_size: Se
             fixations = [gaze]  # not iterable: reported as the wrong type just below
         bad = [f for f in fixations if not isinstance(f, Fixation)]
         if bad:
-            raise GazeError(f"gaze must be a recording path, GazeSamples, an (N, 3) [t, x, y] array or a list of "
-                            f"Fixation, got {type(bad[0]).__name__}")
+            raise GazeError(
+                f"gaze must be a recording path, GazeSamples, an (N, 3) [t, x, y] array or a list of "
+                f"Fixation, got {type(bad[0]).__name__}"
+            )
         fsize = size_arg
     if samples is not None and size_arg is not None and size_arg != fsize:
-        raise GazeError(f"scene_size {size_arg} contradicts the recording's {fsize}: the samples are "
-                        "already in its pixels; pass scene_size to read_gaze instead")
+        raise GazeError(
+            f"scene_size {size_arg} contradicts the recording's {fsize}: the samples are "
+            "already in its pixels; pass scene_size to read_gaze instead"
+        )
     if not fixations:
         raise NoFixationError(f"no fixation found in the gaze data: {_why_none(samples)}")
     n_all = len(fixations)
     if frame is not None:
         vs = video_start
         if vs is None:
-            vs = float(samples.t[np.isfinite(samples.t)][0]) if samples is not None and len(samples) else \
-                min(f.start for f in fixations)
+            vs = (
+                float(samples.t[np.isfinite(samples.t)][0])
+                if samples is not None and len(samples)
+                else min(f.start for f in fixations)
+            )
         f0, f1 = frame_interval(int(frame), frame_times, fps=fps, video_start=vs)
         fixations = [replace(f, frame=int(frame)) for f in fixations if f.start < f1 and f.end >= f0]
         if not fixations:
-            raise NoFixationError(f"no fixation found during video frame {frame} ({f0:.3f}s..{f1:.3f}s): {n_all} "
-                                  "fixations in the recording, none overlaps it (check frame_times/fps and video_start)")
-    mapping = SceneToImage(scene_size=image_size if fsize is None else fsize, image_size=image_size,
-                           crop=tuple(crop) if crop is not None else None)
+            raise NoFixationError(
+                f"no fixation found during video frame {frame} ({f0:.3f}s..{f1:.3f}s): {n_all} "
+                "fixations in the recording, none overlaps it (check frame_times/fps and video_start)"
+            )
+    mapping = SceneToImage(
+        scene_size=image_size if fsize is None else fsize,
+        image_size=image_size,
+        crop=tuple(crop) if crop is not None else None,
+    )
     mapped = [mapping.map_fixation(f) for f in fixations]
     inside = [f for f in mapped if mapping.inside(f.x, f.y)]
     if not inside:
@@ -192,18 +219,35 @@ def fixations_in_image(gaze: Any, image_size: tuple[int, int], *, scene_size: Se
         raise NoFixationError(
             f"no fixation found inside the {image_size[1]}x{image_size[0]} image: all {len(mapped)} fixations fall "
             f"outside it (x {min(xs):.0f}..{max(xs):.0f}, y {min(ys):.0f}..{max(ys):.0f} image px); the gaze is "
-            "entirely outside the image, or scene_size/crop do not describe how the image relates to the scene")
+            "entirely outside the image, or scene_size/crop do not describe how the image relates to the scene"
+        )
     return inside
 
 
-def gaze_to_prompts(gaze: Any, image: np.ndarray | None = None, *, image_size: Sequence[int] | None = None,
-                    scene_size: Sequence[int] | None = None, crop: Sequence[float] | None = None,
-                    merge_radius: float | None = None, negatives: bool = False, max_prompts: int | None = None,
-                    min_dwell: float = 0.0, frame: int | None = None, frame_times: Any = None,
-                    fps: float | None = None, video_start: float | None = None, engine: Any = None,
-                    accuracy: float | None = None, accuracy_deg: float | None = None, n_candidates: int = 9,
-                    frame_size: Sequence[int] | None = None, start: float | None = None, t0: float | None = None,
-                    **detect: Any) -> list[Prompt]:
+def gaze_to_prompts(
+    gaze: Any,
+    image: np.ndarray | None = None,
+    *,
+    image_size: Sequence[int] | None = None,
+    scene_size: Sequence[int] | None = None,
+    crop: Sequence[float] | None = None,
+    merge_radius: float | None = None,
+    negatives: bool = False,
+    max_prompts: int | None = None,
+    min_dwell: float = 0.0,
+    frame: int | None = None,
+    frame_times: Any = None,
+    fps: float | None = None,
+    video_start: float | None = None,
+    engine: Any = None,
+    accuracy: float | None = None,
+    accuracy_deg: float | None = None,
+    n_candidates: int = 9,
+    frame_size: Sequence[int] | None = None,
+    start: float | None = None,
+    t0: float | None = None,
+    **detect: Any,
+) -> list[Prompt]:
     """Prompts from gaze: one positive point per fixated place, ordered by dwell, longest first.
 
     ``gaze``: a recording path, :class:`GazeSamples`, an (N, 3) ``[t, x, y]`` array
@@ -228,16 +272,18 @@ def gaze_to_prompts(gaze: Any, image: np.ndarray | None = None, *, image_size: S
     size = _image_size(image, image_size)
     ssize = scene_size_arg(scene_size, frame_size, "gaze_to_prompts", stacklevel=4)
     vs = video_start_arg(video_start, "gaze_to_prompts", stacklevel=4, start=start, t0=t0)
-    fix = fixations_in_image(gaze, size, scene_size=ssize, crop=crop, frame=frame, frame_times=frame_times,
-                             fps=fps, video_start=vs, **detect)
+    fix = fixations_in_image(
+        gaze, size, scene_size=ssize, crop=crop, frame=frame, frame_times=frame_times, fps=fps, video_start=vs, **detect
+    )
     h, w = size
     radius = 0.03 * float(np.hypot(h, w)) if merge_radius is None else float(merge_radius)
     if radius < 0:
         raise GazeError(f"merge_radius must be >= 0 image pixels, got {merge_radius!r}")
     groups = [g for g in group_fixations(fix, radius) if sum(f.duration for f in g) >= min_dwell]
     if not groups:
-        raise NoFixationError(f"no fixation found with a dwell of at least {min_dwell}s "
-                              f"({len(fix)} shorter fixations); lower min_dwell")
+        raise NoFixationError(
+            f"no fixation found with a dwell of at least {min_dwell}s ({len(fix)} shorter fixations); lower min_dwell"
+        )
     if max_prompts is not None:
         if max_prompts < 1:
             raise GazeError(f"max_prompts must be >= 1, got {max_prompts}")
@@ -255,9 +301,16 @@ def gaze_to_prompts(gaze: Any, image: np.ndarray | None = None, *, image_size: S
                     labels.append(0)
         dwell = float(sum(f.duration for f in g))
         data = {
-            "adapter": "gaze", "rank": rank, "dwell": round(dwell, 6),
-            "fixation": {"x": round(float(cx), 3), "y": round(float(cy), 3), "start": min(f.start for f in g),
-                         "end": max(f.end for f in g), "duration": round(dwell, 6)},
+            "adapter": "gaze",
+            "rank": rank,
+            "dwell": round(dwell, 6),
+            "fixation": {
+                "x": round(float(cx), 3),
+                "y": round(float(cy), 3),
+                "start": min(f.start for f in g),
+                "end": max(f.end for f in g),
+                "duration": round(dwell, 6),
+            },
             "fixations": [f.to_dict() for f in sorted(g, key=lambda f: f.start)],
         }
         if isinstance(gaze, GazeSamples):
@@ -269,13 +322,21 @@ def gaze_to_prompts(gaze: Any, image: np.ndarray | None = None, *, image_size: S
         from .calibrate import calibrated_segment
 
         eng = resolve_engine(engine)
-        prompts = [calibrated_segment(np.asarray(image), p, engine=eng, accuracy=acc, n=n_candidates)[1]
-                   for p in prompts]
+        prompts = [
+            calibrated_segment(np.asarray(image), p, engine=eng, accuracy=acc, n=n_candidates)[1] for p in prompts
+        ]
     return prompts
 
 
-def _accuracy_px(accuracy: float | None, accuracy_deg: float | None, fov: Any, gaze: Any,
-                 scene_size: Sequence[int] | None, image_size: tuple[int, int], crop: Any) -> float | None:
+def _accuracy_px(
+    accuracy: float | None,
+    accuracy_deg: float | None,
+    fov: Any,
+    gaze: Any,
+    scene_size: Sequence[int] | None,
+    image_size: tuple[int, int],
+    crop: Any,
+) -> float | None:
     if accuracy is not None:
         if not np.isfinite(accuracy) or accuracy < 0:
             raise GazeError(f"accuracy is a radius in image pixels >= 0, got {accuracy!r}")
@@ -286,15 +347,26 @@ def _accuracy_px(accuracy: float | None, accuracy_deg: float | None, fov: Any, g
     if fov is None and isinstance(gaze, GazeSamples):
         fov = gaze.meta.get("fov")
     if fov is None or fsize is None:
-        raise GazeError("accuracy_deg needs fov=(h_deg, v_deg) and a scene frame size; or give accuracy in image pixels")
+        raise GazeError(
+            "accuracy_deg needs fov=(h_deg, v_deg) and a scene frame size; or give accuracy in image pixels"
+        )
     ssize = (int(fsize[0]), int(fsize[1]))
     scene_px = float(accuracy_deg) * px_per_degree(ssize, fov)
-    return scene_px * SceneToImage(scene_size=ssize, image_size=image_size,
-                                   crop=tuple(crop) if crop is not None else None).scale
+    return (
+        scene_px
+        * SceneToImage(scene_size=ssize, image_size=image_size, crop=tuple(crop) if crop is not None else None).scale
+    )
 
 
-def gaze_segment(image: np.ndarray, gaze: Any, *args: Any, engine: Any = None, accuracy: float | None = None,
-                 n_candidates: int = 9, **kwargs: Any) -> Any:
+def gaze_segment(
+    image: np.ndarray,
+    gaze: Any,
+    *args: Any,
+    engine: Any = None,
+    accuracy: float | None = None,
+    n_candidates: int = 9,
+    **kwargs: Any,
+) -> Any:
     """Segment what was looked at: one mask per prompt of :func:`gaze_to_prompts`, dwell order.
 
     ``engine`` (keyword) is a spec or an Engine (:func:`sam_compose.engines.resolve_engine`);

@@ -84,10 +84,22 @@ __all__ = [
     "samples_from_iterable",
 ]
 
-FORMATS = ("pupil_core", "pupil_core_fixations", "neon", "neon_fixations", "neon_native", "tobii_g3", "tobii_prolab",
-           "generic")
-FORMAT_DEVICE = {"pupil_core": "pupil_core", "pupil_core_fixations": "pupil_core", "tobii_g3": "tobii_g3",
-                 "neon_native": "neon"}
+FORMATS = (
+    "pupil_core",
+    "pupil_core_fixations",
+    "neon",
+    "neon_fixations",
+    "neon_native",
+    "tobii_g3",
+    "tobii_prolab",
+    "generic",
+)
+FORMAT_DEVICE = {
+    "pupil_core": "pupil_core",
+    "pupil_core_fixations": "pupil_core",
+    "tobii_g3": "tobii_g3",
+    "neon_native": "neon",
+}
 DEFAULT_MIN_CONFIDENCE = {"pupil_core": 0.6, "pupil_core_fixations": 0.0}
 NOMINAL_SCENE = (1000, 1000)
 RECORDING_FILES = ("gaze.csv", "gaze_positions.csv", "gazedata.gz", "gazedata", "fixations.csv")
@@ -95,8 +107,9 @@ RECORDING_FILES = ("gaze.csv", "gaze_positions.csv", "gazedata.gz", "gazedata", 
 
 # --------------------------------------------------------------------------- detection
 def _is_neon_native(p: Path) -> bool:
-    return p.is_dir() and (p / "info.json").is_file() and (
-        (p / "gaze_200hz.raw").is_file() or any(p.glob("gaze ps*.raw")))
+    return (
+        p.is_dir() and (p / "info.json").is_file() and ((p / "gaze_200hz.raw").is_file() or any(p.glob("gaze ps*.raw")))
+    )
 
 
 def resolve_recording(path: str | os.PathLike) -> Path:
@@ -117,8 +130,10 @@ def resolve_recording(path: str | os.PathLike) -> Path:
         native = sorted((q.parent for q in p.rglob("info.json") if _is_neon_native(q.parent)), key=str)
         if native:
             return native[0]
-        raise GazeError(f"no gaze recording found in folder {p}: looked for {', '.join(RECORDING_FILES)} and Neon "
-                        "native recordings (info.json + gaze ps1.raw)")
+        raise GazeError(
+            f"no gaze recording found in folder {p}: looked for {', '.join(RECORDING_FILES)} and Neon "
+            "native recordings (info.json + gaze ps1.raw)"
+        )
     return p
 
 
@@ -136,7 +151,9 @@ def detect_format(path: str | os.PathLike) -> str:
         try:
             rec = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise GazeError(f"{p}: the first line looks like JSON but does not parse ({exc}); expected Tobii Glasses 3 gazedata") from exc
+            raise GazeError(
+                f"{p}: the first line looks like JSON but does not parse ({exc}); expected Tobii Glasses 3 gazedata"
+            ) from exc
         if isinstance(rec, dict) and ("data" in rec or rec.get("type") == "gaze"):
             return "tobii_g3"
         raise GazeError(f"{p}: JSON record without 'type'/'data' fields; expected Tobii Glasses 3 gazedata lines")
@@ -156,14 +173,28 @@ def detect_format(path: str | os.PathLike) -> str:
     raise GazeError(
         f"{p}: unknown gaze format; header columns {sorted(cols)[:12]} match none of {', '.join(FORMATS)}. "
         "For your own CSV name the columns t, x, y (or pass columns={'t': ..., 'x': ..., 'y': ...}) "
-        "with format='generic', units='px'|'norm', origin='top-left'|'bottom-left'")
+        "with format='generic', units='px'|'norm', origin='top-left'|'bottom-left'"
+    )
 
 
 # --------------------------------------------------------------------------- one chunk
-def _chunk(t: np.ndarray, x: Any, y: Any, *, scene: tuple[int, int] | None, units: str, origin: str,
-           valid: Any = None, confidence: Any = None, source: str, reasons: Mapping[str, np.ndarray] | None = None,
-           fixations: list[Fixation] | None = None, path: Any = None, check: bool = True,
-           nominal: bool = False) -> GazeSamples:
+def _chunk(
+    t: np.ndarray,
+    x: Any,
+    y: Any,
+    *,
+    scene: tuple[int, int] | None,
+    units: str,
+    origin: str,
+    valid: Any = None,
+    confidence: Any = None,
+    source: str,
+    reasons: Mapping[str, np.ndarray] | None = None,
+    fixations: list[Fixation] | None = None,
+    path: Any = None,
+    check: bool = True,
+    nominal: bool = False,
+) -> GazeSamples:
     x = np.asarray(x, np.float64)
     y = np.asarray(y, np.float64)
     if check:
@@ -192,14 +223,25 @@ def _chunk(t: np.ndarray, x: Any, y: Any, *, scene: tuple[int, int] | None, unit
             dropped["off_scene"] = int(off.sum())
             v &= ~off
     if fixations is not None and (units == "norm" or origin != "top-left") and scene is not None:
-        fxs, fys = to_scene_pixels(np.array([f.x for f in fixations]), np.array([f.y for f in fixations]), scene,
-                                   units, origin)
+        fxs, fys = to_scene_pixels(
+            np.array([f.x for f in fixations]), np.array([f.y for f in fixations]), scene, units, origin
+        )
         fixations = [f.moved(a, b) for f, a, b in zip(fixations, fxs, fys)]
     meta: dict[str, Any] = {"path": str(path)} if path else {}
     if nominal:
         meta["scene"] = "nominal"
-    return GazeSamples(t=t, x=px, y=py, scene_size=scene, valid=v, confidence=confidence, source=source,
-                       fixations=fixations, dropped=dropped, meta=meta)
+    return GazeSamples(
+        t=t,
+        x=px,
+        y=py,
+        scene_size=scene,
+        valid=v,
+        confidence=confidence,
+        source=source,
+        fixations=fixations,
+        dropped=dropped,
+        meta=meta,
+    )
 
 
 def _check_order(t: np.ndarray, last_t: float, row0: int, path: Path) -> float:
@@ -210,8 +252,10 @@ def _check_order(t: np.ndarray, last_t: float, row0: int, path: Path) -> float:
         if back.size:
             i = int(np.flatnonzero(finite_t)[back[0]])
             prev = last_t if back[0] == 0 else tt[back[0] - 1]
-            raise GazeError(f"{path}: timestamps go backwards at line {row0 + i} "
-                            f"({t[i]:.6f}s after {prev:.6f}s); sort the recording by time or fix the export")
+            raise GazeError(
+                f"{path}: timestamps go backwards at line {row0 + i} "
+                f"({t[i]:.6f}s after {prev:.6f}s); sort the recording by time or fix the export"
+            )
         return float(tt[-1])
     return last_t
 
@@ -237,20 +281,35 @@ def _sibling_fixations(path: Path, fmt: str) -> list[Fixation] | None:
 
 def _warn_nominal(path: Path, units: str) -> None:
     if units == "norm":
-        warnings.warn(f"{path}: the scene size cannot be told; normalised gaze is placed in a nominal "
-                      f"{size_text(NOMINAL_SCENE)} frame (pass scene_size=(H, W) of the scene camera)", UserWarning,
-                      stacklevel=4)
+        warnings.warn(
+            f"{path}: the scene size cannot be told; normalised gaze is placed in a nominal "
+            f"{size_text(NOMINAL_SCENE)} frame (pass scene_size=(H, W) of the scene camera)",
+            UserWarning,
+            stacklevel=4,
+        )
     else:
-        warnings.warn(f"{path}: the scene size cannot be told; the pixel coordinates are taken as pixels of the image "
-                      "being segmented (pass scene_size=(H, W) if they are scene-camera pixels)", UserWarning,
-                      stacklevel=4)
+        warnings.warn(
+            f"{path}: the scene size cannot be told; the pixel coordinates are taken as pixels of the image "
+            "being segmented (pass scene_size=(H, W) if they are scene-camera pixels)",
+            UserWarning,
+            stacklevel=4,
+        )
 
 
 # --------------------------------------------------------------------------- public
-def iter_gaze(source: str | os.PathLike, *, format: str | None = None, chunk_size: int = 65536,
-              scene_size: tuple[int, int] | None = None, units: str | None = None, origin: str | None = None,
-              time_unit: str | None = None, columns: Mapping[str, str] | None = None,
-              min_confidence: float | None = None, frame_size: tuple[int, int] | None = None) -> Iterator[GazeSamples]:
+def iter_gaze(
+    source: str | os.PathLike,
+    *,
+    format: str | None = None,
+    chunk_size: int = 65536,
+    scene_size: tuple[int, int] | None = None,
+    units: str | None = None,
+    origin: str | None = None,
+    time_unit: str | None = None,
+    columns: Mapping[str, str] | None = None,
+    min_confidence: float | None = None,
+    frame_size: tuple[int, int] | None = None,
+) -> Iterator[GazeSamples]:
     """Stream a recording as :class:`GazeSamples` chunks of at most ``chunk_size`` rows.
 
     ``format`` overrides detection (one of :data:`FORMATS`); ``scene_size`` (H, W) overrides
@@ -277,9 +336,15 @@ def iter_gaze(source: str | os.PathLike, *, format: str | None = None, chunk_siz
     if format is not None and not path.is_file():
         raise GazeError(f"gaze file {path} does not exist (or is not a file)")
     dev = DEVICES.get(FORMAT_DEVICE.get(fmt, ""))
-    ctx = ReadContext(path=path, scene_size=size if size is not None else (dev.scene_size if dev else None),
-                      min_confidence=DEFAULT_MIN_CONFIDENCE.get(fmt, 0.0) if min_confidence is None else float(min_confidence),
-                      columns=columns, units=units, origin=origin, time_unit=time_unit)
+    ctx = ReadContext(
+        path=path,
+        scene_size=size if size is not None else (dev.scene_size if dev else None),
+        min_confidence=DEFAULT_MIN_CONFIDENCE.get(fmt, 0.0) if min_confidence is None else float(min_confidence),
+        columns=columns,
+        units=units,
+        origin=origin,
+        time_unit=time_unit,
+    )
     if dev is not None:
         ctx.state["device"] = dev.name
     if fmt not in ("generic",) and (units is not None or origin is not None):
@@ -312,8 +377,17 @@ def iter_gaze(source: str | os.PathLike, *, format: str | None = None, chunk_siz
         if size is None and dev is None and ctx.scene_size is None and fmt == "generic" and not warned:
             _warn_nominal(path, fields["units"])
             warned = True
-        chunk = _chunk(t, scene=scene, source=fmt, reasons=reasons, path=path, check=not checked, nominal=nominal,
-                       fixations=fix, **fields)
+        chunk = _chunk(
+            t,
+            scene=scene,
+            source=fmt,
+            reasons=reasons,
+            path=path,
+            check=not checked,
+            nominal=nominal,
+            fixations=fix,
+            **fields,
+        )
         if sibling is not None:
             chunk.fixations = sibling if n == len(t) else []
         checked = checked or bool(np.count_nonzero(np.isfinite(fields["x"])) >= 20)
@@ -335,8 +409,12 @@ def _time_seconds(t: np.ndarray, time_unit: str | None, where: str) -> np.ndarra
         guess = infer_time_unit(t)
         if guess is None or guess == "s":
             return t
-        warnings.warn(f"{where}: times are not seconds; their sample interval suggests {guess}, which is assumed "
-                      f"(pass time_unit='s'|'ms'|'us'|'ns' to silence this)", UserWarning, stacklevel=4)
+        warnings.warn(
+            f"{where}: times are not seconds; their sample interval suggests {guess}, which is assumed "
+            f"(pass time_unit='s'|'ms'|'us'|'ns' to silence this)",
+            UserWarning,
+            stacklevel=4,
+        )
         time_unit = guess
     if time_unit not in TIME_SCALE:
         raise GazeError(f"time_unit must be one of {sorted(TIME_SCALE)}, got {time_unit!r}")
@@ -348,12 +426,20 @@ def _check_time_order(t: np.ndarray) -> None:
     back = np.flatnonzero(np.diff(t) < 0)
     if back.size:
         i = int(back[0]) + 1
-        raise GazeError(f"gaze sample {i} goes back in time ({t[i]:.6f}s after {t[i - 1]:.6f}s); give samples in time order")
+        raise GazeError(
+            f"gaze sample {i} goes back in time ({t[i]:.6f}s after {t[i - 1]:.6f}s); give samples in time order"
+        )
 
 
-def samples_from_iterable(items: Iterable[Any], *, scene_size: tuple[int, int] | None = None, units: str = "px",
-                          origin: str = "top-left", time_unit: str | None = None,
-                          frame_size: tuple[int, int] | None = None) -> GazeSamples:
+def samples_from_iterable(
+    items: Iterable[Any],
+    *,
+    scene_size: tuple[int, int] | None = None,
+    units: str = "px",
+    origin: str = "top-left",
+    time_unit: str | None = None,
+    frame_size: tuple[int, int] | None = None,
+) -> GazeSamples:
     """Samples given as (t, x, y[, confidence]) tuples or dicts with t/x/y[/confidence/valid]."""
     size = scene_size_arg(scene_size, frame_size, "read_gaze", stacklevel=4)
     rows = []
@@ -365,13 +451,29 @@ def samples_from_iterable(items: Iterable[Any], *, scene_size: tuple[int, int] |
     arr = np.array([[r[0], r[1], r[2], r[3], 1.0 if r[4] else 0.0] for r in rows], dtype=np.float64)
     t = _time_seconds(arr[:, 0], time_unit, "gaze samples")
     _check_time_order(t)
-    return _chunk(t, arr[:, 1], arr[:, 2], scene=size, units=units, origin=origin, valid=arr[:, 4] > 0.5,
-                  confidence=arr[:, 3], source="samples", path=None)
+    return _chunk(
+        t,
+        arr[:, 1],
+        arr[:, 2],
+        scene=size,
+        units=units,
+        origin=origin,
+        valid=arr[:, 4] > 0.5,
+        confidence=arr[:, 3],
+        source="samples",
+        path=None,
+    )
 
 
-def samples_from_array(arr: Any, *, scene_size: tuple[int, int] | None = None, units: str = "px",
-                       origin: str = "top-left", time_unit: str | None = None,
-                       frame_size: tuple[int, int] | None = None) -> GazeSamples:
+def samples_from_array(
+    arr: Any,
+    *,
+    scene_size: tuple[int, int] | None = None,
+    units: str = "px",
+    origin: str = "top-left",
+    time_unit: str | None = None,
+    frame_size: tuple[int, int] | None = None,
+) -> GazeSamples:
     """Samples from an (N, 3) ``[t, x, y]`` (or (N, 4) with confidence) array.
 
     Times are seconds unless ``time_unit`` says otherwise (undeclared ms, us or ns are told
@@ -384,8 +486,17 @@ def samples_from_array(arr: Any, *, scene_size: tuple[int, int] | None = None, u
     check_rows(a.shape[0], "the gaze array")
     t = _time_seconds(a[:, 0], time_unit, "gaze array")
     _check_time_order(t)
-    return _chunk(t, a[:, 1], a[:, 2], scene=size, units=units, origin=origin,
-                  confidence=a[:, 3] if a.shape[1] == 4 else None, source="samples", path=None)
+    return _chunk(
+        t,
+        a[:, 1],
+        a[:, 2],
+        scene=size,
+        units=units,
+        origin=origin,
+        confidence=a[:, 3] if a.shape[1] == 4 else None,
+        source="samples",
+        path=None,
+    )
 
 
 def read_gaze(source: Any, **options: Any) -> GazeSamples:
@@ -404,12 +515,17 @@ def read_gaze(source: Any, **options: Any) -> GazeSamples:
         if out.fixations is not None:
             out.fixations = merge_fixation_parts(out.fixations)
         return out
-    allowed = {k: options[k] for k in ("scene_size", "frame_size", "units", "origin", "time_unit")
-               if options.get(k) is not None}
+    allowed = {
+        k: options[k]
+        for k in ("scene_size", "frame_size", "units", "origin", "time_unit")
+        if options.get(k) is not None
+    }
     unknown = sorted(k for k, v in options.items() if v is not None and k not in allowed)
     if unknown:
-        raise GazeError(f"read_gaze: options {unknown} apply to files only; arrays and sample lists take "
-                        "scene_size, units, origin, time_unit")
+        raise GazeError(
+            f"read_gaze: options {unknown} apply to files only; arrays and sample lists take "
+            "scene_size, units, origin, time_unit"
+        )
     if isinstance(source, np.ndarray):
         return samples_from_array(source, **allowed)
     if isinstance(source, Iterable):
@@ -436,8 +552,9 @@ def read_frame_times(path: str | os.PathLike) -> np.ndarray:
         header = [norm_name(c) for c in split_header(first_line(p))]
         col = next((c for c in header if "timestamp" in c or c in ("t", "time")), None)
         if col is None:
-            raise GazeError(f"{p}: no timestamp column in {header[:10]}; expected e.g. 'timestamp [ns]' or "
-                            "'# timestamps [seconds]'")
+            raise GazeError(
+                f"{p}: no timestamp column in {header[:10]}; expected e.g. 'timestamp [ns]' or '# timestamps [seconds]'"
+            )
         unit = "ns" if "[ns]" in col or col.endswith("_ns") else ("ms" if col.endswith("_ms") or "[ms]" in col else "s")
         parts, n = [], 0
         for _, tab, _ in csv_chunks(p, 1 << 16):

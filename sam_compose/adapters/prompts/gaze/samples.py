@@ -53,9 +53,12 @@ class Fixation:
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly provenance record (floats rounded)."""
         out: dict[str, Any] = {
-            "x": round(float(self.x), 4), "y": round(float(self.y), 4),
-            "start": round(float(self.start), 6), "end": round(float(self.end), 6),
-            "duration": round(float(self.duration), 6), "n_samples": int(self.n_samples),
+            "x": round(float(self.x), 4),
+            "y": round(float(self.y), 4),
+            "start": round(float(self.start), 6),
+            "end": round(float(self.end), 6),
+            "duration": round(float(self.duration), 6),
+            "n_samples": int(self.n_samples),
             "dispersion": round(float(self.dispersion), 4),
         }
         if self.frame is not None:
@@ -80,10 +83,16 @@ def merge_fixation_parts(fixations: Sequence[Fixation]) -> list[Fixation]:
         if prev is not None and f.id is not None and prev.id == f.id:
             n = prev.n_samples + f.n_samples
             w0 = prev.n_samples / n if n else 0.5
-            out[-1] = replace(prev, x=prev.x * w0 + f.x * (1 - w0), y=prev.y * w0 + f.y * (1 - w0),
-                              start=min(prev.start, f.start), end=max(prev.end, f.end),
-                              duration=max(prev.end, f.end) - min(prev.start, f.start), n_samples=n,
-                              dispersion=max(prev.dispersion, f.dispersion))
+            out[-1] = replace(
+                prev,
+                x=prev.x * w0 + f.x * (1 - w0),
+                y=prev.y * w0 + f.y * (1 - w0),
+                start=min(prev.start, f.start),
+                end=max(prev.end, f.end),
+                duration=max(prev.end, f.end) - min(prev.start, f.start),
+                n_samples=n,
+                dispersion=max(prev.dispersion, f.dispersion),
+            )
         else:
             out.append(f)
     return out
@@ -113,10 +122,21 @@ class GazeSamples:
     ``scene_size``.
     """
 
-    def __init__(self, t: Any, x: Any, y: Any, scene_size: Sequence[int] | None = None, valid: Any = None,
-                 confidence: Any = None, source: str = "samples", fixations: list[Fixation] | None = None,
-                 dropped: dict[str, int] | None = None, meta: dict[str, Any] | None = None, *,
-                 frame_size: Sequence[int] | None = None) -> None:
+    def __init__(
+        self,
+        t: Any,
+        x: Any,
+        y: Any,
+        scene_size: Sequence[int] | None = None,
+        valid: Any = None,
+        confidence: Any = None,
+        source: str = "samples",
+        fixations: list[Fixation] | None = None,
+        dropped: dict[str, int] | None = None,
+        meta: dict[str, Any] | None = None,
+        *,
+        frame_size: Sequence[int] | None = None,
+    ) -> None:
         self.t = _vec(t, None, "t", np.float64)
         n = self.t.shape[0]
         self.x = _vec(x, n, "x", np.float64)
@@ -134,14 +154,20 @@ class GazeSamples:
     @property
     def frame_size(self) -> tuple[int, int] | None:
         """Deprecated: (width, height); use :attr:`scene_size` (height, width)."""
-        warnings.warn("GazeSamples.frame_size (W, H) is deprecated; use GazeSamples.scene_size (H, W)",
-                      DeprecationWarning, stacklevel=2)
+        warnings.warn(
+            "GazeSamples.frame_size (W, H) is deprecated; use GazeSamples.scene_size (H, W)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         return None if self.scene_size is None else (self.scene_size[1], self.scene_size[0])
 
     @frame_size.setter
     def frame_size(self, value: Sequence[int] | None) -> None:
-        warnings.warn("GazeSamples.frame_size (W, H) is deprecated; set GazeSamples.scene_size (H, W)",
-                      DeprecationWarning, stacklevel=2)
+        warnings.warn(
+            "GazeSamples.frame_size (W, H) is deprecated; set GazeSamples.scene_size (H, W)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         if value is None:
             self.scene_size = None
         else:
@@ -150,9 +176,20 @@ class GazeSamples:
 
     # -- construction ------------------------------------------------------------------
     @classmethod
-    def from_arrays(cls, t: Any, x: Any, y: Any, *, scene_size: Sequence[int] | None = None, units: str = "px",
-                    origin: str = "top-left", valid: Any = None, confidence: Any = None, source: str = "arrays",
-                    frame_size: Sequence[int] | None = None) -> GazeSamples:
+    def from_arrays(
+        cls,
+        t: Any,
+        x: Any,
+        y: Any,
+        *,
+        scene_size: Sequence[int] | None = None,
+        units: str = "px",
+        origin: str = "top-left",
+        valid: Any = None,
+        confidence: Any = None,
+        source: str = "arrays",
+        frame_size: Sequence[int] | None = None,
+    ) -> GazeSamples:
         """Build samples from arrays; ``units`` "px" or "norm", ``origin`` "top-left" or "bottom-left";
         ``scene_size`` (H, W) of the frame the coordinates refer to."""
         size = scene_size_arg(scene_size, frame_size, "GazeSamples.from_arrays")
@@ -181,11 +218,16 @@ class GazeSamples:
             fix = merge_fixation_parts(fix)
         first = items[0]
         return cls(
-            t=np.concatenate([p.t for p in items]), x=np.concatenate([p.x for p in items]),
-            y=np.concatenate([p.y for p in items]), scene_size=first.scene_size,
+            t=np.concatenate([p.t for p in items]),
+            x=np.concatenate([p.x for p in items]),
+            y=np.concatenate([p.y for p in items]),
+            scene_size=first.scene_size,
             valid=np.concatenate([p.valid for p in items]),
             confidence=np.concatenate([p.confidence for p in items]),
-            source=first.source, fixations=fix, dropped=dropped, meta=dict(items[-1].meta),
+            source=first.source,
+            fixations=fix,
+            dropped=dropped,
+            meta=dict(items[-1].meta),
         )
 
     # -- views -------------------------------------------------------------------------
@@ -196,9 +238,17 @@ class GazeSamples:
         """Row selection (slice, boolean mask or index array) keeping scene size and source."""
         if isinstance(index, (int, np.integer)):
             index = slice(int(index), int(index) + 1)
-        return GazeSamples(t=self.t[index], x=self.x[index], y=self.y[index], scene_size=self.scene_size,
-                           valid=self.valid[index], confidence=self.confidence[index], source=self.source,
-                           fixations=self.fixations, meta=dict(self.meta))
+        return GazeSamples(
+            t=self.t[index],
+            x=self.x[index],
+            y=self.y[index],
+            scene_size=self.scene_size,
+            valid=self.valid[index],
+            confidence=self.confidence[index],
+            source=self.source,
+            fixations=self.fixations,
+            meta=dict(self.meta),
+        )
 
     @property
     def n_valid(self) -> int:
@@ -227,17 +277,23 @@ class GazeSamples:
 
     def describe(self) -> dict[str, Any]:
         """Short JSON-friendly summary (counts, duration, rate, drop reasons)."""
-        out = {"source": self.source, "samples": len(self), "valid": self.n_valid,
-               "duration_s": round(self.duration, 3),
-               "rate_hz": None if not np.isfinite(self.rate) else round(self.rate, 2),
-               "scene_size": None if self.scene_size is None else list(self.scene_size),
-               "dropped": dict(self.dropped),
-               "fixations_in_file": None if self.fixations is None else len(self.fixations)}
+        out = {
+            "source": self.source,
+            "samples": len(self),
+            "valid": self.n_valid,
+            "duration_s": round(self.duration, 3),
+            "rate_hz": None if not np.isfinite(self.rate) else round(self.rate, 2),
+            "scene_size": None if self.scene_size is None else list(self.scene_size),
+            "dropped": dict(self.dropped),
+            "fixations_in_file": None if self.fixations is None else len(self.fixations),
+        }
         if "device" in self.meta:
             out["device"] = self.meta["device"]
         return out
 
     def __repr__(self) -> str:
         size = None if self.scene_size is None else size_text(self.scene_size)
-        return (f"GazeSamples(source={self.source!r}, n={len(self)}, valid={self.n_valid}, "
-                f"duration={self.duration:.3f}s, scene={size})")
+        return (
+            f"GazeSamples(source={self.source!r}, n={len(self)}, valid={self.n_valid}, "
+            f"duration={self.duration:.3f}s, scene={size})"
+        )

@@ -39,11 +39,22 @@ __all__ = [
 ]
 
 
-def synth_trace(targets: Sequence[Sequence[float]], *, scene_size: tuple[int, int] | None = None,
-                rate: float = 200.0, noise: float = 0.0, saccade: float | None = 0.04, drift: float = 0.0,
-                blinks: Sequence[tuple[float, float]] = (), low_confidence: float = 0.0,
-                t0: float = 0.0, start: Sequence[float] | None = None, px_per_degree: float | None = None,
-                seed: int = 0, frame_size: tuple[int, int] | None = None) -> tuple[GazeSamples, list[Fixation]]:
+def synth_trace(
+    targets: Sequence[Sequence[float]],
+    *,
+    scene_size: tuple[int, int] | None = None,
+    rate: float = 200.0,
+    noise: float = 0.0,
+    saccade: float | None = 0.04,
+    drift: float = 0.0,
+    blinks: Sequence[tuple[float, float]] = (),
+    low_confidence: float = 0.0,
+    t0: float = 0.0,
+    start: Sequence[float] | None = None,
+    px_per_degree: float | None = None,
+    seed: int = 0,
+    frame_size: tuple[int, int] | None = None,
+) -> tuple[GazeSamples, list[Fixation]]:
     """A trace resting on each target ``(x, y, duration_s)`` in turn, with saccades between.
 
     ``scene_size`` (H, W) of the scene frame (default 480x640; ``frame_size=(W, H)`` is
@@ -90,8 +101,16 @@ def synth_trace(targets: Sequence[Sequence[float]], *, scene_size: tuple[int, in
         ts.append(t + dt * np.arange(n_f))
         xs.append(fx)
         ys.append(fy)
-        truth.append(Fixation(x=float(fx.mean()), y=float(fy.mean()), start=t, end=t + (n_f - 1) * dt,
-                              duration=(n_f - 1) * dt, n_samples=n_f))
+        truth.append(
+            Fixation(
+                x=float(fx.mean()),
+                y=float(fy.mean()),
+                start=t,
+                end=t + (n_f - 1) * dt,
+                duration=(n_f - 1) * dt,
+                n_samples=n_f,
+            )
+        )
         t += n_f * dt
         pos = np.array([fx[-1], fy[-1]])
     tt = np.concatenate(ts)
@@ -108,11 +127,20 @@ def synth_trace(targets: Sequence[Sequence[float]], *, scene_size: tuple[int, in
     return samples, truth
 
 
-def synth_viewing(seconds: float, *, rate: float = 200.0, noise_deg: float = 0.5,
-                  scene_size: tuple[int, int] = (1200, 1600), fov: tuple[float, float] = (103.0, 77.0),
-                  amplitude: tuple[float, float] = (2.0, 20.0), duration: tuple[float, float] = (0.12, 0.6),
-                  drift_deg_s: float = 0.3, blink_rate: float = 0.25, dropout: float = 0.0,
-                  seed: int = 0) -> tuple[GazeSamples, list[Fixation]]:
+def synth_viewing(
+    seconds: float,
+    *,
+    rate: float = 200.0,
+    noise_deg: float = 0.5,
+    scene_size: tuple[int, int] = (1200, 1600),
+    fov: tuple[float, float] = (103.0, 77.0),
+    amplitude: tuple[float, float] = (2.0, 20.0),
+    duration: tuple[float, float] = (0.12, 0.6),
+    drift_deg_s: float = 0.3,
+    blink_rate: float = 0.25,
+    dropout: float = 0.0,
+    seed: int = 0,
+) -> tuple[GazeSamples, list[Fixation]]:
     """Free viewing of a head-mounted scene camera with known fixations, for benchmarks.
 
     Fixation durations are drawn from ``duration`` (seconds, log-uniform), saccade
@@ -144,8 +172,16 @@ def synth_viewing(seconds: float, *, rate: float = 200.0, noise_deg: float = 0.5
         targets.append((float(goal[0]), float(goal[1]), d))
         pos = goal
         total += d + 0.04
-    samples, truth = synth_trace(targets, scene_size=scene_size, rate=rate, noise=noise_deg * ppd, saccade=None,
-                                 px_per_degree=ppd, drift=drift_deg_s * ppd, seed=seed)
+    samples, truth = synth_trace(
+        targets,
+        scene_size=scene_size,
+        rate=rate,
+        noise=noise_deg * ppd,
+        saccade=None,
+        px_per_degree=ppd,
+        drift=drift_deg_s * ppd,
+        seed=seed,
+    )
     x, y, t = samples.x.copy(), samples.y.copy(), samples.t
     lost = np.zeros(t.size, bool)
     n_blinks = rng.poisson(blink_rate * seconds)
@@ -179,17 +215,31 @@ def synth_viewing(seconds: float, *, rate: float = 200.0, noise_deg: float = 0.5
         for s, e in parts:
             m = (t >= s) & (t <= e) & ~lost
             if m.sum() >= 2:
-                out_truth.append(Fixation(x=float(x[m].mean()), y=float(y[m].mean()), start=float(t[m][0]),
-                                          end=float(t[m][-1]), duration=float(t[m][-1] - t[m][0]),
-                                          n_samples=int(m.sum())))
+                out_truth.append(
+                    Fixation(
+                        x=float(x[m].mean()),
+                        y=float(y[m].mean()),
+                        start=float(t[m][0]),
+                        end=float(t[m][-1]),
+                        duration=float(t[m][-1] - t[m][0]),
+                        n_samples=int(m.sum()),
+                    )
+                )
     meta = {"fov": tuple(fov), "ppd": ppd}
     return GazeSamples(t=t, x=x, y=y, scene_size=scene_size, source="synthetic", meta=meta), out_truth
 
 
-def synth_stream(duration: float, *, rate: float = 200.0, scene_size: tuple[int, int] | None = None,
-                 chunk_seconds: float = 60.0, noise: float = 1.0, seed: int = 0,
-                 fixation_range: tuple[float, float] = (0.2, 0.6),
-                 frame_size: tuple[int, int] | None = None) -> Iterator[tuple[GazeSamples, int]]:
+def synth_stream(
+    duration: float,
+    *,
+    rate: float = 200.0,
+    scene_size: tuple[int, int] | None = None,
+    chunk_seconds: float = 60.0,
+    noise: float = 1.0,
+    seed: int = 0,
+    fixation_range: tuple[float, float] = (0.2, 0.6),
+    frame_size: tuple[int, int] | None = None,
+) -> Iterator[tuple[GazeSamples, int]]:
     """Yield (chunk, number of true fixations in it) covering ``duration`` seconds of random viewing
     in a scene frame of ``scene_size`` (H, W), default 1200x1600 (Neon)."""
     size = scene_size_arg(scene_size, frame_size, "synth_stream") or (1200, 1600)
@@ -210,8 +260,15 @@ def synth_stream(duration: float, *, rate: float = 200.0, scene_size: tuple[int,
                     break
             targets.append((float(goal[0]), float(goal[1]), d))
             span += d + 0.04
-        chunk, truth = synth_trace(targets, scene_size=size, rate=rate, noise=noise, t0=t, start=(float(pos[0]), float(pos[1])),
-                                   seed=seed * 100003 + k)
+        chunk, truth = synth_trace(
+            targets,
+            scene_size=size,
+            rate=rate,
+            noise=noise,
+            t0=t,
+            start=(float(pos[0]), float(pos[1])),
+            seed=seed * 100003 + k,
+        )
         k += 1
         t = float(chunk.t[-1]) + 1.0 / rate
         pos = np.array([chunk.x[-1], chunk.y[-1]])
@@ -237,8 +294,10 @@ def write_pupil_core(path: str | os.PathLike, samples: GazeSamples | Iterable[Ga
     """Pupil Player ``gaze_positions.csv`` (norm_pos with origin bottom left)."""
     path = Path(path)
     with _open_w(path) as fh:
-        fh.write("gaze_timestamp,world_index,confidence,norm_pos_x,norm_pos_y,base_data,"
-                 "gaze_point_3d_x,gaze_point_3d_y,gaze_point_3d_z\n")
+        fh.write(
+            "gaze_timestamp,world_index,confidence,norm_pos_x,norm_pos_y,base_data,"
+            "gaze_point_3d_x,gaze_point_3d_y,gaze_point_3d_z\n"
+        )
         for s in _chunks(samples):
             h, w = s.scene_size or (1, 1)
             nx, ny = s.x / w, 1.0 - s.y / h
@@ -261,20 +320,27 @@ def _angles(s: GazeSamples, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray,
     return np.degrees(np.arctan((xs - w / 2) / fx)), -np.degrees(np.arctan((ys - h / 2) / fy))
 
 
-def write_neon(path: str | os.PathLike, samples: GazeSamples | Iterable[GazeSamples], *,
-               worn: np.ndarray | None = None, fixation_ids: np.ndarray | None = None) -> Path:
+def write_neon(
+    path: str | os.PathLike,
+    samples: GazeSamples | Iterable[GazeSamples],
+    *,
+    worn: np.ndarray | None = None,
+    fixation_ids: np.ndarray | None = None,
+) -> Path:
     """Pupil Cloud ``gaze.csv`` (Neon / Invisible): ns timestamps, pixels, worn, blink id (NaN samples),
     ``fixation id`` (``fixation_ids``, 0 = none) and azimuth / elevation through an ideal camera of
     the device whose scene size the samples have (Invisible 1080x1088, else Neon)."""
     path = Path(path)
     with _open_w(path) as fh:
-        fh.write("section id,recording id,timestamp [ns],gaze x [px],gaze y [px],worn,fixation id,blink id,"
-                 "azimuth [deg],elevation [deg]\n")
+        fh.write(
+            "section id,recording id,timestamp [ns],gaze x [px],gaze y [px],worn,fixation id,blink id,"
+            "azimuth [deg],elevation [deg]\n"
+        )
         off = 0
         for s in _chunks(samples):
             ns = np.round(s.t * 1e9).astype(np.int64)
-            wv = np.ones(len(s), int) if worn is None else np.asarray(worn, int)[off:off + len(s)]
-            fid = np.zeros(len(s), int) if fixation_ids is None else np.asarray(fixation_ids, int)[off:off + len(s)]
+            wv = np.ones(len(s), int) if worn is None else np.asarray(worn, int)[off : off + len(s)]
+            fid = np.zeros(len(s), int) if fixation_ids is None else np.asarray(fixation_ids, int)[off : off + len(s)]
             off += len(s)
             blink = ~np.isfinite(s.x)
             xs, ys = np.where(blink, 0.0, s.x), np.where(blink, 0.0, s.y)
@@ -288,11 +354,15 @@ def write_neon_fixations(path: str | os.PathLike, fixations: Sequence[Fixation])
     """Pupil Cloud ``fixations.csv`` for the given fixations (pixels)."""
     path = Path(path)
     with _open_w(path) as fh:
-        fh.write("section id,recording id,fixation id,start timestamp [ns],end timestamp [ns],duration [ms],"
-                 "fixation x [px],fixation y [px],azimuth [deg],elevation [deg]\n")
+        fh.write(
+            "section id,recording id,fixation id,start timestamp [ns],end timestamp [ns],duration [ms],"
+            "fixation x [px],fixation y [px],azimuth [deg],elevation [deg]\n"
+        )
         for i, f in enumerate(fixations, 1):
-            fh.write(f"sec-1,rec-1,{i},{int(round(f.start * 1e9))},{int(round(f.end * 1e9))},"
-                     f"{f.duration * 1e3:.0f},{f.x:.3f},{f.y:.3f},0.0,0.0\n")
+            fh.write(
+                f"sec-1,rec-1,{i},{int(round(f.start * 1e9))},{int(round(f.end * 1e9))},"
+                f"{f.duration * 1e3:.0f},{f.x:.3f},{f.y:.3f},0.0,0.0\n"
+            )
     return path
 
 
@@ -303,15 +373,25 @@ def write_tobii(path: str | os.PathLike, samples: GazeSamples | Iterable[GazeSam
         for s in _chunks(samples):
             h, w = s.scene_size or (1, 1)
             for t, x, y in zip(s.t, s.x / w, s.y / h):
-                data = {} if not np.isfinite(x) else {"gaze2d": [round(float(x), 6), round(float(y), 6)],
-                                                      "gaze3d": [0.0, 0.0, 600.0]}
+                data = (
+                    {}
+                    if not np.isfinite(x)
+                    else {"gaze2d": [round(float(x), 6), round(float(y), 6)], "gaze3d": [0.0, 0.0, 600.0]}
+                )
                 fh.write(json.dumps({"type": "gaze", "timestamp": round(float(t), 6), "data": data}) + "\n")
     return path
 
 
-def write_generic(path: str | os.PathLike, samples: GazeSamples | Iterable[GazeSamples], *, units: str = "px",
-                  origin: str = "top-left", time_unit: str = "s", names: Sequence[str] = ("t", "x", "y"),
-                  confidence: bool = True) -> Path:
+def write_generic(
+    path: str | os.PathLike,
+    samples: GazeSamples | Iterable[GazeSamples],
+    *,
+    units: str = "px",
+    origin: str = "top-left",
+    time_unit: str = "s",
+    names: Sequence[str] = ("t", "x", "y"),
+    confidence: bool = True,
+) -> Path:
     """A plain CSV with ``names`` columns (time, x, y) in ``units`` and ``origin``, plus confidence."""
     scale = {"s": 1.0, "ms": 1e3, "us": 1e6, "ns": 1e9}
     if time_unit not in scale or units not in ("px", "norm") or origin not in ("top-left", "bottom-left"):
@@ -327,16 +407,18 @@ def write_generic(path: str | os.PathLike, samples: GazeSamples | Iterable[GazeS
             if units == "norm":
                 x, y = x / w, y / h
             tt = s.t * scale[time_unit]
-            cols = [_fmt(tt, 6 if time_unit == "s" else 0), _fmt(x, 6 if units == "norm" else 3),
-                    _fmt(y, 6 if units == "norm" else 3)]
+            cols = [
+                _fmt(tt, 6 if time_unit == "s" else 0),
+                _fmt(x, 6 if units == "norm" else 3),
+                _fmt(y, 6 if units == "norm" else 3),
+            ]
             if confidence:
                 cols.append(_fmt(np.where(np.isfinite(s.confidence), s.confidence, 1.0), 3))
             fh.write("".join(",".join(r) + "\n" for r in zip(*cols)))
     return path
 
 
-def write_recording(path: str | os.PathLike, samples: GazeSamples | Iterable[GazeSamples], format: str,
-                    **kw) -> Path:
+def write_recording(path: str | os.PathLike, samples: GazeSamples | Iterable[GazeSamples], format: str, **kw) -> Path:
     """Write ``samples`` in ``format`` (pupil_core, neon, tobii_g3, generic)."""
     writers = {"pupil_core": write_pupil_core, "neon": write_neon, "tobii_g3": write_tobii, "generic": write_generic}
     if format not in writers:

@@ -39,7 +39,7 @@ class BoundedLines(io.RawIOBase):
         super().__init__()
         self._raw, self._where = raw, where
         self._limit, self._max_total = max_line_bytes(), max_bytes()
-        self._run = 0      # bytes since the last newline
+        self._run = 0  # bytes since the last newline
         self._total = 0
 
     def readable(self) -> bool:
@@ -58,14 +58,14 @@ class BoundedLines(io.RawIOBase):
             self._run += len(data)
         else:
             first = data.find(b"\n")
-            inner = max((len(p) for p in data[first + 1:last].split(b"\n")), default=0) if last > first else 0
+            inner = max((len(p) for p in data[first + 1 : last].split(b"\n")), default=0) if last > first else 0
             longest = max(self._run + first, inner)
             if longest > self._limit:
                 raise line_too_long(self._where, longest)
             self._run = len(data) - last - 1
         if self._run > self._limit:
             raise line_too_long(self._where, self._run)
-        view[:len(data)] = data
+        view[: len(data)] = data
         return len(data)
 
     def close(self) -> None:
@@ -213,8 +213,17 @@ def csv_chunks(path: Path, chunk_size: int) -> Iterator[tuple[list[str], Any, in
         delim = delimiter(first)
         row_no = 2
         if pd is not None:
-            reader = pd.read_csv(fh, sep=delim, header=None, names=list(range(len(raw))), chunksize=chunk_size,
-                                 skip_blank_lines=True, index_col=False, low_memory=False, on_bad_lines="error")
+            reader = pd.read_csv(
+                fh,
+                sep=delim,
+                header=None,
+                names=list(range(len(raw))),
+                chunksize=chunk_size,
+                skip_blank_lines=True,
+                index_col=False,
+                low_memory=False,
+                on_bad_lines="error",
+            )
             try:
                 for df in reader:
                     yield header, _Frame(header, df, path), row_no
@@ -222,7 +231,9 @@ def csv_chunks(path: Path, chunk_size: int) -> Iterator[tuple[list[str], Any, in
             except (GazeError, LimitError):
                 raise
             except (ValueError, pd.errors.ParserError) as exc:
-                raise GazeError(f"{path}: malformed CSV near data row {row_no}: {' '.join(str(exc).split())[:200]}") from exc
+                raise GazeError(
+                    f"{path}: malformed CSV near data row {row_no}: {' '.join(str(exc).split())[:200]}"
+                ) from exc
             return
         rows: list[list[str]] = []
         for row in csv.reader(fh, delimiter=delim):

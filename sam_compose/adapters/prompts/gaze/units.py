@@ -46,8 +46,9 @@ def size_text(size: Sequence[int]) -> str:
     return f"{int(size[1])}x{int(size[0])}"
 
 
-def to_scene_pixels(x: np.ndarray, y: np.ndarray, scene_size: tuple[int, int], units: str,
-                    origin: str) -> tuple[np.ndarray, np.ndarray]:
+def to_scene_pixels(
+    x: np.ndarray, y: np.ndarray, scene_size: tuple[int, int], units: str, origin: str
+) -> tuple[np.ndarray, np.ndarray]:
     """Coordinates in ``units`` ("px" | "norm") with ``origin`` ("top-left" | "bottom-left")
     -> top-left pixels of a scene frame of ``scene_size`` (H, W)."""
     if units not in UNITS:
@@ -80,11 +81,13 @@ def check_units(x: np.ndarray, y: np.ndarray, units: str, scene_size: tuple[int,
         frame = "" if scene_size is None else f" of a {size_text(scene_size)} frame"
         raise GazeError(
             f"{where}: every gaze value lies within 0..1 although the units are pixels{frame}; these look like "
-            "normalised coordinates: read them with units='norm' (and origin='bottom-left' if y points up)")
+            "normalised coordinates: read them with units='norm' (and origin='bottom-left' if y points up)"
+        )
     if units == "norm" and np.mean((xs > 2.0) | (ys > 2.0)) > 0.5:
         raise GazeError(
             f"{where}: most gaze values are far above 1 (max x {xs.max():.4g}, y {ys.max():.4g}) although "
-            "the units are normalised 0..1; these look like pixels: read them with units='px' and scene_size=(H, W)")
+            "the units are normalised 0..1; these look like pixels: read them with units='px' and scene_size=(H, W)"
+        )
 
 
 def infer_time_unit(t: np.ndarray) -> str | None:
@@ -104,8 +107,12 @@ def infer_time_unit(t: np.ndarray) -> str | None:
     if dt.size == 0:
         return None
     med = float(np.median(dt))
-    for unit, (lo, hi) in (("s", (1.5e-4, 0.15)), ("ms", (0.15, 150.0)), ("us", (150.0, 1.5e5)),
-                           ("ns", (1.5e5, 1.5e8))):
+    for unit, (lo, hi) in (
+        ("s", (1.5e-4, 0.15)),
+        ("ms", (0.15, 150.0)),
+        ("us", (150.0, 1.5e5)),
+        ("ns", (1.5e5, 1.5e8)),
+    ):
         if lo <= med < hi:
             return unit
     return None

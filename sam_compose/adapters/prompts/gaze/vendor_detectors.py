@@ -48,9 +48,15 @@ def _dispersion(v: np.ndarray) -> float:
     return float(np.arccos(np.clip((v @ v.T).min(), -1.0, 1.0)))
 
 
-def pupil_player_fixations(samples: GazeSamples, *, fov: Sequence[float] | None = None, max_dispersion: float = 1.5,
-                           min_duration: float = 0.08, max_duration: float = 0.22,
-                           min_confidence: float = 0.6) -> list[Fixation]:
+def pupil_player_fixations(
+    samples: GazeSamples,
+    *,
+    fov: Sequence[float] | None = None,
+    max_dispersion: float = 1.5,
+    min_duration: float = 0.08,
+    max_duration: float = 0.22,
+    min_confidence: float = 0.6,
+) -> list[Fixation]:
     """Fixations as Pupil Player computes them for Pupil Core (see the module docstring).
 
     ``fov`` defaults to the recording's device (Pupil Core: 99 x 53 deg); times in seconds,
@@ -62,17 +68,36 @@ def pupil_player_fixations(samples: GazeSamples, *, fov: Sequence[float] | None 
     ok = samples.valid & ~(np.isfinite(samples.confidence) & (samples.confidence <= min_confidence))
     t, x, y = samples.t[ok], samples.x[ok], samples.y[ok]
     out: list[Fixation] = []
-    for i, k in pupil_player_windows(t, unproject(x, y, samples.scene_size, f), max_dispersion=max_dispersion,
-                                     min_duration=min_duration, max_duration=max_duration):
-        xs, ys = x[i:k + 1], y[i:k + 1]
-        out.append(Fixation(x=float(xs.mean()), y=float(ys.mean()), start=float(t[i]), end=float(t[k]),
-                            duration=float(t[k] - t[i]), n_samples=k - i + 1,
-                            dispersion=float(np.ptp(xs) + np.ptp(ys))))
+    for i, k in pupil_player_windows(
+        t,
+        unproject(x, y, samples.scene_size, f),
+        max_dispersion=max_dispersion,
+        min_duration=min_duration,
+        max_duration=max_duration,
+    ):
+        xs, ys = x[i : k + 1], y[i : k + 1]
+        out.append(
+            Fixation(
+                x=float(xs.mean()),
+                y=float(ys.mean()),
+                start=float(t[i]),
+                end=float(t[k]),
+                duration=float(t[k] - t[i]),
+                n_samples=k - i + 1,
+                dispersion=float(np.ptp(xs) + np.ptp(ys)),
+            )
+        )
     return out
 
 
-def pupil_player_windows(t: np.ndarray, directions: np.ndarray, *, max_dispersion: float = 1.5,
-                         min_duration: float = 0.08, max_duration: float = 0.22) -> list[tuple[int, int]]:
+def pupil_player_windows(
+    t: np.ndarray,
+    directions: np.ndarray,
+    *,
+    max_dispersion: float = 1.5,
+    min_duration: float = 0.08,
+    max_duration: float = 0.22,
+) -> list[tuple[int, int]]:
     """Pupil Player's fixations as ``(first, last)`` sample indices (inclusive) of ``t``.
 
     ``t``: (N,) seconds, increasing; ``directions``: (N, 3) gaze directions (any length; 3-D
@@ -88,15 +113,15 @@ def pupil_player_windows(t: np.ndarray, directions: np.ndarray, *, max_dispersio
         j = max(int(np.searchsorted(t, t[i] + min_duration, side="left")), i + 1)
         if j >= n:
             break
-        if _dispersion(v[i:j + 1]) > max_disp:
+        if _dispersion(v[i : j + 1]) > max_disp:
             i += 1
             continue
         k = max(min(int(np.searchsorted(t, t[i] + max_duration, side="right")) - 1, n - 1), j)
-        if _dispersion(v[i:k + 1]) > max_disp:
+        if _dispersion(v[i : k + 1]) > max_disp:
             lo, hi = j, k  # dispersion(i..lo) fits, (i..hi) does not
             while lo + 1 < hi:
                 mid = (lo + hi) // 2
-                if _dispersion(v[i:mid + 1]) <= max_disp:
+                if _dispersion(v[i : mid + 1]) <= max_disp:
                     lo = mid
                 else:
                     hi = mid
