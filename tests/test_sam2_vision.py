@@ -7,7 +7,9 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from sam_compose.engines import onednn, sam2_vision, sam_vision
+from sam_compose.engines import onednn
+from sam_compose.engines.sam import vision as sam_vision
+from sam_compose.engines.sam2 import vision as sam2_vision
 
 
 @pytest.fixture(params=["onednn", "torch"])

@@ -12,7 +12,7 @@ import torch
 from tiny_models import save_tiny_pretrained, tiny_meta_sam
 
 import sam_compose as sc
-from sam_compose.engines import meta_checkpoint
+from sam_compose.engines.sam import meta_checkpoint
 from sam_compose.errors import EngineError
 
 skdata = pytest.importorskip("skimage.data")

@@ -12,7 +12,7 @@ transformers = pytest.importorskip("transformers")
 
 from tiny_models import tiny_sam_config, tiny_sam_hq_config
 
-from sam_compose.engines import sam_vision
+from sam_compose.engines.sam import vision as sam_vision
 
 
 @pytest.mark.parametrize("cls,config", [("SamModel", tiny_sam_config), ("SamHQModel", tiny_sam_hq_config)])
