@@ -11,6 +11,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import numpy as np
 import pytest
+from network_guard import refuse_network
 
 from sam_compose.samples import Scene, synthetic_scene
 
@@ -34,28 +35,13 @@ def rng() -> np.random.Generator:
     return np.random.default_rng(0)
 
 
-class _NetworkAttempts(list):
-    """Hosts something tried to reach while the ``no_network`` fixture was active."""
-
-
 @pytest.fixture
 def no_network(monkeypatch):
     """Fail (and record) any attempt to open a network connection or resolve a name.
 
     Tests of offline behaviour use it instead of a stopwatch: an answer that never touches
     the network cannot be waiting for it."""
-    import socket
-
-    attempts = _NetworkAttempts()
-
-    def refuse(*args, **kwargs):
-        attempts.append(args[0] if args else kwargs)
-        raise OSError("network access during a test that must stay offline")
-
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    monkeypatch.setattr(socket, "getaddrinfo", refuse)
-    monkeypatch.setattr(socket.socket, "connect", lambda self, *a: refuse(*a))
-    return attempts
+    return refuse_network(monkeypatch)
 
 
 @pytest.fixture(scope="session")
