@@ -252,3 +252,23 @@ def test_masks_node_is_the_graphs_named_output_else_the_last_segment_generate_or
 
 def test_photo_helper_gives_distinct_crops():
     assert not np.array_equal(photo(0), photo(6)) and photo(1).shape == (96, 128, 3)
+
+
+class _TracedGraph(Graph):
+    """A Graph subclass: a batch rebuilds its graph in each worker with the class it was given."""
+
+
+def test_workers_rebuild_the_graph_with_the_class_the_job_was_made_from(tmp_path):
+    import pickle
+
+    from sam_compose.batch import Job, make_job
+    from sam_compose.errors import GraphError
+
+    g = _TracedGraph.from_dict(generate_graph())
+    job = make_job(g, tmp_path / "out")
+    assert job.graph_type is _TracedGraph
+    sent = pickle.loads(pickle.dumps(job.to_dict()))  # what a spawned worker or a Ray actor receives
+    rebuilt = Job.from_dict(sent).build_graph()
+    assert type(rebuilt) is _TracedGraph and rebuilt.to_dict() == Job.from_dict(sent).graph
+    with pytest.raises(GraphError, match="which graph class"):
+        Job.from_dict({**sent, "graph_type": None}).build_graph()

@@ -19,15 +19,41 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..nodes.api import GraphError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..graph.model import Graph
+    from ..graph.structure import NodeDef
     from ..graph.validation import Plan
+
+
+class BatchGraph(Protocol):
+    """What a batch needs of a graph (:class:`sam_compose.Graph` is one). The batch package
+    depends on the graph package, never the other way round: workers rebuild the graph with
+    the class the job was made from (``Job.graph_type``), so nothing here imports ``Graph``."""
+
+    meta: dict[str, Any]
+    base_dir: Any
+
+    @property
+    def nodes(self) -> Mapping[str, NodeDef]: ...
+
+    def copy(self) -> BatchGraph: ...
+
+    def set_param(self, dotted: str, value: Any) -> None: ...
+
+    def validate(self) -> Plan: ...
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+    def stream(self, outputs: Any = None, **options: Any) -> Iterator[dict[str, Any]]: ...
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, base_dir: Any = None) -> BatchGraph: ...
+
 
 INPUT_TYPES = ("load_image", "load_video", "load_gaze")
 MASK_TYPES = ("segment", "generate", "track")
@@ -48,6 +74,7 @@ class Job:
     out: str
     threads: int | None = None
     fingerprint: str = field(default="")
+    graph_type: type[BatchGraph] | None = None  # the graph class to rebuild with (pickled by reference)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -56,13 +83,13 @@ class Job:
     def from_dict(cls, d: Mapping[str, Any]) -> Job:
         return cls(**dict(d))
 
-    def build_graph(self) -> Graph:
-        from ..graph.model import Graph
+    def build_graph(self) -> BatchGraph:
+        if self.graph_type is None:
+            raise GraphError("this batch job does not say which graph class to rebuild its graph with")
+        return self.graph_type.from_dict(self.graph, base_dir=self.base_dir)
 
-        return Graph.from_dict(self.graph, base_dir=self.base_dir)
 
-
-def find_input_node(graph: Graph, name: str | None) -> str:
+def find_input_node(graph: BatchGraph, name: str | None) -> str:
     """The node fed with each input file (see the module docstring); GraphError when unclear."""
     from ..nodes.registry import find
 
@@ -101,7 +128,7 @@ def _port_type(plan: Plan, target: str) -> str | None:
     return next(iter(outs.values())).name if len(outs) == 1 else None
 
 
-def find_masks_node(graph: Graph, plan: Plan) -> str | None:
+def find_masks_node(graph: BatchGraph, plan: Plan) -> str | None:
     """The output whose masks go into annotations.json (see the module docstring), or None."""
     for out in graph.meta.get("outputs") or []:
         if _port_type(plan, str(out)) == "Masks":
@@ -119,7 +146,7 @@ def _fingerprint(graph: dict[str, Any], input_node: str) -> str:
 
 
 def make_job(
-    graph: Graph, out: str | os.PathLike, *, input_node: str | None = None, params: Mapping[str, Any] | None = None
+    graph: BatchGraph, out: str | os.PathLike, *, input_node: str | None = None, params: Mapping[str, Any] | None = None
 ) -> Job:
     """Check the graph for a batch and describe the job; raises GraphError (exit 2) before anything runs."""
     g = graph.copy()
@@ -146,7 +173,8 @@ def make_job(
         file_targets=files,
         out=os.path.abspath(os.fspath(out)),
         fingerprint=_fingerprint(d, node),
+        graph_type=type(graph),
     )
 
 
-__all__ = ["INPUT_TYPES", "MASK_TYPES", "Job", "find_input_node", "find_masks_node", "make_job"]
+__all__ = ["INPUT_TYPES", "MASK_TYPES", "BatchGraph", "Job", "find_input_node", "find_masks_node", "make_job"]

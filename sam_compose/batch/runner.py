@@ -24,19 +24,16 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .._version import __version__
 from ..errors import InputError
 from .coco import ANNOTATIONS, write_annotations
 from .inputs import InputSource, Item, suffixes_for
 from .item import OLD_PREFIX, TMP_PREFIX, is_disk_full
-from .job import Job, make_job
+from .job import BatchGraph, Job, make_job
 from .manifest import MANIFEST, ManifestState, ManifestWriter, input_key, scan
 from .progress import BatchProgress
-
-if TYPE_CHECKING:  # pragma: no cover
-    from ..graph.model import Graph
 
 BACKENDS = ("local", "ray")
 RUN_FILE = "batch.json"
@@ -253,7 +250,7 @@ def _check_args(workers: Any, backend: str, gpus_per_worker: Any) -> None:
 
 
 def run_batch(
-    graph: Graph,
+    graph: BatchGraph,
     inputs: str | os.PathLike | Iterable[str | os.PathLike],
     out: str | os.PathLike,
     *,
