@@ -131,3 +131,50 @@ def test_the_picker_downloads_in_the_browser(online, repo_files, tmp_path):
     from sam_compose import shared_engine
 
     assert shared_engine("sam-vit-base").stats.segment_calls >= 1  # the click went to the downloaded SAM
+
+
+def test_a_demo_reachable_from_other_machines_downloads_nothing(online):
+    from sam_compose.app.command import is_loopback
+    from sam_compose.app.engine_picker import EnginePicker, list_choices
+    from sam_compose.errors import InputError
+
+    assert is_loopback("127.0.0.1") and is_loopback("localhost") and is_loopback("::1") and is_loopback("127.8.0.1")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.4") and not is_loopback("example.org")
+    picker = EnginePicker("opencv", downloads=False)
+    offered = picker.labels()
+    assert offered and all(" · download " not in label for label in offered)  # only what is here
+    far = next(r for r in list_choices() if r.spec == "sam2.1-hiera-tiny" and not r.cached)
+    with pytest.MonkeyPatch.context() as mp:
+        attempts = refuse_network(mp)
+        with pytest.raises(InputError, match="does not download models.*--allow-downloads"):
+            picker.select(far.label)  # a stranger posting a label that is not offered
+    assert not attempts and picker.spec == "opencv" and not picker.chosen
+    assert "opencv" in picker.select(picker.labels()[0])  # what is here still switches
+
+
+def test_the_demo_command_turns_downloads_off_off_loopback(monkeypatch):
+    from sam_compose.app import command
+
+    seen = {}
+
+    class _Demo:
+        def launch(self, **kw):
+            seen["launch"] = kw
+
+    def fake_build_app(**kw):
+        seen["build"] = kw
+        return _Demo()
+
+    monkeypatch.setattr("sam_compose.app.build_app", fake_build_app)
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    command.configure(parser)
+    for argv, expected in (
+        (["--engine", "opencv", "--no-browser"], True),
+        (["--engine", "opencv", "--no-browser", "--host", "0.0.0.0"], False),
+        (["--engine", "opencv", "--no-browser", "--share"], False),
+        (["--engine", "opencv", "--no-browser", "--host", "0.0.0.0", "--allow-downloads"], True),
+    ):
+        assert command.main(parser.parse_args(argv)) == 0
+        assert seen["build"]["allow_downloads"] is expected, argv

@@ -26,6 +26,7 @@ def build_app(
     concurrency: int = DEFAULT_CONCURRENCY,
     max_queue: int = QUEUE_MAX_SIZE,
     allowed_roots: Any = (),
+    allow_downloads: bool = True,
 ) -> Any:
     """The demo as a ``gr.Blocks`` with its queue configured; call ``.launch()`` on it.
 
@@ -34,12 +35,13 @@ def build_app(
     either way every session shares it and its embedding cache. ``concurrency``
     events (clicks, API calls, ...) run at once; up to ``max_queue`` more wait their turn.
     Every event reads files only from Gradio's uploads, the demos folder, the session's own
-    folder and ``allowed_roots`` (see docs/security.md).
+    folder and ``allowed_roots`` (see docs/security.md). ``allow_downloads``: whether the engine
+    picker may download a model that is not on this machine.
     """
     from .sessions import DemoWorkspace
     from .ui import build_blocks
 
-    demo = build_blocks(engine, workspace=DemoWorkspace(allowed_roots=allowed_roots))
+    demo = build_blocks(engine, workspace=DemoWorkspace(allowed_roots=allowed_roots), allow_downloads=allow_downloads)
     demo.queue(default_concurrency_limit=int(concurrency), max_size=int(max_queue))
     return demo
 

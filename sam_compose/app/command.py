@@ -38,6 +38,12 @@ def configure(p: argparse.ArgumentParser) -> None:
         help="a folder every session may read besides uploads and demos (repeatable; default none)",
     )
     p.add_argument("--no-browser", action="store_true", help="do not open a browser tab")
+    p.add_argument(
+        "--allow-downloads",
+        action="store_true",
+        help="let the engine picker download models even when the demo is reachable from other machines "
+        "(--host other than loopback, or --share); on 127.0.0.1 it always may",
+    )
 
 
 def main(args: argparse.Namespace) -> int:
@@ -54,7 +60,10 @@ def main(args: argparse.Namespace) -> int:
     print(f"sam-compose demo: engine {engine.spec} ({engine.name}) on http://{args.host}:{args.port or '<free port>'}")
     from ..security import limits
 
-    demo = build_app(engine=engine.spec, concurrency=args.concurrency, allowed_roots=args.root)
+    downloads = bool(args.allow_downloads) or (is_loopback(args.host) and not args.share)
+    demo = build_app(
+        engine=engine.spec, concurrency=args.concurrency, allowed_roots=args.root, allow_downloads=downloads
+    )
     demo.launch(
         server_name=args.host,
         server_port=int(args.port) or None,
@@ -64,3 +73,15 @@ def main(args: argparse.Namespace) -> int:
         max_file_size=limits.get("file_bytes"),
     )
     return 0
+
+
+def is_loopback(host: str) -> bool:
+    """True for addresses only this machine reaches (127.0.0.0/8, ::1, localhost)."""
+    import ipaddress
+
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False

@@ -10,6 +10,8 @@ with a progress bar in the page); offline, or with the hub out of reach, the pag
 one line at once. Then the engine loads and every tab uses it from the next click on: the
 choice is held by one :class:`EnginePicker` that the handlers' :class:`~.service.EngineSource`
 consult. The choice is the page's (shared by its sessions), like the engine itself.
+A demo reachable from other machines offers only what is already here (``downloads=False``;
+``sam-compose demo --allow-downloads`` turns downloads back on).
 """
 
 from __future__ import annotations
@@ -67,8 +69,11 @@ def list_choices() -> list[Choice]:
 class EnginePicker:
     """Holds the page's engine choice; the tabs' handlers ask it for their engine spec."""
 
-    def __init__(self, spec: str) -> None:
+    def __init__(self, spec: str, *, downloads: bool = True) -> None:
         self._spec = spec
+        self.downloads = downloads
+        """False: only engines already on this machine are offered (a server others can reach
+        should not download gigabytes because a stranger picked a model)."""
         self.chosen = False
         """True once the user picked an engine (until then the page's own engine is used)."""
         self._lock = threading.Lock()
@@ -85,7 +90,7 @@ class EnginePicker:
         return spec
 
     def labels(self) -> list[str]:
-        rows = [c.label for c in list_choices()]
+        rows = [c.label for c in list_choices() if c.cached or self.downloads]
         cur = self.label_for(self.spec)
         return rows if cur in rows else [cur, *rows]
 
@@ -107,6 +112,12 @@ class EnginePicker:
 
         choice = self._choice(label)
         note = ""
+        if not choice.cached and not self.downloads:
+            raise InputError(
+                f"{choice.spec} is not on this machine and this demo does not download models (it is "
+                f"reachable from other machines); run `sam-compose models download {choice.spec}` on the "
+                "server, or start it with --allow-downloads"
+            )
         if not choice.cached and choice.model is not None:
             from ..engines.downloads import download_model
 

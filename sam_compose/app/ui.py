@@ -249,12 +249,15 @@ def _about_tab(engine_spec: str) -> None:
     )
 
 
-def build_blocks(engine: Any = "auto", *, workspace: DemoWorkspace | None = None) -> gr.Blocks:
+def build_blocks(
+    engine: Any = "auto", *, workspace: DemoWorkspace | None = None, allow_downloads: bool = True
+) -> gr.Blocks:
     """The demo's ``gr.Blocks`` for ``engine`` (a spec or an Engine; not launched, queue not configured).
 
     ``workspace`` holds the per-session folders and path guards (default: a new one in a
     temporary folder). Per-session state comes from its factory: see :mod:`.sessions`.
-    The engine picker (:mod:`.engine_picker`) lets the page switch engines without a restart.
+    The engine picker (:mod:`.engine_picker`) lets the page switch engines without a restart;
+    it downloads models only with ``allow_downloads``.
     """
     from .engine_picker import EnginePicker, picker_ui
 
@@ -263,7 +266,7 @@ def build_blocks(engine: Any = "auto", *, workspace: DemoWorkspace | None = None
     tabs = TabHandlers(engine, workspace=workspace)
     api = ApiEndpoints(engine, workspace=workspace)
     engine_spec = seg.engine_spec
-    picker = EnginePicker(engine_spec)
+    picker = EnginePicker(engine_spec, downloads=allow_downloads)
     for source in (seg, tabs, api):
         source.picker = picker
     with gr.Blocks(title="sam_compose demo", analytics_enabled=False) as demo:
