@@ -503,15 +503,11 @@ def test_example_video_is_tracked_from_a_click():
 @pytest.mark.slow
 def test_demo_runs_on_a_sam_checkpoint(tmp_path, small_scene, upload_dir):
     """With SAM weights present (here a tiny random Meta-format checkpoint) the page uses the SAM engine."""
-    torch = pytest.importorskip("torch")
-    build_sam = pytest.importorskip("segment_anything.build_sam")
+    pytest.importorskip("torch")
+    pytest.importorskip("segment_anything")
+    from tiny_models import save_tiny_meta_checkpoint
 
-    torch.manual_seed(0)
-    sam = build_sam._build_sam(
-        encoder_embed_dim=32, encoder_depth=2, encoder_num_heads=2, encoder_global_attn_indexes=[1]
-    ).eval()
-    ckpt = tmp_path / "sam_vit_tiny.pth"
-    torch.save(sam.state_dict(), ckpt)
+    ckpt = save_tiny_meta_checkpoint(tmp_path / "sam_vit_tiny.pth")
     save_png(upload_dir / "scene.png", small_scene.image)
     handlers = SegmentHandlers(str(ckpt))
     s = SessionState()
