@@ -71,7 +71,7 @@ def _gaze_prompts(image: np.ndarray, gaze: Any, options: Mapping[str, Any], engi
     import inspect
 
     from .gaze import gaze_to_prompts, read_gaze
-    from .gaze.fixations import detect_fixations
+    from .gaze.detect import detect_fixations
     from .gaze.readers import iter_gaze
 
     reader_keys = set(inspect.signature(iter_gaze).parameters) - {"source"}
@@ -96,7 +96,7 @@ def _fused_prompts(image: np.ndarray, text: str, gaze: Any, options: Mapping[str
     """Text and gaze as one query (:func:`.text_gaze.text_gaze_prompts`), options routed by name."""
     import inspect
 
-    from .gaze.fixations import detect_fixations
+    from .gaze.detect import detect_fixations
     from .gaze.prompts import fixations_in_image
     from .gaze.readers import iter_gaze
     from .text_gaze import text_gaze_prompts

@@ -33,9 +33,10 @@ from __future__ import annotations
 
 from .calibrate import calibrated_segment, candidate_points
 from .coords import SceneToImage, assign_frames, match_frames, px_per_degree
+from .detect import detect_fixations
 from .devices import DEVICES, Device
 from .errors import GazeError, GazeLimitError, NoFixationError
-from .fixations import FixationDetector, detect_fixations
+from .fixations import FixationDetector
 from .live import LiveGaze, live_fixations
 from .prompts import fixations_in_image, frame_interval, gaze_segment, gaze_to_prompts, group_fixations
 from .readers import FORMATS, detect_format, iter_gaze, read_frame_times, read_gaze

@@ -1,7 +1,7 @@
 """Fixation detection (I-VT and I-DT) that holds up to real eye-tracker noise, streaming over chunks.
 
 :class:`FixationDetector` takes :class:`GazeSamples` chunks (``feed``) and returns the
-fixations that are final so far; ``flush`` ends the stream. :func:`detect_fixations` and
+fixations that are final so far; ``flush`` ends the stream. :func:`.detect.detect_fixations` and
 the live interface (:mod:`.live`) both use it, so a 2-hour recording read with
 ``iter_gaze`` is processed in bounded memory, and a live stream gives exactly the
 fixations the recorded file gives.
@@ -47,8 +47,7 @@ thresholds, no edge restoration), which the tests compare with pymovements.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -65,130 +64,17 @@ from .classify import (
     window_velocity,
 )
 from .compat import scene_size_arg
-from .coords import px_per_degree
 from .errors import GazeError
+from .fixation_params import FixationParams
 from .samples import Fixation, GazeSamples
 
-__all__ = ["FIXATION_SOURCES", "FixationDetector", "FixationParams", "detect_fixations"]
+__all__ = ["FixationDetector"]
 
-METHODS = ("ivt", "idt")
-SMOOTHING = (None, "none", "median", "mean")
-FIXATION_SOURCES = ("auto", "device", "detect")
 FEED_BLOCK = 65536  # samples processed at a time: bounds the working memory of one feed()
-MAX_NOISE_DEG = 3.0  # positional noise (RMS per axis) beyond any eye tracker's: such data holds no fixation
 MAX_GROUP = 30.0  # seconds: a pending fixation is emitted at this length (bounds memory and latency)
 FIRST_BLOCK = 0.5  # seconds: the first noise block is short, so a live stream starts deciding soon
 TAIL = 0.1  # seconds of each side compared when deciding whether a run continues the pending fixation
 Z_CRIT = 4.0  # standard errors of the mean position that tell two places apart
-
-
-@dataclass(frozen=True)
-class FixationParams:
-    """Resolved parameters, thresholds in pixels of the frame (see the module docstring)."""
-
-    method: str
-    velocity_px_s: float
-    dispersion_px: float
-    merge_px: float
-    min_duration: float
-    max_gap: float
-    merge_gap: float
-    smoothing: str | None
-    smooth_window: int
-    min_confidence: float | None
-    velocity_span: float | None
-    adaptive: bool
-    max_span: float
-    block: float
-    max_noise_px: float
-
-    @classmethod
-    def resolve(
-        cls,
-        scene_size: tuple[int, int] | None,
-        *,
-        method: str = "ivt",
-        velocity_threshold: float | None = None,
-        dispersion_threshold: float | None = None,
-        merge_distance: float | None = None,
-        fov: Sequence[float] | float | None = None,
-        min_duration: float = 0.06,
-        max_gap: float = 0.075,
-        merge_gap: float = 0.075,
-        smoothing: str | None = "median",
-        smooth_window: int = 3,
-        min_confidence: float | None = None,
-        image_size: tuple[int, int] | None = None,
-        velocity_span: float | None = None,
-        adaptive: bool = True,
-        max_span: float = 0.06,
-        block: float = 2.0,
-        max_noise: float | None = None,
-    ) -> FixationParams:
-        if method not in METHODS:
-            raise GazeError(f"fixation method must be 'ivt' (velocity) or 'idt' (dispersion), got {method!r}")
-        if smoothing not in SMOOTHING:
-            raise GazeError(f"smoothing must be 'median', 'mean' or None, got {smoothing!r}")
-        for name, v in (
-            ("min_duration", min_duration),
-            ("max_gap", max_gap),
-            ("merge_gap", merge_gap),
-            ("max_span", max_span),
-            ("block", block),
-        ):
-            if v is None or not np.isfinite(v) or v < 0:
-                raise GazeError(f"{name} is in seconds and must be >= 0, got {v!r}")
-        if velocity_span is not None and (not np.isfinite(velocity_span) or velocity_span <= 0):
-            raise GazeError(
-                f"velocity_span is in seconds and must be > 0 (or None: adapt to the noise), got {velocity_span!r}"
-            )
-        if int(smooth_window) < 1:
-            raise GazeError(f"smooth_window is a number of samples >= 1, got {smooth_window!r}")
-        size = scene_size if scene_size is not None else image_size
-        if fov is not None:
-            if size is None:
-                raise GazeError("fov (degrees) needs the scene frame size: pass scene_size or read a device format")
-            ppd = px_per_degree(size, fov)
-            vel = (30.0 if velocity_threshold is None else velocity_threshold) * ppd
-            disp = (1.0 if dispersion_threshold is None else dispersion_threshold) * ppd
-            merge = (0.5 if merge_distance is None else merge_distance) * ppd
-            noise_cap = (MAX_NOISE_DEG if max_noise is None else max_noise) * ppd
-        else:
-            if size is None and None in (velocity_threshold, dispersion_threshold, merge_distance):
-                raise GazeError(
-                    "gaze in image pixels without a known image size: give the image "
-                    "(or image_size) or explicit pixel thresholds"
-                )
-            diag = float(np.hypot(*size)) if size is not None else 0.0
-            vel = 0.25 * diag if velocity_threshold is None else velocity_threshold
-            disp = 0.01 * diag if dispersion_threshold is None else dispersion_threshold
-            merge = 0.005 * diag if merge_distance is None else merge_distance
-            noise_cap = (
-                (MAX_NOISE_DEG * 0.01 * diag if size is not None else np.inf) if max_noise is None else max_noise
-            )
-        for name, v in (("velocity_threshold", vel), ("dispersion_threshold", disp)):
-            if not np.isfinite(v) or v <= 0:
-                raise GazeError(f"{name} must be a positive number, got {v!r}")
-        win = int(smooth_window)
-        win += 1 - win % 2  # odd, centred
-        smooth = None if smoothing in (None, "none") or win == 1 else smoothing
-        return cls(
-            method,
-            float(vel),
-            float(disp),
-            float(max(merge, 0.0)),
-            float(min_duration),
-            float(max_gap),
-            float(merge_gap),
-            smooth,
-            win,
-            min_confidence,
-            None if velocity_span is None else float(velocity_span),
-            bool(adaptive),
-            float(max_span),
-            float(block),
-            float(noise_cap),
-        )
 
 
 class FixationDetector:
@@ -625,114 +511,3 @@ class FixationDetector:
     def buffered(self) -> int:
         """Samples held in memory right now (bounded by the longest fixation plus one noise block)."""
         return int(self._t.size)
-
-
-def detect_fixations(
-    samples: GazeSamples | Iterable[GazeSamples],
-    method: str | None = None,
-    *,
-    velocity_threshold: float | None = None,
-    dispersion_threshold: float | None = None,
-    min_duration: float = 0.06,
-    fov: Sequence[float] | float | None = None,
-    max_gap: float = 0.075,
-    merge_gap: float = 0.075,
-    merge_distance: float | None = None,
-    smoothing: str | None = "median",
-    smooth_window: int = 3,
-    min_confidence: float | None = None,
-    image_size: tuple[int, int] | None = None,
-    velocity_span: float | None = None,
-    adaptive: bool = True,
-    max_span: float = 0.06,
-    fixations: str = "auto",
-    use_file_fixations: bool | None = None,
-    profile: str = "auto",
-) -> list[Fixation]:
-    """Fixations (x, y in scene-frame pixels; start, end, duration in seconds), in time order.
-
-    ``samples`` is a :class:`GazeSamples` or an iterable of chunks (e.g. ``iter_gaze(path)``:
-    streamed, bounded memory). ``method`` "ivt" (velocity threshold) or "idt" (dispersion
-    threshold); thresholds in pixels (px/s, px) or degrees (deg/s, deg) when ``fov`` is
-    given or known for the device; see the module docstring for every parameter and
-    default. ``image_size`` (H, W) sets the pixel scale of recordings already in image pixels.
-
-    ``fixations``: "auto" (default) returns the device's own fixations, as the device gave
-    them, when the recording carries them (Pupil Cloud ``fixation id`` / ``fixations.csv``,
-    Pupil Player ``fixations.csv``, Tobii Pro Lab events, Neon native), and detects otherwise; "detect" always detects; "device" requires the device's.
-    (``use_file_fixations=False`` is the older spelling of ``fixations="detect"``.)
-
-    ``profile``: "generic" is this module's noise-adaptive I-VT / I-DT; "pupil_player" is
-    Pupil Player's documented detector (:mod:`.vendor_detectors`); "auto" (default) uses
-    the vendor's detector for a recording of a device that has one (Pupil Core) when no
-    ``method`` or threshold is given, the generic one otherwise. Returns [] when nothing
-    qualifies.
-    """
-    from .vendor_detectors import DEVICE_PROFILE, PROFILES, pupil_player_fixations
-
-    if profile not in PROFILES:
-        raise GazeError(f"profile must be one of {PROFILES}, got {profile!r}")
-    explicit = method is not None or velocity_threshold is not None or dispersion_threshold is not None
-    method = method or "ivt"
-    if fixations not in FIXATION_SOURCES:
-        raise GazeError(f"fixations must be one of {FIXATION_SOURCES}, got {fixations!r}")
-    if use_file_fixations is not None:
-        fixations = "auto" if use_file_fixations else "detect"
-    chunks: Iterable[GazeSamples] = [samples] if isinstance(samples, GazeSamples) else samples
-    vendor_parts: list[GazeSamples] = []
-    det: FixationDetector | None = None
-    out: list[Fixation] = []
-    file_fix: list[Fixation] = []
-    has_file = False
-    for chunk in chunks:
-        if not isinstance(chunk, GazeSamples):
-            raise GazeError(
-                f"detect_fixations takes GazeSamples (or chunks of them), got {type(chunk).__name__}; "
-                "use read_gaze first"
-            )
-        if chunk.fixations is not None and fixations != "detect":
-            has_file = True
-            file_fix.extend(chunk.fixations)
-            continue
-        if fixations == "device":
-            raise GazeError(
-                "fixations='device' but this recording carries no fixations of the device; "
-                "use fixations='auto' or 'detect' to detect them"
-            )
-        vendor = (
-            profile if profile != "auto" else (None if explicit else DEVICE_PROFILE.get(str(chunk.meta.get("device"))))
-        )
-        if vendor == "pupil_player" or (vendor_parts and det is None):
-            vendor_parts.append(chunk)
-            continue
-        if det is None:
-            f = fov if fov is not None else chunk.meta.get("fov")
-            det = FixationDetector(
-                scene_size=chunk.scene_size,
-                image_size=image_size,
-                method=method,
-                velocity_threshold=velocity_threshold,
-                dispersion_threshold=dispersion_threshold,
-                min_duration=min_duration,
-                fov=f,
-                max_gap=max_gap,
-                merge_gap=merge_gap,
-                merge_distance=merge_distance,
-                smoothing=smoothing,
-                smooth_window=smooth_window,
-                min_confidence=min_confidence,
-                velocity_span=velocity_span,
-                adaptive=adaptive,
-                max_span=max_span,
-            )
-        out.extend(det.feed(chunk))
-    if has_file:
-        from .samples import merge_fixation_parts
-
-        return merge_fixation_parts(file_fix)  # the device's own, as it gave them
-    if vendor_parts:
-        fv = None if fov is None else tuple(np.atleast_1d(np.asarray(fov, np.float64)).tolist())
-        return pupil_player_fixations(GazeSamples.concat(vendor_parts), fov=fv)
-    if det is not None:
-        out.extend(det.flush())
-    return out

@@ -24,7 +24,7 @@ import numpy as np
 from ....types import Prompt
 from .compat import positional_engine, scene_size_arg, video_start_arg
 from .coords import SceneToImage, px_per_degree
-from .fixations import detect_fixations
+from .detect import detect_fixations
 from .samples import Fixation, GazeError, GazeSamples, NoFixationError
 
 __all__ = ["fixations_in_image", "frame_interval", "gaze_segment", "gaze_to_prompts", "group_fixations"]
