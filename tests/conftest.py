@@ -15,6 +15,9 @@ from network_guard import refuse_network
 
 from sam_compose.samples import Scene, synthetic_scene
 
+# the demo tests' fixtures (small_scene, assets, upload_dir) live beside their helpers
+pytest_plugins = ["app_cases"]
+
 
 @pytest.fixture(scope="session")
 def scene() -> Scene:
