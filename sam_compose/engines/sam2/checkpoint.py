@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import EngineError
-from ..checkpoint_io import is_sam2_state_dict, layer_indices, load_state_dict
+from ..checkpoint_io import is_sam2_state_dict, layer_indices, load_state_dict, mlp_layer_name
 from ..meta_device import build_with_tensors
 
 SAM2_IMAGE_SIZE = 1024
@@ -303,14 +303,6 @@ def infer_sam2_config(
     return cfg, variant, assumed
 
 
-def _mlp_name(prefix: str, idx: int, depth: int) -> str:
-    if idx == 0:
-        return f"{prefix}.proj_in"
-    if idx == depth - 1:
-        return f"{prefix}.proj_out"
-    return f"{prefix}.layers.{idx - 1}"
-
-
 def _rename_map(keys: Any) -> dict[str, str]:
     """Meta key -> transformers key for every key but the shared ones (positional matrix, point embeddings)."""
     keys = list(keys)
@@ -332,7 +324,7 @@ def _rename_map(keys: Any) -> dict[str, str]:
             out[key] = f"memory_encoder.mask_downsampler.{name}.{m.group(2)}"
             continue
         m = _MLP.match(key)
-        new = _mlp_name(m.group(1), int(m.group(2)), depths[m.group(1)]) + "." + m.group(3) if m else key
+        new = mlp_layer_name(m.group(1), int(m.group(2)), depths[m.group(1)]) + "." + m.group(3) if m else key
         for pat, rep in _RENAMES:
             new = re.sub(pat, rep, new)
         out[key] = new
