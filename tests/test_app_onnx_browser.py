@@ -10,24 +10,13 @@ from __future__ import annotations
 
 import importlib
 import os
-import socket
 
 import numpy as np
 import pytest
+from browser_pages import CHROMIUM, CHROMIUM_ARGS, serve
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = os.environ.get("SAM_COMPOSE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 TIMEOUT_MS = 120_000
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -59,12 +48,6 @@ if MISSING and not IN_CI:
     pytest.skip(MISSING, allow_module_level=True)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def vendored():
     from sam_compose.app.onnx_click import runtime_missing
@@ -82,12 +65,8 @@ def server(vendored, tiny_sam_onnx):
     from sam_compose.app import build_app
 
     engine = sc.shared_engine(f"onnx:{tiny_sam_onnx[1]}")
-    demo = build_app(engine)
-    _, url, _ = demo.launch(
-        server_name="127.0.0.1", server_port=_free_port(), prevent_thread_lock=True, quiet=True, show_error=True
-    )
-    yield url, engine
-    demo.close()
+    with serve(build_app(engine)) as url:
+        yield url, engine
 
 
 @pytest.fixture(scope="module")

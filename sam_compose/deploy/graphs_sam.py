@@ -172,6 +172,29 @@ class PromptEncoding(nn.Module):
         has = has_mask_input.view(-1, 1, 1, 1)
         return has * self.mask_embed(mask_input) + (1.0 - has) * self.no_mask
 
+    def run_two_way(
+        self,
+        image_embeddings: torch.Tensor,
+        point_coords: torch.Tensor,
+        point_labels: torch.Tensor,
+        mask_input: torch.Tensor,
+        has_mask_input: torch.Tensor,
+        n_lead: int,
+        cache_extra: dict[str, torch.Tensor] | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+        """The prompts embedded, then the decoder's two-way transformer over ``n_lead`` output tokens.
+
+        Returns (output tokens (B, n_lead, C), image tokens (B, L, C), the cache for
+        :func:`~sam_compose.engines.sam.decoder.upscale`, holding ``cache_extra`` too).
+        """
+        d = self.decoder
+        sparse = self.sparse(point_coords, point_labels)  # (B, N, C)
+        dense = self.dense(mask_input, has_mask_input)  # (B, C, S, S)
+        cache = {"keys_raw": image_embeddings.flatten(2).transpose(1, 2), "pe": self.image_pe, "lead": output_tokens(d)}
+        cache.update(cache_extra or {})
+        queries, keys = two_way(d, sparse, dense, cache, n_lead, explicit_softmax=True)
+        return queries, keys, cache
+
 
 class SamDecoderGraph(PromptEncoding):
     """Prompt encoder + mask decoder of a ``transformers`` SamModel, every mask token out."""
@@ -185,11 +208,10 @@ class SamDecoderGraph(PromptEncoding):
         has_mask_input: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         d = self.decoder
-        sparse = self.sparse(point_coords, point_labels)  # (B, N, C)
-        dense = self.dense(mask_input, has_mask_input)  # (B, C, S, S)
-        cache = {"keys_raw": image_embeddings.flatten(2).transpose(1, 2), "pe": self.image_pe, "lead": output_tokens(d)}
         k = d.mask_tokens.weight.shape[0]  # 4
-        queries, keys = two_way(d, sparse, dense, cache, 1 + k, explicit_softmax=True)
+        queries, keys, cache = self.run_two_way(
+            image_embeddings, point_coords, point_labels, mask_input, has_mask_input, 1 + k
+        )
         iou = d.iou_prediction_head(queries[:, 0])  # (B, 4)
         hyper = torch.stack([d.output_hypernetworks_mlps[j](queries[:, 1 + j]) for j in range(k)], 1)
         z = upscale(d, keys, cache)  # (B, 16 L, C/8)
@@ -230,12 +252,11 @@ class SamHQDecoderGraph(PromptEncoding):
         from ..engines.sam.hq_decoder import _ln2d, hq_features
 
         d = self.decoder
-        sparse = self.sparse(point_coords, point_labels)  # (B, N, C)
-        dense = self.dense(mask_input, has_mask_input)  # (B, C, S, S)
         side = image_embeddings.shape[-1]
-        cache = {"keys_raw": image_embeddings.flatten(2).transpose(1, 2), "pe": self.image_pe, "lead": output_tokens(d)}
         k = d.mask_tokens.weight.shape[0]  # SAM's 4; HQ follows
-        queries, keys = two_way(d, sparse, dense, cache, 2 + k, explicit_softmax=True)
+        queries, keys, cache = self.run_two_way(
+            image_embeddings, point_coords, point_labels, mask_input, has_mask_input, 2 + k
+        )
         iou = d.iou_prediction_head(queries[:, 0])[:, :k]  # (B, 4)
         hyper = torch.stack([d.output_hypernetworks_mlps[j](queries[:, 1 + j]) for j in range(k)], 1)
         hyper_hq = d.hq_mask_mlp(queries[:, 1 + k]).unsqueeze(1)  # (B, 1, C/8)

@@ -27,8 +27,6 @@ from ..engines.sam.decoder import (
     _stable_single,
     high_res_cache,
     masks_from_hyper,
-    output_tokens,
-    two_way,
     upscale,
 )
 from ..engines.sam2.image import LOGIT_CLAMP
@@ -66,12 +64,16 @@ class Sam2DecoderGraph(PromptEncoding):
         has_mask_input: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         d = self.decoder
-        sparse = self.sparse(point_coords, point_labels)  # (B, N, C)
-        dense = self.dense(mask_input, has_mask_input)  # (B, C, S, S)
-        cache = {"keys_raw": image_embeddings.flatten(2).transpose(1, 2), "pe": self.image_pe, "lead": output_tokens(d)}
-        cache.update(_untraced(high_res_cache)(high_res_feats_0, high_res_feats_1))
         k = d.mask_tokens.weight.shape[0]  # 4
-        queries, keys = two_way(d, sparse, dense, cache, 2 + k, explicit_softmax=True)  # [obj, iou, masks]
+        queries, keys, cache = self.run_two_way(  # tokens [obj, iou, masks]
+            image_embeddings,
+            point_coords,
+            point_labels,
+            mask_input,
+            has_mask_input,
+            2 + k,
+            _untraced(high_res_cache)(high_res_feats_0, high_res_feats_1),
+        )
         iou = d.iou_prediction_head(queries[:, 1])  # (B, 4)
         hyper = torch.stack([d.output_hypernetworks_mlps[j](queries[:, 2 + j]) for j in range(k)], 1)
         z = upscale(d, keys, cache)

@@ -132,7 +132,7 @@ class Engine(ABC):
     def generate(self, image: ImageLike, **params: Any) -> Masks:
         """Automatic mask generation: every object and part the engine finds.
 
-        Accepted parameters are those of the backend's ``_generate`` (for SAM engines the
+        Accepted parameters are the backend's :meth:`generate_params` (for SAM engines the
         reference generator's: points_per_side, pred_iou_thresh, ...). Unknown names raise
         :class:`InputError` listing the accepted ones.
         """
@@ -148,7 +148,8 @@ class Engine(ABC):
         return res
 
     def generate_params(self) -> dict[str, Any]:
-        """The parameters ``generate`` accepts, with their defaults."""
+        """The parameters ``generate`` accepts, with their defaults (here: the keyword-only
+        parameters of ``_generate``; an engine whose ``_generate`` takes ``**params`` overrides this)."""
         sig = inspect.signature(self._generate)
         return {n: p.default for n, p in sig.parameters.items() if p.kind == p.KEYWORD_ONLY}
 

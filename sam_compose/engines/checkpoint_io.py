@@ -64,6 +64,16 @@ def layer_indices(keys: Iterable[str], prefix: str) -> list[int]:
     return sorted({int(m.group(1)) for k in keys if (m := pat.match(k))})
 
 
+def mlp_layer_name(prefix: str, idx: int, depth: int) -> str:
+    """``transformers``' name for layer ``idx`` of a ``depth``-layer MLP that Meta names
+    ``<prefix>.layers.<idx>``: ``<prefix>.proj_in``, ``<prefix>.layers.<idx - 1>``, ``<prefix>.proj_out``."""
+    if idx == 0:
+        return f"{prefix}.proj_in"
+    if idx == depth - 1:
+        return f"{prefix}.proj_out"
+    return f"{prefix}.layers.{idx - 1}"
+
+
 def is_sam2_state_dict(sd: Mapping[str, Any]) -> bool:
     """True for Meta SAM 2 / 2.1 layouts (a Hiera trunk and ``sam_mask_decoder``)."""
     return any(k.startswith("image_encoder.trunk.") for k in sd) and any(k.startswith("sam_mask_decoder.") for k in sd)

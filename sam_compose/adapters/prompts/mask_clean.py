@@ -14,6 +14,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from ...engines.opencv.upsample import fill_holes
+
 KEEP_SHARE = 0.05  # components smaller than this share of the largest one are specks
 MIN_COMPONENT = 1e-4  # ... and so are components below this share of the image
 MAX_HOLE = 0.02  # holes up to this share of the kept area are filled
@@ -40,23 +42,4 @@ def clean_mask(
     keep[int(np.argmax(areas))] = True
     keep[0] = False
     out = keep[lab]
-    return fill_small_holes(out, max_hole * float(out.sum()))
-
-
-def fill_small_holes(mask: np.ndarray, max_area: float) -> np.ndarray:
-    """Fill background components enclosed by ``mask`` of at most ``max_area`` pixels."""
-    x, y, w, h = cv2.boundingRect(mask.astype(np.uint8))
-    if w == 0 or h == 0 or max_area <= 0:
-        return mask
-    sub = np.pad(mask[y : y + h, x : x + w], 1)  # padded so the outside is one component
-    n, lab, stats, _ = cv2.connectedComponentsWithStats((~sub).astype(np.uint8), connectivity=4)
-    if n <= 2:
-        return mask
-    fill = stats[:, cv2.CC_STAT_AREA] <= max_area
-    fill[0] = False
-    fill[lab[0, 0]] = False
-    if not fill.any():
-        return mask
-    out = mask.copy()
-    out[y : y + h, x : x + w] |= fill[lab][1:-1, 1:-1]
-    return out
+    return fill_holes(out, max_hole * float(out.sum()))

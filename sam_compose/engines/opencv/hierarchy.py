@@ -21,7 +21,7 @@ from math import sqrt
 
 import numpy as np
 
-from .regions import RegionGraph
+from .regions import RegionGraph, fields_nbytes
 
 COLOUR_WEIGHT = 2.0
 NECK_WEIGHT = 3.0
@@ -68,23 +68,7 @@ class Hierarchy:
 
     @property
     def nbytes(self) -> int:
-        return int(
-            sum(
-                a.nbytes
-                for a in (
-                    self.parent,
-                    self.children,
-                    self.height,
-                    self.area,
-                    self.border,
-                    self.contour_len,
-                    self.contour_strength,
-                    self.order,
-                    self.start,
-                    self.stop,
-                )
-            )
-        )
+        return fields_nbytes(self)
 
     def leaves(self, node: int) -> np.ndarray:
         """Superpixel ids under ``node``."""

@@ -13,7 +13,8 @@ Working-resolution pixels throughout; points (x, y), boxes x0, y0, x1, y1 (exclu
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import Any
 
 import cv2
 import numpy as np
@@ -57,6 +58,11 @@ def colour_words(lab: np.ndarray, compact: bool = True) -> tuple[np.ndarray, int
     return inv.reshape(raw.shape).astype(np.int32), int(used.size)
 
 
+def fields_nbytes(obj: Any) -> int:
+    """Bytes held by the arrays that are the fields of the dataclass instance ``obj``."""
+    return int(sum(getattr(obj, f.name).nbytes for f in fields(obj)))
+
+
 @dataclass(frozen=True)
 class RegionGraph:
     """Superpixels as graph nodes (``n``) and their 4-adjacencies as edges (``m``).
@@ -91,23 +97,7 @@ class RegionGraph:
 
     @property
     def nbytes(self) -> int:
-        return int(
-            sum(
-                a.nbytes
-                for a in (
-                    self.labels,
-                    self.area,
-                    self.centroid,
-                    self.mean_lab,
-                    self.hist,
-                    self.bbox,
-                    self.border,
-                    self.edges,
-                    self.edge_len,
-                    self.edge_strength,
-                )
-            )
-        )
+        return fields_nbytes(self)
 
 
 def region_graph(

@@ -17,7 +17,7 @@ import numpy as np
 def fill_holes(mask: np.ndarray, max_area: float) -> np.ndarray:
     """Fill background components enclosed by ``mask`` (h, w bool) of at most ``max_area`` px."""
     x0, y0, bw, bh = cv2.boundingRect(mask.astype(np.uint8))
-    if bw == 0 or bh == 0:
+    if bw == 0 or bh == 0 or max_area <= 0:
         return mask
     y1, x1 = y0 + bh, x0 + bw
     sub = np.pad(mask[y0:y1, x0:x1], 1)  # padded so the outside stays one component

@@ -17,7 +17,7 @@ holes/islands. What differs is the order of work:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from itertools import product
 from typing import Any
 
@@ -63,6 +63,11 @@ class AmgParams:
                 raise InputError(f"{name} must be in [0, 1], got {v}")
         if self.min_mask_region_area < 0:
             raise InputError("min_mask_region_area must be >= 0")
+
+
+def amg_params() -> dict[str, Any]:
+    """The generator's parameters with their defaults (:class:`AmgParams`), in the reference's order."""
+    return {f.name: f.default for f in fields(AmgParams)}
 
 
 def point_grid(n: int) -> np.ndarray:

@@ -254,42 +254,18 @@ class SamFamilyEngine(Engine):
         )
 
     # --- automatic masks ----------------------------------------------------------------
-    def _generate(
-        self,
-        image: np.ndarray,
-        embedding: ImageEmbedding,
-        *,
-        points_per_side: int = 32,
-        points_per_batch: int = 64,
-        pred_iou_thresh: float = 0.88,
-        stability_score_thresh: float = 0.95,
-        stability_score_offset: float = 1.0,
-        box_nms_thresh: float = 0.7,
-        crop_n_layers: int = 0,
-        crop_nms_thresh: float = 0.7,
-        crop_overlap_ratio: float = 512 / 1500,
-        crop_n_points_downscale_factor: int = 1,
-        min_mask_region_area: int = 0,
-        **_checked: Any,
-    ) -> Masks:
-        """SAM's automatic mask generator (the reference's parameters and defaults). ``_checked`` keeps
-        the base signature: ``generate`` has already refused names that are not listed here."""
+    def generate_params(self) -> dict[str, Any]:
+        """The reference generator's parameters and defaults (:class:`~.amg.AmgParams`)."""
+        from .amg import amg_params
+
+        return amg_params()
+
+    def _generate(self, image: np.ndarray, embedding: ImageEmbedding, **params: Any) -> Masks:
+        """SAM's automatic mask generator; ``generate`` has already refused names that are not
+        among :meth:`generate_params`."""
         from .amg import AmgParams, generate_masks
 
-        params = AmgParams(
-            points_per_side=points_per_side,
-            points_per_batch=points_per_batch,
-            pred_iou_thresh=pred_iou_thresh,
-            stability_score_thresh=stability_score_thresh,
-            stability_score_offset=stability_score_offset,
-            box_nms_thresh=box_nms_thresh,
-            crop_n_layers=crop_n_layers,
-            crop_nms_thresh=crop_nms_thresh,
-            crop_overlap_ratio=crop_overlap_ratio,
-            crop_n_points_downscale_factor=crop_n_points_downscale_factor,
-            min_mask_region_area=min_mask_region_area,
-        )
-        return generate_masks(self, image, embedding, params)
+        return generate_masks(self, image, embedding, AmgParams(**params))
 
 
 def _tensors(obj: Any):

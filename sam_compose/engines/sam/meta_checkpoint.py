@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import EngineError
-from ..checkpoint_io import layer_indices, load_state_dict
+from ..checkpoint_io import layer_indices, load_state_dict, mlp_layer_name
 from ..meta_device import build_with_tensors
 
 # (pattern, replacement) applied in order to every Meta key; anchored regexes.
@@ -176,8 +176,7 @@ def convert_state_dict(sd: Mapping[str, Any]) -> dict[str, Any]:
                 for k in sd
                 if k.startswith(key.split(".layers.")[0] + ".layers.")
             )
-            name = "proj_in" if idx == 0 else "proj_out" if idx == depth - 1 else f"layers.{idx - 1}"
-            new = f"{base}.{name}.{rest}"
+            new = f"{mlp_layer_name(base, idx, depth)}.{rest}"
         out[new] = value
     return out
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import EngineError
-from ..checkpoint_io import is_sam2_state_dict, layer_indices, load_state_dict
+from ..checkpoint_io import is_sam2_state_dict, layer_indices, load_state_dict, mlp_layer_name
 from ..meta_device import build_with_tensors
 
 SAM2_IMAGE_SIZE = 1024
@@ -303,14 +303,6 @@ def infer_sam2_config(
     return cfg, variant, assumed
 
 
-def _mlp_name(prefix: str, idx: int, depth: int) -> str:
-    if idx == 0:
-        return f"{prefix}.proj_in"
-    if idx == depth - 1:
-        return f"{prefix}.proj_out"
-    return f"{prefix}.layers.{idx - 1}"
-
-
 def _rename_map(keys: Any) -> dict[str, str]:
     """Meta key -> transformers key for every key but the shared ones (positional matrix, point embeddings)."""
     keys = list(keys)
@@ -332,7 +324,7 @@ def _rename_map(keys: Any) -> dict[str, str]:
             out[key] = f"memory_encoder.mask_downsampler.{name}.{m.group(2)}"
             continue
         m = _MLP.match(key)
-        new = _mlp_name(m.group(1), int(m.group(2)), depths[m.group(1)]) + "." + m.group(3) if m else key
+        new = mlp_layer_name(m.group(1), int(m.group(2)), depths[m.group(1)]) + "." + m.group(3) if m else key
         for pat, rep in _RENAMES:
             new = re.sub(pat, rep, new)
         out[key] = new
@@ -366,43 +358,36 @@ def _meta_names(sd: Mapping[str, Any]) -> dict[str, str]:
     return names
 
 
+def _inverse(rules: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    r"""The reverse of rename rules written as literal names and numbered groups, in the same order.
+
+    ``(r"^a\.(\d+)\.b\.", r"x.\1.y.")`` gives ``(r"^x\.(\d+)\.y\.", r"a.\1.b.")``; a rule with any
+    other regex (or groups used out of order) raises ``ValueError``.
+    """
+    out = []
+    for pat, rep in rules:
+        body = pat.removeprefix("^").removesuffix("$")
+        parts = re.split(r"(\(\\d\+?\))", body)  # literal, group, literal, ...
+        literals, groups = [p.replace("\\.", ".") for p in parts[0::2]], parts[1::2]
+        rep_parts = re.split(r"\\(\d)", rep)  # literal, group number, literal, ...
+        if rep_parts[1::2] != [str(n) for n in range(1, len(groups) + 1)] or any(
+            re.search(r"[\\()|\[\]?*+^$]", lit) for lit in literals
+        ):
+            raise ValueError(f"not a plain rename rule: {pat!r} -> {rep!r}")
+        rev_pat = "".join(re.escape(p) if k % 2 == 0 else groups[int(p) - 1] for k, p in enumerate(rep_parts))
+        rev_rep = "".join(lit + (f"\\{n}" if n <= len(groups) else "") for n, lit in enumerate(literals, 1))
+        out.append(("^" * pat.startswith("^") + rev_pat + "$" * pat.endswith("$"), rev_rep))
+    return tuple(out)
+
+
+# transformers key -> Meta key, for naming keys the file lacks: the renames reversed, plus the
+# keys the converter builds in code (point embeddings, the positional matrix, the mask
+# downsampler) and the attention output projections (one rule for several modules)
 _REVERSE: tuple[tuple[str, str], ...] = (
-    (r"^vision_encoder\.backbone\.patch_embed\.projection\.", "image_encoder.trunk.patch_embed.proj."),
-    (r"^vision_encoder\.backbone\.blocks\.(\d+)\.layer_norm(\d)\.", r"image_encoder.trunk.blocks.\1.norm\2."),
-    (r"^vision_encoder\.backbone\.", "image_encoder.trunk."),
-    (r"^vision_encoder\.neck\.convs\.(\d+)\.", r"image_encoder.neck.convs.\1.conv."),
-    (r"^prompt_encoder\.mask_embed\.conv1\.", "sam_prompt_encoder.mask_downscaling.0."),
-    (r"^prompt_encoder\.mask_embed\.layer_norm1\.", "sam_prompt_encoder.mask_downscaling.1."),
-    (r"^prompt_encoder\.mask_embed\.conv2\.", "sam_prompt_encoder.mask_downscaling.3."),
-    (r"^prompt_encoder\.mask_embed\.layer_norm2\.", "sam_prompt_encoder.mask_downscaling.4."),
-    (r"^prompt_encoder\.mask_embed\.conv3\.", "sam_prompt_encoder.mask_downscaling.6."),
     (r"^prompt_encoder\.point_embed\.weight$", "sam_prompt_encoder.point_embeddings.N.weight"),
     (r"^(prompt_encoder\.shared_embedding|shared_image_embedding)\.positional_embedding$", _PE_KEY),
-    (r"^prompt_encoder\.", "sam_prompt_encoder."),
-    (r"^mask_decoder\.upscale_conv1\.", "sam_mask_decoder.output_upscaling.0."),
-    (r"^mask_decoder\.upscale_layer_norm\.", "sam_mask_decoder.output_upscaling.1."),
-    (r"^mask_decoder\.upscale_conv2\.", "sam_mask_decoder.output_upscaling.3."),
-    (r"^mask_decoder\.transformer\.layer_norm_final_attn\.", "sam_mask_decoder.transformer.norm_final_attn."),
-    (r"^mask_decoder\.", "sam_mask_decoder."),
-    (r"^memory_attention\.layer_norm\.", "memory_attention.norm."),
-    (r"\.layers\.(\d+)\.layer_norm(\d)\.", r".layers.\1.norm\2."),
-    (r"^memory_encoder\.feature_projection\.", "memory_encoder.pix_feat_proj."),
-    (r"^memory_encoder\.projection\.", "memory_encoder.out_proj."),
-    (r"^memory_encoder\.memory_fuser\.layers\.(\d+)\.depthwise_conv\.", r"memory_encoder.fuser.layers.\1.dwconv."),
-    (r"^memory_encoder\.memory_fuser\.layers\.(\d+)\.layer_norm\.", r"memory_encoder.fuser.layers.\1.norm."),
-    (
-        r"^memory_encoder\.memory_fuser\.layers\.(\d+)\.pointwise_conv(\d)\.",
-        r"memory_encoder.fuser.layers.\1.pwconv\2.",
-    ),
-    (r"^memory_encoder\.memory_fuser\.layers\.(\d+)\.scale$", r"memory_encoder.fuser.layers.\1.gamma"),
     (r"^memory_encoder\.mask_downsampler\.", "memory_encoder.mask_downsampler.encoder.?."),
-    (r"^memory_temporal_positional_encoding$", "maskmem_tpos_enc"),
-    (r"^no_memory_embedding$", "no_mem_embed"),
-    (r"^no_memory_positional_encoding$", "no_mem_pos_enc"),
-    (r"^no_object_pointer$", "no_obj_ptr"),
-    (r"^occlusion_spatial_embedding_parameter$", "no_obj_embed_spatial"),
-    (r"^temporal_positional_encoding_projection_layer\.", "obj_ptr_tpos_proj."),
-    (r"^object_pointer_proj\.", "obj_ptr_proj."),
+    *_inverse(_RENAMES[:-1]),
     (r"\.o_proj\.", ".out_proj."),
 )
 

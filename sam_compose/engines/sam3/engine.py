@@ -277,12 +277,9 @@ class Sam3Engine(Engine):
         return trk._generate(image, trk.embed(image), **params)
 
     def generate_params(self) -> dict[str, Any]:
-        import inspect
+        from ..sam.amg import amg_params
 
-        from ..sam.family import SamFamilyEngine
-
-        sig = inspect.signature(SamFamilyEngine._generate)
-        return {n: p.default for n, p in sig.parameters.items() if p.kind == p.KEYWORD_ONLY}
+        return amg_params()
 
 
 NEGATIVE_BASE = 1 << 30

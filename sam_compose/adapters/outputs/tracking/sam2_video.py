@@ -39,7 +39,7 @@ from .session_memory import drop_before, prune_object_outputs
 # each image engine's matching video model, loaded once and dropped with the engine
 _VIDEO_MODELS: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
-__all__ = ["Sam2VideoTracker", "load_sam2_video", "sam2_frame_pixels"]
+__all__ = ["Sam2VideoTracker", "load_sam2_video", "new_video_session", "sam2_frame_pixels"]
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
@@ -141,6 +141,24 @@ def sam2_frame_pixels(frame: np.ndarray, size: int) -> Any:
     return torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))[None]
 
 
+def new_video_session(session_cls: Any, model: Any, size: tuple[int, int] | None) -> Any:
+    """A ``transformers`` video inference session (``session_cls``) for frames of ``size`` (H, W):
+    inputs, state and frames on ``model``'s device in its dtype, one frame's vision features cached."""
+    if size is None:
+        raise RuntimeError("a tracking session starts with the first frame, whose size sets the video's")
+    h, w = size
+    device = model.device
+    return session_cls(
+        video_height=h,
+        video_width=w,
+        inference_device=device,
+        inference_state_device=device,
+        video_storage_device=device,
+        dtype=model.dtype,
+        max_vision_features_cache_size=1,
+    )
+
+
 class Sam2VideoTracker(Tracker):
     """SAM 2 video propagation (see the module docstring).
 
@@ -192,19 +210,7 @@ class Sam2VideoTracker(Tracker):
 
     # --- session ----------------------------------------------------------------------------
     def _new_session(self) -> Any:
-        device = self.model.device
-        if self.size is None:
-            raise RuntimeError("a tracking session starts with the first frame, whose size sets the video's")
-        h, w = self.size
-        return self._session_class()(
-            video_height=h,
-            video_width=w,
-            inference_device=device,
-            inference_state_device=device,
-            video_storage_device=device,
-            dtype=self.model.dtype,
-            max_vision_features_cache_size=1,
-        )
+        return new_video_session(self._session_class(), self.model, self.size)
 
     def _pixels(self, frame: np.ndarray) -> Any:
         """(H, W, 3) uint8 -> (1, 3, s, s) on the model's device (see :func:`sam2_frame_pixels`)."""

@@ -30,6 +30,7 @@ from ....errors import InputError
 from ....masks import Masks
 from .base import ObjectInit, Tracker
 from .family_video import Sam3PromptTracker, sam3_engine_for
+from .sam2_video import new_video_session
 from .session_memory import drop_before, prune_object_outputs
 
 __all__ = ["Sam3ConceptTracker", "Sam3VideoTracker"]
@@ -81,19 +82,7 @@ class Sam3ConceptTracker(Tracker):
     def _new_session(self) -> Any:
         from transformers.models.sam3_video.modeling_sam3_video import Sam3VideoInferenceSession
 
-        if self.size is None:
-            raise RuntimeError("a tracking session starts with the first frame, whose size sets the video's")
-        h, w = self.size
-        dev = self.model.device
-        return Sam3VideoInferenceSession(
-            video_height=h,
-            video_width=w,
-            inference_device=dev,
-            inference_state_device=dev,
-            video_storage_device=dev,
-            dtype=self.model.dtype,
-            max_vision_features_cache_size=1,
-        )
+        return new_video_session(Sam3VideoInferenceSession, self.model, self.size)
 
     def _add_concept(self, obj: ObjectInit) -> None:
         p = obj.prompt

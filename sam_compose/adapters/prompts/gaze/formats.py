@@ -189,6 +189,25 @@ def pupil_cloud(path: Path, header: list[str], rows: Any, ctx: ReadContext) -> t
     return t, fields
 
 
+def _table_fixations(
+    start: np.ndarray, end: np.ndarray, duration: np.ndarray, x: np.ndarray, y: np.ndarray, ids: np.ndarray
+) -> list[Fixation]:
+    """One :class:`Fixation` per row of a vendor's fixation table (times in seconds, x, y as the
+    table gives them); rows without a finite x, y are dropped, a NaN id becomes None."""
+    return [
+        Fixation(
+            x=float(a),
+            y=float(b),
+            start=float(s),
+            end=float(e),
+            duration=float(d),
+            id=None if not np.isfinite(i) else int(i),
+        )
+        for s, e, d, a, b, i in zip(start, end, duration, x, y, ids)
+        if np.isfinite(a) and np.isfinite(b)
+    ]
+
+
 def pupil_cloud_fixations(
     path: Path, header: list[str], rows: Any, ctx: ReadContext
 ) -> tuple[np.ndarray, dict[str, Any]]:
@@ -196,18 +215,7 @@ def pupil_cloud_fixations(
     t1 = rows.num("end timestamp [ns]") * 1e-9
     x, y = rows.num("fixation x [px]"), rows.num("fixation y [px]")
     ids = rows.num("fixation id") if "fixation id" in header else np.full(t0.size, np.nan)
-    fix = [
-        Fixation(
-            x=float(a),
-            y=float(b),
-            start=float(s),
-            end=float(e),
-            duration=float(e - s),
-            id=None if not np.isfinite(i) else int(i),
-        )
-        for s, e, a, b, i in zip(t0, t1, x, y, ids)
-        if np.isfinite(a) and np.isfinite(b)
-    ]
+    fix = _table_fixations(t0, t1, t1 - t0, x, y, ids)
     if "device" not in ctx.state and ctx.scene_size is None:
         dev, how = identify_pupil_cloud(path, x, y)
         ctx.state.update(device=dev.name, device_from=how)
@@ -222,18 +230,7 @@ def pupil_player_fixations(
     dur = rows.num("duration") * 1e-3
     x, y = rows.num("norm_pos_x"), rows.num("norm_pos_y")
     ids = rows.num("id") if "id" in header else np.full(t0.size, np.nan)
-    fix = [
-        Fixation(
-            x=float(a),
-            y=float(b),
-            start=float(s),
-            end=float(s + d),
-            duration=float(d),
-            id=None if not np.isfinite(i) else int(i),
-        )
-        for s, d, a, b, i in zip(t0, dur, x, y, ids)
-        if np.isfinite(a) and np.isfinite(b)
-    ]
+    fix = _table_fixations(t0, t0 + dur, dur, x, y, ids)
     ctx.state.setdefault("device", "pupil_core")
     return t0, {"x": x, "y": y, "units": "norm", "origin": "bottom-left", "fixations": fix}
 

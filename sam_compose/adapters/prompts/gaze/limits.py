@@ -12,10 +12,14 @@ and a ``GazeError``) naming the limit and its variable.
 
 from __future__ import annotations
 
+from typing import cast
+
 from ....security import limits
 from .errors import GazeLimitError
 
 __all__ = ["check_rows", "line_too_long", "max_bytes", "max_line_bytes", "max_rows", "too_many_bytes"]
+
+_SHORTER = "split the recording or read a shorter export"
 
 
 def max_line_bytes() -> int:
@@ -39,36 +43,19 @@ def _name(where: object) -> str:
 
 def check_rows(n: int, where: object) -> None:
     """Raise :class:`GazeLimitError` once a recording has more than ``gaze_rows`` rows."""
-    limits.check(
-        "gaze_rows",
-        n,
-        f"gaze file {_name(where)}",
-        "split the recording or read a shorter export",
-        error=GazeLimitError,
-    )
+    limits.check("gaze_rows", n, f"gaze file {_name(where)}", _SHORTER, error=GazeLimitError)
+
+
+def _over(name: str, value: int, where: object, fix: str, part: str = "") -> GazeLimitError:
+    """The :class:`GazeLimitError` for ``value`` over the limit ``name`` in the gaze file ``where``."""
+    return cast(GazeLimitError, limits.over(name, value, f"gaze file {_name(where)}{part}", fix, error=GazeLimitError))
 
 
 def line_too_long(where: object, length: int) -> GazeLimitError:
     """The error for a line of ``length`` bytes (or more) over ``line_bytes``."""
-    err = limits.over(
-        "line_bytes",
-        length,
-        f"gaze file {_name(where)}: a line",
-        "is it really a line-per-sample recording?",
-        error=GazeLimitError,
-    )
-    assert isinstance(err, GazeLimitError)
-    return err
+    return _over("line_bytes", length, where, "is it really a line-per-sample recording?", ": a line")
 
 
 def too_many_bytes(where: object, total: int) -> GazeLimitError:
     """The error for a recording that inflates past ``gaze_bytes``."""
-    err = limits.over(
-        "gaze_bytes",
-        total,
-        f"gaze file {_name(where)}",
-        "split the recording or read a shorter export",
-        error=GazeLimitError,
-    )
-    assert isinstance(err, GazeLimitError)
-    return err
+    return _over("gaze_bytes", total, where, _SHORTER)

@@ -431,6 +431,37 @@ def _check_time_order(t: np.ndarray) -> None:
         )
 
 
+def _in_memory(
+    a: np.ndarray,
+    where: str,
+    size: tuple[int, int] | None,
+    units: str,
+    origin: str,
+    time_unit: str | None,
+    *,
+    valid: np.ndarray | None = None,
+    confidence: np.ndarray | None = None,
+) -> GazeSamples:
+    """Samples from in-memory (N, >= 3) columns ``[t, x, y, ...]``: times to seconds, checked in order.
+
+    ``where`` names the input in messages; ``size`` is the scene size (H, W) or None.
+    """
+    t = _time_seconds(a[:, 0], time_unit, where)
+    _check_time_order(t)
+    return _chunk(
+        t,
+        a[:, 1],
+        a[:, 2],
+        scene=size,
+        units=units,
+        origin=origin,
+        valid=valid,
+        confidence=confidence,
+        source="samples",
+        path=None,
+    )
+
+
 def samples_from_iterable(
     items: Iterable[Any],
     *,
@@ -449,20 +480,7 @@ def samples_from_iterable(
     if not rows:
         raise GazeError("no gaze samples given (the iterable is empty)")
     arr = np.array([[r[0], r[1], r[2], r[3], 1.0 if r[4] else 0.0] for r in rows], dtype=np.float64)
-    t = _time_seconds(arr[:, 0], time_unit, "gaze samples")
-    _check_time_order(t)
-    return _chunk(
-        t,
-        arr[:, 1],
-        arr[:, 2],
-        scene=size,
-        units=units,
-        origin=origin,
-        valid=arr[:, 4] > 0.5,
-        confidence=arr[:, 3],
-        source="samples",
-        path=None,
-    )
+    return _in_memory(arr, "gaze samples", size, units, origin, time_unit, valid=arr[:, 4] > 0.5, confidence=arr[:, 3])
 
 
 def samples_from_array(
@@ -484,19 +502,7 @@ def samples_from_array(
     if a.ndim != 2 or a.shape[1] not in (3, 4) or a.shape[0] == 0:
         raise GazeError(f"a gaze array must be (N, 3) [t, x, y] or (N, 4) [t, x, y, confidence], got shape {a.shape}")
     check_rows(a.shape[0], "the gaze array")
-    t = _time_seconds(a[:, 0], time_unit, "gaze array")
-    _check_time_order(t)
-    return _chunk(
-        t,
-        a[:, 1],
-        a[:, 2],
-        scene=size,
-        units=units,
-        origin=origin,
-        confidence=a[:, 3] if a.shape[1] == 4 else None,
-        source="samples",
-        path=None,
-    )
+    return _in_memory(a, "gaze array", size, units, origin, time_unit, confidence=a[:, 3] if a.shape[1] == 4 else None)
 
 
 def read_gaze(source: Any, **options: Any) -> GazeSamples:
