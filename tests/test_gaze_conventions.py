@@ -155,3 +155,12 @@ def test_graph_records_frames_without_fixation(tmp_path, scene):
     assert notes[0].startswith("frame 2: no fixation: no fixation found during video frame 2")
     assert "notes" not in report["nodes"]["seg"]
     assert "notes" in report.to_json()["nodes"]["prompt"]
+
+
+def test_the_load_gaze_node_offers_exactly_the_formats_the_readers_read():
+    """nodes/gaze.py spells the format list out (node modules do not import the gaze adapters at
+    load time); this keeps the two lists one."""
+    from sam_compose.adapters.prompts.gaze.readers import FORMATS
+    from sam_compose.nodes.gaze import FORMAT_CHOICES
+
+    assert ("auto", *FORMATS) == FORMAT_CHOICES
