@@ -18,10 +18,11 @@ import argparse
 import json
 import shlex
 import sys
-from typing import Any
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    from ..graph.command import add_set_argument
+
     parser.add_argument("graph", help="graph file (.json, .yaml or .yml)")
     parser.add_argument(
         "--inputs",
@@ -53,14 +54,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--resume", action="store_true", help="continue the run in OUT, skipping what its manifest records"
     )
     parser.add_argument("--retry-failed", action="store_true", help="with --resume: run the failed items again")
-    parser.add_argument(
-        "--set",
-        dest="sets",
-        action="append",
-        default=[],
-        metavar="NODE.PARAM=VALUE",
-        help="override a param; VALUE is JSON, else a string (repeatable)",
-    )
+    add_set_argument(parser)
     parser.add_argument(
         "--no-merge",
         action="store_true",
@@ -78,20 +72,14 @@ def _resume_command(argv: list[str]) -> str:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..graph.command import _prefer_string, parse_set
+    from ..graph.command import set_values
     from ..graph.model import Graph
     from ..nodes.api import GraphError
 
     if args.retry_failed and not args.resume:
         raise GraphError("--retry-failed continues a run: add --resume")
     graph = Graph.from_file(args.graph)
-    params: dict[str, Any] = {}
-    for text in args.sets:
-        target, value = parse_set(text)
-        nid = target.partition(".")[0]
-        if nid not in graph.nodes:
-            raise GraphError(f"--set {text!r}: there is no node {nid!r}; nodes: {', '.join(sorted(graph.nodes))}")
-        params[target] = _prefer_string(graph, target, value, text.partition("=")[2])
+    params = set_values(graph, args.sets)
     summary = graph.run_batch(
         args.inputs,
         args.out,

@@ -21,14 +21,7 @@ from typing import Any
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("graph", nargs="?", help="graph file (.json, .yaml or .yml)")
-    parser.add_argument(
-        "--set",
-        dest="sets",
-        action="append",
-        default=[],
-        metavar="NODE.PARAM=VALUE",
-        help="override a param; VALUE is JSON, else a string (repeatable)",
-    )
+    add_set_argument(parser)
     parser.add_argument(
         "--out",
         metavar="DIR",
@@ -45,6 +38,32 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-frames", type=int, metavar="N", help="stop a video graph after N frames")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     parser.add_argument("--list-nodes", action="store_true", help="print every node type (JSON) and exit")
+
+
+def add_set_argument(parser: argparse.ArgumentParser) -> None:
+    """``--set NODE.PARAM=VALUE`` (repeatable), as ``sam-compose run`` and ``sam-compose batch`` take it."""
+    parser.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="NODE.PARAM=VALUE",
+        help="override a param; VALUE is JSON, else a string (repeatable)",
+    )
+
+
+def set_values(graph: Any, texts: list[str]) -> dict[str, Any]:
+    """``--set`` texts -> {"node.param": value} for ``graph``; GraphError for a node it lacks."""
+    from ..errors import GraphError
+
+    values: dict[str, Any] = {}
+    for text in texts:
+        target, value = parse_set(text)
+        nid = target.partition(".")[0]
+        if nid not in graph.nodes:
+            raise GraphError(f"--set {text!r}: there is no node {nid!r}; nodes: {', '.join(sorted(graph.nodes))}")
+        values[target] = _prefer_string(graph, target, value, text.partition("=")[2])
+    return values
 
 
 def parse_set(text: str) -> tuple[str, Any]:
@@ -125,9 +144,8 @@ def main(args: argparse.Namespace) -> int:
 
         raise GraphError("give a graph file: sam-compose run GRAPH.json|GRAPH.yaml (or --list-nodes)")
     graph = Graph.from_file(args.graph)
-    for text in args.sets:
-        target, value = parse_set(text)
-        graph.set_param(target, _prefer_string(graph, target, value, text.partition("=")[2]))
+    for target, value in set_values(graph, args.sets).items():
+        graph.set_param(target, value)
     graph.validate()  # every problem reported before anything runs (and before a progress bar appears)
     progress, close = (None, lambda: None) if args.no_progress else tqdm_progress()
     try:
